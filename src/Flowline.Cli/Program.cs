@@ -1,0 +1,48 @@
+using Flowline.Cli.Decode;
+using Flowline.Wire.Records;
+
+namespace Flowline.Cli;
+
+public static class Program
+{
+    private const string Usage = """
+        flowline — network flow visibility for multi-tenant clouds
+
+        Usage: flowline <command> [options]
+
+        Commands:
+          decode    decode sFlow v5, NetFlow v5/v9 and IPFIX from a capture or a UDP socket
+          fields    list the canonical flow record fields
+          version   print the version
+
+        `flowline <command> --help` explains a command.
+        """;
+
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+        {
+            Console.Out.Write(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        var rest = args[1..];
+        switch (args[0])
+        {
+            case "decode":
+                return DecodeCommand.Run(rest, Console.Error);
+            case "fields":
+                foreach (var f in FlowFields.All)
+                {
+                    Console.Out.WriteLine($"{FlowFields.Name(f),-18} {FlowFields.Description(f)}");
+                }
+                return 0;
+            case "version" or "--version":
+                Console.Out.WriteLine($"flowline {typeof(Program).Assembly.GetName().Version}");
+                return 0;
+            default:
+                Console.Error.WriteLine($"flowline: unknown command '{args[0]}'");
+                Console.Error.Write(Usage);
+                return 2;
+        }
+    }
+}

@@ -1,0 +1,19 @@
+namespace Flowline.Wire;
+
+/// <summary>Every count and length read from the wire is checked against these before it is used.</summary>
+public sealed record DecodeLimits
+{
+    public int MaxSamplesPerDatagram { get; init; } = 256;
+    public int MaxRecordsPerSample { get; init; } = 64;
+    public int MaxTemplatesPerExporter { get; init; } = 4096;
+    public int MaxFieldsPerTemplate { get; init; } = 512;
+    public int MaxRecordLength { get; init; } = 65535;
+    /// <summary>Data sets held per exporter while their template has not arrived yet.</summary>
+    public int MaxPendingSetsPerExporter { get; init; } = 512;
+    public int MaxPendingBytesPerExporter { get; init; } = 4 << 20;
+    /// <summary>Nested encapsulations (VXLAN in GRE ...) followed inside a sampled header.</summary>
+    public int MaxTunnelDepth { get; init; } = 2;
+    public int MaxIPv6ExtensionHeaders { get; init; } = 8;
+
+    public static DecodeLimits Default { get; } = new();
+}

@@ -1,0 +1,118 @@
+using System.Buffers.Text;
+using System.Text;
+
+namespace Flowline.Wire.Records;
+
+/// <summary>A growable UTF-8 output buffer with allocation-free number, address and time formatting.</summary>
+public sealed class Utf8TextWriter(Stream output, int capacity = 1 << 16)
+{
+    private byte[] _buffer = new byte[capacity];
+    private int _length;
+
+    public int Length => _length;
+
+    private Span<byte> Reserve(int n)
+    {
+        if (_buffer.Length - _length < n)
+        {
+            Flush(force: false);
+            if (_buffer.Length - _length < n)
+            {
+                Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + n));
+            }
+        }
+        return _buffer.AsSpan(_length);
+    }
+
+    public void Flush(bool force = true)
+    {
+        if (_length > 0)
+        {
+            output.Write(_buffer, 0, _length);
+            _length = 0;
+        }
+        if (force)
+        {
+            output.Flush();
+        }
+    }
+
+    /// <summary>Flushes when the buffer is mostly full; call between rows.</summary>
+    public void MaybeFlush()
+    {
+        if (_length > _buffer.Length - 4096)
+        {
+            Flush(force: false);
+        }
+    }
+
+    public void Raw(ReadOnlySpan<byte> utf8)
+    {
+        utf8.CopyTo(Reserve(utf8.Length));
+        _length += utf8.Length;
+    }
+
+    public void Byte(byte b)
+    {
+        Reserve(1)[0] = b;
+        _length++;
+    }
+
+    public void Text(string s)
+    {
+        var n = Encoding.UTF8.GetMaxByteCount(s.Length);
+        _length += Encoding.UTF8.GetBytes(s, Reserve(n));
+    }
+
+    public void Number(ulong v)
+    {
+        Utf8Formatter.TryFormat(v, Reserve(20), out var n);
+        _length += n;
+    }
+
+    public void Number(long v)
+    {
+        Utf8Formatter.TryFormat(v, Reserve(20), out var n);
+        _length += n;
+    }
+
+    public void Address(in FlowAddress a)
+    {
+        if (a.IsV4)
+        {
+            var s = Reserve(15);
+            var v = a.V4;
+            var n = 0;
+            for (var i = 3; i >= 0; i--)
+            {
+                Utf8Formatter.TryFormat((byte)(v >> (i * 8)), s[n..], out var w);
+                n += w;
+                if (i > 0) s[n++] = (byte)'.';
+            }
+            _length += n;
+            return;
+        }
+        Span<char> chars = stackalloc char[48];
+        a.ToIPAddress().TryFormat(chars, out var written);
+        var dst = Reserve(written);
+        for (var i = 0; i < written; i++) dst[i] = (byte)chars[i];
+        _length += written;
+    }
+
+    public void Mac(ulong mac, char separator = ':')
+    {
+        Span<char> chars = stackalloc char[17];
+        MacAddress.TryFormat(mac, chars, out var n, separator);
+        var dst = Reserve(n);
+        for (var i = 0; i < n; i++) dst[i] = (byte)chars[i];
+        _length += n;
+    }
+
+    /// <summary>RFC 3339 UTC with microseconds: 2026-11-21T06:28:54.984062Z.</summary>
+    public void Time(long unixMicros)
+    {
+        var dt = DateTime.UnixEpoch.AddTicks(Math.Clamp(unixMicros, -62_135_596_800_000_000L, 253_402_300_799_000_000L) * 10);
+        dt.TryFormat(Reserve(32), out var n, "yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture);
+        _length += n;
+    }
+}
