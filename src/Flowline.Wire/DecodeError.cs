@@ -18,7 +18,7 @@ public enum DecodeError : byte
     BadTemplate,
     /// <summary>The exporter already holds the configured maximum number of templates.</summary>
     TemplateLimit,
-    /// <summary>The header's record count is larger than the records present (NetFlow v9).</summary>
+    /// <summary>The NetFlow v9 header's record count matches neither the records present nor the data records present.</summary>
     CountMismatch,
     /// <summary>A decoder fault (a bug): the datagram is dropped and counted, the caller keeps running.</summary>
     Internal,

@@ -53,6 +53,7 @@ public static class NetFlowV9Decoder
 
         var offset = HeaderLength;
         var records = 0;
+        var dataRecords = 0;
         var countKnown = true;
         while (d.Length - offset >= 4)
         {
@@ -96,6 +97,7 @@ public static class NetFlowV9Decoder
                     }
                     result = DataSetDecoder.Decode(template, body, key, state, ctx, stats, ref sink, out var n);
                     records += n;
+                    if (!template.IsOptions) dataRecords += n;
                     break;
                 }
             }
@@ -108,7 +110,9 @@ public static class NetFlowV9Decoder
         {
             return DecodeResult.Fail(DecodeError.BadLength, offset);
         }
-        if (countKnown && records < header.Count)
+        // RFC 3954 counts every record; softflowd counts flow data records only. Either is accepted, so that
+        // a datagram cut at a flowset boundary is still recognised as incomplete.
+        if (countKnown && header.Count != records && header.Count != dataRecords)
         {
             return DecodeResult.Fail(DecodeError.CountMismatch, 2);
         }
