@@ -55,23 +55,24 @@ public readonly ref struct SampledPacket(ReadOnlySpan<byte> header, uint headerP
 
 /// <summary>
 /// Receives what a decoder finds. Decoders are generic over the sink so that a struct sink is
-/// specialised by the JIT; every callback has an empty default so a sink implements what it needs.
+/// specialised by the JIT. There are deliberately no default implementations: calling a default
+/// interface method on a struct boxes it, which would allocate on every datagram.
 /// </summary>
 public interface IFlowSink
 {
-    void OnDatagram(in DatagramHeader header) { }
+    void OnDatagram(in DatagramHeader header);
 
-    void OnSample(in SampleHeader sample) { }
+    void OnSample(in SampleHeader sample);
 
     /// <summary>A flow record. <paramref name="packet"/> holds the raw packet header of an sFlow sample, else is empty.</summary>
     void OnFlow(in FlowRecord record, in SampledPacket packet);
 
-    void OnCounters(in CounterRecord record) { }
+    void OnCounters(in CounterRecord record);
 
-    void OnTemplate(in TemplateEvent template) { }
+    void OnTemplate(in TemplateEvent template);
 
     /// <summary>An options data record applied to exporter state (sampling interval and the like).</summary>
-    void OnOptions(FlowProtocol protocol, uint obsDomain, ushort templateId) { }
+    void OnOptions(FlowProtocol protocol, uint obsDomain, ushort templateId);
 }
 
 /// <summary>A sink that appends flow records to a columnar batch and ignores the rest.</summary>
@@ -80,4 +81,14 @@ public struct BatchSink(FlowBatch batch) : IFlowSink
     public readonly FlowBatch Batch = batch;
 
     public readonly void OnFlow(in FlowRecord record, in SampledPacket packet) => Batch.Add(record);
+
+    public readonly void OnDatagram(in DatagramHeader header) { }
+
+    public readonly void OnSample(in SampleHeader sample) { }
+
+    public readonly void OnCounters(in CounterRecord record) { }
+
+    public readonly void OnTemplate(in TemplateEvent template) { }
+
+    public readonly void OnOptions(FlowProtocol protocol, uint obsDomain, ushort templateId) { }
 }

@@ -1,0 +1,46 @@
+using Flowline.Wire.Records;
+
+namespace Flowline.Wire.Tests;
+
+/// <summary>Decoding allocates nothing per datagram once templates and batches are warm.</summary>
+public sealed class SteadyStateTests
+{
+    public static TheoryData<string> Captures => TestCorpus.CaptureNames();
+
+    [Theory]
+    [MemberData(nameof(Captures))]
+    public void Decoding_a_capture_again_allocates_nothing(string capture)
+    {
+        var datagrams = TestCorpus.Datagrams(capture);
+        var decoder = new FlowDecoder();
+        var batch = new FlowBatch(1 << 16);
+        void Pass()
+        {
+            foreach (var d in datagrams)
+            {
+                batch.Clear();
+                decoder.Decode(d.Payload, d.Source, d.Timestamp, batch);
+            }
+        }
+        Pass();
+        Pass();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Pass();
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void Canonical_field_names_are_in_enum_order_and_unique()
+    {
+        var names = FlowFields.All.Select(FlowFields.Name).ToList();
+        Assert.Equal(Enum.GetValues<FlowField>().Length, names.Count);
+        Assert.Equal(names.Count, names.Distinct().Count());
+        foreach (var f in Enum.GetValues<FlowField>())
+        {
+            Assert.True(FlowFields.TryParse(FlowFields.Name(f), out var parsed));
+            Assert.Equal(f, parsed);
+        }
+        Assert.Equal(["time_received", "start", "end", "protocol", "exporter", "obs_domain"], names.Take(6));
+    }
+}
