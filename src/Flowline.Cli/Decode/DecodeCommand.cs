@@ -26,6 +26,20 @@ internal static class DecodeCommand
             return 2;
         }
 
+        // Check every capture before any output is written, so that a typo costs nothing but a message.
+        foreach (var path in options.Pcaps)
+        {
+            try
+            {
+                CaptureReader.Open(path).Dispose();
+            }
+            catch (CaptureFormatException e)
+            {
+                stderr.WriteLine($"flowline decode: {e.Message}");
+                return 1;
+            }
+        }
+
         Stream output;
         try
         {

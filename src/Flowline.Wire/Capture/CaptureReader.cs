@@ -42,6 +42,14 @@ public sealed class CaptureReader : IDisposable
         {
             stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         }
+        catch (FileNotFoundException)
+        {
+            throw new CaptureFormatException($"{path}: no such file");
+        }
+        catch (DirectoryNotFoundException)
+        {
+            throw new CaptureFormatException($"{path}: no such file (its directory does not exist)");
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new CaptureFormatException($"{path}: {e.Message}");

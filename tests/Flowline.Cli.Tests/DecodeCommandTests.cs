@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Flowline.Wire.Tests;
+
+namespace Flowline.Cli.Tests;
+
+public sealed class DecodeCommandTests
+{
+    private static string Capture(string name) => Path.Combine(TestCorpus.CapturesDirectory, name + ".pcap");
+
+    public static TheoryData<string> SFlowCaptures()
+    {
+        var data = new TheoryData<string>();
+        foreach (var n in TestCorpus.ReferencedCaptures().Where(n => n.Contains("sflow") || n.Contains("sfprobe"))) data.Add(n);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(SFlowCaptures))]
+    public void Pcap_output_opens_in_tshark_and_tcpdump_with_one_packet_per_sampled_header(string capture)
+    {
+        var dir = Directory.CreateTempSubdirectory("flowline-pcap-");
+        try
+        {
+            var output = Path.Combine(dir.FullName, "sampled.pcap");
+            var decode = FlowlineProcess.RunFlowline(["decode", "--pcap", Capture(capture), "--format", "pcap", "-o", output]);
+            Assert.True(decode.ExitCode == 0, decode.Stderr);
+            var samples = TestCorpus.Decode(capture).Batch.Count;
+
+            var tshark = FlowlineProcess.Run(FlowlineProcess.StartInfo(FlowlineProcess.Tool("tshark"), "-r", output, "-T", "fields", "-e", "frame.number", "-e", "ip.src", "-e", "ipv6.src"));
+            Assert.True(tshark.ExitCode == 0, tshark.Stderr);
+            var frames = tshark.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(samples, frames.Length);
+            Assert.All(frames, f => Assert.Matches(@"^\d+\t+[0-9a-f.:]+", f));
+
+            var tcpdump = FlowlineProcess.Run(FlowlineProcess.StartInfo(FlowlineProcess.Tool("tcpdump"), "-n", "-r", output));
+            Assert.True(tcpdump.ExitCode == 0, tcpdump.Stderr);
+            Assert.Equal(samples, tcpdump.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Flows_output_has_the_canonical_header_and_one_row_per_record()
+    {
+        var r = FlowlineProcess.RunFlowline(["decode", "--pcap", Capture("softflowd_ipfix_A")]);
+        Assert.Equal(0, r.ExitCode);
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("time_received,start,end,protocol,exporter,obs_domain,obs_point,sampling_rate,in_if,out_if,src_addr,dst_addr,src_port,dst_port,ip_proto,tcp_flags,tos,vlan,post_vlan,src_mac,dst_mac,bytes,packets", lines[0]);
+        Assert.Equal(123, lines.Length - 1);
+        var header = lines[0].Split(',');
+        var bytes = Array.IndexOf(header, "bytes");
+        Assert.Equal(3_739_083L, lines.Skip(1).Sum(l => long.Parse(l.Split(',')[bytes])));
+        Assert.Contains("datagrams 5 (ipfix 5); flow records 123", r.Stderr);
+        Assert.Contains("malformed 0", r.Stderr);
+    }
+
+    [Fact]
+    public void Csv_takes_sflowtool_and_canonical_field_names()
+    {
+        var r = FlowlineProcess.RunFlowline(["decode", "--pcap", Capture("pmacctd_sfprobe_A"), "--format", "csv", "--fields", "agent,srcIP,dstIP,IPProtocol,TCPDstPort,sampling_rate,bytes", "--no-header"]);
+        Assert.Equal(0, r.ExitCode);
+        var rows = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4173, rows.Length);
+        Assert.All(rows, row => Assert.StartsWith("10.77.255.253,", row));
+        Assert.Contains(rows, row => row.EndsWith(",6,8000,1,78", StringComparison.Ordinal) || row.Contains(",6,8000,1,", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Json_is_one_object_per_datagram_with_string_values()
+    {
+        var r = FlowlineProcess.RunFlowline(["decode", "--pcap", Capture("ovs_sflow_s1_h128_p5"), "--format", "jsonl", "--count", "20"]);
+        Assert.Equal(0, r.ExitCode);
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(20, lines.Length);
+        var counters = 0;
+        foreach (var line in lines)
+        {
+            using var doc = JsonDocument.Parse(line);
+            Assert.Equal("sflow5", doc.RootElement.GetProperty("protocol").GetString());
+            Assert.Equal(JsonValueKind.String, doc.RootElement.GetProperty("packetSequenceNo").ValueKind);
+            foreach (var s in doc.RootElement.GetProperty("samples").EnumerateArray())
+            {
+                if (s.GetProperty("sampleType").GetString() == "COUNTERSSAMPLE")
+                {
+                    counters++;
+                    Assert.True(s.GetProperty("elements").GetArrayLength() > 0);
+                }
+                else
+                {
+                    Assert.Equal(JsonValueKind.String, s.GetProperty("flow").GetProperty("bytes").ValueKind);
+                }
+            }
+        }
+        Assert.True(counters > 0);
+
+        var pretty = FlowlineProcess.RunFlowline(["decode", "--pcap", Capture("pmacctd_nfprobe_v9_A"), "--format", "json"]);
+        Assert.Equal(0, pretty.ExitCode);
+        var reader = new Utf8JsonReader(pretty.StdoutBytes, new JsonReaderOptions { AllowMultipleValues = true });
+        var objects = 0;
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.StartObject && reader.CurrentDepth == 0) objects++;
+        }
+        Assert.Equal(25, objects);
+    }
+
+    [Fact]
+    public void Grep_lines_carry_the_datagram_context()
+    {
+        var r = FlowlineProcess.RunFlowline(["decode", "--pcap", Capture("ovs_sflow_s1_h128_p5"), "--format", "grep", "--count", "5"]);
+        Assert.Equal(0, r.ExitCode);
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000 10\.77\.255\.254 0 \d+ 0:\d+ 0:2 0:1 ifInOctets \d+$"));
+        Assert.Contains(lines, l => l.Contains(" sampleType COUNTERSSAMPLE"));
+    }
+
+    [Fact]
+    public void A_file_that_is_not_a_capture_fails_clearly()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "this is not a capture\n");
+            var r = FlowlineProcess.RunFlowline(["decode", "--pcap", path]);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("not a capture file", r.Stderr);
+            Assert.Equal("", r.Stdout);
+            var missing = FlowlineProcess.RunFlowline(["decode", "--pcap", path + ".missing"]);
+            Assert.Equal(1, missing.ExitCode);
+            Assert.Equal($"flowline decode: {path}.missing: no such file", missing.Stderr.Trim());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData("--format", "xml")]
+    [InlineData("--format", "csv")]
+    [InlineData("--fields", "srcIP")]
+    [InlineData("--count", "-3")]
+    [InlineData("--bogus")]
+    public void Usage_errors_exit_2_with_a_message(params string[] extra)
+    {
+        var r = FlowlineProcess.RunFlowline(["decode", "--pcap", Capture("softflowd_v5_A"), .. extra]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("flowline decode: ", r.Stderr);
+    }
+
+    [Fact]
+    public async Task Listens_on_udp_and_decodes_what_arrives()
+    {
+        var datagrams = TestCorpus.Datagrams("softflowd_v9_A");
+        int port;
+        using (var probe = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0))) port = ((IPEndPoint)probe.Client.LocalEndPoint!).Port;
+        var psi = FlowlineProcess.Flowline("decode", "--listen", $"udp://127.0.0.1:{port}", "--count", datagrams.Count.ToString(), "--seconds", "60");
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var listening = await p.StandardError.ReadLineAsync();
+        Assert.Contains($"listening on udp://127.0.0.1:{port}", listening);
+        using var client = new UdpClient();
+        foreach (var d in datagrams) client.Send(d.Payload, new IPEndPoint(IPAddress.Loopback, port));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await p.WaitForExitAsync(timeout.Token);
+        var summary = await p.StandardError.ReadToEndAsync();
+        Assert.Equal(0, p.ExitCode);
+        Assert.Equal(123, (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length - 1);
+        Assert.Contains("flow records 123", summary);
+    }
+}

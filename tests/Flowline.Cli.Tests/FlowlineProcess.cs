@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Flowline.Cli.Tests;
+
+/// <summary>Runs the real `flowline` executable (built beside the tests) and external tools.</summary>
+public static class FlowlineProcess
+{
+    public static string Dll => Path.Combine(AppContext.BaseDirectory, "flowline.dll");
+
+    public sealed record Result(int ExitCode, string Stdout, string Stderr, byte[] StdoutBytes);
+
+    public static ProcessStartInfo StartInfo(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return psi;
+    }
+
+    public static ProcessStartInfo Flowline(params string[] args) => StartInfo("dotnet", ["exec", Dll, .. args]);
+
+    public static Result Run(ProcessStartInfo psi, TimeSpan? timeout = null)
+    {
+        using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        var stdout = new MemoryStream();
+        var copy = p.StandardOutput.BaseStream.CopyToAsync(stdout);
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeout ?? TimeSpan.FromMinutes(2)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{psi.FileName} {string.Join(' ', psi.ArgumentList)} did not finish");
+        }
+        copy.Wait();
+        var bytes = stdout.ToArray();
+        return new Result(p.ExitCode, Encoding.UTF8.GetString(bytes), stderr.Result, bytes);
+    }
+
+    public static Result RunFlowline(string[] args, TimeSpan? timeout = null) => Run(Flowline(args), timeout);
+
+    /// <summary>The full path of a tool the test command installs (tshark, tcpdump); the test fails when it is missing.</summary>
+    public static string Tool(string name)
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Concat(["/usr/bin", "/usr/sbin", "/bin", "/sbin"]))
+        {
+            var path = Path.Combine(dir, name);
+            if (File.Exists(path)) return path;
+        }
+        throw new FileNotFoundException($"{name} is not installed; the test command (scripts/test.sh) installs it");
+    }
+}
