@@ -20,11 +20,42 @@ internal enum FieldKind : byte
     // RFC 5103 reverse information elements (enterprise 29305).
     RevOctetDelta, RevPacketDelta, RevOctetTotal, RevPacketTotal, RevTcpFlags,
     RevStartMillis, RevEndMillis, RevStartSeconds, RevEndSeconds,
+    // Second halves of 16-byte addresses: slots only, never mapped from an element.
+    SrcV6Lo, DstV6Lo, NextHopV6Lo,
+    Count,
 }
 
 internal static class FieldKinds
 {
     public const uint ReverseEnterprise = 29305;
+
+    /// <summary>The only lengths a field may have to be used (0 = any length up to 8 octets, reduced-size encoding).</summary>
+    public static int RequiredLength(FieldKind kind) => kind switch
+    {
+        FieldKind.SrcV4 or FieldKind.DstV4 or FieldKind.NextHopV4 => 4,
+        FieldKind.SrcV6 or FieldKind.DstV6 or FieldKind.NextHopV6 => 16,
+        FieldKind.SrcMac or FieldKind.DstMac or FieldKind.PostDstMac or FieldKind.PostSrcMac => 6,
+        FieldKind.StartMicros or FieldKind.EndMicros or FieldKind.StartNanos or FieldKind.EndNanos => 8,
+        _ => 0,
+    };
+
+    /// <summary>The slot that holds the low 8 octets of a 16-byte address.</summary>
+    public static FieldKind LowHalf(FieldKind kind) => kind switch
+    {
+        FieldKind.SrcV6 => FieldKind.SrcV6Lo,
+        FieldKind.DstV6 => FieldKind.DstV6Lo,
+        FieldKind.NextHopV6 => FieldKind.NextHopV6Lo,
+        _ => FieldKind.Ignore,
+    };
+
+    /// <summary>Whether a field of this kind and length can be used.</summary>
+    public static bool Usable(FieldKind kind, int length)
+    {
+        if (kind == FieldKind.Ignore || length == 0) return false;
+        if (kind == FieldKind.SamplingProbability) return length is 4 or 8;
+        var required = RequiredLength(kind);
+        return required != 0 ? length == required : length <= 8;
+    }
 
     /// <summary>
     /// Maps an information element (RFC 7012 numbering; NetFlow v9 shares it for these ids) to an action.

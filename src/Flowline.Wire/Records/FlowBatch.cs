@@ -35,19 +35,24 @@ public sealed class FlowBatch
             Grow(_capacity * 2);
         }
         var i = Count++;
-        TimeReceived[i] = r.TimeReceived; Start[i] = r.Start; End[i] = r.End;
-        Protocol[i] = r.Protocol; Exporter[i] = r.Exporter; ObsDomain[i] = r.ObsDomain; ObsPoint[i] = r.ObsPoint;
-        SamplingRate[i] = r.SamplingRate; InIf[i] = r.InIf; OutIf[i] = r.OutIf;
-        SrcAddr[i] = r.SrcAddr; DstAddr[i] = r.DstAddr; NextHop[i] = r.NextHop;
-        IpVersion[i] = r.IpVersion; IpProto[i] = r.IpProto; SrcPort[i] = r.SrcPort; DstPort[i] = r.DstPort;
-        TcpFlags[i] = r.TcpFlags; Tos[i] = r.Tos; IcmpType[i] = r.IcmpType; IcmpCode[i] = r.IcmpCode;
-        Direction[i] = r.Direction; EndReason[i] = r.EndReason; ForwardingStatus[i] = r.ForwardingStatus;
-        Vlan[i] = r.Vlan; PostVlan[i] = r.PostVlan; EtherType[i] = r.EtherType; SrcMac[i] = r.SrcMac; DstMac[i] = r.DstMac;
-        SrcAs[i] = r.SrcAs; DstAs[i] = r.DstAs; SrcMask[i] = r.SrcMask; DstMask[i] = r.DstMask;
-        Bytes[i] = r.Bytes; Packets[i] = r.Packets; SampledBytes[i] = r.SampledBytes; SampledPackets[i] = r.SampledPackets;
-        Tunnel[i] = r.Tunnel; TunnelId[i] = r.TunnelId; UnderlayProto[i] = r.UnderlayProto;
-        UnderlaySrcPort[i] = r.UnderlaySrcPort; UnderlaySrc[i] = r.UnderlaySrc; UnderlayDst[i] = r.UnderlayDst;
+        // Every column has _capacity elements and i < _capacity, so the writes skip the per-column bounds check.
+        At(TimeReceived, i) = r.TimeReceived; At(Start, i) = r.Start; At(End, i) = r.End;
+        At(Protocol, i) = r.Protocol; At(Exporter, i) = r.Exporter; At(ObsDomain, i) = r.ObsDomain; At(ObsPoint, i) = r.ObsPoint;
+        At(SamplingRate, i) = r.SamplingRate; At(InIf, i) = r.InIf; At(OutIf, i) = r.OutIf;
+        At(SrcAddr, i) = r.SrcAddr; At(DstAddr, i) = r.DstAddr; At(NextHop, i) = r.NextHop;
+        At(IpVersion, i) = r.IpVersion; At(IpProto, i) = r.IpProto; At(SrcPort, i) = r.SrcPort; At(DstPort, i) = r.DstPort;
+        At(TcpFlags, i) = r.TcpFlags; At(Tos, i) = r.Tos; At(IcmpType, i) = r.IcmpType; At(IcmpCode, i) = r.IcmpCode;
+        At(Direction, i) = r.Direction; At(EndReason, i) = r.EndReason; At(ForwardingStatus, i) = r.ForwardingStatus;
+        At(Vlan, i) = r.Vlan; At(PostVlan, i) = r.PostVlan; At(EtherType, i) = r.EtherType; At(SrcMac, i) = r.SrcMac; At(DstMac, i) = r.DstMac;
+        At(SrcAs, i) = r.SrcAs; At(DstAs, i) = r.DstAs; At(SrcMask, i) = r.SrcMask; At(DstMask, i) = r.DstMask;
+        At(Bytes, i) = r.Bytes; At(Packets, i) = r.Packets; At(SampledBytes, i) = r.SampledBytes; At(SampledPackets, i) = r.SampledPackets;
+        At(Tunnel, i) = r.Tunnel; At(TunnelId, i) = r.TunnelId; At(UnderlayProto, i) = r.UnderlayProto;
+        At(UnderlaySrcPort, i) = r.UnderlaySrcPort; At(UnderlaySrc, i) = r.UnderlaySrc; At(UnderlayDst, i) = r.UnderlayDst;
     }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static ref T At<T>(T[] column, int i) =>
+        ref System.Runtime.CompilerServices.Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(column), i);
 
     public FlowRecord this[int i]
     {

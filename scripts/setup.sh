@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what Flowline and its tests use: Debian packages (when missing) and NuGet packages.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# command -> Debian package
+declare -A packages=(
+  [tshark]=tshark
+  [tcpdump]=tcpdump
+  [nfdump]=nfdump
+  [softflowd]=softflowd
+  [ovs-vsctl]=openvswitch-switch
+)
+missing=()
+for cmd in "${!packages[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || missing+=("${packages[$cmd]}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "setup: the .NET 10 SDK (dotnet) is not installed" >&2
+  exit 1
+fi
+dotnet restore "$root/Flowline.slnx" -v quiet >&2
