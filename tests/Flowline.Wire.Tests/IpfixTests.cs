@@ -165,6 +165,47 @@ public sealed class IpfixTests
         Assert.Equal(Enumerable.Range(6, 4).Select(i => FiveTuple.Of(TestFlows.Tcp4((uint)i))), late.Select(f => FiveTuple.Of(f)));
     }
 
+    /// <summary>An IPFIX message with one template and one record, built field by field.</summary>
+    private int Message(ReadOnlySpan<(ushort Id, ushort Length)> fields, ReadOnlySpan<byte> record)
+    {
+        var w = new WireWriter(_buffer);
+        w.U16(10); w.U16(0); w.U32(1_795_000_000); w.U32(0); w.U32(1);
+        w.U16(2); w.U16((ushort)(4 + 4 + fields.Length * 4)); w.U16(400); w.U16((ushort)fields.Length);
+        foreach (var (id, length) in fields) { w.U16(id); w.U16(length); }
+        w.U16(400); w.U16((ushort)(4 + record.Length)); w.Bytes(record);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(w.At(2), (ushort)w.Position);
+        return w.Position;
+    }
+
+    [Fact]
+    public void Total_counts_stand_in_when_there_are_no_delta_counts_and_ntp_times_are_read()
+    {
+        // sourceIPv4Address, octetTotalCount (8), packetTotalCount (4, reduced size), flowStartMicroseconds, flowEndMicroseconds, protocol
+        var record = Convert.FromHexString("0a000001" + "0000000000001f40" + "00000010" + "eb9a7e00" + "80000000" + "eb9a7e01" + "00000000" + "11");
+        var n = Message([(8, 4), (85, 8), (86, 4), (154, 8), (155, 8), (4, 1)], record);
+        var r = Assert.Single(TestFlows.Decode(new FlowDecoder(), _buffer.AsSpan(0, n), out var result));
+        Assert.True(result.IsOk, result.ToString());
+        Assert.Equal(8000ul, r.Bytes);
+        Assert.Equal(16ul, r.Packets);
+        // NTP 0xeb9a7e00 = 3952770560 s since 1900 = 1743781760 s Unix; fraction 0x80000000 = 0.5 s.
+        Assert.Equal(1_743_781_760_500_000L, r.Start);
+        Assert.Equal(1_743_781_761_000_000L, r.End);
+        Assert.Equal(17, r.IpProto);
+    }
+
+    [Fact]
+    public void Icmpv6_type_and_code_elements_become_the_destination_port()
+    {
+        // sourceIPv6Address, destinationIPv6Address, protocol, icmpTypeIPv6, icmpCodeIPv6, packetDeltaCount
+        var record = Convert.FromHexString("fd000000000000000000000000000001" + "fd000000000000000000000000000002" + "3a" + "87" + "00" + "00000001");
+        var n = Message([(27, 16), (28, 16), (4, 1), (178, 1), (179, 1), (2, 4)], record);
+        var r = Assert.Single(TestFlows.Decode(new FlowDecoder(), _buffer.AsSpan(0, n), out var result));
+        Assert.True(result.IsOk, result.ToString());
+        Assert.Equal(0x8700, r.DstPort);
+        Assert.Equal(135, r.IcmpType);
+        Assert.Equal(6, r.IpVersion);
+    }
+
     [Fact]
     public void A_message_length_beyond_the_datagram_is_truncated()
     {

@@ -229,6 +229,37 @@ public sealed class SFlowTests
     }
 
     [Fact]
+    public void Expanded_flow_and_counter_samples_are_decoded()
+    {
+        var header = Hex("020000000002 020000000001 0800 45000028 00004000 40060000 0a000001 0a000002 0050 1f90 00000000 00000000 5002 ffff 00000000");
+        var buffer = new byte[1024];
+        var w = new WireWriter(buffer);
+        w.U32(5); w.U32(1); w.U32(0xC0000201); w.U32(3); w.U32(9); w.U32(1000); w.U32(2);
+        // expanded flow sample (0:3): source id type 0 index 70000 (beyond 24 bits in the compact form)
+        w.U32(3); w.U32((uint)(44 + 8 + 16 + header.Length));
+        w.U32(1); w.U32(0); w.U32(70000); w.U32(256); w.U32(256); w.U32(0); w.U32(0); w.U32(70000); w.U32(0); w.U32(70001); w.U32(1);
+        w.U32(1); w.U32((uint)(16 + header.Length)); w.U32(1); w.U32(64); w.U32(4); w.U32((uint)header.Length); w.Bytes(header);
+        // expanded counter sample (0:4) with one VLAN counter record
+        w.U32(4); w.U32(16 + 8 + 28);
+        w.U32(1); w.U32(0); w.U32(70000); w.U32(1);
+        w.U32(5); w.U32(28); w.U32(100); w.U64(123456789); w.U32(1); w.U32(2); w.U32(3); w.U32(4);
+        var counters = new List<CounterRecord>();
+        var sink = new CounterSink(counters);
+        var decoder = new FlowDecoder();
+        Assert.True(decoder.Decode(buffer.AsSpan(0, w.Position), FlowAddress.Parse("192.0.2.1"), 0, ref sink).IsOk);
+        var flow = Assert.Single(TestFlows.Decode(new FlowDecoder(), buffer.AsSpan(0, w.Position), out _));
+        Assert.Equal(70000u, flow.InIf);
+        Assert.Equal(70001u, flow.OutIf);
+        Assert.Equal(256u, flow.SamplingRate);
+        Assert.Equal(64ul * 256, flow.Bytes);
+        Assert.Equal(3u, flow.ObsDomain);
+        var vlan = Assert.Single(counters);
+        Assert.Equal(100ul, vlan.Get("vlan"));
+        Assert.Equal(123456789ul, vlan.Get("octets"));
+        Assert.Equal(4ul, vlan.Get("discards"));
+    }
+
+    [Fact]
     public void More_samples_than_the_limit_is_refused()
     {
         var d = new byte[28];

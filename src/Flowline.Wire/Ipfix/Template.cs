@@ -130,6 +130,7 @@ public sealed class Template
     internal FieldOp[] Ops { get; }
 
     /// <summary>Whether the template's records carry a field of this kind.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Has(FieldKind kind) =>
         (int)kind < 64 ? (_presentLow & (1UL << (int)kind)) != 0 : (_presentHigh & (1UL << ((int)kind - 64))) != 0;
 }
