@@ -17,12 +17,8 @@ public static class PcapMaker
             while (reader.TryRead(out var d)) source.Add((d.Payload.ToArray(), d.DstPort));
         }
         using var file = new BufferedStream(File.Create(output), 1 << 20);
-        Span<byte> header = stackalloc byte[24];
-        BinaryPrimitives.WriteUInt32LittleEndian(header, 0xA1B2C3D4);
-        BinaryPrimitives.WriteUInt16LittleEndian(header[4..], 2);
-        BinaryPrimitives.WriteUInt16LittleEndian(header[6..], 4);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[16..], 65535);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[20..], 1);
+        Span<byte> header = stackalloc byte[PcapFormat.GlobalHeaderLength];
+        PcapFormat.WriteGlobalHeader(header);
         file.Write(header);
         var frame = new byte[16 + 14 + 20 + 8 + 65535];
         var start = 1_795_000_000L * 1_000_000;
@@ -32,10 +28,7 @@ public static class PcapMaker
             var ts = start + i * 50L;
             var length = 14 + 20 + 8 + payload.Length;
             var f = frame.AsSpan();
-            BinaryPrimitives.WriteUInt32LittleEndian(f, (uint)(ts / 1_000_000));
-            BinaryPrimitives.WriteUInt32LittleEndian(f[4..], (uint)(ts % 1_000_000));
-            BinaryPrimitives.WriteUInt32LittleEndian(f[8..], (uint)length);
-            BinaryPrimitives.WriteUInt32LittleEndian(f[12..], (uint)length);
+            PcapFormat.WriteRecordHeader(f, ts, length, length);
             var e = f[16..];
             e[..12].Clear();
             BinaryPrimitives.WriteUInt16BigEndian(e[12..], 0x0800);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Flowline.Wire;
+using Flowline.Wire.Capture;
 using Flowline.Wire.Records;
 
 namespace Flowline.Cli.Decode;
@@ -18,14 +19,8 @@ internal sealed class PcapFrameWriter
     public PcapFrameWriter(Stream output)
     {
         _out = output;
-        Span<byte> h = stackalloc byte[24];
-        BinaryPrimitives.WriteUInt32LittleEndian(h, 0xA1B2C3D4);
-        BinaryPrimitives.WriteUInt16LittleEndian(h[4..], 2);
-        BinaryPrimitives.WriteUInt16LittleEndian(h[6..], 4);
-        BinaryPrimitives.WriteInt32LittleEndian(h[8..], 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[12..], 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[16..], 65535);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[20..], 1);
+        Span<byte> h = stackalloc byte[PcapFormat.GlobalHeaderLength];
+        PcapFormat.WriteGlobalHeader(h);
         _out.Write(h);
     }
 
@@ -61,13 +56,7 @@ internal sealed class PcapFrameWriter
         {
             return; // other link layers (802.11, PPP, MPLS ...) do not fit an Ethernet capture
         }
-        if (original < (ulong)length) original = (ulong)length;
-        var h = _frame.AsSpan(0, 16);
-        var seconds = r.TimeReceived / 1_000_000;
-        BinaryPrimitives.WriteUInt32LittleEndian(h, (uint)seconds);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[4..], (uint)(r.TimeReceived - seconds * 1_000_000));
-        BinaryPrimitives.WriteUInt32LittleEndian(h[8..], (uint)length);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[12..], (uint)Math.Min(original, uint.MaxValue));
+        PcapFormat.WriteRecordHeader(_frame, r.TimeReceived, length, (long)Math.Min(original, uint.MaxValue));
         _out.Write(_frame, 0, 16 + length);
         Frames++;
     }

@@ -147,12 +147,9 @@ public static class NetFlowV9Decoder
             {
                 return DecodeResult.Fail(DecodeError.BadLength, offset);
             }
-            var specs = fieldCount <= small.Length ? small[..fieldCount] : new FieldSpec[fieldCount];
-            var result = ReadFields(body.Slice(offset, fieldCount * 4), specs, limits);
+            var result = InstallFields(body.Slice(offset, fieldCount * 4), small, templateId, 0, key, state, cache, limits, stats, ref sink);
             if (!result.IsOk) return result with { Offset = recordStart };
             offset += fieldCount * 4;
-            result = TemplateSetDecoder.Install(specs, templateId, 0, false, key, state, cache, stats, ref sink);
-            if (!result.IsOk) return result with { Offset = recordStart };
             records++;
         }
         return DecodeResult.Ok;
@@ -193,17 +190,26 @@ public static class NetFlowV9Decoder
             {
                 return DecodeResult.Fail(DecodeError.BadLength, offset);
             }
-            var specs = fieldCount <= small.Length ? small[..fieldCount] : new FieldSpec[fieldCount];
-            var result = ReadFields(body.Slice(offset, fieldCount * 4), specs, limits);
+            var result = InstallFields(body.Slice(offset, fieldCount * 4), small, templateId, scopeLength / 4, key, state, cache, limits, stats, ref sink);
             if (!result.IsOk) return result with { Offset = recordStart };
             offset += fieldCount * 4;
-            result = TemplateSetDecoder.Install(specs, templateId, scopeLength / 4, true, key, state, cache, stats, ref sink);
-            if (!result.IsOk) return result with { Offset = recordStart };
             records++;
             // Each options template record is padded to a 4-byte boundary; 6 + 4n leaves 2 bytes.
             if (offset % 4 != 0 && body.Length - offset >= 2) offset += 4 - offset % 4;
         }
         return DecodeResult.Ok;
+    }
+
+    /// <summary>Reads the field specifiers of one (options) template record and installs the template.</summary>
+    private static DecodeResult InstallFields<TSink>(ReadOnlySpan<byte> p, Span<FieldSpec> small, ushort templateId, int scopeFieldCount,
+        in ExporterKey key, ExporterTemplateState state, TemplateCache cache, DecodeLimits limits, DecodeStats stats, ref TSink sink)
+        where TSink : IFlowSink
+    {
+        var count = p.Length / 4;
+        var specs = count <= small.Length ? small[..count] : new FieldSpec[count];
+        var result = ReadFields(p, specs, limits);
+        if (!result.IsOk) return result;
+        return TemplateSetDecoder.Install(specs, templateId, scopeFieldCount, scopeFieldCount > 0, key, state, cache, stats, ref sink);
     }
 
     private static DecodeResult ReadFields(ReadOnlySpan<byte> p, Span<FieldSpec> specs, DecodeLimits limits)

@@ -244,38 +244,27 @@ public static class SFlowDecoder
                     if (r.DstMac == 0) r.DstMac = MacAddress.Read(rec[12..]);
                     if (r.EtherType == 0) r.EtherType = (ushort)Read(rec, 20);
                     break;
-                case 3:
-                    /* sampled_ipv4: length, protocol, src_ip, dst_ip, src_port, dst_port, tcp_flags, tos */
-                    if (rec.Length < 32) return DecodeResult.Fail(DecodeError.BadLength, recOffset);
+                case 3 or 4:
+                {
+                    /* sampled_ipv4 / sampled_ipv6: length, protocol, src_ip, dst_ip (4 or 16 bytes each),
+                       src_port, dst_port, tcp_flags, tos (IPv4) or priority (IPv6) */
+                    var addressLength = (tag & 0xFFF) == 3 ? 4 : 16;
+                    if (rec.Length < 24 + 2 * addressLength) return DecodeResult.Fail(DecodeError.BadLength, recOffset);
                     if (frameLength == 0) frameLength = Read(rec, 0);
                     if (r.IpVersion == 0)
                     {
-                        r.IpVersion = 4;
+                        var ports = 8 + 2 * addressLength;
+                        r.IpVersion = addressLength == 4 ? (byte)4 : (byte)6;
                         r.IpProto = (byte)Read(rec, 4);
-                        r.SrcAddr = FlowAddress.FromV4(rec[8..]);
-                        r.DstAddr = FlowAddress.FromV4(rec[12..]);
-                        r.SrcPort = (ushort)Read(rec, 16);
-                        r.DstPort = (ushort)Read(rec, 20);
-                        r.TcpFlags = (ushort)Read(rec, 24);
-                        r.Tos = (byte)Read(rec, 28);
+                        r.SrcAddr = addressLength == 4 ? FlowAddress.FromV4(rec[8..]) : FlowAddress.FromV6(rec[8..]);
+                        r.DstAddr = addressLength == 4 ? FlowAddress.FromV4(rec[(8 + addressLength)..]) : FlowAddress.FromV6(rec[(8 + addressLength)..]);
+                        r.SrcPort = (ushort)Read(rec, ports);
+                        r.DstPort = (ushort)Read(rec, ports + 4);
+                        r.TcpFlags = (ushort)Read(rec, ports + 8);
+                        r.Tos = (byte)Read(rec, ports + 12);
                     }
                     break;
-                case 4:
-                    /* sampled_ipv6: length, protocol, src_ip (16), dst_ip (16), src_port, dst_port, tcp_flags, priority */
-                    if (rec.Length < 56) return DecodeResult.Fail(DecodeError.BadLength, recOffset);
-                    if (frameLength == 0) frameLength = Read(rec, 0);
-                    if (r.IpVersion == 0)
-                    {
-                        r.IpVersion = 6;
-                        r.IpProto = (byte)Read(rec, 4);
-                        r.SrcAddr = FlowAddress.FromV6(rec[8..]);
-                        r.DstAddr = FlowAddress.FromV6(rec[24..]);
-                        r.SrcPort = (ushort)Read(rec, 40);
-                        r.DstPort = (ushort)Read(rec, 44);
-                        r.TcpFlags = (ushort)Read(rec, 48);
-                        r.Tos = (byte)Read(rec, 52);
-                    }
-                    break;
+                }
                 case 1001:
                     /* extended_switch: src_vlan, src_priority, dst_vlan, dst_priority */
                     if (rec.Length < 16) return DecodeResult.Fail(DecodeError.BadLength, recOffset);
