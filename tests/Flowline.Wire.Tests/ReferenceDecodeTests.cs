@@ -7,6 +7,16 @@ namespace Flowline.Wire.Tests;
 public sealed class ReferenceDecodeTests
 {
     public static TheoryData<string> Captures => TestCorpus.CaptureNames();
+    public static TheoryData<string> TsharkCaptures => TestCorpus.TsharkCaptures();
+    public static TheoryData<string> NfdumpCaptures => TestCorpus.NfdumpCaptures();
+
+    [Fact]
+    public void The_reference_corpus_covers_every_protocol()
+    {
+        // A moved or emptied folder must fail here rather than leave every theory without data.
+        var protocols = TestCorpus.ReferencedCaptures().Select(n => FlowDecoder.Detect(TestCorpus.Datagrams(n)[0].Payload)).ToHashSet();
+        Assert.Equal([FlowProtocol.SFlow5, FlowProtocol.NetFlow5, FlowProtocol.NetFlow9, FlowProtocol.Ipfix], protocols.Order());
+    }
 
     private static List<FlowRecord> Records(FlowBatch batch) => Enumerable.Range(0, batch.Count).Select(i => batch[i]).ToList();
 
@@ -28,7 +38,7 @@ public sealed class ReferenceDecodeTests
     }
 
     [Theory]
-    [MemberData(nameof(Captures))]
+    [MemberData(nameof(TsharkCaptures))]
     public void Records_bytes_packets_and_five_tuples_equal_tshark(string capture)
     {
         var (batch, _) = TestCorpus.Decode(capture);
@@ -44,7 +54,7 @@ public sealed class ReferenceDecodeTests
     }
 
     [Theory]
-    [MemberData(nameof(Captures))]
+    [MemberData(nameof(NfdumpCaptures))]
     public void Records_and_five_tuples_equal_nfdump(string capture)
     {
         var (batch, _) = TestCorpus.Decode(capture);

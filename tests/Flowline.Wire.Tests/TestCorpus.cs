@@ -30,14 +30,24 @@ public static class TestCorpus
     /// <summary>Every capture that has a reference decode beside it; new captures are picked up by name.</summary>
     public static IEnumerable<string> ReferencedCaptures() =>
         Directory.EnumerateFiles(CapturesDirectory, "*.pcap")
-            .Where(p => File.Exists(Path.ChangeExtension(p, ".totals.json")) || File.Exists(Path.ChangeExtension(p, ".nfdump.csv")))
+            .Where(p => new[] { ".totals.json", ".nfdump.csv", ".tshark.json", ".tshark.json.gz" }.Any(ext => File.Exists(Path.ChangeExtension(p, ext))))
             .Select(p => Path.GetFileNameWithoutExtension(p))
             .OrderBy(n => n, StringComparer.Ordinal);
 
-    public static TheoryData<string> CaptureNames()
+    public static TheoryData<string> CaptureNames() => Names(ReferencedCaptures());
+
+    /// <summary>Captures with a tshark JSON decode beside them (plain or gzipped).</summary>
+    public static TheoryData<string> TsharkCaptures() => Names(ReferencedCaptures().Where(n =>
+        File.Exists(Path.Combine(CapturesDirectory, n + ".tshark.json")) || File.Exists(Path.Combine(CapturesDirectory, n + ".tshark.json.gz"))));
+
+    /// <summary>Captures with an nfdump CSV decode beside them.</summary>
+    public static TheoryData<string> NfdumpCaptures() => Names(ReferencedCaptures().Where(n =>
+        File.Exists(Path.Combine(CapturesDirectory, n + ".nfdump.csv"))));
+
+    private static TheoryData<string> Names(IEnumerable<string> names)
     {
         var data = new TheoryData<string>();
-        foreach (var n in ReferencedCaptures()) data.Add(n);
+        foreach (var n in names) data.Add(n);
         return data;
     }
 
