@@ -218,6 +218,27 @@ public sealed class SFlowTests
         Assert.Equal(2, decoder.Stats.CounterSamples);
     }
 
+    [Fact]
+    public void Host_cpu_and_memory_counters_keep_floats_and_64_bit_values()
+    {
+        var cpu = new CounterRecord { Format = 2003, SourceId = (2u << 24) | 1, Count = 17 };
+        cpu.Values[0] = (uint)BitConverter.SingleToInt32Bits(0.75f);
+        for (var i = 3; i < 17; i++) cpu.Values[i] = (ulong)(i * 10);
+        var memory = new CounterRecord { Format = 2004, SourceId = (2u << 24) | 1, Count = 11 };
+        memory.Values[0] = 24UL << 30;
+        memory.Values[10] = 7;
+        var buffer = new byte[1500];
+        var n = new SFlowEncoder().Encode([], [cpu, memory], buffer);
+        var counters = new List<CounterRecord>();
+        var sink = new CounterSink(counters);
+        Assert.True(new FlowDecoder().Decode(buffer.AsSpan(0, n), FlowAddress.Parse("192.0.2.1"), 0, ref sink).IsOk);
+        Assert.Equal(0.75f, BitConverter.Int32BitsToSingle((int)counters[0].Get("cpu_load_one")));
+        Assert.Equal(50ul, counters[0].Get("cpu_num"));
+        Assert.Equal(17, counters[0].Count); // the optional steal/guest fields are absent
+        Assert.Equal(24UL << 30, counters[1].Get("mem_total"));
+        Assert.Equal(7ul, counters[1].Get("swap_out"));
+    }
+
     private readonly struct CounterSink(List<CounterRecord> list) : IFlowSink
     {
         public void OnFlow(in FlowRecord record, in SampledPacket packet) { }
