@@ -1,0 +1,407 @@
+using System.Globalization;
+using System.Net;
+using Flowline.Wire.Records;
+
+namespace Flowline.Query;
+
+/// <summary>
+/// Parses nfdump-style filters:
+/// <code>
+///   expr    := term (("or" | "||") term)*
+///   term    := factor (("and" | "&amp;&amp;") factor)*
+///   factor  := ("not" | "!") factor | "(" expr ")" | primitive
+///   primitive :=
+///       any | ipv4 | inet | ipv6 | inet6
+///     | proto (tcp | udp | icmp | icmp6 | gre | esp | sctp | N)
+///     | [src | dst] (host | ip) ADDRESS            | [src | dst] (host | ip) in "[" ADDRESS|PREFIX ... "]"
+///     | [src | dst] net PREFIX | [src | dst] net ADDRESS MASK
+///     | [src | dst] port [CMP] N                  | [src | dst] port in "[" N ... "]"
+///     | [in | out] if [CMP] N | [src | dst] as [CMP] N | [src | dst] vlan [CMP] N
+///     | (bytes | packets | tos | duration | sampling | domain) [CMP] N[k|m|g]
+///     | flags LETTERS                             -- F S R P A U E C, or X for all
+///     | exporter ADDRESS | [src | dst] mac MAC
+///   CMP := = | == | != | &lt; | &lt;= | &gt; | &gt;= | eq | ne | lt | le | gt | ge
+/// </code>
+/// Keywords are case-insensitive. Scale suffixes k, m, g multiply by 1000, 1000², 1000³ (as nfdump).
+/// </summary>
+public sealed class FilterParser
+{
+    private readonly string _text;
+    private readonly List<(string Text, int Column)> _tokens;
+    private int _position;
+
+    private FilterParser(string text)
+    {
+        _text = text;
+        _tokens = Tokenize(text);
+    }
+
+    public static FilterNode Parse(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return new FilterNode.Any();
+        }
+        var parser = new FilterParser(text);
+        var node = parser.Expression();
+        if (parser._position < parser._tokens.Count)
+        {
+            throw parser.Error($"expected 'and', 'or' or the end of the filter, found '{parser.Peek}'");
+        }
+        return node;
+    }
+
+    private static List<(string, int)> Tokenize(string text)
+    {
+        var tokens = new List<(string, int)>();
+        var i = 0;
+        while (i < text.Length)
+        {
+            var c = text[i];
+            if (char.IsWhiteSpace(c) || c == ',')
+            {
+                i++;
+                continue;
+            }
+            var start = i;
+            if (c is '(' or ')' or '[' or ']')
+            {
+                i++;
+            }
+            else if (c is '&' or '|' && i + 1 < text.Length && text[i + 1] == c)
+            {
+                i += 2;
+            }
+            else if (c is '=' or '!' or '<' or '>')
+            {
+                i++;
+                if (i < text.Length && text[i] == '=') i++;
+            }
+            else
+            {
+                while (i < text.Length && !char.IsWhiteSpace(text[i]) && text[i] is not ('(' or ')' or '[' or ']' or ',' or '=' or '!' or '<' or '>'))
+                {
+                    i++;
+                }
+            }
+            tokens.Add((text[start..i], start + 1));
+        }
+        return tokens;
+    }
+
+    private string? Peek => _position < _tokens.Count ? _tokens[_position].Text : null;
+
+    private int Column => _position < _tokens.Count ? _tokens[_position].Column : _text.Length + 1;
+
+    private bool Accept(params string[] words)
+    {
+        if (Peek is { } t && words.Any(w => string.Equals(w, t, StringComparison.OrdinalIgnoreCase)))
+        {
+            _position++;
+            return true;
+        }
+        return false;
+    }
+
+    private string Take(string what)
+    {
+        if (Peek is not { } t)
+        {
+            throw Error($"expected {what}, found the end of the filter");
+        }
+        _position++;
+        return t;
+    }
+
+    private FilterSyntaxException Error(string message) => new(_text, Column, message);
+
+    private FilterSyntaxException ErrorAt(int column, string message) => new(_text, column, message);
+
+    private FilterNode Expression()
+    {
+        var left = Term();
+        while (Accept("or", "||"))
+        {
+            left = new FilterNode.Or(left, Term());
+        }
+        return left;
+    }
+
+    private FilterNode Term()
+    {
+        var left = Factor();
+        while (Accept("and", "&&"))
+        {
+            left = new FilterNode.And(left, Factor());
+        }
+        return left;
+    }
+
+    private FilterNode Factor()
+    {
+        if (Accept("not", "!"))
+        {
+            return new FilterNode.Not(Factor());
+        }
+        if (Accept("("))
+        {
+            var inner = Expression();
+            if (!Accept(")"))
+            {
+                throw Error(Peek is null ? "expected ')' to close the parenthesis, found the end of the filter" : $"expected ')', found '{Peek}'");
+            }
+            return inner;
+        }
+        return Primitive();
+    }
+
+    private FilterNode Primitive()
+    {
+        var column = Column;
+        var word = Take("a filter term (proto, host, net, port, bytes, flags, ...)");
+        var key = word.ToLowerInvariant();
+        var direction = Direction.Either;
+        if (key is "src" or "dst")
+        {
+            direction = key == "src" ? Direction.Src : Direction.Dst;
+            column = Column;
+            word = Take($"host, ip, net, port, as, vlan or mac after '{word}'");
+            key = word.ToLowerInvariant();
+        }
+        else if (key is "in" or "out")
+        {
+            direction = key == "in" ? Direction.Src : Direction.Dst;
+            column = Column;
+            var next = Take($"'if' after '{word}'").ToLowerInvariant();
+            if (next != "if") throw ErrorAt(column, $"expected 'if' after '{word}', found '{next}'");
+            key = "if";
+        }
+        switch (key)
+        {
+            case "any":
+                return new FilterNode.Any();
+            case "ipv4" or "inet":
+                return new FilterNode.Number(NumericField.IpVersion, Direction.Either, Comparison.Eq, [4]);
+            case "ipv6" or "inet6":
+                return new FilterNode.Number(NumericField.IpVersion, Direction.Either, Comparison.Eq, [6]);
+            case "proto":
+                return new FilterNode.Number(NumericField.Protocol, Direction.Either, Comparison.Eq, [Protocol()]);
+            case "host" or "ip":
+                if (Accept("in")) return new FilterNode.Address(direction, PrefixList());
+                return new FilterNode.Address(direction, [HostPrefix()]);
+            case "net":
+                if (Accept("in")) return new FilterNode.Address(direction, PrefixList());
+                return new FilterNode.Address(direction, [NetPrefix()]);
+            case "port":
+                return Numeric(NumericField.Port, direction, allowList: true);
+            case "if":
+                return Numeric(NumericField.Interface, direction, allowList: true);
+            case "as":
+                return Numeric(NumericField.As, direction, allowList: true);
+            case "vlan":
+                return Numeric(NumericField.Vlan, direction, allowList: true);
+            case "mac":
+                return new FilterNode.Mac(direction, MacValue());
+            case "exporter" when direction == Direction.Either:
+                return new FilterNode.Exporter(Address(Take("an exporter address")));
+            case "flags" when direction == Direction.Either:
+                return new FilterNode.Flags(FlagMask());
+            case "bytes" when direction == Direction.Either:
+                return Numeric(NumericField.Bytes, direction, allowList: false);
+            case "packets" when direction == Direction.Either:
+                return Numeric(NumericField.Packets, direction, allowList: false);
+            case "tos" when direction == Direction.Either:
+                return Numeric(NumericField.Tos, direction, allowList: true);
+            case "duration" when direction == Direction.Either:
+                return Numeric(NumericField.Duration, direction, allowList: false);
+            case "sampling" when direction == Direction.Either:
+                return Numeric(NumericField.SamplingRate, direction, allowList: true);
+            case "domain" when direction == Direction.Either:
+                return Numeric(NumericField.ObsDomain, direction, allowList: true);
+            default:
+                throw ErrorAt(column, direction == Direction.Either
+                    ? $"unknown filter term '{word}' (expected proto, host, ip, net, port, if, as, vlan, mac, bytes, packets, flags, tos, duration, exporter, any, ipv4, ipv6)"
+                    : $"'{word}' cannot follow a direction (expected host, ip, net, port, as, vlan or mac)");
+        }
+    }
+
+    private static readonly Dictionary<string, ulong> Protocols = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["icmp"] = 1, ["igmp"] = 2, ["tcp"] = 6, ["udp"] = 17, ["gre"] = 47, ["esp"] = 50, ["ah"] = 51,
+        ["icmp6"] = 58, ["icmpv6"] = 58, ["ipv6-icmp"] = 58, ["ospf"] = 89, ["pim"] = 103, ["vrrp"] = 112, ["sctp"] = 132,
+    };
+
+    private ulong Protocol()
+    {
+        var column = Column;
+        var word = Take("a protocol name or number after 'proto'");
+        if (Protocols.TryGetValue(word, out var p)) return p;
+        if (ulong.TryParse(word, NumberStyles.None, CultureInfo.InvariantCulture, out p) && p <= 255) return p;
+        throw ErrorAt(column, $"unknown protocol '{word}' (expected tcp, udp, icmp, icmp6, gre, esp, sctp, ... or 0-255)");
+    }
+
+    private FilterNode Numeric(NumericField field, Direction direction, bool allowList)
+    {
+        if (allowList && Accept("in"))
+        {
+            if (!Accept("[")) throw Error($"expected '[' to start the list, found '{Peek ?? "the end of the filter"}'");
+            var listColumn = Column;
+            var values = new List<ulong>();
+            while (!Accept("]"))
+            {
+                if (Peek is null) throw Error("expected ']' to close the list, found the end of the filter");
+                values.Add(Value(field));
+            }
+            if (values.Count == 0) throw ErrorAt(listColumn, "the list is empty");
+            return new FilterNode.Number(field, direction, Comparison.Eq, values);
+        }
+        var comparison = Comparison.Eq;
+        if (Peek is { } op)
+        {
+            Comparison? c = op.ToLowerInvariant() switch
+            {
+                "=" or "==" or "eq" => Comparison.Eq,
+                "!=" or "ne" => Comparison.Ne,
+                "<" or "lt" => Comparison.Lt,
+                "<=" or "le" => Comparison.Le,
+                ">" or "gt" => Comparison.Gt,
+                ">=" or "ge" => Comparison.Ge,
+                _ => null,
+            };
+            if (c is { } found)
+            {
+                comparison = found;
+                _position++;
+            }
+        }
+        return new FilterNode.Number(field, direction, comparison, [Value(field)]);
+    }
+
+    private ulong Value(NumericField field)
+    {
+        var column = Column;
+        var word = Take("a number");
+        var scale = 1UL;
+        var digits = word;
+        if (field is NumericField.Bytes or NumericField.Packets or NumericField.Duration && word.Length > 1)
+        {
+            scale = char.ToLowerInvariant(word[^1]) switch { 'k' => 1000UL, 'm' => 1000_000UL, 'g' => 1000_000_000UL, _ => 1UL };
+            if (scale != 1) digits = word[..^1];
+        }
+        if (!ulong.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+        {
+            throw ErrorAt(column, $"expected a number, found '{word}'");
+        }
+        var max = field switch
+        {
+            NumericField.Port or NumericField.Vlan => 65535UL,
+            NumericField.Tos or NumericField.Protocol => 255UL,
+            NumericField.Interface or NumericField.As or NumericField.SamplingRate or NumericField.ObsDomain => uint.MaxValue,
+            _ => ulong.MaxValue,
+        };
+        if (value > max || (scale > 1 && value > ulong.MaxValue / scale))
+        {
+            throw ErrorAt(column, $"{word} is out of range (at most {max})");
+        }
+        return value * scale;
+    }
+
+    private Prefix HostPrefix()
+    {
+        var column = Column;
+        var word = Take("an IP address");
+        if (!IPAddress.TryParse(word, out var ip) || word.Contains('/'))
+        {
+            throw ErrorAt(column, $"expected an IP address, found '{word}'");
+        }
+        var a = FlowAddress.FromIPAddress(ip);
+        return Prefix.Create(a, a.IsV4 ? 32 : 128);
+    }
+
+    private Prefix NetPrefix()
+    {
+        var column = Column;
+        var word = Take("a network such as 10.0.0.0/8");
+        var slash = word.IndexOf('/');
+        if (slash < 0)
+        {
+            // "net 10.0.0.0 255.0.0.0"
+            var address = Address(word, column);
+            if (!address.IsV4) throw ErrorAt(column, $"expected ADDRESS/LENGTH for an IPv6 network, found '{word}'");
+            var maskColumn = Column;
+            var maskWord = Take("a netmask such as 255.255.255.0, or write ADDRESS/LENGTH");
+            var mask = Address(maskWord, maskColumn);
+            var bits = mask.IsV4 ? System.Numerics.BitOperations.PopCount(mask.V4) : -1;
+            if (bits < 0 || (bits > 0 && mask.V4 != uint.MaxValue << (32 - bits)))
+            {
+                throw ErrorAt(maskColumn, $"'{maskWord}' is not a contiguous IPv4 netmask");
+            }
+            return Prefix.Create(address, bits);
+        }
+        var a = Address(word[..slash], column);
+        if (!int.TryParse(word[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var length) || length > (a.IsV4 ? 32 : 128))
+        {
+            throw ErrorAt(column + slash + 1, $"'{word[(slash + 1)..]}' is not a prefix length (0-{(a.IsV4 ? 32 : 128)})");
+        }
+        return Prefix.Create(a, length);
+    }
+
+    private List<Prefix> PrefixList()
+    {
+        if (!Accept("[")) throw Error($"expected '[' to start the address list, found '{Peek ?? "the end of the filter"}'");
+        var listColumn = Column;
+        var list = new List<Prefix>();
+        while (!Accept("]"))
+        {
+            if (Peek is null) throw Error("expected ']' to close the address list, found the end of the filter");
+            list.Add(Peek.Contains('/') ? NetPrefix() : HostPrefix());
+        }
+        if (list.Count == 0) throw ErrorAt(listColumn, "the address list is empty");
+        return list;
+    }
+
+    private FlowAddress Address(string word, int? column = null)
+    {
+        if (!IPAddress.TryParse(word, out var ip) || word.Contains('/'))
+        {
+            throw ErrorAt(column ?? Column - 1, $"expected an IP address, found '{word}'");
+        }
+        return FlowAddress.FromIPAddress(ip);
+    }
+
+    private ulong MacValue()
+    {
+        var column = Column;
+        var word = Take("a MAC address such as 02:00:00:00:00:01");
+        var hex = word.Replace(":", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
+        if (hex.Length != 12 || !ulong.TryParse(hex, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var mac))
+        {
+            throw ErrorAt(column, $"expected a MAC address such as 02:00:00:00:00:01, found '{word}'");
+        }
+        return mac;
+    }
+
+    private ushort FlagMask()
+    {
+        var column = Column;
+        var word = Take("TCP flag letters (F S R P A U E C, X for all) after 'flags'");
+        ushort mask = 0;
+        foreach (var c in word.ToUpperInvariant())
+        {
+            mask |= c switch
+            {
+                'F' => (ushort)0x01,
+                'S' => (ushort)0x02,
+                'R' => (ushort)0x04,
+                'P' => (ushort)0x08,
+                'A' => (ushort)0x10,
+                'U' => (ushort)0x20,
+                'E' => (ushort)0x40,
+                'C' => (ushort)0x80,
+                'X' => (ushort)0x3F,
+                _ => throw ErrorAt(column, $"'{c}' is not a TCP flag (F S R P A U E C, X for all)"),
+            };
+        }
+        return mask;
+    }
+}

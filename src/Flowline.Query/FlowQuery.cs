@@ -1,0 +1,89 @@
+using Flowline.Wire.Records;
+
+namespace Flowline.Query;
+
+public enum Metric : byte
+{
+    Bytes,
+    Packets,
+    Flows,
+}
+
+/// <summary>
+/// A grouping key: a canonical field, with prefix lengths for address fields
+/// (<c>src_addr/24</c> groups IPv4 sources by /24; <c>src_addr/24/64</c> also IPv6 by /64).
+/// </summary>
+public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V6Prefix = 128)
+{
+    public bool IsAddress => Field is FlowField.SrcAddr or FlowField.DstAddr or FlowField.NextHop or FlowField.Exporter
+        or FlowField.UnderlaySrc or FlowField.UnderlayDst;
+
+    /// <summary>nfdump's -A / -s names as well as canonical field names.</summary>
+    private static readonly Dictionary<string, FlowField> Aliases = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["srcip"] = FlowField.SrcAddr, ["dstip"] = FlowField.DstAddr, ["srcip4"] = FlowField.SrcAddr, ["dstip4"] = FlowField.DstAddr,
+        ["srcip6"] = FlowField.SrcAddr, ["dstip6"] = FlowField.DstAddr, ["srcport"] = FlowField.SrcPort, ["dstport"] = FlowField.DstPort,
+        ["proto"] = FlowField.IpProto, ["srcas"] = FlowField.SrcAs, ["dstas"] = FlowField.DstAs, ["inif"] = FlowField.InIf,
+        ["outif"] = FlowField.OutIf, ["srcvlan"] = FlowField.Vlan, ["dstvlan"] = FlowField.PostVlan, ["srcmac"] = FlowField.SrcMac,
+        ["dstmac"] = FlowField.DstMac, ["nexthop"] = FlowField.NextHop, ["router"] = FlowField.Exporter, ["tos"] = FlowField.Tos,
+    };
+
+    public static bool TryParse(string text, out GroupKey key, out string? error)
+    {
+        key = default;
+        error = null;
+        var parts = text.Split('/');
+        var name = parts[0];
+        if (!FlowFields.TryParse(name, out var field) && !Aliases.TryGetValue(name, out field))
+        {
+            error = $"unknown field '{name}' (canonical names such as src_addr, dst_port, ip_proto, or nfdump's srcip, dstport, proto)";
+            return false;
+        }
+        key = new GroupKey(field);
+        if (parts.Length == 1) return true;
+        if (!key.IsAddress)
+        {
+            error = $"'{text}': only address fields take a prefix length";
+            return false;
+        }
+        var v6Name = name.EndsWith('6');
+        if (!int.TryParse(parts[1], out var first) || first < 0 || first > (v6Name ? 128 : 32))
+        {
+            error = $"'{text}': '{parts[1]}' is not a prefix length";
+            return false;
+        }
+        key = v6Name ? key with { V6Prefix = first } : key with { V4Prefix = first };
+        if (parts.Length == 3)
+        {
+            if (v6Name || !int.TryParse(parts[2], out var second) || second < 0 || second > 128)
+            {
+                error = $"'{text}': '{parts[2]}' is not an IPv6 prefix length";
+                return false;
+            }
+            key = key with { V6Prefix = second };
+        }
+        else if (parts.Length > 3)
+        {
+            error = $"'{text}': at most two prefix lengths (IPv4/IPv6)";
+            return false;
+        }
+        return true;
+    }
+
+    public string Name => FlowFields.Name(Field) +
+        (IsAddress && (V4Prefix != 32 || V6Prefix != 128) ? $"/{V4Prefix}" + (V6Prefix != 128 ? $"/{V6Prefix}" : "") : "");
+}
+
+/// <summary>What a query asks: which records, grouped how, ordered and cut how.</summary>
+public sealed record FlowQuery
+{
+    public FilterNode Filter { get; init; } = new FilterNode.Any();
+    public IReadOnlyList<GroupKey> GroupBy { get; init; } = [];
+    /// <summary>Time bucket width in microseconds (by flow start); 0 for none.</summary>
+    public long BucketMicros { get; init; }
+    public Metric OrderBy { get; init; } = Metric.Bytes;
+    /// <summary>Rows to return after ordering; 0 for all.</summary>
+    public int Limit { get; init; }
+    /// <summary>A field whose distinct values are counted per group.</summary>
+    public FlowField? CountDistinct { get; init; }
+}

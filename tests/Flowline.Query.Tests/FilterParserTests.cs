@@ -1,0 +1,64 @@
+using Flowline.Wire.Records;
+
+namespace Flowline.Query.Tests;
+
+public sealed class FilterParserTests
+{
+    [Fact]
+    public void Parses_nfdump_filters_into_terms()
+    {
+        var f = FilterParser.Parse("proto tcp and dst port 443 and net 10.0.0.0/8");
+        var and = Assert.IsType<FilterNode.And>(f);
+        var left = Assert.IsType<FilterNode.And>(and.Left);
+        var proto = Assert.IsType<FilterNode.Number>(left.Left);
+        Assert.Equal((NumericField.Protocol, Comparison.Eq, 6ul), (proto.Field, proto.Comparison, Assert.Single(proto.Values)));
+        var port = Assert.IsType<FilterNode.Number>(left.Right);
+        Assert.Equal((NumericField.Port, Direction.Dst, Comparison.Eq, 443ul), (port.Field, port.Direction, port.Comparison, port.Values[0]));
+        var net = Assert.IsType<FilterNode.Address>(and.Right);
+        Assert.Equal(Prefix.Create(FlowAddress.Parse("10.0.0.0"), 8), Assert.Single(net.Prefixes));
+    }
+
+    [Theory]
+    [InlineData("any")]
+    [InlineData("not (src host 10.1.2.3 or dst host fd00::1)")]
+    [InlineData("port in [80 443 8080]")]
+    [InlineData("ip in [ 10.0.0.1, 192.168.0.0/16 ]")]
+    [InlineData("bytes > 1M and packets < 10")]
+    [InlineData("flags SA && !flags R")]
+    [InlineData("in if 3 or out if > 4")]
+    [InlineData("src net 10.0.0.0 255.255.0.0")]
+    [InlineData("PROTO UDP AND SRC PORT >= 1024")]
+    [InlineData("exporter 127.0.0.1 and src mac 02:00:00:00:00:01")]
+    [InlineData("ipv6 and proto icmp6")]
+    [InlineData("duration > 1000 or tos 40 or vlan 100 or src as 65000")]
+    public void Accepts(string filter) => Assert.NotNull(FilterParser.Parse(filter));
+
+    [Theory]
+    [InlineData("proto tcpp", 7, "unknown protocol 'tcpp'")]
+    [InlineData("port 70000", 6, "70000 is out of range")]
+    [InlineData("host 10.0.0.300", 6, "expected an IP address, found '10.0.0.300'")]
+    [InlineData("proto tcp and", 14, "expected a filter term")]
+    [InlineData("(proto tcp", 11, "expected ')' to close the parenthesis")]
+    [InlineData("proto tcp port 80", 11, "expected 'and', 'or' or the end of the filter, found 'port'")]
+    [InlineData("net 10.0.0.0/33", 14, "'33' is not a prefix length")]
+    [InlineData("flags SQ", 7, "'Q' is not a TCP flag")]
+    [InlineData("src bytes > 3", 5, "'bytes' cannot follow a direction")]
+    [InlineData("port in [ ]", 11, "the list is empty")]
+    [InlineData("hots 10.0.0.1", 1, "unknown filter term 'hots'")]
+    public void Rejects_with_where_and_what(string filter, int column, string message)
+    {
+        var e = Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse(filter));
+        Assert.Equal(column, e.Column);
+        Assert.Contains(message, e.Reason);
+        Assert.Contains("^", e.Message);
+    }
+
+    [Fact]
+    public void Scale_suffixes_multiply_by_powers_of_1000()
+    {
+        var n = Assert.IsType<FilterNode.Number>(FilterParser.Parse("bytes > 2k"));
+        Assert.Equal(2000ul, n.Values[0]);
+        n = Assert.IsType<FilterNode.Number>(FilterParser.Parse("packets >= 3G"));
+        Assert.Equal(3_000_000_000ul, n.Values[0]);
+    }
+}
