@@ -1,4 +1,5 @@
 using Flowline.Cli.Decode;
+using Flowline.Cli.Generate;
 using Flowline.Wire.Records;
 
 namespace Flowline.Cli;
@@ -12,6 +13,7 @@ public static class Program
 
         Commands:
           decode    decode sFlow v5, NetFlow v5/v9 and IPFIX from a capture or a UDP socket
+          gen       generate reproducible synthetic sFlow, NetFlow v9 or IPFIX exports
           fields    list the canonical flow record fields
           version   print the version
 
@@ -30,6 +32,8 @@ public static class Program
         {
             case "decode":
                 return DecodeCommand.Run(rest, Console.Error);
+            case "gen":
+                return GenCommand.Run(rest, Console.Error);
             case "fields":
                 foreach (var f in FlowFields.All)
                 {

@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Flowline.Wire.Capture;
+using Flowline.Wire.Generation;
+using Flowline.Wire.Records;
+
+namespace Flowline.Cli.Generate;
+
+/// <summary>`flowline gen`: deterministic synthetic flow exports to a UDP collector or a pcap file.</summary>
+internal static class GenCommand
+{
+    public const string Help = """
+        Usage: flowline gen --protocol sflow|netflow9|ipfix --count FLOWS (--target udp://HOST:PORT | --pcap FILE) [options]
+
+        Generates synthetic, reproducible traffic and exports it: Zipf-distributed clients and servers
+        (10.0.0.0/8 and 172.16.0.0/12, one flow in ten over IPv6), real service ports with ephemeral
+        client ports, and Pareto-tailed flow sizes. The same --seed gives the same datagrams.
+
+        Options:
+          --protocol P        sflow (one flow sample per flow), netflow9 or ipfix
+          --count N           flows to generate
+          --target udp://H:P  send the datagrams to a collector
+          --pcap FILE         write the datagrams to a pcap file instead ("-" for standard output)
+          --rate R            flows per second when sending (default: as fast as possible); also sets
+                              the spacing of the flows' timestamps (default 10000/s)
+          --seed S            random seed (default 1)
+          --hosts N           size of the client pool (default 10000; servers are a tenth of it)
+          --sampling N        sampling rate announced and applied (default 1)
+          --start TIME        timestamp of the first flow, RFC 3339 (default 2026-11-19T00:00:00Z)
+          -q, --quiet         no progress on standard error
+        """;
+
+    public static int Run(string[] args, TextWriter stderr)
+    {
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.Out.Write(Help);
+            return 0;
+        }
+        FlowProtocol protocol = FlowProtocol.Unknown;
+        long count = -1;
+        string? target = null, pcap = null;
+        double rate = 0;
+        int seed = 1, hosts = 10_000;
+        uint sampling = 1;
+        var start = new DateTimeOffset(2026, 11, 19, 0, 0, 0, TimeSpan.Zero);
+        var quiet = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var a = args[i];
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{a} needs a value");
+            try
+            {
+                switch (a)
+                {
+                    case "--protocol":
+                        var p = Next();
+                        protocol = p.ToLowerInvariant() switch
+                        {
+                            "sflow" or "sflow5" => FlowProtocol.SFlow5,
+                            "netflow9" or "v9" => FlowProtocol.NetFlow9,
+                            "ipfix" => FlowProtocol.Ipfix,
+                            _ => throw new ArgumentException($"--protocol {p}: expected sflow, netflow9 or ipfix"),
+                        };
+                        break;
+                    case "--count": count = Positive(a, Next()); break;
+                    case "--target": target = Next(); break;
+                    case "--pcap": pcap = Next(); break;
+                    case "--rate": rate = Positive(a, Next()); break;
+                    case "--seed": seed = (int)Math.Min(int.MaxValue, Positive(a, Next(), allowZero: true)); break;
+                    case "--hosts": hosts = (int)Math.Clamp(Positive(a, Next()), 10, 10_000_000); break;
+                    case "--sampling": sampling = (uint)Math.Min(uint.MaxValue, Positive(a, Next())); break;
+                    case "--start":
+                        var t = Next();
+                        if (!DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out start))
+                            throw new ArgumentException($"--start {t}: expected an RFC 3339 time such as 2026-11-19T00:00:00Z");
+                        break;
+                    case "--quiet" or "-q": quiet = true; break;
+                    default: throw new ArgumentException($"unknown option {a} (see `flowline gen --help`)");
+                }
+            }
+            catch (ArgumentException e)
+            {
+                stderr.WriteLine($"flowline gen: {e.Message}");
+                return 2;
+            }
+        }
+        var problem = protocol == FlowProtocol.Unknown ? "--protocol is required (sflow, netflow9 or ipfix)"
+            : count < 0 ? "--count is required"
+            : (target is null) == (pcap is null) ? "give exactly one of --target udp://HOST:PORT and --pcap FILE"
+            : null;
+        IPEndPoint? endpoint = null;
+        if (problem is null && target is not null)
+        {
+            var rest = target.StartsWith("udp://", StringComparison.OrdinalIgnoreCase) ? target[6..] : target;
+            if (!IPEndPoint.TryParse(rest, out endpoint) || endpoint.Port == 0) problem = $"--target {target}: expected udp://HOST:PORT";
+        }
+        if (problem is not null)
+        {
+            stderr.WriteLine($"flowline gen: {problem}");
+            return 2;
+        }
+
+        var traffic = new TrafficGenerator(seed, hosts, startMicros: start.ToUnixTimeMilliseconds() * 1000,
+            flowsPerSecond: rate > 0 ? rate : 10_000, samplingRate: sampling);
+        var generator = new DatagramGenerator(protocol, traffic);
+        var buffer = new byte[65536];
+        var watch = Stopwatch.StartNew();
+        var lastReport = 0L;
+        var exporterPort = (ushort)(protocol == FlowProtocol.SFlow5 ? 6343 : protocol == FlowProtocol.Ipfix ? 4739 : 2055);
+        Socket? socket = null;
+        Stream? file = null;
+        PcapWriter? writer = null;
+        try
+        {
+            if (endpoint is not null)
+            {
+                socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp) { SendBufferSize = 4 << 20 };
+                socket.Connect(endpoint);
+            }
+            else
+            {
+                file = pcap == "-" ? Console.OpenStandardOutput() : File.Create(pcap!);
+                file = new BufferedStream(file, 1 << 20);
+                writer = new PcapWriter(file);
+            }
+            var source = FlowAddress.Parse("192.0.2.1");
+            var collector = FlowAddress.Parse("192.0.2.2");
+            while (generator.Flows < count)
+            {
+                var length = generator.Next(buffer, (int)Math.Min(int.MaxValue, count - generator.Flows), out _);
+                if (socket is not null)
+                {
+                    try
+                    {
+                        socket.Send(buffer.AsSpan(0, length));
+                    }
+                    catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+                    {
+                        // Nothing listens yet (ICMP port unreachable): the datagram is lost, as on a real network.
+                    }
+                    if (rate > 0)
+                    {
+                        var due = generator.Flows / rate;
+                        var ahead = due - watch.Elapsed.TotalSeconds;
+                        if (ahead > 0.002) Thread.Sleep(TimeSpan.FromSeconds(ahead));
+                    }
+                }
+                else
+                {
+                    writer!.WriteUdp(start.ToUnixTimeMilliseconds() * 1000 + generator.Datagrams * 100, source, 50000, collector, exporterPort, buffer.AsSpan(0, length));
+                }
+                if (!quiet && watch.ElapsedMilliseconds - lastReport >= 1000)
+                {
+                    lastReport = watch.ElapsedMilliseconds;
+                    stderr.WriteLine($"flowline gen: {generator.Flows:N0} of {count:N0} flows, {generator.Datagrams:N0} datagrams, {generator.Flows / watch.Elapsed.TotalSeconds:N0} flows/s");
+                }
+            }
+            file?.Flush();
+        }
+        catch (Exception e) when (e is IOException or SocketException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"flowline gen: {e.Message}");
+            return 1;
+        }
+        finally
+        {
+            socket?.Dispose();
+            file?.Dispose();
+        }
+        if (!quiet)
+        {
+            stderr.WriteLine($"flowline gen: {generator.Flows:N0} flows in {generator.Datagrams:N0} {Name(protocol)} datagrams " +
+                             $"({(endpoint is not null ? $"sent to udp://{endpoint}" : $"written to {pcap}")}) in {watch.Elapsed.TotalSeconds:0.000} s");
+        }
+        return 0;
+    }
+
+    private static string Name(FlowProtocol p) => FlowProtocolNames.Name(p);
+
+    private static long Positive(string option, string value, bool allowZero = false)
+    {
+        if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || (n == 0 && !allowZero))
+        {
+            throw new ArgumentException($"{option} {value}: expected a {(allowZero ? "non-negative" : "positive")} whole number");
+        }
+        return n;
+    }
+}

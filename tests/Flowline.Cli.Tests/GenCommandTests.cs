@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Flowline.Cli.Tests;
+
+public sealed class GenCommandTests
+{
+    [Theory]
+    [InlineData("sflow")]
+    [InlineData("netflow9")]
+    [InlineData("ipfix")]
+    public void Generated_pcap_decodes_to_exactly_the_requested_flows(string protocol)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"flowline-gen-{protocol}-{Guid.NewGuid():N}.pcap");
+        try
+        {
+            var gen = FlowlineProcess.RunFlowline(["gen", "--protocol", protocol, "--count", "20000", "--pcap", path, "--seed", "11"]);
+            Assert.True(gen.ExitCode == 0, gen.Stderr);
+            Assert.Contains("20,000 flows", gen.Stderr);
+            var decode = FlowlineProcess.RunFlowline(["decode", "--pcap", path, "--no-header"]);
+            Assert.Equal(0, decode.ExitCode);
+            Assert.Equal(20000, decode.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+            Assert.Contains("malformed 0", decode.Stderr);
+            var again = Path.ChangeExtension(path, ".again.pcap");
+            FlowlineProcess.RunFlowline(["gen", "--protocol", protocol, "--count", "20000", "--pcap", again, "--seed", "11", "-q"]);
+            Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(again));
+            File.Delete(again);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task Sends_to_a_udp_collector_at_a_rate()
+    {
+        int port;
+        using (var probe = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0))) port = ((IPEndPoint)probe.Client.LocalEndPoint!).Port;
+        // The generator is deterministic, so the number of datagrams 2000 flows take is known in advance.
+        var generator = new Wire.Generation.DatagramGenerator(Wire.Records.FlowProtocol.Ipfix, new Wire.Generation.TrafficGenerator(1, flowsPerSecond: 20000));
+        var buffer = new byte[65536];
+        while (generator.Flows < 2000) generator.Next(buffer, 2000 - (int)generator.Flows, out _);
+        var datagrams = generator.Datagrams.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var decode = Process.Start(FlowlineProcess.Flowline("decode", "--listen", $"udp://127.0.0.1:{port}", "--seconds", "120", "--count", datagrams, "--no-header"))!;
+        var output = decode.StandardOutput.ReadToEndAsync();
+        Assert.Contains("listening", await decode.StandardError.ReadLineAsync());
+        var gen = FlowlineProcess.RunFlowline(["gen", "--protocol", "ipfix", "--count", "2000", "--rate", "20000", "--target", $"udp://127.0.0.1:{port}"]);
+        Assert.True(gen.ExitCode == 0, gen.Stderr);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await decode.WaitForExitAsync(timeout.Token);
+        Assert.Equal(0, decode.ExitCode);
+        Assert.Equal(2000, (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
+    [Theory]
+    [InlineData("--count", "10")]
+    [InlineData("--protocol", "sflow", "--count", "10")]
+    [InlineData("--protocol", "nf5", "--count", "10", "--pcap", "x")]
+    [InlineData("--protocol", "sflow", "--count", "0", "--pcap", "x")]
+    [InlineData("--protocol", "sflow", "--count", "10", "--target", "udp://nowhere")]
+    public void Usage_errors_exit_2(params string[] args)
+    {
+        var r = FlowlineProcess.RunFlowline(["gen", .. args]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("flowline gen: ", r.Stderr);
+    }
+}
