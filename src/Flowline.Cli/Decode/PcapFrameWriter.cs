@@ -13,18 +13,12 @@ namespace Flowline.Cli.Decode;
 internal sealed class PcapFrameWriter
 {
     private const int FcsLength = 4;
-    private readonly Stream _out;
-    private readonly byte[] _frame = new byte[16 + 14 + 65535];
+    private readonly PcapWriter _pcap;
+    private readonly byte[] _frame = new byte[14 + 65535];
 
-    public PcapFrameWriter(Stream output)
-    {
-        _out = output;
-        Span<byte> h = stackalloc byte[PcapFormat.GlobalHeaderLength];
-        PcapFormat.WriteGlobalHeader(h);
-        _out.Write(h);
-    }
+    public PcapFrameWriter(Stream output) => _pcap = new PcapWriter(output);
 
-    public long Frames { get; private set; }
+    public long Frames => _pcap.Frames;
 
     public void Write(in FlowRecord r, in SampledPacket packet)
     {
@@ -33,31 +27,25 @@ internal sealed class PcapFrameWriter
         {
             return;
         }
-        var frame = _frame.AsSpan(16);
-        int length;
         ulong original = packet.FrameLength;
         if (packet.HeaderProtocol == 1)
         {
-            length = Math.Min(header.Length, 65535);
-            header[..length].CopyTo(frame);
+            var length = Math.Min(header.Length, 65535);
             // sFlow's frame length counts the FCS that the sampled header does not hold.
             if (original >= FcsLength + (ulong)length) original -= FcsLength;
+            _pcap.WriteFrame(r.TimeReceived, header[..length], (long)Math.Min(original, uint.MaxValue));
         }
         else if (packet.HeaderProtocol is 11 or 12)
         {
+            // Raw IPv4/IPv6 headers get a synthetic Ethernet header carrying the sample's MACs.
+            var frame = _frame.AsSpan();
             MacAddress.Write(r.DstMac, frame);
             MacAddress.Write(r.SrcMac, frame[6..]);
             BinaryPrimitives.WriteUInt16BigEndian(frame[12..], packet.HeaderProtocol == 12 ? (ushort)0x86DD : (ushort)0x0800);
-            length = 14 + Math.Min(header.Length, 65535 - 14);
+            var length = 14 + Math.Min(header.Length, 65535 - 14);
             header[..(length - 14)].CopyTo(frame[14..]);
-            original += 14;
+            _pcap.WriteFrame(r.TimeReceived, frame[..length], (long)Math.Min(original + 14, uint.MaxValue));
         }
-        else
-        {
-            return; // other link layers (802.11, PPP, MPLS ...) do not fit an Ethernet capture
-        }
-        PcapFormat.WriteRecordHeader(_frame, r.TimeReceived, length, (long)Math.Min(original, uint.MaxValue));
-        _out.Write(_frame, 0, 16 + length);
-        Frames++;
+        // Other link layers (802.11, PPP, MPLS ...) do not fit an Ethernet capture and are left out.
     }
 }

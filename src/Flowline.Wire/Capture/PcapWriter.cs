@@ -19,6 +19,16 @@ public sealed class PcapWriter
 
     public long Frames { get; private set; }
 
+    /// <summary>Writes one link-layer frame (Ethernet) as captured; <paramref name="originalLength"/> may exceed it.</summary>
+    public void WriteFrame(long unixMicros, ReadOnlySpan<byte> frame, long originalLength)
+    {
+        var h = _frame.AsSpan(0, PcapFormat.RecordHeaderLength);
+        PcapFormat.WriteRecordHeader(h, unixMicros, frame.Length, originalLength);
+        _out.Write(h);
+        _out.Write(frame);
+        Frames++;
+    }
+
     public void WriteUdp(long unixMicros, FlowAddress src, ushort srcPort, FlowAddress dst, ushort dstPort, ReadOnlySpan<byte> payload)
     {
         if (!src.IsV4 || !dst.IsV4) throw new ArgumentException("IPv4 endpoints only");
