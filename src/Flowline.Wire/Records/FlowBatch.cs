@@ -4,7 +4,7 @@ namespace Flowline.Wire.Records;
 /// A column-per-field batch of canonical flow records. Columns grow by doubling and are reused after
 /// <see cref="Clear"/>, so filling a batch allocates nothing in steady state.
 /// </summary>
-public sealed class FlowBatch
+public sealed partial class FlowBatch
 {
     private int _capacity;
 

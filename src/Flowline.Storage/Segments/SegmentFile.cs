@@ -1,0 +1,200 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Flowline.Wire.Records;
+
+namespace Flowline.Storage.Segments;
+
+/// <summary>
+/// An immutable columnar segment file (little-endian):
+/// <code>
+///   header   "FLSEG001" | u32 column count | u32 reserved
+///   blocks   per block, per column in canonical field order:
+///              u32 stored length | u32 raw length | u32 CRC-32C of the stored bytes | u8 codec | 3 reserved | stored bytes
+///   footer   u32 block count | per block: u64 offset | u32 rows | u32 length | zone map | u32 CRC-32C of the footer
+///   trailer  u64 footer offset | u32 footer length | u32 reserved | "FLSEGEND"
+/// </code>
+/// Written to a temporary name, flushed to disk, then renamed, so a reader sees a whole segment or none.
+/// </summary>
+public static class SegmentFile
+{
+    public const int DefaultBlockRows = 16384;
+    private static readonly byte[] HeaderMagic = "FLSEG001"u8.ToArray();
+    private static readonly byte[] TrailerMagic = "FLSEGEND"u8.ToArray();
+    private const int HeaderLength = 16;
+    private const int TrailerLength = 24;
+    private const int ColumnHeaderLength = 16;
+    private const int BlockIndexEntry = 16 + ZoneMap.Size;
+    public static readonly FlowField[] Columns = Enum.GetValues<FlowField>();
+
+    /// <summary>Writes rows [0, batch.Count) as a segment at <paramref name="path"/>, durably.</summary>
+    public static void Write(string path, FlowBatch batch, int blockRows = DefaultBlockRows)
+    {
+        var output = new ArrayBufferWriter<byte>(Math.Max(4096, batch.Count * 24));
+        var header = output.GetSpan(HeaderLength);
+        HeaderMagic.CopyTo(header);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)Columns.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[12..], 0);
+        output.Advance(HeaderLength);
+
+        var index = new List<(long Offset, int Rows, int Length, ZoneMap Zone)>();
+        var block = new FlowBatch(Math.Min(blockRows, Math.Max(1, batch.Count)));
+        for (var start = 0; start < batch.Count; start += blockRows)
+        {
+            var rows = Math.Min(blockRows, batch.Count - start);
+            var offset = output.WrittenCount;
+            foreach (var field in Columns)
+            {
+                var size = FlowBatch.ValueSize(field);
+                var raw = batch.ColumnBytes(field, start + rows)[(start * size)..];
+                var columnHeaderAt = output.WrittenCount;
+                output.Advance(0);
+                output.GetSpan(ColumnHeaderLength)[..ColumnHeaderLength].Clear();
+                output.Advance(ColumnHeaderLength);
+                var before = output.WrittenCount;
+                var codec = ColumnCodec.Encode(field, raw, size, output);
+                var storedLength = output.WrittenCount - before;
+                var written = MemoryMarshal.AsMemory(output.WrittenMemory).Span;
+                var h = written.Slice(columnHeaderAt, ColumnHeaderLength);
+                BinaryPrimitives.WriteUInt32LittleEndian(h, (uint)storedLength);
+                BinaryPrimitives.WriteUInt32LittleEndian(h[4..], (uint)raw.Length);
+                BinaryPrimitives.WriteUInt32LittleEndian(h[8..], Checksum.Crc32C(written.Slice(before, storedLength)));
+                h[12] = codec;
+            }
+            index.Add((offset, rows, output.WrittenCount - offset, ZoneMap.Of(batch, start, rows)));
+        }
+
+        var footerOffset = output.WrittenCount;
+        var footer = output.GetSpan(4 + index.Count * BlockIndexEntry + 4);
+        BinaryPrimitives.WriteUInt32LittleEndian(footer, (uint)index.Count);
+        var at = 4;
+        foreach (var (offset, rows, length, zone) in index)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(footer[at..], (ulong)offset);
+            BinaryPrimitives.WriteUInt32LittleEndian(footer[(at + 8)..], (uint)rows);
+            BinaryPrimitives.WriteUInt32LittleEndian(footer[(at + 12)..], (uint)length);
+            var z = zone;
+            MemoryMarshal.AsBytes(new ReadOnlySpan<ZoneMap>(in z))[..ZoneMap.Size].CopyTo(footer[(at + 16)..]);
+            at += BlockIndexEntry;
+        }
+        BinaryPrimitives.WriteUInt32LittleEndian(footer[at..], Checksum.Crc32C(footer[..at]));
+        output.Advance(at + 4);
+        var trailer = output.GetSpan(TrailerLength);
+        BinaryPrimitives.WriteUInt64LittleEndian(trailer, (ulong)footerOffset);
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer[8..], (uint)(at + 4));
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer[12..], 0);
+        TrailerMagic.CopyTo(trailer[16..]);
+        output.Advance(TrailerLength);
+
+        var temporary = path + ".tmp";
+        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+        {
+            file.Write(output.WrittenSpan);
+            file.Flush(flushToDisk: true);
+        }
+        File.Move(temporary, path, overwrite: true);
+        DirectorySync.Flush(Path.GetDirectoryName(Path.GetFullPath(path))!);
+    }
+
+    /// <summary>The block index of a segment, after checking the trailer and the footer checksum.</summary>
+    public sealed class Reader
+    {
+        private readonly byte[] _data;
+
+        public Reader(string path)
+        {
+            Path = path;
+            try
+            {
+                _data = File.ReadAllBytes(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new SegmentCorruptException(path, -1, $"cannot be read: {e.Message}");
+            }
+            var d = _data.AsSpan();
+            if (d.Length < HeaderLength + TrailerLength || !d[..8].SequenceEqual(HeaderMagic))
+            {
+                throw new SegmentCorruptException(path, -1, "not a Flowline segment (bad header)");
+            }
+            if (!d[^8..].SequenceEqual(TrailerMagic))
+            {
+                throw new SegmentCorruptException(path, -1, "incomplete: the trailer is missing");
+            }
+            var trailer = d[^TrailerLength..];
+            var footerOffset = BinaryPrimitives.ReadUInt64LittleEndian(trailer);
+            var footerLength = BinaryPrimitives.ReadUInt32LittleEndian(trailer[8..]);
+            if (footerLength < 8 || footerOffset + footerLength != (ulong)(d.Length - TrailerLength))
+            {
+                throw new SegmentCorruptException(path, -1, "footer position is inconsistent");
+            }
+            var footer = d.Slice((int)footerOffset, (int)footerLength);
+            if (Checksum.Crc32C(footer[..^4]) != BinaryPrimitives.ReadUInt32LittleEndian(footer[^4..]))
+            {
+                throw new SegmentCorruptException(path, -1, "footer checksum mismatch");
+            }
+            var count = BinaryPrimitives.ReadUInt32LittleEndian(footer);
+            if ((ulong)count * BlockIndexEntry + 8 != footerLength)
+            {
+                throw new SegmentCorruptException(path, -1, "footer length does not match its block count");
+            }
+            Blocks = new BlockInfo[count];
+            for (var i = 0; i < count; i++)
+            {
+                var e = footer.Slice(4 + i * BlockIndexEntry, BlockIndexEntry);
+                var zone = MemoryMarshal.Read<ZoneMap>(e[16..]);
+                Blocks[i] = new BlockInfo((long)BinaryPrimitives.ReadUInt64LittleEndian(e), (int)BinaryPrimitives.ReadUInt32LittleEndian(e[8..]),
+                    (int)BinaryPrimitives.ReadUInt32LittleEndian(e[12..]), zone);
+                if (Blocks[i].Offset < HeaderLength || Blocks[i].Offset + Blocks[i].Length > (long)footerOffset || Blocks[i].Rows <= 0)
+                {
+                    throw new SegmentCorruptException(path, i, "block index entry out of range");
+                }
+            }
+        }
+
+        public string Path { get; }
+        public BlockInfo[] Blocks { get; }
+        public long Rows => Blocks.Sum(b => (long)b.Rows);
+        public long SizeBytes => _data.Length;
+
+        /// <summary>Appends block <paramref name="index"/>'s rows to <paramref name="into"/>, checking every column's checksum.</summary>
+        public void ReadBlock(int index, FlowBatch into)
+        {
+            var info = Blocks[index];
+            var start = into.Count;
+            var rows = info.Rows;
+            into.EnsureCapacity(start + rows);
+            var d = _data.AsSpan((int)info.Offset, info.Length);
+            var at = 0;
+            foreach (var field in Columns)
+            {
+                if (d.Length - at < ColumnHeaderLength) throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)} is cut short");
+                var h = d.Slice(at, ColumnHeaderLength);
+                var stored = (int)BinaryPrimitives.ReadUInt32LittleEndian(h);
+                var rawLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(h[4..]);
+                var crc = BinaryPrimitives.ReadUInt32LittleEndian(h[8..]);
+                var size = FlowBatch.ValueSize(field);
+                at += ColumnHeaderLength;
+                if (stored < 0 || stored > d.Length - at || rawLength != rows * size)
+                {
+                    throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: lengths are inconsistent");
+                }
+                var bytes = d.Slice(at, stored);
+                if (Checksum.Crc32C(bytes) != crc)
+                {
+                    throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: checksum mismatch");
+                }
+                var target = into.ColumnBytes(field, start + rows)[(start * size)..];
+                if (!ColumnCodec.Decode(field, h[12], bytes, target, size))
+                {
+                    throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: does not decode");
+                }
+                at += stored;
+            }
+            into.SetCount(start + rows);
+        }
+    }
+}
+
+/// <summary>Where a block is, how many rows it holds, and its zone map.</summary>
+public readonly record struct BlockInfo(long Offset, int Rows, int Length, ZoneMap Zone);
