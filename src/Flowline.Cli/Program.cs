@@ -1,5 +1,6 @@
 using Flowline.Cli.Decode;
 using Flowline.Cli.Generate;
+using Flowline.Cli.Store;
 using Flowline.Wire.Records;
 
 namespace Flowline.Cli;
@@ -13,6 +14,9 @@ public static class Program
 
         Commands:
           decode    decode sFlow v5, NetFlow v5/v9 and IPFIX from a capture or a UDP socket
+          import    decode captures into the embedded store
+          query     filter, list, aggregate and rank stored flows (nfdump-style filters)
+          store     stats, verify and expire the embedded store
           gen       generate reproducible synthetic sFlow, NetFlow v9 or IPFIX exports
           fields    list the canonical flow record fields
           version   print the version
@@ -32,6 +36,12 @@ public static class Program
         {
             case "decode":
                 return DecodeCommand.Run(rest, Console.Error);
+            case "import":
+                return ImportCommand.Run(rest, Console.Error);
+            case "query":
+                return QueryCommand.Run(rest, Console.Error);
+            case "store":
+                return StoreCommand.Run(rest, Console.Error);
             case "gen":
                 return GenCommand.Run(rest, Console.Error);
             case "fields":

@@ -87,12 +87,21 @@ public static class SegmentFile
         output.Advance(TrailerLength);
 
         var temporary = path + ".tmp";
-        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+        try
         {
-            file.Write(output.WrittenSpan);
-            file.Flush(flushToDisk: true);
+            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                file.Write(output.WrittenSpan);
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, path, overwrite: true);
         }
-        File.Move(temporary, path, overwrite: true);
+        catch (IOException)
+        {
+            // A full disk or an I/O error: leave no partial file behind; the caller keeps its rows.
+            try { File.Delete(temporary); } catch (IOException) { }
+            throw;
+        }
         DirectorySync.Flush(Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
 

@@ -1,0 +1,30 @@
+using System.Globalization;
+
+namespace Flowline.Cli.Store;
+
+/// <summary>Small helpers for the store commands' arguments.</summary>
+internal static class CliArgs
+{
+    public static long ParseTime(string option, string value)
+    {
+        if (!DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
+        {
+            throw new ArgumentException($"{option} {value}: expected an RFC 3339 time such as 2026-11-21T06:30:00Z");
+        }
+        return t.ToUnixTimeMilliseconds() * 1000;
+    }
+
+    /// <summary>Durations such as 90s, 5m, 1h, 15d.</summary>
+    public static long ParseDuration(string option, string value)
+    {
+        if (value.Length >= 2 && long.TryParse(value[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0)
+        {
+            var unit = value[^1] switch { 's' => 1_000_000L, 'm' => 60_000_000L, 'h' => 3_600_000_000L, 'd' => 86_400_000_000L, _ => 0 };
+            if (unit > 0) return n * unit;
+        }
+        throw new ArgumentException($"{option} {value}: expected a duration such as 30s, 5m, 1h or 15d");
+    }
+
+    public static string Time(long unixMicros) =>
+        DateTime.UnixEpoch.AddTicks(unixMicros * 10).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture);
+}

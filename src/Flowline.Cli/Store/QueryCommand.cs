@@ -1,0 +1,232 @@
+using System.Text.Json;
+using Flowline.Query;
+using Flowline.Storage.Embedded;
+using Flowline.Wire.Records;
+
+namespace Flowline.Cli.Store;
+
+/// <summary>`flowline query`: nfdump-style filters, listing, aggregation and top-N over the embedded store.</summary>
+internal static class QueryCommand
+{
+    public const string Help = """
+        Usage: flowline query --data-dir DIR [--from TIME] [--to TIME] [FILTER ...] [options]
+
+        Lists or aggregates the stored flows whose start lies in [--from, --to) (RFC 3339; default: all).
+        The filter is nfdump's language, e.g.  proto tcp and dst port 443 and net 10.0.0.0/8
+
+        Options:
+          -A a,b,...        aggregate by these fields (canonical names or nfdump's srcip, dstport, proto ...;
+                            addresses take prefix lengths: srcip/24, src_addr/24/64)
+          -s field/metric   top-N of a field by bytes, packets or flows (e.g. -s srcip/bytes)
+          -n N              at most N rows (top-N with -A/-s; default 10 with -s, all otherwise)
+          --bucket D        aggregate per time bucket of width D (30s, 1m, 5m, 1h)
+          --order M         order aggregates by bytes (default), packets or flows
+          --fields a,b,...  columns when listing flows (default: start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets)
+          -o FORMAT         table (default), csv, json or ndjson
+        Keys in csv/json/ndjson are canonical field names; sums are bytes, packets and flows.
+        """;
+
+    public static int Run(string[] args, TextWriter stderr)
+    {
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.Out.Write(Help);
+            return 0;
+        }
+        string? dataDir = null;
+        long from = long.MinValue, to = long.MaxValue, limit = -1, bucket = 0;
+        var filterWords = new List<string>();
+        List<GroupKey>? groupBy = null;
+        var order = Metric.Bytes;
+        var format = "table";
+        string[] fields = ["start", "end", "src_addr", "dst_addr", "src_port", "dst_port", "ip_proto", "bytes", "packets"];
+        var topN = false;
+        try
+        {
+            for (var i = 0; i < args.Length; i++)
+            {
+                var a = args[i];
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{a} needs a value");
+                switch (a)
+                {
+                    case "--data-dir": dataDir = Next(); break;
+                    case "--from": from = CliArgs.ParseTime(a, Next()); break;
+                    case "--to": to = CliArgs.ParseTime(a, Next()); break;
+                    case "-A": groupBy = ParseKeys(Next()); break;
+                    case "-s":
+                    {
+                        var v = Next();
+                        var slash = v.LastIndexOf('/');
+                        var metric = slash > 0 ? v[(slash + 1)..] : "";
+                        if (!Enum.TryParse(metric, ignoreCase: true, out order) || metric.Any(char.IsDigit))
+                            throw new ArgumentException($"-s {v}: expected FIELD/bytes, FIELD/packets or FIELD/flows");
+                        groupBy = ParseKeys(v[..slash]);
+                        topN = true;
+                        break;
+                    }
+                    case "-n":
+                        if (!long.TryParse(Next(), out limit) || limit <= 0) throw new ArgumentException("-n: expected a positive number");
+                        break;
+                    case "--bucket": bucket = CliArgs.ParseDuration(a, Next()); break;
+                    case "--order":
+                    {
+                        var v = Next();
+                        if (!Enum.TryParse(v, ignoreCase: true, out order) || v.Any(char.IsDigit)) throw new ArgumentException($"--order {v}: expected bytes, packets or flows");
+                        break;
+                    }
+                    case "--fields":
+                        fields = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                        foreach (var f in fields)
+                        {
+                            if (!FlowFields.TryParse(f, out _)) throw new ArgumentException($"--fields: unknown field '{f}' (see `flowline fields`)");
+                        }
+                        break;
+                    case "-o":
+                        format = Next();
+                        if (format is not ("table" or "csv" or "json" or "ndjson")) throw new ArgumentException($"-o {format}: expected table, csv, json or ndjson");
+                        break;
+                    default:
+                        if (a.StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"unknown option {a} (see `flowline query --help`)");
+                        filterWords.Add(a);
+                        break;
+                }
+            }
+            if (dataDir is null) throw new ArgumentException("--data-dir is required");
+            if (!Directory.Exists(dataDir)) throw new ArgumentException($"--data-dir {dataDir}: no such directory");
+            if (from >= to) throw new ArgumentException("--from must be before --to");
+        }
+        catch (ArgumentException e)
+        {
+            stderr.WriteLine($"flowline query: {e.Message}");
+            return 2;
+        }
+
+        FilterNode filter;
+        try
+        {
+            filter = FilterParser.Parse(string.Join(' ', filterWords));
+        }
+        catch (FilterSyntaxException e)
+        {
+            stderr.WriteLine($"flowline query: {e.Message}");
+            return 2;
+        }
+
+        using var store = new EmbeddedStore(dataDir);
+        var output = Console.OpenStandardOutput();
+        using var writer = new StreamWriter(output, new System.Text.UTF8Encoding(false), 1 << 16);
+        var batches = store.Scan(from, to, filter);
+        if (groupBy is not null || bucket > 0)
+        {
+            var query = new FlowQuery
+            {
+                Filter = filter,
+                GroupBy = groupBy ?? [],
+                BucketMicros = bucket,
+                OrderBy = order,
+                Limit = (int)Math.Min(int.MaxValue, limit > 0 ? limit : topN ? 10 : 0),
+            };
+            var rows = QueryRunner.Aggregate(batches, query);
+            var header = (bucket > 0 ? new[] { "bucket" } : []).Concat(query.GroupBy.Select(k => k.Name)).Concat(["bytes", "packets", "flows"]).ToArray();
+            var table = rows.Select(r => (bucket > 0 ? new[] { CliArgs.Time(r.BucketStart) } : [])
+                .Concat(r.Keys.Select((k, i) => KeyText(k, query.GroupBy[i])))
+                .Concat([r.Bytes.ToString(), r.Packets.ToString(), r.Flows.ToString()]).ToArray());
+            Write(writer, format, header, table, numericFrom: header.Length - 3);
+        }
+        else
+        {
+            var columns = fields.Select(f => { FlowFields.TryParse(f, out var x); return x; }).ToArray();
+            var text = new MemoryStream();
+            var cell = new Utf8TextWriter(text, 256);
+            var table = QueryRunner.Rows(batches, filter, limit > 0 ? limit : 0).Select(r => columns.Select(c =>
+            {
+                text.SetLength(0);
+                FlowFields.Write(cell, c, r);
+                cell.Flush(force: false);
+                return System.Text.Encoding.UTF8.GetString(text.GetBuffer(), 0, (int)text.Length);
+            }).ToArray());
+            Write(writer, format, fields, table, numericFrom: int.MaxValue);
+        }
+        return 0;
+    }
+
+    private static List<GroupKey> ParseKeys(string text)
+    {
+        var keys = new List<GroupKey>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!GroupKey.TryParse(part, out var key, out var error)) throw new ArgumentException(error);
+            keys.Add(key);
+        }
+        if (keys.Count == 0) throw new ArgumentException("no fields to aggregate by");
+        return keys;
+    }
+
+    private static string KeyText(KeyPart k, GroupKey key)
+    {
+        if (key.IsAddress) return new FlowAddress(k.Hi, k.Lo).ToString();
+        return key.Field switch
+        {
+            FlowField.Start or FlowField.End or FlowField.TimeReceived => CliArgs.Time((long)k.Lo),
+            FlowField.SrcMac or FlowField.DstMac => MacAddress.ToString(k.Lo),
+            FlowField.Protocol => FlowProtocolNames.Name((FlowProtocol)k.Lo),
+            FlowField.Tunnel => FlowFields.TunnelName((TunnelKind)k.Lo),
+            _ => k.Lo.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+    }
+
+    /// <summary>Writes rows as an aligned table, CSV, a JSON array or JSON lines (numbers stay numbers in JSON).</summary>
+    private static void Write(TextWriter w, string format, string[] header, IEnumerable<string[]> rows, int numericFrom)
+    {
+        switch (format)
+        {
+            case "csv":
+                w.WriteLine(string.Join(',', header));
+                foreach (var r in rows) w.WriteLine(string.Join(',', r));
+                break;
+            case "json" or "ndjson":
+            {
+                var array = format == "json";
+                using var ms = new MemoryStream();
+                if (array) w.Write('[');
+                var first = true;
+                foreach (var r in rows)
+                {
+                    ms.SetLength(0);
+                    using (var j = new Utf8JsonWriter(ms))
+                    {
+                        j.WriteStartObject();
+                        for (var i = 0; i < header.Length; i++)
+                        {
+                            if (i >= numericFrom || IsNumericField(header[i], r[i])) j.WriteNumber(header[i], decimal.Parse(r[i], System.Globalization.CultureInfo.InvariantCulture));
+                            else j.WriteString(header[i], r[i]);
+                        }
+                        j.WriteEndObject();
+                    }
+                    if (array && !first) w.Write(',');
+                    w.Write(System.Text.Encoding.UTF8.GetString(ms.GetBuffer(), 0, (int)ms.Length));
+                    if (!array) w.WriteLine();
+                    first = false;
+                }
+                if (array) w.WriteLine(']');
+                break;
+            }
+            default:
+            {
+                var all = rows.ToList();
+                var widths = header.Select((h, i) => Math.Max(h.Length, all.Count == 0 ? 0 : all.Max(r => r[i].Length))).ToArray();
+                w.WriteLine(string.Join("  ", header.Select((h, i) => h.PadRight(widths[i]))).TrimEnd());
+                foreach (var r in all)
+                {
+                    w.WriteLine(string.Join("  ", r.Select((c, i) => i >= numericFrom ? c.PadLeft(widths[i]) : c.PadRight(widths[i]))).TrimEnd());
+                }
+                break;
+            }
+        }
+    }
+
+    private static bool IsNumericField(string name, string value) =>
+        FlowFields.TryParse(name, out var f) && f is not (FlowField.Start or FlowField.End or FlowField.TimeReceived or FlowField.Protocol
+            or FlowField.Exporter or FlowField.SrcAddr or FlowField.DstAddr or FlowField.NextHop or FlowField.SrcMac or FlowField.DstMac
+            or FlowField.Tunnel or FlowField.UnderlaySrc or FlowField.UnderlayDst) && value.Length > 0;
+}

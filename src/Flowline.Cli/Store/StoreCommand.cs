@@ -1,0 +1,85 @@
+using Flowline.Storage.Embedded;
+
+namespace Flowline.Cli.Store;
+
+/// <summary>`flowline store stats|verify|expire --data-dir DIR`.</summary>
+internal static class StoreCommand
+{
+    public const string Help = """
+        Usage: flowline store stats|verify|expire --data-dir DIR [--retention 15d | --before TIME]
+
+          stats    partitions, segments, records, bytes on disk, time span
+          verify   read every block and check its checksums; corrupt segments are moved to quarantine/
+                   and listed (exit status 1 when any was found)
+          expire   drop whole partitions older than --retention (default 15d) or --before TIME
+        """;
+
+    public static int Run(string[] args, TextWriter stderr)
+    {
+        if (args.Length == 0 || args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.Out.Write(Help);
+            return args.Length == 0 ? 2 : 0;
+        }
+        var verb = args[0];
+        string? dataDir = null;
+        long? before = null;
+        var retention = 15 * 86_400_000_000L;
+        try
+        {
+            for (var i = 1; i < args.Length; i++)
+            {
+                var a = args[i];
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{a} needs a value");
+                switch (a)
+                {
+                    case "--data-dir": dataDir = Next(); break;
+                    case "--retention": retention = CliArgs.ParseDuration(a, Next()); break;
+                    case "--before": before = CliArgs.ParseTime(a, Next()); break;
+                    default: throw new ArgumentException($"unknown option {a}");
+                }
+            }
+            if (verb is not ("stats" or "verify" or "expire")) throw new ArgumentException($"unknown store command '{verb}' (stats, verify, expire)");
+            if (dataDir is null) throw new ArgumentException("--data-dir is required");
+            if (!Directory.Exists(dataDir)) throw new ArgumentException($"--data-dir {dataDir}: no such directory");
+        }
+        catch (ArgumentException e)
+        {
+            stderr.WriteLine($"flowline store: {e.Message}");
+            return 2;
+        }
+        using var store = new EmbeddedStore(dataDir);
+        switch (verb)
+        {
+            case "stats":
+            {
+                var s = store.Stats();
+                Console.Out.WriteLine($"partitions  {s.Partitions}");
+                Console.Out.WriteLine($"segments    {s.Segments}");
+                Console.Out.WriteLine($"records     {s.Rows}");
+                Console.Out.WriteLine($"bytes       {s.BytesOnDisk} ({(s.Rows > 0 ? s.BytesOnDisk / (double)s.Rows : 0):0.0} per record)");
+                Console.Out.WriteLine($"first       {(s.FirstStart is { } f ? CliArgs.Time(f) : "-")}");
+                Console.Out.WriteLine($"last        {(s.LastStart is { } l ? CliArgs.Time(l) : "-")}");
+                Console.Out.WriteLine($"quarantined {s.Quarantined}");
+                return 0;
+            }
+            case "verify":
+            {
+                var problems = store.Verify();
+                foreach (var p in problems)
+                {
+                    Console.Out.WriteLine(p.Block >= 0 ? $"{p.Path}: block {p.Block}: {p.Reason} (quarantined)" : $"{p.Path}: {p.Reason} (quarantined)");
+                }
+                Console.Out.WriteLine(problems.Count == 0 ? "verify: every block is intact" : $"verify: {problems.Count} corrupt segment(s) moved to quarantine");
+                return problems.Count == 0 ? 0 : 1;
+            }
+            default:
+            {
+                var cutoff = before ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000 - retention;
+                var dropped = store.Expire(cutoff);
+                Console.Out.WriteLine($"expire: dropped {dropped} partition(s) older than {CliArgs.Time(cutoff)}");
+                return 0;
+            }
+        }
+    }
+}

@@ -1,0 +1,272 @@
+using System.Globalization;
+using Flowline.Query;
+using Flowline.Storage.Segments;
+using Flowline.Wire.Records;
+
+namespace Flowline.Storage.Embedded;
+
+/// <summary>Settings of the embedded store.</summary>
+public sealed record EmbeddedStoreOptions
+{
+    /// <summary>Width of a time partition (by flow start).</summary>
+    public TimeSpan PartitionWidth { get; init; } = TimeSpan.FromMinutes(5);
+    /// <summary>Appended records are written to disk at least this often.</summary>
+    public TimeSpan GroupCommit { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Rows buffered before a flush regardless of the window.</summary>
+    public int MaxBufferedRows { get; init; } = 262_144;
+    public int BlockRows { get; init; } = SegmentFile.DefaultBlockRows;
+}
+
+/// <summary>
+/// The default store: a directory of time partitions (<c>yyyyMMdd/HHmm</c>), each holding immutable
+/// segment files. Appends are buffered and written as a new segment per partition at every group
+/// commit; a segment appears whole (temporary name, fsync, rename, directory fsync) or not at all,
+/// so after a crash every record up to the last commit is present exactly once.
+/// </summary>
+public sealed class EmbeddedStore : IFlowStore
+{
+    private const string SegmentExtension = ".seg";
+    private readonly string _root;
+    private readonly EmbeddedStoreOptions _options;
+    private readonly object _lock = new();
+    private readonly Dictionary<long, FlowBatch> _buffers = [];
+    private readonly Timer _timer;
+    private long _sequence;
+    private int _buffered;
+    private bool _disposed;
+
+    public EmbeddedStore(string root, EmbeddedStoreOptions? options = null)
+    {
+        _root = Path.GetFullPath(root);
+        _options = options ?? new EmbeddedStoreOptions();
+        Directory.CreateDirectory(_root);
+        Directory.CreateDirectory(QuarantineDirectory);
+        // Whatever a crash left half-written was never acknowledged as durable.
+        foreach (var tmp in Directory.EnumerateFiles(_root, "*.tmp", SearchOption.AllDirectories)) File.Delete(tmp);
+        _sequence = Segments().Select(s => SequenceOf(s)).DefaultIfEmpty(0).Max();
+        _timer = new Timer(_ => TimedFlush(), null, _options.GroupCommit, _options.GroupCommit);
+    }
+
+    public string Root => _root;
+    private string QuarantineDirectory => Path.Combine(_root, "quarantine");
+    private long PartitionMicros => (long)_options.PartitionWidth.TotalMicroseconds;
+
+    private static long SequenceOf(string segment) =>
+        long.TryParse(Path.GetFileNameWithoutExtension(segment).AsSpan(4), NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : 0;
+
+    private string PartitionDirectory(long partitionStart)
+    {
+        var t = DateTime.UnixEpoch.AddTicks(partitionStart * 10);
+        return Path.Combine(_root, t.ToString("yyyyMMdd", CultureInfo.InvariantCulture), t.ToString("HHmm", CultureInfo.InvariantCulture));
+    }
+
+    private long PartitionOf(long start) => Aggregator.FloorBucket(start, PartitionMicros);
+
+    /// <summary>Every segment file outside quarantine, in write order.</summary>
+    private IEnumerable<string> Segments() =>
+        Directory.EnumerateFiles(_root, "seg-*" + SegmentExtension, SearchOption.AllDirectories)
+            .Where(p => !p.StartsWith(QuarantineDirectory, StringComparison.Ordinal))
+            .OrderBy(SequenceOf);
+
+    public void Append(FlowBatch batch)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var flush = false;
+        lock (_lock)
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var partition = PartitionOf(batch.Start[i]);
+                if (!_buffers.TryGetValue(partition, out var buffer))
+                {
+                    buffer = new FlowBatch(1024);
+                    _buffers.Add(partition, buffer);
+                }
+                buffer.Add(batch[i]);
+            }
+            _buffered += batch.Count;
+            flush = _buffered >= _options.MaxBufferedRows;
+        }
+        if (flush) Flush();
+    }
+
+    private void TimedFlush()
+    {
+        try
+        {
+            Flush();
+        }
+        catch (IOException)
+        {
+            // The next commit or an explicit Flush reports it; the rows stay buffered.
+        }
+    }
+
+    public void Flush()
+    {
+        lock (_lock)
+        {
+            if (_buffered == 0) return;
+            foreach (var (partition, buffer) in _buffers.OrderBy(kv => kv.Key))
+            {
+                if (buffer.Count == 0) continue;
+                var directory = PartitionDirectory(partition);
+                Directory.CreateDirectory(directory);
+                var path = Path.Combine(directory, $"seg-{_sequence + 1:D12}{SegmentExtension}");
+                SegmentFile.Write(path, buffer, _options.BlockRows);
+                _sequence++;
+                buffer.Clear();
+            }
+            _buffers.Clear();
+            _buffered = 0;
+        }
+    }
+
+    public IEnumerable<FlowBatch> Scan(long from, long to, FilterNode filter)
+    {
+        var batch = new FlowBatch(_options.BlockRows);
+        foreach (var path in Segments())
+        {
+            var partitionStart = PartitionStartOf(path);
+            if (partitionStart is { } p && (p + PartitionMicros <= from || p >= to)) continue;
+            SegmentFile.Reader reader;
+            try
+            {
+                reader = new SegmentFile.Reader(path);
+            }
+            catch (SegmentCorruptException)
+            {
+                Quarantine(path);
+                continue;
+            }
+            for (var i = 0; i < reader.Blocks.Length; i++)
+            {
+                if (!reader.Blocks[i].Zone.MayMatch(from, to, filter)) continue;
+                batch.Clear();
+                try
+                {
+                    reader.ReadBlock(i, batch);
+                }
+                catch (SegmentCorruptException)
+                {
+                    Quarantine(path);
+                    break;
+                }
+                yield return TimeSlice(batch, from, to);
+            }
+        }
+    }
+
+    /// <summary>Keeps the rows of a block whose start lies in [from, to), in place.</summary>
+    private static FlowBatch TimeSlice(FlowBatch b, long from, long to)
+    {
+        var all = true;
+        for (var i = 0; i < b.Count && all; i++) all = b.Start[i] >= from && b.Start[i] < to;
+        if (all) return b;
+        var kept = new FlowBatch(b.Count);
+        for (var i = 0; i < b.Count; i++)
+        {
+            if (b.Start[i] >= from && b.Start[i] < to) kept.Add(b[i]);
+        }
+        return kept;
+    }
+
+    private long? PartitionStartOf(string segment)
+    {
+        var dir = Path.GetDirectoryName(segment)!;
+        var hhmm = Path.GetFileName(dir);
+        var day = Path.GetFileName(Path.GetDirectoryName(dir)!);
+        return DateTime.TryParseExact(day + hhmm, "yyyyMMddHHmm", CultureInfo.InvariantCulture,
+            DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t)
+            ? (t - DateTime.UnixEpoch).Ticks / 10
+            : null;
+    }
+
+    private void Quarantine(string path)
+    {
+        var target = Path.Combine(QuarantineDirectory, Path.GetRelativePath(_root, path).Replace(Path.DirectorySeparatorChar, '_'));
+        try
+        {
+            File.Move(path, target, overwrite: true);
+        }
+        catch (IOException)
+        {
+            // Already moved by a concurrent reader.
+        }
+    }
+
+    public StoreStats Stats()
+    {
+        var segments = Segments().ToList();
+        long rows = 0, bytes = 0;
+        long? first = null, last = null;
+        foreach (var s in segments)
+        {
+            try
+            {
+                var r = new SegmentFile.Reader(s);
+                rows += r.Rows;
+                bytes += r.SizeBytes;
+                foreach (var b in r.Blocks)
+                {
+                    first = Math.Min(first ?? long.MaxValue, b.Zone.MinStart);
+                    last = Math.Max(last ?? long.MinValue, b.Zone.MaxStart);
+                }
+            }
+            catch (SegmentCorruptException)
+            {
+                // Counted by verify.
+            }
+        }
+        var partitions = segments.Select(Path.GetDirectoryName).Distinct().Count();
+        return new StoreStats(partitions, segments.Count, rows, bytes, first, last, Directory.EnumerateFiles(QuarantineDirectory).Count());
+    }
+
+    public int Expire(long before)
+    {
+        var dropped = 0;
+        foreach (var dir in Segments().Select(s => Path.GetDirectoryName(s)!).Distinct().ToList())
+        {
+            if (PartitionStartOf(Path.Combine(dir, "x")) is { } start && start + PartitionMicros <= before)
+            {
+                Directory.Delete(dir, recursive: true);
+                dropped++;
+                var day = Path.GetDirectoryName(dir)!;
+                if (!Directory.EnumerateFileSystemEntries(day).Any()) Directory.Delete(day);
+            }
+        }
+        return dropped;
+    }
+
+    public IReadOnlyList<StoreProblem> Verify()
+    {
+        var problems = new List<StoreProblem>();
+        var batch = new FlowBatch(_options.BlockRows);
+        foreach (var path in Segments().ToList())
+        {
+            try
+            {
+                var reader = new SegmentFile.Reader(path);
+                for (var i = 0; i < reader.Blocks.Length; i++)
+                {
+                    batch.Clear();
+                    reader.ReadBlock(i, batch);
+                }
+            }
+            catch (SegmentCorruptException e)
+            {
+                problems.Add(new StoreProblem(e.Path, e.Block, e.Reason));
+                Quarantine(path);
+            }
+        }
+        return problems;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _timer.Dispose();
+        Flush();
+        _disposed = true;
+    }
+}

@@ -1,0 +1,38 @@
+using Flowline.Query;
+using Flowline.Wire.Records;
+
+namespace Flowline.Storage;
+
+/// <summary>What a store holds, for `flowline store stats`.</summary>
+public sealed record StoreStats(int Partitions, int Segments, long Rows, long BytesOnDisk, long? FirstStart, long? LastStart, int Quarantined);
+
+/// <summary>A problem `verify` found: the file, the block (-1 for the whole file) and what is wrong.</summary>
+public sealed record StoreProblem(string Path, int Block, string Reason);
+
+/// <summary>
+/// A flow store. Engines (the embedded segment store, later ClickHouse) implement it and run the same
+/// conformance tests.
+/// </summary>
+public interface IFlowStore : IDisposable
+{
+    /// <summary>Appends records; they become durable within the store's group-commit window, or at <see cref="Flush"/>.</summary>
+    void Append(FlowBatch batch);
+
+    /// <summary>Makes everything appended so far durable.</summary>
+    void Flush();
+
+    /// <summary>
+    /// The stored records whose start lies in [from, to) and that may match <paramref name="filter"/>
+    /// (blocks the filter rules out are skipped; callers still evaluate the filter on what comes back).
+    /// Each batch is valid until the next one is requested.
+    /// </summary>
+    IEnumerable<FlowBatch> Scan(long from, long to, FilterNode filter);
+
+    StoreStats Stats();
+
+    /// <summary>Drops whole partitions that end before <paramref name="before"/>; returns how many.</summary>
+    int Expire(long before);
+
+    /// <summary>Reads every block and checks it; corrupt segments are moved to quarantine and reported.</summary>
+    IReadOnlyList<StoreProblem> Verify();
+}

@@ -1,0 +1,128 @@
+using Flowline.Query;
+using Flowline.Storage.Embedded;
+using Flowline.Wire.Generation;
+using Flowline.Wire.Records;
+
+namespace Flowline.Storage.Tests;
+
+public sealed class EmbeddedStoreTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-store-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    /// <summary>Records over 40 minutes (eight partitions), each with a unique id in SampledPackets.</summary>
+    private static List<FlowRecord> Records(int count, int seed)
+    {
+        var g = new TrafficGenerator(seed, hosts: 500, flowsPerSecond: count / 2400.0);
+        var list = new List<FlowRecord>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var r = g.Next();
+            r.SampledPackets = (ulong)i;
+            list.Add(r);
+        }
+        return list;
+    }
+
+    private static FlowBatch Batch(IEnumerable<FlowRecord> records)
+    {
+        var b = new FlowBatch();
+        foreach (var r in records) b.Add(r);
+        return b;
+    }
+
+    [Fact]
+    public void What_was_flushed_is_read_back_exactly_once_after_reopening()
+    {
+        var records = Records(30_000, 1);
+        using (var store = new EmbeddedStore(_dir.FullName, new EmbeddedStoreOptions { GroupCommit = TimeSpan.FromHours(1) }))
+        {
+            foreach (var chunk in records.Chunk(7000)) store.Append(Batch(chunk));
+            store.Flush();
+        }
+        using var reopened = new EmbeddedStore(_dir.FullName);
+        var ids = reopened.Scan(long.MinValue, long.MaxValue, new FilterNode.Any())
+            .SelectMany(b => Enumerable.Range(0, b.Count).Select(i => b.SampledPackets[i])).ToList();
+        Assert.Equal(Enumerable.Range(0, 30_000).Select(i => (ulong)i), ids.Order());
+        var stats = reopened.Stats();
+        Assert.Equal(30_000, stats.Rows);
+        Assert.Equal(9, stats.Partitions);
+        Assert.Empty(reopened.Verify());
+    }
+
+    [Fact]
+    public void Queries_over_the_store_equal_a_naive_evaluation()
+    {
+        var records = Records(20_000, 2);
+        using var store = new EmbeddedStore(_dir.FullName, new EmbeddedStoreOptions { BlockRows = 1000 });
+        store.Append(Batch(records));
+        store.Flush();
+        var from = records.Min(r => r.Start) + 600_000_000;
+        var to = from + 900_000_000;
+        string[] filters = ["any", "proto udp", "dst port 443 and proto tcp", "host 10.0.0.1", "src net 172.16.0.0/24 or dst port 53", "not proto tcp", "ipv6"];
+        foreach (var text in filters)
+        {
+            var filter = FilterParser.Parse(text);
+            var evaluator = new FilterEvaluator(filter);
+            var batch = Batch(records);
+            var selection = new ulong[FilterEvaluator.Words(batch.Count)];
+            evaluator.Evaluate(batch, selection);
+            var expected = Enumerable.Range(0, batch.Count)
+                .Where(i => (selection[i >> 6] & (1UL << (i & 63))) != 0 && records[i].Start >= from && records[i].Start < to)
+                .Select(i => records[i].SampledPackets).Order().ToList();
+            var actual = QueryRunner.Rows(store.Scan(from, to, filter), filter).Select(r => r.SampledPackets).Order().ToList();
+            Assert.True(expected.SequenceEqual(actual), $"'{text}': store gave {actual.Count} rows, expected {expected.Count}");
+
+            var query = new FlowQuery { Filter = filter, GroupBy = [new GroupKey(FlowField.SrcAddr, 24)], Limit = 5 };
+            var top = QueryRunner.Aggregate(store.Scan(from, to, filter), query);
+            var naiveTop = records.Where((r, i) => (selection[i >> 6] & (1UL << (i & 63))) != 0 && r.Start >= from && r.Start < to)
+                .GroupBy(r => Prefix.Mask(r.SrcAddr, r.SrcAddr.IsV4 ? 120 : 128))
+                .Select(g => g.Aggregate(0UL, (s, r) => s + r.Bytes)).OrderDescending().Take(5).ToList();
+            Assert.Equal(naiveTop, top.Select(r => r.Bytes).ToList());
+        }
+    }
+
+    [Fact]
+    public void A_corrupt_segment_is_quarantined_and_the_rest_stays_queryable()
+    {
+        var records = Records(10_000, 3);
+        using (var store = new EmbeddedStore(_dir.FullName))
+        {
+            store.Append(Batch(records));
+            store.Flush();
+        }
+        var segments = Directory.GetFiles(_dir.FullName, "seg-*.seg", SearchOption.AllDirectories).Order().ToArray();
+        Assert.True(segments.Length > 1);
+        var victim = segments[0];
+        var bytes = File.ReadAllBytes(victim);
+        bytes[100] ^= 0xFF;
+        File.WriteAllBytes(victim, bytes);
+        using var reopened = new EmbeddedStore(_dir.FullName);
+        var problems = reopened.Verify();
+        var problem = Assert.Single(problems);
+        Assert.Equal(victim, problem.Path);
+        Assert.Contains("checksum", problem.Reason);
+        Assert.Equal(0, problem.Block);
+        Assert.False(File.Exists(victim));
+        Assert.Equal(1, reopened.Stats().Quarantined);
+        var left = reopened.Scan(long.MinValue, long.MaxValue, new FilterNode.Any()).Sum(b => b.Count);
+        Assert.True(left > 0 && left < 10_000);
+        Assert.Empty(reopened.Verify());
+    }
+
+    [Fact]
+    public void Expire_drops_whole_old_partitions()
+    {
+        var records = Records(5000, 4);
+        using var store = new EmbeddedStore(_dir.FullName);
+        store.Append(Batch(records));
+        store.Flush();
+        var cut = records.Min(r => r.Start) + 20 * 60_000_000L;
+        var dropped = store.Expire(cut);
+        Assert.Equal(4, dropped);
+        var remaining = store.Scan(long.MinValue, long.MaxValue, new FilterNode.Any()).SelectMany(b => Enumerable.Range(0, b.Count).Select(i => b.Start[i])).ToList();
+        Assert.All(remaining, s => Assert.True(s >= cut - 5 * 60_000_000L));
+        Assert.Equal(records.Count(r => Aggregator.FloorBucket(r.Start, 300_000_000) >= Aggregator.FloorBucket(cut, 300_000_000)), remaining.Count);
+    }
+}
