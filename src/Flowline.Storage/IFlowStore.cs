@@ -24,9 +24,10 @@ public interface IFlowStore : IDisposable
     /// <summary>
     /// The stored records whose start lies in [from, to) and that may match <paramref name="filter"/>
     /// (blocks the filter rules out are skipped; callers still evaluate the filter on what comes back).
-    /// Each batch is valid until the next one is requested.
+    /// Each batch is valid until the next one is requested. With <paramref name="columns"/>, only those
+    /// columns (plus start) are filled; the others read as zero.
     /// </summary>
-    IEnumerable<FlowBatch> Scan(long from, long to, FilterNode filter);
+    IEnumerable<FlowBatch> Scan(long from, long to, FilterNode filter, IReadOnlySet<FlowField>? columns = null);
 
     StoreStats Stats();
 

@@ -115,7 +115,6 @@ internal static class QueryCommand
         using var store = new EmbeddedStore(dataDir);
         var output = Console.OpenStandardOutput();
         using var writer = new StreamWriter(output, new System.Text.UTF8Encoding(false), 1 << 16);
-        var batches = store.Scan(from, to, filter);
         if (groupBy is not null || bucket > 0)
         {
             var query = new FlowQuery
@@ -126,7 +125,7 @@ internal static class QueryCommand
                 OrderBy = order,
                 Limit = (int)Math.Min(int.MaxValue, limit > 0 ? limit : topN ? 10 : 0),
             };
-            var rows = QueryRunner.Aggregate(batches, query);
+            var rows = QueryRunner.Aggregate(store.Scan(from, to, filter, FilterColumns.Of(query)), query);
             var header = (bucket > 0 ? new[] { "bucket" } : []).Concat(query.GroupBy.Select(k => k.Name)).Concat(["bytes", "packets", "flows"]).ToArray();
             var table = rows.Select(r => (bucket > 0 ? new[] { CliArgs.Time(r.BucketStart) } : [])
                 .Concat(r.Keys.Select((k, i) => KeyText(k, query.GroupBy[i])))
@@ -136,6 +135,9 @@ internal static class QueryCommand
         else
         {
             var columns = fields.Select(f => { FlowFields.TryParse(f, out var x); return x; }).ToArray();
+            var needed = FilterColumns.Of(filter);
+            needed.UnionWith(columns);
+            var batches = store.Scan(from, to, filter, needed);
             var text = new MemoryStream();
             var cell = new Utf8TextWriter(text, 256);
             var table = QueryRunner.Rows(batches, filter, limit > 0 ? limit : 0).Select(r => columns.Select(c =>

@@ -122,8 +122,12 @@ public sealed class EmbeddedStore : IFlowStore
         }
     }
 
-    public IEnumerable<FlowBatch> Scan(long from, long to, FilterNode filter)
+    public IEnumerable<FlowBatch> Scan(long from, long to, FilterNode filter, IReadOnlySet<FlowField>? columns = null)
     {
+        if (columns is not null && !columns.Contains(FlowField.Start))
+        {
+            columns = new HashSet<FlowField>(columns) { FlowField.Start };
+        }
         var batch = new FlowBatch(_options.BlockRows);
         foreach (var path in Segments())
         {
@@ -145,7 +149,7 @@ public sealed class EmbeddedStore : IFlowStore
                 batch.Clear();
                 try
                 {
-                    reader.ReadBlock(i, batch);
+                    reader.ReadBlock(i, batch, columns);
                 }
                 catch (SegmentCorruptException)
                 {

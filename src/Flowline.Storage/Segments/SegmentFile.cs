@@ -166,8 +166,11 @@ public static class SegmentFile
         public long Rows => Blocks.Sum(b => (long)b.Rows);
         public long SizeBytes => _data.Length;
 
-        /// <summary>Appends block <paramref name="index"/>'s rows to <paramref name="into"/>, checking every column's checksum.</summary>
-        public void ReadBlock(int index, FlowBatch into)
+        /// <summary>
+        /// Appends block <paramref name="index"/>'s rows to <paramref name="into"/>, checking each decoded column's checksum.
+        /// With <paramref name="columns"/>, only those columns are decoded; the others read as zero.
+        /// </summary>
+        public void ReadBlock(int index, FlowBatch into, IReadOnlySet<FlowField>? columns = null)
         {
             var info = Blocks[index];
             var start = into.Count;
@@ -189,11 +192,17 @@ public static class SegmentFile
                     throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: lengths are inconsistent");
                 }
                 var bytes = d.Slice(at, stored);
+                var target = into.ColumnBytes(field, start + rows)[(start * size)..];
+                if (columns is not null && !columns.Contains(field))
+                {
+                    target.Clear();
+                    at += stored;
+                    continue;
+                }
                 if (Checksum.Crc32C(bytes) != crc)
                 {
                     throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: checksum mismatch");
                 }
-                var target = into.ColumnBytes(field, start + rows)[(start * size)..];
                 if (!ColumnCodec.Decode(field, h[12], bytes, target, size))
                 {
                     throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: does not decode");

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using Flowline.Query;
+using Flowline.Storage.Embedded;
+using Flowline.Wire.Generation;
+using Flowline.Wire.Records;
+
+namespace Flowline.Storage.Tests;
+
+/// <summary>
+/// A store on a small tmpfs that fills up: the flush fails with a clear I/O error, no partial segment
+/// is left behind, what was committed before stays intact, and once space returns the buffered rows
+/// are written. Needs root for mount(8), as the test command runs it.
+/// </summary>
+public sealed class FullDiskTests : IDisposable
+{
+    private readonly string _mount = Directory.CreateTempSubdirectory("flowline-full-").FullName;
+    private bool _mounted;
+
+    public void Dispose()
+    {
+        if (_mounted) Run("umount", _mount);
+        Directory.Delete(_mount, recursive: true);
+    }
+
+    private static void Run(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var error = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)}: {error}");
+    }
+
+    private static FlowBatch Records(TrafficGenerator g, int count)
+    {
+        var b = new FlowBatch(count);
+        for (var i = 0; i < count; i++) b.Add(g.Next());
+        return b;
+    }
+
+    [Fact]
+    public void A_full_disk_fails_the_flush_clearly_and_corrupts_nothing()
+    {
+        Run("mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", _mount);
+        _mounted = true;
+        var store = new EmbeddedStore(_mount, new EmbeddedStoreOptions { GroupCommit = TimeSpan.FromHours(1) });
+        var g = new TrafficGenerator(5, hosts: 5000, flowsPerSecond: 1000);
+        store.Append(Records(g, 2000));
+        store.Flush();
+        var committed = store.Stats().Rows;
+        Assert.Equal(2000, committed);
+
+        // 200,000 records take about 3.5 MB compressed, far more than the space left.
+        store.Append(Records(g, 200_000));
+        var e = Assert.ThrowsAny<IOException>(store.Flush);
+        Assert.Contains("space", e.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Empty(Directory.GetFiles(_mount, "*.tmp", SearchOption.AllDirectories));
+        Assert.Empty(store.Verify());
+        Assert.Equal(committed, store.Stats().Rows);
+
+        // Space comes back (a bigger filesystem): the rows still buffered are written.
+        Run("mount", "-o", "remount,size=64m", _mount);
+        store.Flush();
+        Assert.Equal(202_000, store.Stats().Rows);
+        Assert.Empty(store.Verify());
+        store.Dispose();
+    }
+}
