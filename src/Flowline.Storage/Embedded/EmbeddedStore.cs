@@ -15,6 +15,7 @@ public sealed record EmbeddedStoreOptions
     /// <summary>Rows buffered before a flush regardless of the window.</summary>
     public int MaxBufferedRows { get; init; } = 262_144;
     public int BlockRows { get; init; } = SegmentFile.DefaultBlockRows;
+    public SegmentCodec Codec { get; init; } = SegmentCodec.Brotli;
 }
 
 /// <summary>
@@ -113,7 +114,7 @@ public sealed class EmbeddedStore : IFlowStore
                 var directory = PartitionDirectory(partition);
                 Directory.CreateDirectory(directory);
                 var path = Path.Combine(directory, $"seg-{_sequence + 1:D12}{SegmentExtension}");
-                SegmentFile.Write(path, buffer, _options.BlockRows);
+                SegmentFile.Write(path, buffer, _options.BlockRows, _options.Codec);
                 _sequence++;
                 buffer.Clear();
             }
@@ -128,6 +129,7 @@ public sealed class EmbeddedStore : IFlowStore
         {
             columns = new HashSet<FlowField>(columns) { FlowField.Start };
         }
+        // Filled only with this projection, so its other columns stay zero from allocation.
         var batch = new FlowBatch(_options.BlockRows);
         foreach (var path in Segments())
         {
@@ -149,7 +151,7 @@ public sealed class EmbeddedStore : IFlowStore
                 batch.Clear();
                 try
                 {
-                    reader.ReadBlock(i, batch, columns);
+                    reader.ReadBlock(i, batch, columns, skippedAreZero: true);
                 }
                 catch (SegmentCorruptException)
                 {

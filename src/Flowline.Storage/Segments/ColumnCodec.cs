@@ -7,19 +7,21 @@ namespace Flowline.Storage.Segments;
 
 /// <summary>
 /// Encodes one column of a block: time columns as deltas, then the bytes of every value regrouped by
-/// significance (byte shuffle, so the mostly-zero high bytes sit together), then Brotli.
+/// significance (byte shuffle, so the mostly-zero high bytes sit together), then Brotli (smallest:
+/// 16.8 B per generated flow) or LZ4 (decodes about 1.7x faster, 30 B per flow).
 /// </summary>
 internal static class ColumnCodec
 {
     public const byte Raw = 0;
     public const byte ShuffleBrotli = 1;
+    public const byte ShuffleLz4 = 2;
     private const int BrotliQuality = 3;
     private const int BrotliWindow = 22;
 
     public static bool IsTime(FlowField f) => f is FlowField.TimeReceived or FlowField.Start or FlowField.End;
 
     /// <summary>Encodes <paramref name="raw"/> (the column's in-memory bytes) into <paramref name="output"/>; returns the codec used.</summary>
-    public static byte Encode(FlowField field, ReadOnlySpan<byte> raw, int valueSize, ArrayBufferWriter<byte> output)
+    public static byte Encode(FlowField field, ReadOnlySpan<byte> raw, int valueSize, ArrayBufferWriter<byte> output, byte preferred = ShuffleBrotli)
     {
         var scratch = ArrayPool<byte>.Shared.Rent(Math.Max(1, raw.Length));
         var shuffled = ArrayPool<byte>.Shared.Rent(Math.Max(1, raw.Length));
@@ -39,6 +41,19 @@ internal static class ColumnCodec
                 source = t;
             }
             Shuffle(source, shuffled.AsSpan(0, raw.Length), valueSize);
+            if (preferred == ShuffleLz4)
+            {
+                var lz4 = output.GetSpan(Lz4Block.MaxCompressedLength(raw.Length));
+                var n = Lz4Block.Compress(shuffled.AsSpan(0, raw.Length), lz4);
+                if (n < raw.Length)
+                {
+                    output.Advance(n);
+                    return ShuffleLz4;
+                }
+                raw.CopyTo(output.GetSpan(raw.Length));
+                output.Advance(raw.Length);
+                return Raw;
+            }
             var bound = BrotliEncoder.GetMaxCompressedLength(raw.Length);
             var destination = output.GetSpan(bound);
             if (BrotliEncoder.TryCompress(shuffled.AsSpan(0, raw.Length), destination, out var written, BrotliQuality, BrotliWindow) && written < raw.Length)
@@ -66,11 +81,18 @@ internal static class ColumnCodec
             stored.CopyTo(raw);
             return true;
         }
-        if (codec != ShuffleBrotli) return false;
+        if (codec is not (ShuffleBrotli or ShuffleLz4)) return false;
         var shuffled = ArrayPool<byte>.Shared.Rent(Math.Max(1, raw.Length));
         try
         {
-            if (!BrotliDecoder.TryDecompress(stored, shuffled.AsSpan(0, raw.Length), out var written) || written != raw.Length) return false;
+            if (codec == ShuffleLz4)
+            {
+                if (!Lz4Block.Decompress(stored, shuffled.AsSpan(0, raw.Length))) return false;
+            }
+            else if (!BrotliDecoder.TryDecompress(stored, shuffled.AsSpan(0, raw.Length), out var written) || written != raw.Length)
+            {
+                return false;
+            }
             Unshuffle(shuffled.AsSpan(0, raw.Length), raw, valueSize);
         }
         finally
@@ -102,10 +124,59 @@ internal static class ColumnCodec
     private static void Unshuffle(ReadOnlySpan<byte> source, Span<byte> destination, int size)
     {
         var n = destination.Length / size;
-        for (var b = 0; b < size; b++)
+        switch (size)
         {
-            var plane = source.Slice(b * n, n);
-            for (var i = 0; i < n; i++) destination[i * size + b] = plane[i];
+            case 1:
+                source[..n].CopyTo(destination);
+                return;
+            case 2:
+            {
+                var p0 = source[..n];
+                var p1 = source.Slice(n, n);
+                for (var i = 0; i < n; i++) BinaryPrimitives.WriteUInt16LittleEndian(destination[(i * 2)..], (ushort)(p0[i] | (p1[i] << 8)));
+                return;
+            }
+            case 4:
+            {
+                var p0 = source[..n];
+                var p1 = source.Slice(n, n);
+                var p2 = source.Slice(2 * n, n);
+                var p3 = source.Slice(3 * n, n);
+                for (var i = 0; i < n; i++)
+                {
+                    BinaryPrimitives.WriteUInt32LittleEndian(destination[(i * 4)..], p0[i] | ((uint)p1[i] << 8) | ((uint)p2[i] << 16) | ((uint)p3[i] << 24));
+                }
+                return;
+            }
+            case 8 or 16:
+            {
+                // Eight planes at a time make one ulong: one sequential store per value instead of eight strided ones.
+                for (var half = 0; half < size / 8; half++)
+                {
+                    var p0 = source.Slice((half * 8 + 0) * n, n);
+                    var p1 = source.Slice((half * 8 + 1) * n, n);
+                    var p2 = source.Slice((half * 8 + 2) * n, n);
+                    var p3 = source.Slice((half * 8 + 3) * n, n);
+                    var p4 = source.Slice((half * 8 + 4) * n, n);
+                    var p5 = source.Slice((half * 8 + 5) * n, n);
+                    var p6 = source.Slice((half * 8 + 6) * n, n);
+                    var p7 = source.Slice((half * 8 + 7) * n, n);
+                    for (var i = 0; i < n; i++)
+                    {
+                        var v = p0[i] | ((ulong)p1[i] << 8) | ((ulong)p2[i] << 16) | ((ulong)p3[i] << 24)
+                              | ((ulong)p4[i] << 32) | ((ulong)p5[i] << 40) | ((ulong)p6[i] << 48) | ((ulong)p7[i] << 56);
+                        BinaryPrimitives.WriteUInt64LittleEndian(destination[(i * size + half * 8)..], v);
+                    }
+                }
+                return;
+            }
+            default:
+                for (var b = 0; b < size; b++)
+                {
+                    var plane = source.Slice(b * n, n);
+                    for (var i = 0; i < n; i++) destination[i * size + b] = plane[i];
+                }
+                return;
         }
     }
 }

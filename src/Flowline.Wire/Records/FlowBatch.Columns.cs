@@ -77,12 +77,16 @@ public sealed partial class FlowBatch
         };
     }
 
-    /// <summary>Bytes one value of a column takes.</summary>
-    public static int ValueSize(FlowField field)
+    private static readonly int[] ValueSizes = ComputeValueSizes();
+
+    private static int[] ComputeValueSizes()
     {
         var probe = new FlowBatch(16);
-        return probe.ColumnBytes(field, 1).Length;
+        return Enum.GetValues<FlowField>().Select(f => probe.ColumnBytes(f, 1).Length).ToArray();
     }
+
+    /// <summary>Bytes one value of a column takes.</summary>
+    public static int ValueSize(FlowField field) => ValueSizes[(int)field];
 
     private static Span<byte> B<T>(T[] column, int rows) where T : struct => MemoryMarshal.AsBytes(column.AsSpan(0, rows));
 }
