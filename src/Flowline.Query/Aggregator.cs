@@ -58,20 +58,36 @@ public sealed class Aggregator
         public HashSet<KeyPart>? Distinct;
     }
 
+    private struct Sums
+    {
+        public ulong Bytes, Packets, Flows;
+    }
+
     private readonly FlowQuery _query;
     private readonly Dictionary<GroupKeyValue, Accumulator> _groups = [];
+    /// <summary>The common case, one key without buckets or distinct counts: sums updated in place.</summary>
+    private readonly Dictionary<KeyPart, Sums>? _single;
 
     public Aggregator(FlowQuery query)
     {
         if (query.GroupBy.Count > GroupKeyValue.MaxParts - 1) throw new ArgumentException($"at most {GroupKeyValue.MaxParts - 1} grouping fields");
         _query = query;
+        if (query.GroupBy.Count == 1 && query.BucketMicros == 0 && query.CountDistinct is null)
+        {
+            _single = [];
+        }
     }
 
-    public int Groups => _groups.Count;
+    public int Groups => _single?.Count ?? _groups.Count;
 
     /// <summary>Adds the rows whose bit is set in <paramref name="selection"/>.</summary>
     public void Add(FlowBatch b, ReadOnlySpan<ulong> selection)
     {
+        if (_single is not null)
+        {
+            AddSingle(b, selection, _single);
+            return;
+        }
         var keys = _query.GroupBy;
         var bucket = _query.BucketMicros;
         for (var w = 0; w < selection.Length; w++)
@@ -106,13 +122,35 @@ public sealed class Aggregator
         }
     }
 
+    private void AddSingle(FlowBatch b, ReadOnlySpan<ulong> selection, Dictionary<KeyPart, Sums> groups)
+    {
+        var key = _query.GroupBy[0];
+        for (var w = 0; w < selection.Length; w++)
+        {
+            var bits = selection[w];
+            while (bits != 0)
+            {
+                var i = w * 64 + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                bits &= bits - 1;
+                ref var sums = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(groups, Value(b, i, key), out _);
+                sums.Bytes += b.Bytes[i];
+                sums.Packets += b.Packets[i];
+                sums.Flows++;
+            }
+        }
+    }
+
     public static long FloorBucket(long time, long width) => time - (((time % width) + width) % width);
 
     /// <summary>Rows ordered by the query's metric (largest first, ties by key), cut to its limit.</summary>
     public List<AggregateRow> Result()
     {
         var bucketed = _query.BucketMicros > 0;
-        var rows = new List<AggregateRow>(_groups.Count);
+        var rows = new List<AggregateRow>(Groups);
+        if (_single is not null)
+        {
+            foreach (var (key, sums) in _single) rows.Add(new AggregateRow(0, [key], sums.Bytes, sums.Packets, sums.Flows, 0));
+        }
         foreach (var (key, acc) in _groups)
         {
             var parts = new KeyPart[key.Count - (bucketed ? 1 : 0)];
