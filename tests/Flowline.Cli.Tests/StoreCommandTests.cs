@@ -1,0 +1,81 @@
+using System.Text.Json;
+
+namespace Flowline.Cli.Tests;
+
+/// <summary>import, query and store through the real executable, on captures from `flowline gen`.</summary>
+public sealed class StoreCommandTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-cli-store-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private string Imported(int flows)
+    {
+        var pcap = Path.Combine(_dir.FullName, "g.pcap");
+        var data = Path.Combine(_dir.FullName, "data");
+        Assert.Equal(0, FlowlineProcess.RunFlowline(["gen", "--protocol", "ipfix", "--count", flows.ToString(), "--pcap", pcap, "-q"]).ExitCode);
+        var import = FlowlineProcess.RunFlowline(["import", "--pcap", pcap, "--data-dir", data]);
+        Assert.True(import.ExitCode == 0, import.Stderr);
+        Assert.Contains($"{flows} flow records", import.Stderr);
+        return data;
+    }
+
+    [Fact]
+    public void Import_then_query_lists_aggregates_and_ranks()
+    {
+        var data = Imported(30_000);
+
+        var stats = FlowlineProcess.RunFlowline(["store", "stats", "--data-dir", data]);
+        Assert.Equal(0, stats.ExitCode);
+        Assert.Matches(@"records\s+30000", stats.Stdout);
+
+        var listing = FlowlineProcess.RunFlowline(["query", "--data-dir", data, "proto", "udp", "and", "dst", "port", "53", "-o", "csv", "--fields", "src_addr,dst_port,ip_proto,bytes"]);
+        Assert.Equal(0, listing.ExitCode);
+        var lines = listing.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("src_addr,dst_port,ip_proto,bytes", lines[0]);
+        Assert.True(lines.Length > 100);
+        Assert.All(lines.Skip(1), l => Assert.Contains(",53,17,", l));
+
+        var top = FlowlineProcess.RunFlowline(["query", "--data-dir", data, "-s", "srcip/bytes", "-n", "5", "-o", "ndjson"]);
+        Assert.Equal(0, top.ExitCode);
+        var rows = top.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(5, rows.Count);
+        var bytes = rows.Select(r => r.GetProperty("bytes").GetUInt64()).ToList();
+        Assert.Equal(bytes.OrderDescending(), bytes);
+        Assert.All(rows, r => Assert.True(r.GetProperty("flows").GetInt64() > 0 && r.GetProperty("src_addr").GetString()!.Length > 0));
+
+        // The grand total of a grouping equals the total of the listing of everything.
+        var all = FlowlineProcess.RunFlowline(["query", "--data-dir", data, "-A", "proto", "-o", "json"]);
+        var groups = JsonDocument.Parse(all.Stdout).RootElement.EnumerateArray().ToList();
+        Assert.Equal(30_000, groups.Sum(g => g.GetProperty("flows").GetInt64()));
+
+        var buckets = FlowlineProcess.RunFlowline(["query", "--data-dir", data, "-A", "dstport", "--bucket", "1s", "-n", "2", "-o", "csv"]);
+        Assert.Equal(0, buckets.ExitCode);
+        Assert.StartsWith("bucket,dst_port,bytes,packets,flows", buckets.Stdout);
+    }
+
+    [Fact]
+    public void Bad_queries_and_bad_stores_get_clear_errors()
+    {
+        var data = Imported(2000);
+        var syntax = FlowlineProcess.RunFlowline(["query", "--data-dir", data, "proto", "tcpp"]);
+        Assert.Equal(2, syntax.ExitCode);
+        Assert.Contains("at column 7: unknown protocol 'tcpp'", syntax.Stderr);
+        var missing = FlowlineProcess.RunFlowline(["query", "--data-dir", Path.Combine(_dir.FullName, "nope")]);
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("no such directory", missing.Stderr);
+        var badField = FlowlineProcess.RunFlowline(["query", "--data-dir", data, "-A", "srcipp"]);
+        Assert.Equal(2, badField.ExitCode);
+        Assert.Contains("unknown field 'srcipp'", badField.Stderr);
+
+        var segment = Directory.GetFiles(data, "seg-*.seg", SearchOption.AllDirectories).First();
+        var bytes = File.ReadAllBytes(segment);
+        bytes[200] ^= 0x55;
+        File.WriteAllBytes(segment, bytes);
+        var verify = FlowlineProcess.RunFlowline(["store", "verify", "--data-dir", data]);
+        Assert.Equal(1, verify.ExitCode);
+        Assert.Contains(segment, verify.Stdout);
+        Assert.Contains("quarantined", verify.Stdout);
+        Assert.Equal(0, FlowlineProcess.RunFlowline(["store", "verify", "--data-dir", data]).ExitCode);
+    }
+}
