@@ -137,10 +137,30 @@ internal static class QueryCommand
             var columns = fields.Select(f => { FlowFields.TryParse(f, out var x); return x; }).ToArray();
             var needed = FilterColumns.Of(filter);
             needed.UnionWith(columns);
-            var batches = store.Scan(from, to, filter, needed);
+            var records = QueryRunner.Rows(store.Scan(from, to, filter, needed), filter, limit > 0 ? limit : 0);
+            if (format == "csv")
+            {
+                // The common bulk path: rows go straight to UTF-8, without a string per cell.
+                writer.Flush();
+                var csv = new Utf8TextWriter(output);
+                csv.Text(string.Join(',', fields));
+                csv.Byte((byte)'\n');
+                foreach (var r in records)
+                {
+                    for (var c = 0; c < columns.Length; c++)
+                    {
+                        if (c > 0) csv.Byte((byte)',');
+                        FlowFields.Write(csv, columns[c], r);
+                    }
+                    csv.Byte((byte)'\n');
+                    csv.MaybeFlush();
+                }
+                csv.Flush();
+                return 0;
+            }
             var text = new MemoryStream();
             var cell = new Utf8TextWriter(text, 256);
-            var table = QueryRunner.Rows(batches, filter, limit > 0 ? limit : 0).Select(r => columns.Select(c =>
+            var table = records.Select(r => columns.Select(c =>
             {
                 text.SetLength(0);
                 FlowFields.Write(cell, c, r);
