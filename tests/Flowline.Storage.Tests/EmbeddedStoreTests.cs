@@ -60,7 +60,9 @@ public sealed class EmbeddedStoreTests : IDisposable
         store.Flush();
         var from = records.Min(r => r.Start) + 600_000_000;
         var to = from + 900_000_000;
-        string[] filters = ["any", "proto udp", "dst port 443 and proto tcp", "host 10.0.0.1", "src net 172.16.0.0/24 or dst port 53", "not proto tcp", "ipv6"];
+        // Rare hosts exercise the dictionary pruning (most blocks skipped), popular ones the zone maps.
+        string[] filters = ["any", "proto udp", "dst port 443 and proto tcp", "host 10.0.0.1", "src net 172.16.0.0/24 or dst port 53", "not proto tcp", "ipv6",
+            "host 10.0.1.200", "src host 10.0.0.77 or dst host 172.16.0.30", "ip in [10.0.0.9 10.0.1.77 fd00::5]", "dst host 10.0.0.3 and proto tcp", "not host 10.0.0.2"];
         foreach (var text in filters)
         {
             var filter = FilterParser.Parse(text);

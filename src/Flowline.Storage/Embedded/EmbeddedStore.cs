@@ -148,6 +148,17 @@ public sealed class EmbeddedStore : IFlowStore
             for (var i = 0; i < reader.Blocks.Length; i++)
             {
                 if (!reader.Blocks[i].Zone.MayMatch(from, to, filter)) continue;
+                bool mayMatch;
+                try
+                {
+                    mayMatch = DictionaryPruning.MayMatch(reader, i, filter);
+                }
+                catch (SegmentCorruptException)
+                {
+                    Quarantine(path);
+                    break;
+                }
+                if (!mayMatch) continue;
                 batch.Clear();
                 try
                 {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.Runtime.InteropServices;
 using Flowline.Wire.Records;
 
 namespace Flowline.Storage.Segments;
@@ -20,15 +21,105 @@ internal static class ColumnCodec
 
     public static bool IsTime(FlowField f) => f is FlowField.TimeReceived or FlowField.Start or FlowField.End;
 
+    /// <summary>Set on the codec byte when an address column is stored as a sorted dictionary plus 16-bit codes.</summary>
+    public const byte Dictionary = 0x80;
+
+    public static bool IsAddress(FlowField f) => f is FlowField.SrcAddr or FlowField.DstAddr or FlowField.NextHop or FlowField.Exporter
+        or FlowField.UnderlaySrc or FlowField.UnderlayDst;
+
     /// <summary>Encodes <paramref name="raw"/> (the column's in-memory bytes) into <paramref name="output"/>; returns the codec used.</summary>
     public static byte Encode(FlowField field, ReadOnlySpan<byte> raw, int valueSize, ArrayBufferWriter<byte> output, byte preferred = ShuffleBrotli)
+    {
+        if (IsAddress(field) && TryEncodeDictionary(raw, output, preferred, out var codec))
+        {
+            return codec;
+        }
+        return EncodeBytes(IsTime(field), raw, valueSize, output, preferred);
+    }
+
+    /*
+     Dictionary layout: u32 entries | u8 dictionary codec | u8 codes codec | u16 reserved | u32 dictionary stored length
+                        | dictionary (sorted addresses, 16 bytes each, encoded) | codes (u16 per row, encoded)
+    */
+    private static bool TryEncodeDictionary(ReadOnlySpan<byte> raw, ArrayBufferWriter<byte> output, byte preferred, out byte codec)
+    {
+        codec = 0;
+        var values = MemoryMarshal.Cast<byte, FlowAddress>(raw);
+        var distinct = new HashSet<FlowAddress>();
+        foreach (var v in values)
+        {
+            distinct.Add(v);
+            if (distinct.Count > ushort.MaxValue + 1) return false;
+        }
+        // Worth it only when the dictionary and the codes are much smaller than the values.
+        if (distinct.Count * 16 + values.Length * 2 > raw.Length / 2) return false;
+        var sorted = distinct.ToArray();
+        Array.Sort(sorted);
+        var codeOf = new Dictionary<FlowAddress, ushort>(sorted.Length);
+        for (var i = 0; i < sorted.Length; i++) codeOf[sorted[i]] = (ushort)i;
+        var codes = new ushort[values.Length];
+        for (var i = 0; i < values.Length; i++) codes[i] = codeOf[values[i]];
+
+        var headerAt = output.WrittenCount;
+        output.GetSpan(12)[..12].Clear();
+        output.Advance(12);
+        var before = output.WrittenCount;
+        var dictionaryCodec = EncodeBytes(false, MemoryMarshal.AsBytes(sorted.AsSpan()), 16, output, preferred);
+        var dictionaryLength = output.WrittenCount - before;
+        var codesCodec = EncodeBytes(false, MemoryMarshal.AsBytes(codes.AsSpan()), 2, output, preferred);
+        var header = MemoryMarshal.AsMemory(output.WrittenMemory).Span.Slice(headerAt, 12);
+        BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)sorted.Length);
+        header[4] = dictionaryCodec;
+        header[5] = codesCodec;
+        BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)dictionaryLength);
+        codec = Dictionary;
+        return true;
+    }
+
+    /// <summary>The sorted distinct values of a dictionary-encoded column, decoding nothing else; null when not one.</summary>
+    public static FlowAddress[]? ReadDictionary(byte codec, ReadOnlySpan<byte> stored)
+    {
+        if (codec != Dictionary || stored.Length < 12) return null;
+        var entries = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored);
+        var dictionaryLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored[8..]);
+        if (entries > ushort.MaxValue + 1 || dictionaryLength < 0 || dictionaryLength > stored.Length - 12) return null;
+        var dictionary = new FlowAddress[entries];
+        return DecodeBytes(false, stored[4], stored.Slice(12, dictionaryLength), MemoryMarshal.AsBytes(dictionary.AsSpan()), 16) ? dictionary : null;
+    }
+
+    private static bool DecodeDictionary(ReadOnlySpan<byte> stored, Span<byte> raw)
+    {
+        var dictionary = ReadDictionary(Dictionary, stored);
+        if (dictionary is null) return false;
+        var dictionaryLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored[8..]);
+        var values = MemoryMarshal.Cast<byte, FlowAddress>(raw);
+        var codes = ArrayPool<ushort>.Shared.Rent(Math.Max(1, values.Length));
+        try
+        {
+            var codeBytes = MemoryMarshal.AsBytes(codes.AsSpan(0, values.Length));
+            if (!DecodeBytes(false, stored[5], stored[(12 + dictionaryLength)..], codeBytes, 2)) return false;
+            for (var i = 0; i < values.Length; i++)
+            {
+                var code = codes[i];
+                if (code >= dictionary.Length) return false;
+                values[i] = dictionary[code];
+            }
+            return true;
+        }
+        finally
+        {
+            ArrayPool<ushort>.Shared.Return(codes);
+        }
+    }
+
+    private static byte EncodeBytes(bool delta, ReadOnlySpan<byte> raw, int valueSize, ArrayBufferWriter<byte> output, byte preferred)
     {
         var scratch = ArrayPool<byte>.Shared.Rent(Math.Max(1, raw.Length));
         var shuffled = ArrayPool<byte>.Shared.Rent(Math.Max(1, raw.Length));
         try
         {
             var source = raw;
-            if (IsTime(field))
+            if (delta)
             {
                 var t = scratch.AsSpan(0, raw.Length);
                 long previous = 0;
@@ -75,6 +166,12 @@ internal static class ColumnCodec
     /// <summary>Decodes into <paramref name="raw"/> (exactly the column's byte length); false when the data is not what it claims.</summary>
     public static bool Decode(FlowField field, byte codec, ReadOnlySpan<byte> stored, Span<byte> raw, int valueSize)
     {
+        if (codec == Dictionary) return IsAddress(field) && DecodeDictionary(stored, raw);
+        return DecodeBytes(IsTime(field), codec, stored, raw, valueSize);
+    }
+
+    private static bool DecodeBytes(bool delta, byte codec, ReadOnlySpan<byte> stored, Span<byte> raw, int valueSize)
+    {
         if (codec == Raw)
         {
             if (stored.Length != raw.Length) return false;
@@ -99,7 +196,7 @@ internal static class ColumnCodec
         {
             ArrayPool<byte>.Shared.Return(shuffled);
         }
-        if (IsTime(field))
+        if (delta)
         {
             long previous = 0;
             for (var i = 0; i < raw.Length; i += 8)

@@ -167,6 +167,36 @@ public static class SegmentFile
         public long SizeBytes => _data.Length;
 
         /// <summary>
+        /// The sorted distinct values of an address column in a block when it is dictionary-encoded (the
+        /// rest of the block is not decoded), else null. Checks the column's checksum.
+        /// </summary>
+        public FlowAddress[]? Dictionary(int index, FlowField field)
+        {
+            var info = Blocks[index];
+            var d = _data.AsSpan((int)info.Offset, info.Length);
+            var at = 0;
+            foreach (var f in Columns)
+            {
+                if (d.Length - at < ColumnHeaderLength) throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(f)} is cut short");
+                var h = d.Slice(at, ColumnHeaderLength);
+                var stored = (int)BinaryPrimitives.ReadUInt32LittleEndian(h);
+                at += ColumnHeaderLength;
+                if (stored < 0 || stored > d.Length - at) throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(f)}: lengths are inconsistent");
+                if (f == field)
+                {
+                    var bytes = d.Slice(at, stored);
+                    if (Checksum.Crc32C(bytes) != BinaryPrimitives.ReadUInt32LittleEndian(h[8..]))
+                    {
+                        throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(f)}: checksum mismatch");
+                    }
+                    return ColumnCodec.ReadDictionary(h[12], bytes);
+                }
+                at += stored;
+            }
+            return null;
+        }
+
+        /// <summary>
         /// Appends block <paramref name="index"/>'s rows to <paramref name="into"/>, checking each decoded column's checksum.
         /// With <paramref name="columns"/>, only those columns are decoded; the others are set to zero, unless
         /// <paramref name="skippedAreZero"/> says the caller's batch already holds zeros there (a batch only
