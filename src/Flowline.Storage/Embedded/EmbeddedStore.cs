@@ -75,15 +75,20 @@ public sealed class EmbeddedStore : IFlowStore
         var flush = false;
         lock (_lock)
         {
-            for (var i = 0; i < batch.Count; i++)
+            // Rows usually arrive in time order: copy each run of one partition column by column.
+            var runStart = 0;
+            while (runStart < batch.Count)
             {
-                var partition = PartitionOf(batch.Start[i]);
+                var partition = PartitionOf(batch.Start[runStart]);
+                var runEnd = runStart + 1;
+                while (runEnd < batch.Count && PartitionOf(batch.Start[runEnd]) == partition) runEnd++;
                 if (!_buffers.TryGetValue(partition, out var buffer))
                 {
                     buffer = new FlowBatch(1024);
                     _buffers.Add(partition, buffer);
                 }
-                buffer.Add(batch[i]);
+                buffer.AppendRange(batch, runStart, runEnd - runStart);
+                runStart = runEnd;
             }
             _buffered += batch.Count;
             flush = _buffered >= _options.MaxBufferedRows;

@@ -77,6 +77,21 @@ public sealed partial class FlowBatch
         };
     }
 
+    /// <summary>Appends rows [start, start + count) of <paramref name="source"/>, column by column.</summary>
+    public void AppendRange(FlowBatch source, int start, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((long)start + count, source.Count);
+        EnsureCapacity(Count + count);
+        foreach (var field in AllFields)
+        {
+            var size = ValueSizes[(int)field];
+            source.ColumnBytes(field, start + count)[(start * size)..].CopyTo(ColumnBytes(field, Count + count)[(Count * size)..]);
+        }
+        Count += count;
+    }
+
+    private static readonly FlowField[] AllFields = Enum.GetValues<FlowField>();
+
     private static readonly int[] ValueSizes = ComputeValueSizes();
 
     private static int[] ComputeValueSizes()
