@@ -128,14 +128,83 @@ public sealed class EmbeddedStore : IFlowStore
         }
     }
 
+    /// <summary>
+    /// Decodes blocks on a second thread while the caller works on the previous ones (a pipeline of
+    /// <see cref="PrefetchDepth"/> batches), so decoding and filtering/aggregating overlap on two cores.
+    /// </summary>
     public IEnumerable<FlowBatch> Scan(long from, long to, FilterNode filter, IReadOnlySet<FlowField>? columns = null)
     {
         if (columns is not null && !columns.Contains(FlowField.Start))
         {
             columns = new HashSet<FlowField>(columns) { FlowField.Start };
         }
-        // Filled only with this projection, so its other columns stay zero from allocation.
-        var batch = new FlowBatch(_options.BlockRows);
+        var free = System.Threading.Channels.Channel.CreateUnbounded<FlowBatch>();
+        // Pool batches are filled only with this projection, so their other columns stay zero from allocation.
+        for (var i = 0; i < PrefetchDepth + 1; i++) free.Writer.TryWrite(new FlowBatch(_options.BlockRows));
+        var ready = System.Threading.Channels.Channel.CreateBounded<(FlowBatch Rented, FlowBatch Rows)>(PrefetchDepth);
+        using var cancel = new CancellationTokenSource();
+        var producer = Task.Run(async () =>
+        {
+            try
+            {
+                var quarantined = new HashSet<string>();
+                foreach (var (reader, block) in Blocks(from, to, filter))
+                {
+                    // A segment found corrupt is left out as a whole, as later scans will leave it out.
+                    if (quarantined.Contains(reader.Path)) continue;
+                    var batch = await free.Reader.ReadAsync(cancel.Token).ConfigureAwait(false);
+                    batch.Clear();
+                    try
+                    {
+                        reader.ReadBlock(block, batch, columns, skippedAreZero: true);
+                    }
+                    catch (SegmentCorruptException)
+                    {
+                        quarantined.Add(reader.Path);
+                        Quarantine(reader.Path);
+                        free.Writer.TryWrite(batch);
+                        continue;
+                    }
+                    await ready.Writer.WriteAsync((batch, TimeSlice(batch, from, to)), cancel.Token).ConfigureAwait(false);
+                }
+                ready.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                ready.Writer.Complete(e is OperationCanceledException ? null : e);
+            }
+        });
+        FlowBatch? previous = null;
+        try
+        {
+            while (true)
+            {
+                if (!ready.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) break;
+                if (!ready.Reader.TryRead(out var item)) continue;
+                if (previous is not null) free.Writer.TryWrite(previous);
+                previous = item.Rented;
+                yield return item.Rows;
+            }
+        }
+        finally
+        {
+            cancel.Cancel();
+            try
+            {
+                producer.Wait();
+            }
+            catch (AggregateException)
+            {
+                // Cancelled with the consumer: nothing to report.
+            }
+        }
+    }
+
+    private const int PrefetchDepth = 2;
+
+    /// <summary>The blocks of the range that the zone maps and the address dictionaries cannot rule out, in write order.</summary>
+    private IEnumerable<(SegmentFile.Reader Reader, int Block)> Blocks(long from, long to, FilterNode filter)
+    {
         foreach (var path in Segments())
         {
             var partitionStart = PartitionStartOf(path);
@@ -163,18 +232,7 @@ public sealed class EmbeddedStore : IFlowStore
                     Quarantine(path);
                     break;
                 }
-                if (!mayMatch) continue;
-                batch.Clear();
-                try
-                {
-                    reader.ReadBlock(i, batch, columns, skippedAreZero: true);
-                }
-                catch (SegmentCorruptException)
-                {
-                    Quarantine(path);
-                    break;
-                }
-                yield return TimeSlice(batch, from, to);
+                if (mayMatch) yield return (reader, i);
             }
         }
     }
