@@ -157,18 +157,10 @@ internal static class DecodeCommand
                 }
                 finally
                 {
-                    Accumulate(total, reader.Stats);
+                    total.Add(reader.Stats);
                 }
             }
             return true;
-        }
-
-        private static void Accumulate(CaptureStats total, CaptureStats s)
-        {
-            total.Packets += s.Packets; total.Datagrams += s.Datagrams; total.NotUdp += s.NotUdp;
-            total.UnsupportedLinkType += s.UnsupportedLinkType; total.Truncated += s.Truncated;
-            total.Fragments += s.Fragments; total.Reassembled += s.Reassembled;
-            total.FragmentsDropped += s.FragmentsDropped; total.Ipv6Fragments += s.Ipv6Fragments;
         }
 
         private readonly record struct Received(byte[] Buffer, int Length, FlowAddress Source, long Time);

@@ -210,20 +210,9 @@ internal sealed class JsonOutput : IDecodeOutput
         _json.WriteStartObject();
         foreach (var f in FlowFields.All)
         {
-            _json.WriteString(FlowFields.Utf8Name(f), FieldText(f, r));
+            _json.WriteString(FlowFields.Utf8Name(f), FlowFields.Format(f, r));
         }
         _json.WriteEndObject();
-    }
-
-    private readonly MemoryStream _scratch = new();
-
-    private string FieldText(FlowField f, in FlowRecord r)
-    {
-        _scratch.SetLength(0);
-        var w = new Utf8TextWriter(_scratch, 256);
-        FlowFields.Write(w, f, r);
-        w.Flush(force: false);
-        return System.Text.Encoding.UTF8.GetString(_scratch.GetBuffer(), 0, (int)_scratch.Length);
     }
 
     private void WriteCounters(in CounterRecord c)

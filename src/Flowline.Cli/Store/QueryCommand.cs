@@ -158,15 +158,7 @@ internal static class QueryCommand
                 csv.Flush();
                 return 0;
             }
-            var text = new MemoryStream();
-            var cell = new Utf8TextWriter(text, 256);
-            var table = records.Select(r => columns.Select(c =>
-            {
-                text.SetLength(0);
-                FlowFields.Write(cell, c, r);
-                cell.Flush(force: false);
-                return System.Text.Encoding.UTF8.GetString(text.GetBuffer(), 0, (int)text.Length);
-            }).ToArray());
+            var table = records.Select(r => columns.Select(c => FlowFields.Format(c, r)).ToArray());
             Write(writer, format, fields, table, numericFrom: int.MaxValue);
         }
         return 0;

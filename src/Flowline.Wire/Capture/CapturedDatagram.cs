@@ -38,6 +38,14 @@ public sealed class CaptureStats
     public long FragmentsDropped;
     public long Ipv6Fragments;
 
+    public void Add(CaptureStats s)
+    {
+        Packets += s.Packets; Datagrams += s.Datagrams; NotUdp += s.NotUdp;
+        UnsupportedLinkType += s.UnsupportedLinkType; Truncated += s.Truncated;
+        Fragments += s.Fragments; Reassembled += s.Reassembled;
+        FragmentsDropped += s.FragmentsDropped; Ipv6Fragments += s.Ipv6Fragments;
+    }
+
     public string Summary() =>
         $"packets {Packets}, udp datagrams {Datagrams}, not udp {NotUdp}, truncated {Truncated}, " +
         $"ipv4 fragments {Fragments} ({Reassembled} datagrams reassembled, {FragmentsDropped} dropped), " +

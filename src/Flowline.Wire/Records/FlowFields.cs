@@ -82,6 +82,25 @@ public static class FlowFields
         _ => "none",
     };
 
+    [ThreadStatic]
+    private static (MemoryStream Stream, Utf8TextWriter Writer)? _text;
+
+    /// <summary>A field's text value as a string (for JSON and table output; bulk paths write UTF-8 directly).</summary>
+    public static string Format(FlowField f, in FlowRecord r)
+    {
+        var (stream, writer) = _text ??= CreateText();
+        stream.SetLength(0);
+        Write(writer, f, r);
+        writer.Flush(force: false);
+        return System.Text.Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length);
+    }
+
+    private static (MemoryStream, Utf8TextWriter) CreateText()
+    {
+        var stream = new MemoryStream();
+        return (stream, new Utf8TextWriter(stream, 256));
+    }
+
     /// <summary>Writes a field's text value.</summary>
     public static void Write(Utf8TextWriter w, FlowField f, in FlowRecord r)
     {
