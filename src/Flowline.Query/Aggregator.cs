@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Flowline.Wire.Records;
 
 namespace Flowline.Query;
@@ -6,189 +5,369 @@ namespace Flowline.Query;
 /// <summary>One key part: addresses use both halves, everything else the low half.</summary>
 public readonly record struct KeyPart(ulong Hi, ulong Lo);
 
-[InlineArray(GroupKeyValue.MaxParts)]
-internal struct KeyParts
-{
-    private KeyPart _element0;
-}
-
-/// <summary>A composite group key (time bucket plus up to eight fields).</summary>
-internal struct GroupKeyValue : IEquatable<GroupKeyValue>
-{
-    public const int MaxParts = 9;
-    public KeyParts Parts;
-    public int Count;
-
-    public readonly bool Equals(GroupKeyValue other)
-    {
-        if (Count != other.Count) return false;
-        for (var i = 0; i < Count; i++)
-        {
-            if (Parts[i] != other.Parts[i]) return false;
-        }
-        return true;
-    }
-
-    public override readonly bool Equals(object? obj) => obj is GroupKeyValue o && Equals(o);
-
-    public override readonly int GetHashCode()
-    {
-        var h = new HashCode();
-        for (var i = 0; i < Count; i++)
-        {
-            h.Add(Parts[i].Hi);
-            h.Add(Parts[i].Lo);
-        }
-        return h.ToHashCode();
-    }
-}
-
 /// <summary>A result row: the bucket (when bucketed), the key values in GroupBy order, and the sums.</summary>
 public sealed record AggregateRow(long BucketStart, KeyPart[] Keys, ulong Bytes, ulong Packets, ulong Flows, ulong Distinct)
 {
     public ulong Value(Metric m) => m switch { Metric.Bytes => Bytes, Metric.Packets => Packets, _ => Flows };
 }
 
-/// <summary>Sums bytes, packets and flows of selected rows per group, then orders and cuts.</summary>
+/// <summary>
+/// Sums bytes, packets and flows of selected rows per group, then orders and cuts. Groups live in flat
+/// arrays (an open-addressing table over fixed-width keys), so millions of groups cost no objects.
+/// </summary>
 public sealed class Aggregator
 {
-    private sealed class Accumulator
-    {
-        public ulong Bytes, Packets, Flows;
-        public HashSet<KeyPart>? Distinct;
-    }
-
-    private struct Sums
-    {
-        public ulong Bytes, Packets, Flows;
-    }
-
     private readonly FlowQuery _query;
-    private readonly Dictionary<GroupKeyValue, Accumulator> _groups = [];
-    /// <summary>The common case, one key without buckets or distinct counts: sums updated in place.</summary>
-    private readonly Dictionary<KeyPart, Sums>? _single;
+    private readonly bool _bucketed;
+    /// <summary>Words per key: two per part (the bucket is a part when bucketed).</summary>
+    private readonly int _width;
+    /// <summary>Per group, <see cref="_stride"/> words: the key, then bytes, packets, flows (one cache line or two per group).</summary>
+    private ulong[] _entries;
+    private readonly int _stride;
+    private int _capacity;
+    private ulong[] _hashes = [];
+    private List<HashSet<KeyPart>>? _distinct;
+    private int[] _table;
+    private int _mask;
+    private int _count;
+    private ulong[] _scratch = [];
+    private int[] _rows = [];
 
     public Aggregator(FlowQuery query)
     {
-        if (query.GroupBy.Count > GroupKeyValue.MaxParts - 1) throw new ArgumentException($"at most {GroupKeyValue.MaxParts - 1} grouping fields");
+        if (query.GroupBy.Count > MaxKeys) throw new ArgumentException($"at most {MaxKeys} grouping fields");
         _query = query;
-        if (query.GroupBy.Count == 1 && query.BucketMicros == 0 && query.CountDistinct is null)
+        _bucketed = query.BucketMicros > 0;
+        _width = 2 * (query.GroupBy.Count + (_bucketed ? 1 : 0));
+        const int initial = 1024;
+        _stride = _width + 3;
+        _capacity = initial;
+        _entries = new ulong[initial * _stride];
+        _table = new int[initial * 2];
+        _mask = _table.Length - 1;
+        if (query.CountDistinct is not null) _distinct = [];
+    }
+
+    public const int MaxKeys = 8;
+
+    public int Groups => _count;
+
+    /// <summary>
+    /// Adds the rows whose bit is set in <paramref name="selection"/>. Each row counts as one flow, or as
+    /// <paramref name="flows"/>[i] flows when given (pre-aggregated rows such as rollups).
+    /// </summary>
+    public void Add(FlowBatch b, ReadOnlySpan<ulong> selection, ReadOnlySpan<ulong> flows = default)
+    {
+        // The selected row numbers, then the keys built column by column into a row-major scratch matrix.
+        if (_rows.Length < b.Count) _rows = new int[Math.Max(b.Count, 1024)];
+        var n = 0;
+        for (var w = 0; w < selection.Length; w++)
         {
-            _single = [];
+            var bits = selection[w];
+            while (bits != 0)
+            {
+                _rows[n++] = w * 64 + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                bits &= bits - 1;
+            }
+        }
+        if (n == 0) return;
+        var width = _width;
+        if (_scratch.Length < n * width) _scratch = new ulong[Math.Max(n, 1024) * width];
+        var rows = _rows.AsSpan(0, n);
+        var part = 0;
+        if (_bucketed)
+        {
+            var bucket = _query.BucketMicros;
+            for (var r = 0; r < n; r++)
+            {
+                _scratch[r * width] = 0;
+                _scratch[r * width + 1] = (ulong)FloorBucket(b.Start[rows[r]], bucket);
+            }
+            part++;
+        }
+        foreach (var key in _query.GroupBy)
+        {
+            FillKey(b, rows, key, _scratch, width, 2 * part);
+            part++;
+        }
+        if (_hashes.Length < n) _hashes = new ulong[Math.Max(n, 1024)];
+        for (var r = 0; r < n; r++) _hashes[r] = Hash(_scratch.AsSpan(r * width, width));
+        var distinct = _query.CountDistinct is { } d ? new GroupKey(d) : default;
+        const int ahead = 12;
+        for (var r = 0; r < n; r++)
+        {
+            // Groups are spread over hundreds of megabytes: ask for the slot and the group a few rows ahead.
+            if (r + 2 * ahead < n) Prefetch(ref _table[(int)_hashes[r + 2 * ahead] & _mask]);
+            if (r + ahead < n && _table[(int)_hashes[r + ahead] & _mask] is var ahead1 && ahead1 > 0) Prefetch(ref _entries[(ahead1 - 1) * _stride]);
+            var i = rows[r];
+            var g = FindOrAdd(_scratch.AsSpan(r * width, width), _hashes[r]);
+            ref var sums = ref _entries[g * _stride + width];
+            sums += b.Bytes[i];
+            System.Runtime.CompilerServices.Unsafe.Add(ref sums, 1) += b.Packets[i];
+            System.Runtime.CompilerServices.Unsafe.Add(ref sums, 2) += flows.IsEmpty ? 1 : flows[i];
+            if (_distinct is not null) _distinct[g].Add(Value(b, i, distinct));
         }
     }
 
-    public int Groups => _single?.Count ?? _groups.Count;
-
-    /// <summary>Adds the rows whose bit is set in <paramref name="selection"/>.</summary>
-    public void Add(FlowBatch b, ReadOnlySpan<ulong> selection)
+    private static unsafe void Prefetch<T>(ref T location) where T : unmanaged
     {
-        if (_single is not null)
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
         {
-            AddSingle(b, selection, _single);
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref location));
+        }
+    }
+
+    private static void FillKey(FlowBatch b, ReadOnlySpan<int> rows, GroupKey key, ulong[] m, int width, int at)
+    {
+        FlowAddress[]? addresses = key.Field switch
+        {
+            FlowField.SrcAddr => b.SrcAddr,
+            FlowField.DstAddr => b.DstAddr,
+            FlowField.NextHop => b.NextHop,
+            FlowField.Exporter => b.Exporter,
+            FlowField.UnderlaySrc => b.UnderlaySrc,
+            FlowField.UnderlayDst => b.UnderlayDst,
+            _ => null,
+        };
+        if (addresses is not null)
+        {
+            var full = key.V4Prefix == 32 && key.V6Prefix == 128;
+            for (var r = 0; r < rows.Length; r++)
+            {
+                var a = addresses[rows[r]];
+                if (!full) a = Prefix.Mask(a, a.IsV4 ? 96 + key.V4Prefix : key.V6Prefix);
+                m[r * width + at] = a.Hi;
+                m[r * width + at + 1] = a.Lo;
+            }
             return;
         }
-        var keys = _query.GroupBy;
-        var bucket = _query.BucketMicros;
-        for (var w = 0; w < selection.Length; w++)
+        switch (key.Field)
         {
-            var bits = selection[w];
-            while (bits != 0)
-            {
-                var i = w * 64 + System.Numerics.BitOperations.TrailingZeroCount(bits);
-                bits &= bits - 1;
-                var key = default(GroupKeyValue);
-                if (bucket > 0)
+            case FlowField.SrcPort: Fill(b.SrcPort, rows, m, width, at); return;
+            case FlowField.DstPort: Fill(b.DstPort, rows, m, width, at); return;
+            case FlowField.IpProto: Fill(b.IpProto, rows, m, width, at); return;
+            default:
+                for (var r = 0; r < rows.Length; r++)
                 {
-                    key.Parts[key.Count++] = new KeyPart(0, (ulong)FloorBucket(b.Start[i], bucket));
+                    m[r * width + at] = 0;
+                    m[r * width + at + 1] = NumericValue(b, rows[r], key.Field);
                 }
-                for (var k = 0; k < keys.Count; k++)
-                {
-                    key.Parts[key.Count++] = Value(b, i, keys[k]);
-                }
-                if (!_groups.TryGetValue(key, out var acc))
-                {
-                    acc = new Accumulator();
-                    _groups.Add(key, acc);
-                }
-                acc.Bytes += b.Bytes[i];
-                acc.Packets += b.Packets[i];
-                acc.Flows++;
-                if (_query.CountDistinct is { } d)
-                {
-                    (acc.Distinct ??= []).Add(Value(b, i, new GroupKey(d)));
-                }
-            }
+                return;
         }
     }
 
-    private void AddSingle(FlowBatch b, ReadOnlySpan<ulong> selection, Dictionary<KeyPart, Sums> groups)
+    private static void Fill<T>(T[] column, ReadOnlySpan<int> rows, ulong[] m, int width, int at) where T : unmanaged, System.Numerics.IUnsignedNumber<T>, System.Numerics.INumberBase<T>
     {
-        var key = _query.GroupBy[0];
-        for (var w = 0; w < selection.Length; w++)
+        for (var r = 0; r < rows.Length; r++)
         {
-            var bits = selection[w];
-            while (bits != 0)
-            {
-                var i = w * 64 + System.Numerics.BitOperations.TrailingZeroCount(bits);
-                bits &= bits - 1;
-                ref var sums = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(groups, Value(b, i, key), out _);
-                sums.Bytes += b.Bytes[i];
-                sums.Packets += b.Packets[i];
-                sums.Flows++;
-            }
+            m[r * width + at] = 0;
+            m[r * width + at + 1] = ulong.CreateTruncating(column[rows[r]]);
+        }
+    }
+
+    private static ulong Hash(ReadOnlySpan<ulong> key)
+    {
+        var h = 0x9E3779B97F4A7C15UL;
+        foreach (var w in key)
+        {
+            h = (h ^ w) * 0xBF58476D1CE4E5B9UL;
+            h ^= h >> 31;
+        }
+        h *= 0x94D049BB133111EBUL;
+        return h ^ (h >> 29);
+    }
+
+    private int FindOrAdd(ReadOnlySpan<ulong> key, ulong hash)
+    {
+        var width = _width;
+        var slot = (int)hash & _mask;
+        while (true)
+        {
+            var g = _table[slot] - 1;
+            if (g < 0) break;
+            if (_entries.AsSpan(g * _stride, width).SequenceEqual(key)) return g;
+            slot = (slot + 1) & _mask;
+        }
+        if (_count == _capacity) Grow();
+        var added = _count++;
+        key.CopyTo(_entries.AsSpan(added * _stride, width));
+        _distinct?.Add([]);
+        if (_count * 2 > _table.Length)
+        {
+            Rehash();
+        }
+        else
+        {
+            _table[slot] = added + 1;
+        }
+        return added;
+    }
+
+    private void Grow()
+    {
+        _capacity *= 2;
+        Array.Resize(ref _entries, _capacity * _stride);
+    }
+
+    private void Rehash()
+    {
+        _table = new int[_table.Length * 2];
+        _mask = _table.Length - 1;
+        for (var g = 0; g < _count; g++)
+        {
+            var slot = (int)Hash(_entries.AsSpan(g * _stride, _width)) & _mask;
+            while (_table[slot] != 0) slot = (slot + 1) & _mask;
+            _table[slot] = g + 1;
         }
     }
 
     public static long FloorBucket(long time, long width) => time - (((time % width) + width) % width);
 
-    /// <summary>Rows ordered by the query's metric (largest first, ties by key), cut to its limit.</summary>
-    public List<AggregateRow> Result()
+    /// <summary>Groups ordered by the query's metric (largest first, ties by key; per bucket when bucketed), cut to its limit.</summary>
+    public AggregateResult Result()
     {
-        var bucketed = _query.BucketMicros > 0;
-        var rows = new List<AggregateRow>(Groups);
-        if (_single is not null)
+        var limit = _query.Limit;
+        int[] order;
+        if (limit > 0 && !_bucketed && limit < _count / 4)
         {
-            foreach (var (key, sums) in _single) rows.Add(new AggregateRow(0, [key], sums.Bytes, sums.Packets, sums.Flows, 0));
-        }
-        foreach (var (key, acc) in _groups)
-        {
-            var parts = new KeyPart[key.Count - (bucketed ? 1 : 0)];
-            for (var i = 0; i < parts.Length; i++) parts[i] = key.Parts[i + (bucketed ? 1 : 0)];
-            rows.Add(new AggregateRow(bucketed ? (long)key.Parts[0].Lo : 0, parts, acc.Bytes, acc.Packets, acc.Flows, (ulong)(acc.Distinct?.Count ?? 0)));
-        }
-        var metric = _query.OrderBy;
-        rows.Sort((x, y) =>
-        {
-            if (bucketed && x.BucketStart != y.BucketStart) return x.BucketStart.CompareTo(y.BucketStart);
-            var c = y.Value(metric).CompareTo(x.Value(metric));
-            return c != 0 ? c : CompareKeys(x.Keys, y.Keys);
-        });
-        if (_query.Limit > 0)
-        {
-            if (bucketed)
+            // Top-N: a bounded heap whose root is the weakest row kept.
+            var heap = new PriorityQueue<int, int>(limit + 1, Comparer<int>.Create((x, y) => Compare(y, x)));
+            for (var g = 0; g < _count; g++)
             {
-                // Top-N within each bucket.
-                rows = rows.GroupBy(r => r.BucketStart).SelectMany(g => g.Take(_query.Limit)).ToList();
+                if (heap.Count < limit) heap.Enqueue(g, g);
+                else if (Compare(g, heap.Peek()) < 0)
+                {
+                    heap.DequeueEnqueue(g, g);
+                }
             }
-            else if (rows.Count > _query.Limit)
+            order = new int[heap.Count];
+            for (var i = order.Length - 1; i >= 0; i--) order[i] = heap.Dequeue();
+        }
+        else
+        {
+            order = new int[_count];
+            for (var g = 0; g < _count; g++) order[g] = g;
+            SortGroups(order);
+            if (limit > 0 && _bucketed)
             {
-                rows.RemoveRange(_query.Limit, rows.Count - _query.Limit);
+                var kept = new List<int>(order.Length);
+                var run = 0;
+                for (var i = 0; i < order.Length; i++)
+                {
+                    run = i > 0 && BucketOf(order[i]) == BucketOf(order[i - 1]) ? run + 1 : 0;
+                    if (run < limit) kept.Add(order[i]);
+                }
+                order = [.. kept];
+            }
+            else if (limit > 0 && order.Length > limit)
+            {
+                Array.Resize(ref order, limit);
             }
         }
-        return rows;
+        return new AggregateResult(this, order);
     }
 
-    internal static int CompareKeys(KeyPart[] x, KeyPart[] y)
+    /// <summary>
+    /// Sorts copies of each group's order key (bucket, metric, the first four key words) held inline, so the
+    /// sort touches no group storage; only groups equal on all of that fall back to the full key.
+    /// </summary>
+    private void SortGroups(int[] order)
     {
-        for (var i = 0; i < x.Length; i++)
+        var items = new SortItem[order.Length];
+        var first = _bucketed ? 2 : 0;
+        for (var i = 0; i < order.Length; i++)
         {
-            var c = x[i].Hi.CompareTo(y[i].Hi);
+            var g = order[i];
+            var at = g * _stride;
+            ulong K(int w) => first + w < _width ? _entries[at + first + w] : 0;
+            items[i] = new SortItem(_bucketed ? (ulong)BucketOf(g) ^ (1UL << 63) : 0, ~Value(g, _query.OrderBy), K(0), K(1), K(2), K(3), g);
+        }
+        Array.Sort(items, new SortItemComparer(this, _width - first > 4));
+        for (var i = 0; i < order.Length; i++) order[i] = items[i].Group;
+    }
+
+    private readonly record struct SortItem(ulong Bucket, ulong Metric, ulong K0, ulong K1, ulong K2, ulong K3, int Group);
+
+    private sealed class SortItemComparer(Aggregator a, bool longKeys) : IComparer<SortItem>
+    {
+        public int Compare(SortItem x, SortItem y)
+        {
+            var c = x.Bucket.CompareTo(y.Bucket);
             if (c != 0) return c;
-            c = x[i].Lo.CompareTo(y[i].Lo);
+            c = x.Metric.CompareTo(y.Metric);
+            if (c != 0) return c;
+            c = x.K0.CompareTo(y.K0);
+            if (c != 0) return c;
+            c = x.K1.CompareTo(y.K1);
+            if (c != 0) return c;
+            c = x.K2.CompareTo(y.K2);
+            if (c != 0) return c;
+            c = x.K3.CompareTo(y.K3);
+            if (c != 0 || !longKeys) return c;
+            return a.Compare(x.Group, y.Group);
+        }
+    }
+
+    private long BucketOf(int g) => _bucketed ? (long)_entries[g * _stride + 1] : 0;
+
+    private ulong Value(int g, Metric m) => _entries[g * _stride + _width + (int)m];
+
+    /// <summary>Bucket ascending, then the metric descending, then the key ascending.</summary>
+    private int Compare(int x, int y)
+    {
+        if (_bucketed)
+        {
+            var c = BucketOf(x).CompareTo(BucketOf(y));
             if (c != 0) return c;
         }
-        return 0;
+        var v = Value(y, _query.OrderBy).CompareTo(Value(x, _query.OrderBy));
+        if (v != 0) return v;
+        var kx = _entries.AsSpan(x * _stride, _width);
+        var ky = _entries.AsSpan(y * _stride, _width);
+        return kx.SequenceCompareTo(ky);
+    }
+
+    /// <summary>The ordered groups: read one by one (no object per group) or as <see cref="AggregateRow"/>s.</summary>
+    public sealed class AggregateResult : IReadOnlyList<AggregateRow>
+    {
+        private readonly Aggregator _a;
+        private readonly int[] _order;
+
+        internal AggregateResult(Aggregator a, int[] order)
+        {
+            _a = a;
+            _order = order;
+        }
+
+        public int Count => _order.Length;
+        public int KeyCount => _a._query.GroupBy.Count;
+        public long BucketStart(int row) => _a.BucketOf(_order[row]);
+        public KeyPart Key(int row, int part)
+        {
+            var at = _order[row] * _a._stride + 2 * (part + (_a._bucketed ? 1 : 0));
+            return new KeyPart(_a._entries[at], _a._entries[at + 1]);
+        }
+        public ulong Bytes(int row) => _a.Value(_order[row], Metric.Bytes);
+        public ulong Packets(int row) => _a.Value(_order[row], Metric.Packets);
+        public ulong Flows(int row) => _a.Value(_order[row], Metric.Flows);
+        public ulong Distinct(int row) => (ulong)(_a._distinct?[_order[row]].Count ?? 0);
+
+        public AggregateRow this[int row]
+        {
+            get
+            {
+                var keys = new KeyPart[KeyCount];
+                for (var k = 0; k < keys.Length; k++) keys[k] = Key(row, k);
+                return new AggregateRow(BucketStart(row), keys, Bytes(row), Packets(row), Flows(row), Distinct(row));
+            }
+        }
+
+        public IEnumerator<AggregateRow> GetEnumerator()
+        {
+            for (var i = 0; i < Count; i++) yield return this[i];
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     /// <summary>The key part a row has for a grouping key (addresses masked to the key's prefix).</summary>

@@ -31,7 +31,7 @@ public static class QueryRunner
     }
 
     /// <summary>The aggregated answer of a grouping / top-N query.</summary>
-    public static List<AggregateRow> Aggregate(IEnumerable<FlowBatch> batches, FlowQuery query)
+    public static Aggregator.AggregateResult Aggregate(IEnumerable<FlowBatch> batches, FlowQuery query)
     {
         var evaluator = new FilterEvaluator(query.Filter);
         var aggregator = new Aggregator(query);
