@@ -40,7 +40,7 @@ public sealed class SegmentFileTests : IDisposable
         var batch = Generated(40_000);
         var path = Path.Combine(_dir.FullName, "a.seg");
         SegmentFile.Write(path, batch, blockRows: 16384, codec);
-        var reader = new SegmentFile.Reader(path);
+        using var reader = new SegmentFile.Reader(path);
         Assert.Equal(3, reader.Blocks.Length);
         Assert.Equal(40_000, reader.Rows);
         var back = ReadAll(reader);
@@ -113,7 +113,7 @@ public sealed class SegmentFileTests : IDisposable
         var batch = Generated(20_000, seed: 4);
         var path = Path.Combine(_dir.FullName, "e.seg");
         SegmentFile.Write(path, batch, blockRows: 500);
-        var reader = new SegmentFile.Reader(path);
+        using var reader = new SegmentFile.Reader(path);
         string[] filters =
         [
             "host 10.0.0.1", "src host 172.16.0.3", "dst net 10.0.7.0/24", "proto udp", "dst port 53", "port > 60000",

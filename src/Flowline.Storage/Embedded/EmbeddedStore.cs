@@ -219,20 +219,23 @@ public sealed class EmbeddedStore : IFlowStore
                 Quarantine(path);
                 continue;
             }
-            for (var i = 0; i < reader.Blocks.Length; i++)
+            using (reader)
             {
-                if (!reader.Blocks[i].Zone.MayMatch(from, to, filter)) continue;
-                bool mayMatch;
-                try
+                for (var i = 0; i < reader.Blocks.Length; i++)
                 {
-                    mayMatch = DictionaryPruning.MayMatch(reader, i, filter);
+                    if (!reader.Blocks[i].Zone.MayMatch(from, to, filter)) continue;
+                    bool mayMatch;
+                    try
+                    {
+                        mayMatch = DictionaryPruning.MayMatch(reader, i, filter);
+                    }
+                    catch (SegmentCorruptException)
+                    {
+                        Quarantine(path);
+                        break;
+                    }
+                    if (mayMatch) yield return (reader, i);
                 }
-                catch (SegmentCorruptException)
-                {
-                    Quarantine(path);
-                    break;
-                }
-                if (mayMatch) yield return (reader, i);
             }
         }
     }
@@ -284,7 +287,7 @@ public sealed class EmbeddedStore : IFlowStore
         {
             try
             {
-                var r = new SegmentFile.Reader(s);
+                using var r = new SegmentFile.Reader(s);
                 rows += r.Rows;
                 bytes += r.SizeBytes;
                 foreach (var b in r.Blocks)
@@ -326,7 +329,7 @@ public sealed class EmbeddedStore : IFlowStore
         {
             try
             {
-                var reader = new SegmentFile.Reader(path);
+                using var reader = new SegmentFile.Reader(path);
                 for (var i = 0; i < reader.Blocks.Length; i++)
                 {
                     batch.Clear();

@@ -105,39 +105,62 @@ public static class SegmentFile
         DirectorySync.Flush(Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
 
-    /// <summary>The block index of a segment, after checking the trailer and the footer checksum.</summary>
-    public sealed class Reader
+    /// <summary>
+    /// The block index of a segment, after checking the trailer and the footer checksum. Blocks are read
+    /// from the file on demand (positioned reads), so a query that skips most blocks reads little.
+    /// Not for concurrent use; dispose to close the file.
+    /// </summary>
+    public sealed class Reader : IDisposable
     {
-        private readonly byte[] _data;
+        private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _file;
+        private byte[] _block = [];
+        private int _loaded = -1;
 
         public Reader(string path)
         {
             Path = path;
             try
             {
-                _data = File.ReadAllBytes(path);
+                _file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                SizeBytes = RandomAccess.GetLength(_file);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw new SegmentCorruptException(path, -1, $"cannot be read: {e.Message}");
             }
-            var d = _data.AsSpan();
-            if (d.Length < HeaderLength + TrailerLength || !d[..8].SequenceEqual(HeaderMagic))
+            try
+            {
+                Blocks = ReadIndex();
+            }
+            catch
+            {
+                _file.Dispose();
+                throw;
+            }
+        }
+
+        private BlockInfo[] ReadIndex()
+        {
+            var path = Path;
+            Span<byte> head = stackalloc byte[HeaderLength];
+            Span<byte> trailer = stackalloc byte[TrailerLength];
+            if (SizeBytes < HeaderLength + TrailerLength || ReadAt(0, head) != HeaderLength || !head[..8].SequenceEqual(HeaderMagic))
             {
                 throw new SegmentCorruptException(path, -1, "not a Flowline segment (bad header)");
             }
-            if (!d[^8..].SequenceEqual(TrailerMagic))
+            ReadAt(SizeBytes - TrailerLength, trailer);
+            if (!trailer[^8..].SequenceEqual(TrailerMagic))
             {
                 throw new SegmentCorruptException(path, -1, "incomplete: the trailer is missing");
             }
-            var trailer = d[^TrailerLength..];
             var footerOffset = BinaryPrimitives.ReadUInt64LittleEndian(trailer);
             var footerLength = BinaryPrimitives.ReadUInt32LittleEndian(trailer[8..]);
-            if (footerLength < 8 || footerOffset + footerLength != (ulong)(d.Length - TrailerLength))
+            if (footerLength < 8 || footerOffset + footerLength != (ulong)(SizeBytes - TrailerLength))
             {
                 throw new SegmentCorruptException(path, -1, "footer position is inconsistent");
             }
-            var footer = d.Slice((int)footerOffset, (int)footerLength);
+            var footer = new byte[footerLength].AsSpan();
+            ReadAt((long)footerOffset, footer);
             if (Checksum.Crc32C(footer[..^4]) != BinaryPrimitives.ReadUInt32LittleEndian(footer[^4..]))
             {
                 throw new SegmentCorruptException(path, -1, "footer checksum mismatch");
@@ -147,24 +170,63 @@ public static class SegmentFile
             {
                 throw new SegmentCorruptException(path, -1, "footer length does not match its block count");
             }
-            Blocks = new BlockInfo[count];
+            var blocks = new BlockInfo[count];
             for (var i = 0; i < count; i++)
             {
                 var e = footer.Slice(4 + i * BlockIndexEntry, BlockIndexEntry);
                 var zone = MemoryMarshal.Read<ZoneMap>(e[16..]);
-                Blocks[i] = new BlockInfo((long)BinaryPrimitives.ReadUInt64LittleEndian(e), (int)BinaryPrimitives.ReadUInt32LittleEndian(e[8..]),
+                blocks[i] = new BlockInfo((long)BinaryPrimitives.ReadUInt64LittleEndian(e), (int)BinaryPrimitives.ReadUInt32LittleEndian(e[8..]),
                     (int)BinaryPrimitives.ReadUInt32LittleEndian(e[12..]), zone);
-                if (Blocks[i].Offset < HeaderLength || Blocks[i].Offset + Blocks[i].Length > (long)footerOffset || Blocks[i].Rows <= 0)
+                if (blocks[i].Offset < HeaderLength || blocks[i].Offset + blocks[i].Length > (long)footerOffset || blocks[i].Rows <= 0)
                 {
                     throw new SegmentCorruptException(path, i, "block index entry out of range");
                 }
             }
+            return blocks;
+        }
+
+        private int ReadAt(long offset, Span<byte> into)
+        {
+            var total = 0;
+            try
+            {
+                while (total < into.Length)
+                {
+                    var n = RandomAccess.Read(_file, into[total..], offset + total);
+                    if (n == 0) break;
+                    total += n;
+                }
+            }
+            catch (IOException e)
+            {
+                throw new SegmentCorruptException(Path, -1, $"cannot be read: {e.Message}");
+            }
+            return total;
+        }
+
+        /// <summary>The stored bytes of a block (kept until another block is loaded).</summary>
+        private ReadOnlySpan<byte> Load(int index)
+        {
+            var info = Blocks[index];
+            if (_loaded != index)
+            {
+                if (_block.Length < info.Length) _block = new byte[Math.Max(info.Length, _block.Length * 2)];
+                _loaded = -1;
+                if (ReadAt(info.Offset, _block.AsSpan(0, info.Length)) != info.Length)
+                {
+                    throw new SegmentCorruptException(Path, index, "block is cut short");
+                }
+                _loaded = index;
+            }
+            return _block.AsSpan(0, info.Length);
         }
 
         public string Path { get; }
         public BlockInfo[] Blocks { get; }
         public long Rows => Blocks.Sum(b => (long)b.Rows);
-        public long SizeBytes => _data.Length;
+        public long SizeBytes { get; }
+
+        public void Dispose() => _file.Dispose();
 
         /// <summary>
         /// The sorted distinct values of an address column in a block when it is dictionary-encoded (the
@@ -172,8 +234,7 @@ public static class SegmentFile
         /// </summary>
         public FlowAddress[]? Dictionary(int index, FlowField field)
         {
-            var info = Blocks[index];
-            var d = _data.AsSpan((int)info.Offset, info.Length);
+            var d = Load(index);
             var at = 0;
             foreach (var f in Columns)
             {
@@ -208,7 +269,7 @@ public static class SegmentFile
             var start = into.Count;
             var rows = info.Rows;
             into.EnsureCapacity(start + rows);
-            var d = _data.AsSpan((int)info.Offset, info.Length);
+            var d = Load(index);
             var at = 0;
             foreach (var field in Columns)
             {
