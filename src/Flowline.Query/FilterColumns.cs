@@ -24,6 +24,13 @@ public static class FilterColumns
         return set;
     }
 
+    /// <summary>A directional term reads one column; an undirected one both.</summary>
+    private static void Pair(HashSet<FlowField> set, Direction direction, FlowField src, FlowField dst)
+    {
+        if (direction != Direction.Dst) set.Add(src);
+        if (direction != Direction.Src) set.Add(dst);
+    }
+
     private static void Add(FilterNode node, HashSet<FlowField> set)
     {
         switch (node)
@@ -31,19 +38,19 @@ public static class FilterColumns
             case FilterNode.And a: Add(a.Left, set); Add(a.Right, set); break;
             case FilterNode.Or o: Add(o.Left, set); Add(o.Right, set); break;
             case FilterNode.Not n: Add(n.Inner, set); break;
-            case FilterNode.Address: set.Add(FlowField.SrcAddr); set.Add(FlowField.DstAddr); break;
+            case FilterNode.Address a: Pair(set, a.Direction, FlowField.SrcAddr, FlowField.DstAddr); break;
             case FilterNode.Flags: set.Add(FlowField.TcpFlags); break;
             case FilterNode.Exporter: set.Add(FlowField.Exporter); break;
-            case FilterNode.Mac: set.Add(FlowField.SrcMac); set.Add(FlowField.DstMac); break;
+            case FilterNode.Mac m: Pair(set, m.Direction, FlowField.SrcMac, FlowField.DstMac); break;
             case FilterNode.Number n:
                 switch (n.Field)
                 {
                     case NumericField.Protocol: set.Add(FlowField.IpProto); break;
                     case NumericField.IpVersion: set.Add(FlowField.IpVersion); break;
-                    case NumericField.Port: set.Add(FlowField.SrcPort); set.Add(FlowField.DstPort); break;
-                    case NumericField.Interface: set.Add(FlowField.InIf); set.Add(FlowField.OutIf); break;
-                    case NumericField.As: set.Add(FlowField.SrcAs); set.Add(FlowField.DstAs); break;
-                    case NumericField.Vlan: set.Add(FlowField.Vlan); set.Add(FlowField.PostVlan); break;
+                    case NumericField.Port: Pair(set, n.Direction, FlowField.SrcPort, FlowField.DstPort); break;
+                    case NumericField.Interface: Pair(set, n.Direction, FlowField.InIf, FlowField.OutIf); break;
+                    case NumericField.As: Pair(set, n.Direction, FlowField.SrcAs, FlowField.DstAs); break;
+                    case NumericField.Vlan: Pair(set, n.Direction, FlowField.Vlan, FlowField.PostVlan); break;
                     case NumericField.Tos: set.Add(FlowField.Tos); break;
                     case NumericField.Bytes: set.Add(FlowField.Bytes); break;
                     case NumericField.Packets: set.Add(FlowField.Packets); break;

@@ -29,6 +29,12 @@ public interface IFlowStore : IDisposable
     /// </summary>
     IEnumerable<FlowBatch> Scan(long from, long to, FilterNode filter, IReadOnlySet<FlowField>? columns = null);
 
+    /// <summary>The records of [from, to) that match <paramref name="filter"/>, at most <paramref name="limit"/> (0: all); with <paramref name="columns"/>, only those are read.</summary>
+    IEnumerable<FlowRecord> Rows(long from, long to, FilterNode filter, IReadOnlySet<FlowField>? columns = null, long limit = 0);
+
+    /// <summary>The grouped, ordered and cut answer of <paramref name="query"/> over [from, to).</summary>
+    Aggregator.AggregateResult Aggregate(long from, long to, FlowQuery query);
+
     StoreStats Stats();
 
     /// <summary>Drops whole partitions that end before <paramref name="before"/>; returns how many.</summary>

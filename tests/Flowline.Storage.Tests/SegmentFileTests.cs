@@ -137,4 +137,29 @@ public sealed class SegmentFileTests : IDisposable
         }
         Assert.True(pruned > 0, "no block was ever pruned");
     }
+    [Fact]
+    public void Columns_stored_relative_to_others_read_back_alone()
+    {
+        var batch = Generated(20_000);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch.End[i] = batch.Start[i] + i % 977;
+            batch.TimeReceived[i] = batch.End[i] + 5000 + i % 13;
+            batch.SampledBytes[i] = batch.Bytes[i];
+        }
+        var path = Path.Combine(_dir.FullName, "r.seg");
+        SegmentFile.Write(path, batch, blockRows: 8192);
+        using var reader = new SegmentFile.Reader(path);
+        foreach (var field in new[] { FlowField.End, FlowField.TimeReceived, FlowField.SampledBytes, FlowField.SampledPackets })
+        {
+            var back = new FlowBatch();
+            for (var i = 0; i < reader.Blocks.Length; i++) reader.ReadBlock(i, back, new HashSet<FlowField> { field });
+            Assert.True(batch.ColumnBytes(field, batch.Count).SequenceEqual(back.ColumnBytes(field, back.Count)), FlowFields.Name(field));
+        }
+        // Durations and delays cost far less than absolute times.
+        var sizes = new long[SegmentFile.Columns.Length];
+        for (var i = 0; i < reader.Blocks.Length; i++) reader.AddColumnSizes(i, sizes);
+        Assert.True(sizes[(int)FlowField.SampledBytes] < 100 * reader.Blocks.Length, $"sampled_bytes takes {sizes[(int)FlowField.SampledBytes]} bytes");
+        Assert.True(sizes[(int)FlowField.TimeReceived] < sizes[(int)FlowField.Start], "time_received should cost less than start");
+    }
 }

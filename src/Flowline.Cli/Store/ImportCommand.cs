@@ -10,10 +10,12 @@ namespace Flowline.Cli.Store;
 internal static class ImportCommand
 {
     public const string Help = """
-        Usage: flowline import --pcap FILE [--pcap FILE ...] --data-dir DIR
+        Usage: flowline import --pcap FILE [--pcap FILE ...] --data-dir DIR [--no-compact]
 
         Decodes the sFlow, NetFlow and IPFIX datagrams of the captures and appends the flow records to
-        the embedded store in DIR (created when missing). Prints how many records were stored.
+        the embedded store in DIR (created when missing), then compacts the partitions it wrote (one
+        sorted segment each, with rollups; skip with --no-compact, or run `flowline store compact`
+        later). Prints how many records were stored.
         """;
 
     public static int Run(string[] args, TextWriter stderr)
@@ -25,12 +27,14 @@ internal static class ImportCommand
         }
         var pcaps = new List<string>();
         string? dataDir = null;
+        var compact = true;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--pcap" when i + 1 < args.Length: pcaps.Add(args[++i]); break;
                 case "--data-dir" when i + 1 < args.Length: dataDir = args[++i]; break;
+                case "--no-compact": compact = false; break;
                 default:
                     stderr.WriteLine($"flowline import: unexpected '{args[i]}' (see `flowline import --help`)");
                     return 2;
@@ -62,6 +66,12 @@ internal static class ImportCommand
             }
             store.Append(batch);
             store.Flush();
+            if (compact)
+            {
+                var before = watch.Elapsed;
+                var partitions = store.Compact(progress: new Progress(stderr));
+                stderr.WriteLine($"flowline import: compacted {partitions} partition(s) in {(watch.Elapsed - before).TotalSeconds:0.0} s");
+            }
         }
         catch (CaptureFormatException e)
         {
@@ -78,5 +88,11 @@ internal static class ImportCommand
                          $"in {watch.Elapsed.TotalSeconds:0.000} s ({records / Math.Max(watch.Elapsed.TotalSeconds, 1e-9):N0} records/s); " +
                          $"malformed {decoder.Stats.MalformedDatagrams}");
         return 0;
+    }
+
+    /// <summary>Reports synchronously (System.Progress would post to the thread pool).</summary>
+    internal sealed class Progress(TextWriter stderr) : IProgress<string>
+    {
+        public void Report(string value) => stderr.WriteLine($"flowline: {value}");
     }
 }

@@ -23,6 +23,7 @@ internal static class QueryCommand
           --order M         order aggregates by bytes (default), packets or flows
           --fields a,b,...  columns when listing flows (default: start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets)
           -o FORMAT         table (default), csv, json or ndjson
+          --stats           print on stderr how many blocks were skipped and read, and the time taken
         Keys in csv/json/ndjson are canonical field names; sums are bytes, packets and flows.
         """;
 
@@ -41,6 +42,7 @@ internal static class QueryCommand
         var format = "table";
         string[] fields = ["start", "end", "src_addr", "dst_addr", "src_port", "dst_port", "ip_proto", "bytes", "packets"];
         var topN = false;
+        var stats = false;
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -50,30 +52,31 @@ internal static class QueryCommand
                 switch (a)
                 {
                     case "--data-dir": dataDir = Next(); break;
+                    case "--stats": stats = true; break;
                     case "--from": from = CliArgs.ParseTime(a, Next()); break;
                     case "--to": to = CliArgs.ParseTime(a, Next()); break;
                     case "-A": groupBy = ParseKeys(Next()); break;
                     case "-s":
-                    {
-                        var v = Next();
-                        var slash = v.LastIndexOf('/');
-                        var metric = slash > 0 ? v[(slash + 1)..] : "";
-                        if (!Enum.TryParse(metric, ignoreCase: true, out order) || metric.Any(char.IsDigit))
-                            throw new ArgumentException($"-s {v}: expected FIELD/bytes, FIELD/packets or FIELD/flows");
-                        groupBy = ParseKeys(v[..slash]);
-                        topN = true;
-                        break;
-                    }
+                        {
+                            var v = Next();
+                            var slash = v.LastIndexOf('/');
+                            var metric = slash > 0 ? v[(slash + 1)..] : "";
+                            if (!Enum.TryParse(metric, ignoreCase: true, out order) || metric.Any(char.IsDigit))
+                                throw new ArgumentException($"-s {v}: expected FIELD/bytes, FIELD/packets or FIELD/flows");
+                            groupBy = ParseKeys(v[..slash]);
+                            topN = true;
+                            break;
+                        }
                     case "-n":
                         if (!long.TryParse(Next(), out limit) || limit <= 0) throw new ArgumentException("-n: expected a positive number");
                         break;
                     case "--bucket": bucket = CliArgs.ParseDuration(a, Next()); break;
                     case "--order":
-                    {
-                        var v = Next();
-                        if (!Enum.TryParse(v, ignoreCase: true, out order) || v.Any(char.IsDigit)) throw new ArgumentException($"--order {v}: expected bytes, packets or flows");
-                        break;
-                    }
+                        {
+                            var v = Next();
+                            if (!Enum.TryParse(v, ignoreCase: true, out order) || v.Any(char.IsDigit)) throw new ArgumentException($"--order {v}: expected bytes, packets or flows");
+                            break;
+                        }
                     case "--fields":
                         fields = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                         foreach (var f in fields)
@@ -112,62 +115,81 @@ internal static class QueryCommand
             return 2;
         }
 
-        using var store = new EmbeddedStore(dataDir);
-        var output = Console.OpenStandardOutput();
-        using var writer = new StreamWriter(output, new System.Text.UTF8Encoding(false), 1 << 16);
-        if (groupBy is not null || bucket > 0)
+        using var store = new EmbeddedStore(dataDir, new EmbeddedStoreOptions { ReadOnly = true });
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        try
         {
-            var query = new FlowQuery
-            {
-                Filter = filter,
-                GroupBy = groupBy ?? [],
-                BucketMicros = bucket,
-                OrderBy = order,
-                Limit = (int)Math.Min(int.MaxValue, limit > 0 ? limit : topN ? 10 : 0),
-            };
-            var rows = QueryRunner.Aggregate(store.Scan(from, to, filter, FilterColumns.Of(query)), query);
-            var header = (bucket > 0 ? new[] { "bucket" } : []).Concat(query.GroupBy.Select(k => k.Name)).Concat(["bytes", "packets", "flows"]).ToArray();
-            if (format == "csv")
-            {
-                writer.Flush();
-                WriteCsv(output, header, rows, query);
-                return 0;
-            }
-            var table = rows.Select(r => (bucket > 0 ? new[] { CliArgs.Time(r.BucketStart) } : [])
-                .Concat(r.Keys.Select((k, i) => KeyText(k, query.GroupBy[i])))
-                .Concat([r.Bytes.ToString(), r.Packets.ToString(), r.Flows.ToString()]).ToArray());
-            Write(writer, format, header, table, numericFrom: header.Length - 3);
+            return Execute();
         }
-        else
+        finally
         {
-            var columns = fields.Select(f => { FlowFields.TryParse(f, out var x); return x; }).ToArray();
-            var needed = FilterColumns.Of(filter);
-            needed.UnionWith(columns);
-            var records = QueryRunner.Rows(store.Scan(from, to, filter, needed), filter, limit > 0 ? limit : 0);
-            if (format == "csv")
+            if (stats)
             {
-                // The common bulk path: rows go straight to UTF-8, without a string per cell.
-                writer.Flush();
-                var csv = new Utf8TextWriter(output);
-                csv.Text(string.Join(',', fields));
-                csv.Byte((byte)'\n');
-                foreach (var r in records)
+                var s = store.ScanStats;
+                stderr.WriteLine($"flowline query: {s.Blocks} blocks, {s.Blocks - s.PassedZoneMaps} skipped by zone maps, " +
+                                 $"{s.PassedZoneMaps - s.Read} by address dictionaries, {s.Read} read ({s.Rows} rows); " +
+                                 $"{s.RollupTables} rollup tables ({s.RollupRows} rows); {watch.Elapsed.TotalMilliseconds:0} ms");
+            }
+        }
+
+        int Execute()
+        {
+            var output = Console.OpenStandardOutput();
+            using var writer = new StreamWriter(output, new System.Text.UTF8Encoding(false), 1 << 16);
+            if (groupBy is not null || bucket > 0)
+            {
+                var query = new FlowQuery
                 {
-                    for (var c = 0; c < columns.Length; c++)
-                    {
-                        if (c > 0) csv.Byte((byte)',');
-                        FlowFields.Write(csv, columns[c], r);
-                    }
-                    csv.Byte((byte)'\n');
-                    csv.MaybeFlush();
+                    Filter = filter,
+                    GroupBy = groupBy ?? [],
+                    BucketMicros = bucket,
+                    OrderBy = order,
+                    Limit = (int)Math.Min(int.MaxValue, limit > 0 ? limit : topN ? 10 : 0),
+                };
+                var rows = store.Aggregate(from, to, query);
+                var header = (bucket > 0 ? new[] { "bucket" } : []).Concat(query.GroupBy.Select(k => k.Name)).Concat(["bytes", "packets", "flows"]).ToArray();
+                if (format == "csv")
+                {
+                    writer.Flush();
+                    WriteCsv(output, header, rows, query);
+                    return 0;
                 }
-                csv.Flush();
-                return 0;
+                var table = rows.Select(r => (bucket > 0 ? new[] { CliArgs.Time(r.BucketStart) } : [])
+                    .Concat(r.Keys.Select((k, i) => KeyText(k, query.GroupBy[i])))
+                    .Concat([r.Bytes.ToString(), r.Packets.ToString(), r.Flows.ToString()]).ToArray());
+                Write(writer, format, header, table, numericFrom: header.Length - 3);
             }
-            var table = records.Select(r => columns.Select(c => FlowFields.Format(c, r)).ToArray());
-            Write(writer, format, fields, table, numericFrom: int.MaxValue);
+            else
+            {
+                var columns = fields.Select(f => { FlowFields.TryParse(f, out var x); return x; }).ToArray();
+                var needed = FilterColumns.Of(filter);
+                needed.UnionWith(columns);
+                var records = QueryRunner.Rows(store.Scan(from, to, filter, needed), filter, limit > 0 ? limit : 0);
+                if (format == "csv")
+                {
+                    // The common bulk path: rows go straight to UTF-8, without a string per cell.
+                    writer.Flush();
+                    var csv = new Utf8TextWriter(output);
+                    csv.Text(string.Join(',', fields));
+                    csv.Byte((byte)'\n');
+                    foreach (var r in records)
+                    {
+                        for (var c = 0; c < columns.Length; c++)
+                        {
+                            if (c > 0) csv.Byte((byte)',');
+                            FlowFields.Write(csv, columns[c], r);
+                        }
+                        csv.Byte((byte)'\n');
+                        csv.MaybeFlush();
+                    }
+                    csv.Flush();
+                    return 0;
+                }
+                var table = records.Select(r => columns.Select(c => FlowFields.Format(c, r)).ToArray());
+                Write(writer, format, fields, table, numericFrom: int.MaxValue);
+            }
+            return 0;
         }
-        return 0;
     }
 
     /// <summary>Aggregates as CSV straight to UTF-8: millions of groups without a string per cell.</summary>
@@ -239,43 +261,43 @@ internal static class QueryCommand
                 foreach (var r in rows) w.WriteLine(string.Join(',', r));
                 break;
             case "json" or "ndjson":
-            {
-                var array = format == "json";
-                using var ms = new MemoryStream();
-                if (array) w.Write('[');
-                var first = true;
-                foreach (var r in rows)
                 {
-                    ms.SetLength(0);
-                    using (var j = new Utf8JsonWriter(ms))
+                    var array = format == "json";
+                    using var ms = new MemoryStream();
+                    if (array) w.Write('[');
+                    var first = true;
+                    foreach (var r in rows)
                     {
-                        j.WriteStartObject();
-                        for (var i = 0; i < header.Length; i++)
+                        ms.SetLength(0);
+                        using (var j = new Utf8JsonWriter(ms))
                         {
-                            if (i >= numericFrom || IsNumericField(header[i], r[i])) j.WriteNumber(header[i], decimal.Parse(r[i], System.Globalization.CultureInfo.InvariantCulture));
-                            else j.WriteString(header[i], r[i]);
+                            j.WriteStartObject();
+                            for (var i = 0; i < header.Length; i++)
+                            {
+                                if (i >= numericFrom || IsNumericField(header[i], r[i])) j.WriteNumber(header[i], decimal.Parse(r[i], System.Globalization.CultureInfo.InvariantCulture));
+                                else j.WriteString(header[i], r[i]);
+                            }
+                            j.WriteEndObject();
                         }
-                        j.WriteEndObject();
+                        if (array && !first) w.Write(',');
+                        w.Write(System.Text.Encoding.UTF8.GetString(ms.GetBuffer(), 0, (int)ms.Length));
+                        if (!array) w.WriteLine();
+                        first = false;
                     }
-                    if (array && !first) w.Write(',');
-                    w.Write(System.Text.Encoding.UTF8.GetString(ms.GetBuffer(), 0, (int)ms.Length));
-                    if (!array) w.WriteLine();
-                    first = false;
+                    if (array) w.WriteLine(']');
+                    break;
                 }
-                if (array) w.WriteLine(']');
-                break;
-            }
             default:
-            {
-                var all = rows.ToList();
-                var widths = header.Select((h, i) => Math.Max(h.Length, all.Count == 0 ? 0 : all.Max(r => r[i].Length))).ToArray();
-                w.WriteLine(string.Join("  ", header.Select((h, i) => h.PadRight(widths[i]))).TrimEnd());
-                foreach (var r in all)
                 {
-                    w.WriteLine(string.Join("  ", r.Select((c, i) => i >= numericFrom ? c.PadLeft(widths[i]) : c.PadRight(widths[i]))).TrimEnd());
+                    var all = rows.ToList();
+                    var widths = header.Select((h, i) => Math.Max(h.Length, all.Count == 0 ? 0 : all.Max(r => r[i].Length))).ToArray();
+                    w.WriteLine(string.Join("  ", header.Select((h, i) => h.PadRight(widths[i]))).TrimEnd());
+                    foreach (var r in all)
+                    {
+                        w.WriteLine(string.Join("  ", r.Select((c, i) => i >= numericFrom ? c.PadLeft(widths[i]) : c.PadRight(widths[i]))).TrimEnd());
+                    }
+                    break;
                 }
-                break;
-            }
         }
     }
 

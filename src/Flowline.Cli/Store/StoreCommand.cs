@@ -2,16 +2,18 @@ using Flowline.Storage.Embedded;
 
 namespace Flowline.Cli.Store;
 
-/// <summary>`flowline store stats|verify|expire --data-dir DIR`.</summary>
+/// <summary>`flowline store stats|verify|expire|compact --data-dir DIR`.</summary>
 internal static class StoreCommand
 {
     public const string Help = """
-        Usage: flowline store stats|verify|expire --data-dir DIR [--retention 15d | --before TIME]
+        Usage: flowline store stats|verify|expire|compact --data-dir DIR [--retention 15d | --before TIME]
 
-          stats    partitions, segments, records, bytes on disk, time span
+          stats    partitions, segments, records, bytes on disk, time span (--columns: bytes per record by column)
           verify   read every block and check its checksums; corrupt segments are moved to quarantine/
                    and listed (exit status 1 when any was found)
           expire   drop whole partitions older than --retention (default 15d) or --before TIME
+          compact  merge each partition's segments into one, sorted by address (tighter zone maps,
+                   smaller files) with its rollups; only partitions ending before --before TIME if given
         """;
 
     public static int Run(string[] args, TextWriter stderr)
@@ -24,6 +26,7 @@ internal static class StoreCommand
         var verb = args[0];
         string? dataDir = null;
         long? before = null;
+        var columns = false;
         var retention = 15 * 86_400_000_000L;
         try
         {
@@ -34,12 +37,13 @@ internal static class StoreCommand
                 switch (a)
                 {
                     case "--data-dir": dataDir = Next(); break;
+                    case "--columns": columns = true; break;
                     case "--retention": retention = CliArgs.ParseDuration(a, Next()); break;
                     case "--before": before = CliArgs.ParseTime(a, Next()); break;
                     default: throw new ArgumentException($"unknown option {a}");
                 }
             }
-            if (verb is not ("stats" or "verify" or "expire")) throw new ArgumentException($"unknown store command '{verb}' (stats, verify, expire)");
+            if (verb is not ("stats" or "verify" or "expire" or "compact")) throw new ArgumentException($"unknown store command '{verb}' (stats, verify, expire, compact)");
             if (dataDir is null) throw new ArgumentException("--data-dir is required");
             if (!Directory.Exists(dataDir)) throw new ArgumentException($"--data-dir {dataDir}: no such directory");
         }
@@ -61,6 +65,14 @@ internal static class StoreCommand
                 Console.Out.WriteLine($"first       {(s.FirstStart is { } f ? CliArgs.Time(f) : "-")}");
                 Console.Out.WriteLine($"last        {(s.LastStart is { } l ? CliArgs.Time(l) : "-")}");
                 Console.Out.WriteLine($"quarantined {s.Quarantined}");
+                if (columns && s.Rows > 0)
+                {
+                    Console.Out.WriteLine("bytes per record by column:");
+                    foreach (var (field, bytes) in store.ColumnSizes().OrderByDescending(kv => kv.Value))
+                    {
+                        Console.Out.WriteLine($"  {Flowline.Wire.Records.FlowFields.Name(field),-18} {bytes / (double)s.Rows,7:0.000}");
+                    }
+                }
                 return 0;
             }
             case "verify":
@@ -72,6 +84,13 @@ internal static class StoreCommand
                 }
                 Console.Out.WriteLine(problems.Count == 0 ? "verify: every block is intact" : $"verify: {problems.Count} corrupt segment(s) moved to quarantine");
                 return problems.Count == 0 ? 0 : 1;
+            }
+            case "compact":
+            {
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                var n = store.Compact(before ?? long.MaxValue, new ImportCommand.Progress(stderr));
+                Console.Out.WriteLine($"compact: {n} partition(s) compacted in {watch.Elapsed.TotalSeconds:0.0} s");
+                return 0;
             }
             default:
             {

@@ -16,6 +16,8 @@ public sealed record EmbeddedStoreOptions
     public int MaxBufferedRows { get; init; } = 262_144;
     public int BlockRows { get; init; } = SegmentFile.DefaultBlockRows;
     public SegmentCodec Codec { get; init; } = SegmentCodec.Brotli;
+    /// <summary>Only reads (queries next to a running collector): no commits, no clean-up, no compaction.</summary>
+    public bool ReadOnly { get; init; }
 }
 
 /// <summary>
@@ -31,7 +33,7 @@ public sealed class EmbeddedStore : IFlowStore
     private readonly EmbeddedStoreOptions _options;
     private readonly object _lock = new();
     private readonly Dictionary<long, FlowBatch> _buffers = [];
-    private readonly Timer _timer;
+    private readonly Timer? _timer;
     private long _sequence;
     private int _buffered;
     private bool _disposed;
@@ -40,10 +42,17 @@ public sealed class EmbeddedStore : IFlowStore
     {
         _root = Path.GetFullPath(root);
         _options = options ?? new EmbeddedStoreOptions();
+        if (_options.ReadOnly)
+        {
+            // A reader next to a running writer must not touch its temporary files or its compaction.
+            if (!Directory.Exists(_root)) throw new DirectoryNotFoundException($"no store at {_root}");
+            return;
+        }
         Directory.CreateDirectory(_root);
         Directory.CreateDirectory(QuarantineDirectory);
         // Whatever a crash left half-written was never acknowledged as durable.
         foreach (var tmp in Directory.EnumerateFiles(_root, "*.tmp", SearchOption.AllDirectories)) File.Delete(tmp);
+        DeleteObsolete();
         _sequence = Segments().Select(s => SequenceOf(s)).DefaultIfEmpty(0).Max();
         _timer = new Timer(_ => TimedFlush(), null, _options.GroupCommit, _options.GroupCommit);
     }
@@ -52,8 +61,27 @@ public sealed class EmbeddedStore : IFlowStore
     private string QuarantineDirectory => Path.Combine(_root, "quarantine");
     private long PartitionMicros => (long)_options.PartitionWidth.TotalMicroseconds;
 
-    private static long SequenceOf(string segment) =>
-        long.TryParse(Path.GetFileNameWithoutExtension(segment).AsSpan(4), NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : 0;
+    /// <summary>
+    /// The write sequence numbers a segment holds: <c>seg-N</c> holds N; a compacted <c>seg-A-B</c> holds every
+    /// segment of its partition numbered A to B. A segment inside another's range is obsolete (compaction
+    /// finished, its inputs not yet deleted) and is never read: the compacted file appears atomically, so
+    /// each row is read exactly once whether a crash came before, during or after compaction.
+    /// </summary>
+    private static (long First, long Last) RangeOf(string segment)
+    {
+        var name = Path.GetFileNameWithoutExtension(segment).AsSpan(4);
+        var dash = name.IndexOf('-');
+        if (dash < 0)
+        {
+            return long.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? (n, n) : (0, 0);
+        }
+        return long.TryParse(name[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out var a)
+            && long.TryParse(name[(dash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var b) ? (a, b) : (0, 0);
+    }
+
+    private static long SequenceOf(string segment) => RangeOf(segment).Last;
+
+    private static bool IsCompacted(string segment) => Path.GetFileNameWithoutExtension(segment).AsSpan(4).Contains('-');
 
     private string PartitionDirectory(long partitionStart)
     {
@@ -63,15 +91,67 @@ public sealed class EmbeddedStore : IFlowStore
 
     private long PartitionOf(long start) => Aggregator.FloorBucket(start, PartitionMicros);
 
-    /// <summary>Every segment file outside quarantine, in write order.</summary>
-    private IEnumerable<string> Segments() =>
+    /// <summary>Every live segment file outside quarantine, in write order.</summary>
+    private List<string> Segments() => Live(AllSegments());
+
+    private IEnumerable<string> AllSegments() =>
         Directory.EnumerateFiles(_root, "seg-*" + SegmentExtension, SearchOption.AllDirectories)
-            .Where(p => !p.StartsWith(QuarantineDirectory, StringComparison.Ordinal))
-            .OrderBy(SequenceOf);
+            .Where(p => !p.StartsWith(QuarantineDirectory, StringComparison.Ordinal));
+
+    /// <summary>Leaves out segments that a compacted segment of the same partition replaces.</summary>
+    private static List<string> Live(IEnumerable<string> segments)
+    {
+        // Plain loops over a class: this runs at the start of every query, where LINQ over tuples costs compile time.
+        var all = new List<SegmentName>();
+        foreach (var p in segments) all.Add(new SegmentName(p));
+        var live = new List<SegmentName>(all.Count);
+        foreach (var x in all)
+        {
+            var replaced = false;
+            foreach (var c in all)
+            {
+                if (c.Compacted && !ReferenceEquals(c, x) && c.Directory == x.Directory && c.First <= x.First && c.Last >= x.Last)
+                {
+                    replaced = true;
+                    break;
+                }
+            }
+            if (!replaced) live.Add(x);
+        }
+        live.Sort(static (a, b) => a.First != b.First ? a.First.CompareTo(b.First) : a.Last.CompareTo(b.Last));
+        var paths = new List<string>(live.Count);
+        foreach (var x in live) paths.Add(x.Path);
+        return paths;
+    }
+
+    private sealed class SegmentName
+    {
+        public SegmentName(string path)
+        {
+            Path = path;
+            Directory = System.IO.Path.GetDirectoryName(path)!;
+            (First, Last) = RangeOf(path);
+            Compacted = IsCompacted(path);
+        }
+
+        public string Path { get; }
+        public string Directory { get; }
+        public long First { get; }
+        public long Last { get; }
+        public bool Compacted { get; }
+    }
+
+    /// <summary>Segments that compaction replaced, to delete once no scan can be reading them.</summary>
+    private IEnumerable<string> Obsolete()
+    {
+        var all = AllSegments().ToList();
+        return all.Except(Live(all));
+    }
 
     public void Append(FlowBatch batch)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_options.ReadOnly) throw new InvalidOperationException("the store was opened read-only");
         var flush = false;
         lock (_lock)
         {
@@ -119,7 +199,7 @@ public sealed class EmbeddedStore : IFlowStore
                 var directory = PartitionDirectory(partition);
                 Directory.CreateDirectory(directory);
                 var path = Path.Combine(directory, $"seg-{_sequence + 1:D12}{SegmentExtension}");
-                SegmentFile.Write(path, buffer, _options.BlockRows, _options.Codec);
+                SegmentFile.Write(path, RowOrder.Sorted(buffer), _options.BlockRows, _options.Codec, sorted: true);
                 _sequence++;
                 buffer.Clear();
             }
@@ -129,15 +209,306 @@ public sealed class EmbeddedStore : IFlowStore
     }
 
     /// <summary>
+    /// Merges the segments of each partition that ends at or before <paramref name="before"/> (all
+    /// partitions by default) into one segment in <see cref="RowOrder"/>: fewer files, tighter zone maps,
+    /// better compression. Partitions already in one compacted segment are left alone. Safe against
+    /// crashes at any point (see <see cref="RangeOf"/>) and against concurrent appends and scans.
+    /// </summary>
+    /// <returns>The partitions compacted.</returns>
+    public int Compact(long before = long.MaxValue, IProgress<string>? progress = null, CancellationToken cancel = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_options.ReadOnly) throw new InvalidOperationException("the store was opened read-only");
+        var compacted = 0;
+        lock (_compactLock)
+        {
+            var byPartition = Segments().GroupBy(p => Path.GetDirectoryName(p)!).ToList();
+            foreach (var group in byPartition)
+            {
+                var inputs = group.ToList();
+                var start = PartitionStartOf(inputs[0]);
+                if (start is null || (before != long.MaxValue && start.Value + PartitionMicros > before)) continue;
+                if (inputs.Count == 1 && IsCompacted(inputs[0]))
+                {
+                    if (!File.Exists(Rollups.PathFor(inputs[0]))) RebuildRollups(inputs[0]);
+                    continue;
+                }
+                progress?.Report($"compacting {Path.GetRelativePath(_root, group.Key)}: {inputs.Count} segments");
+                CompactPartition(group.Key, inputs, cancel);
+                compacted++;
+            }
+            DeleteObsolete();
+        }
+        return compacted;
+    }
+
+    private readonly object _compactLock = new();
+
+    private void CompactPartition(string directory, List<string> inputs, CancellationToken cancel)
+    {
+        var first = inputs.Min(p => RangeOf(p).First);
+        var last = inputs.Max(p => RangeOf(p).Last);
+        var output = Path.Combine(directory, $"seg-{first:D12}-{last:D12}{SegmentExtension}");
+        var readers = new List<SegmentFile.Reader>();
+        try
+        {
+            foreach (var p in inputs)
+            {
+                try
+                {
+                    readers.Add(new SegmentFile.Reader(p));
+                }
+                catch (SegmentCorruptException)
+                {
+                    Quarantine(p);
+                    // Compacting around a corrupt segment would let the merged file claim its sequence range.
+                    return;
+                }
+            }
+            try
+            {
+                var rollups = new Rollups.Builder(PartitionMicros);
+                Compaction.SegmentMerger.Merge(readers, output, _options.BlockRows, _options.Codec, rollups.Add, cancel);
+                // After the segment: a crash in between leaves a segment without rollups, which the next
+                // compaction completes (queries read its flows meanwhile).
+                rollups.Write(output);
+            }
+            catch (SegmentCorruptException e)
+            {
+                Quarantine(e.Path);
+            }
+        }
+        finally
+        {
+            foreach (var r in readers) r.Dispose();
+        }
+    }
+
+    private void RebuildRollups(string segment)
+    {
+        try
+        {
+            using var reader = new SegmentFile.Reader(segment);
+            var rollups = new Rollups.Builder(PartitionMicros);
+            var batch = new FlowBatch(_options.BlockRows);
+            for (var i = 0; i < reader.Blocks.Length; i++)
+            {
+                batch.Clear();
+                reader.ReadBlock(i, batch);
+                rollups.Add(batch);
+            }
+            rollups.Write(segment);
+        }
+        catch (SegmentCorruptException e)
+        {
+            Quarantine(e.Path);
+        }
+    }
+
+    private int _activeScans;
+    private ScanStatistics _scanStats = new();
+
+    /// <summary>Blocks considered, left after zone maps, read, and rows read, over all scans so far.</summary>
+    public ScanStatistics ScanStats => _scanStats;
+
+    public sealed class ScanStatistics
+    {
+        public long Blocks, PassedZoneMaps, Read, Rows, RollupTables, RollupRows;
+    }
+
+    /// <summary>Deletes segments a compacted one replaces, unless a scan may still be reading them.</summary>
+    private void DeleteObsolete()
+    {
+        if (Volatile.Read(ref _activeScans) > 0) return;
+        var obsolete = Obsolete().ToList();
+        // Rollups whose segment is gone (replaced, quarantined, or never renamed into place).
+        foreach (var rollup in Directory.EnumerateFiles(_root, "seg-*.rollup", SearchOption.AllDirectories))
+        {
+            if (!File.Exists(Path.ChangeExtension(rollup, SegmentExtension))) obsolete.Add(rollup);
+        }
+        foreach (var path in obsolete)
+        {
+            try
+            {
+                File.Delete(path);
+                if (path.EndsWith(SegmentExtension, StringComparison.Ordinal)) File.Delete(Rollups.PathFor(path));
+            }
+            catch (IOException)
+            {
+                // Retried at the next compaction or open.
+            }
+        }
+    }
+
+    /// <summary>
     /// Decodes blocks on a second thread while the caller works on the previous ones (a pipeline of
     /// <see cref="PrefetchDepth"/> batches), so decoding and filtering/aggregating overlap on two cores.
     /// </summary>
-    public IEnumerable<FlowBatch> Scan(long from, long to, FilterNode filter, IReadOnlySet<FlowField>? columns = null)
+    public IEnumerable<FlowBatch> Scan(long from, long to, FilterNode filter, IReadOnlySet<FlowField>? columns = null) =>
+        ScanSegments(Segments(), from, to, filter, columns);
+
+    public IEnumerable<FlowRecord> Rows(long from, long to, FilterNode filter, IReadOnlySet<FlowField>? columns = null, long limit = 0)
+    {
+        HashSet<FlowField>? needed = null;
+        if (columns is not null)
+        {
+            needed = FilterColumns.Of(filter);
+            needed.UnionWith(columns);
+        }
+        return QueryRunner.Rows(Scan(from, to, filter, needed), filter, limit);
+    }
+
+    /// <summary>
+    /// Answers a grouping / top-N query. Per partition it reads a rollup table instead of the flows when
+    /// the answer is the same: the filter and the keys use only the table's keys, nothing distinct is
+    /// counted, and the time range and buckets fall on the table's boundaries (whole partitions for the
+    /// partition-wide table, whole minutes for the per-minute one). Flows appended to a partition after
+    /// its compaction are read as flows.
+    /// </summary>
+    public Aggregator.AggregateResult Aggregate(long from, long to, FlowQuery query)
+    {
+        var aggregator = new Aggregator(query);
+        var evaluator = new FilterEvaluator(query.Filter);
+        var selection = Array.Empty<ulong>();
+        HashSet<FlowField>? needed = null;
+        if (query.CountDistinct is null)
+        {
+            needed = FilterColumns.Of(query.Filter);
+            foreach (var k in query.GroupBy) needed.Add(k.Field);
+        }
+        var flows = new List<string>();
+        foreach (var partition in Partitions(Segments()))
+        {
+            var start = PartitionStartOf(partition[0]);
+            if (start is { } p && (p + PartitionMicros <= from || p >= to)) continue;
+            var compacted = partition.Find(IsCompacted);
+            var width = start is { } s0 && compacted is not null && needed is not null ? RollupWidth(s0, from, to, query.BucketMicros) : 0;
+            var table = width > 0 ? Rollups.TryRead(compacted!)?.Best(needed!, width)?.Decode() : null;
+            if (table is not { } decoded)
+            {
+                flows.AddRange(partition);
+                continue;
+            }
+            var rows = decoded.Rows;
+            var words = FilterEvaluator.Words(rows.Count);
+            if (selection.Length < words) selection = new ulong[words];
+            evaluator.Evaluate(rows, selection);
+            for (var i = 0; i < rows.Count; i++)
+            {
+                if (rows.Start[i] < from || rows.Start[i] >= to) selection[i >> 6] &= ~(1UL << (i & 63));
+            }
+            aggregator.Add(rows, selection.AsSpan(0, words), decoded.Flows);
+            Interlocked.Increment(ref _scanStats.RollupTables);
+            Interlocked.Add(ref _scanStats.RollupRows, rows.Count);
+            foreach (var segment in partition)
+            {
+                if (!ReferenceEquals(segment, compacted)) flows.Add(segment);
+            }
+        }
+        if (flows.Count > 0)
+        {
+            foreach (var batch in ScanSegments(flows, from, to, query.Filter, FilterColumns.Of(query)))
+            {
+                var words = FilterEvaluator.Words(batch.Count);
+                if (selection.Length < words) selection = new ulong[words];
+                evaluator.Evaluate(batch, selection);
+                aggregator.Add(batch, selection.AsSpan(0, words));
+            }
+        }
+        return aggregator.Result();
+    }
+
+    /// <summary>
+    /// The rollup bucket width that answers exactly for the part of partition [start, start + width) inside
+    /// [from, to), or 0 when none does.
+    /// </summary>
+    private long RollupWidth(long start, long from, long to, long bucket)
+    {
+        var width = PartitionMicros;
+        if (from <= start && start + width <= to && (bucket == 0 || bucket % width == 0)) return width;
+        const long minute = Rollups.MinuteMicros;
+        static bool OnMinute(long t) => t == long.MinValue || t == long.MaxValue || t % minute == 0;
+        return OnMinute(from) && OnMinute(to) && (bucket == 0 || bucket % minute == 0) ? minute : 0;
+    }
+
+    /// <summary>Live segments grouped by partition directory, in write order within each.</summary>
+    private static List<List<string>> Partitions(List<string> segments)
+    {
+        var byDirectory = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var order = new List<List<string>>();
+        foreach (var s in segments)
+        {
+            var dir = Path.GetDirectoryName(s)!;
+            if (!byDirectory.TryGetValue(dir, out var list))
+            {
+                list = [];
+                byDirectory.Add(dir, list);
+                order.Add(list);
+            }
+            list.Add(s);
+        }
+        return order;
+    }
+
+    /// <summary>Blocks decoded on the caller's thread before the second thread starts: a lookup that reads one or two blocks needs no pipeline.</summary>
+    private const int InlineBlocks = 2;
+
+    private IEnumerable<FlowBatch> ScanSegments(IEnumerable<string> segments, long from, long to, FilterNode filter, IReadOnlySet<FlowField>? columns)
     {
         if (columns is not null && !columns.Contains(FlowField.Start))
         {
             columns = new HashSet<FlowField>(columns) { FlowField.Start };
         }
+        Interlocked.Increment(ref _activeScans);
+        try
+        {
+            using var blocks = Blocks(segments, from, to, filter).GetEnumerator();
+            var quarantined = new HashSet<string>();
+            var batch = new FlowBatch(_options.BlockRows);
+            var inline = 0;
+            bool more;
+            while ((more = blocks.MoveNext()) && inline < InlineBlocks)
+            {
+                var (reader, block) = blocks.Current;
+                if (quarantined.Contains(reader.Path)) continue;
+                batch.Clear();
+                if (!TryRead(reader, block, batch, columns, quarantined)) continue;
+                inline++;
+                yield return TimeSlice(batch, from, to);
+            }
+            if (!more) yield break;
+            foreach (var b in Pipelined(blocks, from, to, columns, quarantined)) yield return b;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _activeScans);
+        }
+    }
+
+    /// <summary>A segment found corrupt is quarantined and left out as a whole, as later scans will leave it out.</summary>
+    private bool TryRead(SegmentFile.Reader reader, int block, FlowBatch batch, IReadOnlySet<FlowField>? columns, HashSet<string> quarantined)
+    {
+        try
+        {
+            reader.ReadBlock(block, batch, columns, skippedAreZero: true);
+            return true;
+        }
+        catch (SegmentCorruptException)
+        {
+            quarantined.Add(reader.Path);
+            Quarantine(reader.Path);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Decodes blocks on a second thread while the caller works on the previous ones (a pipeline of
+    /// <see cref="PrefetchDepth"/> batches), so decoding and filtering/aggregating overlap on two cores.
+    /// Starts with the enumerator's current block.
+    /// </summary>
+    private IEnumerable<FlowBatch> Pipelined(IEnumerator<(SegmentFile.Reader Reader, int Block)> blocks, long from, long to,
+        IReadOnlySet<FlowField>? columns, HashSet<string> quarantined)
+    {
         var free = System.Threading.Channels.Channel.CreateUnbounded<FlowBatch>();
         // Pool batches are filled only with this projection, so their other columns stay zero from allocation.
         for (var i = 0; i < PrefetchDepth + 1; i++) free.Writer.TryWrite(new FlowBatch(_options.BlockRows));
@@ -147,26 +518,20 @@ public sealed class EmbeddedStore : IFlowStore
         {
             try
             {
-                var quarantined = new HashSet<string>();
-                foreach (var (reader, block) in Blocks(from, to, filter))
+                do
                 {
-                    // A segment found corrupt is left out as a whole, as later scans will leave it out.
+                    var (reader, block) = blocks.Current;
                     if (quarantined.Contains(reader.Path)) continue;
                     var batch = await free.Reader.ReadAsync(cancel.Token).ConfigureAwait(false);
                     batch.Clear();
-                    try
+                    if (!TryRead(reader, block, batch, columns, quarantined))
                     {
-                        reader.ReadBlock(block, batch, columns, skippedAreZero: true);
-                    }
-                    catch (SegmentCorruptException)
-                    {
-                        quarantined.Add(reader.Path);
-                        Quarantine(reader.Path);
                         free.Writer.TryWrite(batch);
                         continue;
                     }
                     await ready.Writer.WriteAsync((batch, TimeSlice(batch, from, to)), cancel.Token).ConfigureAwait(false);
                 }
+                while (blocks.MoveNext());
                 ready.Writer.Complete();
             }
             catch (Exception e)
@@ -203,9 +568,9 @@ public sealed class EmbeddedStore : IFlowStore
     private const int PrefetchDepth = 2;
 
     /// <summary>The blocks of the range that the zone maps and the address dictionaries cannot rule out, in write order.</summary>
-    private IEnumerable<(SegmentFile.Reader Reader, int Block)> Blocks(long from, long to, FilterNode filter)
+    private IEnumerable<(SegmentFile.Reader Reader, int Block)> Blocks(IEnumerable<string> segments, long from, long to, FilterNode filter)
     {
-        foreach (var path in Segments())
+        foreach (var path in segments)
         {
             var partitionStart = PartitionStartOf(path);
             if (partitionStart is { } p && (p + PartitionMicros <= from || p >= to)) continue;
@@ -223,7 +588,9 @@ public sealed class EmbeddedStore : IFlowStore
             {
                 for (var i = 0; i < reader.Blocks.Length; i++)
                 {
+                    Interlocked.Increment(ref _scanStats.Blocks);
                     if (!reader.Blocks[i].Zone.MayMatch(from, to, filter)) continue;
+                    Interlocked.Increment(ref _scanStats.PassedZoneMaps);
                     bool mayMatch;
                     try
                     {
@@ -234,7 +601,10 @@ public sealed class EmbeddedStore : IFlowStore
                         Quarantine(path);
                         break;
                     }
-                    if (mayMatch) yield return (reader, i);
+                    if (!mayMatch) continue;
+                    Interlocked.Increment(ref _scanStats.Read);
+                    Interlocked.Add(ref _scanStats.Rows, reader.Blocks[i].Rows);
+                    yield return (reader, i);
                 }
             }
         }
@@ -270,6 +640,7 @@ public sealed class EmbeddedStore : IFlowStore
         var target = Path.Combine(QuarantineDirectory, Path.GetRelativePath(_root, path).Replace(Path.DirectorySeparatorChar, '_'));
         try
         {
+            Directory.CreateDirectory(QuarantineDirectory);
             File.Move(path, target, overwrite: true);
         }
         catch (IOException)
@@ -302,7 +673,26 @@ public sealed class EmbeddedStore : IFlowStore
             }
         }
         var partitions = segments.Select(Path.GetDirectoryName).Distinct().Count();
-        return new StoreStats(partitions, segments.Count, rows, bytes, first, last, Directory.EnumerateFiles(QuarantineDirectory).Count());
+        return new StoreStats(partitions, segments.Count, rows, bytes, first, last, Directory.Exists(QuarantineDirectory) ? Directory.EnumerateFiles(QuarantineDirectory).Count() : 0);
+    }
+
+    /// <summary>Bytes on disk per column (with each column's header) over all live segments.</summary>
+    public IReadOnlyDictionary<FlowField, long> ColumnSizes()
+    {
+        var sizes = new long[SegmentFile.Columns.Length];
+        foreach (var path in Segments())
+        {
+            try
+            {
+                using var reader = new SegmentFile.Reader(path);
+                for (var i = 0; i < reader.Blocks.Length; i++) reader.AddColumnSizes(i, sizes);
+            }
+            catch (SegmentCorruptException)
+            {
+                // Counted by verify.
+            }
+        }
+        return SegmentFile.Columns.ToDictionary(f => f, f => sizes[(int)f]);
     }
 
     public int Expire(long before)
@@ -348,8 +738,12 @@ public sealed class EmbeddedStore : IFlowStore
     public void Dispose()
     {
         if (_disposed) return;
-        _timer.Dispose();
-        Flush();
+        if (!_options.ReadOnly)
+        {
+            _timer?.Dispose();
+            Flush();
+            lock (_compactLock) DeleteObsolete();
+        }
         _disposed = true;
     }
 }

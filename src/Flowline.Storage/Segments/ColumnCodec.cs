@@ -27,14 +27,93 @@ internal static class ColumnCodec
     public static bool IsAddress(FlowField f) => f is FlowField.SrcAddr or FlowField.DstAddr or FlowField.NextHop or FlowField.Exporter
         or FlowField.UnderlaySrc or FlowField.UnderlayDst;
 
+    /// <summary>Set on the codec byte when each value is stored minus the same row of its <see cref="ReferenceOf"/> column.</summary>
+    public const byte Referenced = 0x40;
+
+    /// <summary>Set on the codec byte when values are stored minus the block's smallest (an 8-byte base first).</summary>
+    public const byte FrameOfReference = 0x20;
+
+    /// <summary>
+    /// The column a column is most like, row by row: end − start is the duration, time received − end the
+    /// export delay, and the sampled counts equal the scaled ones at rate 1. Stored as differences when that
+    /// is smaller. The reference always comes earlier in <see cref="DecodeOrder"/>.
+    /// </summary>
+    public static FlowField? ReferenceOf(FlowField f) => f switch
+    {
+        FlowField.End => FlowField.Start,
+        FlowField.TimeReceived => FlowField.End,
+        FlowField.SampledBytes => FlowField.Bytes,
+        FlowField.SampledPackets => FlowField.Packets,
+        _ => null,
+    };
+
+    /// <summary>Referenced columns, in the order their references become final.</summary>
+    public static readonly FlowField[] DecodeOrder = [FlowField.End, FlowField.TimeReceived, FlowField.SampledBytes, FlowField.SampledPackets];
+
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_candidate, t_best;
+
     /// <summary>Encodes <paramref name="raw"/> (the column's in-memory bytes) into <paramref name="output"/>; returns the codec used.</summary>
-    public static byte Encode(FlowField field, ReadOnlySpan<byte> raw, int valueSize, ArrayBufferWriter<byte> output, byte preferred = ShuffleBrotli)
+    /// <param name="reference">The same rows of <see cref="ReferenceOf"/>(field), when it has one.</param>
+    public static byte Encode(FlowField field, ReadOnlySpan<byte> raw, int valueSize, ArrayBufferWriter<byte> output, byte preferred = ShuffleBrotli,
+        ReadOnlySpan<byte> reference = default)
     {
         if (IsAddress(field) && TryEncodeDictionary(raw, output, preferred, out var codec))
         {
             return codec;
         }
-        return EncodeBytes(IsTime(field), raw, valueSize, output, preferred);
+        var time = IsTime(field);
+        if (valueSize != 8 || raw.Length == 0 || (!time && reference.IsEmpty))
+        {
+            return EncodeBytes(time, raw, valueSize, output, preferred);
+        }
+        // Several shapes suit 8-byte counters and times; keep whichever is smallest.
+        var best = t_best ??= new ArrayBufferWriter<byte>();
+        var candidate = t_candidate ??= new ArrayBufferWriter<byte>();
+        best.ResetWrittenCount();
+        var bestCodec = EncodeBytes(time, raw, valueSize, best, preferred);
+        var transformed = ArrayPool<byte>.Shared.Rent(raw.Length);
+        try
+        {
+            var t = transformed.AsSpan(0, raw.Length);
+            if (!reference.IsEmpty)
+            {
+                for (var i = 0; i < raw.Length; i += 8)
+                {
+                    BinaryPrimitives.WriteUInt64LittleEndian(t[i..], BinaryPrimitives.ReadUInt64LittleEndian(raw[i..]) - BinaryPrimitives.ReadUInt64LittleEndian(reference[i..]));
+                }
+                candidate.ResetWrittenCount();
+                var c = EncodeBytes(false, t, 8, candidate, preferred);
+                if (candidate.WrittenCount < best.WrittenCount)
+                {
+                    (best, candidate) = (candidate, best);
+                    bestCodec = (byte)(c | Referenced);
+                }
+            }
+            if (time)
+            {
+                var min = long.MaxValue;
+                for (var i = 0; i < raw.Length; i += 8) min = Math.Min(min, BinaryPrimitives.ReadInt64LittleEndian(raw[i..]));
+                for (var i = 0; i < raw.Length; i += 8) BinaryPrimitives.WriteInt64LittleEndian(t[i..], BinaryPrimitives.ReadInt64LittleEndian(raw[i..]) - min);
+                candidate.ResetWrittenCount();
+                BinaryPrimitives.WriteInt64LittleEndian(candidate.GetSpan(8), min);
+                candidate.Advance(8);
+                var c = EncodeBytes(false, t, 8, candidate, preferred);
+                if (candidate.WrittenCount < best.WrittenCount)
+                {
+                    (best, candidate) = (candidate, best);
+                    bestCodec = (byte)(c | FrameOfReference);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(transformed);
+        }
+        best.WrittenSpan.CopyTo(output.GetSpan(best.WrittenCount));
+        output.Advance(best.WrittenCount);
+        t_best = best;
+        t_candidate = candidate;
+        return bestCodec;
     }
 
     /*
@@ -164,10 +243,31 @@ internal static class ColumnCodec
     }
 
     /// <summary>Decodes into <paramref name="raw"/> (exactly the column's byte length); false when the data is not what it claims.</summary>
+    /// <remarks>
+    /// A <see cref="Referenced"/> column comes out as differences: the caller adds its reference column
+    /// (<see cref="AddReference"/>) once that one is final.
+    /// </remarks>
     public static bool Decode(FlowField field, byte codec, ReadOnlySpan<byte> stored, Span<byte> raw, int valueSize)
     {
         if (codec == Dictionary) return IsAddress(field) && DecodeDictionary(stored, raw);
+        if ((codec & Referenced) != 0) return ReferenceOf(field) is not null && valueSize == 8 && DecodeBytes(false, (byte)(codec & ~Referenced), stored, raw, valueSize);
+        if ((codec & FrameOfReference) != 0)
+        {
+            if (valueSize != 8 || stored.Length < 8 || !DecodeBytes(false, (byte)(codec & ~FrameOfReference), stored[8..], raw, valueSize)) return false;
+            var min = BinaryPrimitives.ReadInt64LittleEndian(stored);
+            var values = MemoryMarshal.Cast<byte, long>(raw);
+            for (var i = 0; i < values.Length; i++) values[i] += min;
+            return true;
+        }
         return DecodeBytes(IsTime(field), codec, stored, raw, valueSize);
+    }
+
+    /// <summary>Completes a <see cref="Referenced"/> column: adds the reference column row by row.</summary>
+    public static void AddReference(Span<byte> raw, ReadOnlySpan<byte> reference)
+    {
+        var values = MemoryMarshal.Cast<byte, ulong>(raw);
+        var refs = MemoryMarshal.Cast<byte, ulong>(reference);
+        for (var i = 0; i < values.Length; i++) values[i] += refs[i];
     }
 
     private static bool DecodeBytes(bool delta, byte codec, ReadOnlySpan<byte> stored, Span<byte> raw, int valueSize)

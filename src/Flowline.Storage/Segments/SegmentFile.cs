@@ -8,7 +8,7 @@ namespace Flowline.Storage.Segments;
 /// <summary>
 /// An immutable columnar segment file (little-endian):
 /// <code>
-///   header   "FLSEG001" | u32 column count | u32 reserved
+///   header   "FLSEG002" | u32 column count | u32 flags (bit 0: rows are in <see cref="RowOrder"/>)
 ///   blocks   per block, per column in canonical field order:
 ///              u32 stored length | u32 raw length | u32 CRC-32C of the stored bytes | u8 codec | 3 reserved | stored bytes
 ///   footer   u32 block count | per block: u64 offset | u32 rows | u32 length | zone map | u32 CRC-32C of the footer
@@ -19,7 +19,8 @@ namespace Flowline.Storage.Segments;
 public static class SegmentFile
 {
     public const int DefaultBlockRows = 16384;
-    private static readonly byte[] HeaderMagic = "FLSEG001"u8.ToArray();
+    private static readonly byte[] HeaderMagic = "FLSEG002"u8.ToArray();
+    private static readonly byte[] OlderMagic = "FLSEG001"u8.ToArray();
     private static readonly byte[] TrailerMagic = "FLSEGEND"u8.ToArray();
     private const int HeaderLength = 16;
     private const int TrailerLength = 24;
@@ -28,81 +29,146 @@ public static class SegmentFile
     public static readonly FlowField[] Columns = Enum.GetValues<FlowField>();
 
     /// <summary>Writes rows [0, batch.Count) as a segment at <paramref name="path"/>, durably.</summary>
-    public static void Write(string path, FlowBatch batch, int blockRows = DefaultBlockRows, SegmentCodec codec = SegmentCodec.Brotli)
+    public static void Write(string path, FlowBatch batch, int blockRows = DefaultBlockRows, SegmentCodec codec = SegmentCodec.Brotli, bool sorted = false)
     {
-        var output = new ArrayBufferWriter<byte>(Math.Max(4096, batch.Count * 24));
-        var header = output.GetSpan(HeaderLength);
-        HeaderMagic.CopyTo(header);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)Columns.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[12..], 0);
-        output.Advance(HeaderLength);
-
-        var index = new List<(long Offset, int Rows, int Length, ZoneMap Zone)>();
-        var block = new FlowBatch(Math.Min(blockRows, Math.Max(1, batch.Count)));
+        using var writer = new Writer(path, codec, sorted);
         for (var start = 0; start < batch.Count; start += blockRows)
         {
-            var rows = Math.Min(blockRows, batch.Count - start);
-            var offset = output.WrittenCount;
+            writer.AppendBlock(batch, start, Math.Min(blockRows, batch.Count - start));
+        }
+        writer.Complete();
+    }
+
+    /// <summary>
+    /// Writes a segment block by block to a temporary file; <see cref="Complete"/> adds the footer, makes it
+    /// durable and renames it into place. Disposed without completing, it leaves nothing behind.
+    /// </summary>
+    public sealed class Writer : IDisposable
+    {
+        private readonly string _path;
+        private readonly string _temporary;
+        private readonly SegmentCodec _codec;
+        private readonly FileStream _file;
+        private readonly ArrayBufferWriter<byte> _buffer = new(1 << 16);
+        private readonly List<(long Offset, int Rows, int Length, ZoneMap Zone)> _index = [];
+        private long _written;
+        private bool _completed;
+
+        /// <param name="sorted">The caller promises the rows come in <see cref="RowOrder"/>; recorded in the header.</param>
+        public Writer(string path, SegmentCodec codec = SegmentCodec.Brotli, bool sorted = false)
+        {
+            _path = path;
+            _temporary = path + ".tmp";
+            _codec = codec;
+            _file = new FileStream(_temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+            var header = _buffer.GetSpan(HeaderLength);
+            HeaderMagic.CopyTo(header);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)Columns.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[12..], sorted ? 1u : 0u);
+            _buffer.Advance(HeaderLength);
+            Drain();
+        }
+
+        public long Rows { get; private set; }
+
+        private void Drain()
+        {
+            try
+            {
+                _file.Write(_buffer.WrittenSpan);
+            }
+            catch (IOException)
+            {
+                Abandon();
+                throw;
+            }
+            _written += _buffer.WrittenCount;
+            _buffer.ResetWrittenCount();
+        }
+
+        /// <summary>Encodes rows [start, start + rows) of <paramref name="batch"/> as one block.</summary>
+        public void AppendBlock(FlowBatch batch, int start, int rows)
+        {
+            ObjectDisposedException.ThrowIf(_completed, this);
+            if (rows <= 0) return;
+            var offset = _written;
             foreach (var field in Columns)
             {
                 var size = FlowBatch.ValueSize(field);
                 var raw = batch.ColumnBytes(field, start + rows)[(start * size)..];
-                var columnHeaderAt = output.WrittenCount;
-                output.Advance(0);
-                output.GetSpan(ColumnHeaderLength)[..ColumnHeaderLength].Clear();
-                output.Advance(ColumnHeaderLength);
-                var before = output.WrittenCount;
-                var used = ColumnCodec.Encode(field, raw, size, output, codec == SegmentCodec.Lz4 ? ColumnCodec.ShuffleLz4 : ColumnCodec.ShuffleBrotli);
-                var storedLength = output.WrittenCount - before;
-                var written = MemoryMarshal.AsMemory(output.WrittenMemory).Span;
+                var columnHeaderAt = _buffer.WrittenCount;
+                _buffer.GetSpan(ColumnHeaderLength)[..ColumnHeaderLength].Clear();
+                _buffer.Advance(ColumnHeaderLength);
+                var before = _buffer.WrittenCount;
+                var reference = ColumnCodec.ReferenceOf(field) is { } r ? batch.ColumnBytes(r, start + rows)[(start * size)..] : default;
+                var used = ColumnCodec.Encode(field, raw, size, _buffer, _codec == SegmentCodec.Lz4 ? ColumnCodec.ShuffleLz4 : ColumnCodec.ShuffleBrotli, reference);
+                var storedLength = _buffer.WrittenCount - before;
+                var written = MemoryMarshal.AsMemory(_buffer.WrittenMemory).Span;
                 var h = written.Slice(columnHeaderAt, ColumnHeaderLength);
                 BinaryPrimitives.WriteUInt32LittleEndian(h, (uint)storedLength);
                 BinaryPrimitives.WriteUInt32LittleEndian(h[4..], (uint)raw.Length);
                 BinaryPrimitives.WriteUInt32LittleEndian(h[8..], Checksum.Crc32C(written.Slice(before, storedLength)));
                 h[12] = used;
             }
-            index.Add((offset, rows, output.WrittenCount - offset, ZoneMap.Of(batch, start, rows)));
+            var length = _buffer.WrittenCount;
+            Drain();
+            _index.Add((offset, rows, length, ZoneMap.Of(batch, start, rows)));
+            Rows += rows;
         }
 
-        var footerOffset = output.WrittenCount;
-        var footer = output.GetSpan(4 + index.Count * BlockIndexEntry + 4);
-        BinaryPrimitives.WriteUInt32LittleEndian(footer, (uint)index.Count);
-        var at = 4;
-        foreach (var (offset, rows, length, zone) in index)
+        /// <summary>Footer, trailer, flush to disk, rename, directory flush: from here on the segment exists.</summary>
+        public void Complete()
         {
-            BinaryPrimitives.WriteUInt64LittleEndian(footer[at..], (ulong)offset);
-            BinaryPrimitives.WriteUInt32LittleEndian(footer[(at + 8)..], (uint)rows);
-            BinaryPrimitives.WriteUInt32LittleEndian(footer[(at + 12)..], (uint)length);
-            var z = zone;
-            MemoryMarshal.AsBytes(new ReadOnlySpan<ZoneMap>(in z))[..ZoneMap.Size].CopyTo(footer[(at + 16)..]);
-            at += BlockIndexEntry;
-        }
-        BinaryPrimitives.WriteUInt32LittleEndian(footer[at..], Checksum.Crc32C(footer[..at]));
-        output.Advance(at + 4);
-        var trailer = output.GetSpan(TrailerLength);
-        BinaryPrimitives.WriteUInt64LittleEndian(trailer, (ulong)footerOffset);
-        BinaryPrimitives.WriteUInt32LittleEndian(trailer[8..], (uint)(at + 4));
-        BinaryPrimitives.WriteUInt32LittleEndian(trailer[12..], 0);
-        TrailerMagic.CopyTo(trailer[16..]);
-        output.Advance(TrailerLength);
-
-        var temporary = path + ".tmp";
-        try
-        {
-            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            ObjectDisposedException.ThrowIf(_completed, this);
+            var footerOffset = _written;
+            var footer = _buffer.GetSpan(4 + _index.Count * BlockIndexEntry + 4);
+            BinaryPrimitives.WriteUInt32LittleEndian(footer, (uint)_index.Count);
+            var at = 4;
+            foreach (var (offset, rows, length, zone) in _index)
             {
-                file.Write(output.WrittenSpan);
-                file.Flush(flushToDisk: true);
+                BinaryPrimitives.WriteUInt64LittleEndian(footer[at..], (ulong)offset);
+                BinaryPrimitives.WriteUInt32LittleEndian(footer[(at + 8)..], (uint)rows);
+                BinaryPrimitives.WriteUInt32LittleEndian(footer[(at + 12)..], (uint)length);
+                var z = zone;
+                MemoryMarshal.AsBytes(new ReadOnlySpan<ZoneMap>(in z))[..ZoneMap.Size].CopyTo(footer[(at + 16)..]);
+                at += BlockIndexEntry;
             }
-            File.Move(temporary, path, overwrite: true);
+            BinaryPrimitives.WriteUInt32LittleEndian(footer[at..], Checksum.Crc32C(footer[..at]));
+            _buffer.Advance(at + 4);
+            var trailer = _buffer.GetSpan(TrailerLength);
+            BinaryPrimitives.WriteUInt64LittleEndian(trailer, (ulong)footerOffset);
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer[8..], (uint)(at + 4));
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer[12..], 0);
+            TrailerMagic.CopyTo(trailer[16..]);
+            _buffer.Advance(TrailerLength);
+            Drain();
+            try
+            {
+                _file.Flush(flushToDisk: true);
+                _file.Dispose();
+                File.Move(_temporary, _path, overwrite: true);
+            }
+            catch (IOException)
+            {
+                // A full disk or an I/O error: leave no partial file behind; the caller keeps its rows.
+                Abandon();
+                throw;
+            }
+            _completed = true;
+            DirectorySync.Flush(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_path))!);
         }
-        catch (IOException)
+
+        private void Abandon()
         {
-            // A full disk or an I/O error: leave no partial file behind; the caller keeps its rows.
-            try { File.Delete(temporary); } catch (IOException) { }
-            throw;
+            _completed = true;
+            _file.Dispose();
+            try { File.Delete(_temporary); } catch (IOException) { }
         }
-        DirectorySync.Flush(Path.GetDirectoryName(Path.GetFullPath(path))!);
+
+        public void Dispose()
+        {
+            if (!_completed) Abandon();
+        }
     }
 
     /// <summary>
@@ -146,8 +212,13 @@ public static class SegmentFile
             Span<byte> trailer = stackalloc byte[TrailerLength];
             if (SizeBytes < HeaderLength + TrailerLength || ReadAt(0, head) != HeaderLength || !head[..8].SequenceEqual(HeaderMagic))
             {
+                if (head[..8].SequenceEqual(OlderMagic))
+                {
+                    throw new SegmentCorruptException(path, -1, "written in an earlier segment format (FLSEG001); import its flows again");
+                }
                 throw new SegmentCorruptException(path, -1, "not a Flowline segment (bad header)");
             }
+            Sorted = (BinaryPrimitives.ReadUInt32LittleEndian(head[12..]) & 1) != 0;
             ReadAt(SizeBytes - TrailerLength, trailer);
             if (!trailer[^8..].SequenceEqual(TrailerMagic))
             {
@@ -225,8 +296,24 @@ public static class SegmentFile
         public BlockInfo[] Blocks { get; }
         public long Rows => Blocks.Sum(b => (long)b.Rows);
         public long SizeBytes { get; }
+        /// <summary>The rows are in <see cref="RowOrder"/>.</summary>
+        public bool Sorted { get; private set; }
 
         public void Dispose() => _file.Dispose();
+
+        /// <summary>Adds each column's stored bytes in block <paramref name="index"/> to <paramref name="sizes"/> (indexed by field).</summary>
+        public void AddColumnSizes(int index, long[] sizes)
+        {
+            var d = Load(index);
+            var at = 0;
+            foreach (var f in Columns)
+            {
+                if (d.Length - at < ColumnHeaderLength) throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(f)} is cut short");
+                var stored = (int)BinaryPrimitives.ReadUInt32LittleEndian(d[at..]);
+                sizes[(int)f] += stored + ColumnHeaderLength;
+                at += ColumnHeaderLength + stored;
+            }
+        }
 
         /// <summary>
         /// The sorted distinct values of an address column in a block when it is dictionary-encoded (the
@@ -271,6 +358,8 @@ public static class SegmentFile
             into.EnsureCapacity(start + rows);
             var d = Load(index);
             var at = 0;
+            columns = WithReferences(columns);
+            Span<bool> referenced = stackalloc bool[Columns.Length];
             foreach (var field in Columns)
             {
                 if (d.Length - at < ColumnHeaderLength) throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)} is cut short");
@@ -300,9 +389,33 @@ public static class SegmentFile
                 {
                     throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: does not decode");
                 }
+                referenced[(int)field] = (h[12] & ColumnCodec.Referenced) != 0 && h[12] != ColumnCodec.Dictionary;
                 at += stored;
             }
+            foreach (var field in ColumnCodec.DecodeOrder)
+            {
+                if (!referenced[(int)field]) continue;
+                var size = FlowBatch.ValueSize(field);
+                ColumnCodec.AddReference(into.ColumnBytes(field, start + rows)[(start * size)..],
+                    into.ColumnBytes(ColumnCodec.ReferenceOf(field)!.Value, start + rows)[(start * size)..]);
+            }
             into.SetCount(start + rows);
+        }
+
+        /// <summary>A projection plus the columns its columns are stored relative to.</summary>
+        private static IReadOnlySet<FlowField>? WithReferences(IReadOnlySet<FlowField>? columns)
+        {
+            if (columns is null) return null;
+            HashSet<FlowField>? wider = null;
+            foreach (var field in ColumnCodec.DecodeOrder.Reverse())
+            {
+                if (!(wider ?? columns).Contains(field)) continue;
+                var reference = ColumnCodec.ReferenceOf(field)!.Value;
+                if ((wider ?? columns).Contains(reference)) continue;
+                wider ??= [.. columns];
+                wider.Add(reference);
+            }
+            return wider ?? columns;
         }
     }
 }

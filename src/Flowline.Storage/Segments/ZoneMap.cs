@@ -11,11 +11,13 @@ public struct ZoneMap
 {
     public long MinStart, MaxStart;
     public FlowAddress MinSrc, MaxSrc, MinDst, MaxDst, MinExporter, MaxExporter;
+    /// <summary>Ranges of the lower and the higher address of each row's pair (the <see cref="RowOrder"/> keys).</summary>
+    public FlowAddress MinLow, MaxLow, MinHigh, MaxHigh;
     public ushort MinSrcPort, MaxSrcPort, MinDstPort, MaxDstPort;
     /// <summary>One bit per IP protocol number present.</summary>
     public ulong Proto0, Proto1, Proto2, Proto3;
 
-    public const int Size = 8 * 2 + 16 * 6 + 2 * 4 + 8 * 4;
+    public const int Size = 8 * 2 + 16 * 10 + 2 * 4 + 8 * 4;
 
     public static ZoneMap Of(FlowBatch b, int from, int count)
     {
@@ -24,6 +26,7 @@ public struct ZoneMap
             MinStart = long.MaxValue, MaxStart = long.MinValue,
             MinSrc = new FlowAddress(ulong.MaxValue, ulong.MaxValue), MinDst = new FlowAddress(ulong.MaxValue, ulong.MaxValue),
             MinExporter = new FlowAddress(ulong.MaxValue, ulong.MaxValue),
+            MinLow = new FlowAddress(ulong.MaxValue, ulong.MaxValue), MinHigh = new FlowAddress(ulong.MaxValue, ulong.MaxValue),
             MinSrcPort = ushort.MaxValue, MinDstPort = ushort.MaxValue,
         };
         for (var i = from; i < from + count; i++)
@@ -34,6 +37,11 @@ public struct ZoneMap
             if (b.SrcAddr[i].CompareTo(z.MaxSrc) > 0) z.MaxSrc = b.SrcAddr[i];
             if (b.DstAddr[i].CompareTo(z.MinDst) < 0) z.MinDst = b.DstAddr[i];
             if (b.DstAddr[i].CompareTo(z.MaxDst) > 0) z.MaxDst = b.DstAddr[i];
+            var (low, high) = b.SrcAddr[i].CompareTo(b.DstAddr[i]) <= 0 ? (b.SrcAddr[i], b.DstAddr[i]) : (b.DstAddr[i], b.SrcAddr[i]);
+            if (low.CompareTo(z.MinLow) < 0) z.MinLow = low;
+            if (low.CompareTo(z.MaxLow) > 0) z.MaxLow = low;
+            if (high.CompareTo(z.MinHigh) < 0) z.MinHigh = high;
+            if (high.CompareTo(z.MaxHigh) > 0) z.MaxHigh = high;
             if (b.Exporter[i].CompareTo(z.MinExporter) < 0) z.MinExporter = b.Exporter[i];
             if (b.Exporter[i].CompareTo(z.MaxExporter) > 0) z.MaxExporter = b.Exporter[i];
             z.MinSrcPort = Math.Min(z.MinSrcPort, b.SrcPort[i]);
@@ -81,7 +89,9 @@ public struct ZoneMap
                 {
                     var src = a.Direction != Direction.Dst && Overlaps(p, MinSrc, MaxSrc);
                     var dst = a.Direction != Direction.Src && Overlaps(p, MinDst, MaxDst);
-                    if (src || dst) return true;
+                    // Whichever end matches is the lower or the higher address of its row.
+                    var pair = Overlaps(p, MinLow, MaxLow) || Overlaps(p, MinHigh, MaxHigh);
+                    if ((src || dst) && pair) return true;
                 }
                 return false;
             case FilterNode.Exporter e:

@@ -90,6 +90,63 @@ public sealed partial class FlowBatch
         Count += count;
     }
 
+    /// <summary>
+    /// Appends, for each k, row <paramref name="rows"/>[k] of <paramref name="sources"/>[<paramref name="from"/>[k]],
+    /// column by column (a merge or a sort moves millions of rows this way without touching records).
+    /// </summary>
+    public void AppendGathered(IReadOnlyList<FlowBatch> sources, ReadOnlySpan<int> from, ReadOnlySpan<int> rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfNotEqual(from.Length, rows.Length);
+        var n = rows.Length;
+        EnsureCapacity(Count + n);
+        // Group the picks by source, keeping their output positions.
+        var counts = new int[sources.Count + 1];
+        foreach (var s in from) counts[s + 1]++;
+        for (var s = 1; s < counts.Length; s++) counts[s] += counts[s - 1];
+        var srcRows = new int[n];
+        var dstRows = new int[n];
+        var fill = counts[..^1];
+        for (var k = 0; k < n; k++)
+        {
+            var at = fill[from[k]]++;
+            srcRows[at] = rows[k];
+            dstRows[at] = Count + k;
+        }
+        foreach (var field in AllFields)
+        {
+            var size = ValueSizes[(int)field];
+            var dst = ColumnBytes(field, Count + n);
+            for (var s = 0; s < sources.Count; s++)
+            {
+                var begin = s == 0 ? 0 : fill[s - 1];
+                var end = fill[s];
+                if (end == begin) continue;
+                var src = sources[s].ColumnBytes(field, sources[s].Count);
+                var sr = srcRows.AsSpan(begin, end - begin);
+                var dr = dstRows.AsSpan(begin, end - begin);
+                switch (size)
+                {
+                    case 1: Copy<byte>(src, dst, sr, dr); break;
+                    case 2: Copy<ushort>(src, dst, sr, dr); break;
+                    case 4: Copy<uint>(src, dst, sr, dr); break;
+                    case 8: Copy<ulong>(src, dst, sr, dr); break;
+                    case 16: Copy<UInt128>(src, dst, sr, dr); break;
+                    default:
+                        for (var k = 0; k < sr.Length; k++) src.Slice(sr[k] * size, size).CopyTo(dst[(dr[k] * size)..]);
+                        break;
+                }
+            }
+        }
+        Count += n;
+    }
+
+    private static void Copy<T>(Span<byte> src, Span<byte> dst, ReadOnlySpan<int> srcRows, ReadOnlySpan<int> dstRows) where T : unmanaged
+    {
+        var s = MemoryMarshal.Cast<byte, T>(src);
+        var d = MemoryMarshal.Cast<byte, T>(dst);
+        for (var k = 0; k < srcRows.Length; k++) d[dstRows[k]] = s[srcRows[k]];
+    }
+
     private static readonly FlowField[] AllFields = Enum.GetValues<FlowField>();
 
     private static readonly int[] ValueSizes = ComputeValueSizes();

@@ -59,12 +59,33 @@ public static class FlowFields
         (FlowField.UnderlayDst, "underlay_dst", "outer destination address"),
     ];
 
-    private static readonly Dictionary<string, FlowField> ByName =
-        Table.ToDictionary(t => t.Name, t => t.Field, StringComparer.Ordinal);
+    // Built with plain loops: LINQ over these tuples would be compiled at start-up by every command.
+    private static readonly Dictionary<string, FlowField> ByName = BuildByName();
 
-    private static readonly byte[][] Utf8Names = Table.OrderBy(t => t.Field).Select(t => System.Text.Encoding.UTF8.GetBytes(t.Name)).ToArray();
+    private static readonly byte[][] Utf8Names = BuildUtf8Names();
 
-    public static IReadOnlyList<FlowField> All { get; } = Table.Select(t => t.Field).ToArray();
+    public static IReadOnlyList<FlowField> All { get; } = BuildAll();
+
+    private static Dictionary<string, FlowField> BuildByName()
+    {
+        var d = new Dictionary<string, FlowField>(Table.Length, StringComparer.Ordinal);
+        foreach (var t in Table) d.Add(t.Name, t.Field);
+        return d;
+    }
+
+    private static byte[][] BuildUtf8Names()
+    {
+        var names = new byte[Table.Length][];
+        foreach (var t in Table) names[(int)t.Field] = System.Text.Encoding.UTF8.GetBytes(t.Name);
+        return names;
+    }
+
+    private static FlowField[] BuildAll()
+    {
+        var all = new FlowField[Table.Length];
+        for (var i = 0; i < all.Length; i++) all[i] = Table[i].Field;
+        return all;
+    }
 
     public static string Name(FlowField f) => Table[(int)f].Name;
 

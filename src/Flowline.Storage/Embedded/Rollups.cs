@@ -1,0 +1,233 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Runtime.InteropServices;
+using Flowline.Query;
+using Flowline.Storage.Segments;
+using Flowline.Wire.Records;
+
+namespace Flowline.Storage.Embedded;
+
+/// <summary>
+/// Pre-aggregated sums (bytes, packets, flows) of a compacted segment, per minute and per partition, by
+/// the usual keys. A grouping or top-N query whose filter and keys use only a table's keys and whose
+/// time range and buckets fall on the table's boundaries reads the table instead of the flows: the
+/// answer is the same, because every row of a bucket went into its sums.
+/// <code>
+///   "FLROLL01" | u32 tables | per table: u8 key count | u8 keys[4] | 3 reserved | i64 bucket width (µs)
+///              | u32 rows | u32 stored length | u32 raw length | u32 CRC-32C of stored | stored (Brotli)
+///   raw rows: i64 bucket start | per key: u64 hi, u64 lo | u64 bytes | u64 packets | u64 flows
+/// </code>
+/// </summary>
+internal sealed class Rollups
+{
+    /// <summary>The key sets kept. The empty set gives per-bucket totals.</summary>
+    public static readonly FlowField[][] KeySets =
+    [
+        [],
+        [FlowField.SrcAddr],
+        [FlowField.DstAddr],
+        [FlowField.IpProto, FlowField.DstPort],
+        [FlowField.IpProto, FlowField.SrcPort],
+        [FlowField.Exporter],
+    ];
+
+    public const long MinuteMicros = 60_000_000;
+    private static readonly byte[] Magic = "FLROLL01"u8.ToArray();
+
+    public IReadOnlyList<Table> Tables { get; }
+
+    private Rollups(IReadOnlyList<Table> tables) => Tables = tables;
+
+    /// <summary>The rollup file that belongs to a compacted segment.</summary>
+    public static string PathFor(string segment) => Path.ChangeExtension(segment, ".rollup");
+
+    /// <summary>Sums blocks as they are written by compaction.</summary>
+    public sealed class Builder
+    {
+        private readonly List<(FlowField[] Keys, long Width, Aggregator Sums)> _tables = [];
+        private ulong[] _all = [];
+
+        public Builder(long partitionWidth)
+        {
+            foreach (var width in new[] { MinuteMicros, partitionWidth }.Distinct())
+            {
+                foreach (var keys in KeySets)
+                {
+                    var query = new FlowQuery { GroupBy = keys.Select(k => new GroupKey(k)).ToArray(), BucketMicros = width };
+                    _tables.Add((keys, width, new Aggregator(query)));
+                }
+            }
+        }
+
+        public void Add(FlowBatch block)
+        {
+            var words = (block.Count + 63) / 64;
+            if (_all.Length < words) _all = new ulong[words];
+            _all.AsSpan(0, words).Fill(ulong.MaxValue);
+            if (block.Count % 64 != 0) _all[words - 1] = (1UL << (block.Count % 64)) - 1;
+            foreach (var (_, _, sums) in _tables) sums.Add(block, _all.AsSpan(0, words));
+        }
+
+        /// <summary>Writes the tables next to <paramref name="segment"/>, durably (temporary name, flush, rename).</summary>
+        public void Write(string segment)
+        {
+            using var body = new MemoryStream();
+            Span<byte> u32 = stackalloc byte[4];
+            body.Write(Magic);
+            BinaryPrimitives.WriteUInt32LittleEndian(u32, (uint)_tables.Count);
+            body.Write(u32);
+            foreach (var (keys, width, sums) in _tables)
+            {
+                var result = sums.Result();
+                var rowSize = 8 + 16 * keys.Length + 24;
+                var raw = new byte[result.Count * rowSize];
+                for (var r = 0; r < result.Count; r++)
+                {
+                    var row = raw.AsSpan(r * rowSize, rowSize);
+                    BinaryPrimitives.WriteInt64LittleEndian(row, result.BucketStart(r));
+                    for (var k = 0; k < keys.Length; k++)
+                    {
+                        var part = result.Key(r, k);
+                        BinaryPrimitives.WriteUInt64LittleEndian(row[(8 + 16 * k)..], part.Hi);
+                        BinaryPrimitives.WriteUInt64LittleEndian(row[(16 + 16 * k)..], part.Lo);
+                    }
+                    var at = 8 + 16 * keys.Length;
+                    BinaryPrimitives.WriteUInt64LittleEndian(row[at..], result.Bytes(r));
+                    BinaryPrimitives.WriteUInt64LittleEndian(row[(at + 8)..], result.Packets(r));
+                    BinaryPrimitives.WriteUInt64LittleEndian(row[(at + 16)..], result.Flows(r));
+                }
+                var stored = new byte[BrotliEncoder.GetMaxCompressedLength(raw.Length)];
+                if (!BrotliEncoder.TryCompress(raw, stored, out var storedLength, 5, 22)) throw new InvalidOperationException("rollup compression failed");
+                var header = new byte[8 + 8 + 16];
+                header[0] = (byte)keys.Length;
+                for (var k = 0; k < keys.Length; k++) header[1 + k] = (byte)keys[k];
+                BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(8), width);
+                BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(16), (uint)result.Count);
+                BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(20), (uint)storedLength);
+                BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(24), (uint)raw.Length);
+                BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(28), Checksum.Crc32C(stored.AsSpan(0, storedLength)));
+                body.Write(header);
+                body.Write(stored, 0, storedLength);
+            }
+            var path = PathFor(segment);
+            var temporary = path + ".tmp";
+            try
+            {
+                using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+                {
+                    body.Position = 0;
+                    body.CopyTo(file);
+                    file.Flush(flushToDisk: true);
+                }
+                File.Move(temporary, path, overwrite: true);
+            }
+            catch (IOException)
+            {
+                try { File.Delete(temporary); } catch (IOException) { }
+                throw;
+            }
+            DirectorySync.Flush(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        }
+    }
+
+    /// <summary>
+    /// The table directory of a segment's rollup file (tables are decoded when asked for); null when the
+    /// file is missing or damaged (the flows are then read instead).
+    /// </summary>
+    public static Rollups? TryRead(string segment)
+    {
+        byte[] data;
+        try
+        {
+            data = File.ReadAllBytes(PathFor(segment));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        var d = data.AsSpan();
+        if (d.Length < 12 || !d[..8].SequenceEqual(Magic)) return null;
+        var count = BinaryPrimitives.ReadUInt32LittleEndian(d[8..]);
+        var at = 12;
+        var tables = new List<Table>();
+        for (var t = 0; t < count; t++)
+        {
+            if (d.Length - at < 32) return null;
+            var h = d.Slice(at, 32);
+            var keyCount = h[0];
+            if (keyCount > 4) return null;
+            var keys = new FlowField[keyCount];
+            for (var k = 0; k < keyCount; k++)
+            {
+                keys[k] = (FlowField)h[1 + k];
+                if (!Enum.IsDefined(keys[k])) return null;
+            }
+            var width = BinaryPrimitives.ReadInt64LittleEndian(h[8..]);
+            var rows = (int)BinaryPrimitives.ReadUInt32LittleEndian(h[16..]);
+            var storedLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(h[20..]);
+            var rawLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(h[24..]);
+            var crc = BinaryPrimitives.ReadUInt32LittleEndian(h[28..]);
+            at += 32;
+            var rowSize = 8 + 16 * keyCount + 24;
+            if (rows < 0 || storedLength < 0 || storedLength > d.Length - at || rawLength != (long)rows * rowSize || width <= 0) return null;
+            tables.Add(new Table(keys, width, rows, data, at, storedLength, crc));
+            at += storedLength;
+        }
+        return new Rollups(tables);
+    }
+
+    /// <summary>One table: its keys and bucket width, and its rows, decoded on first use (null if damaged).</summary>
+    public sealed class Table(FlowField[] keys, long width, int rows, byte[] file, int offset, int storedLength, uint crc)
+    {
+        private (FlowBatch Rows, ulong[] Flows)? _decoded;
+
+        public FlowField[] Keys { get; } = keys;
+        public long Width { get; } = width;
+        public int RowCount { get; } = rows;
+
+        public (FlowBatch Rows, ulong[] Flows)? Decode()
+        {
+            if (_decoded is not null) return _decoded;
+            var stored = file.AsSpan(offset, storedLength);
+            if (Checksum.Crc32C(stored) != crc) return null;
+            var rowSize = 8 + 16 * Keys.Length + 24;
+            var raw = new byte[RowCount * rowSize];
+            if (!BrotliDecoder.TryDecompress(stored, raw, out var written) || written != raw.Length) return null;
+            var batch = new FlowBatch(Math.Max(1, RowCount));
+            var flows = new ulong[RowCount];
+            for (var r = 0; r < RowCount; r++)
+            {
+                var row = raw.AsSpan(r * rowSize, rowSize);
+                batch.Start[r] = BinaryPrimitives.ReadInt64LittleEndian(row);
+                for (var k = 0; k < Keys.Length; k++)
+                {
+                    Set(batch, r, Keys[k], BinaryPrimitives.ReadUInt64LittleEndian(row[(8 + 16 * k)..]), BinaryPrimitives.ReadUInt64LittleEndian(row[(16 + 16 * k)..]));
+                }
+                var s = 8 + 16 * Keys.Length;
+                batch.Bytes[r] = BinaryPrimitives.ReadUInt64LittleEndian(row[s..]);
+                batch.Packets[r] = BinaryPrimitives.ReadUInt64LittleEndian(row[(s + 8)..]);
+                flows[r] = BinaryPrimitives.ReadUInt64LittleEndian(row[(s + 16)..]);
+            }
+            batch.SetCount(RowCount);
+            _decoded = (batch, flows);
+            return _decoded;
+        }
+    }
+
+    private static void Set(FlowBatch b, int row, FlowField field, ulong hi, ulong lo)
+    {
+        if (ColumnCodec.IsAddress(field))
+        {
+            MemoryMarshal.Cast<byte, FlowAddress>(b.ColumnBytes(field, row + 1))[row] = new FlowAddress(hi, lo);
+            return;
+        }
+        var size = FlowBatch.ValueSize(field);
+        Span<byte> value = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(value, lo);
+        value[..size].CopyTo(b.ColumnBytes(field, row + 1)[(row * size)..]);
+    }
+
+    /// <summary>The smallest table of bucket width <paramref name="width"/> whose keys include every field in <paramref name="needed"/>.</summary>
+    public Table? Best(IReadOnlySet<FlowField> needed, long width) =>
+        Tables.Where(t => t.Width == width && needed.All(f => t.Keys.Contains(f))).MinBy(t => t.RowCount);
+}

@@ -1,0 +1,69 @@
+using Flowline.Wire.Records;
+
+namespace Flowline.Storage.Segments;
+
+/// <summary>
+/// The order rows take inside a segment: by the lower address of the row's pair, then the higher one, then
+/// start. Both directions of a conversation sit together, and a host's flows with every peer that has a
+/// higher address (a client's with its servers, typically) form one run, so zone maps skip the rest of a
+/// partition for a host query. Similar rows side by side also compress far better than time order.
+/// </summary>
+public static class RowOrder
+{
+    public static int Compare(FlowBatch a, int i, FlowBatch b, int j)
+    {
+        var (aLow, aHigh) = Pair(a, i);
+        var (bLow, bHigh) = Pair(b, j);
+        var c = aLow.CompareTo(bLow);
+        if (c != 0) return c;
+        c = aHigh.CompareTo(bHigh);
+        return c != 0 ? c : a.Start[i].CompareTo(b.Start[j]);
+    }
+
+    private static (FlowAddress Low, FlowAddress High) Pair(FlowBatch b, int i) =>
+        b.SrcAddr[i].CompareTo(b.DstAddr[i]) <= 0 ? (b.SrcAddr[i], b.DstAddr[i]) : (b.DstAddr[i], b.SrcAddr[i]);
+
+    public static bool IsSorted(FlowBatch b)
+    {
+        for (var i = 1; i < b.Count; i++)
+        {
+            if (Compare(b, i - 1, b, i) > 0) return false;
+        }
+        return true;
+    }
+
+    /// <summary>The rows of <paramref name="batch"/> in this order, as a new batch (the input when already in order).</summary>
+    public static FlowBatch Sorted(FlowBatch batch)
+    {
+        if (IsSorted(batch)) return batch;
+        var keys = new Key[batch.Count];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var (low, high) = Pair(batch, i);
+            keys[i] = new Key(low.Hi, low.Lo, high.Hi, high.Lo, batch.Start[i], i);
+        }
+        Array.Sort(keys);
+        var rows = new int[keys.Length];
+        for (var i = 0; i < rows.Length; i++) rows[i] = keys[i].Row;
+        var sorted = new FlowBatch(batch.Count);
+        sorted.AppendGathered([batch], new int[rows.Length], rows);
+        return sorted;
+    }
+
+    private readonly record struct Key(ulong LowHi, ulong LowLo, ulong HighHi, ulong HighLo, long Start, int Row) : IComparable<Key>
+    {
+        public int CompareTo(Key o)
+        {
+            var c = LowHi.CompareTo(o.LowHi);
+            if (c != 0) return c;
+            c = LowLo.CompareTo(o.LowLo);
+            if (c != 0) return c;
+            c = HighHi.CompareTo(o.HighHi);
+            if (c != 0) return c;
+            c = HighLo.CompareTo(o.HighLo);
+            if (c != 0) return c;
+            c = Start.CompareTo(o.Start);
+            return c != 0 ? c : Row.CompareTo(o.Row);
+        }
+    }
+}
