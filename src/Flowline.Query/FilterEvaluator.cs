@@ -174,16 +174,29 @@ public sealed class FilterEvaluator
 /// <summary>Address membership: exact hosts by hash, prefixes by mask.</summary>
 internal sealed class AddressMatcher
 {
-    private readonly HashSet<FlowAddress> _hosts = [];
+    /// <summary>Up to this many hosts are compared directly; more go into a hash set.</summary>
+    private const int FewHosts = 4;
+    private readonly FlowAddress[] _few;
+    private readonly HashSet<FlowAddress>? _hosts;
     private readonly Prefix[] _prefixes;
 
     private AddressMatcher(IReadOnlyList<Prefix> prefixes)
     {
+        var hosts = new List<FlowAddress>();
         var rest = new List<Prefix>();
         foreach (var p in prefixes)
         {
-            if (p.Length == 128) _hosts.Add(p.Network);
+            if (p.Length == 128) hosts.Add(p.Network);
             else rest.Add(p);
+        }
+        if (hosts.Count <= FewHosts)
+        {
+            _few = [.. hosts];
+        }
+        else
+        {
+            _few = [];
+            _hosts = [.. hosts];
         }
         _prefixes = [.. rest];
     }
@@ -193,7 +206,11 @@ internal sealed class AddressMatcher
     public bool Matches(FlowAddress a)
     {
         if (a.IsNone) return false;
-        if (_hosts.Count > 0 && _hosts.Contains(a)) return true;
+        foreach (var h in _few)
+        {
+            if (h == a) return true;
+        }
+        if (_hosts is not null && _hosts.Contains(a)) return true;
         foreach (var p in _prefixes)
         {
             if (p.Contains(a)) return true;

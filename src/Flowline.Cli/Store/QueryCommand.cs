@@ -25,6 +25,10 @@ internal static class QueryCommand
           -o FORMAT         table (default), csv, json or ndjson
           --stats           print on stderr how many blocks were skipped and read, and the time taken
         Keys in csv/json/ndjson are canonical field names; sums are bytes, packets and flows.
+        Listings come partition by partition (5 minutes each, oldest first); inside a compacted partition
+        flows are ordered by their address pair, then start. Aggregates are ordered by the --order metric.
+        Groupings whose filter and keys use only the usual keys (addresses, ports with protocol, exporter)
+        and whose range falls on whole minutes are answered from rollups, with the same result.
         """;
 
     public static int Run(string[] args, TextWriter stderr)
@@ -161,7 +165,8 @@ internal static class QueryCommand
             }
             else
             {
-                var columns = fields.Select(f => { FlowFields.TryParse(f, out var x); return x; }).ToArray();
+                var columns = new FlowField[fields.Length];
+            for (var c = 0; c < fields.Length; c++) FlowFields.TryParse(fields[c], out columns[c]);
                 var needed = FilterColumns.Of(filter);
                 needed.UnionWith(columns);
                 var records = QueryRunner.Rows(store.Scan(from, to, filter, needed), filter, limit > 0 ? limit : 0);

@@ -25,7 +25,7 @@ internal static class DictionaryPruning
                     return May(a.Left) && May(a.Right);
                 case FilterNode.Or o:
                     return May(o.Left) || May(o.Right);
-                case FilterNode.Address a when a.Prefixes.All(p => p.Length == 128):
+                case FilterNode.Address a when AllHosts(a.Prefixes):
                     foreach (var p in a.Prefixes)
                     {
                         if (a.Direction != Direction.Dst && Contains(Src(), p.Network)) return true;
@@ -40,6 +40,28 @@ internal static class DictionaryPruning
         return May(filter);
     }
 
+    private static bool AllHosts(IReadOnlyList<Prefix> prefixes)
+    {
+        for (var i = 0; i < prefixes.Count; i++)
+        {
+            if (prefixes[i].Length != 128) return false;
+        }
+        return true;
+    }
+
     /// <summary>Without a dictionary (the column was stored plainly) nothing can be ruled out.</summary>
-    private static bool Contains(FlowAddress[]? sorted, FlowAddress value) => sorted is null || Array.BinarySearch(sorted, value) >= 0;
+    private static bool Contains(FlowAddress[]? sorted, FlowAddress value)
+    {
+        if (sorted is null) return true;
+        int lo = 0, hi = sorted.Length - 1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            var c = sorted[mid].CompareTo(value);
+            if (c == 0) return true;
+            if (c < 0) lo = mid + 1;
+            else hi = mid - 1;
+        }
+        return false;
+    }
 }

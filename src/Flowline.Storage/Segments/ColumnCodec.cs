@@ -172,10 +172,11 @@ internal static class ColumnCodec
         if (dictionary is null) return false;
         var dictionaryLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored[8..]);
         var values = MemoryMarshal.Cast<byte, FlowAddress>(raw);
-        var codes = ArrayPool<ushort>.Shared.Rent(Math.Max(1, values.Length));
+        var rented = ArrayPool<byte>.Shared.Rent(Math.Max(2, values.Length * 2));
         try
         {
-            var codeBytes = MemoryMarshal.AsBytes(codes.AsSpan(0, values.Length));
+            var codeBytes = rented.AsSpan(0, values.Length * 2);
+            var codes = MemoryMarshal.Cast<byte, ushort>(codeBytes);
             if (!DecodeBytes(false, stored[5], stored[(12 + dictionaryLength)..], codeBytes, 2)) return false;
             for (var i = 0; i < values.Length; i++)
             {
@@ -187,7 +188,7 @@ internal static class ColumnCodec
         }
         finally
         {
-            ArrayPool<ushort>.Shared.Return(codes);
+            ArrayPool<byte>.Shared.Return(rented);
         }
     }
 

@@ -26,7 +26,7 @@ public static class SegmentFile
     private const int TrailerLength = 24;
     private const int ColumnHeaderLength = 16;
     private const int BlockIndexEntry = 16 + ZoneMap.Size;
-    public static readonly FlowField[] Columns = Enum.GetValues<FlowField>();
+    public static readonly FlowField[] Columns = FlowBatch.Fields.ToArray();
 
     /// <summary>Writes rows [0, batch.Count) as a segment at <paramref name="path"/>, durably.</summary>
     public static void Write(string path, FlowBatch batch, int blockRows = DefaultBlockRows, SegmentCodec codec = SegmentCodec.Brotli, bool sorted = false)
@@ -407,8 +407,9 @@ public static class SegmentFile
         {
             if (columns is null) return null;
             HashSet<FlowField>? wider = null;
-            foreach (var field in ColumnCodec.DecodeOrder.Reverse())
+            for (var d = ColumnCodec.DecodeOrder.Length - 1; d >= 0; d--)
             {
+                var field = ColumnCodec.DecodeOrder[d];
                 if (!(wider ?? columns).Contains(field)) continue;
                 var reference = ColumnCodec.ReferenceOf(field)!.Value;
                 if ((wider ?? columns).Contains(reference)) continue;

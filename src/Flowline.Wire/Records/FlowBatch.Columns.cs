@@ -147,14 +147,27 @@ public sealed partial class FlowBatch
         for (var k = 0; k < srcRows.Length; k++) d[dstRows[k]] = s[srcRows[k]];
     }
 
-    private static readonly FlowField[] AllFields = Enum.GetValues<FlowField>();
+    /// <summary>Every field in numeric order (no Enum.GetValues: a generic that every command would compile at start).</summary>
+    private static readonly FlowField[] AllFields = AllInOrder();
+
+    private static FlowField[] AllInOrder()
+    {
+        var all = new FlowField[(int)FlowField.UnderlayDst + 1];
+        for (var i = 0; i < all.Length; i++) all[i] = (FlowField)i;
+        return all;
+    }
+
+    /// <summary>Every field, in numeric (storage) order.</summary>
+    public static ReadOnlySpan<FlowField> Fields => AllFields;
 
     private static readonly int[] ValueSizes = ComputeValueSizes();
 
     private static int[] ComputeValueSizes()
     {
         var probe = new FlowBatch(16);
-        return Enum.GetValues<FlowField>().Select(f => probe.ColumnBytes(f, 1).Length).ToArray();
+        var sizes = new int[AllFields.Length];
+        for (var i = 0; i < sizes.Length; i++) sizes[i] = probe.ColumnBytes(AllFields[i], 1).Length;
+        return sizes;
     }
 
     /// <summary>Bytes one value of a column takes.</summary>
