@@ -237,6 +237,7 @@ public sealed class EmbeddedStore : IFlowStore
                 CompactPartition(group.Key, inputs, cancel);
                 compacted++;
             }
+            BuildHourRollups(before, progress);
             DeleteObsolete();
         }
         return compacted;
@@ -282,6 +283,77 @@ public sealed class EmbeddedStore : IFlowStore
         {
             foreach (var r in readers) r.Dispose();
         }
+    }
+
+    /// <summary>Where the hourly rollup of the hour starting at <paramref name="hourStart"/> lives.</summary>
+    private string HourRollupPath(long hourStart)
+    {
+        var t = DateTime.UnixEpoch.AddTicks(hourStart * 10);
+        return Path.Combine(_root, t.ToString("yyyyMMdd", CultureInfo.InvariantCulture), t.ToString("HH", CultureInfo.InvariantCulture) + "-hour.rollup");
+    }
+
+    private bool HourRollupsApply => PartitionMicros < Rollups.HourMicros && Rollups.HourMicros % PartitionMicros == 0;
+
+    /// <summary>Live segments grouped by the hour their partition starts in.</summary>
+    private SortedDictionary<long, List<string>> Hours(List<string> segments)
+    {
+        var hours = new SortedDictionary<long, List<string>>();
+        foreach (var s in segments)
+        {
+            if (PartitionStartOf(s) is not { } p) continue;
+            var hour = Aggregator.FloorBucket(p, Rollups.HourMicros);
+            if (!hours.TryGetValue(hour, out var list)) hours.Add(hour, list = []);
+            list.Add(s);
+        }
+        return hours;
+    }
+
+    private string Relative(string segment) => Path.GetRelativePath(_root, segment).Replace(Path.DirectorySeparatorChar, '/');
+
+    /// <summary>
+    /// Sums the partition rollups of each hour that ends by <paramref name="before"/> and whose partitions are
+    /// all compacted into an hourly table, recording which segments it sums: when one of them changes, the
+    /// hourly table no longer matches and is not used (the next compaction rebuilds it).
+    /// </summary>
+    private void BuildHourRollups(long before, IProgress<string>? progress)
+    {
+        if (!HourRollupsApply) return;
+        foreach (var (hour, segments) in Hours(Segments()))
+        {
+            if (before != long.MaxValue && hour + Rollups.HourMicros > before) continue;
+            if (!segments.TrueForAll(s => IsCompacted(s) && File.Exists(Rollups.PathFor(s)))) continue;
+            if (segments.Count != segments.Select(Path.GetDirectoryName).Distinct().Count()) continue;
+            var manifest = segments.Select(Relative).Order(StringComparer.Ordinal).ToList();
+            var path = HourRollupPath(hour);
+            if (Rollups.TryReadFile(path) is { } existing && existing.Manifest.SequenceEqual(manifest)) continue;
+            var builder = new Rollups.Builder([Rollups.HourMicros]);
+            var complete = true;
+            foreach (var segment in segments)
+            {
+                var tables = Rollups.TryRead(segment);
+                if (tables is null)
+                {
+                    complete = false;
+                    break;
+                }
+                foreach (var table in tables.Tables)
+                {
+                    if (table.Width == PartitionMicros) builder.Add(table);
+                }
+            }
+            if (!complete) continue;
+            builder.WriteFile(path, manifest);
+            progress?.Report($"hourly rollup {Path.GetRelativePath(_root, path)} from {segments.Count} partitions");
+        }
+    }
+
+    /// <summary>The hourly rollup of an hour when it sums exactly the segments stored for that hour now.</summary>
+    private Rollups? CurrentHourRollups(long hour, List<string> segments)
+    {
+        var tables = Rollups.TryReadFile(HourRollupPath(hour));
+        if (tables is null) return null;
+        var stored = segments.Select(Relative).Order(StringComparer.Ordinal).ToList();
+        return tables.Manifest.SequenceEqual(stored) ? tables : null;
     }
 
     private void RebuildRollups(string segment)
@@ -377,7 +449,22 @@ public sealed class EmbeddedStore : IFlowStore
             foreach (var k in query.GroupBy) needed.Add(k.Field);
         }
         var flows = new List<string>();
-        foreach (var partition in Partitions(Segments()))
+        var segments = Segments();
+        if (needed is not null && HourRollupsApply && query.BucketMicros % Rollups.HourMicros == 0)
+        {
+            // Whole hours inside the range: one hourly table instead of twelve partition tables.
+            var byHour = Hours(segments);
+            var done = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (hour, inHour) in byHour)
+            {
+                if (hour < from || hour + Rollups.HourMicros > to) continue;
+                if (CurrentHourRollups(hour, inHour)?.Best(needed, Rollups.HourMicros)?.Decode() is not { } decoded) continue;
+                AddRollup(decoded.Rows, decoded.Flows, from, to, evaluator, aggregator, ref selection);
+                done.UnionWith(inHour);
+            }
+            if (done.Count > 0) segments = segments.FindAll(s => !done.Contains(s));
+        }
+        foreach (var partition in Partitions(segments))
         {
             var start = PartitionStartOf(partition[0]);
             if (start is { } p && (p + PartitionMicros <= from || p >= to)) continue;
@@ -389,17 +476,7 @@ public sealed class EmbeddedStore : IFlowStore
                 flows.AddRange(partition);
                 continue;
             }
-            var rows = decoded.Rows;
-            var words = FilterEvaluator.Words(rows.Count);
-            if (selection.Length < words) selection = new ulong[words];
-            evaluator.Evaluate(rows, selection);
-            for (var i = 0; i < rows.Count; i++)
-            {
-                if (rows.Start[i] < from || rows.Start[i] >= to) selection[i >> 6] &= ~(1UL << (i & 63));
-            }
-            aggregator.Add(rows, selection.AsSpan(0, words), decoded.Flows);
-            Interlocked.Increment(ref _scanStats.RollupTables);
-            Interlocked.Add(ref _scanStats.RollupRows, rows.Count);
+            AddRollup(decoded.Rows, decoded.Flows, from, to, evaluator, aggregator, ref selection);
             foreach (var segment in partition)
             {
                 if (!ReferenceEquals(segment, compacted)) flows.Add(segment);
@@ -416,6 +493,20 @@ public sealed class EmbeddedStore : IFlowStore
             }
         }
         return aggregator.Result();
+    }
+
+    private void AddRollup(FlowBatch rows, ulong[] flows, long from, long to, FilterEvaluator evaluator, Aggregator aggregator, ref ulong[] selection)
+    {
+        var words = FilterEvaluator.Words(rows.Count);
+        if (selection.Length < words) selection = new ulong[words];
+        evaluator.Evaluate(rows, selection);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (rows.Start[i] < from || rows.Start[i] >= to) selection[i >> 6] &= ~(1UL << (i & 63));
+        }
+        aggregator.Add(rows, selection.AsSpan(0, words), flows);
+        Interlocked.Increment(ref _scanStats.RollupTables);
+        Interlocked.Add(ref _scanStats.RollupRows, rows.Count);
     }
 
     /// <summary>
@@ -705,6 +796,8 @@ public sealed class EmbeddedStore : IFlowStore
                 Directory.Delete(dir, recursive: true);
                 dropped++;
                 var day = Path.GetDirectoryName(dir)!;
+                var hour = Aggregator.FloorBucket(start, Rollups.HourMicros);
+                if (hour + Rollups.HourMicros <= before) File.Delete(HourRollupPath(hour));
                 if (!Directory.EnumerateFileSystemEntries(day).Any()) Directory.Delete(day);
             }
         }

@@ -13,6 +13,7 @@ namespace Flowline.Storage.Embedded;
 /// time range and buckets fall on the table's boundaries reads the table instead of the flows: the
 /// answer is the same, because every row of a bucket went into its sums.
 /// <code>
+///   [hourly files: "FLMANI01" | u16 entries | per entry: u16 length | UTF-8 relative segment path]
 ///   "FLROLL01" | u32 tables | per table: u8 key count | u8 keys[4] | 3 reserved | i64 bucket width (µs)
 ///              | u32 rows | u32 stored length | u32 raw length | u32 CRC-32C of stored | stored (Brotli)
 ///   raw rows: i64 bucket start | per key: u64 hi, u64 lo | u64 bytes | u64 packets | u64 flows
@@ -33,6 +34,7 @@ internal sealed class Rollups
 
     public const long MinuteMicros = 60_000_000;
     private static readonly byte[] Magic = "FLROLL01"u8.ToArray();
+    private static readonly byte[] ManifestMagic = "FLMANI01"u8.ToArray();
 
     public IReadOnlyList<Table> Tables { get; }
 
@@ -41,15 +43,23 @@ internal sealed class Rollups
     /// <summary>The rollup file that belongs to a compacted segment.</summary>
     public static string PathFor(string segment) => Path.ChangeExtension(segment, ".rollup");
 
-    /// <summary>Sums blocks as they are written by compaction.</summary>
+    public const long HourMicros = 3_600_000_000;
+
+    /// <summary>Sums blocks as they are written by compaction, or other rollup tables into coarser ones.</summary>
     public sealed class Builder
     {
         private readonly List<(FlowField[] Keys, long Width, Aggregator Sums)> _tables = [];
         private ulong[] _all = [];
 
+        /// <summary>Per-minute and per-partition tables of a segment.</summary>
         public Builder(long partitionWidth)
+            : this([MinuteMicros, partitionWidth])
         {
-            foreach (var width in new[] { MinuteMicros, partitionWidth }.Distinct())
+        }
+
+        public Builder(IEnumerable<long> widths)
+        {
+            foreach (var width in widths.Distinct())
             {
                 foreach (var keys in KeySets)
                 {
@@ -68,10 +78,44 @@ internal sealed class Rollups
             foreach (var (_, _, sums) in _tables) sums.Add(block, _all.AsSpan(0, words));
         }
 
+        /// <summary>Adds a finer table's rows (with their flow counts) to the tables with the same keys.</summary>
+        public void Add(Table finer)
+        {
+            if (finer.Decode() is not { } rows) throw new InvalidDataException("a rollup table is damaged");
+            var words = (rows.Rows.Count + 63) / 64;
+            if (_all.Length < words) _all = new ulong[words];
+            _all.AsSpan(0, words).Fill(ulong.MaxValue);
+            if (rows.Rows.Count % 64 != 0) _all[words - 1] = (1UL << (rows.Rows.Count % 64)) - 1;
+            foreach (var (keys, _, sums) in _tables)
+            {
+                if (keys.AsSpan().SequenceEqual(finer.Keys)) sums.Add(rows.Rows, _all.AsSpan(0, words), rows.Flows);
+            }
+        }
+
         /// <summary>Writes the tables next to <paramref name="segment"/>, durably (temporary name, flush, rename).</summary>
-        public void Write(string segment)
+        public void Write(string segment) => WriteFile(PathFor(segment), []);
+
+        /// <summary>
+        /// Writes the tables to <paramref name="path"/> with a manifest: the segments they were built from
+        /// (relative paths), so a reader can tell whether they still describe what is stored.
+        /// </summary>
+        public void WriteFile(string path, IReadOnlyList<string> manifest)
         {
             using var body = new MemoryStream();
+            Span<byte> u16 = stackalloc byte[2];
+            if (manifest.Count > 0)
+            {
+                body.Write(ManifestMagic);
+                BinaryPrimitives.WriteUInt16LittleEndian(u16, (ushort)manifest.Count);
+                body.Write(u16);
+                foreach (var m in manifest)
+                {
+                    var bytes = System.Text.Encoding.UTF8.GetBytes(m);
+                    BinaryPrimitives.WriteUInt16LittleEndian(u16, (ushort)bytes.Length);
+                    body.Write(u16);
+                    body.Write(bytes);
+                }
+            }
             Span<byte> u32 = stackalloc byte[4];
             body.Write(Magic);
             BinaryPrimitives.WriteUInt32LittleEndian(u32, (uint)_tables.Count);
@@ -109,7 +153,6 @@ internal sealed class Rollups
                 body.Write(header);
                 body.Write(stored, 0, storedLength);
             }
-            var path = PathFor(segment);
             var temporary = path + ".tmp";
             try
             {
@@ -134,21 +177,40 @@ internal sealed class Rollups
     /// The table directory of a segment's rollup file (tables are decoded when asked for); null when the
     /// file is missing or damaged (the flows are then read instead).
     /// </summary>
-    public static Rollups? TryRead(string segment)
+    public static Rollups? TryRead(string segment) => TryReadFile(PathFor(segment));
+
+    /// <summary>A rollup file by path (segment rollups and hourly ones alike); null when missing or damaged.</summary>
+    public static Rollups? TryReadFile(string path)
     {
         byte[] data;
         try
         {
-            data = File.ReadAllBytes(PathFor(segment));
+            data = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }
         var d = data.AsSpan();
-        if (d.Length < 12 || !d[..8].SequenceEqual(Magic)) return null;
-        var count = BinaryPrimitives.ReadUInt32LittleEndian(d[8..]);
-        var at = 12;
+        var start = 0;
+        var manifest = new List<string>();
+        if (d.Length >= 10 && d[..8].SequenceEqual(ManifestMagic))
+        {
+            var entries = BinaryPrimitives.ReadUInt16LittleEndian(d[8..]);
+            start = 10;
+            for (var i = 0; i < entries; i++)
+            {
+                if (d.Length - start < 2) return null;
+                var length = BinaryPrimitives.ReadUInt16LittleEndian(d[start..]);
+                start += 2;
+                if (d.Length - start < length) return null;
+                manifest.Add(System.Text.Encoding.UTF8.GetString(d.Slice(start, length)));
+                start += length;
+            }
+        }
+        if (d.Length - start < 12 || !d.Slice(start, 8).SequenceEqual(Magic)) return null;
+        var count = BinaryPrimitives.ReadUInt32LittleEndian(d[(start + 8)..]);
+        var at = start + 12;
         var tables = new List<Table>();
         for (var t = 0; t < count; t++)
         {
@@ -173,8 +235,11 @@ internal sealed class Rollups
             tables.Add(new Table(keys, width, rows, data, at, storedLength, crc));
             at += storedLength;
         }
-        return new Rollups(tables);
+        return new Rollups(tables) { Manifest = manifest };
     }
+
+    /// <summary>For tables built from other rollups: the segments (relative paths) they sum.</summary>
+    public IReadOnlyList<string> Manifest { get; private init; } = [];
 
     /// <summary>One table: its keys and bucket width, and its rows, decoded on first use (null if damaged).</summary>
     public sealed class Table(FlowField[] keys, long width, int rows, byte[] file, int offset, int storedLength, uint crc)

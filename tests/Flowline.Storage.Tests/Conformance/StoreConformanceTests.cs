@@ -42,6 +42,8 @@ public abstract class StoreConformanceTests : IDisposable
         GC.SuppressFinalize(this);
     }
 
+    protected IReadOnlyList<FlowRecord> Records => _records;
+
     protected IFlowStore Loaded()
     {
         var store = Open();
@@ -121,7 +123,7 @@ public abstract class StoreConformanceTests : IDisposable
             var groupBy = keys.Select(k => GroupKey.TryParse(k, out var g, out var e) ? g : throw new InvalidOperationException(e)).ToArray();
             var metric = (Metric)random.Next(3);
             var limit = random.Next(3) == 0 ? 0 : random.Next(1, 20);
-            var bucket = random.Next(3) switch { 0 => 0, 1 => Minute, _ => 10 * Minute };
+            var bucket = random.Next(4) switch { 0 => 0, 1 => Minute, 2 => 10 * Minute, _ => 60 * Minute };
             var distinct = !simple && random.Next(3) == 0;
             var (from, to) = Range(random);
             var query = new FlowQuery
