@@ -55,6 +55,34 @@ public sealed class StoreCommandTests : IDisposable
     }
 
     [Fact]
+    public void Imported_partitions_are_compacted_with_rollups_that_answer_top_n_alike()
+    {
+        var pcap = Path.Combine(_dir.FullName, "g.pcap");
+        var raw = Path.Combine(_dir.FullName, "raw");
+        var compacted = Path.Combine(_dir.FullName, "compacted");
+        Assert.Equal(0, FlowlineProcess.RunFlowline(["gen", "--protocol", "ipfix", "--count", "40000", "--pcap", pcap, "-q"]).ExitCode);
+        Assert.Equal(0, FlowlineProcess.RunFlowline(["import", "--pcap", pcap, "--data-dir", raw, "--no-compact"]).ExitCode);
+        var import = FlowlineProcess.RunFlowline(["import", "--pcap", pcap, "--data-dir", compacted]);
+        Assert.Contains("compacted 1 partition(s)", import.Stderr);
+
+        string[] top = ["query", "-s", "dstport/flows", "-n", "5", "proto", "tcp", "-o", "csv", "--stats"];
+        var fromFlows = FlowlineProcess.RunFlowline([.. top, "--data-dir", raw]);
+        var fromRollups = FlowlineProcess.RunFlowline([.. top, "--data-dir", compacted]);
+        Assert.Equal(fromFlows.Stdout, fromRollups.Stdout);
+        Assert.Contains("0 rollup tables", fromFlows.Stderr);
+        Assert.Matches(@"0 read \(0 rows\); [1-9]\d* rollup tables", fromRollups.Stderr);
+
+        // Compacting the raw store gives the same layout; a second run has nothing to do.
+        var compact = FlowlineProcess.RunFlowline(["store", "compact", "--data-dir", raw]);
+        Assert.Contains("compact: 1 partition(s)", compact.Stdout);
+        Assert.Contains("compact: 0 partition(s)", FlowlineProcess.RunFlowline(["store", "compact", "--data-dir", raw]).Stdout);
+        var columns = FlowlineProcess.RunFlowline(["store", "stats", "--data-dir", raw, "--columns"]);
+        Assert.Matches(@"segments\s+1\n", columns.Stdout);
+        Assert.Contains("bytes per record by column:", columns.Stdout);
+        Assert.Matches(@"\n  src_addr\s+\d+\.\d{3}\n", columns.Stdout);
+    }
+
+    [Fact]
     public void Bad_queries_and_bad_stores_get_clear_errors()
     {
         var data = Imported(2000);
