@@ -25,6 +25,9 @@ grep -E "^Ident" "$work/nfcapd.log" | sed -E "s/.*Flows: ([0-9]+).*Sequence Erro
 rm -f "$work/g.pcap"
 "$bin" store stats --data-dir "$work/fl"
 echo "bytes on disk: nfdump $(du -sb "$work/nf" | cut -f1), flowline $(du -sb "$work/fl" | cut -f1)"
+# nfdump's smallest files: the same flows recompressed with bzip2 (nfdump -J 2), on a copy.
+cp -r "$work/nf" "$work/nf-bzip2" && nfdump -R "$work/nf-bzip2" -J 2 >/dev/null
+echo "nfdump bzip2: $(du -sb "$work/nf-bzip2" | cut -f1) bytes"; rm -rf "$work/nf-bzip2"
 
 median() { # label, command: runs it 3 times, prints the median wall time, peak memory and output lines
   local times=() peak=0

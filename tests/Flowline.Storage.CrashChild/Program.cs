@@ -3,7 +3,8 @@ using Flowline.Wire.Generation;
 using Flowline.Wire.Records;
 
 // Test helper for the crash-safety test: appends records with increasing ids (in SampledPackets) to a
-// store forever, flushing every few batches and printing "durable N" after each flush, until killed.
+// store forever, flushing every few batches and printing "durable N" after each flush, and compacting
+// every partition now and then (so that kills also land inside compactions), until killed.
 var dataDir = args[0];
 var next = ulong.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture);
 var generator = new TrafficGenerator((int)(next % int.MaxValue), hosts: 200);
@@ -27,4 +28,5 @@ for (var round = 0; ; round++)
         Console.Out.WriteLine($"durable {next - 1}");
         Console.Out.Flush();
     }
+    if (round % 12 == 7) store.Compact();
 }

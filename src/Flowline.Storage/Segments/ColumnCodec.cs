@@ -66,7 +66,9 @@ internal static class ColumnCodec
         {
             return EncodeBytes(time, raw, valueSize, output, preferred);
         }
-        // Several shapes suit 8-byte counters and times; keep whichever is smallest.
+        // Several shapes suit 8-byte counters and times; keep whichever is smallest. Each shape is also
+        // divided by the greatest common divisor of its values when that is above 1 (times in whole
+        // milliseconds, durations in tens of milliseconds), which a general compressor cannot see.
         var best = t_best ??= new ArrayBufferWriter<byte>();
         var candidate = t_candidate ??= new ArrayBufferWriter<byte>();
         best.ResetWrittenCount();
@@ -74,35 +76,54 @@ internal static class ColumnCodec
         var transformed = ArrayPool<byte>.Shared.Rent(raw.Length);
         try
         {
-            var t = transformed.AsSpan(0, raw.Length);
-            if (!reference.IsEmpty)
+            var t = MemoryMarshal.Cast<byte, long>(transformed.AsSpan(0, raw.Length));
+            var values = MemoryMarshal.Cast<byte, long>(raw);
+            void Try(Span<long> shaped, byte flags, long? frameBase)
             {
-                for (var i = 0; i < raw.Length; i += 8)
-                {
-                    BinaryPrimitives.WriteUInt64LittleEndian(t[i..], BinaryPrimitives.ReadUInt64LittleEndian(raw[i..]) - BinaryPrimitives.ReadUInt64LittleEndian(reference[i..]));
-                }
                 candidate.ResetWrittenCount();
-                var c = EncodeBytes(false, t, 8, candidate, preferred);
+                if (flags == 0 && Divisor(shaped) <= 1) return; // the same as the plain deltas encoded first
+                if (frameBase is { } b)
+                {
+                    BinaryPrimitives.WriteInt64LittleEndian(candidate.GetSpan(8), b);
+                    candidate.Advance(8);
+                }
+                var divisor = Divisor(shaped);
+                if (divisor > 1)
+                {
+                    for (var i = 0; i < shaped.Length; i++) shaped[i] /= divisor;
+                    BinaryPrimitives.WriteInt64LittleEndian(candidate.GetSpan(8), divisor);
+                    candidate.Advance(8);
+                    flags |= Scaled;
+                }
+                var c = EncodeBytes(false, MemoryMarshal.AsBytes(shaped), 8, candidate, preferred);
                 if (candidate.WrittenCount < best.WrittenCount)
                 {
                     (best, candidate) = (candidate, best);
-                    bestCodec = (byte)(c | Referenced);
+                    bestCodec = (byte)(c | flags);
                 }
             }
             if (time)
             {
-                var min = long.MaxValue;
-                for (var i = 0; i < raw.Length; i += 8) min = Math.Min(min, BinaryPrimitives.ReadInt64LittleEndian(raw[i..]));
-                for (var i = 0; i < raw.Length; i += 8) BinaryPrimitives.WriteInt64LittleEndian(t[i..], BinaryPrimitives.ReadInt64LittleEndian(raw[i..]) - min);
-                candidate.ResetWrittenCount();
-                BinaryPrimitives.WriteInt64LittleEndian(candidate.GetSpan(8), min);
-                candidate.Advance(8);
-                var c = EncodeBytes(false, t, 8, candidate, preferred);
-                if (candidate.WrittenCount < best.WrittenCount)
+                long previous = 0;
+                for (var i = 0; i < values.Length; i++)
                 {
-                    (best, candidate) = (candidate, best);
-                    bestCodec = (byte)(c | FrameOfReference);
+                    t[i] = values[i] - previous;
+                    previous = values[i];
                 }
+                Try(t, 0, null);
+            }
+            if (!reference.IsEmpty)
+            {
+                var refs = MemoryMarshal.Cast<byte, long>(reference);
+                for (var i = 0; i < values.Length; i++) t[i] = unchecked(values[i] - refs[i]);
+                Try(t, Referenced, null);
+            }
+            if (time)
+            {
+                var min = long.MaxValue;
+                foreach (var v in values) min = Math.Min(min, v);
+                for (var i = 0; i < values.Length; i++) t[i] = values[i] - min;
+                Try(t, FrameOfReference, min);
             }
         }
         finally
@@ -114,6 +135,24 @@ internal static class ColumnCodec
         t_best = best;
         t_candidate = candidate;
         return bestCodec;
+    }
+
+    /// <summary>Set on the codec byte when values were divided by a common divisor (stored as 8 bytes, after a frame base).</summary>
+    public const byte Scaled = 0x10;
+
+    /// <summary>The greatest common divisor of the values' magnitudes, or 1 (also when one is too large to negate).</summary>
+    private static long Divisor(ReadOnlySpan<long> values)
+    {
+        ulong g = 0;
+        foreach (var v in values)
+        {
+            if (v == long.MinValue) return 1;
+            var m = (ulong)Math.Abs(v);
+            if (m == 0) continue;
+            while (m != 0) (g, m) = (m, g % m);
+            if (g == 1) return 1;
+        }
+        return g is 0 or > long.MaxValue ? 1 : (long)g;
     }
 
     /*
@@ -251,16 +290,42 @@ internal static class ColumnCodec
     public static bool Decode(FlowField field, byte codec, ReadOnlySpan<byte> stored, Span<byte> raw, int valueSize)
     {
         if (codec == Dictionary) return IsAddress(field) && DecodeDictionary(stored, raw);
-        if ((codec & Referenced) != 0) return ReferenceOf(field) is not null && valueSize == 8 && DecodeBytes(false, (byte)(codec & ~Referenced), stored, raw, valueSize);
-        if ((codec & FrameOfReference) != 0)
+        if ((codec & (Referenced | FrameOfReference | Scaled)) == 0) return DecodeBytes(IsTime(field), codec, stored, raw, valueSize);
+        var referenced = (codec & Referenced) != 0;
+        var frame = (codec & FrameOfReference) != 0;
+        var scaled = (codec & Scaled) != 0;
+        if (valueSize != 8 || (referenced && ReferenceOf(field) is null) || (referenced && frame)) return false;
+        long frameBase = 0, divisor = 1;
+        if (frame)
         {
-            if (valueSize != 8 || stored.Length < 8 || !DecodeBytes(false, (byte)(codec & ~FrameOfReference), stored[8..], raw, valueSize)) return false;
-            var min = BinaryPrimitives.ReadInt64LittleEndian(stored);
-            var values = MemoryMarshal.Cast<byte, long>(raw);
-            for (var i = 0; i < values.Length; i++) values[i] += min;
-            return true;
+            if (stored.Length < 8) return false;
+            frameBase = BinaryPrimitives.ReadInt64LittleEndian(stored);
+            stored = stored[8..];
         }
-        return DecodeBytes(IsTime(field), codec, stored, raw, valueSize);
+        if (scaled)
+        {
+            if (stored.Length < 8) return false;
+            divisor = BinaryPrimitives.ReadInt64LittleEndian(stored);
+            stored = stored[8..];
+            if (divisor < 2) return false;
+        }
+        if (!DecodeBytes(false, (byte)(codec & ~(Referenced | FrameOfReference | Scaled)), stored, raw, valueSize)) return false;
+        var values = MemoryMarshal.Cast<byte, long>(raw);
+        if (scaled)
+        {
+            for (var i = 0; i < values.Length; i++) values[i] = unchecked(values[i] * divisor);
+        }
+        if (frame)
+        {
+            for (var i = 0; i < values.Length; i++) values[i] += frameBase;
+        }
+        else if (!referenced && IsTime(field))
+        {
+            // A time column without another shape is stored as deltas.
+            long previous = 0;
+            for (var i = 0; i < values.Length; i++) values[i] = previous += values[i];
+        }
+        return true;
     }
 
     /// <summary>Completes a <see cref="Referenced"/> column: adds the reference column row by row.</summary>

@@ -8,7 +8,7 @@ namespace Flowline.Storage.Segments;
 /// <summary>
 /// An immutable columnar segment file (little-endian):
 /// <code>
-///   header   "FLSEG002" | u32 column count | u32 flags (bit 0: rows are in <see cref="RowOrder"/>)
+///   header   "FLSEG003" | u32 column count | u32 flags (bit 0: rows are in <see cref="RowOrder"/>)
 ///   blocks   per block, per column in canonical field order:
 ///              u32 stored length | u32 raw length | u32 CRC-32C of the stored bytes | u8 codec | 3 reserved | stored bytes
 ///   footer   u32 block count | per block: u64 offset | u32 rows | u32 length | zone map | u32 CRC-32C of the footer
@@ -19,8 +19,8 @@ namespace Flowline.Storage.Segments;
 public static class SegmentFile
 {
     public const int DefaultBlockRows = 16384;
-    private static readonly byte[] HeaderMagic = "FLSEG002"u8.ToArray();
-    private static readonly byte[] OlderMagic = "FLSEG001"u8.ToArray();
+    private static readonly byte[] HeaderMagic = "FLSEG003"u8.ToArray();
+    private static readonly byte[] OlderMagic = "FLSEG00"u8.ToArray();
     private static readonly byte[] TrailerMagic = "FLSEGEND"u8.ToArray();
     private const int HeaderLength = 16;
     private const int TrailerLength = 24;
@@ -212,9 +212,9 @@ public static class SegmentFile
             Span<byte> trailer = stackalloc byte[TrailerLength];
             if (SizeBytes < HeaderLength + TrailerLength || ReadAt(0, head) != HeaderLength || !head[..8].SequenceEqual(HeaderMagic))
             {
-                if (head[..8].SequenceEqual(OlderMagic))
+                if (head[..7].SequenceEqual(OlderMagic) && head[7] is (byte)'1' or (byte)'2')
                 {
-                    throw new SegmentCorruptException(path, -1, "written in an earlier segment format (FLSEG001); import its flows again");
+                    throw new SegmentCorruptException(path, -1, $"written in an earlier segment format ({System.Text.Encoding.ASCII.GetString(head[..8])}); import its flows again");
                 }
                 throw new SegmentCorruptException(path, -1, "not a Flowline segment (bad header)");
             }
