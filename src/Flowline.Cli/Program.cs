@@ -1,6 +1,7 @@
 using Flowline.Cli.Decode;
 using Flowline.Cli.Generate;
 using Flowline.Cli.Store;
+using Flowline.Cli.Serve;
 using Flowline.Wire.Records;
 
 namespace Flowline.Cli;
@@ -13,6 +14,7 @@ public static class Program
         Usage: flowline <command> [options]
 
         Commands:
+          serve     the collector: receive, decode and store flows; HTTP health, metrics and exporters
           decode    decode sFlow v5, NetFlow v5/v9 and IPFIX from a capture or a UDP socket
           import    decode captures into the embedded store
           query     filter, list, aggregate and rank stored flows (nfdump-style filters)
@@ -34,6 +36,8 @@ public static class Program
         var rest = args[1..];
         switch (args[0])
         {
+            case "serve":
+                return Serve.ServeCommand.Run(rest, Console.Error);
             case "decode":
                 return DecodeCommand.Run(rest, Console.Error);
             case "import":

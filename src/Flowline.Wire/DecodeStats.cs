@@ -8,6 +8,8 @@ public sealed class DecodeStats
     public long Datagrams;
     public readonly long[] DatagramsByProtocol = new long[5];
     public long FlowRecords;
+    /// <summary>NetFlow v9 / IPFIX data records (flow and options), before biflows are split: what sequence numbers count.</summary>
+    public long DataRecords;
     public long FlowSamples;
     public long CounterSamples;
     public long CounterRecords;
@@ -34,7 +36,7 @@ public sealed class DecodeStats
     {
         Datagrams += other.Datagrams;
         for (var i = 0; i < DatagramsByProtocol.Length; i++) DatagramsByProtocol[i] += other.DatagramsByProtocol[i];
-        FlowRecords += other.FlowRecords; FlowSamples += other.FlowSamples;
+        FlowRecords += other.FlowRecords; FlowSamples += other.FlowSamples; DataRecords += other.DataRecords;
         CounterSamples += other.CounterSamples; CounterRecords += other.CounterRecords;
         Templates += other.Templates; OptionsTemplates += other.OptionsTemplates;
         TemplatesWithdrawn += other.TemplatesWithdrawn; OptionsRecords += other.OptionsRecords;

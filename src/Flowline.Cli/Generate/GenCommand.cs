@@ -29,6 +29,8 @@ internal static class GenCommand
           --hosts N           size of the client pool (default 10000; servers are a tenth of it)
           --sampling N        sampling rate announced and applied (default 1)
           --start TIME        timestamp of the first flow, RFC 3339 (default 2026-11-19T00:00:00Z)
+          --drop-every N      leave out every Nth datagram (never the first) after numbering it, to
+                              test loss accounting; what was left out is reported at the end
           -q, --quiet         no progress on standard error
         """;
 
@@ -47,6 +49,7 @@ internal static class GenCommand
         uint sampling = 1;
         var start = new DateTimeOffset(2026, 11, 19, 0, 0, 0, TimeSpan.Zero);
         var quiet = false;
+        long dropEvery = 0, droppedDatagrams = 0, droppedFlows = 0;
         for (var i = 0; i < args.Length; i++)
         {
             var a = args[i];
@@ -72,6 +75,10 @@ internal static class GenCommand
                     case "--seed": seed = (int)Math.Min(int.MaxValue, Positive(a, Next(), allowZero: true)); break;
                     case "--hosts": hosts = (int)Math.Clamp(Positive(a, Next()), 10, 10_000_000); break;
                     case "--sampling": sampling = (uint)Math.Min(uint.MaxValue, Positive(a, Next())); break;
+                    case "--drop-every":
+                        dropEvery = Positive(a, Next());
+                        if (dropEvery < 2) throw new ArgumentException("--drop-every: at least 2");
+                        break;
                     case "--start":
                         var t = Next();
                         if (!DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out start))
@@ -130,7 +137,13 @@ internal static class GenCommand
             var collector = FlowAddress.Parse("192.0.2.2");
             while (generator.Flows < count)
             {
-                var length = generator.Next(buffer, (int)Math.Min(int.MaxValue, count - generator.Flows), out _);
+                var length = generator.Next(buffer, (int)Math.Min(int.MaxValue, count - generator.Flows), out var flowsInDatagram);
+                if (dropEvery > 0 && generator.Datagrams % dropEvery == 0)
+                {
+                    droppedDatagrams++;
+                    droppedFlows += flowsInDatagram;
+                    continue;
+                }
                 if (socket is not null)
                 {
                     try
@@ -169,6 +182,10 @@ internal static class GenCommand
         {
             socket?.Dispose();
             file?.Dispose();
+        }
+        if (dropEvery > 0)
+        {
+            stderr.WriteLine($"flowline gen: left out {droppedDatagrams} datagrams carrying {droppedFlows} flows");
         }
         if (!quiet)
         {

@@ -215,7 +215,8 @@ public sealed class EmbeddedStore : IFlowStore
     /// crashes at any point (see <see cref="RangeOf"/>) and against concurrent appends and scans.
     /// </summary>
     /// <returns>The partitions compacted.</returns>
-    public int Compact(long before = long.MaxValue, IProgress<string>? progress = null, CancellationToken cancel = default)
+    /// <param name="quietFor">Only partitions that received no segment for this long (a collector compacts what stopped changing).</param>
+    public int Compact(long before = long.MaxValue, IProgress<string>? progress = null, CancellationToken cancel = default, TimeSpan? quietFor = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_options.ReadOnly) throw new InvalidOperationException("the store was opened read-only");
@@ -228,6 +229,7 @@ public sealed class EmbeddedStore : IFlowStore
                 var inputs = group.ToList();
                 var start = PartitionStartOf(inputs[0]);
                 if (start is null || (before != long.MaxValue && start.Value + PartitionMicros > before)) continue;
+                if (quietFor is { } quiet && inputs.Max(File.GetLastWriteTimeUtc) > DateTime.UtcNow - quiet) continue;
                 if (inputs.Count == 1 && IsCompacted(inputs[0]))
                 {
                     if (!File.Exists(Rollups.PathFor(inputs[0]))) RebuildRollups(inputs[0]);

@@ -11,7 +11,9 @@ public sealed class SFlowEncoder
     public FlowAddress Agent { get; set; } = FlowAddress.Parse("192.0.2.1");
     public uint SubAgent { get; set; }
     public uint Sequence { get; set; }
+    /// <summary>Flow samples written so far (each data source numbers its own).</summary>
     public uint SampleSequence { get; set; }
+    private readonly Dictionary<uint, uint> _sourceSequences = [];
     public uint UptimeMs { get; set; }
     /// <summary>Bytes of each packet copied into the sample (sFlow's header size).</summary>
     public int HeaderBytes { get; set; } = 128;
@@ -51,10 +53,15 @@ public sealed class SFlowEncoder
             var lengthAt = w.Position;
             w.U32(0);
             var start = w.Position;
-            w.U32(++SampleSequence);
-            w.U32(r.ObsPoint != 0 ? r.ObsPoint : r.InIf & 0x00FF_FFFF);
+            // Sample sequence numbers and the sample pool count per data source, as agents do.
+            var source = r.ObsPoint != 0 ? r.ObsPoint : r.InIf & 0x00FF_FFFF;
+            ref var sequence = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_sourceSequences, source, out _);
+            sequence++;
+            ++SampleSequence;
+            w.U32(sequence);
+            w.U32(source);
             w.U32(rate);
-            w.U32(SampleSequence * rate);
+            w.U32(sequence * rate);
             w.U32(0);
             w.U32(r.InIf);
             w.U32(r.ForwardingStatus >= 128 ? 0x4000_0000u : r.OutIf);

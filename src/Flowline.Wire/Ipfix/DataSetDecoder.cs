@@ -34,6 +34,7 @@ internal static class DataSetDecoder
             }
             offset += used;
             records++;
+            stats.DataRecords++;
             if (t.IsOptions)
             {
                 ApplyOptions(t, ref slots, state);

@@ -40,6 +40,13 @@ public sealed class ExporterTemplateState
     public int TemplateCount => Templates.Count;
     public int PendingCount => Pending.Count;
     public IEnumerable<Template> AllTemplates => Templates.Values;
+
+    /// <summary>Restores what a previous run saved (templates are added through <see cref="TemplateCache.Add"/>).</summary>
+    public void Restore(uint samplingRate, long systemInitMillis)
+    {
+        if (samplingRate != 0) SamplingRate = samplingRate;
+        if (systemInitMillis != 0) SystemInitMillis = systemInitMillis;
+    }
 }
 
 /// <summary>

@@ -1,0 +1,132 @@
+using System.Runtime.InteropServices;
+using Flowline.Collector;
+
+namespace Flowline.Cli.Serve;
+
+/// <summary>`flowline serve`: the collector.</summary>
+internal static class ServeCommand
+{
+    public const string Help = """
+        Usage: flowline serve [--config FILE] [--data-dir DIR] [--sflow ADDR:PORT] [--netflow ADDR:PORT]
+                              [--ipfix ADDR:PORT] [--http ADDR:PORT] [options]
+
+        Receives sFlow v5, NetFlow v5/v9 and IPFIX over UDP, decodes every datagram, keeps per-exporter
+        state (counters, loss from sequence numbers, sampling rates, templates that survive restarts) and
+        stores the flows in the embedded store. HTTP: /healthz, /metrics (Prometheus), /api/v1/exporters.
+        SIGTERM or Ctrl-C: stop receiving, decode and store what is queued, exit.
+
+        Defaults: sFlow :6343, NetFlow :2055, IPFIX :4739, HTTP :8008 (":PORT" means every IPv4 and IPv6
+        address), data in ./data. Settings come from the defaults, then --config FILE (YAML, see
+        docs/flowline.example.yaml), then FLOWLINE_* environment variables (FLOWLINE_DATA_DIR,
+        FLOWLINE_SFLOW=":6343,127.0.0.1:6344", ...), then these flags:
+
+          --config FILE          YAML settings
+          --data-dir DIR         where the store and saved templates live
+          --sflow ADDR:PORT      sFlow listener (repeat for several; the first replaces the default)
+          --netflow ADDR:PORT    NetFlow v5/v9 listener (repeatable)
+          --ipfix ADDR:PORT      IPFIX listener (repeatable)
+          --http ADDR:PORT       HTTP listener
+          --sockets N            sockets per port (SO_REUSEPORT; default: half the cores, 1 to 4)
+          --receive-buffer SIZE  socket receive buffer asked for, e.g. 32m (capped by net.core.rmem_max)
+          --queue SIZE           bytes of datagrams queued per socket before dropping (default 16m)
+        A port of 0 picks a free one; the ports in use are printed at start.
+        """;
+
+    public static int Run(string[] args, TextWriter stderr)
+    {
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.Out.Write(Help);
+            return 0;
+        }
+        var options = new CollectorOptions();
+        try
+        {
+            var config = Value(args, "--config");
+            if (config is not null)
+            {
+                if (!File.Exists(config)) throw new FormatException($"--config {config}: no such file");
+                options.ApplyYaml(config);
+            }
+            options.ApplyEnvironment(Environment.GetEnvironmentVariable);
+            var replaced = new HashSet<string>();
+            for (var i = 0; i < args.Length; i++)
+            {
+                var a = args[i];
+                string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{a} needs a value");
+                var key = a switch
+                {
+                    "--config" => "",
+                    "--data-dir" => "data_dir",
+                    "--sflow" => "sflow",
+                    "--netflow" => "netflow",
+                    "--ipfix" => "ipfix",
+                    "--http" => "http",
+                    "--sockets" => "sockets_per_port",
+                    "--receive-buffer" => "receive_buffer",
+                    "--queue" => "queue_bytes",
+                    _ => throw new FormatException($"unknown option {a} (see `flowline serve --help`)"),
+                };
+                var value = Next();
+                if (key.Length == 0) continue;
+                options.ApplyFlag(key, value, replaceList: replaced.Add(key));
+            }
+        }
+        catch (FormatException e)
+        {
+            stderr.WriteLine($"flowline serve: {e.Message}");
+            return 2;
+        }
+
+        Flowline.Collector.Collector collector;
+        try
+        {
+            collector = new Flowline.Collector.Collector(options, message => stderr.WriteLine($"flowline serve: {message}"));
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"flowline serve: cannot start: {e.Message}");
+            return 1;
+        }
+        var app = HttpFace.Build(collector, options.Http);
+        try
+        {
+            app.StartAsync().GetAwaiter().GetResult();
+        }
+        catch (IOException e)
+        {
+            stderr.WriteLine($"flowline serve: cannot listen for HTTP on {options.Http}: {e.Message}");
+            collector.Dispose();
+            return 1;
+        }
+        collector.Start();
+
+        var stop = new ManualResetEventSlim();
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
+
+        var output = Console.Out;
+        output.WriteLine($"flowline serve: storing in {Path.GetFullPath(options.DataDir)}" +
+                         (collector.TemplatesRestored > 0 ? $" ({collector.TemplatesRestored} templates restored)" : ""));
+        foreach (var group in collector.Sockets.GroupBy(s => (s.Listener, s.Endpoint)))
+        {
+            output.WriteLine($"flowline serve: {group.Key.Listener} on udp {group.Key.Endpoint} ({group.Count()} sockets, receive buffer {group.First().ReceiveBuffer / 2 >> 10} KiB each)");
+        }
+        foreach (var address in app.Urls) output.WriteLine($"flowline serve: http on {address}");
+        output.Flush();
+
+        stop.Wait();
+        output.WriteLine("flowline serve: stopping");
+        output.Flush();
+        using (var httpStop = new CancellationTokenSource(TimeSpan.FromSeconds(2))) app.StopAsync(httpStop.Token).GetAwaiter().GetResult();
+        collector.Dispose();
+        ((IDisposable)app).Dispose();
+        return 0;
+    }
+
+    private static string? Value(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}

@@ -1,0 +1,165 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using Flowline.Storage.Embedded;
+using Flowline.Wire.Records;
+
+namespace Flowline.Collector;
+
+/// <summary>
+/// `flowline serve` without its HTTP face: listeners (several SO_REUSEPORT sockets per port, each with
+/// its own receive queue and decoder), exporter state, template persistence, batching into the
+/// embedded store, background compaction, and an orderly stop that loses nothing received.
+/// </summary>
+public sealed class Collector : IDisposable
+{
+    private readonly List<Pipeline> _pipelines = [];
+    private readonly ConcurrentDictionary<ExporterId, ExporterState> _exporters = new();
+    private readonly Dictionary<FlowAddress, uint> _sampling = [];
+    private readonly Action<string> _log;
+    private readonly Timer _compaction;
+    private long _templatesVersion;
+    private readonly ConcurrentDictionary<Pipeline, long> _templatesSaved = new();
+    private long _appended, _appendErrors, _lastCommitMicros;
+    private int _stopped;
+
+    public Collector(CollectorOptions options, Action<string>? log = null)
+    {
+        Options = options;
+        _log = log ?? (_ => { });
+        Store = new EmbeddedStore(options.DataDir);
+        foreach (var (address, rate) in options.SamplingOverrides) _sampling[FlowAddress.FromIPAddress(address)] = rate;
+        try
+        {
+            foreach (var (name, endpoints) in new[] { ("sflow", options.Sflow), ("netflow", options.Netflow), ("ipfix", options.Ipfix) })
+            {
+                foreach (var endpoint in endpoints)
+                {
+                    for (var i = 0; i < options.SocketsPerPort; i++)
+                    {
+                        // The first socket fixes the port (it may have been 0: any free port); the others join it.
+                        var bind = i == 0 ? endpoint : new IPEndPoint(endpoint.Address, _pipelines[^1].LocalEndPoint.Port);
+                        _pipelines.Add(new Pipeline(this, name, _pipelines.Count, bind, options));
+                    }
+                }
+            }
+        }
+        catch
+        {
+            foreach (var p in _pipelines) p.Dispose();
+            Store.Dispose();
+            throw;
+        }
+        var restored = 0;
+        foreach (var p in _pipelines) restored = TemplateFiles.Load(options.DataDir, p.Decoder.Templates, _log);
+        TemplatesRestored = restored;
+        _compaction = new Timer(_ => CompactQuietPartitions(), null, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30));
+    }
+
+    public CollectorOptions Options { get; }
+    public EmbeddedStore Store { get; }
+    public int TemplatesRestored { get; }
+    public IReadOnlyList<(string Listener, IPEndPoint Endpoint, int ReceiveBuffer)> Sockets =>
+        _pipelines.Select(p => (p.Listener, p.LocalEndPoint, p.ReceiveBufferBytes)).ToList();
+    public ICollection<ExporterState> Exporters => _exporters.Values;
+    public long RecordsStored => Interlocked.Read(ref _appended);
+    public long StoreErrors => Interlocked.Read(ref _appendErrors);
+    public long Datagrams => _pipelines.Sum(p => p.Received);
+    public long QueueDrops => _pipelines.Sum(p => p.QueueDrops);
+    public long QueueDepth => _pipelines.Sum(p => p.QueueDepth);
+    internal IReadOnlyList<Pipeline> Pipelines => _pipelines;
+    /// <summary>Microseconds since the last successful hand-over to the store.</summary>
+    public double StoreLagSeconds => Volatile.Read(ref _lastCommitMicros) == 0 ? 0 : (NowMicros() - Volatile.Read(ref _lastCommitMicros)) / 1e6;
+
+    public static long NowMicros() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10;
+
+    public void Start()
+    {
+        foreach (var p in _pipelines) p.Start();
+    }
+
+    internal ExporterState Exporter(ExporterId id) => _exporters.GetOrAdd(id, static i => new ExporterState(i));
+
+    internal uint SamplingOverride(FlowAddress agent, FlowAddress from) =>
+        _sampling.Count == 0 ? 0 : _sampling.TryGetValue(agent, out var r) || _sampling.TryGetValue(from, out r) ? r : 0;
+
+    internal void CountQueueDrop(FlowAddress from, ReadOnlySpan<byte> datagram) =>
+        Exporter(new ExporterId(from, Wire.FlowDecoder.Detect(datagram), 0)).AddQueueDrop();
+
+    internal void Append(FlowBatch batch)
+    {
+        while (true)
+        {
+            try
+            {
+                Store.Append(batch);
+                Interlocked.Add(ref _appended, batch.Count);
+                Volatile.Write(ref _lastCommitMicros, NowMicros());
+                return;
+            }
+            catch (IOException e)
+            {
+                // A full or failing disk: keep the batch and retry; the socket reader keeps queueing (and
+                // counting drops once the queue is full), so nothing is silently lost.
+                Interlocked.Increment(ref _appendErrors);
+                _log($"store: {e.Message}; retrying in 1 s");
+                Thread.Sleep(1000);
+                if (Volatile.Read(ref _stopped) == 2) throw;
+            }
+        }
+    }
+
+    internal void TemplatesChanged() => Interlocked.Increment(ref _templatesVersion);
+
+    internal void MaybeSaveTemplates(Pipeline p)
+    {
+        var version = Interlocked.Read(ref _templatesVersion);
+        if (_templatesSaved.TryGetValue(p, out var saved) && saved == version) return;
+        if (version == 0 && TemplatesRestored == 0) return;
+        SaveTemplates(p);
+    }
+
+    internal void SaveTemplates(Pipeline p)
+    {
+        var version = Interlocked.Read(ref _templatesVersion);
+        try
+        {
+            TemplateFiles.Save(Options.DataDir, p.Index, p.Decoder.Templates);
+            _templatesSaved[p] = version;
+        }
+        catch (IOException e)
+        {
+            _log($"templates: not saved ({e.Message})");
+        }
+    }
+
+    private void CompactQuietPartitions()
+    {
+        try
+        {
+            Store.Compact(quietFor: Options.CompactAfter);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            _log($"compaction: {e.Message}");
+        }
+    }
+
+    /// <summary>Stops reading, decodes what is queued, stores it durably and saves templates.</summary>
+    public void Stop()
+    {
+        if (Interlocked.CompareExchange(ref _stopped, 1, 0) != 0) return;
+        _compaction.Dispose();
+        var watch = Stopwatch.StartNew();
+        foreach (var p in _pipelines) p.Stop();
+        Store.Flush();
+        _log($"stopped: {Datagrams} datagrams received, {RecordsStored} records stored, {QueueDrops} dropped at full queues; drained in {watch.Elapsed.TotalSeconds:0.00} s");
+        Volatile.Write(ref _stopped, 2);
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        Store.Dispose();
+    }
+}

@@ -1,0 +1,177 @@
+using System.Globalization;
+using System.Net;
+using YamlDotNet.RepresentationModel;
+
+namespace Flowline.Collector;
+
+/// <summary>
+/// Settings of `flowline serve`. Defaults, then the YAML file (`--config`), then FLOWLINE_* environment
+/// variables, then command-line flags: each later source overrides the earlier. See
+/// docs/flowline.example.yaml for every setting.
+/// </summary>
+public sealed class CollectorOptions
+{
+    public List<IPEndPoint> Sflow { get; set; } = [new(IPAddress.IPv6Any, 6343)];
+    public List<IPEndPoint> Netflow { get; set; } = [new(IPAddress.IPv6Any, 2055)];
+    public List<IPEndPoint> Ipfix { get; set; } = [new(IPAddress.IPv6Any, 4739)];
+    public IPEndPoint Http { get; set; } = new(IPAddress.IPv6Any, 8008);
+    public string DataDir { get; set; } = "data";
+    /// <summary>Sockets bound to each port with SO_REUSEPORT; the kernel spreads exporters over them.</summary>
+    public int SocketsPerPort { get; set; } = Math.Clamp(Environment.ProcessorCount / 2, 1, 4);
+    /// <summary>SO_RCVBUF asked for each socket (the kernel caps it at net.core.rmem_max).</summary>
+    public int ReceiveBufferBytes { get; set; } = 32 << 20;
+    /// <summary>Bytes of datagrams queued per socket between the reader and the decoder.</summary>
+    public int QueueBytes { get; set; } = 16 << 20;
+    /// <summary>Datagrams queued per socket at most.</summary>
+    public int QueueDatagrams { get; set; } = 65_536;
+    /// <summary>Decoded records are handed to the store in batches of this many, or every <see cref="BatchInterval"/>.</summary>
+    public int BatchRows { get; set; } = 16_384;
+    public TimeSpan BatchInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>Sampling rates to apply instead of what exporters report, by exporter address.</summary>
+    public Dictionary<IPAddress, uint> SamplingOverrides { get; set; } = [];
+    /// <summary>Closed partitions older than this are compacted in the background.</summary>
+    public TimeSpan CompactAfter { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>"ADDR:PORT", "[v6]:PORT" or ":PORT" (all addresses, IPv4 and IPv6).</summary>
+    public static IPEndPoint ParseEndpoint(string text, string what)
+    {
+        if (text.StartsWith(':') && int.TryParse(text.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out var onlyPort) && onlyPort is >= 0 and < 65536)
+        {
+            return new IPEndPoint(IPAddress.IPv6Any, onlyPort);
+        }
+        if (IPEndPoint.TryParse(text, out var e) && (e.Port != 0 || text.EndsWith(":0", StringComparison.Ordinal))) return e;
+        throw new FormatException($"{what} '{text}': expected ADDR:PORT, [IPv6]:PORT or :PORT");
+    }
+
+    /// <summary>Applies a YAML file; errors name the line and the key.</summary>
+    public void ApplyYaml(string path)
+    {
+        var yaml = new YamlStream();
+        try
+        {
+            using var reader = File.OpenText(path);
+            yaml.Load(reader);
+        }
+        catch (YamlDotNet.Core.YamlException e)
+        {
+            throw new FormatException($"{path}:{e.Start.Line}: {e.Message}");
+        }
+        if (yaml.Documents.Count == 0) return;
+        if (yaml.Documents[0].RootNode is not YamlMappingNode root) throw new FormatException($"{path}: expected a mapping of settings");
+        foreach (var (keyNode, value) in root.Children)
+        {
+            var key = ((YamlScalarNode)keyNode).Value ?? "";
+            var line = keyNode.Start.Line;
+            try
+            {
+                Apply(key, value);
+            }
+            catch (Exception e) when (e is FormatException or InvalidCastException or OverflowException)
+            {
+                throw new FormatException($"{path}:{line}: {key}: {e.Message}");
+            }
+        }
+    }
+
+    private void Apply(string key, YamlNode value)
+    {
+        string Scalar() => value is YamlScalarNode s && s.Value is { } v ? v : throw new FormatException("expected a single value");
+        List<IPEndPoint> Endpoints(string what) => value switch
+        {
+            YamlSequenceNode seq => seq.Children.Select(c => ParseEndpoint(((YamlScalarNode)c).Value ?? "", what)).ToList(),
+            _ => [ParseEndpoint(Scalar(), what)],
+        };
+        switch (key)
+        {
+            case "sflow": Sflow = Endpoints("sflow"); break;
+            case "netflow": Netflow = Endpoints("netflow"); break;
+            case "ipfix": Ipfix = Endpoints("ipfix"); break;
+            case "http": Http = ParseEndpoint(Scalar(), "http"); break;
+            case "data_dir": DataDir = Scalar(); break;
+            case "sockets_per_port": SocketsPerPort = Positive(Scalar()); break;
+            case "receive_buffer": ReceiveBufferBytes = (int)Size(Scalar()); break;
+            case "queue_bytes": QueueBytes = (int)Size(Scalar()); break;
+            case "queue_datagrams": QueueDatagrams = Positive(Scalar()); break;
+            case "batch_rows": BatchRows = Positive(Scalar()); break;
+            case "batch_interval": BatchInterval = Duration(Scalar()); break;
+            case "compact_after": CompactAfter = Duration(Scalar()); break;
+            case "sampling":
+                if (value is not YamlMappingNode map) throw new FormatException("expected a mapping of exporter address to rate");
+                foreach (var (k, v) in map.Children)
+                {
+                    var address = IPAddress.TryParse(((YamlScalarNode)k).Value, out var a) ? a : throw new FormatException($"'{((YamlScalarNode)k).Value}' is not an address");
+                    SamplingOverrides[Normalize(address)] = (uint)Positive(((YamlScalarNode)v).Value ?? "");
+                }
+                break;
+            default:
+                throw new FormatException("unknown setting (see docs/flowline.example.yaml)");
+        }
+    }
+
+    /// <summary>FLOWLINE_SFLOW, FLOWLINE_NETFLOW, FLOWLINE_IPFIX (comma-separated), FLOWLINE_HTTP, FLOWLINE_DATA_DIR, ...</summary>
+    public void ApplyEnvironment(Func<string, string?> get)
+    {
+        foreach (var key in new[] { "sflow", "netflow", "ipfix", "http", "data_dir", "sockets_per_port", "receive_buffer", "queue_bytes", "queue_datagrams", "batch_rows", "batch_interval", "compact_after" })
+        {
+            var name = "FLOWLINE_" + key.ToUpperInvariant();
+            if (get(name) is not { Length: > 0 } text) continue;
+            try
+            {
+                YamlNode node = key is "sflow" or "netflow" or "ipfix"
+                    ? new YamlSequenceNode(text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(t => new YamlScalarNode(t)))
+                    : new YamlScalarNode(text);
+                Apply(key, node);
+            }
+            catch (FormatException e)
+            {
+                throw new FormatException($"{name}: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>Applies one command-line setting by its configuration key.</summary>
+    public void ApplyFlag(string key, string text, bool replaceList)
+    {
+        YamlNode node = new YamlScalarNode(text);
+        if (key is "sflow" or "netflow" or "ipfix" && !replaceList)
+        {
+            var list = key switch { "sflow" => Sflow, "netflow" => Netflow, _ => Ipfix };
+            list.Add(ParseEndpoint(text, key));
+            return;
+        }
+        Apply(key, node);
+    }
+
+    public static IPAddress Normalize(IPAddress a) => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
+
+    private static int Positive(string text) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0 ? v : throw new FormatException($"'{text}' is not a positive number");
+
+    /// <summary>A byte size: 1048576, 512k, 32m, 1g.</summary>
+    public static long Size(string text)
+    {
+        var t = text.Trim().ToLowerInvariant();
+        long unit = 1;
+        if (t.EndsWith('k')) unit = 1 << 10;
+        else if (t.EndsWith('m')) unit = 1 << 20;
+        else if (t.EndsWith('g')) unit = 1 << 30;
+        if (unit > 1) t = t[..^1];
+        return long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0 && v * unit <= int.MaxValue
+            ? v * unit : throw new FormatException($"'{text}' is not a size (such as 1048576, 512k, 32m)");
+    }
+
+    /// <summary>500ms, 2s, 10m, 1h.</summary>
+    public static TimeSpan Duration(string text)
+    {
+        var t = text.Trim();
+        (string Suffix, double Seconds)[] units = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)];
+        foreach (var (suffix, seconds) in units)
+        {
+            if (t.EndsWith(suffix, StringComparison.Ordinal) && double.TryParse(t[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0)
+            {
+                return TimeSpan.FromSeconds(v * seconds);
+            }
+        }
+        throw new FormatException($"'{text}' is not a duration (such as 500ms, 2s, 10m)");
+    }
+}

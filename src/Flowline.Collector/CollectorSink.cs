@@ -1,0 +1,70 @@
+using Flowline.Wire;
+using Flowline.Wire.Records;
+
+namespace Flowline.Collector;
+
+/// <summary>
+/// Receives what the decoder finds in one datagram: flow records go to the batch (with a configured
+/// sampling rate applied), the header and sample sequence numbers go to the exporter's state.
+/// </summary>
+internal struct CollectorSink(Collector collector, FlowBatch batch) : IFlowSink
+{
+    public readonly FlowBatch Batch = batch;
+    public ExporterState? Current;
+    public DatagramHeader Header;
+    private FlowAddress _from;
+    private uint _override;
+
+    public void BeginDatagram(FlowAddress from)
+    {
+        _from = from;
+        Current = null;
+        Header = default;
+    }
+
+    public void OnDatagram(in DatagramHeader header)
+    {
+        Header = header;
+        // sFlow names its agent inside the datagram; the others are known by where they send from.
+        var address = header.Protocol == FlowProtocol.SFlow5 && !header.Agent.IsNone ? header.Agent : _from;
+        Current = collector.Exporter(new ExporterId(address, header.Protocol, header.ObsDomain));
+        _override = collector.SamplingOverride(address, _from);
+    }
+
+    public readonly void OnSample(in SampleHeader sample)
+    {
+        if (Current is null) return;
+        Current.SampleSequence(sample.IsCounters ? sample.SourceId | 0x8000_0000u : sample.SourceId & 0x7FFF_FFFFu, sample.Sequence);
+        if (!sample.IsCounters) Current.SetSamplingRate(_override != 0 ? _override : sample.SamplingRate);
+    }
+
+    public readonly void OnFlow(in FlowRecord record, in SampledPacket packet)
+    {
+        if (_override == 0)
+        {
+            if (record.SamplingRate > 1) Current?.SetSamplingRate(record.SamplingRate);
+            Batch.Add(record);
+            return;
+        }
+        // A configured rate replaces what the exporter said: estimates are the raw counts times it.
+        var r = record;
+        r.SamplingRate = _override;
+        r.Bytes = r.SampledBytes * _override;
+        r.Packets = r.SampledPackets * _override;
+        Current?.SetSamplingRate(_override);
+        Batch.Add(r);
+    }
+
+    public readonly void OnCounters(in CounterRecord record)
+    {
+    }
+
+    public readonly void OnTemplate(in TemplateEvent template)
+    {
+        collector.TemplatesChanged();
+    }
+
+    public readonly void OnOptions(FlowProtocol protocol, uint obsDomain, ushort templateId)
+    {
+    }
+}

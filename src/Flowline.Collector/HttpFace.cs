@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Flowline.Wire;
+using Flowline.Wire.Records;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Flowline.Collector;
+
+/// <summary>The collector's HTTP endpoints: /healthz, /metrics (Prometheus text) and /api/v1/exporters (JSON).</summary>
+public static class HttpFace
+{
+    public static WebApplication Build(Collector collector, IPEndPoint endpoint)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            if (endpoint.Address.Equals(IPAddress.IPv6Any)) k.ListenAnyIP(endpoint.Port);
+            else k.Listen(endpoint);
+        });
+        var app = builder.Build();
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/metrics", () => Results.Text(Metrics(collector), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/api/v1/exporters", (HttpContext context) =>
+        {
+            context.Response.ContentType = "application/json";
+            return context.Response.WriteAsync(ExportersJson(collector));
+        });
+        return app;
+    }
+
+    private static string Time(long micros) =>
+        micros == 0 ? "" : DateTime.UnixEpoch.AddTicks(micros * 10).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture);
+
+    public static string ExportersJson(Collector collector)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("exporters");
+            foreach (var e in collector.Exporters.OrderBy(e => e.Id.Address).ThenBy(e => e.Id.Protocol).ThenBy(e => e.Id.Domain))
+            {
+                lock (e.Sync)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("address", e.Id.Address.ToString());
+                    w.WriteString("protocol", FlowProtocolNames.Name(e.Id.Protocol));
+                    w.WriteNumber("domain", e.Id.Domain);
+                    w.WriteNumber("datagrams", e.Datagrams);
+                    w.WriteNumber("bytes", e.Bytes);
+                    w.WriteNumber("records", e.Records);
+                    w.WriteNumber("malformed", e.Malformed);
+                    w.WriteStartObject("malformed_by_reason");
+                    for (var i = 0; i < e.MalformedByReason.Length; i++)
+                    {
+                        if (e.MalformedByReason[i] > 0) w.WriteNumber(DecodeErrorNames.Name((DecodeError)i), e.MalformedByReason[i]);
+                    }
+                    w.WriteEndObject();
+                    w.WriteNumber("queue_drops", e.QueueDrops);
+                    w.WriteNumber("lost", e.Lost);
+                    w.WriteString("lost_unit", e.LostUnit);
+                    w.WriteNumber("lost_samples", e.LostSamples);
+                    w.WriteNumber("sequence_resets", e.SequenceResets);
+                    w.WriteNumber("sampling_rate", e.SamplingRate);
+                    w.WriteString("first_seen", Time(e.FirstSeen));
+                    w.WriteString("last_seen", Time(e.LastSeen));
+                    w.WriteEndObject();
+                }
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    public static string Metrics(Collector collector)
+    {
+        var s = new StringBuilder();
+        void Help(string name, string type, string help) => s.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+        static string Escape(string v) => v.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
+        void Line(string name, string labels, double value) =>
+            s.Append(name).Append(labels.Length > 0 ? "{" + labels + "}" : "").Append(' ').Append(value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+
+        var exporters = collector.Exporters.OrderBy(e => e.Id.Address).ThenBy(e => e.Id.Protocol).ThenBy(e => e.Id.Domain).ToList();
+        string L(ExporterState e) => $"exporter=\"{Escape(e.Id.Address.ToString())}\",protocol=\"{FlowProtocolNames.Name(e.Id.Protocol)}\",domain=\"{e.Id.Domain}\"";
+        (string Name, string Type, string Help, Func<ExporterState, double> Value)[] perExporter =
+        [
+            ("flowline_exporter_datagrams_total", "counter", "Datagrams received from the exporter.", e => e.Datagrams),
+            ("flowline_exporter_bytes_total", "counter", "UDP payload bytes received from the exporter.", e => e.Bytes),
+            ("flowline_exporter_records_total", "counter", "Flow records decoded from the exporter.", e => e.Records),
+            ("flowline_exporter_malformed_total", "counter", "Datagrams that did not decode.", e => e.Malformed),
+            ("flowline_exporter_queue_drops_total", "counter", "Datagrams dropped because a receive queue was full.", e => e.QueueDrops),
+            ("flowline_exporter_lost_total", "counter", "Missing by sequence numbers (records for NetFlow v5 and IPFIX, packets for NetFlow v9, datagrams for sFlow).", e => e.Lost),
+            ("flowline_exporter_lost_samples_total", "counter", "sFlow samples missing by sample sequence numbers.", e => e.LostSamples),
+            ("flowline_exporter_sequence_resets_total", "counter", "Sequence restarts (exporter restarts), not counted as loss.", e => e.SequenceResets),
+            ("flowline_exporter_sampling_rate", "gauge", "Sampling rate in force for the exporter.", e => e.SamplingRate),
+            ("flowline_exporter_last_seen_seconds", "gauge", "Unix time of the exporter's last datagram.", e => e.LastSeen / 1e6),
+        ];
+        foreach (var (name, type, help, value) in perExporter)
+        {
+            Help(name, type, help);
+            foreach (var e in exporters)
+            {
+                lock (e.Sync) Line(name, L(e), value(e));
+            }
+        }
+        Help("flowline_exporter_malformed_by_reason_total", "counter", "Datagrams that did not decode, by reason.");
+        foreach (var e in exporters)
+        {
+            lock (e.Sync)
+            {
+                for (var i = 1; i < e.MalformedByReason.Length; i++)
+                {
+                    if (e.MalformedByReason[i] > 0) Line("flowline_exporter_malformed_by_reason_total", L(e) + $",reason=\"{DecodeErrorNames.Name((DecodeError)i)}\"", e.MalformedByReason[i]);
+                }
+            }
+        }
+        Help("flowline_socket_datagrams_total", "counter", "Datagrams received per socket.");
+        foreach (var p in collector.Pipelines) Line("flowline_socket_datagrams_total", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.Received);
+        Help("flowline_socket_queue_drops_total", "counter", "Datagrams dropped per socket because its queue was full.");
+        foreach (var p in collector.Pipelines) Line("flowline_socket_queue_drops_total", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.QueueDrops);
+        Help("flowline_socket_queue_depth", "gauge", "Datagrams waiting to be decoded per socket.");
+        foreach (var p in collector.Pipelines) Line("flowline_socket_queue_depth", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.QueueDepth);
+        Help("flowline_socket_queue_capacity", "gauge", "Datagrams a socket's queue holds at most.");
+        foreach (var p in collector.Pipelines) Line("flowline_socket_queue_capacity", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.QueueCapacity);
+        Help("flowline_batch_append_seconds", "gauge", "Time the last batch took to enter the store, per socket.");
+        foreach (var p in collector.Pipelines) Line("flowline_batch_append_seconds", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.LastBatchSeconds);
+        Help("flowline_records_stored_total", "counter", "Flow records handed to the store.");
+        Line("flowline_records_stored_total", "", collector.RecordsStored);
+        Help("flowline_store_errors_total", "counter", "Failed hand-overs to the store (retried).");
+        Line("flowline_store_errors_total", "", collector.StoreErrors);
+        Help("flowline_store_lag_seconds", "gauge", "Seconds since records last entered the store.");
+        Line("flowline_store_lag_seconds", "", collector.StoreLagSeconds);
+        return s.ToString();
+    }
+}

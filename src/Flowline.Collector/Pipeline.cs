@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Flowline.Wire;
+using Flowline.Wire.Records;
+
+namespace Flowline.Collector;
+
+/// <summary>
+/// One socket of a listener: a reader thread that only receives into a <see cref="DatagramRing"/>
+/// (dropping and counting when it is full), and a decoder thread that decodes, tracks exporter state
+/// and hands batches to the store. The two never wait for each other.
+/// </summary>
+internal sealed class Pipeline : IDisposable
+{
+    private readonly Socket _socket;
+    private readonly DatagramRing _ring;
+    private readonly Collector _collector;
+    private readonly Thread _reader, _decoder;
+    private volatile bool _stopping;
+    private long _received, _queueDrops, _decoded;
+
+    public Pipeline(Collector collector, string listener, int index, IPEndPoint endpoint, CollectorOptions options)
+    {
+        _collector = collector;
+        Listener = listener;
+        Index = index;
+        Decoder = new FlowDecoder();
+        _ring = new DatagramRing(options.QueueBytes, options.QueueDatagrams);
+        _socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any)) _socket.DualMode = true;
+            // SO_REUSEPORT: several sockets on one port, the kernel spreading exporters over them.
+            _socket.SetRawSocketOption(1, 15, BitConverter.GetBytes(1));
+            _socket.ReceiveBufferSize = options.ReceiveBufferBytes;
+            _socket.Bind(endpoint);
+        }
+        catch
+        {
+            _socket.Dispose();
+            throw;
+        }
+        LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+        ReceiveBufferBytes = _socket.ReceiveBufferSize;
+        _reader = new Thread(ReadLoop) { IsBackground = true, Name = $"recv {listener}/{index}" };
+        _decoder = new Thread(DecodeLoop) { IsBackground = true, Name = $"decode {listener}/{index}" };
+    }
+
+    public string Listener { get; }
+    public int Index { get; }
+    public IPEndPoint LocalEndPoint { get; }
+    /// <summary>What the kernel granted (Linux reports twice the usable size).</summary>
+    public int ReceiveBufferBytes { get; }
+    public FlowDecoder Decoder { get; }
+    public long Received => Interlocked.Read(ref _received);
+    public long QueueDrops => Interlocked.Read(ref _queueDrops);
+    public long Decoded => Interlocked.Read(ref _decoded);
+    public long QueueDepth => _ring.Depth;
+    public int QueueCapacity => _ring.Capacity;
+    public double LastBatchSeconds { get; private set; }
+    public Exception? Fault { get; private set; }
+
+    public void Start()
+    {
+        _decoder.Start();
+        _reader.Start();
+    }
+
+    /// <summary>Stops receiving; the decoder then drains what is queued and returns.</summary>
+    public void Stop()
+    {
+        _stopping = true;
+        _socket.Dispose();
+        _reader.Join();
+        _decoder.Join();
+    }
+
+    public void Dispose() => _socket.Dispose();
+
+    private void ReadLoop()
+    {
+        var from = new SocketAddress(_socket.AddressFamily);
+        var overflow = new byte[DatagramRing.MaxDatagram];
+        while (!_stopping)
+        {
+            var space = _ring.WriteSpace(out var position);
+            var target = space.IsEmpty ? overflow : space;
+            int n;
+            try
+            {
+                n = _socket.ReceiveFrom(target.Span, SocketFlags.None, from);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                if (_stopping) return;
+                if (e is SocketException { SocketErrorCode: SocketError.MessageSize or SocketError.ConnectionReset }) continue;
+                Fault = e;
+                return;
+            }
+            var exporter = ExporterAddress(from);
+            Interlocked.Increment(ref _received);
+            if (space.IsEmpty)
+            {
+                // Full queue: the explicit policy is to drop the newest datagram and count it.
+                Interlocked.Increment(ref _queueDrops);
+                _collector.CountQueueDrop(exporter, overflow.AsSpan(0, n));
+                continue;
+            }
+            _ring.Commit(position, n, Collector.NowMicros(), exporter);
+        }
+    }
+
+    private static FlowAddress ExporterAddress(SocketAddress a)
+    {
+        var b = a.Buffer.Span;
+        if (a.Family == AddressFamily.InterNetworkV6 && b.Length >= 24) return FlowAddress.FromV6(b.Slice(8, 16));
+        if (a.Family == AddressFamily.InterNetwork && b.Length >= 8) return FlowAddress.FromV4(b.Slice(4, 4));
+        return default;
+    }
+
+    private void DecodeLoop()
+    {
+        var batch = new FlowBatch(Math.Max(1024, _collector.Options.BatchRows));
+        var sink = new CollectorSink(_collector, batch);
+        var lastAppend = Stopwatch.GetTimestamp();
+        var idle = 0;
+        while (true)
+        {
+            if (_ring.TryPeek(out var entry, out var data))
+            {
+                idle = 0;
+                Decode(entry, data.Span, ref sink);
+                _ring.Release(entry);
+                Interlocked.Increment(ref _decoded);
+                if (batch.Count >= _collector.Options.BatchRows)
+                {
+                    Append(batch);
+                    lastAppend = Stopwatch.GetTimestamp();
+                }
+                continue;
+            }
+            if (batch.Count > 0 && Stopwatch.GetElapsedTime(lastAppend) >= _collector.Options.BatchInterval)
+            {
+                Append(batch);
+                lastAppend = Stopwatch.GetTimestamp();
+            }
+            if (_stopping && !_reader.IsAlive && _ring.Depth == 0) break;
+            if (++idle < 64) Thread.SpinWait(20);
+            else Thread.Sleep(1);
+            _collector.MaybeSaveTemplates(this);
+        }
+        if (batch.Count > 0) Append(batch);
+        _collector.SaveTemplates(this);
+    }
+
+    private void Append(FlowBatch batch)
+    {
+        var start = Stopwatch.GetTimestamp();
+        _collector.Append(batch);
+        LastBatchSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        batch.Clear();
+    }
+
+    private void Decode(in DatagramRing.Entry entry, ReadOnlySpan<byte> datagram, ref CollectorSink sink)
+    {
+        var stats = Decoder.Stats;
+        var dataBefore = stats.DataRecords;
+        var pendingBefore = stats.PendingSets + stats.PendingDecoded;
+        var rowsBefore = sink.Batch.Count;
+        sink.BeginDatagram(entry.Exporter);
+        var result = Decoder.Decode(datagram, entry.Exporter, entry.TimeReceived, ref sink);
+        var exporter = sink.Current ?? _collector.Exporter(new ExporterId(entry.Exporter, FlowDecoder.Detect(datagram), 0));
+        exporter.Seen(datagram.Length, entry.TimeReceived);
+        exporter.AddRecords(sink.Batch.Count - rowsBefore);
+        if (!result.IsOk)
+        {
+            exporter.AddMalformed(result.Error);
+            return;
+        }
+        if (sink.Current is null) return;
+        var h = sink.Header;
+        switch (h.Protocol)
+        {
+            case FlowProtocol.SFlow5:
+            case FlowProtocol.NetFlow9:
+                exporter.Sequence(h.Sequence, 1);
+                break;
+            case FlowProtocol.NetFlow5:
+                exporter.Sequence(h.Sequence, h.Count);
+                break;
+            case FlowProtocol.Ipfix:
+            {
+                // Sequence numbers count data records; unknown while some wait for their template.
+                var known = stats.PendingSets + stats.PendingDecoded == pendingBefore;
+                exporter.Sequence(h.Sequence, known ? (uint)(stats.DataRecords - dataBefore) : null);
+                break;
+            }
+        }
+    }
+}
