@@ -153,7 +153,8 @@ public sealed class Collector : IDisposable
         var watch = Stopwatch.StartNew();
         foreach (var p in _pipelines) p.Stop();
         Store.Flush();
-        _log($"stopped: {Datagrams} datagrams received, {RecordsStored} records stored, {QueueDrops} dropped at full queues; drained in {watch.Elapsed.TotalSeconds:0.00} s");
+        var decoded = _exporters.Values.Sum(e => e.Records);
+        _log($"stopped: {Datagrams} datagrams received, {decoded} records decoded, {RecordsStored} records stored, {QueueDrops} datagrams dropped at full queues; drained in {watch.Elapsed.TotalSeconds:0.00} s");
         Volatile.Write(ref _stopped, 2);
     }
 

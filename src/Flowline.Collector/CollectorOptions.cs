@@ -96,6 +96,7 @@ public sealed class CollectorOptions
             case "batch_interval": BatchInterval = Duration(Scalar()); break;
             case "compact_after": CompactAfter = Duration(Scalar()); break;
             case "sampling":
+                if (value is YamlScalarNode { Value: null or "" }) break; // present but empty
                 if (value is not YamlMappingNode map) throw new FormatException("expected a mapping of exporter address to rate");
                 foreach (var (k, v) in map.Children)
                 {

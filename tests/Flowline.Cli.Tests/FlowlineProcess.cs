@@ -8,6 +8,19 @@ public static class FlowlineProcess
 {
     public static string Dll => Path.Combine(AppContext.BaseDirectory, "flowline.dll");
 
+    /// <summary>The clone the tests were built from (the directory holding Flowline.slnx).</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "Flowline.slnx"))) return dir.FullName;
+            }
+            throw new DirectoryNotFoundException("Flowline.slnx not found above " + AppContext.BaseDirectory);
+        }
+    }
+
     public sealed record Result(int ExitCode, string Stdout, string Stderr, byte[] StdoutBytes);
 
     public static ProcessStartInfo StartInfo(string file, params string[] args)

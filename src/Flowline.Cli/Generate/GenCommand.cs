@@ -29,6 +29,7 @@ internal static class GenCommand
           --hosts N           size of the client pool (default 10000; servers are a tenth of it)
           --sampling N        sampling rate announced and applied (default 1)
           --start TIME        timestamp of the first flow, RFC 3339 (default 2026-11-19T00:00:00Z)
+          --no-templates      NetFlow v9 / IPFIX without template sets (the collector must know them already)
           --drop-every N      leave out every Nth datagram (never the first) after numbering it, to
                               test loss accounting; what was left out is reported at the end
           -q, --quiet         no progress on standard error
@@ -50,6 +51,7 @@ internal static class GenCommand
         var start = new DateTimeOffset(2026, 11, 19, 0, 0, 0, TimeSpan.Zero);
         var quiet = false;
         long dropEvery = 0, droppedDatagrams = 0, droppedFlows = 0;
+        var templates = true;
         for (var i = 0; i < args.Length; i++)
         {
             var a = args[i];
@@ -75,6 +77,7 @@ internal static class GenCommand
                     case "--seed": seed = (int)Math.Min(int.MaxValue, Positive(a, Next(), allowZero: true)); break;
                     case "--hosts": hosts = (int)Math.Clamp(Positive(a, Next()), 10, 10_000_000); break;
                     case "--sampling": sampling = (uint)Math.Min(uint.MaxValue, Positive(a, Next())); break;
+                    case "--no-templates": templates = false; break;
                     case "--drop-every":
                         dropEvery = Positive(a, Next());
                         if (dropEvery < 2) throw new ArgumentException("--drop-every: at least 2");
@@ -112,7 +115,7 @@ internal static class GenCommand
 
         var traffic = new TrafficGenerator(seed, hosts, startMicros: start.ToUnixTimeMilliseconds() * 1000,
             flowsPerSecond: rate > 0 ? rate : 10_000, samplingRate: sampling);
-        var generator = new DatagramGenerator(protocol, traffic);
+        var generator = new DatagramGenerator(protocol, traffic) { SendTemplates = templates };
         var buffer = new byte[65536];
         var watch = Stopwatch.StartNew();
         var lastReport = 0L;

@@ -41,12 +41,14 @@ public sealed class DatagramGenerator
 
     public FlowProtocol Protocol { get; }
     public long Flows { get; private set; }
+    /// <summary>False: NetFlow v9 / IPFIX datagrams carry data only, as from an exporter whose templates the collector already has.</summary>
+    public bool SendTemplates { get; init; } = true;
     public long Datagrams => _datagrams;
 
     /// <summary>Writes the next datagram holding up to <paramref name="maxFlows"/> flows; returns its length and the flows in it.</summary>
     public int Next(Span<byte> destination, int maxFlows, out int flows)
     {
-        var withTemplates = _templates is not null && _datagrams % TemplateEvery == 0;
+        var withTemplates = _templates is not null && SendTemplates && _datagrams % TemplateEvery == 0;
         // A datagram that repeats the templates (about 360 bytes) carries four flows fewer.
         flows = Math.Min(maxFlows, withTemplates ? _perDatagram - 4 : _perDatagram);
         for (var i = 0; i < flows; i++)
