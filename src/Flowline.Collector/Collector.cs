@@ -83,8 +83,22 @@ public sealed class Collector : IDisposable
     internal uint SamplingOverride(FlowAddress agent, FlowAddress from) =>
         _sampling.Count == 0 ? 0 : _sampling.TryGetValue(agent, out var r) || _sampling.TryGetValue(from, out r) ? r : 0;
 
-    internal void CountQueueDrop(FlowAddress from, ReadOnlySpan<byte> datagram) =>
-        Exporter(new ExporterId(from, Wire.FlowDecoder.Detect(datagram), 0)).AddQueueDrop();
+    internal void CountQueueDrop(FlowAddress from, ReadOnlySpan<byte> datagram) => Exporter(IdOf(from, datagram)).AddQueueDrop();
+
+    /// <summary>The exporter a datagram comes from, read from its header alone (for datagrams that are not decoded).</summary>
+    internal static ExporterId IdOf(FlowAddress from, ReadOnlySpan<byte> d)
+    {
+        var protocol = Wire.FlowDecoder.Detect(d);
+        static uint U32(ReadOnlySpan<byte> d, int at) => d.Length >= at + 4 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(d[at..]) : 0;
+        switch (protocol)
+        {
+            case FlowProtocol.Ipfix: return new ExporterId(from, protocol, U32(d, 12));
+            case FlowProtocol.NetFlow9: return new ExporterId(from, protocol, U32(d, 16));
+            case FlowProtocol.SFlow5 when U32(d, 4) == 1 && d.Length >= 16: return new ExporterId(FlowAddress.FromV4(d.Slice(8, 4)), protocol, U32(d, 12));
+            case FlowProtocol.SFlow5 when U32(d, 4) == 2 && d.Length >= 28: return new ExporterId(FlowAddress.FromV6(d.Slice(8, 16)), protocol, U32(d, 24));
+            default: return new ExporterId(from, protocol, 0);
+        }
+    }
 
     internal void Append(FlowBatch batch)
     {

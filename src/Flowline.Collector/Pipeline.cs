@@ -170,7 +170,7 @@ internal sealed class Pipeline : IDisposable
         var rowsBefore = sink.Batch.Count;
         sink.BeginDatagram(entry.Exporter);
         var result = Decoder.Decode(datagram, entry.Exporter, entry.TimeReceived, ref sink);
-        var exporter = sink.Current ?? _collector.Exporter(new ExporterId(entry.Exporter, FlowDecoder.Detect(datagram), 0));
+        var exporter = sink.Current ?? _collector.Exporter(Collector.IdOf(entry.Exporter, datagram));
         exporter.Seen(datagram.Length, entry.TimeReceived);
         exporter.AddRecords(sink.Batch.Count - rowsBefore);
         if (!result.IsOk)

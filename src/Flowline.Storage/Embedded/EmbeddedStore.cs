@@ -152,9 +152,11 @@ public sealed class EmbeddedStore : IFlowStore
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_options.ReadOnly) throw new InvalidOperationException("the store was opened read-only");
-        var flush = false;
+        bool commit;
         lock (_lock)
         {
+            // Commits run beside appends; when they fall far behind, wait rather than grow without bound.
+            while (_buffered >= BackpressureFactor * _options.MaxBufferedRows && !_disposed) Monitor.Wait(_lock, 100);
             // Rows usually arrive in time order: copy each run of one partition column by column.
             var runStart = 0;
             while (runStart < batch.Count)
@@ -171,10 +173,22 @@ public sealed class EmbeddedStore : IFlowStore
                 runStart = runEnd;
             }
             _buffered += batch.Count;
-            flush = _buffered >= _options.MaxBufferedRows;
+            commit = _buffered >= _options.MaxBufferedRows;
         }
-        if (flush) Flush();
+        // A full buffer is committed on another thread: the caller (a decoder) goes on.
+        if (commit && Interlocked.Exchange(ref _commitQueued, 1) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(_ =>
+            {
+                Volatile.Write(ref _commitQueued, 0);
+                TimedFlush();
+            }, null);
+        }
     }
+
+    private const int BackpressureFactor = 4;
+    private readonly object _writeLock = new();
+    private int _commitQueued;
 
     private void TimedFlush()
     {
@@ -186,25 +200,59 @@ public sealed class EmbeddedStore : IFlowStore
         {
             // The next commit or an explicit Flush reports it; the rows stay buffered.
         }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile; Dispose made everything durable.
+        }
     }
 
+    /// <summary>
+    /// Writes everything appended so far as one segment per partition, durably. The buffers are taken
+    /// under a short lock and written outside it, so appends continue meanwhile; writers take turns, so
+    /// when this returns, every row appended before the call is on disk. On an I/O error (a full disk)
+    /// the rows not written go back to the buffers and the error is thrown.
+    /// </summary>
     public void Flush()
     {
-        lock (_lock)
+        if (_options.ReadOnly) return;
+        lock (_writeLock)
         {
-            if (_buffered == 0) return;
-            foreach (var (partition, buffer) in _buffers.OrderBy(kv => kv.Key))
+            List<KeyValuePair<long, FlowBatch>> taken;
+            lock (_lock)
             {
-                if (buffer.Count == 0) continue;
-                var directory = PartitionDirectory(partition);
-                Directory.CreateDirectory(directory);
-                var path = Path.Combine(directory, $"seg-{_sequence + 1:D12}{SegmentExtension}");
-                SegmentFile.Write(path, RowOrder.Sorted(buffer), _options.BlockRows, _options.Codec, sorted: true);
-                _sequence++;
-                buffer.Clear();
+                if (_buffered == 0) return;
+                taken = [.. _buffers.OrderBy(kv => kv.Key)];
+                _buffers.Clear();
+                _buffered = 0;
+                Monitor.PulseAll(_lock);
             }
-            _buffers.Clear();
-            _buffered = 0;
+            for (var i = 0; i < taken.Count; i++)
+            {
+                var (partition, buffer) = taken[i];
+                if (buffer.Count == 0) continue;
+                try
+                {
+                    var directory = PartitionDirectory(partition);
+                    Directory.CreateDirectory(directory);
+                    var path = Path.Combine(directory, $"seg-{_sequence + 1:D12}{SegmentExtension}");
+                    SegmentFile.Write(path, RowOrder.Sorted(buffer), _options.BlockRows, _options.Codec, sorted: true);
+                    _sequence++;
+                }
+                catch (IOException)
+                {
+                    lock (_lock)
+                    {
+                        for (var j = i; j < taken.Count; j++)
+                        {
+                            var (p, rows) = taken[j];
+                            if (_buffers.TryGetValue(p, out var newer)) rows.AppendRange(newer, 0, newer.Count);
+                            _buffers[p] = rows;
+                            _buffered += rows.Count - (newer?.Count ?? 0);
+                        }
+                    }
+                    throw;
+                }
+            }
         }
     }
 
