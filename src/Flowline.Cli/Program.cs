@@ -15,6 +15,7 @@ public static class Program
 
         Commands:
           serve     the collector: receive, decode and store flows; HTTP health, metrics and exporters
+          ovs       point an Open vSwitch bridge's sFlow, NetFlow and IPFIX export at a collector
           decode    decode sFlow v5, NetFlow v5/v9 and IPFIX from a capture or a UDP socket
           import    decode captures into the embedded store
           query     filter, list, aggregate and rank stored flows (nfdump-style filters)
@@ -38,6 +39,8 @@ public static class Program
         {
             case "serve":
                 return Serve.ServeCommand.Run(rest, Console.Error);
+            case "ovs":
+                return Ovs.OvsCommand.Run(rest, Console.Error);
             case "decode":
                 return DecodeCommand.Run(rest, Console.Error);
             case "import":

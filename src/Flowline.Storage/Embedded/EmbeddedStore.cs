@@ -15,7 +15,13 @@ public sealed record EmbeddedStoreOptions
     /// <summary>Rows buffered before a flush regardless of the window.</summary>
     public int MaxBufferedRows { get; init; } = 262_144;
     public int BlockRows { get; init; } = SegmentFile.DefaultBlockRows;
+    /// <summary>Compression of compacted segments, which hold the data for its lifetime: smallest.</summary>
     public SegmentCodec Codec { get; init; } = SegmentCodec.Brotli;
+    /// <summary>
+    /// Compression of group commits, which live until their partition is compacted: fastest, so that a
+    /// collector's commits keep up with its decoders.
+    /// </summary>
+    public SegmentCodec CommitCodec { get; init; } = SegmentCodec.Lz4;
     /// <summary>Only reads (queries next to a running collector): no commits, no clean-up, no compaction.</summary>
     public bool ReadOnly { get; init; }
 }
@@ -235,7 +241,7 @@ public sealed class EmbeddedStore : IFlowStore
                     var directory = PartitionDirectory(partition);
                     Directory.CreateDirectory(directory);
                     var path = Path.Combine(directory, $"seg-{_sequence + 1:D12}{SegmentExtension}");
-                    SegmentFile.Write(path, RowOrder.Sorted(buffer), _options.BlockRows, _options.Codec, sorted: true);
+                    SegmentFile.Write(path, RowOrder.Sorted(buffer), _options.BlockRows, _options.CommitCodec, sorted: true);
                     _sequence++;
                 }
                 catch (IOException)

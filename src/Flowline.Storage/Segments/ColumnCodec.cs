@@ -62,7 +62,8 @@ internal static class ColumnCodec
             return codec;
         }
         var time = IsTime(field);
-        if (valueSize != 8 || raw.Length == 0 || (!time && reference.IsEmpty))
+        // LZ4 is chosen for speed: no search for a smaller shape.
+        if (valueSize != 8 || raw.Length == 0 || (!time && reference.IsEmpty) || preferred == ShuffleLz4)
         {
             return EncodeBytes(time, raw, valueSize, output, preferred);
         }
