@@ -18,6 +18,9 @@ internal sealed class Pipeline : IDisposable
     private readonly Collector _collector;
     private readonly Thread _reader, _decoder;
     private volatile bool _stopping;
+    /// <summary>Set while the decoder sleeps on <see cref="_wake"/>; the reader wakes it only then.</summary>
+    private int _parked;
+    private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
     private long _received, _queueDrops, _decoded;
 
     public Pipeline(Collector collector, string listener, int index, IPEndPoint endpoint, CollectorOptions options)
@@ -72,11 +75,16 @@ internal sealed class Pipeline : IDisposable
     {
         _stopping = true;
         _socket.Dispose();
+        _wake.Set();
         _reader.Join();
         _decoder.Join();
     }
 
-    public void Dispose() => _socket.Dispose();
+    public void Dispose()
+    {
+        _socket.Dispose();
+        _wake.Dispose();
+    }
 
     private void ReadLoop()
     {
@@ -108,6 +116,7 @@ internal sealed class Pipeline : IDisposable
                 continue;
             }
             _ring.Commit(position, n, Collector.NowMicros(), exporter);
+            if (Volatile.Read(ref _parked) == 1) _wake.Set();
         }
     }
 
@@ -146,8 +155,17 @@ internal sealed class Pipeline : IDisposable
                 lastAppend = Stopwatch.GetTimestamp();
             }
             if (_stopping && !_reader.IsAlive && _ring.Depth == 0) break;
-            if (++idle < 64) Thread.SpinWait(20);
-            else Thread.Sleep(1);
+            if (++idle < 64)
+            {
+                Thread.SpinWait(20);
+                continue;
+            }
+            // Idle: sleep until the reader queues something (or the batch interval comes round).
+            _wake.Reset();
+            Volatile.Write(ref _parked, 1);
+            if (_ring.Depth == 0 && !_stopping) _wake.Wait(_collector.Options.BatchInterval);
+            Volatile.Write(ref _parked, 0);
+            idle = 0;
             _collector.MaybeSaveTemplates(this);
         }
         if (batch.Count > 0) Append(batch);
