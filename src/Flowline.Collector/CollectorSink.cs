@@ -14,6 +14,8 @@ internal struct CollectorSink(Collector collector, FlowBatch batch) : IFlowSink
     public DatagramHeader Header;
     private FlowAddress _from;
     private uint _override;
+    /// <summary>The rate last given to <see cref="Current"/>: records repeat it, the lock is taken only on a change.</summary>
+    private uint _rate;
 
     public void BeginDatagram(FlowAddress from)
     {
@@ -29,20 +31,28 @@ internal struct CollectorSink(Collector collector, FlowBatch batch) : IFlowSink
         var address = header.Protocol == FlowProtocol.SFlow5 && !header.Agent.IsNone ? header.Agent : _from;
         Current = collector.Exporter(new ExporterId(address, header.Protocol, header.ObsDomain));
         _override = collector.SamplingOverride(address, _from);
+        _rate = Current.SamplingRate;
     }
 
-    public readonly void OnSample(in SampleHeader sample)
+    public void OnSample(in SampleHeader sample)
     {
         if (Current is null) return;
         Current.SampleSequence(sample.IsCounters ? sample.SourceId | 0x8000_0000u : sample.SourceId & 0x7FFF_FFFFu, sample.Sequence);
-        if (!sample.IsCounters) Current.SetSamplingRate(_override != 0 ? _override : sample.SamplingRate);
+        if (!sample.IsCounters) NoteRate(_override != 0 ? _override : sample.SamplingRate);
     }
 
-    public readonly void OnFlow(in FlowRecord record, in SampledPacket packet)
+    private void NoteRate(uint rate)
+    {
+        if (rate == 0 || rate == _rate) return;
+        _rate = rate;
+        Current?.SetSamplingRate(rate);
+    }
+
+    public void OnFlow(in FlowRecord record, in SampledPacket packet)
     {
         if (_override == 0)
         {
-            if (record.SamplingRate > 1) Current?.SetSamplingRate(record.SamplingRate);
+            if (record.SamplingRate > 1) NoteRate(record.SamplingRate);
             Batch.Add(record);
             return;
         }
@@ -51,7 +61,7 @@ internal struct CollectorSink(Collector collector, FlowBatch batch) : IFlowSink
         r.SamplingRate = _override;
         r.Bytes = r.SampledBytes * _override;
         r.Packets = r.SampledPackets * _override;
-        Current?.SetSamplingRate(_override);
+        NoteRate(_override);
         Batch.Add(r);
     }
 

@@ -45,20 +45,17 @@ public sealed class ExporterState(ExporterId id)
 
     public Lock Sync => _lock;
 
-    internal void Seen(int bytes, long time)
+    /// <summary>A datagram of <paramref name="bytes"/> that gave <paramref name="records"/> flow records.</summary>
+    internal void Seen(int bytes, long time, long records)
     {
         lock (_lock)
         {
             Datagrams++;
             Bytes += bytes;
+            Records += records;
             if (FirstSeen == 0) FirstSeen = time;
             LastSeen = time;
         }
-    }
-
-    internal void AddRecords(long records)
-    {
-        lock (_lock) Records += records;
     }
 
     internal void AddMalformed(DecodeError error)

@@ -189,8 +189,7 @@ internal sealed class Pipeline : IDisposable
         sink.BeginDatagram(entry.Exporter);
         var result = Decoder.Decode(datagram, entry.Exporter, entry.TimeReceived, ref sink);
         var exporter = sink.Current ?? _collector.Exporter(Collector.IdOf(entry.Exporter, datagram));
-        exporter.Seen(datagram.Length, entry.TimeReceived);
-        exporter.AddRecords(sink.Batch.Count - rowsBefore);
+        exporter.Seen(datagram.Length, entry.TimeReceived, sink.Batch.Count - rowsBefore);
         if (!result.IsOk)
         {
             exporter.AddMalformed(result.Error);

@@ -82,13 +82,13 @@ internal static class ColumnCodec
             void Try(Span<long> shaped, byte flags, long? frameBase)
             {
                 candidate.ResetWrittenCount();
-                if (flags == 0 && Divisor(shaped) <= 1) return; // the same as the plain deltas encoded first
+                var divisor = Divisor(shaped);
+                if (flags == 0 && divisor <= 1) return; // the same as the plain deltas encoded first
                 if (frameBase is { } b)
                 {
                     BinaryPrimitives.WriteInt64LittleEndian(candidate.GetSpan(8), b);
                     candidate.Advance(8);
                 }
-                var divisor = Divisor(shaped);
                 if (divisor > 1)
                 {
                     for (var i = 0; i < shaped.Length; i++) shaped[i] /= divisor;
