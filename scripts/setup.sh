@@ -9,7 +9,14 @@ declare -A packages=(
   [tcpdump]=tcpdump
   [nfdump]=nfdump
   [softflowd]=softflowd
+  [sfcapd]=nfdump-sflow
+  [pmacctd]=pmacct
   [ovs-vsctl]=openvswitch-switch
+  [iperf3]=iperf3
+  [curl]=curl
+  [ethtool]=ethtool
+  [ip]=iproute2
+  [python3]=python3
 )
 missing=()
 for cmd in "${!packages[@]}"; do

@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+
+namespace Flowline.Cli.Tests;
+
+/// <summary>
+/// Real exporters replay the shared traffic capture (softflowd for NetFlow v9 and IPFIX, pmacctd's sFlow
+/// probe); every datagram goes at once to `flowline serve` and to nfdump's collector (nfcapd / sfcapd).
+/// Both must hold the same flows: the same rows of addresses, ports, protocol, bytes and packets.
+/// </summary>
+public sealed class ReplayAgainstNfdumpTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-replay-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private static string Traffic => Path.Combine(FlowlineProcess.RepositoryRoot, "..", "shared", "captures", "traffic", "traffic_A_all.pcap");
+
+    [Theory]
+    [InlineData("netflow9")]
+    [InlineData("ipfix")]
+    [InlineData("sflow5")]
+    public void Flowline_and_nfdump_store_the_same_flows(string protocol)
+    {
+        var dataDir = Path.Combine(_dir.FullName, "flowline");
+        var nfdumpDir = Directory.CreateDirectory(Path.Combine(_dir.FullName, "nfdump")).FullName;
+        var sflow = protocol == "sflow5";
+        var nfdumpPort = FreeUdpPort();
+        using var serve = new ServeProcess(dataDir);
+        using var collector = Process.Start(FlowlineProcess.StartInfo(FlowlineProcess.Tool(sflow ? "sfcapd" : "nfcapd"),
+            "-b", "127.0.0.1", "-p", nfdumpPort.ToString(CultureInfo.InvariantCulture), "-w", nfdumpDir))!;
+        try
+        {
+            using var tee = new UdpTee(serve.Ports[sflow ? "sflow" : protocol == "ipfix" ? "ipfix" : "netflow"], nfdumpPort);
+            Thread.Sleep(500); // nfcapd/sfcapd print nothing when they are ready; give them a moment to bind
+
+            var exporter = sflow ? Pmacctd(tee.Port) : Softflowd(tee.Port, protocol == "ipfix" ? "10" : "9");
+            var run = FlowlineProcess.Run(exporter, TimeSpan.FromMinutes(2));
+            Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+            Assert.True(tee.Forwarded > 0, "the exporter sent nothing");
+            ServeProcess.WaitFor(() => Datagrams(serve, protocol) == tee.Forwarded, $"{tee.Forwarded} datagrams at flowline");
+
+            Assert.Equal(0, serve.Terminate());
+            Process.Start("kill", ["-TERM", collector.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+            Assert.True(collector.WaitForExit(30_000), "nfdump's collector did not stop");
+            var collectorLog = collector.StandardOutput.ReadToEnd() + collector.StandardError.ReadToEnd();
+
+            var theirs = NfdumpRows(nfdumpDir);
+            var ours = FlowlineRows(dataDir);
+            Assert.True(theirs.Count > 0, "nfdump stored nothing: " + collectorLog);
+            Assert.Equal(theirs.Count, ours.Count);
+            Assert.Equal(theirs.Sum(r => r.Bytes), ours.Sum(r => r.Bytes));
+            Assert.Equal(theirs.Sum(r => r.Packets), ours.Sum(r => r.Packets));
+            Assert.Equal(theirs.Order(), ours.Order());
+        }
+        finally
+        {
+            if (!collector.HasExited) collector.Kill();
+        }
+    }
+
+    private static long Datagrams(ServeProcess serve, string protocol)
+    {
+        var exporters = System.Text.Json.JsonDocument.Parse(serve.Get("/api/v1/exporters")).RootElement.GetProperty("exporters");
+        return exporters.EnumerateArray().Where(e => e.GetProperty("protocol").GetString() == protocol).Sum(e => e.GetProperty("datagrams").GetInt64());
+    }
+
+    /// <summary>softflowd reads the whole capture, expires every flow at its end, and exits.</summary>
+    private ProcessStartInfo Softflowd(int port, string version) =>
+        FlowlineProcess.StartInfo(FlowlineProcess.Tool("softflowd"), "-r", Traffic, "-v", version, "-a", "-d", "-c", "none",
+            "-p", Path.Combine(_dir.FullName, "softflowd.pid"), "-n", $"127.0.0.1:{port}");
+
+    /// <summary>pmacctd's sFlow probe, every packet sampled, exiting at the end of the capture.</summary>
+    private ProcessStartInfo Pmacctd(int port)
+    {
+        var config = Path.Combine(_dir.FullName, "pmacctd.conf");
+        File.WriteAllText(config, $"""
+            daemonize: false
+            pidfile: {Path.Combine(_dir.FullName, "pmacctd.pid")}
+            pcap_savefile: {Traffic}
+            pcap_savefile_wait: false
+            plugins: sfprobe[sf]
+            sfprobe_receiver[sf]: 127.0.0.1:{port}
+            sfprobe_agentip[sf]: 10.77.255.253
+            sfprobe_agentsubid[sf]: 5
+            sampling_rate: 1
+
+            """);
+        return FlowlineProcess.StartInfo(FlowlineProcess.Tool("pmacctd"), "-f", config);
+    }
+
+    private readonly record struct Row(string Src, string Dst, int SrcPort, int DstPort, int Proto, long Bytes, long Packets) : IComparable<Row>
+    {
+        public int CompareTo(Row other) => string.CompareOrdinal(ToString(), other.ToString());
+    }
+
+    /// <summary>nfdump prints ICMP type/code in its own way; ports are compared for TCP and UDP only.</summary>
+    private static Row MakeRow(string src, string dst, string srcPort, string dstPort, int proto, string bytes, string packets)
+    {
+        var ports = proto is 6 or 17;
+        return new Row(IPAddress.Parse(src.Trim()).ToString(), IPAddress.Parse(dst.Trim()).ToString(),
+            ports ? int.Parse(srcPort, CultureInfo.InvariantCulture) : 0, ports ? int.Parse(dstPort, CultureInfo.InvariantCulture) : 0, proto,
+            long.Parse(bytes, CultureInfo.InvariantCulture), long.Parse(packets, CultureInfo.InvariantCulture));
+    }
+
+    private static List<Row> NfdumpRows(string dir)
+    {
+        var r = FlowlineProcess.Run(FlowlineProcess.StartInfo(FlowlineProcess.Tool("nfdump"), "-R", dir, "-o", "csv", "-N"));
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var lines = r.Stdout.Split('\n');
+        var header = lines[0].Split(',');
+        int Col(string name) => Array.IndexOf(header, name);
+        var (sa, da, sp, dp, pr, ibyt, ipkt) = (Col("sa"), Col("da"), Col("sp"), Col("dp"), Col("pr"), Col("ibyt"), Col("ipkt"));
+        var rows = new List<Row>();
+        foreach (var line in lines.Skip(1))
+        {
+            if (line.Length == 0 || line.StartsWith("Summary", StringComparison.Ordinal)) break;
+            var f = line.Split(',');
+            rows.Add(MakeRow(f[sa], f[da], f[sp], f[dp], Protocol(f[pr]), f[ibyt], f[ipkt]));
+        }
+        return rows;
+    }
+
+    private static int Protocol(string name) => name.Trim() switch
+    {
+        "ICMP" => 1,
+        "TCP" => 6,
+        "UDP" => 17,
+        "ICMP6" => 58,
+        var n => int.Parse(n, CultureInfo.InvariantCulture),
+    };
+
+    private static List<Row> FlowlineRows(string dataDir)
+    {
+        var r = FlowlineProcess.RunFlowline(["query", "--data-dir", dataDir, "--fields", "src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets", "-o", "csv"]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        return [.. r.Stdout.Split('\n').Skip(1).Where(l => l.Length > 0).Select(l => l.Split(','))
+            .Select(f => MakeRow(f[0], f[1], f[2], f[3], int.Parse(f[4], CultureInfo.InvariantCulture), f[5], f[6]))];
+    }
+
+    private static int FreeUdpPort()
+    {
+        using var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)s.LocalEndPoint!).Port;
+    }
+}

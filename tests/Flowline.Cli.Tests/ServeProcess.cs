@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Flowline.Cli.Tests;
+
+/// <summary>A running `flowline serve` on loopback, with the ports it printed (0 = any free port).</summary>
+public sealed partial class ServeProcess : IDisposable
+{
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly Process _process;
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
+
+    public ServeProcess(string dataDir, params string[] extra)
+    {
+        var http = FreeTcpPort();
+        _process = Process.Start(FlowlineProcess.Flowline(["serve", "--data-dir", dataDir, "--sflow", "127.0.0.1:0", "--netflow", "127.0.0.1:0",
+            "--ipfix", "127.0.0.1:0", "--http", $"127.0.0.1:{http}", .. extra]))!;
+        _process.StandardInput.Close();
+        _process.ErrorDataReceived += (_, e) => { lock (_stderr) _stderr.AppendLine(e.Data); };
+        _process.BeginErrorReadLine();
+        var ports = new Dictionary<string, int>();
+        while (ports.Count < 3 || !Output.Contains("http on", StringComparison.Ordinal))
+        {
+            var line = _process.StandardOutput.ReadLine() ?? throw new InvalidOperationException($"serve exited: {Output} {Errors}");
+            lock (_stdout) _stdout.AppendLine(line);
+            var m = Listener().Match(line);
+            if (m.Success) ports[m.Groups[1].Value] = int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
+        }
+        Ports = ports;
+        Url = $"http://127.0.0.1:{http}";
+        _ = Task.Run(() =>
+        {
+            while (_process.StandardOutput.ReadLine() is { } line)
+            {
+                lock (_stdout) _stdout.AppendLine(line);
+            }
+        });
+    }
+
+    public IReadOnlyDictionary<string, int> Ports { get; }
+    public string Url { get; }
+    public string Output { get { lock (_stdout) return _stdout.ToString(); } }
+    public string Errors { get { lock (_stderr) return _stderr.ToString(); } }
+
+    public string Get(string path) => Http.GetStringAsync($"{Url}{path}").GetAwaiter().GetResult();
+
+    /// <summary>Records decoded from the exporters of that protocol so far; 0 before the first datagram.</summary>
+    public long Records(string protocol) =>
+        JsonDocument.Parse(Get("/api/v1/exporters")).RootElement.GetProperty("exporters").EnumerateArray()
+            .Where(e => e.GetProperty("protocol").GetString() == protocol).Sum(e => e.GetProperty("records").GetInt64());
+
+    public JsonElement Exporter(string protocol) =>
+        JsonDocument.Parse(Get("/api/v1/exporters")).RootElement.GetProperty("exporters")
+            .EnumerateArray().Single(e => e.GetProperty("protocol").GetString() == protocol);
+
+    /// <summary>SIGTERM, then the exit code (the process must end within 10 s).</summary>
+    public int Terminate()
+    {
+        Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+        Assert.True(_process.WaitForExit(10_000), "serve did not exit within 10 s of SIGTERM");
+        _process.WaitForExit();
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.Dispose();
+    }
+
+    /// <summary>
+    /// Polls until the condition holds. The deadline only turns "never happened" into a failure with a
+    /// message; it is generous enough that a slow machine does not decide the outcome.
+    /// </summary>
+    public static void WaitFor(Func<bool> condition, string what, int seconds = 20)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (watch.Elapsed > TimeSpan.FromSeconds(seconds)) throw new TimeoutException(what);
+            Thread.Sleep(100);
+        }
+    }
+
+    public static int FreeTcpPort()
+    {
+        var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    [GeneratedRegex(@"serve: (sflow|netflow|ipfix) on udp 127\.0\.0\.1:(\d+)")]
+    private static partial Regex Listener();
+}

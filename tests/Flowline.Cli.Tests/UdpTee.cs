@@ -1,0 +1,56 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Flowline.Cli.Tests;
+
+/// <summary>
+/// Receives datagrams on a loopback port and sends each, unchanged and in order, to every target: two
+/// collectors then see exactly the same export stream from one exporter run (softflowd and pmacctd
+/// export to a single destination).
+/// </summary>
+public sealed class UdpTee : IDisposable
+{
+    private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly Socket _out = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly IPEndPoint[] _targets;
+    private readonly Thread _thread;
+    private long _forwarded;
+
+    public UdpTee(params int[] targetPorts)
+    {
+        _targets = [.. targetPorts.Select(p => new IPEndPoint(IPAddress.Loopback, p))];
+        _socket.ReceiveBufferSize = 8 << 20;
+        _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        Port = ((IPEndPoint)_socket.LocalEndPoint!).Port;
+        _thread = new Thread(Pump) { IsBackground = true, Name = "udp-tee" };
+        _thread.Start();
+    }
+
+    public int Port { get; }
+
+    /// <summary>Datagrams received and sent to every target.</summary>
+    public long Forwarded => Interlocked.Read(ref _forwarded);
+
+    private void Pump()
+    {
+        var buffer = new byte[65536];
+        try
+        {
+            while (true)
+            {
+                var n = _socket.Receive(buffer);
+                foreach (var t in _targets) _out.SendTo(buffer.AsSpan(0, n), SocketFlags.None, t);
+                Interlocked.Increment(ref _forwarded);
+            }
+        }
+        catch (SocketException) { }
+        catch (ObjectDisposedException) { }
+    }
+
+    public void Dispose()
+    {
+        _socket.Dispose();
+        _out.Dispose();
+        _thread.Join();
+    }
+}
