@@ -52,6 +52,7 @@ public static class FilterColumns
                     case NumericField.As: Pair(set, n.Direction, FlowField.SrcAs, FlowField.DstAs); break;
                     case NumericField.Vlan: Pair(set, n.Direction, FlowField.Vlan, FlowField.PostVlan); break;
                     case NumericField.Tos: set.Add(FlowField.Tos); break;
+                    case NumericField.FlowDirection: set.Add(FlowField.Direction); break;
                     case NumericField.Bytes: set.Add(FlowField.Bytes); break;
                     case NumericField.Packets: set.Add(FlowField.Packets); break;
                     case NumericField.Duration: set.Add(FlowField.Start); set.Add(FlowField.End); break;

@@ -56,6 +56,8 @@ public enum NumericField : byte
     As,
     Vlan,
     Tos,
+    /// <summary>IPFIX flowDirection: 0 ingress, 1 egress, 255 unknown.</summary>
+    FlowDirection,
     Bytes,
     Packets,
     Duration,

@@ -218,9 +218,11 @@ public sealed class FilterParser
                 return Numeric(NumericField.SamplingRate, direction, allowList: true);
             case "domain" when direction == Direction.Either:
                 return Numeric(NumericField.ObsDomain, direction, allowList: true);
+            case "flowdir" when direction == Direction.Either:
+                return Numeric(NumericField.FlowDirection, direction, allowList: true);
             default:
                 throw ErrorAt(column, direction == Direction.Either
-                    ? $"unknown filter term '{word}' (expected proto, host, ip, net, port, if, as, vlan, mac, bytes, packets, flags, tos, duration, exporter, any, ipv4, ipv6)"
+                    ? $"unknown filter term '{word}' (expected proto, host, ip, net, port, if, as, vlan, mac, bytes, packets, flags, tos, duration, sampling, domain, flowdir, exporter, any, ipv4, ipv6)"
                     : $"'{word}' cannot follow a direction (expected host, ip, net, port, as, vlan or mac)");
         }
     }
@@ -281,6 +283,15 @@ public sealed class FilterParser
     {
         var column = Column;
         var word = Take("a number");
+        if (field == NumericField.FlowDirection)
+        {
+            switch (word.ToLowerInvariant())
+            {
+                case "ingress": return 0;
+                case "egress": return 1;
+                case "unknown": return 255;
+            }
+        }
         var scale = 1UL;
         var digits = word;
         if (field is NumericField.Bytes or NumericField.Packets or NumericField.Duration && word.Length > 1)
@@ -295,7 +306,7 @@ public sealed class FilterParser
         var max = field switch
         {
             NumericField.Port or NumericField.Vlan => 65535UL,
-            NumericField.Tos or NumericField.Protocol => 255UL,
+            NumericField.Tos or NumericField.Protocol or NumericField.FlowDirection => 255UL,
             NumericField.Interface or NumericField.As or NumericField.SamplingRate or NumericField.ObsDomain => uint.MaxValue,
             _ => ulong.MaxValue,
         };

@@ -54,6 +54,15 @@ public sealed class FilterParserTests
     }
 
     [Fact]
+    public void Flow_direction_takes_names_or_numbers()
+    {
+        Assert.Equal(0ul, Assert.IsType<FilterNode.Number>(FilterParser.Parse("flowdir ingress")).Values[0]);
+        Assert.Equal(1ul, Assert.IsType<FilterNode.Number>(FilterParser.Parse("flowdir EGRESS")).Values[0]);
+        Assert.Equal([255ul, 1ul], Assert.IsType<FilterNode.Number>(FilterParser.Parse("flowdir in [unknown 1]")).Values);
+        Assert.Contains("expected a number, found 'sideways'", Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse("flowdir sideways")).Reason);
+    }
+
+    [Fact]
     public void Scale_suffixes_multiply_by_powers_of_1000()
     {
         var n = Assert.IsType<FilterNode.Number>(FilterParser.Parse("bytes > 2k"));

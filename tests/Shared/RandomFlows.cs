@@ -43,6 +43,7 @@ public static class RandomFlows
                 OutIf = (uint)random.Next(1, 5),
                 Vlan = (ushort)(random.Next(3) * 100),
                 Tos = (byte)(random.Next(3) * 8),
+                Direction = (list.Count % 3) switch { 0 => (byte)0, 1 => (byte)1, _ => FlowRecord.DirectionUnknown },
                 Bytes = (ulong)Math.Pow(10, random.NextDouble() * 6),
                 Packets = (ulong)random.Next(1, 1000),
             });
@@ -121,10 +122,11 @@ public static class RandomFlows
             case 7:
             {
                 var i = (uint)random.Next(1, 5);
-                var (t, f) = random.Next(3) switch
+                var (t, f) = random.Next(4) switch
                 {
                     0 => ($"in if {i}", (Func<FlowRecord, bool>)(r => r.InIf == i)),
                     1 => ($"out if {i}", r => r.OutIf == i),
+                    2 => (i % 2 == 0 ? "flowdir egress" : "flowdir in [ingress unknown]", r => i % 2 == 0 ? r.Direction == 1 : r.Direction != 1),
                     _ => ($"if {i}", r => r.InIf == i || r.OutIf == i),
                 };
                 return (t, f);

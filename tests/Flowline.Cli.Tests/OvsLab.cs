@@ -1,0 +1,134 @@
+using System.Diagnostics;
+
+namespace Flowline.Cli.Tests;
+
+/// <summary>
+/// A private Open vSwitch: its own ovsdb-server and ovs-vswitchd under a temporary run directory (nothing
+/// shared with a system OVS), one bridge on the userspace datapath (<c>datapath_type=netdev</c>, no kernel
+/// module needed), and two hosts in network namespaces, each joined to the bridge by a veth pair.
+/// Offloads are off on every veth so frames are real packets of at most 1514 bytes (what a NIC would
+/// carry), and TCP timestamps are off in the hosts so every data segment has exactly 40 bytes of
+/// IPv4 + TCP header. Needs root; everything is removed again on Dispose.
+/// </summary>
+public sealed class OvsLab : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-ovs-");
+    private readonly string _id = Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.Next()))[..6];
+    private readonly List<Process> _background = [];
+    private readonly List<string> _namespaces = [];
+    private bool _vswitchd;
+
+    public OvsLab()
+    {
+        try
+        {
+            Bridge = $"flb{_id}";
+            var db = Path.Combine(_dir.FullName, "conf.db");
+            Run(FlowlineProcess.Tool("ovsdb-tool"), "create", db, "/usr/share/openvswitch/vswitch.ovsschema");
+            Run(FlowlineProcess.Tool("ovsdb-server"), db, $"--remote=punix:{Socket}", "--pidfile", "--detach",
+                $"--log-file={Path.Combine(_dir.FullName, "ovsdb-server.log")}");
+            Vsctl("--no-wait", "init");
+            Run(FlowlineProcess.Tool("ovs-vswitchd"), $"unix:{Socket}", "--pidfile", "--detach",
+                $"--log-file={Path.Combine(_dir.FullName, "ovs-vswitchd.log")}");
+            _vswitchd = true;
+            Vsctl("add-br", Bridge, "--", "set", "bridge", Bridge, "datapath_type=netdev");
+            A = AddHost("a", "10.77.0.1");
+            B = AddHost("b", "10.77.0.2");
+            Run(FlowlineProcess.Tool("ip"), "link", "set", Bridge, "up");
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public string Bridge { get; }
+    public Host A { get; } = null!;
+    public Host B { get; } = null!;
+
+    /// <summary>The database socket; ovs-vsctl and `flowline ovs` find it through OVS_RUNDIR.</summary>
+    private string Socket => Path.Combine(_dir.FullName, "db.sock");
+
+    public sealed record Host(string Namespace, string Address);
+
+    /// <summary>Runs a command with OVS_RUNDIR pointing at this lab, so OVS tools talk to its daemons.</summary>
+    public ProcessStartInfo WithLab(ProcessStartInfo psi)
+    {
+        psi.Environment["OVS_RUNDIR"] = _dir.FullName;
+        psi.Environment["OVS_LOGDIR"] = _dir.FullName;
+        psi.Environment["OVS_DBDIR"] = _dir.FullName;
+        return psi;
+    }
+
+    public string Vsctl(params string[] args) => Run(FlowlineProcess.Tool("ovs-vsctl"), args);
+
+    /// <summary>Runs a command inside a host's namespace to its end.</summary>
+    public FlowlineProcess.Result In(Host host, TimeSpan timeout, string file, params string[] args) =>
+        FlowlineProcess.Run(FlowlineProcess.StartInfo(FlowlineProcess.Tool("ip"), ["netns", "exec", host.Namespace, file, .. args]), timeout);
+
+    /// <summary>Starts a server inside a host's namespace; it is killed on Dispose.</summary>
+    public Process StartIn(Host host, string workingDirectory, string file, params string[] args)
+    {
+        var psi = FlowlineProcess.StartInfo(FlowlineProcess.Tool("ip"), ["netns", "exec", host.Namespace, file, .. args]);
+        psi.WorkingDirectory = workingDirectory;
+        var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        _background.Add(p);
+        return p;
+    }
+
+    private Host AddHost(string name, string address)
+    {
+        var ns = $"fl{_id}{name}";
+        string outside = ns + "0", inside = ns + "1";
+        var ip = FlowlineProcess.Tool("ip");
+        Run(ip, "netns", "add", ns);
+        _namespaces.Add(ns);
+        Run(ip, "link", "add", outside, "type", "veth", "peer", "name", inside, "netns", ns);
+        Run(ip, "link", "set", outside, "up");
+        Run(FlowlineProcess.Tool("ethtool"), "-K", outside, "tx", "off", "tso", "off", "gso", "off", "gro", "off");
+        Vsctl("add-port", Bridge, outside);
+        Run(ip, "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+        Run(ip, "netns", "exec", ns, "ip", "link", "set", inside, "up");
+        Run(ip, "netns", "exec", ns, "ip", "addr", "add", $"{address}/24", "dev", inside);
+        Run(ip, "netns", "exec", ns, FlowlineProcess.Tool("ethtool"), "-K", inside, "tx", "off", "tso", "off", "gso", "off", "gro", "off");
+        Run(ip, "netns", "exec", ns, FlowlineProcess.Tool("sysctl"), "-q", "net.ipv4.tcp_timestamps=0");
+        return new Host(ns, address);
+    }
+
+    private string Run(string file, params string[] args)
+    {
+        var r = FlowlineProcess.Run(WithLab(FlowlineProcess.StartInfo(file, args)), TimeSpan.FromSeconds(30));
+        if (r.ExitCode != 0) throw new InvalidOperationException($"{Path.GetFileName(file)} {string.Join(' ', args)}: exit {r.ExitCode}: {r.Stderr.Trim()}");
+        return r.Stdout;
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in _background)
+        {
+            if (!p.HasExited) p.Kill(entireProcessTree: true);
+            p.Dispose();
+        }
+        var ip = "/usr/sbin/ip";
+        foreach (var ns in _namespaces) Quietly(ip, "netns", "delete", ns); // takes the veth pairs with it
+        if (_vswitchd)
+        {
+            Quietly("/usr/bin/ovs-vsctl", "--if-exists", "del-br", Bridge);
+            Quietly("/usr/bin/ovs-appctl", "-t", "ovs-vswitchd", "exit", "--cleanup");
+        }
+        Quietly("/usr/bin/ovs-appctl", "-t", "ovsdb-server", "exit");
+        try { _dir.Delete(recursive: true); } catch (IOException) { }
+    }
+
+    private void Quietly(string file, params string[] args)
+    {
+        try { FlowlineProcess.Run(WithLab(FlowlineProcess.StartInfo(file, args)), TimeSpan.FromSeconds(20)); }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or TimeoutException) { }
+    }
+}
