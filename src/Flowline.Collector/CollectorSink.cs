@@ -71,7 +71,7 @@ internal struct CollectorSink(Collector collector, FlowBatch batch) : IFlowSink
 
     public readonly void OnTemplate(in TemplateEvent template)
     {
-        collector.TemplatesChanged();
+        if (template.Changed) collector.TemplatesChanged();
     }
 
     public readonly void OnOptions(FlowProtocol protocol, uint obsDomain, ushort templateId)

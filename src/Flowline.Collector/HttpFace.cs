@@ -16,7 +16,9 @@ public static class HttpFace
 {
     public static WebApplication Build(Collector collector, IPEndPoint endpoint)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // The content root is watched for configuration changes; the working directory may hold the data
+        // directory, whose every commit would then wake the watcher.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {

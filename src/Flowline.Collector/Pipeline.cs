@@ -86,18 +86,50 @@ internal sealed class Pipeline : IDisposable
         _wake.Dispose();
     }
 
+    /// <summary>
+    /// Under load both threads nap for a millisecond whenever they run dry instead of sleeping until the
+    /// next datagram: a few hundred wake-ups a second rather than one per datagram, which on a busy host
+    /// costs more than the decoding. After this long without data they sleep until woken.
+    /// </summary>
+    private static readonly TimeSpan NapSpell = TimeSpan.FromMilliseconds(50);
+
     private void ReadLoop()
     {
         var from = new SocketAddress(_socket.AddressFamily);
         var overflow = new byte[DatagramRing.MaxDatagram];
+        var blocking = true;
+        var dryAt = 0L;
         while (!_stopping)
         {
-            var space = _ring.WriteSpace(out var position);
-            var target = space.IsEmpty ? overflow : space;
             int n;
             try
             {
+                if (!blocking && !_socket.Poll(0, SelectMode.SelectRead))
+                {
+                    if (dryAt == 0) dryAt = Stopwatch.GetTimestamp();
+                    if (Stopwatch.GetElapsedTime(dryAt) < NapSpell)
+                    {
+                        Thread.Sleep(1);
+                        continue;
+                    }
+                    blocking = true; // a quiet spell: the next receive waits for the next datagram
+                }
+                var space = _ring.WriteSpace(out var position);
+                var target = space.IsEmpty ? overflow : space;
                 n = _socket.ReceiveFrom(target.Span, SocketFlags.None, from);
+                blocking = false;
+                dryAt = 0;
+                var exporter = ExporterAddress(from);
+                Interlocked.Increment(ref _received);
+                if (space.IsEmpty)
+                {
+                    // Full queue: the explicit policy is to drop the newest datagram and count it.
+                    Interlocked.Increment(ref _queueDrops);
+                    _collector.CountQueueDrop(exporter, overflow.AsSpan(0, n));
+                    continue;
+                }
+                _ring.Commit(position, n, Collector.NowMicros(), exporter);
+                if (Volatile.Read(ref _parked) == 1) _wake.Set();
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
@@ -106,17 +138,6 @@ internal sealed class Pipeline : IDisposable
                 Fault = e;
                 return;
             }
-            var exporter = ExporterAddress(from);
-            Interlocked.Increment(ref _received);
-            if (space.IsEmpty)
-            {
-                // Full queue: the explicit policy is to drop the newest datagram and count it.
-                Interlocked.Increment(ref _queueDrops);
-                _collector.CountQueueDrop(exporter, overflow.AsSpan(0, n));
-                continue;
-            }
-            _ring.Commit(position, n, Collector.NowMicros(), exporter);
-            if (Volatile.Read(ref _parked) == 1) _wake.Set();
         }
     }
 
@@ -133,12 +154,12 @@ internal sealed class Pipeline : IDisposable
         var batch = new FlowBatch(Math.Max(1024, _collector.Options.BatchRows));
         var sink = new CollectorSink(_collector, batch);
         var lastAppend = Stopwatch.GetTimestamp();
-        var idle = 0;
+        var dryAt = 0L;
         while (true)
         {
             if (_ring.TryPeek(out var entry, out var data))
             {
-                idle = 0;
+                dryAt = 0;
                 Decode(entry, data.Span, ref sink);
                 _ring.Release(entry);
                 Interlocked.Increment(ref _decoded);
@@ -155,18 +176,21 @@ internal sealed class Pipeline : IDisposable
                 lastAppend = Stopwatch.GetTimestamp();
             }
             if (_stopping && !_reader.IsAlive && _ring.Depth == 0) break;
-            if (++idle < 64)
+            if (dryAt == 0)
             {
-                Thread.SpinWait(20);
+                dryAt = Stopwatch.GetTimestamp();
+                _collector.MaybeSaveTemplates(this); // new templates are saved as soon as the queue runs dry
+            }
+            if (Stopwatch.GetElapsedTime(dryAt) < NapSpell)
+            {
+                Thread.Sleep(1);
                 continue;
             }
-            // Idle: sleep until the reader queues something (or the batch interval comes round).
+            // Idle: sleep until the reader queues something (or the batch interval comes round for a partial batch).
             _wake.Reset();
             Volatile.Write(ref _parked, 1);
-            if (_ring.Depth == 0 && !_stopping) _wake.Wait(_collector.Options.BatchInterval);
+            if (_ring.Depth == 0 && !_stopping) _wake.Wait(batch.Count > 0 ? _collector.Options.BatchInterval : Timeout.InfiniteTimeSpan);
             Volatile.Write(ref _parked, 0);
-            idle = 0;
-            _collector.MaybeSaveTemplates(this);
         }
         if (batch.Count > 0) Append(batch);
         _collector.SaveTemplates(this);

@@ -40,7 +40,11 @@ public struct SampleHeader
 
 /// <summary>A template or options template seen (or withdrawn) in a NetFlow v9 / IPFIX datagram.</summary>
 public readonly record struct TemplateEvent(
-    FlowProtocol Protocol, uint ObsDomain, ushort TemplateId, ushort FieldCount, ushort ScopeFieldCount, bool IsOptions, bool Withdrawn);
+    FlowProtocol Protocol, uint ObsDomain, ushort TemplateId, ushort FieldCount, ushort ScopeFieldCount, bool IsOptions, bool Withdrawn)
+{
+    /// <summary>False when the exporter resent a template exactly as it was already known.</summary>
+    public bool Changed { get; init; } = true;
+}
 
 /// <summary>The raw packet header an sFlow flow sample carried (empty for other protocols).</summary>
 public readonly ref struct SampledPacket(ReadOnlySpan<byte> header, uint headerProtocol, uint frameLength, uint stripped)

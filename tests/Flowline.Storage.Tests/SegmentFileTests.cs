@@ -55,6 +55,28 @@ public sealed class SegmentFileTests : IDisposable
     }
 
     [Fact]
+    public void Columns_with_one_value_per_block_are_stored_once_and_come_back_whole()
+    {
+        var batch = Generated(20_000);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch.NextHop[i] = FlowAddress.Parse("fd00::53"); // the same in every row: one stored value
+            batch.Vlan[i] = 100;
+        }
+        var path = Path.Combine(_dir.FullName, "constant.seg");
+        SegmentFile.Write(path, batch, blockRows: 8192, SegmentCodec.Lz4);
+        using var reader = new SegmentFile.Reader(path);
+        var back = ReadAll(reader);
+        foreach (var field in SegmentFile.Columns)
+        {
+            Assert.True(batch.ColumnBytes(field, batch.Count).SequenceEqual(back.ColumnBytes(field, back.Count)), FlowFields.Name(field));
+        }
+        // A constant address column is also a one-entry dictionary for pruning.
+        var dictionary = reader.Dictionary(0, FlowField.NextHop);
+        Assert.Equal([FlowAddress.Parse("fd00::53")], dictionary!);
+    }
+
+    [Fact]
     public void The_zone_map_struct_has_the_size_the_file_format_says()
     {
         Assert.Equal(ZoneMap.Size, System.Runtime.CompilerServices.Unsafe.SizeOf<ZoneMap>());

@@ -172,7 +172,7 @@ public sealed partial class EmbeddedStore : IFlowStore
                 while (runEnd < batch.Count && PartitionOf(batch.Start[runEnd]) == partition) runEnd++;
                 if (!_buffers.TryGetValue(partition, out var buffer))
                 {
-                    buffer = new FlowBatch(1024);
+                    buffer = _spare.Count > 0 ? _spare.Pop() : new FlowBatch(1024);
                     _buffers.Add(partition, buffer);
                 }
                 buffer.AppendRange(batch, runStart, runEnd - runStart);
@@ -193,6 +193,9 @@ public sealed partial class EmbeddedStore : IFlowStore
     }
 
     private const int BackpressureFactor = 4;
+    /// <summary>Written buffers kept for reuse (under <see cref="_lock"/>): no fresh, zeroed memory at every commit.</summary>
+    private readonly Stack<FlowBatch> _spare = new();
+    private const int SpareBuffers = 4;
     private readonly object _writeLock = new();
     private int _commitQueued;
 
@@ -241,8 +244,14 @@ public sealed partial class EmbeddedStore : IFlowStore
                     var directory = PartitionDirectory(partition);
                     Directory.CreateDirectory(directory);
                     var path = Path.Combine(directory, $"seg-{_sequence + 1:D12}{SegmentExtension}");
-                    SegmentFile.Write(path, RowOrder.Sorted(buffer), _options.BlockRows, _options.CommitCodec, sorted: true);
+                    // In arrival order: compaction sorts each partition once, when it is closed.
+                    SegmentFile.Write(path, buffer, _options.BlockRows, _options.CommitCodec);
                     _sequence++;
+                    lock (_lock)
+                    {
+                        buffer.Clear();
+                        if (_spare.Count < SpareBuffers) _spare.Push(buffer);
+                    }
                 }
                 catch (IOException)
                 {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Flowline.Wire.Records;
 
@@ -16,6 +17,8 @@ internal static class ColumnCodec
     public const byte Raw = 0;
     public const byte ShuffleBrotli = 1;
     public const byte ShuffleLz4 = 2;
+    /// <summary>Every value of the block is the same: stored once (most columns of most exporters).</summary>
+    public const byte Constant = 3;
     private const int BrotliQuality = 3;
     private const int BrotliWindow = 22;
 
@@ -57,6 +60,13 @@ internal static class ColumnCodec
     public static byte Encode(FlowField field, ReadOnlySpan<byte> raw, int valueSize, ArrayBufferWriter<byte> output, byte preferred = ShuffleBrotli,
         ReadOnlySpan<byte> reference = default)
     {
+        // All values equal when the column equals itself shifted by one value (a vectorised compare).
+        if (raw.Length >= valueSize && raw[valueSize..].SequenceEqual(raw[..^valueSize]))
+        {
+            raw[..valueSize].CopyTo(output.GetSpan(valueSize));
+            output.Advance(valueSize);
+            return Constant;
+        }
         if (IsAddress(field) && TryEncodeDictionary(raw, output, preferred, out var codec))
         {
             return codec;
@@ -198,6 +208,7 @@ internal static class ColumnCodec
     /// <summary>The sorted distinct values of a dictionary-encoded column, decoding nothing else; null when not one.</summary>
     public static FlowAddress[]? ReadDictionary(byte codec, ReadOnlySpan<byte> stored)
     {
+        if (codec == Constant && stored.Length == 16) return [MemoryMarshal.Read<FlowAddress>(stored)];
         if (codec != Dictionary || stored.Length < 12) return null;
         var entries = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored);
         var dictionaryLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored[8..]);
@@ -290,6 +301,12 @@ internal static class ColumnCodec
     /// </remarks>
     public static bool Decode(FlowField field, byte codec, ReadOnlySpan<byte> stored, Span<byte> raw, int valueSize)
     {
+        if (codec == Constant)
+        {
+            if (stored.Length != valueSize || raw.Length % valueSize != 0) return false;
+            for (var at = 0; at < raw.Length; at += valueSize) stored.CopyTo(raw[at..]);
+            return true;
+        }
         if (codec == Dictionary) return IsAddress(field) && DecodeDictionary(stored, raw);
         if ((codec & (Referenced | FrameOfReference | Scaled)) == 0) return DecodeBytes(IsTime(field), codec, stored, raw, valueSize);
         var referenced = (codec & Referenced) != 0;
@@ -375,9 +392,50 @@ internal static class ColumnCodec
         return true;
     }
 
+    /// <summary>Regroups the bytes of fixed-size values by significance: byte b of value i goes to destination[b * n + i].</summary>
     private static void Shuffle(ReadOnlySpan<byte> source, Span<byte> destination, int size)
     {
         var n = source.Length / size;
+        if (size == 1)
+        {
+            source[..n].CopyTo(destination);
+            return;
+        }
+        // One sequential pass over the values, writing every plane as it goes.
+        ref var from = ref MemoryMarshal.GetReference(source);
+        ref var to = ref MemoryMarshal.GetReference(destination);
+        switch (size)
+        {
+            case 2:
+                for (var i = 0; i < n; i++)
+                {
+                    var v = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref from, i * 2));
+                    Unsafe.Add(ref to, i) = (byte)v;
+                    Unsafe.Add(ref to, n + i) = (byte)(v >> 8);
+                }
+                return;
+            case 4:
+                for (var i = 0; i < n; i++)
+                {
+                    var v = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref from, i * 4));
+                    Unsafe.Add(ref to, i) = (byte)v;
+                    Unsafe.Add(ref to, n + i) = (byte)(v >> 8);
+                    Unsafe.Add(ref to, 2 * n + i) = (byte)(v >> 16);
+                    Unsafe.Add(ref to, 3 * n + i) = (byte)(v >> 24);
+                }
+                return;
+            case 8 or 16:
+                for (var half = 0; half < size; half += 8)
+                {
+                    ref var plane = ref Unsafe.Add(ref to, half * n);
+                    for (var i = 0; i < n; i++)
+                    {
+                        var v = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref from, i * size + half));
+                        for (var b = 0; b < 8; b++) Unsafe.Add(ref plane, b * n + i) = (byte)(v >> (8 * b));
+                    }
+                }
+                return;
+        }
         for (var b = 0; b < size; b++)
         {
             var plane = destination.Slice(b * n, n);

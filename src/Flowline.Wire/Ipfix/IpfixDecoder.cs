@@ -221,7 +221,7 @@ internal static class TemplateSetDecoder
         if (state.Templates.TryGetValue(templateId, out var existing) && existing.IsOptions == options &&
             existing.ScopeFieldCount == scopeCount && specs.SequenceEqual(existing.Fields))
         {
-            sink.OnTemplate(new TemplateEvent(key.Protocol, key.Domain, templateId, (ushort)specs.Length, (ushort)scopeCount, options, false));
+            sink.OnTemplate(new TemplateEvent(key.Protocol, key.Domain, templateId, (ushort)specs.Length, (ushort)scopeCount, options, false) { Changed = false });
             return DecodeResult.Ok;
         }
         var template = new Template(key.Protocol, templateId, specs.ToArray(), scopeCount, options);

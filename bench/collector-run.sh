@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One collector run: start a fresh collector, send RATE records/s for SECONDS with `flowline gen --preload`,
+# wait for it to settle, stop it, and print one line:
+#   collector protocol rate seconds sent stored lost cpu_seconds cpu_ns_per_record max_rss_mib
+# CPU time is the collector's (user + system) from the first datagram until it is idle again.
+# collector: flowline | nfcapd (NetFlow v9 / IPFIX) | sfcapd (sFlow)
+set -euo pipefail
+collector=$1 protocol=$2 rate=$3 seconds=${4:-30}
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+work=$(mktemp -d /tmp/flowline-collector-run.XXXXXX)
+trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+count=$((rate * seconds))
+port=$((40000 + RANDOM % 20000))
+case $collector in
+  flowline)
+    flag=--netflow; [ "$protocol" = ipfix ] && flag=--ipfix; [ "$protocol" = sflow ] && flag=--sflow
+    others=(); for f in --netflow --ipfix --sflow; do [ "$f" = "$flag" ] || others+=("$f" 127.0.0.1:0); done
+    "$root/.build/flowline/flowline" serve --data-dir "$work/data" "$flag" "127.0.0.1:$port" "${others[@]}" \
+      --http "127.0.0.1:$((port + 1))" >"$work/out" 2>"$work/err" &
+    ;;
+  nfcapd|sfcapd)
+    mkdir -p "$work/data"
+    "$collector" -y -B 4194304 -w "$work/data" -b 127.0.0.1 -p "$port" >"$work/out" 2>&1 &
+    ;;
+  *) echo "unknown collector $collector" >&2; exit 2 ;;
+esac
+pid=$!
+for _ in $(seq 100); do ss -lun | grep -q ":$port " && break; sleep 0.1; done
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+base=$(cpu)
+"$root/flowline" gen --protocol "$protocol" --count "$count" --rate "$rate" --preload -q --target "udp://127.0.0.1:$port" 2>"$work/gen"
+# Settle: wait until the collector's CPU time stops growing.
+last=-1
+while true; do now=$(cpu); [ "$now" = "$last" ] && break; last=$now; sleep 1; done
+ticks=$(getconf CLK_TCK)
+rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
+kill -TERM $pid; wait $pid 2>/dev/null || true
+case $collector in
+  flowline) stored=$(sed -n 's/.*records decoded, \([0-9]*\) records stored.*/\1/p' "$work/err") ;;
+  *) stored=$(sed -n "s/.*Flows: \([0-9]*\),.*/\1/p" "$work/out" | awk '{s += $1} END {print s + 0}') ;;
+esac
+used=$((last - base))
+cpu_s=$(echo "scale=2; $used / $ticks" | bc)
+echo "$collector $protocol $rate $seconds $count ${stored:-0} $((count - ${stored:-0})) $cpu_s $(echo "$used * 1000000000 / $ticks / ${stored:-1}" | bc) $rss"
