@@ -28,7 +28,8 @@ pid=$!
 for _ in $(seq 100); do ss -lun | grep -q ":$port " && break; sleep 0.1; done
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 base=$(cpu)
-"$root/flowline" gen --protocol "$protocol" --count "$count" --rate "$rate" --preload -q --target "udp://127.0.0.1:$port" 2>"$work/gen"
+"$root/flowline" gen --protocol "$protocol" --count "$count" --rate "$rate" --preload --target "udp://127.0.0.1:$port" 2>"$work/gen"
+sent_in=$(sed -n "s/.* in \([0-9.]*\) s$/\1/p" "$work/gen" | tail -1)
 # Settle: wait until the collector's CPU time stops growing.
 last=-1
 while true; do now=$(cpu); [ "$now" = "$last" ] && break; last=$now; sleep 1; done
@@ -41,4 +42,4 @@ case $collector in
 esac
 used=$((last - base))
 cpu_s=$(echo "scale=2; $used / $ticks" | bc)
-echo "$collector $protocol $rate $seconds $count ${stored:-0} $((count - ${stored:-0})) $cpu_s $(echo "$used * 1000000000 / $ticks / ${stored:-1}" | bc) $rss"
+echo "$collector $protocol $rate $seconds sent_in=${sent_in}s $count ${stored:-0} $((count - ${stored:-0})) $cpu_s $(echo "$used * 1000000000 / $ticks / ${stored:-1}" | bc) $rss"

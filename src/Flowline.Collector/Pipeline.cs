@@ -97,35 +97,46 @@ internal sealed class Pipeline : IDisposable
     {
         var from = new SocketAddress(_socket.AddressFamily);
         var overflow = new byte[DatagramRing.MaxDatagram];
+        using var batch = BatchReceiver.Supported ? new BatchReceiver() : null;
         var blocking = true;
         var dryAt = 0L;
         while (!_stopping)
         {
-            int n;
             try
             {
-                if (!blocking && !_socket.Poll(0, SelectMode.SelectRead))
+                if (!blocking)
                 {
-                    if (dryAt == 0) dryAt = Stopwatch.GetTimestamp();
-                    if (Stopwatch.GetElapsedTime(dryAt) < NapSpell)
+                    var got = batch is not null ? batch.Receive(_socket) : _socket.Poll(0, SelectMode.SelectRead) ? -1 : 0;
+                    if (got > 0)
                     {
-                        Thread.Sleep(1);
+                        dryAt = 0;
+                        var now = Collector.NowMicros();
+                        for (var k = 0; k < got; k++) Queue(batch!.Data(k), batch.Sender(k), now);
+                        if (Volatile.Read(ref _parked) == 1) _wake.Set();
                         continue;
                     }
-                    blocking = true; // a quiet spell: the next receive waits for the next datagram
+                    if (got == 0)
+                    {
+                        if (dryAt == 0) dryAt = Stopwatch.GetTimestamp();
+                        if (Stopwatch.GetElapsedTime(dryAt) < NapSpell)
+                        {
+                            Thread.Sleep(1);
+                            continue;
+                        }
+                        blocking = true; // a quiet spell: the next receive waits for the next datagram
+                    }
                 }
+                // One datagram at a time, straight into the ring (or waiting for the first after a quiet spell).
                 var space = _ring.WriteSpace(out var position);
                 var target = space.IsEmpty ? overflow : space;
-                n = _socket.ReceiveFrom(target.Span, SocketFlags.None, from);
+                var n = _socket.ReceiveFrom(target.Span, SocketFlags.None, from);
                 blocking = false;
                 dryAt = 0;
                 var exporter = ExporterAddress(from);
                 Interlocked.Increment(ref _received);
                 if (space.IsEmpty)
                 {
-                    // Full queue: the explicit policy is to drop the newest datagram and count it.
-                    Interlocked.Increment(ref _queueDrops);
-                    _collector.CountQueueDrop(exporter, overflow.AsSpan(0, n));
+                    CountQueueDrop(exporter, overflow.AsSpan(0, n));
                     continue;
                 }
                 _ring.Commit(position, n, Collector.NowMicros(), exporter);
@@ -139,6 +150,27 @@ internal sealed class Pipeline : IDisposable
                 return;
             }
         }
+    }
+
+    /// <summary>Copies a datagram received in a batch into the ring, or drops and counts it when the ring is full.</summary>
+    private void Queue(ReadOnlySpan<byte> datagram, FlowAddress exporter, long now)
+    {
+        Interlocked.Increment(ref _received);
+        var space = _ring.WriteSpace(out var position);
+        if (space.IsEmpty)
+        {
+            CountQueueDrop(exporter, datagram);
+            return;
+        }
+        datagram.CopyTo(space.Span);
+        _ring.Commit(position, datagram.Length, now, exporter);
+    }
+
+    /// <summary>Full queue: the explicit policy is to drop the newest datagram and count it.</summary>
+    private void CountQueueDrop(FlowAddress exporter, ReadOnlySpan<byte> datagram)
+    {
+        Interlocked.Increment(ref _queueDrops);
+        _collector.CountQueueDrop(exporter, datagram);
     }
 
     private static FlowAddress ExporterAddress(SocketAddress a)

@@ -29,7 +29,7 @@ public sealed class ReplayAgainstNfdumpTests : IDisposable
         var nfdumpPort = FreeUdpPort();
         using var serve = new ServeProcess(dataDir);
         using var collector = Process.Start(FlowlineProcess.StartInfo(FlowlineProcess.Tool(sflow ? "sfcapd" : "nfcapd"),
-            "-b", "127.0.0.1", "-p", nfdumpPort.ToString(CultureInfo.InvariantCulture), "-w", nfdumpDir))!;
+            "-B", "4194304", "-b", "127.0.0.1", "-p", nfdumpPort.ToString(CultureInfo.InvariantCulture), "-w", nfdumpDir))!;
         try
         {
             using var tee = new UdpTee(serve.Ports[sflow ? "sflow" : protocol == "ipfix" ? "ipfix" : "netflow"], nfdumpPort);
@@ -38,6 +38,7 @@ public sealed class ReplayAgainstNfdumpTests : IDisposable
             var exporter = sflow ? Pmacctd(tee.Port) : Softflowd(tee.Port, protocol == "ipfix" ? "10" : "9");
             var run = FlowlineProcess.Run(exporter, TimeSpan.FromMinutes(2));
             Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+            tee.WaitUntilDrained();
             Assert.True(tee.Forwarded > 0, "the exporter sent nothing");
             ServeProcess.WaitFor(() => Datagrams(serve, protocol) == tee.Forwarded, $"{tee.Forwarded} datagrams at flowline");
 

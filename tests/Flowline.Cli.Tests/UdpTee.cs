@@ -31,6 +31,17 @@ public sealed class UdpTee : IDisposable
     /// <summary>Datagrams received and sent to every target.</summary>
     public long Forwarded => Interlocked.Read(ref _forwarded);
 
+    /// <summary>Returns once everything the exporter sent has been passed on (nothing queued, nothing new for a while).</summary>
+    public void WaitUntilDrained()
+    {
+        var last = -1L;
+        while (_socket.Available > 0 || Forwarded != last)
+        {
+            last = Forwarded;
+            Thread.Sleep(300);
+        }
+    }
+
     private void Pump()
     {
         var buffer = new byte[65536];
@@ -41,6 +52,8 @@ public sealed class UdpTee : IDisposable
                 var n = _socket.Receive(buffer);
                 foreach (var t in _targets) _out.SendTo(buffer.AsSpan(0, n), SocketFlags.None, t);
                 Interlocked.Increment(ref _forwarded);
+                // Paced like a replay (a millisecond apart): a collector with a small socket buffer keeps up with a bursty exporter.
+                Thread.Sleep(1);
             }
         }
         catch (SocketException) { }

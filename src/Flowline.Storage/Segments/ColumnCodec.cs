@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Flowline.Wire.Records;
@@ -70,6 +71,13 @@ internal static class ColumnCodec
         if (IsAddress(field) && TryEncodeDictionary(raw, output, preferred, out var codec))
         {
             return codec;
+        }
+        // Equal to its reference row for row (sampled counts at rate 1): nothing to store but the flag.
+        if (!reference.IsEmpty && raw.SequenceEqual(reference))
+        {
+            output.GetSpan(valueSize)[..valueSize].Clear();
+            output.Advance(valueSize);
+            return Referenced | Constant;
         }
         var time = IsTime(field);
         // LZ4 is chosen for speed: no search for a smaller shape.
@@ -174,35 +182,80 @@ internal static class ColumnCodec
     {
         codec = 0;
         var values = MemoryMarshal.Cast<byte, FlowAddress>(raw);
-        var distinct = new HashSet<FlowAddress>();
-        foreach (var v in values)
+        // Worth it only when the dictionary and the codes are much smaller than the values: give up as
+        // soon as the distinct values pass that bound.
+        var maxDistinct = Math.Min(ushort.MaxValue + 1, (raw.Length / 2 - values.Length * 2) / 16);
+        if (maxDistinct <= 0) return false;
+        // Codes in order of first appearance from an open-addressing table of entry + 1 (0 = empty).
+        var bits = BitOperations.Log2((uint)Math.Min(values.Length, maxDistinct) * 2 - 1) + 1;
+        var mask = (1 << bits) - 1;
+        var slots = ArrayPool<int>.Shared.Rent(1 << bits);
+        var entries = ArrayPool<FlowAddress>.Shared.Rent(maxDistinct + 1);
+        var codes = ArrayPool<ushort>.Shared.Rent(values.Length);
+        var order = ArrayPool<int>.Shared.Rent(maxDistinct + 1);
+        try
         {
-            distinct.Add(v);
-            if (distinct.Count > ushort.MaxValue + 1) return false;
+            Array.Clear(slots, 0, 1 << bits);
+            var count = 0;
+            for (var i = 0; i < values.Length; i++)
+            {
+                var v = values[i];
+                var h = (int)((v.Lo * 0x9E3779B97F4A7C15UL ^ v.Hi * 0xC2B2AE3D27D4EB4FUL) >> (64 - bits)) & mask;
+                while (true)
+                {
+                    var slot = slots[h];
+                    if (slot == 0)
+                    {
+                        if (count == maxDistinct) return false;
+                        entries[count] = v;
+                        slots[h] = ++count;
+                        codes[i] = (ushort)(count - 1);
+                        break;
+                    }
+                    if (entries[slot - 1] == v)
+                    {
+                        codes[i] = (ushort)(slot - 1);
+                        break;
+                    }
+                    h = (h + 1) & mask;
+                }
+            }
+            // The stored dictionary is ascending (pruning searches it): sort it and renumber the codes.
+            var sorted = entries.AsSpan(0, count);
+            var firstCode = order.AsSpan(0, count);
+            for (var k = 0; k < count; k++) firstCode[k] = k;
+            sorted.Sort(firstCode);
+            var renumber = slots.AsSpan(0, count); // the table is no longer needed
+            for (var k = 0; k < count; k++) renumber[firstCode[k]] = k;
+            var rowCodes = codes.AsSpan(0, values.Length);
+            for (var i = 0; i < rowCodes.Length; i++) rowCodes[i] = (ushort)renumber[rowCodes[i]];
+            WriteDictionary(sorted, rowCodes, output, preferred);
+            codec = Dictionary;
+            return true;
         }
-        // Worth it only when the dictionary and the codes are much smaller than the values.
-        if (distinct.Count * 16 + values.Length * 2 > raw.Length / 2) return false;
-        var sorted = distinct.ToArray();
-        Array.Sort(sorted);
-        var codeOf = new Dictionary<FlowAddress, ushort>(sorted.Length);
-        for (var i = 0; i < sorted.Length; i++) codeOf[sorted[i]] = (ushort)i;
-        var codes = new ushort[values.Length];
-        for (var i = 0; i < values.Length; i++) codes[i] = codeOf[values[i]];
+        finally
+        {
+            ArrayPool<int>.Shared.Return(slots);
+            ArrayPool<FlowAddress>.Shared.Return(entries);
+            ArrayPool<ushort>.Shared.Return(codes);
+            ArrayPool<int>.Shared.Return(order);
+        }
+    }
 
+    private static void WriteDictionary(ReadOnlySpan<FlowAddress> sorted, ReadOnlySpan<ushort> codes, ArrayBufferWriter<byte> output, byte preferred)
+    {
         var headerAt = output.WrittenCount;
         output.GetSpan(12)[..12].Clear();
         output.Advance(12);
         var before = output.WrittenCount;
-        var dictionaryCodec = EncodeBytes(false, MemoryMarshal.AsBytes(sorted.AsSpan()), 16, output, preferred);
+        var dictionaryCodec = EncodeBytes(false, MemoryMarshal.AsBytes(sorted), 16, output, preferred);
         var dictionaryLength = output.WrittenCount - before;
-        var codesCodec = EncodeBytes(false, MemoryMarshal.AsBytes(codes.AsSpan()), 2, output, preferred);
+        var codesCodec = EncodeBytes(false, MemoryMarshal.AsBytes(codes), 2, output, preferred);
         var header = MemoryMarshal.AsMemory(output.WrittenMemory).Span.Slice(headerAt, 12);
         BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)sorted.Length);
         header[4] = dictionaryCodec;
         header[5] = codesCodec;
         BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)dictionaryLength);
-        codec = Dictionary;
-        return true;
     }
 
     /// <summary>The sorted distinct values of a dictionary-encoded column, decoding nothing else; null when not one.</summary>
@@ -301,9 +354,10 @@ internal static class ColumnCodec
     /// </remarks>
     public static bool Decode(FlowField field, byte codec, ReadOnlySpan<byte> stored, Span<byte> raw, int valueSize)
     {
-        if (codec == Constant)
+        if (codec is Constant or (Referenced | Constant))
         {
-            if (stored.Length != valueSize || raw.Length % valueSize != 0) return false;
+            // A referenced constant comes out as that difference, like every referenced column.
+            if (stored.Length != valueSize || raw.Length % valueSize != 0 || (codec != Constant && ReferenceOf(field) is null)) return false;
             for (var at = 0; at < raw.Length; at += valueSize) stored.CopyTo(raw[at..]);
             return true;
         }
@@ -427,11 +481,26 @@ internal static class ColumnCodec
             case 8 or 16:
                 for (var half = 0; half < size; half += 8)
                 {
-                    ref var plane = ref Unsafe.Add(ref to, half * n);
+                    ref var p0 = ref Unsafe.Add(ref to, half * n);
+                    ref var p1 = ref Unsafe.Add(ref p0, n);
+                    ref var p2 = ref Unsafe.Add(ref p1, n);
+                    ref var p3 = ref Unsafe.Add(ref p2, n);
+                    ref var p4 = ref Unsafe.Add(ref p3, n);
+                    ref var p5 = ref Unsafe.Add(ref p4, n);
+                    ref var p6 = ref Unsafe.Add(ref p5, n);
+                    ref var p7 = ref Unsafe.Add(ref p6, n);
+                    ref var value = ref Unsafe.Add(ref from, half);
                     for (var i = 0; i < n; i++)
                     {
-                        var v = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref from, i * size + half));
-                        for (var b = 0; b < 8; b++) Unsafe.Add(ref plane, b * n + i) = (byte)(v >> (8 * b));
+                        var v = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref value, i * size));
+                        Unsafe.Add(ref p0, i) = (byte)v;
+                        Unsafe.Add(ref p1, i) = (byte)(v >> 8);
+                        Unsafe.Add(ref p2, i) = (byte)(v >> 16);
+                        Unsafe.Add(ref p3, i) = (byte)(v >> 24);
+                        Unsafe.Add(ref p4, i) = (byte)(v >> 32);
+                        Unsafe.Add(ref p5, i) = (byte)(v >> 40);
+                        Unsafe.Add(ref p6, i) = (byte)(v >> 48);
+                        Unsafe.Add(ref p7, i) = (byte)(v >> 56);
                     }
                 }
                 return;

@@ -1,4 +1,7 @@
 using System.Buffers.Binary;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Flowline.Storage.Segments;
 
@@ -19,34 +22,57 @@ public static class Lz4Block
     public static int MaxCompressedLength(int length) => length + length / 255 + 16;
 
     /// <summary>Compresses <paramref name="source"/> into <paramref name="destination"/> (at least <see cref="MaxCompressedLength"/>); returns the length.</summary>
+    /// <remarks>
+    /// Greedy single-probe matching like the reference compressor's fast mode: positions are hashed 4
+    /// bytes at a time, matches are extended 8 bytes at a time, and after a run of misses the scan
+    /// steps further ahead (incompressible stretches cost little). The table is sized to the input and
+    /// holds position + 1, so a cleared table means "no candidate".
+    /// </remarks>
     public static int Compress(ReadOnlySpan<byte> source, Span<byte> destination)
     {
-        Span<int> table = stackalloc int[1 << HashBits];
-        table.Fill(-1);
+        if (destination.Length < MaxCompressedLength(source.Length)) throw new ArgumentException("destination too small", nameof(destination));
+        var bits = Math.Clamp(BitOperations.Log2((uint)Math.Max(1, source.Length)) + 1, 8, HashBits);
+        Span<int> table = stackalloc int[1 << bits]; // zeroed: no candidates
+        var shift = 32 - bits;
+        ref var src = ref MemoryMarshal.GetReference(source);
         var anchor = 0;
         var i = 0;
         var o = 0;
         var limit = source.Length - MatchSafeEnd;
+        var maxEnd = source.Length - LastLiterals;
+        var misses = 1 << 6;
         while (i < limit)
         {
-            var sequence = BinaryPrimitives.ReadUInt32LittleEndian(source[i..]);
-            var h = (int)((sequence * 2654435761u) >> (32 - HashBits));
-            var candidate = table[h];
-            table[h] = i;
-            if (candidate < 0 || i - candidate > 65535 || BinaryPrimitives.ReadUInt32LittleEndian(source[candidate..]) != sequence)
+            var sequence = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref src, i));
+            var h = (int)((sequence * 2654435761u) >> shift);
+            var candidate = table[h] - 1;
+            table[h] = i + 1;
+            if (candidate < 0 || i - candidate > 65535 || Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref src, candidate)) != sequence)
             {
-                i++;
+                i += misses++ >> 6;
                 continue;
             }
-            // Extend the match forward, keeping the last bytes as literals.
+            misses = 1 << 6;
+            // Extend the match forward, 8 bytes at a time, keeping the last bytes as literals.
             var matchEnd = i + MinMatch;
             var reference = candidate + MinMatch;
-            var maxEnd = source.Length - LastLiterals;
-            while (matchEnd < maxEnd && source[matchEnd] == source[reference])
+            while (matchEnd <= maxEnd - 8)
+            {
+                var diff = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref src, matchEnd)) ^ Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref src, reference));
+                if (diff != 0)
+                {
+                    matchEnd += BitOperations.TrailingZeroCount(diff) >> 3;
+                    goto found;
+                }
+                matchEnd += 8;
+                reference += 8;
+            }
+            while (matchEnd < maxEnd && Unsafe.Add(ref src, matchEnd) == Unsafe.Add(ref src, reference))
             {
                 matchEnd++;
                 reference++;
             }
+        found:
             o = WriteSequence(source[anchor..i], i - candidate, matchEnd - i - MinMatch, destination, o);
             i = matchEnd;
             anchor = i;
