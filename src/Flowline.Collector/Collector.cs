@@ -114,14 +114,31 @@ public sealed class Collector : IDisposable
             catch (IOException e)
             {
                 // A full or failing disk: keep the batch and retry; the socket reader keeps queueing (and
-                // counting drops once the queue is full), so nothing is silently lost.
+                // counting drops once the queue is full), so nothing is silently lost. At shutdown the
+                // retries end at a deadline, and what could not be stored is counted and reported.
                 Interlocked.Increment(ref _appendErrors);
+                var deadline = Volatile.Read(ref _giveUpAt);
+                if (deadline != 0 && Stopwatch.GetTimestamp() >= deadline)
+                {
+                    Interlocked.Add(ref _unstored, batch.Count);
+                    _log($"store: {e.Message}; shutting down: {batch.Count} records not stored");
+                    return;
+                }
                 _log($"store: {e.Message}; retrying in 1 s");
                 Thread.Sleep(1000);
-                if (Volatile.Read(ref _stopped) == 2) throw;
             }
         }
     }
+
+    /// <summary>How long a shutdown keeps retrying a failing store before it gives up and reports what it could not store.</summary>
+    public static readonly TimeSpan ShutdownRetries = TimeSpan.FromSeconds(5);
+    private long _giveUpAt, _unstored;
+
+    /// <summary>Records decoded but not stored because the store failed until the shutdown deadline (0 normally).</summary>
+    public long RecordsNotStored => Interlocked.Read(ref _unstored);
+
+    /// <summary>The store's last error when the final flush failed, or null.</summary>
+    public string? FinalFlushError { get; private set; }
 
     internal void TemplatesChanged() => Interlocked.Increment(ref _templatesVersion);
 
@@ -165,16 +182,36 @@ public sealed class Collector : IDisposable
         if (Interlocked.CompareExchange(ref _stopped, 1, 0) != 0) return;
         _compaction.Dispose();
         var watch = Stopwatch.StartNew();
+        Volatile.Write(ref _giveUpAt, Stopwatch.GetTimestamp() + (long)(ShutdownRetries.TotalSeconds * Stopwatch.Frequency));
         foreach (var p in _pipelines) p.Stop();
-        Store.Flush();
+        try
+        {
+            Store.Flush();
+        }
+        catch (IOException e)
+        {
+            FinalFlushError = e.Message;
+            var lost = Store.BufferedRows;
+            Interlocked.Add(ref _unstored, lost);
+            Interlocked.Add(ref _appended, -lost);
+            _log($"store: {e.Message}; {lost} records of the last commit window could not be made durable");
+        }
         var decoded = _exporters.Values.Sum(e => e.Records);
-        _log($"stopped: {Datagrams} datagrams received, {decoded} records decoded, {RecordsStored} records stored, {QueueDrops} datagrams dropped at full queues; drained in {watch.Elapsed.TotalSeconds:0.00} s");
+        var unstored = RecordsNotStored > 0 ? $", {RecordsNotStored} records NOT stored (store failing)" : "";
+        _log($"stopped: {Datagrams} datagrams received, {decoded} records decoded, {RecordsStored} records stored, {QueueDrops} datagrams dropped at full queues{unstored}; drained in {watch.Elapsed.TotalSeconds:0.00} s");
         Volatile.Write(ref _stopped, 2);
     }
 
     public void Dispose()
     {
         Stop();
-        Store.Dispose();
+        try
+        {
+            Store.Dispose();
+        }
+        catch (IOException)
+        {
+            // Reported by Stop (FinalFlushError, RecordsNotStored).
+        }
     }
 }

@@ -93,6 +93,39 @@ public sealed class ServeCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_full_disk_at_shutdown_ends_in_bounded_time_and_counts_what_was_not_stored()
+    {
+        // A 1 MiB tmpfs holds the templates and a commit or two, then fills.
+        var mount = Directory.CreateDirectory(Path.Combine(_dir.FullName, "small")).FullName;
+        Assert.Equal(0, FlowlineProcess.Run(FlowlineProcess.StartInfo("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mount)).ExitCode);
+        try
+        {
+            using var server = new ServeProcess(Path.Combine(mount, "data"));
+            // More than the store buffers while commits fail (4 x 262,144 rows), so appends fail too.
+            // While the decoder waits for the store, the queue fills and further datagrams are dropped and counted.
+            Gen("ipfix", server.Ports["ipfix"], 1_200_000, "--rate", "200000");
+            ServeProcess.WaitFor(() => server.Errors.Contains("retrying in 1 s", StringComparison.Ordinal), "the store reporting the full disk", seconds: 60);
+            var watch = Stopwatch.StartNew();
+            Assert.Equal(1, server.Terminate()); // data was lost: not a clean exit
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"stopped after {watch.Elapsed}");
+            var m = Regex.Match(server.Errors, @"(\d+) records decoded, (\d+) records stored, \d+ datagrams dropped at full queues, (\d+) records NOT stored");
+            Assert.True(m.Success, server.Errors);
+            long decoded = long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture),
+                stored = long.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture),
+                notStored = long.Parse(m.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(decoded, stored + notStored);
+            Assert.True(notStored > 0);
+            Assert.Contains("records could not be stored", server.Errors);
+            // What the store says it holds is exactly what was reported stored.
+            Assert.Matches($@"records\s+{stored}\n", FlowlineProcess.RunFlowline(["store", "stats", "--data-dir", Path.Combine(mount, "data")]).Stdout);
+        }
+        finally
+        {
+            FlowlineProcess.Run(FlowlineProcess.StartInfo("umount", mount));
+        }
+    }
+
+    [Fact]
     public void The_example_configuration_is_accepted_and_flags_override_it()
     {
         var example = Path.Combine(FlowlineProcess.RepositoryRoot, "docs", "flowline.example.yaml");

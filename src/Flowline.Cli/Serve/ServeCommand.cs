@@ -121,6 +121,11 @@ internal static class ServeCommand
         using (var httpStop = new CancellationTokenSource(TimeSpan.FromSeconds(2))) app.StopAsync(httpStop.Token).GetAwaiter().GetResult();
         collector.Dispose();
         ((IDisposable)app).Dispose();
+        if (collector.RecordsNotStored > 0)
+        {
+            stderr.WriteLine($"flowline serve: {collector.RecordsNotStored} records could not be stored ({collector.FinalFlushError ?? "the store kept failing"}); see the lines above");
+            return 1;
+        }
         return 0;
     }
 

@@ -13,6 +13,8 @@ internal static class QueryCommand
 
         Lists or aggregates the stored flows whose start lies in [--from, --to) (RFC 3339; default: all).
         The filter is nfdump's language, e.g.  proto tcp and dst port 443 and net 10.0.0.0/8
+        Terms: proto, [src|dst] host|ip|net|port|as|vlan|mac, in/out if, bytes, packets, flags, tos,
+        duration, sampling, domain, flowdir ingress|egress|unknown, exporter, any, ipv4, ipv6; and, or, not, ( ).
 
         Options:
           -A a,b,...        aggregate by these fields (canonical names or nfdump's srcip, dstport, proto ...;

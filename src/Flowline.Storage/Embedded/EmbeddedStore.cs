@@ -64,6 +64,12 @@ public sealed partial class EmbeddedStore : IFlowStore
     }
 
     public string Root => _root;
+
+    /// <summary>Rows appended but not yet written by a group commit.</summary>
+    public int BufferedRows
+    {
+        get { lock (_lock) return _buffered; }
+    }
     private string QuarantineDirectory => Path.Combine(_root, "quarantine");
     private long PartitionMicros => (long)_options.PartitionWidth.TotalMicroseconds;
 
@@ -161,8 +167,13 @@ public sealed partial class EmbeddedStore : IFlowStore
         bool commit;
         lock (_lock)
         {
-            // Commits run beside appends; when they fall far behind, wait rather than grow without bound.
-            while (_buffered >= BackpressureFactor * _options.MaxBufferedRows && !_disposed) Monitor.Wait(_lock, 100);
+            // Commits run beside appends; when they fall far behind, wait rather than grow without bound,
+            // unless they are failing (a full disk): then the caller hears of it and decides.
+            while (_buffered >= BackpressureFactor * _options.MaxBufferedRows && !_disposed)
+            {
+                if (_commitError is { } failing) throw new IOException($"commits are failing: {failing.Message}", failing);
+                Monitor.Wait(_lock, 100);
+            }
             // Rows usually arrive in time order: copy each run of one partition column by column.
             var runStart = 0;
             while (runStart < batch.Count)
@@ -193,6 +204,8 @@ public sealed partial class EmbeddedStore : IFlowStore
     }
 
     private const int BackpressureFactor = 4;
+    /// <summary>The last group commit's failure, until a commit succeeds (under <see cref="_lock"/>).</summary>
+    private IOException? _commitError;
     /// <summary>Written buffers kept for reuse (under <see cref="_lock"/>): no fresh, zeroed memory at every commit.</summary>
     private readonly Stack<FlowBatch> _spare = new();
     private const int SpareBuffers = 4;
@@ -205,9 +218,10 @@ public sealed partial class EmbeddedStore : IFlowStore
         {
             Flush();
         }
-        catch (IOException)
+        catch (IOException e)
         {
-            // The next commit or an explicit Flush reports it; the rows stay buffered.
+            // The rows stay buffered; an explicit Flush reports it, and so does Append once the buffers are full.
+            lock (_lock) _commitError = e;
         }
         catch (ObjectDisposedException)
         {
@@ -251,6 +265,7 @@ public sealed partial class EmbeddedStore : IFlowStore
                     {
                         buffer.Clear();
                         if (_spare.Count < SpareBuffers) _spare.Push(buffer);
+                        _commitError = null;
                     }
                 }
                 catch (IOException)

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The collector benchmark of docs/PERFORMANCE.md: for each protocol, the highest offered rate at which
+# three 30-second runs lose nothing, for flowline serve and for nfcapd / sfcapd, same generator
+# (`flowline gen --preload`), same machine. Rates are tried from the highest given down: the first
+# rate at which three runs in a row lose nothing is the result.
+#   bench/collector-bench.sh [SECONDS]          # prints one line per run (see collector-run.sh)
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+seconds=${1:-30}
+sysctl -qw net.core.rmem_max=33554432 2>/dev/null || true
+"$root/flowline" --help >/dev/null   # build once before timing anything
+search() {
+  local collector=$1 protocol=$2; shift 2
+  local best=0
+  for rate in "$@"; do
+    local ok=1
+    for run in 1 2 3; do
+      line=$("$root/bench/collector-run.sh" "$collector" "$protocol" "$rate" "$seconds")
+      echo "$line run=$run"
+      lost=$(awk '{print $8}' <<<"$line")
+      [ "$lost" = 0 ] || { ok=0; break; }
+    done
+    if [ $ok = 1 ]; then best=$rate; break; fi
+  done
+  echo "RESULT $collector $protocol loss-free $best"
+}
+search nfcapd netflow9 1800000 1600000
+search flowline netflow9 1400000 1200000
+search nfcapd ipfix 1800000 1600000
+search flowline ipfix 1200000 1000000
+search sfcapd sflow 800000 700000
+search flowline sflow 1000000 800000
