@@ -110,6 +110,7 @@ internal sealed class Pipeline : IDisposable
                     if (got > 0)
                     {
                         dryAt = 0;
+                        Interlocked.Add(ref _received, got);
                         var now = Collector.NowMicros();
                         for (var k = 0; k < got; k++) Queue(batch!.Data(k), batch.Sender(k), now);
                         if (Volatile.Read(ref _parked) == 1) _wake.Set();
@@ -155,7 +156,6 @@ internal sealed class Pipeline : IDisposable
     /// <summary>Copies a datagram received in a batch into the ring, or drops and counts it when the ring is full.</summary>
     private void Queue(ReadOnlySpan<byte> datagram, FlowAddress exporter, long now)
     {
-        Interlocked.Increment(ref _received);
         var space = _ring.WriteSpace(out var position);
         if (space.IsEmpty)
         {

@@ -115,20 +115,20 @@ public sealed class OvsLab : IDisposable
             if (!p.HasExited) p.Kill(entireProcessTree: true);
             p.Dispose();
         }
-        var ip = "/usr/sbin/ip";
-        foreach (var ns in _namespaces) Quietly(ip, "netns", "delete", ns); // takes the veth pairs with it
+        foreach (var ns in _namespaces) Quietly("ip", "netns", "delete", ns); // takes the veth pairs with it
         if (_vswitchd)
         {
-            Quietly("/usr/bin/ovs-vsctl", "--if-exists", "del-br", Bridge);
-            Quietly("/usr/bin/ovs-appctl", "-t", "ovs-vswitchd", "exit", "--cleanup");
+            Quietly("ovs-vsctl", "--if-exists", "del-br", Bridge);
+            Quietly("ovs-appctl", "-t", "ovs-vswitchd", "exit", "--cleanup");
         }
-        Quietly("/usr/bin/ovs-appctl", "-t", "ovsdb-server", "exit");
+        Quietly("ovs-appctl", "-t", "ovsdb-server", "exit");
         try { _dir.Delete(recursive: true); } catch (IOException) { }
     }
 
-    private void Quietly(string file, params string[] args)
+    /// <summary>Clean-up that must not hide the test's own failure: a missing tool or a hung command is ignored.</summary>
+    private void Quietly(string tool, params string[] args)
     {
-        try { FlowlineProcess.Run(WithLab(FlowlineProcess.StartInfo(file, args)), TimeSpan.FromSeconds(20)); }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or TimeoutException) { }
+        try { FlowlineProcess.Run(WithLab(FlowlineProcess.StartInfo(FlowlineProcess.Tool(tool), args)), TimeSpan.FromSeconds(20)); }
+        catch (Exception e) when (e is FileNotFoundException or System.ComponentModel.Win32Exception or TimeoutException) { }
     }
 }
