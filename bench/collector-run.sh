@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One collector run: start a fresh collector, send RATE records/s for SECONDS with `flowline gen --preload`,
 # wait for it to settle, stop it, and print one line:
-#   collector protocol rate seconds sent stored lost cpu_seconds cpu_ns_per_record max_rss_mib
+#   collector protocol rate seconds sent stored lost cpu_seconds cpu_ns_per_record max_rss_mib socket_drops queue_drops
+# socket_drops: datagrams the kernel dropped for a full receive buffer (all UDP sockets, from /proc/net/snmp);
+# queue_drops: datagrams Flowline dropped from its own full queues.
 # CPU time is the collector's (user + system) from the first datagram until it is idle again.
 # collector: flowline | nfcapd (NetFlow v9 / IPFIX) | sfcapd (sFlow)
 set -euo pipefail
@@ -28,12 +30,17 @@ pid=$!
 for _ in $(seq 100); do ss -lun | grep -q ":$port " && break; sleep 0.1; done
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 base=$(cpu)
+rcvbuf() { awk '/^Udp:/ && ++n == 2 {print $6}' /proc/net/snmp; }
+rcvbuf_before=$(rcvbuf)
 "$root/flowline" gen --protocol "$protocol" --count "$count" --rate "$rate" --preload --target "udp://127.0.0.1:$port" 2>"$work/gen"
 sent_in=$(sed -n "s/.* in \([0-9.]*\) s$/\1/p" "$work/gen" | tail -1)
 # Settle: wait until the collector's CPU time stops growing.
 last=-1
 while true; do now=$(cpu); [ "$now" = "$last" ] && break; last=$now; sleep 1; done
 ticks=$(getconf CLK_TCK)
+socket_drops=$(( $(rcvbuf) - rcvbuf_before ))
+queue_drops=-
+[ "$collector" = flowline ] && queue_drops=$(curl -s "http://127.0.0.1:$((port + 1))/metrics" | awk '/^flowline_socket_queue_drops_total/ {s += $2} END {print s + 0}')
 rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
 kill -TERM $pid; wait $pid 2>/dev/null || true
 case $collector in
@@ -42,4 +49,4 @@ case $collector in
 esac
 used=$((last - base))
 cpu_s=$(echo "scale=2; $used / $ticks" | bc)
-echo "$collector $protocol $rate $seconds sent_in=${sent_in}s $count ${stored:-0} $((count - ${stored:-0})) $cpu_s $(echo "$used * 1000000000 / $ticks / ${stored:-1}" | bc) $rss"
+echo "$collector $protocol $rate $seconds sent_in=${sent_in}s $count ${stored:-0} $((count - ${stored:-0})) $cpu_s $(echo "$used * 1000000000 / $ticks / ${stored:-1}" | bc) $rss socket_drops=$socket_drops queue_drops=$queue_drops"

@@ -6,6 +6,7 @@ public static class Program
 {
     /// <summary>
     /// `make-pcap CAPTURE OUTPUT COUNT` writes a large capture for whole-process timing;
+    /// `commit-profile [ROWS] [ROUNDS]` times a group commit column by column;
     /// anything else goes to BenchmarkDotNet (e.g. --filter '*DecodeBenchmarks*').
     /// </summary>
     public static int Main(string[] args)
@@ -18,6 +19,11 @@ public static class Program
                 return 2;
             }
             PcapMaker.Make(args[1], args[2], count);
+            return 0;
+        }
+        if (args.Length > 0 && args[0] == "commit-profile")
+        {
+            CommitProfile.Run(args.Length > 1 ? int.Parse(args[1]) : 262_144, args.Length > 2 ? int.Parse(args[2]) : 5);
             return 0;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

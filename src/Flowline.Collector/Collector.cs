@@ -100,16 +100,18 @@ public sealed class Collector : IDisposable
         }
     }
 
-    internal void Append(FlowBatch batch)
+    /// <summary>Stores a decoder's batch; returns the (empty) batch to fill next.</summary>
+    internal FlowBatch Append(FlowBatch batch)
     {
         while (true)
         {
             try
             {
-                Store.Append(batch);
-                Interlocked.Add(ref _appended, batch.Count);
+                var count = batch.Count;
+                var next = Store.Hand(batch);
+                Interlocked.Add(ref _appended, count);
                 Volatile.Write(ref _lastCommitMicros, NowMicros());
-                return;
+                return next;
             }
             catch (IOException e)
             {
@@ -122,7 +124,8 @@ public sealed class Collector : IDisposable
                 {
                     Interlocked.Add(ref _unstored, batch.Count);
                     _log($"store: {e.Message}; shutting down: {batch.Count} records not stored");
-                    return;
+                    batch.Clear();
+                    return batch;
                 }
                 _log($"store: {e.Message}; retrying in 1 s");
                 Thread.Sleep(1000);

@@ -21,9 +21,9 @@ public sealed class CollectorOptions
     /// <summary>SO_RCVBUF asked for each socket (the kernel caps it at net.core.rmem_max).</summary>
     public int ReceiveBufferBytes { get; set; } = 32 << 20;
     /// <summary>Bytes of datagrams queued per socket between the reader and the decoder.</summary>
-    public int QueueBytes { get; set; } = 16 << 20;
+    public int QueueBytes { get; set; } = 64 << 20;
     /// <summary>Datagrams queued per socket at most.</summary>
-    public int QueueDatagrams { get; set; } = 65_536;
+    public int QueueDatagrams { get; set; } = 131_072;
     /// <summary>Decoded records are handed to the store in batches of this many, or every <see cref="BatchInterval"/>.</summary>
     public int BatchRows { get; set; } = 16_384;
     public TimeSpan BatchInterval { get; set; } = TimeSpan.FromMilliseconds(200);

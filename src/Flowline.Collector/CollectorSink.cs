@@ -9,7 +9,8 @@ namespace Flowline.Collector;
 /// </summary>
 internal struct CollectorSink(Collector collector, FlowBatch batch) : IFlowSink
 {
-    public readonly FlowBatch Batch = batch;
+    /// <summary>Where records go; replaced by the store's empty batch after each hand-over.</summary>
+    public FlowBatch Batch = batch;
     public ExporterState? Current;
     public DatagramHeader Header;
     private FlowAddress _from;

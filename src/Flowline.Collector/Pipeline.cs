@@ -183,8 +183,7 @@ internal sealed class Pipeline : IDisposable
 
     private void DecodeLoop()
     {
-        var batch = new FlowBatch(Math.Max(1024, _collector.Options.BatchRows));
-        var sink = new CollectorSink(_collector, batch);
+        var sink = new CollectorSink(_collector, new FlowBatch(Math.Max(1024, _collector.Options.BatchRows)));
         var lastAppend = Stopwatch.GetTimestamp();
         var dryAt = 0L;
         while (true)
@@ -195,16 +194,16 @@ internal sealed class Pipeline : IDisposable
                 Decode(entry, data.Span, ref sink);
                 _ring.Release(entry);
                 Interlocked.Increment(ref _decoded);
-                if (batch.Count >= _collector.Options.BatchRows)
+                if (sink.Batch.Count >= _collector.Options.BatchRows)
                 {
-                    Append(batch);
+                    Append(ref sink);
                     lastAppend = Stopwatch.GetTimestamp();
                 }
                 continue;
             }
-            if (batch.Count > 0 && Stopwatch.GetElapsedTime(lastAppend) >= _collector.Options.BatchInterval)
+            if (sink.Batch.Count > 0 && Stopwatch.GetElapsedTime(lastAppend) >= _collector.Options.BatchInterval)
             {
-                Append(batch);
+                Append(ref sink);
                 lastAppend = Stopwatch.GetTimestamp();
             }
             if (_stopping && !_reader.IsAlive && _ring.Depth == 0) break;
@@ -221,19 +220,18 @@ internal sealed class Pipeline : IDisposable
             // Idle: sleep until the reader queues something (or the batch interval comes round for a partial batch).
             _wake.Reset();
             Volatile.Write(ref _parked, 1);
-            if (_ring.Depth == 0 && !_stopping) _wake.Wait(batch.Count > 0 ? _collector.Options.BatchInterval : Timeout.InfiniteTimeSpan);
+            if (_ring.Depth == 0 && !_stopping) _wake.Wait(sink.Batch.Count > 0 ? _collector.Options.BatchInterval : Timeout.InfiniteTimeSpan);
             Volatile.Write(ref _parked, 0);
         }
-        if (batch.Count > 0) Append(batch);
+        if (sink.Batch.Count > 0) Append(ref sink);
         _collector.SaveTemplates(this);
     }
 
-    private void Append(FlowBatch batch)
+    private void Append(ref CollectorSink sink)
     {
         var start = Stopwatch.GetTimestamp();
-        _collector.Append(batch);
+        sink.Batch = _collector.Append(sink.Batch);
         LastBatchSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        batch.Clear();
     }
 
     private void Decode(in DatagramRing.Entry entry, ReadOnlySpan<byte> datagram, ref CollectorSink sink)

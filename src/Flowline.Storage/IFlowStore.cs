@@ -18,6 +18,18 @@ public interface IFlowStore : IDisposable
     /// <summary>Appends records; they become durable within the store's group-commit window, or at <see cref="Flush"/>.</summary>
     void Append(FlowBatch batch);
 
+    /// <summary>
+    /// Appends the rows of <paramref name="batch"/> and returns an empty batch for the caller to fill next: the
+    /// same one cleared, or (when the store keeps the batch itself rather than copying it) another. When it
+    /// throws, nothing was appended and the batch still holds its rows.
+    /// </summary>
+    FlowBatch Hand(FlowBatch batch)
+    {
+        Append(batch);
+        batch.Clear();
+        return batch;
+    }
+
     /// <summary>Makes everything appended so far durable.</summary>
     void Flush();
 

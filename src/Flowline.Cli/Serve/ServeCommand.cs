@@ -28,7 +28,7 @@ internal static class ServeCommand
           --http ADDR:PORT       HTTP listener
           --sockets N            sockets per port (SO_REUSEPORT; default: half the cores, 1 to 4)
           --receive-buffer SIZE  socket receive buffer asked for, e.g. 32m (capped by net.core.rmem_max)
-          --queue SIZE           bytes of datagrams queued per socket before dropping (default 16m)
+          --queue SIZE           bytes of datagrams queued per socket before dropping (default 64m)
         A port of 0 picks a free one; the ports in use are printed at start.
         """;
 

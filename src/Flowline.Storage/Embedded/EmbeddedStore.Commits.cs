@@ -12,11 +12,23 @@ public sealed partial class EmbeddedStore
         get { lock (_lock) return _buffered; }
     }
 
-    public void Append(FlowBatch batch)
+    /// <summary>Copies the rows of <paramref name="batch"/> into the buffers; the caller keeps the batch.</summary>
+    public void Append(FlowBatch batch) => Take(batch, adopt: false);
+
+    /// <summary>
+    /// Takes <paramref name="batch"/> itself when its rows all belong to one partition and fill a good part of a
+    /// block (a decoder's full batch), without copying them, and returns an empty batch for the caller to fill
+    /// next; otherwise copies the rows like <see cref="Append"/> and returns the same batch, cleared. When it
+    /// throws (commits failing), nothing was taken and the batch still holds its rows.
+    /// </summary>
+    public FlowBatch Hand(FlowBatch batch) => Take(batch, adopt: true);
+
+    private FlowBatch Take(FlowBatch batch, bool adopt)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_options.ReadOnly) throw new InvalidOperationException("the store was opened read-only");
         bool commit;
+        var back = batch;
         lock (_lock)
         {
             // Commits run beside appends; when they fall far behind, wait rather than grow without bound,
@@ -26,22 +38,41 @@ public sealed partial class EmbeddedStore
                 if (_commitError is { } failing) throw new IOException($"commits are failing: {failing.Message}", failing);
                 Monitor.Wait(_lock, 100);
             }
-            // Rows usually arrive in time order: copy each run of one partition column by column.
-            var runStart = 0;
-            while (runStart < batch.Count)
+            var rows = batch.Count;
+            if (adopt && rows >= _options.BlockRows / 4 && rows <= _options.BlockRows
+                && PartitionOf(batch.Start[0]) is var only && OnePartition(batch, only))
             {
-                var partition = PartitionOf(batch.Start[runStart]);
-                var runEnd = runStart + 1;
-                while (runEnd < batch.Count && PartitionOf(batch.Start[runEnd]) == partition) runEnd++;
-                if (!_buffers.TryGetValue(partition, out var buffer))
-                {
-                    buffer = _spare.Count > 0 ? _spare.Pop() : new FlowBatch(1024);
-                    _buffers.Add(partition, buffer);
-                }
-                buffer.AppendRange(batch, runStart, runEnd - runStart);
-                runStart = runEnd;
+                Chunks(only).Add(batch);
+                back = _spare.Count > 0 ? _spare.Pop() : new FlowBatch(batch.Capacity);
             }
-            _buffered += batch.Count;
+            else
+            {
+                // Rows usually arrive in time order: copy each run of one partition column by column.
+                var runStart = 0;
+                while (runStart < rows)
+                {
+                    var partition = PartitionOf(batch.Start[runStart]);
+                    var runEnd = runStart + 1;
+                    while (runEnd < rows && PartitionOf(batch.Start[runEnd]) == partition) runEnd++;
+                    var chunks = Chunks(partition);
+                    for (var at = runStart; at < runEnd;)
+                    {
+                        // Fill the last chunk up to a block, then start another.
+                        var last = chunks.Count > 0 ? chunks[^1] : null;
+                        if (last is null || last.Count >= _options.BlockRows)
+                        {
+                            last = _spare.Count > 0 ? _spare.Pop() : new FlowBatch(Math.Min(_options.BlockRows, 4096));
+                            chunks.Add(last);
+                        }
+                        var n = Math.Min(runEnd - at, _options.BlockRows - last.Count);
+                        last.AppendRange(batch, at, n);
+                        at += n;
+                    }
+                    runStart = runEnd;
+                }
+                if (adopt) batch.Clear();
+            }
+            _buffered += rows;
             commit = _buffered >= _options.MaxBufferedRows;
         }
         // A full buffer is committed on another thread: the caller (a decoder) goes on.
@@ -53,14 +84,41 @@ public sealed partial class EmbeddedStore
                 TimedFlush();
             }, null);
         }
+        return back;
+    }
+
+    private bool OnePartition(FlowBatch batch, long partition)
+    {
+        // Any row of another partition sends the batch down the copying path.
+        var start = batch.Start.AsSpan(0, batch.Count);
+        foreach (var t in start)
+        {
+            if (PartitionOf(t) != partition) return false;
+        }
+        return true;
+    }
+
+    /// <summary>The chunk list of a partition (under <see cref="_lock"/>).</summary>
+    private List<FlowBatch> Chunks(long partition)
+    {
+        if (!_buffers.TryGetValue(partition, out var chunks))
+        {
+            chunks = [];
+            _buffers.Add(partition, chunks);
+        }
+        return chunks;
     }
 
     private const int BackpressureFactor = 4;
     /// <summary>The last group commit's failure, until a commit succeeds (under <see cref="_lock"/>).</summary>
     private IOException? _commitError;
-    /// <summary>Written buffers kept for reuse (under <see cref="_lock"/>): no fresh, zeroed memory at every commit.</summary>
+    /// <summary>Written chunks kept for reuse (under <see cref="_lock"/>): no fresh, zeroed memory at every commit.</summary>
     private readonly Stack<FlowBatch> _spare = new();
-    private const int SpareBuffers = 4;
+    /// <summary>
+    /// Enough chunks for two group commits' rows in blocks (one being written, one filling), so that steady
+    /// ingest allocates nothing.
+    /// </summary>
+    private int SpareChunks => Math.Max(4, 2 * (_options.MaxBufferedRows / Math.Max(1, _options.BlockRows) + 1));
     private readonly object _writeLock = new();
     private int _commitQueued;
 
@@ -92,7 +150,7 @@ public sealed partial class EmbeddedStore
         if (_options.ReadOnly) return;
         lock (_writeLock)
         {
-            List<KeyValuePair<long, FlowBatch>> taken;
+            List<KeyValuePair<long, List<FlowBatch>>> taken;
             lock (_lock)
             {
                 if (_buffered == 0) return;
@@ -103,33 +161,46 @@ public sealed partial class EmbeddedStore
             }
             for (var i = 0; i < taken.Count; i++)
             {
-                var (partition, buffer) = taken[i];
-                if (buffer.Count == 0) continue;
+                var (partition, chunks) = taken[i];
                 try
                 {
                     var directory = PartitionDirectory(partition);
                     Directory.CreateDirectory(directory);
                     var path = Path.Combine(directory, $"seg-{_sequence + 1:D12}{SegmentExtension}");
                     // In arrival order: compaction sorts each partition once, when it is closed.
-                    SegmentFile.Write(path, buffer, _options.BlockRows, _options.CommitCodec);
+                    using (var writer = new SegmentFile.Writer(path, _options.CommitCodec))
+                    {
+                        foreach (var chunk in chunks)
+                        {
+                            for (var start = 0; start < chunk.Count; start += _options.BlockRows)
+                            {
+                                writer.AppendBlock(chunk, start, Math.Min(_options.BlockRows, chunk.Count - start));
+                            }
+                        }
+                        writer.Complete();
+                    }
                     _sequence++;
                     lock (_lock)
                     {
-                        buffer.Clear();
-                        if (_spare.Count < SpareBuffers) _spare.Push(buffer);
+                        foreach (var chunk in chunks)
+                        {
+                            chunk.Clear();
+                            if (_spare.Count < SpareChunks) _spare.Push(chunk);
+                        }
                         _commitError = null;
                     }
                 }
                 catch (IOException)
                 {
+                    // What was not written goes back in front of what arrived meanwhile.
                     lock (_lock)
                     {
                         for (var j = i; j < taken.Count; j++)
                         {
                             var (p, rows) = taken[j];
-                            if (_buffers.TryGetValue(p, out var newer)) rows.AppendRange(newer, 0, newer.Count);
+                            if (_buffers.TryGetValue(p, out var newer)) rows.AddRange(newer);
                             _buffers[p] = rows;
-                            _buffered += rows.Count - (newer?.Count ?? 0);
+                            _buffered += rows.Sum(c => c.Count) - (newer?.Sum(c => c.Count) ?? 0);
                         }
                     }
                     throw;

@@ -38,7 +38,8 @@ public sealed partial class EmbeddedStore : IFlowStore
     private readonly string _root;
     private readonly EmbeddedStoreOptions _options;
     private readonly object _lock = new();
-    private readonly Dictionary<long, FlowBatch> _buffers = [];
+    /// <summary>Rows waiting for the next group commit: per partition, chunks of at most a block each.</summary>
+    private readonly Dictionary<long, List<FlowBatch>> _buffers = [];
     private readonly Timer? _timer;
     private long _sequence;
     private int _buffered;

@@ -20,6 +20,8 @@ internal static class ColumnCodec
     public const byte ShuffleLz4 = 2;
     /// <summary>Every value of the block is the same: stored once (most columns of most exporters).</summary>
     public const byte Constant = 3;
+    /// <summary>Integers in the fewest bits above the block's smallest (<see cref="BitPacking"/>): group commits.</summary>
+    public const byte BitPacked = 4;
     private const int BrotliQuality = 3;
     private const int BrotliWindow = 22;
 
@@ -80,7 +82,11 @@ internal static class ColumnCodec
             return Referenced | Constant;
         }
         var time = IsTime(field);
-        // LZ4 is chosen for speed: no search for a smaller shape.
+        // LZ4 is chosen for speed (group commits): integers are bit-packed, no search for a smaller shape.
+        if (preferred == ShuffleLz4 && valueSize is 1 or 2 or 4 or 8 && raw.Length > 0)
+        {
+            return EncodeFast(time, raw, valueSize, output, reference);
+        }
         if (valueSize != 8 || raw.Length == 0 || (!time && reference.IsEmpty) || preferred == ShuffleLz4)
         {
             return EncodeBytes(time, raw, valueSize, output, preferred);
@@ -156,6 +162,39 @@ internal static class ColumnCodec
         return bestCodec;
     }
 
+    /// <summary>
+    /// Bit-packs a column. A time column takes whichever shape needs the fewest bits: the values, their
+    /// deltas (arrival times), or their difference from the reference column (an end time from its start).
+    /// </summary>
+    private static byte EncodeFast(bool time, ReadOnlySpan<byte> raw, int valueSize, ArrayBufferWriter<byte> output, ReadOnlySpan<byte> reference)
+    {
+        if (!time)
+        {
+            BitPacking.Encode(raw, valueSize, BitPacking.NoTransform, output);
+            return BitPacked;
+        }
+        var values = MemoryMarshal.Cast<byte, long>(raw);
+        var (plain, deltas, referenced) = BitPacking.TimeWidths(values, MemoryMarshal.Cast<byte, long>(reference));
+        if (referenced < Math.Min(plain, deltas))
+        {
+            var rented = ArrayPool<long>.Shared.Rent(values.Length);
+            try
+            {
+                var differences = rented.AsSpan(0, values.Length);
+                var refs = MemoryMarshal.Cast<byte, long>(reference);
+                for (var i = 0; i < differences.Length; i++) differences[i] = unchecked(values[i] - refs[i]);
+                BitPacking.Encode(MemoryMarshal.AsBytes(differences), 8, BitPacking.NoTransform, output);
+                return Referenced | BitPacked;
+            }
+            finally
+            {
+                ArrayPool<long>.Shared.Return(rented);
+            }
+        }
+        BitPacking.Encode(raw, 8, deltas < plain ? BitPacking.Deltas : BitPacking.NoTransform, output);
+        return BitPacked;
+    }
+
     /// <summary>Set on the codec byte when values were divided by a common divisor (stored as 8 bytes, after a frame base).</summary>
     public const byte Scaled = 0x10;
 
@@ -175,9 +214,11 @@ internal static class ColumnCodec
     }
 
     /*
-     Dictionary layout: u32 entries | u8 dictionary codec | u8 codes codec | u16 reserved | u32 dictionary stored length
-                        | dictionary (sorted addresses, 16 bytes each, encoded) | codes (u16 per row, encoded)
+     Dictionary layout: u32 entries | u8 dictionary codec | u8 codes codec | u8 order | u8 reserved | u32 dictionary stored length
+                        | dictionary (distinct addresses, 16 bytes each, encoded) | codes (u16 per row, encoded)
+     order: 0 = ascending, 1 = in order of first appearance.
     */
+    private const byte AscendingEntries = 0, EntriesAsFound = 1;
     private static bool TryEncodeDictionary(ReadOnlySpan<byte> raw, ArrayBufferWriter<byte> output, byte preferred, out byte codec)
     {
         codec = 0;
@@ -220,16 +261,21 @@ internal static class ColumnCodec
                     h = (h + 1) & mask;
                 }
             }
-            // The stored dictionary is ascending (pruning searches it): sort it and renumber the codes.
-            var sorted = entries.AsSpan(0, count);
-            var firstCode = order.AsSpan(0, count);
-            for (var k = 0; k < count; k++) firstCode[k] = k;
-            sorted.Sort(firstCode);
-            var renumber = slots.AsSpan(0, count); // the table is no longer needed
-            for (var k = 0; k < count; k++) renumber[firstCode[k]] = k;
+            var distinct = entries.AsSpan(0, count);
             var rowCodes = codes.AsSpan(0, values.Length);
-            for (var i = 0; i < rowCodes.Length; i++) rowCodes[i] = (ushort)renumber[rowCodes[i]];
-            WriteDictionary(sorted, rowCodes, output, preferred);
+            // Kept for long, a dictionary is stored ascending (pruning searches it): sort it and renumber the
+            // codes. A group commit (LZ4) stores it as found, and a reader sorts it only when it prunes.
+            var sorted = preferred != ShuffleLz4;
+            if (sorted)
+            {
+                var firstCode = order.AsSpan(0, count);
+                for (var k = 0; k < count; k++) firstCode[k] = k;
+                distinct.Sort(firstCode);
+                var renumber = slots.AsSpan(0, count); // the table is no longer needed
+                for (var k = 0; k < count; k++) renumber[firstCode[k]] = k;
+                for (var i = 0; i < rowCodes.Length; i++) rowCodes[i] = (ushort)renumber[rowCodes[i]];
+            }
+            WriteDictionary(distinct, sorted, rowCodes, output, preferred);
             codec = Dictionary;
             return true;
         }
@@ -242,19 +288,30 @@ internal static class ColumnCodec
         }
     }
 
-    private static void WriteDictionary(ReadOnlySpan<FlowAddress> sorted, ReadOnlySpan<ushort> codes, ArrayBufferWriter<byte> output, byte preferred)
+    private static void WriteDictionary(ReadOnlySpan<FlowAddress> entries, bool sorted, ReadOnlySpan<ushort> codes, ArrayBufferWriter<byte> output,
+        byte preferred)
     {
         var headerAt = output.WrittenCount;
         output.GetSpan(12)[..12].Clear();
         output.Advance(12);
         var before = output.WrittenCount;
-        var dictionaryCodec = EncodeBytes(false, MemoryMarshal.AsBytes(sorted), 16, output, preferred);
+        var dictionaryCodec = EncodeBytes(false, MemoryMarshal.AsBytes(entries), 16, output, preferred);
         var dictionaryLength = output.WrittenCount - before;
-        var codesCodec = EncodeBytes(false, MemoryMarshal.AsBytes(codes), 2, output, preferred);
+        byte codesCodec;
+        if (preferred == ShuffleLz4)
+        {
+            BitPacking.Encode(MemoryMarshal.AsBytes(codes), 2, BitPacking.NoTransform, output);
+            codesCodec = BitPacked;
+        }
+        else
+        {
+            codesCodec = EncodeBytes(false, MemoryMarshal.AsBytes(codes), 2, output, preferred);
+        }
         var header = MemoryMarshal.AsMemory(output.WrittenMemory).Span.Slice(headerAt, 12);
-        BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)sorted.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)entries.Length);
         header[4] = dictionaryCodec;
         header[5] = codesCodec;
+        header[6] = sorted ? AscendingEntries : EntriesAsFound;
         BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)dictionaryLength);
     }
 
@@ -262,7 +319,16 @@ internal static class ColumnCodec
     public static FlowAddress[]? ReadDictionary(byte codec, ReadOnlySpan<byte> stored)
     {
         if (codec == Constant && stored.Length == 16) return [MemoryMarshal.Read<FlowAddress>(stored)];
-        if (codec != Dictionary || stored.Length < 12) return null;
+        if (codec != Dictionary) return null;
+        var entries = ReadEntries(stored);
+        if (entries is not null && stored[6] == EntriesAsFound) Array.Sort(entries);
+        return entries;
+    }
+
+    /// <summary>A dictionary's entries in stored order (what its codes index); null when the data is not one.</summary>
+    private static FlowAddress[]? ReadEntries(ReadOnlySpan<byte> stored)
+    {
+        if (stored.Length < 12 || stored[6] is not (AscendingEntries or EntriesAsFound)) return null;
         var entries = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored);
         var dictionaryLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored[8..]);
         if (entries > ushort.MaxValue + 1 || dictionaryLength < 0 || dictionaryLength > stored.Length - 12) return null;
@@ -272,7 +338,7 @@ internal static class ColumnCodec
 
     private static bool DecodeDictionary(ReadOnlySpan<byte> stored, Span<byte> raw)
     {
-        var dictionary = ReadDictionary(Dictionary, stored);
+        var dictionary = ReadEntries(stored);
         if (dictionary is null) return false;
         var dictionaryLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored[8..]);
         var values = MemoryMarshal.Cast<byte, FlowAddress>(raw);
@@ -416,6 +482,8 @@ internal static class ColumnCodec
             stored.CopyTo(raw);
             return true;
         }
+        // Bit-packed columns say themselves whether they hold deltas.
+        if (codec == BitPacked) return BitPacking.Decode(stored, raw, valueSize);
         if (codec is not (ShuffleBrotli or ShuffleLz4)) return false;
         var shuffled = ArrayPool<byte>.Shared.Rent(Math.Max(1, raw.Length));
         try

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Flowline.Query;
 using Flowline.Wire.Records;
 
@@ -24,40 +25,54 @@ public struct ZoneMap
         var z = new ZoneMap
         {
             MinStart = long.MaxValue, MaxStart = long.MinValue,
-            MinSrc = new FlowAddress(ulong.MaxValue, ulong.MaxValue), MinDst = new FlowAddress(ulong.MaxValue, ulong.MaxValue),
-            MinExporter = new FlowAddress(ulong.MaxValue, ulong.MaxValue),
-            MinLow = new FlowAddress(ulong.MaxValue, ulong.MaxValue), MinHigh = new FlowAddress(ulong.MaxValue, ulong.MaxValue),
             MinSrcPort = ushort.MaxValue, MinDstPort = ushort.MaxValue,
         };
-        for (var i = from; i < from + count; i++)
+        var none = new FlowAddress(ulong.MaxValue, ulong.MaxValue);
+        FlowAddress minSrc = none, maxSrc = default, minDst = none, maxDst = default, minLow = none, maxLow = default,
+            minHigh = none, maxHigh = default, minExporter = none, maxExporter = default;
+        var start = b.Start.AsSpan(from, count);
+        var src = b.SrcAddr.AsSpan(from, count);
+        var dst = b.DstAddr.AsSpan(from, count);
+        var exporter = b.Exporter.AsSpan(from, count);
+        var srcPort = b.SrcPort.AsSpan(from, count);
+        var dstPort = b.DstPort.AsSpan(from, count);
+        var proto = b.IpProto.AsSpan(from, count);
+        Span<ulong> protocols = stackalloc ulong[4];
+        for (var i = 0; i < count; i++)
         {
-            z.MinStart = Math.Min(z.MinStart, b.Start[i]);
-            z.MaxStart = Math.Max(z.MaxStart, b.Start[i]);
-            if (b.SrcAddr[i].CompareTo(z.MinSrc) < 0) z.MinSrc = b.SrcAddr[i];
-            if (b.SrcAddr[i].CompareTo(z.MaxSrc) > 0) z.MaxSrc = b.SrcAddr[i];
-            if (b.DstAddr[i].CompareTo(z.MinDst) < 0) z.MinDst = b.DstAddr[i];
-            if (b.DstAddr[i].CompareTo(z.MaxDst) > 0) z.MaxDst = b.DstAddr[i];
-            var (low, high) = b.SrcAddr[i].CompareTo(b.DstAddr[i]) <= 0 ? (b.SrcAddr[i], b.DstAddr[i]) : (b.DstAddr[i], b.SrcAddr[i]);
-            if (low.CompareTo(z.MinLow) < 0) z.MinLow = low;
-            if (low.CompareTo(z.MaxLow) > 0) z.MaxLow = low;
-            if (high.CompareTo(z.MinHigh) < 0) z.MinHigh = high;
-            if (high.CompareTo(z.MaxHigh) > 0) z.MaxHigh = high;
-            if (b.Exporter[i].CompareTo(z.MinExporter) < 0) z.MinExporter = b.Exporter[i];
-            if (b.Exporter[i].CompareTo(z.MaxExporter) > 0) z.MaxExporter = b.Exporter[i];
-            z.MinSrcPort = Math.Min(z.MinSrcPort, b.SrcPort[i]);
-            z.MaxSrcPort = Math.Max(z.MaxSrcPort, b.SrcPort[i]);
-            z.MinDstPort = Math.Min(z.MinDstPort, b.DstPort[i]);
-            z.MaxDstPort = Math.Max(z.MaxDstPort, b.DstPort[i]);
-            var p = b.IpProto[i];
-            switch (p >> 6)
-            {
-                case 0: z.Proto0 |= 1UL << (p & 63); break;
-                case 1: z.Proto1 |= 1UL << (p & 63); break;
-                case 2: z.Proto2 |= 1UL << (p & 63); break;
-                default: z.Proto3 |= 1UL << (p & 63); break;
-            }
+            z.MinStart = Math.Min(z.MinStart, start[i]);
+            z.MaxStart = Math.Max(z.MaxStart, start[i]);
+            var s = src[i];
+            var d = dst[i];
+            Widen(s, ref minSrc, ref maxSrc);
+            Widen(d, ref minDst, ref maxDst);
+            var srcLower = !Less(d, s);
+            Widen(srcLower ? s : d, ref minLow, ref maxLow);
+            Widen(srcLower ? d : s, ref minHigh, ref maxHigh);
+            Widen(exporter[i], ref minExporter, ref maxExporter);
+            z.MinSrcPort = Math.Min(z.MinSrcPort, srcPort[i]);
+            z.MaxSrcPort = Math.Max(z.MaxSrcPort, srcPort[i]);
+            z.MinDstPort = Math.Min(z.MinDstPort, dstPort[i]);
+            z.MaxDstPort = Math.Max(z.MaxDstPort, dstPort[i]);
+            var p = proto[i];
+            protocols[p >> 6] |= 1UL << (p & 63);
         }
+        (z.MinSrc, z.MaxSrc, z.MinDst, z.MaxDst) = (minSrc, maxSrc, minDst, maxDst);
+        (z.MinLow, z.MaxLow, z.MinHigh, z.MaxHigh) = (minLow, maxLow, minHigh, maxHigh);
+        (z.MinExporter, z.MaxExporter) = (minExporter, maxExporter);
+        (z.Proto0, z.Proto1, z.Proto2, z.Proto3) = (protocols[0], protocols[1], protocols[2], protocols[3]);
         return z;
+    }
+
+    /// <summary>Address order (<see cref="FlowAddress.CompareTo"/>) as two unsigned compares.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Less(FlowAddress a, FlowAddress b) => a.Hi < b.Hi || (a.Hi == b.Hi && a.Lo < b.Lo);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Widen(FlowAddress v, ref FlowAddress min, ref FlowAddress max)
+    {
+        if (Less(v, min)) min = v;
+        if (Less(max, v)) max = v;
     }
 
     public readonly bool HasProto(ulong p) => (p >> 6) switch

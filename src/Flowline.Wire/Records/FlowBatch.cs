@@ -16,6 +16,9 @@ public sealed partial class FlowBatch
 
     public int Count { get; private set; }
 
+    /// <summary>Rows the columns hold before they grow.</summary>
+    public int Capacity => _capacity;
+
     public long[] TimeReceived = [], Start = [], End = [];
     public FlowProtocol[] Protocol = [];
     public FlowAddress[] Exporter = [], SrcAddr = [], DstAddr = [], NextHop = [], UnderlaySrc = [], UnderlayDst = [];
