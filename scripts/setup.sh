@@ -17,6 +17,7 @@ declare -A packages=(
   [ethtool]=ethtool
   [ip]=iproute2
   [python3]=python3
+  [npm]=npm
 )
 missing=()
 for cmd in "${!packages[@]}"; do
@@ -28,6 +29,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Country and AS of public addresses: the @ip-location-db range files, from npm (the packages are data only).
+geo="$root/.deps/geo"
+if [ ! -f "$geo/node_modules/@ip-location-db/asn/asn-ipv4-num.csv" ] || \
+   [ ! -f "$geo/node_modules/@ip-location-db/geo-whois-asn-country/geo-whois-asn-country-ipv4-num.csv" ]; then
+  echo "setup: installing the address database (@ip-location-db/geo-whois-asn-country, @ip-location-db/asn)" >&2
+  mkdir -p "$geo"
+  npm install --prefix "$geo" --no-audit --no-fund --loglevel=error \
+    @ip-location-db/geo-whois-asn-country @ip-location-db/asn >&2
 fi
 
 if ! command -v dotnet >/dev/null 2>&1; then

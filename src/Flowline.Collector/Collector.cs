@@ -20,7 +20,7 @@ public sealed class Collector : IDisposable
     private readonly Timer _compaction;
     private long _templatesVersion;
     private readonly ConcurrentDictionary<Pipeline, long> _templatesSaved = new();
-    private long _appended, _appendErrors, _lastCommitMicros;
+    private long _appended, _rows, _appendErrors, _lastCommitMicros;
     private int _stopped;
 
     public Collector(CollectorOptions options, Action<string>? log = null)
@@ -28,6 +28,24 @@ public sealed class Collector : IDisposable
         Options = options;
         _log = log ?? (_ => { });
         Store = new EmbeddedStore(options.DataDir);
+        if (options.Inventory is not null)
+        {
+            try
+            {
+                var geoDir = Enrichment.GeoDatabase.Locate(options.GeoDir);
+                var geo = geoDir is null ? null : Enrichment.GeoDatabase.Load(geoDir);
+                if (geo is null) _log("enrichment: no address database (geo_dir / FLOWLINE_GEO_DIR): public addresses get no country or AS");
+                else _log($"enrichment: {geo.CountryRanges} country and {geo.AsnRanges} AS ranges from {geo.Source}");
+                Enricher = new Enrichment.Enricher(Store.Symbols, geo);
+                Inventory = new InventoryWatch(options.Inventory, Enricher, _log);
+                _log($"inventory: {Inventory.Path}: {InventoryWatch.Describe(Enricher.Inventory)}");
+            }
+            catch
+            {
+                Store.Dispose();
+                throw;
+            }
+        }
         foreach (var (address, rate) in options.SamplingOverrides) _sampling[FlowAddress.FromIPAddress(address)] = rate;
         try
         {
@@ -58,6 +76,11 @@ public sealed class Collector : IDisposable
 
     public CollectorOptions Options { get; }
     public EmbeddedStore Store { get; }
+    /// <summary>Tenancy enrichment, when an inventory is configured.</summary>
+    public Enrichment.Enricher? Enricher { get; }
+    public InventoryWatch? Inventory { get; }
+    /// <summary>Rows stored: records, plus one more for each flow between two ports.</summary>
+    public long RowsStored => Interlocked.Read(ref _rows);
     public int TemplatesRestored { get; }
     public IReadOnlyList<(string Listener, IPEndPoint Endpoint, int ReceiveBuffer)> Sockets =>
         _pipelines.Select(p => (p.Listener, p.LocalEndPoint, p.ReceiveBufferBytes)).ToList();
@@ -103,13 +126,16 @@ public sealed class Collector : IDisposable
     /// <summary>Stores a decoder's batch; returns the (empty) batch to fill next.</summary>
     internal FlowBatch Append(FlowBatch batch)
     {
+        var count = batch.Count;
+        Enricher?.Enrich(batch);
         while (true)
         {
             try
             {
-                var count = batch.Count;
+                var rows = batch.Count;
                 var next = Store.Hand(batch);
                 Interlocked.Add(ref _appended, count);
+                Interlocked.Add(ref _rows, rows);
                 Volatile.Write(ref _lastCommitMicros, NowMicros());
                 return next;
             }
@@ -207,6 +233,7 @@ public sealed class Collector : IDisposable
 
     public void Dispose()
     {
+        Inventory?.Dispose();
         Stop();
         try
         {

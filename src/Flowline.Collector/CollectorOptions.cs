@@ -31,6 +31,10 @@ public sealed class CollectorOptions
     public Dictionary<IPAddress, uint> SamplingOverrides { get; set; } = [];
     /// <summary>Closed partitions older than this are compacted in the background.</summary>
     public TimeSpan CompactAfter { get; set; } = TimeSpan.FromMinutes(10);
+    /// <summary>The inventory file (accounts, networks, ports, security groups); null: records are stored without tenancy.</summary>
+    public string? Inventory { get; set; }
+    /// <summary>The @ip-location-db packages' directory for country and AS of public addresses; null: FLOWLINE_GEO_DIR.</summary>
+    public string? GeoDir { get; set; }
 
     /// <summary>"ADDR:PORT", "[v6]:PORT" or ":PORT" (all addresses, IPv4 and IPv6).</summary>
     public static IPEndPoint ParseEndpoint(string text, string what)
@@ -95,6 +99,8 @@ public sealed class CollectorOptions
             case "batch_rows": BatchRows = Positive(Scalar()); break;
             case "batch_interval": BatchInterval = Duration(Scalar()); break;
             case "compact_after": CompactAfter = Duration(Scalar()); break;
+            case "inventory": Inventory = Scalar(); break;
+            case "geo_dir": GeoDir = Scalar(); break;
             case "sampling":
                 if (value is YamlScalarNode { Value: null or "" }) break; // present but empty
                 if (value is not YamlMappingNode map) throw new FormatException("expected a mapping of exporter address to rate");
@@ -112,7 +118,7 @@ public sealed class CollectorOptions
     /// <summary>FLOWLINE_SFLOW, FLOWLINE_NETFLOW, FLOWLINE_IPFIX (comma-separated), FLOWLINE_HTTP, FLOWLINE_DATA_DIR, ...</summary>
     public void ApplyEnvironment(Func<string, string?> get)
     {
-        foreach (var key in new[] { "sflow", "netflow", "ipfix", "http", "data_dir", "sockets_per_port", "receive_buffer", "queue_bytes", "queue_datagrams", "batch_rows", "batch_interval", "compact_after" })
+        foreach (var key in new[] { "sflow", "netflow", "ipfix", "http", "data_dir", "sockets_per_port", "receive_buffer", "queue_bytes", "queue_datagrams", "batch_rows", "batch_interval", "compact_after", "inventory", "geo_dir" })
         {
             var name = "FLOWLINE_" + key.ToUpperInvariant();
             if (get(name) is not { Length: > 0 } text) continue;

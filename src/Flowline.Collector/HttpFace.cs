@@ -139,6 +139,23 @@ public static class HttpFace
         Line("flowline_store_errors_total", "", collector.StoreErrors);
         Help("flowline_store_lag_seconds", "gauge", "Seconds since records last entered the store.");
         Line("flowline_store_lag_seconds", "", collector.StoreLagSeconds);
+        Help("flowline_rows_stored_total", "counter", "Rows stored: one per record, plus one for each flow between two ports (one per port).");
+        Line("flowline_rows_stored_total", "", collector.RowsStored);
+        if (collector.Inventory is { } inventory && collector.Enricher is { } enricher)
+        {
+            var inv = enricher.Inventory;
+            Help("flowline_inventory_objects", "gauge", "Objects in the inventory in force.");
+            Line("flowline_inventory_objects", "kind=\"account\"", inv.Accounts.Count);
+            Line("flowline_inventory_objects", "kind=\"network\"", inv.Networks.Count);
+            Line("flowline_inventory_objects", "kind=\"port\"", inv.Ports.Count);
+            Line("flowline_inventory_objects", "kind=\"security_group\"", inv.SecurityGroups.Count);
+            Help("flowline_inventory_reloads_total", "counter", "Inventory reloads put in force (file changes and SIGHUP).");
+            Line("flowline_inventory_reloads_total", "", inventory.Reloads);
+            Help("flowline_inventory_refused_total", "counter", "Inventory files refused for errors (the previous inventory stayed in force).");
+            Line("flowline_inventory_refused_total", "", inventory.Failures);
+            Help("flowline_inventory_current", "gauge", "1 when the inventory in force is the file on disk, 0 when the file on disk was refused.");
+            Line("flowline_inventory_current", "", inventory.LastError is null ? 1 : 0);
+        }
         return s.ToString();
     }
 }

@@ -58,6 +58,17 @@ public static class FilterColumns
                     case NumericField.Duration: set.Add(FlowField.Start); set.Add(FlowField.End); break;
                     case NumericField.SamplingRate: set.Add(FlowField.SamplingRate); break;
                     case NumericField.ObsDomain: set.Add(FlowField.ObsDomain); break;
+                    case NumericField.Account: set.Add(FlowField.Account); break;
+                    case NumericField.Vmi: set.Add(FlowField.Vmi); break;
+                    case NumericField.Vn: Pair(set, n.Direction, FlowField.SrcVn, FlowField.DstVn); break;
+                    case NumericField.SgRule: set.Add(FlowField.SgRule); break;
+                    case NumericField.App: set.Add(FlowField.App); break;
+                    case NumericField.Tier: set.Add(FlowField.Tier); break;
+                    case NumericField.Site: set.Add(FlowField.Site); break;
+                    case NumericField.Deployment: set.Add(FlowField.Deployment); break;
+                    case NumericField.Action: set.Add(FlowField.Action); break;
+                    case NumericField.VmiDirection: set.Add(FlowField.VmiDirection); break;
+                    case NumericField.Country: Pair(set, n.Direction, FlowField.SrcCountry, FlowField.DstCountry); break;
                 }
                 break;
         }

@@ -149,6 +149,17 @@ public sealed class FilterEvaluator
             case NumericField.Interface: Pair(result, rows, b.InIf, b.OutIf, n.Direction, test); break;
             case NumericField.As: Pair(result, rows, b.SrcAs, b.DstAs, n.Direction, test); break;
             case NumericField.Vlan: Pair(result, rows, b.Vlan, b.PostVlan, n.Direction, test); break;
+            case NumericField.Account: Scan(result, rows, b.Account, test, static (v, t) => t.Matches(v)); break;
+            case NumericField.Vmi: Scan(result, rows, b.Vmi, test, static (v, t) => t.Matches(v)); break;
+            case NumericField.Vn: Pair(result, rows, b.SrcVn, b.DstVn, n.Direction, test); break;
+            case NumericField.SgRule: Scan(result, rows, b.SgRule, test, static (v, t) => t.Matches(v)); break;
+            case NumericField.App: Scan(result, rows, b.App, test, static (v, t) => t.Matches(v)); break;
+            case NumericField.Tier: Scan(result, rows, b.Tier, test, static (v, t) => t.Matches(v)); break;
+            case NumericField.Site: Scan(result, rows, b.Site, test, static (v, t) => t.Matches(v)); break;
+            case NumericField.Deployment: Scan(result, rows, b.Deployment, test, static (v, t) => t.Matches(v)); break;
+            case NumericField.Action: Scan(result, rows, b.Action, test, static (v, t) => t.Matches(v)); break;
+            case NumericField.VmiDirection: Scan(result, rows, b.VmiDirection, test, static (v, t) => t.Matches(v)); break;
+            case NumericField.Country: Pair(result, rows, b.SrcCountry, b.DstCountry, n.Direction, test); break;
             default: throw new NotSupportedException($"numeric field {n.Field}");
         }
     }

@@ -63,6 +63,21 @@ public enum NumericField : byte
     Duration,
     SamplingRate,
     ObsDomain,
+    // Tenancy (enrichment) columns; names resolved to symbol ids when the filter is parsed.
+    Account,
+    Vmi,
+    /// <summary>Source / destination virtual network.</summary>
+    Vn,
+    SgRule,
+    App,
+    Tier,
+    Site,
+    Deployment,
+    /// <summary><see cref="FlowAction"/>: 1 pass, 2 drop.</summary>
+    Action,
+    VmiDirection,
+    /// <summary>Source / destination country (two letters packed).</summary>
+    Country,
 }
 
 /// <summary>An IPv4 or IPv6 prefix in the 128-bit address space (IPv4 prefixes are IPv4-mapped).</summary>

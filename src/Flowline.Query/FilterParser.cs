@@ -28,21 +28,32 @@ public sealed class FilterParser
 {
     private readonly string _text;
     private readonly List<(string Text, int Column)> _tokens;
+    private readonly Func<string, uint?>? _symbols;
     private int _position;
 
-    private FilterParser(string text)
+    /// <summary>The id a name that is in no symbol table gets: no row holds it.</summary>
+    public const uint UnknownSymbol = uint.MaxValue;
+
+    private FilterParser(string text, Func<string, uint?>? symbols)
     {
         _text = text;
         _tokens = Tokenize(text);
+        _symbols = symbols;
     }
 
-    public static FilterNode Parse(string? text)
+    public static FilterNode Parse(string? text) => Parse(text, null);
+
+    /// <summary>
+    /// Parses a filter; the tenancy terms (account, vn, vmi, tag, sgrule) are resolved to ids with
+    /// <paramref name="symbols"/> (a name it does not know matches no row). Without it they are refused.
+    /// </summary>
+    public static FilterNode Parse(string? text, Func<string, uint?>? symbols)
     {
         if (string.IsNullOrWhiteSpace(text))
         {
             return new FilterNode.Any();
         }
-        var parser = new FilterParser(text);
+        var parser = new FilterParser(text, symbols);
         var node = parser.Expression();
         if (parser._position < parser._tokens.Count)
         {
@@ -220,11 +231,100 @@ public sealed class FilterParser
                 return Numeric(NumericField.ObsDomain, direction, allowList: true);
             case "flowdir" when direction == Direction.Either:
                 return Numeric(NumericField.FlowDirection, direction, allowList: true);
+            case "account" when direction == Direction.Either:
+                return Named(NumericField.Account, direction, "an account id (acc-…)");
+            case "vmi" when direction == Direction.Either:
+                return Named(NumericField.Vmi, direction, "a port (VMI) uuid");
+            case "vn":
+                return Named(NumericField.Vn, direction, "a virtual network name");
+            case "sgrule" when direction == Direction.Either:
+                return Named(NumericField.SgRule, direction, "a security-group rule uuid");
+            case "tag" when direction == Direction.Either:
+                return Tag();
+            case "action" when direction == Direction.Either:
+            {
+                var c = Column;
+                var a = Take("pass or drop after 'action'").ToLowerInvariant();
+                ulong v = a switch { "pass" or "accept" or "allow" => FlowAction.Pass, "drop" or "dropped" or "reject" or "deny" => FlowAction.Drop, _ => throw ErrorAt(c, $"expected pass or drop after 'action', found '{a}'") };
+                return new FilterNode.Number(NumericField.Action, direction, Comparison.Eq, [v]);
+            }
+            case "vmidir" when direction == Direction.Either:
+            {
+                var c = Column;
+                var a = Take("ingress or egress after 'vmidir'").ToLowerInvariant();
+                ulong v = a switch { "ingress" => VmiDirections.Ingress, "egress" => VmiDirections.Egress, _ => throw ErrorAt(c, $"expected ingress or egress after 'vmidir', found '{a}'") };
+                return new FilterNode.Number(NumericField.VmiDirection, direction, Comparison.Eq, [v]);
+            }
+            case "country":
+            {
+                var c = Column;
+                var values = new List<ulong>();
+                var list = Accept("in");
+                if (list && !Accept("[")) throw Error($"expected '[' to start the list, found '{Peek ?? "the end of the filter"}'");
+                do
+                {
+                    if (list && Accept("]")) break;
+                    c = Column;
+                    var code = Take("a two-letter country code");
+                    var packed = CountryCode.Pack(code);
+                    if (packed == 0) throw ErrorAt(c, $"'{code}' is not a two-letter country code (ISO 3166, e.g. IN, US, DE)");
+                    values.Add(packed);
+                } while (list);
+                if (values.Count == 0) throw ErrorAt(c, "the list is empty");
+                return new FilterNode.Number(NumericField.Country, direction, Comparison.Eq, values);
+            }
             default:
                 throw ErrorAt(column, direction == Direction.Either
-                    ? $"unknown filter term '{word}' (expected proto, host, ip, net, port, if, as, vlan, mac, bytes, packets, flags, tos, duration, sampling, domain, flowdir, exporter, any, ipv4, ipv6)"
-                    : $"'{word}' cannot follow a direction (expected host, ip, net, port, as, vlan or mac)");
+                    ? $"unknown filter term '{word}' (expected proto, host, ip, net, port, if, as, vlan, mac, bytes, packets, flags, tos, duration, sampling, domain, flowdir, exporter, account, vn, vmi, tag, action, vmidir, sgrule, country, any, ipv4, ipv6)"
+                    : $"'{word}' cannot follow a direction (expected host, ip, net, port, as, vlan, mac, vn or country)");
         }
+    }
+
+    /// <summary>A term naming something in the symbol table: one name, or a list in [ ].</summary>
+    private FilterNode Named(NumericField field, Direction direction, string what)
+    {
+        var column = Column;
+        var names = new List<string>();
+        if (Accept("in"))
+        {
+            if (!Accept("[")) throw Error($"expected '[' to start the list, found '{Peek ?? "the end of the filter"}'");
+            while (!Accept("]"))
+            {
+                if (Peek is null) throw Error("expected ']' to close the list, found the end of the filter");
+                names.Add(Take(what));
+            }
+            if (names.Count == 0) throw ErrorAt(column, "the list is empty");
+        }
+        else
+        {
+            names.Add(Take(what));
+        }
+        return new FilterNode.Number(field, direction, Comparison.Eq, Resolve(column, names));
+    }
+
+    private List<ulong> Resolve(int column, List<string> names)
+    {
+        if (_symbols is null) throw ErrorAt(column, "tenancy terms (account, vn, vmi, tag, sgrule) need a store to resolve names");
+        var ids = new List<ulong>(names.Count);
+        foreach (var n in names) ids.Add(_symbols(n) ?? UnknownSymbol);
+        return ids;
+    }
+
+    /// <summary><c>tag app=web</c>, <c>tag tier in [web db]</c>: the port's workload tags.</summary>
+    private FilterNode Tag()
+    {
+        var column = Column;
+        var kind = Take("app, tier, site or deployment after 'tag'").ToLowerInvariant();
+        NumericField field = kind switch
+        {
+            "app" or "application" => NumericField.App,
+            "tier" => NumericField.Tier,
+            "site" => NumericField.Site,
+            "deployment" => NumericField.Deployment,
+            _ => throw ErrorAt(column, $"expected app, tier, site or deployment after 'tag', found '{kind}'"),
+        };
+        if (Peek is "=" or "==") _position++;
+        return Named(field, Direction.Either, $"a {kind} tag value");
     }
 
     private static readonly Dictionary<string, ulong> Protocols = new(StringComparer.OrdinalIgnoreCase)

@@ -30,6 +30,9 @@ public interface IFlowStore : IDisposable
         return batch;
     }
 
+    /// <summary>The names behind the enrichment columns' ids (accounts, networks, ports, rules, tags).</summary>
+    SymbolTable Symbols { get; }
+
     /// <summary>Makes everything appended so far durable.</summary>
     void Flush();
 

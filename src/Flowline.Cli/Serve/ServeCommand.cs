@@ -29,6 +29,14 @@ internal static class ServeCommand
           --sockets N            sockets per port (SO_REUSEPORT; default: half the cores, 1 to 4)
           --receive-buffer SIZE  socket receive buffer asked for, e.g. 32m (capped by net.core.rmem_max)
           --queue SIZE           bytes of datagrams queued per socket before dropping (default 64m)
+          --inventory FILE       accounts, networks, ports and security groups (YAML or JSON, see
+                                 docs/inventory.example.yaml): every record is enriched with account,
+                                 network, port, tags, direction, action and rule, and stored once per port
+                                 it touches. Re-read when the file changes and on SIGHUP; a file with
+                                 errors is refused (each error logged with its line) and the inventory
+                                 in force stays. A bad file at start stops the start.
+          --geo-dir DIR          the @ip-location-db packages (country, asn) for public addresses
+                                 (default: FLOWLINE_GEO_DIR, which ./flowline sets to what setup installed)
         A port of 0 picks a free one; the ports in use are printed at start.
         """;
 
@@ -65,6 +73,8 @@ internal static class ServeCommand
                     "--sockets" => "sockets_per_port",
                     "--receive-buffer" => "receive_buffer",
                     "--queue" => "queue_bytes",
+                    "--inventory" => "inventory",
+                    "--geo-dir" => "geo_dir",
                     _ => throw new FormatException($"unknown option {a} (see `flowline serve --help`)"),
                 };
                 var value = Next();
@@ -82,6 +92,17 @@ internal static class ServeCommand
         try
         {
             collector = new Flowline.Collector.Collector(options, message => stderr.WriteLine($"flowline serve: {message}"));
+        }
+        catch (Flowline.Enrichment.InventoryException e)
+        {
+            stderr.WriteLine($"flowline serve: cannot start: the inventory {e.Path} has errors:");
+            foreach (var error in e.Errors) stderr.WriteLine($"  {error}");
+            return 2;
+        }
+        catch (InvalidDataException e)
+        {
+            stderr.WriteLine($"flowline serve: cannot start: {e.Message}");
+            return 2;
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
         {
@@ -104,6 +125,12 @@ internal static class ServeCommand
         var stop = new ManualResetEventSlim();
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
+        using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true;
+            if (collector.Inventory is { } inventory) ThreadPool.QueueUserWorkItem(_ => inventory.Reload("SIGHUP"));
+            else stderr.WriteLine("flowline serve: SIGHUP: no inventory configured (--inventory), nothing to reload");
+        });
 
         var output = Console.Out;
         output.WriteLine($"flowline serve: storing in {Path.GetFullPath(options.DataDir)}" +

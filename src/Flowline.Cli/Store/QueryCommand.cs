@@ -15,6 +15,9 @@ internal static class QueryCommand
         The filter is nfdump's language, e.g.  proto tcp and dst port 443 and net 10.0.0.0/8
         Terms: proto, [src|dst] host|ip|net|port|as|vlan|mac, in/out if, bytes, packets, flags, tos,
         duration, sampling, domain, flowdir ingress|egress|unknown, exporter, any, ipv4, ipv6; and, or, not, ( ).
+        Tenancy (stored by `serve --inventory`): account ACC, vmi UUID, [src|dst] vn NAME, tag app|tier|site|deployment=VALUE,
+        action pass|drop, vmidir ingress|egress, sgrule UUID, [src|dst] country CC (public addresses), e.g.
+          account acc-0001 and tag app=web and action drop
 
         Options:
           -A a,b,...        aggregate by these fields (canonical names or nfdump's srcip, dstport, proto ...;
@@ -23,8 +26,11 @@ internal static class QueryCommand
           -n N              at most N rows (top-N with -A/-s; default 10 with -s, all otherwise)
           --bucket D        aggregate per time bucket of width D (30s, 1m, 5m, 1h)
           --order M         order aggregates by bytes (default), packets or flows
-          --fields a,b,...  columns when listing flows (default: start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets)
-          -o FORMAT         table (default), csv, json or ndjson
+          --fields a,b,...  columns when listing flows (default: start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets);
+                            with -o vpc, VPC flow-log fields in order (version 2-5, e.g. version,account-id,
+                            interface-id,srcaddr,dstaddr,action,flow-direction)
+          -o FORMAT         table (default), csv, json, ndjson, or flow logs: jcs (the DescribeFlowLogResponse
+                            of JCS, one item per row) or vpc (AWS VPC flow-log lines; default fields: version 2)
           --stats           print on stderr how many blocks were skipped and read, and the time taken
         Keys in csv/json/ndjson are canonical field names; sums are bytes, packets and flows.
         Listings come partition by partition (5 minutes each, oldest first); inside a compacted partition
@@ -49,6 +55,8 @@ internal static class QueryCommand
         string[] fields = ["start", "end", "src_addr", "dst_addr", "src_port", "dst_port", "ip_proto", "bytes", "packets"];
         var topN = false;
         var stats = false;
+        var customFields = false;
+        var vpcVersion = 2;
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -85,14 +93,11 @@ internal static class QueryCommand
                         }
                     case "--fields":
                         fields = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                        foreach (var f in fields)
-                        {
-                            if (!FlowFields.TryParse(f, out _)) throw new ArgumentException($"--fields: unknown field '{f}' (see `flowline fields`)");
-                        }
+                        customFields = true;
                         break;
                     case "-o":
                         format = Next();
-                        if (format is not ("table" or "csv" or "json" or "ndjson")) throw new ArgumentException($"-o {format}: expected table, csv, json or ndjson");
+                        if (format is not ("table" or "csv" or "json" or "ndjson" or "jcs" or "vpc")) throw new ArgumentException($"-o {format}: expected table, csv, json, ndjson, jcs or vpc");
                         break;
                     default:
                         if (a.StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"unknown option {a} (see `flowline query --help`)");
@@ -100,6 +105,20 @@ internal static class QueryCommand
                         break;
                 }
             }
+            if (format == "vpc")
+            {
+                if (!customFields) fields = FlowLogFormats.VpcDefault;
+                try { vpcVersion = FlowLogFormats.VpcVersion(fields); }
+                catch (ArgumentException e) { throw new ArgumentException($"--fields: {e.Message}"); }
+            }
+            else
+            {
+                foreach (var f in fields)
+                {
+                    if (!FlowFields.TryParse(f, out _)) throw new ArgumentException($"--fields: unknown field '{f}' (see `flowline fields`)");
+                }
+            }
+            if (format is "jcs" or "vpc" && (groupBy is not null || bucket > 0)) throw new ArgumentException($"-o {format} lists flows; it does not combine with -A, -s or --bucket");
             if (dataDir is null) throw new ArgumentException("--data-dir is required");
             if (!Directory.Exists(dataDir)) throw new ArgumentException($"--data-dir {dataDir}: no such directory");
             if (from >= to) throw new ArgumentException("--from must be before --to");
@@ -110,18 +129,18 @@ internal static class QueryCommand
             return 2;
         }
 
+        using var store = new EmbeddedStore(dataDir, new EmbeddedStoreOptions { ReadOnly = true });
+        var names = store.Symbols;
         FilterNode filter;
         try
         {
-            filter = FilterParser.Parse(string.Join(' ', filterWords));
+            filter = FilterParser.Parse(string.Join(' ', filterWords), name => names.TryFind(name, out var id) ? id : null);
         }
         catch (FilterSyntaxException e)
         {
             stderr.WriteLine($"flowline query: {e.Message}");
             return 2;
         }
-
-        using var store = new EmbeddedStore(dataDir, new EmbeddedStoreOptions { ReadOnly = true });
         var watch = System.Diagnostics.Stopwatch.StartNew();
         try
         {
@@ -157,18 +176,56 @@ internal static class QueryCommand
                 if (format == "csv")
                 {
                     writer.Flush();
-                    WriteCsv(output, header, rows, query);
+                    WriteCsv(output, header, rows, query, names);
                     return 0;
                 }
                 var table = rows.Select(r => (bucket > 0 ? new[] { CliArgs.Time(r.BucketStart) } : [])
-                    .Concat(r.Keys.Select((k, i) => KeyText(k, query.GroupBy[i])))
+                    .Concat(r.Keys.Select((k, i) => KeyText(k, query.GroupBy[i], names)))
                     .Concat([r.Bytes.ToString(), r.Packets.ToString(), r.Flows.ToString()]).ToArray());
                 Write(writer, format, header, table, numericFrom: header.Length - 3);
+            }
+            else if (format is "jcs" or "vpc")
+            {
+                var needed = FilterColumns.Of(filter);
+                needed.UnionWith(format == "jcs" ? FlowLogFormats.JcsColumns : FlowLogFormats.VpcColumns);
+                var records = QueryRunner.Rows(store.Scan(from, to, filter, needed), filter, limit > 0 ? limit : 0);
+                writer.Flush();
+                if (format == "vpc")
+                {
+                    var lines = new Utf8TextWriter(output);
+                    lines.Text(string.Join(' ', fields));
+                    lines.Byte((byte)'\n');
+                    foreach (var r in records)
+                    {
+                        FlowLogFormats.WriteVpcLine(lines, r, fields, vpcVersion, names);
+                        lines.MaybeFlush();
+                    }
+                    lines.Flush();
+                    return 0;
+                }
+                using var json = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+                json.WriteStartObject();
+                json.WriteStartObject("DescribeFlowLogResponse");
+                json.WriteString("requestId", "req-" + Guid.NewGuid());
+                json.WriteStartObject("value");
+                json.WriteStartArray("item");
+                foreach (var r in records)
+                {
+                    FlowLogFormats.WriteJcsItem(json, r, names);
+                    if (json.BytesPending > 1 << 16) json.Flush();
+                }
+                json.WriteEndArray();
+                json.WriteEndObject();
+                json.WriteEndObject();
+                json.WriteEndObject();
+                json.Flush();
+                output.WriteByte((byte)'\n');
+                return 0;
             }
             else
             {
                 var columns = new FlowField[fields.Length];
-            for (var c = 0; c < fields.Length; c++) FlowFields.TryParse(fields[c], out columns[c]);
+                for (var c = 0; c < fields.Length; c++) FlowFields.TryParse(fields[c], out columns[c]);
                 var needed = FilterColumns.Of(filter);
                 needed.UnionWith(columns);
                 var records = QueryRunner.Rows(store.Scan(from, to, filter, needed), filter, limit > 0 ? limit : 0);
@@ -184,7 +241,7 @@ internal static class QueryCommand
                         for (var c = 0; c < columns.Length; c++)
                         {
                             if (c > 0) csv.Byte((byte)',');
-                            FlowFields.Write(csv, columns[c], r);
+                            FlowFields.Write(csv, columns[c], r, names);
                         }
                         csv.Byte((byte)'\n');
                         csv.MaybeFlush();
@@ -192,7 +249,7 @@ internal static class QueryCommand
                     csv.Flush();
                     return 0;
                 }
-                var table = records.Select(r => columns.Select(c => FlowFields.Format(c, r)).ToArray());
+                var table = records.Select(r => columns.Select(c => FlowFields.Format(c, r, names)).ToArray());
                 Write(writer, format, fields, table, numericFrom: int.MaxValue);
             }
             return 0;
@@ -200,7 +257,7 @@ internal static class QueryCommand
     }
 
     /// <summary>Aggregates as CSV straight to UTF-8: millions of groups without a string per cell.</summary>
-    private static void WriteCsv(Stream output, string[] header, Aggregator.AggregateResult rows, FlowQuery query)
+    private static void WriteCsv(Stream output, string[] header, Aggregator.AggregateResult rows, FlowQuery query, ISymbolNames names)
     {
         var csv = new Utf8TextWriter(output);
         csv.Text(string.Join(',', header));
@@ -217,8 +274,7 @@ internal static class QueryCommand
             {
                 var key = rows.Key(r, k);
                 if (query.GroupBy[k].IsAddress) csv.Address(new FlowAddress(key.Hi, key.Lo));
-                else if (query.GroupBy[k].Field is FlowField.Start or FlowField.End or FlowField.TimeReceived or FlowField.SrcMac
-                    or FlowField.DstMac or FlowField.Protocol or FlowField.Tunnel) csv.Text(KeyText(key, query.GroupBy[k]));
+                else if (FlowFields.IsText(query.GroupBy[k].Field)) csv.Text(KeyText(key, query.GroupBy[k], names));
                 else csv.Number(key.Lo);
                 csv.Byte((byte)',');
             }
@@ -245,11 +301,15 @@ internal static class QueryCommand
         return keys;
     }
 
-    private static string KeyText(KeyPart k, GroupKey key)
+    private static string KeyText(KeyPart k, GroupKey key, ISymbolNames names)
     {
         if (key.IsAddress) return new FlowAddress(k.Hi, k.Lo).ToString();
+        if (FlowFields.IsSymbol(key.Field)) return k.Lo == 0 ? "" : names.Name((uint)k.Lo) ?? k.Lo.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return key.Field switch
         {
+            FlowField.VmiDirection => VmiDirections.Name((byte)k.Lo),
+            FlowField.Action => FlowAction.Name((byte)k.Lo),
+            FlowField.SrcCountry or FlowField.DstCountry => CountryCode.Text((ushort)k.Lo),
             FlowField.Start or FlowField.End or FlowField.TimeReceived => CliArgs.Time((long)k.Lo),
             FlowField.SrcMac or FlowField.DstMac => MacAddress.ToString(k.Lo),
             FlowField.Protocol => FlowProtocolNames.Name((FlowProtocol)k.Lo),
@@ -309,7 +369,5 @@ internal static class QueryCommand
     }
 
     private static bool IsNumericField(string name, string value) =>
-        FlowFields.TryParse(name, out var f) && f is not (FlowField.Start or FlowField.End or FlowField.TimeReceived or FlowField.Protocol
-            or FlowField.Exporter or FlowField.SrcAddr or FlowField.DstAddr or FlowField.NextHop or FlowField.SrcMac or FlowField.DstMac
-            or FlowField.Tunnel or FlowField.UnderlaySrc or FlowField.UnderlayDst) && value.Length > 0;
+        FlowFields.TryParse(name, out var f) && !FlowFields.IsText(f) && value.Length > 0;
 }

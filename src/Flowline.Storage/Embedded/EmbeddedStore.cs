@@ -53,9 +53,11 @@ public sealed partial class EmbeddedStore : IFlowStore
         {
             // A reader next to a running writer must not touch its temporary files or its compaction.
             if (!Directory.Exists(_root)) throw new DirectoryNotFoundException($"no store at {_root}");
+            Symbols = new SymbolTable(_root, readOnly: true);
             return;
         }
         Directory.CreateDirectory(_root);
+        Symbols = new SymbolTable(_root);
         Directory.CreateDirectory(QuarantineDirectory);
         // Whatever a crash left half-written was never acknowledged as durable.
         foreach (var tmp in Directory.EnumerateFiles(_root, "*.tmp", SearchOption.AllDirectories)) File.Delete(tmp);
@@ -65,6 +67,9 @@ public sealed partial class EmbeddedStore : IFlowStore
     }
 
     public string Root => _root;
+
+    /// <summary>The names behind the enrichment columns' ids, kept in the store's directory.</summary>
+    public SymbolTable Symbols { get; }
 
     private string QuarantineDirectory => Path.Combine(_root, "quarantine");
     private long PartitionMicros => (long)_options.PartitionWidth.TotalMicroseconds;

@@ -219,6 +219,13 @@ public static class SegmentFile
                 throw new SegmentCorruptException(path, -1, "not a Flowline segment (bad header)");
             }
             Sorted = (BinaryPrimitives.ReadUInt32LittleEndian(head[12..]) & 1) != 0;
+            // Segments written before columns were added hold a prefix of today's columns; the rest read as zero.
+            var columns = BinaryPrimitives.ReadUInt32LittleEndian(head[8..]);
+            if (columns == 0 || columns > Columns.Length)
+            {
+                throw new SegmentCorruptException(path, -1, $"has {columns} columns; this Flowline knows {Columns.Length} (written by a newer version?)");
+            }
+            ColumnCount = (int)columns;
             ReadAt(SizeBytes - TrailerLength, trailer);
             if (!trailer[^8..].SequenceEqual(TrailerMagic))
             {
@@ -299,6 +306,11 @@ public static class SegmentFile
         /// <summary>The rows are in <see cref="RowOrder"/>.</summary>
         public bool Sorted { get; private set; }
 
+        /// <summary>How many of <see cref="Columns"/> (a prefix) the file holds.</summary>
+        public int ColumnCount { get; private set; }
+
+        private ReadOnlySpan<FlowField> Stored => Columns.AsSpan(0, ColumnCount);
+
         public void Dispose() => _file.Dispose();
 
         /// <summary>Adds each column's stored bytes in block <paramref name="index"/> to <paramref name="sizes"/> (indexed by field).</summary>
@@ -306,7 +318,7 @@ public static class SegmentFile
         {
             var d = Load(index);
             var at = 0;
-            foreach (var f in Columns)
+            foreach (var f in Stored)
             {
                 if (d.Length - at < ColumnHeaderLength) throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(f)} is cut short");
                 var stored = (int)BinaryPrimitives.ReadUInt32LittleEndian(d[at..]);
@@ -323,7 +335,7 @@ public static class SegmentFile
         {
             var d = Load(index);
             var at = 0;
-            foreach (var f in Columns)
+            foreach (var f in Stored)
             {
                 if (d.Length - at < ColumnHeaderLength) throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(f)} is cut short");
                 var h = d.Slice(at, ColumnHeaderLength);
@@ -360,7 +372,15 @@ public static class SegmentFile
             var at = 0;
             columns = WithReferences(columns);
             Span<bool> referenced = stackalloc bool[Columns.Length];
-            foreach (var field in Columns)
+            foreach (var field in Columns.AsSpan(ColumnCount))
+            {
+                if (!skippedAreZero || columns is null || columns.Contains(field))
+                {
+                    var size = FlowBatch.ValueSize(field);
+                    into.ColumnBytes(field, start + rows)[(start * size)..].Clear();
+                }
+            }
+            foreach (var field in Stored)
             {
                 if (d.Length - at < ColumnHeaderLength) throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)} is cut short");
                 var h = d.Slice(at, ColumnHeaderLength);

@@ -73,6 +73,19 @@ public sealed partial class FlowBatch
             FlowField.UnderlaySrcPort => B(UnderlaySrcPort, rows),
             FlowField.UnderlaySrc => B(UnderlaySrc, rows),
             FlowField.UnderlayDst => B(UnderlayDst, rows),
+            FlowField.Account => B(Account, rows),
+            FlowField.Vmi => B(Vmi, rows),
+            FlowField.VmiDirection => B(VmiDirection, rows),
+            FlowField.SrcVn => B(SrcVn, rows),
+            FlowField.DstVn => B(DstVn, rows),
+            FlowField.Action => B(Action, rows),
+            FlowField.SgRule => B(SgRule, rows),
+            FlowField.App => B(App, rows),
+            FlowField.Tier => B(Tier, rows),
+            FlowField.Site => B(Site, rows),
+            FlowField.Deployment => B(Deployment, rows),
+            FlowField.SrcCountry => B(SrcCountry, rows),
+            FlowField.DstCountry => B(DstCountry, rows),
             _ => throw new ArgumentOutOfRangeException(nameof(field), field, null),
         };
     }
@@ -152,7 +165,7 @@ public sealed partial class FlowBatch
 
     private static FlowField[] AllInOrder()
     {
-        var all = new FlowField[(int)FlowField.UnderlayDst + 1];
+        var all = new FlowField[(int)FlowField.DstCountry + 1];
         for (var i = 0; i < all.Length; i++) all[i] = (FlowField)i;
         return all;
     }

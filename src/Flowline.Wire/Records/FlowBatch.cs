@@ -28,6 +28,9 @@ public sealed partial class FlowBatch
     public ushort[] SrcPort = [], DstPort = [], TcpFlags = [], Vlan = [], PostVlan = [], EtherType = [], UnderlaySrcPort = [];
     public ulong[] SrcMac = [], DstMac = [], Bytes = [], Packets = [], SampledBytes = [], SampledPackets = [];
     public TunnelKind[] Tunnel = [];
+    public uint[] Account = [], Vmi = [], SrcVn = [], DstVn = [], SgRule = [], App = [], Tier = [], Site = [], Deployment = [];
+    public byte[] VmiDirection = [], Action = [];
+    public ushort[] SrcCountry = [], DstCountry = [];
 
     public void Clear() => Count = 0;
 
@@ -51,6 +54,18 @@ public sealed partial class FlowBatch
         At(Bytes, i) = r.Bytes; At(Packets, i) = r.Packets; At(SampledBytes, i) = r.SampledBytes; At(SampledPackets, i) = r.SampledPackets;
         At(Tunnel, i) = r.Tunnel; At(TunnelId, i) = r.TunnelId; At(UnderlayProto, i) = r.UnderlayProto;
         At(UnderlaySrcPort, i) = r.UnderlaySrcPort; At(UnderlaySrc, i) = r.UnderlaySrc; At(UnderlayDst, i) = r.UnderlayDst;
+        At(Account, i) = r.Account; At(Vmi, i) = r.Vmi; At(VmiDirection, i) = r.VmiDirection; At(SrcVn, i) = r.SrcVn; At(DstVn, i) = r.DstVn;
+        At(Action, i) = r.Action; At(SgRule, i) = r.SgRule; At(App, i) = r.App; At(Tier, i) = r.Tier; At(Site, i) = r.Site;
+        At(Deployment, i) = r.Deployment; At(SrcCountry, i) = r.SrcCountry; At(DstCountry, i) = r.DstCountry;
+    }
+
+    /// <summary>Appends a copy of row <paramref name="i"/> and returns the new row's index.</summary>
+    public int Duplicate(int i)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)i, (uint)Count);
+        var r = this[i];
+        Add(r);
+        return Count - 1;
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
@@ -76,6 +91,9 @@ public sealed partial class FlowBatch
                 Bytes = Bytes[i], Packets = Packets[i], SampledBytes = SampledBytes[i], SampledPackets = SampledPackets[i],
                 Tunnel = Tunnel[i], TunnelId = TunnelId[i], UnderlayProto = UnderlayProto[i],
                 UnderlaySrcPort = UnderlaySrcPort[i], UnderlaySrc = UnderlaySrc[i], UnderlayDst = UnderlayDst[i],
+                Account = Account[i], Vmi = Vmi[i], VmiDirection = VmiDirection[i], SrcVn = SrcVn[i], DstVn = DstVn[i],
+                Action = Action[i], SgRule = SgRule[i], App = App[i], Tier = Tier[i], Site = Site[i], Deployment = Deployment[i],
+                SrcCountry = SrcCountry[i], DstCountry = DstCountry[i],
             };
         }
     }
@@ -98,6 +116,10 @@ public sealed partial class FlowBatch
         Resize(ref SrcMac, capacity); Resize(ref DstMac, capacity); Resize(ref Bytes, capacity);
         Resize(ref Packets, capacity); Resize(ref SampledBytes, capacity); Resize(ref SampledPackets, capacity);
         Resize(ref Tunnel, capacity);
+        Resize(ref Account, capacity); Resize(ref Vmi, capacity); Resize(ref VmiDirection, capacity); Resize(ref SrcVn, capacity);
+        Resize(ref DstVn, capacity); Resize(ref Action, capacity); Resize(ref SgRule, capacity); Resize(ref App, capacity);
+        Resize(ref Tier, capacity); Resize(ref Site, capacity); Resize(ref Deployment, capacity); Resize(ref SrcCountry, capacity);
+        Resize(ref DstCountry, capacity);
         _capacity = capacity;
     }
 }

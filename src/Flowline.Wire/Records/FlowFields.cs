@@ -8,6 +8,7 @@ public enum FlowField
     Bytes, Packets, SampledBytes, SampledPackets, IpVersion, EtherType, IcmpType, IcmpCode, Direction,
     EndReason, ForwardingStatus, NextHop, SrcAs, DstAs, SrcMask, DstMask, Tunnel, TunnelId,
     UnderlayProto, UnderlaySrcPort, UnderlaySrc, UnderlayDst,
+    Account, Vmi, VmiDirection, SrcVn, DstVn, Action, SgRule, App, Tier, Site, Deployment, SrcCountry, DstCountry,
 }
 
 public static class FlowFields
@@ -57,6 +58,19 @@ public static class FlowFields
         (FlowField.UnderlaySrcPort, "underlay_src_port", "UDP source port of the outer header"),
         (FlowField.UnderlaySrc, "underlay_src", "outer source address"),
         (FlowField.UnderlayDst, "underlay_dst", "outer destination address"),
+        (FlowField.Account, "account", "the account the row belongs to (its port's account; one row per port a flow touches)"),
+        (FlowField.Vmi, "vmi", "the port (VMI) uuid the row is for"),
+        (FlowField.VmiDirection, "vmi_direction", "ingress (towards the port) or egress (from it)"),
+        (FlowField.SrcVn, "src_vn", "source virtual network (FQ name), or public"),
+        (FlowField.DstVn, "dst_vn", "destination virtual network (FQ name), or public"),
+        (FlowField.Action, "action", "pass or drop: the security-group verdict or the exporter's forwarding status"),
+        (FlowField.SgRule, "sg_rule", "uuid of the security-group rule that admits the flow"),
+        (FlowField.App, "app", "the port's application tag"),
+        (FlowField.Tier, "tier", "the port's tier tag"),
+        (FlowField.Site, "site", "the port's site tag"),
+        (FlowField.Deployment, "deployment", "the port's deployment tag"),
+        (FlowField.SrcCountry, "src_country", "country of a public source address (ISO 3166 alpha-2)"),
+        (FlowField.DstCountry, "dst_country", "country of a public destination address (ISO 3166 alpha-2)"),
     ];
 
     // Built with plain loops: LINQ over these tuples would be compiled at start-up by every command.
@@ -122,6 +136,53 @@ public static class FlowFields
         return (stream, new Utf8TextWriter(stream, 256));
     }
 
+    /// <summary>Fields whose values are ids in the store's symbol table.</summary>
+    public static bool IsSymbol(FlowField f) => f is FlowField.Account or FlowField.Vmi or FlowField.SrcVn or FlowField.DstVn
+        or FlowField.SgRule or FlowField.App or FlowField.Tier or FlowField.Site or FlowField.Deployment;
+
+    /// <summary>Fields written as text (not numbers) in JSON.</summary>
+    public static bool IsText(FlowField f) => IsSymbol(f) || f is FlowField.Start or FlowField.End or FlowField.TimeReceived
+        or FlowField.Protocol or FlowField.Exporter or FlowField.SrcAddr or FlowField.DstAddr or FlowField.NextHop or FlowField.SrcMac
+        or FlowField.DstMac or FlowField.Tunnel or FlowField.UnderlaySrc or FlowField.UnderlayDst or FlowField.VmiDirection
+        or FlowField.Action or FlowField.SrcCountry or FlowField.DstCountry;
+
+    /// <summary>The id a symbol field holds (0 for others).</summary>
+    public static uint SymbolId(FlowField f, in FlowRecord r) => f switch
+    {
+        FlowField.Account => r.Account,
+        FlowField.Vmi => r.Vmi,
+        FlowField.SrcVn => r.SrcVn,
+        FlowField.DstVn => r.DstVn,
+        FlowField.SgRule => r.SgRule,
+        FlowField.App => r.App,
+        FlowField.Tier => r.Tier,
+        FlowField.Site => r.Site,
+        FlowField.Deployment => r.Deployment,
+        _ => 0,
+    };
+
+    /// <summary>Writes a field's text value; symbol ids as their names when <paramref name="names"/> is given, else as numbers.</summary>
+    public static void Write(Utf8TextWriter w, FlowField f, in FlowRecord r, ISymbolNames? names)
+    {
+        if (IsSymbol(f))
+        {
+            var id = SymbolId(f, r);
+            if (id == 0) return;
+            if (names?.Name(id) is { } name) w.Text(name);
+            else w.Number((ulong)id);
+            return;
+        }
+        Write(w, f, r);
+    }
+
+    /// <summary>A field's text value as a string, symbols by name.</summary>
+    public static string Format(FlowField f, in FlowRecord r, ISymbolNames? names)
+    {
+        if (!IsSymbol(f)) return Format(f, r);
+        var id = SymbolId(f, r);
+        return id == 0 ? "" : names?.Name(id) ?? id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Writes a field's text value.</summary>
     public static void Write(Utf8TextWriter w, FlowField f, in FlowRecord r)
     {
@@ -170,6 +231,13 @@ public static class FlowFields
             case FlowField.UnderlaySrcPort: w.Number((ulong)r.UnderlaySrcPort); break;
             case FlowField.UnderlaySrc: if (!r.UnderlaySrc.IsNone) w.Address(r.UnderlaySrc); break;
             case FlowField.UnderlayDst: if (!r.UnderlayDst.IsNone) w.Address(r.UnderlayDst); break;
+            case FlowField.VmiDirection: w.Text(VmiDirections.Name(r.VmiDirection)); break;
+            case FlowField.Action: w.Text(FlowAction.Name(r.Action)); break;
+            case FlowField.SrcCountry: w.Text(CountryCode.Text(r.SrcCountry)); break;
+            case FlowField.DstCountry: w.Text(CountryCode.Text(r.DstCountry)); break;
+            default:
+                if (IsSymbol(f)) { var id = SymbolId(f, r); if (id != 0) w.Number((ulong)id); }
+                break;
         }
     }
 }

@@ -59,5 +59,63 @@ public struct FlowRecord
     public FlowAddress UnderlaySrc;
     public FlowAddress UnderlayDst;
 
+    // Enrichment (tenancy): symbol ids from the store's symbol table, 0 when unknown. A flow between two
+    // ports (VMIs) is stored once per port, each row in that port's account.
+    /// <summary>The account the row belongs to (the account of <see cref="Vmi"/>).</summary>
+    public uint Account;
+    /// <summary>The port (VMI) this row is for.</summary>
+    public uint Vmi;
+    /// <summary>Relative to <see cref="Vmi"/>: 1 ingress (towards the port), 2 egress (from it), 0 no port (see <see cref="VmiDirections"/>).</summary>
+    public byte VmiDirection;
+    public uint SrcVn;
+    public uint DstVn;
+    /// <summary>0 unknown, 1 pass, 2 drop (see <see cref="FlowAction"/>).</summary>
+    public byte Action;
+    /// <summary>The security-group rule that admits the flow.</summary>
+    public uint SgRule;
+    /// <summary>The port's workload tags.</summary>
+    public uint App, Tier, Site, Deployment;
+    /// <summary>ISO 3166 country of a public address: two ASCII letters, first in the high byte; 0 when not known.</summary>
+    public ushort SrcCountry, DstCountry;
+
     public const byte DirectionUnknown = 255;
+}
+
+/// <summary>What happened to a flow: the security-group verdict or the exporter's forwarding status.</summary>
+public static class FlowAction
+{
+    public const byte Unknown = 0, Pass = 1, Drop = 2;
+
+    public static string Name(byte action) => action switch { Pass => "pass", Drop => "drop", _ => "" };
+}
+
+public static class VmiDirections
+{
+    public const byte None = 0, Ingress = 1, Egress = 2;
+
+    public static string Name(byte d) => d switch { Ingress => "ingress", Egress => "egress", _ => "" };
+}
+
+/// <summary>Two-letter country codes packed into a ushort, as stored.</summary>
+public static class CountryCode
+{
+    public static ushort Pack(ReadOnlySpan<char> code) =>
+        code.Length == 2 && char.IsAsciiLetter(code[0]) && char.IsAsciiLetter(code[1])
+            ? (ushort)(char.ToUpperInvariant(code[0]) << 8 | char.ToUpperInvariant(code[1]))
+            : (ushort)0;
+
+    public static string Text(ushort code) => code == 0 ? "" : new string([(char)(code >> 8), (char)(code & 0xFF)]);
+}
+
+/// <summary>Names of the symbol ids stored in enrichment columns (accounts, networks, ports, rules, tags).</summary>
+public interface ISymbolNames
+{
+    /// <summary>The string behind an id, or null for 0 and unknown ids.</summary>
+    string? Name(uint id);
+}
+
+/// <summary>Adds names to a symbol table (durably, in one write) and returns their ids.</summary>
+public interface ISymbolInterner
+{
+    uint[] Intern(IReadOnlyList<string> names);
 }

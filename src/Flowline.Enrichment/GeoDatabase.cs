@@ -1,0 +1,213 @@
+using System.Globalization;
+using System.Net;
+using Flowline.Wire.Records;
+
+namespace Flowline.Enrichment;
+
+/// <summary>
+/// Country and AS of public addresses, from the CSV range files of the <c>@ip-location-db</c> packages
+/// (installed by scripts/setup.sh): a country package such as <c>geo-whois-asn-country</c>
+/// (<c>start,end,CC</c>) and the <c>asn</c> package (<c>start,end,asn,organisation</c>). IPv4 files come as
+/// integers (<c>*-ipv4-num.csv</c>), IPv6 as addresses. Lookups are binary searches over sorted ranges.
+/// </summary>
+public sealed class GeoDatabase
+{
+    private readonly Ranges<ushort> _country;
+    private readonly Ranges<uint> _asn;
+
+    private GeoDatabase(Ranges<ushort> country, Ranges<uint> asn, string source)
+    {
+        _country = country;
+        _asn = asn;
+        Source = source;
+    }
+
+    public static readonly GeoDatabase Empty = new(Ranges<ushort>.Empty, Ranges<uint>.Empty, "none");
+
+    /// <summary>Where it was read from, and how many ranges it holds.</summary>
+    public string Source { get; }
+
+    public int CountryRanges => _country.Count;
+    public int AsnRanges => _asn.Count;
+
+    /// <summary>The country (packed, see <see cref="CountryCode"/>) of an address, 0 when unknown.</summary>
+    public ushort Country(in FlowAddress a) => _country.Find(a);
+
+    /// <summary>The AS number of an address, 0 when unknown.</summary>
+    public uint Asn(in FlowAddress a) => _asn.Find(a);
+
+    /// <summary>
+    /// The directory that holds the packages (<c>…/node_modules/@ip-location-db</c>): <paramref name="configured"/>,
+    /// else <c>FLOWLINE_GEO_DIR</c>, else null.
+    /// </summary>
+    public static string? Locate(string? configured) =>
+        configured ?? (Environment.GetEnvironmentVariable("FLOWLINE_GEO_DIR") is { Length: > 0 } env ? env : null);
+
+    /// <summary>
+    /// Reads the first country package found in <paramref name="directory"/> and the <c>asn</c> package.
+    /// Throws <see cref="InvalidDataException"/> naming the file and line of a malformed entry, and
+    /// <see cref="DirectoryNotFoundException"/> when neither package is there.
+    /// </summary>
+    public static GeoDatabase Load(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"no address database at {directory} (run scripts/setup.sh)");
+        string? country4 = null, country6 = null;
+        foreach (var package in Directory.GetDirectories(directory).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(package);
+            if (!name.EndsWith("-country", StringComparison.Ordinal)) continue;
+            var v4 = Path.Combine(package, name + "-ipv4-num.csv");
+            if (!File.Exists(v4)) continue;
+            country4 = v4;
+            var v6 = Path.Combine(package, name + "-ipv6.csv");
+            country6 = File.Exists(v6) ? v6 : null;
+            break;
+        }
+        string asn4 = Path.Combine(directory, "asn", "asn-ipv4-num.csv"), asn6 = Path.Combine(directory, "asn", "asn-ipv6.csv");
+        var hasAsn = File.Exists(asn4);
+        if (country4 is null && !hasAsn) throw new DirectoryNotFoundException($"{directory} holds no @ip-location-db country or asn package (run scripts/setup.sh)");
+        var country = country4 is null ? Ranges<ushort>.Empty : Ranges<ushort>.Read(country4, country6, ParseCountry);
+        var asn = hasAsn ? Ranges<uint>.Read(asn4, File.Exists(asn6) ? asn6 : null, ParseAsn) : Ranges<uint>.Empty;
+        return new GeoDatabase(country, asn, directory);
+    }
+
+    private static ushort ParseCountry(ReadOnlySpan<char> field)
+    {
+        var code = CountryCode.Pack(field);
+        if (code == 0) throw new FormatException($"'{field}' is not a country code");
+        return code;
+    }
+
+    private static uint ParseAsn(ReadOnlySpan<char> field) =>
+        uint.TryParse(field, NumberStyles.None, CultureInfo.InvariantCulture, out var asn) ? asn : throw new FormatException($"'{field}' is not an AS number");
+
+    /// <summary>Sorted, non-overlapping address ranges with a value each.</summary>
+    private sealed class Ranges<T> where T : struct
+    {
+        public static readonly Ranges<T> Empty = new([], [], [], [], [], []);
+        private readonly uint[] _start4, _end4;
+        private readonly T[] _value4;
+        private readonly UInt128[] _start6, _end6;
+        private readonly T[] _value6;
+
+        private Ranges(uint[] start4, uint[] end4, T[] value4, UInt128[] start6, UInt128[] end6, T[] value6)
+        {
+            (_start4, _end4, _value4, _start6, _end6, _value6) = (start4, end4, value4, start6, end6, value6);
+        }
+
+        public int Count => _start4.Length + _start6.Length;
+
+        public T Find(in FlowAddress a)
+        {
+            if (a.IsNone) return default;
+            if (a.IsV4)
+            {
+                var i = UpperBound(_start4, a.V4) - 1;
+                return i >= 0 && a.V4 <= _end4[i] ? _value4[i] : default;
+            }
+            var v = new UInt128(a.Hi, a.Lo);
+            var j = UpperBound(_start6, v) - 1;
+            return j >= 0 && v <= _end6[j] ? _value6[j] : default;
+        }
+
+        /// <summary>The first index whose start is above <paramref name="v"/>.</summary>
+        private static int UpperBound<TKey>(TKey[] starts, TKey v) where TKey : IComparable<TKey>
+        {
+            int lo = 0, hi = starts.Length;
+            while (lo < hi)
+            {
+                var mid = (lo + hi) >>> 1;
+                if (starts[mid].CompareTo(v) <= 0) lo = mid + 1;
+                else hi = mid;
+            }
+            return lo;
+        }
+
+        public delegate T Parse(ReadOnlySpan<char> field);
+
+        public static Ranges<T> Read(string v4Path, string? v6Path, Parse parse)
+        {
+            var s4 = new List<uint>(1 << 19);
+            var e4 = new List<uint>(1 << 19);
+            var x4 = new List<T>(1 << 19);
+            ReadFile(v4Path, parse, (start, end, value, line) =>
+            {
+                if (!uint.TryParse(start, NumberStyles.None, CultureInfo.InvariantCulture, out var a)
+                    || !uint.TryParse(end, NumberStyles.None, CultureInfo.InvariantCulture, out var b) || b < a)
+                {
+                    throw new InvalidDataException($"{v4Path}:{line}: expected a range of IPv4 numbers");
+                }
+                s4.Add(a);
+                e4.Add(b);
+                x4.Add(value);
+            });
+            var s6 = new List<UInt128>();
+            var e6 = new List<UInt128>();
+            var x6 = new List<T>();
+            if (v6Path is not null)
+            {
+                ReadFile(v6Path, parse, (start, end, value, line) =>
+                {
+                    if (!IPAddress.TryParse(start, out var a) || !IPAddress.TryParse(end, out var b)
+                        || a.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+                    {
+                        throw new InvalidDataException($"{v6Path}:{line}: expected a range of IPv6 addresses");
+                    }
+                    var fa = FlowAddress.FromIPAddress(a);
+                    var fb = FlowAddress.FromIPAddress(b);
+                    s6.Add(new UInt128(fa.Hi, fa.Lo));
+                    e6.Add(new UInt128(fb.Hi, fb.Lo));
+                    x6.Add(value);
+                });
+            }
+            var r = new Ranges<T>([.. s4], [.. e4], [.. x4], [.. s6], [.. e6], [.. x6]);
+            r.CheckSorted(v4Path, v6Path);
+            return r;
+        }
+
+        private void CheckSorted(string v4Path, string? v6Path)
+        {
+            // Binary search needs ascending, non-overlapping ranges; the packages ship them that way, and a
+            // file that is not is refused rather than answering wrongly.
+            for (var i = 1; i < _start4.Length; i++)
+            {
+                if (_start4[i] <= _end4[i - 1]) throw new InvalidDataException($"{v4Path}:{i + 1}: ranges are not sorted or overlap");
+            }
+            for (var i = 1; i < _start6.Length; i++)
+            {
+                if (_start6[i] <= _end6[i - 1]) throw new InvalidDataException($"{v6Path}:{i + 1}: ranges are not sorted or overlap");
+            }
+        }
+
+        private delegate void Row(ReadOnlySpan<char> start, ReadOnlySpan<char> end, T value, int line);
+
+        private static void ReadFile(string path, Parse parse, Row row)
+        {
+            using var reader = new StreamReader(path, System.Text.Encoding.UTF8, false, 1 << 16);
+            var line = 0;
+            while (reader.ReadLine() is { } text)
+            {
+                line++;
+                if (text.Length == 0) continue;
+                var s = text.AsSpan();
+                var c1 = s.IndexOf(',');
+                var c2 = c1 < 0 ? -1 : s[(c1 + 1)..].IndexOf(',');
+                if (c2 < 0) throw new InvalidDataException($"{path}:{line}: expected start,end,value");
+                c2 += c1 + 1;
+                var rest = s[(c2 + 1)..];
+                var c3 = rest.IndexOf(',');
+                var field = c3 < 0 ? rest : rest[..c3];
+                T value;
+                try
+                {
+                    value = parse(field);
+                }
+                catch (FormatException e)
+                {
+                    throw new InvalidDataException($"{path}:{line}: {e.Message}");
+                }
+                row(s[..c1], s[(c1 + 1)..c2], value, line);
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+using Flowline.Storage;
+using Flowline.Wire.Records;
+
+namespace Flowline.Enrichment.Tests;
+
+public sealed class EnricherTests
+{
+    /// <summary>Two tenants on the same 10.0.0.0/24, told apart by VLAN and by the switch ports their VMs sit on.</summary>
+    internal const string TwoTenants = """
+        accounts:
+          - {id: acc-a, name: A}
+          - {id: acc-b, name: B}
+        networks:
+          - {name: "d:a:net", account: acc-a, subnets: [10.0.0.0/24], vlan: 100}
+          - {name: "d:b:net", account: acc-b, subnets: [10.0.0.0/24], vlan: 200, vni: 5200}
+          - {name: public, public: true}
+        security_groups:
+          - uuid: sg-a
+            name: a-web
+            account: acc-a
+            rules:
+              - {uuid: rule-a-http, direction: ingress, protocol: tcp, ports: 80, remote: 0.0.0.0/0}
+              - {uuid: rule-a-out, direction: egress, remote: 0.0.0.0/0}
+          - uuid: sg-b
+            name: b-db
+            account: acc-b
+            rules:
+              - {uuid: rule-b-sql, direction: ingress, protocol: tcp, ports: 5432, remote_group: b-db}
+        ports:
+          - {uuid: vmi-a1, account: acc-a, network: "d:a:net", mac: "02:00:00:00:0a:01", ips: [10.0.0.1], exporter: 192.0.2.1, ifindex: 11, ofport: 1, tags: {app: web, tier: front}, security_groups: [a-web]}
+          - {uuid: vmi-a2, account: acc-a, network: "d:a:net", mac: "02:00:00:00:0a:02", ips: [10.0.0.2], exporter: 192.0.2.1, ifindex: 12, ofport: 2, tags: {app: web}, security_groups: [a-web]}
+          - {uuid: vmi-b1, account: acc-b, network: "d:b:net", mac: "02:00:00:00:0b:01", ips: [10.0.0.1], exporter: 192.0.2.1, ifindex: 13, ofport: 3, tags: {app: db}, security_groups: [b-db]}
+          - {uuid: vmi-b2, account: acc-b, network: "d:b:net", mac: "02:00:00:00:0b:02", ips: [10.0.0.2], exporter: 192.0.2.1, ifindex: 14, ofport: 4, tags: {app: db}, security_groups: [b-db]}
+        """;
+
+    private static readonly FlowAddress Exporter = FlowAddress.Parse("192.0.2.1");
+
+    internal static FlowRecord Flow(string src, string dst, ushort sport, ushort dport, byte proto = 6, uint inIf = 0, uint outIf = 0,
+        ushort vlan = 0, FlowProtocol protocol = FlowProtocol.SFlow5) => new()
+    {
+        Protocol = protocol, Exporter = Exporter, SrcAddr = FlowAddress.Parse(src), DstAddr = FlowAddress.Parse(dst), SrcPort = sport,
+        DstPort = dport, IpProto = proto, IpVersion = 4, InIf = inIf, OutIf = outIf, Vlan = vlan, Bytes = 1000, Packets = 1, Start = 1, End = 2,
+    };
+
+    private sealed record Row(string? Account, string? Vmi, string Direction, string? SrcVn, string? DstVn, string Action, string? Rule,
+        string? App, string SrcCountry, string DstCountry, uint SrcAs, uint DstAs);
+
+    private static List<Row> Enrich(Enricher e, SymbolTable s, params FlowRecord[] flows)
+    {
+        var batch = new FlowBatch();
+        foreach (var f in flows) batch.Add(f);
+        e.Enrich(batch);
+        var rows = new List<Row>();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var r = batch[i];
+            rows.Add(new Row(s.Name(r.Account), s.Name(r.Vmi), VmiDirections.Name(r.VmiDirection), s.Name(r.SrcVn), s.Name(r.DstVn),
+                FlowAction.Name(r.Action), s.Name(r.SgRule), s.Name(r.App), CountryCode.Text(r.SrcCountry), CountryCode.Text(r.DstCountry), r.SrcAs, r.DstAs));
+        }
+        return rows;
+    }
+
+    private static (Enricher, SymbolTable) Build(string inventory, GeoDatabase? geo = null)
+    {
+        var symbols = new SymbolTable();
+        var e = new Enricher(symbols, geo);
+        e.Use(InventoryFile.Parse(inventory));
+        return (e, symbols);
+    }
+
+    [Fact]
+    public void The_same_addresses_resolve_to_each_tenant_by_vlan_and_every_port_gets_its_own_row()
+    {
+        var (e, s) = Build(TwoTenants);
+        var rows = Enrich(e, s,
+            Flow("10.0.0.1", "10.0.0.2", 40000, 80, vlan: 100),
+            Flow("10.0.0.1", "10.0.0.2", 40000, 5432, vlan: 200));
+        Assert.Equal(4, rows.Count);
+        Assert.Equal(new Row("acc-a", "vmi-a1", "egress", "d:a:net", "d:a:net", "pass", "rule-a-out", "web", "", "", 0, 0), rows[0]);
+        Assert.Equal(new Row("acc-b", "vmi-b1", "egress", "d:b:net", "d:b:net", "drop", null, "db", "", "", 0, 0), rows[1]);
+        // The second port's rows come after the batch's records.
+        Assert.Equal(new Row("acc-a", "vmi-a2", "ingress", "d:a:net", "d:a:net", "pass", "rule-a-http", "web", "", "", 0, 0), rows[2]);
+        // b2 admits SQL from members of its own group, which b1 is.
+        Assert.Equal(new Row("acc-b", "vmi-b2", "ingress", "d:b:net", "d:b:net", "pass", "rule-b-sql", "db", "", "", 0, 0), rows[3]);
+    }
+
+    [Fact]
+    public void Switch_ports_name_the_tenant_by_ifindex_for_sflow_and_by_openflow_port_for_netflow()
+    {
+        var (e, s) = Build(TwoTenants);
+        var rows = Enrich(e, s,
+            Flow("10.0.0.2", "10.0.0.1", 80, 40000, inIf: 12, outIf: 11),
+            Flow("10.0.0.2", "10.0.0.1", 5432, 40000, inIf: 4, outIf: 3, protocol: FlowProtocol.NetFlow5),
+            // IPFIX from Open vSwitch reports the ingress copy without an output port.
+            Flow("10.0.0.1", "10.0.0.2", 40000, 5432, inIf: 13, protocol: FlowProtocol.Ipfix));
+        Assert.Equal(["vmi-a2", "vmi-b2", "vmi-b1", "vmi-a1", "vmi-b1", "vmi-b2"], rows.Select(r => r.Vmi));
+        Assert.Equal(["acc-a", "acc-b", "acc-b", "acc-a", "acc-b", "acc-b"], rows.Select(r => r.Account));
+        Assert.Equal(["egress", "egress", "egress", "ingress", "ingress", "ingress"], rows.Select(r => r.Direction));
+        Assert.Equal("rule-a-out", rows[0].Rule);
+        // Replies are admitted by the rule that admitted the request (security groups are stateful): b2 has
+        // no egress rule, but its answer from the SQL port goes back under the ingress rule.
+        Assert.Equal(("pass", "rule-b-sql"), (rows[1].Action, rows[1].Rule));
+        Assert.Equal(("pass", "rule-a-out"), (rows[3].Action, rows[3].Rule));
+    }
+
+    [Fact]
+    public void Security_group_rules_attribute_or_drop_and_the_exporters_drop_status_wins()
+    {
+        var (e, s) = Build(TwoTenants);
+        var dropped = Flow("198.51.100.7", "10.0.0.1", 50000, 80, inIf: 99, outIf: 11);
+        dropped.ForwardingStatus = 0x80 | 3; // IPFIX forwardingStatus: dropped, reason 3
+        var rows = Enrich(e, s,
+            Flow("198.51.100.7", "10.0.0.1", 50000, 80, outIf: 11),      // admitted by the HTTP rule
+            Flow("198.51.100.7", "10.0.0.1", 50000, 22, outIf: 11),      // no rule admits ssh: dropped by the group
+            dropped,                                                     // admitted by the rules, but the switch dropped it
+            Flow("10.0.0.1", "10.0.0.2", 40000, 5432, vlan: 200),        // from a member of b-db: remote_group admits it
+            Flow("10.0.0.2", "10.0.0.1", 40000, 5432, inIf: 14, outIf: 13));
+        Assert.Equal(("pass", "rule-a-http"), (rows[0].Action, rows[0].Rule));
+        Assert.Equal(("drop", (string?)null), (rows[1].Action, rows[1].Rule));
+        Assert.Equal(("drop", "rule-a-http"), (rows[2].Action, rows[2].Rule));
+        // Rows 3 and 4 are the egress rows (b has no egress rule: dropped); 5 and 6 the ingress rows, admitted by membership.
+        Assert.Equal(["vmi-b1", "vmi-b2", "vmi-b2", "vmi-b1"], rows.Skip(3).Select(r => r.Vmi));
+        Assert.Equal(("pass", "rule-b-sql"), (rows[5].Action, rows[5].Rule));
+        Assert.Equal(("pass", "rule-b-sql"), (rows[6].Action, rows[6].Rule));
+    }
+
+    [Fact]
+    public void Public_addresses_get_country_and_as_and_other_tenants_stay_unnamed()
+    {
+        var geo = GeoFixture.Load();
+        var (e, s) = Build(TwoTenants, geo);
+        var rows = Enrich(e, s,
+            Flow("10.0.0.1", "8.8.8.8", 40000, 443, vlan: 100),
+            Flow("2001:db8::1", "10.0.0.2", 1, 2, vlan: 200));
+        Assert.Equal(new Row("acc-a", "vmi-a1", "egress", "d:a:net", "public", "pass", "rule-a-out", "web", "", "US", 0, 15169), rows[0]);
+        Assert.Equal(("public", "JP", 2500u), (rows[1].SrcVn, rows[1].SrcCountry, rows[1].SrcAs));
+        Assert.Equal(("acc-b", "vmi-b2", "ingress"), (rows[1].Account, rows[1].Vmi, rows[1].Direction));
+    }
+
+    [Fact]
+    public void A_flow_between_two_tenants_gives_each_a_row_without_the_other_ones_port_or_network()
+    {
+        const string routed = """
+            accounts: [{id: acc-a, name: A}, {id: acc-b, name: B}]
+            networks:
+              - {name: "d:a:net", account: acc-a, subnets: [10.1.0.0/24]}
+              - {name: "d:b:net", account: acc-b, subnets: [10.2.0.0/24]}
+            ports:
+              - {uuid: vmi-a, account: acc-a, network: "d:a:net", mac: "02:00:00:00:00:0a", ips: [10.1.0.5]}
+              - {uuid: vmi-b, account: acc-b, network: "d:b:net", mac: "02:00:00:00:00:0b", ips: [10.2.0.5]}
+            """;
+        var (e, s) = Build(routed);
+        var rows = Enrich(e, s, Flow("10.1.0.5", "10.2.0.5", 1000, 80));
+        Assert.Equal(2, rows.Count);
+        Assert.Equal(("acc-a", "vmi-a", "d:a:net", (string?)null), (rows[0].Account, rows[0].Vmi, rows[0].SrcVn, rows[0].DstVn));
+        Assert.Equal(("acc-b", "vmi-b", (string?)null, "d:b:net"), (rows[1].Account, rows[1].Vmi, rows[1].SrcVn, rows[1].DstVn));
+        // Ports in no security group have port security off: everything passes.
+        Assert.All(rows, r => Assert.Equal("pass", r.Action));
+    }
+
+    [Fact]
+    public void Flows_touching_no_known_port_stay_one_row_without_an_account()
+    {
+        var (e, s) = Build(TwoTenants);
+        // 10.0.0.9 lies in both tenants' subnet and nothing says which: neither network is claimed.
+        var rows = Enrich(e, s, Flow("10.0.0.9", "192.0.2.55", 1, 2), Flow("192.0.2.55", "10.0.0.9", 1, 2, vlan: 200));
+        Assert.Equal(2, rows.Count);
+        Assert.Equal(new Row(null, null, "", null, "public", "", null, null, "", "", 0, 0), rows[0]);
+        Assert.Equal(new Row(null, null, "", "public", "d:b:net", "", null, null, "", "", 0, 0), rows[1]);
+    }
+
+    [Fact]
+    public void Vxlan_vni_names_the_network_of_the_inner_flow()
+    {
+        var (e, s) = Build(TwoTenants);
+        var f = Flow("10.0.0.1", "10.0.0.2", 40000, 5432);
+        f.Tunnel = TunnelKind.Vxlan;
+        f.TunnelId = 5200;
+        var rows = Enrich(e, s, f);
+        Assert.Equal(["vmi-b1", "vmi-b2"], rows.Select(r => r.Vmi));
+    }
+
+    [Fact]
+    public void A_new_inventory_replaces_the_old_one_and_ids_stay_stable()
+    {
+        var symbols = new SymbolTable();
+        var e = new Enricher(symbols);
+        e.Use(InventoryFile.Parse(TwoTenants));
+        var before = symbols.Intern("vmi-a1");
+        e.Use(InventoryFile.Parse(TwoTenants.Replace("vmi-a1", "vmi-a1-new", StringComparison.Ordinal)));
+        var rows = Enrich(e, symbols, Flow("10.0.0.1", "10.0.0.2", 40000, 80, vlan: 100));
+        Assert.Equal("vmi-a1-new", rows[0].Vmi);
+        Assert.Equal(before, symbols.Intern("vmi-a1"));
+    }
+}
+
+/// <summary>A small address database in the layout and format of the @ip-location-db packages.</summary>
+internal static class GeoFixture
+{
+    public static GeoDatabase Load()
+    {
+        var dir = Directory.CreateTempSubdirectory("flowline-geo-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "geo-whois-asn-country"));
+            Directory.CreateDirectory(Path.Combine(dir, "asn"));
+            // 8.8.8.0/24 = 134744064..134744319; 1.0.0.0/24 = 16777216..16777471.
+            File.WriteAllText(Path.Combine(dir, "geo-whois-asn-country", "geo-whois-asn-country-ipv4-num.csv"),
+                "16777216,16777471,AU\n134744064,134744319,US\n");
+            File.WriteAllText(Path.Combine(dir, "geo-whois-asn-country", "geo-whois-asn-country-ipv6.csv"),
+                "2001:200::,2001:218:2000:51:ffff:ffff:ffff:ffff,JP\n2001:db8::,2001:db8:ffff:ffff:ffff:ffff:ffff:ffff,JP\n");
+            File.WriteAllText(Path.Combine(dir, "asn", "asn-ipv4-num.csv"), "16777216,16777471,13335,\"Cloudflare, Inc.\"\n134744064,134744319,15169,Google LLC\n");
+            File.WriteAllText(Path.Combine(dir, "asn", "asn-ipv6.csv"), "2001:db8::,2001:db8:ffff:ffff:ffff:ffff:ffff:ffff,2500,WIDE Project\n");
+            return GeoDatabase.Load(dir);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
