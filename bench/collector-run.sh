@@ -17,8 +17,10 @@ case $collector in
   flowline)
     flag=--netflow; [ "$protocol" = ipfix ] && flag=--ipfix; [ "$protocol" = sflow ] && flag=--sflow
     others=(); for f in --netflow --ipfix --sflow; do [ "$f" = "$flag" ] || others+=("$f" 127.0.0.1:0); done
+    # FLOWLINE_SERVE_ARGS: more flags for serve, e.g. "--inventory FILE" (bench/enrichment-bench.sh).
+    # shellcheck disable=SC2086
     "$root/.build/flowline/flowline" serve --data-dir "$work/data" "$flag" "127.0.0.1:$port" "${others[@]}" \
-      --http "127.0.0.1:$((port + 1))" >"$work/out" 2>"$work/err" &
+      --http "127.0.0.1:$((port + 1))" ${FLOWLINE_SERVE_ARGS:-} >"$work/out" 2>"$work/err" &
     ;;
   nfcapd|sfcapd)
     mkdir -p "$work/data"
@@ -27,7 +29,7 @@ case $collector in
   *) echo "unknown collector $collector" >&2; exit 2 ;;
 esac
 pid=$!
-for _ in $(seq 100); do ss -lun | grep -q ":$port " && break; sleep 0.1; done
+for _ in $(seq 300); do ss -lun | grep -q ":$port " && break; sleep 0.1; done
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 base=$(cpu)
 rcvbuf() { awk '/^Udp:/ && ++n == 2 {print $6}' /proc/net/snmp; }

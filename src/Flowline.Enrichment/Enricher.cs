@@ -64,8 +64,10 @@ public sealed class Enricher
         var outPort = c.PortAt(exporter, b.OutIf[i], netflow);
         var context = inPort?.Network ?? outPort?.Network ?? c.NetworkOfTag(b.Vlan[i], b.PostVlan[i], b.Tunnel[i], b.TunnelId[i]);
 
-        var srcPort = inPort is not null && inPort.Has(src) ? inPort : null;
-        var dstPort = outPort is not null && outPort.Has(dst) ? outPort : null;
+        // The port an interface names is an end when the address or the MAC is its own (a VM's IPv6
+        // link-local or DHCP traffic has addresses the inventory does not list, but the VM's MAC).
+        var srcPort = inPort is not null && (inPort.Has(src) || inPort.Mac != 0 && inPort.Mac == b.SrcMac[i]) ? inPort : null;
+        var dstPort = outPort is not null && (outPort.Has(dst) || outPort.Mac != 0 && outPort.Mac == b.DstMac[i]) ? outPort : null;
         CompiledNetwork? srcVn = srcPort?.Network, dstVn = dstPort?.Network;
         if (srcPort is null) (srcPort, srcVn) = c.Resolve(src, context ?? dstPort?.Network);
         if (dstPort is null) (dstPort, dstVn) = c.Resolve(dst, context ?? srcPort?.Network);
@@ -73,10 +75,13 @@ public sealed class Enricher
 
         var srcPublic = srcVn is { IsPublic: true };
         var dstPublic = dstVn is { IsPublic: true };
-        var srcCountry = srcPublic ? Geo.Country(src) : (ushort)0;
-        var dstCountry = dstPublic ? Geo.Country(dst) : (ushort)0;
-        if (srcPublic && b.SrcAs[i] == 0) b.SrcAs[i] = Geo.Asn(src);
-        if (dstPublic && b.DstAs[i] == 0) b.DstAs[i] = Geo.Asn(dst);
+        // Private, loopback, link-local and multicast addresses outside every network have no country or AS.
+        var srcGlobal = srcPublic && IsGlobal(src);
+        var dstGlobal = dstPublic && IsGlobal(dst);
+        var srcCountry = srcGlobal ? Geo.Country(src) : (ushort)0;
+        var dstCountry = dstGlobal ? Geo.Country(dst) : (ushort)0;
+        if (srcGlobal && b.SrcAs[i] == 0) b.SrcAs[i] = Geo.Asn(src);
+        if (dstGlobal && b.DstAs[i] == 0) b.DstAs[i] = Geo.Asn(dst);
         b.SrcCountry[i] = srcCountry;
         b.DstCountry[i] = dstCountry;
 
@@ -106,6 +111,19 @@ public sealed class Enricher
             b.SgRule[row] = 0;
             b.App[row] = b.Tier[row] = b.Site[row] = b.Deployment[row] = 0;
         }
+    }
+
+    /// <summary>False for addresses that are not routed on the internet (RFC 1918, RFC 6598, loopback, link-local, ULA, multicast).</summary>
+    public static bool IsGlobal(in FlowAddress a)
+    {
+        if (a.IsV4)
+        {
+            var v = a.V4;
+            return (v >> 24) is not (0 or 10 or 127) && (v >> 20) != 0xAC1 && (v >> 16) is not (0xC0A8 or 0xA9FE)
+                && (v >> 22) != (100 << 2 | 1) && (v >> 28) < 0xE;
+        }
+        var top = a.Hi >> 48;
+        return !a.IsNone && (top & 0xFE00) != 0xFC00 && (top & 0xFFC0) != 0xFE80 && (top & 0xFF00) != 0xFF00 && !(a.Hi == 0 && a.Lo == 1);
     }
 
     /// <summary>IPFIX forwardingStatus: the top two bits say forwarded (01), dropped (10) or consumed (11).</summary>
@@ -215,7 +233,7 @@ public sealed class Enricher
             {
                 var member = p.SecurityGroups.Select(s => groups.TryGetValue(s, out var g) ? g : -1).Where(g => g >= 0).Distinct().ToArray();
                 var rules = member.SelectMany(g => rulesOf[g]).ToArray();
-                var port = new CompiledPort(Sym(p.Uuid), Sym(p.Account), p.Account, networks[p.Network], [.. p.Addresses],
+                var port = new CompiledPort(Sym(p.Uuid), Sym(p.Account), p.Account, networks[p.Network], p.Mac, [.. p.Addresses],
                     Sym(p.Tags.App), Sym(p.Tags.Tier), Sym(p.Tags.Site), Sym(p.Tags.Deployment), member,
                     rules.Where(r => r.Direction == RuleDirection.Ingress).ToArray(), rules.Where(r => r.Direction == RuleDirection.Egress).ToArray(),
                     unguarded: member.Length == 0);
@@ -334,13 +352,14 @@ internal sealed record CompiledRule(uint Symbol, RuleDirection Direction, byte I
     }
 }
 
-internal sealed class CompiledPort(uint symbol, uint account, string accountId, CompiledNetwork network, FlowAddress[] addresses,
+internal sealed class CompiledPort(uint symbol, uint account, string accountId, CompiledNetwork network, ulong mac, FlowAddress[] addresses,
     uint app, uint tier, uint site, uint deployment, int[] groups, CompiledRule[] ingress, CompiledRule[] egress, bool unguarded)
 {
     public uint Symbol { get; } = symbol;
     public uint Account { get; } = account;
     public string AccountId { get; } = accountId;
     public CompiledNetwork Network { get; } = network;
+    public ulong Mac { get; } = mac;
     public uint App { get; } = app;
     public uint Tier { get; } = tier;
     public uint Site { get; } = site;

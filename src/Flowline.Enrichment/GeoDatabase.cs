@@ -160,23 +160,56 @@ public sealed class GeoDatabase
                     x6.Add(value);
                 });
             }
-            var r = new Ranges<T>([.. s4], [.. e4], [.. x4], [.. s6], [.. e6], [.. x6]);
-            r.CheckSorted(v4Path, v6Path);
-            return r;
+            var (fs4, fe4, fx4) = Flatten(s4.ConvertAll(v => (UInt128)v), e4.ConvertAll(v => (UInt128)v), x4);
+            var (fs6, fe6, fx6) = Flatten(s6, e6, x6);
+            return new Ranges<T>(fs4.ConvertAll(v => (uint)v).ToArray(), fe4.ConvertAll(v => (uint)v).ToArray(), [.. fx4], [.. fs6], [.. fe6], [.. fx6]);
         }
 
-        private void CheckSorted(string v4Path, string? v6Path)
+        /// <summary>
+        /// Sorted, non-overlapping ranges from ranges that may nest (the packages list a few more specific
+        /// ranges inside larger ones): every address gets the value of the narrowest range that holds it.
+        /// </summary>
+        private static (List<UInt128>, List<UInt128>, List<T>) Flatten(List<UInt128> starts, List<UInt128> ends, List<T> values)
         {
-            // Binary search needs ascending, non-overlapping ranges; the packages ship them that way, and a
-            // file that is not is refused rather than answering wrongly.
-            for (var i = 1; i < _start4.Length; i++)
+            var order = Enumerable.Range(0, starts.Count).OrderBy(i => starts[i]).ThenByDescending(i => ends[i]).ToArray();
+            var points = new List<UInt128>(starts.Count * 2);
+            foreach (var i in order)
             {
-                if (_start4[i] <= _end4[i - 1]) throw new InvalidDataException($"{v4Path}:{i + 1}: ranges are not sorted or overlap");
+                points.Add(starts[i]);
+                if (ends[i] != UInt128.MaxValue) points.Add(ends[i] + 1);
             }
-            for (var i = 1; i < _start6.Length; i++)
+            points.Sort();
+            var s = new List<UInt128>(starts.Count);
+            var e = new List<UInt128>(starts.Count);
+            var x = new List<T>(starts.Count);
+            var active = new List<int>();
+            var next = 0;
+            for (var p = 0; p < points.Count; p++)
             {
-                if (_start6[i] <= _end6[i - 1]) throw new InvalidDataException($"{v6Path}:{i + 1}: ranges are not sorted or overlap");
+                var at = points[p];
+                if (p > 0 && points[p - 1] == at) continue;
+                while (next < order.Length && starts[order[next]] <= at) active.Add(order[next++]);
+                active.RemoveAll(i => ends[i] < at);
+                if (active.Count == 0) continue;
+                var best = active[0];
+                foreach (var i in active)
+                {
+                    if (ends[i] - starts[i] < ends[best] - starts[best]) best = i;
+                }
+                var q = p + 1;
+                while (q < points.Count && points[q] == at) q++;
+                var last = q < points.Count ? points[q] - 1 : ends[best];
+                if (last > ends[best]) last = ends[best];
+                if (x.Count > 0 && e[^1] + 1 == at && EqualityComparer<T>.Default.Equals(x[^1], values[best]))
+                {
+                    e[^1] = last; // the same value goes on
+                    continue;
+                }
+                s.Add(at);
+                e.Add(last);
+                x.Add(values[best]);
             }
+            return (s, e, x);
         }
 
         private delegate void Row(ReadOnlySpan<char> start, ReadOnlySpan<char> end, T value, int line);

@@ -219,3 +219,72 @@ internal static class GeoFixture
         }
     }
 }
+
+public sealed class GeoDatabaseTests
+{
+    [Fact]
+    public void Nested_ranges_give_each_address_the_narrowest_ranges_value()
+    {
+        var dir = Directory.CreateTempSubdirectory("flowline-geo-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "x-country"));
+            // As in the real package: 37405696-37406207 DE holds 37405967 BE (and the next line repeats DE).
+            File.WriteAllText(Path.Combine(dir, "x-country", "x-country-ipv4-num.csv"),
+                "37404672,37405695,NL\n37405696,37406207,DE\n37405967,37405967,BE\n37405968,37406207,DE\n37406208,37406719,FR\n");
+            var geo = GeoDatabase.Load(dir);
+            string At(uint a) => CountryCode.Text(geo.Country(FlowAddress.FromV4(a)));
+            Assert.Equal(["NL", "DE", "DE", "BE", "DE", "DE", "FR", ""],
+                new uint[] { 37405695, 37405696, 37405966, 37405967, 37405968, 37406207, 37406208, 37406720 }.Select(At));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void The_installed_packages_load_and_answer_for_well_known_addresses()
+    {
+        var dir = Path.Combine(RepositoryRoot(), ".deps", "geo", "node_modules", "@ip-location-db");
+        var geo = GeoDatabase.Load(dir); // scripts/setup.sh installs them; without them this fails, as it should
+        Assert.True(geo.CountryRanges > 100_000 && geo.AsnRanges > 100_000, $"{geo.CountryRanges} / {geo.AsnRanges}");
+        Assert.Equal(15169u, geo.Asn(FlowAddress.Parse("8.8.8.8")));
+        Assert.Equal("US", CountryCode.Text(geo.Country(FlowAddress.Parse("8.8.8.8"))));
+        Assert.Equal(13335u, geo.Asn(FlowAddress.Parse("1.1.1.1")));
+        Assert.Equal(0, geo.Country(FlowAddress.Parse("10.1.2.3")));
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "Flowline.slnx"))) return d.FullName;
+        }
+        throw new DirectoryNotFoundException("Flowline.slnx");
+    }
+}
+
+public sealed class GlobalAddressTests
+{
+    [Theory]
+    [InlineData("8.8.8.8", true)]
+    [InlineData("100.63.255.255", true)]
+    [InlineData("100.64.0.1", false)]
+    [InlineData("172.15.255.255", true)]
+    [InlineData("172.16.0.10", false)]
+    [InlineData("172.31.255.255", false)]
+    [InlineData("172.32.0.0", true)]
+    [InlineData("192.168.1.1", false)]
+    [InlineData("169.254.1.1", false)]
+    [InlineData("10.1.1.1", false)]
+    [InlineData("127.0.0.1", false)]
+    [InlineData("224.0.0.5", false)]
+    [InlineData("2001:4860:4860::8888", true)]
+    [InlineData("fd00::1", false)]
+    [InlineData("fe80::1", false)]
+    [InlineData("ff02::1", false)]
+    [InlineData("::1", false)]
+    public void Only_internet_routed_addresses_are_looked_up(string address, bool global) =>
+        Assert.Equal(global, Enricher.IsGlobal(FlowAddress.Parse(address)));
+}
