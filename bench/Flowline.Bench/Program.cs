@@ -7,6 +7,7 @@ public static class Program
     /// <summary>
     /// `make-pcap CAPTURE OUTPUT COUNT` writes a large capture for whole-process timing;
     /// `commit-profile [ROWS] [ROUNDS]` times a group commit column by column;
+    /// `enrich-profile INVENTORY [RECORDS]` times enrichment per record;
     /// anything else goes to BenchmarkDotNet (e.g. --filter '*DecodeBenchmarks*').
     /// </summary>
     public static int Main(string[] args)
@@ -24,6 +25,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "commit-profile")
         {
             CommitProfile.Run(args.Length > 1 ? int.Parse(args[1]) : 262_144, args.Length > 2 ? int.Parse(args[2]) : 5);
+            return 0;
+        }
+        if (args.Length > 1 && args[0] == "enrich-profile")
+        {
+            EnrichProfile.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 1_000_000);
             return 0;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -18,7 +18,12 @@ public sealed class OvsLab : IDisposable
     private readonly List<string> _namespaces = [];
     private bool _vswitchd;
 
-    public OvsLab()
+    public OvsLab() : this(twoHosts: true)
+    {
+    }
+
+    /// <param name="twoHosts">Add hosts A (10.77.0.1) and B (10.77.0.2); without, add hosts with <see cref="AddHost"/>.</param>
+    public OvsLab(bool twoHosts)
     {
         try
         {
@@ -32,8 +37,11 @@ public sealed class OvsLab : IDisposable
                 $"--log-file={Path.Combine(_dir.FullName, "ovs-vswitchd.log")}");
             _vswitchd = true;
             Vsctl("add-br", Bridge, "--", "set", "bridge", Bridge, "datapath_type=netdev");
-            A = AddHost("a", "10.77.0.1");
-            B = AddHost("b", "10.77.0.2");
+            if (twoHosts)
+            {
+                A = AddHost("a", "10.77.0.1");
+                B = AddHost("b", "10.77.0.2");
+            }
             Run(FlowlineProcess.Tool("ip"), "link", "set", Bridge, "up");
         }
         catch
@@ -50,7 +58,10 @@ public sealed class OvsLab : IDisposable
     /// <summary>The database socket; ovs-vsctl and `flowline ovs` find it through OVS_RUNDIR.</summary>
     private string Socket => Path.Combine(_dir.FullName, "db.sock");
 
-    public sealed record Host(string Namespace, string Address);
+    /// <summary>A host: its namespace, address, and the bridge port its veth pair forms (name, OpenFlow port, ifindex, the host's MAC).</summary>
+    public sealed record Host(string Namespace, string Address, string Port = "", uint OfPort = 0, uint IfIndex = 0, string Mac = "");
+
+    public string Ofctl(params string[] args) => Run(FlowlineProcess.Tool("ovs-ofctl"), args);
 
     /// <summary>Runs a command with OVS_RUNDIR pointing at this lab, so OVS tools talk to its daemons.</summary>
     public ProcessStartInfo WithLab(ProcessStartInfo psi)
@@ -82,7 +93,8 @@ public sealed class OvsLab : IDisposable
         return p;
     }
 
-    private Host AddHost(string name, string address)
+    /// <summary>Adds a host in its own namespace on an access port of the bridge (VLAN <paramref name="tag"/> when given).</summary>
+    public Host AddHost(string name, string address, int? tag = null)
     {
         var ns = $"fl{_id}{name}";
         string outside = ns + "0", inside = ns + "1";
@@ -92,13 +104,23 @@ public sealed class OvsLab : IDisposable
         Run(ip, "link", "add", outside, "type", "veth", "peer", "name", inside, "netns", ns);
         Run(ip, "link", "set", outside, "up");
         Run(FlowlineProcess.Tool("ethtool"), "-K", outside, "tx", "off", "tso", "off", "gso", "off", "gro", "off");
-        Vsctl("add-port", Bridge, outside);
+        if (tag is { } t) Vsctl("add-port", Bridge, outside, $"tag={t}");
+        else Vsctl("add-port", Bridge, outside);
         Run(ip, "netns", "exec", ns, "ip", "link", "set", "lo", "up");
         Run(ip, "netns", "exec", ns, "ip", "link", "set", inside, "up");
         Run(ip, "netns", "exec", ns, "ip", "addr", "add", $"{address}/24", "dev", inside);
         Run(ip, "netns", "exec", ns, FlowlineProcess.Tool("ethtool"), "-K", inside, "tx", "off", "tso", "off", "gso", "off", "gro", "off");
         Run(ip, "netns", "exec", ns, FlowlineProcess.Tool("sysctl"), "-q", "net.ipv4.tcp_timestamps=0");
-        return new Host(ns, address);
+        var mac = Run(ip, "netns", "exec", ns, "cat", $"/sys/class/net/{inside}/address").Trim();
+        uint ofport = 0;
+        for (var attempt = 0; attempt < 100 && ofport == 0; attempt++)
+        {
+            // ovs-vswitchd numbers the port shortly after it is added.
+            if (!uint.TryParse(Vsctl("get", "Interface", outside, "ofport").Trim(), out ofport) || ofport > 65279) ofport = 0;
+            if (ofport == 0) Thread.Sleep(100);
+        }
+        var ifindex = uint.Parse(File.ReadAllText($"/sys/class/net/{outside}/ifindex").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        return new Host(ns, address, outside, ofport, ifindex, mac);
     }
 
     private string Run(string file, params string[] args)

@@ -58,6 +58,9 @@ public sealed partial class ServeProcess : IDisposable
         JsonDocument.Parse(Get("/api/v1/exporters")).RootElement.GetProperty("exporters")
             .EnumerateArray().Single(e => e.GetProperty("protocol").GetString() == protocol);
 
+    /// <summary>Sends SIGHUP (re-read the inventory).</summary>
+    public void Hangup() => Process.Start("kill", ["-HUP", _process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+
     /// <summary>SIGTERM, then the exit code (the process must end within 10 s).</summary>
     public int Terminate()
     {

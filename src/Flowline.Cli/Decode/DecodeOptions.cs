@@ -156,7 +156,7 @@ internal sealed class DecodeOptions
         }
         if (options.Format == DecodeFormat.Flows)
         {
-            options.Fields = Wire.Records.FlowFields.All.Select(f => new CsvColumn(Wire.Records.FlowFields.Name(f), f, null)).ToArray();
+            options.Fields = Wire.Records.FlowFields.Decoded.Select(f => new CsvColumn(Wire.Records.FlowFields.Name(f), f, null)).ToArray();
         }
         return null;
     }

@@ -208,7 +208,7 @@ internal sealed class JsonOutput : IDecodeOutput
     private void WriteFlow(in FlowRecord r)
     {
         _json.WriteStartObject();
-        foreach (var f in FlowFields.All)
+        foreach (var f in FlowFields.Decoded)
         {
             _json.WriteString(FlowFields.Utf8Name(f), FlowFields.Format(f, r));
         }
@@ -315,7 +315,7 @@ internal sealed class GrepOutput(Stream output) : IDecodeOutput
 
     private void FlowLines(in DatagramHeader d, string source, string tag, string element, in FlowRecord r)
     {
-        foreach (var f in FlowFields.All)
+        foreach (var f in FlowFields.Decoded)
         {
             Prefix(d, source, tag, element);
             _w.Raw(FlowFields.Utf8Name(f));

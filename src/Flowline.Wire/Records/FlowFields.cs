@@ -80,6 +80,9 @@ public static class FlowFields
 
     public static IReadOnlyList<FlowField> All { get; } = BuildAll();
 
+    /// <summary>The fields a decoder fills: all but the tenancy ones, which enrichment adds before storage.</summary>
+    public static IReadOnlyList<FlowField> Decoded { get; } = BuildAll()[..(int)FlowField.Account];
+
     private static Dictionary<string, FlowField> BuildByName()
     {
         var d = new Dictionary<string, FlowField>(Table.Length, StringComparer.Ordinal);
