@@ -18,8 +18,10 @@ public sealed partial class ServeProcess : IDisposable
     public ServeProcess(string dataDir, params string[] extra)
     {
         var http = FreeTcpPort();
-        _process = Process.Start(FlowlineProcess.Flowline(["serve", "--data-dir", dataDir, "--sflow", "127.0.0.1:0", "--netflow", "127.0.0.1:0",
-            "--ipfix", "127.0.0.1:0", "--http", $"127.0.0.1:{http}", .. extra]))!;
+        // SIGHUP back to its default: a suite started under nohup would hand its children an ignored SIGHUP,
+        // which the runtime keeps ignored, and serve re-reads its inventory on SIGHUP.
+        _process = Process.Start(FlowlineProcess.StartInfo(FlowlineProcess.Tool("env"), ["--default-signal=HUP", "dotnet", "exec", FlowlineProcess.Dll,
+            "serve", "--data-dir", dataDir, "--sflow", "127.0.0.1:0", "--netflow", "127.0.0.1:0", "--ipfix", "127.0.0.1:0", "--http", $"127.0.0.1:{http}", .. extra]))!;
         _process.StandardInput.Close();
         _process.ErrorDataReceived += (_, e) => { lock (_stderr) _stderr.AppendLine(e.Data); };
         _process.BeginErrorReadLine();

@@ -32,7 +32,8 @@ internal static class ServeCommand
           --inventory FILE       accounts, networks, ports and security groups (YAML or JSON, see
                                  docs/inventory.example.yaml): every record is enriched with account,
                                  network, port, tags, direction, action and rule, and stored once per port
-                                 it touches. Re-read when the file changes and on SIGHUP; a file with
+                                 it touches. Re-read when the file changes and on SIGHUP (not under
+                                 nohup, which makes SIGHUP ignored); a file with
                                  errors is refused (each error logged with its line) and the inventory
                                  in force stays. A bad file at start stops the start.
           --geo-dir DIR          the @ip-location-db packages (country, asn) for public addresses
