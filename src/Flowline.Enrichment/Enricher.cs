@@ -90,13 +90,13 @@ public sealed class Enricher
         // The source port's row (egress from it), then the destination port's (ingress to it).
         if (srcPort is not null)
         {
-            Fill(c, b, row, srcPort, VmiDirections.Egress, srcVn, dstVn, dstPort);
+            Fill(b, row, srcPort, VmiDirections.Egress, srcVn, dstVn, dstPort);
             first = false;
         }
         if (dstPort is not null && !ReferenceEquals(dstPort, srcPort))
         {
             if (!first) row = b.Duplicate(i);
-            Fill(c, b, row, dstPort, VmiDirections.Ingress, srcVn, dstVn, srcPort);
+            Fill(b, row, dstPort, VmiDirections.Ingress, srcVn, dstVn, srcPort);
             first = false;
         }
         if (first)
@@ -134,7 +134,7 @@ public sealed class Enricher
         _ => FlowAction.Unknown,
     };
 
-    private static void Fill(Compiled c, FlowBatch b, int row, CompiledPort port, byte direction, CompiledNetwork? srcVn, CompiledNetwork? dstVn,
+    private static void Fill(FlowBatch b, int row, CompiledPort port, byte direction, CompiledNetwork? srcVn, CompiledNetwork? dstVn,
         CompiledPort? remote)
     {
         b.Account[row] = port.Account;

@@ -104,7 +104,7 @@ public static class FlowLogFormats
     [
         FlowField.Account, FlowField.Vmi, FlowField.SrcAddr, FlowField.DstAddr, FlowField.SrcPort, FlowField.DstPort, FlowField.IpProto,
         FlowField.Packets, FlowField.Bytes, FlowField.Start, FlowField.End, FlowField.Action, FlowField.SrcVn, FlowField.DstVn,
-        FlowField.VmiDirection, FlowField.TcpFlags, FlowField.IpVersion, FlowField.Site,
+        FlowField.VmiDirection, FlowField.TcpFlags, FlowField.IpVersion,
     ];
 
     /// <summary>Checks a custom field list; returns the format version it makes (the highest of its fields).</summary>
