@@ -34,7 +34,9 @@ cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 base=$(cpu)
 rcvbuf() { awk '/^Udp:/ && ++n == 2 {print $6}' /proc/net/snmp; }
 rcvbuf_before=$(rcvbuf)
-"$root/flowline" gen --protocol "$protocol" --count "$count" --rate "$rate" --preload --target "udp://127.0.0.1:$port" 2>"$work/gen"
+# FLOWLINE_GEN_ARGS: more flags for gen, e.g. "--public-servers" (bench/enrichment-bench.sh).
+# shellcheck disable=SC2086
+"$root/flowline" gen --protocol "$protocol" --count "$count" --rate "$rate" --preload ${FLOWLINE_GEN_ARGS:-} --target "udp://127.0.0.1:$port" 2>"$work/gen"
 sent_in=$(sed -n "s/.* in \([0-9.]*\) s$/\1/p" "$work/gen" | tail -1)
 # Settle: wait until the collector's CPU time stops growing.
 last=-1

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ingest with and without enrichment, same session: NetFlow v9 from `flowline gen` into `flowline serve`,
 # once plain and once with an inventory of PORTS ports and GROUPS security groups (bench/make-inventory.py:
-# every generated client address is a port; servers are public addresses with country/AS lookups).
+# every generated client address is a port). `flowline gen --public-servers` puts the servers on internet
+# addresses, so every record has a country and AS lookup for its far end; plain runs get the same traffic.
 # For each rate and mode, RUNS runs of SECONDS seconds (bench/collector-run.sh lines, prefixed by the mode).
 # usage: bench/enrichment-bench.sh [SECONDS] [RUNS] [PORTS] [GROUPS] [RATES...]
 set -euo pipefail
@@ -14,6 +15,7 @@ inventory=$(mktemp /tmp/flowline-inventory.XXXXXX.yaml)
 trap 'rm -f "$inventory"' EXIT
 python3 "$root/bench/make-inventory.py" "$ports" "$groups" >"$inventory"
 export FLOWLINE_GEO_DIR="${FLOWLINE_GEO_DIR:-$root/.deps/geo/node_modules/@ip-location-db}"
+export FLOWLINE_GEN_ARGS="--public-servers"
 echo "# mode collector protocol rate seconds sent stored lost cpu_seconds cpu_ns_per_record max_rss_mib socket_drops queue_drops"
 for rate in "${rates[@]}"; do
   for _ in $(seq "$runs"); do

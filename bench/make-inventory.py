@@ -4,8 +4,10 @@
 `flowline gen` draws clients from 10.0.0.1 upwards (rank r is 10.0.0.0 + r + 1) and servers from
 172.16.0.0/12. This makes every client address a port (VMI): PORTS ports over accounts of one /24
 network each, GROUPS security groups spread evenly over the accounts, each port in two of its
-account's groups, each group with four rules (most of which do not match, so rule evaluation walks
-them). Servers stay outside every network: public, with a country and AS lookup each.
+account's groups, each group with four rules: three ingress rules that `flowline gen`'s traffic does
+not match (so rule evaluation walks them) and the usual egress rule to anywhere, which admits each
+client's requests and, statefully, the servers' replies. Servers stay outside every network: public,
+with a country and AS lookup each when gen runs with --public-servers.
 
 usage: make-inventory.py [PORTS] [GROUPS] > inventory.yaml
 """
@@ -30,7 +32,7 @@ for a in range(accounts):
         out("      - {uuid: r-%05d-1, direction: ingress, protocol: tcp, ports: %d, remote: 192.168.%d.0/24}\n" % (g, 1000 + k, k % 256))
         out("      - {uuid: r-%05d-2, direction: ingress, protocol: udp, ports: 53, remote_group: sg-%d-%d}\n" % (g, a, k))
         out("      - {uuid: r-%05d-3, direction: ingress, protocol: tcp, ports: 22, remote: 10.0.%d.0/24}\n" % (g, a))
-        out("      - {uuid: r-%05d-4, direction: egress, protocol: tcp, ports: 1-65535, remote: 172.16.0.0/12}\n" % g)
+        out("      - {uuid: r-%05d-4, direction: egress, remote: 0.0.0.0/0}\n" % g)
         g += 1
         if g >= groups:
             break

@@ -7,13 +7,14 @@ using Flowline.Wire.Records;
 namespace Flowline.Bench;
 
 /// <summary>
-/// `commit-profile [ROWS] [ROUNDS]`: where a group commit's time goes. Fills one batch with the
-/// generator's flows (as `flowline gen` sends them), then times writing it as an LZ4 segment and,
-/// separately, encoding each column and building the zone maps, block by block.
+/// `commit-profile [ROWS] [ROUNDS] [INVENTORY]`: where a group commit's time goes. Fills one batch with the
+/// generator's flows (as `flowline gen` sends them), enriched with INVENTORY when one is given (as
+/// `flowline serve --inventory` stores them), then times writing it as an LZ4 segment and, separately,
+/// encoding each column and building the zone maps, block by block.
 /// </summary>
 public static class CommitProfile
 {
-    public static void Run(int rows, int rounds)
+    public static void Run(int rows, int rounds, string? inventory = null)
     {
         var traffic = new TrafficGenerator(seed: 1);
         var batch = new FlowBatch(rows);
@@ -22,6 +23,17 @@ public static class CommitProfile
             var r = traffic.Next();
             r.Exporter = FlowAddress.FromV4(0x7F00_0001);
             batch.Add(in r);
+        }
+        if (inventory is not null)
+        {
+            var geoDir = Enrichment.GeoDatabase.Locate(null);
+            var enricher = new Enrichment.Enricher(new Storage.SymbolTable(), geoDir is null ? null : Enrichment.GeoDatabase.Load(geoDir));
+            enricher.Use(Enrichment.InventoryFile.Load(inventory));
+            var enriched = new FlowBatch(rows * 2);
+            enriched.AppendRange(batch, 0, rows);
+            enricher.Enrich(enriched);
+            batch = new FlowBatch(rows);
+            batch.AppendRange(enriched, 0, rows);
         }
         var path = Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"commit-profile-{Environment.ProcessId}.seg");
         var blockRows = SegmentFile.DefaultBlockRows;

@@ -6,7 +6,7 @@ public static class Program
 {
     /// <summary>
     /// `make-pcap CAPTURE OUTPUT COUNT` writes a large capture for whole-process timing;
-    /// `commit-profile [ROWS] [ROUNDS]` times a group commit column by column;
+    /// `commit-profile [ROWS] [ROUNDS] [INVENTORY]` times a group commit column by column;
     /// `enrich-profile INVENTORY [RECORDS]` times enrichment per record;
     /// anything else goes to BenchmarkDotNet (e.g. --filter '*DecodeBenchmarks*').
     /// </summary>
@@ -24,7 +24,7 @@ public static class Program
         }
         if (args.Length > 0 && args[0] == "commit-profile")
         {
-            CommitProfile.Run(args.Length > 1 ? int.Parse(args[1]) : 262_144, args.Length > 2 ? int.Parse(args[2]) : 5);
+            CommitProfile.Run(args.Length > 1 ? int.Parse(args[1]) : 262_144, args.Length > 2 ? int.Parse(args[2]) : 5, args.Length > 3 ? args[3] : null);
             return 0;
         }
         if (args.Length > 1 && args[0] == "enrich-profile")

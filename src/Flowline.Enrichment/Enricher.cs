@@ -49,35 +49,48 @@ public sealed class Enricher
     {
         var c = _compiled;
         var n = batch.Count;
-        for (var i = 0; i < n; i++) Enrich(c, batch, i);
+        // The address lookups of a row a few rows ahead are started early, so that their memory reads
+        // overlap with the work on this one rather than wait one after another.
+        const int ahead = 8;
+        var src = batch.SrcAddr;
+        var dst = batch.DstAddr;
+        for (var i = 0; i < Math.Min(ahead, n); i++) c.Prefetch(src[i], dst[i]);
+        for (var i = 0; i < n; i++)
+        {
+            if (i + ahead < n) c.Prefetch(src[i + ahead], dst[i + ahead]);
+            Enrich(c, batch, i);
+        }
         return batch.Count - n;
     }
 
     private void Enrich(Compiled c, FlowBatch b, int i)
     {
-        var exporter = b.Exporter[i];
-        var netflow = b.Protocol[i] is FlowProtocol.NetFlow5 or FlowProtocol.NetFlow9;
         var src = b.SrcAddr[i];
         var dst = b.DstAddr[i];
         // Where the exporter saw it: the ports behind the interfaces, else the network behind the tag.
-        var inPort = c.PortAt(exporter, b.InIf[i], netflow);
-        var outPort = c.PortAt(exporter, b.OutIf[i], netflow);
-        var context = inPort?.Network ?? outPort?.Network ?? c.NetworkOfTag(b.Vlan[i], b.PostVlan[i], b.Tunnel[i], b.TunnelId[i]);
+        int inPort = -1, outPort = -1;
+        if (c.HasInterfaces)
+        {
+            var exporter = b.Exporter[i];
+            var netflow = b.Protocol[i] is FlowProtocol.NetFlow5 or FlowProtocol.NetFlow9;
+            inPort = c.PortAt(exporter, b.InIf[i], netflow);
+            outPort = c.PortAt(exporter, b.OutIf[i], netflow);
+        }
+        var context = inPort >= 0 ? c.Ports[inPort].Network : outPort >= 0 ? c.Ports[outPort].Network : -1;
+        if (context < 0 && c.HasTags) context = c.NetworkOfTag(b.Vlan[i], b.PostVlan[i], b.Tunnel[i], b.TunnelId[i]);
 
         // The port an interface names is an end when the address or the MAC is its own (a VM's IPv6
         // link-local or DHCP traffic has addresses the inventory does not list, but the VM's MAC).
-        var srcPort = inPort is not null && (inPort.Has(src) || inPort.Mac != 0 && inPort.Mac == b.SrcMac[i]) ? inPort : null;
-        var dstPort = outPort is not null && (outPort.Has(dst) || outPort.Mac != 0 && outPort.Mac == b.DstMac[i]) ? outPort : null;
-        CompiledNetwork? srcVn = srcPort?.Network, dstVn = dstPort?.Network;
-        if (srcPort is null) (srcPort, srcVn) = c.Resolve(src, context ?? dstPort?.Network);
-        if (dstPort is null) (dstPort, dstVn) = c.Resolve(dst, context ?? srcPort?.Network);
-        if (context is null && srcPort is null && dstPort is not null) (srcPort, srcVn) = c.Resolve(src, dstPort.Network);
+        var srcPort = inPort >= 0 && c.Owns(inPort, src, b.SrcMac[i]) ? inPort : -1;
+        var dstPort = outPort >= 0 && c.Owns(outPort, dst, b.DstMac[i]) ? outPort : -1;
+        int srcVn = srcPort >= 0 ? c.Ports[srcPort].Network : -1, dstVn = dstPort >= 0 ? c.Ports[dstPort].Network : -1;
+        if (srcPort < 0) srcVn = c.Resolve(src, context >= 0 ? context : dstPort >= 0 ? c.Ports[dstPort].Network : -1, out srcPort);
+        if (dstPort < 0) dstVn = c.Resolve(dst, context >= 0 ? context : srcPort >= 0 ? c.Ports[srcPort].Network : -1, out dstPort);
+        if (context < 0 && srcPort < 0 && dstPort >= 0) srcVn = c.Resolve(src, c.Ports[dstPort].Network, out srcPort);
 
-        var srcPublic = srcVn is { IsPublic: true };
-        var dstPublic = dstVn is { IsPublic: true };
         // Private, loopback, link-local and multicast addresses outside every network have no country or AS.
-        var srcGlobal = srcPublic && IsGlobal(src);
-        var dstGlobal = dstPublic && IsGlobal(dst);
+        var srcGlobal = srcVn == c.Public && IsGlobal(src);
+        var dstGlobal = dstVn == c.Public && IsGlobal(dst);
         var srcCountry = srcGlobal ? Geo.Country(src) : (ushort)0;
         var dstCountry = dstGlobal ? Geo.Country(dst) : (ushort)0;
         if (srcGlobal && b.SrcAs[i] == 0) b.SrcAs[i] = Geo.Asn(src);
@@ -88,15 +101,15 @@ public sealed class Enricher
         var row = i;
         var first = true;
         // The source port's row (egress from it), then the destination port's (ingress to it).
-        if (srcPort is not null)
+        if (srcPort >= 0)
         {
-            Fill(b, row, srcPort, VmiDirections.Egress, srcVn, dstVn, dstPort);
+            Fill(c, b, row, srcPort, VmiDirections.Egress, srcVn, dstVn, dstPort);
             first = false;
         }
-        if (dstPort is not null && !ReferenceEquals(dstPort, srcPort))
+        if (dstPort >= 0 && dstPort != srcPort)
         {
             if (!first) row = b.Duplicate(i);
-            Fill(b, row, dstPort, VmiDirections.Ingress, srcVn, dstVn, srcPort);
+            Fill(c, b, row, dstPort, VmiDirections.Ingress, srcVn, dstVn, srcPort);
             first = false;
         }
         if (first)
@@ -105,8 +118,8 @@ public sealed class Enricher
             b.Account[row] = 0;
             b.Vmi[row] = 0;
             b.VmiDirection[row] = VmiDirections.None;
-            b.SrcVn[row] = srcVn?.Symbol ?? 0;
-            b.DstVn[row] = dstVn?.Symbol ?? 0;
+            b.SrcVn[row] = srcVn >= 0 ? c.Networks[srcVn].Symbol : 0;
+            b.DstVn[row] = dstVn >= 0 ? c.Networks[dstVn].Symbol : 0;
             b.Action[row] = ExporterVerdict(b.ForwardingStatus[row]);
             b.SgRule[row] = 0;
             b.App[row] = b.Tier[row] = b.Site[row] = b.Deployment[row] = 0;
@@ -134,49 +147,64 @@ public sealed class Enricher
         _ => FlowAction.Unknown,
     };
 
-    private static void Fill(FlowBatch b, int row, CompiledPort port, byte direction, CompiledNetwork? srcVn, CompiledNetwork? dstVn,
-        CompiledPort? remote)
+    private static void Fill(Compiled c, FlowBatch b, int row, int portIndex, byte direction, int srcVn, int dstVn, int remoteIndex)
     {
+        ref readonly var port = ref c.Ports[portIndex];
         b.Account[row] = port.Account;
         b.Vmi[row] = port.Symbol;
         b.VmiDirection[row] = direction;
         // The far end's network only when it is public or the port's own account's.
-        b.SrcVn[row] = Visible(srcVn, port);
-        b.DstVn[row] = Visible(dstVn, port);
+        b.SrcVn[row] = c.Visible(srcVn, port.AccountOrdinal);
+        b.DstVn[row] = c.Visible(dstVn, port.AccountOrdinal);
         b.App[row] = port.App;
         b.Tier[row] = port.Tier;
         b.Site[row] = port.Site;
         b.Deployment[row] = port.Deployment;
         var exporter = ExporterVerdict(b.ForwardingStatus[row]);
         var remoteAddress = direction == VmiDirections.Ingress ? b.SrcAddr[row] : b.DstAddr[row];
-        var rule = port.Admitting(direction, b.IpVersion[row], b.IpProto[row], b.SrcPort[row], b.DstPort[row], b.TcpFlags[row], remoteAddress,
-            remote is not null && remote.AccountId == port.AccountId ? remote : null);
-        b.SgRule[row] = rule?.Symbol ?? 0;
+        var sameAccountRemote = remoteIndex >= 0 && c.Ports[remoteIndex].AccountOrdinal == port.AccountOrdinal ? remoteIndex : -1;
+        var rule = c.Admitting(in port, direction, b.IpVersion[row], b.IpProto[row], b.SrcPort[row], b.DstPort[row], b.TcpFlags[row],
+            remoteAddress, sameAccountRemote);
+        b.SgRule[row] = rule >= 0 ? c.Rules[rule].Symbol : 0;
         b.Action[row] = exporter switch
         {
             FlowAction.Drop => FlowAction.Drop,
             FlowAction.Pass => FlowAction.Pass,
             // No word from the exporter: the security groups decide (a port without groups has port security off).
-            _ => rule is not null || port.Unguarded ? FlowAction.Pass : FlowAction.Drop,
+            _ => rule >= 0 || port.Unguarded ? FlowAction.Pass : FlowAction.Drop,
         };
     }
 
-    private static uint Visible(CompiledNetwork? vn, CompiledPort port) =>
-        vn is null ? 0 : vn.IsPublic || vn.AccountId == port.AccountId ? vn.Symbol : 0;
-
-    /// <summary>The inventory turned into lookups; built once per reload.</summary>
+    /// <summary>
+    /// The inventory turned into lookups, built once per reload. Ports, networks and rules are arrays of
+    /// structs referred to by index (-1: none), and addresses sit in open-addressing tables, so that a
+    /// record costs a handful of memory reads rather than a chain of objects.
+    /// </summary>
     private sealed class Compiled
     {
         public required Inventory Inventory { get; init; }
-        private readonly Dictionary<(FlowAddress, uint), CompiledPort> _byIfIndex = [];
-        private readonly Dictionary<(FlowAddress, uint), CompiledPort> _byOfPort = [];
-        private readonly Dictionary<ushort, CompiledNetwork> _byVlan = [];
-        private readonly Dictionary<uint, CompiledNetwork> _byVni = [];
-        /// <summary>Addresses held by exactly one port in the whole inventory (null: held by several).</summary>
-        private readonly Dictionary<FlowAddress, CompiledPort?> _unique = [];
-        /// <summary>Per prefix length (in the 128-bit space), the networks whose subnet it is (null: several).</summary>
-        private readonly List<(int Length, Dictionary<FlowAddress, CompiledNetwork?> Networks)> _subnets = [];
-        private CompiledNetwork _public = null!;
+        public PortEntry[] Ports = [];
+        public NetworkEntry[] Networks = [];
+        public RuleEntry[] Rules = [];
+        /// <summary>Per port, its ingress rules then its egress rules (indexes into <see cref="Rules"/>).</summary>
+        private int[] _portRules = [];
+        /// <summary>Per port, the security groups it is a member of.</summary>
+        private int[] _portGroups = [];
+        private FlowAddress[][] _portAddresses = [];
+        private readonly Dictionary<(FlowAddress, uint), int> _byIfIndex = [];
+        private readonly Dictionary<(FlowAddress, uint), int> _byOfPort = [];
+        private readonly Dictionary<ushort, int> _byVlan = [];
+        private readonly Dictionary<uint, int> _byVni = [];
+        /// <summary>Every port address: the port's index, or ~k for the k-th list of ports sharing it.</summary>
+        private AddressTable _addresses = AddressTable.Empty;
+        private int[][] _shared = [];
+        /// <summary>Per prefix length (in the 128-bit space), longest first: the network whose subnet it is (-2: several).</summary>
+        private (int Length, AddressTable Networks)[] _subnets = [];
+
+        /// <summary>The public network's index.</summary>
+        public int Public;
+        public bool HasInterfaces => _byIfIndex.Count != 0 || _byOfPort.Count != 0;
+        public bool HasTags => _byVlan.Count != 0 || _byVni.Count != 0;
 
         public static Compiled Build(Inventory inventory, ISymbolInterner symbols)
         {
@@ -201,19 +229,36 @@ public sealed class Enricher
             var id = new Dictionary<string, uint>(StringComparer.Ordinal);
             for (var k = 0; k < names.Count; k++) id[names[k]] = ids[k];
             uint Sym(string? s) => s is null ? 0 : id[s];
+            var accounts = new Dictionary<string, int>(StringComparer.Ordinal);
+            int AccountOrdinal(string? account) =>
+                account is null ? -1 : accounts.TryGetValue(account, out var o) ? o : accounts[account] = accounts.Count;
 
             var c = new Compiled { Inventory = inventory };
-            var networks = new Dictionary<string, CompiledNetwork>(StringComparer.Ordinal);
+            var networks = new List<NetworkEntry>();
+            var networkIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+            var subnets = new Dictionary<int, Dictionary<FlowAddress, int>>();
+            c.Public = -1;
             foreach (var n in inventory.Networks)
             {
-                var vn = new CompiledNetwork(Sym(n.Name), n.Account, n.IsPublic, n.Subnets);
-                networks[n.Name] = vn;
-                if (n.IsPublic) c._public = vn;
-                if (n.Vlan is { } vlan) c._byVlan[vlan] = vn;
-                if (n.Vni is { } vni) c._byVni[vni] = vn;
-                foreach (var s in n.Subnets) c.AddSubnet(s, vn);
+                var index = networks.Count;
+                networks.Add(new NetworkEntry(Sym(n.Name), AccountOrdinal(n.Account), n.IsPublic, [.. n.Subnets]));
+                networkIndex[n.Name] = index;
+                if (n.IsPublic) c.Public = index;
+                if (n.Vlan is { } vlan) c._byVlan[vlan] = index;
+                if (n.Vni is { } vni) c._byVni[vni] = index;
+                foreach (var s in n.Subnets)
+                {
+                    if (!subnets.TryGetValue(s.Length, out var table)) subnets[s.Length] = table = [];
+                    table[s.Network] = table.ContainsKey(s.Network) ? -2 : index;
+                }
             }
-            c._public ??= new CompiledNetwork(Sym(PublicName), null, true, []);
+            if (c.Public < 0)
+            {
+                c.Public = networks.Count;
+                networks.Add(new NetworkEntry(Sym(PublicName), -1, true, []));
+            }
+            c.Networks = [.. networks];
+            c._subnets = subnets.OrderByDescending(s => s.Key).Select(s => (s.Key, AddressTable.Build(s.Value))).ToArray();
 
             var groups = new Dictionary<string, int>(StringComparer.Ordinal);
             for (var g = 0; g < inventory.SecurityGroups.Count; g++)
@@ -221,108 +266,233 @@ public sealed class Enricher
                 groups[inventory.SecurityGroups[g].Uuid] = g;
                 groups.TryAdd(inventory.SecurityGroups[g].Name, g);
             }
-            var rulesOf = new CompiledRule[inventory.SecurityGroups.Count][];
+            var rules = new List<RuleEntry>();
+            var rulesOf = new List<int>[inventory.SecurityGroups.Count];
             for (var g = 0; g < rulesOf.Length; g++)
             {
-                var sg = inventory.SecurityGroups[g];
-                rulesOf[g] = sg.Rules.Select(r => new CompiledRule(Sym(r.Uuid), r.Direction, r.IpVersion, r.Protocol, r.PortLow, r.PortHigh,
-                    r.Remote, r.RemoteGroup is { } rg && groups.TryGetValue(rg, out var gi) ? gi : r.RemoteGroup is null ? -1 : -2)).ToArray();
-            }
-
-            foreach (var p in inventory.Ports)
-            {
-                var member = p.SecurityGroups.Select(s => groups.TryGetValue(s, out var g) ? g : -1).Where(g => g >= 0).Distinct().ToArray();
-                var rules = member.SelectMany(g => rulesOf[g]).ToArray();
-                var port = new CompiledPort(Sym(p.Uuid), Sym(p.Account), p.Account, networks[p.Network], p.Mac, [.. p.Addresses],
-                    Sym(p.Tags.App), Sym(p.Tags.Tier), Sym(p.Tags.Site), Sym(p.Tags.Deployment), member,
-                    rules.Where(r => r.Direction == RuleDirection.Ingress).ToArray(), rules.Where(r => r.Direction == RuleDirection.Egress).ToArray(),
-                    unguarded: member.Length == 0);
-                var exporter = p.Exporter ?? FlowAddress.None;
-                if (p.IfIndex is { } ifIndex) c._byIfIndex[(exporter, ifIndex)] = port;
-                if (p.OfPort is { } ofPort) c._byOfPort[(exporter, ofPort)] = port;
-                foreach (var a in p.Addresses)
+                rulesOf[g] = [];
+                foreach (var r in inventory.SecurityGroups[g].Rules)
                 {
-                    port.Network.Ports[a] = port;
-                    c._unique[a] = c._unique.ContainsKey(a) ? null : port;
+                    rulesOf[g].Add(rules.Count);
+                    rules.Add(RuleEntry.Create(Sym(r.Uuid), r, r.RemoteGroup is { } rg && groups.TryGetValue(rg, out var gi) ? gi : r.RemoteGroup is null ? -1 : -2));
                 }
             }
-            c._subnets.Sort((x, y) => y.Length.CompareTo(x.Length)); // longest prefix first
+            c.Rules = [.. rules];
+
+            var ports = new PortEntry[inventory.Ports.Count];
+            var portRules = new List<int>();
+            var portGroups = new List<int>();
+            var addresses = new Dictionary<FlowAddress, List<int>>();
+            c._portAddresses = new FlowAddress[ports.Length][];
+            for (var k = 0; k < ports.Length; k++)
+            {
+                var p = inventory.Ports[k];
+                var member = p.SecurityGroups.Select(s => groups.TryGetValue(s, out var g) ? g : -1).Where(g => g >= 0).Distinct().ToArray();
+                var own = member.SelectMany(g => rulesOf[g]).ToArray();
+                ref var e = ref ports[k];
+                e.Symbol = Sym(p.Uuid);
+                e.Account = Sym(p.Account);
+                e.AccountOrdinal = AccountOrdinal(p.Account);
+                e.Network = networkIndex[p.Network];
+                e.Mac = p.Mac;
+                e.App = Sym(p.Tags.App);
+                e.Tier = Sym(p.Tags.Tier);
+                e.Site = Sym(p.Tags.Site);
+                e.Deployment = Sym(p.Tags.Deployment);
+                e.Unguarded = member.Length == 0;
+                e.IngressStart = portRules.Count;
+                portRules.AddRange(own.Where(r => rules[r].Direction == RuleDirection.Ingress));
+                e.IngressEnd = e.EgressStart = portRules.Count;
+                portRules.AddRange(own.Where(r => rules[r].Direction == RuleDirection.Egress));
+                e.EgressEnd = portRules.Count;
+                e.GroupStart = portGroups.Count;
+                portGroups.AddRange(member);
+                e.GroupEnd = portGroups.Count;
+                c._portAddresses[k] = [.. p.Addresses];
+
+                var exporter = p.Exporter ?? FlowAddress.None;
+                if (p.IfIndex is { } ifIndex) c._byIfIndex[(exporter, ifIndex)] = k;
+                if (p.OfPort is { } ofPort) c._byOfPort[(exporter, ofPort)] = k;
+                foreach (var a in p.Addresses)
+                {
+                    if (!addresses.TryGetValue(a, out var holders)) addresses[a] = holders = [];
+                    if (!holders.Contains(k)) holders.Add(k);
+                }
+            }
+            c.Ports = ports;
+            c._portRules = [.. portRules];
+            c._portGroups = [.. portGroups];
+            var shared = new List<int[]>();
+            var byAddress = new Dictionary<FlowAddress, int>(addresses.Count);
+            foreach (var (a, holders) in addresses)
+            {
+                if (holders.Count == 1) byAddress[a] = holders[0];
+                else
+                {
+                    byAddress[a] = ~shared.Count;
+                    shared.Add([.. holders]);
+                }
+            }
+            c._shared = [.. shared];
+            c._addresses = AddressTable.Build(byAddress);
             return c;
         }
 
-        private void AddSubnet(Prefix p, CompiledNetwork vn)
+        /// <summary>The port behind an interface number of an exporter (ports listed without an exporter match any), or -1.</summary>
+        public int PortAt(FlowAddress exporter, uint number, bool netflow)
         {
-            var table = _subnets.Find(t => t.Length == p.Length).Networks;
-            if (table is null)
-            {
-                table = [];
-                _subnets.Add((p.Length, table));
-            }
-            table[p.Network] = table.ContainsKey(p.Network) ? null : vn;
-        }
-
-        /// <summary>The port behind an interface number of an exporter (ports listed without an exporter match any).</summary>
-        public CompiledPort? PortAt(FlowAddress exporter, uint number, bool netflow)
-        {
-            if (number == 0) return null;
+            if (number == 0) return -1;
             // Open vSwitch numbers interfaces by OpenFlow port in NetFlow and by ifindex in sFlow and IPFIX.
             var first = netflow ? _byOfPort : _byIfIndex;
             var second = netflow ? _byIfIndex : _byOfPort;
-            if (first.Count == 0 && second.Count == 0) return null;
-            return first.GetValueOrDefault((exporter, number)) ?? second.GetValueOrDefault((exporter, number))
-                ?? first.GetValueOrDefault((FlowAddress.None, number)) ?? second.GetValueOrDefault((FlowAddress.None, number));
+            return first.TryGetValue((exporter, number), out var p) || second.TryGetValue((exporter, number), out p)
+                || first.TryGetValue((FlowAddress.None, number), out p) || second.TryGetValue((FlowAddress.None, number), out p) ? p : -1;
         }
 
-        public CompiledNetwork? NetworkOfTag(ushort vlan, ushort postVlan, TunnelKind tunnel, uint tunnelId)
+        /// <summary>Starts reading the address table where these addresses would be.</summary>
+        public void Prefetch(in FlowAddress src, in FlowAddress dst)
+        {
+            _addresses.Prefetch(src);
+            _addresses.Prefetch(dst);
+        }
+
+        /// <summary>Is the address, or else the MAC, the port's own?</summary>
+        public bool Owns(int port, in FlowAddress address, ulong mac) =>
+            Array.IndexOf(_portAddresses[port], address) >= 0 || Ports[port].Mac != 0 && Ports[port].Mac == mac;
+
+        public int NetworkOfTag(ushort vlan, ushort postVlan, TunnelKind tunnel, uint tunnelId)
         {
             if (tunnel is TunnelKind.Vxlan or TunnelKind.Gre && _byVni.TryGetValue(tunnelId, out var byVni)) return byVni;
             if (vlan != 0 && _byVlan.TryGetValue(vlan, out var byVlan)) return byVlan;
             if (postVlan != 0 && _byVlan.TryGetValue(postVlan, out var byPost)) return byPost;
-            return null;
+            return -1;
         }
 
         /// <summary>
-        /// An address's port and network: inside <paramref name="context"/> first; else the one port in the
+        /// An address's network and port: inside <paramref name="context"/> first; else the one port in the
         /// inventory with that address; else the network whose subnet holds it; public when no subnet does.
-        /// An address that several networks could hold, with nothing to tell them apart, stays unknown.
+        /// An address that several networks could hold, with nothing to tell them apart, stays unknown (-1).
         /// </summary>
-        public (CompiledPort?, CompiledNetwork?) Resolve(FlowAddress a, CompiledNetwork? context)
+        public int Resolve(in FlowAddress a, int context, out int port)
         {
-            if (a.IsNone) return (null, null);
-            if (context is not null)
+            port = -1;
+            if (a.IsNone) return -1;
+            var holder = _addresses.Find(a);
+            if (context >= 0)
             {
-                if (context.Ports.TryGetValue(a, out var p)) return (p, context);
-                if (context.Contains(a)) return (null, context);
+                if (holder >= 0)
+                {
+                    if (Ports[holder].Network == context)
+                    {
+                        port = holder;
+                        return context;
+                    }
+                }
+                else if (holder != AddressTable.Missing)
+                {
+                    // Several ports hold it: the last one listed in this network, as a port listed later replaces an earlier one.
+                    var candidates = _shared[~holder];
+                    for (var k = candidates.Length - 1; k >= 0; k--)
+                    {
+                        if (Ports[candidates[k]].Network != context) continue;
+                        port = candidates[k];
+                        return context;
+                    }
+                }
+                if (Networks[context].Contains(a)) return context;
             }
-            if (_unique.TryGetValue(a, out var only))
+            if (holder >= 0)
             {
-                if (only is not null) return (only, only.Network);
+                port = holder;
+                return Ports[holder].Network;
             }
             var inSubnet = false;
             foreach (var (length, networks) in _subnets)
             {
-                if (networks.TryGetValue(Prefix.Mask(a, length), out var vn))
-                {
-                    if (vn is not null) return (null, vn);
-                    inSubnet = true;
-                }
+                var vn = networks.Find(Prefix.Mask(a, length));
+                if (vn >= 0) return vn;
+                if (vn != AddressTable.Missing) inSubnet = true;
             }
-            return inSubnet || only is null && _unique.ContainsKey(a) ? (null, null) : (null, _public);
+            return inSubnet || holder != AddressTable.Missing ? -1 : Public;
+        }
+
+        /// <summary>A network's name for a row of a port's account: only when public or the account's own.</summary>
+        public uint Visible(int network, int accountOrdinal)
+        {
+            if (network < 0) return 0;
+            ref readonly var vn = ref Networks[network];
+            return vn.IsPublic || vn.AccountOrdinal == accountOrdinal ? vn.Symbol : 0;
+        }
+
+        /// <summary>
+        /// The rule that admits a flow through this port (an index into <see cref="Rules"/>), or -1. Security
+        /// groups are stateful: a flow is also admitted as the reply of one that a rule of the other direction
+        /// admits. Without connection state, a flow counts as a reply when it does not open a connection (no
+        /// TCP SYN without ACK) and comes from the lower port (the service port) to the higher (the client's
+        /// ephemeral port).
+        /// </summary>
+        public int Admitting(in PortEntry port, byte direction, byte ipVersion, byte protocol, ushort srcPort, ushort dstPort, ushort tcpFlags,
+            in FlowAddress remote, int remotePort)
+        {
+            var ingress = direction == VmiDirections.Ingress;
+            var rule = FirstAdmitting(ingress ? port.IngressStart : port.EgressStart, ingress ? port.IngressEnd : port.EgressEnd,
+                ipVersion, protocol, dstPort, remote, remotePort);
+            if (rule >= 0) return rule;
+            if (protocol is 1 or 58) return -1; // ICMP replies are told by type, not by port
+            const ushort syn = 0x02, ack = 0x10;
+            if (protocol == 6 && (tcpFlags & (syn | ack)) == syn || srcPort >= dstPort) return -1;
+            return FirstAdmitting(ingress ? port.EgressStart : port.IngressStart, ingress ? port.EgressEnd : port.IngressEnd,
+                ipVersion, protocol, srcPort, remote, remotePort);
+        }
+
+        private int FirstAdmitting(int start, int end, byte ipVersion, byte protocol, ushort port, in FlowAddress remote, int remotePort)
+        {
+            for (var k = start; k < end; k++)
+            {
+                var r = _portRules[k];
+                ref readonly var rule = ref Rules[r];
+                if (!rule.Matches(ipVersion, protocol, port, remote)) continue;
+                if (rule.RemoteGroup == -1) return r;
+                if (rule.RemoteGroup >= 0 && remotePort >= 0 && IsMember(remotePort, rule.RemoteGroup)) return r;
+            }
+            return -1;
+        }
+
+        private bool IsMember(int port, int group)
+        {
+            ref readonly var p = ref Ports[port];
+            for (var k = p.GroupStart; k < p.GroupEnd; k++)
+            {
+                if (_portGroups[k] == group) return true;
+            }
+            return false;
         }
     }
 
     public const string PublicName = "public";
 }
 
-internal sealed class CompiledNetwork(uint symbol, string? accountId, bool isPublic, IReadOnlyList<Prefix> subnets)
+internal struct PortEntry
 {
-    public uint Symbol { get; } = symbol;
-    public string? AccountId { get; } = accountId;
-    public bool IsPublic { get; } = isPublic;
-    public Dictionary<FlowAddress, CompiledPort> Ports { get; } = [];
-    private readonly Prefix[] _subnets = [.. subnets];
+    public uint Symbol, Account, App, Tier, Site, Deployment;
+    /// <summary>The account as a small number, to compare accounts without strings.</summary>
+    public int AccountOrdinal;
+    public int Network;
+    public ulong Mac;
+    public int IngressStart, IngressEnd, EgressStart, EgressEnd, GroupStart, GroupEnd;
+    /// <summary>In no security group: port security is off and everything passes.</summary>
+    public bool Unguarded;
+}
 
-    public bool Contains(FlowAddress a)
+internal readonly struct NetworkEntry(uint symbol, int accountOrdinal, bool isPublic, Prefix[] subnets)
+{
+    public readonly uint Symbol = symbol;
+    /// <summary>-1 for a network without an account (the public one).</summary>
+    public readonly int AccountOrdinal = accountOrdinal;
+    public readonly bool IsPublic = isPublic;
+    private readonly Prefix[] _subnets = subnets;
+
+    public bool Contains(in FlowAddress a)
     {
         foreach (var s in _subnets)
         {
@@ -332,65 +502,114 @@ internal sealed class CompiledNetwork(uint symbol, string? accountId, bool isPub
     }
 }
 
-internal sealed record CompiledRule(uint Symbol, RuleDirection Direction, byte IpVersion, byte? Protocol, ushort PortLow, ushort PortHigh,
-    Prefix? Remote, int RemoteGroup)
+/// <summary>A security-group rule with its remote prefix as a pair of 64-bit masks.</summary>
+internal readonly struct RuleEntry
 {
-    /// <summary>Does the rule admit traffic of this protocol to <paramref name="port"/>, with this remote end?</summary>
-    public bool Admits(byte ipVersion, byte protocol, ushort port, FlowAddress remote, CompiledPort? remotePort)
+    public readonly uint Symbol;
+    public readonly RuleDirection Direction;
+    private readonly byte _ipVersion;
+    /// <summary>-1: any protocol.</summary>
+    private readonly short _protocol;
+    private readonly ushort _portLow, _portHigh;
+    private readonly ulong _netHi, _netLo, _maskHi, _maskLo;
+    /// <summary>A security group's index; -1 when the rule names no group, -2 for a group not in the inventory (matches nobody).</summary>
+    public readonly int RemoteGroup;
+
+    private RuleEntry(uint symbol, SecurityRule r, int remoteGroup)
     {
-        if (IpVersion != 0 && ipVersion != 0 && IpVersion != ipVersion) return false;
-        if (Protocol is { } p && p != protocol) return false;
-        if (PortLow != 0 || PortHigh != ushort.MaxValue)
+        Symbol = symbol;
+        Direction = r.Direction;
+        _ipVersion = r.IpVersion;
+        _protocol = r.Protocol is { } p ? p : (short)-1;
+        _portLow = r.PortLow;
+        _portHigh = r.PortHigh;
+        RemoteGroup = r.Remote is null ? remoteGroup : -1;
+        if (r.Remote is { } prefix)
+        {
+            var ones = new FlowAddress(ulong.MaxValue, ulong.MaxValue);
+            var mask = Prefix.Mask(ones, prefix.Length);
+            (_netHi, _netLo, _maskHi, _maskLo) = (prefix.Network.Hi, prefix.Network.Lo, mask.Hi, mask.Lo);
+        }
+    }
+
+    public static RuleEntry Create(uint symbol, SecurityRule r, int remoteGroup) => new(symbol, r, remoteGroup);
+
+    /// <summary>
+    /// Does the rule admit traffic of this protocol to <paramref name="port"/> from or to <paramref name="remote"/>?
+    /// A rule naming a remote group matches here on everything else; the caller checks the membership.
+    /// </summary>
+    public bool Matches(byte ipVersion, byte protocol, ushort port, in FlowAddress remote)
+    {
+        if (_ipVersion != 0 && ipVersion != 0 && _ipVersion != ipVersion) return false;
+        if (_protocol >= 0 && _protocol != protocol) return false;
+        if (_portLow != 0 || _portHigh != ushort.MaxValue)
         {
             // ICMP carries type << 8 | code where ports go; a rule's range then applies to the type.
             var value = protocol is 1 or 58 ? (ushort)(port >> 8) : port;
-            if (value < PortLow || value > PortHigh) return false;
+            if (value < _portLow || value > _portHigh) return false;
         }
-        if (Remote is { } prefix) return prefix.Contains(remote);
-        if (RemoteGroup >= 0) return remotePort is not null && Array.IndexOf(remotePort.Groups, RemoteGroup) >= 0;
-        return RemoteGroup == -1;
+        return (remote.Hi & _maskHi) == _netHi && (remote.Lo & _maskLo) == _netLo;
     }
 }
 
-internal sealed class CompiledPort(uint symbol, uint account, string accountId, CompiledNetwork network, ulong mac, FlowAddress[] addresses,
-    uint app, uint tier, uint site, uint deployment, int[] groups, CompiledRule[] ingress, CompiledRule[] egress, bool unguarded)
+/// <summary>
+/// An immutable open-addressing table from addresses to non-negative or negative ints, at most half full:
+/// a lookup reads one slot in the common case.
+/// </summary>
+internal sealed class AddressTable
 {
-    public uint Symbol { get; } = symbol;
-    public uint Account { get; } = account;
-    public string AccountId { get; } = accountId;
-    public CompiledNetwork Network { get; } = network;
-    public ulong Mac { get; } = mac;
-    public uint App { get; } = app;
-    public uint Tier { get; } = tier;
-    public uint Site { get; } = site;
-    public uint Deployment { get; } = deployment;
-    public int[] Groups { get; } = groups;
-    /// <summary>In no security group: port security is off and everything passes.</summary>
-    public bool Unguarded { get; } = unguarded;
+    public const int Missing = int.MinValue;
+    public static readonly AddressTable Empty = Build(new Dictionary<FlowAddress, int>());
 
-    public bool Has(FlowAddress a) => Array.IndexOf(addresses, a) >= 0;
+    private readonly Entry[] _slots;
+    private readonly int _shift;
 
-    /// <summary>
-    /// The rule that admits a flow through this port, or null. Security groups are stateful: a flow is
-    /// also admitted as the reply of one that a rule of the other direction admits. Without connection
-    /// state, a flow counts as a reply when it does not open a connection (no TCP SYN without ACK) and
-    /// comes from the lower port (the service port) to the higher (the client's ephemeral port).
-    /// </summary>
-    public CompiledRule? Admitting(byte direction, byte ipVersion, byte protocol, ushort srcPort, ushort dstPort, ushort tcpFlags,
-        FlowAddress remote, CompiledPort? remotePort)
+    /// <summary>Address and value side by side: a lookup touches one cache line.</summary>
+    private struct Entry
     {
-        var (forward, reverse) = direction == VmiDirections.Ingress ? (ingress, egress) : (egress, ingress);
-        foreach (var r in forward)
+        public ulong Hi, Lo;
+        public int Value;
+    }
+
+    private AddressTable(int bits)
+    {
+        _slots = new Entry[1 << bits];
+        for (var k = 0; k < _slots.Length; k++) _slots[k].Value = Missing;
+        _shift = 64 - bits;
+    }
+
+    public static AddressTable Build(IReadOnlyDictionary<FlowAddress, int> entries)
+    {
+        var bits = 4;
+        while (1 << bits < entries.Count * 2) bits++;
+        var t = new AddressTable(bits);
+        foreach (var (a, v) in entries)
         {
-            if (r.Admits(ipVersion, protocol, dstPort, remote, remotePort)) return r;
+            var k = t.Slot(a);
+            while (t._slots[k].Value != Missing) k = (k + 1) & (t._slots.Length - 1);
+            t._slots[k] = new Entry { Hi = a.Hi, Lo = a.Lo, Value = v };
         }
-        if (protocol is 1 or 58) return null; // ICMP replies are told by type, not by port
-        const ushort syn = 0x02, ack = 0x10;
-        if (protocol == 6 && (tcpFlags & (syn | ack)) == syn || srcPort >= dstPort) return null;
-        foreach (var r in reverse)
+        return t;
+    }
+
+    private int Slot(in FlowAddress a) => (int)(((a.Hi ^ a.Lo) * 0x9E37_79B9_7F4A_7C15UL) >> _shift);
+
+    /// <summary>Asks the processor to bring the address's slot into the cache (no effect where it cannot).</summary>
+    public unsafe void Prefetch(in FlowAddress a)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref _slots[Slot(a)]));
+    }
+
+    /// <summary>The value stored for the address, or <see cref="Missing"/>.</summary>
+    public int Find(in FlowAddress a)
+    {
+        var slots = _slots;
+        var mask = slots.Length - 1;
+        for (var k = Slot(a); ; k = (k + 1) & mask)
         {
-            if (r.Admits(ipVersion, protocol, srcPort, remote, remotePort)) return r;
+            ref readonly var e = ref slots[k];
+            if (e.Value == Missing || e.Hi == a.Hi && e.Lo == a.Lo) return e.Value;
         }
-        return null;
     }
 }

@@ -8,7 +8,8 @@ namespace Flowline.Enrichment;
 /// Country and AS of public addresses, from the CSV range files of the <c>@ip-location-db</c> packages
 /// (installed by scripts/setup.sh): a country package such as <c>geo-whois-asn-country</c>
 /// (<c>start,end,CC</c>) and the <c>asn</c> package (<c>start,end,asn,organisation</c>). IPv4 files come as
-/// integers (<c>*-ipv4-num.csv</c>), IPv6 as addresses. Lookups are binary searches over sorted ranges.
+/// integers (<c>*-ipv4-num.csv</c>), IPv6 as addresses. Lookups are binary searches over sorted ranges,
+/// for IPv4 only among the ranges of the address's /16.
 /// </summary>
 public sealed class GeoDatabase
 {
@@ -89,10 +90,23 @@ public sealed class GeoDatabase
         private readonly T[] _value4;
         private readonly UInt128[] _start6, _end6;
         private readonly T[] _value6;
+        /// <summary>
+        /// For each IPv4 /16 p, how many ranges start below p.0.0 (entry 65536: all of them): the range
+        /// holding an address of p is searched among a handful of ranges rather than all.
+        /// </summary>
+        private readonly int[] _below16;
 
         private Ranges(uint[] start4, uint[] end4, T[] value4, UInt128[] start6, UInt128[] end6, T[] value6)
         {
             (_start4, _end4, _value4, _start6, _end6, _value6) = (start4, end4, value4, start6, end6, value6);
+            _below16 = new int[65537];
+            var k = 0;
+            for (var p = 0; p < 65536; p++)
+            {
+                while (k < start4.Length && start4[k] < (uint)p << 16) k++;
+                _below16[p] = k;
+            }
+            _below16[65536] = start4.Length;
         }
 
         public int Count => _start4.Length + _start6.Length;
@@ -102,18 +116,20 @@ public sealed class GeoDatabase
             if (a.IsNone) return default;
             if (a.IsV4)
             {
-                var i = UpperBound(_start4, a.V4) - 1;
+                // Ranges starting below the address's /16 are all counted in _below16[p], and those starting
+                // in a later /16 start above the address: the upper bound lies between the two.
+                var p = a.V4 >> 16;
+                var i = UpperBound(_start4, a.V4, _below16[p], _below16[p + 1]) - 1;
                 return i >= 0 && a.V4 <= _end4[i] ? _value4[i] : default;
             }
             var v = new UInt128(a.Hi, a.Lo);
-            var j = UpperBound(_start6, v) - 1;
+            var j = UpperBound(_start6, v, 0, _start6.Length) - 1;
             return j >= 0 && v <= _end6[j] ? _value6[j] : default;
         }
 
-        /// <summary>The first index whose start is above <paramref name="v"/>.</summary>
-        private static int UpperBound<TKey>(TKey[] starts, TKey v) where TKey : IComparable<TKey>
+        /// <summary>The first index in [lo, hi] whose start is above <paramref name="v"/>, when all before lo are not and all from hi are.</summary>
+        private static int UpperBound<TKey>(TKey[] starts, TKey v, int lo, int hi) where TKey : IComparable<TKey>
         {
-            int lo = 0, hi = starts.Length;
             while (lo < hi)
             {
                 var mid = (lo + hi) >>> 1;

@@ -287,4 +287,21 @@ public sealed class GlobalAddressTests
     [InlineData("::1", false)]
     public void Only_internet_routed_addresses_are_looked_up(string address, bool global) =>
         Assert.Equal(global, Enricher.IsGlobal(FlowAddress.Parse(address)));
+
+    [Fact]
+    public void The_generators_public_servers_are_internet_addresses_and_distinct()
+    {
+        var seen = new HashSet<FlowAddress>();
+        for (var rank = 0; rank < 100_000; rank++)
+        {
+            foreach (var v6 in new[] { false, true })
+            {
+                var a = Flowline.Wire.Generation.TrafficGenerator.PublicServer(rank, v6);
+                Assert.True(Enricher.IsGlobal(a), $"rank {rank}: {a} is not an internet address");
+                Assert.Equal(!v6, a.IsV4);
+                seen.Add(a);
+            }
+        }
+        Assert.True(seen.Count > 199_000, $"only {seen.Count} distinct addresses");
+    }
 }

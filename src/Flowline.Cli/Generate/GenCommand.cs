@@ -27,6 +27,9 @@ internal static class GenCommand
                               the spacing of the flows' timestamps (default 10000/s)
           --seed S            random seed (default 1)
           --hosts N           size of the client pool (default 10000; servers are a tenth of it)
+          --public-servers    servers on internet addresses (scattered over the public IPv4 space
+                              and 2a00::/12) instead of 172.16.0.0/12, so that they have a country
+                              and an AS to look up
           --sampling N        sampling rate announced and applied (default 1)
           --start TIME        timestamp of the first flow, RFC 3339 (default 2026-11-19T00:00:00Z)
           --no-templates      NetFlow v9 / IPFIX without template sets (the collector must know them already)
@@ -56,6 +59,7 @@ internal static class GenCommand
         long dropEvery = 0, droppedDatagrams = 0, droppedFlows = 0;
         var templates = true;
         var preload = false;
+        var publicServers = false;
         for (var i = 0; i < args.Length; i++)
         {
             var a = args[i];
@@ -83,6 +87,7 @@ internal static class GenCommand
                     case "--sampling": sampling = (uint)Math.Min(uint.MaxValue, Positive(a, Next())); break;
                     case "--no-templates": templates = false; break;
                     case "--preload": preload = true; break;
+                    case "--public-servers": publicServers = true; break;
                     case "--drop-every":
                         dropEvery = Positive(a, Next());
                         if (dropEvery < 2) throw new ArgumentException("--drop-every: at least 2");
@@ -119,7 +124,7 @@ internal static class GenCommand
         }
 
         var traffic = new TrafficGenerator(seed, hosts, startMicros: start.ToUnixTimeMilliseconds() * 1000,
-            flowsPerSecond: rate > 0 ? rate : 10_000, samplingRate: sampling);
+            flowsPerSecond: rate > 0 ? rate : 10_000, samplingRate: sampling) { PublicServers = publicServers };
         var generator = new DatagramGenerator(protocol, traffic) { SendTemplates = templates };
         var buffer = new byte[65536];
         var watch = Stopwatch.StartNew();

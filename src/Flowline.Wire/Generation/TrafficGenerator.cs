@@ -43,6 +43,12 @@ public sealed class TrafficGenerator
     public int Hosts { get; }
     public uint SamplingRate { get; }
 
+    /// <summary>
+    /// Servers on internet addresses (spread over the public IPv4 /8s and 2a00::/12) rather than
+    /// 172.16.0.0/12 and fd01::/64, so that enrichment has countries and AS numbers to look up.
+    /// </summary>
+    public bool PublicServers { get; init; }
+
     private static double[] ZipfCdf(int n, double s)
     {
         var cdf = new double[n];
@@ -70,11 +76,28 @@ public sealed class TrafficGenerator
     public static FlowAddress Server(int rank, bool v6) =>
         v6 ? new FlowAddress(0xFD01_0000_0000_0000UL, (ulong)rank + 1) : FlowAddress.FromV4(0xAC10_0000u + (uint)rank + 1);
 
+    /// <summary>
+    /// The rank-th public server: a fixed, scattered address outside every private, shared, loopback,
+    /// link-local, documentation and multicast range; IPv6 in 2a00::/12.
+    /// </summary>
+    public static FlowAddress PublicServer(int rank, bool v6)
+    {
+        var h = (uint)(rank + 1) * 2_654_435_761u;
+        h ^= h >> 15;
+        h *= 0x2C1B_3C6Du;
+        h ^= h >> 12;
+        if (v6) return new FlowAddress(0x2A00_0000_0000_0000UL | (ulong)(h & 0x000F_FFFF) << 32, (ulong)rank + 1);
+        var octet = 1 + (h >> 24) % 223;
+        if (octet is 10 or 100 or 127 or 169 or 172 or 192 or 198 or 203) octet++;
+        return FlowAddress.FromV4(octet << 24 | (h & 0x00FF_FFFF));
+    }
+
     public FlowRecord Next()
     {
         var v6 = _random.Next(10) == 0;
         var client = Client(Zipf(_clientCdf), v6);
-        var server = Server(Zipf(_serverCdf), v6);
+        var serverRank = Zipf(_serverCdf);
+        var server = PublicServers ? PublicServer(serverRank, v6) : Server(serverRank, v6);
         var pick = _random.Next(_serviceCdf[^1]);
         var service = Services[Array.FindIndex(_serviceCdf, c => pick < c)];
         var clientPort = (ushort)_random.Next(32768, 61000);
