@@ -91,10 +91,17 @@ public sealed class Enricher
         // Private, loopback, link-local and multicast addresses outside every network have no country or AS.
         var srcGlobal = srcVn == c.Public && IsGlobal(src);
         var dstGlobal = dstVn == c.Public && IsGlobal(dst);
-        var srcCountry = srcGlobal ? Geo.Country(src) : (ushort)0;
-        var dstCountry = dstGlobal ? Geo.Country(dst) : (ushort)0;
-        if (srcGlobal && b.SrcAs[i] == 0) b.SrcAs[i] = Geo.Asn(src);
-        if (dstGlobal && b.DstAs[i] == 0) b.DstAs[i] = Geo.Asn(dst);
+        ushort srcCountry = 0, dstCountry = 0;
+        if (srcGlobal)
+        {
+            (srcCountry, var asn) = Geo.Lookup(src);
+            if (b.SrcAs[i] == 0) b.SrcAs[i] = asn;
+        }
+        if (dstGlobal)
+        {
+            (dstCountry, var asn) = Geo.Lookup(dst);
+            if (b.DstAs[i] == 0) b.DstAs[i] = asn;
+        }
         b.SrcCountry[i] = srcCountry;
         b.DstCountry[i] = dstCountry;
 

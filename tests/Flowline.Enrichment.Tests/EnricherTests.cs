@@ -244,6 +244,46 @@ public sealed class GeoDatabaseTests
     }
 
     [Fact]
+    public void Ranges_that_cross_a_slash_16_are_found_from_either_side()
+    {
+        var dir = Directory.CreateTempSubdirectory("flowline-geo-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "x-country"));
+            // 1.1.0.0-1.1.0.48 and 1.1.255.250-1.3.0.5 (three /16s) share a /16; 1.4.0.0/16 holds nothing; 4.0.0.0/8 spans 256 of them.
+            File.WriteAllText(Path.Combine(dir, "x-country", "x-country-ipv4-num.csv"),
+                "16842752,16842800,AU\n16908282,16973829,JP\n67108864,83886079,US\n4294967295,4294967295,ZZ\n");
+            var geo = GeoDatabase.Load(dir);
+            string At(string a) => CountryCode.Text(geo.Country(FlowAddress.Parse(a)));
+            Assert.Equal(["", "AU", "AU", "", "JP", "JP", "JP", "JP", "", "", "US", "US", "US", "", "ZZ"],
+                new[] { "0.255.255.255", "1.1.0.0", "1.1.0.48", "1.1.0.49", "1.1.255.250", "1.2.0.0", "1.2.255.255", "1.3.0.5", "1.3.0.6",
+                    "1.4.0.0", "4.0.0.0", "4.128.3.3", "4.255.255.255", "5.0.0.0", "255.255.255.255" }.Select(At));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Remembered_answers_are_the_databases_answers()
+    {
+        var geo = GeoDatabase.Load(Path.Combine(RepositoryRoot(), ".deps", "geo", "node_modules", "@ip-location-db"));
+        var random = new Random(7);
+        var addresses = Enumerable.Range(0, 20_000).Select(k => k % 3 == 0
+            ? new FlowAddress(0x2A00_0000_0000_0000UL | (ulong)random.Next(1 << 20) << 32, (ulong)random.Next(50))
+            : FlowAddress.FromV4((uint)random.Next(1 << 12) * 1_048_573u)).ToArray(); // few enough to repeat, many enough to collide
+        Parallel.For(0, 4, _ =>
+        {
+            for (var round = 0; round < 3; round++)
+            {
+                foreach (var a in addresses) Assert.Equal((geo.Country(a), geo.Asn(a)), geo.Lookup(a));
+            }
+        });
+        Assert.Contains(addresses, a => geo.Asn(a) != 0);
+    }
+
+    [Fact]
     public void The_installed_packages_load_and_answer_for_well_known_addresses()
     {
         var dir = Path.Combine(RepositoryRoot(), ".deps", "geo", "node_modules", "@ip-location-db");
