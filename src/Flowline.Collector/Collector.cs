@@ -123,11 +123,9 @@ public sealed class Collector : IDisposable
         }
     }
 
-    /// <summary>Stores a decoder's batch; returns the (empty) batch to fill next.</summary>
-    internal FlowBatch Append(FlowBatch batch)
+    /// <summary>Stores a decoder's batch of <paramref name="count"/> records; returns the (empty) batch to fill next.</summary>
+    internal FlowBatch Append(FlowBatch batch, long count)
     {
-        var count = batch.Count;
-        Enricher?.Enrich(batch);
         while (true)
         {
             try
@@ -148,8 +146,8 @@ public sealed class Collector : IDisposable
                 var deadline = Volatile.Read(ref _giveUpAt);
                 if (deadline != 0 && Stopwatch.GetTimestamp() >= deadline)
                 {
-                    Interlocked.Add(ref _unstored, batch.Count);
-                    _log($"store: {e.Message}; shutting down: {batch.Count} records not stored");
+                    Interlocked.Add(ref _unstored, count);
+                    _log($"store: {e.Message}; shutting down: {count} records not stored");
                     batch.Clear();
                     return batch;
                 }

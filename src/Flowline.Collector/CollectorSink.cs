@@ -5,12 +5,15 @@ namespace Flowline.Collector;
 
 /// <summary>
 /// Receives what the decoder finds in one datagram: flow records go to the batch (with a configured
-/// sampling rate applied), the header and sample sequence numbers go to the exporter's state.
+/// sampling rate applied, and enriched when an inventory is in use, while the record is at hand), the
+/// header and sample sequence numbers go to the exporter's state.
 /// </summary>
 internal struct CollectorSink(Collector collector, FlowBatch batch) : IFlowSink
 {
     /// <summary>Where records go; replaced by the store's empty batch after each hand-over.</summary>
     public FlowBatch Batch = batch;
+    /// <summary>Records added to <see cref="Batch"/> (a record between two ports of the inventory is two rows).</summary>
+    public long Records;
     public ExporterState? Current;
     public DatagramHeader Header;
     private FlowAddress _from;
@@ -51,19 +54,28 @@ internal struct CollectorSink(Collector collector, FlowBatch batch) : IFlowSink
 
     public void OnFlow(in FlowRecord record, in SampledPacket packet)
     {
+        Records++;
+        var enricher = collector.Enricher;
         if (_override == 0)
         {
             if (record.SamplingRate > 1) NoteRate(record.SamplingRate);
-            Batch.Add(record);
-            return;
+            if (enricher is null)
+            {
+                Batch.Add(record);
+                return;
+            }
         }
-        // A configured rate replaces what the exporter said: estimates are the raw counts times it.
         var r = record;
-        r.SamplingRate = _override;
-        r.Bytes = r.SampledBytes * _override;
-        r.Packets = r.SampledPackets * _override;
-        NoteRate(_override);
-        Batch.Add(r);
+        if (_override != 0)
+        {
+            // A configured rate replaces what the exporter said: estimates are the raw counts times it.
+            r.SamplingRate = _override;
+            r.Bytes = r.SampledBytes * _override;
+            r.Packets = r.SampledPackets * _override;
+            NoteRate(_override);
+        }
+        if (enricher is null) Batch.Add(r);
+        else enricher.Add(ref r, Batch);
     }
 
     public readonly void OnCounters(in CounterRecord record)

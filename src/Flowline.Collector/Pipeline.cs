@@ -230,7 +230,8 @@ internal sealed class Pipeline : IDisposable
     private void Append(ref CollectorSink sink)
     {
         var start = Stopwatch.GetTimestamp();
-        sink.Batch = _collector.Append(sink.Batch);
+        sink.Batch = _collector.Append(sink.Batch, sink.Records);
+        sink.Records = 0;
         LastBatchSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
@@ -239,11 +240,11 @@ internal sealed class Pipeline : IDisposable
         var stats = Decoder.Stats;
         var dataBefore = stats.DataRecords;
         var pendingBefore = stats.PendingSets + stats.PendingDecoded;
-        var rowsBefore = sink.Batch.Count;
+        var recordsBefore = sink.Records;
         sink.BeginDatagram(entry.Exporter);
         var result = Decoder.Decode(datagram, entry.Exporter, entry.TimeReceived, ref sink);
         var exporter = sink.Current ?? _collector.Exporter(Collector.IdOf(entry.Exporter, datagram));
-        exporter.Seen(datagram.Length, entry.TimeReceived, sink.Batch.Count - rowsBefore);
+        exporter.Seen(datagram.Length, entry.TimeReceived, sink.Records - recordsBefore);
         if (!result.IsOk)
         {
             exporter.AddMalformed(result.Error);

@@ -47,89 +47,88 @@ public sealed class Enricher
     /// </summary>
     public int Enrich(FlowBatch batch)
     {
-        var c = _compiled;
         var n = batch.Count;
-        // The address lookups of a row a few rows ahead are started early, so that their memory reads
-        // overlap with the work on this one rather than wait one after another.
-        const int ahead = 8;
-        var src = batch.SrcAddr;
-        var dst = batch.DstAddr;
-        for (var i = 0; i < Math.Min(ahead, n); i++) c.Prefetch(src[i], dst[i]);
+        var rows = new FlowBatch(2);
+        var extra = new FlowBatch(16);
+        var first = new FlowBatch(Math.Max(16, n));
         for (var i = 0; i < n; i++)
         {
-            if (i + ahead < n) c.Prefetch(src[i + ahead], dst[i + ahead]);
-            Enrich(c, batch, i);
+            var r = batch[i];
+            rows.Clear();
+            Add(ref r, rows);
+            first.AppendRange(rows, 0, 1);
+            if (rows.Count > 1) extra.AppendRange(rows, 1, rows.Count - 1);
         }
-        return batch.Count - n;
+        batch.Clear();
+        batch.AppendRange(first, 0, first.Count);
+        batch.AppendRange(extra, 0, extra.Count);
+        return extra.Count;
     }
 
-    private void Enrich(Compiled c, FlowBatch b, int i)
+    /// <summary>
+    /// Enriches a record and adds it to <paramref name="batch"/>: once per port it touches, each row in
+    /// that port's account (the source port's row first), or once without an account when it touches
+    /// none. <paramref name="r"/> is used as scratch and holds the last row added.
+    /// </summary>
+    public void Add(ref FlowRecord r, FlowBatch batch)
     {
-        var src = b.SrcAddr[i];
-        var dst = b.DstAddr[i];
+        var c = _compiled;
         // Where the exporter saw it: the ports behind the interfaces, else the network behind the tag.
         int inPort = -1, outPort = -1;
         if (c.HasInterfaces)
         {
-            var exporter = b.Exporter[i];
-            var netflow = b.Protocol[i] is FlowProtocol.NetFlow5 or FlowProtocol.NetFlow9;
-            inPort = c.PortAt(exporter, b.InIf[i], netflow);
-            outPort = c.PortAt(exporter, b.OutIf[i], netflow);
+            var netflow = r.Protocol is FlowProtocol.NetFlow5 or FlowProtocol.NetFlow9;
+            inPort = c.PortAt(r.Exporter, r.InIf, netflow);
+            outPort = c.PortAt(r.Exporter, r.OutIf, netflow);
         }
         var context = inPort >= 0 ? c.Ports[inPort].Network : outPort >= 0 ? c.Ports[outPort].Network : -1;
-        if (context < 0 && c.HasTags) context = c.NetworkOfTag(b.Vlan[i], b.PostVlan[i], b.Tunnel[i], b.TunnelId[i]);
+        if (context < 0 && c.HasTags) context = c.NetworkOfTag(r.Vlan, r.PostVlan, r.Tunnel, r.TunnelId);
 
         // The port an interface names is an end when the address or the MAC is its own (a VM's IPv6
         // link-local or DHCP traffic has addresses the inventory does not list, but the VM's MAC).
-        var srcPort = inPort >= 0 && c.Owns(inPort, src, b.SrcMac[i]) ? inPort : -1;
-        var dstPort = outPort >= 0 && c.Owns(outPort, dst, b.DstMac[i]) ? outPort : -1;
+        var srcPort = inPort >= 0 && c.Owns(inPort, r.SrcAddr, r.SrcMac) ? inPort : -1;
+        var dstPort = outPort >= 0 && c.Owns(outPort, r.DstAddr, r.DstMac) ? outPort : -1;
         int srcVn = srcPort >= 0 ? c.Ports[srcPort].Network : -1, dstVn = dstPort >= 0 ? c.Ports[dstPort].Network : -1;
-        if (srcPort < 0) srcVn = c.Resolve(src, context >= 0 ? context : dstPort >= 0 ? c.Ports[dstPort].Network : -1, out srcPort);
-        if (dstPort < 0) dstVn = c.Resolve(dst, context >= 0 ? context : srcPort >= 0 ? c.Ports[srcPort].Network : -1, out dstPort);
-        if (context < 0 && srcPort < 0 && dstPort >= 0) srcVn = c.Resolve(src, c.Ports[dstPort].Network, out srcPort);
+        if (srcPort < 0) srcVn = c.Resolve(r.SrcAddr, context >= 0 ? context : dstPort >= 0 ? c.Ports[dstPort].Network : -1, out srcPort);
+        if (dstPort < 0) dstVn = c.Resolve(r.DstAddr, context >= 0 ? context : srcPort >= 0 ? c.Ports[srcPort].Network : -1, out dstPort);
+        if (context < 0 && srcPort < 0 && dstPort >= 0) srcVn = c.Resolve(r.SrcAddr, c.Ports[dstPort].Network, out srcPort);
 
         // Private, loopback, link-local and multicast addresses outside every network have no country or AS.
-        var srcGlobal = srcVn == c.Public && IsGlobal(src);
-        var dstGlobal = dstVn == c.Public && IsGlobal(dst);
-        ushort srcCountry = 0, dstCountry = 0;
-        if (srcGlobal)
+        r.SrcCountry = r.DstCountry = 0;
+        if (srcVn == c.Public && IsGlobal(r.SrcAddr))
         {
-            (srcCountry, var asn) = Geo.Lookup(src);
-            if (b.SrcAs[i] == 0) b.SrcAs[i] = asn;
+            (r.SrcCountry, var asn) = Geo.Lookup(r.SrcAddr);
+            if (r.SrcAs == 0) r.SrcAs = asn;
         }
-        if (dstGlobal)
+        if (dstVn == c.Public && IsGlobal(r.DstAddr))
         {
-            (dstCountry, var asn) = Geo.Lookup(dst);
-            if (b.DstAs[i] == 0) b.DstAs[i] = asn;
+            (r.DstCountry, var asn) = Geo.Lookup(r.DstAddr);
+            if (r.DstAs == 0) r.DstAs = asn;
         }
-        b.SrcCountry[i] = srcCountry;
-        b.DstCountry[i] = dstCountry;
 
-        var row = i;
-        var first = true;
+        if (srcPort < 0 && dstPort < 0)
+        {
+            // No port of ours: one row without an account, networks only.
+            r.Account = r.Vmi = 0;
+            r.VmiDirection = VmiDirections.None;
+            r.SrcVn = srcVn >= 0 ? c.Networks[srcVn].Symbol : 0;
+            r.DstVn = dstVn >= 0 ? c.Networks[dstVn].Symbol : 0;
+            r.Action = ExporterVerdict(r.ForwardingStatus);
+            r.SgRule = 0;
+            r.App = r.Tier = r.Site = r.Deployment = 0;
+            batch.Add(r);
+            return;
+        }
         // The source port's row (egress from it), then the destination port's (ingress to it).
         if (srcPort >= 0)
         {
-            Fill(c, b, row, srcPort, VmiDirections.Egress, srcVn, dstVn, dstPort);
-            first = false;
+            Fill(c, ref r, srcPort, VmiDirections.Egress, srcVn, dstVn, dstPort);
+            batch.Add(r);
         }
         if (dstPort >= 0 && dstPort != srcPort)
         {
-            if (!first) row = b.Duplicate(i);
-            Fill(c, b, row, dstPort, VmiDirections.Ingress, srcVn, dstVn, srcPort);
-            first = false;
-        }
-        if (first)
-        {
-            // No port of ours: one row without an account, networks only.
-            b.Account[row] = 0;
-            b.Vmi[row] = 0;
-            b.VmiDirection[row] = VmiDirections.None;
-            b.SrcVn[row] = srcVn >= 0 ? c.Networks[srcVn].Symbol : 0;
-            b.DstVn[row] = dstVn >= 0 ? c.Networks[dstVn].Symbol : 0;
-            b.Action[row] = ExporterVerdict(b.ForwardingStatus[row]);
-            b.SgRule[row] = 0;
-            b.App[row] = b.Tier[row] = b.Site[row] = b.Deployment[row] = 0;
+            Fill(c, ref r, dstPort, VmiDirections.Ingress, srcVn, dstVn, srcPort);
+            batch.Add(r);
         }
     }
 
@@ -154,26 +153,24 @@ public sealed class Enricher
         _ => FlowAction.Unknown,
     };
 
-    private static void Fill(Compiled c, FlowBatch b, int row, int portIndex, byte direction, int srcVn, int dstVn, int remoteIndex)
+    private static void Fill(Compiled c, ref FlowRecord r, int portIndex, byte direction, int srcVn, int dstVn, int remoteIndex)
     {
         ref readonly var port = ref c.Ports[portIndex];
-        b.Account[row] = port.Account;
-        b.Vmi[row] = port.Symbol;
-        b.VmiDirection[row] = direction;
+        r.Account = port.Account;
+        r.Vmi = port.Symbol;
+        r.VmiDirection = direction;
         // The far end's network only when it is public or the port's own account's.
-        b.SrcVn[row] = c.Visible(srcVn, port.AccountOrdinal);
-        b.DstVn[row] = c.Visible(dstVn, port.AccountOrdinal);
-        b.App[row] = port.App;
-        b.Tier[row] = port.Tier;
-        b.Site[row] = port.Site;
-        b.Deployment[row] = port.Deployment;
-        var exporter = ExporterVerdict(b.ForwardingStatus[row]);
-        var remoteAddress = direction == VmiDirections.Ingress ? b.SrcAddr[row] : b.DstAddr[row];
+        r.SrcVn = c.Visible(srcVn, port.AccountOrdinal);
+        r.DstVn = c.Visible(dstVn, port.AccountOrdinal);
+        r.App = port.App;
+        r.Tier = port.Tier;
+        r.Site = port.Site;
+        r.Deployment = port.Deployment;
         var sameAccountRemote = remoteIndex >= 0 && c.Ports[remoteIndex].AccountOrdinal == port.AccountOrdinal ? remoteIndex : -1;
-        var rule = c.Admitting(in port, direction, b.IpVersion[row], b.IpProto[row], b.SrcPort[row], b.DstPort[row], b.TcpFlags[row],
-            remoteAddress, sameAccountRemote);
-        b.SgRule[row] = rule >= 0 ? c.Rules[rule].Symbol : 0;
-        b.Action[row] = exporter switch
+        var rule = c.Admitting(in port, direction, r.IpVersion, r.IpProto, r.SrcPort, r.DstPort, r.TcpFlags,
+            direction == VmiDirections.Ingress ? r.SrcAddr : r.DstAddr, sameAccountRemote);
+        r.SgRule = rule >= 0 ? c.Rules[rule].Symbol : 0;
+        r.Action = ExporterVerdict(r.ForwardingStatus) switch
         {
             FlowAction.Drop => FlowAction.Drop,
             FlowAction.Pass => FlowAction.Pass,
@@ -354,13 +351,6 @@ public sealed class Enricher
             var second = netflow ? _byIfIndex : _byOfPort;
             return first.TryGetValue((exporter, number), out var p) || second.TryGetValue((exporter, number), out p)
                 || first.TryGetValue((FlowAddress.None, number), out p) || second.TryGetValue((FlowAddress.None, number), out p) ? p : -1;
-        }
-
-        /// <summary>Starts reading the address table where these addresses would be.</summary>
-        public void Prefetch(in FlowAddress src, in FlowAddress dst)
-        {
-            _addresses.Prefetch(src);
-            _addresses.Prefetch(dst);
         }
 
         /// <summary>Is the address, or else the MAC, the port's own?</summary>
@@ -561,59 +551,105 @@ internal readonly struct RuleEntry
 
 /// <summary>
 /// An immutable open-addressing table from addresses to non-negative or negative ints, at most half full:
-/// a lookup reads one slot in the common case.
+/// a lookup reads one slot in the common case. IPv4 addresses sit in a table of their own, 8 bytes a slot,
+/// placed by their low bits folded with the high ones, so that neighbouring addresses (as address
+/// management hands them out within a subnet) land in nearby slots and a busy subnet's ports share a
+/// few cache lines; IPv6 addresses are placed by a multiplicative hash.
 /// </summary>
 internal sealed class AddressTable
 {
     public const int Missing = int.MinValue;
     public static readonly AddressTable Empty = Build(new Dictionary<FlowAddress, int>());
 
-    private readonly Entry[] _slots;
-    private readonly int _shift;
+    /// <summary>IPv4: address in the high half, value in the low half; <see cref="Free4"/> when free.</summary>
+    private readonly ulong[] _v4;
+    private readonly int _bits4;
+    private readonly Entry[] _v6;
+    private readonly int _shift6;
+    private const ulong Free4 = (ulong)uint.MaxValue << 32 | unchecked((uint)Missing);
 
-    /// <summary>Address and value side by side: a lookup touches one cache line.</summary>
     private struct Entry
     {
         public ulong Hi, Lo;
         public int Value;
     }
 
-    private AddressTable(int bits)
+    private AddressTable(int bits4, int bits6)
     {
-        _slots = new Entry[1 << bits];
-        for (var k = 0; k < _slots.Length; k++) _slots[k].Value = Missing;
-        _shift = 64 - bits;
+        _v4 = new ulong[1 << bits4];
+        Array.Fill(_v4, Free4);
+        _bits4 = bits4;
+        _v6 = new Entry[1 << bits6];
+        for (var k = 0; k < _v6.Length; k++) _v6[k].Value = Missing;
+        _shift6 = 64 - bits6;
+    }
+
+    private static int BitsFor(int count)
+    {
+        var bits = 4;
+        while (1 << bits < count * 2) bits++;
+        return bits;
     }
 
     public static AddressTable Build(IReadOnlyDictionary<FlowAddress, int> entries)
     {
-        var bits = 4;
-        while (1 << bits < entries.Count * 2) bits++;
-        var t = new AddressTable(bits);
+        var v4 = entries.Count(e => e.Key.IsV4);
+        var t = new AddressTable(BitsFor(v4), BitsFor(entries.Count - v4));
         foreach (var (a, v) in entries)
         {
-            var k = t.Slot(a);
-            while (t._slots[k].Value != Missing) k = (k + 1) & (t._slots.Length - 1);
-            t._slots[k] = new Entry { Hi = a.Hi, Lo = a.Lo, Value = v };
+            if (a.IsV4)
+            {
+                // 255.255.255.255 with a value cannot be told from a free slot, and is no port's address.
+                if (a.V4 == uint.MaxValue) continue;
+                var k = t.Slot4(a.V4);
+                while (t._v4[k] != Free4) k = (k + 1) & (t._v4.Length - 1);
+                t._v4[k] = (ulong)a.V4 << 32 | (uint)v;
+            }
+            else
+            {
+                var k = t.Slot6(a);
+                while (t._v6[k].Value != Missing) k = (k + 1) & (t._v6.Length - 1);
+                t._v6[k] = new Entry { Hi = a.Hi, Lo = a.Lo, Value = v };
+            }
         }
         return t;
     }
 
-    private int Slot(in FlowAddress a) => (int)(((a.Hi ^ a.Lo) * 0x9E37_79B9_7F4A_7C15UL) >> _shift);
+    /// <summary>
+    /// Even slots only: a run of consecutive addresses fills every other slot, so that looking up an
+    /// address that is not there (a public one, say) stops at the next, free, odd slot instead of walking
+    /// the whole run.
+    /// </summary>
+    private int Slot4(uint a) => (int)(((a ^ a >> (_bits4 - 1)) << 1) & (uint)(_v4.Length - 1));
 
-    /// <summary>Asks the processor to bring the address's slot into the cache (no effect where it cannot).</summary>
-    public unsafe void Prefetch(in FlowAddress a)
+    private int Slot6(in FlowAddress a) => (int)(((a.Hi ^ a.Lo) * 0x9E37_79B9_7F4A_7C15UL) >> _shift6);
+
+    /// <summary>How many IPv4 slots a lookup reads (for tests of the layout).</summary>
+    internal int Probes(in FlowAddress a)
     {
-        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
-            System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref _slots[Slot(a)]));
+        var n = 1;
+        for (var k = Slot4(a.V4); _v4[k] != Free4 && (uint)(_v4[k] >> 32) != a.V4; k = (k + 1) & (_v4.Length - 1)) n++;
+        return n;
     }
 
     /// <summary>The value stored for the address, or <see cref="Missing"/>.</summary>
     public int Find(in FlowAddress a)
     {
-        var slots = _slots;
-        var mask = slots.Length - 1;
-        for (var k = Slot(a); ; k = (k + 1) & mask)
+        if (a.IsV4)
+        {
+            var table = _v4;
+            var mask = table.Length - 1;
+            var key = a.V4;
+            for (var k = Slot4(key); ; k = (k + 1) & mask)
+            {
+                var e = table[k];
+                if (e == Free4) return Missing;
+                if ((uint)(e >> 32) == key) return (int)(uint)e;
+            }
+        }
+        var slots = _v6;
+        var mask6 = slots.Length - 1;
+        for (var k = Slot6(a); ; k = (k + 1) & mask6)
         {
             ref readonly var e = ref slots[k];
             if (e.Value == Missing || e.Hi == a.Hi && e.Lo == a.Lo) return e.Value;

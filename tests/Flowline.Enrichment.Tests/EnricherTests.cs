@@ -345,3 +345,46 @@ public sealed class GlobalAddressTests
         Assert.True(seen.Count > 199_000, $"only {seen.Count} distinct addresses");
     }
 }
+
+public sealed class AddressTableTests
+{
+    [Theory]
+    [InlineData(1, 0)]          // sequential, as address management hands them out
+    [InlineData(1 << 14, 1)]    // strided by a table size: must spread, not pile up
+    [InlineData(257, 2)]
+    public void Finds_every_address_it_holds_and_no_other(int stride, int seed)
+    {
+        var random = new Random(seed);
+        var entries = new Dictionary<FlowAddress, int>();
+        for (var k = 0; k < 20_000; k++)
+        {
+            entries[FlowAddress.FromV4(0x0A00_0000u + (uint)(k * stride))] = k;
+            if (k % 4 == 0) entries[new FlowAddress(0xFD00_0000_0000_0000UL, (ulong)random.NextInt64())] = ~k;
+        }
+        entries[FlowAddress.FromV4(0)] = 7;
+        var table = AddressTable.Build(entries);
+        foreach (var (a, v) in entries) Assert.Equal(v, table.Find(a));
+        for (var k = 0; k < 20_000; k++)
+        {
+            var absent = FlowAddress.FromV4(0xC000_0000u + (uint)random.Next(1 << 29)); // above every address held
+            Assert.Equal(AddressTable.Missing, table.Find(absent));
+            Assert.Equal(AddressTable.Missing, table.Find(new FlowAddress(0xFD01_0000_0000_0000UL, (ulong)k)));
+        }
+        Assert.Equal(AddressTable.Missing, table.Find(FlowAddress.FromV4(uint.MaxValue)));
+    }
+}
+
+public sealed class AddressTableProbeTests
+{
+    [Fact]
+    public void An_absent_address_next_to_a_run_of_present_ones_is_found_absent_at_once()
+    {
+        var entries = Enumerable.Range(0, 10_000).ToDictionary(k => FlowAddress.FromV4(0x0A00_0001u + (uint)k), k => k);
+        var table = AddressTable.Build(entries);
+        for (var k = 0; k < 10_000; k++)
+        {
+            Assert.Equal(k, table.Find(FlowAddress.FromV4(0x0A00_0001u + (uint)k)));
+            Assert.True(table.Probes(FlowAddress.FromV4(0xAC10_0000u + (uint)k * 7919)) <= 3, "a miss walked a run");
+        }
+    }
+}

@@ -59,15 +59,6 @@ public sealed partial class FlowBatch
         At(Deployment, i) = r.Deployment; At(SrcCountry, i) = r.SrcCountry; At(DstCountry, i) = r.DstCountry;
     }
 
-    /// <summary>Appends a copy of row <paramref name="i"/> and returns the new row's index.</summary>
-    public int Duplicate(int i)
-    {
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)i, (uint)Count);
-        var r = this[i];
-        Add(r);
-        return Count - 1;
-    }
-
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static ref T At<T>(T[] column, int i) =>
         ref System.Runtime.CompilerServices.Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(column), i);
