@@ -21,6 +21,49 @@ public sealed class StoreCommandTests : IDisposable
     }
 
     [Fact]
+    public void Import_with_an_inventory_enriches_like_serve_and_refuses_a_broken_inventory()
+    {
+        var pcap = Path.Combine(_dir.FullName, "g.pcap");
+        Assert.Equal(0, FlowlineProcess.RunFlowline(["gen", "--protocol", "netflow9", "--count", "20000", "--pcap", pcap, "-q"]).ExitCode);
+        // gen's two busiest clients, 10.0.0.1 and 10.0.0.2, are ports of two accounts; everything else is nobody's.
+        var inventory = Path.Combine(_dir.FullName, "inventory.yaml");
+        File.WriteAllText(inventory, """
+            accounts: [{id: acc-1, name: One}, {id: acc-2, name: Two}]
+            networks:
+              - {name: "d:one:net", account: acc-1, subnets: [10.0.0.1/32]}
+              - {name: "d:two:net", account: acc-2, subnets: [10.0.0.2/32]}
+            ports:
+              - {uuid: vmi-1, account: acc-1, network: "d:one:net", mac: "02:00:0a:00:00:01", ips: [10.0.0.1], tags: {app: web}}
+              - {uuid: vmi-2, account: acc-2, network: "d:two:net", mac: "02:00:0a:00:00:02", ips: [10.0.0.2], tags: {app: db}}
+            """);
+        var data = Path.Combine(_dir.FullName, "data");
+        var import = FlowlineProcess.RunFlowline(["import", "--pcap", pcap, "--data-dir", data, "--inventory", inventory, "--no-compact"]);
+        Assert.True(import.ExitCode == 0, import.Stderr);
+        Assert.Contains("20000 flow records", import.Stderr);
+
+        long Count(params string[] filter)
+        {
+            var q = FlowlineProcess.RunFlowline(["query", "--data-dir", data, .. filter, "-o", "csv", "--fields", "src_addr"]);
+            Assert.True(q.ExitCode == 0, q.Stderr);
+            var lines = q.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).ToArray();
+            return lines.Length;
+        }
+        var one = Count("account", "acc-1");
+        var byAddress = Count("host", "10.0.0.1");
+        Assert.True(one > 100, $"{one} rows of acc-1");
+        Assert.Equal(byAddress, one);
+        Assert.Equal(Count("host", "10.0.0.2"), Count("account", "acc-2"));
+        Assert.Equal(one, Count("tag", "app=web"));
+        Assert.Equal(0, Count("account", "acc-1", "and", "host", "10.0.0.2"));
+
+        File.WriteAllText(inventory, "accounts: [{id: acc-1, name: One}]\nports:\n  - {uuid: vmi-1, account: acc-9, network: nowhere}\n");
+        var refused = FlowlineProcess.RunFlowline(["import", "--pcap", pcap, "--data-dir", Path.Combine(_dir.FullName, "other"), "--inventory", inventory]);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("line 3", refused.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(_dir.FullName, "other")), "nothing may be stored with a refused inventory");
+    }
+
+    [Fact]
     public void Import_then_query_lists_aggregates_and_ranks()
     {
         var data = Imported(30_000);

@@ -222,20 +222,16 @@ internal static class GeoFixture
 
 public sealed class GeoDatabaseTests
 {
-    [Fact]
-    public void Nested_ranges_give_each_address_the_narrowest_ranges_value()
+    /// <summary>Countries of addresses, from a country package holding only <paramref name="ipv4Csv"/>.</summary>
+    private static string[] CountriesOf(string ipv4Csv, IEnumerable<FlowAddress> addresses)
     {
         var dir = Directory.CreateTempSubdirectory("flowline-geo-").FullName;
         try
         {
             Directory.CreateDirectory(Path.Combine(dir, "x-country"));
-            // As in the real package: 37405696-37406207 DE holds 37405967 BE (and the next line repeats DE).
-            File.WriteAllText(Path.Combine(dir, "x-country", "x-country-ipv4-num.csv"),
-                "37404672,37405695,NL\n37405696,37406207,DE\n37405967,37405967,BE\n37405968,37406207,DE\n37406208,37406719,FR\n");
+            File.WriteAllText(Path.Combine(dir, "x-country", "x-country-ipv4-num.csv"), ipv4Csv);
             var geo = GeoDatabase.Load(dir);
-            string At(uint a) => CountryCode.Text(geo.Country(FlowAddress.FromV4(a)));
-            Assert.Equal(["NL", "DE", "DE", "BE", "DE", "DE", "FR", ""],
-                new uint[] { 37405695, 37405696, 37405966, 37405967, 37405968, 37406207, 37406208, 37406720 }.Select(At));
+            return addresses.Select(a => CountryCode.Text(geo.Country(a))).ToArray();
         }
         finally
         {
@@ -244,26 +240,19 @@ public sealed class GeoDatabaseTests
     }
 
     [Fact]
-    public void Ranges_that_cross_a_slash_16_are_found_from_either_side()
-    {
-        var dir = Directory.CreateTempSubdirectory("flowline-geo-").FullName;
-        try
-        {
-            Directory.CreateDirectory(Path.Combine(dir, "x-country"));
-            // 1.1.0.0-1.1.0.48 and 1.1.255.250-1.3.0.5 (three /16s) share a /16; 1.4.0.0/16 holds nothing; 4.0.0.0/8 spans 256 of them.
-            File.WriteAllText(Path.Combine(dir, "x-country", "x-country-ipv4-num.csv"),
-                "16842752,16842800,AU\n16908282,16973829,JP\n67108864,83886079,US\n4294967295,4294967295,ZZ\n");
-            var geo = GeoDatabase.Load(dir);
-            string At(string a) => CountryCode.Text(geo.Country(FlowAddress.Parse(a)));
-            Assert.Equal(["", "AU", "AU", "", "JP", "JP", "JP", "JP", "", "", "US", "US", "US", "", "ZZ"],
-                new[] { "0.255.255.255", "1.1.0.0", "1.1.0.48", "1.1.0.49", "1.1.255.250", "1.2.0.0", "1.2.255.255", "1.3.0.5", "1.3.0.6",
-                    "1.4.0.0", "4.0.0.0", "4.128.3.3", "4.255.255.255", "5.0.0.0", "255.255.255.255" }.Select(At));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
+    public void Nested_ranges_give_each_address_the_narrowest_ranges_value() =>
+        // As in the real package: 37405696-37406207 DE holds 37405967 BE (and the next line repeats DE).
+        Assert.Equal(["NL", "DE", "DE", "BE", "DE", "DE", "FR", ""], CountriesOf(
+            "37404672,37405695,NL\n37405696,37406207,DE\n37405967,37405967,BE\n37405968,37406207,DE\n37406208,37406719,FR\n",
+            new uint[] { 37405695, 37405696, 37405966, 37405967, 37405968, 37406207, 37406208, 37406720 }.Select(FlowAddress.FromV4)));
+
+    [Fact]
+    public void Ranges_that_cross_a_slash_16_are_found_from_either_side() =>
+        // 1.1.0.0-1.1.0.48 and 1.1.255.250-1.3.0.5 (three /16s) share a /16; 1.4.0.0/16 holds nothing; 4.0.0.0/8 spans 256 of them.
+        Assert.Equal(["", "AU", "AU", "", "JP", "JP", "JP", "JP", "", "", "US", "US", "US", "", "ZZ"], CountriesOf(
+            "16842752,16842800,AU\n16908282,16973829,JP\n67108864,83886079,US\n4294967295,4294967295,ZZ\n",
+            new[] { "0.255.255.255", "1.1.0.0", "1.1.0.48", "1.1.0.49", "1.1.255.250", "1.2.0.0", "1.2.255.255", "1.3.0.5", "1.3.0.6",
+                "1.4.0.0", "4.0.0.0", "4.128.3.3", "4.255.255.255", "5.0.0.0", "255.255.255.255" }.Select(a => FlowAddress.Parse(a))));
 
     [Fact]
     public void Remembered_answers_are_the_databases_answers()

@@ -10,12 +10,17 @@ namespace Flowline.Cli.Store;
 internal static class ImportCommand
 {
     public const string Help = """
-        Usage: flowline import --pcap FILE [--pcap FILE ...] --data-dir DIR [--no-compact]
+        Usage: flowline import --pcap FILE [--pcap FILE ...] --data-dir DIR [--inventory FILE]
+                               [--geo-dir DIR] [--no-compact]
 
         Decodes the sFlow, NetFlow and IPFIX datagrams of the captures and appends the flow records to
         the embedded store in DIR (created when missing), then compacts the partitions it wrote (one
         sorted segment each, with rollups; skip with --no-compact, or run `flowline store compact`
         later). Prints how many records were stored.
+
+        With --inventory, every record is enriched as `flowline serve --inventory` does it (accounts,
+        networks, ports, tags, security-group verdicts; see docs/TENANCY.md), one row per port it
+        touches; public addresses get a country and AS from --geo-dir (default FLOWLINE_GEO_DIR).
         """;
 
     public static int Run(string[] args, TextWriter stderr)
@@ -28,6 +33,7 @@ internal static class ImportCommand
         var pcaps = new List<string>();
         string? dataDir = null;
         var compact = true;
+        string? inventoryPath = null, geoDir = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -35,6 +41,8 @@ internal static class ImportCommand
                 case "--pcap" when i + 1 < args.Length: pcaps.Add(args[++i]); break;
                 case "--data-dir" when i + 1 < args.Length: dataDir = args[++i]; break;
                 case "--no-compact": compact = false; break;
+                case "--inventory" when i + 1 < args.Length: inventoryPath = args[++i]; break;
+                case "--geo-dir" when i + 1 < args.Length: geoDir = args[++i]; break;
                 default:
                     stderr.WriteLine($"flowline import: unexpected '{args[i]}' (see `flowline import --help`)");
                     return 2;
@@ -45,26 +53,59 @@ internal static class ImportCommand
             stderr.WriteLine("flowline import: give --pcap FILE and --data-dir DIR");
             return 2;
         }
+        Enrichment.Inventory? inventory = null;
+        Enrichment.GeoDatabase? geo = null;
+        if (inventoryPath is not null)
+        {
+            try
+            {
+                inventory = Enrichment.InventoryFile.Load(inventoryPath);
+                var geoFrom = Enrichment.GeoDatabase.Locate(geoDir);
+                geo = geoFrom is null ? null : Enrichment.GeoDatabase.Load(geoFrom);
+                if (geo is null) stderr.WriteLine("flowline import: no address database (--geo-dir / FLOWLINE_GEO_DIR): public addresses get no country or AS");
+            }
+            catch (Enrichment.InventoryException e)
+            {
+                stderr.WriteLine($"flowline import: {inventoryPath} refused:");
+                foreach (var error in e.Errors) stderr.WriteLine($"  {error}");
+                return 2;
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"flowline import: {e.Message}");
+                return 2;
+            }
+        }
         var watch = Stopwatch.StartNew();
         var decoder = new FlowDecoder();
         var batch = new FlowBatch(65536);
+        long rows = 0;
         try
         {
             using var store = new EmbeddedStore(dataDir);
+            Enrichment.Enricher? enricher = null;
+            if (inventory is not null)
+            {
+                enricher = new Enrichment.Enricher(store.Symbols, geo);
+                enricher.Use(inventory);
+            }
+            void Store()
+            {
+                enricher?.Enrich(batch);
+                rows += batch.Count;
+                store.Append(batch);
+                batch.Clear();
+            }
             foreach (var path in pcaps)
             {
                 using var reader = CaptureReader.Open(path);
                 while (reader.TryRead(out var d))
                 {
                     decoder.Decode(d.Payload, d.Src, d.Timestamp, batch);
-                    if (batch.Count >= 60_000)
-                    {
-                        store.Append(batch);
-                        batch.Clear();
-                    }
+                    if (batch.Count >= 30_000) Store();
                 }
             }
-            store.Append(batch);
+            Store();
             store.Flush();
             if (compact)
             {
@@ -84,7 +125,8 @@ internal static class ImportCommand
             return 1;
         }
         var records = decoder.Stats.FlowRecords;
-        stderr.WriteLine($"flowline import: {records} flow records from {decoder.Stats.Datagrams} datagrams stored in {dataDir} " +
+        var enriched = inventory is null ? "" : $" (enriched: {rows} rows)";
+        stderr.WriteLine($"flowline import: {records} flow records from {decoder.Stats.Datagrams} datagrams stored in {dataDir}{enriched} " +
                          $"in {watch.Elapsed.TotalSeconds:0.000} s ({records / Math.Max(watch.Elapsed.TotalSeconds, 1e-9):N0} records/s); " +
                          $"malformed {decoder.Stats.MalformedDatagrams}");
         return 0;
