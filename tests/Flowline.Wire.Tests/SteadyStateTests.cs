@@ -24,10 +24,17 @@ public sealed class SteadyStateTests
         }
         Pass();
         Pass();
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        Pass();
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(0, allocated);
+        // A decoder that allocates per datagram allocates in every pass. The runtime itself occasionally
+        // allocates a few hundred bytes on this thread while tiered PGO re-compiles a method (seen about
+        // once in 200 fresh decoders, never with DOTNET_TieredPGO=0), so one clean pass out of five is the proof.
+        var allocated = new List<long>();
+        for (var i = 0; i < 5 && (allocated.Count == 0 || allocated[^1] != 0); i++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            Pass();
+            allocated.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.True(allocated[^1] == 0, $"every pass allocated: {string.Join(", ", allocated)} bytes");
     }
 
     [Fact]
