@@ -20,6 +20,9 @@ public static class Program
           import    decode captures into the embedded store
           query     filter, list, aggregate and rank stored flows (nfdump-style filters)
           store     stats, verify and expire the embedded store
+          keys      access keys for the flow-log API, and the admin password's hash
+          describe-flow-logs
+                    read a period of flow logs from a server's DescribeFlowLog API into one file
           gen       generate reproducible synthetic sFlow, NetFlow v9 or IPFIX exports
           fields    list the canonical flow record fields
           version   print the version
@@ -49,6 +52,10 @@ public static class Program
                 return QueryCommand.Run(rest, Console.Error);
             case "store":
                 return StoreCommand.Run(rest, Console.Error);
+            case "keys":
+                return Api.KeysCommand.Run(rest, Console.Out, Console.Error, Console.In);
+            case "describe-flow-logs":
+                return Api.DescribeFlowLogsCommand.Run(rest, Console.Out, Console.Error);
             case "gen":
                 return GenCommand.Run(rest, Console.Error);
             case "fields":

@@ -35,6 +35,10 @@ public sealed class CollectorOptions
     public string? Inventory { get; set; }
     /// <summary>The @ip-location-db packages' directory for country and AS of public addresses; null: FLOWLINE_GEO_DIR.</summary>
     public string? GeoDir { get; set; }
+    /// <summary>The admin password's salted hash (`flowline keys hash-password`); null: no key reads another account.</summary>
+    public string? AdminPasswordHash { get; set; }
+    /// <summary>The zone of DescribeFlowLog's times: IST (default), UTC, +HH:MM or a zone name.</summary>
+    public string JcsTimeZone { get; set; } = "IST";
 
     /// <summary>"ADDR:PORT", "[v6]:PORT" or ":PORT" (all addresses, IPv4 and IPv6).</summary>
     public static IPEndPoint ParseEndpoint(string text, string what)
@@ -101,6 +105,8 @@ public sealed class CollectorOptions
             case "compact_after": CompactAfter = Duration(Scalar()); break;
             case "inventory": Inventory = Scalar(); break;
             case "geo_dir": GeoDir = Scalar(); break;
+            case "admin_password_hash": AdminPasswordHash = Scalar(); break;
+            case "jcs_time_zone": JcsTimeZone = Scalar(); break;
             case "sampling":
                 if (value is YamlScalarNode { Value: null or "" }) break; // present but empty
                 if (value is not YamlMappingNode map) throw new FormatException("expected a mapping of exporter address to rate");
@@ -118,7 +124,7 @@ public sealed class CollectorOptions
     /// <summary>FLOWLINE_SFLOW, FLOWLINE_NETFLOW, FLOWLINE_IPFIX (comma-separated), FLOWLINE_HTTP, FLOWLINE_DATA_DIR, ...</summary>
     public void ApplyEnvironment(Func<string, string?> get)
     {
-        foreach (var key in new[] { "sflow", "netflow", "ipfix", "http", "data_dir", "sockets_per_port", "receive_buffer", "queue_bytes", "queue_datagrams", "batch_rows", "batch_interval", "compact_after", "inventory", "geo_dir" })
+        foreach (var key in new[] { "sflow", "netflow", "ipfix", "http", "data_dir", "sockets_per_port", "receive_buffer", "queue_bytes", "queue_datagrams", "batch_rows", "batch_interval", "compact_after", "inventory", "geo_dir", "admin_password_hash", "jcs_time_zone" })
         {
             var name = "FLOWLINE_" + key.ToUpperInvariant();
             if (get(name) is not { Length: > 0 } text) continue;

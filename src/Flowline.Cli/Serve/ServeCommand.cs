@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Flowline.Api;
 using Flowline.Collector;
 
 namespace Flowline.Cli.Serve;
@@ -12,7 +13,8 @@ internal static class ServeCommand
 
         Receives sFlow v5, NetFlow v5/v9 and IPFIX over UDP, decodes every datagram, keeps per-exporter
         state (counters, loss from sequence numbers, sampling rates, templates that survive restarts) and
-        stores the flows in the embedded store. HTTP: /healthz, /metrics (Prometheus), /api/v1/exporters.
+        stores the flows in the embedded store. HTTP: /healthz, /metrics (Prometheus), /api/v1 (flows,
+        keys, audit, exporters; signed requests, docs/API.md) and the JCS-compatible DescribeFlowLog at /.
         SIGTERM or Ctrl-C: stop receiving, decode and store what is queued, exit.
 
         Defaults: sFlow :6343, NetFlow :2055, IPFIX :4739, HTTP :8008 (":PORT" means every IPv4 and IPv6
@@ -88,6 +90,27 @@ internal static class ServeCommand
             stderr.WriteLine($"flowline serve: {e.Message}");
             return 2;
         }
+        ApiOptions apiOptions;
+        KeyStore keys;
+        try
+        {
+            apiOptions = new ApiOptions
+            {
+                JcsTimeZone = ApiOptions.ParseZone(options.JcsTimeZone),
+                AdminPassword = options.AdminPasswordHash is { Length: > 0 } hash ? AdminPassword.Parse(hash) : null,
+            };
+            keys = KeyStore.Open(options.DataDir);
+        }
+        catch (FormatException e)
+        {
+            stderr.WriteLine($"flowline serve: {e.Message}");
+            return 2;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"flowline serve: cannot start: the access keys: {e.Message}");
+            return 1;
+        }
 
         Flowline.Collector.Collector collector;
         try
@@ -111,6 +134,10 @@ internal static class ServeCommand
             return 1;
         }
         var app = HttpFace.Build(collector, options.Http);
+        var guard = new RequestGuard(keys);
+        var audit = new AuditLog(options.DataDir);
+        new ActionApi(collector.Store, guard, audit, apiOptions).Map(app);
+        new ApiV1(collector.Store, guard, audit, apiOptions).Map(app);
         try
         {
             app.StartAsync().GetAwaiter().GetResult();

@@ -1,0 +1,219 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace Flowline.Api;
+
+/// <summary>An access key: its id, the one account it belongs to, whether it is an admin key, and its secret.</summary>
+public sealed record AccessKey(string Id, string Account, bool Admin, DateTimeOffset Created, DateTimeOffset? Revoked, string Secret)
+{
+    public bool Active => Revoked is null;
+}
+
+/// <summary>
+/// The access keys of a data directory: <c>keys.json</c> holds each key's id, account, role and state, and its
+/// secret encrypted (AES-256-GCM, the key id as associated data) under <c>keys.key</c>, 32 random bytes created
+/// with mode 0600 on first use. Writes replace the file atomically; a server re-reads it when it changes, so a
+/// key created or revoked from the command line takes effect at the next request.
+/// </summary>
+public sealed partial class KeyStore
+{
+    private readonly string _path;
+    private readonly byte[] _master;
+    private readonly Lock _lock = new();
+    private Dictionary<string, AccessKey> _keys = [];
+    private (DateTime Written, long Length) _loaded = (DateTime.MinValue, -1);
+
+    [GeneratedRegex("^acc-[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")]
+    public static partial Regex AccountPattern();
+
+    private KeyStore(string dataDir)
+    {
+        Directory.CreateDirectory(dataDir);
+        _path = Path.Combine(dataDir, "keys.json");
+        _master = MasterKey(Path.Combine(dataDir, "keys.key"));
+    }
+
+    public static KeyStore Open(string dataDir)
+    {
+        var store = new KeyStore(dataDir);
+        store.Refresh();
+        return store;
+    }
+
+    /// <summary>Every key, revoked ones included, oldest first.</summary>
+    public IReadOnlyList<AccessKey> List()
+    {
+        lock (_lock)
+        {
+            Refresh();
+            return [.. _keys.Values.OrderBy(k => k.Created).ThenBy(k => k.Id, StringComparer.Ordinal)];
+        }
+    }
+
+    /// <summary>The key with this id, revoked or not; null when there is none.</summary>
+    public AccessKey? Find(string id)
+    {
+        lock (_lock)
+        {
+            Refresh();
+            return _keys.GetValueOrDefault(id);
+        }
+    }
+
+    public AccessKey Create(string account, bool admin)
+    {
+        if (!AccountPattern().IsMatch(account)) throw new ArgumentException($"'{account}' is not an account id (acc- followed by letters, digits, '-' or '_')");
+        lock (_lock)
+        {
+            Refresh();
+            string id;
+            do id = "FLK" + RandomString(17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
+            while (_keys.ContainsKey(id));
+            var key = new AccessKey(id, account, admin, Now(), null,
+                RandomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"));
+            var next = new Dictionary<string, AccessKey>(_keys) { [id] = key };
+            Save(next);
+            return key;
+        }
+    }
+
+    /// <summary>Revokes a key; false when there is no such key. Revoking twice keeps the first time.</summary>
+    public bool Revoke(string id)
+    {
+        lock (_lock)
+        {
+            Refresh();
+            if (!_keys.TryGetValue(id, out var key)) return false;
+            if (key.Revoked is not null) return true;
+            var next = new Dictionary<string, AccessKey>(_keys) { [id] = key with { Revoked = Now() } };
+            Save(next);
+            return true;
+        }
+    }
+
+    private static DateTimeOffset Now() => DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+
+    private static string RandomString(int length, string alphabet) => RandomNumberGenerator.GetString(alphabet, length);
+
+    private void Refresh()
+    {
+        var info = new FileInfo(_path);
+        var stamp = info.Exists ? (info.LastWriteTimeUtc, info.Length) : (DateTime.MinValue, -1L);
+        if (stamp == _loaded) return;
+        _keys = info.Exists ? Parse(File.ReadAllBytes(_path)) : [];
+        _loaded = stamp;
+    }
+
+    private Dictionary<string, AccessKey> Parse(byte[] json)
+    {
+        var keys = new Dictionary<string, AccessKey>(StringComparer.Ordinal);
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(json);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{_path}: not valid JSON ({e.Message})", e);
+        }
+        foreach (var node in root?["keys"]?.AsArray() ?? [])
+        {
+            if (node is null) continue;
+            var id = (string?)node["id"] ?? throw new InvalidDataException($"{_path}: a key without an id");
+            var sealedSecret = Convert.FromBase64String((string?)node["secret"] ?? "");
+            keys[id] = new AccessKey(id, (string?)node["account"] ?? "", (bool?)node["admin"] ?? false,
+                DateTimeOffset.Parse((string?)node["created"] ?? "1970-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture),
+                (string?)node["revoked"] is { } r ? DateTimeOffset.Parse(r, System.Globalization.CultureInfo.InvariantCulture) : null,
+                Open(id, sealedSecret));
+        }
+        return keys;
+    }
+
+    private void Save(Dictionary<string, AccessKey> keys)
+    {
+        var array = new JsonArray();
+        foreach (var k in keys.Values.OrderBy(k => k.Created).ThenBy(k => k.Id, StringComparer.Ordinal))
+        {
+            array.Add(new JsonObject
+            {
+                ["id"] = k.Id,
+                ["account"] = k.Account,
+                ["admin"] = k.Admin,
+                ["created"] = k.Created.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture),
+                ["revoked"] = k.Revoked?.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture),
+                ["secret"] = Convert.ToBase64String(Seal(k.Id, k.Secret)),
+            });
+        }
+        var text = new JsonObject { ["keys"] = array }.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        var temp = _path + ".tmp";
+        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.WriteThrough))
+        {
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            f.Write(Encoding.UTF8.GetBytes(text + "\n"));
+            f.Flush(flushToDisk: true);
+        }
+        File.Move(temp, _path, overwrite: true);
+        _keys = keys;
+        var info = new FileInfo(_path);
+        _loaded = (info.LastWriteTimeUtc, info.Length);
+    }
+
+    private byte[] Seal(string id, string secret)
+    {
+        var plain = Encoding.UTF8.GetBytes(secret);
+        var sealedBytes = new byte[12 + plain.Length + 16];
+        var nonce = sealedBytes.AsSpan(0, 12);
+        RandomNumberGenerator.Fill(nonce);
+        using var aes = new AesGcm(_master, 16);
+        aes.Encrypt(nonce, plain, sealedBytes.AsSpan(12, plain.Length), sealedBytes.AsSpan(12 + plain.Length), Encoding.UTF8.GetBytes(id));
+        return sealedBytes;
+    }
+
+    private string Open(string id, byte[] sealedBytes)
+    {
+        if (sealedBytes.Length < 28) throw new InvalidDataException($"{_path}: the secret of key {id} is damaged");
+        var plain = new byte[sealedBytes.Length - 28];
+        try
+        {
+            using var aes = new AesGcm(_master, 16);
+            aes.Decrypt(sealedBytes.AsSpan(0, 12), sealedBytes.AsSpan(12, plain.Length), sealedBytes.AsSpan(12 + plain.Length), plain, Encoding.UTF8.GetBytes(id));
+        }
+        catch (AuthenticationTagMismatchException e)
+        {
+            throw new InvalidDataException($"{_path}: the secret of key {id} does not open with keys.key (a different or damaged key file)", e);
+        }
+        return Encoding.UTF8.GetString(plain);
+    }
+
+    private static byte[] MasterKey(string path)
+    {
+        if (File.Exists(path))
+        {
+            var bytes = File.ReadAllBytes(path);
+            if (bytes.Length != 32) throw new InvalidDataException($"{path}: expected 32 bytes, found {bytes.Length}");
+            return bytes;
+        }
+        var key = RandomNumberGenerator.GetBytes(32);
+        var temp = path + ".tmp";
+        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            f.Write(key);
+            f.Flush(flushToDisk: true);
+        }
+        // Two processes creating it at once: the first to link wins and both use its bytes.
+        try
+        {
+            File.Move(temp, path, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(temp);
+            return File.ReadAllBytes(path);
+        }
+        return key;
+    }
+}

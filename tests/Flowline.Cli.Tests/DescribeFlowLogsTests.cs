@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Flowline.Api;
+using Flowline.Storage.Embedded;
+using Flowline.Wire.Records;
+
+namespace Flowline.Cli.Tests;
+
+/// <summary>`flowline describe-flow-logs` against a real `flowline serve`: one file, every flow once, and resumable.</summary>
+public sealed class DescribeFlowLogsTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-dfl-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    [Fact]
+    public void Six_hours_come_back_whole_and_an_interrupted_run_resumes_to_the_same_file()
+    {
+        var data = Path.Combine(_dir.FullName, "data");
+        var start = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() / 3600 * 3600 - 7 * 3600);
+        var expected = new HashSet<(long, ushort)>();
+        using (var store = new EmbeddedStore(data))
+        {
+            var ids = new Dictionary<string, uint>();
+            uint Id(string name) => ids.TryGetValue(name, out var id) ? id : ids[name] = store.Symbols.Intern(name);
+            var batch = new FlowBatch();
+            var random = new Random(7);
+            // 6.5 hours of flows, a few a second, most of acc-a, some of acc-b; those of the 6 hours asked for are expected.
+            for (var i = 0; i < 60_000; i++)
+            {
+                var account = random.Next(5) == 0 ? "acc-b" : "acc-a";
+                var setup = start.ToUnixTimeMilliseconds() * 1000 + (long)(random.NextDouble() * 6.5 * 3600e6);
+                var sport = (ushort)(1024 + i % 60000);
+                batch.Add(new FlowRecord
+                {
+                    TimeReceived = setup, Start = setup, End = setup + 1_000_000, Protocol = FlowProtocol.Ipfix, IpVersion = 4, IpProto = 6,
+                    SrcAddr = FlowAddress.FromV4(0x0A000001), DstAddr = FlowAddress.FromV4(0x0A000002), SrcPort = sport, DstPort = 443,
+                    Bytes = 100, Packets = 1, Account = Id(account), VmiDirection = VmiDirections.Egress, Action = FlowAction.Pass,
+                });
+                if (account == "acc-a" && setup < start.AddHours(6).ToUnixTimeMilliseconds() * 1000) expected.Add((setup, sport));
+            }
+            store.Append(batch);
+            store.Flush();
+        }
+        var key = KeyStore.Open(data).Create("acc-a", admin: false);
+        using var serve = new ServeProcess(data);
+        string[] Args(string output) =>
+        [
+            "describe-flow-logs", "-s", DescribeFlowLog.Format(start, ApiOptions.Ist), "-e", DescribeFlowLog.Format(start.AddHours(6), ApiOptions.Ist),
+            "-o", output, "--endpoint", serve.Url, "--window", "1", "--parallel", "1",
+        ];
+        ProcessStartInfo Client(string output)
+        {
+            var psi = FlowlineProcess.Flowline(Args(output));
+            psi.Environment["FLOWLINE_ACCESS_KEY"] = key.Id;
+            psi.Environment["FLOWLINE_SECRET_KEY"] = key.Secret;
+            return psi;
+        }
+
+        var whole = Path.Combine(_dir.FullName, "whole.json");
+        var first = FlowlineProcess.Run(Client(whole), TimeSpan.FromMinutes(5));
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        Assert.Contains("100.0%", first.Stderr, StringComparison.Ordinal);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(whole)))
+        {
+            var items = doc.RootElement.GetProperty("DescribeFlowLogResponse").GetProperty("value").GetProperty("item").EnumerateArray()
+                .Select(i => (long.Parse(i.GetProperty("setupTime").GetString()!), ushort.Parse(i.GetProperty("sport").GetString()!))).ToList();
+            Assert.Equal(items.Count, items.Distinct().Count()); // no duplicates
+            Assert.Equal(expected.Count, items.Count); // no gaps
+            Assert.True(expected.SetEquals(items));
+            Assert.Equal(items.OrderBy(i => i.Item1), items.Select(i => i).OrderBy(i => i.Item1)); // by setup time
+        }
+        Assert.False(Directory.Exists(whole + ".parts"));
+
+        // The same question again, killed once a few windows are in, then run to its end.
+        var resumed = Path.Combine(_dir.FullName, "resumed.json");
+        using (var p = Process.Start(Client(resumed))!)
+        {
+            p.StandardInput.Close();
+            p.BeginOutputReadLine();
+            p.BeginErrorReadLine();
+            var parts = resumed + ".parts";
+            var deadline = Stopwatch.StartNew();
+            while (!p.HasExited && (!Directory.Exists(parts) || Directory.GetFiles(parts, "*.ndjson").Length < 20) && deadline.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(10);
+            Assert.False(p.HasExited, "the client finished before it could be interrupted");
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+            Assert.InRange(Directory.GetFiles(parts, "*.ndjson").Length, 20, 359);
+        }
+        Assert.False(File.Exists(resumed));
+        var second = FlowlineProcess.Run(Client(resumed), TimeSpan.FromMinutes(5));
+        Assert.True(second.ExitCode == 0, second.Stderr);
+        Assert.Equal(File.ReadAllBytes(whole), File.ReadAllBytes(resumed));
+    }
+
+    [Fact]
+    public void Missing_credentials_and_bad_times_are_explained()
+    {
+        var psi = FlowlineProcess.Flowline("describe-flow-logs", "-s", "08-11-2016 16:30:00", "-e", "08-11-2016 17:35:02");
+        psi.Environment.Remove("FLOWLINE_ACCESS_KEY");
+        psi.Environment.Remove("ACCESS_KEY");
+        var r = FlowlineProcess.Run(psi);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("no access key", r.Stderr, StringComparison.Ordinal);
+        r = FlowlineProcess.RunFlowline(["describe-flow-logs", "-s", "2016-11-08", "-e", "08-11-2016 17:35:02"]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("is not dd-mm-yyyy hh:mm:ss", r.Stderr, StringComparison.Ordinal);
+        r = FlowlineProcess.RunFlowline(["describe-flow-logs", "-s", "08-11-2016 16:30:00", "-e", "08-11-2016 17:35:02", "-a", "acc-1"]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("-a needs -d", r.Stderr, StringComparison.Ordinal);
+    }
+}
