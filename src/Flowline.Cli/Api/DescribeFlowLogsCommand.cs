@@ -303,8 +303,9 @@ internal static class DescribeFlowLogsCommand
             }
             catch (Failure f) when (f.Transient && attempt < retries)
             {
-                // 1, 2, 4, 8, 16, 30 s with jitter; each attempt is signed anew, so it is never a replay.
-                var delay = Math.Min(30, Math.Pow(2, attempt - 1)) * (0.75 + Random.Shared.NextDouble() / 2);
+                // 1, 2, 4, 8, 16, 30 s with jitter, never under a second: each attempt is signed anew with a later
+                // Timestamp, so it is never a replay of the one before.
+                var delay = Math.Max(1.1, Math.Min(30, Math.Pow(2, attempt - 1)) * (0.75 + Random.Shared.NextDouble() / 2));
                 await Task.Delay(TimeSpan.FromSeconds(delay));
             }
         }
@@ -352,17 +353,21 @@ internal static class DescribeFlowLogsCommand
             if (response.StatusCode != HttpStatusCode.OK)
             {
                 var message = $"HTTP {(int)response.StatusCode}";
+                string? code = null;
                 try
                 {
                     using var doc = JsonDocument.Parse(body);
                     var error = doc.RootElement.GetProperty("Response").GetProperty("Errors").GetProperty("Error");
-                    message += $" {error.GetProperty("Code").GetString()}: {error.GetProperty("Message").GetString()}";
+                    code = error.GetProperty("Code").GetString();
+                    message += $" {code}: {error.GetProperty("Message").GetString()}";
                 }
                 catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
                 {
                     message += ": " + Encoding.UTF8.GetString(body.AsSpan(0, Math.Min(200, body.Length)));
                 }
-                var transient = (int)response.StatusCode >= 500 || response.StatusCode == HttpStatusCode.TooManyRequests;
+                // A replay refusal means this very request (same window, same second) was sent before, by an
+                // earlier attempt or an interrupted run: signed again a second later it is a new request.
+                var transient = (int)response.StatusCode >= 500 || response.StatusCode == HttpStatusCode.TooManyRequests || code == "RequestReplayed";
                 throw new Failure(message, transient);
             }
             try
