@@ -17,7 +17,6 @@ namespace Flowline.Api;
 public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, ApiOptions options)
 {
     public const string AdminPasswordHeader = "X-Flowline-Admin-Password";
-    public const int DefaultLimit = 0;
 
     public void Map(WebApplication app)
     {

@@ -21,8 +21,6 @@ public sealed class AuditLog
         _path = System.IO.Path.Combine(dataDir, "audit.log");
     }
 
-    public string FilePath => _path;
-
     public void Write(AuditEntry e)
     {
         using var buffer = new MemoryStream();
