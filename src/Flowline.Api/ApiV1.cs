@@ -17,10 +17,15 @@ namespace Flowline.Api;
 public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, ApiOptions options)
 {
     public const string AdminPasswordHeader = "X-Flowline-Admin-Password";
+    public const string DefaultFields = "start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets,account,vmi,vmi_direction,action";
+    /// <summary>The largest page of flows, and the most groups one query returns.</summary>
+    public const int MaxPage = 1_000_000;
+    public const int DefaultQueryLimit = 1000;
 
     public void Map(WebApplication app)
     {
         app.MapGet("/api/v1/flows", Flows);
+        app.MapPost("/api/v1/query", Query);
         app.MapGet("/api/v1/keys", Keys);
         app.MapGet("/api/v1/audit", Audit);
     }
@@ -90,12 +95,24 @@ public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, 
         return (true, asked == "*" ? null : asked);
     }
 
+    /// <summary>The account filter of a scope (null: every account), ANDed with the caller's filter text.</summary>
+    private FilterNode ScopedFilter(string? account, string text)
+    {
+        var symbols = store.Symbols;
+        var user = FilterParser.Parse(text, name => symbols.TryFind(name, out var id) ? id : null);
+        // An account the store has never seen matches nothing: the parser refuses unknown names, so the
+        // scope is then a filter no row passes rather than an error that would tell accounts apart.
+        if (account is null) return user;
+        if (!symbols.TryFind(account, out _)) return new FilterNode.Not(new FilterNode.Any());
+        return new FilterNode.And(FilterParser.Parse("account " + account, name => symbols.TryFind(name, out var id) ? id : null), user);
+    }
+
     private async Task Flows(HttpContext context)
     {
         var key = await Authenticate(context);
         if (key is null) return;
         var q = context.Request.Query;
-        if (!Rfc3339(q["from"], out var from) || !Rfc3339(q["to"], out var to))
+        if (!Rfc3339(q["from"].ToString(), out var from) || !Rfc3339(q["to"].ToString(), out var to))
         {
             await Error(context, new ApiError(400, "InvalidParameterValue", "from and to are required as RFC 3339 times, e.g. from=2026-11-21T10:00:00Z&to=2026-11-21T10:30:00Z"));
             return;
@@ -107,30 +124,42 @@ public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, 
         }
         var fieldsText = q["fields"].ToString();
         var fields = new List<FlowField>();
-        foreach (var name in (fieldsText.Length > 0 ? fieldsText : "start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets,account,vmi,vmi_direction,action")
-                     .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        foreach (var name in (fieldsText.Length > 0 ? fieldsText : DefaultFields).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
             if (!FlowFields.TryParse(name, out var f))
             {
-                await Error(context, new ApiError(400, "InvalidParameterValue", $"fields: '{name}' is not a field (GET /api/v1/fields, or `flowline fields`)"));
+                await Error(context, new ApiError(400, "InvalidParameterValue", $"fields: '{name}' is not a field (see the field list in docs/API.md, or `flowline fields`)"));
                 return;
             }
             fields.Add(f);
         }
         long limit = 0;
-        if (q["limit"].ToString() is { Length: > 0 } l && (!long.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit <= 0))
+        if (q["limit"].ToString() is { Length: > 0 } l && (!long.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit <= 0 || limit > MaxPage))
         {
-            await Error(context, new ApiError(400, "InvalidParameterValue", $"limit '{l}' is not a positive number"));
+            await Error(context, new ApiError(400, "InvalidParameterValue", $"limit '{l}' is not a page size from 1 to {MaxPage}"));
             return;
+        }
+        Cursor? cursor = null;
+        if (q["cursor"].ToString() is { Length: > 0 } c)
+        {
+            if (limit == 0)
+            {
+                await Error(context, new ApiError(400, "InvalidParameterValue", "cursor pages through an answer: send it with the limit of the first page"));
+                return;
+            }
+            cursor = Cursor.Parse(c);
+            if (cursor is null)
+            {
+                await Error(context, new ApiError(400, "InvalidParameterValue", $"cursor '{c}' is not a cursor this server handed out (X-Flowline-Next-Cursor)"));
+                return;
+            }
         }
         var (ok, account) = await Scope(context, key, "flows");
         if (!ok) return;
         FilterNode filter;
-        var symbols = store.Symbols;
         try
         {
-            var user = FilterParser.Parse(q["filter"].ToString(), name => symbols.TryFind(name, out var id) ? id : null);
-            filter = account is null ? user : new FilterNode.And(FilterParser.Parse("account " + account, name => symbols.TryFind(name, out var id) ? id : null), user);
+            filter = ScopedFilter(account, q["filter"].ToString());
         }
         catch (FilterSyntaxException e)
         {
@@ -139,13 +168,14 @@ public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, 
         }
         var needed = FilterColumns.Of(filter);
         needed.UnionWith(fields);
-        context.Response.ContentType = "application/x-ndjson";
-        var body = context.Response.Body;
-        // Lines gather in a buffer that goes out in 64 KiB writes: one write per row would cost more than the row.
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1 << 17);
-        await using var json = new Utf8JsonWriter(buffer);
-        foreach (var r in QueryRunner.Rows(store.Scan(from.ToUnixTimeMilliseconds() * 1000, to.ToUnixTimeMilliseconds() * 1000, filter, needed), filter, limit))
+        var fromMicros = from.ToUnixTimeMilliseconds() * 1000;
+        var toMicros = to.ToUnixTimeMilliseconds() * 1000;
+        var symbols = store.Symbols;
+        var line = new System.Buffers.ArrayBufferWriter<byte>(512);
+        await using var json = new Utf8JsonWriter(line);
+        void Line(in FlowRecord r)
         {
+            json.Reset();
             json.WriteStartObject();
             foreach (var f in fields)
             {
@@ -155,8 +185,23 @@ public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, 
             }
             json.WriteEndObject();
             json.Flush();
-            json.Reset();
-            System.Buffers.BuffersExtensions.Write(buffer, "\n"u8);
+            System.Buffers.BuffersExtensions.Write(line, "\n"u8);
+        }
+
+        if (limit > 0)
+        {
+            await Page(context, limit, cursor, fromMicros, toMicros, filter, needed, Line, line);
+            return;
+        }
+        context.Response.ContentType = "application/x-ndjson";
+        var body = context.Response.Body;
+        // Lines gather in a buffer that goes out in 64 KiB writes: one write per row would cost more than the row.
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1 << 17);
+        foreach (var r in QueryRunner.Rows(store.Scan(fromMicros, toMicros, filter, needed), filter))
+        {
+            line.ResetWrittenCount();
+            Line(r);
+            System.Buffers.BuffersExtensions.Write(buffer, line.WrittenSpan);
             if (buffer.WrittenCount >= 1 << 16)
             {
                 await body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
@@ -164,6 +209,282 @@ public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, 
             }
         }
         if (buffer.WrittenCount > 0) await body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+    }
+
+    private delegate void LineWriter(in FlowRecord r);
+
+    /// <summary>
+    /// One page of at most <paramref name="limit"/> rows in (start, line) order after <paramref name="cursor"/>.
+    /// Rows are ordered by start, then by a hash of the line they print as: rows that print the same line are
+    /// interchangeable, so the cursor counts how many of the last key it has handed out. The next page's cursor
+    /// goes out in X-Flowline-Next-Cursor and a Link header; no cursor means the answer is complete.
+    /// </summary>
+    private async Task Page(HttpContext context, long limit, Cursor? cursor, long from, long to, FilterNode filter, HashSet<FlowField> needed,
+        LineWriter write, System.Buffers.ArrayBufferWriter<byte> line)
+    {
+        if (cursor is { } at) from = Math.Max(from, at.Start);
+        // A max-heap of the limit + 1 smallest rows after the cursor: the extra one says whether another page exists.
+        var heap = new PriorityQueue<(long Start, ulong Hash, byte[] Line), (long Start, ulong Hash)>(
+            Comparer<(long Start, ulong Hash)>.Create((x, y) => y.CompareTo(x)));
+        var skipped = 0L;
+        foreach (var r in QueryRunner.Rows(store.Scan(from, to, filter, needed), filter))
+        {
+            line.ResetWrittenCount();
+            write(r);
+            var k = (r.Start, Fnv(line.WrittenSpan));
+            if (cursor is { } cur)
+            {
+                var c = k.CompareTo((cur.Start, cur.Hash));
+                if (c < 0) continue;
+                if (c == 0 && skipped < cur.Repeat)
+                {
+                    skipped++;
+                    continue;
+                }
+            }
+            if (heap.Count > limit)
+            {
+                heap.TryPeek(out _, out var largest);
+                if (k.CompareTo(largest) >= 0) continue;
+                heap.DequeueEnqueue((k.Start, k.Item2, line.WrittenSpan.ToArray()), k);
+            }
+            else heap.Enqueue((k.Start, k.Item2, line.WrittenSpan.ToArray()), k);
+        }
+        var rows = new List<(long Start, ulong Hash, byte[] Line)>(heap.Count);
+        while (heap.Count > 0) rows.Add(heap.Dequeue());
+        rows.Reverse();
+        var more = rows.Count > limit;
+        if (more) rows.RemoveAt(rows.Count - 1);
+        context.Response.ContentType = "application/x-ndjson";
+        if (more)
+        {
+            var last = rows[^1];
+            var repeat = rows.Count(r => r.Start == last.Start && r.Hash == last.Hash)
+                         + (cursor is { } cur && cur.Start == last.Start && cur.Hash == last.Hash ? cur.Repeat : 0);
+            var next = new Cursor(last.Start, last.Hash, repeat).ToString();
+            context.Response.Headers["X-Flowline-Next-Cursor"] = next;
+            var query = context.Request.Query.Where(kv => kv.Key != "cursor")
+                .Select(kv => Uri.EscapeDataString(kv.Key) + "=" + Uri.EscapeDataString(kv.Value.ToString())).Append("cursor=" + next);
+            context.Response.Headers.Link = $"<{context.Request.Path}?{string.Join('&', query)}>; rel=\"next\"";
+        }
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1 << 17);
+        foreach (var r in rows)
+        {
+            System.Buffers.BuffersExtensions.Write(buffer, r.Line);
+            if (buffer.WrittenCount >= 1 << 16)
+            {
+                await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+                buffer.ResetWrittenCount();
+            }
+        }
+        if (buffer.WrittenCount > 0) await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+    }
+
+    private static ulong Fnv(ReadOnlySpan<byte> bytes)
+    {
+        var h = 14695981039346656037UL;
+        foreach (var b in bytes) h = (h ^ b) * 1099511628211UL;
+        return h;
+    }
+
+    /// <summary>Where a page ended: the last row's start and line hash, and how many rows with that key were handed out.</summary>
+    private readonly record struct Cursor(long Start, ulong Hash, long Repeat)
+    {
+        public override string ToString() =>
+            Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(FormattableString.Invariant($"1.{Start}.{Hash:x16}.{Repeat}")))
+                .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+        public static Cursor? Parse(string text)
+        {
+            try
+            {
+                var b64 = text.Replace('-', '+').Replace('_', '/');
+                b64 += new string('=', (4 - b64.Length % 4) % 4);
+                var parts = System.Text.Encoding.ASCII.GetString(Convert.FromBase64String(b64)).Split('.');
+                if (parts.Length == 4 && parts[0] == "1"
+                    && long.TryParse(parts[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var start)
+                    && ulong.TryParse(parts[2], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var hash)
+                    && long.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out var repeat) && repeat > 0)
+                {
+                    return new Cursor(start, hash, repeat);
+                }
+            }
+            catch (FormatException)
+            {
+            }
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// <c>POST /api/v1/query</c>: a JSON body asking for groups (<c>group_by</c>), the top N of them
+    /// (<c>order</c>, <c>limit</c>), and/or a time series (<c>bucket</c>), over the caller's scope.
+    /// </summary>
+    private async Task Query(HttpContext context)
+    {
+        var key = await Authenticate(context);
+        if (key is null) return;
+        JsonElement body;
+        try
+        {
+            using var doc = await JsonDocument.ParseAsync(context.Request.Body);
+            body = doc.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            await Error(context, new ApiError(400, "MalformedBody", $"the body is not JSON: {e.Message}"));
+            return;
+        }
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            await Error(context, new ApiError(400, "MalformedBody", "the body is a JSON object such as {\"from\":\"2026-11-21T10:00:00Z\",\"to\":\"2026-11-21T11:00:00Z\",\"group_by\":[\"src_addr\"],\"limit\":10}"));
+            return;
+        }
+        var known = new HashSet<string> { "from", "to", "filter", "group_by", "bucket", "order", "limit", "count_distinct" };
+        foreach (var p in body.EnumerateObject())
+        {
+            if (!known.Contains(p.Name))
+            {
+                await Error(context, new ApiError(400, "InvalidParameter", $"'{p.Name}' is not a query member (from, to, filter, group_by, bucket, order, limit, count_distinct; the account goes in the query string)"));
+                return;
+            }
+        }
+        string? Str(string name) => body.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        if (!Rfc3339(Str("from"), out var from) || !Rfc3339(Str("to"), out var to) || to <= from)
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", "from and to are required as RFC 3339 times with from before to, e.g. \"from\":\"2026-11-21T10:00:00Z\",\"to\":\"2026-11-21T10:30:00Z\""));
+            return;
+        }
+        var groupBy = new List<GroupKey>();
+        if (body.TryGetProperty("group_by", out var g))
+        {
+            var names = g.ValueKind switch
+            {
+                JsonValueKind.Array => g.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : "").ToList(),
+                JsonValueKind.String => g.GetString()!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList(),
+                _ => null,
+            };
+            if (names is null)
+            {
+                await Error(context, new ApiError(400, "InvalidParameterValue", "group_by is a list of fields, e.g. [\"src_addr/24\", \"dst_port\"]"));
+                return;
+            }
+            foreach (var n in names)
+            {
+                if (!GroupKey.TryParse(n, out var k, out var why))
+                {
+                    await Error(context, new ApiError(400, "InvalidParameterValue", $"group_by: {why}"));
+                    return;
+                }
+                groupBy.Add(k);
+            }
+            if (groupBy.Count > Aggregator.MaxKeys)
+            {
+                await Error(context, new ApiError(400, "InvalidParameterValue", $"group_by: at most {Aggregator.MaxKeys} fields"));
+                return;
+            }
+        }
+        long bucket = 0;
+        if (body.TryGetProperty("bucket", out var b) && (bucket = Duration(b)) <= 0)
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", "bucket is a width such as \"30s\", \"5m\", \"1h\", \"1d\" or a number of seconds"));
+            return;
+        }
+        var order = Metric.Bytes;
+        if (Str("order") is { } o && (!Enum.TryParse(o, ignoreCase: true, out order) || o.Any(char.IsDigit)))
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", $"order '{o}': expected bytes, packets or flows"));
+            return;
+        }
+        if (body.TryGetProperty("order", out var ov) && ov.ValueKind != JsonValueKind.String)
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", "order is one of \"bytes\", \"packets\" or \"flows\""));
+            return;
+        }
+        var limit = DefaultQueryLimit;
+        if (body.TryGetProperty("limit", out var lv) && (lv.ValueKind != JsonValueKind.Number || !lv.TryGetInt32(out limit) || limit <= 0 || limit > MaxPage))
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", $"limit is a number of groups from 1 to {MaxPage} (per bucket in a time series)"));
+            return;
+        }
+        FlowField? distinct = null;
+        if (body.TryGetProperty("count_distinct", out var dv))
+        {
+            if (dv.ValueKind != JsonValueKind.String || !FlowFields.TryParse(dv.GetString()!, out var df))
+            {
+                await Error(context, new ApiError(400, "InvalidParameterValue", "count_distinct is a field name such as \"dst_addr\""));
+                return;
+            }
+            distinct = df;
+        }
+        if (groupBy.Count == 0 && bucket == 0)
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", "ask for groups (group_by), a time series (bucket) or both; flows one by one come from GET /api/v1/flows"));
+            return;
+        }
+        var (ok, account) = await Scope(context, key, "query");
+        if (!ok) return;
+        FilterNode filter;
+        try
+        {
+            filter = ScopedFilter(account, Str("filter") ?? "");
+        }
+        catch (FilterSyntaxException e)
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", $"filter: {e.Message}"));
+            return;
+        }
+        var query = new FlowQuery { Filter = filter, GroupBy = groupBy, BucketMicros = bucket, OrderBy = order, Limit = limit, CountDistinct = distinct };
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var rows = store.Aggregate(from.ToUnixTimeMilliseconds() * 1000, to.ToUnixTimeMilliseconds() * 1000, query);
+        var symbols = store.Symbols;
+        context.Response.ContentType = "application/json";
+        var output = new System.Buffers.ArrayBufferWriter<byte>(1 << 16);
+        await using (var json = new Utf8JsonWriter(output))
+        {
+            json.WriteStartObject();
+            json.WriteString("from", from.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
+            json.WriteString("to", to.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
+            json.WriteString("account", account ?? "*");
+            json.WriteStartArray("group_by");
+            foreach (var k in groupBy) json.WriteStringValue(k.Name);
+            json.WriteEndArray();
+            if (bucket > 0) json.WriteNumber("bucket_seconds", bucket / 1_000_000);
+            json.WriteString("order", order.ToString().ToLowerInvariant());
+            json.WriteNumber("limit", limit);
+            json.WriteStartArray("rows");
+            for (var r = 0; r < rows.Count; r++)
+            {
+                json.WriteStartObject();
+                if (bucket > 0) json.WriteString("bucket", GroupKey.FormatTime(rows.BucketStart(r)));
+                for (var k = 0; k < groupBy.Count; k++)
+                {
+                    var part = rows.Key(r, k);
+                    if (groupBy[k].IsNumeric) json.WriteNumber(groupBy[k].Name, part.Lo);
+                    else json.WriteString(groupBy[k].Name, groupBy[k].Text(part, symbols));
+                }
+                json.WriteNumber("bytes", rows.Bytes(r));
+                json.WriteNumber("packets", rows.Packets(r));
+                json.WriteNumber("flows", rows.Flows(r));
+                if (distinct is { } d) json.WriteNumber("distinct_" + FlowFields.Name(d), rows.Distinct(r));
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteNumber("elapsed_ms", Math.Round(watch.Elapsed.TotalMilliseconds, 1));
+            json.WriteEndObject();
+        }
+        System.Buffers.BuffersExtensions.Write(output, "\n"u8);
+        await context.Response.Body.WriteAsync(output.WrittenMemory, context.RequestAborted);
+    }
+
+    /// <summary>A bucket width in microseconds: "30s", "5m", "1h", "1d" or a number of seconds; 0 when not one.</summary>
+    private static long Duration(JsonElement e)
+    {
+        if (e.ValueKind == JsonValueKind.Number) return e.TryGetInt64(out var s) && s > 0 && s <= 366L * 86400 ? s * 1_000_000 : 0;
+        if (e.ValueKind != JsonValueKind.String) return 0;
+        var t = e.GetString()!;
+        if (t.Length < 2 || !long.TryParse(t[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0 || n > 1_000_000) return 0;
+        return t[^1] switch { 's' => n * 1_000_000, 'm' => n * 60_000_000, 'h' => n * 3_600_000_000, 'd' => n * 86_400_000_000, _ => 0 };
     }
 
     private async Task Keys(HttpContext context)
@@ -211,8 +532,11 @@ public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, 
         foreach (var line in audit.Tail(10_000)) await context.Response.WriteAsync(line + "\n");
     }
 
-    private static bool Rfc3339(Microsoft.Extensions.Primitives.StringValues v, out DateTimeOffset t) =>
-        DateTimeOffset.TryParse(v.ToString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out t) && v.ToString().Length >= 20;
+    private static bool Rfc3339(string? v, out DateTimeOffset t)
+    {
+        t = default;
+        return v is { Length: >= 20 } && DateTimeOffset.TryParse(v, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out t);
+    }
 
     private static async Task Error(HttpContext context, ApiError error)
     {

@@ -70,6 +70,33 @@ public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V
         return true;
     }
 
+    /// <summary>A group's value of this key as text: addresses, names behind symbol ids, times in RFC 3339, numbers.</summary>
+    public string Text(KeyPart k, ISymbolNames names)
+    {
+        if (IsAddress) return new FlowAddress(k.Hi, k.Lo).ToString();
+        if (FlowFields.IsSymbol(Field)) return k.Lo == 0 ? "" : names.Name((uint)k.Lo) ?? k.Lo.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Field switch
+        {
+            FlowField.VmiDirection => VmiDirections.Name((byte)k.Lo),
+            FlowField.Action => FlowAction.Name((byte)k.Lo),
+            FlowField.SrcCountry or FlowField.DstCountry => CountryCode.Text((ushort)k.Lo),
+            FlowField.Start or FlowField.End or FlowField.TimeReceived => FormatTime((long)k.Lo),
+            FlowField.SrcMac or FlowField.DstMac => MacAddress.ToString(k.Lo),
+            FlowField.Protocol => FlowProtocolNames.Name((FlowProtocol)k.Lo),
+            FlowField.Tunnel => FlowFields.TunnelName((TunnelKind)k.Lo),
+            _ => k.Lo.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+    }
+
+    /// <summary>Unix microseconds as RFC 3339 UTC with microseconds.</summary>
+    public static string FormatTime(long unixMicros) =>
+        DateTime.UnixEpoch.AddTicks(unixMicros * 10).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Whether <see cref="Text"/> of this key is a number (JSON writers keep it one).</summary>
+    public bool IsNumeric => !IsAddress && !FlowFields.IsSymbol(Field) && Field is not (FlowField.VmiDirection or FlowField.Action or FlowField.SrcCountry
+        or FlowField.DstCountry or FlowField.Start or FlowField.End or FlowField.TimeReceived or FlowField.SrcMac or FlowField.DstMac
+        or FlowField.Protocol or FlowField.Tunnel);
+
     public string Name => FlowFields.Name(Field) +
         (IsAddress && (V4Prefix != 32 || V6Prefix != 128) ? $"/{V4Prefix}" + (V6Prefix != 128 ? $"/{V6Prefix}" : "") : "");
 }

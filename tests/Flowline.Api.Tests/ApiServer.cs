@@ -79,6 +79,23 @@ public sealed class ApiServer : IAsyncDisposable
         });
     }
 
+    /// <summary>Sends a signed /api/v1 request with an optional JSON body; status, parsed body and the response headers.</summary>
+    public async Task<(int Status, JsonElement Body, System.Net.Http.Headers.HttpResponseHeaders Headers)> Send(AccessKey key, HttpMethod method, string path,
+        List<KeyValuePair<string, string>> query, string? json = null, string? adminPassword = null)
+    {
+        var url = new Uri(Base, path + (query.Count > 0 ? "?" + string.Join('&', query.Select(kv => Signatures.Encode(kv.Key) + "=" + Signatures.Encode(kv.Value))) : ""));
+        var bytes = json is null ? [] : System.Text.Encoding.UTF8.GetBytes(json);
+        using var request = new HttpRequestMessage(method, url);
+        request.Headers.TryAddWithoutValidation("Authorization", Signatures.ApiAuthorization(key.Id, key.Secret, method.Method, path, query, bytes, DateTimeOffset.UtcNow));
+        if (adminPassword is not null) request.Headers.Add(ApiV1.AdminPasswordHeader, adminPassword);
+        if (json is not null) request.Content = new ByteArrayContent(bytes) { Headers = { ContentType = new("application/json") } };
+        using var response = await Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        var ndjson = response.Content.Headers.ContentType?.MediaType == "application/x-ndjson";
+        using var doc = JsonDocument.Parse(text.Length == 0 ? "null" : ndjson ? "[" + string.Join(',', text.Split('\n', StringSplitOptions.RemoveEmptyEntries)) + "]" : text);
+        return ((int)response.StatusCode, doc.RootElement.Clone(), response.Headers);
+    }
+
     /// <summary>A time as DescribeFlowLog reads it (IST).</summary>
     public static string Ist(DateTimeOffset t) => DescribeFlowLog.Format(t, ApiOptions.Ist);
 

@@ -180,7 +180,7 @@ internal static class QueryCommand
                     return 0;
                 }
                 var table = rows.Select(r => (bucket > 0 ? new[] { CliArgs.Time(r.BucketStart) } : [])
-                    .Concat(r.Keys.Select((k, i) => KeyText(k, query.GroupBy[i], names)))
+                    .Concat(r.Keys.Select((k, i) => query.GroupBy[i].Text(k, names)))
                     .Concat([r.Bytes.ToString(), r.Packets.ToString(), r.Flows.ToString()]).ToArray());
                 Write(writer, format, header, table, numericFrom: header.Length - 3);
             }
@@ -274,7 +274,7 @@ internal static class QueryCommand
             {
                 var key = rows.Key(r, k);
                 if (query.GroupBy[k].IsAddress) csv.Address(new FlowAddress(key.Hi, key.Lo));
-                else if (FlowFields.IsText(query.GroupBy[k].Field)) csv.Text(KeyText(key, query.GroupBy[k], names));
+                else if (FlowFields.IsText(query.GroupBy[k].Field)) csv.Text(query.GroupBy[k].Text(key, names));
                 else csv.Number(key.Lo);
                 csv.Byte((byte)',');
             }
@@ -299,23 +299,6 @@ internal static class QueryCommand
         }
         if (keys.Count == 0) throw new ArgumentException("no fields to aggregate by");
         return keys;
-    }
-
-    private static string KeyText(KeyPart k, GroupKey key, ISymbolNames names)
-    {
-        if (key.IsAddress) return new FlowAddress(k.Hi, k.Lo).ToString();
-        if (FlowFields.IsSymbol(key.Field)) return k.Lo == 0 ? "" : names.Name((uint)k.Lo) ?? k.Lo.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return key.Field switch
-        {
-            FlowField.VmiDirection => VmiDirections.Name((byte)k.Lo),
-            FlowField.Action => FlowAction.Name((byte)k.Lo),
-            FlowField.SrcCountry or FlowField.DstCountry => CountryCode.Text((ushort)k.Lo),
-            FlowField.Start or FlowField.End or FlowField.TimeReceived => CliArgs.Time((long)k.Lo),
-            FlowField.SrcMac or FlowField.DstMac => MacAddress.ToString(k.Lo),
-            FlowField.Protocol => FlowProtocolNames.Name((FlowProtocol)k.Lo),
-            FlowField.Tunnel => FlowFields.TunnelName((TunnelKind)k.Lo),
-            _ => k.Lo.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        };
     }
 
     /// <summary>Writes rows as an aligned table, CSV, a JSON array or JSON lines (numbers stay numbers in JSON).</summary>

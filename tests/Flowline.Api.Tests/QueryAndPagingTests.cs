@@ -1,0 +1,163 @@
+using System.Text.Json;
+using Flowline.Api;
+using Flowline.Wire.Records;
+
+namespace Flowline.Api.Tests;
+
+/// <summary>
+/// Two accounts' flows over an hour, many sharing a start time and some identical in every field, so that
+/// paging has ties to get right.
+/// </summary>
+public sealed class QueryServer : IAsyncLifetime
+{
+    public static readonly DateTimeOffset Start = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() / 3600 * 3600 - 7200);
+    public ApiServer Server { get; private set; } = null!;
+    public AccessKey TenantA { get; private set; } = null!;
+    public AccessKey Admin { get; private set; } = null!;
+    public List<FlowRecord> Flows { get; } = [];
+
+    public Task InitializeAsync()
+    {
+        Server = new ApiServer(store =>
+        {
+            var names = new SymbolNames(store);
+            var batch = new FlowBatch();
+            var random = new Random(7);
+            for (var i = 0; i < 2000; i++)
+            {
+                var account = i % 3 == 0 ? "acc-b" : "acc-a";
+                // 40 distinct start times over the hour; every tenth flow repeats its predecessor exactly.
+                var start = (Start.ToUnixTimeSeconds() + random.Next(40) * 90) * 1_000_000L;
+                var r = i % 10 == 9 ? Flows[^1] : ApiServer.Flow(names, account, start, random.Next(50), VmiDirections.Ingress);
+                Flows.Add(r);
+                batch.Add(r);
+            }
+            store.Append(batch);
+        });
+        TenantA = Server.Keys.Create("acc-a", admin: false);
+        Admin = Server.Keys.Create("acc-ops", admin: true);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
+
+public sealed class QueryAndPagingTests(QueryServer f) : IClassFixture<QueryServer>
+{
+    private static KeyValuePair<string, string> P(string k, string v) => new(k, v);
+    private static readonly string From = QueryServer.Start.ToString("yyyy-MM-ddTHH:mm:ssZ");
+    private static readonly string To = QueryServer.Start.AddHours(2).ToString("yyyy-MM-ddTHH:mm:ssZ");
+    private const string Fields = "start,src_addr,dst_addr,src_port,bytes,packets,account";
+
+    private string AccountOf(FlowRecord r) => f.Server.Store.Symbols.Name(r.Account)!;
+
+    private static string Message(JsonElement body) => body.GetProperty("error").GetProperty("message").GetString()!;
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(500)]
+    public async Task Pages_joined_by_their_cursors_are_the_whole_answer_in_start_order(int pageSize)
+    {
+        var (status, whole, _) = await f.Server.Send(f.TenantA, HttpMethod.Get, "/api/v1/flows", [P("from", From), P("to", To), P("fields", Fields)]);
+        Assert.Equal(200, status);
+        var expected = whole.EnumerateArray().Select(e => e.GetRawText()).ToList();
+        Assert.Equal(f.Flows.Count(r => AccountOf(r) == "acc-a"), expected.Count);
+
+        var got = new List<string>();
+        string? cursor = null;
+        var pages = 0;
+        do
+        {
+            List<KeyValuePair<string, string>> q = [P("from", From), P("to", To), P("fields", Fields), P("limit", pageSize.ToString())];
+            if (cursor is not null) q.Add(P("cursor", cursor));
+            var (s, page, headers) = await f.Server.Send(f.TenantA, HttpMethod.Get, "/api/v1/flows", q);
+            Assert.Equal(200, s);
+            Assert.InRange(page.GetArrayLength(), 1, pageSize);
+            got.AddRange(page.EnumerateArray().Select(e => e.GetRawText()));
+            cursor = headers.TryGetValues("X-Flowline-Next-Cursor", out var v) ? v.Single() : null;
+            if (cursor is not null) Assert.Contains("rel=\"next\"", headers.GetValues("Link").Single());
+            pages++;
+        } while (cursor is not null && pages < 5000);
+        Assert.Null(cursor);
+        Assert.Equal(expected.Order(StringComparer.Ordinal), got.Order(StringComparer.Ordinal));
+        var starts = got.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("start").GetString()!).ToList();
+        Assert.Equal(starts.Order(StringComparer.Ordinal), starts);
+        Assert.Equal((expected.Count + pageSize - 1) / pageSize, pages);
+    }
+
+    [Fact]
+    public async Task Bad_cursors_and_page_sizes_are_refused_with_what_to_send()
+    {
+        var (status, body, _) = await f.Server.Send(f.TenantA, HttpMethod.Get, "/api/v1/flows", [P("from", From), P("to", To), P("limit", "5"), P("cursor", "bm90LWEtY3Vyc29y")]);
+        Assert.Equal(400, status);
+        Assert.Contains("is not a cursor this server handed out", Message(body));
+        (status, body, _) = await f.Server.Send(f.TenantA, HttpMethod.Get, "/api/v1/flows", [P("from", From), P("to", To), P("cursor", "MS4xLjAuMQ")]);
+        Assert.Equal(400, status);
+        Assert.Contains("send it with the limit", Message(body));
+        (status, body, _) = await f.Server.Send(f.TenantA, HttpMethod.Get, "/api/v1/flows", [P("from", From), P("to", To), P("limit", "0")]);
+        Assert.Equal(400, status);
+        Assert.Contains("page size from 1 to", Message(body));
+    }
+
+    [Fact]
+    public async Task Top_talkers_are_the_tenants_own_in_order()
+    {
+        var (status, body, _) = await f.Server.Send(f.TenantA, HttpMethod.Post, "/api/v1/query", [],
+            $$"""{"from":"{{From}}","to":"{{To}}","group_by":["src_addr","account"],"order":"bytes","limit":5}""");
+        Assert.Equal(200, status);
+        var expected = f.Flows.Where(r => AccountOf(r) == "acc-a").GroupBy(r => r.SrcAddr.ToString())
+            .Select(g => (Src: g.Key, Bytes: g.Aggregate(0UL, (a, r) => a + r.Bytes), Flows: g.Count()))
+            .OrderByDescending(g => g.Bytes).Take(5).ToList();
+        var rows = body.GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(expected.Select(e => (e.Src, e.Bytes, e.Flows)),
+            rows.Select(r => (r.GetProperty("src_addr").GetString()!, r.GetProperty("bytes").GetUInt64(), r.GetProperty("flows").GetInt32())));
+        Assert.All(rows, r => Assert.Equal("acc-a", r.GetProperty("account").GetString()));
+        Assert.Equal("acc-a", body.GetProperty("account").GetString());
+    }
+
+    [Fact]
+    public async Task A_time_series_sums_each_bucket_and_an_admin_sees_every_account_with_the_password()
+    {
+        var query = $$"""{"from":"{{From}}","to":"{{To}}","bucket":"10m","group_by":["account"],"count_distinct":"src_addr"}""";
+        var (status, body, _) = await f.Server.Send(f.Admin, HttpMethod.Post, "/api/v1/query", [P("account", "*")], query);
+        Assert.Equal(403, status);
+        Assert.Contains(ApiV1.AdminPasswordHeader, Message(body));
+        // The same request signed in the same second would be a replay.
+        await Task.Delay(1100);
+        (status, body, _) = await f.Server.Send(f.Admin, HttpMethod.Post, "/api/v1/query", [P("account", "*")], query, ApiServer.AdminPasswordText);
+        Assert.Equal(200, status);
+        Assert.Equal(600, body.GetProperty("bucket_seconds").GetInt32());
+        var expected = f.Flows.GroupBy(r => (Bucket: r.Start / 600_000_000 * 600, Account: AccountOf(r)))
+            .ToDictionary(g => g.Key, g => (Bytes: g.Aggregate(0UL, (a, r) => a + r.Bytes), Flows: g.Count(), Sources: g.Select(r => r.SrcAddr).Distinct().Count()));
+        var rows = body.GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(expected.Count, rows.Count);
+        foreach (var r in rows)
+        {
+            var k = (DateTimeOffset.Parse(r.GetProperty("bucket").GetString()!).ToUnixTimeSeconds(), r.GetProperty("account").GetString()!);
+            Assert.Equal(expected[k], (r.GetProperty("bytes").GetUInt64(), r.GetProperty("flows").GetInt32(), r.GetProperty("distinct_src_addr").GetInt32()));
+        }
+        var buckets = rows.Select(r => r.GetProperty("bucket").GetString()!).ToList();
+        Assert.Equal(buckets.Order(StringComparer.Ordinal), buckets);
+        Assert.Contains(f.Server.Audit.Tail(100), l => l.Contains("\"query\"") && l.Contains("granted"));
+    }
+
+    [Theory]
+    [InlineData("not json", "the body is not JSON")]
+    [InlineData("[1]", "the body is a JSON object")]
+    [InlineData("""{"from":"yesterday","to":"2026-01-01T00:00:00Z","group_by":["src_addr"]}""", "from and to are required as RFC 3339")]
+    [InlineData("""{"from":"F","to":"T","group_by":["srcaddr"]}""", "unknown field 'srcaddr'")]
+    [InlineData("""{"from":"F","to":"T","group_by":["dst_port/24"]}""", "only address fields take a prefix length")]
+    [InlineData("""{"from":"F","to":"T","bucket":"5 minutes"}""", "bucket is a width such as")]
+    [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"order":"size"}""", "expected bytes, packets or flows")]
+    [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"limit":0}""", "limit is a number of groups")]
+    [InlineData("""{"from":"F","to":"T"}""", "ask for groups (group_by), a time series (bucket) or both")]
+    [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"filter":"proto tcp and ("}""", "filter:")]
+    [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"account":"acc-b"}""", "the account goes in the query string")]
+    public async Task Bad_query_bodies_get_a_400_that_says_what_to_change(string json, string message)
+    {
+        var (status, body, _) = await f.Server.Send(f.TenantA, HttpMethod.Post, "/api/v1/query", [], json.Replace("\"F\"", $"\"{From}\"").Replace("\"T\"", $"\"{To}\""));
+        Assert.Equal(400, status);
+        Assert.Contains(message, Message(body));
+    }
+}
