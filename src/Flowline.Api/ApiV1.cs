@@ -14,7 +14,7 @@ namespace Flowline.Api;
 /// an admin key reads another account (<c>account=acc-…</c>, or <c>*</c> for all) only with the admin password
 /// in <c>X-Flowline-Admin-Password</c>, and every such read is audited.
 /// </summary>
-public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, ApiOptions options)
+public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, ApiOptions options, InventoryAccess? inventory = null)
 {
     public const string AdminPasswordHeader = "X-Flowline-Admin-Password";
     public const string DefaultFields = "start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets,account,vmi,vmi_direction,action";
@@ -28,6 +28,7 @@ public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, 
         app.MapPost("/api/v1/query", Query);
         app.MapGet("/api/v1/keys", Keys);
         app.MapGet("/api/v1/audit", Audit);
+        MapInventory(app);
     }
 
     /// <summary>Checks the Authorization header; the key, or the error already written.</summary>
@@ -45,7 +46,7 @@ public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, 
         {
             guard.Fail(from);
             await Error(context, new ApiError(401, "AuthFailure",
-                $"the request is not signed: send 'Authorization: {Signatures.Scheme} Credential=KEY, Timestamp=yyyy-MM-ddTHH:mm:ssZ, Signature=HEX' (see docs/API.md)"));
+                $"the request is not signed: send 'Authorization: {Signatures.Scheme} Credential=KEY, Timestamp=yyyy-MM-ddTHH:mm:ssZ, Nonce=RANDOM, Signature=HEX' (Nonce optional; see docs/API.md)"));
             return null;
         }
         var request = context.Request;
@@ -56,8 +57,8 @@ public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, 
         var query = request.Query.SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? ""))).ToList();
         var path = request.Path.Value ?? "/";
         var (key, error) = guard.Check(from, auth.Value.KeyId, auth.Value.Timestamp, auth.Value.Signature,
-            secret => Signatures.ApiSignature(secret, Signatures.ApiStringToSign(request.Method, path, query, auth.Value.Timestamp, body.ToArray())),
-            "Credential", $"{request.Method}\\n{path}\\n<sorted query>\\n<timestamp>\\n<hex SHA-256 of the body>");
+            secret => Signatures.ApiSignature(secret, Signatures.ApiStringToSign(request.Method, path, query, auth.Value.Timestamp, body.ToArray(), auth.Value.Nonce)),
+            "Credential", $"{request.Method}\\n{path}\\n<sorted query>\\n<timestamp>\\n<hex SHA-256 of the body>[\\n<nonce>]");
         if (error is not null)
         {
             await Error(context, error);
@@ -71,28 +72,38 @@ public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, 
     {
         var asked = context.Request.Query["account"].ToString();
         if (asked.Length == 0 || asked == key.Account) return (true, key.Account);
-        var from = context.Connection.RemoteIpAddress;
         var target = asked == "*" ? "all accounts" : asked;
-        ApiError? refusal = null;
         if (asked != "*" && !KeyStore.AccountPattern().IsMatch(asked))
         {
             await Error(context, new ApiError(400, "InvalidParameterValue", $"account '{asked}' is not an account id like acc-789189089, or * for all"));
             return (false, null);
         }
+        if (!await Admitted(context, key, what, target, $"reads only that account, not {target}", $"reading {target}")) return (false, null);
+        return (true, asked == "*" ? null : asked);
+    }
+
+    /// <summary>
+    /// Whether an admin key with the admin password makes this request; otherwise the refusal is written,
+    /// counted as a failure and audited. A granted request is audited too.
+    /// </summary>
+    private async Task<bool> Admitted(HttpContext context, AccessKey key, string what, string target, string tenantRefusal, string doing)
+    {
+        var from = context.Connection.RemoteIpAddress;
         var password = context.Request.Headers[AdminPasswordHeader].ToString();
-        if (!key.Admin) refusal = new ApiError(403, "UnauthorizedOperation", $"the access key {key.Id} belongs to {key.Account} and reads only that account, not {target}");
-        else if (options.AdminPassword is null) refusal = new ApiError(403, "UnauthorizedOperation", $"reading {target} needs the admin password, and this server has none configured (admin_password_hash)");
-        else if (password.Length == 0) refusal = new ApiError(403, "UnauthorizedOperation", $"reading {target} with an admin key needs the admin password in {AdminPasswordHeader}");
+        ApiError? refusal = null;
+        if (!key.Admin) refusal = new ApiError(403, "UnauthorizedOperation", $"the access key {key.Id} belongs to {key.Account} and {tenantRefusal}");
+        else if (options.AdminPassword is null) refusal = new ApiError(403, "UnauthorizedOperation", $"{doing} needs the admin password, and this server has none configured (admin_password_hash)");
+        else if (password.Length == 0) refusal = new ApiError(403, "UnauthorizedOperation", $"{doing} with an admin key needs the admin password in {AdminPasswordHeader}");
         else if (!options.AdminPassword.Verify(password)) refusal = new ApiError(403, "UnauthorizedOperation", "the admin password is wrong");
         if (refusal is not null)
         {
             guard.Fail(from);
             audit.Write(new AuditEntry(guard.Now, what, key.Id, key.Account, target, "denied", from?.ToString() ?? "", refusal.Message));
             await Error(context, refusal);
-            return (false, null);
+            return false;
         }
-        audit.Write(new AuditEntry(guard.Now, what, key.Id, key.Account, target, "granted", from?.ToString() ?? "", context.Request.QueryString.Value ?? ""));
-        return (true, asked == "*" ? null : asked);
+        audit.Write(new AuditEntry(guard.Now, what, key.Id, key.Account, target, "granted", from?.ToString() ?? "", context.Request.Method + " " + context.Request.Path + context.Request.QueryString));
+        return true;
     }
 
     /// <summary>The account filter of a scope (null: every account), ANDed with the caller's filter text.</summary>
@@ -538,7 +549,9 @@ public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, 
         return v is { Length: >= 20 } && DateTimeOffset.TryParse(v, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out t);
     }
 
-    private static async Task Error(HttpContext context, ApiError error)
+    private static Task Error(HttpContext context, ApiError error) => Error(context, error, null);
+
+    private static async Task Error(HttpContext context, ApiError error, Action<Utf8JsonWriter>? more)
     {
         context.Response.StatusCode = error.Status;
         context.Response.ContentType = "application/json";
@@ -549,6 +562,7 @@ public sealed class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, 
             j.WriteStartObject("error");
             j.WriteString("code", error.Code);
             j.WriteString("message", error.Message);
+            more?.Invoke(j);
             j.WriteEndObject();
             j.WriteEndObject();
         }

@@ -64,25 +64,31 @@ public static class Signatures
         parameters.Add(new("Signature", ActionSignature(secret, ActionStringToSign(verb, hostAndPort, "/", parameters))));
     }
 
-    public static string ApiStringToSign(string verb, string path, IEnumerable<KeyValuePair<string, string>> query, string timestamp, ReadOnlySpan<byte> body) =>
-        verb + "\n" + path + "\n" + CanonicalQuery(query) + "\n" + timestamp + "\n" + Convert.ToHexStringLower(SHA256.HashData(body));
+    /// <summary>
+    /// What an /api/v1 request signs: method, path, sorted query, timestamp, the body's SHA-256, and the nonce
+    /// when the request carries one (so that the same request may be sent twice within a second).
+    /// </summary>
+    public static string ApiStringToSign(string verb, string path, IEnumerable<KeyValuePair<string, string>> query, string timestamp, ReadOnlySpan<byte> body, string? nonce = null) =>
+        verb + "\n" + path + "\n" + CanonicalQuery(query) + "\n" + timestamp + "\n" + Convert.ToHexStringLower(SHA256.HashData(body))
+        + (string.IsNullOrEmpty(nonce) ? "" : "\n" + nonce);
 
     public static string ApiSignature(string secret, string stringToSign) =>
         Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(stringToSign)));
 
-    /// <summary>The Authorization header value for an /api/v1 request.</summary>
+    /// <summary>The Authorization header value for an /api/v1 request, with a fresh random nonce.</summary>
     public static string ApiAuthorization(string keyId, string secret, string verb, string path, IEnumerable<KeyValuePair<string, string>> query, ReadOnlySpan<byte> body, DateTimeOffset now)
     {
         var timestamp = now.UtcDateTime.ToString(ActionTimestampFormat, CultureInfo.InvariantCulture);
-        var signature = ApiSignature(secret, ApiStringToSign(verb, path, query, timestamp, body));
-        return $"{Scheme} Credential={keyId}, Timestamp={timestamp}, Signature={signature}";
+        var nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+        var signature = ApiSignature(secret, ApiStringToSign(verb, path, query, timestamp, body, nonce));
+        return $"{Scheme} Credential={keyId}, Timestamp={timestamp}, Nonce={nonce}, Signature={signature}";
     }
 
     /// <summary>Splits an Authorization header of <see cref="Scheme"/>; null when it is not one.</summary>
-    public static (string KeyId, string Timestamp, string Signature)? ParseAuthorization(string? header)
+    public static (string KeyId, string Timestamp, string Signature, string? Nonce)? ParseAuthorization(string? header)
     {
         if (header is null || !header.StartsWith(Scheme + " ", StringComparison.Ordinal)) return null;
-        string? key = null, timestamp = null, signature = null;
+        string? key = null, timestamp = null, signature = null, nonce = null;
         foreach (var part in header[(Scheme.Length + 1)..].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
             var eq = part.IndexOf('=', StringComparison.Ordinal);
@@ -93,10 +99,11 @@ public static class Signatures
                 case "Credential": key = value; break;
                 case "Timestamp": timestamp = value; break;
                 case "Signature": signature = value; break;
+                case "Nonce" when value.Length is > 0 and <= 64: nonce = value; break;
                 default: return null;
             }
         }
-        return key is null || timestamp is null || signature is null ? null : (key, timestamp, signature);
+        return key is null || timestamp is null || signature is null ? null : (key, timestamp, signature, nonce);
     }
 
     /// <summary>Compares two signatures in time that does not depend on where they differ.</summary>

@@ -25,7 +25,7 @@ public sealed class ApiServer : IAsyncDisposable
     public Uri Base { get; }
     public HttpClient Http { get; } = new();
 
-    public ApiServer(Action<EmbeddedStore>? fill = null, int failureLimit = 1000)
+    public ApiServer(Action<EmbeddedStore>? fill = null, int failureLimit = 1000, Func<ApiServer, InventoryAccess>? inventory = null)
     {
         Store = new EmbeddedStore(Dir.FullName);
         fill?.Invoke(Store);
@@ -39,7 +39,7 @@ public sealed class ApiServer : IAsyncDisposable
         _app = builder.Build();
         var guard = new RequestGuard(Keys, failureLimit: failureLimit);
         new ActionApi(Store, guard, Audit, options).Map(_app);
-        new ApiV1(Store, guard, Audit, options).Map(_app);
+        new ApiV1(Store, guard, Audit, options, inventory?.Invoke(this)).Map(_app);
         _app.StartAsync().GetAwaiter().GetResult();
         Base = new Uri(_app.Urls.First());
     }

@@ -48,7 +48,8 @@ public sealed class SignatureTests
         Assert.NotNull(parsed);
         Assert.Equal("FLKX", parsed.Value.KeyId);
         Assert.Equal("2027-01-15T08:00:00Z", parsed.Value.Timestamp);
-        Assert.Equal(Signatures.ApiSignature("secret", Signatures.ApiStringToSign("GET", "/api/v1/flows", [new("from", "1"), new("to", "2")], parsed.Value.Timestamp, [])), parsed.Value.Signature);
+        Assert.Equal(Signatures.ApiSignature("secret", Signatures.ApiStringToSign("GET", "/api/v1/flows", [new("from", "1"), new("to", "2")], parsed.Value.Timestamp, [], parsed.Value.Nonce)), parsed.Value.Signature);
+        Assert.Equal(24, parsed.Value.Nonce!.Length);
         Assert.Null(Signatures.ParseAuthorization("Bearer abc"));
         Assert.Null(Signatures.ParseAuthorization("FLOWLINE-HMAC-SHA256 Credential=a, Timestamp=b"));
     }

@@ -137,7 +137,8 @@ internal static class ServeCommand
         var guard = new RequestGuard(keys);
         var audit = new AuditLog(options.DataDir);
         new ActionApi(collector.Store, guard, audit, apiOptions).Map(app);
-        new ApiV1(collector.Store, guard, audit, apiOptions).Map(app);
+        new ApiV1(collector.Store, guard, audit, apiOptions,
+            collector.Inventory is { } watch ? new InventoryAccess(watch.Path, watch.Reload) : null).Map(app);
         try
         {
             app.StartAsync().GetAwaiter().GetResult();
