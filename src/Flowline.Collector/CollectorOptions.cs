@@ -39,6 +39,10 @@ public sealed class CollectorOptions
     public string? AdminPasswordHash { get; set; }
     /// <summary>The zone of DescribeFlowLog's times: IST (default), UTC, +HH:MM or a zone name.</summary>
     public string JcsTimeZone { get; set; } = "IST";
+    /// <summary>HTTPS for the HTTP listener: a PEM certificate (chain) or a PKCS#12 file; null: plain HTTP.</summary>
+    public string? TlsCertificate { get; set; }
+    /// <summary>The PEM private key of <see cref="TlsCertificate"/> when it is not in the certificate file.</summary>
+    public string? TlsKey { get; set; }
 
     /// <summary>"ADDR:PORT", "[v6]:PORT" or ":PORT" (all addresses, IPv4 and IPv6).</summary>
     public static IPEndPoint ParseEndpoint(string text, string what)
@@ -107,6 +111,8 @@ public sealed class CollectorOptions
             case "geo_dir": GeoDir = Scalar(); break;
             case "admin_password_hash": AdminPasswordHash = Scalar(); break;
             case "jcs_time_zone": JcsTimeZone = Scalar(); break;
+            case "tls_certificate": TlsCertificate = Scalar(); break;
+            case "tls_key": TlsKey = Scalar(); break;
             case "sampling":
                 if (value is YamlScalarNode { Value: null or "" }) break; // present but empty
                 if (value is not YamlMappingNode map) throw new FormatException("expected a mapping of exporter address to rate");
@@ -124,7 +130,7 @@ public sealed class CollectorOptions
     /// <summary>FLOWLINE_SFLOW, FLOWLINE_NETFLOW, FLOWLINE_IPFIX (comma-separated), FLOWLINE_HTTP, FLOWLINE_DATA_DIR, ...</summary>
     public void ApplyEnvironment(Func<string, string?> get)
     {
-        foreach (var key in new[] { "sflow", "netflow", "ipfix", "http", "data_dir", "sockets_per_port", "receive_buffer", "queue_bytes", "queue_datagrams", "batch_rows", "batch_interval", "compact_after", "inventory", "geo_dir", "admin_password_hash", "jcs_time_zone" })
+        foreach (var key in new[] { "sflow", "netflow", "ipfix", "http", "data_dir", "sockets_per_port", "receive_buffer", "queue_bytes", "queue_datagrams", "batch_rows", "batch_interval", "compact_after", "inventory", "geo_dir", "admin_password_hash", "jcs_time_zone", "tls_certificate", "tls_key" })
         {
             var name = "FLOWLINE_" + key.ToUpperInvariant();
             if (get(name) is not { Length: > 0 } text) continue;

@@ -14,7 +14,33 @@ namespace Flowline.Collector;
 /// <summary>The collector's HTTP endpoints: /healthz, /metrics (Prometheus text) and /api/v1/exporters (JSON).</summary>
 public static class HttpFace
 {
-    public static WebApplication Build(Collector collector, IPEndPoint endpoint)
+    /// <summary>
+    /// A certificate with its private key for HTTPS: a PEM file (certificate chain, and the key unless
+    /// <paramref name="keyPath"/> names it) or a PKCS#12 file without a password.
+    /// </summary>
+    public static System.Security.Cryptography.X509Certificates.X509Certificate2 LoadCertificate(string path, string? keyPath)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var text = Encoding.ASCII.GetString(bytes);
+        System.Security.Cryptography.X509Certificates.X509Certificate2 certificate;
+        if (text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
+        {
+            certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(path, keyPath is { Length: > 0 } ? keyPath : path);
+        }
+        else
+        {
+            if (keyPath is { Length: > 0 }) throw new ArgumentException("a PKCS#12 file holds its own key: leave out tls_key");
+            certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(bytes, null);
+        }
+        if (!certificate.HasPrivateKey) throw new ArgumentException("the certificate has no private key (give it with --tls-key)");
+        if (certificate.NotAfter < DateTime.Now) throw new ArgumentException($"the certificate expired on {certificate.NotAfter:yyyy-MM-dd}");
+        // Kestrel on Linux needs the key in an exportable, non-ephemeral form.
+        return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(
+            certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null);
+    }
+
+    public static WebApplication Build(Collector collector, IPEndPoint endpoint,
+        System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
     {
         // The content root is watched for configuration changes; the working directory may hold the data
         // directory, whose every commit would then wake the watcher.
@@ -22,8 +48,12 @@ public static class HttpFace
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
-            if (endpoint.Address.Equals(IPAddress.IPv6Any)) k.ListenAnyIP(endpoint.Port);
-            else k.Listen(endpoint);
+            void Https(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions o)
+            {
+                if (certificate is not null) o.UseHttps(certificate);
+            }
+            if (endpoint.Address.Equals(IPAddress.IPv6Any)) k.ListenAnyIP(endpoint.Port, Https);
+            else k.Listen(endpoint, Https);
         });
         var app = builder.Build();
         app.MapGet("/healthz", () => Results.Text("ok\n"));

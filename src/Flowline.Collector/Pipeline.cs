@@ -76,8 +76,9 @@ internal sealed class Pipeline : IDisposable
         _stopping = true;
         _socket.Dispose();
         _wake.Set();
-        _reader.Join();
-        _decoder.Join();
+        // A collector that fails to start (its HTTP listener, say) is disposed without its threads ever running.
+        if ((_reader.ThreadState & System.Threading.ThreadState.Unstarted) == 0) _reader.Join();
+        if ((_decoder.ThreadState & System.Threading.ThreadState.Unstarted) == 0) _decoder.Join();
     }
 
     public void Dispose()

@@ -109,4 +109,62 @@ public sealed class DescribeFlowLogsTests : IDisposable
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("-a needs -d", r.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Over_https_the_client_trusts_the_given_certificate_and_refuses_an_unknown_one_at_once()
+    {
+        var cert = Path.Combine(_dir.FullName, "cert.pem");
+        var keyFile = Path.Combine(_dir.FullName, "key.pem");
+        var openssl = FlowlineProcess.Run(FlowlineProcess.StartInfo(FlowlineProcess.Tool("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", keyFile, "-out", cert, "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"));
+        Assert.True(openssl.ExitCode == 0, openssl.Stderr);
+
+        var data = Path.Combine(_dir.FullName, "data");
+        var start = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() / 3600 * 3600 - 3600);
+        using (var store = new EmbeddedStore(data))
+        {
+            var account = store.Symbols.Intern("acc-a");
+            var batch = new FlowBatch();
+            for (var i = 0; i < 100; i++)
+            {
+                var t = start.ToUnixTimeMilliseconds() * 1000 + i * 1_000_000L;
+                batch.Add(new FlowRecord
+                {
+                    TimeReceived = t, Start = t, End = t + 1, Protocol = FlowProtocol.Ipfix, IpVersion = 4, IpProto = 17, SrcAddr = FlowAddress.FromV4(0x0A000001),
+                    DstAddr = FlowAddress.FromV4(0x0A000002), SrcPort = (ushort)(2000 + i), DstPort = 53, Bytes = 80, Packets = 1, Account = account,
+                    VmiDirection = VmiDirections.Egress, Action = FlowAction.Pass,
+                });
+            }
+            store.Append(batch);
+        }
+        var key = KeyStore.Open(data).Create("acc-a", admin: false);
+
+        var bad = FlowlineProcess.RunFlowline(["serve", "--data-dir", data, "--sflow", "127.0.0.1:0", "--netflow", "127.0.0.1:0", "--ipfix", "127.0.0.1:0",
+            "--http", "127.0.0.1:0", "--tls-cert", Path.Combine(_dir.FullName, "missing.pem")]);
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("the TLS certificate", bad.Stderr, StringComparison.Ordinal);
+
+        using var serve = new ServeProcess(data, "--tls-cert", cert, "--tls-key", keyFile);
+        Assert.Contains("http on https://127.0.0.1:", serve.Output, StringComparison.Ordinal);
+        var url = serve.Url.Replace("http://", "https://", StringComparison.Ordinal);
+        ProcessStartInfo Client(string output, params string[] extra)
+        {
+            var psi = FlowlineProcess.Flowline(["describe-flow-logs", "-s", DescribeFlowLog.Format(start, ApiOptions.Ist), "-e", DescribeFlowLog.Format(start.AddMinutes(30), ApiOptions.Ist),
+                "-o", output, "--endpoint", url, "-q", .. extra]);
+            psi.Environment["FLOWLINE_ACCESS_KEY"] = key.Id;
+            psi.Environment["FLOWLINE_SECRET_KEY"] = key.Secret;
+            psi.Environment.Remove("FLOWLINE_CA_CERT");
+            return psi;
+        }
+        var output = Path.Combine(_dir.FullName, "tls.json");
+        var ok = FlowlineProcess.Run(Client(output, "--ca-cert", cert), TimeSpan.FromMinutes(2));
+        Assert.True(ok.ExitCode == 0, ok.Stderr);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(output)))
+        {
+            Assert.Equal(100, doc.RootElement.GetProperty("DescribeFlowLogResponse").GetProperty("value").GetProperty("item").GetArrayLength());
+        }
+        var untrusted = FlowlineProcess.Run(Client(Path.Combine(_dir.FullName, "untrusted.json")), TimeSpan.FromMinutes(2));
+        Assert.Equal(1, untrusted.ExitCode);
+        Assert.Contains("is not trusted", untrusted.Stderr, StringComparison.Ordinal);
+    }
 }

@@ -33,6 +33,8 @@ internal static class DescribeFlowLogsCommand
           --format json|ndjson  output format (default: by the file name, else json)
           --endpoint URL        the server (default FLOWLINE_URL, else http://127.0.0.1:8008)
           --openrc FILE         read credentials from a file of `export NAME=value` lines
+          --ca-cert FILE        trust this PEM certificate (a private CA or the server's own) for
+                                https endpoints (default FLOWLINE_CA_CERT; else the system's CAs)
           --window MINUTES      window length, 1 to 30 (default 30)
           --parallel N          windows fetched at once (default 2)
           --retries N           attempts per window before giving up (default 6)
@@ -62,7 +64,7 @@ internal static class DescribeFlowLogsCommand
             stdout.Write(Help);
             return 0;
         }
-        string? startText = null, endText = null, account = null, direction = null, output = null, format = null, endpoint = null, openrc = null;
+        string? startText = null, endText = null, account = null, direction = null, output = null, format = null, endpoint = null, openrc = null, caCert = null;
         int windowMinutes = 30, parallel = 2, retries = 6;
         var zone = ApiOptions.Ist;
         var quiet = false;
@@ -84,6 +86,7 @@ internal static class DescribeFlowLogsCommand
                     case "--format": format = Next(); break;
                     case "--endpoint": endpoint = Next(); break;
                     case "--openrc": openrc = Next(); break;
+                    case "--ca-cert": caCert = Next(); break;
                     case "--window": windowMinutes = Number(1, 30); break;
                     case "--parallel": parallel = Number(1, 16); break;
                     case "--retries": retries = Number(1, 100); break;
@@ -118,7 +121,20 @@ internal static class DescribeFlowLogsCommand
                 var to = t.AddMinutes(windowMinutes);
                 windows.Add(new Window(t, to < end ? to : end));
             }
-            var call = new Call(baseUri, keyId, secret, adminPassword, account, direction, zone);
+            caCert ??= env("FLOWLINE_CA_CERT", "FLOWLINE_CA_CERT");
+            System.Security.Cryptography.X509Certificates.X509Certificate2? trusted = null;
+            if (caCert is { Length: > 0 })
+            {
+                try
+                {
+                    trusted = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(caCert));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+                {
+                    throw new ArgumentException($"--ca-cert {caCert}: not a readable PEM certificate ({e.Message})");
+                }
+            }
+            var call = new Call(baseUri, keyId, secret, adminPassword, account, direction, zone, trusted);
             return Fetch(call, windows, output, format, parallel, retries, quiet, stderr, start, end);
         }
         catch (ArgumentException e)
@@ -133,7 +149,27 @@ internal static class DescribeFlowLogsCommand
         }
     }
 
-    private sealed record Call(Uri Base, string KeyId, string Secret, string? AdminPassword, string? Account, string? Direction, TimeZoneInfo Zone);
+    private sealed record Call(Uri Base, string KeyId, string Secret, string? AdminPassword, string? Account, string? Direction, TimeZoneInfo Zone,
+        System.Security.Cryptography.X509Certificates.X509Certificate2? Trusted);
+
+    /// <summary>A client that, given a certificate to trust, accepts a server chain ending in it (and nothing else).</summary>
+    private static HttpClient Client(Call call)
+    {
+        var handler = new SocketsHttpHandler();
+        if (call.Trusted is { } root)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            {
+                if (certificate is null || (errors & System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
+                using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+                chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(root);
+                chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+                return chain.Build(new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate));
+            };
+        }
+        return new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(5) };
+    }
 
     /// <summary>Looks a credential up in the environment, then in the openrc file, by its Flowline name and then the JCS client's.</summary>
     private static Func<string, string, string?> Credentials(string? openrc)
@@ -195,7 +231,7 @@ internal static class DescribeFlowLogsCommand
         var clock = Stopwatch.StartNew();
         var progress = new Progress(stderr, quiet, total);
         progress.Show(doneSeconds, flows, clock.Elapsed, resumed);
-        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
+        using var http = Client(call);
         var gate = new object();
         string? fatal = null;
         var running = new List<Task>();
@@ -338,6 +374,11 @@ internal static class DescribeFlowLogsCommand
         try
         {
             response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead);
+        }
+        catch (HttpRequestException e) when (e.InnerException is System.Security.Authentication.AuthenticationException)
+        {
+            // Retrying will not make the server's certificate trusted.
+            throw new Failure($"the TLS certificate of {call.Base} is not trusted ({e.InnerException.Message}): give the CA with --ca-cert or FLOWLINE_CA_CERT", transient: false);
         }
         catch (HttpRequestException e)
         {

@@ -40,6 +40,9 @@ internal static class ServeCommand
                                  in force stays. A bad file at start stops the start.
           --geo-dir DIR          the @ip-location-db packages (country, asn) for public addresses
                                  (default: FLOWLINE_GEO_DIR, which ./flowline sets to what setup installed)
+          --tls-cert FILE        serve HTTPS on the HTTP listener with this certificate: PEM (with its
+                                 chain) or PKCS#12 (.pfx/.p12, no password)
+          --tls-key FILE         the PEM private key, when it is not in the certificate file
         A port of 0 picks a free one; the ports in use are printed at start.
         """;
 
@@ -78,6 +81,8 @@ internal static class ServeCommand
                     "--queue" => "queue_bytes",
                     "--inventory" => "inventory",
                     "--geo-dir" => "geo_dir",
+                    "--tls-cert" => "tls_certificate",
+                    "--tls-key" => "tls_key",
                     _ => throw new FormatException($"unknown option {a} (see `flowline serve --help`)"),
                 };
                 var value = Next();
@@ -112,6 +117,19 @@ internal static class ServeCommand
             return 1;
         }
 
+        System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null;
+        if (options.TlsCertificate is { Length: > 0 } certPath)
+        {
+            try
+            {
+                certificate = HttpFace.LoadCertificate(certPath, options.TlsKey);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+            {
+                stderr.WriteLine($"flowline serve: cannot start: the TLS certificate {certPath}: {e.Message}");
+                return 2;
+            }
+        }
         Flowline.Collector.Collector collector;
         try
         {
@@ -133,7 +151,7 @@ internal static class ServeCommand
             stderr.WriteLine($"flowline serve: cannot start: {e.Message}");
             return 1;
         }
-        var app = HttpFace.Build(collector, options.Http);
+        var app = HttpFace.Build(collector, options.Http, certificate);
         var guard = new RequestGuard(keys);
         var audit = new AuditLog(options.DataDir);
         new ActionApi(collector.Store, guard, audit, apiOptions).Map(app);
@@ -143,7 +161,7 @@ internal static class ServeCommand
         {
             app.StartAsync().GetAwaiter().GetResult();
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
         {
             stderr.WriteLine($"flowline serve: cannot listen for HTTP on {options.Http}: {e.Message}");
             collector.Dispose();
