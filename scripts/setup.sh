@@ -18,6 +18,7 @@ declare -A packages=(
   [ip]=iproute2
   [python3]=python3
   [npm]=npm
+  [openssl]=openssl
 )
 missing=()
 for cmd in "${!packages[@]}"; do

@@ -29,6 +29,19 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         app.MapGet("/api/v1/keys", Keys);
         app.MapGet("/api/v1/audit", Audit);
         MapInventory(app);
+        app.MapGet("/api/v1/openapi.json", () => Results.Bytes(Resource("openapi.json"), "application/json"));
+        app.MapGet("/api/v1/explorer", () => Results.Bytes(Resource("explorer.html"), "text/html; charset=utf-8"));
+        app.MapGet("/api/v1/explorer/sign.js", () => Results.Bytes(Resource("sign.js"), "text/javascript; charset=utf-8"));
+    }
+
+    /// <summary>The OpenAPI document and the explorer page, built into the assembly.</summary>
+    public static byte[] Resource(string name)
+    {
+        using var stream = typeof(ApiV1).Assembly.GetManifestResourceStream("Flowline.Api.Explorer." + name)
+                           ?? throw new InvalidOperationException($"the resource {name} is missing from the build");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
     }
 
     /// <summary>Checks the Authorization header; the key, or the error already written.</summary>

@@ -24,6 +24,7 @@ public sealed class ApiServer : IAsyncDisposable
     public AuditLog Audit { get; }
     public Uri Base { get; }
     public HttpClient Http { get; } = new();
+    public WebApplication App => _app;
 
     public ApiServer(Action<EmbeddedStore>? fill = null, int failureLimit = 1000, Func<ApiServer, InventoryAccess>? inventory = null)
     {
