@@ -65,7 +65,7 @@ public sealed class ApiServer : IAsyncDisposable
         var text = await response.Content.ReadAsStringAsync();
         // NDJSON comes back as an array of its lines.
         var ndjson = response.Content.Headers.ContentType?.MediaType == "application/x-ndjson";
-        using var doc = JsonDocument.Parse(text.Length == 0 ? "null" : ndjson ? "[" + string.Join(',', text.Split('\n', StringSplitOptions.RemoveEmptyEntries)) + "]" : text);
+        using var doc = JsonDocument.Parse(ndjson ? "[" + string.Join(',', text.Split('\n', StringSplitOptions.RemoveEmptyEntries)) + "]" : text.Length == 0 ? "null" : text);
         return ((int)response.StatusCode, doc.RootElement.Clone());
     }
 
@@ -93,7 +93,7 @@ public sealed class ApiServer : IAsyncDisposable
         using var response = await Http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         var ndjson = response.Content.Headers.ContentType?.MediaType == "application/x-ndjson";
-        using var doc = JsonDocument.Parse(text.Length == 0 ? "null" : ndjson ? "[" + string.Join(',', text.Split('\n', StringSplitOptions.RemoveEmptyEntries)) + "]" : text);
+        using var doc = JsonDocument.Parse(ndjson ? "[" + string.Join(',', text.Split('\n', StringSplitOptions.RemoveEmptyEntries)) + "]" : text.Length == 0 ? "null" : text);
         return ((int)response.StatusCode, doc.RootElement.Clone(), response.Headers);
     }
 
