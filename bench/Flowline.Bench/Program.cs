@@ -8,6 +8,7 @@ public static class Program
     /// `make-pcap CAPTURE OUTPUT COUNT` writes a large capture for whole-process timing;
     /// `commit-profile [ROWS] [ROUNDS] [INVENTORY]` times a group commit column by column;
     /// `enrich-profile INVENTORY [RECORDS]` times enrichment per record;
+    /// `api-fill DIR FLOWS HOURS` and `api-sign ...` prepare bench/api-bench.sh;
     /// anything else goes to BenchmarkDotNet (e.g. --filter '*DecodeBenchmarks*').
     /// </summary>
     public static int Main(string[] args)
@@ -30,6 +31,16 @@ public static class Program
         if (args.Length > 1 && args[0] == "enrich-profile")
         {
             EnrichProfile.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 1_000_000);
+            return 0;
+        }
+        if (args.Length == 4 && args[0] == "api-fill")
+        {
+            ApiFixture.Fill(args[1], int.Parse(args[2]), double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
+            return 0;
+        }
+        if (args.Length >= 6 && args[0] == "api-sign")
+        {
+            ApiFixture.Sign(args);
             return 0;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -39,6 +39,8 @@ internal static class DescribeFlowLogsCommand
           --parallel N          windows fetched at once (default 2)
           --retries N           attempts per window before giving up (default 6)
           --zone ZONE           zone of -s and -e: IST (default), UTC, +HH:MM or a zone name
+          --server-zone ZONE    the server's jcs_time_zone, which requests are written in (default
+                                FLOWLINE_JCS_TIME_ZONE, else IST)
           -q, --quiet           no progress line
 
         Credentials: FLOWLINE_ACCESS_KEY, FLOWLINE_SECRET_KEY, FLOWLINE_URL, FLOWLINE_ADMIN_PASSWORD (also the
@@ -67,6 +69,7 @@ internal static class DescribeFlowLogsCommand
         string? startText = null, endText = null, account = null, direction = null, output = null, format = null, endpoint = null, openrc = null, caCert = null;
         int windowMinutes = 30, parallel = 2, retries = 6;
         var zone = ApiOptions.Ist;
+        TimeZoneInfo? serverZone = null;
         var quiet = false;
         try
         {
@@ -91,6 +94,7 @@ internal static class DescribeFlowLogsCommand
                     case "--parallel": parallel = Number(1, 16); break;
                     case "--retries": retries = Number(1, 100); break;
                     case "--zone": zone = ApiOptions.ParseZone(Next()); break;
+                    case "--server-zone": serverZone = ApiOptions.ParseZone(Next()); break;
                     case "-q" or "--quiet": quiet = true; break;
                     default: throw new ArgumentException($"unknown option {a} (see `flowline describe-flow-logs --help`)");
                 }
@@ -134,7 +138,9 @@ internal static class DescribeFlowLogsCommand
                     throw new ArgumentException($"--ca-cert {caCert}: not a readable PEM certificate ({e.Message})");
                 }
             }
-            var call = new Call(baseUri, keyId, secret, adminPassword, account, direction, zone, trusted);
+            // -s and -e are read in --zone; requests are written in the server's zone, whatever the user's.
+            serverZone ??= env("FLOWLINE_JCS_TIME_ZONE", "FLOWLINE_JCS_TIME_ZONE") is { } z ? ApiOptions.ParseZone(z) : ApiOptions.Ist;
+            var call = new Call(baseUri, keyId, secret, adminPassword, account, direction, serverZone, trusted);
             return Fetch(call, windows, output, format, parallel, retries, quiet, stderr, start, end);
         }
         catch (ArgumentException e)
