@@ -77,28 +77,32 @@ public sealed partial class ApiV1
         await Json(context, 200, item);
     }
 
-    private async Task InventoryPutWhole(HttpContext context)
+    /// <summary>
+    /// What every change checks first: a signed request, a known kind (when one is named), an admin key with the
+    /// admin password, and an inventory in use. The key and the inventory, or nulls with the refusal written.
+    /// </summary>
+    private async Task<(AccessKey? Key, InventoryAccess? Inventory)> Changer(HttpContext context, string what, string target, string? kind = null)
     {
         var key = await Authenticate(context);
-        if (key is null) return;
-        if (!await Admitted(context, key, "inventory.put", "inventory", "cannot change the inventory (an admin key can)", "changing the inventory")) return;
-        if (await InventoryInUse(context) is not { } inv) return;
-        context.Request.Body.Position = 0;
+        if (key is null) return default;
+        if (kind is not null && !await KnownKind(context, kind)) return default;
+        if (!await Admitted(context, key, what, target, "cannot change the inventory (an admin key can)", "changing the inventory")) return default;
+        return await InventoryInUse(context) is { } inv ? (key, inv) : default;
+    }
+
+    private async Task InventoryPutWhole(HttpContext context)
+    {
+        if (await Changer(context, "inventory.put", "inventory") is not ({ } key, { } inv)) return;
         var text = await new StreamReader(context.Request.Body).ReadToEndAsync();
         await Change(context, key, inv, "replaced the whole inventory", _ => text);
     }
 
     private async Task InventoryPutOne(HttpContext context, string kind, string id)
     {
-        var key = await Authenticate(context);
-        if (key is null) return;
-        if (!await KnownKind(context, kind)) return;
-        if (!await Admitted(context, key, "inventory.put", $"{kind}/{id}", "cannot change the inventory (an admin key can)", "changing the inventory")) return;
-        if (await InventoryInUse(context) is not { } inv) return;
+        if (await Changer(context, "inventory.put", $"{kind}/{id}", kind) is not ({ } key, { } inv)) return;
         JsonObject? item;
         try
         {
-            context.Request.Body.Position = 0;
             item = JsonNode.Parse(context.Request.Body) as JsonObject;
         }
         catch (JsonException e)
@@ -127,11 +131,7 @@ public sealed partial class ApiV1
 
     private async Task InventoryDeleteOne(HttpContext context, string kind, string id)
     {
-        var key = await Authenticate(context);
-        if (key is null) return;
-        if (!await KnownKind(context, kind)) return;
-        if (!await Admitted(context, key, "inventory.delete", $"{kind}/{id}", "cannot change the inventory (an admin key can)", "changing the inventory")) return;
-        if (await InventoryInUse(context) is not { } inv) return;
+        if (await Changer(context, "inventory.delete", $"{kind}/{id}", kind) is not ({ } key, { } inv)) return;
         await Change(context, key, inv, $"deleted {kind}/{id}", document =>
             InventoryDocument.Delete(document, kind, id) ? InventoryDocument.Write(document) : null);
     }

@@ -415,14 +415,10 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
             return;
         }
         var order = Metric.Bytes;
-        if (Str("order") is { } o && (!Enum.TryParse(o, ignoreCase: true, out order) || o.Any(char.IsDigit)))
+        if (body.TryGetProperty("order", out var ov)
+            && (ov.ValueKind != JsonValueKind.String || !Enum.TryParse(ov.GetString(), ignoreCase: true, out order) || ov.GetString()!.Any(char.IsDigit)))
         {
-            await Error(context, new ApiError(400, "InvalidParameterValue", $"order '{o}': expected bytes, packets or flows"));
-            return;
-        }
-        if (body.TryGetProperty("order", out var ov) && ov.ValueKind != JsonValueKind.String)
-        {
-            await Error(context, new ApiError(400, "InvalidParameterValue", "order is one of \"bytes\", \"packets\" or \"flows\""));
+            await Error(context, new ApiError(400, "InvalidParameterValue", $"order {ov.GetRawText()}: expected \"bytes\", \"packets\" or \"flows\""));
             return;
         }
         var limit = DefaultQueryLimit;
