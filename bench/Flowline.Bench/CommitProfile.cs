@@ -55,8 +55,8 @@ public static class CommitProfile
                 for (var start = 0; start < rows; start += blockRows)
                 {
                     var n = Math.Min(blockRows, rows - start);
-                    var raw = batch.ColumnBytes(field, start + n)[(start * size)..];
-                    var reference = ColumnCodec.ReferenceOf(field) is { } r ? batch.ColumnBytes(r, start + n)[(start * size)..] : default;
+                    var raw = batch.ColumnValues(field, start + n)[(start * size)..];
+                    var reference = ColumnCodec.ReferenceOf(field) is { } r ? batch.ColumnValues(r, start + n)[(start * size)..] : default;
                     output.ResetWrittenCount();
                     var c = Stopwatch.GetTimestamp();
                     codec = ColumnCodec.Encode(field, raw, size, output, ColumnCodec.ShuffleLz4, reference);
@@ -79,7 +79,7 @@ public static class CommitProfile
         foreach (var field in new[] { FlowField.IpProto, FlowField.SrcPort, FlowField.Bytes })
         {
             var size = FlowBatch.ValueSize(field);
-            var raw = batch.ColumnBytes(field, blockRows);
+            var raw = batch.ColumnValues(field, blockRows);
             var output = new ArrayBufferWriter<byte>(1 << 20);
             var c = Stopwatch.GetTimestamp();
             for (var k = 0; k < 2000; k++)

@@ -95,13 +95,25 @@ public static class SegmentFile
             foreach (var field in Columns)
             {
                 var size = FlowBatch.ValueSize(field);
-                var raw = batch.ColumnBytes(field, start + rows)[(start * size)..];
+                var raw = batch.ColumnValues(field, start + rows)[(start * size)..];
                 var columnHeaderAt = _buffer.WrittenCount;
                 _buffer.GetSpan(ColumnHeaderLength)[..ColumnHeaderLength].Clear();
                 _buffer.Advance(ColumnHeaderLength);
                 var before = _buffer.WrittenCount;
-                var reference = ColumnCodec.ReferenceOf(field) is { } r ? batch.ColumnBytes(r, start + rows)[(start * size)..] : default;
-                var used = ColumnCodec.Encode(field, raw, size, _buffer, _codec == SegmentCodec.Lz4 ? ColumnCodec.ShuffleLz4 : ColumnCodec.ShuffleBrotli, reference);
+                var reference = ColumnCodec.ReferenceOf(field) is { } r ? batch.ColumnValues(r, start + rows)[(start * size)..] : default;
+                byte used;
+                if (batch.IsZeroColumn(field))
+                {
+                    // Known to be all zeros (a group of columns the exporter never filled): stored as the
+                    // constant it is, without reading the rows.
+                    _buffer.GetSpan(size)[..size].Clear();
+                    _buffer.Advance(size);
+                    used = ColumnCodec.Constant;
+                }
+                else
+                {
+                    used = ColumnCodec.Encode(field, raw, size, _buffer, _codec == SegmentCodec.Lz4 ? ColumnCodec.ShuffleLz4 : ColumnCodec.ShuffleBrotli, reference);
+                }
                 var storedLength = _buffer.WrittenCount - before;
                 var written = MemoryMarshal.AsMemory(_buffer.WrittenMemory).Span;
                 var h = written.Slice(columnHeaderAt, ColumnHeaderLength);

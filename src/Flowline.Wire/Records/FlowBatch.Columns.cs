@@ -27,6 +27,15 @@ public sealed partial class FlowBatch
     /// </summary>
     public Span<byte> ColumnBytes(FlowField field, int rows)
     {
+        _zeroGroups &= ~GroupOf(field);
+        return Raw(field, rows);
+    }
+
+    /// <summary>The in-memory bytes of the first <paramref name="rows"/> values of a column, for reading.</summary>
+    public ReadOnlySpan<byte> ColumnValues(FlowField field, int rows) => Raw(field, rows);
+
+    private Span<byte> Raw(FlowField field, int rows)
+    {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, _capacity);
         return field switch
         {
@@ -95,10 +104,13 @@ public sealed partial class FlowBatch
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan((long)start + count, source.Count);
         EnsureCapacity(Count + count);
+        // A group zero in both stays zero: nothing to copy.
+        var zero = _zeroGroups & source._zeroGroups;
         foreach (var field in AllFields)
         {
+            if ((zero & GroupOf(field)) != 0) continue;
             var size = ValueSizes[(int)field];
-            source.ColumnBytes(field, start + count)[(start * size)..].CopyTo(ColumnBytes(field, Count + count)[(Count * size)..]);
+            source.ColumnValues(field, start + count)[(start * size)..].CopyTo(ColumnBytes(field, Count + count)[(Count * size)..]);
         }
         Count += count;
     }
@@ -125,8 +137,11 @@ public sealed partial class FlowBatch
             srcRows[at] = rows[k];
             dstRows[at] = Count + k;
         }
+        var zero = _zeroGroups;
+        foreach (var source in sources) zero &= source._zeroGroups;
         foreach (var field in AllFields)
         {
+            if ((zero & GroupOf(field)) != 0) continue;
             var size = ValueSizes[(int)field];
             var dst = ColumnBytes(field, Count + n);
             for (var s = 0; s < sources.Count; s++)
@@ -134,7 +149,7 @@ public sealed partial class FlowBatch
                 var begin = s == 0 ? 0 : fill[s - 1];
                 var end = fill[s];
                 if (end == begin) continue;
-                var src = sources[s].ColumnBytes(field, sources[s].Count);
+                var src = sources[s].ColumnValues(field, sources[s].Count);
                 var sr = srcRows.AsSpan(begin, end - begin);
                 var dr = dstRows.AsSpan(begin, end - begin);
                 switch (size)
@@ -153,7 +168,7 @@ public sealed partial class FlowBatch
         Count += n;
     }
 
-    private static void Copy<T>(Span<byte> src, Span<byte> dst, ReadOnlySpan<int> srcRows, ReadOnlySpan<int> dstRows) where T : unmanaged
+    private static void Copy<T>(ReadOnlySpan<byte> src, Span<byte> dst, ReadOnlySpan<int> srcRows, ReadOnlySpan<int> dstRows) where T : unmanaged
     {
         var s = MemoryMarshal.Cast<byte, T>(src);
         var d = MemoryMarshal.Cast<byte, T>(dst);

@@ -19,6 +19,9 @@ public sealed partial class FlowBatch
     /// <summary>Rows the columns hold before they grow.</summary>
     public int Capacity => _capacity;
 
+    // Columns are read freely; they are written through Add, AppendRange, AppendGathered or ColumnBytes,
+    // which keep track of the column groups known to be zero (see _zeroGroups). Writing an element of a
+    // tunnel, tenancy or routing column directly would go unnoticed there.
     public long[] TimeReceived = [], Start = [], End = [];
     public FlowProtocol[] Protocol = [];
     public FlowAddress[] Exporter = [], SrcAddr = [], DstAddr = [], NextHop = [], UnderlaySrc = [], UnderlayDst = [];
@@ -34,6 +37,32 @@ public sealed partial class FlowBatch
 
     public void Clear() => Count = 0;
 
+    /*
+     Column groups that most exporters never fill: tunnels and underlays; tenancy enrichment (absent without
+     an inventory); routing extras (next hop, AS numbers, masks, observation point, post-NAT VLAN). A group's
+     bit in _zeroGroups says its columns hold zeros in every row up to the capacity, so Add need not write
+     them for a record whose values there are all zero, and a commit knows them constant without reading
+     them. Fresh columns are zero; the bit is cleared when Add writes a non-zero value or when a column of
+     the group is handed out for writing (ColumnBytes), and Clear keeps it (the zeros are still there).
+    */
+    private const int TunnelGroup = 1, TenancyGroup = 2, RoutingGroup = 4, AllGroups = 7;
+    private int _zeroGroups = AllGroups;
+
+    /// <summary>True when every row of <paramref name="field"/>'s column, up to the capacity, is known to be zero.</summary>
+    public bool IsZeroColumn(FlowField field) => (_zeroGroups & GroupOf(field)) != 0;
+
+    private static int GroupOf(FlowField field) => field switch
+    {
+        FlowField.Tunnel or FlowField.TunnelId or FlowField.UnderlayProto or FlowField.UnderlaySrcPort
+            or FlowField.UnderlaySrc or FlowField.UnderlayDst => TunnelGroup,
+        FlowField.Account or FlowField.Vmi or FlowField.VmiDirection or FlowField.SrcVn or FlowField.DstVn or FlowField.Action
+            or FlowField.SgRule or FlowField.App or FlowField.Tier or FlowField.Site or FlowField.Deployment
+            or FlowField.SrcCountry or FlowField.DstCountry => TenancyGroup,
+        FlowField.NextHop or FlowField.SrcAs or FlowField.DstAs or FlowField.SrcMask or FlowField.DstMask
+            or FlowField.ObsPoint or FlowField.PostVlan => RoutingGroup,
+        _ => 0,
+    };
+
     public void Add(in FlowRecord r)
     {
         if (Count == _capacity)
@@ -43,20 +72,40 @@ public sealed partial class FlowBatch
         var i = Count++;
         // Every column has _capacity elements and i < _capacity, so the writes skip the per-column bounds check.
         At(TimeReceived, i) = r.TimeReceived; At(Start, i) = r.Start; At(End, i) = r.End;
-        At(Protocol, i) = r.Protocol; At(Exporter, i) = r.Exporter; At(ObsDomain, i) = r.ObsDomain; At(ObsPoint, i) = r.ObsPoint;
+        At(Protocol, i) = r.Protocol; At(Exporter, i) = r.Exporter; At(ObsDomain, i) = r.ObsDomain;
         At(SamplingRate, i) = r.SamplingRate; At(InIf, i) = r.InIf; At(OutIf, i) = r.OutIf;
-        At(SrcAddr, i) = r.SrcAddr; At(DstAddr, i) = r.DstAddr; At(NextHop, i) = r.NextHop;
+        At(SrcAddr, i) = r.SrcAddr; At(DstAddr, i) = r.DstAddr;
         At(IpVersion, i) = r.IpVersion; At(IpProto, i) = r.IpProto; At(SrcPort, i) = r.SrcPort; At(DstPort, i) = r.DstPort;
         At(TcpFlags, i) = r.TcpFlags; At(Tos, i) = r.Tos; At(IcmpType, i) = r.IcmpType; At(IcmpCode, i) = r.IcmpCode;
         At(Direction, i) = r.Direction; At(EndReason, i) = r.EndReason; At(ForwardingStatus, i) = r.ForwardingStatus;
-        At(Vlan, i) = r.Vlan; At(PostVlan, i) = r.PostVlan; At(EtherType, i) = r.EtherType; At(SrcMac, i) = r.SrcMac; At(DstMac, i) = r.DstMac;
-        At(SrcAs, i) = r.SrcAs; At(DstAs, i) = r.DstAs; At(SrcMask, i) = r.SrcMask; At(DstMask, i) = r.DstMask;
+        At(Vlan, i) = r.Vlan; At(EtherType, i) = r.EtherType; At(SrcMac, i) = r.SrcMac; At(DstMac, i) = r.DstMac;
         At(Bytes, i) = r.Bytes; At(Packets, i) = r.Packets; At(SampledBytes, i) = r.SampledBytes; At(SampledPackets, i) = r.SampledPackets;
-        At(Tunnel, i) = r.Tunnel; At(TunnelId, i) = r.TunnelId; At(UnderlayProto, i) = r.UnderlayProto;
-        At(UnderlaySrcPort, i) = r.UnderlaySrcPort; At(UnderlaySrc, i) = r.UnderlaySrc; At(UnderlayDst, i) = r.UnderlayDst;
-        At(Account, i) = r.Account; At(Vmi, i) = r.Vmi; At(VmiDirection, i) = r.VmiDirection; At(SrcVn, i) = r.SrcVn; At(DstVn, i) = r.DstVn;
-        At(Action, i) = r.Action; At(SgRule, i) = r.SgRule; At(App, i) = r.App; At(Tier, i) = r.Tier; At(Site, i) = r.Site;
-        At(Deployment, i) = r.Deployment; At(SrcCountry, i) = r.SrcCountry; At(DstCountry, i) = r.DstCountry;
+        // Reading a group's values from the record (in cache) is cheaper than storing them into its columns.
+        var zero = _zeroGroups;
+        if ((zero & RoutingGroup) == 0
+            || ((r.NextHop.Hi | r.NextHop.Lo) | (r.SrcAs | r.DstAs | r.ObsPoint | r.PostVlan | r.SrcMask | r.DstMask)) != 0)
+        {
+            _zeroGroups &= ~RoutingGroup;
+            At(NextHop, i) = r.NextHop; At(SrcAs, i) = r.SrcAs; At(DstAs, i) = r.DstAs; At(SrcMask, i) = r.SrcMask;
+            At(DstMask, i) = r.DstMask; At(ObsPoint, i) = r.ObsPoint; At(PostVlan, i) = r.PostVlan;
+        }
+        if ((zero & TunnelGroup) == 0
+            || ((r.UnderlaySrc.Hi | r.UnderlaySrc.Lo | r.UnderlayDst.Hi | r.UnderlayDst.Lo)
+                | ((uint)r.Tunnel | r.TunnelId | r.UnderlayProto | r.UnderlaySrcPort)) != 0)
+        {
+            _zeroGroups &= ~TunnelGroup;
+            At(Tunnel, i) = r.Tunnel; At(TunnelId, i) = r.TunnelId; At(UnderlayProto, i) = r.UnderlayProto;
+            At(UnderlaySrcPort, i) = r.UnderlaySrcPort; At(UnderlaySrc, i) = r.UnderlaySrc; At(UnderlayDst, i) = r.UnderlayDst;
+        }
+        if ((zero & TenancyGroup) == 0
+            || (r.Account | r.Vmi | r.SrcVn | r.DstVn | r.SgRule | r.App | r.Tier | r.Site | r.Deployment
+                | r.VmiDirection | r.Action | r.SrcCountry | r.DstCountry) != 0)
+        {
+            _zeroGroups &= ~TenancyGroup;
+            At(Account, i) = r.Account; At(Vmi, i) = r.Vmi; At(VmiDirection, i) = r.VmiDirection; At(SrcVn, i) = r.SrcVn;
+            At(DstVn, i) = r.DstVn; At(Action, i) = r.Action; At(SgRule, i) = r.SgRule; At(App, i) = r.App; At(Tier, i) = r.Tier;
+            At(Site, i) = r.Site; At(Deployment, i) = r.Deployment; At(SrcCountry, i) = r.SrcCountry; At(DstCountry, i) = r.DstCountry;
+        }
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
