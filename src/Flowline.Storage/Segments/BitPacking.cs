@@ -108,71 +108,137 @@ internal static class BitPacking
 
     public static void Encode(ReadOnlySpan<byte> raw, int size, byte transform, ArrayBufferWriter<byte> output)
     {
-        var n = raw.Length / size;
-        var rented = ArrayPool<ulong>.Shared.Rent(Math.Max(1, n));
-        try
+        if (transform == Deltas)
         {
-            var values = rented.AsSpan(0, n);
-            var (min, max) = Load(raw, size, transform, values);
-            if (min > max) min = max = n > 0 ? values[0] : 0; // none, or one row of deltas
-            int width = Fit(64 - BitOperations.LeadingZeroCount(max - min)), exceptions = 0;
-            // With deltas the first row (its distance from zero) is outside the range, as a rule.
-            if (transform == Deltas && n > 0 && width < 64 && unchecked(values[0] - min) >> width != 0) exceptions = 1;
-            if (width >= PatchFrom)
+            // Deltas are computed into a buffer once, then packed like any column of 8-byte values.
+            var n = raw.Length / size;
+            var rented = ArrayPool<ulong>.Shared.Rent(Math.Max(1, n));
+            try
             {
-                // How many values need each number of bits decides the width: the fewest bits in all.
-                Span<int> needing = stackalloc int[65];
-                for (var i = 0; i < n; i++) needing[64 - BitOperations.LeadingZeroCount(unchecked(values[i] - min))]++;
-                var wider = 0;
-                var best = long.MaxValue;
-                for (var w = 64; w >= 0; w--)
-                {
-                    if (w == Fit(w))
-                    {
-                        var cost = (long)n * w + (long)wider * ExceptionBits;
-                        if (cost <= best) (best, width, exceptions) = (cost, w, wider);
-                    }
-                    wider += needing[w];
-                }
+                var values = rented.AsSpan(0, n);
+                var (min, max) = Load(raw, size, transform, values);
+                Pack<ulong>(values, min, max, Deltas, output);
             }
-            var words = (int)(((long)n * width + 63) / 64);
-            var length = HeaderLength + words * 8 + exceptions * 12;
-            var destination = output.GetSpan(length)[..length];
-            destination[0] = (byte)width;
-            destination[1] = transform;
-            destination[2] = destination[3] = 0;
-            BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)exceptions);
-            BinaryPrimitives.WriteUInt64LittleEndian(destination[8..], min);
-            var packed = MemoryMarshal.Cast<byte, ulong>(destination.Slice(HeaderLength, words * 8));
-            var patches = destination[(HeaderLength + words * 8)..];
-            var mask = width == 64 ? ulong.MaxValue : (1UL << width) - 1;
-            for (int i = 0, patch = 0; patch < exceptions; i++)
+            finally
             {
-                var d = unchecked(values[i] - min);
-                if (d <= mask) continue;
-                BinaryPrimitives.WriteUInt32LittleEndian(patches[(patch * 12)..], (uint)i);
-                BinaryPrimitives.WriteUInt64LittleEndian(patches[(patch * 12 + 4)..], d >> width);
-                patch++;
+                ArrayPool<ulong>.Shared.Return(rented);
             }
-            if (width > 0)
-            {
-                // Widths divide 64: each word holds a whole number of values, packed without carries.
-                var perWord = 64 / width;
-                for (var k = 0; k < words; k++)
-                {
-                    ulong word = 0;
-                    var first = k * perWord;
-                    var last = Math.Min(first + perWord, n);
-                    for (int i = first, shift = 0; i < last; i++, shift += width) word |= (unchecked(values[i] - min) & mask) << shift;
-                    packed[k] = BitConverter.IsLittleEndian ? word : BinaryPrimitives.ReverseEndianness(word);
-                }
-            }
-            output.Advance(length);
+            return;
         }
-        finally
+        // Plain values are packed straight from the column in its own width: no widened copy.
+        switch (size)
         {
-            ArrayPool<ulong>.Shared.Return(rented);
+            case 1: Pack(raw, NoTransform, output); break;
+            case 2: Pack(MemoryMarshal.Cast<byte, ushort>(raw), NoTransform, output); break;
+            case 4: Pack(MemoryMarshal.Cast<byte, uint>(raw), NoTransform, output); break;
+            default: Pack(MemoryMarshal.Cast<byte, ulong>(raw), NoTransform, output); break;
         }
+    }
+
+    private static void Pack<T>(ReadOnlySpan<T> column, byte transform, ArrayBufferWriter<byte> output) where T : unmanaged, IBinaryInteger<T>
+    {
+        var (min, max) = MinMax(column);
+        Pack(column, min, max, transform, output);
+    }
+
+    /// <summary>The smallest and largest value (max &lt; min when empty), a vector at a time.</summary>
+    private static (ulong Min, ulong Max) MinMax<T>(ReadOnlySpan<T> column) where T : unmanaged, IBinaryInteger<T>
+    {
+        ulong min = ulong.MaxValue, max = 0;
+        var i = 0;
+        if (Vector.IsHardwareAccelerated && column.Length >= 2 * Vector<T>.Count)
+        {
+            var lo = new Vector<T>(column);
+            var hi = lo;
+            for (i = Vector<T>.Count; i <= column.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var v = new Vector<T>(column[i..]);
+                lo = Vector.Min(lo, v);
+                hi = Vector.Max(hi, v);
+            }
+            for (var k = 0; k < Vector<T>.Count; k++)
+            {
+                min = Math.Min(min, ulong.CreateTruncating(lo[k]));
+                max = Math.Max(max, ulong.CreateTruncating(hi[k]));
+            }
+        }
+        for (; i < column.Length; i++)
+        {
+            var v = ulong.CreateTruncating(column[i]);
+            min = Math.Min(min, v);
+            max = Math.Max(max, v);
+        }
+        return (min, max);
+    }
+
+    private static void Pack<T>(ReadOnlySpan<T> values, ulong min, ulong max, byte transform, ArrayBufferWriter<byte> output)
+        where T : unmanaged, IBinaryInteger<T>
+    {
+        var n = values.Length;
+        if (min > max) min = max = n > 0 ? ulong.CreateTruncating(values[0]) : 0; // none, or one row of deltas
+        int width = Fit(64 - BitOperations.LeadingZeroCount(max - min)), exceptions = 0;
+        // With deltas the first row (its distance from zero) is outside the range, as a rule.
+        if (transform == Deltas && n > 0 && width < 64 && unchecked(ulong.CreateTruncating(values[0]) - min) >> width != 0) exceptions = 1;
+        if (width >= PatchFrom)
+        {
+            // How many values need each number of bits decides the width: the fewest bits in all.
+            Span<int> needing = stackalloc int[65];
+            for (var i = 0; i < n; i++) needing[64 - BitOperations.LeadingZeroCount(unchecked(ulong.CreateTruncating(values[i]) - min))]++;
+            var wider = 0;
+            var best = long.MaxValue;
+            for (var w = 64; w >= 0; w--)
+            {
+                if (w == Fit(w))
+                {
+                    var cost = (long)n * w + (long)wider * ExceptionBits;
+                    if (cost <= best) (best, width, exceptions) = (cost, w, wider);
+                }
+                wider += needing[w];
+            }
+        }
+        var words = (int)(((long)n * width + 63) / 64);
+        var length = HeaderLength + words * 8 + exceptions * 12;
+        var destination = output.GetSpan(length)[..length];
+        destination[0] = (byte)width;
+        destination[1] = transform;
+        destination[2] = destination[3] = 0;
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)exceptions);
+        BinaryPrimitives.WriteUInt64LittleEndian(destination[8..], min);
+        var packed = MemoryMarshal.Cast<byte, ulong>(destination.Slice(HeaderLength, words * 8));
+        var patches = destination[(HeaderLength + words * 8)..];
+        var mask = width == 64 ? ulong.MaxValue : (1UL << width) - 1;
+        for (int i = 0, patch = 0; patch < exceptions; i++)
+        {
+            var d = unchecked(ulong.CreateTruncating(values[i]) - min);
+            if (d <= mask) continue;
+            BinaryPrimitives.WriteUInt32LittleEndian(patches[(patch * 12)..], (uint)i);
+            BinaryPrimitives.WriteUInt64LittleEndian(patches[(patch * 12 + 4)..], d >> width);
+            patch++;
+        }
+        if (width > 0)
+        {
+            // Widths divide 64: each word holds a whole number of values, packed without carries.
+            var perWord = 64 / width;
+            var whole = n / perWord;
+            ref var v0 = ref MemoryMarshal.GetReference(values);
+            for (var k = 0; k < whole; k++)
+            {
+                ulong word = 0;
+                ref var at = ref Unsafe.Add(ref v0, k * perWord);
+                for (int j = 0, shift = 0; j < perWord; j++, shift += width)
+                {
+                    word |= (unchecked(ulong.CreateTruncating(Unsafe.Add(ref at, j)) - min) & mask) << shift;
+                }
+                packed[k] = BitConverter.IsLittleEndian ? word : BinaryPrimitives.ReverseEndianness(word);
+            }
+            if (whole < words)
+            {
+                ulong word = 0;
+                for (int i = whole * perWord, shift = 0; i < n; i++, shift += width) word |= (unchecked(ulong.CreateTruncating(values[i]) - min) & mask) << shift;
+                packed[whole] = BitConverter.IsLittleEndian ? word : BinaryPrimitives.ReverseEndianness(word);
+            }
+        }
+        output.Advance(length);
     }
 
     /// <summary>Decodes into <paramref name="raw"/> (exactly the column's byte length); false when the data is not what it claims.</summary>

@@ -42,13 +42,12 @@ internal static class DataSetDecoder
                 sink.OnOptions(key.Protocol, key.Domain, t.Id);
                 continue;
             }
-            var r = new FlowRecord
-            {
-                TimeReceived = ctx.TimeReceived,
-                Protocol = key.Protocol,
-                Exporter = key.Exporter,
-                ObsDomain = key.Domain,
-            };
+            // Assigned field by field: an initializer builds a temporary and copies all of it into r.
+            var r = default(FlowRecord);
+            r.TimeReceived = ctx.TimeReceived;
+            r.Protocol = key.Protocol;
+            r.Exporter = key.Exporter;
+            r.ObsDomain = key.Domain;
             Finish(ref r, t, ref slots, in ctx, state);
             stats.FlowRecords++;
             sink.OnFlow(r, default(SampledPacket));
