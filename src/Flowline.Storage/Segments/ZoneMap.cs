@@ -22,7 +22,6 @@ public struct ZoneMap
 
     public static ZoneMap Of(FlowBatch b, int from, int count)
     {
-        if (count > 0 && OfLow64(b, from, count) is { } quick) return quick;
         var z = new ZoneMap
         {
             MinStart = long.MaxValue, MaxStart = long.MinValue,
@@ -63,72 +62,6 @@ public struct ZoneMap
         (z.MinExporter, z.MaxExporter) = (minExporter, maxExporter);
         (z.Proto0, z.Proto1, z.Proto2, z.Proto3) = (protocols[0], protocols[1], protocols[2], protocols[3]);
         return z;
-    }
-
-    /// <summary>
-    /// The same zone map when no source, destination or exporter address has high bits (IPv4, mapped, which
-    /// is most blocks): addresses then order by their low 64 bits alone, and every minimum and maximum is a
-    /// branch-free compare. Null when an address has high bits.
-    /// </summary>
-    private static ZoneMap? OfLow64(FlowBatch b, int from, int count)
-    {
-        ulong minSrc = ulong.MaxValue, maxSrc = 0, minDst = ulong.MaxValue, maxDst = 0, maxLow = 0, minHigh = ulong.MaxValue,
-            minExporter = ulong.MaxValue, maxExporter = 0, high = 0;
-        long minStart = long.MaxValue, maxStart = long.MinValue;
-        int minSrcPort = ushort.MaxValue, maxSrcPort = 0, minDstPort = ushort.MaxValue, maxDstPort = 0;
-        var start = b.Start.AsSpan(from, count);
-        var src = b.SrcAddr.AsSpan(from, count);
-        var dst = b.DstAddr.AsSpan(from, count);
-        var exporter = b.Exporter.AsSpan(from, count);
-        var srcPort = b.SrcPort.AsSpan(from, count);
-        var dstPort = b.DstPort.AsSpan(from, count);
-        var proto = b.IpProto.AsSpan(from, count);
-        ulong p0 = 0, p1 = 0, p2 = 0, p3 = 0;
-        for (var i = 0; i < count; i++)
-        {
-            var t = start[i];
-            minStart = Math.Min(minStart, t);
-            maxStart = Math.Max(maxStart, t);
-            var s = src[i];
-            var d = dst[i];
-            var e = exporter[i];
-            high |= s.Hi | d.Hi | e.Hi;
-            minSrc = Math.Min(minSrc, s.Lo);
-            maxSrc = Math.Max(maxSrc, s.Lo);
-            minDst = Math.Min(minDst, d.Lo);
-            maxDst = Math.Max(maxDst, d.Lo);
-            maxLow = Math.Max(maxLow, Math.Min(s.Lo, d.Lo));
-            minHigh = Math.Min(minHigh, Math.Max(s.Lo, d.Lo));
-            minExporter = Math.Min(minExporter, e.Lo);
-            maxExporter = Math.Max(maxExporter, e.Lo);
-            int sp = srcPort[i], dp = dstPort[i];
-            minSrcPort = Math.Min(minSrcPort, sp);
-            maxSrcPort = Math.Max(maxSrcPort, sp);
-            minDstPort = Math.Min(minDstPort, dp);
-            maxDstPort = Math.Max(maxDstPort, dp);
-            var p = proto[i];
-            var bit = 1UL << (p & 63);
-            switch (p >> 6)
-            {
-                case 0: p0 |= bit; break;
-                case 1: p1 |= bit; break;
-                case 2: p2 |= bit; break;
-                default: p3 |= bit; break;
-            }
-        }
-        if (high != 0) return null;
-        return new ZoneMap
-        {
-            MinStart = minStart, MaxStart = maxStart,
-            MinSrc = new FlowAddress(0, minSrc), MaxSrc = new FlowAddress(0, maxSrc),
-            MinDst = new FlowAddress(0, minDst), MaxDst = new FlowAddress(0, maxDst),
-            // The lower address of every pair is at least the smaller of the two minimums, the higher at most the larger maximum.
-            MinLow = new FlowAddress(0, Math.Min(minSrc, minDst)), MaxLow = new FlowAddress(0, maxLow),
-            MinHigh = new FlowAddress(0, minHigh), MaxHigh = new FlowAddress(0, Math.Max(maxSrc, maxDst)),
-            MinExporter = new FlowAddress(0, minExporter), MaxExporter = new FlowAddress(0, maxExporter),
-            MinSrcPort = (ushort)minSrcPort, MaxSrcPort = (ushort)maxSrcPort, MinDstPort = (ushort)minDstPort, MaxDstPort = (ushort)maxDstPort,
-            Proto0 = p0, Proto1 = p1, Proto2 = p2, Proto3 = p3,
-        };
     }
 
     /// <summary>Address order (<see cref="FlowAddress.CompareTo"/>) as two unsigned compares.</summary>
