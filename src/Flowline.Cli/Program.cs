@@ -23,6 +23,7 @@ public static class Program
           keys      access keys for the flow-log API, and the admin password's hash
           describe-flow-logs
                     read a period of flow logs from a server's DescribeFlowLog API into one file
+          sessions  stitch stored flows into bidirectional sessions and SessionEndpoints
           gen       generate reproducible synthetic sFlow, NetFlow v9 or IPFIX exports
           fields    list the canonical flow record fields
           version   print the version
@@ -52,6 +53,8 @@ public static class Program
                 return QueryCommand.Run(rest, Console.Error);
             case "store":
                 return StoreCommand.Run(rest, Console.Error);
+            case "sessions":
+                return SessionsCommand.Run(rest, Console.Error);
             case "keys":
                 return Api.KeysCommand.Run(rest, Console.Out, Console.Error, Console.In);
             case "describe-flow-logs":

@@ -1,0 +1,302 @@
+using System.Globalization;
+using System.Text.Json;
+using Flowline.Query;
+using Flowline.Sessions;
+using Flowline.Storage.Embedded;
+using Flowline.Wire.Records;
+
+namespace Flowline.Cli.Store;
+
+/// <summary>`flowline sessions`: stored one-way flows stitched into bidirectional sessions and SessionEndpoints.</summary>
+internal static class SessionsCommand
+{
+    public const string Help = """
+        Usage: flowline sessions --data-dir DIR [--from TIME] [--to TIME] [FILTER ...] [options]
+
+        Stitches the stored flows whose start lies in [--from, --to) (RFC 3339; default: all) and that match
+        the filter (the language of `flowline query`) into bidirectional sessions: a flow and its reverse,
+        seen by the same exporter (and the same port, VMI, when the flows were enriched), are one session,
+        oriented from its client to its server.
+
+        The client is, in this order: for ICMP the sender of the echo request (or of a lone message); for TCP
+        the sender of a SYN that was never answered; the end whose first packet came first; else the end that
+        is not on the service port (a --service-port, else a port below 1024, else the lower port).
+
+        Options:
+          --endpoints          print SessionEndpoints instead (seed 001's SessionEndpointData as JSON): per
+                               port, rule and remote end, aggregates keyed by local address, protocol and
+                               service port, each with its sessions keyed by remote address and client port
+          --service-port P     a port that is always the server's (repeatable, or P,P,...)
+          -o FORMAT            table (default), csv or json (sessions); --endpoints is always JSON
+          -n N                 at most N sessions, the largest first (default: all, largest first)
+        Counts: forward = client to server, reverse = server to client; bytes and packets are the stored
+        (scaled) estimates. Open vSwitch reports IPFIX at ingress and at egress: add `flowdir ingress`
+        to count each packet once.
+        """;
+
+    public static int Run(string[] args, TextWriter stderr)
+    {
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.Out.Write(Help);
+            return 0;
+        }
+        string? dataDir = null;
+        long from = long.MinValue, to = long.MaxValue, limit = 0;
+        var filterWords = new List<string>();
+        var servicePorts = new HashSet<ushort>();
+        var format = "table";
+        var endpoints = false;
+        try
+        {
+            for (var i = 0; i < args.Length; i++)
+            {
+                var a = args[i];
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{a} needs a value");
+                switch (a)
+                {
+                    case "--data-dir": dataDir = Next(); break;
+                    case "--from": from = CliArgs.ParseTime(a, Next()); break;
+                    case "--to": to = CliArgs.ParseTime(a, Next()); break;
+                    case "--endpoints": endpoints = true; break;
+                    case "--service-port":
+                        foreach (var p in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                        {
+                            if (!ushort.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port == 0)
+                                throw new ArgumentException($"--service-port {p}: expected a port from 1 to 65535");
+                            servicePorts.Add(port);
+                        }
+                        break;
+                    case "-n":
+                        if (!long.TryParse(Next(), out limit) || limit <= 0) throw new ArgumentException("-n: expected a positive number");
+                        break;
+                    case "-o":
+                        format = Next();
+                        if (format is not ("table" or "csv" or "json")) throw new ArgumentException($"-o {format}: expected table, csv or json");
+                        break;
+                    default:
+                        if (a.StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"unknown option {a} (see `flowline sessions --help`)");
+                        filterWords.Add(a);
+                        break;
+                }
+            }
+            if (dataDir is null) throw new ArgumentException("--data-dir is required");
+            if (!Directory.Exists(dataDir)) throw new ArgumentException($"--data-dir {dataDir}: no such directory");
+            if (from >= to) throw new ArgumentException("--from must be before --to");
+        }
+        catch (ArgumentException e)
+        {
+            stderr.WriteLine($"flowline sessions: {e.Message}");
+            return 2;
+        }
+
+        using var store = new EmbeddedStore(dataDir, new EmbeddedStoreOptions { ReadOnly = true });
+        var names = store.Symbols;
+        FilterNode filter;
+        try
+        {
+            filter = FilterParser.Parse(string.Join(' ', filterWords), name => names.TryFind(name, out var id) ? id : null);
+        }
+        catch (FilterSyntaxException e)
+        {
+            stderr.WriteLine($"flowline sessions: {e.Message}");
+            return 2;
+        }
+        var sessionizer = new Sessionizer(new SessionizerOptions { ServicePorts = servicePorts });
+        foreach (var r in store.Rows(from, to, filter)) sessionizer.Add(r);
+        var sessions = sessionizer.Flush(long.MaxValue / 2);
+        sessions.Sort((x, y) => y.TotalBytes.CompareTo(x.TotalBytes));
+        if (limit > 0 && sessions.Count > limit) sessions.RemoveRange((int)limit, sessions.Count - (int)limit);
+
+        var output = Console.Out;
+        if (endpoints)
+        {
+            var aggregator = new EndpointAggregator();
+            foreach (var s in sessions) aggregator.Add(s, sampled: true, scale: 1, logged: false);
+            WriteEndpoints(aggregator, names, output);
+            return 0;
+        }
+        switch (format)
+        {
+            case "json":
+                WriteJson(sessions, names, output);
+                break;
+            default:
+                WriteRows(sessions, names, output, csv: format == "csv");
+                break;
+        }
+        stderr.WriteLine($"flowline sessions: {sessionizer.Records} flows, {sessions.Count} sessions");
+        return 0;
+    }
+
+    private static readonly string[] Columns =
+    [
+        "client_addr", "client_port", "server_addr", "server_port", "ip_proto", "forward_bytes", "forward_packets", "reverse_bytes",
+        "reverse_packets", "setup", "teardown", "client_by", "exporter", "account", "vmi", "local",
+    ];
+
+    private static string[] Values(Session s, Flowline.Wire.Records.ISymbolNames names) =>
+    [
+        s.ClientIp.ToString(), Num(s.ClientPort), s.ServerIp.ToString(), Num(s.ServerPort), Num(s.Protocol),
+        Num(s.Forward.Bytes), Num(s.Forward.Packets), Num(s.Reverse.Bytes), Num(s.Reverse.Packets),
+        CliArgs.Time(s.Setup), s.Teardown == 0 ? "" : CliArgs.Time(s.Teardown), RuleName(s.Rule), s.Exporter.ToString(),
+        names.Name(s.Account) ?? "", names.Name(s.Vmi) ?? "", s.LocalIsClient ? "client" : "server",
+    ];
+
+    private static string Num<T>(T v) where T : IFormattable => v.ToString(null, CultureInfo.InvariantCulture);
+
+    private static string RuleName(ClientRule r) => r switch
+    {
+        ClientRule.Icmp => "icmp",
+        ClientRule.Syn => "syn",
+        ClientRule.FirstPacket => "first-packet",
+        _ => "service-port",
+    };
+
+    private static void WriteRows(List<Session> sessions, Flowline.Wire.Records.ISymbolNames names, TextWriter output, bool csv)
+    {
+        var rows = new List<string[]> { Columns };
+        foreach (var s in sessions) rows.Add(Values(s, names));
+        if (csv)
+        {
+            foreach (var row in rows) output.WriteLine(string.Join(',', row));
+            return;
+        }
+        var widths = new int[Columns.Length];
+        foreach (var row in rows)
+        {
+            for (var c = 0; c < row.Length; c++) widths[c] = Math.Max(widths[c], row[c].Length);
+        }
+        foreach (var row in rows)
+        {
+            output.WriteLine(string.Join("  ", row.Select((v, c) => v.PadRight(widths[c]))).TrimEnd());
+        }
+    }
+
+    private static void WriteJson(List<Session> sessions, Flowline.Wire.Records.ISymbolNames names, TextWriter output)
+    {
+        using var stream = Console.OpenStandardOutput();
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        w.WriteStartArray();
+        foreach (var s in sessions)
+        {
+            w.WriteStartObject();
+            w.WriteString("client_addr", s.ClientIp.ToString());
+            w.WriteNumber("client_port", s.ClientPort);
+            w.WriteString("server_addr", s.ServerIp.ToString());
+            w.WriteNumber("server_port", s.ServerPort);
+            w.WriteNumber("ip_proto", s.Protocol);
+            w.WriteString("client_by", RuleName(s.Rule));
+            Direction(w, "forward", s.Forward, names);
+            Direction(w, "reverse", s.Reverse, names);
+            w.WriteString("setup", CliArgs.Time(s.Setup));
+            if (s.Teardown != 0) w.WriteString("teardown", CliArgs.Time(s.Teardown));
+            w.WriteString("exporter", s.Exporter.ToString());
+            if (names.Name(s.Account) is { } account) w.WriteString("account", account);
+            if (names.Name(s.Vmi) is { } vmi) w.WriteString("vmi", vmi);
+            w.WriteString("local", s.LocalIsClient ? "client" : "server");
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.Flush();
+        stream.WriteByte((byte)'\n');
+    }
+
+    private static void Direction(Utf8JsonWriter w, string name, in SessionDirection d, Flowline.Wire.Records.ISymbolNames names)
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("bytes", d.Bytes);
+        w.WriteNumber("packets", d.Packets);
+        w.WriteNumber("flows", d.Flows);
+        w.WriteNumber("tcp_flags", d.TcpFlags);
+        if (d.Seen)
+        {
+            w.WriteString("flow_uuid", d.FlowId.ToString());
+            w.WriteString("start", CliArgs.Time(d.Start));
+            w.WriteString("end", CliArgs.Time(d.End));
+            if (FlowAction.Name(d.Action) is { Length: > 0 } action) w.WriteString("action", action);
+            if (names.Name(d.SgRule) is { } rule) w.WriteString("sg_rule_uuid", rule);
+        }
+        w.WriteEndObject();
+    }
+
+    /// <summary>SessionEndpointData of seed 001, one object per endpoint.</summary>
+    private static void WriteEndpoints(EndpointAggregator aggregator, Flowline.Wire.Records.ISymbolNames names, TextWriter output)
+    {
+        using var stream = Console.OpenStandardOutput();
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        void Name(string property, uint id)
+        {
+            if (names.Name(id) is { } n) w.WriteString(property, n);
+        }
+        void Counts(in SessionCounts c)
+        {
+            w.WriteNumber("sampled_tx_bytes", c.SampledTxBytes);
+            w.WriteNumber("sampled_tx_pkts", c.SampledTxPackets);
+            w.WriteNumber("sampled_rx_bytes", c.SampledRxBytes);
+            w.WriteNumber("sampled_rx_pkts", c.SampledRxPackets);
+            w.WriteNumber("logged_tx_bytes", c.LoggedTxBytes);
+            w.WriteNumber("logged_tx_pkts", c.LoggedTxPackets);
+            w.WriteNumber("logged_rx_bytes", c.LoggedRxBytes);
+            w.WriteNumber("logged_rx_pkts", c.LoggedRxPackets);
+        }
+        w.WriteStartArray();
+        foreach (var e in aggregator.Endpoints)
+        {
+            var id = e.Identity;
+            w.WriteStartObject();
+            Name("vmi", id.Vmi);
+            Name("account", id.Account);
+            Name("vn", id.Vn);
+            Name("deployment", id.Deployment);
+            Name("tier", id.Tier);
+            Name("application", id.App);
+            Name("site", id.Site);
+            Name("remote_deployment", id.RemoteDeployment);
+            Name("remote_tier", id.RemoteTier);
+            Name("remote_application", id.RemoteApp);
+            Name("remote_site", id.RemoteSite);
+            Name("remote_vn", id.RemoteVn);
+            w.WriteBoolean("is_client_session", id.IsClientSession);
+            w.WriteBoolean("is_si", id.IsServiceInstance);
+            if (!id.RemotePrefix.IsNone) w.WriteString("remote_prefix", id.RemotePrefix.ToString());
+            Name("security_rule", id.SgRule);
+            w.WriteString("vrouter_ip", id.VrouterIp.ToString());
+            w.WriteStartArray("sess_agg_info");
+            foreach (var (key, aggregate) in e.Aggregates)
+            {
+                w.WriteStartObject();
+                w.WriteString("local_ip", key.LocalIp.ToString());
+                w.WriteNumber("protocol", key.Protocol);
+                w.WriteNumber("service_port", key.ServicePort);
+                Counts(aggregate.Counts);
+                w.WriteStartArray("sessionMap");
+                foreach (var (sk, info) in aggregate.Sessions)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("remote_ip", sk.RemoteIp.ToString());
+                    w.WriteNumber("client_port", sk.ClientPort);
+                    Counts(info.Counts);
+                    w.WriteString("forward_flow_uuid", info.ForwardFlowUuid.ToString());
+                    w.WriteString("reverse_flow_uuid", info.ReverseFlowUuid.ToString());
+                    w.WriteNumber("local_tcp_flags", info.LocalTcpFlags);
+                    w.WriteNumber("reverse_tcp_flags", info.ReverseTcpFlags);
+                    w.WriteNumber("setup_time", info.SetupTime);
+                    if (info.TeardownTime != 0) w.WriteNumber("teardown_time", info.TeardownTime);
+                    if (FlowAction.Name(info.Action) is { Length: > 0 } action) w.WriteString("action", action);
+                    if (FlowAction.Name(info.ReverseAction) is { Length: > 0 } reverse) w.WriteString("reverse_action", reverse);
+                    Name("sg_rule_uuid", info.SgRule);
+                    Name("reverse_sg_rule_uuid", info.ReverseSgRule);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.Flush();
+        stream.WriteByte((byte)'\n');
+    }
+}
