@@ -1,4 +1,6 @@
 using System.Globalization;
+using Flowline.Query;
+using Flowline.Storage.Embedded;
 
 namespace Flowline.Cli.Store;
 
@@ -27,4 +29,32 @@ internal static class CliArgs
 
     public static string Time(long unixMicros) =>
         DateTime.UnixEpoch.AddTicks(unixMicros * 10).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture);
+
+    /// <summary>The checks every reading command makes of its data directory and range.</summary>
+    public static void CheckRange(string? dataDir, long from, long to)
+    {
+        if (dataDir is null) throw new ArgumentException("--data-dir is required");
+        if (!Directory.Exists(dataDir)) throw new ArgumentException($"--data-dir {dataDir}: no such directory");
+        if (from >= to) throw new ArgumentException("--from must be before --to");
+    }
+
+    /// <summary>
+    /// Opens the store read-only and parses the filter against its names; null (after saying why on
+    /// <paramref name="stderr"/>) when the filter does not parse.
+    /// </summary>
+    public static (EmbeddedStore Store, FilterNode Filter)? OpenFiltered(string command, string dataDir, IEnumerable<string> filterWords, TextWriter stderr)
+    {
+        var store = new EmbeddedStore(dataDir, new EmbeddedStoreOptions { ReadOnly = true });
+        var names = store.Symbols;
+        try
+        {
+            return (store, FilterParser.Parse(string.Join(' ', filterWords), name => names.TryFind(name, out var id) ? id : null));
+        }
+        catch (FilterSyntaxException e)
+        {
+            store.Dispose();
+            stderr.WriteLine($"flowline {command}: {e.Message}");
+            return null;
+        }
+    }
 }

@@ -119,9 +119,7 @@ internal static class QueryCommand
                 }
             }
             if (format is "jcs" or "vpc" && (groupBy is not null || bucket > 0)) throw new ArgumentException($"-o {format} lists flows; it does not combine with -A, -s or --bucket");
-            if (dataDir is null) throw new ArgumentException("--data-dir is required");
-            if (!Directory.Exists(dataDir)) throw new ArgumentException($"--data-dir {dataDir}: no such directory");
-            if (from >= to) throw new ArgumentException("--from must be before --to");
+            CliArgs.CheckRange(dataDir, from, to);
         }
         catch (ArgumentException e)
         {
@@ -129,18 +127,10 @@ internal static class QueryCommand
             return 2;
         }
 
-        using var store = new EmbeddedStore(dataDir, new EmbeddedStoreOptions { ReadOnly = true });
+        if (CliArgs.OpenFiltered("query", dataDir!, filterWords, stderr) is not { } opened) return 2;
+        var (store, filter) = opened;
+        using var storeOpened = store;
         var names = store.Symbols;
-        FilterNode filter;
-        try
-        {
-            filter = FilterParser.Parse(string.Join(' ', filterWords), name => names.TryFind(name, out var id) ? id : null);
-        }
-        catch (FilterSyntaxException e)
-        {
-            stderr.WriteLine($"flowline query: {e.Message}");
-            return 2;
-        }
         var watch = System.Diagnostics.Stopwatch.StartNew();
         try
         {

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using Flowline.Query;
 using Flowline.Sessions;
-using Flowline.Storage.Embedded;
 using Flowline.Wire.Records;
 
 namespace Flowline.Cli.Store;
@@ -80,9 +79,7 @@ internal static class SessionsCommand
                         break;
                 }
             }
-            if (dataDir is null) throw new ArgumentException("--data-dir is required");
-            if (!Directory.Exists(dataDir)) throw new ArgumentException($"--data-dir {dataDir}: no such directory");
-            if (from >= to) throw new ArgumentException("--from must be before --to");
+            CliArgs.CheckRange(dataDir, from, to);
         }
         catch (ArgumentException e)
         {
@@ -90,22 +87,15 @@ internal static class SessionsCommand
             return 2;
         }
 
-        using var store = new EmbeddedStore(dataDir, new EmbeddedStoreOptions { ReadOnly = true });
+        if (CliArgs.OpenFiltered("sessions", dataDir!, filterWords, stderr) is not { } opened) return 2;
+        var (store, filter) = opened;
+        using var storeOpened = store;
         var names = store.Symbols;
-        FilterNode filter;
-        try
-        {
-            filter = FilterParser.Parse(string.Join(' ', filterWords), name => names.TryFind(name, out var id) ? id : null);
-        }
-        catch (FilterSyntaxException e)
-        {
-            stderr.WriteLine($"flowline sessions: {e.Message}");
-            return 2;
-        }
         var sessionizer = new Sessionizer(new SessionizerOptions { ServicePorts = servicePorts });
         foreach (var r in store.Rows(from, to, filter)) sessionizer.Add(r);
         var sessions = sessionizer.Flush(long.MaxValue / 2);
         sessions.Sort((x, y) => y.TotalBytes.CompareTo(x.TotalBytes));
+        var total = sessions.Count;
         if (limit > 0 && sessions.Count > limit) sessions.RemoveRange((int)limit, sessions.Count - (int)limit);
 
         var output = Console.Out;
@@ -125,7 +115,7 @@ internal static class SessionsCommand
                 WriteRows(sessions, names, output, csv: format == "csv");
                 break;
         }
-        stderr.WriteLine($"flowline sessions: {sessionizer.Records} flows, {sessions.Count} sessions");
+        stderr.WriteLine($"flowline sessions: {sessionizer.Records} flows, {total} sessions{(total > sessions.Count ? $" ({sessions.Count} shown)" : "")}");
         return 0;
     }
 
