@@ -25,45 +25,34 @@ internal static class BitPacking
     private const int ExceptionBits = 96;
 
     /// <summary>
-    /// The values as <see cref="ulong"/>s, transformed, into <paramref name="values"/> (when not empty); returns the
-    /// smallest and largest. With deltas, the first row (the distance from zero) is left out of the range:
-    /// it is an exception of its own.
+    /// The deltas from the previous value as <see cref="ulong"/>s into <paramref name="values"/> (the first row
+    /// as it is); returns the smallest and largest delta. The first row (the distance from zero) is left out
+    /// of the range: it is an exception of its own.
     /// </summary>
-    private static (ulong Min, ulong Max) Load(ReadOnlySpan<byte> raw, int size, byte transform, Span<ulong> values) => size switch
+    private static (ulong Min, ulong Max) LoadDeltas(ReadOnlySpan<byte> raw, int size, Span<ulong> values) => size switch
     {
-        1 => Load(raw, transform, values),
-        2 => Load(MemoryMarshal.Cast<byte, ushort>(raw), transform, values),
-        4 => Load(MemoryMarshal.Cast<byte, uint>(raw), transform, values),
-        _ => Load(MemoryMarshal.Cast<byte, ulong>(raw), transform, values),
+        1 => LoadDeltas(raw, values),
+        2 => LoadDeltas(MemoryMarshal.Cast<byte, ushort>(raw), values),
+        4 => LoadDeltas(MemoryMarshal.Cast<byte, uint>(raw), values),
+        _ => LoadDeltas(MemoryMarshal.Cast<byte, ulong>(raw), values),
     };
 
-    private static (ulong Min, ulong Max) Load<T>(ReadOnlySpan<T> column, byte transform, Span<ulong> values) where T : unmanaged, IBinaryInteger<T>
+    private static (ulong Min, ulong Max) LoadDeltas<T>(ReadOnlySpan<T> column, Span<ulong> values) where T : unmanaged, IBinaryInteger<T>
     {
         ulong min = ulong.MaxValue, max = 0;
-        var store = !values.IsEmpty;
-        if (transform == Deltas)
-        {
-            ulong previous = column.Length > 0 ? ulong.CreateTruncating(column[0]) : 0;
-            if (store && column.Length > 0) values[0] = previous;
-            for (var i = 1; i < column.Length; i++)
-            {
-                var v = ulong.CreateTruncating(column[i]);
-                var d = unchecked(v - previous);
-                previous = v;
-                if (store) values[i] = d;
-                min = Math.Min(min, d);
-                max = Math.Max(max, d);
-            }
-            if (column.Length == 1) min = max = values.IsEmpty ? 0 : values[0];
-            return (min, max);
-        }
-        for (var i = 0; i < column.Length; i++)
+        if (column.IsEmpty) return (min, max);
+        var previous = ulong.CreateTruncating(column[0]);
+        values[0] = previous;
+        for (var i = 1; i < column.Length; i++)
         {
             var v = ulong.CreateTruncating(column[i]);
-            if (store) values[i] = v;
-            min = Math.Min(min, v);
-            max = Math.Max(max, v);
+            var d = unchecked(v - previous);
+            previous = v;
+            values[i] = d;
+            min = Math.Min(min, d);
+            max = Math.Max(max, d);
         }
+        if (column.Length == 1) min = max = values[0];
         return (min, max);
     }
 
@@ -116,7 +105,7 @@ internal static class BitPacking
             try
             {
                 var values = rented.AsSpan(0, n);
-                var (min, max) = Load(raw, size, transform, values);
+                var (min, max) = LoadDeltas(raw, size, values);
                 Pack<ulong>(values, min, max, Deltas, output);
             }
             finally
