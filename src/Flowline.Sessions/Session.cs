@@ -78,9 +78,6 @@ public sealed class Session
     public SessionDirection Forward, Reverse;
     /// <summary>When the session began (its first packet) and ended (a FIN or RST seen, else 0), µs.</summary>
     public long Setup, Teardown;
-    /// <summary>Flushes since the session last had traffic.</summary>
-    internal int Idle;
-
     public ulong TotalBytes => Forward.Bytes + Reverse.Bytes;
 
     /// <summary>The local end's address, port and VN, and the remote's: the client's when the session is the client part.</summary>
@@ -92,6 +89,4 @@ public sealed class Session
     /// <summary>Sent and received from the local end's point of view.</summary>
     public ref SessionDirection Tx => ref LocalIsClient ? ref Forward : ref Reverse;
     public ref SessionDirection Rx => ref LocalIsClient ? ref Reverse : ref Forward;
-
-    public Session Clone() => (Session)MemberwiseClone();
 }

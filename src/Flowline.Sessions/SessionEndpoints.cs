@@ -119,22 +119,6 @@ public sealed class EndpointAggregator(RemoteTagLookup? remoteTags = null)
     public IReadOnlyCollection<SessionEndpoint> Endpoints => _endpoints.Values;
     public IReadOnlyCollection<EndpointSecurityStats> SecurityStats => _security.Values;
 
-    /// <summary>Sessions added, and rows they make (one per session entry of an aggregate).</summary>
-    public long SessionsAdded { get; private set; }
-
-    public int SessionEntries
-    {
-        get
-        {
-            var n = 0;
-            foreach (var e in _endpoints.Values)
-            {
-                foreach (var a in e.Aggregates.Values) n += a.Sessions.Count;
-            }
-            return n;
-        }
-    }
-
     public int AggregateCount
     {
         get
@@ -149,7 +133,6 @@ public sealed class EndpointAggregator(RemoteTagLookup? remoteTags = null)
     public void Add(Session s, bool sampled, double scale, bool logged)
     {
         if (!sampled && !logged) return;
-        SessionsAdded++;
         var tags = remoteTags?.Invoke(s.Account, s.RemoteVn, s.RemoteIp);
         var (ra, rt, rs, rd) = tags ?? (0u, 0u, 0u, 0u);
         // The remote end is named by its tags, else its network, else the prefix around its address.
@@ -225,13 +208,4 @@ public sealed class EndpointAggregator(RemoteTagLookup? remoteTags = null)
     }
 
     private static long Scale(ulong value, double scale) => scale == 1 ? (long)value : (long)Math.Round(value * scale);
-
-    /// <summary>Hands out what was gathered and starts again (the agent's interval).</summary>
-    public (List<SessionEndpoint> Endpoints, List<EndpointSecurityStats> Security) Take()
-    {
-        var taken = (new List<SessionEndpoint>(_endpoints.Values), new List<EndpointSecurityStats>(_security.Values));
-        _endpoints.Clear();
-        _security.Clear();
-        return taken;
-    }
 }

@@ -48,7 +48,6 @@ public sealed class Sessionizer(SessionizerOptions? options = null)
     {
         /// <summary>Traffic from the low end to the high end, and back.</summary>
         public SessionDirection FromLow, FromHigh;
-        public bool LowFirst;          // the first record seen was from the low end
         public bool Decided, DecidedWithBoth, ClientIsLow;
         /// <summary>TCP flags each end ever sent (the counts' flags start again at every flush).</summary>
         public ushort LowFlags, HighFlags;
@@ -82,7 +81,7 @@ public sealed class Sessionizer(SessionizerOptions? options = null)
             : new Key(r.Exporter, r.ObsDomain, r.Account, r.Vmi, r.IpProto, r.DstAddr, dport, r.DstVn, r.SrcAddr, sport, r.SrcVn);
         if (!_sessions.TryGetValue(key, out var e))
         {
-            e = new Entry { LowFirst = srcIsLow, IcmpLow = 255, IcmpHigh = 255 };
+            e = new Entry { IcmpLow = 255, IcmpHigh = 255 };
             _sessions.Add(key, e);
         }
         ref var direction = ref srcIsLow ? ref e.FromLow : ref e.FromHigh;
@@ -189,20 +188,20 @@ public sealed class Sessionizer(SessionizerOptions? options = null)
             (e.ClientIsLow, e.Rule, e.Decided) = (e.FromLow.Start < e.FromHigh.Start, ClientRule.FirstPacket, true);
             return;
         }
-        (e.ClientIsLow, e.Rule, e.Decided) = (!IsServerSide(key.LowPort, key.HighPort, lowIsFirst: true), ClientRule.ServicePort, true);
+        (e.ClientIsLow, e.Rule, e.Decided) = (!IsServerSide(key.LowPort, key.HighPort), ClientRule.ServicePort, true);
     }
 
     private static bool OpeningOnly(ushort flags) => (flags & 0x02) != 0 && (flags & 0x10) == 0;
 
     /// <summary>True when <paramref name="low"/> is the server's port against <paramref name="high"/>.</summary>
-    private bool IsServerSide(ushort low, ushort high, bool lowIsFirst)
+    private bool IsServerSide(ushort low, ushort high)
     {
         var lowService = _options.ServicePorts.Contains(low);
         var highService = _options.ServicePorts.Contains(high);
         if (lowService != highService) return lowService;
         if ((low < 1024) != (high < 1024)) return low < 1024;
         if (low != high) return low < high;
-        return !lowIsFirst; // equal ports: the lower address is the client
+        return false; // equal ports: the lower address is the client
     }
 
     private static Session Build(in Key key, Entry e)

@@ -103,13 +103,13 @@ internal static class SessionsCommand
         {
             var aggregator = new EndpointAggregator();
             foreach (var s in sessions) aggregator.Add(s, sampled: true, scale: 1, logged: false);
-            WriteEndpoints(aggregator, names, output);
+            WriteEndpoints(aggregator, names);
             return 0;
         }
         switch (format)
         {
             case "json":
-                WriteJson(sessions, names, output);
+                WriteJson(sessions, names);
                 break;
             default:
                 WriteRows(sessions, names, output, csv: format == "csv");
@@ -163,7 +163,7 @@ internal static class SessionsCommand
         }
     }
 
-    private static void WriteJson(List<Session> sessions, Flowline.Wire.Records.ISymbolNames names, TextWriter output)
+    private static void WriteJson(List<Session> sessions, Flowline.Wire.Records.ISymbolNames names)
     {
         using var stream = Console.OpenStandardOutput();
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
@@ -211,7 +211,7 @@ internal static class SessionsCommand
     }
 
     /// <summary>SessionEndpointData of seed 001, one object per endpoint.</summary>
-    private static void WriteEndpoints(EndpointAggregator aggregator, Flowline.Wire.Records.ISymbolNames names, TextWriter output)
+    private static void WriteEndpoints(EndpointAggregator aggregator, Flowline.Wire.Records.ISymbolNames names)
     {
         using var stream = Console.OpenStandardOutput();
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
