@@ -78,9 +78,9 @@ public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V
         return Field switch
         {
             FlowField.VmiDirection => VmiDirections.Name((byte)k.Lo),
-            FlowField.Action => FlowAction.Name((byte)k.Lo),
+            FlowField.Action or FlowField.RevAction => FlowAction.Name((byte)k.Lo),
             FlowField.SrcCountry or FlowField.DstCountry => CountryCode.Text((ushort)k.Lo),
-            FlowField.Start or FlowField.End or FlowField.TimeReceived => FormatTime((long)k.Lo),
+            FlowField.Start or FlowField.End or FlowField.TimeReceived or FlowField.SetupTime or FlowField.TeardownTime => FormatTime((long)k.Lo),
             FlowField.SrcMac or FlowField.DstMac => MacAddress.ToString(k.Lo),
             FlowField.Protocol => FlowProtocolNames.Name((FlowProtocol)k.Lo),
             FlowField.Tunnel => FlowFields.TunnelName((TunnelKind)k.Lo),
@@ -95,6 +95,7 @@ public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V
     /// <summary>Whether <see cref="Text"/> of this key is a number (JSON writers keep it one).</summary>
     public bool IsNumeric => !IsAddress && !FlowFields.IsSymbol(Field) && Field is not (FlowField.VmiDirection or FlowField.Action or FlowField.SrcCountry
         or FlowField.DstCountry or FlowField.Start or FlowField.End or FlowField.TimeReceived or FlowField.SrcMac or FlowField.DstMac
+        or FlowField.RevAction or FlowField.SetupTime or FlowField.TeardownTime
         or FlowField.Protocol or FlowField.Tunnel);
 
     public string Name => FlowFields.Name(Field) +

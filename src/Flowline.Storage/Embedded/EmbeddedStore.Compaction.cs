@@ -186,7 +186,7 @@ public sealed partial class EmbeddedStore
         if (Volatile.Read(ref _activeScans) > 0) return;
         var obsolete = Obsolete().ToList();
         // Rollups whose segment is gone (replaced, quarantined, or never renamed into place).
-        foreach (var rollup in Directory.EnumerateFiles(_root, "seg-*.rollup", SearchOption.AllDirectories))
+        foreach (var rollup in PartitionFiles("seg-*.rollup"))
         {
             if (!File.Exists(Path.ChangeExtension(rollup, SegmentExtension))) obsolete.Add(rollup);
         }

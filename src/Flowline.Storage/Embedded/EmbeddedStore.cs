@@ -24,6 +24,11 @@ public sealed record EmbeddedStoreOptions
     public SegmentCodec CommitCodec { get; init; } = SegmentCodec.Lz4;
     /// <summary>Only reads (queries next to a running collector): no commits, no clean-up, no compaction.</summary>
     public bool ReadOnly { get; init; }
+    /// <summary>
+    /// The symbol table to use instead of the store's own: a store kept inside another's directory (the
+    /// sessions next to the flows) shares its ids.
+    /// </summary>
+    public SymbolTable? Symbols { get; init; }
 }
 
 /// <summary>
@@ -53,14 +58,14 @@ public sealed partial class EmbeddedStore : IFlowStore
         {
             // A reader next to a running writer must not touch its temporary files or its compaction.
             if (!Directory.Exists(_root)) throw new DirectoryNotFoundException($"no store at {_root}");
-            Symbols = new SymbolTable(_root, readOnly: true);
+            Symbols = _options.Symbols ?? new SymbolTable(_root, readOnly: true);
             return;
         }
         Directory.CreateDirectory(_root);
-        Symbols = new SymbolTable(_root);
+        Symbols = _options.Symbols ?? new SymbolTable(_root);
         Directory.CreateDirectory(QuarantineDirectory);
         // Whatever a crash left half-written was never acknowledged as durable.
-        foreach (var tmp in Directory.EnumerateFiles(_root, "*.tmp", SearchOption.AllDirectories)) File.Delete(tmp);
+        foreach (var tmp in PartitionFiles("*.tmp")) File.Delete(tmp);
         DeleteObsolete();
         _sequence = Segments().Select(s => SequenceOf(s)).DefaultIfEmpty(0).Max();
         _timer = new Timer(_ => TimedFlush(), null, _options.GroupCommit, _options.GroupCommit);
@@ -107,9 +112,21 @@ public sealed partial class EmbeddedStore : IFlowStore
     /// <summary>Every live segment file outside quarantine, in write order.</summary>
     private List<string> Segments() => Live(AllSegments());
 
-    private IEnumerable<string> AllSegments() =>
-        Directory.EnumerateFiles(_root, "seg-*" + SegmentExtension, SearchOption.AllDirectories)
-            .Where(p => !p.StartsWith(QuarantineDirectory, StringComparison.Ordinal));
+    private IEnumerable<string> AllSegments() => PartitionFiles("seg-*" + SegmentExtension);
+
+    /// <summary>
+    /// Files matching <paramref name="pattern"/> in the day directories (<c>yyyyMMdd</c>) and their partitions:
+    /// not in quarantine, and not in another store kept inside this one's directory.
+    /// </summary>
+    private IEnumerable<string> PartitionFiles(string pattern)
+    {
+        foreach (var day in Directory.EnumerateDirectories(_root))
+        {
+            var name = Path.GetFileName(day.AsSpan());
+            if (name.Length != 8 || name.ContainsAnyExceptInRange('0', '9')) continue;
+            foreach (var file in Directory.EnumerateFiles(day, pattern, SearchOption.AllDirectories)) yield return file;
+        }
+    }
 
     /// <summary>Leaves out segments that a compacted segment of the same partition replaces.</summary>
     private static List<string> Live(IEnumerable<string> segments)

@@ -95,6 +95,23 @@ public sealed partial class FlowBatch
             FlowField.Deployment => B(Deployment, rows),
             FlowField.SrcCountry => B(SrcCountry, rows),
             FlowField.DstCountry => B(DstCountry, rows),
+            FlowField.SessionFlags => B(SessionFlags, rows),
+            FlowField.SetupTime => B(SetupTime, rows),
+            FlowField.TeardownTime => B(TeardownTime, rows),
+            FlowField.RevBytes => B(RevBytes, rows),
+            FlowField.RevPackets => B(RevPackets, rows),
+            FlowField.LoggedBytes => B(LoggedBytes, rows),
+            FlowField.LoggedPackets => B(LoggedPackets, rows),
+            FlowField.LoggedRevBytes => B(LoggedRevBytes, rows),
+            FlowField.LoggedRevPackets => B(LoggedRevPackets, rows),
+            FlowField.RevTcpFlags => B(RevTcpFlags, rows),
+            FlowField.RevAction => B(RevAction, rows),
+            FlowField.RevSgRule => B(RevSgRule, rows),
+            FlowField.RemoteApp => B(RemoteApp, rows),
+            FlowField.RemoteTier => B(RemoteTier, rows),
+            FlowField.RemoteSite => B(RemoteSite, rows),
+            FlowField.RemoteDeployment => B(RemoteDeployment, rows),
+            FlowField.RemotePrefix => B(RemotePrefix, rows),
             _ => throw new ArgumentOutOfRangeException(nameof(field), field, null),
         };
     }
@@ -180,7 +197,7 @@ public sealed partial class FlowBatch
 
     private static FlowField[] AllInOrder()
     {
-        var all = new FlowField[(int)FlowField.DstCountry + 1];
+        var all = new FlowField[(int)FlowField.RemotePrefix + 1];
         for (var i = 0; i < all.Length; i++) all[i] = (FlowField)i;
         return all;
     }

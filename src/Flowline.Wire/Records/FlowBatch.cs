@@ -34,18 +34,25 @@ public sealed partial class FlowBatch
     public uint[] Account = [], Vmi = [], SrcVn = [], DstVn = [], SgRule = [], App = [], Tier = [], Site = [], Deployment = [];
     public byte[] VmiDirection = [], Action = [];
     public ushort[] SrcCountry = [], DstCountry = [];
+    // Session rows (see FlowRecord.SessionFlags).
+    public byte[] SessionFlags = [], RevAction = [];
+    public long[] SetupTime = [], TeardownTime = [];
+    public ulong[] RevBytes = [], RevPackets = [], LoggedBytes = [], LoggedPackets = [], LoggedRevBytes = [], LoggedRevPackets = [];
+    public ushort[] RevTcpFlags = [];
+    public uint[] RevSgRule = [], RemoteApp = [], RemoteTier = [], RemoteSite = [], RemoteDeployment = [], RemotePrefix = [];
 
     public void Clear() => Count = 0;
 
     /*
      Column groups that most exporters never fill: tunnels and underlays; tenancy enrichment (absent without
-     an inventory); routing extras (next hop, AS numbers, masks, observation point, post-NAT VLAN). A group's
+     an inventory); routing extras (next hop, AS numbers, masks, observation point, post-NAT VLAN); the
+     session rows' own columns (zero in every flow record, which has SessionFlags 0). A group's
      bit in _zeroGroups says its columns hold zeros in every row up to the capacity, so Add need not write
      them for a record whose values there are all zero, and a commit knows them constant without reading
      them. Fresh columns are zero; the bit is cleared when Add writes a non-zero value or when a column of
      the group is handed out for writing (ColumnBytes), and Clear keeps it (the zeros are still there).
     */
-    private const int TunnelGroup = 1, TenancyGroup = 2, RoutingGroup = 4, AllGroups = 7;
+    private const int TunnelGroup = 1, TenancyGroup = 2, RoutingGroup = 4, SessionGroup = 8, AllGroups = 15;
     private int _zeroGroups = AllGroups;
 
     /// <summary>True when every row of <paramref name="field"/>'s column, up to the capacity, is known to be zero.</summary>
@@ -60,6 +67,7 @@ public sealed partial class FlowBatch
             or FlowField.SrcCountry or FlowField.DstCountry => TenancyGroup,
         FlowField.NextHop or FlowField.SrcAs or FlowField.DstAs or FlowField.SrcMask or FlowField.DstMask
             or FlowField.ObsPoint or FlowField.PostVlan => RoutingGroup,
+        >= FlowField.SessionFlags => SessionGroup,
         _ => 0,
     };
 
@@ -106,6 +114,17 @@ public sealed partial class FlowBatch
             At(DstVn, i) = r.DstVn; At(Action, i) = r.Action; At(SgRule, i) = r.SgRule; At(App, i) = r.App; At(Tier, i) = r.Tier;
             At(Site, i) = r.Site; At(Deployment, i) = r.Deployment; At(SrcCountry, i) = r.SrcCountry; At(DstCountry, i) = r.DstCountry;
         }
+        // A flow record (SessionFlags 0) has no session values: one byte tells.
+        if ((zero & SessionGroup) == 0 || r.SessionFlags != 0)
+        {
+            _zeroGroups &= ~SessionGroup;
+            At(SessionFlags, i) = r.SessionFlags; At(SetupTime, i) = r.SetupTime; At(TeardownTime, i) = r.TeardownTime;
+            At(RevBytes, i) = r.RevBytes; At(RevPackets, i) = r.RevPackets; At(LoggedBytes, i) = r.LoggedBytes;
+            At(LoggedPackets, i) = r.LoggedPackets; At(LoggedRevBytes, i) = r.LoggedRevBytes; At(LoggedRevPackets, i) = r.LoggedRevPackets;
+            At(RevTcpFlags, i) = r.RevTcpFlags; At(RevAction, i) = r.RevAction; At(RevSgRule, i) = r.RevSgRule;
+            At(RemoteApp, i) = r.RemoteApp; At(RemoteTier, i) = r.RemoteTier; At(RemoteSite, i) = r.RemoteSite;
+            At(RemoteDeployment, i) = r.RemoteDeployment; At(RemotePrefix, i) = r.RemotePrefix;
+        }
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
@@ -134,6 +153,11 @@ public sealed partial class FlowBatch
                 Account = Account[i], Vmi = Vmi[i], VmiDirection = VmiDirection[i], SrcVn = SrcVn[i], DstVn = DstVn[i],
                 Action = Action[i], SgRule = SgRule[i], App = App[i], Tier = Tier[i], Site = Site[i], Deployment = Deployment[i],
                 SrcCountry = SrcCountry[i], DstCountry = DstCountry[i],
+                SessionFlags = SessionFlags[i], SetupTime = SetupTime[i], TeardownTime = TeardownTime[i],
+                RevBytes = RevBytes[i], RevPackets = RevPackets[i], LoggedBytes = LoggedBytes[i], LoggedPackets = LoggedPackets[i],
+                LoggedRevBytes = LoggedRevBytes[i], LoggedRevPackets = LoggedRevPackets[i], RevTcpFlags = RevTcpFlags[i],
+                RevAction = RevAction[i], RevSgRule = RevSgRule[i], RemoteApp = RemoteApp[i], RemoteTier = RemoteTier[i],
+                RemoteSite = RemoteSite[i], RemoteDeployment = RemoteDeployment[i], RemotePrefix = RemotePrefix[i],
             };
         }
     }
@@ -160,6 +184,12 @@ public sealed partial class FlowBatch
         Resize(ref DstVn, capacity); Resize(ref Action, capacity); Resize(ref SgRule, capacity); Resize(ref App, capacity);
         Resize(ref Tier, capacity); Resize(ref Site, capacity); Resize(ref Deployment, capacity); Resize(ref SrcCountry, capacity);
         Resize(ref DstCountry, capacity);
+        Resize(ref SessionFlags, capacity); Resize(ref SetupTime, capacity); Resize(ref TeardownTime, capacity);
+        Resize(ref RevBytes, capacity); Resize(ref RevPackets, capacity); Resize(ref LoggedBytes, capacity);
+        Resize(ref LoggedPackets, capacity); Resize(ref LoggedRevBytes, capacity); Resize(ref LoggedRevPackets, capacity);
+        Resize(ref RevTcpFlags, capacity); Resize(ref RevAction, capacity); Resize(ref RevSgRule, capacity);
+        Resize(ref RemoteApp, capacity); Resize(ref RemoteTier, capacity); Resize(ref RemoteSite, capacity);
+        Resize(ref RemoteDeployment, capacity); Resize(ref RemotePrefix, capacity);
         _capacity = capacity;
     }
 }

@@ -9,6 +9,8 @@ public enum FlowField
     EndReason, ForwardingStatus, NextHop, SrcAs, DstAs, SrcMask, DstMask, Tunnel, TunnelId,
     UnderlayProto, UnderlaySrcPort, UnderlaySrc, UnderlayDst,
     Account, Vmi, VmiDirection, SrcVn, DstVn, Action, SgRule, App, Tier, Site, Deployment, SrcCountry, DstCountry,
+    SessionFlags, SetupTime, TeardownTime, RevBytes, RevPackets, LoggedBytes, LoggedPackets, LoggedRevBytes, LoggedRevPackets,
+    RevTcpFlags, RevAction, RevSgRule, RemoteApp, RemoteTier, RemoteSite, RemoteDeployment, RemotePrefix,
 }
 
 public static class FlowFields
@@ -71,6 +73,23 @@ public static class FlowFields
         (FlowField.Deployment, "deployment", "the port's deployment tag"),
         (FlowField.SrcCountry, "src_country", "country of a public source address (ISO 3166 alpha-2)"),
         (FlowField.DstCountry, "dst_country", "country of a public destination address (ISO 3166 alpha-2)"),
+        (FlowField.SessionFlags, "session_flags", "session rows: 1 client part, 2 server part, +4 service instance, +8 sampled, +16 logged, +32 ended; 0 for flows"),
+        (FlowField.SetupTime, "setup_time", "session rows: the session's first packet (RFC 3339 UTC)"),
+        (FlowField.TeardownTime, "teardown_time", "session rows: when the session ended (FIN/RST or idle), empty while it lasts"),
+        (FlowField.RevBytes, "rev_bytes", "session rows: reverse (server to client) bytes, upscaled like bytes"),
+        (FlowField.RevPackets, "rev_packets", "session rows: reverse packets"),
+        (FlowField.LoggedBytes, "logged_bytes", "session rows: forward bytes of a logged session, as counted"),
+        (FlowField.LoggedPackets, "logged_packets", "session rows: forward packets of a logged session"),
+        (FlowField.LoggedRevBytes, "logged_rev_bytes", "session rows: reverse bytes of a logged session"),
+        (FlowField.LoggedRevPackets, "logged_rev_packets", "session rows: reverse packets of a logged session"),
+        (FlowField.RevTcpFlags, "rev_tcp_flags", "session rows: TCP flags of the reverse flow"),
+        (FlowField.RevAction, "rev_action", "session rows: pass or drop for the reverse flow"),
+        (FlowField.RevSgRule, "rev_sg_rule", "session rows: the rule that admits the reverse flow"),
+        (FlowField.RemoteApp, "remote_app", "session rows: the remote end's application tag"),
+        (FlowField.RemoteTier, "remote_tier", "session rows: the remote end's tier tag"),
+        (FlowField.RemoteSite, "remote_site", "session rows: the remote end's site tag"),
+        (FlowField.RemoteDeployment, "remote_deployment", "session rows: the remote end's deployment tag"),
+        (FlowField.RemotePrefix, "remote_prefix", "session rows: the remote end's prefix when it has no tags and no network"),
     ];
 
     // Built with plain loops: LINQ over these tuples would be compiled at start-up by every command.
@@ -82,6 +101,12 @@ public static class FlowFields
 
     /// <summary>The fields a decoder fills: all but the tenancy ones, which enrichment adds before storage.</summary>
     public static IReadOnlyList<FlowField> Decoded { get; } = BuildAll()[..(int)FlowField.Account];
+
+    /// <summary>The fields of flow records: all but the session rows' own.</summary>
+    public static IReadOnlyList<FlowField> Flow { get; } = BuildAll()[..(int)FlowField.SessionFlags];
+
+    /// <summary>The fields only session rows fill.</summary>
+    public static IReadOnlyList<FlowField> SessionOnly { get; } = BuildAll()[(int)FlowField.SessionFlags..];
 
     private static Dictionary<string, FlowField> BuildByName()
     {
@@ -141,13 +166,16 @@ public static class FlowFields
 
     /// <summary>Fields whose values are ids in the store's symbol table.</summary>
     public static bool IsSymbol(FlowField f) => f is FlowField.Account or FlowField.Vmi or FlowField.SrcVn or FlowField.DstVn
-        or FlowField.SgRule or FlowField.App or FlowField.Tier or FlowField.Site or FlowField.Deployment;
+        or FlowField.SgRule or FlowField.App or FlowField.Tier or FlowField.Site or FlowField.Deployment
+        or FlowField.RevSgRule or FlowField.RemoteApp or FlowField.RemoteTier or FlowField.RemoteSite or FlowField.RemoteDeployment
+        or FlowField.RemotePrefix;
 
     /// <summary>Fields written as text (not numbers) in JSON.</summary>
     public static bool IsText(FlowField f) => IsSymbol(f) || f is FlowField.Start or FlowField.End or FlowField.TimeReceived
         or FlowField.Protocol or FlowField.Exporter or FlowField.SrcAddr or FlowField.DstAddr or FlowField.NextHop or FlowField.SrcMac
         or FlowField.DstMac or FlowField.Tunnel or FlowField.UnderlaySrc or FlowField.UnderlayDst or FlowField.VmiDirection
-        or FlowField.Action or FlowField.SrcCountry or FlowField.DstCountry;
+        or FlowField.Action or FlowField.SrcCountry or FlowField.DstCountry
+        or FlowField.SetupTime or FlowField.TeardownTime or FlowField.RevAction;
 
     /// <summary>The id a symbol field holds (0 for others).</summary>
     public static uint SymbolId(FlowField f, in FlowRecord r) => f switch
@@ -161,6 +189,12 @@ public static class FlowFields
         FlowField.Tier => r.Tier,
         FlowField.Site => r.Site,
         FlowField.Deployment => r.Deployment,
+        FlowField.RevSgRule => r.RevSgRule,
+        FlowField.RemoteApp => r.RemoteApp,
+        FlowField.RemoteTier => r.RemoteTier,
+        FlowField.RemoteSite => r.RemoteSite,
+        FlowField.RemoteDeployment => r.RemoteDeployment,
+        FlowField.RemotePrefix => r.RemotePrefix,
         _ => 0,
     };
 
@@ -238,6 +272,17 @@ public static class FlowFields
             case FlowField.Action: w.Text(FlowAction.Name(r.Action)); break;
             case FlowField.SrcCountry: w.Text(CountryCode.Text(r.SrcCountry)); break;
             case FlowField.DstCountry: w.Text(CountryCode.Text(r.DstCountry)); break;
+            case FlowField.SessionFlags: w.Number((ulong)r.SessionFlags); break;
+            case FlowField.SetupTime: if (r.SetupTime != 0) w.Time(r.SetupTime); break;
+            case FlowField.TeardownTime: if (r.TeardownTime != 0) w.Time(r.TeardownTime); break;
+            case FlowField.RevBytes: w.Number(r.RevBytes); break;
+            case FlowField.RevPackets: w.Number(r.RevPackets); break;
+            case FlowField.LoggedBytes: w.Number(r.LoggedBytes); break;
+            case FlowField.LoggedPackets: w.Number(r.LoggedPackets); break;
+            case FlowField.LoggedRevBytes: w.Number(r.LoggedRevBytes); break;
+            case FlowField.LoggedRevPackets: w.Number(r.LoggedRevPackets); break;
+            case FlowField.RevTcpFlags: w.Number((ulong)r.RevTcpFlags); break;
+            case FlowField.RevAction: w.Text(FlowAction.Name(r.RevAction)); break;
             default:
                 if (IsSymbol(f)) { var id = SymbolId(f, r); if (id != 0) w.Number((ulong)id); }
                 break;

@@ -78,6 +78,24 @@ public struct FlowRecord
     /// <summary>ISO 3166 country of a public address: two ASCII letters, first in the high byte; 0 when not known.</summary>
     public ushort SrcCountry, DstCountry;
 
+    // Session rows (the sessions store): a bidirectional session seen from one port, oriented client to
+    // server. SrcAddr/SrcPort/SrcVn are the client's, DstAddr/DstPort/DstVn the server's; Bytes, Packets,
+    // TcpFlags, Action and SgRule are the forward (client to server) flow's, the Rev* fields the reverse
+    // flow's. Flow records leave them all zero (with SessionFlags 0 the others are not stored).
+    /// <summary>0 for a flow record; else <see cref="SessionFlags"/> bits: which part (client or server), sampled, logged, ended.</summary>
+    public byte SessionFlags;
+    /// <summary>The session's first packet and, once it ended (FIN/RST or idle), its end; µs.</summary>
+    public long SetupTime, TeardownTime;
+    /// <summary>Reverse (server to client) bytes and packets; estimates, upscaled by session sampling.</summary>
+    public ulong RevBytes, RevPackets;
+    /// <summary>The counts of a logged session as they are: forward and reverse.</summary>
+    public ulong LoggedBytes, LoggedPackets, LoggedRevBytes, LoggedRevPackets;
+    public ushort RevTcpFlags;
+    public byte RevAction;
+    public uint RevSgRule;
+    /// <summary>The remote end's workload tags and, when it has neither tags nor a network, its prefix (symbol ids).</summary>
+    public uint RemoteApp, RemoteTier, RemoteSite, RemoteDeployment, RemotePrefix;
+
     public const byte DirectionUnknown = 255;
 }
 
@@ -87,6 +105,16 @@ public static class FlowAction
     public const byte Unknown = 0, Pass = 1, Drop = 2;
 
     public static string Name(byte action) => action switch { Pass => "pass", Drop => "drop", _ => "" };
+}
+
+/// <summary>The bits of <see cref="FlowRecord.SessionFlags"/>.</summary>
+public static class SessionFlags
+{
+    /// <summary>The row is the client part (the port is the client's end) or the server part.</summary>
+    public const byte Client = 1, Server = 2;
+    public const byte ServiceInstance = 4, Sampled = 8, Logged = 16, Ended = 32;
+
+    public static string Side(byte flags) => (flags & Client) != 0 ? "client" : (flags & Server) != 0 ? "server" : "";
 }
 
 public static class VmiDirections
