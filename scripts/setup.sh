@@ -19,6 +19,7 @@ declare -A packages=(
   [python3]=python3
   [npm]=npm
   [openssl]=openssl
+  [rsyslogd]=rsyslog
 )
 missing=()
 for cmd in "${!packages[@]}"; do

@@ -14,7 +14,8 @@ namespace Flowline.Api;
 /// an admin key reads another account (<c>account=acc-…</c>, or <c>*</c> for all) only with the admin password
 /// in <c>X-Flowline-Admin-Password</c>, and every such read is audited.
 /// </summary>
-public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, ApiOptions options, InventoryAccess? inventory = null)
+public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, ApiOptions options, InventoryAccess? inventory = null,
+    SessionAccess? sessions = null)
 {
     public const string AdminPasswordHeader = "X-Flowline-Admin-Password";
     public const string DefaultFields = "start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets,account,vmi,vmi_direction,action";
@@ -24,7 +25,8 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
 
     public void Map(WebApplication app)
     {
-        app.MapGet("/api/v1/flows", Flows);
+        app.MapGet("/api/v1/flows", context => Rows(context, store, "flows"));
+        MapSessions(app);
         app.MapPost("/api/v1/query", Query);
         app.MapGet("/api/v1/keys", Keys);
         app.MapGet("/api/v1/audit", Audit);
@@ -122,6 +124,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
     /// <summary>The account filter of a scope (null: every account), ANDed with the caller's filter text.</summary>
     private FilterNode ScopedFilter(string? account, string text)
     {
+        // The sessions store shares the flow store's symbols.
         var symbols = store.Symbols;
         var user = FilterParser.Parse(text, name => symbols.TryFind(name, out var id) ? id : null);
         // An account the store has never seen matches nothing: the parser refuses unknown names, so the
@@ -131,8 +134,13 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         return new FilterNode.And(FilterParser.Parse("account " + account, name => symbols.TryFind(name, out var id) ? id : null), user);
     }
 
-    private async Task Flows(HttpContext context)
+    /// <summary>
+    /// Rows of <paramref name="source"/> as NDJSON: flows with the chosen fields, or (the sessions store) each
+    /// session as <see cref="Sessions.SessionLine"/> writes it.
+    /// </summary>
+    private async Task Rows(HttpContext context, IFlowStore source, string what)
     {
+        var sessionRows = !ReferenceEquals(source, store);
         var key = await Authenticate(context);
         if (key is null) return;
         var q = context.Request.Query;
@@ -178,7 +186,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
                 return;
             }
         }
-        var (ok, account) = await Scope(context, key, "flows");
+        var (ok, account) = await Scope(context, key, what);
         if (!ok) return;
         FilterNode filter;
         try
@@ -197,9 +205,17 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         var symbols = store.Symbols;
         var line = new System.Buffers.ArrayBufferWriter<byte>(512);
         await using var json = new Utf8JsonWriter(line);
+        if (sessionRows) needed.UnionWith(FlowFields.All);
         void Line(in FlowRecord r)
         {
             json.Reset();
+            if (sessionRows)
+            {
+                Sessions.SessionLine.Write(json, r, symbols);
+                json.Flush();
+                System.Buffers.BuffersExtensions.Write(line, "\n"u8);
+                return;
+            }
             json.WriteStartObject();
             foreach (var f in fields)
             {
@@ -214,14 +230,14 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
 
         if (limit > 0)
         {
-            await Page(context, limit, cursor, fromMicros, toMicros, filter, needed, Line, line);
+            await Page(context, source, limit, cursor, fromMicros, toMicros, filter, needed, Line, line);
             return;
         }
         context.Response.ContentType = "application/x-ndjson";
         var body = context.Response.Body;
         // Lines gather in a buffer that goes out in 64 KiB writes: one write per row would cost more than the row.
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(1 << 17);
-        foreach (var r in QueryRunner.Rows(store.Scan(fromMicros, toMicros, filter, needed), filter))
+        foreach (var r in QueryRunner.Rows(source.Scan(fromMicros, toMicros, filter, needed), filter))
         {
             line.ResetWrittenCount();
             Line(r);
@@ -243,7 +259,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
     /// interchangeable, so the cursor counts how many of the last key it has handed out. The next page's cursor
     /// goes out in X-Flowline-Next-Cursor and a Link header; no cursor means the answer is complete.
     /// </summary>
-    private async Task Page(HttpContext context, long limit, Cursor? cursor, long from, long to, FilterNode filter, HashSet<FlowField> needed,
+    private async Task Page(HttpContext context, IFlowStore source, long limit, Cursor? cursor, long from, long to, FilterNode filter, HashSet<FlowField> needed,
         LineWriter write, System.Buffers.ArrayBufferWriter<byte> line)
     {
         if (cursor is { } at) from = Math.Max(from, at.Start);
@@ -251,7 +267,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         var heap = new PriorityQueue<(long Start, ulong Hash, byte[] Line), (long Start, ulong Hash)>(
             Comparer<(long Start, ulong Hash)>.Create((x, y) => y.CompareTo(x)));
         var skipped = 0L;
-        foreach (var r in QueryRunner.Rows(store.Scan(from, to, filter, needed), filter))
+        foreach (var r in QueryRunner.Rows(source.Scan(from, to, filter, needed), filter))
         {
             line.ResetWrittenCount();
             write(r);

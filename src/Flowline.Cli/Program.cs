@@ -24,6 +24,7 @@ public static class Program
           describe-flow-logs
                     read a period of flow logs from a server's DescribeFlowLog API into one file
           sessions  stitch stored flows into bidirectional sessions and SessionEndpoints
+          agent     on a compute node: sessions from the local switch, shipped to a collector every 2 s
           gen       generate reproducible synthetic sFlow, NetFlow v9 or IPFIX exports
           fields    list the canonical flow record fields
           version   print the version
@@ -55,6 +56,8 @@ public static class Program
                 return StoreCommand.Run(rest, Console.Error);
             case "sessions":
                 return SessionsCommand.Run(rest, Console.Error);
+            case "agent":
+                return Agent.AgentCommand.Run(rest, Console.Error);
             case "keys":
                 return Api.KeysCommand.Run(rest, Console.Out, Console.Error, Console.In);
             case "describe-flow-logs":

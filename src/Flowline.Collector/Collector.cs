@@ -68,6 +68,19 @@ public sealed class Collector : IDisposable
             Store.Dispose();
             throw;
         }
+        if (options.SessionsEnabled)
+        {
+            try
+            {
+                Sessions = new SessionService(options, Store.Symbols, _pipelines.Count, _log);
+            }
+            catch
+            {
+                foreach (var p in _pipelines) p.Dispose();
+                Store.Dispose();
+                throw;
+            }
+        }
         var restored = 0;
         foreach (var p in _pipelines) restored = TemplateFiles.Load(options.DataDir, p.Decoder.Templates, _log);
         TemplatesRestored = restored;
@@ -79,6 +92,8 @@ public sealed class Collector : IDisposable
     /// <summary>Tenancy enrichment, when an inventory is configured.</summary>
     public Enrichment.Enricher? Enricher { get; }
     public InventoryWatch? Inventory { get; }
+    /// <summary>Sessionizing and the sessions store, when enabled (<see cref="CollectorOptions.SessionsEnabled"/>).</summary>
+    public SessionService? Sessions { get; }
     /// <summary>Rows stored: records, plus one more for each flow between two ports.</summary>
     public long RowsStored => Interlocked.Read(ref _rows);
     public int TemplatesRestored { get; }
@@ -211,6 +226,7 @@ public sealed class Collector : IDisposable
         var watch = Stopwatch.StartNew();
         Volatile.Write(ref _giveUpAt, Stopwatch.GetTimestamp() + (long)(ShutdownRetries.TotalSeconds * Stopwatch.Frequency));
         foreach (var p in _pipelines) p.Stop();
+        Sessions?.Stop();
         try
         {
             Store.Flush();
@@ -233,6 +249,7 @@ public sealed class Collector : IDisposable
     {
         Inventory?.Dispose();
         Stop();
+        Sessions?.Dispose();
         try
         {
             Store.Dispose();

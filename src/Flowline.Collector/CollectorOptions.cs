@@ -43,6 +43,24 @@ public sealed class CollectorOptions
     public string? TlsCertificate { get; set; }
     /// <summary>The PEM private key of <see cref="TlsCertificate"/> when it is not in the certificate file.</summary>
     public string? TlsKey { get; set; }
+    /// <summary>Sessionize the records: on, off, or auto (on when an inventory is configured).</summary>
+    public string Sessions { get; set; } = "auto";
+    /// <summary>How often sessions are flushed, sampled, logged and stored (seed 000: every 2 s).</summary>
+    public TimeSpan SessionInterval { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>Sessions exported per second at most, on average (session sampling); 0: every session.</summary>
+    public double SessionExportRate { get; set; }
+    /// <summary>Bytes at or above which a session is always exported (the sampler adapts it to the export rate).</summary>
+    public double SessionThreshold { get; set; } = 10_000;
+    /// <summary>Security-logging rules: sessions admitted by a rule (uuid, or *) are logged, the first of every RATE.</summary>
+    public List<Sessions.SessionLogRule> SessionLogging { get; set; } = [];
+    /// <summary>Where sampled and logged sessions go: store, file:PATH, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT.</summary>
+    public List<string> SampledSessionsTo { get; set; } = ["store"];
+    public List<string> LoggedSessionsTo { get; set; } = ["store"];
+    /// <summary>Ports that are always the server's end of a session (before the below-1024 rule).</summary>
+    public HashSet<ushort> ServicePorts { get; set; } = [];
+
+    /// <summary>Whether serve sessionizes, after <see cref="Sessions"/> and the inventory.</summary>
+    public bool SessionsEnabled => Sessions == "on" || (Sessions == "auto" && Inventory is not null);
 
     /// <summary>"ADDR:PORT", "[v6]:PORT" or ":PORT" (all addresses, IPv4 and IPv6).</summary>
     public static IPEndPoint ParseEndpoint(string text, string what)
@@ -88,6 +106,13 @@ public sealed class CollectorOptions
     private void Apply(string key, YamlNode value)
     {
         string Scalar() => value is YamlScalarNode s && s.Value is { } v ? v : throw new FormatException("expected a single value");
+        // A list: a YAML sequence, or one value with commas (environment variables and flags).
+        List<string> List() => value switch
+        {
+            YamlSequenceNode seq => seq.Children.Select(c => ((YamlScalarNode)c).Value ?? "").ToList(),
+            YamlScalarNode { Value: null or "" } => [],
+            _ => Scalar().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList(),
+        };
         List<IPEndPoint> Endpoints(string what) => value switch
         {
             YamlSequenceNode seq => seq.Children.Select(c => ParseEndpoint(((YamlScalarNode)c).Value ?? "", what)).ToList(),
@@ -113,6 +138,22 @@ public sealed class CollectorOptions
             case "jcs_time_zone": JcsTimeZone = Scalar(); break;
             case "tls_certificate": TlsCertificate = Scalar(); break;
             case "tls_key": TlsKey = Scalar(); break;
+            case "sessions":
+                Sessions = Scalar() is var mode && mode is "on" or "off" or "auto" ? mode : throw new FormatException("expected on, off or auto");
+                break;
+            case "session_interval": SessionInterval = Duration(Scalar()); break;
+            case "session_export_rate":
+                SessionExportRate = double.TryParse(Scalar(), NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) && rate >= 0
+                    ? rate : throw new FormatException("expected sessions per second (0: every session)");
+                break;
+            case "session_threshold":
+                SessionThreshold = double.TryParse(Scalar(), NumberStyles.Float, CultureInfo.InvariantCulture, out var threshold) && threshold >= 1
+                    ? threshold : throw new FormatException("expected bytes (1 or more)");
+                break;
+            case "session_logging": SessionLogging = List().Select(Flowline.Sessions.SessionLogRule.Parse).ToList(); break;
+            case "sampled_sessions_to": SampledSessionsTo = List().Select(CheckDestination).ToList(); break;
+            case "logged_sessions_to": LoggedSessionsTo = List().Select(CheckDestination).ToList(); break;
+            case "service_ports": ServicePorts = List().Select(p => ushort.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port > 0 ? port : throw new FormatException($"'{p}' is not a port")).ToHashSet(); break;
             case "sampling":
                 if (value is YamlScalarNode { Value: null or "" }) break; // present but empty
                 if (value is not YamlMappingNode map) throw new FormatException("expected a mapping of exporter address to rate");
@@ -130,7 +171,8 @@ public sealed class CollectorOptions
     /// <summary>FLOWLINE_SFLOW, FLOWLINE_NETFLOW, FLOWLINE_IPFIX (comma-separated), FLOWLINE_HTTP, FLOWLINE_DATA_DIR, ...</summary>
     public void ApplyEnvironment(Func<string, string?> get)
     {
-        foreach (var key in new[] { "sflow", "netflow", "ipfix", "http", "data_dir", "sockets_per_port", "receive_buffer", "queue_bytes", "queue_datagrams", "batch_rows", "batch_interval", "compact_after", "inventory", "geo_dir", "admin_password_hash", "jcs_time_zone", "tls_certificate", "tls_key" })
+        foreach (var key in new[] { "sflow", "netflow", "ipfix", "http", "data_dir", "sockets_per_port", "receive_buffer", "queue_bytes", "queue_datagrams", "batch_rows", "batch_interval", "compact_after", "inventory", "geo_dir", "admin_password_hash", "jcs_time_zone", "tls_certificate", "tls_key",
+            "sessions", "session_interval", "session_export_rate", "session_threshold", "session_logging", "sampled_sessions_to", "logged_sessions_to", "service_ports" })
         {
             var name = "FLOWLINE_" + key.ToUpperInvariant();
             if (get(name) is not { Length: > 0 } text) continue;
@@ -159,6 +201,19 @@ public sealed class CollectorOptions
             return;
         }
         Apply(key, node);
+    }
+
+    /// <summary>A session destination as written: store, file:PATH, syslog:udp://HOST:PORT or syslog:tcp://HOST:PORT.</summary>
+    public static string CheckDestination(string text)
+    {
+        if (text == "store") return text;
+        if (text.StartsWith("file:", StringComparison.Ordinal) && text.Length > 5) return text;
+        if (text.StartsWith("syslog:", StringComparison.Ordinal))
+        {
+            Flowline.Sessions.SyslogSender.Parse(text[7..]).Dispose();
+            return text;
+        }
+        throw new FormatException($"'{text}': a destination is store, file:PATH, syslog:udp://HOST:PORT or syslog:tcp://HOST:PORT");
     }
 
     public static IPAddress Normalize(IPAddress a) => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;

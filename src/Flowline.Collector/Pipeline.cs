@@ -234,6 +234,7 @@ internal sealed class Pipeline : IDisposable
     private void Append(ref CollectorSink sink)
     {
         var start = Stopwatch.GetTimestamp();
+        _collector.Sessions?.Add(Index, sink.Batch);
         sink.Batch = _collector.Append(sink.Batch, sink.Records);
         sink.Records = 0;
         LastBatchSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;

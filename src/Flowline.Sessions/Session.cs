@@ -28,7 +28,7 @@ public struct SessionDirection
     public uint SgRule;
     /// <summary>First packet and last packet, µs since the epoch (0: none seen).</summary>
     public long Start, End;
-    /// <summary>A stable id of this direction's flow (from its exporter, 5-tuple and first start).</summary>
+    /// <summary>A stable id of this direction's flow (see <see cref="SessionIds.FlowId"/>).</summary>
     public Guid FlowId;
 
     public readonly bool Seen => Flows > 0;
@@ -47,7 +47,7 @@ public struct SessionDirection
         End = Math.Max(End, r.End);
     }
 
-    /// <summary>Clears the counts after a flush; the identity (flow id, first start) stays.</summary>
+    /// <summary>Clears the counts after a flush; the first start stays.</summary>
     internal void ResetCounts()
     {
         Bytes = Packets = SampledBytes = SampledPackets = 0;
@@ -78,6 +78,8 @@ public sealed class Session
     public SessionDirection Forward, Reverse;
     /// <summary>When the session began (its first packet) and ended (a FIN or RST seen, else 0), µs.</summary>
     public long Setup, Teardown;
+    /// <summary>True the first time the session is handed out.</summary>
+    public bool First;
     public ulong TotalBytes => Forward.Bytes + Reverse.Bytes;
 
     /// <summary>The local end's address, port and VN, and the remote's: the client's when the session is the client part.</summary>
@@ -89,4 +91,41 @@ public sealed class Session
     /// <summary>Sent and received from the local end's point of view.</summary>
     public ref SessionDirection Tx => ref LocalIsClient ? ref Forward : ref Reverse;
     public ref SessionDirection Rx => ref LocalIsClient ? ref Reverse : ref Forward;
+}
+
+/// <summary>Ids of a session's two flows, the same wherever they are computed (agent, collector, query).</summary>
+public static class SessionIds
+{
+    /// <summary>
+    /// A stable id for one direction of a session: its exporter, protocol, client and server ends and its
+    /// setup time, mixed into 128 bits (laid out as a version-4 UUID).
+    /// </summary>
+    public static Guid FlowId(FlowAddress exporter, byte protocol, FlowAddress client, ushort clientPort, FlowAddress server,
+        ushort serverPort, long setup, bool reverse)
+    {
+        Span<ulong> words = [exporter.Hi, exporter.Lo, client.Hi, client.Lo, server.Hi, server.Lo,
+            ((ulong)clientPort << 48) | ((ulong)serverPort << 32) | ((ulong)protocol << 24) | (reverse ? 1UL : 0UL), (ulong)setup];
+        ulong a = 0x9E3779B97F4A7C15UL, b = 0xC2B2AE3D27D4EB4FUL;
+        foreach (var w in words)
+        {
+            a = Mix(a ^ w);
+            b = Mix(b + w * 0xFF51AFD7ED558CCDUL);
+        }
+        Span<byte> bytes = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes, a);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes[8..], b);
+        bytes[7] = (byte)((bytes[7] & 0x0F) | 0x40); // version 4 layout (random-looking), variant 1
+        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80);
+        return new Guid(bytes);
+    }
+
+    public static Guid FlowId(Session s, bool reverse) =>
+        FlowId(s.Exporter, s.Protocol, s.ClientIp, s.ClientPort, s.ServerIp, s.ServerPort, s.Setup, reverse);
+
+    private static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
 }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Flowline.Wire.Records;
 
 namespace Flowline.Sessions;
@@ -49,6 +48,8 @@ public sealed class Sessionizer(SessionizerOptions? options = null)
         /// <summary>Traffic from the low end to the high end, and back.</summary>
         public SessionDirection FromLow, FromHigh;
         public bool Decided, DecidedWithBoth, ClientIsLow;
+        /// <summary>Each direction was ever seen; the session was handed out before.</summary>
+        public bool LowEver, HighEver, Flushed;
         /// <summary>TCP flags each end ever sent (the counts' flags start again at every flush).</summary>
         public ushort LowFlags, HighFlags;
         public ClientRule Rule;
@@ -85,8 +86,9 @@ public sealed class Sessionizer(SessionizerOptions? options = null)
             _sessions.Add(key, e);
         }
         ref var direction = ref srcIsLow ? ref e.FromLow : ref e.FromHigh;
-        if (direction.FlowId == Guid.Empty) direction.FlowId = FlowId(r);
         direction.Add(r);
+        if (srcIsLow) e.LowEver = true;
+        else e.HighEver = true;
         if (srcIsLow) e.LowFlags |= r.TcpFlags;
         else e.HighFlags |= r.TcpFlags;
         if (icmp)
@@ -131,6 +133,7 @@ public sealed class Sessionizer(SessionizerOptions? options = null)
             {
                 Decide(key, e);
                 active.Add(Build(key, e));
+                e.Flushed = true;
                 e.FromLow.ResetCounts();
                 e.FromHigh.ResetCounts();
                 continue;
@@ -156,7 +159,7 @@ public sealed class Sessionizer(SessionizerOptions? options = null)
     private void Decide(in Key key, Entry e)
     {
         // A decision stands unless it was made from one direction and the other has turned up since.
-        var both = e.FromLow.FlowId != Guid.Empty && e.FromHigh.FlowId != Guid.Empty;
+        var both = e.LowEver && e.HighEver;
         if (e.Decided && (e.DecidedWithBoth || !both)) return;
         e.DecidedWithBoth = both;
         if (key.Protocol is 1 or 58)
@@ -210,7 +213,7 @@ public sealed class Sessionizer(SessionizerOptions? options = null)
         {
             Exporter = key.Exporter, ObsDomain = key.ObsDomain, Account = key.Account, Vmi = key.Vmi, Protocol = key.Protocol,
             App = e.App, Tier = e.Tier, Site = e.Site, Deployment = e.Deployment, Rule = e.Rule,
-            Setup = e.Setup, Teardown = e.Teardown,
+            Setup = e.Setup, Teardown = e.Teardown, First = !e.Flushed,
         };
         if (e.ClientIsLow)
         {
@@ -229,32 +232,8 @@ public sealed class Sessionizer(SessionizerOptions? options = null)
         }
         // Without a port of the inventory the session is recorded as its client sees it.
         s.LocalIsClient = e.LocalIsLow is not { } localIsLow || localIsLow == e.ClientIsLow;
+        s.Forward.FlowId = SessionIds.FlowId(s, reverse: false);
+        s.Reverse.FlowId = SessionIds.FlowId(s, reverse: true);
         return s;
-    }
-
-    /// <summary>A stable id for a flow: its exporter, domain, 5-tuple and first start, mixed into 128 bits.</summary>
-    private static Guid FlowId(in FlowRecord r)
-    {
-        Span<ulong> words = [r.Exporter.Hi, r.Exporter.Lo, r.SrcAddr.Hi, r.SrcAddr.Lo, r.DstAddr.Hi, r.DstAddr.Lo,
-            ((ulong)r.SrcPort << 48) | ((ulong)r.DstPort << 32) | ((ulong)r.IpProto << 24) | r.ObsDomain, (ulong)r.Start];
-        ulong a = 0x9E3779B97F4A7C15UL, b = 0xC2B2AE3D27D4EB4FUL;
-        foreach (var w in words)
-        {
-            a = Mix(a ^ w);
-            b = Mix(b + w * 0xFF51AFD7ED558CCDUL);
-        }
-        Span<byte> bytes = stackalloc byte[16];
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes, a);
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes[8..], b);
-        bytes[7] = (byte)((bytes[7] & 0x0F) | 0x40); // version 4 layout (random-looking), variant 1
-        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80);
-        return new Guid(bytes);
-    }
-
-    private static ulong Mix(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
     }
 }

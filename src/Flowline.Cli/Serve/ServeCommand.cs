@@ -43,6 +43,14 @@ internal static class ServeCommand
           --tls-cert FILE        serve HTTPS on the HTTP listener with this certificate: PEM (with its
                                  chain) or PKCS#12 (.pfx/.p12, no password)
           --tls-key FILE         the PEM private key, when it is not in the certificate file
+          --sessions on|off|auto stitch flows into sessions every session_interval (2s) and keep them in
+                                 DATA_DIR/sessions (default auto: on with an inventory); see docs/SESSIONS.md
+          --session-export-rate N  session sampling: at most N sessions/s on average (default 0: all)
+          --session-logging R[:N]  log sessions admitted by rule uuid R (or *), the first of every N;
+                                 teardowns always (comma-separated for several)
+          --sampled-sessions-to D, --logged-sessions-to D
+                                 destinations, comma-separated: store, file:PATH (JSON lines, rotated),
+                                 syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT (RFC 5424); default store
         A port of 0 picks a free one; the ports in use are printed at start.
         """;
 
@@ -83,6 +91,11 @@ internal static class ServeCommand
                     "--geo-dir" => "geo_dir",
                     "--tls-cert" => "tls_certificate",
                     "--tls-key" => "tls_key",
+                    "--sessions" => "sessions",
+                    "--session-export-rate" => "session_export_rate",
+                    "--session-logging" => "session_logging",
+                    "--sampled-sessions-to" => "sampled_sessions_to",
+                    "--logged-sessions-to" => "logged_sessions_to",
                     _ => throw new FormatException($"unknown option {a} (see `flowline serve --help`)"),
                 };
                 var value = Next();
@@ -156,7 +169,8 @@ internal static class ServeCommand
         var audit = new AuditLog(options.DataDir);
         new ActionApi(collector.Store, guard, audit, apiOptions).Map(app);
         new ApiV1(collector.Store, guard, audit, apiOptions,
-            collector.Inventory is { } watch ? new InventoryAccess(watch.Path, watch.Reload) : null).Map(app);
+            collector.Inventory is { } watch ? new InventoryAccess(watch.Path, watch.Reload) : null,
+            collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, body => sessions.Ingest(body)) : null).Map(app);
         try
         {
             app.StartAsync().GetAwaiter().GetResult();
@@ -185,6 +199,11 @@ internal static class ServeCommand
         foreach (var group in collector.Sockets.GroupBy(s => (s.Listener, s.Endpoint)))
         {
             output.WriteLine($"flowline serve: {group.Key.Listener} on udp {group.Key.Endpoint} ({group.Count()} sockets, receive buffer {group.First().ReceiveBuffer / 2 >> 10} KiB each)");
+        }
+        if (collector.Sessions is { } sessionService)
+        {
+            output.WriteLine($"flowline serve: sessions every {sessionService.Interval.TotalSeconds:0.###} s into {sessionService.Store.Root}" +
+                             string.Concat(sessionService.LineDestinations.Select(d => $", {d.Destination}")));
         }
         foreach (var address in app.Urls) output.WriteLine($"flowline serve: http on {address}");
         output.Flush();

@@ -1,0 +1,116 @@
+using System.Text.Json;
+using Flowline.Query;
+using Flowline.Storage;
+using Flowline.Wire.Records;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Flowline.Api;
+
+/// <summary>The sessions store and how an agent's SessionEndpoint batch is stored (returns the rows stored; FormatException when malformed).</summary>
+public sealed record SessionAccess(IFlowStore Store, Func<byte[], int> Ingest);
+
+/// <summary>Sessions: <c>/api/v1/sessions</c>, agents' <c>/api/v1/session-endpoints</c>, and the Contrail <c>/analytics</c> query.</summary>
+public sealed partial class ApiV1
+{
+    private void MapSessions(WebApplication app)
+    {
+        app.MapGet("/api/v1/sessions", async context =>
+        {
+            if (await SessionsInUse(context) is { } s) await Rows(context, s.Store, "sessions");
+        });
+        app.MapPost("/api/v1/session-endpoints", SessionEndpoints);
+        app.MapPost("/analytics/query", AnalyticsQuery);
+        app.MapGet("/analytics/tables", async context =>
+        {
+            if (await Authenticate(context) is null) return;
+            var request = context.Request;
+            await Json(context, 200, ContrailQuery.TableList($"{request.Scheme}://{request.Host}"));
+        });
+        app.MapGet("/analytics/table/{name}/schema", async (HttpContext context, string name) =>
+        {
+            if (await Authenticate(context) is null) return;
+            if (ContrailQuery.Schema(name) is { } schema) await Json(context, 200, schema);
+            else await Error(context, new ApiError(410, "NotFound", $"Table {name} not found"));
+        });
+    }
+
+    private async Task<SessionAccess?> SessionsInUse(HttpContext context)
+    {
+        if (sessions is not null) return sessions;
+        if (await Authenticate(context) is null) return null;
+        await Error(context, new ApiError(404, "SessionsOff", "this server does not keep sessions: start it with --sessions on (or an inventory, which turns them on)"));
+        return null;
+    }
+
+    /// <summary>An agent's batch: stored durably before the answer, so an agent that got 200 may forget it.</summary>
+    private async Task SessionEndpoints(HttpContext context)
+    {
+        var key = await Authenticate(context);
+        if (key is null) return;
+        if (!key.Admin)
+        {
+            await Error(context, new ApiError(403, "UnauthorizedOperation", $"the access key {key.Id} is not an admin key: agents send sessions of every account on their node, which needs an admin key"));
+            return;
+        }
+        if (sessions is null)
+        {
+            await Error(context, new ApiError(404, "SessionsOff", "this server does not keep sessions: start it with --sessions on"));
+            return;
+        }
+        using var body = new MemoryStream();
+        await context.Request.Body.CopyToAsync(body);
+        try
+        {
+            var rows = sessions.Ingest(body.ToArray());
+            await Json(context, 200, new System.Text.Json.Nodes.JsonObject { ["stored"] = rows });
+        }
+        catch (FormatException e)
+        {
+            await Error(context, new ApiError(400, "MalformedBatch", e.Message));
+        }
+        catch (IOException e)
+        {
+            await Error(context, new ApiError(503, "StoreUnavailable", $"the sessions store failed ({e.Message}); send the batch again later"));
+        }
+    }
+
+    private async Task AnalyticsQuery(HttpContext context)
+    {
+        var key = await Authenticate(context);
+        if (key is null) return;
+        var (ok, account) = await Scope(context, key, "analytics query");
+        if (!ok) return;
+        JsonDocument doc;
+        try
+        {
+            doc = await JsonDocument.ParseAsync(context.Request.Body);
+        }
+        catch (JsonException e)
+        {
+            await Error(context, new ApiError(400, "BadRequest", $"the query is not JSON: {e.Message}"));
+            return;
+        }
+        using (doc)
+        {
+            var filter = ScopedFilter(account, "");
+            var names = store.Symbols;
+            var sessionStore = sessions?.Store;
+            IEnumerable<FlowRecord> Scan(bool sessionTable, long from, long to)
+            {
+                var source = sessionTable ? sessionStore : store;
+                if (source is null) return [];
+                return QueryRunner.Rows(source.Scan(from, to, filter, sessionTable ? new HashSet<FlowField>(FlowFields.All) : null), filter);
+            }
+            try
+            {
+                var answer = ContrailQuery.Run(doc.RootElement, Scan, names, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
+                await Json(context, 200, answer);
+            }
+            catch (ContrailQuery.QueryException e)
+            {
+                await Error(context, new ApiError(400, "BadRequest", e.Message));
+            }
+        }
+    }
+}

@@ -1,0 +1,460 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Flowline.Query;
+using Flowline.Sessions;
+using Flowline.Storage;
+using Flowline.Wire.Records;
+
+namespace Flowline.Api;
+
+/// <summary>
+/// The Contrail analytics query (<c>POST /analytics/query</c>) over SessionSeriesTable, SessionRecordTable
+/// (the sessions store) and FlowSeriesTable, FlowRecordTable (the flow store): table, start_time/end_time
+/// (µs or "now-10m"), select_fields (columns, T, T=SECONDS, SUM(counter), COUNT_DISTINCT(column),
+/// sample_count), where (OR of ANDs; ops 1 EQUAL, 2 NOT_EQUAL, 3 IN_RANGE, 4 NOT_IN_RANGE, 5 LEQ, 6 GEQ,
+/// 7 PREFIX, 8 REGEX_MATCH, 9 CONTAINS), filter (on output columns), sort (1 ascending, 2 descending) with
+/// sort_fields, limit, session_type (client or server, required on session tables), is_service_instance,
+/// dir (flow tables: 1 ingress, 0 egress). The answer is <c>{"value": [rows]}</c> as Contrail gives it.
+/// </summary>
+public static class ContrailQuery
+{
+    public sealed class QueryException(string message) : Exception(message);
+
+    private enum Kind { Session, Flow }
+
+    private sealed record Column(string Name, string Type, bool Index, Func<FlowRecord, ISymbolNames, object?> Get);
+
+    private sealed record Table(string Name, Kind Kind, bool Series, Dictionary<string, Column> Columns, string[] Counters);
+
+    private static string Name(ISymbolNames n, uint id) => id == 0 ? "" : n.Name(id) ?? id.ToString(CultureInfo.InvariantCulture);
+    private static bool Client(FlowRecord r) => (r.SessionFlags & SessionFlags.Client) != 0;
+
+    private static readonly Table[] Tables = BuildTables();
+
+    private static Table[] BuildTables()
+    {
+        var session = new List<Column>
+        {
+            new("vmi", "string", true, (r, n) => Name(n, r.Vmi)),
+            new("vn", "string", true, (r, n) => Name(n, Client(r) ? r.SrcVn : r.DstVn)),
+            new("remote_vn", "string", true, (r, n) => Name(n, Client(r) ? r.DstVn : r.SrcVn)),
+            new("deployment", "string", true, (r, n) => Name(n, r.Deployment)),
+            new("tier", "string", true, (r, n) => Name(n, r.Tier)),
+            new("application", "string", true, (r, n) => Name(n, r.App)),
+            new("site", "string", true, (r, n) => Name(n, r.Site)),
+            new("remote_deployment", "string", true, (r, n) => Name(n, r.RemoteDeployment)),
+            new("remote_tier", "string", true, (r, n) => Name(n, r.RemoteTier)),
+            new("remote_application", "string", true, (r, n) => Name(n, r.RemoteApp)),
+            new("remote_site", "string", true, (r, n) => Name(n, r.RemoteSite)),
+            new("remote_prefix", "string", true, (r, n) => Name(n, r.RemotePrefix)),
+            new("security_policy_rule", "string", true, (r, n) => Name(n, r.SgRule)),
+            new("is_service_instance", "int", true, (r, _) => (long)((r.SessionFlags & SessionFlags.ServiceInstance) != 0 ? 1 : 0)),
+            new("local_ip", "ipaddr", true, (r, _) => (Client(r) ? r.SrcAddr : r.DstAddr).ToString()),
+            new("protocol", "int", true, (r, _) => (long)r.IpProto),
+            new("server_port", "int", true, (r, _) => (long)r.DstPort),
+            new("vrouter", "string", false, (r, _) => r.Exporter.ToString()),
+            new("vrouter_ip", "ipaddr", false, (r, _) => r.Exporter.ToString()),
+            new("remote_ip", "ipaddr", false, (r, _) => (Client(r) ? r.DstAddr : r.SrcAddr).ToString()),
+            new("client_port", "int", false, (r, _) => (long)r.SrcPort),
+            new("forward_flow_uuid", "uuid", false, (r, _) => SessionRows.FlowIds(r).Forward.ToString()),
+            new("reverse_flow_uuid", "uuid", false, (r, _) => SessionRows.FlowIds(r).Reverse.ToString()),
+            new("forward_action", "string", false, (r, _) => FlowAction.Name(r.Action)),
+            new("reverse_action", "string", false, (r, _) => FlowAction.Name(r.RevAction)),
+            new("forward_sg_rule_uuid", "string", false, (r, n) => Name(n, r.SgRule)),
+            new("reverse_sg_rule_uuid", "string", false, (r, n) => Name(n, r.RevSgRule)),
+            new("forward_tcp_flags", "int", false, (r, _) => (long)r.TcpFlags),
+            new("reverse_tcp_flags", "int", false, (r, _) => (long)r.RevTcpFlags),
+            new("forward_sampled_bytes", "int", false, (r, _) => (long)r.Bytes),
+            new("forward_sampled_pkts", "int", false, (r, _) => (long)r.Packets),
+            new("reverse_sampled_bytes", "int", false, (r, _) => (long)r.RevBytes),
+            new("reverse_sampled_pkts", "int", false, (r, _) => (long)r.RevPackets),
+            new("forward_logged_bytes", "int", false, (r, _) => (long)r.LoggedBytes),
+            new("forward_logged_pkts", "int", false, (r, _) => (long)r.LoggedPackets),
+            new("reverse_logged_bytes", "int", false, (r, _) => (long)r.LoggedRevBytes),
+            new("reverse_logged_pkts", "int", false, (r, _) => (long)r.LoggedRevPackets),
+        };
+        var flow = new List<Column>
+        {
+            new("vrouter", "string", true, (r, _) => r.Exporter.ToString()),
+            new("sourcevn", "string", true, (r, n) => Name(n, r.SrcVn)),
+            new("sourceip", "ipaddr", true, (r, _) => r.SrcAddr.ToString()),
+            new("destvn", "string", true, (r, n) => Name(n, r.DstVn)),
+            new("destip", "ipaddr", true, (r, _) => r.DstAddr.ToString()),
+            new("protocol", "int", true, (r, _) => (long)r.IpProto),
+            new("sport", "int", true, (r, _) => (long)r.SrcPort),
+            new("dport", "int", true, (r, _) => (long)r.DstPort),
+            new("direction_ing", "int", true, (r, _) => (long)(Ingress(r) ? 1 : 0)),
+            new("UuidKey", "uuid", false, (r, _) => SessionIds.FlowId(r.Exporter, r.IpProto, r.SrcAddr, r.SrcPort, r.DstAddr, r.DstPort, r.Start, false).ToString()),
+            new("setup_time", "long", false, (r, _) => r.Start),
+            new("teardown_time", "long", false, (r, _) => r.End),
+            new("action", "string", false, (r, _) => FlowAction.Name(r.Action)),
+            new("sg_rule_uuid", "uuid", false, (r, n) => Name(n, r.SgRule)),
+            new("vmi", "string", false, (r, n) => Name(n, r.Vmi)),
+            new("vrouter_ip", "string", false, (r, _) => r.Exporter.ToString()),
+            new("underlay_proto", "int", false, (r, _) => (long)r.UnderlayProto),
+            new("underlay_source_port", "int", false, (r, _) => (long)r.UnderlaySrcPort),
+        };
+        var flowRecord = new List<Column>(flow)
+        {
+            new("agg-bytes", "long", false, (r, _) => (long)r.Bytes),
+            new("agg-packets", "long", false, (r, _) => (long)r.Packets),
+        };
+        var flowSeries = new List<Column>(flow)
+        {
+            new("bytes", "int", false, (r, _) => (long)r.Bytes),
+            new("packets", "int", false, (r, _) => (long)r.Packets),
+        };
+        string[] sessionCounters = ["forward_sampled_bytes", "forward_sampled_pkts", "reverse_sampled_bytes", "reverse_sampled_pkts",
+            "forward_logged_bytes", "forward_logged_pkts", "reverse_logged_bytes", "reverse_logged_pkts"];
+        static Dictionary<string, Column> D(List<Column> c) => c.ToDictionary(x => x.Name, StringComparer.Ordinal);
+        return
+        [
+            new("SessionSeriesTable", Kind.Session, true, D(session), sessionCounters),
+            new("SessionRecordTable", Kind.Session, false, D(session), []),
+            new("FlowSeriesTable", Kind.Flow, true, D(flowSeries), ["bytes", "packets"]),
+            new("FlowRecordTable", Kind.Flow, false, D(flowRecord), []),
+        ];
+    }
+
+    private static bool Ingress(FlowRecord r) => r.VmiDirection != VmiDirections.None ? r.VmiDirection == VmiDirections.Ingress : r.Direction != 1;
+
+    public static bool IsSessionTable(string name) => Tables.Any(t => t.Name == name && t.Kind == Kind.Session);
+
+    /// <summary>GET /analytics/tables.</summary>
+    public static JsonArray TableList(string baseUrl) =>
+        new(Tables.Select(t => (JsonNode)new JsonObject
+        {
+            ["name"] = t.Name, ["href"] = $"{baseUrl}/analytics/table/{t.Name}", ["type"] = t.Kind == Kind.Session ? "SESSION" : "FLOW",
+        }).ToArray());
+
+    /// <summary>GET /analytics/table/NAME/schema, or null for a table this server does not have.</summary>
+    public static JsonObject? Schema(string name)
+    {
+        var t = Tables.FirstOrDefault(x => x.Name == name);
+        if (t is null) return null;
+        var columns = new JsonArray();
+        void Add(string n, string type, bool index, string? requiredness = null, JsonArray? choices = null) => columns.Add(new JsonObject
+        {
+            ["name"] = n, ["datatype"] = type, ["index"] = index, ["select"] = null, ["requiredness"] = requiredness,
+            ["suffixes"] = null, ["choices"] = choices,
+        });
+        if (t.Kind == Kind.Session) Add("session_type", "string", true, "mandatory", new JsonArray("server", "client"));
+        foreach (var c in t.Columns.Values) Add(c.Name, c.Type, c.Index);
+        if (t.Series)
+        {
+            Add("T", "int", false);
+            Add("T=", "int", false);
+            foreach (var c in t.Counters) Add($"SUM({c})", "int", false);
+            if (t.Kind == Kind.Session)
+            {
+                foreach (var c in new[] { "local_ip", "vn", "remote_vn", "remote_ip" }) Add($"COUNT_DISTINCT({c})", "int", false);
+                Add("sample_count", "int", false);
+            }
+        }
+        return new JsonObject { ["type"] = t.Kind == Kind.Session ? "SESSION" : "FLOW", ["columns"] = columns };
+    }
+
+    private sealed record Term(string Name, int Op, JsonElement Value, JsonElement? Value2);
+
+    /// <summary>
+    /// Runs a query. <paramref name="scan"/> gives the rows of a table kind (session or flow) in [from, to),
+    /// already limited to the caller's account. Throws <see cref="QueryException"/> with Contrail-like
+    /// messages for bad requests.
+    /// </summary>
+    public static JsonObject Run(JsonElement q, Func<bool, long, long, IEnumerable<FlowRecord>> scan, ISymbolNames names, long nowMicros)
+    {
+        if (q.ValueKind != JsonValueKind.Object) throw new QueryException("the query is a JSON object with table, start_time, end_time and select_fields");
+        var tableName = q.TryGetProperty("table", out var tn) && tn.ValueKind == JsonValueKind.String ? tn.GetString()! : throw new QueryException("table is required");
+        var table = Tables.FirstOrDefault(t => t.Name == tableName) ?? throw new QueryException($"Table {tableName} not found (this server has {string.Join(", ", Tables.Select(t => t.Name))})");
+        var start = Time(q, "start_time", nowMicros);
+        var end = Time(q, "end_time", nowMicros);
+        if (end < start) throw new QueryException("end_time is before start_time");
+        if (!q.TryGetProperty("select_fields", out var sf) || sf.ValueKind != JsonValueKind.Array || sf.GetArrayLength() == 0)
+        {
+            throw new QueryException("select_fields is required: a list of column names");
+        }
+        var select = sf.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new QueryException("select_fields holds column names (strings)")).ToList();
+
+        byte side = 0;
+        var serviceInstance = false;
+        var ingress = true;
+        if (table.Kind == Kind.Session)
+        {
+            var type = q.TryGetProperty("session_type", out var st) && st.ValueKind == JsonValueKind.String ? st.GetString() : null;
+            side = type switch
+            {
+                "client" => SessionFlags.Client,
+                "server" => SessionFlags.Server,
+                null => throw new QueryException("session_type is required for session queries: \"client\" or \"server\""),
+                _ => throw new QueryException($"session_type '{type}' is not \"client\" or \"server\""),
+            };
+            serviceInstance = q.TryGetProperty("is_service_instance", out var si) && (si.ValueKind == JsonValueKind.True || si.ValueKind == JsonValueKind.Number && si.GetInt64() != 0);
+        }
+        else if (q.TryGetProperty("dir", out var dir))
+        {
+            ingress = dir.ValueKind == JsonValueKind.Number ? dir.GetInt32() switch
+            {
+                1 => true,
+                0 => false,
+                _ => throw new QueryException("dir is 1 (ingress) or 0 (egress)"),
+            } : throw new QueryException("dir is 1 (ingress) or 0 (egress)");
+        }
+
+        // The select list: plain columns, T, T=N, aggregates.
+        long bucket = 0;
+        var plain = new List<Column>();
+        var outputs = new List<(string Key, Func<List<FlowRecord>, object?>? Aggregate, Column? Column)>();
+        var hasAggregate = false;
+        var hasT = false;
+        foreach (var name in select)
+        {
+            if (name.StartsWith("T=", StringComparison.Ordinal))
+            {
+                if (!table.Series) throw new QueryException($"T= is only for series tables, not {table.Name}");
+                if (!long.TryParse(name.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
+                {
+                    throw new QueryException($"'{name}': T= takes a granularity in seconds, such as T=60");
+                }
+                bucket = seconds * 1_000_000;
+                continue;
+            }
+            if (name == "T")
+            {
+                if (!table.Series) throw new QueryException($"T is only for series tables, not {table.Name}");
+                hasT = true;
+                continue;
+            }
+            if (Aggregate(name) is { } agg)
+            {
+                var (fn, arg) = agg;
+                if (!table.Series) throw new QueryException($"'{name}': aggregates are only for series tables, not {table.Name}");
+                if (fn == "SUM")
+                {
+                    if (!table.Counters.Contains(arg)) throw new QueryException($"'{name}': SUM takes a counter of {table.Name} ({string.Join(", ", table.Counters)})");
+                    var c = table.Columns[arg];
+                    outputs.Add((name, rows => rows.Sum(r => (long)c.Get(r, names)!), null));
+                }
+                else if (fn == "COUNT_DISTINCT")
+                {
+                    var c = table.Columns.GetValueOrDefault(arg) ?? throw new QueryException($"'{name}': {arg} is not a column of {table.Name}");
+                    outputs.Add((name, rows => (long)rows.Select(r => c.Get(r, names)).Distinct().Count(), null));
+                }
+                else throw new QueryException($"'{name}': supported aggregates are SUM, COUNT_DISTINCT and sample_count");
+                hasAggregate = true;
+                continue;
+            }
+            if (name is "sample_count" or "flow_count" or "session_class_id" or "flow_class_id")
+            {
+                if (!table.Series || name is "session_class_id" or "flow_class_id") throw new QueryException($"'{name}' is not supported on {table.Name}");
+                outputs.Add((name, rows => (long)rows.Count, null));
+                hasAggregate = true;
+                continue;
+            }
+            var column = table.Columns.GetValueOrDefault(name) ?? throw new QueryException($"'{name}' is not a column of {table.Name} (GET /analytics/table/{table.Name}/schema)");
+            plain.Add(column);
+            outputs.Add((name, null, column));
+        }
+        if (hasT && bucket != 0) throw new QueryException("T and T= cannot both be selected");
+        if (!table.Series)
+        {
+            // Record tables always carry the flows' ids.
+            foreach (var id in table.Kind == Kind.Session ? new[] { "forward_flow_uuid", "reverse_flow_uuid" } : ["UuidKey"])
+            {
+                if (!select.Contains(id)) outputs.Add((id, null, table.Columns[id]));
+            }
+        }
+
+        var where = Terms(q, "where", table, isFilter: false);
+        var rows = new List<FlowRecord>();
+        foreach (var r in scan(table.Kind == Kind.Session, start, end + 1))
+        {
+            if (table.Kind == Kind.Session)
+            {
+                if ((r.SessionFlags & side) == 0) continue;
+                if (((r.SessionFlags & SessionFlags.ServiceInstance) != 0) != serviceInstance) continue;
+            }
+            else if (Ingress(r) != ingress) continue;
+            if (where is null || where.Any(and => and.All(t => Match(t, table.Columns[t.Name].Get(r, names)))))
+            {
+                rows.Add(r);
+            }
+        }
+
+        var result = new List<JsonObject>();
+        if (hasAggregate || bucket != 0)
+        {
+            // Grouped by the plain columns (and the T= bucket); aggregates over each group.
+            var groups = new Dictionary<string, (long Bucket, List<FlowRecord> Rows)>(StringComparer.Ordinal);
+            foreach (var r in rows)
+            {
+                var b = bucket == 0 ? 0 : Aggregator.FloorBucket(r.Start, bucket);
+                var key = b.ToString(CultureInfo.InvariantCulture) + "\u0001" + string.Join("\u0001", plain.Select(c => c.Get(r, names)));
+                if (!groups.TryGetValue(key, out var g)) groups[key] = g = (b, []);
+                g.Rows.Add(r);
+            }
+            foreach (var (b, members) in groups.Values)
+            {
+                var o = new JsonObject();
+                if (bucket != 0) o["T="] = b;
+                foreach (var (key, aggregate, column) in outputs)
+                {
+                    o[key] = ToNode(aggregate is not null ? aggregate(members) : column!.Get(members[0], names));
+                }
+                result.Add(o);
+            }
+        }
+        else
+        {
+            foreach (var r in rows)
+            {
+                var o = new JsonObject();
+                if (hasT) o["T"] = r.Start;
+                foreach (var (key, _, column) in outputs) o[key] = ToNode(column!.Get(r, names));
+                result.Add(o);
+            }
+        }
+
+        if (q.TryGetProperty("filter", out var filterElement) && filterElement.ValueKind == JsonValueKind.Array && filterElement.GetArrayLength() > 0)
+        {
+            var filter = FilterTerms(filterElement);
+            result = result.Where(o => filter.Any(and => and.All(t => Match(t, Plain(o[t.Name]))))).ToList();
+        }
+        if (q.TryGetProperty("sort_fields", out var sortFields) && sortFields.ValueKind == JsonValueKind.Array && sortFields.GetArrayLength() > 0)
+        {
+            var keys = sortFields.EnumerateArray().Select(e => e.GetString() ?? "").ToList();
+            foreach (var k in keys)
+            {
+                var selected = select.Contains(k) || k == "T=" && bucket != 0 || k == "T" && hasT;
+                if (!selected) throw new QueryException($"sort_fields: '{k}' is not in select_fields");
+            }
+            var descending = q.TryGetProperty("sort", out var sort) && sort.ValueKind == JsonValueKind.Number && sort.GetInt32() == 2;
+            var comparer = Comparer<JsonObject>.Create((a, b) =>
+            {
+                foreach (var k in keys)
+                {
+                    var c = Compare(Plain(a[k]), Plain(b[k]));
+                    if (c != 0) return descending ? -c : c;
+                }
+                return 0;
+            });
+            result.Sort(comparer);
+        }
+        if (q.TryGetProperty("limit", out var limit) && limit.ValueKind == JsonValueKind.Number && limit.GetInt32() > 0 && result.Count > limit.GetInt32())
+        {
+            result = result.Take(limit.GetInt32()).ToList();
+        }
+        return new JsonObject { ["value"] = new JsonArray(result.Select(o => (JsonNode)o).ToArray()) };
+    }
+
+    private static (string Function, string Argument)? Aggregate(string name)
+    {
+        var open = name.IndexOf('(');
+        if (open <= 0 || !name.EndsWith(')')) return null;
+        return (name[..open].ToUpperInvariant(), name[(open + 1)..^1]);
+    }
+
+    private static JsonNode? ToNode(object? v) => v switch
+    {
+        null => null,
+        long n => JsonValue.Create(n),
+        string s => JsonValue.Create(s),
+        _ => JsonValue.Create(v.ToString()),
+    };
+
+    private static object? Plain(JsonNode? n) => n is JsonValue v
+        ? v.TryGetValue<long>(out var l) ? l : v.TryGetValue<string>(out var s) ? s : v.ToString()
+        : null;
+
+    private static int Compare(object? a, object? b) => (a, b) switch
+    {
+        (long x, long y) => x.CompareTo(y),
+        (null, null) => 0,
+        (null, _) => -1,
+        (_, null) => 1,
+        _ => string.CompareOrdinal(a.ToString(), b.ToString()),
+    };
+
+    /// <summary>µs since the epoch, or "now", "now-10m", "now+1h" (s, m, h, d).</summary>
+    public static long Time(JsonElement q, string key, long nowMicros)
+    {
+        if (!q.TryGetProperty(key, out var v)) throw new QueryException($"{key} is required (µs since the epoch, or now-10m)");
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) && n >= 0) return n;
+        var text = v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
+        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out n)) return n;
+        var m = Regex.Match(text, @"^now(?:([+-])(\d+)([smhd]))?$");
+        if (!m.Success) throw new QueryException($"{key} '{v}': expected µs since the epoch or now, now-10m, now+1h (s, m, h, d)");
+        if (!m.Groups[1].Success) return nowMicros;
+        var amount = long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) * m.Groups[3].Value switch
+        {
+            "s" => 1_000_000L,
+            "m" => 60_000_000L,
+            "h" => 3_600_000_000L,
+            _ => 86_400_000_000L,
+        };
+        return m.Groups[1].Value == "-" ? nowMicros - amount : nowMicros + amount;
+    }
+
+    private static List<List<Term>>? Terms(JsonElement q, string key, Table table, bool isFilter)
+    {
+        if (!q.TryGetProperty(key, out var w) || w.ValueKind == JsonValueKind.Null) return null;
+        if (w.ValueKind != JsonValueKind.Array) throw new QueryException($"{key}: expected a list of AND-lists of terms [[{{name, value, op}}]]");
+        var terms = FilterTerms(w);
+        foreach (var t in terms.SelectMany(a => a))
+        {
+            if (!table.Columns.TryGetValue(t.Name, out var c)) throw new QueryException($"{key}: '{t.Name}' is not a column of {table.Name}");
+            if (!isFilter && !c.Index) throw new QueryException($"{key}: '{t.Name}' is not an index column of {table.Name}; use filter for it");
+            if (t.Op == 8 && !isFilter) throw new QueryException($"{key}: REGEX_MATCH (8) is for filters only");
+        }
+        return terms.Count == 0 ? null : terms;
+    }
+
+    private static List<List<Term>> FilterTerms(JsonElement w)
+    {
+        // A flat list of terms is one AND-list (the older form).
+        var groups = w.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Object) ? [w] : w.EnumerateArray().ToList();
+        var result = new List<List<Term>>();
+        foreach (var g in groups)
+        {
+            if (g.ValueKind != JsonValueKind.Array) throw new QueryException("where/filter: expected a list of AND-lists of terms");
+            var and = new List<Term>();
+            foreach (var t in g.EnumerateArray())
+            {
+                if (t.ValueKind != JsonValueKind.Object || !t.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String
+                    || !t.TryGetProperty("value", out var value) || !t.TryGetProperty("op", out var op) || op.ValueKind != JsonValueKind.Number)
+                {
+                    throw new QueryException("where/filter: each term is {\"name\", \"value\", \"op\"}");
+                }
+                var o = op.GetInt32();
+                if (o is < 1 or > 9) throw new QueryException($"where/filter: op {o} is not 1-9 (EQUAL, NOT_EQUAL, IN_RANGE, NOT_IN_RANGE, LEQ, GEQ, PREFIX, REGEX_MATCH, CONTAINS)");
+                JsonElement? value2 = t.TryGetProperty("value2", out var v2) && v2.ValueKind != JsonValueKind.Null ? v2 : null;
+                if (o is 3 or 4 && value2 is null) throw new QueryException($"where/filter: '{name.GetString()}' IN_RANGE needs value2");
+                and.Add(new Term(name.GetString()!, o, value, value2));
+            }
+            result.Add(and);
+        }
+        return result;
+    }
+
+    private static bool Match(Term t, object? actual)
+    {
+        var text = actual?.ToString() ?? "";
+        static string S(JsonElement e) => e.ValueKind == JsonValueKind.String ? e.GetString()! : e.GetRawText();
+        static long? N(JsonElement e) => e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out var n) ? n
+            : e.ValueKind == JsonValueKind.String && long.TryParse(e.GetString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out n) ? n : null;
+        int Cmp(JsonElement e) => actual is long a && N(e) is { } b ? a.CompareTo(b) : string.CompareOrdinal(text, S(e));
+        return t.Op switch
+        {
+            1 => Cmp(t.Value) == 0,
+            2 => Cmp(t.Value) != 0,
+            3 => Cmp(t.Value) >= 0 && Cmp(t.Value2!.Value) <= 0,
+            4 => !(Cmp(t.Value) >= 0 && Cmp(t.Value2!.Value) <= 0),
+            5 => Cmp(t.Value) <= 0,
+            6 => Cmp(t.Value) >= 0,
+            7 => text.StartsWith(S(t.Value), StringComparison.Ordinal),
+            8 => Regex.IsMatch(text, S(t.Value), RegexOptions.None, TimeSpan.FromSeconds(1)),
+            _ => text.Contains(S(t.Value), StringComparison.Ordinal),
+        };
+    }
+}

@@ -1,0 +1,343 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Flowline.Api;
+using Flowline.Collector;
+using Flowline.Sessions;
+using Flowline.Storage;
+using Flowline.Wire;
+using Flowline.Wire.Records;
+
+namespace Flowline.Cli.Agent;
+
+/// <summary>
+/// `flowline agent`: on a compute node, reads the local vswitch's IPFIX / NetFlow / sFlow, stitches sessions,
+/// aggregates them into SessionEndpoints and ships a batch to the collector every interval. Each batch is
+/// written to the backlog directory first and deleted only once the collector said it stored it, so a
+/// collector away (or an agent restart) loses nothing while the backlog has room.
+/// </summary>
+public static class AgentCommand
+{
+    private const string Help = """
+        flowline agent --collector URL --key-id ID --secret-file FILE [options]
+
+        Runs on a compute node: receives the local switch's flow export on loopback, stitches forward and
+        reverse flows into sessions, aggregates them (seed 001's SessionEndpoint: by local address, protocol
+        and service port, client ports folded away) and sends a batch to the collector every interval,
+        signed with an admin access key (`flowline keys create --admin`). Batches wait in the backlog
+        directory until the collector has stored them: nothing is lost while it is away, up to the
+        backlog's size (then the oldest are dropped, counted and logged).
+
+          --collector URL        the collector's HTTP address, e.g. http://10.0.0.5:8008
+          --key-id ID            admin access key id
+          --secret-file FILE     file holding the key's secret (or FLOWLINE_AGENT_SECRET)
+          --ipfix ADDR:PORT      IPFIX listener (default 127.0.0.1:4739)
+          --netflow ADDR:PORT    NetFlow v5/v9 listener (default none)
+          --sflow ADDR:PORT      sFlow listener (default none)
+          --inventory FILE       enrich with ports, networks, tags and rules before stitching
+          --interval DURATION    how often batches are made (default 2s)
+          --backlog DIR          where batches wait (default ./agent-backlog)
+          --backlog-max SIZE     the backlog's size at most (default 256m)
+          --name NAME            this agent's name (default the host name)
+          --export-rate N        session sampling: at most N sessions/s (default 0: all)
+          --session-logging R[:N]  log sessions of rule R (or *), the first of every N
+        """;
+
+    public static int Run(string[] args, TextWriter stderr)
+    {
+        if (args.Length == 0 || args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.Out.Write(Help);
+            return args.Length == 0 ? 2 : 0;
+        }
+        var listeners = new List<(string Kind, IPEndPoint Endpoint)>();
+        string? collector = null, keyId = null, secretFile = null, inventory = null, name = Environment.MachineName;
+        var interval = TimeSpan.FromSeconds(2);
+        var backlog = "agent-backlog";
+        long backlogMax = 256L << 20;
+        double exportRate = 0;
+        var logging = new List<SessionLogRule>();
+        try
+        {
+            for (var i = 0; i < args.Length; i++)
+            {
+                var a = args[i];
+                string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{a} needs a value");
+                switch (a)
+                {
+                    case "--collector": collector = Next().TrimEnd('/'); break;
+                    case "--key-id": keyId = Next(); break;
+                    case "--secret-file": secretFile = Next(); break;
+                    case "--ipfix" or "--netflow" or "--sflow": listeners.Add((a[2..], CollectorOptions.ParseEndpoint(Next(), a))); break;
+                    case "--inventory": inventory = Next(); break;
+                    case "--interval": interval = CollectorOptions.Duration(Next()); break;
+                    case "--backlog": backlog = Next(); break;
+                    case "--backlog-max": backlogMax = CollectorOptions.Size(Next()); break;
+                    case "--name": name = Next(); break;
+                    case "--export-rate":
+                        exportRate = double.TryParse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture, out var r) && r >= 0 ? r : throw new FormatException("--export-rate: sessions per second, 0 for all");
+                        break;
+                    case "--session-logging":
+                        logging.AddRange(Next().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(SessionLogRule.Parse));
+                        break;
+                    default: throw new FormatException($"unknown option {a} (see `flowline agent --help`)");
+                }
+            }
+            if (collector is null || !Uri.TryCreate(collector, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            {
+                throw new FormatException("--collector http://HOST:PORT is required");
+            }
+            if (keyId is null) throw new FormatException("--key-id is required (an admin access key)");
+        }
+        catch (FormatException e)
+        {
+            stderr.WriteLine($"flowline agent: {e.Message}");
+            return 2;
+        }
+        var secret = secretFile is not null ? File.Exists(secretFile) ? File.ReadAllText(secretFile).Trim() : null : Environment.GetEnvironmentVariable("FLOWLINE_AGENT_SECRET");
+        if (string.IsNullOrEmpty(secret))
+        {
+            stderr.WriteLine(secretFile is null ? "flowline agent: give the key's secret with --secret-file FILE or FLOWLINE_AGENT_SECRET" : $"flowline agent: --secret-file {secretFile}: no such file, or empty");
+            return 2;
+        }
+        if (listeners.Count == 0) listeners.Add(("ipfix", new IPEndPoint(IPAddress.Loopback, 4739)));
+
+        var symbols = new SymbolTable();
+        Enrichment.Enricher? enricher = null;
+        try
+        {
+            if (inventory is not null)
+            {
+                enricher = new Enrichment.Enricher(symbols);
+                enricher.Use(Enrichment.InventoryFile.Load(inventory));
+            }
+            Directory.CreateDirectory(backlog);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Enrichment.InventoryException or FormatException)
+        {
+            stderr.WriteLine($"flowline agent: cannot start: {e.Message}");
+            return 1;
+        }
+        var sockets = new List<(Socket Socket, string Kind)>();
+        try
+        {
+            foreach (var (kind, endpoint) in listeners)
+            {
+                var s = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 8 << 20 };
+                s.Bind(endpoint);
+                sockets.Add((s, kind));
+                Console.Out.WriteLine($"flowline agent: {kind} on udp {s.LocalEndPoint}");
+            }
+        }
+        catch (SocketException e)
+        {
+            stderr.WriteLine($"flowline agent: cannot listen: {e.Message}");
+            foreach (var (s, _) in sockets) s.Dispose();
+            return 1;
+        }
+        Console.Out.WriteLine($"flowline agent: {name}: batches every {interval.TotalSeconds:0.###} s to {collector}, backlog {Path.GetFullPath(backlog)}");
+        Console.Out.Flush();
+
+        var queue = new Backlog(backlog, backlogMax, stderr);
+        var sessionizer = new Sessionizer();
+        var exporter = new SessionExporter(new SessionSampler(exportRate), logging, symbols);
+        var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+        using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+
+        var readers = sockets.Select(s => new Thread(() => Receive(s.Socket, sessionizer, enricher, stop.Token)) { IsBackground = true }).ToList();
+        foreach (var t in readers) t.Start();
+        var sender = new Thread(() => Send(queue, collector!, keyId!, secret, stop.Token, stderr)) { IsBackground = true };
+        sender.Start();
+
+        var last = Collector.Collector.NowMicros();
+        while (!stop.Token.WaitHandle.WaitOne(interval))
+        {
+            last = MakeBatch(sessionizer, exporter, symbols, queue, name!, last);
+        }
+        foreach (var (s, _) in sockets) s.Dispose();
+        foreach (var t in readers) t.Join();
+        MakeBatch(sessionizer, exporter, symbols, queue, name!, last);
+        // A last try to deliver; what is left stays in the backlog for the next start.
+        sender.Join(TimeSpan.FromSeconds(5));
+        stderr.WriteLine($"flowline agent: stopped; {queue.Count} batches wait in the backlog");
+        return 0;
+    }
+
+    private static long MakeBatch(Sessionizer sessionizer, SessionExporter exporter, SymbolTable symbols, Backlog queue, string name, long last)
+    {
+        var now = Collector.Collector.NowMicros();
+        List<Session> active, ended = [];
+        lock (sessionizer) active = sessionizer.Flush(now, ended);
+        var endpoints = exporter.Export(active, ended, Math.Max(1e-3, (now - last) / 1e6)).Endpoints;
+        if (endpoints.Count > 0) queue.Add(sequence => SessionEndpointJson.Write(name, sequence, now, endpoints, symbols));
+        return now;
+    }
+
+    private static void Receive(Socket socket, Sessionizer sessionizer, Enrichment.Enricher? enricher, CancellationToken stop)
+    {
+        var decoder = new FlowDecoder();
+        var buffer = new byte[65536];
+        var decoded = new FlowBatch(256);
+        var enriched = new FlowBatch(256);
+        EndPoint from = new IPEndPoint(socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        while (!stop.IsCancellationRequested)
+        {
+            int n;
+            try
+            {
+                n = socket.ReceiveFrom(buffer, ref from);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                if (stop.IsCancellationRequested || e is ObjectDisposedException) return;
+                continue;
+            }
+            decoded.Clear();
+            decoder.Decode(buffer.AsSpan(0, n), FlowAddress.FromIPAddress(((IPEndPoint)from).Address), Collector.Collector.NowMicros(), decoded);
+            var batch = decoded;
+            if (enricher is not null)
+            {
+                enriched.Clear();
+                for (var i = 0; i < decoded.Count; i++)
+                {
+                    var r = decoded[i];
+                    enricher.Add(ref r, enriched);
+                }
+                batch = enriched;
+            }
+            lock (sessionizer) sessionizer.Add(batch);
+        }
+    }
+
+    private static void Send(Backlog queue, string collector, string keyId, string secret, CancellationToken stop, TextWriter stderr)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var backoff = TimeSpan.FromSeconds(1);
+        var failing = false;
+        while (true)
+        {
+            var next = queue.Oldest();
+            if (next is null)
+            {
+                if (stop.IsCancellationRequested) return;
+                queue.WaitForMore(TimeSpan.FromMilliseconds(500));
+                continue;
+            }
+            var (path, body) = next.Value;
+            string? problem;
+            try
+            {
+                const string target = "/api/v1/session-endpoints";
+                using var request = new HttpRequestMessage(HttpMethod.Post, collector + target) { Content = new ByteArrayContent(body) };
+                request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+                request.Headers.TryAddWithoutValidation("Authorization", Signatures.ApiAuthorization(keyId, secret, "POST", target, [], body, DateTimeOffset.UtcNow));
+                using var response = http.Send(request);
+                if (response.IsSuccessStatusCode)
+                {
+                    queue.Delivered(path);
+                    if (failing) stderr.WriteLine($"flowline agent: the collector is back; {queue.Count} batches wait");
+                    (failing, backoff) = (false, TimeSpan.FromSeconds(1));
+                    continue;
+                }
+                var text = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+                if ((int)response.StatusCode == 400)
+                {
+                    // The collector cannot read this batch; sending it again will not change that.
+                    stderr.WriteLine($"flowline agent: the collector refused {Path.GetFileName(path)}: {text.Trim()}; set aside as {Path.GetFileName(path)}.refused");
+                    queue.SetAside(path);
+                    continue;
+                }
+                problem = $"HTTP {(int)response.StatusCode}: {text.Trim()}";
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+            {
+                problem = e.Message;
+            }
+            if (!failing) stderr.WriteLine($"flowline agent: cannot deliver to {collector} ({problem}); keeping batches in the backlog and retrying");
+            failing = true;
+            if (stop.IsCancellationRequested) return;
+            stop.WaitHandle.WaitOne(backoff);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+        }
+    }
+
+    /// <summary>Batches on disk (<c>batch-SEQUENCE.json</c>, written whole then renamed), oldest first, within a size.</summary>
+    private sealed class Backlog
+    {
+        private readonly string _dir;
+        private readonly long _max;
+        private readonly TextWriter _stderr;
+        private readonly object _lock = new();
+        private long _next;
+
+        public Backlog(string dir, long max, TextWriter stderr)
+        {
+            (_dir, _max, _stderr) = (dir, max, stderr);
+            foreach (var tmp in Directory.EnumerateFiles(dir, "*.tmp")) File.Delete(tmp);
+            var sequences = Files().Select(SequenceOf).ToList();
+            var saved = Path.Combine(dir, "next-sequence");
+            var fromFile = File.Exists(saved) && long.TryParse(File.ReadAllText(saved), out var n) ? n : 1;
+            _next = Math.Max(fromFile, sequences.Count == 0 ? 1 : sequences.Max() + 1);
+        }
+
+        public int Count
+        {
+            get
+            {
+                lock (_lock) return Files().Count;
+            }
+        }
+
+        private List<string> Files() => Directory.EnumerateFiles(_dir, "batch-*.json").OrderBy(SequenceOf).ToList();
+
+        private static long SequenceOf(string path) => long.Parse(Path.GetFileNameWithoutExtension(path)[6..], CultureInfo.InvariantCulture);
+
+        public void Add(Func<long, byte[]> make)
+        {
+            lock (_lock)
+            {
+                var sequence = _next++;
+                var body = make(sequence);
+                var path = Path.Combine(_dir, $"batch-{sequence:D12}.json");
+                File.WriteAllBytes(path + ".tmp", body);
+                File.Move(path + ".tmp", path);
+                File.WriteAllText(Path.Combine(_dir, "next-sequence"), _next.ToString(CultureInfo.InvariantCulture));
+                var files = Files();
+                var size = files.Sum(f => new FileInfo(f).Length);
+                while (size > _max && files.Count > 1)
+                {
+                    size -= new FileInfo(files[0]).Length;
+                    _stderr.WriteLine($"flowline agent: backlog over {_max >> 20} MiB: dropped {Path.GetFileName(files[0])}");
+                    File.Delete(files[0]);
+                    files.RemoveAt(0);
+                }
+                Monitor.PulseAll(_lock);
+            }
+        }
+
+        public (string Path, byte[] Body)? Oldest()
+        {
+            lock (_lock)
+            {
+                var first = Files().FirstOrDefault();
+                return first is null ? null : (first, File.ReadAllBytes(first));
+            }
+        }
+
+        public void WaitForMore(TimeSpan timeout)
+        {
+            lock (_lock) Monitor.Wait(_lock, timeout);
+        }
+
+        public void Delivered(string path)
+        {
+            lock (_lock) File.Delete(path);
+        }
+
+        public void SetAside(string path)
+        {
+            lock (_lock) File.Move(path, path + ".refused", overwrite: true);
+        }
+    }
+}

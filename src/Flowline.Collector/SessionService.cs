@@ -1,0 +1,236 @@
+using System.Text.Json;
+using Flowline.Sessions;
+using Flowline.Storage;
+using Flowline.Storage.Embedded;
+using Flowline.Wire.Records;
+
+namespace Flowline.Collector;
+
+/// <summary>
+/// Sessions in `flowline serve`: a sessionizer per decoder (an exporter's datagrams all reach the same
+/// socket, so both directions of its flows meet there), flushed every interval into sampled and logged
+/// SessionEndpoints, which go to their destinations: the sessions store (<c>DATA_DIR/sessions</c>, sharing
+/// the flow store's symbols), a JSON-lines file, syslog. Agents' batches (<see cref="Ingest"/>) are stored
+/// the same way. A destination that fails keeps what it was given and is tried again next interval.
+/// </summary>
+public sealed class SessionService : IDisposable
+{
+    public const string Directory = "sessions";
+    /// <summary>Lines kept for a failing file or syslog destination before the oldest are dropped (and counted).</summary>
+    public const int MaxPendingLines = 200_000;
+
+    private readonly Sessionizer[] _sessionizers;
+    private readonly SessionExporter _exporter;
+    private readonly SymbolTable _symbols;
+    private readonly Action<string> _log;
+    private readonly List<LineDestination> _lines = [];
+    private readonly byte _storeKinds;
+    private readonly FlowBatch _pendingStore = new(1024);
+    private readonly object _flushLock = new();
+    private readonly Timer? _timer;
+    private readonly AgentSequences _agents;
+    private long _lastFlush;
+    private long _rowsStored, _storeErrors, _sessionsFlushed, _agentBatches, _agentDuplicates;
+
+    /// <param name="decoders">How many decoders (pipelines) add records, each with its own sessionizer.</param>
+    public SessionService(CollectorOptions options, SymbolTable symbols, int decoders, Action<string> log, bool timer = true)
+    {
+        _symbols = symbols;
+        _log = log;
+        Store = new EmbeddedStore(Path.Combine(options.DataDir, Directory), new EmbeddedStoreOptions { Symbols = symbols });
+        var sessionizerOptions = new SessionizerOptions { ServicePorts = options.ServicePorts };
+        _sessionizers = Enumerable.Range(0, Math.Max(1, decoders)).Select(_ => new Sessionizer(sessionizerOptions)).ToArray();
+        _exporter = new SessionExporter(new SessionSampler(options.SessionExportRate, options.SessionThreshold), options.SessionLogging, symbols);
+        byte Kinds(string destination) => (byte)((options.SampledSessionsTo.Contains(destination) ? SessionFlags.Sampled : 0)
+            | (options.LoggedSessionsTo.Contains(destination) ? SessionFlags.Logged : 0));
+        _storeKinds = Kinds("store");
+        foreach (var d in options.SampledSessionsTo.Concat(options.LoggedSessionsTo).Distinct())
+        {
+            if (d == "store") continue;
+            ISessionLineSink sink = d.StartsWith("file:", StringComparison.Ordinal) ? new SessionLogFile(d[5..]) : SyslogSender.Parse(d[7..]);
+            _lines.Add(new LineDestination(sink, Kinds(d)));
+        }
+        _agents = new AgentSequences(Path.Combine(Store.Root, "agents.json"));
+        Interval = options.SessionInterval;
+        _lastFlush = Collector.NowMicros();
+        if (timer) _timer = new Timer(_ => Tick(), null, Interval, Interval);
+    }
+
+    public EmbeddedStore Store { get; }
+    public TimeSpan Interval { get; }
+    public long RowsStored => Interlocked.Read(ref _rowsStored);
+    public long StoreErrors => Interlocked.Read(ref _storeErrors);
+    public long SessionsFlushed => Interlocked.Read(ref _sessionsFlushed);
+    public long AgentBatches => Interlocked.Read(ref _agentBatches);
+    public long AgentDuplicates => Interlocked.Read(ref _agentDuplicates);
+    public int SessionsHeld => _sessionizers.Sum(s => { lock (s) return s.Count; });
+    public SessionExporter Exporter => _exporter;
+    public IEnumerable<(string Destination, int Pending, long Dropped, long Errors)> LineDestinations =>
+        _lines.Select(l => (l.Sink.Describe, l.Pending.Count, l.Dropped, l.Errors));
+
+    /// <summary>Adds a decoder's batch of (enriched) records to its sessionizer.</summary>
+    public void Add(int decoder, FlowBatch batch)
+    {
+        var s = _sessionizers[decoder % _sessionizers.Length];
+        lock (s) s.Add(batch);
+    }
+
+    /// <summary>Ends an interval: flushes the sessionizers, samples and logs, and writes to every destination.</summary>
+    public void Tick()
+    {
+        lock (_flushLock)
+        {
+            var now = Collector.NowMicros();
+            var active = new List<Session>();
+            var ended = new List<Session>();
+            foreach (var s in _sessionizers)
+            {
+                lock (s) active.AddRange(s.Flush(now, ended));
+            }
+            Interlocked.Add(ref _sessionsFlushed, active.Count);
+            var seconds = Math.Max(1e-3, (now - _lastFlush) / 1e6);
+            _lastFlush = now;
+            var endpoints = _exporter.Export(active, ended, seconds).Endpoints;
+            Deliver(endpoints, now);
+        }
+    }
+
+    private void Deliver(IReadOnlyCollection<SessionEndpoint> endpoints, long time)
+    {
+        var rows = new FlowBatch(64);
+        if (endpoints.Count > 0) SessionRows.Append(endpoints, time, rows, _symbols);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var r = rows[i];
+            if ((r.SessionFlags & _storeKinds) != 0) _pendingStore.Add(r);
+            foreach (var d in _lines)
+            {
+                if ((r.SessionFlags & d.Kinds) != 0) d.Add(SessionLine.Text(r, _symbols));
+            }
+        }
+        if (_pendingStore.Count > 0)
+        {
+            try
+            {
+                var n = _pendingStore.Count;
+                Store.Append(_pendingStore);
+                _pendingStore.Clear();
+                Interlocked.Add(ref _rowsStored, n);
+            }
+            catch (IOException e)
+            {
+                Interlocked.Increment(ref _storeErrors);
+                _log($"sessions: store: {e.Message}; {_pendingStore.Count} rows kept for the next interval");
+            }
+        }
+        foreach (var d in _lines) d.Send(_log);
+    }
+
+    /// <summary>
+    /// Stores an agent's batch (JSON, see <see cref="SessionEndpointJson"/>) durably before returning; a batch
+    /// whose sequence number the agent already had stored is acknowledged without storing it again.
+    /// Returns the rows stored; throws <see cref="FormatException"/> for a malformed batch.
+    /// </summary>
+    public int Ingest(ReadOnlySpan<byte> json)
+    {
+        var batch = SessionEndpointJson.Read(json, _symbols);
+        lock (_flushLock)
+        {
+            if (_agents.Stored(batch.Agent) >= batch.Sequence)
+            {
+                Interlocked.Increment(ref _agentDuplicates);
+                return 0;
+            }
+            var rows = new FlowBatch(64);
+            var n = SessionRows.Append(batch.Endpoints, batch.Time, rows, _symbols);
+            if (n > 0)
+            {
+                Store.Append(rows);
+                Store.Flush();
+            }
+            _agents.Save(batch.Agent, batch.Sequence);
+            Interlocked.Add(ref _rowsStored, n);
+            Interlocked.Increment(ref _agentBatches);
+            return n;
+        }
+    }
+
+    /// <summary>The last interval, then everything made durable.</summary>
+    public void Stop()
+    {
+        _timer?.Dispose();
+        Tick();
+        try
+        {
+            Store.Flush();
+        }
+        catch (IOException e)
+        {
+            _log($"sessions: store: {e.Message}");
+        }
+    }
+
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        foreach (var d in _lines) d.Sink.Dispose();
+        Store.Dispose();
+    }
+
+    private sealed class LineDestination(ISessionLineSink sink, byte kinds)
+    {
+        public ISessionLineSink Sink { get; } = sink;
+        public byte Kinds { get; } = kinds;
+        public List<string> Pending { get; } = [];
+        public long Dropped, Errors;
+
+        public void Add(string line)
+        {
+            if (Pending.Count >= MaxPendingLines)
+            {
+                Pending.RemoveAt(0);
+                Dropped++;
+            }
+            Pending.Add(line);
+        }
+
+        public void Send(Action<string> log)
+        {
+            if (Pending.Count == 0) return;
+            try
+            {
+                Sink.Write(Pending);
+                Pending.Clear();
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+            {
+                Errors++;
+                log($"sessions: {Sink.Describe}: {e.Message}; {Pending.Count} lines kept for the next interval");
+            }
+        }
+    }
+
+    /// <summary>The last sequence number stored for each agent, kept in a file (written whole, then renamed).</summary>
+    private sealed class AgentSequences
+    {
+        private readonly string _path;
+        private readonly Dictionary<string, long> _stored;
+
+        public AgentSequences(string path)
+        {
+            _path = path;
+            _stored = File.Exists(path) ? JsonSerializer.Deserialize<Dictionary<string, long>>(File.ReadAllBytes(path)) ?? [] : [];
+        }
+
+        public long Stored(string agent) => _stored.TryGetValue(agent, out var s) ? s : -1;
+
+        public void Save(string agent, long sequence)
+        {
+            _stored[agent] = sequence;
+            var tmp = _path + ".tmp";
+            File.WriteAllBytes(tmp, JsonSerializer.SerializeToUtf8Bytes(_stored));
+            using (var f = new FileStream(tmp, FileMode.Open, FileAccess.ReadWrite)) f.Flush(flushToDisk: true);
+            File.Move(tmp, _path, overwrite: true);
+        }
+    }
+}
