@@ -155,6 +155,11 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
             return;
         }
         var fieldsText = q["fields"].ToString();
+        if (sessionRows && fieldsText.Length > 0)
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", "fields chooses flow columns; a session comes whole (see docs/SESSIONS.md)"));
+            return;
+        }
         var fields = new List<FlowField>();
         foreach (var name in (fieldsText.Length > 0 ? fieldsText : DefaultFields).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {

@@ -120,8 +120,6 @@ public static class ContrailQuery
 
     private static bool Ingress(FlowRecord r) => r.VmiDirection != VmiDirections.None ? r.VmiDirection == VmiDirections.Ingress : r.Direction != 1;
 
-    public static bool IsSessionTable(string name) => Tables.Any(t => t.Name == name && t.Kind == Kind.Session);
-
     /// <summary>GET /analytics/tables.</summary>
     public static JsonArray TableList(string baseUrl) =>
         new(Tables.Select(t => (JsonNode)new JsonObject

@@ -186,6 +186,32 @@ public static class HttpFace
             Help("flowline_inventory_current", "gauge", "1 when the inventory in force is the file on disk, 0 when the file on disk was refused.");
             Line("flowline_inventory_current", "", inventory.LastError is null ? 1 : 0);
         }
+        if (collector.Sessions is { } sessions)
+        {
+            Help("flowline_sessions_held", "gauge", "Sessions the sessionizers hold (active or waiting to end).");
+            Line("flowline_sessions_held", "", sessions.SessionsHeld);
+            Help("flowline_sessions_flushed_total", "counter", "Sessions with traffic handed out at interval ends.");
+            Line("flowline_sessions_flushed_total", "", sessions.SessionsFlushed);
+            Help("flowline_sessions_exported_total", "counter", "Sessions exported, by kind (sampled, logged).");
+            Line("flowline_sessions_exported_total", "kind=\"sampled\"", sessions.Exporter.Sampled);
+            Line("flowline_sessions_exported_total", "kind=\"logged\"", sessions.Exporter.Logged);
+            Help("flowline_session_sampling_threshold_bytes", "gauge", "Bytes at or above which a session is exported as it is.");
+            Line("flowline_session_sampling_threshold_bytes", "", sessions.Exporter.Sampler.Threshold);
+            Help("flowline_session_rows_stored_total", "counter", "Session rows stored (from this server and from agents).");
+            Line("flowline_session_rows_stored_total", "", sessions.RowsStored);
+            Help("flowline_session_store_errors_total", "counter", "Failed session store writes (the rows are kept and retried).");
+            Line("flowline_session_store_errors_total", "", sessions.StoreErrors);
+            Help("flowline_agent_batches_total", "counter", "Agents' SessionEndpoint batches stored.");
+            Line("flowline_agent_batches_total", "", sessions.AgentBatches);
+            Help("flowline_agent_duplicate_batches_total", "counter", "Agents' batches received again after they were stored (not stored twice).");
+            Line("flowline_agent_duplicate_batches_total", "", sessions.AgentDuplicates);
+            Help("flowline_session_destination_pending_lines", "gauge", "Session lines a file or syslog destination has not taken yet.");
+            foreach (var d in sessions.LineDestinations) Line("flowline_session_destination_pending_lines", $"destination=\"{Escape(d.Destination)}\"", d.Pending);
+            Help("flowline_session_destination_dropped_lines_total", "counter", "Session lines dropped because a failing destination's queue was full.");
+            foreach (var d in sessions.LineDestinations) Line("flowline_session_destination_dropped_lines_total", $"destination=\"{Escape(d.Destination)}\"", d.Dropped);
+            Help("flowline_session_destination_errors_total", "counter", "Failed writes to a file or syslog destination (the lines are kept and retried).");
+            foreach (var d in sessions.LineDestinations) Line("flowline_session_destination_errors_total", $"destination=\"{Escape(d.Destination)}\"", d.Errors);
+        }
         return s.ToString();
     }
 }

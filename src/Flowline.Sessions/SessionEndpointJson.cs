@@ -13,7 +13,7 @@ namespace Flowline.Sessions;
 ///                 "remote_application", "remote_tier", "remote_site", "remote_deployment", "remote_vn",
 ///                 "remote_prefix", "security_policy_rule", "is_client_session", "is_si", "vrouter_ip",
 ///                 "sess_agg_info": [{"local_ip", "protocol", "service_port", sampled_/logged_ tx/rx bytes/pkts,
-///                                    "sessions": [{"ip", "port", the eight counters, "forward_flow_uuid",
+///                                    "sessionMap": [{"remote_ip", "client_port", the eight counters, "forward_flow_uuid",
 ///                                                  "reverse_flow_uuid", "local_tcp_flags", "reverse_tcp_flags",
 ///                                                  "setup_time", "teardown_time", "action", "reverse_action",
 ///                                                  "sg_rule_uuid", "reverse_sg_rule_uuid", "sampled", "logged"}]}]}]}
@@ -32,12 +32,19 @@ public static class SessionEndpointJson
             w.WriteString("agent", agent);
             w.WriteNumber("sequence", sequence);
             w.WriteNumber("time", time);
-            w.WriteStartArray("endpoints");
-            foreach (var e in endpoints) WriteEndpoint(w, e, names);
-            w.WriteEndArray();
+            w.WritePropertyName("endpoints");
+            WriteEndpoints(w, endpoints, names);
             w.WriteEndObject();
         }
         return stream.ToArray();
+    }
+
+    /// <summary>The endpoints as a JSON array (seed 001's SessionEndpointData, names for symbol ids).</summary>
+    public static void WriteEndpoints(Utf8JsonWriter w, IEnumerable<SessionEndpoint> endpoints, ISymbolNames names)
+    {
+        w.WriteStartArray();
+        foreach (var e in endpoints) WriteEndpoint(w, e, names);
+        w.WriteEndArray();
     }
 
     private static void WriteEndpoint(Utf8JsonWriter w, SessionEndpoint e, ISymbolNames names)
@@ -73,12 +80,12 @@ public static class SessionEndpointJson
             w.WriteNumber("protocol", key.Protocol);
             w.WriteNumber("service_port", key.ServicePort);
             WriteCounts(w, aggregate.Counts);
-            w.WriteStartArray("sessions");
+            w.WriteStartArray("sessionMap");
             foreach (var (sessionKey, s) in aggregate.Sessions)
             {
                 w.WriteStartObject();
-                w.WriteString("ip", sessionKey.RemoteIp.ToString());
-                w.WriteNumber("port", sessionKey.ClientPort);
+                w.WriteString("remote_ip", sessionKey.RemoteIp.ToString());
+                w.WriteNumber("client_port", sessionKey.ClientPort);
                 WriteCounts(w, s.Counts);
                 w.WriteString("forward_flow_uuid", s.ForwardFlowUuid);
                 w.WriteString("reverse_flow_uuid", s.ReverseFlowUuid);
@@ -86,8 +93,8 @@ public static class SessionEndpointJson
                 w.WriteNumber("reverse_tcp_flags", s.ReverseTcpFlags);
                 w.WriteNumber("setup_time", s.SetupTime);
                 if (s.TeardownTime != 0) w.WriteNumber("teardown_time", s.TeardownTime);
-                w.WriteString("action", FlowAction.Name(s.Action));
-                w.WriteString("reverse_action", FlowAction.Name(s.ReverseAction));
+                if (FlowAction.Name(s.Action) is { Length: > 0 } action) w.WriteString("action", action);
+                if (FlowAction.Name(s.ReverseAction) is { Length: > 0 } reverse) w.WriteString("reverse_action", reverse);
                 Name("sg_rule_uuid", s.SgRule);
                 Name("reverse_sg_rule_uuid", s.ReverseSgRule);
                 w.WriteBoolean("sampled", s.Sampled);
@@ -155,7 +162,7 @@ public static class SessionEndpointJson
                 {
                     foreach (var a in aggs.EnumerateArray())
                     {
-                        if (a.ValueKind == JsonValueKind.Object && a.TryGetProperty("sessions", out var ss) && ss.ValueKind == JsonValueKind.Array)
+                        if (a.ValueKind == JsonValueKind.Object && a.TryGetProperty("sessionMap", out var ss) && ss.ValueKind == JsonValueKind.Array)
                         {
                             foreach (var s in ss.EnumerateArray())
                             {
@@ -203,13 +210,13 @@ public static class SessionEndpointJson
                         if (port is < 0 or > 65535) throw new FormatException($"{aat}.service_port: {port} is not 0-65535");
                         var aggregate = new SessionAggregate();
                         endpoint.Aggregates[new AggregateKey(Address(a, "local_ip", aat), (byte)protocol, (ushort)port)] = aggregate;
-                        if (!a.TryGetProperty("sessions", out var ss) || ss.ValueKind != JsonValueKind.Array) throw new FormatException($"{aat}.sessions: expected an array");
+                        if (!a.TryGetProperty("sessionMap", out var ss) || ss.ValueKind != JsonValueKind.Array) throw new FormatException($"{aat}.sessions: expected an array");
                         var m = 0;
                         foreach (var s in ss.EnumerateArray())
                         {
-                            var sat = $"{aat}.sessions[{m++}]";
-                            var clientPort = Number(s, "port", sat);
-                            if (clientPort is < 0 or > 65535) throw new FormatException($"{sat}.port: {clientPort} is not 0-65535");
+                            var sat = $"{aat}.sessionMap[{m++}]";
+                            var clientPort = Number(s, "client_port", sat);
+                            if (clientPort is < 0 or > 65535) throw new FormatException($"{sat}.client_port: {clientPort} is not 0-65535");
                             var info = new SessionInfo
                             {
                                 Counts = ReadCounts(s, sat),
@@ -220,7 +227,7 @@ public static class SessionEndpointJson
                                 SgRule = Id(s, "sg_rule_uuid"), ReverseSgRule = Id(s, "reverse_sg_rule_uuid"),
                                 Sampled = Bool(s, "sampled"), Logged = Bool(s, "logged"), Sessions = 1,
                             };
-                            aggregate.Sessions[new SessionKey(Address(s, "ip", sat), (ushort)clientPort)] = info;
+                            aggregate.Sessions[new SessionKey(Address(s, "remote_ip", sat), (ushort)clientPort)] = info;
                             aggregate.Counts.Add(info.Counts);
                         }
                     }

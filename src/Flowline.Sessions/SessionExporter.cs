@@ -36,10 +36,9 @@ public sealed class SessionExporter(SessionSampler sampler, IReadOnlyList<Sessio
 
     public SessionSampler Sampler => sampler;
 
-    /// <summary>Sessions sampled, logged and offered in all intervals so far.</summary>
+    /// <summary>Sessions sampled and logged in all intervals so far.</summary>
     public long Sampled { get; private set; }
     public long Logged { get; private set; }
-    public long Offered { get; private set; }
 
     /// <summary>Folds one interval: <paramref name="active"/> had traffic, <paramref name="ended"/> ended (idle or torn down) without any since.</summary>
     public EndpointAggregator Export(IReadOnlyList<Session> active, IReadOnlyList<Session> ended, double seconds)
@@ -47,7 +46,6 @@ public sealed class SessionExporter(SessionSampler sampler, IReadOnlyList<Sessio
         var aggregator = new EndpointAggregator(remoteTags);
         foreach (var s in active)
         {
-            Offered++;
             var decision = sampler.Decide(s.TotalBytes);
             var logged = ShouldLog(s, ended: s.Teardown != 0, forgotten: false);
             if (decision.Export) Sampled++;

@@ -78,7 +78,4 @@ public static class SessionRows
     public static (Guid Forward, Guid Reverse) FlowIds(in FlowRecord r) =>
         (SessionIds.FlowId(r.Exporter, r.IpProto, r.SrcAddr, r.SrcPort, r.DstAddr, r.DstPort, r.SetupTime, reverse: false),
          SessionIds.FlowId(r.Exporter, r.IpProto, r.SrcAddr, r.SrcPort, r.DstAddr, r.DstPort, r.SetupTime, reverse: true));
-
-    /// <summary>The local end of a session row: the client for a client part, else the server.</summary>
-    public static bool IsClientPart(in FlowRecord r) => (r.SessionFlags & SessionFlags.Client) != 0;
 }

@@ -210,83 +210,14 @@ internal static class SessionsCommand
         w.WriteEndObject();
     }
 
-    /// <summary>SessionEndpointData of seed 001, one object per endpoint.</summary>
+    /// <summary>SessionEndpointData of seed 001, one object per endpoint, as agents ship them.</summary>
     private static void WriteEndpoints(EndpointAggregator aggregator, Flowline.Wire.Records.ISymbolNames names)
     {
         using var stream = Console.OpenStandardOutput();
-        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
-        void Name(string property, uint id)
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
         {
-            if (names.Name(id) is { } n) w.WriteString(property, n);
+            SessionEndpointJson.WriteEndpoints(w, aggregator.Endpoints, names);
         }
-        void Counts(in SessionCounts c)
-        {
-            w.WriteNumber("sampled_tx_bytes", c.SampledTxBytes);
-            w.WriteNumber("sampled_tx_pkts", c.SampledTxPackets);
-            w.WriteNumber("sampled_rx_bytes", c.SampledRxBytes);
-            w.WriteNumber("sampled_rx_pkts", c.SampledRxPackets);
-            w.WriteNumber("logged_tx_bytes", c.LoggedTxBytes);
-            w.WriteNumber("logged_tx_pkts", c.LoggedTxPackets);
-            w.WriteNumber("logged_rx_bytes", c.LoggedRxBytes);
-            w.WriteNumber("logged_rx_pkts", c.LoggedRxPackets);
-        }
-        w.WriteStartArray();
-        foreach (var e in aggregator.Endpoints)
-        {
-            var id = e.Identity;
-            w.WriteStartObject();
-            Name("vmi", id.Vmi);
-            Name("account", id.Account);
-            Name("vn", id.Vn);
-            Name("deployment", id.Deployment);
-            Name("tier", id.Tier);
-            Name("application", id.App);
-            Name("site", id.Site);
-            Name("remote_deployment", id.RemoteDeployment);
-            Name("remote_tier", id.RemoteTier);
-            Name("remote_application", id.RemoteApp);
-            Name("remote_site", id.RemoteSite);
-            Name("remote_vn", id.RemoteVn);
-            w.WriteBoolean("is_client_session", id.IsClientSession);
-            w.WriteBoolean("is_si", id.IsServiceInstance);
-            if (!id.RemotePrefix.IsNone) w.WriteString("remote_prefix", id.RemotePrefix.ToString());
-            Name("security_rule", id.SgRule);
-            w.WriteString("vrouter_ip", id.VrouterIp.ToString());
-            w.WriteStartArray("sess_agg_info");
-            foreach (var (key, aggregate) in e.Aggregates)
-            {
-                w.WriteStartObject();
-                w.WriteString("local_ip", key.LocalIp.ToString());
-                w.WriteNumber("protocol", key.Protocol);
-                w.WriteNumber("service_port", key.ServicePort);
-                Counts(aggregate.Counts);
-                w.WriteStartArray("sessionMap");
-                foreach (var (sk, info) in aggregate.Sessions)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("remote_ip", sk.RemoteIp.ToString());
-                    w.WriteNumber("client_port", sk.ClientPort);
-                    Counts(info.Counts);
-                    w.WriteString("forward_flow_uuid", info.ForwardFlowUuid.ToString());
-                    w.WriteString("reverse_flow_uuid", info.ReverseFlowUuid.ToString());
-                    w.WriteNumber("local_tcp_flags", info.LocalTcpFlags);
-                    w.WriteNumber("reverse_tcp_flags", info.ReverseTcpFlags);
-                    w.WriteNumber("setup_time", info.SetupTime);
-                    if (info.TeardownTime != 0) w.WriteNumber("teardown_time", info.TeardownTime);
-                    if (FlowAction.Name(info.Action) is { Length: > 0 } action) w.WriteString("action", action);
-                    if (FlowAction.Name(info.ReverseAction) is { Length: > 0 } reverse) w.WriteString("reverse_action", reverse);
-                    Name("sg_rule_uuid", info.SgRule);
-                    Name("reverse_sg_rule_uuid", info.ReverseSgRule);
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.Flush();
         stream.WriteByte((byte)'\n');
     }
 }
