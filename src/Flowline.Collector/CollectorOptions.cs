@@ -58,6 +58,8 @@ public sealed class CollectorOptions
     public List<string> LoggedSessionsTo { get; set; } = ["store"];
     /// <summary>Ports that are always the server's end of a session (before the below-1024 rule).</summary>
     public HashSet<ushort> ServicePorts { get; set; } = [];
+    /// <summary>Which of an exporter's observations of a packet the sessions count (ingress, egress, both).</summary>
+    public Flowline.Sessions.SessionObservation SessionObservation { get; set; } = Flowline.Sessions.SessionObservation.Ingress;
 
     /// <summary>Whether serve sessionizes, after <see cref="Sessions"/> and the inventory.</summary>
     public bool SessionsEnabled => Sessions == "on" || (Sessions == "auto" && Inventory is not null);
@@ -153,6 +155,7 @@ public sealed class CollectorOptions
             case "session_logging": SessionLogging = List().Select(Flowline.Sessions.SessionLogRule.Parse).ToList(); break;
             case "sampled_sessions_to": SampledSessionsTo = List().Select(CheckDestination).ToList(); break;
             case "logged_sessions_to": LoggedSessionsTo = List().Select(CheckDestination).ToList(); break;
+            case "session_observation": SessionObservation = Flowline.Sessions.SessionObservations.Parse(Scalar()); break;
             case "service_ports": ServicePorts = List().Select(p => ushort.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port > 0 ? port : throw new FormatException($"'{p}' is not a port")).ToHashSet(); break;
             case "sampling":
                 if (value is YamlScalarNode { Value: null or "" }) break; // present but empty

@@ -190,6 +190,8 @@ public static class HttpFace
         {
             Help("flowline_sessions_held", "gauge", "Sessions the sessionizers hold (active or waiting to end).");
             Line("flowline_sessions_held", "", sessions.SessionsHeld);
+            Help("flowline_session_other_observations_total", "counter", "Records left out of sessions as the other observation of their packets (session_observation).");
+            Line("flowline_session_other_observations_total", "", sessions.OtherObservations);
             Help("flowline_sessions_flushed_total", "counter", "Sessions with traffic handed out at interval ends.");
             Line("flowline_sessions_flushed_total", "", sessions.SessionsFlushed);
             Help("flowline_sessions_exported_total", "counter", "Sessions exported, by kind (sampled, logged).");

@@ -33,14 +33,15 @@ public sealed class SessionService : IDisposable
     private long _rowsStored, _storeErrors, _sessionsFlushed, _agentBatches, _agentDuplicates;
 
     /// <param name="decoders">How many decoders (pipelines) add records, each with its own sessionizer.</param>
-    public SessionService(CollectorOptions options, SymbolTable symbols, int decoders, Action<string> log, bool timer = true)
+    /// <param name="remoteTags">Names a session's remote end by its port's tags (the inventory), when known.</param>
+    public SessionService(CollectorOptions options, SymbolTable symbols, int decoders, Action<string> log, bool timer = true, RemoteTagLookup? remoteTags = null)
     {
         _symbols = symbols;
         _log = log;
         Store = new EmbeddedStore(Path.Combine(options.DataDir, Directory), new EmbeddedStoreOptions { Symbols = symbols });
-        var sessionizerOptions = new SessionizerOptions { ServicePorts = options.ServicePorts };
+        var sessionizerOptions = new SessionizerOptions { ServicePorts = options.ServicePorts, Observation = options.SessionObservation };
         _sessionizers = Enumerable.Range(0, Math.Max(1, decoders)).Select(_ => new Sessionizer(sessionizerOptions)).ToArray();
-        _exporter = new SessionExporter(new SessionSampler(options.SessionExportRate, options.SessionThreshold), options.SessionLogging, symbols);
+        _exporter = new SessionExporter(new SessionSampler(options.SessionExportRate, options.SessionThreshold), options.SessionLogging, symbols, remoteTags);
         byte Kinds(string destination) => (byte)((options.SampledSessionsTo.Contains(destination) ? SessionFlags.Sampled : 0)
             | (options.LoggedSessionsTo.Contains(destination) ? SessionFlags.Logged : 0));
         _storeKinds = Kinds("store");
@@ -63,6 +64,7 @@ public sealed class SessionService : IDisposable
     public long SessionsFlushed => Interlocked.Read(ref _sessionsFlushed);
     public long AgentBatches => Interlocked.Read(ref _agentBatches);
     public long AgentDuplicates => Interlocked.Read(ref _agentDuplicates);
+    public long OtherObservations => _sessionizers.Sum(s => { lock (s) return s.OtherObservation; });
     public int SessionsHeld => _sessionizers.Sum(s => { lock (s) return s.Count; });
     public SessionExporter Exporter => _exporter;
     public IEnumerable<(string Destination, int Pending, long Dropped, long Errors)> LineDestinations =>

@@ -42,6 +42,22 @@ public sealed class Enricher
     public void Use(Inventory inventory) => _compiled = Compiled.Build(inventory, _symbols);
 
     /// <summary>
+    /// The tags of the port that holds <paramref name="address"/> in the network <paramref name="vn"/> (a
+    /// network symbol; 0: the one port in the inventory with that address), when that port is in
+    /// <paramref name="account"/> and has any tag: a session's remote end, named as seed 001 names it. Another
+    /// account's port stays anonymous, as in its flow rows.
+    /// </summary>
+    public (uint App, uint Tier, uint Site, uint Deployment)? RemoteTags(uint account, uint vn, FlowAddress address)
+    {
+        var c = _compiled;
+        var port = c.PortOf(address, vn);
+        if (port < 0) return null;
+        ref readonly var p = ref c.Ports[port];
+        if (p.Account != account || (p.App | p.Tier | p.Site | p.Deployment) == 0) return null;
+        return (p.App, p.Tier, p.Site, p.Deployment);
+    }
+
+    /// <summary>
     /// Enriches rows [0, batch.Count) in place; rows for a flow's second port are appended at the end.
     /// Returns how many rows were added.
     /// </summary>
@@ -411,6 +427,21 @@ public sealed class Enricher
                 if (vn != AddressTable.Missing) inSubnet = true;
             }
             return inSubnet || holder != AddressTable.Missing ? -1 : Public;
+        }
+
+        /// <summary>The port holding an address in the network named <paramref name="vn"/> (0: the one port holding it anywhere), or -1.</summary>
+        public int PortOf(in FlowAddress a, uint vn)
+        {
+            if (a.IsNone) return -1;
+            var holder = _addresses.Find(a);
+            if (holder >= 0) return vn == 0 || Networks[Ports[holder].Network].Symbol == vn ? holder : -1;
+            if (holder == AddressTable.Missing || vn == 0) return -1;
+            var candidates = _shared[~holder];
+            for (var k = candidates.Length - 1; k >= 0; k--)
+            {
+                if (Networks[Ports[candidates[k]].Network].Symbol == vn) return candidates[k];
+            }
+            return -1;
         }
 
         /// <summary>A network's name for a row of a port's account: only when public or the account's own.</summary>

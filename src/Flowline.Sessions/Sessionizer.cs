@@ -10,6 +10,34 @@ public sealed record SessionizerOptions
 
     /// <summary>A session with no traffic for this long (µs, by its flows' end times against the flush time) is forgotten.</summary>
     public long IdleTimeout { get; init; } = 120_000_000;
+
+    /// <summary>
+    /// Which observations of a packet count: an exporter that reports each packet where it enters and where
+    /// it leaves (Open vSwitch's IPFIX) would count it twice. Records with no reported direction always count.
+    /// </summary>
+    public SessionObservation Observation { get; init; } = SessionObservation.Ingress;
+}
+
+/// <summary>The records a sessionizer counts, by the direction the exporter reported (IPFIX flowDirection).</summary>
+public enum SessionObservation
+{
+    /// <summary>Leave out records reported as egress observations (the default).</summary>
+    Ingress,
+    /// <summary>Leave out records reported as ingress observations (exporters that sample only on output).</summary>
+    Egress,
+    /// <summary>Count every record.</summary>
+    Both,
+}
+
+public static class SessionObservations
+{
+    public static SessionObservation Parse(string text) => text switch
+    {
+        "ingress" => SessionObservation.Ingress,
+        "egress" => SessionObservation.Egress,
+        "both" => SessionObservation.Both,
+        _ => throw new FormatException($"'{text}': expected ingress, egress or both"),
+    };
 }
 
 /// <summary>
@@ -32,12 +60,20 @@ public sealed class Sessionizer(SessionizerOptions? options = null)
 {
     private readonly SessionizerOptions _options = options ?? new SessionizerOptions();
     private readonly Dictionary<Key, Entry> _sessions = [];
+    /// <summary>The reported direction (0 ingress, 1 egress) whose records are left out; -1: none.</summary>
+    private readonly int _skipDirection = (options?.Observation ?? SessionObservation.Ingress) switch
+    {
+        SessionObservation.Ingress => 1,
+        SessionObservation.Egress => 0,
+        _ => -1,
+    };
 
     /// <summary>Sessions held (with or without traffic since the last flush).</summary>
     public int Count => _sessions.Count;
 
-    /// <summary>Records added since the sessionizer was made.</summary>
+    /// <summary>Records added since the sessionizer was made, and those of them left out as the other observation of their packets.</summary>
     public long Records { get; private set; }
+    public long OtherObservation { get; private set; }
 
     private readonly record struct Key(
         FlowAddress Exporter, uint ObsDomain, uint Account, uint Vmi, byte Protocol,
@@ -67,6 +103,11 @@ public sealed class Sessionizer(SessionizerOptions? options = null)
     public void Add(in FlowRecord r)
     {
         Records++;
+        if (r.Direction == _skipDirection)
+        {
+            OtherObservation++;
+            return;
+        }
         ushort sport = r.SrcPort, dport = r.DstPort;
         var icmp = r.IpProto is 1 or 58;
         byte icmpType = 255;

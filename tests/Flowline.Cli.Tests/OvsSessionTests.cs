@@ -76,7 +76,8 @@ public sealed class OvsSessionTests(ITestOutputHelper output) : IDisposable
     {
         using var lab = new OvsLab();
         var dataDir = Path.Combine(_dir.FullName, "data");
-        using var serve = new ServeProcess(dataDir);
+        // Serve sessionizes too (every 2 s, sampling off): its stored session rows must agree with the flows.
+        using var serve = new ServeProcess(dataDir, "--sessions", "on");
         var configure = FlowlineProcess.Run(lab.WithLab(FlowlineProcess.Flowline("ovs", "configure", "--bridge", lab.Bridge,
             "--collector", "127.0.0.1", "--protocols", "ipfix", "--ipfix-port", serve.Ports["ipfix"].ToString(CultureInfo.InvariantCulture),
             "--sampling", "1", "--active-timeout", "5")));
@@ -122,6 +123,56 @@ public sealed class OvsSessionTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, serve.Terminate());
         var final = Check(dataDir, lab, curlPort, udpSent, udpAnswered, pingAnswered, final: true);
         Assert.True(final.Length == 0, final);
+        var served = CheckServeSessions(dataDir, lab, curlPort, udpSent, udpAnswered, pingAnswered);
+        Assert.True(served.Length == 0, served);
+    }
+
+    /// <summary>
+    /// The session rows serve stored (one per session and interval, client to server): summed per session
+    /// they must equal the one-way flows of each direction, and together every flow.
+    /// </summary>
+    private string CheckServeSessions(string dataDir, OvsLab lab, int curlPort, long udpSent, long udpAnswered, long pingAnswered)
+    {
+        var q = FlowlineProcess.RunFlowline(["query", "--data-dir", dataDir, "-A", "src_addr,src_port,dst_addr,dst_port,ip_proto", "-o", "csv",
+            "flowdir ingress and (proto tcp or proto udp or proto icmp)"]);
+        if (q.ExitCode != 0) return q.Stderr;
+        var flows = q.Stdout.Split('\n').Skip(1).Where(l => l.Length > 0).Select(l => l.Split(',')).ToList();
+        (long, long) FlowSum(string src, int sport, string dst, int dport, int proto) =>
+            flows.Where(f => f[0] == src && f[1] == sport.ToString(CultureInfo.InvariantCulture) && f[2] == dst
+                             && f[3] == dport.ToString(CultureInfo.InvariantCulture) && f[4] == proto.ToString(CultureInfo.InvariantCulture))
+                .Aggregate((0L, 0L), (t, f) => (t.Item1 + long.Parse(f[5], CultureInfo.InvariantCulture), t.Item2 + long.Parse(f[6], CultureInfo.InvariantCulture)));
+
+        var sessions = new Dictionary<(int Proto, string Client, int ClientPort, string Server, int ServerPort), ((long, long) Forward, (long, long) Reverse)>();
+        var symbols = new Flowline.Storage.SymbolTable(dataDir, readOnly: true);
+        using (var store = new Flowline.Storage.Embedded.EmbeddedStore(Path.Combine(dataDir, "sessions"),
+                   new Flowline.Storage.Embedded.EmbeddedStoreOptions { ReadOnly = true, Symbols = symbols }))
+        {
+            foreach (var b in store.Scan(0, long.MaxValue, new Flowline.Query.FilterNode.Any()))
+            {
+                for (var i = 0; i < b.Count; i++)
+                {
+                    var r = b[i];
+                    if (r.IpProto is not (1 or 6 or 17)) continue;
+                    var key = ((int)r.IpProto, r.SrcAddr.ToString(), (int)r.SrcPort, r.DstAddr.ToString(), (int)r.DstPort);
+                    var (f, v) = sessions.GetValueOrDefault(key);
+                    sessions[key] = ((f.Item1 + (long)r.Bytes, f.Item2 + (long)r.Packets), (v.Item1 + (long)r.RevBytes, v.Item2 + (long)r.RevPackets));
+                }
+            }
+        }
+        var problems = new List<string>();
+        string a = lab.A.Address, b2 = lab.B.Address;
+        void Expect(string what, (int, string, int, string, int) key, (long, long) forward, (long, long) reverse)
+        {
+            if (!sessions.TryGetValue(key, out var got)) problems.Add($"serve: {what}: no session row {key}; rows for {string.Join(", ", sessions.Keys)}");
+            else if (got != (forward, reverse)) problems.Add($"serve: {what}: forward/reverse {got}, expected {(forward, reverse)}");
+        }
+        Expect("tcp", (6, a, curlPort, b2, 8080), FlowSum(a, curlPort, b2, 8080, 6), FlowSum(b2, 8080, a, curlPort, 6));
+        Expect("udp", (17, a, 45000, b2, 9999), (udpSent * 528, udpSent), (udpAnswered * 1028, udpAnswered));
+        Expect("icmp", (1, a, 0, b2, 0), (5 * 84, 5), (pingAnswered * 84, pingAnswered));
+        var flowBytes = flows.Sum(f => long.Parse(f[5], CultureInfo.InvariantCulture));
+        var sessionBytes = sessions.Values.Sum(x => x.Forward.Item1 + x.Reverse.Item1);
+        if (flowBytes != sessionBytes) problems.Add($"serve: the session rows hold {sessionBytes} bytes, the flows {flowBytes}");
+        return string.Join('\n', problems);
     }
 
     private sealed record Flow(string Src, int SrcPort, string Dst, int DstPort, int Proto, long Bytes, long Packets);
@@ -129,15 +180,16 @@ public sealed class OvsSessionTests(ITestOutputHelper output) : IDisposable
     /// <summary>What is wrong with the stored sessions, or "" when every expectation holds.</summary>
     private string Check(string dataDir, OvsLab lab, int curlPort, long udpSent, long udpAnswered, long pingAnswered, bool final)
     {
-        // Each packet once: Open vSwitch reports IPFIX at ingress and at egress.
-        const string Filter = "flowdir ingress and (proto tcp or proto udp or proto icmp)";
-        var q = FlowlineProcess.RunFlowline(["query", "--data-dir", dataDir, "-A", "src_addr,src_port,dst_addr,dst_port,ip_proto", "-o", "csv", Filter]);
+        // Each packet once: Open vSwitch reports IPFIX at ingress and at egress. The flows are summed over the
+        // ingress copies; the sessions leave out the egress copies by themselves (session observation, default ingress).
+        const string Protocols = "proto tcp or proto udp or proto icmp";
+        var q = FlowlineProcess.RunFlowline(["query", "--data-dir", dataDir, "-A", "src_addr,src_port,dst_addr,dst_port,ip_proto", "-o", "csv", $"flowdir ingress and ({Protocols})"]);
         if (q.ExitCode != 0) return q.Stderr;
         var flows = q.Stdout.Split('\n').Skip(1).Where(l => l.Length > 0).Select(l => l.Split(','))
             .Select(f => new Flow(f[0], int.Parse(f[1], CultureInfo.InvariantCulture), f[2], int.Parse(f[3], CultureInfo.InvariantCulture),
                 int.Parse(f[4], CultureInfo.InvariantCulture), long.Parse(f[5], CultureInfo.InvariantCulture), long.Parse(f[6], CultureInfo.InvariantCulture)))
             .ToList();
-        var s = FlowlineProcess.RunFlowline(["sessions", "--data-dir", dataDir, "-o", "json", Filter]);
+        var s = FlowlineProcess.RunFlowline(["sessions", "--data-dir", dataDir, "-o", "json", Protocols]);
         if (s.ExitCode != 0) return s.Stderr;
         var sessions = JsonDocument.Parse(s.Stdout).RootElement.EnumerateArray().ToList();
         if (final) output.WriteLine(s.Stdout);
@@ -177,7 +229,7 @@ public sealed class OvsSessionTests(ITestOutputHelper output) : IDisposable
         Expect("icmp", Find(1, a, 0, b, 0), (5 * 84, 5), (pingAnswered * 84, pingAnswered));
 
         // The SessionEndpoints: every aggregate is the sum of its sessions, and together they are every flow.
-        var e = FlowlineProcess.RunFlowline(["sessions", "--data-dir", dataDir, "--endpoints", Filter]);
+        var e = FlowlineProcess.RunFlowline(["sessions", "--data-dir", dataDir, "--endpoints", Protocols]);
         if (e.ExitCode != 0) return e.Stderr;
         long tx = 0, rx = 0, txPackets = 0, rxPackets = 0;
         foreach (var endpoint in JsonDocument.Parse(e.Stdout).RootElement.EnumerateArray())

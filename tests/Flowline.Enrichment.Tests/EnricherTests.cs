@@ -85,6 +85,21 @@ public sealed class EnricherTests
     }
 
     [Fact]
+    public void Remote_tags_name_a_port_of_the_same_account_and_never_another_accounts()
+    {
+        var (e, s) = Build(TwoTenants);
+        uint Id(string name) => s.Intern(name);
+        var a1 = FlowAddress.Parse("10.0.0.1");
+        // 10.0.0.1 is a port in each tenant's network: the network tells them apart.
+        Assert.Equal((Id("web"), Id("front"), 0u, 0u), e.RemoteTags(Id("acc-a"), Id("d:a:net"), a1));
+        Assert.Equal((Id("db"), 0u, 0u, 0u), e.RemoteTags(Id("acc-b"), Id("d:b:net"), a1));
+        // Another account's port is not named, nor an address shared by several ports without a network.
+        Assert.Null(e.RemoteTags(Id("acc-a"), Id("d:b:net"), a1));
+        Assert.Null(e.RemoteTags(Id("acc-a"), 0, a1));
+        Assert.Null(e.RemoteTags(Id("acc-a"), Id("d:a:net"), FlowAddress.Parse("10.0.0.9")));
+    }
+
+    [Fact]
     public void Switch_ports_name_the_tenant_by_ifindex_for_sflow_and_by_openflow_port_for_netflow()
     {
         var (e, s) = Build(TwoTenants);

@@ -188,4 +188,44 @@ public sealed class SessionizerTests
         Assert.True(sessions.Count <= flows.Count * 0.6, $"{sessions.Count} sessions from {flows.Count} flows");
         Assert.True(agg.AggregateCount < sessions.Count, $"{agg.AggregateCount} aggregates from {sessions.Count} sessions");
     }
+
+    [Theory]
+    [InlineData(SessionObservation.Ingress, 1000UL, 3000UL)]
+    [InlineData(SessionObservation.Egress, 1000UL, 3000UL)]
+    [InlineData(SessionObservation.Both, 2000UL, 6000UL)]
+    public void A_packet_reported_where_it_enters_and_where_it_leaves_counts_once(SessionObservation observation, ulong forward, ulong reverse)
+    {
+        // Open vSwitch's IPFIX: every packet twice, flowDirection 0 at ingress and 1 at egress.
+        var s = new Sessionizer(new SessionizerOptions { Observation = observation });
+        foreach (byte direction in new byte[] { 0, 1 })
+        {
+            s.Add(Flow("10.0.0.1", 40000, "10.0.0.2", 80, 6, 1000, 10, T0) with { Direction = direction });
+            s.Add(Flow("10.0.0.2", 80, "10.0.0.1", 40000, 6, 3000, 12, T0 + 300) with { Direction = direction });
+        }
+        var session = Only(s);
+        Assert.Equal((forward, reverse), (session.Forward.Bytes, session.Reverse.Bytes));
+        Assert.Equal(observation == SessionObservation.Both ? 0 : 2, s.OtherObservation);
+
+        // Exporters that report no direction are never left out.
+        var unknown = new Sessionizer(new SessionizerOptions { Observation = observation });
+        unknown.Add(Flow("10.0.0.1", 40000, "10.0.0.2", 80, 6, 1000, 10, T0) with { Direction = FlowRecord.DirectionUnknown });
+        Assert.Equal(1000UL, Only(unknown).Forward.Bytes);
+    }
+
+    [Fact]
+    public void A_remote_end_with_known_tags_is_named_by_them_instead_of_its_prefix()
+    {
+        var s = new Sessionizer();
+        s.Add(Flow("10.0.0.1", 40000, "10.0.0.2", 80, 6, 1000, 10, T0) with { Account = 7, Vmi = 70, VmiDirection = VmiDirections.Egress });
+        s.Add(Flow("10.0.0.1", 40001, "10.0.0.3", 80, 6, 500, 5, T0) with { Account = 7, Vmi = 70, VmiDirection = VmiDirections.Egress });
+        var sessions = s.Flush(T0 + 10_000_000);
+        var server = FlowAddress.Parse("10.0.0.2");
+        var agg = new EndpointAggregator((account, vn, address) => account == 7 && address == server ? (11u, 12u, 13u, 14u) : null);
+        foreach (var session in sessions) agg.Add(session, sampled: true, scale: 1, logged: false);
+        var byRemote = agg.Endpoints.ToDictionary(e => e.Identity.RemotePrefix.IsNone ? "tags" : e.Identity.RemotePrefix.ToString());
+        Assert.Equal(2, byRemote.Count);
+        var tagged = byRemote["tags"].Identity;
+        Assert.Equal((11u, 12u, 13u, 14u), (tagged.RemoteApp, tagged.RemoteTier, tagged.RemoteSite, tagged.RemoteDeployment));
+        Assert.Equal(0u, byRemote["10.0.0.0/24"].Identity.RemoteApp);
+    }
 }

@@ -41,6 +41,9 @@ public static class AgentCommand
           --name NAME            this agent's name (default the host name)
           --export-rate N        session sampling: at most N sessions/s (default 0: all)
           --session-logging R[:N]  log sessions of rule R (or *), the first of every N
+          --session-observation ingress|egress|both
+                                 which observations of a packet count (default ingress: records reported
+                                 as egress are left out; Open vSwitch reports both)
         """;
 
     public static int Run(string[] args, TextWriter stderr)
@@ -57,6 +60,7 @@ public static class AgentCommand
         long backlogMax = 256L << 20;
         double exportRate = 0;
         var logging = new List<SessionLogRule>();
+        var observation = SessionObservation.Ingress;
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -80,6 +84,7 @@ public static class AgentCommand
                     case "--session-logging":
                         logging.AddRange(Next().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(SessionLogRule.Parse));
                         break;
+                    case "--session-observation": observation = SessionObservations.Parse(Next()); break;
                     default: throw new FormatException($"unknown option {a} (see `flowline agent --help`)");
                 }
             }
@@ -139,8 +144,8 @@ public static class AgentCommand
         Console.Out.Flush();
 
         var queue = new Backlog(backlog, backlogMax, stderr);
-        var sessionizer = new Sessionizer();
-        var exporter = new SessionExporter(new SessionSampler(exportRate), logging, symbols);
+        var sessionizer = new Sessionizer(new SessionizerOptions { Observation = observation });
+        var exporter = new SessionExporter(new SessionSampler(exportRate), logging, symbols, enricher is null ? null : enricher.RemoteTags);
         var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
         using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });

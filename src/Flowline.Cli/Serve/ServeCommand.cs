@@ -48,6 +48,9 @@ internal static class ServeCommand
           --session-export-rate N  session sampling: at most N sessions/s on average (default 0: all)
           --session-logging R[:N]  log sessions admitted by rule uuid R (or *), the first of every N;
                                  teardowns always (comma-separated for several)
+          --session-observation ingress|egress|both
+                                 which observations of a packet sessions count (default ingress: records
+                                 an exporter reports as egress are left out; Open vSwitch reports both)
           --sampled-sessions-to D, --logged-sessions-to D
                                  destinations, comma-separated: store, file:PATH (JSON lines, rotated),
                                  syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT (RFC 5424); default store
@@ -94,6 +97,7 @@ internal static class ServeCommand
                     "--sessions" => "sessions",
                     "--session-export-rate" => "session_export_rate",
                     "--session-logging" => "session_logging",
+                    "--session-observation" => "session_observation",
                     "--sampled-sessions-to" => "sampled_sessions_to",
                     "--logged-sessions-to" => "logged_sessions_to",
                     _ => throw new FormatException($"unknown option {a} (see `flowline serve --help`)"),

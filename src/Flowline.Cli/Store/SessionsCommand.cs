@@ -26,11 +26,12 @@ internal static class SessionsCommand
                                port, rule and remote end, aggregates keyed by local address, protocol and
                                service port, each with its sessions keyed by remote address and client port
           --service-port P     a port that is always the server's (repeatable, or P,P,...)
+          --observation O      which observations of a packet count: ingress (default: records the exporter
+                               reported as egress are left out; Open vSwitch reports both), egress, both
           -o FORMAT            table (default), csv or json (sessions); --endpoints is always JSON
           -n N                 at most N sessions, the largest first (default: all, largest first)
         Counts: forward = client to server, reverse = server to client; bytes and packets are the stored
-        (scaled) estimates. Open vSwitch reports IPFIX at ingress and at egress: add `flowdir ingress`
-        to count each packet once.
+        (scaled) estimates.
         """;
 
     public static int Run(string[] args, TextWriter stderr)
@@ -46,6 +47,7 @@ internal static class SessionsCommand
         var servicePorts = new HashSet<ushort>();
         var format = "table";
         var endpoints = false;
+        var observation = SessionObservation.Ingress;
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -58,6 +60,16 @@ internal static class SessionsCommand
                     case "--from": from = CliArgs.ParseTime(a, Next()); break;
                     case "--to": to = CliArgs.ParseTime(a, Next()); break;
                     case "--endpoints": endpoints = true; break;
+                    case "--observation":
+                        try
+                        {
+                            observation = SessionObservations.Parse(Next());
+                        }
+                        catch (FormatException e)
+                        {
+                            throw new ArgumentException($"--observation {e.Message}");
+                        }
+                        break;
                     case "--service-port":
                         foreach (var p in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                         {
@@ -91,7 +103,7 @@ internal static class SessionsCommand
         var (store, filter) = opened;
         using var storeOpened = store;
         var names = store.Symbols;
-        var sessionizer = new Sessionizer(new SessionizerOptions { ServicePorts = servicePorts });
+        var sessionizer = new Sessionizer(new SessionizerOptions { ServicePorts = servicePorts, Observation = observation });
         foreach (var r in store.Rows(from, to, filter)) sessionizer.Add(r);
         var sessions = sessionizer.Flush(long.MaxValue / 2);
         sessions.Sort((x, y) => y.TotalBytes.CompareTo(x.TotalBytes));
