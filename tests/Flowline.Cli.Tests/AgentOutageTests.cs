@@ -20,7 +20,7 @@ public sealed class AgentOutageTests : IDisposable
 
     public void Dispose() => _dir.Delete(recursive: true);
 
-    private static List<byte[]> Datagrams(string pcap, out ulong bytes, out ulong packets)
+    internal static List<byte[]> Datagrams(string pcap, out ulong bytes, out ulong packets)
     {
         var list = new List<byte[]>();
         var decoder = new FlowDecoder();
