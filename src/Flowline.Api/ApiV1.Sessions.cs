@@ -7,8 +7,11 @@ using Microsoft.AspNetCore.Http;
 
 namespace Flowline.Api;
 
-/// <summary>The sessions store and how an agent's SessionEndpoint batch is stored (returns the rows stored; FormatException when malformed).</summary>
-public sealed record SessionAccess(IFlowStore Store, Func<byte[], int> Ingest);
+/// <summary>
+/// The sessions store, how an agent's SessionEndpoint batch is stored (returns the rows stored;
+/// FormatException when malformed), and the session rate events (JSON lines with an account) in [from, to) µs.
+/// </summary>
+public sealed record SessionAccess(IFlowStore Store, Func<byte[], int> Ingest, Func<long, long, IEnumerable<string>>? Anomalies = null);
 
 /// <summary>Sessions: <c>/api/v1/sessions</c>, agents' <c>/api/v1/session-endpoints</c>, and the Contrail <c>/analytics</c> query.</summary>
 public sealed partial class ApiV1
@@ -20,6 +23,7 @@ public sealed partial class ApiV1
             if (await SessionsInUse(context) is { } s) await Rows(context, s.Store, "sessions");
         });
         app.MapPost("/api/v1/session-endpoints", SessionEndpoints);
+        app.MapGet("/api/v1/session-anomalies", SessionAnomalies);
         app.MapPost("/analytics/query", AnalyticsQuery);
         app.MapGet("/analytics/tables", async context =>
         {
@@ -41,6 +45,33 @@ public sealed partial class ApiV1
         if (await Authenticate(context) is null) return null;
         await Error(context, new ApiError(404, "SessionsOff", "this server does not keep sessions: start it with --sessions on (or an inventory, which turns them on)"));
         return null;
+    }
+
+    /// <summary>Session rate events of ports of interest, NDJSON oldest first, of the key's account (or another's, or all, as everywhere).</summary>
+    private async Task SessionAnomalies(HttpContext context)
+    {
+        if (await SessionsInUse(context) is not { } s) return;
+        var key = await Authenticate(context);
+        if (key is null) return;
+        var q = context.Request.Query;
+        if (!Rfc3339(q["from"].ToString(), out var from) || !Rfc3339(q["to"].ToString(), out var to) || to <= from)
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", "from and to are required as RFC 3339 times, to later than from, e.g. from=2026-11-21T10:00:00Z&to=2026-11-21T11:00:00Z"));
+            return;
+        }
+        var (ok, account) = await Scope(context, key, "session anomalies");
+        if (!ok) return;
+        context.Response.ContentType = "application/x-ndjson";
+        if (s.Anomalies is null) return;
+        foreach (var line in s.Anomalies(from.ToUnixTimeMilliseconds() * 1000, to.ToUnixTimeMilliseconds() * 1000))
+        {
+            if (account is not null)
+            {
+                using var doc = JsonDocument.Parse(line);
+                if (doc.RootElement.GetProperty("account").GetString() != account) continue;
+            }
+            await context.Response.WriteAsync(line + "\n");
+        }
     }
 
     /// <summary>An agent's batch: stored durably before the answer, so an agent that got 200 may forget it.</summary>

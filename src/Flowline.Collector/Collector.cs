@@ -72,7 +72,7 @@ public sealed class Collector : IDisposable
         {
             try
             {
-                Sessions = new SessionService(options, Store.Symbols, _pipelines.Count, _log, remoteTags: Enricher is { } e ? e.RemoteTags : null);
+                Sessions = new SessionService(options, Store.Symbols, _pipelines.Count, _log, enricher: Enricher);
             }
             catch
             {

@@ -58,6 +58,10 @@ public sealed class CollectorOptions
     public List<string> LoggedSessionsTo { get; set; } = ["store"];
     /// <summary>Ports that are always the server's end of a session (before the below-1024 rule).</summary>
     public HashSet<ushort> ServicePorts { get; set; } = [];
+    /// <summary>Session rate anomalies of ports of interest: the bin new sessions are counted in, how far off is abnormal, and where events go besides the events file.</summary>
+    public TimeSpan AnomalyBin { get; set; } = TimeSpan.FromMinutes(1);
+    public double AnomalyThreshold { get; set; } = 5;
+    public List<string> AnomalyEventsTo { get; set; } = [];
     /// <summary>Which of an exporter's observations of a packet the sessions count (ingress, egress, both).</summary>
     public Flowline.Sessions.SessionObservation SessionObservation { get; set; } = Flowline.Sessions.SessionObservation.Ingress;
 
@@ -155,6 +159,17 @@ public sealed class CollectorOptions
             case "session_logging": SessionLogging = List().Select(Flowline.Sessions.SessionLogRule.Parse).ToList(); break;
             case "sampled_sessions_to": SampledSessionsTo = List().Select(CheckDestination).ToList(); break;
             case "logged_sessions_to": LoggedSessionsTo = List().Select(CheckDestination).ToList(); break;
+            case "anomaly_bin":
+                AnomalyBin = Duration(Scalar()) is var bin && bin > TimeSpan.Zero && TimeSpan.FromHours(1).Ticks % bin.Ticks == 0
+                    ? bin : throw new FormatException("expected a duration that divides an hour (1m, 5m, 10s)");
+                break;
+            case "anomaly_threshold":
+                AnomalyThreshold = double.TryParse(Scalar(), NumberStyles.Float, CultureInfo.InvariantCulture, out var deviations) && deviations > 0
+                    ? deviations : throw new FormatException("expected robust standard deviations (above 0)");
+                break;
+            case "anomaly_events_to":
+                AnomalyEventsTo = List().Select(d => d != "store" ? CheckDestination(d) : throw new FormatException("anomaly events are always kept in DATA_DIR/sessions/anomalies.jsonl; list file:PATH or syslog:… destinations")).ToList();
+                break;
             case "session_observation": SessionObservation = Flowline.Sessions.SessionObservations.Parse(Scalar()); break;
             case "service_ports": ServicePorts = List().Select(p => ushort.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port > 0 ? port : throw new FormatException($"'{p}' is not a port")).ToHashSet(); break;
             case "sampling":

@@ -192,6 +192,10 @@ public static class HttpFace
             Line("flowline_sessions_held", "", sessions.SessionsHeld);
             Help("flowline_session_other_observations_total", "counter", "Records left out of sessions as the other observation of their packets (session_observation).");
             Line("flowline_session_other_observations_total", "", sessions.OtherObservations);
+            Help("flowline_session_rate_ports_watched", "gauge", "Ports of interest whose session creation rate is watched for anomalies.");
+            Line("flowline_session_rate_ports_watched", "", sessions.Anomalies.Watched);
+            Help("flowline_session_rate_events_total", "counter", "Session rate events (abnormal high, low, back to normal).");
+            Line("flowline_session_rate_events_total", "", sessions.Anomalies.Raised);
             Help("flowline_sessions_flushed_total", "counter", "Sessions with traffic handed out at interval ends.");
             Line("flowline_sessions_flushed_total", "", sessions.SessionsFlushed);
             Help("flowline_sessions_exported_total", "counter", "Sessions exported, by kind (sampled, logged).");

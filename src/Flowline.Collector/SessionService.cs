@@ -31,13 +31,18 @@ public sealed class SessionService : IDisposable
     private readonly AgentSequences _agents;
     private long _lastFlush;
     private long _rowsStored, _storeErrors, _sessionsFlushed, _agentBatches, _agentDuplicates;
+    private readonly Enrichment.Enricher? _enricher;
+    private readonly SessionAnomalies _anomalies;
+    private readonly Dictionary<string, long> _agentLastTime = new(StringComparer.Ordinal);
 
     /// <param name="decoders">How many decoders (pipelines) add records, each with its own sessionizer.</param>
-    /// <param name="remoteTags">Names a session's remote end by its port's tags (the inventory), when known.</param>
-    public SessionService(CollectorOptions options, SymbolTable symbols, int decoders, Action<string> log, bool timer = true, RemoteTagLookup? remoteTags = null)
+    /// <param name="enricher">The inventory in force: the tags of a session's remote end, and the ports of interest whose session rate is watched.</param>
+    public SessionService(CollectorOptions options, SymbolTable symbols, int decoders, Action<string> log, bool timer = true, Enrichment.Enricher? enricher = null)
     {
         _symbols = symbols;
         _log = log;
+        _enricher = enricher;
+        RemoteTagLookup? remoteTags = enricher is null ? null : enricher.RemoteTags;
         Store = new EmbeddedStore(Path.Combine(options.DataDir, Directory), new EmbeddedStoreOptions { Symbols = symbols });
         var sessionizerOptions = new SessionizerOptions { ServicePorts = options.ServicePorts, Observation = options.SessionObservation };
         _sessionizers = Enumerable.Range(0, Math.Max(1, decoders)).Select(_ => new Sessionizer(sessionizerOptions)).ToArray();
@@ -48,16 +53,22 @@ public sealed class SessionService : IDisposable
         foreach (var d in options.SampledSessionsTo.Concat(options.LoggedSessionsTo).Distinct())
         {
             if (d == "store") continue;
-            ISessionLineSink sink = d.StartsWith("file:", StringComparison.Ordinal) ? new SessionLogFile(d[5..]) : SyslogSender.Parse(d[7..]);
-            _lines.Add(new LineDestination(sink, Kinds(d)));
+            _lines.Add(new LineDestination(Sink(d, "session"), Kinds(d)));
         }
         _agents = new AgentSequences(Path.Combine(Store.Root, "agents.json"));
+        _anomalies = new SessionAnomalies(options, Store.Root, symbols, log);
         Interval = options.SessionInterval;
         _lastFlush = Collector.NowMicros();
         if (timer) _timer = new Timer(_ => Tick(), null, Interval, Interval);
     }
 
+    internal static ISessionLineSink Sink(string destination, string messageId) => destination.StartsWith("file:", StringComparison.Ordinal)
+        ? new SessionLogFile(destination[5..])
+        : SyslogSender.Parse(destination[7..], messageId);
+
     public EmbeddedStore Store { get; }
+    /// <summary>Session rate anomalies of the ports of interest.</summary>
+    public SessionAnomalies Anomalies => _anomalies;
     public TimeSpan Interval { get; }
     public long RowsStored => Interlocked.Read(ref _rowsStored);
     public long StoreErrors => Interlocked.Read(ref _storeErrors);
@@ -94,6 +105,7 @@ public sealed class SessionService : IDisposable
             _lastFlush = now;
             var endpoints = _exporter.Export(active, ended, seconds).Endpoints;
             Deliver(endpoints, now);
+            _anomalies.Interval(now, _enricher?.Inventory, active.Where(s => s.First && s.Vmi != 0).Select(s => (s.Account, s.Vmi)));
         }
     }
 
@@ -153,6 +165,22 @@ public sealed class SessionService : IDisposable
             _agents.Save(batch.Agent, batch.Sequence);
             Interlocked.Add(ref _rowsStored, n);
             Interlocked.Increment(ref _agentBatches);
+            // Sessions that began after the agent's previous batch are its new ones.
+            var since = _agentLastTime.GetValueOrDefault(batch.Agent, long.MinValue);
+            _agentLastTime[batch.Agent] = Math.Max(since, batch.Time);
+            var created = new List<(uint, uint)>();
+            foreach (var e in batch.Endpoints)
+            {
+                foreach (var a in e.Aggregates.Values)
+                {
+                    foreach (var info in a.Sessions.Values)
+                    {
+                        if (info.SetupTime <= since || e.Identity.Vmi == 0) continue;
+                        for (var k = 0; k < Math.Max(1, info.Sessions); k++) created.Add((e.Identity.Account, e.Identity.Vmi));
+                    }
+                }
+            }
+            _anomalies.Interval(Collector.NowMicros(), _enricher?.Inventory, created);
             return n;
         }
     }
@@ -162,6 +190,7 @@ public sealed class SessionService : IDisposable
     {
         _timer?.Dispose();
         Tick();
+        lock (_flushLock) _anomalies.Save();
         try
         {
             Store.Flush();
@@ -176,40 +205,8 @@ public sealed class SessionService : IDisposable
     {
         _timer?.Dispose();
         foreach (var d in _lines) d.Sink.Dispose();
+        _anomalies.Dispose();
         Store.Dispose();
-    }
-
-    private sealed class LineDestination(ISessionLineSink sink, byte kinds)
-    {
-        public ISessionLineSink Sink { get; } = sink;
-        public byte Kinds { get; } = kinds;
-        public List<string> Pending { get; } = [];
-        public long Dropped, Errors;
-
-        public void Add(string line)
-        {
-            if (Pending.Count >= MaxPendingLines)
-            {
-                Pending.RemoveAt(0);
-                Dropped++;
-            }
-            Pending.Add(line);
-        }
-
-        public void Send(Action<string> log)
-        {
-            if (Pending.Count == 0) return;
-            try
-            {
-                Sink.Write(Pending);
-                Pending.Clear();
-            }
-            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
-            {
-                Errors++;
-                log($"sessions: {Sink.Describe}: {e.Message}; {Pending.Count} lines kept for the next interval");
-            }
-        }
     }
 
     /// <summary>The last sequence number stored for each agent, kept in a file (written whole, then renamed).</summary>
@@ -233,6 +230,40 @@ public sealed class SessionService : IDisposable
             File.WriteAllBytes(tmp, JsonSerializer.SerializeToUtf8Bytes(_stored));
             using (var f = new FileStream(tmp, FileMode.Open, FileAccess.ReadWrite)) f.Flush(flushToDisk: true);
             File.Move(tmp, _path, overwrite: true);
+        }
+    }
+}
+
+/// <summary>A file or syslog destination with the lines it has not taken yet (kept while it fails, the oldest dropped past a limit).</summary>
+internal sealed class LineDestination(ISessionLineSink sink, byte kinds)
+{
+    public ISessionLineSink Sink { get; } = sink;
+    public byte Kinds { get; } = kinds;
+    public List<string> Pending { get; } = [];
+    public long Dropped, Errors;
+
+    public void Add(string line)
+    {
+        if (Pending.Count >= SessionService.MaxPendingLines)
+        {
+            Pending.RemoveAt(0);
+            Dropped++;
+        }
+        Pending.Add(line);
+    }
+
+    public void Send(Action<string> log)
+    {
+        if (Pending.Count == 0) return;
+        try
+        {
+            Sink.Write(Pending);
+            Pending.Clear();
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        {
+            Errors++;
+            log($"sessions: {Sink.Describe}: {e.Message}; {Pending.Count} lines kept for the next interval");
         }
     }
 }

@@ -19,7 +19,7 @@ public sealed record Tags(string? App, string? Tier, string? Site, string? Deplo
     public static readonly Tags None = new(null, null, null, null, []);
 }
 
-/// <summary>A port (VMI): a VM's interface on a virtual network.</summary>
+/// <summary>A port (VMI): a VM's interface on a virtual network. <see cref="OfInterest"/>: its session creation rate is watched for anomalies.</summary>
 public sealed record Port(
     string Uuid,
     string Account,
@@ -33,7 +33,8 @@ public sealed record Port(
     uint? OfPort,
     uint? IfIndex,
     Tags Tags,
-    IReadOnlyList<string> SecurityGroups);
+    IReadOnlyList<string> SecurityGroups,
+    bool OfInterest = false);
 
 public enum RuleDirection : byte { Ingress, Egress }
 

@@ -340,7 +340,7 @@ public static class InventoryFile
             foreach (var (node, field) in Items(root, "ports", "ports"))
             {
                 if (Mapping(node, field, "uuid", "account", "network", "mac", "ips", "vm", "node", "exporter", "interface", "ofport", "ifindex",
-                        "tags", "labels", "security_groups") is not { } m) continue;
+                        "tags", "labels", "security_groups", "of_interest") is not { } m) continue;
                 var uuid = Text(m, node, field, "uuid", required: true);
                 var account = Text(m, node, field, "account", required: true);
                 CheckAccount(m, field, account, accounts);
@@ -387,6 +387,13 @@ public static class InventoryFile
                     else if (account is not null && group.Account != account) Error(n, $"{field}.security_groups", $"group '{g}' belongs to {group.Account}, not {account}");
                     else sgs.Add(group.Uuid);
                 }
+                var ofInterest = false;
+                switch (Text(m, node, field, "of_interest", required: false))
+                {
+                    case null or "false": break;
+                    case "true": ofInterest = true; break;
+                    case var other: Error(m["of_interest"], $"{field}.of_interest", $"'{other}': expected true or false"); break;
+                }
                 var ofport = Number(m, node, field, "ofport", uint.MaxValue);
                 var ifindex = Number(m, node, field, "ifindex", uint.MaxValue);
                 if (uuid is null || account is null || network is null) continue;
@@ -396,7 +403,7 @@ public static class InventoryFile
                     continue;
                 }
                 ports.Add(new Port(uuid, account, network.Name, mac, ips, Text(m, node, field, "vm", false), Text(m, node, field, "node", false), exporter,
-                    Text(m, node, field, "interface", false), ofport, ifindex, tags, sgs));
+                    Text(m, node, field, "interface", false), ofport, ifindex, tags, sgs, ofInterest));
             }
             return ports;
         }

@@ -121,7 +121,7 @@ public sealed class SessionLogFile(string path, long maxBytes = 100 << 20, int k
 }
 
 /// <summary>
-/// RFC 5424 syslog: each line is one message, <c>&lt;PRI&gt;1 TIMESTAMP HOST flowline PID session - JSON</c>, facility
+/// RFC 5424 syslog: each line is one message, <c>&lt;PRI&gt;1 TIMESTAMP HOST flowline PID MSGID - JSON</c>, facility
 /// local0, severity info; over UDP one datagram each, over TCP octet-counted (RFC 6587), reconnecting after a failure.
 /// </summary>
 public sealed class SyslogSender : ISessionLineSink
@@ -131,27 +131,29 @@ public sealed class SyslogSender : ISessionLineSink
     private readonly int _port;
     private readonly bool _tcp;
     private readonly string _hostname = Environment.MachineName;
+    private readonly string _messageId;
     private Socket? _socket;
 
-    public SyslogSender(string host, int port, bool tcp)
+    /// <param name="messageId">The MSGID of every message: session, or anomaly for session rate events.</param>
+    public SyslogSender(string host, int port, bool tcp, string messageId = "session")
     {
-        (_host, _port, _tcp) = (host, port, tcp);
+        (_host, _port, _tcp, _messageId) = (host, port, tcp, messageId);
     }
 
     /// <summary>"udp://HOST:PORT" or "tcp://HOST:PORT" (port 514 when left out).</summary>
-    public static SyslogSender Parse(string text)
+    public static SyslogSender Parse(string text, string messageId = "session")
     {
         if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("udp" or "tcp") || uri.Host.Length == 0)
         {
             throw new FormatException($"'{text}': expected udp://HOST:PORT or tcp://HOST:PORT");
         }
-        return new SyslogSender(uri.Host.Trim('[', ']'), uri.IsDefaultPort || uri.Port < 0 ? 514 : uri.Port, uri.Scheme == "tcp");
+        return new SyslogSender(uri.Host.Trim('[', ']'), uri.IsDefaultPort || uri.Port < 0 ? 514 : uri.Port, uri.Scheme == "tcp", messageId);
     }
 
     public string Describe => $"syslog {(_tcp ? "tcp" : "udp")}://{_host}:{_port}";
 
-    public static string Message(string line, DateTime now, string hostname) =>
-        $"<{Priority}>1 {now.ToUniversalTime():yyyy-MM-ddTHH:mm:ss.ffffffZ} {hostname} flowline {Environment.ProcessId} session - {line}";
+    public static string Message(string line, DateTime now, string hostname, string messageId = "session") =>
+        $"<{Priority}>1 {now.ToUniversalTime():yyyy-MM-ddTHH:mm:ss.ffffffZ} {hostname} flowline {Environment.ProcessId} {messageId} - {line}";
 
     public void Write(IReadOnlyList<string> lines)
     {
@@ -162,7 +164,7 @@ public sealed class SyslogSender : ISessionLineSink
             var now = DateTime.UtcNow;
             foreach (var line in lines)
             {
-                var message = Encoding.UTF8.GetBytes(Message(line, now, _hostname));
+                var message = Encoding.UTF8.GetBytes(Message(line, now, _hostname, _messageId));
                 if (_tcp)
                 {
                     var framed = Encoding.ASCII.GetBytes($"{message.Length} ").Concat(message).ToArray();

@@ -25,6 +25,7 @@ public sealed class InventoryFileTests
         Assert.Equal(("web", "frontend", "blr", "prod"), (web.Tags.App, web.Tags.Tier, web.Tags.Site, web.Tags.Deployment));
         Assert.Equal(["pci"], web.Tags.Labels);
         Assert.Equal(["6f1c2f9e-0000-4000-8000-000000000001"], web.SecurityGroups);
+        Assert.Equal(["acme-web-1"], inventory.Ports.Where(p => p.OfInterest).Select(p => p.Vm));
         // Overlapping tenants: the same address in two networks is allowed.
         Assert.Equal(2, inventory.Ports.Count(p => p.Addresses.Contains(FlowAddress.Parse("10.0.0.5"))));
         var rule = inventory.SecurityGroups[0].Rules[0];
@@ -61,6 +62,7 @@ public sealed class InventoryFileTests
         { "accounts: [{id: acc-1}]\nsecurity_groups:\n  - uuid: g\n    account: acc-1\n    rules:\n      - {uuid: r, direction: ingress, ports: 90-80}\n", 6, "security_groups[0].rules[0].ports", "range" },
         { "accounts: [{id: acc-1}]\nsecurity_groups:\n  - uuid: g\n    account: acc-1\n    rules:\n      - {uuid: r, direction: ingress, remote_group: nope}\n", 6, "security_groups[0].rules[0].remote_group", "no security group 'nope'" },
         { "accounts: [{id: acc-1}]\nsecurity_groups:\n  - uuid: g\n    account: acc-1\n    rules:\n      - {uuid: r, direction: ingress, ethertype: IPv6, remote: 10.0.0.0/8}\n", 6, "security_groups[0].rules[0].remote", "IPv6" },
+        { "accounts: [{id: acc-1}]\nnetworks: [{name: n, account: acc-1, subnets: [10.0.0.0/24]}]\nports:\n  - uuid: p\n    account: acc-1\n    network: n\n    of_interest: yes please\n", 7, "ports[0].of_interest", "true or false" },
         { "accounts:\n  - id: acc-1\n   name: bad indent\n", 3, "syntax", "" },
     };
 

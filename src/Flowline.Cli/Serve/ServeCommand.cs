@@ -48,6 +48,9 @@ internal static class ServeCommand
           --session-export-rate N  session sampling: at most N sessions/s on average (default 0: all)
           --session-logging R[:N]  log sessions admitted by rule uuid R (or *), the first of every N;
                                  teardowns always (comma-separated for several)
+          --anomaly-events-to D  where session rate events of ports marked of_interest in the inventory go
+                                 besides DATA_DIR/sessions/anomalies.jsonl and /api/v1/session-anomalies:
+                                 file:PATH, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT (comma-separated)
           --session-observation ingress|egress|both
                                  which observations of a packet sessions count (default ingress: records
                                  an exporter reports as egress are left out; Open vSwitch reports both)
@@ -98,6 +101,7 @@ internal static class ServeCommand
                     "--session-export-rate" => "session_export_rate",
                     "--session-logging" => "session_logging",
                     "--session-observation" => "session_observation",
+                    "--anomaly-events-to" => "anomaly_events_to",
                     "--sampled-sessions-to" => "sampled_sessions_to",
                     "--logged-sessions-to" => "logged_sessions_to",
                     _ => throw new FormatException($"unknown option {a} (see `flowline serve --help`)"),
@@ -174,7 +178,7 @@ internal static class ServeCommand
         new ActionApi(collector.Store, guard, audit, apiOptions).Map(app);
         new ApiV1(collector.Store, guard, audit, apiOptions,
             collector.Inventory is { } watch ? new InventoryAccess(watch.Path, watch.Reload) : null,
-            collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, body => sessions.Ingest(body)) : null).Map(app);
+            collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, body => sessions.Ingest(body), sessions.Anomalies.Events) : null).Map(app);
         try
         {
             app.StartAsync().GetAwaiter().GetResult();
