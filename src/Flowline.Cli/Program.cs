@@ -25,6 +25,7 @@ public static class Program
                     read a period of flow logs from a server's DescribeFlowLog API into one file
           sessions  stitch stored flows into bidirectional sessions and SessionEndpoints
           agent     on a compute node: sessions from the local switch, shipped to a collector every 2 s
+          relay     carry UDP datagrams through a pipe as hex lines (sFlow over ssh)
           gen       generate reproducible synthetic sFlow, NetFlow v9 or IPFIX exports
           fields    list the canonical flow record fields
           version   print the version
@@ -64,6 +65,8 @@ public static class Program
                 return Api.DescribeFlowLogsCommand.Run(rest, Console.Out, Console.Error);
             case "gen":
                 return GenCommand.Run(rest, Console.Error);
+            case "relay":
+                return Relay.RelayCommand.Run(rest, Console.Error);
             case "fields":
                 foreach (var f in FlowFields.All)
                 {
