@@ -28,6 +28,7 @@ public sealed class Collector : IDisposable
         Options = options;
         _log = log ?? (_ => { });
         Store = new EmbeddedStore(options.DataDir);
+        Forwarding = new Forwarding(options.DataDir, _log);
         if (options.Inventory is not null)
         {
             try
@@ -94,6 +95,8 @@ public sealed class Collector : IDisposable
     public InventoryWatch? Inventory { get; }
     /// <summary>Sessionizing and the sessions store, when enabled (<see cref="CollectorOptions.SessionsEnabled"/>).</summary>
     public SessionService? Sessions { get; }
+    /// <summary>Copies of the received datagrams to other analyzers (sFlow-RT's /forwarding).</summary>
+    public Forwarding Forwarding { get; }
     /// <summary>Rows stored: records, plus one more for each flow between two ports.</summary>
     public long RowsStored => Interlocked.Read(ref _rows);
     public int TemplatesRestored { get; }
@@ -250,6 +253,7 @@ public sealed class Collector : IDisposable
         Inventory?.Dispose();
         Stop();
         Sessions?.Dispose();
+        Forwarding.Dispose();
         try
         {
             Store.Dispose();

@@ -39,6 +39,45 @@ public static class HttpFace
             certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null);
     }
 
+    /// <summary>
+    /// sFlow-RT's forwarding API: <c>GET /forwarding/json</c>, <c>GET|PUT|DELETE /forwarding/{name}/json</c>.
+    /// Changes are taken from loopback only (they send the whole telemetry stream where they say).
+    /// </summary>
+    private static void MapForwarding(WebApplication app, Forwarding forwarding)
+    {
+        static IResult Refused(string message, int status) =>
+            Results.Json(new System.Text.Json.Nodes.JsonObject { ["error"] = message }, statusCode: status);
+        static bool Local(HttpContext c) => c.Connection.RemoteIpAddress is { } a && IPAddress.IsLoopback(a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a);
+        app.MapGet("/forwarding/json", () => Results.Text(forwarding.Describe().ToJsonString(), "application/json"));
+        app.MapGet("/forwarding/{name}/json", (string name) => forwarding.Describe(name) is { } o
+            ? Results.Text(o.ToJsonString(), "application/json")
+            : Refused($"no forwarding session '{name}'", 404));
+        app.MapPut("/forwarding/{name}/json", async (HttpContext c, string name) =>
+        {
+            if (!Local(c)) return Refused("forwarding sessions are changed from the collector's own host (loopback) only", 403);
+            using var reader = new StreamReader(c.Request.Body);
+            var body = await reader.ReadToEndAsync();
+            try
+            {
+                forwarding.Put(name, body);
+            }
+            catch (FormatException e)
+            {
+                return Refused(e.Message, 400);
+            }
+            catch (IOException e)
+            {
+                return Refused($"the session could not be saved: {e.Message}", 503);
+            }
+            return Results.Text(forwarding.Describe(name)!.ToJsonString(), "application/json");
+        });
+        app.MapDelete("/forwarding/{name}/json", (HttpContext c, string name) =>
+        {
+            if (!Local(c)) return Refused("forwarding sessions are changed from the collector's own host (loopback) only", 403);
+            return forwarding.Delete(name) ? Results.Text("{}", "application/json") : Refused($"no forwarding session '{name}'", 404);
+        });
+    }
+
     public static WebApplication Build(Collector collector, IPEndPoint endpoint,
         System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
     {
@@ -57,6 +96,7 @@ public static class HttpFace
         });
         var app = builder.Build();
         app.MapGet("/healthz", () => Results.Text("ok\n"));
+        MapForwarding(app, collector.Forwarding);
         app.MapGet("/metrics", () => Results.Text(Metrics(collector), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapGet("/api/v1/exporters", (HttpContext context) =>
         {

@@ -22,11 +22,14 @@ internal sealed class Pipeline : IDisposable
     private int _parked;
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
     private long _received, _queueDrops, _decoded;
+    /// <summary>The listener's protocol as <see cref="Forwarding.Forward"/> numbers it.</summary>
+    private readonly int _protocol;
 
     public Pipeline(Collector collector, string listener, int index, IPEndPoint endpoint, CollectorOptions options)
     {
         _collector = collector;
         Listener = listener;
+        _protocol = listener switch { "sflow" => 0, "netflow" => 1, _ => 2 };
         Index = index;
         Decoder = new FlowDecoder();
         _ring = new DatagramRing(options.QueueBytes, options.QueueDatagrams);
@@ -242,6 +245,7 @@ internal sealed class Pipeline : IDisposable
 
     private void Decode(in DatagramRing.Entry entry, ReadOnlySpan<byte> datagram, ref CollectorSink sink)
     {
+        _collector.Forwarding.Forward(datagram, _protocol, entry.Exporter);
         var stats = Decoder.Stats;
         var dataBefore = stats.DataRecords;
         var pendingBefore = stats.PendingSets + stats.PendingDecoded;

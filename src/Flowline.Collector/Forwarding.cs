@@ -1,0 +1,247 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Flowline.Wire.Records;
+
+namespace Flowline.Collector;
+
+/// <summary>
+/// sFlow-RT's forwarding sessions: copies of the received datagrams, byte for byte, to other analyzers.
+/// A session has an address, a port (default 6343), optionally the agents whose datagrams it takes (the
+/// sFlow agent address in the datagram; the source address for NetFlow and IPFIX), and the protocols it
+/// takes (default sflow). Sessions are kept in <c>DATA_DIR/forwarding.json</c> and come back after a
+/// restart. The decoders call <see cref="Forward"/> for every datagram; with no session that is one read.
+/// A deleted session sends nothing once <see cref="Delete"/> has returned.
+/// </summary>
+public sealed class Forwarding : IDisposable
+{
+    public const string File = "forwarding.json";
+    private static readonly string[] Protocols = ["sflow", "netflow", "ipfix"];
+
+    private readonly string _path;
+    private readonly object _change = new();
+    private volatile Session[] _sessions = [];
+
+    public sealed record Spec(string Address, int Port, IReadOnlyList<string> Agents, IReadOnlyList<string> Protocols);
+
+    private sealed class Session(string name, Spec spec, Socket socket, FlowAddress[] agents, bool[] protocols)
+    {
+        public string Name { get; } = name;
+        public Spec Spec { get; } = spec;
+        public Socket Socket { get; } = socket;
+        public FlowAddress[] Agents { get; } = agents;
+        public bool[] Protocols { get; } = protocols;
+        public bool Closed;
+        public long Datagrams, Bytes, Errors;
+    }
+
+    public Forwarding(string dataDir, Action<string> log)
+    {
+        _path = Path.Combine(dataDir, File);
+        if (!System.IO.File.Exists(_path)) return;
+        try
+        {
+            foreach (var (name, node) in JsonNode.Parse(System.IO.File.ReadAllText(_path))!.AsObject())
+            {
+                Put(name, node!.ToJsonString(), save: false);
+            }
+        }
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or NullReferenceException)
+        {
+            log($"forwarding: {_path}: {e.Message}; no forwarding sessions restored");
+        }
+    }
+
+    public int Count => _sessions.Length;
+
+    /// <summary>
+    /// Creates or replaces a session from its JSON (<c>{"address": "10.0.0.30", "port": 7343, "agents": ["10.0.0.254"]}</c>,
+    /// optionally <c>"protocols": ["sflow", "netflow", "ipfix"]</c>). Throws <see cref="FormatException"/> with the reason.
+    /// </summary>
+    public void Put(string name, string json) => Put(name, json, save: true);
+
+    private void Put(string name, string json, bool save)
+    {
+        if (name.Length is 0 or > 100 || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+        {
+            throw new FormatException($"'{name}': a session name is 1 to 100 letters, digits, '-', '_' or '.'");
+        }
+        var spec = Parse(json);
+        var address = IPAddress.Parse(spec.Address);
+        var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            socket.Connect(new IPEndPoint(address, spec.Port));
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new FormatException($"cannot send to {spec.Address}:{spec.Port}: {e.Message}");
+        }
+        var agents = spec.Agents.Select(a => FlowAddress.FromIPAddress(IPAddress.Parse(a))).ToArray();
+        var protocols = Protocols.Select(p => spec.Protocols.Contains(p)).ToArray();
+        var session = new Session(name, spec, socket, agents, protocols);
+        lock (_change)
+        {
+            var old = _sessions.FirstOrDefault(s => s.Name == name);
+            _sessions = [.. _sessions.Where(s => s.Name != name), session];
+            if (old is not null) Close(old);
+            if (save) Save();
+        }
+    }
+
+    private static Spec Parse(string json)
+    {
+        JsonObject o;
+        try
+        {
+            o = JsonNode.Parse(json) as JsonObject ?? throw new FormatException("expected a JSON object like {\"address\": \"10.0.0.30\", \"port\": 6343}");
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"not JSON: {e.Message}");
+        }
+        foreach (var (key, _) in o)
+        {
+            if (key is not ("address" or "port" or "agents" or "protocols")) throw new FormatException($"unknown member '{key}' (address, port, agents, protocols)");
+        }
+        string Text(JsonNode? n, string what) => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new FormatException($"{what}: expected a string");
+        var address = Text(o["address"] ?? throw new FormatException("address is required"), "address");
+        if (!IPAddress.TryParse(address, out _)) throw new FormatException($"address '{address}' is not an IP address");
+        var port = 6343;
+        if (o["port"] is { } p && !(p is JsonValue pv && pv.TryGetValue(out port) && port is > 0 and < 65536)) throw new FormatException("port: expected 1 to 65535");
+        var agents = new List<string>();
+        if (o["agents"] is { } a)
+        {
+            foreach (var n in a as JsonArray ?? throw new FormatException("agents: expected a list of agent addresses"))
+            {
+                var text = Text(n, "agents");
+                agents.Add(IPAddress.TryParse(text, out var ip) ? ip.ToString() : throw new FormatException($"agents: '{text}' is not an IP address"));
+            }
+        }
+        var protocols = new List<string>();
+        if (o["protocols"] is { } ps)
+        {
+            foreach (var n in ps as JsonArray ?? throw new FormatException("protocols: expected a list"))
+            {
+                var text = Text(n, "protocols");
+                protocols.Add(Protocols.Contains(text) ? text : throw new FormatException($"protocols: '{text}' is not sflow, netflow or ipfix"));
+            }
+        }
+        if (protocols.Count == 0) protocols.Add("sflow");
+        return new Spec(address, port, agents, protocols);
+    }
+
+    /// <summary>Removes a session; false when there is none by that name. No copy leaves for it once this returns.</summary>
+    public bool Delete(string name)
+    {
+        lock (_change)
+        {
+            var old = _sessions.FirstOrDefault(s => s.Name == name);
+            if (old is null) return false;
+            _sessions = _sessions.Where(s => s.Name != name).ToArray();
+            Close(old);
+            Save();
+            return true;
+        }
+    }
+
+    private static void Close(Session s)
+    {
+        lock (s)
+        {
+            s.Closed = true;
+            s.Socket.Dispose();
+        }
+    }
+
+    private void Save()
+    {
+        var tmp = _path + ".tmp";
+        System.IO.File.WriteAllText(tmp, Describe(withCounters: false).ToJsonString());
+        System.IO.File.Move(tmp, _path, overwrite: true);
+    }
+
+    /// <summary>Every session by name: its spec, and with <paramref name="withCounters"/> what it sent.</summary>
+    public JsonObject Describe(bool withCounters = true)
+    {
+        var o = new JsonObject();
+        foreach (var s in _sessions) o[s.Name] = Describe(s, withCounters);
+        return o;
+    }
+
+    public JsonObject? Describe(string name) => _sessions.FirstOrDefault(s => s.Name == name) is { } s ? Describe(s, true) : null;
+
+    private static JsonObject Describe(Session s, bool withCounters)
+    {
+        var o = new JsonObject
+        {
+            ["address"] = s.Spec.Address,
+            ["port"] = s.Spec.Port,
+            ["agents"] = new JsonArray(s.Spec.Agents.Select(a => (JsonNode)a).ToArray()),
+            ["protocols"] = new JsonArray(s.Spec.Protocols.Select(a => (JsonNode)a).ToArray()),
+        };
+        if (withCounters)
+        {
+            o["datagrams"] = Interlocked.Read(ref s.Datagrams);
+            o["bytes"] = Interlocked.Read(ref s.Bytes);
+            o["errors"] = Interlocked.Read(ref s.Errors);
+        }
+        return o;
+    }
+
+    /// <summary>
+    /// Copies a datagram to every session that takes it. <paramref name="protocol"/>: 0 sflow, 1 netflow,
+    /// 2 ipfix (the listener it came in on); <paramref name="source"/>: the sender's address.
+    /// </summary>
+    public void Forward(ReadOnlySpan<byte> datagram, int protocol, FlowAddress source)
+    {
+        var sessions = _sessions;
+        if (sessions.Length == 0) return;
+        FlowAddress? agent = null;
+        foreach (var s in sessions)
+        {
+            if (!s.Protocols[protocol]) continue;
+            if (s.Agents.Length > 0)
+            {
+                agent ??= protocol == 0 ? SflowAgent(datagram) : source;
+                if (Array.IndexOf(s.Agents, agent.Value) < 0) continue;
+            }
+            lock (s)
+            {
+                if (s.Closed) continue;
+                try
+                {
+                    s.Socket.Send(datagram);
+                    s.Datagrams++;
+                    s.Bytes += datagram.Length;
+                }
+                catch (SocketException)
+                {
+                    // The analyzer is not listening (ICMP port unreachable) or the network is down: counted, not fatal.
+                    s.Errors++;
+                }
+            }
+        }
+    }
+
+    /// <summary>The agent address of an sFlow v5 datagram (type 1 IPv4, 2 IPv6), or none.</summary>
+    private static FlowAddress SflowAgent(ReadOnlySpan<byte> d)
+    {
+        if (d.Length < 12) return FlowAddress.None;
+        var type = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(d[4..]);
+        if (type == 1) return FlowAddress.FromV4(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(d[8..]));
+        if (type == 2 && d.Length >= 24) return FlowAddress.FromV6(d.Slice(8, 16));
+        return FlowAddress.None;
+    }
+
+    public void Dispose()
+    {
+        lock (_change)
+        {
+            foreach (var s in _sessions) Close(s);
+            _sessions = [];
+        }
+    }
+}
