@@ -9,9 +9,9 @@ namespace Flowline.Api;
 
 /// <summary>
 /// The sessions store, how an agent's SessionEndpoint batch is stored (returns the rows stored;
-/// FormatException when malformed), and the session rate events (JSON lines with an account) in [from, to) µs.
+/// FormatException when malformed), and the session rate events (JSON lines) in [from, to) µs of an account (null: all).
 /// </summary>
-public sealed record SessionAccess(IFlowStore Store, Func<byte[], int> Ingest, Func<long, long, IEnumerable<string>>? Anomalies = null);
+public sealed record SessionAccess(IFlowStore Store, Func<byte[], int> Ingest, Func<long, long, string?, IEnumerable<string>>? Anomalies = null);
 
 /// <summary>Sessions: <c>/api/v1/sessions</c>, agents' <c>/api/v1/session-endpoints</c>, and the Contrail <c>/analytics</c> query.</summary>
 public sealed partial class ApiV1
@@ -63,13 +63,8 @@ public sealed partial class ApiV1
         if (!ok) return;
         context.Response.ContentType = "application/x-ndjson";
         if (s.Anomalies is null) return;
-        foreach (var line in s.Anomalies(from.ToUnixTimeMilliseconds() * 1000, to.ToUnixTimeMilliseconds() * 1000))
+        foreach (var line in s.Anomalies(from.ToUnixTimeMilliseconds() * 1000, to.ToUnixTimeMilliseconds() * 1000, account))
         {
-            if (account is not null)
-            {
-                using var doc = JsonDocument.Parse(line);
-                if (doc.RootElement.GetProperty("account").GetString() != account) continue;
-            }
             await context.Response.WriteAsync(line + "\n");
         }
     }

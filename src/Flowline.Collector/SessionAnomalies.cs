@@ -106,8 +106,11 @@ public sealed class SessionAnomalies : IDisposable
         }
     }
 
-    /// <summary>The events (JSON lines) whose time lies in [from, to) µs, oldest first, from the events file and its rotations.</summary>
-    public IEnumerable<string> Events(long from, long to)
+    /// <summary>
+    /// The events (JSON lines) whose time lies in [from, to) µs, of <paramref name="account"/> (null: every
+    /// account), oldest first, from the events file and its rotations.
+    /// </summary>
+    public IEnumerable<string> Events(long from, long to, string? account)
     {
         var path = Path.Combine(_directory, EventsFile);
         foreach (var file in Enumerable.Range(1, 5).Reverse().Select(i => $"{path}.{i}").Append(path).Where(File.Exists).ToList())
@@ -116,16 +119,18 @@ public sealed class SessionAnomalies : IDisposable
             {
                 if (line.Length == 0) continue;
                 long time;
+                string? owner;
                 try
                 {
                     using var doc = JsonDocument.Parse(line);
                     time = (doc.RootElement.GetProperty("time").GetDateTime().ToUniversalTime() - DateTime.UnixEpoch).Ticks / 10;
+                    owner = doc.RootElement.GetProperty("account").GetString();
                 }
                 catch (Exception e) when (e is JsonException or KeyNotFoundException or FormatException or InvalidOperationException)
                 {
                     continue; // a torn last line
                 }
-                if (time >= from && time < to) yield return line;
+                if (time >= from && time < to && (account is null || owner == account)) yield return line;
             }
         }
     }

@@ -165,8 +165,9 @@ public sealed class SessionService : IDisposable
             _agents.Save(batch.Agent, batch.Sequence);
             Interlocked.Add(ref _rowsStored, n);
             Interlocked.Increment(ref _agentBatches);
-            // Sessions that began after the agent's previous batch are its new ones.
-            var since = _agentLastTime.GetValueOrDefault(batch.Agent, long.MinValue);
+            // Sessions that began after the agent's previous batch are its new ones (the first batch since this
+            // server started: within one interval before it, rather than every session the agent still holds).
+            var since = _agentLastTime.GetValueOrDefault(batch.Agent, batch.Time - (long)Interval.TotalMicroseconds);
             _agentLastTime[batch.Agent] = Math.Max(since, batch.Time);
             var created = new List<(uint, uint)>();
             foreach (var e in batch.Endpoints)

@@ -15,7 +15,6 @@ public static class SessionLine
         {
             if (id != 0) w.WriteString(key, names.Name(id) ?? id.ToString(CultureInfo.InvariantCulture));
         }
-        static string Time(long micros) => DateTime.UnixEpoch.AddTicks(micros * 10).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture);
         var (forward, reverse) = SessionRows.FlowIds(r);
         w.WriteStartObject();
         w.WriteString("time", Time(r.Start));
@@ -62,6 +61,9 @@ public static class SessionLine
         w.WriteString("reverse_flow_uuid", reverse);
         w.WriteEndObject();
     }
+
+    /// <summary>µs since the epoch as the lines write it: RFC 3339, UTC, microseconds.</summary>
+    public static string Time(long micros) => DateTime.UnixEpoch.AddTicks(micros * 10).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture);
 
     public static string Text(in FlowRecord r, ISymbolNames names)
     {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -30,10 +29,9 @@ public sealed record SessionRateEvent(
     /// <summary>One JSON object: the line of the events file, syslog and the API.</summary>
     public string ToJson()
     {
-        static string Time(long micros) => DateTime.UnixEpoch.AddTicks(micros * 10).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture);
         return new JsonObject
         {
-            ["time"] = Time(this.Time),
+            ["time"] = SessionLine.Time(Time),
             ["account"] = Account,
             ["vmi"] = Vmi,
             ["kind"] = Kind,
@@ -42,7 +40,7 @@ public sealed record SessionRateEvent(
             ["spread"] = Math.Round(Spread, 2),
             ["score"] = Math.Round(Score, 2),
             ["baseline"] = Baseline,
-            ["bin_start"] = Time(BinStart),
+            ["bin_start"] = SessionLine.Time(BinStart),
             ["bin_seconds"] = BinLength / 1e6,
         }.ToJsonString();
     }
