@@ -20,6 +20,7 @@ declare -A packages=(
   [npm]=npm
   [openssl]=openssl
   [rsyslogd]=rsyslog
+  [prometheus]=prometheus
 )
 missing=()
 for cmd in "${!packages[@]}"; do

@@ -18,6 +18,7 @@ public sealed class Collector : IDisposable
     private readonly Dictionary<FlowAddress, uint> _sampling = [];
     private readonly Action<string> _log;
     private readonly Timer _compaction;
+    private readonly Timer _realtimeTick;
     private long _templatesVersion;
     private readonly ConcurrentDictionary<Pipeline, long> _templatesSaved = new();
     private long _appended, _rows, _appendErrors, _lastCommitMicros;
@@ -47,6 +48,19 @@ public sealed class Collector : IDisposable
                 throw;
             }
         }
+        RealtimeEvents = new RealtimeEvents(options, _log);
+        var keys = new Realtime.KeyContext(Store.Symbols, Enricher?.Geo);
+        try
+        {
+            Realtime = new Realtime.RealtimeEngine(options.DataDir, keys, new Realtime.RealtimeOptions { MaxKeys = options.RealtimeMaxKeys }, _log, RealtimeEvents.Raise);
+        }
+        catch
+        {
+            RealtimeEvents.Dispose();
+            Store.Dispose();
+            throw;
+        }
+        if (Enricher is null) LoadGeoForKeys(keys, options.GeoDir);
         foreach (var (address, rate) in options.SamplingOverrides) _sampling[FlowAddress.FromIPAddress(address)] = rate;
         try
         {
@@ -86,6 +100,25 @@ public sealed class Collector : IDisposable
         foreach (var p in _pipelines) restored = TemplateFiles.Load(options.DataDir, p.Decoder.Templates, _log);
         TemplatesRestored = restored;
         _compaction = new Timer(_ => CompactQuietPartitions(), null, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30));
+        _realtimeTick = new Timer(_ => Realtime.Tick(NowMicros()), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>Without an inventory the address database is not loaded for enrichment; country: and asn: keys still want it (loaded in the background).</summary>
+    private void LoadGeoForKeys(Realtime.KeyContext keys, string? configured)
+    {
+        var dir = Enrichment.GeoDatabase.Locate(configured);
+        if (dir is null) return;
+        _ = Task.Run(() =>
+        {
+            try
+            {
+                keys.Geo = Enrichment.GeoDatabase.Load(dir);
+            }
+            catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
+            {
+                _log($"realtime: {dir}: {e.Message}; country: and asn: keys have no values");
+            }
+        });
     }
 
     public CollectorOptions Options { get; }
@@ -97,6 +130,9 @@ public sealed class Collector : IDisposable
     public SessionService? Sessions { get; }
     /// <summary>Copies of the received datagrams to other analyzers (sFlow-RT's /forwarding).</summary>
     public Forwarding Forwarding { get; }
+    /// <summary>sFlow-RT-style analytics on the decoded stream: flow definitions, counter metrics, thresholds.</summary>
+    public Realtime.RealtimeEngine Realtime { get; }
+    public RealtimeEvents RealtimeEvents { get; }
     /// <summary>Rows stored: records, plus one more for each flow between two ports.</summary>
     public long RowsStored => Interlocked.Read(ref _rows);
     public int TemplatesRestored { get; }
@@ -226,6 +262,7 @@ public sealed class Collector : IDisposable
     {
         if (Interlocked.CompareExchange(ref _stopped, 1, 0) != 0) return;
         _compaction.Dispose();
+        _realtimeTick.Dispose();
         var watch = Stopwatch.StartNew();
         Volatile.Write(ref _giveUpAt, Stopwatch.GetTimestamp() + (long)(ShutdownRetries.TotalSeconds * Stopwatch.Frequency));
         foreach (var p in _pipelines) p.Stop();
@@ -254,6 +291,7 @@ public sealed class Collector : IDisposable
         Stop();
         Sessions?.Dispose();
         Forwarding.Dispose();
+        RealtimeEvents.Dispose();
         try
         {
             Store.Dispose();

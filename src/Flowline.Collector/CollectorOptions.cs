@@ -62,6 +62,12 @@ public sealed class CollectorOptions
     public TimeSpan AnomalyBin { get; set; } = TimeSpan.FromMinutes(1);
     public double AnomalyThreshold { get; set; } = 5;
     public List<string> AnomalyEventsTo { get; set; } = [];
+    /// <summary>Flows one real-time flow definition holds at once (realtime_max_keys).</summary>
+    public int RealtimeMaxKeys { get; set; } = 1_000_000;
+    /// <summary>Where threshold events go besides GET /events/json: file:PATH, syslog:udp://… (threshold_events_to).</summary>
+    public List<string> ThresholdEventsTo { get; set; } = [];
+    /// <summary>URLs each threshold event is POSTed to as JSON, with retries (event_webhooks).</summary>
+    public List<Uri> EventWebhooks { get; set; } = [];
     /// <summary>Which of an exporter's observations of a packet the sessions count (ingress, egress, both).</summary>
     public Flowline.Sessions.SessionObservation SessionObservation { get; set; } = Flowline.Sessions.SessionObservation.Ingress;
 
@@ -170,6 +176,14 @@ public sealed class CollectorOptions
             case "anomaly_events_to":
                 AnomalyEventsTo = List().Select(d => d != "store" ? CheckDestination(d) : throw new FormatException("anomaly events are always kept in DATA_DIR/sessions/anomalies.jsonl; list file:PATH or syslog:… destinations")).ToList();
                 break;
+            case "realtime_max_keys": RealtimeMaxKeys = (int)Math.Clamp(Positive(Scalar()), 1000, 100_000_000); break;
+            case "threshold_events_to":
+                ThresholdEventsTo = List().Select(d => d != "store" ? CheckDestination(d) : throw new FormatException("events are always kept for GET /events/json; list file:PATH or syslog:… destinations")).ToList();
+                break;
+            case "event_webhooks":
+                EventWebhooks = List().Select(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+                    ? uri : throw new FormatException($"'{u}' is not an http:// or https:// URL")).ToList();
+                break;
             case "session_observation": SessionObservation = Flowline.Sessions.SessionObservations.Parse(Scalar()); break;
             case "service_ports": ServicePorts = List().Select(p => ushort.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port > 0 ? port : throw new FormatException($"'{p}' is not a port")).ToHashSet(); break;
             case "sampling":
@@ -190,7 +204,8 @@ public sealed class CollectorOptions
     public void ApplyEnvironment(Func<string, string?> get)
     {
         foreach (var key in new[] { "sflow", "netflow", "ipfix", "http", "data_dir", "sockets_per_port", "receive_buffer", "queue_bytes", "queue_datagrams", "batch_rows", "batch_interval", "compact_after", "inventory", "geo_dir", "admin_password_hash", "jcs_time_zone", "tls_certificate", "tls_key",
-            "sessions", "session_interval", "session_export_rate", "session_threshold", "session_logging", "sampled_sessions_to", "logged_sessions_to", "service_ports" })
+            "sessions", "session_interval", "session_export_rate", "session_threshold", "session_logging", "sampled_sessions_to", "logged_sessions_to", "service_ports",
+            "realtime_max_keys", "threshold_events_to", "event_webhooks" })
         {
             var name = "FLOWLINE_" + key.ToUpperInvariant();
             if (get(name) is not { Length: > 0 } text) continue;

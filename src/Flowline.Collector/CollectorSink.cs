@@ -78,9 +78,7 @@ internal struct CollectorSink(Collector collector, FlowBatch batch) : IFlowSink
         else enricher.Add(ref r, Batch);
     }
 
-    public readonly void OnCounters(in CounterRecord record)
-    {
-    }
+    public readonly void OnCounters(in CounterRecord record) => collector.Realtime.Add(record, Header.TimeReceived);
 
     public readonly void OnTemplate(in TemplateEvent template)
     {

@@ -97,6 +97,7 @@ public static class HttpFace
         var app = builder.Build();
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         MapForwarding(app, collector.Forwarding);
+        RealtimeHttp.Map(app, collector);
         app.MapGet("/metrics", () => Results.Text(Metrics(collector), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapGet("/api/v1/exporters", (HttpContext context) =>
         {

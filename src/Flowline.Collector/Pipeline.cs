@@ -22,6 +22,8 @@ internal sealed class Pipeline : IDisposable
     private int _parked;
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
     private long _received, _queueDrops, _decoded;
+    /// <summary>Datagrams with records; every 64th has a row probed for the keys it carries (/flowkeys/json).</summary>
+    private int _probed;
     /// <summary>The listener's protocol as <see cref="Forwarding.Forward"/> numbers it.</summary>
     private readonly int _protocol;
 
@@ -251,7 +253,14 @@ internal sealed class Pipeline : IDisposable
         var pendingBefore = stats.PendingSets + stats.PendingDecoded;
         var recordsBefore = sink.Records;
         sink.BeginDatagram(entry.Exporter);
+        var rowsBefore = sink.Batch.Count;
         var result = Decoder.Decode(datagram, entry.Exporter, entry.TimeReceived, ref sink);
+        var realtime = _collector.Realtime;
+        if (sink.Batch.Count > rowsBefore)
+        {
+            if (realtime.Active) realtime.Add(sink.Batch, rowsBefore, sink.Batch.Count);
+            if ((++_probed & 63) == 0) realtime.Probe(sink.Batch, rowsBefore);
+        }
         var exporter = sink.Current ?? _collector.Exporter(Collector.IdOf(entry.Exporter, datagram));
         exporter.Seen(datagram.Length, entry.TimeReceived, sink.Records - recordsBefore);
         if (!result.IsOk)

@@ -13,6 +13,7 @@ internal static class GenCommand
 {
     public const string Help = """
         Usage: flowline gen --protocol sflow|netflow9|ipfix --count FLOWS (--target udp://HOST:PORT | --pcap FILE) [options]
+               flowline gen --protocol sflow --mix SRC>DST=RATE[,...] --duration SECONDS --target udp://HOST:PORT [options]
 
         Generates synthetic, reproducible traffic and exports it: Zipf-distributed clients and servers
         (10.0.0.0/8 and 172.16.0.0/12, one flow in ten over IPv6), real service ports with ephemeral
@@ -39,6 +40,13 @@ internal static class GenCommand
                               only the system calls: for measuring collectors faster than the encoder
                               (needs about 50 bytes of memory per flow)
           -q, --quiet         no progress on standard error
+
+        A known mix instead (--mix, sFlow only, sent in real time): each talker sends frames of --frame
+        bytes (default 1000) at RATE bytes per second (k, M, G allowed), each frame sampled with
+        probability 1/--sampling, for --duration seconds; the agent also sends its ifIndex 1 counters
+        (the exact octets sent) every --counter-interval seconds (default 1). The true rates are known,
+        so an analyzer's estimates can be checked against them.
+          --mix "10.0.0.1>10.0.0.2=5M,10.0.0.3>10.0.0.2=2M"
         """;
 
     public static int Run(string[] args, TextWriter stderr)
@@ -60,6 +68,9 @@ internal static class GenCommand
         var templates = true;
         var preload = false;
         var publicServers = false;
+        string? mix = null;
+        double duration = 0, counterInterval = 1;
+        var frame = 1000;
         for (var i = 0; i < args.Length; i++)
         {
             var a = args[i];
@@ -88,6 +99,10 @@ internal static class GenCommand
                     case "--no-templates": templates = false; break;
                     case "--preload": preload = true; break;
                     case "--public-servers": publicServers = true; break;
+                    case "--mix": mix = Next(); break;
+                    case "--duration": duration = Positive(a, Next()); break;
+                    case "--counter-interval": counterInterval = Positive(a, Next()); break;
+                    case "--frame": frame = (int)Math.Clamp(Positive(a, Next()), 64, 9000); break;
                     case "--drop-every":
                         dropEvery = Positive(a, Next());
                         if (dropEvery < 2) throw new ArgumentException("--drop-every: at least 2");
@@ -108,7 +123,8 @@ internal static class GenCommand
             }
         }
         var problem = protocol == FlowProtocol.Unknown ? "--protocol is required (sflow, netflow9 or ipfix)"
-            : count < 0 ? "--count is required"
+            : mix is not null && (protocol != FlowProtocol.SFlow5 || target is null || duration <= 0) ? "--mix needs --protocol sflow, --target udp://HOST:PORT and --duration SECONDS"
+            : mix is null && count < 0 ? "--count is required"
             : (target is null) == (pcap is null) ? "give exactly one of --target udp://HOST:PORT and --pcap FILE"
             : null;
         IPEndPoint? endpoint = null;
@@ -123,6 +139,18 @@ internal static class GenCommand
             return 2;
         }
 
+        if (mix is not null)
+        {
+            try
+            {
+                return RunMix(TalkerMix.Parse(mix), endpoint!, sampling, frame, seed, duration, counterInterval, quiet, stderr);
+            }
+            catch (FormatException e)
+            {
+                stderr.WriteLine($"flowline gen: --mix: {e.Message}");
+                return 2;
+            }
+        }
         var traffic = new TrafficGenerator(seed, hosts, startMicros: start.ToUnixTimeMilliseconds() * 1000,
             flowsPerSecond: rate > 0 ? rate : 10_000, samplingRate: sampling) { PublicServers = publicServers };
         var generator = new DatagramGenerator(protocol, traffic) { SendTemplates = templates };
@@ -220,6 +248,68 @@ internal static class GenCommand
         {
             stderr.WriteLine($"flowline gen: {sentFlows:N0} flows in {sentDatagrams:N0} {Name(protocol)} datagrams " +
                              $"({(endpoint is not null ? $"sent to udp://{endpoint}" : $"written to {pcap}")}) in {watch.Elapsed.TotalSeconds:0.000} s");
+        }
+        return 0;
+    }
+
+    /// <summary>Sends a talker mix in real time: samples when their time comes, a few to a datagram, and the interface counters.</summary>
+    private static int RunMix(IReadOnlyList<Talker> talkers, IPEndPoint endpoint, uint sampling, int frame, int seed, double duration, double counterInterval, bool quiet, TextWriter stderr)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var mixer = new TalkerMix(talkers, sampling, frame, seed, startMicros: 0);
+        var encoder = new Flowline.Wire.Encoders.SFlowEncoder { Agent = FlowAddress.Parse("192.0.2.1"), HeaderBytes = 64 };
+        var perDatagram = (DatagramGenerator.MaxDatagram - 28) / encoder.MaxFlowSampleLength;
+        var pending = new List<FlowRecord>();
+        var buffer = new byte[65536];
+        using var socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp) { SendBufferSize = 4 << 20 };
+        socket.Connect(endpoint);
+        long samples = 0, datagrams = 0;
+        uint counterSequence = 0;
+        var nextCounters = 0.0;
+        var next = mixer.Next();
+        void Send(ReadOnlySpan<FlowRecord> flows, ReadOnlySpan<CounterRecord> counters)
+        {
+            var length = encoder.Encode(flows, counters, buffer);
+            try
+            {
+                socket.Send(buffer.AsSpan(0, length));
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+            {
+            }
+            datagrams++;
+        }
+        while (true)
+        {
+            var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            if (elapsed >= duration) break;
+            encoder.UptimeMs = (uint)(elapsed * 1000);
+            while (next.TimeReceived / 1e6 <= elapsed)
+            {
+                pending.Add(next);
+                samples++;
+                next = mixer.Next();
+                if (pending.Count == perDatagram)
+                {
+                    Send(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pending), []);
+                    pending.Clear();
+                }
+            }
+            if (pending.Count > 0)
+            {
+                Send(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pending), []);
+                pending.Clear();
+            }
+            if (elapsed >= nextCounters)
+            {
+                Send([], [mixer.Counters((long)(elapsed * 1e6), ++counterSequence)]);
+                nextCounters += counterInterval;
+            }
+            Thread.Sleep(1);
+        }
+        if (!quiet)
+        {
+            stderr.WriteLine($"flowline gen: {talkers.Count} talkers, {mixer.TotalRate:N0} bytes/s in all, sampled 1:{sampling}: {samples:N0} samples in {datagrams:N0} datagrams to udp://{endpoint} in {duration:0.#} s");
         }
         return 0;
     }

@@ -51,6 +51,10 @@ internal static class ServeCommand
           --anomaly-events-to D  where session rate events of ports marked of_interest in the inventory go
                                  besides DATA_DIR/sessions/anomalies.jsonl and /api/v1/session-anomalies:
                                  file:PATH, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT (comma-separated)
+          --threshold-events-to D  where real-time threshold events go besides GET /events/json:
+                                 file:PATH, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT (comma-separated)
+          --event-webhook URL    POST each threshold event as JSON to URL, retried (comma-separated)
+          --realtime-max-keys N  flows one real-time flow definition holds at once (default 1000000)
           --session-observation ingress|egress|both
                                  which observations of a packet sessions count (default ingress: records
                                  an exporter reports as egress are left out; Open vSwitch reports both)
@@ -102,6 +106,9 @@ internal static class ServeCommand
                     "--session-logging" => "session_logging",
                     "--session-observation" => "session_observation",
                     "--anomaly-events-to" => "anomaly_events_to",
+                    "--threshold-events-to" => "threshold_events_to",
+                    "--event-webhook" => "event_webhooks",
+                    "--realtime-max-keys" => "realtime_max_keys",
                     "--sampled-sessions-to" => "sampled_sessions_to",
                     "--logged-sessions-to" => "logged_sessions_to",
                     _ => throw new FormatException($"unknown option {a} (see `flowline serve --help`)"),

@@ -1,0 +1,151 @@
+using Flowline.Wire.Records;
+
+namespace Flowline.Realtime;
+
+/// <summary>
+/// Metrics from sFlow counter samples, named as sFlow-RT names them (<c>ifinoctets</c>, <c>ifoutdiscards</c>,
+/// <c>load_one</c> ...): gauges as reported, counters as per-second rates between consecutive samples of the
+/// same data source (32-bit counters wrap; a counter that goes back is a reset and gives no rate), and
+/// <c>ifinutilization</c>/<c>ifoututilization</c> in percent of <c>ifspeed</c>. sFlow's "unknown" value
+/// (all ones) gives no metric.
+/// </summary>
+public sealed class CounterMetrics
+{
+    private static readonly HashSet<string> Gauges =
+    [
+        "ifindex", "networktype", "ifspeed", "ifdirection", "ifpromiscuousmode", "vlan",
+        "cpu_5s", "cpu_1m", "cpu_5m", "total_memory", "free_memory",
+        "cpu_proc_run", "cpu_proc_total", "cpu_num", "cpu_speed", "cpu_uptime",
+        "mem_total", "mem_free", "mem_shared", "mem_buffers", "mem_cached", "swap_total", "swap_free",
+        "ovs_dp_flows", "ovs_dp_masks",
+    ];
+
+    private static string Rename(string name) => name switch
+    {
+        "networktype" => "iftype",
+        "cpu_uptime" => "uptime",
+        _ => name,
+    };
+
+    private sealed class Source
+    {
+        public readonly Dictionary<string, double> Values = [];
+        public readonly Dictionary<string, (ulong Raw, long Time)> Last = [];
+        public long Updated;
+        public long Samples;
+    }
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<DataSource, Source> _sources = [];
+    private readonly Dictionary<(uint, uint), string[]> _names = [];
+
+    /// <summary>Takes a counter record received at <paramref name="now"/> µs; <paramref name="updated"/> hears each metric set.</summary>
+    public void Add(in CounterRecord c, long now, Action<DataSource, string, double>? updated = null)
+    {
+        var schema = c.Schema;
+        if (schema is null) return;
+        var source = new DataSource(c.Agent, c.SourceId);
+        List<(string, double)>? changed = updated is null ? null : [];
+        lock (_lock)
+        {
+            if (!_names.TryGetValue((c.Enterprise, c.Format), out var names))
+            {
+                names = schema.Names.Select(n => n.ToLowerInvariant()).ToArray();
+                _names[(c.Enterprise, c.Format)] = names;
+            }
+            if (!_sources.TryGetValue(source, out var s)) _sources[source] = s = new Source();
+            s.Updated = now;
+            s.Samples++;
+            void Set(string name, double value)
+            {
+                s.Values[name] = value;
+                changed?.Add((name, value));
+            }
+            for (var i = 0; i < c.Count && i < names.Length; i++)
+            {
+                var raw = c.Values[i];
+                var kind = schema.Kinds[i];
+                var name = names[i];
+                if (kind == CounterFieldKind.F32)
+                {
+                    Set(Rename(name), BitConverter.Int32BitsToSingle((int)(uint)raw));
+                    continue;
+                }
+                if (kind == CounterFieldKind.U32 ? raw == uint.MaxValue : raw == ulong.MaxValue) continue;
+                if (name == "ifstatus")
+                {
+                    Set("ifadminstatus", raw & 1);
+                    Set("ifoperstatus", (raw >> 1) & 1);
+                    continue;
+                }
+                if (Gauges.Contains(name))
+                {
+                    Set(Rename(name), raw);
+                    continue;
+                }
+                var had = s.Last.TryGetValue(name, out var previous);
+                s.Last[name] = (raw, now);
+                if (!had || now <= previous.Time) continue;
+                ulong delta;
+                if (raw >= previous.Raw) delta = raw - previous.Raw;
+                else if (kind == CounterFieldKind.U32) delta = raw + (1UL << 32) - previous.Raw;
+                else continue;
+                Set(name, delta / ((now - previous.Time) / 1e6));
+            }
+            if (s.Values.TryGetValue("ifspeed", out var speed) && speed > 0)
+            {
+                if (s.Values.TryGetValue("ifinoctets", out var inRate)) Set("ifinutilization", 100 * 8 * inRate / speed);
+                if (s.Values.TryGetValue("ifoutoctets", out var outRate)) Set("ifoututilization", 100 * 8 * outRate / speed);
+            }
+        }
+        if (changed is not null)
+        {
+            foreach (var (name, value) in changed) updated!(source, name, value);
+        }
+    }
+
+    /// <summary>Every metric value of the data sources whose agent <paramref name="agents"/> accepts (null: all).</summary>
+    public List<(DataSource Source, string Metric, double Value, long Updated)> Values(Func<FlowAddress, bool>? agents, Func<string, bool>? metrics)
+    {
+        var result = new List<(DataSource, string, double, long)>();
+        lock (_lock)
+        {
+            foreach (var (source, s) in _sources)
+            {
+                if (agents is not null && !agents(source.Agent)) continue;
+                foreach (var (name, value) in s.Values)
+                {
+                    if (metrics is null || metrics(name)) result.Add((source, name, value, s.Updated));
+                }
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Per agent: counter samples taken and the last time one arrived (µs).</summary>
+    public Dictionary<FlowAddress, (long Samples, long Updated)> Agents()
+    {
+        var result = new Dictionary<FlowAddress, (long, long)>();
+        lock (_lock)
+        {
+            foreach (var (source, s) in _sources)
+            {
+                result.TryGetValue(source.Agent, out var a);
+                result[source.Agent] = (a.Item1 + s.Samples, Math.Max(a.Item2, s.Updated));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Drops data sources silent for longer than <paramref name="idle"/> µs.</summary>
+    public void Sweep(long now, long idle)
+    {
+        lock (_lock)
+        {
+            foreach (var (source, s) in _sources)
+            {
+                if (now - s.Updated > idle) _sources.Remove(source);
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+using System.Text.RegularExpressions;
+using Flowline.Wire.Records;
+
+namespace Flowline.Realtime;
+
+/// <summary>
+/// A filter in sFlow-RT's syntax, compiled against batch columns: comparisons <c>KEY=V1,V2</c>,
+/// <c>KEY!=V</c>, <c>KEY~REGEX</c>, <c>KEY!~REGEX</c> joined by <c>&amp;</c> and <c>|</c>, negated by
+/// <c>!</c>, grouped with parentheses. Address values may be prefixes (<c>ipsource=10.0.0.0/8</c>). A row
+/// without the key fails <c>=</c> and <c>~</c> and passes <c>!=</c> and <c>!~</c>.
+/// </summary>
+public abstract class FlowFilter
+{
+    public abstract bool Matches(FlowBatch b, int i);
+
+    public static FlowFilter Parse(string text, KeyContext context)
+    {
+        var p = new Parser(text, context);
+        var f = p.Or();
+        if (p.Position != text.Length) throw new FormatException($"filter '{text}': unexpected '{text[p.Position..]}' at {p.Position + 1}");
+        return f;
+    }
+
+    private sealed class And(FlowFilter a, FlowFilter b) : FlowFilter
+    {
+        public override bool Matches(FlowBatch batch, int i) => a.Matches(batch, i) && b.Matches(batch, i);
+    }
+
+    private sealed class Or(FlowFilter a, FlowFilter b) : FlowFilter
+    {
+        public override bool Matches(FlowBatch batch, int i) => a.Matches(batch, i) || b.Matches(batch, i);
+    }
+
+    private sealed class Not(FlowFilter a) : FlowFilter
+    {
+        public override bool Matches(FlowBatch batch, int i) => !a.Matches(batch, i);
+    }
+
+    /// <summary>KEY=values (or !=): values compared as the key's own type when they parse, as text otherwise.</summary>
+    private sealed class Among(KeyElement key, (UInt128 Value, int Bits)[] values, string[] texts, bool negate) : FlowFilter
+    {
+        public override bool Matches(FlowBatch b, int i)
+        {
+            bool hit;
+            if (texts.Length == 0)
+            {
+                if (!key.Read(b, i, out var v)) return negate;
+                hit = false;
+                foreach (var (value, bits) in values)
+                {
+                    if (bits == 0 || ((v ^ value) >> (128 - bits)) == 0)
+                    {
+                        hit = true;
+                        break;
+                    }
+                }
+            }
+            else
+            {
+                var t = key.TextOf(b, i);
+                if (t is null) return negate;
+                hit = Array.IndexOf(texts, t) >= 0;
+            }
+            return hit != negate;
+        }
+    }
+
+    private sealed class Match(KeyElement key, Regex regex, bool negate) : FlowFilter
+    {
+        public override bool Matches(FlowBatch b, int i)
+        {
+            var t = key.TextOf(b, i);
+            if (t is null) return negate;
+            return regex.IsMatch(t) != negate;
+        }
+    }
+
+    private sealed class Parser(string text, KeyContext context)
+    {
+        public int Position;
+
+        private void Skip()
+        {
+            while (Position < text.Length && text[Position] == ' ') Position++;
+        }
+
+        private bool Take(char c)
+        {
+            Skip();
+            if (Position < text.Length && text[Position] == c)
+            {
+                Position++;
+                return true;
+            }
+            return false;
+        }
+
+        public FlowFilter Or()
+        {
+            var f = And();
+            while (Take('|')) f = new Or(f, And());
+            return f;
+        }
+
+        private FlowFilter And()
+        {
+            var f = Unary();
+            while (Take('&')) f = new And(f, Unary());
+            return f;
+        }
+
+        private FlowFilter Unary()
+        {
+            Skip();
+            if (Position < text.Length && text[Position] == '!' && (Position + 1 >= text.Length || text[Position + 1] is not ('=' or '~')))
+            {
+                Position++;
+                return new Not(Unary());
+            }
+            if (Take('('))
+            {
+                var f = Or();
+                if (!Take(')')) throw new FormatException($"filter '{text}': missing ')'");
+                return f;
+            }
+            return Comparison();
+        }
+
+        private FlowFilter Comparison()
+        {
+            Skip();
+            var start = Position;
+            var depth = 0;
+            while (Position < text.Length && (depth > 0 || text[Position] is not ('=' or '!' or '~' or '&' or '|' or ')')))
+            {
+                if (text[Position] == '[') depth++;
+                else if (text[Position] == ']') depth--;
+                Position++;
+            }
+            var name = text[start..Position].Trim();
+            if (name.Length == 0) throw new FormatException($"filter '{text}': expected a key at {start + 1}");
+            var negate = false;
+            if (Position < text.Length && text[Position] == '!')
+            {
+                negate = true;
+                Position++;
+            }
+            if (Position >= text.Length || text[Position] is not ('=' or '~'))
+                throw new FormatException($"filter '{text}': expected =, !=, ~ or !~ after '{name}'");
+            var regex = text[Position++] == '~';
+            var valueStart = Position;
+            while (Position < text.Length && text[Position] is not ('&' or '|' or ')')) Position++;
+            var value = text[valueStart..Position].Trim();
+            var key = KeyParser.Parse(name, context);
+            if (regex)
+            {
+                try
+                {
+                    return new Match(key, new Regex(value, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(50)), negate);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new FormatException($"filter '{text}': bad regular expression '{value}': {e.Message}");
+                }
+            }
+            var parts = value.Split(',', StringSplitOptions.TrimEntries);
+            var parsed = new List<(UInt128, int)>();
+            foreach (var v in parts)
+            {
+                if (!key.TryParse(v, out var x, out var bits))
+                {
+                    // A key without a typed form (or:, null:, group:, tenancy names) compares its text.
+                    return new Among(key, [], parts, negate);
+                }
+                parsed.Add((x, bits));
+            }
+            return new Among(key, parsed.ToArray(), [], negate);
+        }
+    }
+}

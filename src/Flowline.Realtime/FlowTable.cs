@@ -1,0 +1,288 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json.Nodes;
+using Flowline.Wire.Records;
+
+namespace Flowline.Realtime;
+
+/// <summary>Byte-string keys compared by content; spans look up without allocating.</summary>
+internal sealed class ByteKeyComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
+{
+    public static readonly ByteKeyComparer Instance = new();
+
+    public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+
+    public int GetHashCode(byte[] obj) => Hash(obj);
+
+    public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
+
+    public int GetHashCode(ReadOnlySpan<byte> alternate) => Hash(alternate);
+
+    public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
+
+    private static int Hash(ReadOnlySpan<byte> bytes)
+    {
+        var h = new HashCode();
+        h.AddBytes(bytes);
+        return h.ToHashCode();
+    }
+}
+
+/// <summary>A data source: the agent (exporter) and its sFlow data source index (the input interface for NetFlow and IPFIX).</summary>
+public readonly record struct DataSource(FlowAddress Agent, uint Index)
+{
+    /// <summary>sFlow-RT's form: the index for an interface (class 0), else class.index.</summary>
+    public override string ToString() => (Index >> 24) == 0
+        ? Index.ToString(CultureInfo.InvariantCulture)
+        : $"{Index >> 24}.{(Index & 0x00FF_FFFF).ToString(CultureInfo.InvariantCulture)}";
+}
+
+/// <summary>One flow's running value: decayed sum in units scaled by the table's time base, first and last update, raw total.</summary>
+internal struct FlowEntry
+{
+    public double Scaled;
+    public long First, Last;
+    public double Total;
+}
+
+/// <summary>A flow of a definition at one data source with its current rate (per second).</summary>
+public readonly record struct ActiveFlow(string Key, double Value, DataSource Source);
+
+/// <summary>
+/// The live state of one flow definition: for every data source, every flow seen lately with its rate
+/// smoothed exponentially with time constant <c>t</c>, as sFlow-RT keeps it. Rows are added by the
+/// decoders (under the table's lock, one batch at a time); readers take the n largest per data source.
+/// </summary>
+public sealed class FlowTable
+{
+    private readonly KeyElement[] _keys;
+    private readonly FlowFilter? _filter;
+    private readonly int _value;
+    private readonly bool _tenancy;
+    private readonly double _tauMicros;
+    private readonly int _maxKeys;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<DataSource, Dictionary<byte[], FlowEntry>> _sources = [];
+    /// <summary>Time base of the scaled sums (µs): a contribution at time x is stored times e^((x - base)/τ).</summary>
+    private long _base;
+    private int _count;
+    private long _dropped, _rows;
+    private volatile ThresholdState[] _thresholds = [];
+
+    public FlowTable(string name, FlowDefinition definition, KeyContext context, int maxKeys, long now)
+    {
+        Name = name;
+        Definition = definition;
+        _keys = KeyParser.ParseList(definition.Keys, context);
+        _filter = definition.Filter is { Length: > 0 } f ? FlowFilter.Parse(f, context) : null;
+        _value = Array.IndexOf(FlowDefinition.Values, definition.Value);
+        _tenancy = _keys.Any(k => k.Tenancy);
+        _tauMicros = definition.T * 1e6;
+        _maxKeys = maxKeys;
+        _base = now;
+    }
+
+    public string Name { get; }
+    public FlowDefinition Definition { get; }
+    /// <summary>When a transient definition (one the Prometheus export made) was last read, µs.</summary>
+    public long LastRead { get; set; }
+
+    /// <summary>Flows held now, new flows refused because the table was full, rows counted.</summary>
+    public (int Flows, long Dropped, long Rows) Counts
+    {
+        get
+        {
+            lock (_lock) return (_count, _dropped, _rows);
+        }
+    }
+
+    internal ThresholdState[] Thresholds
+    {
+        get => _thresholds;
+        set => _thresholds = value;
+    }
+
+    /// <summary>
+    /// Counts the rows of a batch. A flow between two ports of the inventory is two rows (one in each
+    /// port's account); unless a key is a tenancy key it counts once.
+    /// </summary>
+    public void Add(FlowBatch b, int from, int to, FlowLogger log, ThresholdSink events)
+    {
+        var width = _keys.Length * KeyElement.Size;
+        Span<byte> key = stackalloc byte[width];
+        var tSeconds = Definition.T;
+        lock (_lock)
+        {
+            Dictionary<byte[], FlowEntry>.AlternateLookup<ReadOnlySpan<byte>> flows = default;
+            var source = new DataSource(FlowAddress.None, uint.MaxValue);
+            var haveSource = false;
+            long lastTime = long.MinValue;
+            var factor = 1.0;
+            var thresholds = _thresholds;
+            for (var i = from; i < to; i++)
+            {
+                if (!_tenancy && i > from && b.VmiDirection[i] == VmiDirections.Ingress && b.VmiDirection[i - 1] == VmiDirections.Egress && SameFlow(b, i - 1, i)) continue;
+                if (_filter is not null && !_filter.Matches(b, i)) continue;
+                var complete = true;
+                for (var k = 0; k < _keys.Length && complete; k++) complete = _keys[k].Write(b, i, key.Slice(k * KeyElement.Size, KeyElement.Size));
+                if (!complete) continue;
+                double amount = _value switch { 0 => b.Bytes[i], 1 => b.Packets[i], _ => 1 };
+                if (amount <= 0) continue;
+                var here = new DataSource(b.Exporter[i], DataSourceOf(b, i));
+                if (!haveSource || here != source)
+                {
+                    source = here;
+                    haveSource = true;
+                    ref var table = ref CollectionsMarshal.GetValueRefOrAddDefault(_sources, source, out _);
+                    table ??= new Dictionary<byte[], FlowEntry>(ByteKeyComparer.Instance);
+                    flows = table.GetAlternateLookup<ReadOnlySpan<byte>>();
+                }
+                var t = b.TimeReceived[i];
+                if (t != lastTime)
+                {
+                    factor = Math.Exp((t - _base) / _tauMicros);
+                    lastTime = t;
+                }
+                _rows++;
+                ref var e = ref CollectionsMarshal.GetValueRefOrNullRef(flows, key);
+                if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref e))
+                {
+                    if (_count >= _maxKeys)
+                    {
+                        _dropped++;
+                        continue;
+                    }
+                    e = ref CollectionsMarshal.GetValueRefOrAddDefault(flows, key, out _);
+                    e.First = t;
+                    _count++;
+                    if (Definition.Log && Definition.FlowStart) log.Log(this, Render(key), amount, t, t, source);
+                }
+                e.Scaled += amount * factor;
+                if (t > e.Last) e.Last = t;
+                e.Total += amount;
+                foreach (var th in thresholds)
+                {
+                    var rate = e.Scaled / factor / tSeconds;
+                    if (rate > th.Definition.Value) th.Crossed(this, source, key, rate, t, events);
+                }
+            }
+        }
+    }
+
+    private static bool SameFlow(FlowBatch b, int x, int y) =>
+        b.TimeReceived[x] == b.TimeReceived[y] && b.SrcAddr[x] == b.SrcAddr[y] && b.DstAddr[x] == b.DstAddr[y]
+        && b.SrcPort[x] == b.SrcPort[y] && b.DstPort[x] == b.DstPort[y] && b.Bytes[x] == b.Bytes[y];
+
+    /// <summary>sFlow: the data source index of the sample; NetFlow and IPFIX: the input interface.</summary>
+    private static uint DataSourceOf(FlowBatch b, int i) => b.Protocol[i] == FlowProtocol.SFlow5 ? b.ObsPoint[i] & 0x00FF_FFFF : b.InIf[i];
+
+    internal string Render(ReadOnlySpan<byte> key)
+    {
+        var s = new StringBuilder();
+        for (var k = 0; k < _keys.Length; k++)
+        {
+            if (k > 0) s.Append(Definition.Fs);
+            s.Append(_keys[k].Render(key.Slice(k * KeyElement.Size, KeyElement.Size)));
+        }
+        return s.ToString();
+    }
+
+    /// <summary>
+    /// The <c>n</c> largest flows (by current rate) of each data source whose agent <paramref name="agents"/>
+    /// accepts (null: all), at <paramref name="now"/> µs.
+    /// </summary>
+    public List<ActiveFlow> Top(Func<FlowAddress, bool>? agents, long now, int? n = null)
+    {
+        var keep = n ?? Definition.N;
+        var picked = new List<(byte[] Key, double Rate, DataSource Source)>();
+        lock (_lock)
+        {
+            var decay = Math.Exp(-(now - _base) / _tauMicros) / Definition.T;
+            var heap = new PriorityQueue<byte[], double>();
+            foreach (var (source, flows) in _sources)
+            {
+                if (agents is not null && !agents(source.Agent)) continue;
+                heap.Clear();
+                foreach (var (k, e) in flows)
+                {
+                    var rate = e.Scaled * decay;
+                    if (heap.Count < keep) heap.Enqueue(k, rate);
+                    else if (heap.TryPeek(out _, out var smallest) && rate > smallest) heap.EnqueueDequeue(k, rate);
+                }
+                while (heap.TryDequeue(out var k, out var rate)) picked.Add((k, rate, source));
+            }
+        }
+        return picked.Select(p => new ActiveFlow(Render(p.Key), p.Rate, p.Source)).ToList();
+    }
+
+    /// <summary>The data sources with flows now, and each one's largest flow rate.</summary>
+    public List<(DataSource Source, double Largest, string? Key)> Largest(long now)
+    {
+        return Top(null, now, 1).Select(f => (f.Source, f.Value, (string?)f.Key)).ToList();
+    }
+
+    /// <summary>
+    /// Once a second: flows idle for activeTimeout (or, unlogged, for ten time constants, when their rate is
+    /// below e^-10 of what it was) are dropped — logged first when the definition logs flows at their end —
+    /// and the time base moves forward before the scaled sums grow large.
+    /// </summary>
+    public void Sweep(long now, FlowLogger log)
+    {
+        var logEnd = Definition.Log && !Definition.FlowStart;
+        var idle = (long)(1e6 * (Definition.Log ? Definition.ActiveTimeout : Math.Min(Definition.ActiveTimeout, 10 * Definition.T)));
+        var ended = new List<(string Key, double Total, long First, long Last, DataSource Source)>();
+        lock (_lock)
+        {
+            var stale = new List<byte[]>();
+            var emptied = new List<DataSource>();
+            foreach (var (source, flows) in _sources)
+            {
+                stale.Clear();
+                foreach (var (k, e) in flows)
+                {
+                    if (now - e.Last > idle) stale.Add(k);
+                }
+                foreach (var k in stale)
+                {
+                    if (logEnd)
+                    {
+                        var e = flows[k];
+                        ended.Add((Render(k), e.Total, e.First, e.Last, source));
+                    }
+                    flows.Remove(k);
+                }
+                _count -= stale.Count;
+                if (flows.Count == 0) emptied.Add(source);
+            }
+            foreach (var s in emptied) _sources.Remove(s);
+            if (now - _base > 50 * _tauMicros)
+            {
+                var f = Math.Exp(-(now - _base) / _tauMicros);
+                foreach (var flows in _sources.Values)
+                {
+                    foreach (var k in flows.Keys) CollectionsMarshal.GetValueRefOrNullRef(flows, k).Scaled *= f;
+                }
+                _base = now;
+            }
+        }
+        foreach (var (key, total, first, last, source) in ended) log.Log(this, key, total, first, last, source);
+    }
+}
+
+/// <summary>Receives flows that a definition with <c>log</c> records.</summary>
+public sealed class FlowLogger(Journal journal)
+{
+    public Journal Journal { get; } = journal;
+
+    public void Log(FlowTable table, string key, double value, long start, long end, DataSource source) => Journal.Add(new JsonObject
+    {
+        ["name"] = table.Name,
+        ["flowKeys"] = key,
+        ["value"] = value,
+        ["start"] = start / 1000,
+        ["end"] = end / 1000,
+        ["agent"] = source.Agent.ToString(),
+        ["dataSource"] = source.ToString(),
+    });
+}

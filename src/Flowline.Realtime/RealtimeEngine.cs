@@ -1,0 +1,373 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Flowline.Wire.Records;
+
+namespace Flowline.Realtime;
+
+public sealed class RealtimeOptions
+{
+    /// <summary>Flows one definition holds at once; new flows beyond are counted as dropped.</summary>
+    public int MaxKeys { get; set; } = 1_000_000;
+    /// <summary>Logged flows and events kept for the long-poll readers.</summary>
+    public int JournalEntries { get; set; } = 10_000;
+}
+
+/// <summary>
+/// Real-time analytics on the decoded stream, as sFlow-RT offers them: flow definitions with their
+/// active flows and flow log, counter metrics, thresholds and events, address groups. Definitions,
+/// thresholds and groups are kept in <c>DATA_DIR/realtime.json</c> and are in force again after a restart
+/// (the flows and rates themselves are live state and start empty).
+/// </summary>
+public sealed class RealtimeEngine
+{
+    public const string FileName = "realtime.json";
+    /// <summary>Prefix of the definitions the Prometheus flow export makes; they are not saved and go when unread for an hour.</summary>
+    public const string ExportPrefix = "prometheus_export:";
+
+    private readonly string? _path;
+    private readonly Action<string> _log;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, FlowTable> _flows = [];
+    private readonly Dictionary<string, ThresholdState> _thresholds = [];
+    private volatile FlowTable[] _active = [];
+    private volatile ThresholdState[] _counterThresholds = [];
+    private readonly FlowLogger _flowLog;
+    private readonly ThresholdSink _events;
+    private readonly KeyElement[] _probes;
+    private readonly long[] _keySeen;
+    private long _batches, _rows;
+
+    public RealtimeEngine(string? dataDir, KeyContext context, RealtimeOptions? options = null, Action<string>? log = null, Action<JsonObject>? raised = null)
+    {
+        Context = context;
+        Options = options ?? new RealtimeOptions();
+        _log = log ?? (_ => { });
+        _path = dataDir is null ? null : Path.Combine(dataDir, FileName);
+        _flowLog = new FlowLogger(new Journal(Options.JournalEntries, "flowID"));
+        _events = new ThresholdSink(new Journal(Options.JournalEntries, "eventID"), raised);
+        _probes = KeyParser.Names.Select(n => KeyParser.Parse(n, context)).ToArray();
+        _keySeen = new long[_probes.Length];
+        Load();
+    }
+
+    public KeyContext Context { get; }
+    public RealtimeOptions Options { get; }
+    public CounterMetrics Counters { get; } = new();
+    public Journal FlowLog => _flowLog.Journal;
+    public Journal Events => _events.Journal;
+    public long Batches => Interlocked.Read(ref _batches);
+    public long Rows => Interlocked.Read(ref _rows);
+
+    public IReadOnlyList<FlowTable> Tables => _active;
+
+    /// <summary>True when some definition wants the decoded rows.</summary>
+    public bool Active => _active.Length > 0;
+
+    /// <summary>
+    /// Rows [<paramref name="from"/>, <paramref name="to"/>) of a batch being filled, as each datagram is
+    /// decoded (not when the batch is stored, which may be a batch interval later): every definition counts them.
+    /// </summary>
+    public void Add(FlowBatch batch, int from, int to)
+    {
+        if (to <= from) return;
+        var tables = _active;
+        if (tables.Length == 0) return;
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _rows, to - from);
+        foreach (var table in tables) table.Add(batch, from, to, _flowLog, _events);
+    }
+
+    /// <summary>Notes which keys a row has, for /flowkeys/json (the decoders call it now and then, not for every row).</summary>
+    public void Probe(FlowBatch batch, int row)
+    {
+        var now = batch.TimeReceived[row];
+        for (var k = 0; k < _probes.Length; k++)
+        {
+            if (_keySeen[k] != now && _probes[k].Read(batch, row, out _)) _keySeen[k] = now;
+        }
+    }
+
+    /// <summary>A counter record received at <paramref name="now"/> µs.</summary>
+    public void Add(in CounterRecord record, long now)
+    {
+        var thresholds = _counterThresholds;
+        Counters.Add(record, now, thresholds.Length == 0 ? null : (source, metric, value) =>
+        {
+            foreach (var th in thresholds)
+            {
+                if (th.Definition.Metric == metric && value > th.Definition.Value) th.Crossed(source, value, now, _events);
+            }
+        });
+    }
+
+    /// <summary>Once a second: idle flows go (and are logged), thresholds re-arm, export definitions unread for an hour go.</summary>
+    public void Tick(long now)
+    {
+        foreach (var table in _active) table.Sweep(now, _flowLog);
+        ThresholdState[] thresholds;
+        lock (_lock) thresholds = _thresholds.Values.ToArray();
+        foreach (var th in thresholds) th.Rearm(now);
+        Counters.Sweep(now, 3_600_000_000);
+        lock (_lock)
+        {
+            var unread = _flows.Values.Where(t => t.Name.StartsWith(ExportPrefix, StringComparison.Ordinal) && now - t.LastRead > 3_600_000_000).ToList();
+            foreach (var t in unread) _flows.Remove(t.Name);
+            if (unread.Count > 0) Publish();
+        }
+    }
+
+    /// <summary>Key names with the milliseconds since a row last had them (sFlow-RT's /flowkeys/json).</summary>
+    public JsonObject FlowKeys(long now)
+    {
+        var o = new JsonObject();
+        for (var k = 0; k < _probes.Length; k++)
+        {
+            var seen = Volatile.Read(ref _keySeen[k]);
+            if (seen != 0) o[_probes[k].Text] = Math.Max(0, (now - seen) / 1000);
+        }
+        return o;
+    }
+
+    // ---- Flow definitions -------------------------------------------------------------------------
+
+    public static void CheckName(string name)
+    {
+        if (name.Length is 0 or > 100 || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or ':')))
+            throw new FormatException($"name '{name}': expected 1 to 100 letters, digits, '_', '-', '.' or ':'");
+    }
+
+    /// <summary>Defines (or redefines) a flow; a <see cref="FormatException"/> says what is wrong with it.</summary>
+    public void PutFlow(string name, FlowDefinition definition, long now, bool save = true)
+    {
+        CheckName(name);
+        var table = new FlowTable(name, definition, Context, Options.MaxKeys, now) { LastRead = now };
+        lock (_lock)
+        {
+            if (_flows.TryGetValue(name, out var old) && old.Definition == definition) return;
+            _flows[name] = table;
+            Publish();
+            if (save) Save();
+        }
+    }
+
+    public FlowDefinition? GetFlow(string name)
+    {
+        lock (_lock) return _flows.TryGetValue(name, out var t) ? t.Definition : null;
+    }
+
+    public FlowTable? Table(string name)
+    {
+        lock (_lock) return _flows.GetValueOrDefault(name);
+    }
+
+    public Dictionary<string, FlowDefinition> Flows()
+    {
+        lock (_lock) return _flows.Where(f => !f.Key.StartsWith(ExportPrefix, StringComparison.Ordinal)).ToDictionary(f => f.Key, f => f.Value.Definition);
+    }
+
+    public bool DeleteFlow(string name)
+    {
+        lock (_lock)
+        {
+            if (!_flows.Remove(name)) return false;
+            Publish();
+            Save();
+            return true;
+        }
+    }
+
+    /// <summary>Rebuilds the snapshots the decoders and counter path read; attaches thresholds to their flows. Under the lock.</summary>
+    private void Publish()
+    {
+        foreach (var t in _flows.Values) t.Thresholds = _thresholds.Values.Where(th => th.Definition.Metric == t.Name).ToArray();
+        _counterThresholds = _thresholds.Values.Where(th => !_flows.ContainsKey(th.Definition.Metric)).ToArray();
+        _active = _flows.Values.ToArray();
+    }
+
+    // ---- Thresholds ----------------------------------------------------------------------------------
+
+    public void PutThreshold(string name, ThresholdDefinition definition)
+    {
+        CheckName(name);
+        lock (_lock)
+        {
+            if (_thresholds.TryGetValue(name, out var old) && old.Definition == definition) return;
+            _thresholds[name] = new ThresholdState(name, definition);
+            Publish();
+            Save();
+        }
+    }
+
+    public ThresholdDefinition? GetThreshold(string name)
+    {
+        lock (_lock) return _thresholds.TryGetValue(name, out var t) ? t.Definition : null;
+    }
+
+    public Dictionary<string, ThresholdDefinition> ThresholdDefinitions()
+    {
+        lock (_lock) return _thresholds.ToDictionary(t => t.Key, t => t.Value.Definition);
+    }
+
+    public bool DeleteThreshold(string name)
+    {
+        lock (_lock)
+        {
+            if (!_thresholds.Remove(name)) return false;
+            Publish();
+            Save();
+            return true;
+        }
+    }
+
+    // ---- Groups ----------------------------------------------------------------------------------------
+
+    public void PutGroups(string name, IReadOnlyDictionary<string, IReadOnlyList<string>> groups)
+    {
+        CheckName(name);
+        Context.Groups.Put(name, groups);
+        lock (_lock) Save();
+    }
+
+    public bool DeleteGroups(string name)
+    {
+        var removed = Context.Groups.Delete(name);
+        if (removed) lock (_lock) Save();
+        return removed;
+    }
+
+    // ---- Reading ---------------------------------------------------------------------------------------
+
+    /// <summary>An agent list as sFlow-RT writes it: ALL, or addresses separated by ';'. Null accepts every agent.</summary>
+    public static Func<FlowAddress, bool>? Agents(string agents)
+    {
+        if (agents is "ALL" or "") return null;
+        var set = new HashSet<FlowAddress>();
+        foreach (var a in agents.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!IPAddress.TryParse(a, out var ip)) throw new FormatException($"agent '{a}': expected ALL or agent addresses separated by ';'");
+            set.Add(FlowAddress.FromIPAddress(ip));
+        }
+        return set.Contains;
+    }
+
+    /// <summary>
+    /// The active flows of a definition (sFlow-RT's /activeflows): each data source's n largest, merged by
+    /// key across data sources (max: the largest; sum: added), above <paramref name="minValue"/>, largest first.
+    /// </summary>
+    public static List<ActiveFlow> Merge(List<ActiveFlow> flows, int maxFlows, double minValue, bool sum)
+    {
+        var merged = new Dictionary<string, ActiveFlow>();
+        foreach (var f in flows)
+        {
+            if (!merged.TryGetValue(f.Key, out var m)) merged[f.Key] = f;
+            else if (sum) merged[f.Key] = m with { Value = m.Value + f.Value, Source = f.Value > m.Value ? f.Source : m.Source };
+            else if (f.Value > m.Value) merged[f.Key] = f;
+        }
+        return merged.Values.Where(f => f.Value > minValue).OrderByDescending(f => f.Value).ThenBy(f => f.Key, StringComparer.Ordinal).Take(maxFlows).ToList();
+    }
+
+    /// <summary>The definition the Prometheus flow export asks for: made (or remade) under a name of its parameters, not saved.</summary>
+    public FlowTable Export(FlowDefinition definition, long now)
+    {
+        var name = ExportPrefix + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(definition.ToJson().ToJsonString())))[..16].ToLowerInvariant();
+        lock (_lock)
+        {
+            if (!_flows.TryGetValue(name, out var table))
+            {
+                table = new FlowTable(name, definition, Context, Options.MaxKeys, now);
+                _flows[name] = table;
+                Publish();
+            }
+            table.LastRead = now;
+            return table;
+        }
+    }
+
+    /// <summary>
+    /// Values of metrics for /metric and /dump: counter metrics per data source, and for a flow definition's
+    /// name its largest flow per data source (with the flow's key).
+    /// </summary>
+    public List<(DataSource Source, string Metric, double Value, long Updated, string? Key)> Values(Func<FlowAddress, bool>? agents, string? metric, long now)
+    {
+        var result = new List<(DataSource, string, double, long, string?)>();
+        var table = metric is null ? null : Table(metric);
+        if (table is not null)
+        {
+            foreach (var f in table.Top(agents, now, 1)) result.Add((f.Source, metric!, f.Value, now, f.Key));
+            return result;
+        }
+        foreach (var (source, name, value, updated) in Counters.Values(agents, metric is null ? null : m => m == metric)) result.Add((source, name, value, updated, null));
+        return result;
+    }
+
+    // ---- Persistence ----------------------------------------------------------------------------------
+
+    private void Load()
+    {
+        if (_path is null || !File.Exists(_path)) return;
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(File.ReadAllText(_path)) as JsonObject ?? throw new FormatException("not a JSON object");
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or FormatException or IOException)
+        {
+            File.Copy(_path, _path + ".unreadable", overwrite: true);
+            _log($"realtime: {_path}: {e.Message}; kept as .unreadable, starting without flow definitions");
+            return;
+        }
+        var now = Clock();
+        void Each(string section, Action<string, JsonNode> take)
+        {
+            if (root[section] is not JsonObject o) return;
+            foreach (var (name, node) in o)
+            {
+                try
+                {
+                    take(name, node!);
+                }
+                catch (FormatException e)
+                {
+                    _log($"realtime: {_path}: {section} '{name}': {e.Message}; left out");
+                }
+            }
+        }
+        Each("groups", (name, node) => Context.Groups.Put(name, ((JsonObject)node).ToDictionary(
+            g => g.Key, g => (IReadOnlyList<string>)(g.Value as JsonArray ?? []).Select(x => x!.GetValue<string>()).ToList())));
+        lock (_lock)
+        {
+            Each("flows", (name, node) =>
+            {
+                CheckName(name);
+                _flows[name] = new FlowTable(name, FlowDefinition.FromJson(node.ToJsonString()), Context, Options.MaxKeys, now);
+            });
+            Each("thresholds", (name, node) =>
+            {
+                CheckName(name);
+                _thresholds[name] = new ThresholdState(name, ThresholdDefinition.FromJson(node.ToJsonString()));
+            });
+            Publish();
+        }
+        _log($"realtime: {_flows.Count} flow definitions, {_thresholds.Count} thresholds and {Context.Groups.SetNames.Count()} group sets from {_path}");
+    }
+
+    /// <summary>Writes the definitions whole, then renames into place. Under the lock.</summary>
+    private void Save()
+    {
+        if (_path is null) return;
+        var root = new JsonObject
+        {
+            ["flows"] = new JsonObject(_flows.Where(f => !f.Key.StartsWith(ExportPrefix, StringComparison.Ordinal))
+                .Select(f => KeyValuePair.Create(f.Key, (JsonNode?)f.Value.Definition.ToJson()))),
+            ["thresholds"] = new JsonObject(_thresholds.Select(t => KeyValuePair.Create(t.Key, (JsonNode?)t.Value.Definition.ToJson()))),
+            ["groups"] = new JsonObject(Context.Groups.SetNames.Select(s => KeyValuePair.Create(s, (JsonNode?)new JsonObject(
+                Context.Groups.Get(s)!.Select(g => KeyValuePair.Create(g.Key, (JsonNode?)new JsonArray(g.Value.Select(p => (JsonNode)p).ToArray()))))))),
+        };
+        var tmp = _path + ".tmp";
+        File.WriteAllText(tmp, root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        File.Move(tmp, _path, overwrite: true);
+    }
+
+    public static long Clock() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10;
+}

@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+
+namespace Flowline.Realtime;
+
+/// <summary>
+/// A threshold as sFlow-RT takes it (<c>PUT /threshold/{name}/json</c>): an event when <c>metric</c> (a
+/// flow definition's name or a counter metric such as <c>ifinutilization</c>) rises above <c>value</c>; with
+/// <c>byFlow</c> one event per flow rather than per data source. After an event the threshold re-arms
+/// for that flow (or data source) once it has stayed at or below the value for <c>timeout</c> seconds.
+/// </summary>
+public sealed record ThresholdDefinition
+{
+    public const double DefaultTimeout = 60;
+
+    public required string Metric { get; init; }
+    public required double Value { get; init; }
+    public bool ByFlow { get; init; }
+    public double Timeout { get; init; } = DefaultTimeout;
+
+    public static ThresholdDefinition FromJson(string json)
+    {
+        JsonObject o;
+        try
+        {
+            o = JsonNode.Parse(json) as JsonObject ?? throw new FormatException("expected a JSON object");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new FormatException($"not JSON: {e.Message}");
+        }
+        foreach (var (name, _) in o)
+        {
+            if (name is not ("metric" or "value" or "byFlow" or "timeout"))
+                throw new FormatException($"unknown field '{name}' (known: metric, value, byFlow, timeout)");
+        }
+        var metric = o["metric"] is JsonValue m && m.TryGetValue<string>(out var ms) && ms.Length > 0 ? ms
+            : throw new FormatException("'metric' is required: a flow definition's name or a counter metric");
+        var value = Number(o["value"]) ?? throw new FormatException("'value' is required: the level above which an event is raised");
+        var timeout = Number(o["timeout"]) ?? DefaultTimeout;
+        if (timeout is <= 0 or > 86_400) throw new FormatException($"timeout {timeout}: expected seconds between 0 and 86400");
+        var byFlow = o["byFlow"] switch
+        {
+            null => false,
+            JsonValue v when v.TryGetValue<bool>(out var b) => b,
+            var other => throw new FormatException($"'byFlow': expected true or false, got {other.ToJsonString()}"),
+        };
+        return new ThresholdDefinition { Metric = metric, Value = value, ByFlow = byFlow, Timeout = timeout };
+    }
+
+    private static double? Number(JsonNode? n) => n switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue<double>(out var d) => d,
+        JsonValue v when v.TryGetValue<string>(out var s) && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => d,
+        var other => throw new FormatException($"expected a number, got {other.ToJsonString()}"),
+    };
+
+    public JsonObject ToJson() => new() { ["metric"] = Metric, ["value"] = Value, ["byFlow"] = ByFlow, ["timeout"] = Timeout };
+}
+
+/// <summary>Where events go: the engine's journal and its listeners (syslog, webhooks).</summary>
+public sealed class ThresholdSink(Journal journal, Action<JsonObject>? raised)
+{
+    public Journal Journal { get; } = journal;
+
+    public void Raise(string threshold, ThresholdDefinition definition, double value, DataSource source, string? flowKey, long time)
+    {
+        var e = new JsonObject
+        {
+            ["thresholdID"] = threshold,
+            ["metric"] = definition.Metric,
+            ["value"] = value,
+            ["threshold"] = definition.Value,
+            ["agent"] = source.Agent.ToString(),
+            ["dataSource"] = source.ToString(),
+        };
+        if (flowKey is not null) e["flowKey"] = flowKey;
+        e["timestamp"] = time / 1000;
+        Journal.Add(e);
+        raised?.Invoke((JsonObject)e.DeepClone());
+    }
+}
+
+/// <summary>A threshold in force: what crossed it lately (data source, and flow with byFlow) and when last above.</summary>
+internal sealed class ThresholdState(string name, ThresholdDefinition definition)
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<byte[], long> _above = new(ByteKeyComparer.Instance);
+
+    public string Name { get; } = name;
+    public ThresholdDefinition Definition { get; } = definition;
+
+    /// <summary>A flow's rate is above the value: an event unless this flow (or data source) has one outstanding.</summary>
+    public void Crossed(FlowTable table, DataSource source, ReadOnlySpan<byte> key, double rate, long time, ThresholdSink sink)
+    {
+        if (!Note(source, Definition.ByFlow ? key : [], time)) return;
+        sink.Raise(Name, Definition, rate, source, table.Render(key), time);
+    }
+
+    /// <summary>A counter metric of a data source is above the value.</summary>
+    public void Crossed(DataSource source, double value, long time, ThresholdSink sink)
+    {
+        if (!Note(source, [], time)) return;
+        sink.Raise(Name, Definition, value, source, null, time);
+    }
+
+    /// <summary>Records the time; true when nothing was outstanding for it (an event is due).</summary>
+    private bool Note(DataSource source, ReadOnlySpan<byte> key, long time)
+    {
+        Span<byte> id = stackalloc byte[20 + key.Length];
+        source.Agent.WriteV6(id);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(id[16..], source.Index);
+        key.CopyTo(id[20..]);
+        lock (_lock)
+        {
+            ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(_above.GetAlternateLookup<ReadOnlySpan<byte>>(), id, out var outstanding);
+            last = Math.Max(last, time);
+            return !outstanding;
+        }
+    }
+
+    /// <summary>Forgets what has not been above the value for the timeout: its next crossing raises an event again.</summary>
+    public void Rearm(long now)
+    {
+        var timeout = (long)(Definition.Timeout * 1e6);
+        lock (_lock)
+        {
+            foreach (var (k, last) in _above)
+            {
+                if (now - last > timeout) _above.Remove(k);
+            }
+        }
+    }
+}
