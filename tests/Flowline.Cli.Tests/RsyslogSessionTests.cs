@@ -21,9 +21,8 @@ public sealed class RsyslogSessionTests : IDisposable
     public void Dispose() => _dir.Delete(recursive: true);
 
     /// <summary>rsyslogd with only the inputs of this test, each message as PRI|VERSION|TIME|HOST|APP|PROCID|MSGID|SD|MSG.</summary>
-    private Process StartRsyslog(int udpPort, int tcpPort)
+    internal static Process StartRsyslog(string d, int udpPort, int tcpPort)
     {
-        var d = _dir.FullName;
         var conf = Path.Combine(d, "rsyslog.conf");
         File.WriteAllText(conf, $$"""
             global(workDirectory="{{d}}" maxMessageSize="64k")
@@ -50,6 +49,31 @@ public sealed class RsyslogSessionTests : IDisposable
 
     private static string[] Lines(string path) => File.Exists(path) ? File.ReadAllLines(path) : [];
 
+    /// <summary>Waits until a probe sent to each input has been written to its file.</summary>
+    internal static void WaitListening(string udpLog, string tcpLog, int udpPort, int tcpPort)
+    {
+        using (var udp = new UdpClient())
+        {
+            ServeProcess.WaitFor(() =>
+            {
+                udp.Send("<14>1 - - probe - probe - ready"u8.ToArray(), new IPEndPoint(IPAddress.Loopback, udpPort));
+                try
+                {
+                    using var tcp = new TcpClient("127.0.0.1", tcpPort);
+                    var probe = "<14>1 - - probe - probe - ready"u8;
+                    tcp.GetStream().Write(System.Text.Encoding.ASCII.GetBytes($"{probe.Length} "));
+                    tcp.GetStream().Write(probe);
+                }
+                catch (SocketException)
+                {
+                    return false;
+                }
+                Thread.Sleep(200);
+                return Lines(udpLog).Length > 0 && Lines(tcpLog).Length > 0;
+            }, "rsyslogd listening", 30);
+        }
+    }
+
     [Fact]
     public void Logged_sessions_reach_a_real_rsyslog_over_UDP_and_TCP_one_parseable_line_each()
     {
@@ -60,30 +84,10 @@ public sealed class RsyslogSessionTests : IDisposable
         int udpPort, tcpPort = ServeProcess.FreeTcpPort();
         using (var probe = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0))) udpPort = ((IPEndPoint)probe.Client.LocalEndPoint!).Port;
         string udpLog = Path.Combine(_dir.FullName, "udp.log"), tcpLog = Path.Combine(_dir.FullName, "tcp.log");
-        using var rsyslog = StartRsyslog(udpPort, tcpPort);
+        using var rsyslog = StartRsyslog(_dir.FullName, udpPort, tcpPort);
         try
         {
-            // Ready when a probe on each input has been written.
-            using (var udp = new UdpClient())
-            {
-                ServeProcess.WaitFor(() =>
-                {
-                    udp.Send("<14>1 - - probe - probe - ready"u8.ToArray(), new IPEndPoint(IPAddress.Loopback, udpPort));
-                    try
-                    {
-                        using var tcp = new TcpClient("127.0.0.1", tcpPort);
-                        var probe = "<14>1 - - probe - probe - ready"u8;
-                        tcp.GetStream().Write(System.Text.Encoding.ASCII.GetBytes($"{probe.Length} "));
-                        tcp.GetStream().Write(probe);
-                    }
-                    catch (SocketException)
-                    {
-                        return false;
-                    }
-                    Thread.Sleep(200);
-                    return Lines(udpLog).Length > 0 && Lines(tcpLog).Length > 0;
-                }, "rsyslogd listening", 30);
-            }
+            WaitListening(udpLog, tcpLog, udpPort, tcpPort);
 
             var data = Path.Combine(_dir.FullName, "data");
             var file = Path.Combine(_dir.FullName, "logged.jsonl");

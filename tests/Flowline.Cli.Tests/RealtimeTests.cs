@@ -1,0 +1,319 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Flowline.Cli.Tests;
+
+/// <summary>
+/// serve's sFlow-RT-compatible real-time analytics against a known mix from `flowline gen --mix` (each
+/// talker's true rate is set, its frames sampled 1:N): active flows, filters and counter metrics, thresholds
+/// delivered by long-poll, to a real rsyslogd and to a webhook, and a real Prometheus scraping the exports.
+/// </summary>
+public sealed class RealtimeTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-realtime-");
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(60) };
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private static (int Status, string Body) Send(HttpMethod method, string url, string? json = null)
+    {
+        using var request = new HttpRequestMessage(method, url);
+        if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+        using var response = Http.Send(request);
+        return ((int)response.StatusCode, response.Content.ReadAsStringAsync().GetAwaiter().GetResult());
+    }
+
+    private static JsonNode Get(string url)
+    {
+        var (status, body) = Send(HttpMethod.Get, url);
+        Assert.True(status == 200, $"GET {url}: {status} {body}");
+        return JsonNode.Parse(body)!;
+    }
+
+    private static void Put(string url, string json)
+    {
+        var (status, body) = Send(HttpMethod.Put, url, json);
+        Assert.True(status == 200, $"PUT {url}: {status} {body}");
+    }
+
+    /// <summary>The top five (true rates 8, 6, 4, 3 and 2 MB/s) and fifteen small talkers at 0.2 MB/s.</summary>
+    private static readonly (string Source, string Destination, double Rate)[] Mix =
+    [
+        ("10.0.0.1", "10.0.0.9", 8e6), ("10.0.0.2", "10.0.0.9", 6e6), ("10.0.0.3", "10.0.0.8", 4e6),
+        ("10.0.0.4", "10.0.0.8", 3e6), ("10.0.0.5", "10.0.0.7", 2e6),
+        .. Enumerable.Range(1, 15).Select(i => ($"10.1.0.{i}", "10.0.0.9", 2e5)),
+    ];
+
+    private static string MixSpec((string Source, string Destination, double Rate)[] mix) =>
+        string.Join(",", mix.Select(m => $"{m.Source}>{m.Destination}={m.Rate.ToString(CultureInfo.InvariantCulture)}"));
+
+    private static Process StartGen(ServeProcess serve, string mix, int seconds, int sampling = 5)
+    {
+        var p = Process.Start(FlowlineProcess.Flowline("gen", "--protocol", "sflow", "--mix", mix, "--sampling", sampling.ToString(CultureInfo.InvariantCulture),
+            "--frame", "500", "--duration", seconds.ToString(CultureInfo.InvariantCulture), "--target", $"udp://127.0.0.1:{serve.Ports["sflow"]}", "-q"))!;
+        p.StandardInput.Close();
+        _ = p.StandardOutput.ReadToEndAsync();
+        _ = p.StandardError.ReadToEndAsync();
+        return p;
+    }
+
+    [Fact]
+    public void Activeflows_lists_the_true_top_talkers_in_order_within_ten_percent_after_ten_seconds()
+    {
+        var serve = new ServeProcess(Path.Combine(_dir.FullName, "data"));
+        try
+        {
+            Put($"{serve.Url}/flow/pairs/json", """{"keys": "ipsource,ipdestination", "value": "bytes", "n": 20}""");
+            Put($"{serve.Url}/flow/to8/json", """{"keys": "mask:ipsource:24,ipsource", "value": "bytes", "filter": "ipdestination=10.0.0.8&tcpdestinationport=443", "n": 10}""");
+            // Bad definitions are refused with what is wrong.
+            var bad = Send(HttpMethod.Put, $"{serve.Url}/flow/bad/json", """{"keys": "ipsource,nosuchkey"}""");
+            Assert.Equal(400, bad.Status);
+            Assert.Contains("unknown key 'nosuchkey'", bad.Body, StringComparison.Ordinal);
+            Assert.Equal(400, Send(HttpMethod.Put, $"{serve.Url}/flow/bad/json", """{"keys": "ipsource", "filter": "ipsource=10.0.0.1&"}""").Status);
+            Assert.Equal(400, Send(HttpMethod.Put, $"{serve.Url}/flow/bad/json", """{"keys": "ipsource", "t": -1}""").Status);
+            Assert.Equal(400, Send(HttpMethod.Get, $"{serve.Url}/activeflows/ALL/pairs/json?aggMode=median").Status);
+            Assert.Equal(404, Send(HttpMethod.Get, $"{serve.Url}/activeflows/ALL/none/json").Status);
+
+            using var gen = StartGen(serve, MixSpec(Mix), 14);
+            Thread.Sleep(TimeSpan.FromSeconds(10));
+            var top = Get($"{serve.Url}/activeflows/ALL/pairs/json?maxFlows=5").AsArray();
+            var filtered = Get($"{serve.Url}/activeflows/192.0.2.1/to8/json?maxFlows=10").AsArray();
+            var metric = Get($"{serve.Url}/metric/ALL/ifinoctets,pairs/json").AsArray();
+            gen.WaitForExit();
+
+            Assert.Equal(5, top.Count);
+            for (var i = 0; i < 5; i++)
+            {
+                var (source, destination, rate) = Mix[i];
+                Assert.Equal($"{source},{destination}", (string)top[i]!["key"]!);
+                var estimate = (double)top[i]!["value"]!;
+                Assert.True(Math.Abs(estimate / rate - 1) < 0.10, $"{source}>{destination}: {estimate:N0} B/s estimated, {rate:N0} true");
+                Assert.Equal("192.0.2.1", (string)top[i]!["agent"]!);
+                Assert.Equal("1", (string)top[i]!["dataSource"]!);
+            }
+            // The filter keeps only the two talkers towards 10.0.0.8; mask: names their /24.
+            Assert.Equal(["10.0.0.0,10.0.0.3", "10.0.0.0,10.0.0.4"], filtered.Select(f => (string)f!["key"]!).ToArray());
+            // Interface counters: the exact octets sent, as a rate.
+            var total = Mix.Sum(m => m.Rate);
+            var octets = (double)metric[0]!["metricValue"]!;
+            Assert.True(Math.Abs(octets / total - 1) < 0.10, $"ifinoctets {octets:N0} B/s, {total:N0} sent");
+            Assert.Equal("10.0.0.1,10.0.0.9", (string)metric[1]!["topKeys"]![0]!["key"]!);
+
+            var keys = Get($"{serve.Url}/flowkeys/json").AsObject();
+            Assert.True(keys.ContainsKey("ipsource") && keys.ContainsKey("tcpdestinationport") && !keys.ContainsKey("udpsourceport"), keys.ToJsonString());
+            Assert.Equal(0, serve.Terminate());
+        }
+        finally
+        {
+            serve.Dispose();
+        }
+        // Definitions survive a restart.
+        var again = new ServeProcess(Path.Combine(_dir.FullName, "data"));
+        try
+        {
+            var flows = Get($"{again.Url}/flow/json").AsObject();
+            Assert.Equal(["pairs", "to8"], flows.Select(f => f.Key).Order(StringComparer.Ordinal).ToArray());
+            Assert.Equal("ipdestination=10.0.0.8&tcpdestinationport=443", (string)flows["to8"]!["filter"]!);
+            Assert.Equal(0, again.Terminate());
+        }
+        finally
+        {
+            again.Dispose();
+        }
+    }
+
+    /// <summary>A webhook that refuses the first POST (so the retry is exercised) and keeps the bodies of the rest.</summary>
+    private sealed class Webhook : IDisposable
+    {
+        private readonly HttpListener _listener = new();
+        private int _calls;
+
+        public Webhook()
+        {
+            Port = ServeProcess.FreeTcpPort();
+            _listener.Prefixes.Add($"http://127.0.0.1:{Port}/hook/");
+            _listener.Start();
+            _ = Task.Run(async () =>
+            {
+                while (_listener.IsListening)
+                {
+                    HttpListenerContext c;
+                    try
+                    {
+                        c = await _listener.GetContextAsync();
+                    }
+                    catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
+                    {
+                        return;
+                    }
+                    using var reader = new StreamReader(c.Request.InputStream);
+                    var body = await reader.ReadToEndAsync();
+                    var first = Interlocked.Increment(ref _calls) == 1;
+                    if (!first) lock (Bodies) Bodies.Add(body);
+                    c.Response.StatusCode = first ? 503 : 200;
+                    c.Response.Close();
+                }
+            });
+        }
+
+        public int Port { get; }
+        public int Calls => Volatile.Read(ref _calls);
+        public List<string> Bodies { get; } = [];
+
+        public void Dispose() => _listener.Close();
+    }
+
+    [Fact]
+    public async Task A_threshold_crossed_by_generated_traffic_gives_one_event_by_long_poll_syslog_and_webhook_within_two_seconds()
+    {
+        int udpPort, tcpPort = ServeProcess.FreeTcpPort();
+        using (var probe = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0))) udpPort = ((IPEndPoint)probe.Client.LocalEndPoint!).Port;
+        string udpLog = Path.Combine(_dir.FullName, "udp.log"), tcpLog = Path.Combine(_dir.FullName, "tcp.log");
+        using var rsyslog = RsyslogSessionTests.StartRsyslog(_dir.FullName, udpPort, tcpPort);
+        using var hook = new Webhook();
+        var serve = new ServeProcess(Path.Combine(_dir.FullName, "data"),
+            "--threshold-events-to", $"syslog:udp://127.0.0.1:{udpPort}", "--event-webhook", $"http://127.0.0.1:{hook.Port}/hook/");
+        try
+        {
+            RsyslogSessionTests.WaitListening(udpLog, tcpLog, udpPort, tcpPort);
+            Put($"{serve.Url}/flow/pairs/json", """{"keys": "ipsource,ipdestination", "value": "bytes"}""");
+            Put($"{serve.Url}/threshold/elephant/json", """{"metric": "pairs", "value": 4000000, "byFlow": true}""");
+            Assert.Equal(400, Send(HttpMethod.Put, $"{serve.Url}/threshold/bad/json", """{"metric": "pairs"}""").Status);
+            Assert.Empty(Get($"{serve.Url}/events/json").AsArray());
+
+            // The long-poll waits for the first event.
+            var poll = Http.GetStringAsync($"{serve.Url}/events/json?eventID=0&timeout=60");
+            var started = DateTimeOffset.UtcNow;
+            // 16 MB/s, four times the threshold; the other talker stays below it.
+            using var gen = StartGen(serve, "10.0.0.1>10.0.0.9=16M,10.0.0.2>10.0.0.9=1M", 6);
+            var events = JsonNode.Parse(await poll)!.AsArray();
+            var polled = DateTimeOffset.UtcNow;
+            gen.WaitForExit();
+
+            var e = Assert.Single(events)!;
+            Assert.Equal("elephant", (string)e["thresholdID"]!);
+            Assert.Equal("10.0.0.1,10.0.0.9", (string)e["flowKey"]!);
+            Assert.True((double)e["value"]! > 4e6);
+            // When the engine saw the crossing (the time of the datagram that crossed), from the start of the traffic.
+            var crossing = (long)e["timestamp"]! - started.ToUnixTimeMilliseconds();
+            Assert.True(crossing <= 2000, $"event {crossing} ms after the traffic started");
+            Console.WriteLine($"threshold event: crossing seen {crossing} ms after the traffic started; long-poll answered after {(polled - started).TotalMilliseconds:0} ms");
+
+            // While the flow stays above, no second event; the small talker never has one.
+            Thread.Sleep(1500);
+            var all = Get($"{serve.Url}/events/json?maxEvents=100").AsArray();
+            Assert.Single(all);
+
+            ServeProcess.WaitFor(() => File.ReadAllLines(udpLog).Any(l => l.Contains("|threshold|", StringComparison.Ordinal)), "the event in syslog", 20);
+            var line = File.ReadAllLines(udpLog).Single(l => l.Contains("|threshold|", StringComparison.Ordinal)).Split('|');
+            Assert.Equal("flowline", line[4]);
+            Assert.True(JsonNode.DeepEquals(e, JsonNode.Parse(line[8])), line[8]);
+
+            ServeProcess.WaitFor(() => { lock (hook.Bodies) return hook.Bodies.Count == 1; }, "the event at the webhook (after one refused POST)", 20);
+            Assert.Equal(2, hook.Calls);
+            lock (hook.Bodies) Assert.True(JsonNode.DeepEquals(e, JsonNode.Parse(hook.Bodies[0])), hook.Bodies[0]);
+            Assert.Equal(0, serve.Terminate());
+        }
+        finally
+        {
+            serve.Dispose();
+            try
+            {
+                rsyslog.Kill();
+            }
+            catch (InvalidOperationException)
+            {
+            }
+        }
+    }
+
+    [Fact]
+    public void A_real_Prometheus_scrapes_the_metrics_and_the_flow_export_and_topk_gives_the_top_sources()
+    {
+        var serve = new ServeProcess(Path.Combine(_dir.FullName, "data"));
+        Process? prometheus = null;
+        try
+        {
+            var target = serve.Url.Replace("http://", "", StringComparison.Ordinal);
+            var config = Path.Combine(_dir.FullName, "prometheus.yml");
+            File.WriteAllText(config, $"""
+                global:
+                  scrape_interval: 1s
+                scrape_configs:
+                  - job_name: sflow-metrics
+                    metrics_path: /prometheus/metrics/ALL/ALL/txt
+                    static_configs: [{"{"} targets: ['{target}'] {"}"}]
+                  - job_name: sflow-analyzer
+                    metrics_path: /prometheus/analyzer/txt
+                    static_configs: [{"{"} targets: ['{target}'] {"}"}]
+                  - job_name: sflow-src-dst-bps
+                    metrics_path: /app/prometheus/scripts/export.js/flows/ALL/txt
+                    static_configs: [{"{"} targets: ['{target}'] {"}"}]
+                    params:
+                      metric: ['ip_src_dst_bps']
+                      key: ['ipsource', 'ipdestination']
+                      label: ['src', 'dst']
+                      value: ['bytes']
+                      scale: ['8']
+                      minValue: ['1000']
+                      maxFlows: ['100']
+                """);
+            var port = ServeProcess.FreeTcpPort();
+            var psi = FlowlineProcess.StartInfo(FlowlineProcess.Tool("prometheus"), $"--config.file={config}",
+                $"--storage.tsdb.path={Path.Combine(_dir.FullName, "tsdb")}", $"--web.listen-address=127.0.0.1:{port}");
+            prometheus = Process.Start(psi)!;
+            prometheus.StandardInput.Close();
+            _ = prometheus.StandardOutput.ReadToEndAsync();
+            _ = prometheus.StandardError.ReadToEndAsync();
+            var api = $"http://127.0.0.1:{port}/api/v1";
+            ServeProcess.WaitFor(() =>
+            {
+                try
+                {
+                    var targets = JsonNode.Parse(Http.GetStringAsync($"{api}/targets").GetAwaiter().GetResult())!["data"]!["activeTargets"]!.AsArray();
+                    return targets.Count == 3 && targets.All(t => (string)t!["health"]! == "up");
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            }, "Prometheus scraping all three targets", 60);
+
+            using var gen = StartGen(serve, MixSpec(Mix), 25);
+            JsonArray Query(string q) => JsonNode.Parse(Http.GetStringAsync($"{api}/query?query={Uri.EscapeDataString(q)}").GetAwaiter().GetResult())!["data"]!["result"]!.AsArray();
+            string[] expected = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"];
+            string[] got = [];
+            // Once the estimates have settled (a few time constants) and been scraped, topk gives the five largest sources.
+            ServeProcess.WaitFor(() =>
+            {
+                var result = Query("topk(5, sum(ip_src_dst_bps) by (src))");
+                got = result.Select(r => (string)r!["metric"]!["src"]!).Order(StringComparer.Ordinal).ToArray();
+                return got.Length == 5 && result.All(r => Math.Abs(double.Parse((string)r!["value"]![1]!, CultureInfo.InvariantCulture)
+                    / (8 * Mix.Single(m => m.Source == (string)r["metric"]!["src"]!).Rate) - 1) < 0.10);
+            }, "topk(5, sum(ip_src_dst_bps) by (src)) settled", 30);
+            Assert.Equal(expected, got);
+            var octets = Query("sflow_ifinoctets{datasource=\"1\"}");
+            var value = double.Parse((string)Assert.Single(octets)!["value"]![1]!, CultureInfo.InvariantCulture);
+            Assert.True(Math.Abs(value / Mix.Sum(m => m.Rate) - 1) < 0.10, $"sflow_ifinoctets {value:N0}");
+            Assert.Equal("192.0.2.1", (string)octets[0]!["metric"]!["agent"]!);
+            Assert.NotEmpty(Query("sflow_analyzer_flow_definitions"));
+            gen.Kill();
+            Assert.Equal(0, serve.Terminate());
+        }
+        finally
+        {
+            if (prometheus is { HasExited: false })
+            {
+                prometheus.Kill();
+                prometheus.WaitForExit();
+            }
+            prometheus?.Dispose();
+            serve.Dispose();
+        }
+    }
+}
