@@ -30,6 +30,11 @@ case $collector in
 esac
 pid=$!
 for _ in $(seq 300); do ss -lun | grep -q ":$port " && break; sleep 0.1; done
+# FLOWLINE_SETUP: a command run with serve's HTTP URL before the load, e.g. to define real-time flows (bench/realtime-bench.sh).
+if [ -n "${FLOWLINE_SETUP:-}" ] && [ "$collector" = flowline ]; then
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$((port + 1))/healthz" >/dev/null && break; sleep 0.1; done
+  $FLOWLINE_SETUP "http://127.0.0.1:$((port + 1))"
+fi
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 base=$(cpu)
 rcvbuf() { awk '/^Udp:/ && ++n == 2 {print $6}' /proc/net/snmp; }
