@@ -302,6 +302,14 @@ public sealed class RealtimeTests : IDisposable
             Assert.True(Math.Abs(value / Mix.Sum(m => m.Rate) - 1) < 0.10, $"sflow_ifinoctets {value:N0}");
             Assert.Equal("192.0.2.1", (string)octets[0]!["metric"]!["agent"]!);
             Assert.NotEmpty(Query("sflow_analyzer_flow_definitions"));
+            // The dashboard that ships with the repository: every query is valid PromQL, and those over these jobs have data.
+            var dashboard = JsonNode.Parse(File.ReadAllText(Path.Combine(FlowlineProcess.RepositoryRoot, "docs", "grafana", "flowline-realtime.json")))!;
+            foreach (var t in dashboard["panels"]!.AsArray().SelectMany(p => p!["targets"]!.AsArray()))
+            {
+                var expr = ((string)t!["expr"]!).Replace("$agent", ".*", StringComparison.Ordinal);
+                var result = Query(expr);
+                if (!expr.Contains("countries", StringComparison.Ordinal)) Assert.True(result.Count > 0, $"no data for the dashboard's {expr}");
+            }
             gen.Kill();
             Assert.Equal(0, serve.Terminate());
         }

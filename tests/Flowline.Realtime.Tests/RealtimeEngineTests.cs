@@ -1,0 +1,197 @@
+using System.Text.Json.Nodes;
+using Flowline.Wire.Records;
+
+namespace Flowline.Realtime.Tests;
+
+public sealed class RealtimeEngineTests
+{
+    private sealed class Names : ISymbolNames
+    {
+        public string? Name(uint id) => id == 0 ? null : $"acc-{id}";
+    }
+
+    private static readonly KeyContext Context = new(new Names());
+
+    private static FlowRecord Row(string src, string dst, ulong bytes, long time, byte proto = 6, ushort dstPort = 443) => new()
+    {
+        TimeReceived = time, Protocol = FlowProtocol.SFlow5, Exporter = FlowAddress.Parse("192.0.2.1"), ObsPoint = 3,
+        SrcAddr = FlowAddress.Parse(src), DstAddr = FlowAddress.Parse(dst), IpVersion = (byte)(src.Contains(':') ? 6 : 4),
+        IpProto = proto, SrcPort = 40000, DstPort = dstPort, Bytes = bytes, Packets = 1, SamplingRate = 1,
+    };
+
+    private static FlowBatch Batch(params FlowRecord[] rows)
+    {
+        var b = new FlowBatch();
+        foreach (var r in rows) b.Add(r);
+        return b;
+    }
+
+    [Fact]
+    public void Keys_parse_nested_functions_and_name_what_is_wrong()
+    {
+        var k = KeyParser.ParseList("null:[country:ipsource]:unknown,mask:ipdestination:16,or:tcpsourceport:udpsourceport", Context);
+        Assert.Equal(3, k.Length);
+        var b = Batch(Row("10.1.2.3", "172.16.9.9", 100, 1, proto: 17));
+        Assert.Equal("unknown", k[0].TextOf(b, 0));
+        Assert.Equal("172.16.0.0", k[1].TextOf(b, 0));
+        Assert.Equal("40000", k[2].TextOf(b, 0));
+        Assert.Contains("unknown key 'ipsrc'", Assert.Throws<FormatException>(() => KeyParser.ParseList("ipsrc", Context)).Message, StringComparison.Ordinal);
+        Assert.Contains("not an address key", Assert.Throws<FormatException>(() => KeyParser.Parse("country:tcpsourceport", Context)).Message, StringComparison.Ordinal);
+        Assert.Throws<FormatException>(() => KeyParser.Parse("mask:ipsource", Context));
+        Assert.Throws<FormatException>(() => KeyParser.Parse("null:[country:ipsource:unknown", Context));
+    }
+
+    [Theory]
+    [InlineData("ipsource=10.0.0.0/8", true)]
+    [InlineData("ipsource=10.0.0.0/16", false)]
+    [InlineData("ipsource!=10.1.2.3", false)]
+    [InlineData("tcpdestinationport=80,443", true)]
+    [InlineData("udpdestinationport=443", false)]
+    [InlineData("udpdestinationport!=443", true)]
+    [InlineData("ipsource=10.1.2.3&(tcpdestinationport=80|ipprotocol=6)", true)]
+    [InlineData("!ipprotocol=6", false)]
+    [InlineData("ipdestination~^172\\.16\\.", true)]
+    [InlineData("ip6source=::/0", false)]
+    public void Filters_follow_sflow_rt_syntax(string filter, bool matches)
+    {
+        var b = Batch(Row("10.1.2.3", "172.16.9.9", 100, 1));
+        Assert.Equal(matches, FlowFilter.Parse(filter, Context).Matches(b, 0));
+    }
+
+    [Theory]
+    [InlineData("ipsource=10.0.0.1&")]
+    [InlineData("ipsource")]
+    [InlineData("(ipsource=10.0.0.1")]
+    [InlineData("ipsource~[")]
+    public void Bad_filters_are_refused(string filter) => Assert.Throws<FormatException>(() => FlowFilter.Parse(filter, Context));
+
+    private static (FlowTable Table, FlowLogger Log, ThresholdSink Events, List<JsonObject> Raised) Table(string json, long now = 0)
+    {
+        var raised = new List<JsonObject>();
+        var table = new FlowTable("t", FlowDefinition.FromJson(json), Context, 1000, now);
+        return (table, new FlowLogger(new Journal(100, "flowID")), new ThresholdSink(new Journal(100, "eventID"), raised.Add), raised);
+    }
+
+    [Fact]
+    public void A_steady_flow_settles_to_its_rate_and_decays_when_it_stops()
+    {
+        var (table, log, events, _) = Table("""{"keys": "ipsource,ipdestination", "t": 2}""");
+        // 1000 bytes every millisecond for 20 s: 1 MB/s; one millisecond at a time in batches of 100.
+        for (long ms = 0; ms < 20_000; ms += 100)
+        {
+            var b = Batch(Enumerable.Range(0, 100).Select(k => Row("10.0.0.1", "10.0.0.2", 1000, (ms + k) * 1000)).ToArray());
+            table.Add(b, 0, b.Count, log, events);
+        }
+        var top = Assert.Single(table.Top(null, 20_000_000));
+        Assert.Equal("10.0.0.1,10.0.0.2", top.Key);
+        Assert.InRange(top.Value, 0.99e6, 1.01e6);
+        // Ten seconds later (five time constants) it is below 1% of that.
+        Assert.True(table.Top(null, 30_000_000)[0].Value < 1e4);
+        // Idle for 10 t it is dropped.
+        table.Sweep(41_000_000, log);
+        Assert.Empty(table.Top(null, 41_000_000));
+    }
+
+    [Fact]
+    public void A_flow_between_two_ports_counts_once_unless_the_key_is_a_tenancy_key()
+    {
+        var egress = Row("10.0.0.1", "10.0.0.2", 500, 1);
+        egress.Account = 1;
+        egress.VmiDirection = VmiDirections.Egress;
+        var ingress = egress;
+        ingress.Account = 2;
+        ingress.VmiDirection = VmiDirections.Ingress;
+        var b = Batch(egress, ingress);
+        var (pairs, log, events, _) = Table("""{"keys": "ipsource,ipdestination", "t": 1}""", 1);
+        pairs.Add(b, 0, 2, log, events);
+        Assert.Equal(500, pairs.Top(null, 1)[0].Value, 6);
+        var (accounts, _, _, _) = Table("""{"keys": "account", "t": 1}""", 1);
+        accounts.Add(b, 0, 2, log, events);
+        Assert.Equal(["acc-1", "acc-2"], accounts.Top(null, 1).Select(f => f.Key).Order(StringComparer.Ordinal).ToArray());
+    }
+
+    [Fact]
+    public void Top_keeps_n_per_data_source_and_merge_takes_the_max_or_the_sum()
+    {
+        var (table, log, events, _) = Table("""{"keys": "ipdestination", "n": 2}""");
+        var rows = new List<FlowRecord>();
+        for (var i = 1; i <= 4; i++)
+        {
+            var r = Row("10.0.0.1", $"10.0.0.{i}", (ulong)(i * 100), 0);
+            rows.Add(r);
+            r.ObsPoint = 4; // the same flows at a second data source
+            rows.Add(r);
+        }
+        var b = Batch(rows.ToArray());
+        table.Add(b, 0, b.Count, log, events);
+        var top = table.Top(null, 0);
+        Assert.Equal(4, top.Count);
+        var max = RealtimeEngine.Merge(top, 10, 0, sum: false);
+        Assert.Equal(["10.0.0.4", "10.0.0.3"], max.Select(f => f.Key).ToArray());
+        var sum = RealtimeEngine.Merge(top, 10, 0, sum: true);
+        Assert.Equal(2 * max[0].Value, sum[0].Value, 6);
+        Assert.Single(RealtimeEngine.Merge(top, 10, max[1].Value, sum: false));
+    }
+
+    [Fact]
+    public async Task A_threshold_raises_one_event_per_flow_and_rearms_after_its_timeout()
+    {
+        var engine = new RealtimeEngine(null, Context);
+        var raised = new List<JsonObject>();
+        engine.PutFlow("pairs", FlowDefinition.FromJson("""{"keys": "ipsource", "t": 1}"""), 0);
+        engine.PutThreshold("big", new ThresholdDefinition { Metric = "pairs", Value = 1000, ByFlow = true, Timeout = 5 });
+        void Send(long second, string src, ulong bytes)
+        {
+            var b = Batch(Row(src, "10.9.9.9", bytes, second * 1_000_000));
+            engine.Add(b, 0, 1);
+        }
+        Send(0, "10.0.0.1", 5000);
+        Send(0, "10.0.0.2", 500);
+        Send(1, "10.0.0.1", 5000);
+        var events = await engine.Events.Read(-1, 10, TimeSpan.Zero, null, default);
+        var e = Assert.Single(events)!;
+        Assert.Equal("10.0.0.1", (string)e["flowKey"]!);
+        Assert.Equal(1, (long)e["eventID"]!);
+        // Quiet past the timeout: armed again.
+        engine.Tick(7_000_000);
+        Send(7, "10.0.0.1", 5000);
+        Assert.Equal(2, engine.Events.Last);
+    }
+
+    [Fact]
+    public void Counter_rates_wrap_32_bit_counters_skip_unknowns_and_give_utilization()
+    {
+        var metrics = new CounterMetrics();
+        CounterRecord Sample(ulong inOctets, uint inPackets, uint discards)
+        {
+            var c = new CounterRecord { Agent = FlowAddress.Parse("192.0.2.1"), SourceId = 2, Enterprise = 0, Format = 1 };
+            ulong[] v = [2, 6, 1_000_000, 1, 3, inOctets, inPackets, 0, 0, discards, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            for (var i = 0; i < v.Length; i++) c.Values[i] = v[i];
+            c.Count = v.Length;
+            return c;
+        }
+        metrics.Add(Sample(1000, uint.MaxValue - 99, uint.MaxValue), 0);
+        metrics.Add(Sample(126_000, 100, uint.MaxValue), 2_000_000);
+        var values = metrics.Values(null, null).ToDictionary(v => v.Metric, v => v.Value);
+        Assert.Equal(62_500, values["ifinoctets"]);
+        Assert.Equal(100, values["ifinucastpkts"]); // 200 packets across the wrap in 2 s
+        Assert.False(values.ContainsKey("ifindiscards"));
+        Assert.Equal(100 * 8 * 62_500 / 1e6, values["ifinutilization"], 6);
+        Assert.Equal(1, values["ifoperstatus"]);
+    }
+
+    [Fact]
+    public async Task The_journal_long_poll_waits_for_the_next_entry_and_returns_newest_first()
+    {
+        var journal = new Journal(3, "id");
+        journal.Add(new JsonObject { ["n"] = 1 });
+        var waiting = journal.Read(1, 10, TimeSpan.FromSeconds(30), null, default);
+        Assert.False(waiting.IsCompleted);
+        journal.Add(new JsonObject { ["n"] = 2 });
+        var got = await waiting;
+        Assert.Equal(2, (long)Assert.Single(got)!["id"]!);
+        for (var i = 3; i <= 5; i++) journal.Add(new JsonObject { ["n"] = i });
+        var all = await journal.Read(-1, 10, TimeSpan.Zero, null, default);
+        Assert.Equal([5L, 4L, 3L], all.Select(e => (long)e!["id"]!).ToArray());
+    }
+}
