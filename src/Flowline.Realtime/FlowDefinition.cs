@@ -31,29 +31,16 @@ public sealed record FlowDefinition
     /// <summary>Reads the JSON body of a PUT; a <see cref="FormatException"/> names the bad field.</summary>
     public static FlowDefinition FromJson(string json)
     {
-        JsonObject o;
-        try
-        {
-            o = JsonNode.Parse(json) as JsonObject ?? throw new FormatException("expected a JSON object");
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw new FormatException($"not JSON: {e.Message}");
-        }
-        foreach (var (name, _) in o)
-        {
-            if (name is not ("keys" or "value" or "filter" or "t" or "n" or "log" or "flowStart" or "activeTimeout" or "fs"))
-                throw new FormatException($"unknown field '{name}' (known: keys, value, filter, t, n, log, flowStart, activeTimeout, fs)");
-        }
+        var o = DefinitionJson.Parse(json, "keys", "value", "filter", "t", "n", "log", "flowStart", "activeTimeout", "fs");
         var keys = Text(o, "keys") ?? throw new FormatException("'keys' is required, e.g. \"ipsource,ipdestination\"");
         var value = Text(o, "value") ?? "bytes";
         if (value is "packets") value = "frames";
         if (!Values.Contains(value)) throw new FormatException($"value '{value}': expected bytes, frames or flows");
-        var t = Number(o, "t") ?? DefaultT;
+        var t = DefinitionJson.Number(o, "t") ?? DefaultT;
         if (t is <= 0 or > 3600) throw new FormatException($"t {t}: expected seconds between 0 and 3600");
-        var n = Number(o, "n") ?? DefaultN;
+        var n = DefinitionJson.Number(o, "n") ?? DefaultN;
         if (n is < 1 or > 10_000 || n != Math.Floor(n)) throw new FormatException($"n {n}: expected a whole number from 1 to 10000");
-        var timeout = Number(o, "activeTimeout") ?? DefaultActiveTimeout;
+        var timeout = DefinitionJson.Number(o, "activeTimeout") ?? DefaultActiveTimeout;
         if (timeout is <= 0 or > 86_400) throw new FormatException($"activeTimeout {timeout}: expected seconds between 0 and 86400");
         return new FlowDefinition
         {
@@ -62,8 +49,8 @@ public sealed record FlowDefinition
             Filter = Text(o, "filter") is { Length: > 0 } f ? f : null,
             T = t,
             N = (int)n,
-            Log = Flag(o, "log"),
-            FlowStart = Flag(o, "flowStart"),
+            Log = DefinitionJson.Flag(o, "log"),
+            FlowStart = DefinitionJson.Flag(o, "flowStart"),
             ActiveTimeout = timeout,
             Fs = Text(o, "fs") ?? ",",
         };
@@ -90,8 +77,32 @@ public sealed record FlowDefinition
         JsonArray a => string.Join(",", a.Select(x => x?.ToString())),
         var other => throw new FormatException($"'{name}': expected text, got {other.ToJsonString()}"),
     };
+}
 
-    private static double? Number(JsonObject o, string name) => o[name] switch
+/// <summary>Reading the JSON bodies of definitions (flows, thresholds): one object, known fields only, lenient numbers and flags.</summary>
+internal static class DefinitionJson
+{
+    /// <summary>The body as an object; a <see cref="FormatException"/> for anything else or a field not in <paramref name="known"/>.</summary>
+    public static JsonObject Parse(string json, params string[] known)
+    {
+        JsonObject o;
+        try
+        {
+            o = JsonNode.Parse(json) as JsonObject ?? throw new FormatException("expected a JSON object");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new FormatException($"not JSON: {e.Message}");
+        }
+        foreach (var (name, _) in o)
+        {
+            if (!known.Contains(name)) throw new FormatException($"unknown field '{name}' (known: {string.Join(", ", known)})");
+        }
+        return o;
+    }
+
+    /// <summary>A number, also when sent as text (query-string clients); null when absent.</summary>
+    public static double? Number(JsonObject o, string name) => o[name] switch
     {
         null => null,
         JsonValue v when v.TryGetValue<double>(out var d) => d,
@@ -99,7 +110,7 @@ public sealed record FlowDefinition
         var other => throw new FormatException($"'{name}': expected a number, got {other.ToJsonString()}"),
     };
 
-    private static bool Flag(JsonObject o, string name) => o[name] switch
+    public static bool Flag(JsonObject o, string name) => o[name] switch
     {
         null => false,
         JsonValue v when v.TryGetValue<bool>(out var b) => b,

@@ -216,12 +216,6 @@ public sealed class FlowTable
         return picked.Select(p => new ActiveFlow(Render(p.Key), p.Rate, p.Source)).ToList();
     }
 
-    /// <summary>The data sources with flows now, and each one's largest flow rate.</summary>
-    public List<(DataSource Source, double Largest, string? Key)> Largest(long now)
-    {
-        return Top(null, now, 1).Select(f => (f.Source, f.Value, (string?)f.Key)).ToList();
-    }
-
     /// <summary>
     /// Once a second: flows idle for activeTimeout (or, unlogged, for ten time constants, when their rate is
     /// below e^-10 of what it was) are dropped — logged first when the definition logs flows at their end —

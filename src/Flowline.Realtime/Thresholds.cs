@@ -21,41 +21,15 @@ public sealed record ThresholdDefinition
 
     public static ThresholdDefinition FromJson(string json)
     {
-        JsonObject o;
-        try
-        {
-            o = JsonNode.Parse(json) as JsonObject ?? throw new FormatException("expected a JSON object");
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw new FormatException($"not JSON: {e.Message}");
-        }
-        foreach (var (name, _) in o)
-        {
-            if (name is not ("metric" or "value" or "byFlow" or "timeout"))
-                throw new FormatException($"unknown field '{name}' (known: metric, value, byFlow, timeout)");
-        }
+        var o = DefinitionJson.Parse(json, "metric", "value", "byFlow", "timeout");
         var metric = o["metric"] is JsonValue m && m.TryGetValue<string>(out var ms) && ms.Length > 0 ? ms
             : throw new FormatException("'metric' is required: a flow definition's name or a counter metric");
-        var value = Number(o["value"]) ?? throw new FormatException("'value' is required: the level above which an event is raised");
-        var timeout = Number(o["timeout"]) ?? DefaultTimeout;
+        var value = DefinitionJson.Number(o, "value") ?? throw new FormatException("'value' is required: the level above which an event is raised");
+        var timeout = DefinitionJson.Number(o, "timeout") ?? DefaultTimeout;
         if (timeout is <= 0 or > 86_400) throw new FormatException($"timeout {timeout}: expected seconds between 0 and 86400");
-        var byFlow = o["byFlow"] switch
-        {
-            null => false,
-            JsonValue v when v.TryGetValue<bool>(out var b) => b,
-            var other => throw new FormatException($"'byFlow': expected true or false, got {other.ToJsonString()}"),
-        };
+        var byFlow = DefinitionJson.Flag(o, "byFlow");
         return new ThresholdDefinition { Metric = metric, Value = value, ByFlow = byFlow, Timeout = timeout };
     }
-
-    private static double? Number(JsonNode? n) => n switch
-    {
-        null => null,
-        JsonValue v when v.TryGetValue<double>(out var d) => d,
-        JsonValue v when v.TryGetValue<string>(out var s) && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => d,
-        var other => throw new FormatException($"expected a number, got {other.ToJsonString()}"),
-    };
 
     public JsonObject ToJson() => new() { ["metric"] = Metric, ["value"] = Value, ["byFlow"] = ByFlow, ["timeout"] = Timeout };
 }
