@@ -29,7 +29,6 @@ public sealed class Collector : IDisposable
         Options = options;
         _log = log ?? (_ => { });
         Store = new EmbeddedStore(options.DataDir);
-        Forwarding = new Forwarding(options.DataDir, _log);
         if (options.Inventory is not null)
         {
             try
@@ -48,6 +47,7 @@ public sealed class Collector : IDisposable
                 throw;
             }
         }
+        Forwarding = new Forwarding(options.DataDir, _log, Enricher);
         RealtimeEvents = new RealtimeEvents(options, _log);
         var keys = new Realtime.KeyContext(Store.Symbols, Enricher?.Geo);
         try
@@ -57,6 +57,7 @@ public sealed class Collector : IDisposable
         catch
         {
             RealtimeEvents.Dispose();
+            Forwarding.Dispose();
             Store.Dispose();
             throw;
         }

@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Flowline.Enrichment;
 using Flowline.Wire.Records;
+using Flowline.Wire.SFlow;
 
 namespace Flowline.Collector;
 
@@ -10,7 +12,9 @@ namespace Flowline.Collector;
 /// sFlow-RT's forwarding sessions: copies of the received datagrams, byte for byte, to other analyzers.
 /// A session has an address, a port (default 6343), optionally the agents whose datagrams it takes (the
 /// sFlow agent address in the datagram; the source address for NetFlow and IPFIX), and the protocols it
-/// takes (default sflow). Sessions are kept in <c>DATA_DIR/forwarding.json</c> and come back after a
+/// takes (default sflow). A session for an <c>account</c> (per-tenant forwarding) sends only the sFlow samples
+/// of that account's interfaces (inventory ports, by agent and ifIndex): each datagram rewritten with just
+/// those samples, each copied byte for byte. Sessions are kept in <c>DATA_DIR/forwarding.json</c> and come back after a
 /// restart. The decoders call <see cref="Forward"/> for every datagram; with no session that is one read.
 /// A deleted session sends nothing once <see cref="Delete"/> has returned.
 /// </summary>
@@ -20,10 +24,12 @@ public sealed class Forwarding : IDisposable
     private static readonly string[] Protocols = ["sflow", "netflow", "ipfix"];
 
     private readonly string _path;
+    private readonly Enricher? _enricher;
+    [ThreadStatic] private static byte[]? _rewritten;
     private readonly object _change = new();
     private volatile Session[] _sessions = [];
 
-    public sealed record Spec(string Address, int Port, IReadOnlyList<string> Agents, IReadOnlyList<string> Protocols);
+    public sealed record Spec(string Address, int Port, IReadOnlyList<string> Agents, IReadOnlyList<string> Protocols, string? Account);
 
     private sealed class Session(string name, Spec spec, Socket socket, FlowAddress[] agents, bool[] protocols)
     {
@@ -33,12 +39,14 @@ public sealed class Forwarding : IDisposable
         public FlowAddress[] Agents { get; } = agents;
         public bool[] Protocols { get; } = protocols;
         public bool Closed;
-        public long Datagrams, Bytes, Errors;
+        public long Datagrams, Bytes, Errors, Skipped;
     }
 
-    public Forwarding(string dataDir, Action<string> log)
+    /// <param name="enricher">The inventory in force, for sessions of an account; null without one.</param>
+    public Forwarding(string dataDir, Action<string> log, Enricher? enricher = null)
     {
         _path = Path.Combine(dataDir, File);
+        _enricher = enricher;
         if (!System.IO.File.Exists(_path)) return;
         try
         {
@@ -57,7 +65,7 @@ public sealed class Forwarding : IDisposable
 
     /// <summary>
     /// Creates or replaces a session from its JSON (<c>{"address": "10.0.0.30", "port": 7343, "agents": ["10.0.0.254"]}</c>,
-    /// optionally <c>"protocols": ["sflow", "netflow", "ipfix"]</c>). Throws <see cref="FormatException"/> with the reason.
+    /// optionally <c>"protocols": ["sflow", "netflow", "ipfix"]</c> or <c>"account": "acc-0001"</c>). Throws <see cref="FormatException"/> with the reason.
     /// </summary>
     public void Put(string name, string json) => Put(name, json, save: true);
 
@@ -68,6 +76,12 @@ public sealed class Forwarding : IDisposable
             throw new FormatException($"'{name}': a session name is 1 to 100 letters, digits, '-', '_' or '.'");
         }
         var spec = Parse(json);
+        // A restored session keeps its account even when the inventory no longer has it: it sends nothing until it does.
+        if (save && spec.Account is { } account)
+        {
+            if (_enricher is null) throw new FormatException("account: per-tenant forwarding needs an inventory (serve --inventory FILE)");
+            if (!_enricher.Inventory.Accounts.Any(a => a.Id == account)) throw new FormatException($"account: '{account}' is not an account of the inventory in force");
+        }
         var address = IPAddress.Parse(spec.Address);
         var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
@@ -104,7 +118,7 @@ public sealed class Forwarding : IDisposable
         }
         foreach (var (key, _) in o)
         {
-            if (key is not ("address" or "port" or "agents" or "protocols")) throw new FormatException($"unknown member '{key}' (address, port, agents, protocols)");
+            if (key is not ("address" or "port" or "agents" or "protocols" or "account")) throw new FormatException($"unknown member '{key}' (address, port, agents, protocols, account)");
         }
         string Text(JsonNode? n, string what) => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new FormatException($"{what}: expected a string");
         var address = Text(o["address"] ?? throw new FormatException("address is required"), "address");
@@ -130,7 +144,14 @@ public sealed class Forwarding : IDisposable
             }
         }
         if (protocols.Count == 0) protocols.Add("sflow");
-        return new Spec(address, port, agents, protocols);
+        string? account = null;
+        if (o["account"] is { } acc)
+        {
+            account = Text(acc, "account");
+            if (account.Length == 0) throw new FormatException("account: expected an account id");
+            if (protocols.Any(p => p != "sflow")) throw new FormatException("account: only sFlow datagrams can be split by sample; a session for an account takes protocols [\"sflow\"]");
+        }
+        return new Spec(address, port, agents, protocols, account);
     }
 
     /// <summary>Removes a session; false when there is none by that name. No copy leaves for it once this returns.</summary>
@@ -182,11 +203,13 @@ public sealed class Forwarding : IDisposable
             ["agents"] = new JsonArray(s.Spec.Agents.Select(a => (JsonNode)a).ToArray()),
             ["protocols"] = new JsonArray(s.Spec.Protocols.Select(a => (JsonNode)a).ToArray()),
         };
+        if (s.Spec.Account is { } account) o["account"] = account;
         if (withCounters)
         {
             o["datagrams"] = Interlocked.Read(ref s.Datagrams);
             o["bytes"] = Interlocked.Read(ref s.Bytes);
             o["errors"] = Interlocked.Read(ref s.Errors);
+            if (s.Spec.Account is not null) o["skipped"] = Interlocked.Read(ref s.Skipped);
         }
         return o;
     }
@@ -208,14 +231,27 @@ public sealed class Forwarding : IDisposable
                 agent ??= protocol == 0 ? SflowAgent(datagram) : source;
                 if (Array.IndexOf(s.Agents, agent.Value) < 0) continue;
             }
+            var copy = datagram;
+            if (s.Spec.Account is { } account)
+            {
+                var buffer = _rewritten ??= new byte[65536];
+                var interfaces = new AccountInterfaces(_enricher, account);
+                if (datagram.Length > buffer.Length
+                    || SFlowSampleFilter.Filter(datagram, buffer, interfaces, out var length, out _) != SFlowSampleFilter.Outcome.Kept)
+                {
+                    Interlocked.Increment(ref s.Skipped);
+                    continue;
+                }
+                copy = buffer.AsSpan(0, length);
+            }
             lock (s)
             {
                 if (s.Closed) continue;
                 try
                 {
-                    s.Socket.Send(datagram);
+                    s.Socket.Send(copy);
                     s.Datagrams++;
-                    s.Bytes += datagram.Length;
+                    s.Bytes += copy.Length;
                 }
                 catch (SocketException)
                 {
@@ -224,6 +260,12 @@ public sealed class Forwarding : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>An account's interfaces: the inventory ports (agent, ifIndex) that enrichment gives that account.</summary>
+    private readonly struct AccountInterfaces(Enricher? enricher, string account) : SFlowSampleFilter.IInterfaces
+    {
+        public bool Contains(FlowAddress agent, uint ifIndex) => enricher?.AccountAt(agent, ifIndex) == account;
     }
 
     /// <summary>The agent address of an sFlow v5 datagram (type 1 IPv4, 2 IPv6), or none.</summary>

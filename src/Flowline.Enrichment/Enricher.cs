@@ -42,6 +42,17 @@ public sealed class Enricher
     public void Use(Inventory inventory) => _compiled = Compiled.Build(inventory, _symbols);
 
     /// <summary>
+    /// The account (its id) of the port behind an sFlow interface number (ifIndex) of an agent, as rows are
+    /// enriched; null when no port of the inventory is there.
+    /// </summary>
+    public string? AccountAt(FlowAddress agent, uint ifIndex)
+    {
+        var c = _compiled;
+        var port = c.PortAt(agent, ifIndex, netflow: false);
+        return port < 0 ? null : c.Inventory.Ports[port].Account;
+    }
+
+    /// <summary>
     /// The tags of the port that holds <paramref name="address"/> in the network <paramref name="vn"/> (a
     /// network symbol; 0: the one port in the inventory with that address), when that port is in
     /// <paramref name="account"/> and has any tag: a session's remote end, named as seed 001 names it. Another

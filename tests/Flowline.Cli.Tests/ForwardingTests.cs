@@ -128,4 +128,118 @@ public sealed class ForwardingTests : IDisposable
             serve.Dispose();
         }
     }
+
+    /// <summary>Two tenants on one agent: ifIndex 11 and 13 (a port listed without an exporter) are acc-1's, 12 is acc-2's.</summary>
+    private const string TenantInventory = """
+        accounts: [{id: acc-1, name: One}, {id: acc-2, name: Two}]
+        networks:
+          - {name: "d:one:net", account: acc-1, subnets: [10.1.0.0/16]}
+          - {name: "d:two:net", account: acc-2, subnets: [10.2.0.0/16]}
+        ports:
+          - {uuid: vmi-1a, account: acc-1, network: "d:one:net", mac: "02:00:00:00:01:0a", ips: [10.1.0.1], exporter: 192.0.2.1, ifindex: 11}
+          - {uuid: vmi-1b, account: acc-1, network: "d:one:net", mac: "02:00:00:00:01:0b", ips: [10.1.0.2], ifindex: 13}
+          - {uuid: vmi-2a, account: acc-2, network: "d:two:net", mac: "02:00:00:00:02:0a", ips: [10.2.0.1], exporter: 192.0.2.1, ifindex: 12}
+        """;
+
+    [Fact]
+    public void A_tenant_session_gets_only_the_samples_of_its_accounts_interfaces_each_byte_for_byte()
+    {
+        var inventory = Path.Combine(_dir.FullName, "inventory.yaml");
+        File.WriteAllText(inventory, TenantInventory);
+        // Datagrams of up to five flow samples and one counter sample over ifIndex 11..15 (14 and 15 belong to no
+        // one), from the agent 192.0.2.1; what acc-1 should get is worked out from what was encoded.
+        var random = new Random(7);
+        var encoder = new Flowline.Wire.Encoders.SFlowEncoder { Agent = Flowline.Wire.Records.FlowAddress.Parse("192.0.2.1") };
+        var buffer = new byte[9000];
+        var datagrams = new List<byte[]>();
+        var expected = new List<byte[]>();
+        var forTenant = new List<bool>();
+        static bool Ours(uint ifIndex) => ifIndex is 11 or 13;
+        for (var i = 0; i < 3000; i++)
+        {
+            var flows = Enumerable.Range(0, random.Next(0, 6)).Select(k =>
+            {
+                var r = Flowline.Wire.Tests.TestFlows.Tcp4((uint)(i * 8 + k));
+                (r.InIf, r.OutIf, r.SamplingRate, r.SampledBytes) = ((uint)random.Next(11, 16), (uint)random.Next(11, 16), 100, 300);
+                return r;
+            }).ToArray();
+            var counter = new Flowline.Wire.Records.CounterRecord
+            {
+                Enterprise = 0, Format = 1, SourceId = (uint)random.Next(11, 16), SampleSequence = (uint)i,
+                Count = Flowline.Wire.Records.CounterSchema.GenericInterface.Names.Length,
+            };
+            var n = encoder.Encode(flows, [counter], buffer);
+            var datagram = buffer.AsSpan(0, n).ToArray();
+            datagrams.Add(datagram);
+            // The encoder writes the flow samples in order, then the counter sample.
+            var wanted = flows.Select(f => Ours(f.InIf) || Ours(f.OutIf)).Append(Ours(counter.SourceId)).ToArray();
+            var header = datagram.AsSpan(0, 28).ToArray();
+            var kept = new List<byte>(header);
+            var offset = 28;
+            for (var k = 0; k < wanted.Length; k++)
+            {
+                var length = 8 + (int)BinaryPrimitives.ReadUInt32BigEndian(datagram.AsSpan(offset + 4));
+                if (wanted[k]) kept.AddRange(datagram.AsSpan(offset, length).ToArray());
+                offset += length;
+            }
+            Assert.Equal(n, offset);
+            forTenant.Add(wanted.Any(w => w));
+            if (forTenant[^1])
+            {
+                var rewritten = kept.ToArray();
+                BinaryPrimitives.WriteUInt32BigEndian(rewritten.AsSpan(24), (uint)wanted.Count(w => w));
+                expected.Add(rewritten);
+            }
+        }
+        Assert.InRange(expected.Count, 1000, datagrams.Count - 100);
+
+        using var all = Receiver();
+        using var tenant = Receiver();
+        var serve = new ServeProcess(Path.Combine(_dir.FullName, "data"), "--inventory", inventory);
+        try
+        {
+            Assert.Equal(200, Send(HttpMethod.Put, $"{serve.Url}/forwarding/all/json", $"{{\"address\": \"127.0.0.1\", \"port\": {Port(all)}}}").Status);
+            var put = Send(HttpMethod.Put, $"{serve.Url}/forwarding/one/json", $"{{\"address\": \"127.0.0.1\", \"port\": {Port(tenant)}, \"account\": \"acc-1\"}}");
+            Assert.True(put.Status == 200, put.Body);
+            var unknown = Send(HttpMethod.Put, $"{serve.Url}/forwarding/x/json", "{\"address\": \"127.0.0.1\", \"account\": \"acc-9\"}");
+            Assert.Equal(400, unknown.Status);
+            Assert.Contains("'acc-9' is not an account", unknown.Body, StringComparison.Ordinal);
+            var netflow = Send(HttpMethod.Put, $"{serve.Url}/forwarding/x/json", "{\"address\": \"127.0.0.1\", \"account\": \"acc-1\", \"protocols\": [\"netflow\"]}");
+            Assert.Equal(400, netflow.Status);
+            Assert.Contains("only sFlow", netflow.Body, StringComparison.Ordinal);
+
+            using var sender = new UdpClient();
+            sender.Connect(IPAddress.Loopback, serve.Ports["sflow"]);
+            var gotAll = new List<byte[]>();
+            var gotTenant = new List<byte[]>();
+            for (var i = 0; i < datagrams.Count; i += 100)
+            {
+                var burst = datagrams.Skip(i).Take(100).ToList();
+                foreach (var d in burst) sender.Send(d);
+                gotAll.AddRange(ReceiveAll(all, burst.Count));
+                gotTenant.AddRange(ReceiveAll(tenant, Enumerable.Range(i, burst.Count).Count(k => forTenant[k])));
+            }
+            for (var i = 0; i < datagrams.Count; i++) Assert.True(datagrams[i].AsSpan().SequenceEqual(gotAll[i]), $"datagram {i} differs");
+            Assert.Equal(expected.Count, gotTenant.Count);
+            for (var i = 0; i < expected.Count; i++) Assert.True(expected[i].AsSpan().SequenceEqual(gotTenant[i]), $"tenant datagram {i} differs");
+            using (var one = JsonDocument.Parse(Send(HttpMethod.Get, $"{serve.Url}/forwarding/one/json").Body))
+            {
+                Assert.Equal("acc-1", one.RootElement.GetProperty("account").GetString());
+                Assert.Equal(expected.Count, one.RootElement.GetProperty("datagrams").GetInt64());
+                Assert.Equal(datagrams.Count - expected.Count, one.RootElement.GetProperty("skipped").GetInt64());
+            }
+
+            // Removed: the next datagrams reach the other receiver only.
+            Assert.Equal(200, Send(HttpMethod.Delete, $"{serve.Url}/forwarding/one/json").Status);
+            var more = datagrams.Where((_, k) => forTenant[k]).Take(50).ToList();
+            foreach (var d in more) sender.Send(d);
+            Assert.Equal(50, ReceiveAll(all, 50).Count);
+            Assert.Equal(0, tenant.Available);
+            Assert.Equal(0, serve.Terminate());
+        }
+        finally
+        {
+            serve.Dispose();
+        }
+    }
 }
