@@ -18,7 +18,6 @@ public sealed class Collector : IDisposable
     private readonly Dictionary<FlowAddress, uint> _sampling = [];
     private readonly Action<string> _log;
     private readonly Timer _compaction;
-    private readonly Timer _realtimeTick;
     private long _templatesVersion;
     private readonly ConcurrentDictionary<Pipeline, long> _templatesSaved = new();
     private long _appended, _rows, _appendErrors, _lastCommitMicros;
@@ -61,6 +60,7 @@ public sealed class Collector : IDisposable
             Store.Dispose();
             throw;
         }
+        RealtimeFeed = new Realtime.RealtimeFeed(Realtime, NowMicros);
         if (Enricher is null) LoadGeoForKeys(keys, options.GeoDir);
         foreach (var (address, rate) in options.SamplingOverrides) _sampling[FlowAddress.FromIPAddress(address)] = rate;
         try
@@ -81,6 +81,7 @@ public sealed class Collector : IDisposable
         catch
         {
             foreach (var p in _pipelines) p.Dispose();
+            RealtimeFeed.Dispose();
             Store.Dispose();
             throw;
         }
@@ -93,6 +94,7 @@ public sealed class Collector : IDisposable
             catch
             {
                 foreach (var p in _pipelines) p.Dispose();
+                RealtimeFeed.Dispose();
                 Store.Dispose();
                 throw;
             }
@@ -101,7 +103,6 @@ public sealed class Collector : IDisposable
         foreach (var p in _pipelines) restored = TemplateFiles.Load(options.DataDir, p.Decoder.Templates, _log);
         TemplatesRestored = restored;
         _compaction = new Timer(_ => CompactQuietPartitions(), null, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30));
-        _realtimeTick = new Timer(_ => Realtime.Tick(NowMicros()), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
     /// <summary>Without an inventory the address database is not loaded for enrichment; country: and asn: keys still want it (loaded in the background).</summary>
@@ -134,6 +135,8 @@ public sealed class Collector : IDisposable
     /// <summary>sFlow-RT-style analytics on the decoded stream: flow definitions, counter metrics, thresholds.</summary>
     public Realtime.RealtimeEngine Realtime { get; }
     public RealtimeEvents RealtimeEvents { get; }
+    /// <summary>The flow definitions' own thread, fed by the decoders.</summary>
+    public Realtime.RealtimeFeed RealtimeFeed { get; }
     /// <summary>Rows stored: records, plus one more for each flow between two ports.</summary>
     public long RowsStored => Interlocked.Read(ref _rows);
     public int TemplatesRestored { get; }
@@ -263,10 +266,10 @@ public sealed class Collector : IDisposable
     {
         if (Interlocked.CompareExchange(ref _stopped, 1, 0) != 0) return;
         _compaction.Dispose();
-        _realtimeTick.Dispose();
         var watch = Stopwatch.StartNew();
         Volatile.Write(ref _giveUpAt, Stopwatch.GetTimestamp() + (long)(ShutdownRetries.TotalSeconds * Stopwatch.Frequency));
         foreach (var p in _pipelines) p.Stop();
+        RealtimeFeed.Dispose();
         Sessions?.Stop();
         try
         {

@@ -212,6 +212,10 @@ public static class HttpFace
         Line("flowline_store_lag_seconds", "", collector.StoreLagSeconds);
         Help("flowline_rows_stored_total", "counter", "Rows stored: one per record, plus one for each flow between two ports (one per port).");
         Line("flowline_rows_stored_total", "", collector.RowsStored);
+        Help("flowline_realtime_rows_total", "counter", "Rows counted by the real-time flow definitions.");
+        Line("flowline_realtime_rows_total", "", collector.Realtime.Rows);
+        Help("flowline_realtime_rows_dropped_total", "counter", "Rows the real-time flow definitions did not count because they had fallen behind (the rows are stored all the same).");
+        Line("flowline_realtime_rows_dropped_total", "", collector.RealtimeFeed.Dropped);
         if (collector.Inventory is { } inventory && collector.Enricher is { } enricher)
         {
             var inv = enricher.Inventory;

@@ -218,6 +218,8 @@ internal sealed class Pipeline : IDisposable
             if (_stopping && !_reader.IsAlive && _ring.Depth == 0) break;
             if (dryAt == 0)
             {
+                // The queue ran dry: what was decoded goes to the flow definitions now, not a batch interval later.
+                if (sink.Batch.Count > _realtimeFrom) OfferRealtime(sink.Batch);
                 dryAt = Stopwatch.GetTimestamp();
                 _collector.MaybeSaveTemplates(this); // new templates are saved as soon as the queue runs dry
             }
@@ -236,8 +238,22 @@ internal sealed class Pipeline : IDisposable
         _collector.SaveTemplates(this);
     }
 
+    /// <summary>Rows handed to the flow definitions at a time (fewer when the queue runs dry or the batch is stored).</summary>
+    private const int RealtimeChunk = 512;
+    /// <summary>The first row of the batch not yet handed to the flow definitions.</summary>
+    private int _realtimeFrom;
+
+    /// <summary>Hands the batch's new rows to the flow definitions' thread (when there are definitions).</summary>
+    private void OfferRealtime(FlowBatch batch)
+    {
+        if (_collector.Realtime.Active) _collector.RealtimeFeed.Offer(batch, _realtimeFrom, batch.Count);
+        _realtimeFrom = batch.Count;
+    }
+
     private void Append(ref CollectorSink sink)
     {
+        OfferRealtime(sink.Batch);
+        _realtimeFrom = 0;
         var start = Stopwatch.GetTimestamp();
         _collector.Sessions?.Add(Index, sink.Batch);
         sink.Batch = _collector.Append(sink.Batch, sink.Records);
@@ -255,11 +271,10 @@ internal sealed class Pipeline : IDisposable
         sink.BeginDatagram(entry.Exporter);
         var rowsBefore = sink.Batch.Count;
         var result = Decoder.Decode(datagram, entry.Exporter, entry.TimeReceived, ref sink);
-        var realtime = _collector.Realtime;
         if (sink.Batch.Count > rowsBefore)
         {
-            if (realtime.Active) realtime.Add(sink.Batch, rowsBefore, sink.Batch.Count);
-            if ((++_probed & 63) == 0) realtime.Probe(sink.Batch, rowsBefore);
+            if (sink.Batch.Count - _realtimeFrom >= RealtimeChunk) OfferRealtime(sink.Batch);
+            if ((++_probed & 63) == 0) _collector.Realtime.Probe(sink.Batch, rowsBefore);
         }
         var exporter = sink.Current ?? _collector.Exporter(Collector.IdOf(entry.Exporter, datagram));
         exporter.Seen(datagram.Length, entry.TimeReceived, sink.Records - recordsBefore);

@@ -311,6 +311,7 @@ internal static class RealtimeHttp
             ["flowsActive"] = tables.Sum(t => t.Counts.Flows),
             ["flowsDropped"] = tables.Sum(t => t.Counts.Dropped),
             ["rowsAnalysed"] = engine.Rows,
+            ["rowsDropped"] = collector.RealtimeFeed.Dropped,
             ["batchesAnalysed"] = engine.Batches,
             ["thresholds"] = engine.ThresholdDefinitions().Count,
             ["events"] = engine.Events.Last,

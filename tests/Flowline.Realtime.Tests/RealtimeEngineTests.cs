@@ -159,6 +159,25 @@ public sealed class RealtimeEngineTests
     }
 
     [Fact]
+    public void The_feed_counts_rows_on_its_own_thread_and_counts_those_it_cannot_stage()
+    {
+        var engine = new RealtimeEngine(null, Context);
+        engine.PutFlow("src", FlowDefinition.FromJson("""{"keys": "ipsource", "t": 1}"""), 0);
+        using var feed = new RealtimeFeed(engine, () => 0, maxStaged: 100);
+        var b = Batch(Enumerable.Range(0, 150).Select(i => Row($"10.0.0.{i % 3 + 1}", "10.9.9.9", 1000, 1_000_000)).ToArray());
+        // More rows than may wait: refused and counted, the analysis untouched.
+        feed.Offer(b, 0, 150);
+        Assert.Equal((150L, 0L), (feed.Dropped, feed.Offered));
+        feed.Offer(b, 0, 90);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (engine.Rows < 90 && DateTime.UtcNow < deadline) Thread.Sleep(10);
+        Assert.Equal(90, engine.Rows);
+        var top = engine.Table("src")!.Top(null, 1_000_000);
+        Assert.Equal(["10.0.0.1", "10.0.0.2", "10.0.0.3"], top.Select(f => f.Key).Order().ToArray());
+        Assert.All(top, f => Assert.Equal(30 * 1000.0, f.Value, 6));
+    }
+
+    [Fact]
     public void Counter_rates_wrap_32_bit_counters_skip_unknowns_and_give_utilization()
     {
         var metrics = new CounterMetrics();
