@@ -49,7 +49,13 @@ while true; do now=$(cpu); [ "$now" = "$last" ] && break; last=$now; sleep 1; do
 ticks=$(getconf CLK_TCK)
 socket_drops=$(( $(rcvbuf) - rcvbuf_before ))
 queue_drops=-
-[ "$collector" = flowline ] && queue_drops=$(curl -s "http://127.0.0.1:$((port + 1))/metrics" | awk '/^flowline_socket_queue_drops_total/ {s += $2} END {print s + 0}')
+realtime=""
+if [ "$collector" = flowline ]; then
+  metrics=$(curl -s "http://127.0.0.1:$((port + 1))/metrics")
+  queue_drops=$(echo "$metrics" | awk '/^flowline_socket_queue_drops_total/ {s += $2} END {print s + 0}')
+  # With flow definitions: rows they counted, and rows they skipped because they had fallen behind.
+  [ -n "${FLOWLINE_SETUP:-}" ] && realtime=$(echo "$metrics" | awk '/^flowline_realtime_rows_total/ {r = $2} /^flowline_realtime_rows_dropped_total/ {d = $2} END {printf " realtime_rows=%d realtime_dropped=%d", r, d}')
+fi
 rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
 kill -TERM $pid; wait $pid 2>/dev/null || true
 case $collector in
@@ -58,4 +64,4 @@ case $collector in
 esac
 used=$((last - base))
 cpu_s=$(echo "scale=2; $used / $ticks" | bc)
-echo "$collector $protocol $rate $seconds sent_in=${sent_in}s $count ${stored:-0} $((count - ${stored:-0})) $cpu_s $(echo "$used * 1000000000 / $ticks / ${stored:-1}" | bc) $rss socket_drops=$socket_drops queue_drops=$queue_drops"
+echo "$collector $protocol $rate $seconds sent_in=${sent_in}s $count ${stored:-0} $((count - ${stored:-0})) $cpu_s $(echo "$used * 1000000000 / $ticks / ${stored:-1}" | bc) $rss socket_drops=$socket_drops queue_drops=$queue_drops$realtime"

@@ -6,29 +6,6 @@ using Flowline.Wire.Records;
 
 namespace Flowline.Realtime;
 
-/// <summary>Byte-string keys compared by content; spans look up without allocating.</summary>
-internal sealed class ByteKeyComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
-{
-    public static readonly ByteKeyComparer Instance = new();
-
-    public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
-
-    public int GetHashCode(byte[] obj) => Hash(obj);
-
-    public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
-
-    public int GetHashCode(ReadOnlySpan<byte> alternate) => Hash(alternate);
-
-    public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
-
-    private static int Hash(ReadOnlySpan<byte> bytes)
-    {
-        var h = new HashCode();
-        h.AddBytes(bytes);
-        return h.ToHashCode();
-    }
-}
-
 /// <summary>A data source: the agent (exporter) and its sFlow data source index (the input interface for NetFlow and IPFIX).</summary>
 public readonly record struct DataSource(FlowAddress Agent, uint Index)
 {
@@ -63,7 +40,7 @@ public sealed class FlowTable
     private readonly double _tauMicros;
     private readonly int _maxKeys;
     private readonly Lock _lock = new();
-    private readonly Dictionary<DataSource, Dictionary<byte[], FlowEntry>> _sources = [];
+    private readonly Dictionary<DataSource, FlowMap> _sources = [];
     /// <summary>Time base of the scaled sums (µs): a contribution at time x is stored times e^((x - base)/τ).</summary>
     private long _base;
     private int _count;
@@ -114,7 +91,7 @@ public sealed class FlowTable
         var tSeconds = Definition.T;
         lock (_lock)
         {
-            Dictionary<byte[], FlowEntry>.AlternateLookup<ReadOnlySpan<byte>> flows = default;
+            FlowMap flows = null!;
             var source = new DataSource(FlowAddress.None, uint.MaxValue);
             var haveSource = false;
             long lastTime = long.MinValue;
@@ -135,8 +112,7 @@ public sealed class FlowTable
                     source = here;
                     haveSource = true;
                     ref var table = ref CollectionsMarshal.GetValueRefOrAddDefault(_sources, source, out _);
-                    table ??= new Dictionary<byte[], FlowEntry>(ByteKeyComparer.Instance);
-                    flows = table.GetAlternateLookup<ReadOnlySpan<byte>>();
+                    flows = table ??= new FlowMap(width);
                 }
                 var t = b.TimeReceived[i];
                 if (t != lastTime)
@@ -145,7 +121,7 @@ public sealed class FlowTable
                     lastTime = t;
                 }
                 _rows++;
-                ref var e = ref CollectionsMarshal.GetValueRefOrNullRef(flows, key);
+                ref var e = ref flows.Find(key);
                 if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref e))
                 {
                     if (_count >= _maxKeys)
@@ -153,7 +129,7 @@ public sealed class FlowTable
                         _dropped++;
                         continue;
                     }
-                    e = ref CollectionsMarshal.GetValueRefOrAddDefault(flows, key, out _);
+                    e = ref flows.Add(key);
                     e.First = t;
                     _count++;
                     if (Definition.Log && Definition.FlowStart) log.Log(this, Render(key), amount, t, t, source);
@@ -195,25 +171,26 @@ public sealed class FlowTable
     public List<ActiveFlow> Top(Func<FlowAddress, bool>? agents, long now, int? n = null)
     {
         var keep = n ?? Definition.N;
-        var picked = new List<(byte[] Key, double Rate, DataSource Source)>();
+        var picked = new List<ActiveFlow>();
         lock (_lock)
         {
             var decay = Math.Exp(-(now - _base) / _tauMicros) / Definition.T;
-            var heap = new PriorityQueue<byte[], double>();
+            var heap = new PriorityQueue<int, double>();
             foreach (var (source, flows) in _sources)
             {
                 if (agents is not null && !agents(source.Agent)) continue;
                 heap.Clear();
-                foreach (var (k, e) in flows)
+                for (var slot = 0; slot < flows.Slots; slot++)
                 {
-                    var rate = e.Scaled * decay;
-                    if (heap.Count < keep) heap.Enqueue(k, rate);
-                    else if (heap.TryPeek(out _, out var smallest) && rate > smallest) heap.EnqueueDequeue(k, rate);
+                    if (!flows.Occupied(slot)) continue;
+                    var rate = flows.EntryAt(slot).Scaled * decay;
+                    if (heap.Count < keep) heap.Enqueue(slot, rate);
+                    else if (heap.TryPeek(out _, out var smallest) && rate > smallest) heap.EnqueueDequeue(slot, rate);
                 }
-                while (heap.TryDequeue(out var k, out var rate)) picked.Add((k, rate, source));
+                while (heap.TryDequeue(out var slot, out var rate)) picked.Add(new ActiveFlow(Render(flows.KeyAt(slot)), rate, source));
             }
         }
-        return picked.Select(p => new ActiveFlow(Render(p.Key), p.Rate, p.Source)).ToList();
+        return picked;
     }
 
     /// <summary>
@@ -228,25 +205,24 @@ public sealed class FlowTable
         var ended = new List<(string Key, double Total, long First, long Last, DataSource Source)>();
         lock (_lock)
         {
-            var stale = new List<byte[]>();
+            var width = _keys.Length * KeyElement.Size;
+            var stale = new List<byte>();
             var emptied = new List<DataSource>();
             foreach (var (source, flows) in _sources)
             {
+                // Keys first, removals after: a removal moves later entries of its run back.
                 stale.Clear();
-                foreach (var (k, e) in flows)
+                for (var slot = 0; slot < flows.Slots; slot++)
                 {
-                    if (now - e.Last > idle) stale.Add(k);
+                    if (!flows.Occupied(slot)) continue;
+                    ref var e = ref flows.EntryAt(slot);
+                    if (now - e.Last <= idle) continue;
+                    if (logEnd) ended.Add((Render(flows.KeyAt(slot)), e.Total, e.First, e.Last, source));
+                    stale.AddRange(flows.KeyAt(slot));
                 }
-                foreach (var k in stale)
-                {
-                    if (logEnd)
-                    {
-                        var e = flows[k];
-                        ended.Add((Render(k), e.Total, e.First, e.Last, source));
-                    }
-                    flows.Remove(k);
-                }
-                _count -= stale.Count;
+                var keys = CollectionsMarshal.AsSpan(stale);
+                for (var at = 0; at < keys.Length; at += width) flows.Remove(keys.Slice(at, width));
+                _count -= keys.Length / width;
                 if (flows.Count == 0) emptied.Add(source);
             }
             foreach (var s in emptied) _sources.Remove(s);
@@ -255,7 +231,10 @@ public sealed class FlowTable
                 var f = Math.Exp(-(now - _base) / _tauMicros);
                 foreach (var flows in _sources.Values)
                 {
-                    foreach (var k in flows.Keys) CollectionsMarshal.GetValueRefOrNullRef(flows, k).Scaled *= f;
+                    for (var slot = 0; slot < flows.Slots; slot++)
+                    {
+                        if (flows.Occupied(slot)) flows.EntryAt(slot).Scaled *= f;
+                    }
                 }
                 _base = now;
             }

@@ -57,6 +57,29 @@ public sealed class ThresholdSink(Journal journal, Action<JsonObject>? raised)
     }
 }
 
+/// <summary>Byte-string keys compared by content; spans look up without allocating.</summary>
+internal sealed class ByteKeyComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
+{
+    public static readonly ByteKeyComparer Instance = new();
+
+    public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+
+    public int GetHashCode(byte[] obj) => Hash(obj);
+
+    public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
+
+    public int GetHashCode(ReadOnlySpan<byte> alternate) => Hash(alternate);
+
+    public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
+
+    private static int Hash(ReadOnlySpan<byte> bytes)
+    {
+        var h = new HashCode();
+        h.AddBytes(bytes);
+        return h.ToHashCode();
+    }
+}
+
 /// <summary>A threshold in force: what crossed it lately (data source, and flow with byFlow) and when last above.</summary>
 internal sealed class ThresholdState(string name, ThresholdDefinition definition)
 {
