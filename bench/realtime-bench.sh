@@ -34,7 +34,7 @@ port=$((40000 + RANDOM % 20000))
 "$root/.build/flowline/flowline" serve --data-dir "$work/data" --sflow "127.0.0.1:$port" --netflow 127.0.0.1:0 --ipfix 127.0.0.1:0 \
   --http "127.0.0.1:$((port + 1))" >"$work/out" 2>"$work/err" &
 pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $pid 2>/dev/null && wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 url="http://127.0.0.1:$((port + 1))"
 for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.1; done
 curl -sf -X PUT -d '{"keys": "or:ipsource:ip6source,or:ipdestination:ip6destination,ipprotocol,or:tcpsourceport:udpsourceport", "value": "bytes"}' "$url/flow/fivetuple/json" >/dev/null
