@@ -51,7 +51,7 @@ internal sealed class FlowMap
     /// <summary>The entry of <paramref name="key"/>, added (zeroed) when absent.</summary>
     public ref FlowEntry Add(ReadOnlySpan<byte> key)
     {
-        if ((Count + 1) * 4 > _hashes.Length * 3) Grow();
+        if ((Count + 1) * 4 > _hashes.Length * 3) Resize(_hashes.Length * 2);
         var hash = Hash(key);
         var slot = hash & _mask;
         while (_hashes[slot] != 0)
@@ -103,10 +103,16 @@ internal sealed class FlowMap
         }
     }
 
-    private void Grow()
+    /// <summary>Gives memory back after a burst of flows has gone: down to twice what is held, when that is an eighth or less.</summary>
+    public void Shrink()
+    {
+        var slots = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, Count * 2));
+        if (slots * 4 <= _hashes.Length) Resize(slots);
+    }
+
+    private void Resize(int slots)
     {
         var (hashes, keys, entries) = (_hashes, _keys, _entries);
-        var slots = hashes.Length * 2;
         _hashes = new int[slots];
         _keys = new byte[slots * _width];
         _entries = new FlowEntry[slots];

@@ -223,6 +223,7 @@ public sealed class FlowTable
                 var keys = CollectionsMarshal.AsSpan(stale);
                 for (var at = 0; at < keys.Length; at += width) flows.Remove(keys.Slice(at, width));
                 _count -= keys.Length / width;
+                flows.Shrink();
                 if (flows.Count == 0) emptied.Add(source);
             }
             foreach (var s in emptied) _sources.Remove(s);

@@ -35,6 +35,7 @@ public sealed class FlowMapTests
                     break;
                 case 1:
                     Assert.Equal(model.Remove(name), map.Remove(key));
+                    if (step % 1000 == 0) map.Shrink();
                     break;
                 default:
                     ref var e = ref map.Find(key);
@@ -50,5 +51,19 @@ public sealed class FlowMapTests
             if (map.Occupied(slot)) seen.Add(Convert.ToHexString(map.KeyAt(slot)), map.EntryAt(slot).Last);
         }
         Assert.Equal(model.OrderBy(p => p.Key), seen.OrderBy(p => p.Key));
+    }
+
+    [Fact]
+    public void Shrinks_once_most_flows_are_gone_and_keeps_the_rest()
+    {
+        var map = new FlowMap(8);
+        for (var i = 0; i < 10_000; i++) map.Add(BitConverter.GetBytes((long)i)).Total = i;
+        var grown = map.Slots;
+        Assert.True(grown >= 10_000 * 4 / 3, $"{grown} slots");
+        for (var i = 100; i < 10_000; i++) Assert.True(map.Remove(BitConverter.GetBytes((long)i)));
+        map.Shrink();
+        Assert.Equal(256, map.Slots);
+        for (var i = 0; i < 100; i++) Assert.Equal(i, map.Find(BitConverter.GetBytes((long)i)).Total);
+        Assert.True(Unsafe.IsNullRef(ref map.Find(BitConverter.GetBytes(100L))));
     }
 }
