@@ -1,8 +1,9 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
+
+using static Flowline.Cli.Tests.Rest;
 
 namespace Flowline.Cli.Tests;
 
@@ -14,17 +15,8 @@ namespace Flowline.Cli.Tests;
 public sealed class ForwardingTests : IDisposable
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-forwarding-");
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
     public void Dispose() => _dir.Delete(recursive: true);
-
-    private static (int Status, string Body) Send(HttpMethod method, string url, string? json = null)
-    {
-        using var request = new HttpRequestMessage(method, url);
-        if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
-        using var response = Http.Send(request);
-        return ((int)response.StatusCode, response.Content.ReadAsStringAsync().GetAwaiter().GetResult());
-    }
 
     private static UdpClient Receiver()
     {

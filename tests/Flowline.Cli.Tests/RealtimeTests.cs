@@ -2,9 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+
+using static Flowline.Cli.Tests.Rest;
 
 namespace Flowline.Cli.Tests;
 
@@ -16,17 +17,8 @@ namespace Flowline.Cli.Tests;
 public sealed class RealtimeTests : IDisposable
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-realtime-");
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(60) };
 
     public void Dispose() => _dir.Delete(recursive: true);
-
-    private static (int Status, string Body) Send(HttpMethod method, string url, string? json = null)
-    {
-        using var request = new HttpRequestMessage(method, url);
-        if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
-        using var response = Http.Send(request);
-        return ((int)response.StatusCode, response.Content.ReadAsStringAsync().GetAwaiter().GetResult());
-    }
 
     private static JsonNode Get(string url)
     {
