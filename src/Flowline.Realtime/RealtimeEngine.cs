@@ -72,9 +72,10 @@ public sealed class RealtimeEngine
         if (to <= from) return;
         var tables = _active;
         if (tables.Length == 0) return;
+        foreach (var table in tables) table.Add(batch, from, to, _flowLog, _events);
+        // Counted once every definition has them, so a reader that sees the count sees the rows in the tables.
         Interlocked.Increment(ref _batches);
         Interlocked.Add(ref _rows, to - from);
-        foreach (var table in tables) table.Add(batch, from, to, _flowLog, _events);
     }
 
     /// <summary>Notes which keys a row has, for /flowkeys/json (the decoders call it now and then, not for every row).</summary>
