@@ -48,11 +48,12 @@ public static class SegmentFile
         private readonly string _path;
         private readonly string _temporary;
         private readonly SegmentCodec _codec;
-        private readonly FileStream _file;
-        private readonly ArrayBufferWriter<byte> _buffer = new(1 << 16);
+        private readonly SegmentOutput _file;
+        private readonly ArrayBufferWriter<byte> _buffer;
         private readonly List<(long Offset, int Rows, int Length, ZoneMap Zone)> _index = [];
         private long _written;
         private bool _completed;
+        private bool _bufferReleased;
 
         /// <param name="sorted">The caller promises the rows come in <see cref="RowOrder"/>; recorded in the header.</param>
         public Writer(string path, SegmentCodec codec = SegmentCodec.Brotli, bool sorted = false)
@@ -60,7 +61,8 @@ public static class SegmentFile
             _path = path;
             _temporary = path + ".tmp";
             _codec = codec;
-            _file = new FileStream(_temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+            _file = new SegmentOutput(_temporary);
+            _buffer = RentBuffer();
             var header = _buffer.GetSpan(HeaderLength);
             HeaderMagic.CopyTo(header);
             BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)Columns.Length);
@@ -156,8 +158,8 @@ public static class SegmentFile
             Drain();
             try
             {
-                _file.Flush(flushToDisk: true);
-                _file.Dispose();
+                _file.Complete();
+                ReleaseBuffer();
                 File.Move(_temporary, _path, overwrite: true);
             }
             catch (IOException)
@@ -174,7 +176,31 @@ public static class SegmentFile
         {
             _completed = true;
             _file.Dispose();
+            ReleaseBuffer();
             try { File.Delete(_temporary); } catch (IOException) { }
+        }
+
+        // Blocks are encoded into a buffer kept from segment to segment: a commit touches no new memory.
+        private static readonly Stack<ArrayBufferWriter<byte>> SpareBuffers = new();
+
+        private static ArrayBufferWriter<byte> RentBuffer()
+        {
+            lock (SpareBuffers)
+            {
+                if (SpareBuffers.Count > 0) return SpareBuffers.Pop();
+            }
+            return new ArrayBufferWriter<byte>(1 << 16);
+        }
+
+        private void ReleaseBuffer()
+        {
+            if (_bufferReleased) return;
+            _bufferReleased = true;
+            _buffer.ResetWrittenCount();
+            lock (SpareBuffers)
+            {
+                if (SpareBuffers.Count < 4) SpareBuffers.Push(_buffer);
+            }
         }
 
         public void Dispose()
