@@ -47,6 +47,8 @@ public sealed class ZoneMapTests
     [InlineData(0, 5000)]
     [InlineData(0.001, 5000)]
     [InlineData(0.5, 300)]
+    [InlineData(0, 3)]
+    [InlineData(1, 777)]
     public void Ranges_equal_the_row_by_row_definition_for_IPv4_and_mixed_blocks(double v6Share, int rows)
     {
         var random = new Random(rows + (int)(v6Share * 1000));
