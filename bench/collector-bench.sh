@@ -24,9 +24,9 @@ search() {
   done
   echo "RESULT $collector $protocol loss-free $best"
 }
-search nfcapd netflow9 1600000 1400000 1200000
-search flowline netflow9 1800000 1600000 1400000
-search nfcapd ipfix 1600000 1400000
-search flowline ipfix 1800000 1600000 1400000
-search sfcapd sflow 800000 700000
-search flowline sflow 1000000 800000 700000
+search nfcapd netflow9 1400000 1200000 1100000 1000000
+search flowline netflow9 2000000 1800000 1700000 1600000
+search nfcapd ipfix 1600000 1400000 1200000 1100000
+search flowline ipfix 2000000 1800000 1600000 1400000
+search sfcapd sflow 800000 700000 600000 500000
+search flowline sflow 1200000 1000000 900000 800000 700000
