@@ -216,6 +216,13 @@ public static class HttpFace
         Line("flowline_realtime_rows_total", "", collector.Realtime.Rows);
         Help("flowline_realtime_rows_dropped_total", "counter", "Rows the real-time flow definitions did not count because they had fallen behind (the rows are stored all the same).");
         Line("flowline_realtime_rows_dropped_total", "", collector.RealtimeFeed.Dropped);
+        // A garbage collection stops the socket readers too: long pauses show up as socket drops.
+        Help("flowline_gc_collections_total", "counter", "Garbage collections of the collector process, by generation.");
+        for (var g = 0; g <= GC.MaxGeneration; g++) Line("flowline_gc_collections_total", $"generation=\"{g}\"", GC.CollectionCount(g));
+        Help("flowline_gc_pause_seconds_total", "counter", "Time the collector's threads were paused for garbage collections.");
+        Line("flowline_gc_pause_seconds_total", "", GC.GetTotalPauseDuration().TotalSeconds);
+        Help("flowline_gc_heap_bytes", "gauge", "Bytes of the managed heap in use after the last garbage collection.");
+        Line("flowline_gc_heap_bytes", "", GC.GetGCMemoryInfo().HeapSizeBytes);
         if (collector.Inventory is { } inventory && collector.Enricher is { } enricher)
         {
             var inv = enricher.Inventory;
