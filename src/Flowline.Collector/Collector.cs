@@ -157,6 +157,9 @@ public sealed class Collector : IDisposable
     public void Start()
     {
         foreach (var p in _pipelines) p.Start();
+        // The store's spare blocks are made ready while nothing arrives yet: a burst right after the start
+        // then fills memory that is already the process's own.
+        _ = Task.Run(Store.ReserveChunks);
     }
 
     internal ExporterState Exporter(ExporterId id) => _exporters.GetOrAdd(id, static i => new ExporterState(i));

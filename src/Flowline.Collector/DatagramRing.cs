@@ -20,8 +20,24 @@ internal sealed class DatagramRing
 
     public DatagramRing(int bytes, int entries)
     {
-        _bytes = new byte[Math.Max(bytes, 2 * MaxDatagram)];
+        _bytes = GC.AllocateUninitializedArray<byte>(Math.Max(bytes, 2 * MaxDatagram));
         _entries = new Entry[Math.Max(16, entries)];
+    }
+
+    /// <summary>
+    /// Writes once to every page of the ring, before the first datagram. A page's first write costs a
+    /// page fault and the kernel zeroing it (about 5 µs each on a virtual machine, 80 ms for a 64 MiB ring);
+    /// paid under load, that is the reader falling behind just as the first burst arrives. Only the
+    /// producer may call it, before its first <see cref="Commit"/>.
+    /// </summary>
+    public void Prefault()
+    {
+        static void Touch(Span<byte> memory)
+        {
+            for (var i = 0; i < memory.Length; i += 4096) Volatile.Write(ref memory[i], 0);
+        }
+        Touch(_bytes);
+        Touch(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_entries.AsSpan()));
     }
 
     public long Depth => Volatile.Read(ref _writeEntries) - Volatile.Read(ref _readEntries);

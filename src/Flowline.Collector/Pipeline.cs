@@ -104,6 +104,7 @@ internal sealed class Pipeline : IDisposable
         var from = new SocketAddress(_socket.AddressFamily);
         var overflow = new byte[DatagramRing.MaxDatagram];
         using var batch = BatchReceiver.Supported ? new BatchReceiver() : null;
+        _ring.Prefault(); // datagrams arriving meanwhile wait in the socket's buffer
         var blocking = true;
         var dryAt = 0L;
         while (!_stopping)
@@ -189,7 +190,9 @@ internal sealed class Pipeline : IDisposable
 
     private void DecodeLoop()
     {
-        var sink = new CollectorSink(_collector, new FlowBatch(Math.Max(1024, _collector.Options.BatchRows)));
+        var first = new FlowBatch(Math.Max(1024, _collector.Options.BatchRows));
+        first.Prefault();
+        var sink = new CollectorSink(_collector, first);
         var lastAppend = Stopwatch.GetTimestamp();
         var dryAt = 0L;
         // A datagram's records all go into the batch, so the batch is handed over a sixteenth short of

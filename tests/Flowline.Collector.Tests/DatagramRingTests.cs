@@ -54,4 +54,27 @@ public sealed class DatagramRingTests
         Assert.Equal(seen.Order(), seen);
         Assert.Equal(Enumerable.Range(0, total).Where(n => !dropped.Contains(n)), seen);
     }
+
+    [Fact]
+    public void Prefault_makes_the_whole_ring_resident_and_datagrams_then_pass_unchanged()
+    {
+        var ring = new DatagramRing(8 << 20, 4096);
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(ring.WriteSpace(out _), out var segment));
+        ring.Prefault();
+        var (resident, pages) = Flowline.Testing.ResidentPages.Of(segment.Array!);
+        Assert.True(pages >= 2047 && resident == pages, $"{resident} of {pages} pages resident");
+        // Round the ring twice.
+        for (var n = 0; n < 24_000; n++)
+        {
+            var space = ring.WriteSpace(out var position);
+            Assert.False(space.IsEmpty);
+            var length = 200 + n % 1200;
+            space.Span[..length].Fill((byte)n);
+            ring.Commit(position, length, n, default(FlowAddress));
+            Assert.True(ring.TryPeek(out var entry, out var data));
+            Assert.Equal(length, entry.Length);
+            Assert.True(data.Span.IndexOfAnyExcept((byte)n) < 0);
+            ring.Release(entry);
+        }
+    }
 }

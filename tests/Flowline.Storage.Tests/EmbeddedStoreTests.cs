@@ -91,6 +91,39 @@ public sealed class EmbeddedStoreTests : IDisposable
     }
 
     [Fact]
+    public void Reserved_chunks_are_resident_before_ingest_and_are_what_handed_batches_get_back()
+    {
+        // Two commits' worth of blocks: 2 x (65,536 / 16,384 + 1) = 10 chunks.
+        var options = new EmbeddedStoreOptions { GroupCommit = TimeSpan.FromHours(1), BlockRows = 16_384, MaxBufferedRows = 65_536 };
+        // 12,000 records in 12 s, all in one partition, each with its id in SampledPackets.
+        var g = new TrafficGenerator(4, hosts: 500, flowsPerSecond: 1000);
+        var records = Enumerable.Range(0, 12_000).Select(i => g.Next() with { SampledPackets = (ulong)i }).ToList();
+        using (var store = new EmbeddedStore(_dir.FullName, options))
+        {
+            Assert.Equal(10, store.ReserveChunks());
+            Assert.Equal(0, store.ReserveChunks()); // the pool is full
+            var batch = new FlowBatch(16_384);
+            foreach (var r in records.Take(8000)) batch.Add(r);
+            var next = store.Hand(batch);
+            Assert.NotSame(batch, next); // kept whole; a reserved chunk came back
+            Assert.Equal((0, 16_384), (next.Count, next.Capacity));
+            var (resident, pages) = Testing.ResidentPages.Of(next.SrcAddr);
+            Assert.True(pages > 0 && resident == pages, $"{resident} of {pages} pages resident");
+            foreach (var r in records.Skip(8000)) next.Add(r);
+            Assert.Same(next, store.Hand(next)); // too few rows to keep: copied
+            store.Flush();
+            Assert.Equal(0, store.ReserveChunks()); // the written chunk went back to the pool: full again
+            using var reader = new EmbeddedStore(_dir.FullName, new EmbeddedStoreOptions { ReadOnly = true });
+            Assert.Equal(0, reader.ReserveChunks());
+        }
+        using var reopened = new EmbeddedStore(_dir.FullName);
+        var rows = reopened.Scan(long.MinValue, long.MaxValue, new FilterNode.Any()).SelectMany(b => Enumerable.Range(0, b.Count).Select(i => b[i])).ToList();
+        Assert.Equal(records, rows.OrderBy(r => r.SampledPackets));
+        reopened.Dispose();
+        Assert.Equal(0, reopened.ReserveChunks());
+    }
+
+    [Fact]
     public void Queries_over_the_store_equal_a_naive_evaluation()
     {
         var records = Records(20_000, 2);

@@ -74,4 +74,32 @@ public sealed class FlowBatchTests
         Assert.False(written.IsZeroColumn(FlowField.Account));
         Assert.True(written.IsZeroColumn(FlowField.TunnelId));
     }
+
+    [Fact]
+    public void Prefault_makes_the_always_filled_columns_resident_and_changes_no_row()
+    {
+        var g = new TrafficGenerator(5, hosts: 40);
+        var batch = new FlowBatch(65_536);
+        var rows = new FlowRecord[1000];
+        for (var i = 0; i < rows.Length; i++) batch.Add(rows[i] = g.Next());
+        batch.Prefault();
+        Assert.Equal(rows.Length, batch.Count);
+        for (var i = 0; i < rows.Length; i++) Assert.Equal(rows[i], batch[i]);
+        // Columns of every element size, each wholly resident now (1 MiB for the addresses).
+        foreach (var (name, pages) in new[]
+        {
+            ("SrcAddr", Testing.ResidentPages.Of(batch.SrcAddr)), ("Bytes", Testing.ResidentPages.Of(batch.Bytes)),
+            ("InIf", Testing.ResidentPages.Of(batch.InIf)), ("SrcPort", Testing.ResidentPages.Of(batch.SrcPort)),
+            ("IpProto", Testing.ResidentPages.Of(batch.IpProto)), ("TimeReceived", Testing.ResidentPages.Of(batch.TimeReceived)),
+        })
+        {
+            Assert.True(pages.Pages > 0 && pages.Resident == pages.Pages, $"{name}: {pages.Resident} of {pages.Pages} pages resident");
+        }
+        // The groups known to be zero were not written: still known zero, still zero.
+        Assert.True(batch.IsZeroColumn(FlowField.Account) && batch.IsZeroColumn(FlowField.UnderlaySrc) && batch.IsZeroColumn(FlowField.NextHop));
+        Assert.True(batch.Account.AsSpan().IndexOfAnyExcept(0u) < 0);
+        for (var i = 0; i < 500; i++) batch.Add(g.Next());
+        Assert.Equal(1500, batch.Count);
+        for (var i = 0; i < rows.Length; i++) Assert.Equal(rows[i], batch[i]);
+    }
 }

@@ -127,6 +127,48 @@ public sealed partial class FlowBatch
         }
     }
 
+    /// <summary>
+    /// Writes once to every page of the columns <see cref="Add"/> always fills, up to the capacity, so that
+    /// filling the batch later takes no page faults (a fresh page costs the kernel a fault and a zeroing,
+    /// microseconds each on a virtual machine). The column groups known to be zero are left alone: their
+    /// pages stay unallocated until a record needs them. The rows are not changed.
+    /// </summary>
+    public void Prefault()
+    {
+        static void Touch<T>(T[] column) where T : struct
+        {
+            var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(column.AsSpan());
+            // Read and write back: the page becomes the process's own without changing what it holds.
+            for (var i = 0; i < bytes.Length; i += 4096) Volatile.Write(ref bytes[i], Volatile.Read(ref bytes[i]));
+        }
+        Touch(TimeReceived); Touch(Start); Touch(End); Touch(Protocol); Touch(Exporter); Touch(ObsDomain);
+        Touch(SamplingRate); Touch(InIf); Touch(OutIf); Touch(SrcAddr); Touch(DstAddr);
+        Touch(IpVersion); Touch(IpProto); Touch(SrcPort); Touch(DstPort); Touch(TcpFlags); Touch(Tos);
+        Touch(IcmpType); Touch(IcmpCode); Touch(Direction); Touch(EndReason); Touch(ForwardingStatus);
+        Touch(Vlan); Touch(EtherType); Touch(SrcMac); Touch(DstMac);
+        Touch(Bytes); Touch(Packets); Touch(SampledBytes); Touch(SampledPackets);
+        if ((_zeroGroups & RoutingGroup) == 0)
+        {
+            Touch(NextHop); Touch(SrcAs); Touch(DstAs); Touch(SrcMask); Touch(DstMask); Touch(ObsPoint); Touch(PostVlan);
+        }
+        if ((_zeroGroups & TunnelGroup) == 0)
+        {
+            Touch(Tunnel); Touch(TunnelId); Touch(UnderlayProto); Touch(UnderlaySrcPort); Touch(UnderlaySrc); Touch(UnderlayDst);
+        }
+        if ((_zeroGroups & TenancyGroup) == 0)
+        {
+            Touch(Account); Touch(Vmi); Touch(VmiDirection); Touch(SrcVn); Touch(DstVn); Touch(Action); Touch(SgRule);
+            Touch(App); Touch(Tier); Touch(Site); Touch(Deployment); Touch(SrcCountry); Touch(DstCountry);
+        }
+        if ((_zeroGroups & SessionGroup) == 0)
+        {
+            Touch(SessionFlags); Touch(SetupTime); Touch(TeardownTime); Touch(RevBytes); Touch(RevPackets);
+            Touch(LoggedBytes); Touch(LoggedPackets); Touch(LoggedRevBytes); Touch(LoggedRevPackets); Touch(RevTcpFlags);
+            Touch(RevAction); Touch(RevSgRule); Touch(RemoteApp); Touch(RemoteTier); Touch(RemoteSite);
+            Touch(RemoteDeployment); Touch(RemotePrefix);
+        }
+    }
+
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static ref T At<T>(T[] column, int i) =>
         ref System.Runtime.CompilerServices.Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(column), i);
