@@ -1,0 +1,179 @@
+using System.Globalization;
+using System.Text.Json;
+using Flowline.Query;
+using Flowline.Storage;
+using Flowline.Wire.Records;
+using Microsoft.AspNetCore.Http;
+
+namespace Flowline.Api;
+
+/// <summary><c>POST /api/v1/query</c>: grouped totals, top N and time series over the caller's scope.</summary>
+public sealed partial class ApiV1
+{
+    /// <summary>
+    /// <c>POST /api/v1/query</c>: a JSON body asking for groups (<c>group_by</c>), the top N of them
+    /// (<c>order</c>, <c>limit</c>), and/or a time series (<c>bucket</c>), over the caller's scope.
+    /// </summary>
+    private async Task Query(HttpContext context)
+    {
+        var key = await Authenticate(context);
+        if (key is null) return;
+        JsonElement body;
+        try
+        {
+            using var doc = await JsonDocument.ParseAsync(context.Request.Body);
+            body = doc.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            await Error(context, new ApiError(400, "MalformedBody", $"the body is not JSON: {e.Message}"));
+            return;
+        }
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            await Error(context, new ApiError(400, "MalformedBody", "the body is a JSON object such as {\"from\":\"2026-11-21T10:00:00Z\",\"to\":\"2026-11-21T11:00:00Z\",\"group_by\":[\"src_addr\"],\"limit\":10}"));
+            return;
+        }
+        var known = new HashSet<string> { "from", "to", "filter", "group_by", "bucket", "order", "limit", "count_distinct" };
+        foreach (var p in body.EnumerateObject())
+        {
+            if (!known.Contains(p.Name))
+            {
+                await Error(context, new ApiError(400, "InvalidParameter", $"'{p.Name}' is not a query member (from, to, filter, group_by, bucket, order, limit, count_distinct; the account goes in the query string)"));
+                return;
+            }
+        }
+        string? Str(string name) => body.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        if (!Rfc3339(Str("from"), out var from) || !Rfc3339(Str("to"), out var to) || to <= from)
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", "from and to are required as RFC 3339 times with from before to, e.g. \"from\":\"2026-11-21T10:00:00Z\",\"to\":\"2026-11-21T10:30:00Z\""));
+            return;
+        }
+        var groupBy = new List<GroupKey>();
+        if (body.TryGetProperty("group_by", out var g))
+        {
+            var names = g.ValueKind switch
+            {
+                JsonValueKind.Array => g.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : "").ToList(),
+                JsonValueKind.String => g.GetString()!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList(),
+                _ => null,
+            };
+            if (names is null)
+            {
+                await Error(context, new ApiError(400, "InvalidParameterValue", "group_by is a list of fields, e.g. [\"src_addr/24\", \"dst_port\"]"));
+                return;
+            }
+            foreach (var n in names)
+            {
+                if (!GroupKey.TryParse(n, out var k, out var why))
+                {
+                    await Error(context, new ApiError(400, "InvalidParameterValue", $"group_by: {why}"));
+                    return;
+                }
+                groupBy.Add(k);
+            }
+            if (groupBy.Count > Aggregator.MaxKeys)
+            {
+                await Error(context, new ApiError(400, "InvalidParameterValue", $"group_by: at most {Aggregator.MaxKeys} fields"));
+                return;
+            }
+        }
+        long bucket = 0;
+        if (body.TryGetProperty("bucket", out var b) && (bucket = Duration(b)) <= 0)
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", "bucket is a width such as \"30s\", \"5m\", \"1h\", \"1d\" or a number of seconds"));
+            return;
+        }
+        var order = Metric.Bytes;
+        if (body.TryGetProperty("order", out var ov)
+            && (ov.ValueKind != JsonValueKind.String || !Enum.TryParse(ov.GetString(), ignoreCase: true, out order) || ov.GetString()!.Any(char.IsDigit)))
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", $"order {ov.GetRawText()}: expected \"bytes\", \"packets\" or \"flows\""));
+            return;
+        }
+        var limit = DefaultQueryLimit;
+        if (body.TryGetProperty("limit", out var lv) && (lv.ValueKind != JsonValueKind.Number || !lv.TryGetInt32(out limit) || limit <= 0 || limit > MaxPage))
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", $"limit is a number of groups from 1 to {MaxPage} (per bucket in a time series)"));
+            return;
+        }
+        FlowField? distinct = null;
+        if (body.TryGetProperty("count_distinct", out var dv))
+        {
+            if (dv.ValueKind != JsonValueKind.String || !FlowFields.TryParse(dv.GetString()!, out var df))
+            {
+                await Error(context, new ApiError(400, "InvalidParameterValue", "count_distinct is a field name such as \"dst_addr\""));
+                return;
+            }
+            distinct = df;
+        }
+        if (groupBy.Count == 0 && bucket == 0)
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", "ask for groups (group_by), a time series (bucket) or both; flows one by one come from GET /api/v1/flows"));
+            return;
+        }
+        var (ok, account) = await Scope(context, key, "query");
+        if (!ok) return;
+        FilterNode filter;
+        try
+        {
+            filter = ScopedFilter(account, Str("filter") ?? "");
+        }
+        catch (FilterSyntaxException e)
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", $"filter: {e.Message}"));
+            return;
+        }
+        var query = new FlowQuery { Filter = filter, GroupBy = groupBy, BucketMicros = bucket, OrderBy = order, Limit = limit, CountDistinct = distinct };
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var rows = store.Aggregate(from.ToUnixTimeMilliseconds() * 1000, to.ToUnixTimeMilliseconds() * 1000, query);
+        var symbols = store.Symbols;
+        context.Response.ContentType = "application/json";
+        var output = new System.Buffers.ArrayBufferWriter<byte>(1 << 16);
+        await using (var json = new Utf8JsonWriter(output))
+        {
+            json.WriteStartObject();
+            json.WriteString("from", from.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
+            json.WriteString("to", to.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
+            json.WriteString("account", account ?? "*");
+            json.WriteStartArray("group_by");
+            foreach (var k in groupBy) json.WriteStringValue(k.Name);
+            json.WriteEndArray();
+            if (bucket > 0) json.WriteNumber("bucket_seconds", bucket / 1_000_000);
+            json.WriteString("order", order.ToString().ToLowerInvariant());
+            json.WriteNumber("limit", limit);
+            json.WriteStartArray("rows");
+            for (var r = 0; r < rows.Count; r++)
+            {
+                json.WriteStartObject();
+                if (bucket > 0) json.WriteString("bucket", GroupKey.FormatTime(rows.BucketStart(r)));
+                for (var k = 0; k < groupBy.Count; k++)
+                {
+                    var part = rows.Key(r, k);
+                    if (groupBy[k].IsNumeric) json.WriteNumber(groupBy[k].Name, part.Lo);
+                    else json.WriteString(groupBy[k].Name, groupBy[k].Text(part, symbols));
+                }
+                json.WriteNumber("bytes", rows.Bytes(r));
+                json.WriteNumber("packets", rows.Packets(r));
+                json.WriteNumber("flows", rows.Flows(r));
+                if (distinct is { } d) json.WriteNumber("distinct_" + FlowFields.Name(d), rows.Distinct(r));
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteNumber("elapsed_ms", Math.Round(watch.Elapsed.TotalMilliseconds, 1));
+            json.WriteEndObject();
+        }
+        System.Buffers.BuffersExtensions.Write(output, "\n"u8);
+        await context.Response.Body.WriteAsync(output.WrittenMemory, context.RequestAborted);
+    }
+
+    /// <summary>A bucket width in microseconds: "30s", "5m", "1h", "1d" or a number of seconds; 0 when not one.</summary>
+    private static long Duration(JsonElement e)
+    {
+        if (e.ValueKind == JsonValueKind.Number) return e.TryGetInt64(out var s) && s > 0 && s <= 366L * 86400 ? s * 1_000_000 : 0;
+        if (e.ValueKind != JsonValueKind.String) return 0;
+        var t = e.GetString()!;
+        if (t.Length < 2 || !long.TryParse(t[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0 || n > 1_000_000) return 0;
+        return t[^1] switch { 's' => n * 1_000_000, 'm' => n * 60_000_000, 'h' => n * 3_600_000_000, 'd' => n * 86_400_000_000, _ => 0 };
+    }
+}
