@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One collector run: start a fresh collector, send RATE records/s for SECONDS with `flowline gen --preload`,
 # wait for it to settle, stop it, and print one line:
-#   collector protocol rate seconds sent stored lost cpu_seconds cpu_ns_per_record max_rss_mib socket_drops queue_drops
+#   collector protocol rate seconds sent stored lost cpu_seconds cpu_ns_per_record max_rss_mib socket_drops queue_drops offered
+# offered: records sent per second as achieved (the generator falls short of RATE when it cannot keep up).
 # socket_drops: datagrams the kernel dropped for a full receive buffer (all UDP sockets, from /proc/net/snmp);
 # queue_drops: datagrams Flowline dropped from its own full queues.
 # CPU time is the collector's (user + system) from the first datagram until it is idle again.
@@ -64,4 +65,4 @@ case $collector in
 esac
 used=$((last - base))
 cpu_s=$(echo "scale=2; $used / $ticks" | bc)
-echo "$collector $protocol $rate $seconds sent_in=${sent_in}s $count ${stored:-0} $((count - ${stored:-0})) $cpu_s $(echo "$used * 1000000000 / $ticks / ${stored:-1}" | bc) $rss socket_drops=$socket_drops queue_drops=$queue_drops$realtime"
+echo "$collector $protocol $rate $seconds sent_in=${sent_in}s $count ${stored:-0} $((count - ${stored:-0})) $cpu_s $(echo "$used * 1000000000 / $ticks / ${stored:-1}" | bc) $rss socket_drops=$socket_drops queue_drops=$queue_drops$realtime offered=$(echo "$count / $sent_in" | bc)"
