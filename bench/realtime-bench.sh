@@ -17,7 +17,7 @@ define_ten() {
       "mask:ipsource:24" "inputifindex,outputifindex" "ipsource,tcpdestinationport"; do
     i=$((i + 1))
     filter=""; [ $i -eq 10 ] && filter=', "filter": "ipprotocol=6"'
-    curl -sf -X PUT -d "{\"keys\": \"$keys\", \"value\": \"bytes\"$filter}" "$url/flow/f$i/json" >/dev/null
+    curl -sf -X PUT -H "Content-Type: application/json" -d "{\"keys\": \"$keys\", \"value\": \"bytes\"$filter}" "$url/flow/f$i/json" >/dev/null
   done
 }
 export -f define_ten
@@ -25,19 +25,19 @@ export -f define_ten
 echo "# collector protocol rate seconds sent_in sent stored lost cpu_s ns_per_record rss_mib socket_drops queue_drops"
 for run in $(seq "$runs"); do
   echo -n "none: "; "$root/bench/collector-run.sh" flowline sflow "$rate" 30
-  echo -n "ten:  "; FLOWLINE_SETUP=define_ten "$root/bench/collector-run.sh" flowline sflow "$rate" 30
+  echo -n "ten:  "; FLOWLINE_SERVE_ARGS="--realtime-open-on-loopback true" FLOWLINE_SETUP=define_ten "$root/bench/collector-run.sh" flowline sflow "$rate" 30
 done
 
 # Memory: ~1M distinct five-tuples a minute.
 work=$(mktemp -d /tmp/flowline-realtime-mem.XXXXXX)
 port=$((40000 + RANDOM % 20000))
 "$root/.build/flowline/flowline" serve --data-dir "$work/data" --sflow "127.0.0.1:$port" --netflow 127.0.0.1:0 --ipfix 127.0.0.1:0 \
-  --http "127.0.0.1:$((port + 1))" >"$work/out" 2>"$work/err" &
+  --http "127.0.0.1:$((port + 1))" --realtime-open-on-loopback true >"$work/out" 2>"$work/err" &
 pid=$!
 trap 'kill $pid 2>/dev/null && wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 url="http://127.0.0.1:$((port + 1))"
 for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.1; done
-curl -sf -X PUT -d '{"keys": "or:ipsource:ip6source,or:ipdestination:ip6destination,ipprotocol,or:tcpsourceport:udpsourceport", "value": "bytes"}' "$url/flow/fivetuple/json" >/dev/null
+curl -sf -X PUT -H "Content-Type: application/json" -d '{"keys": "or:ipsource:ip6source,or:ipdestination:ip6destination,ipprotocol,or:tcpsourceport:udpsourceport", "value": "bytes"}' "$url/flow/fivetuple/json" >/dev/null
 "$root/flowline" gen --protocol sflow --count 1166690 --rate 16667 --hosts 10000000 --seed 7 --target "udp://127.0.0.1:$port" -q
 analyzer=$(curl -sf "$url/analyzer/json")
 held=$(echo "$analyzer" | sed -n 's/.*"flowsActive":\([0-9]*\).*/\1/p')

@@ -14,6 +14,12 @@ public sealed class ApiOptions
     /// <summary>The hash of the admin password (<c>admin_password_hash</c>); without one, no key reads another account.</summary>
     public AdminPassword? AdminPassword { get; set; }
 
+    /// <summary>A bearer token that reads the sFlow-RT face (Prometheus scrapes); null or empty: none is accepted.</summary>
+    public string? ScrapeToken { get; set; }
+
+    /// <summary>sFlow-RT's own behaviour, for scripts written for it: its face open without signature to clients on loopback.</summary>
+    public bool RealtimeOpenOnLoopback { get; set; }
+
     /// <summary>How far back DescribeFlowLog's start_time may lie.</summary>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(15);
 

@@ -149,6 +149,10 @@ public sealed class Collector : IDisposable
     public long QueueDrops => _pipelines.Sum(p => p.QueueDrops);
     public long QueueDepth => _pipelines.Sum(p => p.QueueDepth);
     internal IReadOnlyList<Pipeline> Pipelines => _pipelines;
+
+    /// <summary>Each receiving socket's counters, for the self-metrics.</summary>
+    public IEnumerable<SocketCounters> SocketCounters =>
+        _pipelines.Select(p => new SocketCounters(p.Listener, p.Index, p.Received, p.QueueDrops, p.QueueDepth, p.QueueCapacity, p.LastBatchSeconds));
     /// <summary>Microseconds since the last successful hand-over to the store.</summary>
     public double StoreLagSeconds => Volatile.Read(ref _lastCommitMicros) == 0 ? 0 : (NowMicros() - Volatile.Read(ref _lastCommitMicros)) / 1e6;
 
@@ -309,3 +313,6 @@ public sealed class Collector : IDisposable
         }
     }
 }
+
+/// <summary>One receiving socket: datagrams received, dropped because its queue was full, waiting, the queue's size, and the last batch's store time.</summary>
+public readonly record struct SocketCounters(string Listener, int Index, long Received, long QueueDrops, long QueueDepth, long QueueCapacity, double LastBatchSeconds);

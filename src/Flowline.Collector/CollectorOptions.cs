@@ -39,6 +39,10 @@ public sealed class CollectorOptions
     public string? AdminPasswordHash { get; set; }
     /// <summary>The zone of DescribeFlowLog's times: IST (default), UTC, +HH:MM or a zone name.</summary>
     public string JcsTimeZone { get; set; } = "IST";
+    /// <summary>A bearer token that reads the sFlow-RT face (Prometheus scrapes); null: only signed admin requests read it.</summary>
+    public string? ScrapeToken { get; set; }
+    /// <summary>The sFlow-RT face open without signature to clients on loopback (sFlow-RT's own behaviour).</summary>
+    public bool RealtimeOpenOnLoopback { get; set; }
     /// <summary>HTTPS for the HTTP listener: a PEM certificate (chain) or a PKCS#12 file; null: plain HTTP.</summary>
     public string? TlsCertificate { get; set; }
     /// <summary>The PEM private key of <see cref="TlsCertificate"/> when it is not in the certificate file.</summary>
@@ -148,6 +152,8 @@ public sealed class CollectorOptions
             case "geo_dir": GeoDir = Scalar(); break;
             case "admin_password_hash": AdminPasswordHash = Scalar(); break;
             case "jcs_time_zone": JcsTimeZone = Scalar(); break;
+            case "scrape_token": ScrapeToken = Scalar() is { Length: >= 16 } token ? token : throw new FormatException("expected a token of 16 characters or more"); break;
+            case "realtime_open_on_loopback": RealtimeOpenOnLoopback = Scalar() switch { "true" or "on" or "yes" => true, "false" or "off" or "no" => false, _ => throw new FormatException("expected true or false") }; break;
             case "tls_certificate": TlsCertificate = Scalar(); break;
             case "tls_key": TlsKey = Scalar(); break;
             case "sessions":
@@ -203,7 +209,7 @@ public sealed class CollectorOptions
     /// <summary>FLOWLINE_SFLOW, FLOWLINE_NETFLOW, FLOWLINE_IPFIX (comma-separated), FLOWLINE_HTTP, FLOWLINE_DATA_DIR, ...</summary>
     public void ApplyEnvironment(Func<string, string?> get)
     {
-        foreach (var key in new[] { "sflow", "netflow", "ipfix", "http", "data_dir", "sockets_per_port", "receive_buffer", "queue_bytes", "queue_datagrams", "batch_rows", "batch_interval", "compact_after", "inventory", "geo_dir", "admin_password_hash", "jcs_time_zone", "tls_certificate", "tls_key",
+        foreach (var key in new[] { "sflow", "netflow", "ipfix", "http", "data_dir", "sockets_per_port", "receive_buffer", "queue_bytes", "queue_datagrams", "batch_rows", "batch_interval", "compact_after", "inventory", "geo_dir", "admin_password_hash", "jcs_time_zone", "scrape_token", "realtime_open_on_loopback", "tls_certificate", "tls_key",
             "sessions", "session_interval", "session_export_rate", "session_threshold", "session_logging", "sampled_sessions_to", "logged_sessions_to", "service_ports",
             "realtime_max_keys", "threshold_events_to", "event_webhooks" })
         {

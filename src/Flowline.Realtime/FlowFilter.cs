@@ -13,6 +13,9 @@ public abstract class FlowFilter
 {
     public abstract bool Matches(FlowBatch b, int i);
 
+    /// <summary>Whether the filter reads a tenancy key: then each port's row of a flow between two ports is a row of its own.</summary>
+    public abstract bool Tenancy { get; }
+
     public static FlowFilter Parse(string text, KeyContext context)
     {
         var p = new Parser(text, context);
@@ -23,22 +26,30 @@ public abstract class FlowFilter
 
     private sealed class And(FlowFilter a, FlowFilter b) : FlowFilter
     {
+        public override bool Tenancy => a.Tenancy || b.Tenancy;
+
         public override bool Matches(FlowBatch batch, int i) => a.Matches(batch, i) && b.Matches(batch, i);
     }
 
     private sealed class Or(FlowFilter a, FlowFilter b) : FlowFilter
     {
+        public override bool Tenancy => a.Tenancy || b.Tenancy;
+
         public override bool Matches(FlowBatch batch, int i) => a.Matches(batch, i) || b.Matches(batch, i);
     }
 
     private sealed class Not(FlowFilter a) : FlowFilter
     {
+        public override bool Tenancy => a.Tenancy;
+
         public override bool Matches(FlowBatch batch, int i) => !a.Matches(batch, i);
     }
 
     /// <summary>KEY=values (or !=): values compared as the key's own type when they parse, as text otherwise.</summary>
     private sealed class Among(KeyElement key, (UInt128 Value, int Bits)[] values, string[] texts, bool negate) : FlowFilter
     {
+        public override bool Tenancy => key.Tenancy;
+
         public override bool Matches(FlowBatch b, int i)
         {
             bool hit;
@@ -67,6 +78,8 @@ public abstract class FlowFilter
 
     private sealed class Match(KeyElement key, Regex regex, bool negate) : FlowFilter
     {
+        public override bool Tenancy => key.Tenancy;
+
         public override bool Matches(FlowBatch b, int i)
         {
             var t = key.TextOf(b, i);

@@ -54,7 +54,7 @@ public sealed class FlowTable
         _keys = KeyParser.ParseList(definition.Keys, context);
         _filter = definition.Filter is { Length: > 0 } f ? FlowFilter.Parse(f, context) : null;
         _value = Array.IndexOf(FlowDefinition.Values, definition.Value);
-        _tenancy = _keys.Any(k => k.Tenancy);
+        _tenancy = _keys.Any(k => k.Tenancy) || _filter is { Tenancy: true };
         _tauMicros = definition.T * 1e6;
         _maxKeys = maxKeys;
         _base = now;

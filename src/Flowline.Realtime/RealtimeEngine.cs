@@ -267,8 +267,13 @@ public sealed class RealtimeEngine
         return merged.Values.Where(f => f.Value > minValue).OrderByDescending(f => f.Value).ThenBy(f => f.Key, StringComparer.Ordinal).Take(maxFlows).ToList();
     }
 
-    /// <summary>The definition the Prometheus flow export asks for: made (or remade) under a name of its parameters, not saved.</summary>
-    public FlowTable Export(FlowDefinition definition, long now)
+    /// <summary>
+    /// The table the Prometheus flow export asks for. An export made earlier under a name of its parameters,
+    /// or a defined flow with the same keys, value, filter and time constant, serves; otherwise, when
+    /// <paramref name="create"/> (the caller may change definitions), one is made, not saved. Null: none, and
+    /// none made.
+    /// </summary>
+    public FlowTable? Export(FlowDefinition definition, long now, bool create)
     {
         var name = ExportPrefix + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(
             System.Text.Encoding.UTF8.GetBytes(definition.ToJson().ToJsonString())))[..16].ToLowerInvariant();
@@ -276,6 +281,13 @@ public sealed class RealtimeEngine
         {
             if (!_flows.TryGetValue(name, out var table))
             {
+                table = _flows.Values.FirstOrDefault(t => !t.Name.StartsWith(ExportPrefix, StringComparison.Ordinal)
+                    && t.Definition.Keys == definition.Keys && t.Definition.Value == definition.Value
+                    && t.Definition.Filter == definition.Filter && t.Definition.T == definition.T);
+            }
+            if (table is null)
+            {
+                if (!create) return null;
                 table = new FlowTable(name, definition, Context, Options.MaxKeys, now);
                 _flows[name] = table;
                 Publish();

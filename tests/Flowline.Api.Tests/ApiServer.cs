@@ -39,8 +39,10 @@ public sealed class ApiServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
         _app = builder.Build();
         var guard = new RequestGuard(Keys, failureLimit: failureLimit);
+        ServeFaces.Doors(_app, guard, options);
         new ActionApi(Store, guard, Audit, options).Map(_app);
         new ApiV1(Store, guard, Audit, options, inventory?.Invoke(this)).Map(_app);
+        RoutePolicies.Verify(_app);
         _app.StartAsync().GetAwaiter().GetResult();
         Base = new Uri(_app.Urls.First());
     }

@@ -54,7 +54,7 @@ public sealed class ForwardingTests : IDisposable
         using var all = Receiver();
         using var one = Receiver();
         var data = Path.Combine(_dir.FullName, "data");
-        var serve = new ServeProcess(data);
+        var serve = new ServeProcess(data, "--realtime-open-on-loopback", "true");
         try
         {
             Assert.Equal(200, Send(HttpMethod.Put, $"{serve.Url}/forwarding/all/json", $"{{\"address\": \"127.0.0.1\", \"port\": {Port(all)}}}").Status);
@@ -108,7 +108,7 @@ public sealed class ForwardingTests : IDisposable
         }
 
         // The remaining session is back after a restart.
-        serve = new ServeProcess(data);
+        serve = new ServeProcess(data, "--realtime-open-on-loopback", "true");
         try
         {
             using var list = JsonDocument.Parse(Send(HttpMethod.Get, $"{serve.Url}/forwarding/json").Body);
@@ -187,7 +187,7 @@ public sealed class ForwardingTests : IDisposable
 
         using var all = Receiver();
         using var tenant = Receiver();
-        var serve = new ServeProcess(Path.Combine(_dir.FullName, "data"), "--inventory", inventory);
+        var serve = new ServeProcess(Path.Combine(_dir.FullName, "data"), "--inventory", inventory, "--realtime-open-on-loopback", "true");
         try
         {
             Assert.Equal(200, Send(HttpMethod.Put, $"{serve.Url}/forwarding/all/json", $"{{\"address\": \"127.0.0.1\", \"port\": {Port(all)}}}").Status);

@@ -57,7 +57,7 @@ public sealed class RealtimeTests : IDisposable
     [Fact]
     public void Activeflows_lists_the_true_top_talkers_in_order_within_ten_percent_after_ten_seconds()
     {
-        var serve = new ServeProcess(Path.Combine(_dir.FullName, "data"));
+        var serve = new ServeProcess(Path.Combine(_dir.FullName, "data"), "--realtime-open-on-loopback", "true");
         try
         {
             Put($"{serve.Url}/flow/pairs/json", """{"keys": "ipsource,ipdestination", "value": "bytes", "n": 20}""");
@@ -105,7 +105,7 @@ public sealed class RealtimeTests : IDisposable
             serve.Dispose();
         }
         // Definitions survive a restart.
-        var again = new ServeProcess(Path.Combine(_dir.FullName, "data"));
+        var again = new ServeProcess(Path.Combine(_dir.FullName, "data"), "--realtime-open-on-loopback", "true");
         try
         {
             var flows = Get($"{again.Url}/flow/json").AsObject();
@@ -169,7 +169,7 @@ public sealed class RealtimeTests : IDisposable
         using var rsyslog = RsyslogSessionTests.StartRsyslog(_dir.FullName, udpPort, tcpPort);
         using var hook = new Webhook();
         var serve = new ServeProcess(Path.Combine(_dir.FullName, "data"),
-            "--threshold-events-to", $"syslog:udp://127.0.0.1:{udpPort}", "--event-webhook", $"http://127.0.0.1:{hook.Port}/hook/");
+            "--threshold-events-to", $"syslog:udp://127.0.0.1:{udpPort}", "--event-webhook", $"http://127.0.0.1:{hook.Port}/hook/", "--realtime-open-on-loopback", "true");
         try
         {
             RsyslogSessionTests.WaitListening(udpLog, tcpLog, udpPort, tcpPort);
@@ -227,10 +227,26 @@ public sealed class RealtimeTests : IDisposable
     [Fact]
     public void A_real_Prometheus_scrapes_the_metrics_and_the_flow_export_and_topk_gives_the_top_sources()
     {
-        var serve = new ServeProcess(Path.Combine(_dir.FullName, "data"));
+        // The sFlow-RT face is for operators: an admin key defines, Prometheus reads with the scrape token.
+        const string token = "scrape-token-0123456789abcdef";
+        var data = Path.Combine(_dir.FullName, "data");
+        Directory.CreateDirectory(data);
+        var admin = Flowline.Api.KeyStore.Open(data).Create("acc-ops", admin: true);
+        var serve = new ServeProcess(data, "--scrape-token", token);
         Process? prometheus = null;
         try
         {
+            const string metrics = "/prometheus/metrics/ALL/ALL/txt";
+            Assert.Equal(401, Send(HttpMethod.Get, serve.Url + metrics).Status);
+            Assert.Equal(401, Send(HttpMethod.Get, serve.Url + metrics, bearer: "not-the-token-at-all").Status);
+            Assert.Equal(200, Send(HttpMethod.Get, serve.Url + metrics, bearer: token).Status);
+            // A reader never makes a definition: the export answers 404 until an operator defines the flow.
+            const string export = "/app/prometheus/scripts/export.js/flows/ALL/txt?metric=ip_src_dst_bps&key=ipsource&key=ipdestination&label=src&label=dst&value=bytes&scale=8&minValue=1000&maxFlows=100";
+            Assert.Equal(404, Send(HttpMethod.Get, serve.Url + export, bearer: token).Status);
+            Assert.Equal(401, Send(HttpMethod.Put, $"{serve.Url}/flow/src_dst/json", """{"keys": "ipsource,ipdestination", "value": "bytes", "n": 100}""").Status);
+            var defined = Send(HttpMethod.Put, $"{serve.Url}/flow/src_dst/json", """{"keys": "ipsource,ipdestination", "value": "bytes", "n": 100}""", key: admin);
+            Assert.True(defined.Status == 200, defined.Body);
+            Assert.Equal(200, Send(HttpMethod.Get, serve.Url + export, bearer: token).Status);
             var target = serve.Url.Replace("http://", "", StringComparison.Ordinal);
             var config = Path.Combine(_dir.FullName, "prometheus.yml");
             File.WriteAllText(config, $"""
@@ -239,12 +255,15 @@ public sealed class RealtimeTests : IDisposable
                 scrape_configs:
                   - job_name: sflow-metrics
                     metrics_path: /prometheus/metrics/ALL/ALL/txt
+                    authorization: {"{"} credentials: '{token}' {"}"}
                     static_configs: [{"{"} targets: ['{target}'] {"}"}]
                   - job_name: sflow-analyzer
                     metrics_path: /prometheus/analyzer/txt
+                    authorization: {"{"} credentials: '{token}' {"}"}
                     static_configs: [{"{"} targets: ['{target}'] {"}"}]
                   - job_name: sflow-src-dst-bps
                     metrics_path: /app/prometheus/scripts/export.js/flows/ALL/txt
+                    authorization: {"{"} credentials: '{token}' {"}"}
                     static_configs: [{"{"} targets: ['{target}'] {"}"}]
                     params:
                       metric: ['ip_src_dst_bps']

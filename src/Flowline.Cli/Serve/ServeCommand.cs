@@ -100,6 +100,8 @@ internal static class ServeCommand
                     "--inventory" => "inventory",
                     "--geo-dir" => "geo_dir",
                     "--tls-cert" => "tls_certificate",
+                    "--scrape-token" => "scrape_token",
+                    "--realtime-open-on-loopback" => "realtime_open_on_loopback",
                     "--tls-key" => "tls_key",
                     "--sessions" => "sessions",
                     "--session-export-rate" => "session_export_rate",
@@ -131,6 +133,8 @@ internal static class ServeCommand
             {
                 JcsTimeZone = ApiOptions.ParseZone(options.JcsTimeZone),
                 AdminPassword = options.AdminPasswordHash is { Length: > 0 } hash ? AdminPassword.Parse(hash) : null,
+                ScrapeToken = options.ScrapeToken,
+                RealtimeOpenOnLoopback = options.RealtimeOpenOnLoopback,
             };
             keys = KeyStore.Open(options.DataDir);
         }
@@ -150,7 +154,7 @@ internal static class ServeCommand
         {
             try
             {
-                certificate = HttpFace.LoadCertificate(certPath, options.TlsKey);
+                certificate = WebHost.LoadCertificate(certPath, options.TlsKey);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
             {
@@ -179,13 +183,10 @@ internal static class ServeCommand
             stderr.WriteLine($"flowline serve: cannot start: {e.Message}");
             return 1;
         }
-        var app = HttpFace.Build(collector, options.Http, certificate);
-        var guard = new RequestGuard(keys);
-        var audit = new AuditLog(options.DataDir);
-        new ActionApi(collector.Store, guard, audit, apiOptions).Map(app);
-        new ApiV1(collector.Store, guard, audit, apiOptions,
+        var app = WebHost.Create(options.Http, certificate);
+        ServeFaces.Map(app, collector, new RequestGuard(keys), new AuditLog(options.DataDir), apiOptions,
             collector.Inventory is { } watch ? new InventoryAccess(watch.Path, watch.Reload) : null,
-            collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, body => sessions.Ingest(body), sessions.Anomalies.Events) : null).Map(app);
+            collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, body => sessions.Ingest(body), sessions.Anomalies.Events) : null);
         try
         {
             app.StartAsync().GetAwaiter().GetResult();

@@ -2,115 +2,33 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Flowline.Collector;
 using Flowline.Wire;
 using Flowline.Wire.Records;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 
-namespace Flowline.Collector;
+namespace Flowline.Api;
 
-/// <summary>The collector's HTTP endpoints: /healthz, /metrics (Prometheus text) and /api/v1/exporters (JSON).</summary>
-public static class HttpFace
+/// <summary>The collector's own health and counters: /healthz, /metrics (Prometheus text) and /api/v1/exporters (JSON).</summary>
+public static class SelfMetrics
 {
-    /// <summary>
-    /// A certificate with its private key for HTTPS: a PEM file (certificate chain, and the key unless
-    /// <paramref name="keyPath"/> names it) or a PKCS#12 file without a password.
-    /// </summary>
-    public static System.Security.Cryptography.X509Certificates.X509Certificate2 LoadCertificate(string path, string? keyPath)
+    /// <summary>The open routes: /healthz, /metrics and /api/v1/exporters (the same counters as JSON).</summary>
+    public static void Map(WebApplication app, Collector.Collector collector)
     {
-        var bytes = File.ReadAllBytes(path);
-        var text = Encoding.ASCII.GetString(bytes);
-        System.Security.Cryptography.X509Certificates.X509Certificate2 certificate;
-        if (text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
-        {
-            certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(path, keyPath is { Length: > 0 } ? keyPath : path);
-        }
-        else
-        {
-            if (keyPath is { Length: > 0 }) throw new ArgumentException("a PKCS#12 file holds its own key: leave out tls_key");
-            certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(bytes, null);
-        }
-        if (!certificate.HasPrivateKey) throw new ArgumentException("the certificate has no private key (give it with --tls-key)");
-        if (certificate.NotAfter < DateTime.Now) throw new ArgumentException($"the certificate expired on {certificate.NotAfter:yyyy-MM-dd}");
-        // Kestrel on Linux needs the key in an exportable, non-ephemeral form.
-        return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(
-            certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null);
-    }
-
-    /// <summary>
-    /// sFlow-RT's forwarding API: <c>GET /forwarding/json</c>, <c>GET|PUT|DELETE /forwarding/{name}/json</c>.
-    /// Changes are taken from loopback only (they send the whole telemetry stream where they say).
-    /// </summary>
-    private static void MapForwarding(WebApplication app, Forwarding forwarding)
-    {
-        static IResult Refused(string message, int status) =>
-            Results.Json(new System.Text.Json.Nodes.JsonObject { ["error"] = message }, statusCode: status);
-        static bool Local(HttpContext c) => c.Connection.RemoteIpAddress is { } a && IPAddress.IsLoopback(a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a);
-        app.MapGet("/forwarding/json", () => Results.Text(forwarding.Describe().ToJsonString(), "application/json"));
-        app.MapGet("/forwarding/{name}/json", (string name) => forwarding.Describe(name) is { } o
-            ? Results.Text(o.ToJsonString(), "application/json")
-            : Refused($"no forwarding session '{name}'", 404));
-        app.MapPut("/forwarding/{name}/json", async (HttpContext c, string name) =>
-        {
-            if (!Local(c)) return Refused("forwarding sessions are changed from the collector's own host (loopback) only", 403);
-            using var reader = new StreamReader(c.Request.Body);
-            var body = await reader.ReadToEndAsync();
-            try
-            {
-                forwarding.Put(name, body);
-            }
-            catch (FormatException e)
-            {
-                return Refused(e.Message, 400);
-            }
-            catch (IOException e)
-            {
-                return Refused($"the session could not be saved: {e.Message}", 503);
-            }
-            return Results.Text(forwarding.Describe(name)!.ToJsonString(), "application/json");
-        });
-        app.MapDelete("/forwarding/{name}/json", (HttpContext c, string name) =>
-        {
-            if (!Local(c)) return Refused("forwarding sessions are changed from the collector's own host (loopback) only", 403);
-            return forwarding.Delete(name) ? Results.Text("{}", "application/json") : Refused($"no forwarding session '{name}'", 404);
-        });
-    }
-
-    public static WebApplication Build(Collector collector, IPEndPoint endpoint,
-        System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
-    {
-        // The content root is watched for configuration changes; the working directory may hold the data
-        // directory, whose every commit would then wake the watcher.
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            void Https(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions o)
-            {
-                if (certificate is not null) o.UseHttps(certificate);
-            }
-            if (endpoint.Address.Equals(IPAddress.IPv6Any)) k.ListenAnyIP(endpoint.Port, Https);
-            else k.Listen(endpoint, Https);
-        });
-        var app = builder.Build();
         app.MapGet("/healthz", () => Results.Text("ok\n"));
-        MapForwarding(app, collector.Forwarding);
-        RealtimeHttp.Map(app, collector);
         app.MapGet("/metrics", () => Results.Text(Metrics(collector), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapGet("/api/v1/exporters", (HttpContext context) =>
         {
             context.Response.ContentType = "application/json";
             return context.Response.WriteAsync(ExportersJson(collector));
         });
-        return app;
     }
 
     private static string Time(long micros) =>
         micros == 0 ? "" : DateTime.UnixEpoch.AddTicks(micros * 10).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture);
 
-    public static string ExportersJson(Collector collector)
+    public static string ExportersJson(Collector.Collector collector)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -152,7 +70,7 @@ public static class HttpFace
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
-    public static string Metrics(Collector collector)
+    public static string Metrics(Collector.Collector collector)
     {
         var s = new StringBuilder();
         void Help(string name, string type, string help) => s.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
@@ -195,15 +113,15 @@ public static class HttpFace
             }
         }
         Help("flowline_socket_datagrams_total", "counter", "Datagrams received per socket.");
-        foreach (var p in collector.Pipelines) Line("flowline_socket_datagrams_total", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.Received);
+        foreach (var p in collector.SocketCounters) Line("flowline_socket_datagrams_total", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.Received);
         Help("flowline_socket_queue_drops_total", "counter", "Datagrams dropped per socket because its queue was full.");
-        foreach (var p in collector.Pipelines) Line("flowline_socket_queue_drops_total", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.QueueDrops);
+        foreach (var p in collector.SocketCounters) Line("flowline_socket_queue_drops_total", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.QueueDrops);
         Help("flowline_socket_queue_depth", "gauge", "Datagrams waiting to be decoded per socket.");
-        foreach (var p in collector.Pipelines) Line("flowline_socket_queue_depth", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.QueueDepth);
+        foreach (var p in collector.SocketCounters) Line("flowline_socket_queue_depth", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.QueueDepth);
         Help("flowline_socket_queue_capacity", "gauge", "Datagrams a socket's queue holds at most.");
-        foreach (var p in collector.Pipelines) Line("flowline_socket_queue_capacity", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.QueueCapacity);
+        foreach (var p in collector.SocketCounters) Line("flowline_socket_queue_capacity", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.QueueCapacity);
         Help("flowline_batch_append_seconds", "gauge", "Time the last batch took to enter the store, per socket.");
-        foreach (var p in collector.Pipelines) Line("flowline_batch_append_seconds", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.LastBatchSeconds);
+        foreach (var p in collector.SocketCounters) Line("flowline_batch_append_seconds", $"listener=\"{p.Listener}\",socket=\"{p.Index}\"", p.LastBatchSeconds);
         Help("flowline_records_stored_total", "counter", "Flow records handed to the store.");
         Line("flowline_records_stored_total", "", collector.RecordsStored);
         Help("flowline_store_errors_total", "counter", "Failed hand-overs to the store (retried).");

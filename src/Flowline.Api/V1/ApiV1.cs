@@ -46,40 +46,12 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         return copy.ToArray();
     }
 
-    /// <summary>Checks the Authorization header; the key, or the error already written.</summary>
-    private async Task<AccessKey?> Authenticate(HttpContext context)
+    /// <summary>The key the door admitted the request with (<see cref="DoorKeeper"/>); without one, the refusal is written.</summary>
+    private static async Task<AccessKey?> Authenticate(HttpContext context)
     {
-        var from = context.Connection.RemoteIpAddress;
-        if (guard.Blocked(from) is { } blocked)
-        {
-            await Error(context, blocked);
-            return null;
-        }
-        var header = context.Request.Headers.Authorization.ToString();
-        var auth = Signatures.ParseAuthorization(header);
-        if (auth is null)
-        {
-            guard.Fail(from);
-            await Error(context, new ApiError(401, "AuthFailure",
-                $"the request is not signed: send 'Authorization: {Signatures.Scheme} Credential=KEY, Timestamp=yyyy-MM-ddTHH:mm:ssZ, Nonce=RANDOM, Signature=HEX' (Nonce optional; see docs/API.md)"));
-            return null;
-        }
-        var request = context.Request;
-        request.EnableBuffering();
-        using var body = new MemoryStream();
-        await request.Body.CopyToAsync(body);
-        request.Body.Position = 0;
-        var query = request.Query.SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? ""))).ToList();
-        var path = request.Path.Value ?? "/";
-        var (key, error) = guard.Check(from, auth.Value.KeyId, auth.Value.Timestamp, auth.Value.Signature,
-            secret => Signatures.ApiSignature(secret, Signatures.ApiStringToSign(request.Method, path, query, auth.Value.Timestamp, body.ToArray(), auth.Value.Nonce)),
-            "Credential", $"{request.Method}\\n{path}\\n<sorted query>\\n<timestamp>\\n<hex SHA-256 of the body>[\\n<nonce>]");
-        if (error is not null)
-        {
-            await Error(context, error);
-            return null;
-        }
-        return key;
+        if (DoorKeeper.KeyOf(context) is { } key) return key;
+        await Error(context, new ApiError(401, "AuthFailure", "the request is not signed (see docs/API.md)"));
+        return null;
     }
 
     /// <summary>Which account(s) a request reads: the key's own, or with admin rights and the password another or all (null).</summary>
@@ -390,6 +362,11 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
     {
         var key = await Authenticate(context);
         if (key is null) return;
+        if (!key.Admin)
+        {
+            await Admitted(context, key, "audit", "all accounts", "cannot read the audit log (an admin key with the admin password can)", "reading the audit log");
+            return;
+        }
         if (context.Request.Query["account"].Count == 0)
         {
             await Error(context, new ApiError(400, "MissingParameter", "the audit log covers every account: ask with account=* (an admin key and the admin password)"));

@@ -1,0 +1,160 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Flowline.Api;
+
+/// <summary>
+/// The one place a request's right to a route is checked, before any handler runs: the route's
+/// <see cref="AccessPolicy"/> from <see cref="RoutePolicies"/>, the request's signature (the Authorization
+/// header, <see cref="Signatures"/>), the key's role, the scrape token, loopback when opted in, and that a
+/// state-changing request is neither cross-site nor a form a browser could send from another site.
+/// The key found is handed to the face in <see cref="HttpContext.Items"/> (<see cref="KeyOf"/>).
+/// </summary>
+public sealed class DoorKeeper(RequestGuard guard, ApiOptions options)
+{
+    private static readonly object KeyItem = new();
+    private static readonly object LoopbackItem = new();
+
+    /// <summary>The access key the door admitted the request with; null when it came in by token or loopback.</summary>
+    public static AccessKey? KeyOf(HttpContext context) => context.Items.TryGetValue(KeyItem, out var k) ? k as AccessKey : null;
+
+    /// <summary>Whether the request could also have opened the sFlow-RT face's write doors (an admin key, or loopback opted in).</summary>
+    public static bool MayChangeRealtime(HttpContext context) => KeyOf(context) is { Admin: true } || context.Items.ContainsKey(LoopbackItem);
+
+    public async Task Invoke(HttpContext context, RequestDelegate next)
+    {
+        if (context.GetEndpoint() is not RouteEndpoint endpoint)
+        {
+            await next(context); // 404 and 405 are the router's answers.
+            return;
+        }
+        var request = context.Request;
+        var policy = RoutePolicies.Of(request.Method, endpoint.RoutePattern.RawText)
+                     ?? (HttpMethods.IsHead(request.Method) ? RoutePolicies.Of("GET", endpoint.RoutePattern.RawText) : null);
+        if (policy is null)
+        {
+            // Verify() refuses to start with such a route; a door without a lock stays shut all the same.
+            await Refuse(context, new ApiError(403, "NoPolicy", $"{request.Method} {endpoint.RoutePattern.RawText} declares no access policy"));
+            return;
+        }
+        if (CrossSite(context, policy) is { } crossSite)
+        {
+            await Refuse(context, crossSite);
+            return;
+        }
+        if (policy.Door == Door.Open || policy.SignedInQuery)
+        {
+            await next(context);
+            return;
+        }
+        if (policy.LoopbackOptIn && options.RealtimeOpenOnLoopback && Loopback(context.Connection.RemoteIpAddress))
+        {
+            context.Items[LoopbackItem] = true;
+            await next(context);
+            return;
+        }
+        var from = context.Connection.RemoteIpAddress;
+        var header = request.Headers.Authorization.ToString();
+        if (policy.ScrapeToken && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            if (guard.Blocked(from) is { } blocked)
+            {
+                await Refuse(context, blocked);
+                return;
+            }
+            if (options.ScrapeToken is not { Length: > 0 } token || !Signatures.Same(token, header[7..].Trim()))
+            {
+                guard.Fail(from);
+                await Refuse(context, new ApiError(401, "AuthFailure", "the bearer token is not this server's scrape_token"));
+                return;
+            }
+            await next(context);
+            return;
+        }
+        var (key, error) = await Authenticate(context, header);
+        if (error is not null)
+        {
+            await Refuse(context, error);
+            return;
+        }
+        if (policy.Door == Door.Admin && !key!.Admin)
+        {
+            guard.Fail(from);
+            await Refuse(context, new ApiError(403, "UnauthorizedOperation",
+                $"the access key {key.Id} belongs to {key.Account} and is not an admin key: {request.Method} {endpoint.RoutePattern.RawText} is for operators"));
+            return;
+        }
+        context.Items[KeyItem] = key;
+        await next(context);
+    }
+
+    /// <summary>Checks the Authorization header's signature over the method, path, query, timestamp and body.</summary>
+    private async Task<(AccessKey? Key, ApiError? Error)> Authenticate(HttpContext context, string header)
+    {
+        var from = context.Connection.RemoteIpAddress;
+        if (guard.Blocked(from) is { } blocked) return (null, blocked);
+        var auth = Signatures.ParseAuthorization(header);
+        if (auth is null)
+        {
+            guard.Fail(from);
+            return (null, new ApiError(401, "AuthFailure",
+                $"the request is not signed: send 'Authorization: {Signatures.Scheme} Credential=KEY, Timestamp=yyyy-MM-ddTHH:mm:ssZ, Nonce=RANDOM, Signature=HEX' (Nonce optional; see docs/API.md)"));
+        }
+        var request = context.Request;
+        request.EnableBuffering();
+        using var body = new MemoryStream();
+        await request.Body.CopyToAsync(body, context.RequestAborted);
+        request.Body.Position = 0;
+        var query = request.Query.SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? ""))).ToList();
+        var path = request.Path.Value ?? "/";
+        return guard.Check(from, auth.Value.KeyId, auth.Value.Timestamp, auth.Value.Signature,
+            secret => Signatures.ApiSignature(secret, Signatures.ApiStringToSign(request.Method, path, query, auth.Value.Timestamp, body.ToArray(), auth.Value.Nonce)),
+            "Credential", $"{request.Method}\\n{path}\\n<sorted query>\\n<timestamp>\\n<hex SHA-256 of the body>[\\n<nonce>]");
+    }
+
+    /// <summary>
+    /// A state change a browser could be made to send from another site: marked cross-site by the browser,
+    /// or a body of a type a plain HTML form sends (state-changing routes take JSON only).
+    /// </summary>
+    private static ApiError? CrossSite(HttpContext context, AccessPolicy policy)
+    {
+        var request = context.Request;
+        if (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method)) return null;
+        if (policy.SignedInQuery) return null; // DescribeFlowLog reads; JCS clients POST forms by design.
+        if (request.Headers["Sec-Fetch-Site"].ToString() == "cross-site")
+        {
+            return new ApiError(403, "CrossSiteRequest", "cross-site requests may not change anything here");
+        }
+        var type = request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
+        if (type is "application/x-www-form-urlencoded" or "multipart/form-data" or "text/plain")
+        {
+            return new ApiError(415, "UnsupportedMediaType",
+                $"{request.Method} takes a JSON body, not {type}: send it with 'Content-Type: application/json' (curl -H 'Content-Type: application/json')");
+        }
+        return null;
+    }
+
+    private static bool Loopback(IPAddress? a) => a is not null && IPAddress.IsLoopback(a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a);
+
+    /// <summary>The refusal in /api/v1's error shape: <c>{"error":{"code","message"}}</c>.</summary>
+    public static async Task Refuse(HttpContext context, ApiError error)
+    {
+        context.Response.StatusCode = error.Status;
+        context.Response.ContentType = "application/json";
+        if (error.Status == 401) context.Response.Headers.WWWAuthenticate = Signatures.Scheme;
+        using var buffer = new MemoryStream();
+        using (var j = new Utf8JsonWriter(buffer))
+        {
+            j.WriteStartObject();
+            j.WriteStartObject("error");
+            j.WriteString("code", error.Code);
+            j.WriteString("message", error.Message);
+            j.WriteEndObject();
+            j.WriteEndObject();
+        }
+        buffer.WriteByte((byte)'\n');
+        await context.Response.Body.WriteAsync(buffer.ToArray(), context.RequestAborted);
+    }
+}

@@ -1,0 +1,30 @@
+using Microsoft.AspNetCore.Builder;
+
+namespace Flowline.Api;
+
+/// <summary>
+/// Every face of `flowline serve` on one web application, behind one <see cref="DoorKeeper"/>: self-metrics,
+/// DescribeFlowLog, /api/v1 (with tenants' own real-time analytics), Contrail analytics and sFlow-RT's API.
+/// Refuses to build when a route declares no access policy.
+/// </summary>
+public static class ServeFaces
+{
+    public static void Map(WebApplication app, Collector.Collector collector, RequestGuard guard, AuditLog audit, ApiOptions options,
+        InventoryAccess? inventory, SessionAccess? sessions)
+    {
+        Doors(app, guard, options);
+        SelfMetrics.Map(app, collector);
+        new ActionApi(collector.Store, guard, audit, options).Map(app);
+        new ApiV1(collector.Store, guard, audit, options, inventory, sessions).Map(app);
+        new TenantRealtimeApi(collector.Realtime).Map(app);
+        SflowRtApi.Map(app, collector);
+        RoutePolicies.Verify(app);
+    }
+
+    /// <summary>Routing first, then the door keeper, so that it knows each request's route before any handler runs.</summary>
+    public static void Doors(WebApplication app, RequestGuard guard, ApiOptions options)
+    {
+        app.UseRouting();
+        app.Use(new DoorKeeper(guard, options).Invoke);
+    }
+}

@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Flowline.Collector;
+using Flowline.Realtime;
+using Flowline.Wire.Records;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Flowline.Api;
+
+/// <summary>Flow definitions, active flows, flow keys, the flow log and groups.</summary>
+public static partial class SflowRtApi
+{
+    private static void MapFlows(WebApplication app, RealtimeEngine engine)
+    {
+        app.MapGet("/flow/json", () => Ok(new JsonObject(engine.Flows().Select(f => KeyValuePair.Create(f.Key, (JsonNode?)f.Value.ToJson())))));
+        app.MapGet("/flow/{name}/json", (string name) => engine.GetFlow(name) is { } d ? Ok(d.ToJson()) : Error($"no flow definition '{name}'", 404));
+        app.MapPut("/flow/{name}/json", async (HttpContext c, string name) =>
+        {
+            var body = await Body(c);
+            return Guard(() =>
+            {
+                engine.PutFlow(name, FlowDefinition.FromJson(body), Now);
+                return Ok(engine.GetFlow(name)!.ToJson());
+            });
+        });
+        app.MapDelete("/flow/{name}/json", (HttpContext c, string name) =>
+            Guard(() => engine.DeleteFlow(name) ? Ok(new JsonObject()) : Error($"no flow definition '{name}'", 404)));
+
+        app.MapGet("/activeflows/{agent}/{name}/json", (HttpContext c, string agent, string name) => Guard(() =>
+        {
+            var table = engine.Table(name);
+            if (table is null) return Error($"no flow definition '{name}'", 404);
+            var maxFlows = (int)Number(c, "maxFlows", 100, 1, 100_000);
+            var minValue = Number(c, "minValue", 0);
+            var sum = SumMode(c);
+            var flows = RealtimeEngine.Merge(table.Top(RealtimeEngine.Agents(agent), Now), maxFlows, minValue, sum);
+            return Ok(new JsonArray(flows.Select(f => (JsonNode)new JsonObject
+            {
+                ["key"] = f.Key,
+                ["value"] = f.Value,
+                ["agent"] = f.Source.Agent.ToString(),
+                ["dataSource"] = f.Source.ToString(),
+            }).ToArray()));
+        }));
+        app.MapGet("/flowkeys/json", () => Ok(engine.FlowKeys(Now)));
+        app.MapGet("/flows/json", (Func<HttpContext, Task<IResult>>)(c => GuardAsync(async () =>
+        {
+            var after = (long)Number(c, "flowID", -1);
+            var max = (int)Number(c, "maxFlows", 100, 1, 10_000);
+            var timeout = Number(c, "timeout", 0, 0, 300);
+            var name = Query(c, "name");
+            var agents = Query(c, "agent") is { } a ? RealtimeEngine.Agents(a) : null;
+            var flows = await engine.FlowLog.Read(after, max, TimeSpan.FromSeconds(timeout),
+                e => (name is null || (string?)e["name"] == name) && (agents is null || agents(FlowAddress.Parse((string)e["agent"]!))), c.RequestAborted);
+            return Ok(flows);
+        })));
+        app.MapGet("/group/json", () => Ok(new JsonObject(engine.Context.Groups.SetNames.Select(s => KeyValuePair.Create(s, (JsonNode?)Groups(engine, s))))));
+        app.MapGet("/group/{name}/json", (string name) => Groups(engine, name) is { } g ? Ok(g) : Error($"no group set '{name}'", 404));
+        app.MapPut("/group/{name}/json", async (HttpContext c, string name) =>
+        {
+            var body = await Body(c);
+            return Guard(() =>
+            {
+                JsonObject o;
+                try
+                {
+                    o = JsonNode.Parse(body) as JsonObject ?? throw new FormatException("expected a JSON object of group names to lists of prefixes");
+                }
+                catch (System.Text.Json.JsonException e)
+                {
+                    throw new FormatException($"not JSON: {e.Message}");
+                }
+                var groups = o.ToDictionary(g => g.Key, g => (IReadOnlyList<string>)((g.Value as JsonArray)
+                    ?? throw new FormatException($"group '{g.Key}': expected a list of prefixes")).Select(x => x?.GetValue<string>() ?? "").ToList());
+                engine.PutGroups(name, groups);
+                return Ok(Groups(engine, name)!);
+            });
+        });
+        app.MapDelete("/group/{name}/json", (HttpContext c, string name) =>
+            Guard(() => engine.DeleteGroups(name) ? Ok(new JsonObject()) : Error($"no group set '{name}'", 404)));
+    }
+
+    private static JsonObject? Groups(RealtimeEngine engine, string name) => engine.Context.Groups.Get(name) is { } g
+        ? new JsonObject(g.Select(x => KeyValuePair.Create(x.Key, (JsonNode?)new JsonArray(x.Value.Select(p => (JsonNode)p).ToArray()))))
+        : null;
+}

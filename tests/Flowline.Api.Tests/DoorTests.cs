@@ -1,0 +1,165 @@
+using System.Net;
+using System.Text;
+using Flowline.Collector;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Flowline.Api.Tests;
+
+/// <summary>
+/// The doors of the real serve app (every face on one Kestrel, as `flowline serve` builds it): every route has a
+/// declared policy, an app with an undeclared route does not start, and each door refuses who may not open it.
+/// </summary>
+public sealed class DoorTests : IAsyncDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-doors-");
+    private readonly HttpClient _http = new();
+    private Collector.Collector? _collector;
+    private WebApplication? _app;
+
+    private (WebApplication App, KeyStore Keys, Uri Base) Start(ApiOptions options)
+    {
+        var collectorOptions = new CollectorOptions
+        {
+            DataDir = Path.Combine(_dir.FullName, "data"),
+            Sflow = [new IPEndPoint(IPAddress.Loopback, 0)], Netflow = [new IPEndPoint(IPAddress.Loopback, 0)], Ipfix = [new IPEndPoint(IPAddress.Loopback, 0)],
+            Sessions = "on",
+        };
+        _collector = new Collector.Collector(collectorOptions);
+        var keys = KeyStore.Open(collectorOptions.DataDir);
+        _app = WebHost.Create(new IPEndPoint(IPAddress.Loopback, 0));
+        // Many refusals from one address in a row: the test is not a brute-force attempt.
+        ServeFaces.Map(_app, _collector, new RequestGuard(keys, failureLimit: 1_000_000), new AuditLog(collectorOptions.DataDir), options, null,
+            new SessionAccess(_collector.Sessions!.Store, _ => 0, null));
+        _app.StartAsync().GetAwaiter().GetResult();
+        return (_app, keys, new Uri(_app.Urls.First()));
+    }
+
+    /// <summary>A concrete path for a route pattern, and for the JCS face the parameters that make it a DescribeFlowLog.</summary>
+    private static string PathOf(string pattern) => pattern == "/" ? "/?Action=DescribeFlowLog&Version=2016-03-01" :
+        pattern.Replace("{kind}", "ports", StringComparison.Ordinal).Replace("{id}", "p1", StringComparison.Ordinal)
+            .Replace("{agent}", "ALL", StringComparison.Ordinal).Replace("{metric}", "ALL", StringComparison.Ordinal).Replace("{name}", "x", StringComparison.Ordinal);
+
+    private async Task<(int Status, string Body)> Send(Uri root, string method, string path, AccessKey? key = null, string? contentType = "application/json",
+        Action<HttpRequestMessage>? prepare = null)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(root, path));
+        var body = method is "GET" or "DELETE" ? [] : "{}"u8.ToArray();
+        if (body.Length > 0) request.Content = new ByteArrayContent(body) { Headers = { ContentType = contentType is null ? null : new(contentType) } };
+        if (key is not null)
+        {
+            var uri = new Uri(root, path);
+            var query = System.Web.HttpUtility.ParseQueryString(uri.Query);
+            var pairs = query.AllKeys.SelectMany(k => query.GetValues(k)!.Select(v => new KeyValuePair<string, string>(k!, v))).ToList();
+            request.Headers.TryAddWithoutValidation("Authorization", Signatures.ApiAuthorization(key.Id, key.Secret, method, uri.AbsolutePath, pairs, body, DateTimeOffset.UtcNow));
+        }
+        prepare?.Invoke(request);
+        using var response = await _http.SendAsync(request);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Every_route_declares_a_policy_and_every_closed_door_refuses_unsigned_and_tenant_requests()
+    {
+        var (app, keys, root) = Start(new ApiOptions { ScrapeToken = "scrape-token-0123456789abcdef" });
+        var routes = RoutePolicies.Routes(app).Select(r => r.Route).Distinct().ToList();
+        // The table and the mapped routes are the same set: no route without a policy, no policy without a route.
+        Assert.Empty(routes.Except(RoutePolicies.Table.Keys));
+        Assert.Empty(RoutePolicies.Table.Keys.Except(routes));
+        Assert.True(routes.Count >= 55, $"{routes.Count} routes");
+
+        var tenant = keys.Create("acc-1", admin: false);
+        var checkedUnsigned = 0;
+        var checkedTenant = 0;
+        foreach (var route in routes)
+        {
+            var method = route[..route.IndexOf(' ')];
+            var pattern = route[(route.IndexOf(' ') + 1)..];
+            var policy = RoutePolicies.Table[route];
+            var path = PathOf(pattern);
+            // sFlow-RT's face holds every tenant's live traffic: operators only, whatever the table says.
+            if (!pattern.StartsWith("/api/", StringComparison.Ordinal) && !pattern.StartsWith("/analytics/", StringComparison.Ordinal)
+                && pattern is not ("/" or "/healthz" or "/metrics"))
+            {
+                Assert.True(policy.Door == Door.Admin, $"{route} is on the sFlow-RT face but declares {policy.Name}");
+            }
+            if (policy.Door == Door.Open)
+            {
+                Assert.NotEqual(401, (await Send(root, method, path)).Status);
+                continue;
+            }
+            var (status, body) = await Send(root, method, path, contentType: policy.SignedInQuery ? "application/x-www-form-urlencoded" : "application/json");
+            Assert.True(status == 401, $"{route} unsigned: {status} {body}");
+            checkedUnsigned++;
+            if (policy.Door is Door.Admin or Door.AdminPassword)
+            {
+                (status, body) = await Send(root, method, path, tenant);
+                Assert.True(status == 403, $"{route} with a tenant key: {status} {body}");
+                checkedTenant++;
+            }
+            if (policy.ScrapeToken)
+            {
+                (status, _) = await Send(root, method, path, prepare: r => r.Headers.TryAddWithoutValidation("Authorization", "Bearer wrong-token-0123456789"));
+                Assert.True(status == 401, $"{route} with a wrong bearer token: {status}");
+            }
+        }
+        Assert.True(checkedUnsigned >= 50 && checkedTenant >= 30, $"{checkedUnsigned} unsigned, {checkedTenant} tenant-signed checks");
+    }
+
+    [Fact]
+    public void An_app_with_a_route_that_declares_no_policy_does_not_start()
+    {
+        var app = WebHost.Create(new IPEndPoint(IPAddress.Loopback, 0));
+        app.MapGet("/healthz", () => "ok");
+        RoutePolicies.Verify(app);
+        app.MapPost("/debug/dump", () => "everything");
+        var e = Assert.Throws<InvalidOperationException>(() => RoutePolicies.Verify(app));
+        Assert.Contains("POST /debug/dump", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task State_changes_refuse_cross_site_requests_and_forms_and_loopback_is_open_only_when_opted_in()
+    {
+        var (_, keys, root) = Start(new ApiOptions());
+        var admin = keys.Create("acc-ops", admin: true);
+        // Signed by an admin, the request reaches the face (which says what the definition lacks).
+        Assert.Equal(400, (await Send(root, "PUT", "/flow/f/json", admin)).Status);
+        // A form or text body, the kinds a page on another site can send without asking: refused.
+        Assert.Equal(415, (await Send(root, "PUT", "/flow/f/json", admin, "text/plain")).Status);
+        Assert.Equal(415, (await Send(root, "PUT", "/flow/f/json", admin, "application/x-www-form-urlencoded")).Status);
+        Assert.Equal(403, (await Send(root, "PUT", "/flow/f/json", admin, prepare: r => r.Headers.Add("Sec-Fetch-Site", "cross-site"))).Status);
+        // Without the opt-in, loopback is no key.
+        Assert.Equal(401, (await Send(root, "GET", "/flow/json")).Status);
+        Assert.Equal(401, (await Send(root, "GET", "/activeflows/ALL/x/json")).Status);
+        // The scrape token reads only when configured.
+        Assert.Equal(401, (await Send(root, "GET", "/prometheus/analyzer/txt", prepare: r => r.Headers.TryAddWithoutValidation("Authorization", "Bearer "))).Status);
+        await DisposeApp();
+
+        var (_, _, open) = Start(new ApiOptions { RealtimeOpenOnLoopback = true });
+        Assert.Equal(200, (await Send(open, "GET", "/flow/json")).Status);
+        var put = await Send(open, "PUT", "/flow/pairs/json", prepare: r => r.Content = new StringContent("""{"keys":"ipsource,ipdestination"}""", Encoding.UTF8, "application/json"));
+        Assert.True(put.Status == 200, put.Body);
+        // The opt-in opens the sFlow-RT face only: /api/v1 still wants a signature.
+        Assert.Equal(401, (await Send(open, "GET", "/api/v1/flows")).Status);
+        Assert.Equal(401, (await Send(open, "GET", "/api/v1/realtime/flows")).Status);
+    }
+
+    private async Task DisposeApp()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+            _app = null;
+        }
+        _collector?.Dispose();
+        _collector = null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await DisposeApp();
+        _http.Dispose();
+        _dir.Delete(recursive: true);
+    }
+}
