@@ -26,7 +26,8 @@ public sealed class ApiServer : IAsyncDisposable
     public HttpClient Http { get; } = new();
     public WebApplication App => _app;
 
-    public ApiServer(Action<EmbeddedStore>? fill = null, int failureLimit = 1000, Func<ApiServer, InventoryAccess>? inventory = null)
+    public ApiServer(Action<EmbeddedStore>? fill = null, int failureLimit = 1000, Func<ApiServer, InventoryAccess>? inventory = null,
+        Func<ApiServer, Flowline.Realtime.RealtimeEngine>? realtime = null)
     {
         Store = new EmbeddedStore(Dir.FullName);
         fill?.Invoke(Store);
@@ -42,6 +43,7 @@ public sealed class ApiServer : IAsyncDisposable
         ServeFaces.Doors(_app, guard, options);
         new ActionApi(Store, guard, Audit, options).Map(_app);
         new ApiV1(Store, guard, Audit, options, inventory?.Invoke(this)).Map(_app);
+        if (realtime is not null) new TenantRealtimeApi(realtime(this)).Map(_app);
         RoutePolicies.Verify(_app);
         _app.StartAsync().GetAwaiter().GetResult();
         Base = new Uri(_app.Urls.First());
