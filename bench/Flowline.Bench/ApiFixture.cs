@@ -1,6 +1,6 @@
 using Flowline.Api;
 using Flowline.Storage.Embedded;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Bench;
 

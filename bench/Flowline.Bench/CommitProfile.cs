@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using Flowline.Storage.Segments;
 using Flowline.Wire.Generation;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Bench;
 

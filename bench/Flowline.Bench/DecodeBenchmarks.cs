@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Flowline.Wire;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Bench;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Flowline.Enrichment;
 using Flowline.Storage;
 using Flowline.Wire.Generation;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Bench;
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using BenchmarkDotNet.Attributes;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Bench;
 

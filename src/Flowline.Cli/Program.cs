@@ -2,7 +2,7 @@ using Flowline.Cli.Decode;
 using Flowline.Cli.Generate;
 using Flowline.Cli.Store;
 using Flowline.Cli.Serve;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Cli;
 

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Collector;
 

@@ -9,7 +9,7 @@ internal sealed class DatagramRing
 {
     public const int MaxDatagram = 65_535;
 
-    public readonly record struct Entry(long Offset, int Length, long TimeReceived, Flowline.Wire.Records.FlowAddress Exporter);
+    public readonly record struct Entry(long Offset, int Length, long TimeReceived, Flowline.Records.FlowAddress Exporter);
 
     private readonly byte[] _bytes;
     private readonly Entry[] _entries;
@@ -63,7 +63,7 @@ internal sealed class DatagramRing
     }
 
     /// <summary>Publishes a datagram received into the space <see cref="WriteSpace"/> gave.</summary>
-    public void Commit(long position, int length, long timeReceived, Flowline.Wire.Records.FlowAddress exporter)
+    public void Commit(long position, int length, long timeReceived, Flowline.Records.FlowAddress exporter)
     {
         _entries[_writeEntries % _entries.Length] = new Entry(position, length, timeReceived, exporter);
         _writeBytes = position + length;

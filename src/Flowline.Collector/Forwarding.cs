@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Flowline.Enrichment;
-using Flowline.Wire.Records;
+using Flowline.Records;
 using Flowline.Wire.SFlow;
 
 namespace Flowline.Collector;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Flowline.Wire;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Collector;
 

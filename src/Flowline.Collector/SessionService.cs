@@ -2,7 +2,7 @@ using System.Text.Json;
 using Flowline.Sessions;
 using Flowline.Storage;
 using Flowline.Storage.Embedded;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Collector;
 

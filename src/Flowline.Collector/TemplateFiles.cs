@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Flowline.Wire.Ipfix;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Collector;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Net;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Enrichment;
 

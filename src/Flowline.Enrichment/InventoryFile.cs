@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Flowline.Query;
-using Flowline.Wire.Records;
+using Flowline.Records;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 

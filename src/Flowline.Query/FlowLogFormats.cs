@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Query;
 

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Realtime;
 

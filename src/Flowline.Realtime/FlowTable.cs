@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json.Nodes;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Realtime;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using Flowline.Enrichment;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Realtime;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Realtime;
 

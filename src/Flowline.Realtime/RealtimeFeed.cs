@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Realtime;
 

@@ -1,4 +1,4 @@
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Sessions;
 

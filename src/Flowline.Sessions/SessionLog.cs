@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Sessions;
 

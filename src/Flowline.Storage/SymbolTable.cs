@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Flowline.Storage.Segments;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Storage;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Flowline.Api;
 using Flowline.Storage.Embedded;
-using Flowline.Wire.Records;
+using Flowline.Records;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Logging;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Flowline.Api;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Api.Tests;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Flowline.Realtime;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Api.Tests;
 

@@ -4,7 +4,7 @@ using Flowline.Sessions;
 using Flowline.Storage;
 using Flowline.Storage.Embedded;
 using Flowline.Wire.Generation;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Api.Tests;
 

@@ -6,7 +6,7 @@ using Flowline.Storage;
 using Flowline.Storage.Embedded;
 using Flowline.Wire;
 using Flowline.Wire.Capture;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Cli.Tests;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Flowline.Api;
 using Flowline.Storage.Embedded;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Cli.Tests;
 

@@ -141,7 +141,7 @@ public sealed class ForwardingTests : IDisposable
         // Datagrams of up to five flow samples and one counter sample over ifIndex 11..15 (14 and 15 belong to no
         // one), from the agent 192.0.2.1; what acc-1 should get is worked out from what was encoded.
         var random = new Random(7);
-        var encoder = new Flowline.Wire.Encoders.SFlowEncoder { Agent = Flowline.Wire.Records.FlowAddress.Parse("192.0.2.1") };
+        var encoder = new Flowline.Wire.Encoders.SFlowEncoder { Agent = Flowline.Records.FlowAddress.Parse("192.0.2.1") };
         var buffer = new byte[9000];
         var datagrams = new List<byte[]>();
         var expected = new List<byte[]>();
@@ -155,10 +155,10 @@ public sealed class ForwardingTests : IDisposable
                 (r.InIf, r.OutIf, r.SamplingRate, r.SampledBytes) = ((uint)random.Next(11, 16), (uint)random.Next(11, 16), 100, 300);
                 return r;
             }).ToArray();
-            var counter = new Flowline.Wire.Records.CounterRecord
+            var counter = new Flowline.Records.CounterRecord
             {
                 Enterprise = 0, Format = 1, SourceId = (uint)random.Next(11, 16), SampleSequence = (uint)i,
-                Count = Flowline.Wire.Records.CounterSchema.GenericInterface.Names.Length,
+                Count = Flowline.Records.CounterSchema.GenericInterface.Names.Length,
             };
             var n = encoder.Encode(flows, [counter], buffer);
             var datagram = buffer.AsSpan(0, n).ToArray();

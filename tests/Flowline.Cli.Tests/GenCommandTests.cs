@@ -39,7 +39,7 @@ public sealed class GenCommandTests
         int port;
         using (var probe = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0))) port = ((IPEndPoint)probe.Client.LocalEndPoint!).Port;
         // The generator is deterministic, so the number of datagrams 2000 flows take is known in advance.
-        var generator = new Wire.Generation.DatagramGenerator(Wire.Records.FlowProtocol.Ipfix, new Wire.Generation.TrafficGenerator(1, flowsPerSecond: 20000));
+        var generator = new Wire.Generation.DatagramGenerator(Records.FlowProtocol.Ipfix, new Wire.Generation.TrafficGenerator(1, flowsPerSecond: 20000));
         var buffer = new byte[65536];
         while (generator.Flows < 2000) generator.Next(buffer, 2000 - (int)generator.Flows, out _);
         var datagrams = generator.Datagrams.ToString(System.Globalization.CultureInfo.InvariantCulture);

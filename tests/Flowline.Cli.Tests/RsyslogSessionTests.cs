@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using Flowline.Wire.Records;
+using Flowline.Records;
 using Flowline.Storage;
 using Flowline.Storage.Embedded;
 

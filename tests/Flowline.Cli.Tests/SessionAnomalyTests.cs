@@ -6,7 +6,7 @@ using System.Text.Json;
 using Flowline.Api;
 using Flowline.Sessions;
 using Flowline.Wire;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Cli.Tests;
 

@@ -1,5 +1,5 @@
 using Flowline.Storage;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Enrichment.Tests;
 

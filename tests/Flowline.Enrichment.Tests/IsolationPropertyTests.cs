@@ -1,6 +1,6 @@
 using Flowline.Query;
 using Flowline.Storage.Embedded;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Enrichment.Tests;
 

@@ -1,4 +1,4 @@
-using Flowline.Wire.Records;
+using Flowline.Records;
 using static Flowline.Testing.RandomFlows;
 
 namespace Flowline.Query.Tests;
@@ -15,7 +15,7 @@ public sealed class QueryConformanceTests
     public void Random_filters_select_exactly_what_the_naive_predicate_selects()
     {
         var random = new Random(20261121);
-        var records = Records(random, 5000);
+        var records = Flowline.Testing.RandomFlows.Records(random, 5000);
         var batch = Batch(records);
         var selection = new ulong[FilterEvaluator.Words(batch.Count)];
         for (var q = 0; q < 400; q++)
@@ -34,7 +34,7 @@ public sealed class QueryConformanceTests
     public void Random_aggregations_equal_naive_group_by()
     {
         var random = new Random(7);
-        var records = Records(random, 4000);
+        var records = Flowline.Testing.RandomFlows.Records(random, 4000);
         var batch = Batch(records);
         var selection = new ulong[FilterEvaluator.Words(batch.Count)];
         string[] keyChoices = ["src_addr", "dst_addr", "srcip/24", "dst_addr/16/64", "dst_port", "proto", "in_if", "src_port", "vlan"];

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Realtime.Tests;
 

@@ -1,6 +1,6 @@
 using Flowline.Storage.Embedded;
 using Flowline.Wire.Generation;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 // Test helper for the crash-safety test: appends records with increasing ids (in SampledPackets) to a
 // store forever, flushing every few batches and printing "durable N" after each flush, and compacting

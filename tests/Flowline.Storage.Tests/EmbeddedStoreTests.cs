@@ -1,7 +1,7 @@
 using Flowline.Query;
 using Flowline.Storage.Embedded;
 using Flowline.Wire.Generation;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Storage.Tests;
 

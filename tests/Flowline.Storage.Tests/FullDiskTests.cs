@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Flowline.Query;
 using Flowline.Storage.Embedded;
 using Flowline.Wire.Generation;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Storage.Tests;
 

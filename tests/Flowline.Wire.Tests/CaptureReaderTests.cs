@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Flowline.Wire.Capture;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Wire.Tests;
 

@@ -1,5 +1,5 @@
 using Flowline.Wire.Encoders;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Wire.Tests;
 

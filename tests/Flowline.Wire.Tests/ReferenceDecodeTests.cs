@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Wire.Tests;
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Flowline.Wire.Encoders;
-using Flowline.Wire.Records;
+using Flowline.Records;
 using Flowline.Wire.SFlow;
 
 namespace Flowline.Wire.Tests;

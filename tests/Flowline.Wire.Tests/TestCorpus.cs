@@ -1,5 +1,5 @@
 using Flowline.Wire.Capture;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Wire.Tests;
 

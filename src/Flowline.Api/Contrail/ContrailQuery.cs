@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 using Flowline.Query;
 using Flowline.Sessions;
 using Flowline.Storage;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Api;
 

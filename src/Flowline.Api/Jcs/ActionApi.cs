@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Flowline.Query;
 using Flowline.Storage;
-using Flowline.Wire.Records;
+using Flowline.Records;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 

@@ -65,8 +65,8 @@ public static class DescribeFlowLog
         {
             direction = Unquote(d) switch
             {
-                "0" => Flowline.Wire.Records.VmiDirections.Ingress,
-                "1" => Flowline.Wire.Records.VmiDirections.Egress,
+                "0" => Flowline.Records.VmiDirections.Ingress,
+                "1" => Flowline.Records.VmiDirections.Egress,
                 _ => null,
             };
             if (direction is null) return Bad("InvalidParameterValue", $"direction_ing '{d}' must be 0 (ingress) or 1 (egress)");
@@ -117,7 +117,7 @@ public static class DescribeFlowLog
     {
         var terms = new List<string>();
         if (!r.AllAccounts) terms.Add("account " + r.Account);
-        if (r.Direction is { } d) terms.Add("vmidir " + Flowline.Wire.Records.VmiDirections.Name(d));
+        if (r.Direction is { } d) terms.Add("vmidir " + Flowline.Records.VmiDirections.Name(d));
         return terms.Count == 0 ? new FilterNode.Any() : FilterParser.Parse(string.Join(" and ", terms), name => symbols.TryFind(name, out var id) ? id : null);
     }
 

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Flowline.Collector;
 using Flowline.Realtime;
-using Flowline.Wire.Records;
+using Flowline.Records;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 

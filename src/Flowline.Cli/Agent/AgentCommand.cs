@@ -6,7 +6,7 @@ using Flowline.Collector;
 using Flowline.Sessions;
 using Flowline.Storage;
 using Flowline.Wire;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Cli.Agent;
 

@@ -1,5 +1,5 @@
 using Flowline.Wire;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Cli.Decode;
 

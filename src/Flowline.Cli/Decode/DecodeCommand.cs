@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Threading.Channels;
 using Flowline.Wire;
 using Flowline.Wire.Capture;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Cli.Decode;
 

@@ -142,7 +142,7 @@ internal sealed class DecodeOptions
             {
                 if (!CsvColumn.TryParse(name, out var column))
                 {
-                    return $"--fields: unknown field '{name}'. Canonical fields: {string.Join(",", Wire.Records.FlowFields.All.Select(Wire.Records.FlowFields.Name))}; " +
+                    return $"--fields: unknown field '{name}'. Canonical fields: {string.Join(",", Records.FlowFields.All.Select(Records.FlowFields.Name))}; " +
                            $"sflowtool fields: {string.Join(",", SflowtoolFields.Names)}";
                 }
                 columns.Add(column);
@@ -156,7 +156,7 @@ internal sealed class DecodeOptions
         }
         if (options.Format == DecodeFormat.Flows)
         {
-            options.Fields = Wire.Records.FlowFields.Decoded.Select(f => new CsvColumn(Wire.Records.FlowFields.Name(f), f, null)).ToArray();
+            options.Fields = Records.FlowFields.Decoded.Select(f => new CsvColumn(Records.FlowFields.Name(f), f, null)).ToArray();
         }
         return null;
     }

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Flowline.Wire;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Cli.Decode;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Flowline.Wire;
 using Flowline.Wire.Capture;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Cli.Decode;
 

@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Flowline.Wire.Capture;
 using Flowline.Wire.Generation;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Cli.Generate;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Flowline.Storage.Embedded;
 using Flowline.Wire;
 using Flowline.Wire.Capture;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Cli.Store;
 

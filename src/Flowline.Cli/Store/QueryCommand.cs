@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Flowline.Query;
 using Flowline.Storage.Embedded;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Cli.Store;
 

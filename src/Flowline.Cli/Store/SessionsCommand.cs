@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Flowline.Query;
 using Flowline.Sessions;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Cli.Store;
 
@@ -137,7 +137,7 @@ internal static class SessionsCommand
         "reverse_packets", "setup", "teardown", "client_by", "exporter", "account", "vmi", "local",
     ];
 
-    private static string[] Values(Session s, Flowline.Wire.Records.ISymbolNames names) =>
+    private static string[] Values(Session s, Flowline.Records.ISymbolNames names) =>
     [
         s.ClientIp.ToString(), Num(s.ClientPort), s.ServerIp.ToString(), Num(s.ServerPort), Num(s.Protocol),
         Num(s.Forward.Bytes), Num(s.Forward.Packets), Num(s.Reverse.Bytes), Num(s.Reverse.Packets),
@@ -155,7 +155,7 @@ internal static class SessionsCommand
         _ => "service-port",
     };
 
-    private static void WriteRows(List<Session> sessions, Flowline.Wire.Records.ISymbolNames names, TextWriter output, bool csv)
+    private static void WriteRows(List<Session> sessions, Flowline.Records.ISymbolNames names, TextWriter output, bool csv)
     {
         var rows = new List<string[]> { Columns };
         foreach (var s in sessions) rows.Add(Values(s, names));
@@ -175,7 +175,7 @@ internal static class SessionsCommand
         }
     }
 
-    private static void WriteJson(List<Session> sessions, Flowline.Wire.Records.ISymbolNames names)
+    private static void WriteJson(List<Session> sessions, Flowline.Records.ISymbolNames names)
     {
         using var stream = Console.OpenStandardOutput();
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
@@ -204,7 +204,7 @@ internal static class SessionsCommand
         stream.WriteByte((byte)'\n');
     }
 
-    private static void Direction(Utf8JsonWriter w, string name, in SessionDirection d, Flowline.Wire.Records.ISymbolNames names)
+    private static void Direction(Utf8JsonWriter w, string name, in SessionDirection d, Flowline.Records.ISymbolNames names)
     {
         w.WriteStartObject(name);
         w.WriteNumber("bytes", d.Bytes);
@@ -223,7 +223,7 @@ internal static class SessionsCommand
     }
 
     /// <summary>SessionEndpointData of seed 001, one object per endpoint, as agents ship them.</summary>
-    private static void WriteEndpoints(EndpointAggregator aggregator, Flowline.Wire.Records.ISymbolNames names)
+    private static void WriteEndpoints(EndpointAggregator aggregator, Flowline.Records.ISymbolNames names)
     {
         using var stream = Console.OpenStandardOutput();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))

@@ -70,7 +70,7 @@ internal static class StoreCommand
                     Console.Out.WriteLine("bytes per record by column:");
                     foreach (var (field, bytes) in store.ColumnSizes().OrderByDescending(kv => kv.Value))
                     {
-                        Console.Out.WriteLine($"  {Flowline.Wire.Records.FlowFields.Name(field),-18} {bytes / (double)s.Rows,7:0.000}");
+                        Console.Out.WriteLine($"  {Flowline.Records.FlowFields.Name(field),-18} {bytes / (double)s.Rows,7:0.000}");
                     }
                 }
                 return 0;

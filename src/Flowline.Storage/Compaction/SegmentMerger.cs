@@ -1,5 +1,5 @@
 using Flowline.Storage.Segments;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Storage.Compaction;
 

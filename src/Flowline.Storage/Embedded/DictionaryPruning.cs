@@ -1,6 +1,6 @@
 using Flowline.Query;
 using Flowline.Storage.Segments;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Storage.Embedded;
 

@@ -1,5 +1,5 @@
 using Flowline.Query;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Storage.Embedded;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Flowline.Query;
 using Flowline.Storage.Segments;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Storage.Embedded;
 

@@ -3,7 +3,7 @@ using System.IO.Compression;
 using System.Runtime.InteropServices;
 using Flowline.Query;
 using Flowline.Storage.Segments;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Storage.Embedded;
 

@@ -4,7 +4,7 @@ using System.IO.Compression;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Storage.Segments;
 

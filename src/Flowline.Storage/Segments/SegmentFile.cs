@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Storage.Segments;
 

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Flowline.Query;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Storage.Segments;
 

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Wire.Capture;
 

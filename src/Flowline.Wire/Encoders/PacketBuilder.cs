@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Flowline.Wire.Packets;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Wire.Encoders;
 

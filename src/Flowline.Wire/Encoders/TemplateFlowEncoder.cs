@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Flowline.Wire.Ipfix;
 using Flowline.Wire.NetFlow;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Wire.Encoders;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Wire.Generation;
 

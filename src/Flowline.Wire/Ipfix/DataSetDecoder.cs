@@ -1,5 +1,5 @@
 using Flowline.Wire.NetFlow;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Wire.Ipfix;
 

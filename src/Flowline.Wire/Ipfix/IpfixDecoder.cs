@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Wire.Ipfix;
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Flowline.Wire.Ipfix;
-using Flowline.Wire.Records;
+using Flowline.Records;
 
 namespace Flowline.Wire.NetFlow;
 

@@ -1,5 +1,5 @@
 using Flowline.Query;
-using Flowline.Wire.Records;
+using Flowline.Records;
 using static Flowline.Testing.RandomFlows;
 
 namespace Flowline.Storage.Tests.Conformance;
@@ -17,7 +17,7 @@ public abstract class StoreConformanceTests : IDisposable
 
     protected StoreConformanceTests()
     {
-        _records = Records(new Random(20261121), 24_000);
+        _records = Flowline.Testing.RandomFlows.Records(new Random(20261121), 24_000);
         for (var i = 0; i < _records.Count; i++)
         {
             var r = _records[i];

@@ -1,4 +1,4 @@
-namespace Flowline.Wire.Records;
+namespace Flowline.Records;
 
 /// <summary>The export protocol a record came from. The names are part of Flowline's interface.</summary>
 public enum FlowProtocol : byte

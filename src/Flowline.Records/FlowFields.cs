@@ -1,4 +1,4 @@
-namespace Flowline.Wire.Records;
+namespace Flowline.Records;
 
 /// <summary>The canonical flow fields. Their names are Flowline's interface: decode, query, the API and the store use them.</summary>
 public enum FlowField

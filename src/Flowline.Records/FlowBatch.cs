@@ -1,4 +1,4 @@
-namespace Flowline.Wire.Records;
+namespace Flowline.Records;
 
 /// <summary>
 /// A column-per-field batch of canonical flow records. Columns grow by doubling and are reused after

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Flowline.Wire.Records;
+namespace Flowline.Records;
 
 /// <summary>48-bit MAC addresses are carried as the low 48 bits of a ulong.</summary>
 public static class MacAddress

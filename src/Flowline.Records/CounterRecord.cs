@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Flowline.Wire.Records;
+namespace Flowline.Records;
 
 [InlineArray(CounterRecord.MaxValues)]
 public struct CounterValues

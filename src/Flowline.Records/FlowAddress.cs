@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 
-namespace Flowline.Wire.Records;
+namespace Flowline.Records;
 
 /// <summary>
 /// An IPv4 or IPv6 address held in 16 bytes without allocation. IPv4 addresses are stored

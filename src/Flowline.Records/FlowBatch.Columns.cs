@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Flowline.Wire.Records;
+namespace Flowline.Records;
 
 /// <summary>Raw access to whole columns, for storage engines that write and read them as bytes.</summary>
 public sealed partial class FlowBatch

@@ -1,4 +1,4 @@
-namespace Flowline.Wire.Records;
+namespace Flowline.Records;
 
 /// <summary>
 /// The canonical flow record every decoder produces, whatever the export protocol.

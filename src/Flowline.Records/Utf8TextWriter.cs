@@ -1,7 +1,7 @@
 using System.Buffers.Text;
 using System.Text;
 
-namespace Flowline.Wire.Records;
+namespace Flowline.Records;
 
 /// <summary>A growable UTF-8 output buffer with allocation-free number, address and time formatting.</summary>
 public sealed class Utf8TextWriter(Stream output, int capacity = 1 << 16)
