@@ -99,9 +99,19 @@ public sealed class Forwarding : IDisposable
         lock (_change)
         {
             var old = _sessions.FirstOrDefault(s => s.Name == name);
-            _sessions = [.. _sessions.Where(s => s.Name != name), session];
+            Session[] next = [.. _sessions.Where(s => s.Name != name), session];
+            // Saved first: a change that could not be saved is not in force either.
+            try
+            {
+                if (save) Save(next);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+            _sessions = next;
             if (old is not null) Close(old);
-            if (save) Save();
         }
     }
 
@@ -161,9 +171,10 @@ public sealed class Forwarding : IDisposable
         {
             var old = _sessions.FirstOrDefault(s => s.Name == name);
             if (old is null) return false;
-            _sessions = _sessions.Where(s => s.Name != name).ToArray();
+            var next = _sessions.Where(s => s.Name != name).ToArray();
+            Save(next);
+            _sessions = next;
             Close(old);
-            Save();
             return true;
         }
     }
@@ -177,11 +188,11 @@ public sealed class Forwarding : IDisposable
         }
     }
 
-    private void Save()
+    private void Save(Session[] sessions)
     {
-        var tmp = _path + ".tmp";
-        System.IO.File.WriteAllText(tmp, Describe(withCounters: false).ToJsonString());
-        System.IO.File.Move(tmp, _path, overwrite: true);
+        var o = new JsonObject();
+        foreach (var s in sessions) o[s.Name] = Describe(s, withCounters: false);
+        AtomicFile.WriteText(_path, o.ToJsonString());
     }
 
     /// <summary>Every session by name: its spec, and with <paramref name="withCounters"/> what it sent.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Flowline.Sessions;
 using Flowline.Storage;
+using Flowline.Records;
 
 namespace Flowline.Collector;
 
@@ -96,9 +97,7 @@ public sealed class SessionAnomalies : IDisposable
     {
         try
         {
-            var tmp = _historyPath + ".tmp";
-            File.WriteAllText(tmp, _watch.Save());
-            File.Move(tmp, _historyPath, overwrite: true);
+            AtomicFile.WriteText(_historyPath, _watch.Save());
         }
         catch (IOException e)
         {

@@ -227,10 +227,7 @@ public sealed class SessionService : IDisposable
         public void Save(string agent, long sequence)
         {
             _stored[agent] = sequence;
-            var tmp = _path + ".tmp";
-            File.WriteAllBytes(tmp, JsonSerializer.SerializeToUtf8Bytes(_stored));
-            using (var f = new FileStream(tmp, FileMode.Open, FileAccess.ReadWrite)) f.Flush(flushToDisk: true);
-            File.Move(tmp, _path, overwrite: true);
+            AtomicFile.Write(_path, JsonSerializer.SerializeToUtf8Bytes(_stored));
         }
     }
 }

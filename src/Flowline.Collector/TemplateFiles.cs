@@ -35,13 +35,7 @@ internal static class TemplateFiles
         var dir = Directory(dataDir);
         System.IO.Directory.CreateDirectory(dir);
         var path = Path.Combine(dir, $"decoder-{decoder}.json");
-        var temporary = path + ".tmp";
-        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write))
-        {
-            JsonSerializer.Serialize(file, exporters, Json);
-            file.Flush(flushToDisk: true);
-        }
-        File.Move(temporary, path, overwrite: true);
+        AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(exporters, Json));
     }
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };

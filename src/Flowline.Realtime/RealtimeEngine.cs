@@ -146,8 +146,9 @@ public sealed class RealtimeEngine
         {
             if (_flows.TryGetValue(name, out var old) && old.Definition == definition) return;
             _flows[name] = table;
+            // Saved first: a change that could not be saved is not in force either.
+            if (save) SaveOrUndo(() => Restore(_flows, name, old));
             Publish();
-            if (save) Save();
         }
     }
 
@@ -170,9 +171,9 @@ public sealed class RealtimeEngine
     {
         lock (_lock)
         {
-            if (!_flows.Remove(name)) return false;
+            if (!_flows.Remove(name, out var old)) return false;
+            SaveOrUndo(() => _flows[name] = old);
             Publish();
-            Save();
             return true;
         }
     }
@@ -194,8 +195,8 @@ public sealed class RealtimeEngine
         {
             if (_thresholds.TryGetValue(name, out var old) && old.Definition == definition) return;
             _thresholds[name] = new ThresholdState(name, definition);
+            SaveOrUndo(() => Restore(_thresholds, name, old));
             Publish();
-            Save();
         }
     }
 
@@ -213,9 +214,9 @@ public sealed class RealtimeEngine
     {
         lock (_lock)
         {
-            if (!_thresholds.Remove(name)) return false;
+            if (!_thresholds.Remove(name, out var old)) return false;
+            SaveOrUndo(() => _thresholds[name] = old);
             Publish();
-            Save();
             return true;
         }
     }
@@ -225,15 +226,27 @@ public sealed class RealtimeEngine
     public void PutGroups(string name, IReadOnlyDictionary<string, IReadOnlyList<string>> groups)
     {
         CheckName(name);
-        Context.Groups.Put(name, groups);
-        lock (_lock) Save();
+        lock (_lock)
+        {
+            var old = Context.Groups.Get(name);
+            Context.Groups.Put(name, groups);
+            SaveOrUndo(() =>
+            {
+                if (old is null) Context.Groups.Delete(name);
+                else Context.Groups.Put(name, old.ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Value));
+            });
+        }
     }
 
     public bool DeleteGroups(string name)
     {
-        var removed = Context.Groups.Delete(name);
-        if (removed) lock (_lock) Save();
-        return removed;
+        lock (_lock)
+        {
+            var old = Context.Groups.Get(name);
+            if (old is null || !Context.Groups.Delete(name)) return false;
+            SaveOrUndo(() => Context.Groups.Put(name, old.ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Value)));
+            return true;
+        }
     }
 
     // ---- Reading ---------------------------------------------------------------------------------------
@@ -377,9 +390,27 @@ public sealed class RealtimeEngine
             ["groups"] = new JsonObject(Context.Groups.SetNames.Select(s => KeyValuePair.Create(s, (JsonNode?)new JsonObject(
                 Context.Groups.Get(s)!.Select(g => KeyValuePair.Create(g.Key, (JsonNode?)new JsonArray(g.Value.Select(p => (JsonNode)p).ToArray()))))))),
         };
-        var tmp = _path + ".tmp";
-        File.WriteAllText(tmp, root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-        File.Move(tmp, _path, overwrite: true);
+        AtomicFile.WriteText(_path, root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>Saves the state; when that fails, <paramref name="undo"/> puts the state back and the error goes on. Under the lock.</summary>
+    private void SaveOrUndo(Action undo)
+    {
+        try
+        {
+            Save();
+        }
+        catch
+        {
+            undo();
+            throw;
+        }
+    }
+
+    private static void Restore<T>(Dictionary<string, T> map, string name, T? old) where T : class
+    {
+        if (old is null) map.Remove(name);
+        else map[name] = old;
     }
 
     public static long Clock() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10;

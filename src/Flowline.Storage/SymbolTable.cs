@@ -137,7 +137,7 @@ public sealed class SymbolTable : ISymbolNames, ISymbolInterner
             file.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
             file.Flush(flushToDisk: true);
         }
-        if (created) DirectorySync.Flush(Path.GetDirectoryName(_path!)!);
+        if (created) AtomicFile.SyncDirectory(Path.GetDirectoryName(_path!)!);
         _length += buffer.Length;
     }
 

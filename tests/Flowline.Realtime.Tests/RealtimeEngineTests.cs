@@ -213,4 +213,40 @@ public sealed class RealtimeEngineTests
         var all = await journal.Read(-1, 10, TimeSpan.Zero, null, default);
         Assert.Equal([5L, 4L, 3L], all.Select(e => (long)e!["id"]!).ToArray());
     }
+
+    [Fact]
+    public void A_change_that_cannot_be_saved_is_not_in_force_and_a_saved_one_survives_a_restart()
+    {
+        var dir = Directory.CreateTempSubdirectory("flowline-realtime-save-");
+        try
+        {
+            var engine = new RealtimeEngine(dir.FullName, Context);
+            engine.PutFlow("kept", FlowDefinition.FromJson("""{"keys": "ipsource"}"""), 1);
+            engine.PutGroups("sites", new Dictionary<string, IReadOnlyList<string>> { ["a"] = ["10.0.0.0/8"] });
+            // The file's place taken by a directory: every save now fails.
+            var path = Path.Combine(dir.FullName, RealtimeEngine.FileName);
+            File.Delete(path);
+            Directory.CreateDirectory(path);
+            Assert.ThrowsAny<IOException>(() => engine.PutFlow("lost", FlowDefinition.FromJson("""{"keys": "ipdestination"}"""), 1));
+            Assert.Null(engine.GetFlow("lost"));
+            Assert.Null(engine.Table("lost"));
+            Assert.ThrowsAny<IOException>(() => engine.DeleteFlow("kept"));
+            Assert.NotNull(engine.Table("kept"));
+            Assert.ThrowsAny<IOException>(() => engine.PutThreshold("big", ThresholdDefinition.FromJson("""{"metric": "kept", "value": 10}""")));
+            Assert.Null(engine.GetThreshold("big"));
+            Assert.ThrowsAny<IOException>(() => engine.PutGroups("sites", new Dictionary<string, IReadOnlyList<string>> { ["b"] = ["192.168.0.0/16"] }));
+            Assert.Equal(["a"], engine.Context.Groups.Get("sites")!.Keys);
+            Assert.ThrowsAny<IOException>(() => engine.DeleteGroups("sites"));
+            Assert.NotNull(engine.Context.Groups.Get("sites"));
+            Directory.Delete(path);
+            engine.PutFlow("later", FlowDefinition.FromJson("""{"keys": "ipprotocol"}"""), 1);
+            var again = new RealtimeEngine(dir.FullName, new KeyContext(new Names()));
+            Assert.Equal(["kept", "later"], again.Flows().Keys.Order(StringComparer.Ordinal));
+            Assert.Equal(["a"], again.Context.Groups.Get("sites")!.Keys);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
 }

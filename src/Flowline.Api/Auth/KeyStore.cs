@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Flowline.Records;
 
 namespace Flowline.Api;
 
@@ -148,14 +149,7 @@ public sealed partial class KeyStore
             });
         }
         var text = new JsonObject { ["keys"] = array }.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
-        var temp = _path + ".tmp";
-        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.WriteThrough))
-        {
-            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            f.Write(Encoding.UTF8.GetBytes(text + "\n"));
-            f.Flush(flushToDisk: true);
-        }
-        File.Move(temp, _path, overwrite: true);
+        AtomicFile.WriteText(_path, text + "\n", UnixFileMode.UserRead | UnixFileMode.UserWrite);
         _keys = keys;
         var info = new FileInfo(_path);
         _loaded = (info.LastWriteTimeUtc, info.Length);
@@ -197,21 +191,13 @@ public sealed partial class KeyStore
             return bytes;
         }
         var key = RandomNumberGenerator.GetBytes(32);
-        var temp = path + ".tmp";
-        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            f.Write(key);
-            f.Flush(flushToDisk: true);
-        }
         // Two processes creating it at once: the first to link wins and both use its bytes.
         try
         {
-            File.Move(temp, path, overwrite: false);
+            AtomicFile.Write(path, key, UnixFileMode.UserRead | UnixFileMode.UserWrite, overwrite: false);
         }
         catch (IOException) when (File.Exists(path))
         {
-            File.Delete(temp);
             return File.ReadAllBytes(path);
         }
         return key;

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Flowline.Enrichment;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Flowline.Records;
 
 namespace Flowline.Api;
 
@@ -201,15 +202,8 @@ public sealed partial class ApiV1
     /// <summary>Writes beside the file, syncs, keeps the old file as FILE.previous, and renames over it.</summary>
     private static void WriteAtomically(string path, string text)
     {
-        var temporary = path + ".writing";
-        using (var f = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            var bytes = System.Text.Encoding.UTF8.GetBytes(text);
-            f.Write(bytes);
-            f.Flush(flushToDisk: true);
-        }
-        if (File.Exists(path)) File.Copy(path, path + ".previous", overwrite: true);
-        File.Move(temporary, path, overwrite: true);
+        if (File.Exists(path)) AtomicFile.Write(path + ".previous", File.ReadAllBytes(path));
+        AtomicFile.WriteText(path, text);
     }
 
     private static async Task<bool> KnownKind(HttpContext context, string kind)

@@ -305,9 +305,8 @@ public static class AgentCommand
                 var sequence = _next++;
                 var body = make(sequence);
                 var path = Path.Combine(_dir, $"batch-{sequence:D12}.json");
-                File.WriteAllBytes(path + ".tmp", body);
-                File.Move(path + ".tmp", path);
-                File.WriteAllText(Path.Combine(_dir, "next-sequence"), _next.ToString(CultureInfo.InvariantCulture));
+                AtomicFile.Write(path, body, overwrite: false);
+                AtomicFile.WriteText(Path.Combine(_dir, "next-sequence"), _next.ToString(CultureInfo.InvariantCulture));
                 var files = Files();
                 var size = files.Sum(f => new FileInfo(f).Length);
                 while (size > _max && files.Count > 1)

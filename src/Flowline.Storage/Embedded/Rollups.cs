@@ -169,7 +169,7 @@ internal sealed class Rollups
                 try { File.Delete(temporary); } catch (IOException) { }
                 throw;
             }
-            DirectorySync.Flush(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            AtomicFile.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         }
     }
 

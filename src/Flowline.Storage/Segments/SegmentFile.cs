@@ -169,7 +169,7 @@ public static class SegmentFile
                 throw;
             }
             _completed = true;
-            DirectorySync.Flush(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_path))!);
+            AtomicFile.SyncDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_path))!);
         }
 
         private void Abandon()

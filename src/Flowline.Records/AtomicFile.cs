@@ -1,0 +1,80 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Flowline.Records;
+
+/// <summary>
+/// The one way Flowline replaces a state file: written whole beside it, flushed to disk, renamed over it, and
+/// the directory flushed so that the rename itself survives a crash. A reader sees the old file or the new,
+/// never a part of either.
+/// </summary>
+public static class AtomicFile
+{
+    /// <summary>Replaces (or, without <paramref name="overwrite"/>, creates) <paramref name="path"/> with <paramref name="bytes"/>.</summary>
+    public static void Write(string path, ReadOnlySpan<byte> bytes, UnixFileMode? mode = null, bool overwrite = true)
+    {
+        var full = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(full)!;
+        var temporary = $"{full}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp";
+        try
+        {
+            using (var f = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                if (mode is { } m && !OperatingSystem.IsWindows()) File.SetUnixFileMode(temporary, m);
+                f.Write(bytes);
+                f.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, full, overwrite);
+        }
+        catch
+        {
+            TryDelete(temporary);
+            throw;
+        }
+        SyncDirectory(directory);
+    }
+
+    public static void WriteText(string path, string text, UnixFileMode? mode = null) => Write(path, Encoding.UTF8.GetBytes(text), mode);
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private const int ReadOnly = 0;
+    private const int DirectoryFlag = 0x10000; // O_DIRECTORY on Linux
+
+    [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static extern int Fsync(int fd);
+
+    [DllImport("libc", EntryPoint = "close")]
+    private static extern int Close(int fd);
+
+    /// <summary>Makes renames and creations in <paramref name="directory"/> durable: fsync on the directory (POSIX).</summary>
+    public static void SyncDirectory(string directory)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var fd = Open(directory, ReadOnly | DirectoryFlag);
+        if (fd < 0) throw new IOException($"cannot open directory {directory} to sync it (errno {Marshal.GetLastPInvokeError()})");
+        try
+        {
+            if (Fsync(fd) != 0) throw new IOException($"fsync of directory {directory} failed (errno {Marshal.GetLastPInvokeError()})");
+        }
+        finally
+        {
+            Close(fd);
+        }
+    }
+}
