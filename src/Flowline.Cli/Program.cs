@@ -1,7 +1,6 @@
 using Flowline.Cli.Decode;
 using Flowline.Cli.Generate;
 using Flowline.Cli.Store;
-using Flowline.Cli.Serve;
 using Flowline.Records;
 
 namespace Flowline.Cli;
@@ -44,7 +43,7 @@ public static class Program
         switch (args[0])
         {
             case "serve":
-                return Serve.ServeCommand.Run(rest, Console.Error);
+                return Flowline.Server.ServeCommand.Run(rest, Console.Error);
             case "ovs":
                 return Ovs.OvsCommand.Run(rest, Console.Error);
             case "decode":

@@ -172,8 +172,6 @@ public sealed partial class ApiV1
     {
         if (e.ValueKind == JsonValueKind.Number) return e.TryGetInt64(out var s) && s > 0 && s <= 366L * 86400 ? s * 1_000_000 : 0;
         if (e.ValueKind != JsonValueKind.String) return 0;
-        var t = e.GetString()!;
-        if (t.Length < 2 || !long.TryParse(t[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0 || n > 1_000_000) return 0;
-        return t[^1] switch { 's' => n * 1_000_000, 'm' => n * 60_000_000, 'h' => n * 3_600_000_000, 'd' => n * 86_400_000_000, _ => 0 };
+        return Durations.TryParse(e.GetString(), out var d) && d <= TimeSpan.FromDays(366) ? Durations.Micros(d) : 0;
     }
 }

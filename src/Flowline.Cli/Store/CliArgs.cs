@@ -1,6 +1,7 @@
 using System.Globalization;
 using Flowline.Query;
 using Flowline.Storage.Embedded;
+using Flowline.Records;
 
 namespace Flowline.Cli.Store;
 
@@ -16,16 +17,9 @@ internal static class CliArgs
         return t.ToUnixTimeMilliseconds() * 1000;
     }
 
-    /// <summary>Durations such as 90s, 5m, 1h, 15d.</summary>
-    public static long ParseDuration(string option, string value)
-    {
-        if (value.Length >= 2 && long.TryParse(value[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0)
-        {
-            var unit = value[^1] switch { 's' => 1_000_000L, 'm' => 60_000_000L, 'h' => 3_600_000_000L, 'd' => 86_400_000_000L, _ => 0 };
-            if (unit > 0) return n * unit;
-        }
-        throw new ArgumentException($"{option} {value}: expected a duration such as 30s, 5m, 1h or 15d");
-    }
+    /// <summary>A duration in microseconds (<see cref="Durations"/>: 90s, 5m, 1h, 15d).</summary>
+    public static long ParseDuration(string option, string value) =>
+        Durations.TryParse(value, out var d) ? Durations.Micros(d) : throw new ArgumentException($"{option} {value}: expected a duration such as {Durations.Examples}");
 
     public static string Time(long unixMicros) =>
         DateTime.UnixEpoch.AddTicks(unixMicros * 10).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture);

@@ -1,0 +1,165 @@
+using System.Runtime.InteropServices;
+using Flowline.Api;
+using Flowline.Collector;
+
+namespace Flowline.Server;
+
+/// <summary>`flowline serve`: the collector.</summary>
+public static class ServeCommand
+{
+    public static string Help => """
+        Usage: flowline serve [--config FILE] [--data-dir DIR] [--sflow ADDR:PORT] [--netflow ADDR:PORT]
+                              [--ipfix ADDR:PORT] [--http ADDR:PORT] [options]
+
+        Receives sFlow v5, NetFlow v5/v9 and IPFIX over UDP, decodes every datagram, keeps per-exporter
+        state (counters, loss from sequence numbers, sampling rates, templates that survive restarts) and
+        stores the flows in the embedded store. HTTP, every route behind its declared door (docs/API.md):
+        /healthz, /metrics and /api/v1/exporters (open); /api/v1 (flows, query, sessions, inventory, keys,
+        audit, tenants' own real-time flows), the JCS-compatible DescribeFlowLog at / and the Contrail
+        /analytics query (signed, scoped to the key's account); sFlow-RT's REST API (docs/ANALYTICS.md:
+        an admin key, the scrape_token for reads, or loopback with realtime_open_on_loopback).
+        SIGTERM or Ctrl-C: stop receiving, decode and store what is queued, exit. SIGHUP: re-read the
+        inventory (not under nohup, which makes SIGHUP ignored).
+
+        Settings come from the defaults, then --config FILE (YAML, see docs/flowline.example.yaml), then
+        the FLOWLINE_* variables, then these flags. Each setting is a YAML key, a variable and a flag:
+        --data-dir DIR is data_dir: DIR and FLOWLINE_DATA_DIR=DIR. Lists are comma-separated in variables
+        and flags. Durations: 500ms, 2s, 5m, 1h, 15d. Sizes: 1048576, 512k, 32m, 1g.
+
+          --config FILE                YAML settings (docs/flowline.example.yaml)
+
+        """ + ServeSettings.Help() + """
+        A port of 0 picks a free one; the ports in use are printed at start.
+        """;
+
+    public static int Run(string[] args, TextWriter stderr)
+    {
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.Out.Write(Help);
+            return 0;
+        }
+        ServeOptions serve;
+        try
+        {
+            serve = ServeOptionsReader.Read(args, Environment.GetEnvironmentVariable);
+        }
+        catch (FormatException e)
+        {
+            stderr.WriteLine($"flowline serve: {e.Message}");
+            return 2;
+        }
+        var options = serve.Collector;
+        ApiOptions apiOptions;
+        KeyStore keys;
+        try
+        {
+            apiOptions = new ApiOptions
+            {
+                JcsTimeZone = ApiOptions.ParseZone(serve.JcsTimeZone),
+                AdminPassword = serve.AdminPasswordHash is { Length: > 0 } hash ? AdminPassword.Parse(hash) : null,
+                ScrapeToken = serve.ScrapeToken,
+                RealtimeOpenOnLoopback = serve.RealtimeOpenOnLoopback,
+            };
+            keys = KeyStore.Open(options.DataDir);
+        }
+        catch (FormatException e)
+        {
+            stderr.WriteLine($"flowline serve: {e.Message}");
+            return 2;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"flowline serve: cannot start: the access keys: {e.Message}");
+            return 1;
+        }
+
+        System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null;
+        if (serve.TlsCertificate is { Length: > 0 } certPath)
+        {
+            try
+            {
+                certificate = WebHost.LoadCertificate(certPath, serve.TlsKey);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+            {
+                stderr.WriteLine($"flowline serve: cannot start: the TLS certificate {certPath}: {e.Message}");
+                return 2;
+            }
+        }
+        Flowline.Collector.Collector collector;
+        try
+        {
+            collector = new Flowline.Collector.Collector(options, message => stderr.WriteLine($"flowline serve: {message}"));
+        }
+        catch (Flowline.Enrichment.InventoryException e)
+        {
+            stderr.WriteLine($"flowline serve: cannot start: the inventory {e.Path} has errors:");
+            foreach (var error in e.Errors) stderr.WriteLine($"  {error}");
+            return 2;
+        }
+        catch (InvalidDataException e)
+        {
+            stderr.WriteLine($"flowline serve: cannot start: {e.Message}");
+            return 2;
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"flowline serve: cannot start: {e.Message}");
+            return 1;
+        }
+        var app = WebHost.Create(serve.Http, certificate);
+        ServeFaces.Map(app, collector, new RequestGuard(keys), new AuditLog(options.DataDir), apiOptions,
+            collector.Inventory is { } watch ? new InventoryAccess(watch.Path, watch.Reload) : null,
+            collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, body => sessions.Ingest(body), sessions.Anomalies.Events) : null);
+        try
+        {
+            app.StartAsync().GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+        {
+            stderr.WriteLine($"flowline serve: cannot listen for HTTP on {serve.Http}: {e.Message}");
+            collector.Dispose();
+            return 1;
+        }
+        collector.Start();
+
+        var stop = new ManualResetEventSlim();
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
+        using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true;
+            if (collector.Inventory is { } inventory) ThreadPool.QueueUserWorkItem(_ => inventory.Reload("SIGHUP"));
+            else stderr.WriteLine("flowline serve: SIGHUP: no inventory configured (--inventory), nothing to reload");
+        });
+
+        var output = Console.Out;
+        output.WriteLine($"flowline serve: storing in {Path.GetFullPath(options.DataDir)}" +
+                         (collector.TemplatesRestored > 0 ? $" ({collector.TemplatesRestored} templates restored)" : ""));
+        foreach (var group in collector.Sockets.GroupBy(s => (s.Listener, s.Endpoint)))
+        {
+            output.WriteLine($"flowline serve: {group.Key.Listener} on udp {group.Key.Endpoint} ({group.Count()} sockets, receive buffer {group.First().ReceiveBuffer / 2 >> 10} KiB each)");
+        }
+        if (collector.Sessions is { } sessionService)
+        {
+            output.WriteLine($"flowline serve: sessions every {sessionService.Interval.TotalSeconds:0.###} s into {sessionService.Store.Root}" +
+                             string.Concat(sessionService.LineDestinations.Select(d => $", {d.Destination}")));
+        }
+        foreach (var address in app.Urls) output.WriteLine($"flowline serve: http on {address}");
+        output.Flush();
+
+        stop.Wait();
+        output.WriteLine("flowline serve: stopping");
+        output.Flush();
+        using (var httpStop = new CancellationTokenSource(TimeSpan.FromSeconds(2))) app.StopAsync(httpStop.Token).GetAwaiter().GetResult();
+        collector.Dispose();
+        ((IDisposable)app).Dispose();
+        if (collector.RecordsNotStored > 0)
+        {
+            stderr.WriteLine($"flowline serve: {collector.RecordsNotStored} records could not be stored ({collector.FinalFlushError ?? "the store kept failing"}); see the lines above");
+            return 1;
+        }
+        return 0;
+    }
+}

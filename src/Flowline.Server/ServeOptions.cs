@@ -1,0 +1,105 @@
+using System.Net;
+using Flowline.Collector;
+
+namespace Flowline.Server;
+
+/// <summary>
+/// Everything `flowline serve` is told: the collector's settings and those of the HTTP faces. Filled from
+/// the one table <see cref="ServeSettings"/>: defaults, then the YAML file, then FLOWLINE_* variables, then flags.
+/// </summary>
+public sealed class ServeOptions
+{
+    public CollectorOptions Collector { get; } = new();
+    public IPEndPoint Http { get; set; } = new(IPAddress.IPv6Any, 8008);
+    /// <summary>The admin password's salted hash (`flowline keys hash-password`); null: no key reads another account.</summary>
+    public string? AdminPasswordHash { get; set; }
+    /// <summary>The zone of DescribeFlowLog's times: IST (default), UTC, +HH:MM or a zone name.</summary>
+    public string JcsTimeZone { get; set; } = "IST";
+    /// <summary>A bearer token that reads the sFlow-RT face (Prometheus scrapes); null: only signed admin requests read it.</summary>
+    public string? ScrapeToken { get; set; }
+    /// <summary>The sFlow-RT face open without signature to clients on loopback (sFlow-RT's own behaviour).</summary>
+    public bool RealtimeOpenOnLoopback { get; set; }
+    /// <summary>HTTPS for the HTTP listener: a PEM certificate (chain) or a PKCS#12 file; null: plain HTTP.</summary>
+    public string? TlsCertificate { get; set; }
+    /// <summary>The PEM private key of <see cref="TlsCertificate"/> when it is not in the certificate file.</summary>
+    public string? TlsKey { get; set; }
+}
+
+/// <summary>Reads serve's settings in order: defaults, the YAML file, FLOWLINE_* variables, flags; errors name where.</summary>
+public static class ServeOptionsReader
+{
+    /// <summary>The options from <paramref name="args"/> (flags, <c>--config FILE</c> among them) and the variables.</summary>
+    public static ServeOptions Read(IReadOnlyList<string> args, Func<string, string?> variable)
+    {
+        var options = new ServeOptions();
+        var flags = new List<(Setting Setting, string Flag, string Value)>();
+        string? config = null;
+        for (var i = 0; i < args.Count; i++)
+        {
+            var a = args[i];
+            string Next() => i + 1 < args.Count ? args[++i] : throw new FormatException($"{a} needs a value");
+            if (a == "--config")
+            {
+                config = Next();
+                continue;
+            }
+            var setting = ServeSettings.FindFlag(a) ?? throw new FormatException($"unknown option {a} (see `flowline serve --help`)");
+            flags.Add((setting, a, Next()));
+        }
+        if (config is not null)
+        {
+            if (!File.Exists(config)) throw new FormatException($"--config {config}: no such file");
+            ApplyYaml(options, config);
+        }
+        foreach (var setting in ServeSettings.All)
+        {
+            if (variable(setting.Variable) is not { Length: > 0 } text) continue;
+            Apply(options, setting, new SettingValue(text), setting.Variable);
+        }
+        // A listener flag given several times lists them all; any other flag given twice, the last wins.
+        foreach (var group in flags.GroupBy(f => f.Setting))
+        {
+            var setting = group.Key;
+            if (setting.Repeatable) Apply(options, setting, new SettingValue(string.Join(",", group.Select(f => f.Value))), group.First().Flag);
+            else foreach (var (_, flag, value) in group) Apply(options, setting, new SettingValue(value), flag);
+        }
+        return options;
+    }
+
+    private static void Apply(ServeOptions options, Setting setting, SettingValue value, string where)
+    {
+        try
+        {
+            setting.Apply(options, value);
+        }
+        catch (Exception e) when (e is FormatException or InvalidCastException or OverflowException)
+        {
+            throw new FormatException($"{where}: {e.Message}");
+        }
+    }
+
+    /// <summary>A YAML mapping of settings; errors name the file, the line and the key.</summary>
+    public static void ApplyYaml(ServeOptions options, string path)
+    {
+        var yaml = new YamlDotNet.RepresentationModel.YamlStream();
+        try
+        {
+            using var reader = File.OpenText(path);
+            yaml.Load(reader);
+        }
+        catch (YamlDotNet.Core.YamlException e)
+        {
+            throw new FormatException($"{path}:{e.Start.Line}: {e.Message}");
+        }
+        if (yaml.Documents.Count == 0) return;
+        if (yaml.Documents[0].RootNode is not YamlDotNet.RepresentationModel.YamlMappingNode root) throw new FormatException($"{path}: expected a mapping of settings");
+        foreach (var (keyNode, value) in root.Children)
+        {
+            var key = (keyNode as YamlDotNet.RepresentationModel.YamlScalarNode)?.Value ?? "";
+            var setting = ServeSettings.Find(key) ?? throw new FormatException($"{path}:{keyNode.Start.Line}: {key}: unknown setting (see docs/flowline.example.yaml)");
+            // A key present with no value keeps the default.
+            if (value is YamlDotNet.RepresentationModel.YamlScalarNode { Value: null or "" }) continue;
+            Apply(options, setting, new SettingValue(value), $"{path}:{keyNode.Start.Line}: {key}");
+        }
+    }
+}

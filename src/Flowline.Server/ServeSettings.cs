@@ -1,0 +1,164 @@
+using System.Globalization;
+using System.Net;
+using Flowline.Sessions;
+
+namespace Flowline.Server;
+
+/// <summary>
+/// One setting of `flowline serve`: its YAML key, from which its flag (<c>--key-name</c>) and its variable
+/// (<c>FLOWLINE_KEY_NAME</c>) follow; what its value looks like and means; how it is applied and shown; a
+/// valid value other than the default (the settings test applies it each way).
+/// </summary>
+public sealed record Setting(string Key, string Value, string Help, Action<ServeOptions, SettingValue> Apply, Func<ServeOptions, string> Show, string Sample,
+    string[]? Aliases = null, bool Repeatable = false)
+{
+    public string Flag => "--" + Key.Replace('_', '-');
+    public string Variable => "FLOWLINE_" + Key.ToUpperInvariant();
+}
+
+/// <summary>The one table of serve's settings: the YAML keys, the FLOWLINE_* variables, the flags and the --help text all come from it.</summary>
+public static class ServeSettings
+{
+    private static string Join<T>(IEnumerable<T> items) => string.Join(",", items);
+
+    private static string Text(IFormattable v) => v.ToString(null, CultureInfo.InvariantCulture);
+
+    public static readonly IReadOnlyList<Setting> All =
+    [
+        new("data_dir", "DIR", "where the store, saved templates, keys and state files live",
+            (o, v) => o.Collector.DataDir = v.Scalar(), o => o.Collector.DataDir, "/tmp/flows"),
+        new("sflow", "ADDR:PORT", "sFlow listener; ADDR:PORT, [IPv6]:PORT or :PORT for every address (repeat or comma-separate for several; the first replaces the default :6343)",
+            (o, v) => o.Collector.Sflow = v.Endpoints("sflow"), o => Join(o.Collector.Sflow), "127.0.0.1:16343", Repeatable: true),
+        new("netflow", "ADDR:PORT", "NetFlow v5/v9 listener (default :2055; repeatable)",
+            (o, v) => o.Collector.Netflow = v.Endpoints("netflow"), o => Join(o.Collector.Netflow), "127.0.0.1:12055", Repeatable: true),
+        new("ipfix", "ADDR:PORT", "IPFIX listener (default :4739; repeatable)",
+            (o, v) => o.Collector.Ipfix = v.Endpoints("ipfix"), o => Join(o.Collector.Ipfix), "127.0.0.1:14739", Repeatable: true),
+        new("http", "ADDR:PORT", "HTTP listener for every face (default :8008)",
+            (o, v) => o.Http = v.Endpoint("http"), o => o.Http.ToString(), "127.0.0.1:18008"),
+        new("sockets_per_port", "N", "SO_REUSEPORT sockets per UDP port, each with a reader, a queue and a decoder (default: half the cores, 1 to 4)",
+            (o, v) => o.Collector.SocketsPerPort = v.Positive(64), o => Text(o.Collector.SocketsPerPort), "3", Aliases: ["--sockets"]),
+        new("receive_buffer", "SIZE", "socket receive buffer asked for, e.g. 32m (capped by net.core.rmem_max)",
+            (o, v) => o.Collector.ReceiveBufferBytes = v.Size(), o => Text(o.Collector.ReceiveBufferBytes), "8m"),
+        new("queue_bytes", "SIZE", "bytes of datagrams queued per socket before dropping and counting (default 64m)",
+            (o, v) => o.Collector.QueueBytes = v.Size(), o => Text(o.Collector.QueueBytes), "16m", Aliases: ["--queue"]),
+        new("queue_datagrams", "N", "datagrams queued per socket at most (default 131072)",
+            (o, v) => o.Collector.QueueDatagrams = v.Positive(), o => Text(o.Collector.QueueDatagrams), "4096"),
+        new("batch_rows", "N", "records handed to the store in batches of this many (default 16384)",
+            (o, v) => o.Collector.BatchRows = v.Positive(), o => Text(o.Collector.BatchRows), "4096"),
+        new("batch_interval", "DURATION", "or at least this often (default 200ms)",
+            (o, v) => o.Collector.BatchInterval = v.Duration(), o => o.Collector.BatchInterval.ToString(), "1s"),
+        new("compact_after", "DURATION", "partitions quiet this long are compacted (default 10m)",
+            (o, v) => o.Collector.CompactAfter = v.Duration(), o => o.Collector.CompactAfter.ToString(), "1h"),
+        new("sampling", "ADDR=RATE,...", "sampling rates to apply instead of what exporters report, by exporter or agent address",
+            (o, v) =>
+            {
+                foreach (var (address, rate) in v.Map()) o.Collector.SamplingOverrides[SettingValue.Address(address)] = (uint)new SettingValue(rate).Positive();
+            }, o => Join(o.Collector.SamplingOverrides.OrderBy(s => s.Key.ToString()).Select(s => $"{s.Key}={s.Value}")), "192.0.2.10=512"),
+        new("inventory", "FILE", "accounts, networks, ports and security groups (YAML or JSON, docs/inventory.example.yaml): every record is enriched and stored once per port it touches; re-read when the file changes and on SIGHUP; a file with errors is refused and the inventory in force stays",
+            (o, v) => o.Collector.Inventory = v.Scalar(), o => o.Collector.Inventory ?? "", "/etc/flowline/inventory.yaml"),
+        new("geo_dir", "DIR", "the @ip-location-db packages (country, asn) for public addresses (default: FLOWLINE_GEO_DIR, which ./flowline sets)",
+            (o, v) => o.Collector.GeoDir = v.Scalar(), o => o.Collector.GeoDir ?? "", "/opt/geo"),
+        new("admin_password_hash", "HASH", "the admin password's salted hash (`flowline keys hash-password`); without it no key reads another account",
+            (o, v) => o.AdminPasswordHash = v.Scalar(), o => o.AdminPasswordHash ?? "", "pbkdf2-sha256$600000$c2FsdA$aGFzaA"),
+        new("jcs_time_zone", "ZONE", "the zone of DescribeFlowLog's times: IST (default), UTC, +HH:MM or a zone name",
+            (o, v) => o.JcsTimeZone = v.Scalar(), o => o.JcsTimeZone, "UTC"),
+        new("scrape_token", "TOKEN", "a bearer token (16 characters or more) with which Prometheus reads the sFlow-RT face (authorization: in its scrape config); without it only signed admin requests read it",
+            (o, v) => o.ScrapeToken = v.Scalar() is { Length: >= 16 } t ? t : throw new FormatException("expected a token of 16 characters or more"), o => o.ScrapeToken ?? "", "0123456789abcdef0123"),
+        new("realtime_open_on_loopback", "true|false", "sFlow-RT's own behaviour for scripts written for it: its face open without signature to clients on loopback (default false)",
+            (o, v) => o.RealtimeOpenOnLoopback = v.Flag(), o => o.RealtimeOpenOnLoopback ? "true" : "false", "true"),
+        new("tls_certificate", "FILE", "serve HTTPS with this certificate: PEM (with its chain) or PKCS#12 (no password)",
+            (o, v) => o.TlsCertificate = v.Scalar(), o => o.TlsCertificate ?? "", "/etc/flowline/cert.pem", Aliases: ["--tls-cert"]),
+        new("tls_key", "FILE", "the PEM private key, when it is not in the certificate file",
+            (o, v) => o.TlsKey = v.Scalar(), o => o.TlsKey ?? "", "/etc/flowline/key.pem"),
+        new("sessions", "on|off|auto", "stitch flows into sessions every session_interval and keep them in DATA_DIR/sessions (default auto: on with an inventory; docs/SESSIONS.md)",
+            (o, v) => o.Collector.Sessions = v.Scalar() is "on" or "off" or "auto" ? v.Scalar() : throw new FormatException("expected on, off or auto"), o => o.Collector.Sessions, "on"),
+        new("session_interval", "DURATION", "how often sessions are flushed, sampled, logged and stored (default 2s)",
+            (o, v) => o.Collector.SessionInterval = v.Duration(), o => o.Collector.SessionInterval.ToString(), "5s"),
+        new("session_export_rate", "N", "session sampling: at most N sessions/s on average (default 0: all)",
+            (o, v) => o.Collector.SessionExportRate = v.Number(0, "sessions per second (0: every session)"), o => Text(o.Collector.SessionExportRate), "100"),
+        new("session_threshold", "BYTES", "bytes at or above which a session is always exported (default 10000)",
+            (o, v) => o.Collector.SessionThreshold = v.Number(1, "bytes (1 or more)"), o => Text(o.Collector.SessionThreshold), "5000"),
+        new("session_observation", "ingress|egress|both", "which observations of a packet sessions count (default ingress; Open vSwitch reports both)",
+            (o, v) => o.Collector.SessionObservation = SessionObservations.Parse(v.Scalar()), o => o.Collector.SessionObservation.ToString(), "both"),
+        new("session_logging", "RULE[:N],...", "log sessions admitted by rule uuid RULE (or *), the first of every N; teardowns always",
+            (o, v) => o.Collector.SessionLogging = v.List().Select(SessionLogRule.Parse).ToList(), o => Join(o.Collector.SessionLogging.Select(r => $"{r.Rule}:{r.Rate}")), "*:10"),
+        new("sampled_sessions_to", "DEST,...", "where sampled sessions go: store, file:PATH (JSON lines, rotated), syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT (default store)",
+            (o, v) => o.Collector.SampledSessionsTo = v.Destinations(true, ""), o => Join(o.Collector.SampledSessionsTo), "file:/tmp/sampled.jsonl"),
+        new("logged_sessions_to", "DEST,...", "where logged sessions go (as sampled_sessions_to)",
+            (o, v) => o.Collector.LoggedSessionsTo = v.Destinations(true, ""), o => Join(o.Collector.LoggedSessionsTo), "file:/tmp/logged.jsonl"),
+        new("service_ports", "PORT,...", "ports that are always the server's end of a session",
+            (o, v) => o.Collector.ServicePorts = v.List().Select(p => ushort.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port > 0 ? port : throw new FormatException($"'{p}' is not a port")).ToHashSet(),
+            o => Join(o.Collector.ServicePorts.Order()), "5432,8080"),
+        new("anomaly_bin", "DURATION", "session rate anomalies of ports of interest: the bin new sessions are counted in; divides an hour (default 1m)",
+            (o, v) => o.Collector.AnomalyBin = v.Duration() is var bin && TimeSpan.FromHours(1).Ticks % bin.Ticks == 0 ? bin : throw new FormatException("expected a duration that divides an hour (1m, 5m, 10s)"),
+            o => o.Collector.AnomalyBin.ToString(), "5m"),
+        new("anomaly_threshold", "N", "robust standard deviations from the usual rate that make an event (default 5)",
+            (o, v) => o.Collector.AnomalyThreshold = v.Number(double.Epsilon, "robust standard deviations (above 0)"), o => Text(o.Collector.AnomalyThreshold), "3"),
+        new("anomaly_events_to", "DEST,...", "where session rate events go besides DATA_DIR/sessions/anomalies.jsonl: file:PATH, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT",
+            (o, v) => o.Collector.AnomalyEventsTo = v.Destinations(false, "anomaly events are always kept in DATA_DIR/sessions/anomalies.jsonl; list file:PATH or syslog:… destinations"),
+            o => Join(o.Collector.AnomalyEventsTo), "file:/tmp/anomalies.jsonl"),
+        new("realtime_max_keys", "N", "flows one real-time flow definition holds at once (default 1000000, at least 1000)",
+            (o, v) => o.Collector.RealtimeMaxKeys = Math.Clamp(v.Positive(), 1000, 100_000_000), o => Text(o.Collector.RealtimeMaxKeys), "50000"),
+        new("threshold_events_to", "DEST,...", "where real-time threshold events go besides GET /events/json: file:PATH, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT",
+            (o, v) => o.Collector.ThresholdEventsTo = v.Destinations(false, "events are always kept for GET /events/json; list file:PATH or syslog:… destinations"),
+            o => Join(o.Collector.ThresholdEventsTo), "file:/tmp/events.jsonl"),
+        new("event_webhooks", "URL,...", "POST each threshold event as JSON to these URLs, retried",
+            (o, v) => o.Collector.EventWebhooks = v.List().Select(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? uri : throw new FormatException($"'{u}' is not an http:// or https:// URL")).ToList(),
+            o => Join(o.Collector.EventWebhooks), "http://127.0.0.1:9000/hook", Aliases: ["--event-webhook"]),
+    ];
+
+    private static readonly Dictionary<string, Setting> ByKey = All.ToDictionary(s => s.Key, StringComparer.Ordinal);
+
+    private static readonly Dictionary<string, Setting> ByFlag =
+        All.SelectMany(s => (s.Aliases ?? []).Append(s.Flag).Select(f => (f, s))).ToDictionary(p => p.f, p => p.s, StringComparer.Ordinal);
+
+    public static Setting? Find(string key) => ByKey.GetValueOrDefault(key);
+
+    public static Setting? FindFlag(string flag) => ByFlag.GetValueOrDefault(flag);
+
+    /// <summary>The settings part of --help, one entry a setting: flag, value, meaning, and its YAML key and variable.</summary>
+    public static string Help()
+    {
+        var s = new System.Text.StringBuilder();
+        foreach (var setting in All)
+        {
+            var head = $"  {setting.Flag} {setting.Value}";
+            s.Append(head);
+            var words = (setting.Help + $" [{setting.Key}, {setting.Variable}" + (setting.Aliases is { } a ? ", also " + string.Join(", ", a) : "") + "]").Split(' ');
+            var column = head.Length;
+            var indent = 8;
+            if (column > 30)
+            {
+                s.Append('\n').Append(' ', indent);
+                column = indent;
+            }
+            else
+            {
+                s.Append(' ', 31 - column);
+                column = 31;
+                indent = 31;
+            }
+            var first = true;
+            foreach (var w in words)
+            {
+                if (!first && column + 1 + w.Length > 104)
+                {
+                    s.Append('\n').Append(' ', indent);
+                    column = indent;
+                    first = true;
+                }
+                if (!first)
+                {
+                    s.Append(' ');
+                    column++;
+                }
+                s.Append(w);
+                column += w.Length;
+                first = false;
+            }
+            s.Append('\n');
+        }
+        return s.ToString();
+    }
+
+}

@@ -1,0 +1,58 @@
+using Flowline.Server;
+
+namespace Flowline.Cli.Tests;
+
+/// <summary>
+/// serve's one settings table: every setting is accepted as a YAML key, a FLOWLINE_* variable and a flag, each
+/// the same way, and appears in --help; bad values and unknown names are refused with where they came from.
+/// </summary>
+public sealed class ServeSettingsTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-settings-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    [Fact]
+    public void Every_setting_is_a_yaml_key_a_variable_and_a_flag_and_is_in_the_help()
+    {
+        var help = ServeCommand.Help;
+        Assert.True(ServeSettings.All.Count >= 35, $"{ServeSettings.All.Count} settings");
+        Assert.Equal(ServeSettings.All.Count, ServeSettings.All.Select(s => s.Key).Distinct().Count());
+        foreach (var setting in ServeSettings.All)
+        {
+            var fallback = setting.Show(new ServeOptions());
+            var yaml = Path.Combine(_dir.FullName, setting.Key + ".yaml");
+            File.WriteAllText(yaml, $"{setting.Key}: \"{setting.Sample}\"\n");
+            var fromYaml = setting.Show(ServeOptionsReader.Read(["--config", yaml], _ => null));
+            var fromVariable = setting.Show(ServeOptionsReader.Read([], name => name == setting.Variable ? setting.Sample : null));
+            var fromFlag = setting.Show(ServeOptionsReader.Read([setting.Flag, setting.Sample], _ => null));
+            Assert.True(fromYaml != fallback, $"{setting.Key}: the sample {setting.Sample} shows as the default {fallback}");
+            Assert.Equal(fromYaml, fromVariable);
+            Assert.Equal(fromYaml, fromFlag);
+            foreach (var alias in setting.Aliases ?? []) Assert.Equal(fromFlag, setting.Show(ServeOptionsReader.Read([alias, setting.Sample], _ => null)));
+            Assert.Contains(setting.Flag + " ", help, StringComparison.Ordinal);
+            Assert.Contains(setting.Key, help, StringComparison.Ordinal);
+            Assert.Contains(setting.Variable, help, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Flags_beat_variables_beat_the_file_and_errors_say_where()
+    {
+        var yaml = Path.Combine(_dir.FullName, "serve.yaml");
+        File.WriteAllText(yaml, "session_observation: egress\nrealtime_max_keys: 2000\nsflow: [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n");
+        var o = ServeOptionsReader.Read(["--config", yaml, "--realtime-max-keys", "3000"], n => n == "FLOWLINE_SESSION_OBSERVATION" ? "both" : null);
+        Assert.Equal(Sessions.SessionObservation.Both, o.Collector.SessionObservation);
+        Assert.Equal(3000, o.Collector.RealtimeMaxKeys);
+        Assert.Equal(2, o.Collector.Sflow.Count);
+        // A listener flag given twice lists both, replacing the file's.
+        o = ServeOptionsReader.Read(["--config", yaml, "--sflow", "127.0.0.1:7", "--sflow", "127.0.0.1:8"], _ => null);
+        Assert.Equal(["127.0.0.1:7", "127.0.0.1:8"], o.Collector.Sflow.Select(e => e.ToString()));
+
+        Assert.Contains("FLOWLINE_BATCH_INTERVAL", Assert.Throws<FormatException>(() => ServeOptionsReader.Read([], n => n == "FLOWLINE_BATCH_INTERVAL" ? "soon" : null)).Message, StringComparison.Ordinal);
+        Assert.Contains("--queue-bytes", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--queue-bytes", "lots"], _ => null)).Message, StringComparison.Ordinal);
+        Assert.Contains("unknown option --no-such", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--no-such", "1"], _ => null)).Message, StringComparison.Ordinal);
+        File.WriteAllText(yaml, "data_dir: x\nno_such_key: 1\n");
+        Assert.Contains("serve.yaml:2: no_such_key: unknown setting", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--config", yaml], _ => null)).Message, StringComparison.Ordinal);
+    }
+}
