@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using Flowline.Storage.Embedded;
+using Flowline.Query;
 using Flowline.Records;
 
 namespace Flowline.Collector;
@@ -23,11 +23,12 @@ public sealed class Collector : IDisposable
     private long _appended, _rows, _appendErrors, _lastCommitMicros;
     private int _stopped;
 
-    public Collector(CollectorOptions options, Action<string>? log = null)
+    /// <param name="stores">The flow store, and how to open the sessions' store in a directory (sharing its names): the composition root chooses the engine.</param>
+    public Collector(CollectorOptions options, FlowStores stores, Action<string>? log = null)
     {
         Options = options;
         _log = log ?? (_ => { });
-        Store = new EmbeddedStore(options.DataDir);
+        Store = stores.Flows;
         if (options.Inventory is not null)
         {
             try
@@ -89,7 +90,7 @@ public sealed class Collector : IDisposable
         {
             try
             {
-                Sessions = new SessionService(options, Store.Symbols, _pipelines.Count, _log, enricher: Enricher);
+                Sessions = new SessionService(options, stores.Sessions, Store.Symbols, _pipelines.Count, _log, enricher: Enricher);
             }
             catch
             {
@@ -124,7 +125,7 @@ public sealed class Collector : IDisposable
     }
 
     public CollectorOptions Options { get; }
-    public EmbeddedStore Store { get; }
+    public IFlowStore Store { get; }
     /// <summary>Tenancy enrichment, when an inventory is configured.</summary>
     public Enrichment.Enricher? Enricher { get; }
     public InventoryWatch? Inventory { get; }
@@ -163,7 +164,7 @@ public sealed class Collector : IDisposable
         foreach (var p in _pipelines) p.Start();
         // The store's spare blocks are made ready while nothing arrives yet: a burst right after the start
         // then fills memory that is already the process's own.
-        _ = Task.Run(Store.ReserveChunks);
+        _ = Task.Run(Store.Prepare);
     }
 
     internal ExporterState Exporter(ExporterId id) => _exporters.GetOrAdd(id, static i => new ExporterState(i));
@@ -260,7 +261,7 @@ public sealed class Collector : IDisposable
     {
         try
         {
-            Store.Compact(quietFor: Options.CompactAfter);
+            Store.Maintain(Options.CompactAfter);
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
         {
@@ -285,7 +286,7 @@ public sealed class Collector : IDisposable
         catch (IOException e)
         {
             FinalFlushError = e.Message;
-            var lost = Store.BufferedRows;
+            var lost = Store.Unflushed;
             Interlocked.Add(ref _unstored, lost);
             Interlocked.Add(ref _appended, -lost);
             _log($"store: {e.Message}; {lost} records of the last commit window could not be made durable");
@@ -316,3 +317,6 @@ public sealed class Collector : IDisposable
 
 /// <summary>One receiving socket: datagrams received, dropped because its queue was full, waiting, the queue's size, and the last batch's store time.</summary>
 public readonly record struct SocketCounters(string Listener, int Index, long Received, long QueueDrops, long QueueDepth, long QueueCapacity, double LastBatchSeconds);
+
+/// <summary>The stores the collector writes: flows, and the sessions' store opened in a directory of its own with the same names.</summary>
+public sealed record FlowStores(IFlowStore Flows, Func<string, IFlowStore> Sessions);

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Flowline.Sessions;
-using Flowline.Storage;
 using Flowline.Records;
 
 namespace Flowline.Collector;
@@ -17,7 +16,7 @@ public sealed class SessionAnomalies : IDisposable
 
     private readonly SessionRateWatch _watch;
     private readonly string _directory, _historyPath;
-    private readonly SymbolTable _symbols;
+    private readonly ISymbolTable _symbols;
     private readonly Action<string> _log;
     private readonly SessionLogFile _events;
     private readonly List<LineDestination> _destinations = [];
@@ -25,7 +24,7 @@ public sealed class SessionAnomalies : IDisposable
     private long _savedBin = long.MinValue, _raised;
     private int _watched;
 
-    public SessionAnomalies(CollectorOptions options, string directory, SymbolTable symbols, Action<string> log)
+    public SessionAnomalies(CollectorOptions options, string directory, ISymbolTable symbols, Action<string> log)
     {
         (_directory, _symbols, _log) = (directory, symbols, log);
         _watch = new SessionRateWatch(new SessionRateWatchOptions { Bin = (long)options.AnomalyBin.TotalMicroseconds, Threshold = options.AnomalyThreshold });

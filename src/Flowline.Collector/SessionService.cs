@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Flowline.Sessions;
-using Flowline.Storage;
-using Flowline.Storage.Embedded;
+using Flowline.Query;
 using Flowline.Records;
 
 namespace Flowline.Collector;
@@ -21,7 +20,7 @@ public sealed class SessionService : IDisposable
 
     private readonly Sessionizer[] _sessionizers;
     private readonly SessionExporter _exporter;
-    private readonly SymbolTable _symbols;
+    private readonly ISymbolTable _symbols;
     private readonly Action<string> _log;
     private readonly List<LineDestination> _lines = [];
     private readonly byte _storeKinds;
@@ -37,13 +36,14 @@ public sealed class SessionService : IDisposable
 
     /// <param name="decoders">How many decoders (pipelines) add records, each with its own sessionizer.</param>
     /// <param name="enricher">The inventory in force: the tags of a session's remote end, and the ports of interest whose session rate is watched.</param>
-    public SessionService(CollectorOptions options, SymbolTable symbols, int decoders, Action<string> log, bool timer = true, Enrichment.Enricher? enricher = null)
+    public SessionService(CollectorOptions options, Func<string, IFlowStore> openStore, ISymbolTable symbols, int decoders, Action<string> log, bool timer = true, Enrichment.Enricher? enricher = null)
     {
         _symbols = symbols;
         _log = log;
         _enricher = enricher;
         RemoteTagLookup? remoteTags = enricher is null ? null : enricher.RemoteTags;
-        Store = new EmbeddedStore(Path.Combine(options.DataDir, Directory), new EmbeddedStoreOptions { Symbols = symbols });
+        Root = Path.Combine(options.DataDir, Directory);
+        Store = openStore(Root);
         var sessionizerOptions = new SessionizerOptions { ServicePorts = options.ServicePorts, Observation = options.SessionObservation };
         _sessionizers = Enumerable.Range(0, Math.Max(1, decoders)).Select(_ => new Sessionizer(sessionizerOptions)).ToArray();
         _exporter = new SessionExporter(new SessionSampler(options.SessionExportRate, options.SessionThreshold), options.SessionLogging, symbols, remoteTags);
@@ -55,8 +55,8 @@ public sealed class SessionService : IDisposable
             if (d == "store") continue;
             _lines.Add(new LineDestination(Sink(d, "session"), Kinds(d)));
         }
-        _agents = new AgentSequences(Path.Combine(Store.Root, "agents.json"));
-        _anomalies = new SessionAnomalies(options, Store.Root, symbols, log);
+        _agents = new AgentSequences(Path.Combine(Root, "agents.json"));
+        _anomalies = new SessionAnomalies(options, Root, symbols, log);
         Interval = options.SessionInterval;
         _lastFlush = Collector.NowMicros();
         if (timer) _timer = new Timer(_ => Tick(), null, Interval, Interval);
@@ -66,7 +66,10 @@ public sealed class SessionService : IDisposable
         ? new SessionLogFile(destination[5..])
         : SyslogSender.Parse(destination[7..], messageId);
 
-    public EmbeddedStore Store { get; }
+    public IFlowStore Store { get; }
+
+    /// <summary>The sessions' directory: their store, the agents' sequences and the anomaly history.</summary>
+    public string Root { get; }
     /// <summary>Session rate anomalies of the ports of interest.</summary>
     public SessionAnomalies Anomalies => _anomalies;
     public TimeSpan Interval { get; }

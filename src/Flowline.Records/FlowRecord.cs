@@ -147,3 +147,13 @@ public interface ISymbolInterner
 {
     uint[] Intern(IReadOnlyList<string> names);
 }
+
+/// <summary>A store's names (accounts, networks, ports, rules, tags): read by id, found by name, added durably.</summary>
+public interface ISymbolTable : ISymbolNames, ISymbolInterner
+{
+    /// <summary>The id of a name the table holds; false for a name it has never seen.</summary>
+    bool TryFind(string name, out uint id);
+
+    /// <summary>One name's id, added when new.</summary>
+    uint Intern(string name) => Intern([name])[0];
+}

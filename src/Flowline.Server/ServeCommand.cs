@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Flowline.Api;
 using Flowline.Collector;
+using Flowline.Storage.Embedded;
 
 namespace Flowline.Server;
 
@@ -90,7 +91,9 @@ public static class ServeCommand
         Flowline.Collector.Collector collector;
         try
         {
-            collector = new Flowline.Collector.Collector(options, message => stderr.WriteLine($"flowline serve: {message}"));
+            var flows = new EmbeddedStore(options.DataDir);
+            var stores = new FlowStores(flows, dir => new EmbeddedStore(dir, new EmbeddedStoreOptions { Symbols = flows.Symbols }));
+            collector = new Flowline.Collector.Collector(options, stores, message => stderr.WriteLine($"flowline serve: {message}"));
         }
         catch (Flowline.Enrichment.InventoryException e)
         {
@@ -143,7 +146,7 @@ public static class ServeCommand
         }
         if (collector.Sessions is { } sessionService)
         {
-            output.WriteLine($"flowline serve: sessions every {sessionService.Interval.TotalSeconds:0.###} s into {sessionService.Store.Root}" +
+            output.WriteLine($"flowline serve: sessions every {sessionService.Interval.TotalSeconds:0.###} s into {sessionService.Root}" +
                              string.Concat(sessionService.LineDestinations.Select(d => $", {d.Destination}")));
         }
         foreach (var address in app.Urls) output.WriteLine($"flowline serve: http on {address}");

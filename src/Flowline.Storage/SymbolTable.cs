@@ -16,7 +16,7 @@ namespace Flowline.Storage;
 /// <see cref="Intern(IReadOnlyList{string})"/> returns, so no stored row can refer to an id that a
 /// crash could lose. A torn last entry (a crash mid-append) is cut off when the table is next opened.
 /// </summary>
-public sealed class SymbolTable : ISymbolNames, ISymbolInterner
+public sealed class SymbolTable : ISymbolTable
 {
     public const string FileName = "symbols.dat";
     private static readonly byte[] Magic = "FLSYM001"u8.ToArray();

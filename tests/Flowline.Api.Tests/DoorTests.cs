@@ -25,7 +25,8 @@ public sealed class DoorTests : IAsyncDisposable
             Sflow = [new IPEndPoint(IPAddress.Loopback, 0)], Netflow = [new IPEndPoint(IPAddress.Loopback, 0)], Ipfix = [new IPEndPoint(IPAddress.Loopback, 0)],
             Sessions = "on",
         };
-        _collector = new Collector.Collector(collectorOptions);
+        var flows = new Storage.Embedded.EmbeddedStore(collectorOptions.DataDir);
+        _collector = new Collector.Collector(collectorOptions, new FlowStores(flows, dir => new Storage.Embedded.EmbeddedStore(dir, new Storage.Embedded.EmbeddedStoreOptions { Symbols = flows.Symbols })));
         var keys = KeyStore.Open(collectorOptions.DataDir);
         _app = WebHost.Create(new IPEndPoint(IPAddress.Loopback, 0));
         // Many refusals from one address in a row: the test is not a brute-force attempt.

@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Flowline.Query;
 using Flowline.Sessions;
-using Flowline.Storage;
 using Flowline.Records;
 
 namespace Flowline.Api;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using Flowline.Query;
-using Flowline.Storage;
 
 namespace Flowline.Api;
 
@@ -113,7 +112,7 @@ public static class DescribeFlowLog
     }
 
     /// <summary>The filter that scopes a checked request: its account (unless every account) and direction.</summary>
-    public static FilterNode Filter(FlowLogRequest r, SymbolTable symbols)
+    public static FilterNode Filter(FlowLogRequest r, Flowline.Records.ISymbolTable symbols)
     {
         var terms = new List<string>();
         if (!r.AllAccounts) terms.Add("account " + r.Account);

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Flowline.Query;
-using Flowline.Storage;
 using Flowline.Records;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Flowline.Query;
-using Flowline.Storage;
 using Flowline.Records;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -76,6 +76,14 @@ public sealed partial class EmbeddedStore : IFlowStore
     /// <summary>The names behind the enrichment columns' ids, kept in the store's directory.</summary>
     public SymbolTable Symbols { get; }
 
+    ISymbolTable IFlowStore.Symbols => Symbols;
+
+    long IFlowStore.Unflushed => BufferedRows;
+
+    void IFlowStore.Prepare() => ReserveChunks();
+
+    void IFlowStore.Maintain(TimeSpan quietFor) => Compact(quietFor: quietFor);
+
     private string QuarantineDirectory => Path.Combine(_root, "quarantine");
     private long PartitionMicros => (long)_options.PartitionWidth.TotalMicroseconds;
 

@@ -1,7 +1,6 @@
-using Flowline.Query;
 using Flowline.Records;
 
-namespace Flowline.Storage;
+namespace Flowline.Query;
 
 /// <summary>What a store holds, for `flowline store stats`.</summary>
 public sealed record StoreStats(int Partitions, int Segments, long Rows, long BytesOnDisk, long? FirstStart, long? LastStart, int Quarantined);
@@ -10,8 +9,8 @@ public sealed record StoreStats(int Partitions, int Segments, long Rows, long By
 public sealed record StoreProblem(string Path, int Block, string Reason);
 
 /// <summary>
-/// A flow store. Engines (the embedded segment store, later ClickHouse) implement it and run the same
-/// conformance tests.
+/// A flow store: the contract between the faces (CLI, /api/v1, DescribeFlowLog, Contrail) and the engines
+/// in Flowline.Storage (the embedded segment store, later ClickHouse), which run the same conformance tests.
 /// </summary>
 public interface IFlowStore : IDisposable
 {
@@ -31,7 +30,7 @@ public interface IFlowStore : IDisposable
     }
 
     /// <summary>The names behind the enrichment columns' ids (accounts, networks, ports, rules, tags).</summary>
-    SymbolTable Symbols { get; }
+    ISymbolTable Symbols { get; }
 
     /// <summary>Makes everything appended so far durable.</summary>
     void Flush();
@@ -51,6 +50,19 @@ public interface IFlowStore : IDisposable
     Aggregator.AggregateResult Aggregate(long from, long to, FlowQuery query);
 
     StoreStats Stats();
+
+    /// <summary>Rows appended but not yet durable: what a failed final <see cref="Flush"/> loses.</summary>
+    long Unflushed => 0;
+
+    /// <summary>Work the engine does ahead of the first burst (its write buffers made resident); run in the background at start.</summary>
+    void Prepare()
+    {
+    }
+
+    /// <summary>Background upkeep of data quiet for <paramref name="quietFor"/> (compaction, rollups); run now and then.</summary>
+    void Maintain(TimeSpan quietFor)
+    {
+    }
 
     /// <summary>Drops whole partitions that end before <paramref name="before"/>; returns how many.</summary>
     int Expire(long before);
