@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using Flowline.Api;
-using Flowline.Collector;
+using Flowline.Ingest;
 using Flowline.Storage.Embedded;
 
 namespace Flowline.Server;
@@ -88,12 +88,12 @@ public static class ServeCommand
                 return 2;
             }
         }
-        Flowline.Collector.Collector collector;
+        Flowline.Ingest.Collector collector;
         try
         {
             var flows = new EmbeddedStore(options.DataDir);
             var stores = new FlowStores(flows, dir => new EmbeddedStore(dir, new EmbeddedStoreOptions { Symbols = flows.Symbols }));
-            collector = new Flowline.Collector.Collector(options, stores, message => stderr.WriteLine($"flowline serve: {message}"));
+            collector = new Flowline.Ingest.Collector(options, stores, message => stderr.WriteLine($"flowline serve: {message}"));
         }
         catch (Flowline.Enrichment.InventoryException e)
         {

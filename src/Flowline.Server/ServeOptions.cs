@@ -1,5 +1,5 @@
 using System.Net;
-using Flowline.Collector;
+using Flowline.Ingest;
 
 namespace Flowline.Server;
 

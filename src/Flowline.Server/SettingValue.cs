@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Net;
-using Flowline.Collector;
+using Flowline.Ingest;
 using YamlDotNet.RepresentationModel;
 
 namespace Flowline.Server;

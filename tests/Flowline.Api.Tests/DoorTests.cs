@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using Flowline.Collector;
+using Flowline.Ingest;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -14,7 +14,7 @@ public sealed class DoorTests : IAsyncDisposable
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-doors-");
     private readonly HttpClient _http = new();
-    private Collector.Collector? _collector;
+    private Ingest.Collector? _collector;
     private WebApplication? _app;
 
     private (WebApplication App, KeyStore Keys, Uri Base) Start(ApiOptions options)
@@ -26,7 +26,7 @@ public sealed class DoorTests : IAsyncDisposable
             Sessions = "on",
         };
         var flows = new Storage.Embedded.EmbeddedStore(collectorOptions.DataDir);
-        _collector = new Collector.Collector(collectorOptions, new FlowStores(flows, dir => new Storage.Embedded.EmbeddedStore(dir, new Storage.Embedded.EmbeddedStoreOptions { Symbols = flows.Symbols })));
+        _collector = new Ingest.Collector(collectorOptions, new FlowStores(flows, dir => new Storage.Embedded.EmbeddedStore(dir, new Storage.Embedded.EmbeddedStoreOptions { Symbols = flows.Symbols })));
         var keys = KeyStore.Open(collectorOptions.DataDir);
         _app = WebHost.Create(new IPEndPoint(IPAddress.Loopback, 0));
         // Many refusals from one address in a row: the test is not a brute-force attempt.

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Flowline.Api;
-using Flowline.Collector;
+using Flowline.Ingest;
 using Flowline.Enrichment;
 
 namespace Flowline.Api.Tests;

@@ -56,7 +56,7 @@ public sealed class RealtimeIsolationPropertyTests
         }
 
         // One stream of rows of every account (and some with none), on the same addresses.
-        var now = Collector.Collector.NowMicros();
+        var now = Ingest.Collector.NowMicros();
         var rows = new List<Row>();
         var batch = new FlowBatch();
         for (var i = 0; i < 3000; i++)

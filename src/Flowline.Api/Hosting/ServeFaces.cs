@@ -9,7 +9,7 @@ namespace Flowline.Api;
 /// </summary>
 public static class ServeFaces
 {
-    public static void Map(WebApplication app, Collector.Collector collector, RequestGuard guard, AuditLog audit, ApiOptions options,
+    public static void Map(WebApplication app, Ingest.Collector collector, RequestGuard guard, AuditLog audit, ApiOptions options,
         InventoryAccess? inventory, SessionAccess? sessions)
     {
         Doors(app, guard, options);

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Flowline.Collector;
+using Flowline.Ingest;
 using Flowline.Wire;
 using Flowline.Records;
 using Microsoft.AspNetCore.Builder;
@@ -14,7 +14,7 @@ namespace Flowline.Api;
 public static class SelfMetrics
 {
     /// <summary>The open routes: /healthz, /metrics and /api/v1/exporters (the same counters as JSON).</summary>
-    public static void Map(WebApplication app, Collector.Collector collector)
+    public static void Map(WebApplication app, Ingest.Collector collector)
     {
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapGet("/metrics", () => Results.Text(Metrics(collector), "text/plain; version=0.0.4; charset=utf-8"));
@@ -28,7 +28,7 @@ public static class SelfMetrics
     private static string Time(long micros) =>
         micros == 0 ? "" : DateTime.UnixEpoch.AddTicks(micros * 10).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture);
 
-    public static string ExportersJson(Collector.Collector collector)
+    public static string ExportersJson(Ingest.Collector collector)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -70,7 +70,7 @@ public static class SelfMetrics
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
-    public static string Metrics(Collector.Collector collector)
+    public static string Metrics(Ingest.Collector collector)
     {
         var s = new StringBuilder();
         void Help(string name, string type, string help) => s.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(type).Append('\n');

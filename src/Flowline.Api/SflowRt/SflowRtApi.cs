@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
-using Flowline.Collector;
+using Flowline.Ingest;
 using Flowline.Realtime;
 using Flowline.Records;
 using Microsoft.AspNetCore.Builder;
@@ -83,9 +83,9 @@ public static partial class SflowRtApi
         var m => throw new FormatException($"aggMode={m}: expected max or sum"),
     };
 
-    private static long Now => Collector.Collector.NowMicros();
+    private static long Now => Ingest.Collector.NowMicros();
 
-    public static void Map(WebApplication app, Collector.Collector collector)
+    public static void Map(WebApplication app, Ingest.Collector collector)
     {
         var engine = collector.Realtime;
         MapFlows(app, engine);

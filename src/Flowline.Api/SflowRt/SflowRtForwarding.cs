@@ -1,4 +1,4 @@
-using Flowline.Collector;
+using Flowline.Ingest;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 

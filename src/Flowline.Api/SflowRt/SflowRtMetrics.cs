@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
-using Flowline.Collector;
+using Flowline.Ingest;
 using Flowline.Realtime;
 using Flowline.Records;
 using Microsoft.AspNetCore.Builder;
@@ -23,7 +23,7 @@ public static partial class SflowRtApi
         return (op, text[(colon + 1)..]);
     }
 
-    private static void MapMetrics(WebApplication app, Collector.Collector collector, RealtimeEngine engine)
+    private static void MapMetrics(WebApplication app, Ingest.Collector collector, RealtimeEngine engine)
     {
         app.MapGet("/metric/{agent}/{metric}/json", (string agent, string metric) => Guard(() =>
         {
@@ -101,7 +101,7 @@ public static partial class SflowRtApi
     }
 
     /// <summary>Per agent (exporter address, all protocols and sub-agents together), as sFlow-RT lists them.</summary>
-    private static JsonObject Agents(Collector.Collector collector, RealtimeEngine engine)
+    private static JsonObject Agents(Ingest.Collector collector, RealtimeEngine engine)
     {
         var now = Now;
         var counters = engine.Counters.Agents();
@@ -139,7 +139,7 @@ public static partial class SflowRtApi
         return o;
     }
 
-    private static JsonObject Analyzer(Collector.Collector collector, RealtimeEngine engine)
+    private static JsonObject Analyzer(Ingest.Collector collector, RealtimeEngine engine)
     {
         var tables = engine.Tables;
         var (queued, posted, failed, lines) = collector.RealtimeEvents.Counts;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
-using Flowline.Collector;
+using Flowline.Ingest;
 using Flowline.Realtime;
 using Flowline.Records;
 using Microsoft.AspNetCore.Builder;
@@ -13,7 +13,7 @@ namespace Flowline.Api;
 /// <summary>Prometheus exports: counter metrics, the analyzer, and top flows (sFlow-RT's prometheus app).</summary>
 public static partial class SflowRtApi
 {
-    private static void MapPrometheus(WebApplication app, Collector.Collector collector, RealtimeEngine engine)
+    private static void MapPrometheus(WebApplication app, Ingest.Collector collector, RealtimeEngine engine)
     {
         app.MapGet("/prometheus/metrics/{agent}/{metric}/txt", (string agent, string metric) => Guard(() =>
         {
@@ -112,7 +112,7 @@ public static partial class SflowRtApi
     }
 
     /// <summary>ifname and host labels of a data source: the inventory port at that agent and ifIndex (its interface name and node).</summary>
-    private sealed class PortLabels(Collector.Collector collector)
+    private sealed class PortLabels(Ingest.Collector collector)
     {
         private Dictionary<(FlowAddress, uint), (string?, string?)>? _ports;
 

@@ -39,7 +39,7 @@ public sealed class TenantRealtimeApi(RealtimeEngine engine)
                 {
                     return Error(429, "LimitExceeded", $"{key.Account} holds {MaxPerAccount} real-time flow definitions already: delete one first");
                 }
-                engine.PutFlow(stored, asked with { Filter = Scoped(key.Account, asked.Filter) }, Collector.Collector.NowMicros());
+                engine.PutFlow(stored, asked with { Filter = Scoped(key.Account, asked.Filter) }, Ingest.Collector.NowMicros());
                 return Ok(Shown(engine.GetFlow(stored)!, key.Account).ToJson());
             }
             catch (FormatException e)
@@ -79,7 +79,7 @@ public sealed class TenantRealtimeApi(RealtimeEngine engine)
                 _ => null,
             };
             if (sum is null) return Error(400, "InvalidParameterValue", "aggMode is max or sum");
-            var now = Collector.Collector.NowMicros();
+            var now = Ingest.Collector.NowMicros();
             var flows = RealtimeEngine.Merge(table.Top(null, now), maxFlows, minValue, sum.Value);
             return Ok(new JsonArray(flows.Select(f => (JsonNode)new JsonObject
             {

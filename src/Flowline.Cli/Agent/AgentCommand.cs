@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Flowline.Api;
-using Flowline.Collector;
+using Flowline.Ingest;
 using Flowline.Sessions;
 using Flowline.Storage;
 using Flowline.Wire;
@@ -155,7 +155,7 @@ public static class AgentCommand
         var sender = new Thread(() => Send(queue, collector!, keyId!, secret, stop.Token, stderr)) { IsBackground = true };
         sender.Start();
 
-        var last = Collector.Collector.NowMicros();
+        var last = Ingest.Collector.NowMicros();
         while (!stop.Token.WaitHandle.WaitOne(interval))
         {
             last = MakeBatch(sessionizer, exporter, symbols, queue, name!, last);
@@ -171,7 +171,7 @@ public static class AgentCommand
 
     private static long MakeBatch(Sessionizer sessionizer, SessionExporter exporter, SymbolTable symbols, Backlog queue, string name, long last)
     {
-        var now = Collector.Collector.NowMicros();
+        var now = Ingest.Collector.NowMicros();
         List<Session> active, ended = [];
         lock (sessionizer) active = sessionizer.Flush(now, ended);
         var endpoints = exporter.Export(active, ended, Math.Max(1e-3, (now - last) / 1e6)).Endpoints;
@@ -199,7 +199,7 @@ public static class AgentCommand
                 continue;
             }
             decoded.Clear();
-            decoder.Decode(buffer.AsSpan(0, n), FlowAddress.FromIPAddress(((IPEndPoint)from).Address), Collector.Collector.NowMicros(), decoded);
+            decoder.Decode(buffer.AsSpan(0, n), FlowAddress.FromIPAddress(((IPEndPoint)from).Address), Ingest.Collector.NowMicros(), decoded);
             var batch = decoded;
             if (enricher is not null)
             {

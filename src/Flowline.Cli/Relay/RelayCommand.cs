@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
-using Flowline.Collector;
+using Flowline.Ingest;
 
 namespace Flowline.Cli.Relay;
 

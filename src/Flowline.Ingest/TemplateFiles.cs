@@ -3,7 +3,7 @@ using System.Text.Json;
 using Flowline.Wire.Ipfix;
 using Flowline.Records;
 
-namespace Flowline.Collector;
+namespace Flowline.Ingest;
 
 /// <summary>
 /// NetFlow v9 / IPFIX templates and exporter options (sampling rate, boot time) saved in the data

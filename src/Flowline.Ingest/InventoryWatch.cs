@@ -1,6 +1,6 @@
 using Flowline.Enrichment;
 
-namespace Flowline.Collector;
+namespace Flowline.Ingest;
 
 /// <summary>
 /// Keeps the enricher's inventory in step with its file: read at start (a bad file stops the start), then

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using Flowline.Records;
 
-namespace Flowline.Collector;
+namespace Flowline.Ingest;
 
 /// <summary>
 /// What the collector is told: listeners, queues, batching, tenancy, sessions and real-time analytics.

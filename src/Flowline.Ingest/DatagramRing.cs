@@ -1,4 +1,4 @@
-namespace Flowline.Collector;
+namespace Flowline.Ingest;
 
 /// <summary>
 /// A bounded single-producer single-consumer queue of datagrams: their bytes live in one ring buffer,

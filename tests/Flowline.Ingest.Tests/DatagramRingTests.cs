@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Flowline.Records;
 
-namespace Flowline.Collector.Tests;
+namespace Flowline.Ingest.Tests;
 
 public sealed class DatagramRingTests
 {

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using Flowline.Wire;
 using Flowline.Records;
 
-namespace Flowline.Collector;
+namespace Flowline.Ingest;
 
 /// <summary>
 /// One socket of a listener: a reader thread that only receives into a <see cref="DatagramRing"/>

@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Flowline.Records;
 
-namespace Flowline.Collector;
+namespace Flowline.Ingest;
 
 /// <summary>
 /// Receives up to <see cref="Slots"/> datagrams in one system call (Linux <c>recvmmsg</c>, never

@@ -3,7 +3,7 @@ using Flowline.Sessions;
 using Flowline.Query;
 using Flowline.Records;
 
-namespace Flowline.Collector;
+namespace Flowline.Ingest;
 
 /// <summary>
 /// Sessions in `flowline serve`: a sessionizer per decoder (an exporter's datagrams all reach the same

@@ -6,7 +6,7 @@ using Flowline.Enrichment;
 using Flowline.Records;
 using Flowline.Wire.SFlow;
 
-namespace Flowline.Collector;
+namespace Flowline.Ingest;
 
 /// <summary>
 /// sFlow-RT's forwarding sessions: copies of the received datagrams, byte for byte, to other analyzers.

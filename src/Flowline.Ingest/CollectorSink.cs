@@ -1,7 +1,7 @@
 using Flowline.Wire;
 using Flowline.Records;
 
-namespace Flowline.Collector;
+namespace Flowline.Ingest;
 
 /// <summary>
 /// Receives what the decoder finds in one datagram: flow records go to the batch (with a configured

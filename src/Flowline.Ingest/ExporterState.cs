@@ -1,7 +1,7 @@
 using Flowline.Wire;
 using Flowline.Records;
 
-namespace Flowline.Collector;
+namespace Flowline.Ingest;
 
 /// <summary>Who sent: the exporter's address, the protocol, and its observation domain / source id / sFlow sub-agent.</summary>
 public readonly record struct ExporterId(FlowAddress Address, FlowProtocol Protocol, uint Domain);

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Flowline.Sessions;
 using Flowline.Records;
 
-namespace Flowline.Collector;
+namespace Flowline.Ingest;
 
 /// <summary>
 /// Session rate anomalies in serve: the <see cref="SessionRateWatch"/> of the inventory's ports of interest,

@@ -4,7 +4,7 @@ using System.Net;
 using Flowline.Query;
 using Flowline.Records;
 
-namespace Flowline.Collector;
+namespace Flowline.Ingest;
 
 /// <summary>
 /// `flowline serve` without its HTTP face: listeners (several SO_REUSEPORT sockets per port, each with
