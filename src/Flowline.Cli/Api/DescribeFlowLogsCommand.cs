@@ -11,7 +11,7 @@ namespace Flowline.Cli.Api;
 /// `flowline describe-flow-logs`: reads a long period through DescribeFlowLog in windows the API allows,
 /// several at once, with retries, a progress line and a resumable state, and writes one file.
 /// </summary>
-internal static class DescribeFlowLogsCommand
+internal static partial class DescribeFlowLogsCommand
 {
     public const string Help = """
         Usage: flowline describe-flow-logs -s "dd-mm-yyyy hh:mm:ss" -e "dd-mm-yyyy hh:mm:ss" [-a acc-…] [-d 0|1]
@@ -437,77 +437,4 @@ internal static class DescribeFlowLogsCommand
         }
     }
 
-    private static void Assemble(string parts, string output, string format, Call call, DateTimeOffset start, DateTimeOffset end)
-    {
-        var temp = output + ".tmp";
-        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-        {
-            void Write(string s) => f.Write(Encoding.UTF8.GetBytes(s));
-            if (format == "json")
-            {
-                Write("{\n  \"DescribeFlowLogResponse\": {\n");
-                Write($"    \"start_time\": {JsonSerializer.Serialize(DescribeFlowLog.Format(start, call.Zone))},\n");
-                Write($"    \"end_time\": {JsonSerializer.Serialize(DescribeFlowLog.Format(end, call.Zone))},\n");
-                if (call.Account is not null) Write($"    \"account\": {JsonSerializer.Serialize(call.Account)},\n");
-                Write("    \"value\": {\n      \"item\": [");
-            }
-            var first = true;
-            foreach (var (_, _, path) in Parts(parts))
-            {
-                foreach (var line in File.ReadLines(path))
-                {
-                    if (format == "json")
-                    {
-                        Write(first ? "\n        " : ",\n        ");
-                        Write(line);
-                    }
-                    else
-                    {
-                        Write(line);
-                        Write("\n");
-                    }
-                    first = false;
-                }
-            }
-            if (format == "json") Write(first ? "]\n    }\n  }\n}\n" : "\n      ]\n    }\n  }\n}\n");
-            f.Flush(flushToDisk: true);
-        }
-        File.Move(temp, output, overwrite: true);
-    }
-
-    /// <summary>Percent done and an estimate of the time left; a line every 10% when the output is not a terminal.</summary>
-    private sealed class Progress(TextWriter stderr, bool quiet, double totalSeconds)
-    {
-        private readonly bool _terminal = !Console.IsErrorRedirected;
-        private int _lastDecile = -1;
-        private bool _drawn;
-
-        public void Show(double doneSeconds, long flows, TimeSpan elapsed, double resumedSeconds)
-        {
-            if (quiet) return;
-            var fraction = totalSeconds > 0 ? doneSeconds / totalSeconds : 1;
-            var fetched = doneSeconds - resumedSeconds;
-            var eta = fetched > 0 ? TimeSpan.FromSeconds(elapsed.TotalSeconds * (totalSeconds - doneSeconds) / fetched) : (TimeSpan?)null;
-            var text = $"{fraction * 100,5:0.0}% {flows,12:N0} flows  elapsed {Span(elapsed)}  ETA {(eta is { } e ? Span(e) : "--:--")}";
-            if (_terminal)
-            {
-                var width = 30;
-                var filled = (int)Math.Round(fraction * width);
-                stderr.Write($"\r[{new string('#', filled)}{new string('.', width - filled)}] {text}");
-                _drawn = true;
-            }
-            else if ((int)(fraction * 10) is var decile && decile != _lastDecile)
-            {
-                _lastDecile = decile;
-                stderr.WriteLine(text.Trim());
-            }
-        }
-
-        public void End()
-        {
-            if (_drawn) stderr.WriteLine();
-        }
-
-        private static string Span(TimeSpan t) => t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"mm\:ss", CultureInfo.InvariantCulture);
-    }
 }
