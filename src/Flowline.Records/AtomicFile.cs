@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Flowline.Records;
 
 namespace Flowline.Records;
 
@@ -13,15 +14,22 @@ public static class AtomicFile
     /// <summary>Replaces (or, without <paramref name="overwrite"/>, creates) <paramref name="path"/> with <paramref name="bytes"/>.</summary>
     public static void Write(string path, ReadOnlySpan<byte> bytes, UnixFileMode? mode = null, bool overwrite = true)
     {
+        var copy = bytes.ToArray();
+        Write(path, s => s.Write(copy), mode, overwrite);
+    }
+
+    /// <summary>As <see cref="Write(string, ReadOnlySpan{byte}, UnixFileMode?, bool)"/>, the content streamed by <paramref name="write"/>.</summary>
+    public static void Write(string path, Action<Stream> write, UnixFileMode? mode = null, bool overwrite = true)
+    {
         var full = Path.GetFullPath(path);
         var directory = Path.GetDirectoryName(full)!;
         var temporary = $"{full}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp";
         try
         {
-            using (var f = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+            using (var f = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
             {
                 if (mode is { } m && !OperatingSystem.IsWindows()) File.SetUnixFileMode(temporary, m);
-                f.Write(bytes);
+                write(f);
                 f.Flush(flushToDisk: true);
             }
             File.Move(temporary, full, overwrite);

@@ -105,6 +105,15 @@ public sealed class DoorTests : IAsyncDisposable
             }
         }
         Assert.True(checkedUnsigned >= 50 && checkedTenant >= 30, $"{checkedUnsigned} unsigned, {checkedTenant} tenant-signed checks");
+
+        // The API description is made from these very endpoints: every route of every face, with its door.
+        var (docStatus, docText) = await Send(root, "GET", "/api/v1/openapi.json");
+        Assert.Equal(200, docStatus);
+        using var doc = System.Text.Json.JsonDocument.Parse(docText);
+        var documented = doc.RootElement.GetProperty("paths").EnumerateObject()
+            .SelectMany(p => p.Value.EnumerateObject().Select(m => ($"{m.Name.ToUpperInvariant()} {p.Name}", m.Value.GetProperty("x-flowline-access").GetString()))).ToList();
+        Assert.Equal(routes.Where(r => r != "GET /api/v1/explorer/sign.js").Order(), documented.Select(d => d.Item1).Order());
+        foreach (var (route, access) in documented) Assert.Equal(RoutePolicies.Table[route].Name, access);
     }
 
     [Fact]

@@ -30,7 +30,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         app.MapGet("/api/v1/keys", Keys);
         app.MapGet("/api/v1/audit", Audit);
         MapInventory(app);
-        app.MapGet("/api/v1/openapi.json", () => Results.Bytes(Resource("openapi.json"), "application/json"));
+        app.MapGet("/api/v1/openapi.json", ApiDescription.Serve);
         app.MapGet("/api/v1/explorer", () => Results.Bytes(Resource("explorer.html"), "text/html; charset=utf-8"));
         app.MapGet("/api/v1/explorer/sign.js", () => Results.Bytes(Resource("sign.js"), "text/javascript; charset=utf-8"));
     }

@@ -4,6 +4,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Flowline.Api;
+using Flowline.Records;
 
 namespace Flowline.Cli.Api;
 
@@ -12,8 +13,7 @@ internal static partial class DescribeFlowLogsCommand
 {
     private static void Assemble(string parts, string output, string format, Call call, DateTimeOffset start, DateTimeOffset end)
     {
-        var temp = output + ".tmp";
-        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+        AtomicFile.Write(output, f =>
         {
             void Write(string s) => f.Write(Encoding.UTF8.GetBytes(s));
             if (format == "json")
@@ -43,9 +43,7 @@ internal static partial class DescribeFlowLogsCommand
                 }
             }
             if (format == "json") Write(first ? "]\n    }\n  }\n}\n" : "\n      ]\n    }\n  }\n}\n");
-            f.Flush(flushToDisk: true);
-        }
-        File.Move(temp, output, overwrite: true);
+        });
     }
 
     /// <summary>Percent done and an estimate of the time left; a line every 10% when the output is not a terminal.</summary>

@@ -4,6 +4,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Flowline.Api;
+using Flowline.Records;
 
 namespace Flowline.Cli.Api;
 
@@ -214,7 +215,7 @@ internal static partial class DescribeFlowLogsCommand
             Directory.Delete(parts, recursive: true);
         }
         Directory.CreateDirectory(parts);
-        File.WriteAllText(manifest, identity);
+        AtomicFile.WriteText(manifest, identity);
 
         var total = (end - start).TotalSeconds;
         double doneSeconds = 0;
@@ -330,17 +331,14 @@ internal static partial class DescribeFlowLogsCommand
                 // One line per item, ordered so that the file does not depend on the order the server read them in.
                 items.Sort(CompareItems);
                 var path = Path.Combine(parts, w.Name + ".ndjson");
-                var temp = path + ".tmp";
-                await using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+                AtomicFile.Write(path, f =>
                 {
                     foreach (var item in items)
                     {
-                        await f.WriteAsync(Encoding.UTF8.GetBytes(item.Line));
+                        f.Write(Encoding.UTF8.GetBytes(item.Line));
                         f.WriteByte((byte)'\n');
                     }
-                    f.Flush(flushToDisk: true);
-                }
-                File.Move(temp, path, overwrite: true);
+                });
                 return items.Count;
             }
             catch (Failure f) when (f.Transient && attempt < retries)
