@@ -79,26 +79,3 @@ public enum NumericField : byte
     /// <summary>Source / destination country (two letters packed).</summary>
     Country,
 }
-
-/// <summary>An IPv4 or IPv6 prefix in the 128-bit address space (IPv4 prefixes are IPv4-mapped).</summary>
-public readonly record struct Prefix(FlowAddress Network, int Length)
-{
-    /// <summary>Length in the 128-bit space: an IPv4 /24 is a /120 of the mapped range.</summary>
-    public static Prefix Create(FlowAddress address, int length)
-    {
-        var bits = address.IsV4 ? 96 + length : length;
-        return new Prefix(Mask(address, bits), bits);
-    }
-
-    public bool Contains(in FlowAddress a) => Mask(a, Length) == Network;
-
-    public static FlowAddress Mask(in FlowAddress a, int bits)
-    {
-        if (bits >= 128) return a;
-        if (bits <= 0) return default;
-        if (bits <= 64) return new FlowAddress(a.Hi & (ulong.MaxValue << (64 - bits)), 0);
-        return new FlowAddress(a.Hi, a.Lo & (ulong.MaxValue << (128 - bits)));
-    }
-
-    public override string ToString() => $"{Network}/{(Network.IsV4 ? Length - 96 : Length)}";
-}

@@ -181,16 +181,10 @@ public static class SessionEndpointJson
             foreach (var e in list.EnumerateArray())
             {
                 var at = $"endpoints[{k++}]";
-                var prefix = Prefix128.None;
-                if (Text(e, "remote_prefix") is { Length: > 0 } p)
+                var prefix = Prefix.None;
+                if (Text(e, "remote_prefix") is { Length: > 0 } p && !Prefix.TryParse(p, out prefix))
                 {
-                    var slash = p.IndexOf('/');
-                    if (slash < 0 || !System.Net.IPAddress.TryParse(p.AsSpan(0, slash), out var network)
-                        || !byte.TryParse(p.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var length))
-                    {
-                        throw new FormatException($"{at}.remote_prefix: '{p}' is not ADDRESS/LENGTH");
-                    }
-                    prefix = new Prefix128(FlowAddress.FromIPAddress(network), length);
+                    throw new FormatException($"{at}.remote_prefix: '{p}' is not ADDRESS/LENGTH");
                 }
                 var identity = new EndpointIdentity(Id(e, "account"), Id(e, "vmi"), Id(e, "vn"), Id(e, "application"), Id(e, "tier"),
                     Id(e, "site"), Id(e, "deployment"), Id(e, "remote_application"), Id(e, "remote_tier"), Id(e, "remote_site"),

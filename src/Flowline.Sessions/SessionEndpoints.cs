@@ -9,22 +9,8 @@ namespace Flowline.Sessions;
 /// </summary>
 public readonly record struct EndpointIdentity(
     uint Account, uint Vmi, uint Vn, uint App, uint Tier, uint Site, uint Deployment,
-    uint RemoteApp, uint RemoteTier, uint RemoteSite, uint RemoteDeployment, uint RemoteVn, Prefix128 RemotePrefix,
+    uint RemoteApp, uint RemoteTier, uint RemoteSite, uint RemoteDeployment, uint RemoteVn, Prefix RemotePrefix,
     uint SgRule, bool IsClientSession, bool IsServiceInstance, FlowAddress VrouterIp);
-
-/// <summary>An address prefix (network and length); <see cref="None"/> when the remote end is named otherwise.</summary>
-public readonly record struct Prefix128(FlowAddress Network, byte Length)
-{
-    public static readonly Prefix128 None = default;
-    public bool IsNone => Length == 0 && Network.IsNone;
-
-    /// <summary>The /24 of an IPv4 address, the /64 of an IPv6 one.</summary>
-    public static Prefix128 Around(FlowAddress a) => a.IsV4
-        ? new Prefix128(new FlowAddress(a.Hi, a.Lo & ~0xFFUL), 24)
-        : new Prefix128(new FlowAddress(a.Hi, 0), 64);
-
-    public override string ToString() => IsNone ? "" : $"{Network}/{Length}";
-}
 
 /// <summary>The key of a session aggregate: the local address, the protocol and the service (server) port.</summary>
 public readonly record struct AggregateKey(FlowAddress LocalIp, byte Protocol, ushort ServicePort);
@@ -84,7 +70,7 @@ public sealed class PolicySessionStats
 }
 
 /// <summary>The remote group a <see cref="PolicySessionStats"/> counts.</summary>
-public readonly record struct RemoteGroup(uint App, uint Tier, uint Site, uint Deployment, Prefix128 Prefix, uint Vn);
+public readonly record struct RemoteGroup(uint App, uint Tier, uint Site, uint Deployment, Prefix Prefix, uint Vn);
 
 /// <summary>Per port and security rule: client and server sessions by remote group (seed 001's EndpointSecurityStats).</summary>
 public sealed class EndpointSecurityStats(uint account, uint vmi, uint vn, uint app, uint tier, uint site, uint deployment)
@@ -136,7 +122,7 @@ public sealed class EndpointAggregator(RemoteTagLookup? remoteTags = null)
         var tags = remoteTags?.Invoke(s.Account, s.RemoteVn, s.RemoteIp);
         var (ra, rt, rs, rd) = tags ?? (0u, 0u, 0u, 0u);
         // The remote end is named by its tags, else its network, else the prefix around its address.
-        var prefix = tags is null && s.RemoteVn == 0 ? Prefix128.Around(s.RemoteIp) : Prefix128.None;
+        var prefix = tags is null && s.RemoteVn == 0 ? Prefix.Around(s.RemoteIp) : Prefix.None;
         var rule = s.Forward.Seen || s.Forward.SgRule != 0 ? s.Forward.SgRule : s.Reverse.SgRule;
         var identity = new EndpointIdentity(s.Account, s.Vmi, s.LocalVn, s.App, s.Tier, s.Site, s.Deployment,
             ra, rt, rs, rd, s.RemoteVn, prefix, rule, s.LocalIsClient, false, s.Exporter);

@@ -15,13 +15,13 @@ public static class SessionRows
     {
         // Remote prefixes are names in the symbol table, interned together (one durable write).
         var prefixes = new List<string>();
-        var seen = new HashSet<Prefix128>();
+        var seen = new HashSet<Prefix>();
         foreach (var e in endpoints)
         {
             if (!e.Identity.RemotePrefix.IsNone && seen.Add(e.Identity.RemotePrefix)) prefixes.Add(e.Identity.RemotePrefix.ToString());
         }
         var ids = prefixes.Count == 0 ? [] : symbols.Intern(prefixes);
-        var prefixIds = new Dictionary<Prefix128, uint>();
+        var prefixIds = new Dictionary<Prefix, uint>();
         var k = 0;
         foreach (var p in seen) prefixIds[p] = ids[k++];
 
