@@ -8,7 +8,8 @@ namespace Flowline.Api.Tests;
 /// Tenant isolation as a property, through HTTP: for random accounts (names that are prefixes of each other,
 /// one with keys but no flows), random keys, random flows and random requests on every read path, a tenant key
 /// gets exactly its own account's rows, never one of another's, and every attempt to read another account
-/// without admin rights and the right password is refused and audited.
+/// without admin rights and the right password is refused and audited. The read paths: /api/v1/flows, /api/v1/query,
+/// DescribeFlowLog and the Contrail /analytics/query (the real-time face has its own, RealtimeIsolationPropertyTests).
 /// </summary>
 public sealed class TenantIsolationPropertyTests
 {
@@ -72,7 +73,7 @@ public sealed class TenantIsolationPropertyTests
             var (filter, holds) = filters[random.Next(filters.Length)];
             var expected = mine.Where(holds).ToList();
 
-            switch (random.Next(6))
+            switch (random.Next(7))
             {
                 case 0:
                 {
@@ -129,6 +130,31 @@ public sealed class TenantIsolationPropertyTests
                     var (status, _) = await server.Describe(key, [P("start_time", ApiServer.Ist(w)), P("end_time", ApiServer.Ist(w.AddMinutes(10))), P("account", other), P("direction_ing", "1")]);
                     Assert.Equal(403, status);
                     refusals++;
+                    break;
+                }
+                case 5:
+                {
+                    // The Contrail analytics query over flows, one direction, with a where clause that tries to name another account.
+                    var ingress = random.Next(2) == 0;
+                    var (where, holds2) = random.Next(3) switch
+                    {
+                        0 => ((object?)null, (Func<Stored, bool>)(_ => true)),
+                        1 => (new[] { new[] { new { name = "sourcevn", value = $"default-domain:{other}:net", op = 1 } } }, _ => false),
+                        _ => (new[] { new[] { new { name = "sourcevn", value = "default-domain:acc-", op = 7 } } }, _ => true),
+                    };
+                    var query = new Dictionary<string, object?>
+                    {
+                        ["table"] = "FlowRecordTable", ["dir"] = ingress ? 1 : 0,
+                        ["start_time"] = start.ToUnixTimeSeconds() * 1_000_000, ["end_time"] = start.AddHours(3).ToUnixTimeSeconds() * 1_000_000,
+                        ["select_fields"] = new[] { "sourcevn", "vmi", "sport" },
+                    };
+                    if (where is not null) query["where"] = where;
+                    var (status, body, _) = await server.Send(key, HttpMethod.Post, "/analytics/query", [], JsonSerializer.Serialize(query));
+                    Assert.Equal(200, status);
+                    var rows = body.GetProperty("value").EnumerateArray().ToList();
+                    Assert.All(rows, r => Assert.Equal($"default-domain:{me}:net", r.GetProperty("sourcevn").GetString()));
+                    var wanted = mine.Where(s => (s.Record.VmiDirection == VmiDirections.Ingress) == ingress && holds2(s)).ToList();
+                    Assert.Equal(wanted.Select(s => (long)s.Record.SrcPort).Order(), rows.Select(r => r.GetProperty("sport").GetInt64()).Order());
                     break;
                 }
                 default:
