@@ -60,8 +60,10 @@ public sealed class Utf8TextWriter(Stream output, int capacity = 1 << 16)
 
     public void Text(string s)
     {
-        var n = Encoding.UTF8.GetMaxByteCount(s.Length);
-        _length += Encoding.UTF8.GetBytes(s, Reserve(n));
+        // Reserve first, on its own: it may flush and reset the length, which `_length += …(Reserve(n))` would
+        // have read before the call and then added to.
+        var span = Reserve(Encoding.UTF8.GetMaxByteCount(s.Length));
+        _length += Encoding.UTF8.GetBytes(s, span);
     }
 
     public void Number(ulong v)

@@ -1,0 +1,58 @@
+using System.Text;
+using Flowline.Records;
+
+namespace Flowline.Wire.Tests;
+
+/// <summary>The text writer's buffer wraps at every offset: what comes out is what went in, in order.</summary>
+public sealed class Utf8TextWriterTests
+{
+    [Theory]
+    [InlineData(16)]
+    [InlineData(64)]
+    [InlineData(1 << 16)]
+    public void Text_numbers_and_addresses_survive_every_buffer_wrap(int capacity)
+    {
+        var random = new Random(capacity);
+        using var output = new MemoryStream();
+        var w = new Utf8TextWriter(output, capacity);
+        var expected = new StringBuilder();
+        for (var i = 0; i < 200_000; i++)
+        {
+            switch (random.Next(5))
+            {
+                case 0:
+                {
+                    var s = new string('x', random.Next(0, 12)) + (random.Next(4) == 0 ? "é" : "");
+                    w.Text(s);
+                    expected.Append(s);
+                    break;
+                }
+                case 1:
+                {
+                    var v = (ulong)random.NextInt64();
+                    w.Number(v);
+                    expected.Append(v);
+                    break;
+                }
+                case 2:
+                {
+                    var a = FlowAddress.FromV4((uint)random.Next());
+                    w.Address(a);
+                    expected.Append(a.ToString());
+                    break;
+                }
+                case 3:
+                    w.Byte((byte)' ');
+                    expected.Append(' ');
+                    break;
+                default:
+                    w.Raw("ab\n"u8);
+                    expected.Append("ab\n");
+                    break;
+            }
+            if (random.Next(50) == 0) w.MaybeFlush();
+        }
+        w.Flush();
+        Assert.Equal(expected.ToString(), Encoding.UTF8.GetString(output.ToArray()));
+    }
+}
