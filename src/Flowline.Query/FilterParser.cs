@@ -30,6 +30,14 @@ public sealed partial class FilterParser
     private readonly List<(string Text, int Column)> _tokens;
     private readonly Func<string, uint?>? _symbols;
     private int _position;
+    private int _depth, _terms;
+
+    /// <summary>Parentheses and negations nested deeper than this are refused (the parser and evaluator recurse).</summary>
+    public const int MaxDepth = 64;
+    /// <summary>Primitives in one filter at most: a chain of ands and ors is a tree as deep as it is long.</summary>
+    public const int MaxTerms = 1000;
+    /// <summary>Characters in one filter at most.</summary>
+    public const int MaxLength = 65_536;
 
     /// <summary>The id a name that is in no symbol table gets: no row holds it.</summary>
     public const uint UnknownSymbol = uint.MaxValue;
@@ -52,6 +60,10 @@ public sealed partial class FilterParser
         if (string.IsNullOrWhiteSpace(text))
         {
             return new FilterNode.Any();
+        }
+        if (text.Length > MaxLength)
+        {
+            throw new FilterSyntaxException(text[..64], 1, $"the filter is {text.Length} characters long; at most {MaxLength} are taken");
         }
         var parser = new FilterParser(text, symbols);
         var node = parser.Expression();
@@ -150,12 +162,20 @@ public sealed partial class FilterParser
 
     private FilterNode Factor()
     {
-        if (Accept("not", "!"))
+        var nested = Peek is { } word && (word == "!" || word == "(" || word.Equals("not", StringComparison.OrdinalIgnoreCase));
+        if (!nested)
         {
-            return new FilterNode.Not(Factor());
+            if (++_terms > MaxTerms) throw Error($"the filter has more than {MaxTerms} terms");
+            return Primitive();
         }
-        if (Accept("("))
+        if (++_depth > MaxDepth) throw Error($"parentheses and negations nest deeper than {MaxDepth}");
+        try
         {
+            if (Accept("not", "!"))
+            {
+                return new FilterNode.Not(Factor());
+            }
+            Accept("(");
             var inner = Expression();
             if (!Accept(")"))
             {
@@ -163,7 +183,10 @@ public sealed partial class FilterParser
             }
             return inner;
         }
-        return Primitive();
+        finally
+        {
+            _depth--;
+        }
     }
 
     private FilterNode Primitive()

@@ -18,6 +18,7 @@ public abstract class FlowFilter
 
     public static FlowFilter Parse(string text, KeyContext context)
     {
+        if (text.Length > Query.FilterParser.MaxLength) throw new FormatException($"filter: {text.Length} characters; at most {Query.FilterParser.MaxLength} are taken");
         var p = new Parser(text, context);
         var f = p.Or();
         if (p.Position != text.Length) throw new FormatException($"filter '{text}': unexpected '{text[p.Position..]}' at {p.Position + 1}");
@@ -91,6 +92,7 @@ public abstract class FlowFilter
     private sealed class Parser(string text, KeyContext context)
     {
         public int Position;
+        private int _depth, _terms;
 
         private void Skip()
         {
@@ -125,19 +127,33 @@ public abstract class FlowFilter
         private FlowFilter Unary()
         {
             Skip();
-            if (Position < text.Length && text[Position] == '!' && (Position + 1 >= text.Length || text[Position + 1] is not ('=' or '~')))
+            var negation = Position < text.Length && text[Position] == '!' && (Position + 1 >= text.Length || text[Position + 1] is not ('=' or '~'));
+            if (!negation && !(Position < text.Length && text[Position] == '('))
             {
-                Position++;
-                return new Not(Unary());
+                if (++_terms > Query.FilterParser.MaxTerms) throw new FormatException($"filter: more than {Query.FilterParser.MaxTerms} comparisons");
+                return Comparison();
             }
-            if (Take('('))
+            // Parsing and matching recurse: the nesting is bounded, as in the nfdump filter language.
+            if (++_depth > Query.FilterParser.MaxDepth) throw new FormatException($"filter: parentheses and negations nest deeper than {Query.FilterParser.MaxDepth}");
+            try
             {
+                if (negation)
+                {
+                    Position++;
+                    return new Not(Unary());
+                }
+                Take('(');
                 var f = Or();
-                if (!Take(')')) throw new FormatException($"filter '{text}': missing ')'");
+                if (!Take(')')) throw new FormatException($"filter '{Excerpt}': missing ')'");
                 return f;
             }
-            return Comparison();
+            finally
+            {
+                _depth--;
+            }
         }
+
+        private string Excerpt => text.Length <= 200 ? text : text[..200] + "…";
 
         private FlowFilter Comparison()
         {
@@ -167,13 +183,14 @@ public abstract class FlowFilter
             var key = KeyParser.Parse(name, context);
             if (regex)
             {
+                // Matched on the analytics thread for every row: linear time whatever the pattern, never a timeout.
                 try
                 {
-                    return new Match(key, new Regex(value, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(50)), negate);
+                    return new Match(key, new Regex(value, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking), negate);
                 }
-                catch (ArgumentException e)
+                catch (Exception e) when (e is ArgumentException or NotSupportedException)
                 {
-                    throw new FormatException($"filter '{text}': bad regular expression '{value}': {e.Message}");
+                    throw new FormatException($"filter '{Excerpt}': regular expression '{value}' is not taken: {e.Message}");
                 }
             }
             var parts = value.Split(',', StringSplitOptions.TrimEntries);

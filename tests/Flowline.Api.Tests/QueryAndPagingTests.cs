@@ -101,6 +101,24 @@ public sealed class QueryAndPagingTests(QueryServer f) : IClassFixture<QueryServ
     }
 
     [Fact]
+    public async Task A_filter_nested_a_million_deep_is_refused_and_the_server_goes_on()
+    {
+        var deep = new string('(', 1_000_000) + "proto tcp" + new string(')', 1_000_000);
+        var (status, body, _) = await f.Server.Send(f.TenantA, HttpMethod.Post, "/api/v1/query", [],
+            System.Text.Json.JsonSerializer.Serialize(new { from = From, to = To, filter = deep, group_by = new[] { "dst_port" } }));
+        Assert.Equal(400, status);
+        Assert.Contains("at most 65536 are taken", Message(body));
+        // Within the length limit, 30,000 deep: refused for its depth (it used to overflow the stack and end the process).
+        deep = new string('(', 30_000) + "proto tcp" + new string(')', 30_000);
+        (status, body, _) = await f.Server.Send(f.TenantA, HttpMethod.Post, "/api/v1/query", [],
+            System.Text.Json.JsonSerializer.Serialize(new { from = From, to = To, filter = deep, group_by = new[] { "dst_port" } }));
+        Assert.Equal(400, status);
+        Assert.Contains("nest deeper than 64", Message(body));
+        (status, _, _) = await f.Server.Send(f.TenantA, HttpMethod.Post, "/api/v1/query", [], $$"""{"from":"{{From}}","to":"{{To}}","group_by":["dst_port"]}""");
+        Assert.Equal(200, status);
+    }
+
+    [Fact]
     public async Task Top_talkers_are_the_tenants_own_in_order()
     {
         var (status, body, _) = await f.Server.Send(f.TenantA, HttpMethod.Post, "/api/v1/query", [],

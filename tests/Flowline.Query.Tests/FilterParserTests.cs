@@ -70,4 +70,22 @@ public sealed class FilterParserTests
         n = Assert.IsType<FilterNode.Number>(FilterParser.Parse("packets >= 3G"));
         Assert.Equal(3_000_000_000ul, n.Values[0]);
     }
+
+    [Fact]
+    public void Nesting_terms_and_length_are_bounded_so_hostile_filters_are_refused_not_fatal()
+    {
+        string Nested(int depth, string open = "(", string close = ")") => string.Concat(Enumerable.Repeat(open, depth)) + "proto tcp" + string.Concat(Enumerable.Repeat(close, depth));
+        Assert.IsType<FilterNode.Number>(FilterParser.Parse(Nested(FilterParser.MaxDepth)));
+        Assert.Contains("nest deeper than 64", Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse(Nested(FilterParser.MaxDepth + 1))).Reason);
+        // A million deep used to overflow the stack, which no handler can catch.
+        Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse(Nested(60_000)));
+        Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse(Nested(60_000, "not ", "")));
+        Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse(Nested(60_000, "! ", "")));
+        Assert.IsType<FilterNode.Not>(FilterParser.Parse("NOT (not (proto tcp))"));
+        // A long chain of ands is a tree as deep as it is long.
+        var chain = string.Join(" and ", Enumerable.Repeat("port 80", FilterParser.MaxTerms));
+        Assert.NotNull(FilterParser.Parse(chain));
+        Assert.Contains("more than 1000 terms", Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse(chain + " and port 81")).Reason);
+        Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse(new string(' ', FilterParser.MaxLength) + "any"));
+    }
 }

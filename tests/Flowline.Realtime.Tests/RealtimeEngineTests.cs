@@ -249,4 +249,21 @@ public sealed class RealtimeEngineTests
             dir.Delete(recursive: true);
         }
     }
+
+    [Fact]
+    public void Filters_are_bounded_and_regular_expressions_run_in_linear_time()
+    {
+        string Nested(int depth) => new string('(', depth) + "ipprotocol=6" + new string(')', depth);
+        Assert.NotNull(FlowFilter.Parse(Nested(64), Context));
+        Assert.Contains("nest deeper than 64", Assert.Throws<FormatException>(() => FlowFilter.Parse(Nested(65), Context)).Message, StringComparison.Ordinal);
+        Assert.Throws<FormatException>(() => FlowFilter.Parse(Nested(200_000), Context));
+        Assert.Throws<FormatException>(() => FlowFilter.Parse(string.Concat(Enumerable.Repeat("!", 200_000)) + "ipprotocol=6", Context));
+        Assert.Throws<FormatException>(() => FlowFilter.Parse(string.Join("&", Enumerable.Repeat("ipprotocol=6", 1001)), Context));
+        // A pattern that backtracks badly elsewhere matches in linear time here; a pattern that does not compile is refused.
+        var f = FlowFilter.Parse("ipsource~^[0-9.]*[0-9.]*[0-9.]*[0-9.]*[0-9.]*[0-9.]*x$", Context);
+        var b = Batch(Row("10.1.2.3", "10.0.0.9", 100, 1));
+        Assert.False(f.Matches(b, 0));
+        Assert.True(FlowFilter.Parse("ipsource~^10\\.1\\.", Context).Matches(b, 0));
+        Assert.Contains("is not taken", Assert.Throws<FormatException>(() => FlowFilter.Parse("ipsource~[1-", Context)).Message, StringComparison.Ordinal);
+    }
 }

@@ -427,6 +427,17 @@ public static class ContrailQuery
                 if (o is < 1 or > 9) throw new QueryException($"where/filter: op {o} is not 1-9 (EQUAL, NOT_EQUAL, IN_RANGE, NOT_IN_RANGE, LEQ, GEQ, PREFIX, REGEX_MATCH, CONTAINS)");
                 JsonElement? value2 = t.TryGetProperty("value2", out var v2) && v2.ValueKind != JsonValueKind.Null ? v2 : null;
                 if (o is 3 or 4 && value2 is null) throw new QueryException($"where/filter: '{name.GetString()}' IN_RANGE needs value2");
+                if (o == 8)
+                {
+                    try
+                    {
+                        _ = new Regex(value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText(), RegexOptions.NonBacktracking);
+                    }
+                    catch (Exception e) when (e is ArgumentException or NotSupportedException)
+                    {
+                        throw new QueryException($"where/filter: '{name.GetString()}' REGEX_MATCH: the pattern is not taken: {e.Message}");
+                    }
+                }
                 and.Add(new Term(name.GetString()!, o, value, value2));
             }
             result.Add(and);
@@ -450,7 +461,7 @@ public static class ContrailQuery
             5 => Cmp(t.Value) <= 0,
             6 => Cmp(t.Value) >= 0,
             7 => text.StartsWith(S(t.Value), StringComparison.Ordinal),
-            8 => Regex.IsMatch(text, S(t.Value), RegexOptions.None, TimeSpan.FromSeconds(1)),
+            8 => Regex.IsMatch(text, S(t.Value), RegexOptions.NonBacktracking),
             _ => text.Contains(S(t.Value), StringComparison.Ordinal),
         };
     }
