@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 
@@ -138,23 +137,10 @@ public sealed class DoorKeeper(RequestGuard guard, ApiOptions options)
 
     private static bool Loopback(IPAddress? a) => a is not null && IPAddress.IsLoopback(a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a);
 
-    /// <summary>The refusal in /api/v1's error shape: <c>{"error":{"code","message"}}</c>.</summary>
-    public static async Task Refuse(HttpContext context, ApiError error)
+    /// <summary>The refusal in /api/v1's error shape, with the scheme to sign with on a 401.</summary>
+    public static Task Refuse(HttpContext context, ApiError error)
     {
-        context.Response.StatusCode = error.Status;
-        context.Response.ContentType = "application/json";
         if (error.Status == 401) context.Response.Headers.WWWAuthenticate = Signatures.Scheme;
-        using var buffer = new MemoryStream();
-        using (var j = new Utf8JsonWriter(buffer))
-        {
-            j.WriteStartObject();
-            j.WriteStartObject("error");
-            j.WriteString("code", error.Code);
-            j.WriteString("message", error.Message);
-            j.WriteEndObject();
-            j.WriteEndObject();
-        }
-        buffer.WriteByte((byte)'\n');
-        await context.Response.Body.WriteAsync(buffer.ToArray(), context.RequestAborted);
+        return ApiV1.Error(context, error, null);
     }
 }

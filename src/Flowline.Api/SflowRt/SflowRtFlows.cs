@@ -13,6 +13,15 @@ namespace Flowline.Api;
 /// <summary>Flow definitions, active flows, flow keys, the flow log and groups.</summary>
 public static partial class SflowRtApi
 {
+    /// <summary>Active flows as sFlow-RT answers them: key, value, agent and data source.</summary>
+    internal static JsonArray ActiveFlows(List<ActiveFlow> flows) => new(flows.Select(f => (JsonNode)new JsonObject
+    {
+        ["key"] = f.Key,
+        ["value"] = f.Value,
+        ["agent"] = f.Source.Agent.ToString(),
+        ["dataSource"] = f.Source.ToString(),
+    }).ToArray());
+
     private static void MapFlows(WebApplication app, RealtimeEngine engine)
     {
         app.MapGet("/flow/json", () => Ok(new JsonObject(engine.Flows().Select(f => KeyValuePair.Create(f.Key, (JsonNode?)f.Value.ToJson())))));
@@ -37,13 +46,7 @@ public static partial class SflowRtApi
             var minValue = Number(c, "minValue", 0);
             var sum = SumMode(c);
             var flows = RealtimeEngine.Merge(table.Top(RealtimeEngine.Agents(agent), Now), maxFlows, minValue, sum);
-            return Ok(new JsonArray(flows.Select(f => (JsonNode)new JsonObject
-            {
-                ["key"] = f.Key,
-                ["value"] = f.Value,
-                ["agent"] = f.Source.Agent.ToString(),
-                ["dataSource"] = f.Source.ToString(),
-            }).ToArray()));
+            return Ok(ActiveFlows(flows));
         }));
         app.MapGet("/flowkeys/json", () => Ok(engine.FlowKeys(Now)));
         app.MapGet("/flows/json", (Func<HttpContext, Task<IResult>>)(c => GuardAsync(async () =>

@@ -390,7 +390,8 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
 
     private static Task Error(HttpContext context, ApiError error) => Error(context, error, null);
 
-    private static async Task Error(HttpContext context, ApiError error, Action<Utf8JsonWriter>? more)
+    /// <summary>An error in the shape of /api/v1: <c>{"error":{"code","message"}}</c>.</summary>
+    internal static async Task Error(HttpContext context, ApiError error, Action<Utf8JsonWriter>? more)
     {
         context.Response.StatusCode = error.Status;
         context.Response.ContentType = "application/json";

@@ -81,13 +81,7 @@ public sealed class TenantRealtimeApi(RealtimeEngine engine)
             if (sum is null) return Error(400, "InvalidParameterValue", "aggMode is max or sum");
             var now = Ingest.Collector.NowMicros();
             var flows = RealtimeEngine.Merge(table.Top(null, now), maxFlows, minValue, sum.Value);
-            return Ok(new JsonArray(flows.Select(f => (JsonNode)new JsonObject
-            {
-                ["key"] = f.Key,
-                ["value"] = f.Value,
-                ["agent"] = f.Source.Agent.ToString(),
-                ["dataSource"] = f.Source.ToString(),
-            }).ToArray()));
+            return Ok(SflowRtApi.ActiveFlows(flows));
         });
     }
 
