@@ -5,7 +5,7 @@ namespace Flowline.Ingest;
 /// their metadata in a fixed array. The receiving thread writes straight into the ring; when either is
 /// full the datagram is dropped and counted, so the socket reader never waits for the decoder.
 /// </summary>
-internal sealed class DatagramRing
+public sealed class DatagramRing
 {
     public const int MaxDatagram = 65_535;
 

@@ -7,21 +7,17 @@ using Flowline.Records;
 namespace Flowline.Ingest;
 
 /// <summary>
-/// One socket of a listener: a reader thread that only receives into a <see cref="DatagramRing"/>
-/// (dropping and counting when it is full), and a decoder thread that decodes, tracks exporter state
-/// and hands batches to the store. The two never wait for each other.
+/// One socket of a listener: a <see cref="DatagramReceiver"/> whose thread only receives (dropping and
+/// counting when its queue is full), and a decoder thread that decodes, tracks exporter state and hands
+/// batches to the store. The two never wait for each other.
 /// </summary>
 internal sealed class Pipeline : IDisposable
 {
-    private readonly Socket _socket;
-    private readonly DatagramRing _ring;
+    private readonly DatagramReceiver _receiver;
     private readonly Collector _collector;
-    private readonly Thread _reader, _decoder;
+    private readonly Thread _decoder;
     private volatile bool _stopping;
-    /// <summary>Set while the decoder sleeps on <see cref="_wake"/>; the reader wakes it only then.</summary>
-    private int _parked;
-    private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
-    private long _received, _queueDrops, _decoded;
+    private long _decoded;
     /// <summary>Datagrams with records; every 64th has a row probed for the keys it carries (/flowkeys/json).</summary>
     private int _probed;
     /// <summary>The listener's protocol as <see cref="Forwarding.Forward"/> numbers it.</summary>
@@ -34,159 +30,41 @@ internal sealed class Pipeline : IDisposable
         _protocol = listener switch { "sflow" => 0, "netflow" => 1, _ => 2 };
         Index = index;
         Decoder = new FlowDecoder();
-        _ring = new DatagramRing(options.QueueBytes, options.QueueDatagrams);
-        _socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        try
-        {
-            if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any)) _socket.DualMode = true;
-            // SO_REUSEPORT: several sockets on one port, the kernel spreading exporters over them.
-            _socket.SetRawSocketOption(1, 15, BitConverter.GetBytes(1));
-            _socket.ReceiveBufferSize = options.ReceiveBufferBytes;
-            _socket.Bind(endpoint);
-        }
-        catch
-        {
-            _socket.Dispose();
-            throw;
-        }
-        LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
-        ReceiveBufferBytes = _socket.ReceiveBufferSize;
-        _reader = new Thread(ReadLoop) { IsBackground = true, Name = $"recv {listener}/{index}" };
+        _receiver = new DatagramReceiver(endpoint, options.ReceiveBufferBytes, options.QueueBytes, options.QueueDatagrams, reusePort: true,
+            dropped: collector.CountQueueDrop, name: $"recv {listener}/{index}");
         _decoder = new Thread(DecodeLoop) { IsBackground = true, Name = $"decode {listener}/{index}" };
     }
 
     public string Listener { get; }
     public int Index { get; }
-    public IPEndPoint LocalEndPoint { get; }
+    public IPEndPoint LocalEndPoint => _receiver.LocalEndPoint;
     /// <summary>What the kernel granted (Linux reports twice the usable size).</summary>
-    public int ReceiveBufferBytes { get; }
+    public int ReceiveBufferBytes => _receiver.ReceiveBufferBytes;
     public FlowDecoder Decoder { get; }
-    public long Received => Interlocked.Read(ref _received);
-    public long QueueDrops => Interlocked.Read(ref _queueDrops);
+    public long Received => _receiver.Received;
+    public long QueueDrops => _receiver.QueueDrops;
     public long Decoded => Interlocked.Read(ref _decoded);
-    public long QueueDepth => _ring.Depth;
-    public int QueueCapacity => _ring.Capacity;
+    public long QueueDepth => _receiver.QueueDepth;
+    public int QueueCapacity => _receiver.QueueCapacity;
     public double LastBatchSeconds { get; private set; }
-    public Exception? Fault { get; private set; }
+    public Exception? Fault => _receiver.Fault;
 
     public void Start()
     {
         _decoder.Start();
-        _reader.Start();
+        _receiver.Start();
     }
 
     /// <summary>Stops receiving; the decoder then drains what is queued and returns.</summary>
     public void Stop()
     {
         _stopping = true;
-        _socket.Dispose();
-        _wake.Set();
+        _receiver.Stop();
         // A collector that fails to start (its HTTP listener, say) is disposed without its threads ever running.
-        if ((_reader.ThreadState & System.Threading.ThreadState.Unstarted) == 0) _reader.Join();
         if ((_decoder.ThreadState & System.Threading.ThreadState.Unstarted) == 0) _decoder.Join();
     }
 
-    public void Dispose()
-    {
-        _socket.Dispose();
-        _wake.Dispose();
-    }
-
-    /// <summary>
-    /// Under load both threads nap for a millisecond whenever they run dry instead of sleeping until the
-    /// next datagram: a few hundred wake-ups a second rather than one per datagram, which on a busy host
-    /// costs more than the decoding. After this long without data they sleep until woken.
-    /// </summary>
-    private static readonly TimeSpan NapSpell = TimeSpan.FromMilliseconds(50);
-
-    private void ReadLoop()
-    {
-        var from = new SocketAddress(_socket.AddressFamily);
-        var overflow = new byte[DatagramRing.MaxDatagram];
-        using var batch = BatchReceiver.Supported ? new BatchReceiver() : null;
-        _ring.Prefault(); // datagrams arriving meanwhile wait in the socket's buffer
-        var blocking = true;
-        var dryAt = 0L;
-        while (!_stopping)
-        {
-            try
-            {
-                if (!blocking)
-                {
-                    var got = batch is not null ? batch.Receive(_socket) : _socket.Poll(0, SelectMode.SelectRead) ? -1 : 0;
-                    if (got > 0)
-                    {
-                        dryAt = 0;
-                        Interlocked.Add(ref _received, got);
-                        var now = Collector.NowMicros();
-                        for (var k = 0; k < got; k++) Queue(batch!.Data(k), batch.Sender(k), now);
-                        if (Volatile.Read(ref _parked) == 1) _wake.Set();
-                        continue;
-                    }
-                    if (got == 0)
-                    {
-                        if (dryAt == 0) dryAt = Stopwatch.GetTimestamp();
-                        if (Stopwatch.GetElapsedTime(dryAt) < NapSpell)
-                        {
-                            Thread.Sleep(1);
-                            continue;
-                        }
-                        blocking = true; // a quiet spell: the next receive waits for the next datagram
-                    }
-                }
-                // One datagram at a time, straight into the ring (or waiting for the first after a quiet spell).
-                var space = _ring.WriteSpace(out var position);
-                var target = space.IsEmpty ? overflow : space;
-                var n = _socket.ReceiveFrom(target.Span, SocketFlags.None, from);
-                blocking = false;
-                dryAt = 0;
-                var exporter = ExporterAddress(from);
-                Interlocked.Increment(ref _received);
-                if (space.IsEmpty)
-                {
-                    CountQueueDrop(exporter, overflow.AsSpan(0, n));
-                    continue;
-                }
-                _ring.Commit(position, n, Collector.NowMicros(), exporter);
-                if (Volatile.Read(ref _parked) == 1) _wake.Set();
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                if (_stopping) return;
-                if (e is SocketException { SocketErrorCode: SocketError.MessageSize or SocketError.ConnectionReset }) continue;
-                Fault = e;
-                return;
-            }
-        }
-    }
-
-    /// <summary>Copies a datagram received in a batch into the ring, or drops and counts it when the ring is full.</summary>
-    private void Queue(ReadOnlySpan<byte> datagram, FlowAddress exporter, long now)
-    {
-        var space = _ring.WriteSpace(out var position);
-        if (space.IsEmpty)
-        {
-            CountQueueDrop(exporter, datagram);
-            return;
-        }
-        datagram.CopyTo(space.Span);
-        _ring.Commit(position, datagram.Length, now, exporter);
-    }
-
-    /// <summary>Full queue: the explicit policy is to drop the newest datagram and count it.</summary>
-    private void CountQueueDrop(FlowAddress exporter, ReadOnlySpan<byte> datagram)
-    {
-        Interlocked.Increment(ref _queueDrops);
-        _collector.CountQueueDrop(exporter, datagram);
-    }
-
-    private static FlowAddress ExporterAddress(SocketAddress a)
-    {
-        var b = a.Buffer.Span;
-        if (a.Family == AddressFamily.InterNetworkV6 && b.Length >= 24) return FlowAddress.FromV6(b.Slice(8, 16));
-        if (a.Family == AddressFamily.InterNetwork && b.Length >= 8) return FlowAddress.FromV4(b.Slice(4, 4));
-        return default;
-    }
+    public void Dispose() => _receiver.Dispose();
 
     private void DecodeLoop()
     {
@@ -200,11 +78,11 @@ internal sealed class Pipeline : IDisposable
         var handOver = Math.Max(1, _collector.Options.BatchRows - _collector.Options.BatchRows / 16);
         while (true)
         {
-            if (_ring.TryPeek(out var entry, out var data))
+            if (_receiver.TryTake(out var entry, out var data))
             {
                 dryAt = 0;
                 Decode(entry, data.Span, ref sink);
-                _ring.Release(entry);
+                _receiver.Release(entry);
                 Interlocked.Increment(ref _decoded);
                 if (sink.Batch.Count >= handOver)
                 {
@@ -218,7 +96,7 @@ internal sealed class Pipeline : IDisposable
                 Append(ref sink);
                 lastAppend = Stopwatch.GetTimestamp();
             }
-            if (_stopping && !_reader.IsAlive && _ring.Depth == 0) break;
+            if (_stopping && _receiver.Drained) break;
             if (dryAt == 0)
             {
                 // The queue ran dry: what was decoded goes to the flow definitions now, not a batch interval later.
@@ -226,16 +104,13 @@ internal sealed class Pipeline : IDisposable
                 dryAt = Stopwatch.GetTimestamp();
                 _collector.MaybeSaveTemplates(this); // new templates are saved as soon as the queue runs dry
             }
-            if (Stopwatch.GetElapsedTime(dryAt) < NapSpell)
+            if (Stopwatch.GetElapsedTime(dryAt) < DatagramReceiver.NapSpell)
             {
                 Thread.Sleep(1);
                 continue;
             }
             // Idle: sleep until the reader queues something (or the batch interval comes round for a partial batch).
-            _wake.Reset();
-            Volatile.Write(ref _parked, 1);
-            if (_ring.Depth == 0 && !_stopping) _wake.Wait(sink.Batch.Count > 0 ? _collector.Options.BatchInterval : Timeout.InfiniteTimeSpan);
-            Volatile.Write(ref _parked, 0);
+            _receiver.Wait(sink.Batch.Count > 0 ? _collector.Options.BatchInterval : Timeout.InfiniteTimeSpan);
         }
         if (sink.Batch.Count > 0) Append(ref sink);
         _collector.SaveTemplates(this);

@@ -123,21 +123,20 @@ public static class AgentCommand
             stderr.WriteLine($"flowline agent: cannot start: {e.Message}");
             return 1;
         }
-        var sockets = new List<(Socket Socket, string Kind)>();
+        var receivers = new List<DatagramReceiver>();
         try
         {
             foreach (var (kind, endpoint) in listeners)
             {
-                var s = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 8 << 20 };
-                s.Bind(endpoint);
-                sockets.Add((s, kind));
-                Console.Out.WriteLine($"flowline agent: {kind} on udp {s.LocalEndPoint}");
+                var r = new DatagramReceiver(endpoint, 8 << 20, queueBytes: 16 << 20, queueDatagrams: 32_768, name: $"recv {kind}");
+                receivers.Add(r);
+                Console.Out.WriteLine($"flowline agent: {kind} on udp {r.LocalEndPoint}");
             }
         }
         catch (SocketException e)
         {
             stderr.WriteLine($"flowline agent: cannot listen: {e.Message}");
-            foreach (var (s, _) in sockets) s.Dispose();
+            foreach (var r in receivers) r.Dispose();
             return 1;
         }
         Console.Out.WriteLine($"flowline agent: {name}: batches every {interval.TotalSeconds:0.###} s to {collector}, backlog {Path.GetFullPath(backlog)}");
@@ -150,7 +149,8 @@ public static class AgentCommand
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
         using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
 
-        var readers = sockets.Select(s => new Thread(() => Receive(s.Socket, sessionizer, enricher, stop.Token)) { IsBackground = true }).ToList();
+        var readers = receivers.Select(r => new Thread(() => Receive(r, sessionizer, enricher)) { IsBackground = true }).ToList();
+        foreach (var r in receivers) r.Start();
         foreach (var t in readers) t.Start();
         var sender = new Thread(() => Send(queue, collector!, keyId!, secret, stop.Token, stderr)) { IsBackground = true };
         sender.Start();
@@ -160,8 +160,9 @@ public static class AgentCommand
         {
             last = MakeBatch(sessionizer, exporter, symbols, queue, name!, last);
         }
-        foreach (var (s, _) in sockets) s.Dispose();
+        foreach (var r in receivers) r.Stop();
         foreach (var t in readers) t.Join();
+        foreach (var r in receivers) r.Dispose();
         MakeBatch(sessionizer, exporter, symbols, queue, name!, last);
         // A last try to deliver; what is left stays in the backlog for the next start.
         sender.Join(TimeSpan.FromSeconds(5));
@@ -179,27 +180,22 @@ public static class AgentCommand
         return now;
     }
 
-    private static void Receive(Socket socket, Sessionizer sessionizer, Enrichment.Enricher? enricher, CancellationToken stop)
+    /// <summary>Decodes what a receiver queues, enriches it when there is an inventory, and hands it to the sessionizer, until the receiver is stopped and drained.</summary>
+    private static void Receive(DatagramReceiver receiver, Sessionizer sessionizer, Enrichment.Enricher? enricher)
     {
         var decoder = new FlowDecoder();
-        var buffer = new byte[65536];
         var decoded = new FlowBatch(256);
         var enriched = new FlowBatch(256);
-        EndPoint from = new IPEndPoint(socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
-        while (!stop.IsCancellationRequested)
+        while (!receiver.Drained)
         {
-            int n;
-            try
+            if (!receiver.TryTake(out var entry, out var data))
             {
-                n = socket.ReceiveFrom(buffer, ref from);
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                if (stop.IsCancellationRequested || e is ObjectDisposedException) return;
+                receiver.Wait(TimeSpan.FromMilliseconds(200));
                 continue;
             }
             decoded.Clear();
-            decoder.Decode(buffer.AsSpan(0, n), FlowAddress.FromIPAddress(((IPEndPoint)from).Address), Ingest.Collector.NowMicros(), decoded);
+            decoder.Decode(data.Span, entry.Exporter, entry.TimeReceived, decoded);
+            receiver.Release(entry);
             var batch = decoded;
             if (enricher is not null)
             {

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Threading.Channels;
+using Flowline.Ingest;
 using Flowline.Wire;
 using Flowline.Wire.Capture;
 using Flowline.Records;
@@ -163,8 +163,6 @@ internal static class DecodeCommand
             return true;
         }
 
-        private readonly record struct Received(byte[] Buffer, int Length, FlowAddress Source, long Time);
-
         public int FromSockets(List<IPEndPoint> endpoints, double seconds, int receiveBuffer, TextWriter stderr)
         {
             using var cts = new CancellationTokenSource();
@@ -175,88 +173,53 @@ internal static class DecodeCommand
                 cts.Cancel();
             };
             Console.CancelKeyPress += onCancel;
-            var channel = Channel.CreateBounded<Received>(new BoundedChannelOptions(8192)
-            {
-                FullMode = BoundedChannelFullMode.DropWrite,
-                SingleReader = true,
-            });
-            var sockets = new List<Socket>();
-            long queueDrops = 0;
+            var receivers = new List<DatagramReceiver>();
             try
             {
                 foreach (var ep in endpoints)
                 {
-                    var socket = new Socket(ep.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
                     try
                     {
-                        socket.ReceiveBufferSize = receiveBuffer;
-                        if (ep.AddressFamily == AddressFamily.InterNetworkV6 && ep.Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
-                        socket.Bind(ep);
+                        receivers.Add(new DatagramReceiver(ep, receiveBuffer, queueBytes: 32 << 20, queueDatagrams: 65_536, name: $"recv {ep}"));
                     }
                     catch (SocketException e)
                     {
-                        socket.Dispose();
                         stderr.WriteLine($"flowline decode: cannot listen on udp://{ep}: {e.Message}");
                         return 1;
                     }
-                    sockets.Add(socket);
-                    stderr.WriteLine($"flowline decode: listening on udp://{socket.LocalEndPoint}");
+                    stderr.WriteLine($"flowline decode: listening on udp://{receivers[^1].LocalEndPoint}");
                 }
-                var receivers = sockets.Select(s => Task.Run(async () =>
+                foreach (var r in receivers) r.Start();
+                // One decoder takes from every receiver in turn, sleeping briefly when all are empty.
+                while (!Done && !cts.IsCancellationRequested)
                 {
-                    var any = s.AddressFamily == AddressFamily.InterNetworkV6 ? (EndPoint)new IPEndPoint(IPAddress.IPv6Any, 0) : new IPEndPoint(IPAddress.Any, 0);
-                    while (!cts.IsCancellationRequested)
+                    var any = false;
+                    foreach (var r in receivers)
                     {
-                        var buffer = ArrayPool<byte>.Shared.Rent(65536);
-                        SocketReceiveFromResult r;
-                        try
+                        while (!Done && r.TryTake(out var entry, out var data))
                         {
-                            r = await s.ReceiveFromAsync(buffer, SocketFlags.None, any, cts.Token).ConfigureAwait(false);
-                        }
-                        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-                        {
-                            ArrayPool<byte>.Shared.Return(buffer);
-                            break;
-                        }
-                        var from = ((IPEndPoint)r.RemoteEndPoint).Address;
-                        if (from.IsIPv4MappedToIPv6) from = from.MapToIPv4();
-                        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
-                        if (!channel.Writer.TryWrite(new Received(buffer, r.ReceivedBytes, FlowAddress.FromIPAddress(from), now)))
-                        {
-                            Interlocked.Increment(ref queueDrops);
-                            ArrayPool<byte>.Shared.Return(buffer);
+                            any = true;
+                            try
+                            {
+                                Decode(data.Span, entry.Exporter, entry.TimeReceived);
+                            }
+                            finally
+                            {
+                                r.Release(entry);
+                            }
                         }
                     }
-                })).ToArray();
-
-                try
-                {
-                    while (!Done)
-                    {
-                        var next = channel.Reader.ReadAsync(cts.Token).AsTask().GetAwaiter().GetResult();
-                        try
-                        {
-                            Decode(next.Buffer.AsSpan(0, next.Length), next.Source, next.Time);
-                        }
-                        finally
-                        {
-                            ArrayPool<byte>.Shared.Return(next.Buffer);
-                        }
-                    }
+                    if (!any) receivers[0].Wait(TimeSpan.FromMilliseconds(receivers.Count == 1 ? 200 : 5));
                 }
-                catch (OperationCanceledException)
-                {
-                }
-                cts.Cancel();
-                foreach (var s in sockets) s.Dispose();
-                Task.WaitAll(receivers, TimeSpan.FromSeconds(2));
+                foreach (var r in receivers) r.Stop();
+                var queueDrops = receivers.Sum(r => r.QueueDrops);
                 if (queueDrops > 0) stderr.WriteLine($"flowline decode: {queueDrops} datagrams dropped: output could not keep up");
                 return 0;
             }
             finally
             {
                 Console.CancelKeyPress -= onCancel;
-                foreach (var s in sockets) s.Dispose();
+                foreach (var r in receivers) r.Dispose();
             }
         }
     }
