@@ -17,7 +17,7 @@ namespace Flowline.Api;
 /// sort_fields, limit, session_type (client or server, required on session tables), is_service_instance,
 /// dir (flow tables: 1 ingress, 0 egress). The answer is <c>{"value": [rows]}</c> as Contrail gives it.
 /// </summary>
-public static class ContrailQuery
+public static partial class ContrailQuery
 {
     public sealed class QueryException(string message) : Exception(message);
 
@@ -202,7 +202,7 @@ public static class ContrailQuery
         // The select list: plain columns, T, T=N, aggregates.
         long bucket = 0;
         var plain = new List<Column>();
-        var outputs = new List<(string Key, Func<List<FlowRecord>, object?>? Aggregate, Column? Column)>();
+        var outputs = new List<(string Key, Func<Accumulator>? Aggregate, Column? Column)>();
         var hasAggregate = false;
         var hasT = false;
         foreach (var name in select)
@@ -231,12 +231,12 @@ public static class ContrailQuery
                 {
                     if (!table.Counters.Contains(arg)) throw new QueryException($"'{name}': SUM takes a counter of {table.Name} ({string.Join(", ", table.Counters)})");
                     var c = table.Columns[arg];
-                    outputs.Add((name, rows => rows.Sum(r => (long)c.Get(r, names)!), null));
+                    outputs.Add((name, () => new Sum(c, names), null));
                 }
                 else if (fn == "COUNT_DISTINCT")
                 {
                     var c = table.Columns.GetValueOrDefault(arg) ?? throw new QueryException($"'{name}': {arg} is not a column of {table.Name}");
-                    outputs.Add((name, rows => (long)rows.Select(r => c.Get(r, names)).Distinct().Count(), null));
+                    outputs.Add((name, () => new Distinct(c, names), null));
                 }
                 else throw new QueryException($"'{name}': supported aggregates are SUM, COUNT_DISTINCT and sample_count");
                 hasAggregate = true;
@@ -245,7 +245,7 @@ public static class ContrailQuery
             if (name is "sample_count" or "flow_count" or "session_class_id" or "flow_class_id")
             {
                 if (!table.Series || name is "session_class_id" or "flow_class_id") throw new QueryException($"'{name}' is not supported on {table.Name}");
-                outputs.Add((name, rows => (long)rows.Count, null));
+                outputs.Add((name, () => new Count(), null));
                 hasAggregate = true;
                 continue;
             }
@@ -264,83 +264,78 @@ public static class ContrailQuery
         }
 
         var where = Terms(q, "where", table, isFilter: false);
-        var rows = new List<FlowRecord>();
-        foreach (var r in scan(table.Kind == Kind.Session, start, end + 1))
+        var postFilter = q.TryGetProperty("filter", out var filterElement) && filterElement.ValueKind == JsonValueKind.Array && filterElement.GetArrayLength() > 0
+            ? FilterTerms(filterElement) : null;
+        bool Kept(JsonObject o) => postFilter is null || postFilter.Any(and => and.All(t => Match(t, Plain(o[t.Name]))));
+        var limit = q.TryGetProperty("limit", out var limitElement) && limitElement.ValueKind == JsonValueKind.Number && limitElement.TryGetInt32(out var l) && l > 0 ? l : 0;
+        var sorted = q.TryGetProperty("sort_fields", out var sortFieldsElement) && sortFieldsElement.ValueKind == JsonValueKind.Array && sortFieldsElement.GetArrayLength() > 0;
+        var comparer = sorted ? Sorting(q, sortFieldsElement, select, bucket, hasT) : null;
+
+        // The rows that pass, one at a time as the store reads them: never all of them at once.
+        IEnumerable<FlowRecord> Matching()
         {
-            if (table.Kind == Kind.Session)
+            foreach (var r in scan(table.Kind == Kind.Session, start, end + 1))
             {
-                if ((r.SessionFlags & side) == 0) continue;
-                if (((r.SessionFlags & SessionFlags.ServiceInstance) != 0) != serviceInstance) continue;
-            }
-            else if (Ingress(r) != ingress) continue;
-            if (where is null || where.Any(and => and.All(t => Match(t, table.Columns[t.Name].Get(r, names)))))
-            {
-                rows.Add(r);
+                if (table.Kind == Kind.Session)
+                {
+                    if ((r.SessionFlags & side) == 0) continue;
+                    if (((r.SessionFlags & SessionFlags.ServiceInstance) != 0) != serviceInstance) continue;
+                }
+                else if (Ingress(r) != ingress) continue;
+                if (where is null || where.Any(and => and.All(t => Match(t, table.Columns[t.Name].Get(r, names))))) yield return r;
             }
         }
 
         var result = new List<JsonObject>();
         if (hasAggregate || bucket != 0)
         {
-            // Grouped by the plain columns (and the T= bucket); aggregates over each group.
-            var groups = new Dictionary<string, (long Bucket, List<FlowRecord> Rows)>(StringComparer.Ordinal);
-            foreach (var r in rows)
+            // Grouped by the plain columns (and the T= bucket); each group keeps its first row and running aggregates.
+            var groups = new Dictionary<string, (long Bucket, FlowRecord First, Accumulator[] Aggregates)>(StringComparer.Ordinal);
+            foreach (var r in Matching())
             {
                 var b = bucket == 0 ? 0 : Aggregator.FloorBucket(r.Start, bucket);
                 var key = b.ToString(CultureInfo.InvariantCulture) + "\u0001" + string.Join("\u0001", plain.Select(c => c.Get(r, names)));
-                if (!groups.TryGetValue(key, out var g)) groups[key] = g = (b, []);
-                g.Rows.Add(r);
+                if (!groups.TryGetValue(key, out var g))
+                {
+                    if (groups.Count >= MaxGroups) throw new QueryException($"the answer has more than {MaxGroups} groups: narrow the time range or the where clause, or select fewer columns");
+                    groups[key] = g = (b, r, outputs.Select(x => x.Aggregate?.Invoke() ?? Accumulator.Nothing).ToArray());
+                }
+                foreach (var a in g.Aggregates) a.Add(r);
             }
-            foreach (var (b, members) in groups.Values)
+            foreach (var (b, first, aggregates) in groups.Values)
             {
                 var o = new JsonObject();
                 if (bucket != 0) o["T="] = b;
-                foreach (var (key, aggregate, column) in outputs)
+                for (var i = 0; i < outputs.Count; i++)
                 {
-                    o[key] = ToNode(aggregate is not null ? aggregate(members) : column!.Get(members[0], names));
+                    var (key, aggregate, column) = outputs[i];
+                    o[key] = ToNode(aggregate is not null ? aggregates[i].Value : column!.Get(first, names));
                 }
-                result.Add(o);
+                if (Kept(o)) result.Add(o);
             }
+            if (comparer is not null) result.Sort(comparer);
+            if (limit > 0 && result.Count > limit) result.RemoveRange(limit, result.Count - limit);
         }
         else
         {
-            foreach (var r in rows)
+            // Rows: a limit without sorting ends the scan; with sorting only the best `limit` are kept as it goes.
+            foreach (var r in Matching())
             {
                 var o = new JsonObject();
                 if (hasT) o["T"] = r.Start;
                 foreach (var (key, _, column) in outputs) o[key] = ToNode(column!.Get(r, names));
+                if (!Kept(o)) continue;
                 result.Add(o);
-            }
-        }
-
-        if (q.TryGetProperty("filter", out var filterElement) && filterElement.ValueKind == JsonValueKind.Array && filterElement.GetArrayLength() > 0)
-        {
-            var filter = FilterTerms(filterElement);
-            result = result.Where(o => filter.Any(and => and.All(t => Match(t, Plain(o[t.Name]))))).ToList();
-        }
-        if (q.TryGetProperty("sort_fields", out var sortFields) && sortFields.ValueKind == JsonValueKind.Array && sortFields.GetArrayLength() > 0)
-        {
-            var keys = sortFields.EnumerateArray().Select(e => e.GetString() ?? "").ToList();
-            foreach (var k in keys)
-            {
-                var selected = select.Contains(k) || k == "T=" && bucket != 0 || k == "T" && hasT;
-                if (!selected) throw new QueryException($"sort_fields: '{k}' is not in select_fields");
-            }
-            var descending = q.TryGetProperty("sort", out var sort) && sort.ValueKind == JsonValueKind.Number && sort.GetInt32() == 2;
-            var comparer = Comparer<JsonObject>.Create((a, b) =>
-            {
-                foreach (var k in keys)
+                if (comparer is null && limit > 0 && result.Count == limit) break;
+                if (comparer is not null && limit > 0 && result.Count >= 2 * limit + 1024)
                 {
-                    var c = Compare(Plain(a[k]), Plain(b[k]));
-                    if (c != 0) return descending ? -c : c;
+                    result.Sort(comparer);
+                    result.RemoveRange(limit, result.Count - limit);
                 }
-                return 0;
-            });
-            result.Sort(comparer);
-        }
-        if (q.TryGetProperty("limit", out var limit) && limit.ValueKind == JsonValueKind.Number && limit.GetInt32() > 0 && result.Count > limit.GetInt32())
-        {
-            result = result.Take(limit.GetInt32()).ToList();
+                if (limit == 0 && result.Count > MaxRows) throw new QueryException($"the answer has more than {MaxRows} rows: give a limit of at most {MaxRows} or narrow the query");
+            }
+            if (comparer is not null) result.Sort(comparer);
+            if (limit > 0 && result.Count > limit) result.RemoveRange(limit, result.Count - limit);
         }
         return new JsonObject { ["value"] = new JsonArray(result.Select(o => (JsonNode)o).ToArray()) };
     }
