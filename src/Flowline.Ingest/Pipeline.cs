@@ -141,7 +141,6 @@ internal sealed class Pipeline : IDisposable
 
     private void Decode(in DatagramRing.Entry entry, ReadOnlySpan<byte> datagram, ref CollectorSink sink)
     {
-        _collector.Forwarding.Forward(datagram, _protocol, entry.Exporter);
         var stats = Decoder.Stats;
         var dataBefore = stats.DataRecords;
         var pendingBefore = stats.PendingSets + stats.PendingDecoded;
@@ -149,6 +148,8 @@ internal sealed class Pipeline : IDisposable
         sink.BeginDatagram(entry.Exporter);
         var rowsBefore = sink.Batch.Count;
         var result = Decoder.Decode(datagram, entry.Exporter, entry.TimeReceived, ref sink);
+        // Only what decoded is copied on: a forwarding session must not carry junk anyone can send to our port.
+        if (result.IsOk) _collector.Forwarding.Forward(datagram, _protocol, entry.Exporter);
         if (sink.Batch.Count > rowsBefore)
         {
             if (sink.Batch.Count - _realtimeFrom >= RealtimeChunk) OfferRealtime(sink.Batch);

@@ -73,9 +73,12 @@ public sealed class ForwardingTests : IDisposable
             // take them, within socket buffers of the system's default size.
             var gotAll = new List<byte[]>();
             var gotOne = new List<byte[]>();
+            // Junk between the bursts (a truncated sFlow datagram, a bad version, noise): counted, never forwarded.
+            byte[][] junk = [datagrams[0][..20], [0, 0, 0, 9, 1, 2, 3], [.. Enumerable.Range(0, 300).Select(b => (byte)(b * 7))]];
             for (var i = 0; i < datagrams.Count; i += 100)
             {
                 var burst = datagrams.Skip(i).Take(100).ToList();
+                foreach (var j in junk) sender.Send(j);
                 foreach (var d in burst) sender.Send(d);
                 gotAll.AddRange(ReceiveAll(all, burst.Count));
                 gotOne.AddRange(ReceiveAll(one, Enumerable.Range(i, burst.Count).Count(k => k % 3 == 0)));
@@ -86,6 +89,7 @@ public sealed class ForwardingTests : IDisposable
             using (var exporters = JsonDocument.Parse(serve.Get("/api/v1/exporters")))
             {
                 Assert.Equal(0, exporters.RootElement.GetProperty("exporters").EnumerateArray().Sum(e => e.GetProperty("queue_drops").GetInt64()));
+                Assert.True(exporters.RootElement.GetProperty("exporters").EnumerateArray().Sum(e => e.GetProperty("malformed").GetInt64()) >= junk.Length);
             }
 
             using (var list = JsonDocument.Parse(Send(HttpMethod.Get, $"{serve.Url}/forwarding/json").Body))
@@ -204,9 +208,12 @@ public sealed class ForwardingTests : IDisposable
             sender.Connect(IPAddress.Loopback, serve.Ports["sflow"]);
             var gotAll = new List<byte[]>();
             var gotTenant = new List<byte[]>();
+            // Junk between the bursts (a truncated sFlow datagram, a bad version, noise): counted, never forwarded.
+            byte[][] junk = [datagrams[0][..20], [0, 0, 0, 9, 1, 2, 3], [.. Enumerable.Range(0, 300).Select(b => (byte)(b * 7))]];
             for (var i = 0; i < datagrams.Count; i += 100)
             {
                 var burst = datagrams.Skip(i).Take(100).ToList();
+                foreach (var j in junk) sender.Send(j);
                 foreach (var d in burst) sender.Send(d);
                 gotAll.AddRange(ReceiveAll(all, burst.Count));
                 gotTenant.AddRange(ReceiveAll(tenant, Enumerable.Range(i, burst.Count).Count(k => forTenant[k])));
