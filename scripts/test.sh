@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Sets up (Debian packages, NuGet restore) and runs every test. The last line is "N passed, N failed".
+# Each test project writes its own result file; a project without one (its test host crashed, or it never
+# ran) counts as a failure, and a test that hangs is stopped after FLOWLINE_HANG_TIMEOUT (default 15m)
+# with a dump, instead of running until CI's time is up.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh" || { echo "0 passed, 1 failed"; exit 1; }
@@ -7,28 +10,50 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 results="$root/.build/test-results"
 rm -rf "$results"
 mkdir -p "$results"
-dotnet test "$root/Flowline.slnx" -c Release --nologo \
-  --logger "trx;LogFilePrefix=results" --logger "console;verbosity=minimal" \
-  --results-directory "$results"
-status=$?
+hang=${FLOWLINE_HANG_TIMEOUT:-15m}
+
+dotnet build "$root/Flowline.slnx" -c Release --nologo -v quiet || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0
 failed=0
-shopt -s nullglob
-for trx in "$results"/*.trx; do
+status=0
+mapfile -t projects < <(find "$root/tests" -name '*.Tests.csproj' | sort)
+if [ "${#projects[@]}" -eq 0 ]; then
+  echo "test.sh: no test projects found under tests/" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+for project in "${projects[@]}"; do
+  name=$(basename "$project" .csproj)
+  dotnet test "$project" -c Release --no-build --nologo \
+    --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" \
+    --results-directory "$results" --blame-hang-timeout "$hang" || status=1
+  trx="$results/$name.trx"
+  if [ ! -s "$trx" ]; then
+    echo "test.sh: $name wrote no result file: counted as a failure" >&2
+    failed=$((failed + 1))
+    status=1
+    continue
+  fi
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
   p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
   f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
   e=$(sed -n 's/.* error="\([0-9]*\)".*/\1/p' <<<"$counters")
-  passed=$((passed + ${p:-0}))
+  if [ -z "$p" ]; then
+    echo "test.sh: $name's result file has no counters: counted as a failure" >&2
+    failed=$((failed + 1))
+    status=1
+    continue
+  fi
+  passed=$((passed + p))
   failed=$((failed + ${f:-0} + ${e:-0}))
 done
-trx_count=$(ls "$results"/*.trx 2>/dev/null | wc -l)
-# A test host that crashed leaves no result file: count it as a failure rather than a silent pass.
+# A test host that crashed may leave counters that look clean: a failing run is never reported as all passed.
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1
 fi
-if [ "$trx_count" -eq 0 ]; then
+if [ "$passed" -eq 0 ]; then
+  echo "test.sh: no test ran" >&2
   failed=$((failed > 0 ? failed : 1))
 fi
 echo "$passed passed, $failed failed"
