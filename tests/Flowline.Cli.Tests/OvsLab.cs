@@ -42,8 +42,9 @@ public sealed class OvsLab : IDisposable
                 A = AddHost("a", "10.77.0.1");
                 B = AddHost("b", "10.77.0.2");
             }
-            // The bridge's own port is a tap device that ovs-vswitchd creates after add-br returns.
-            for (var attempt = 0; attempt < 100 && !Directory.Exists($"/sys/class/net/{Bridge}"); attempt++) Thread.Sleep(100);
+            // The bridge's own port is a tap device that ovs-vswitchd creates after add-br returns (seconds on a busy machine).
+            var deadline = DateTime.UtcNow.AddSeconds(90);
+            while (!Directory.Exists($"/sys/class/net/{Bridge}") && DateTime.UtcNow < deadline) Thread.Sleep(100);
             Run(FlowlineProcess.Tool("ip"), "link", "set", Bridge, "up");
         }
         catch
