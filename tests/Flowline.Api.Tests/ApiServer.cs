@@ -51,14 +51,14 @@ public sealed class ApiServer : IAsyncDisposable
 
     /// <summary>Sends a DescribeFlowLog GET signed with the key (at <paramref name="at"/>, default now); status and parsed body.</summary>
     public async Task<(int Status, JsonElement Body)> Describe(AccessKey? key, IEnumerable<KeyValuePair<string, string>> parameters, DateTimeOffset? at = null,
-        Func<string, string>? tamper = null)
+        Func<string, string>? tamper = null, Action<HttpRequestMessage>? prepare = null)
     {
         var p = new List<KeyValuePair<string, string>> { new("Version", "2016-03-01"), new("Action", "DescribeFlowLog") };
         p.AddRange(parameters);
         if (key is not null) Signatures.SignAction(p, key.Id, key.Secret, "GET", Base.Authority, at ?? DateTimeOffset.UtcNow);
         var query = string.Join('&', p.Select(kv => Signatures.Encode(kv.Key) + "=" + Signatures.Encode(kv.Value)));
         if (tamper is not null) query = tamper(query);
-        return await Get(new Uri(Base, "/?" + query));
+        return await Get(new Uri(Base, "/?" + query), prepare);
     }
 
     public async Task<(int Status, JsonElement Body)> Get(Uri url, Action<HttpRequestMessage>? prepare = null)

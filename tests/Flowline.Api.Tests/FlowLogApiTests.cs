@@ -257,6 +257,20 @@ public sealed class FlowLogApiTests(FlowLogServer f) : IClassFixture<FlowLogServ
     }
 
     [Fact]
+    public async Task The_admin_password_may_come_in_a_header_so_that_it_stays_out_of_urls_and_logs()
+    {
+        List<KeyValuePair<string, string>> other = [.. Window(0, 10), P("account", "acc-b"), P("direction_ing", "1")];
+        var (status, body) = await f.Server.Describe(f.Admin, other, prepare: r => r.Headers.Add(ApiV1.AdminPasswordHeader, ApiServer.AdminPasswordText));
+        Assert.Equal(200, status);
+        Assert.All(Items(body), i => Assert.Equal("default-domain:acc-b:net", i.GetProperty("sourcevn").GetString()));
+        // Signed anew (a signature is served once).
+        (status, body) = await f.Server.Describe(f.Admin, other, at: DateTimeOffset.UtcNow.AddSeconds(-2), prepare: r => r.Headers.Add(ApiV1.AdminPasswordHeader, "guess"));
+        Assert.Equal(403, status);
+        Assert.Equal("admin_password is wrong", Error(body).Message);
+        Assert.StartsWith("pbkdf2-sha256$600000$", AdminPassword.Hash("any password"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Unknown_and_missing_actions_are_refused()
     {
         var (status, body) = await f.Server.Get(new Uri(f.Server.Base, "/?Action=RunInstances"));

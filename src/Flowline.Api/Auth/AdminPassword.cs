@@ -12,7 +12,8 @@ namespace Flowline.Api;
 /// </summary>
 public sealed class AdminPassword
 {
-    public const int DefaultIterations = 210_000;
+    /// <summary>PBKDF2-SHA256 rounds for a new hash: what OWASP asks for this hash (2023).</summary>
+    public const int DefaultIterations = 600_000;
     private readonly int _iterations;
     private readonly byte[] _salt;
     private readonly byte[] _hash;

@@ -62,6 +62,11 @@ public sealed class ActionApi(IFlowStore store, RequestGuard guard, AuditLog aud
             await Error(context, requestId, authError);
             return;
         }
+        // The admin password may come in a header rather than in the parameters, to stay out of URLs and logs.
+        if (!map.ContainsKey("admin_password") && context.Request.Headers[ApiV1.AdminPasswordHeader].ToString() is { Length: > 0 } header)
+        {
+            map["admin_password"] = header;
+        }
         var (request, ruleError) = DescribeFlowLog.Check(map, key!, options, guard.Now);
         if (ruleError is not null)
         {
