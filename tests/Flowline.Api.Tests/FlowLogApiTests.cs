@@ -259,9 +259,11 @@ public sealed class FlowLogApiTests(FlowLogServer f) : IClassFixture<FlowLogServ
     [Fact]
     public async Task The_admin_password_may_come_in_a_header_so_that_it_stays_out_of_urls_and_logs()
     {
-        List<KeyValuePair<string, string>> other = [.. Window(0, 10), P("account", "acc-b"), P("direction_ing", "1")];
+        // A window of its own: the same parameters signed in the same second as another test's would be a replay.
+        List<KeyValuePair<string, string>> other = [.. Window(0, 9), P("account", "acc-b"), P("direction_ing", "1")];
         var (status, body) = await f.Server.Describe(f.Admin, other, prepare: r => r.Headers.Add(ApiV1.AdminPasswordHeader, ApiServer.AdminPasswordText));
         Assert.Equal(200, status);
+        Assert.NotEmpty(Items(body));
         Assert.All(Items(body), i => Assert.Equal("default-domain:acc-b:net", i.GetProperty("sourcevn").GetString()));
         // Signed anew (a signature is served once).
         (status, body) = await f.Server.Describe(f.Admin, other, at: DateTimeOffset.UtcNow.AddSeconds(-2), prepare: r => r.Headers.Add(ApiV1.AdminPasswordHeader, "guess"));

@@ -22,6 +22,22 @@ public sealed class RequestGuard(KeyStore keys, TimeProvider? time = null, int f
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly ConcurrentDictionary<string, long> _seen = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<IPAddress, Failures> _failures = new();
+
+    /// <summary>Senders with recent failures held at most; past that, the oldest spans are forgotten first.</summary>
+    public const int MaxFailureEntries = 100_000;
+
+    /// <summary>Who failures count against: an IPv4 address, or an IPv6 /64 (one host usually holds a whole /64).</summary>
+    public static IPAddress Bucket(IPAddress a)
+    {
+        if (a.IsIPv4MappedToIPv6) return a.MapToIPv4();
+        if (a.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6) return a;
+        var bytes = a.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes);
+    }
+
+    /// <summary>Senders whose failures are being counted now.</summary>
+    public int FailureEntries => _failures.Count;
     private long _nextPurge;
 
     public KeyStore Keys => keys;
@@ -36,7 +52,7 @@ public sealed class RequestGuard(KeyStore keys, TimeProvider? time = null, int f
     /// <summary>Refuses an address that failed too often lately (429), before any other work.</summary>
     public ApiError? Blocked(IPAddress? from)
     {
-        if (from is null || !_failures.TryGetValue(from, out var f)) return null;
+        if (from is null || !_failures.TryGetValue(Bucket(from), out var f)) return null;
         lock (f)
         {
             var now = Now.ToUnixTimeMilliseconds();
@@ -52,7 +68,10 @@ public sealed class RequestGuard(KeyStore keys, TimeProvider? time = null, int f
     public void Fail(IPAddress? from)
     {
         if (from is null) return;
-        var f = _failures.GetOrAdd(from, _ => new Failures());
+        var now0 = Now.ToUnixTimeMilliseconds();
+        Purge(now0);
+        if (_failures.Count >= MaxFailureEntries) Evict(now0);
+        var f = _failures.GetOrAdd(Bucket(from), _ => new Failures());
         lock (f)
         {
             var now = Now.ToUnixTimeMilliseconds();
@@ -121,6 +140,21 @@ public sealed class RequestGuard(KeyStore keys, TimeProvider? time = null, int f
         Purge(now.ToUnixTimeMilliseconds());
         key = found;
         return null;
+    }
+
+    /// <summary>At the cap: forgets expired spans, then the oldest half, so the map stays bounded whatever senders try.</summary>
+    private void Evict(long now)
+    {
+        foreach (var (address, f) in _failures)
+        {
+            lock (f)
+            {
+                if (now - f.SpanStart >= FailureSpan.TotalMilliseconds) _failures.TryRemove(address, out _);
+            }
+        }
+        if (_failures.Count < MaxFailureEntries) return;
+        var oldest = _failures.OrderBy(kv => Volatile.Read(ref kv.Value.SpanStart)).Take(_failures.Count / 2).Select(kv => kv.Key).ToList();
+        foreach (var a in oldest) _failures.TryRemove(a, out _);
     }
 
     private void Purge(long now)
