@@ -1,8 +1,4 @@
-using System.Globalization;
-using System.Net;
-using System.Text;
 using System.Text.Json.Nodes;
-using Flowline.Ingest;
 using Flowline.Realtime;
 using Flowline.Records;
 using Microsoft.AspNetCore.Builder;
