@@ -20,6 +20,12 @@ public sealed class ApiOptions
     /// <summary>sFlow-RT's own behaviour, for scripts written for it: its face open without signature to clients on loopback.</summary>
     public bool RealtimeOpenOnLoopback { get; set; }
 
+    /// <summary>The largest request body on every route but those marked <see cref="AccessPolicy.LargeBody"/> (<c>max_request_body</c>).</summary>
+    public long MaxRequestBody { get; set; } = 1 << 20;
+
+    /// <summary>The largest body of an inventory upload or an agent's batch (<c>max_upload_body</c>).</summary>
+    public long MaxUploadBody { get; set; } = 64L << 20;
+
     /// <summary>How far back DescribeFlowLog's start_time may lie.</summary>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(15);
 

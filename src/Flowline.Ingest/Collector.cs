@@ -27,6 +27,7 @@ public sealed class Collector : IDisposable
     public Collector(CollectorOptions options, FlowStores stores, Action<string>? log = null)
     {
         Options = options;
+        Admission = ExporterAdmission.For(options);
         _log = log ?? (_ => { });
         Store = stores.Flows;
         if (options.Inventory is not null)
@@ -125,6 +126,10 @@ public sealed class Collector : IDisposable
     }
 
     public CollectorOptions Options { get; }
+    /// <summary>The allow-list and the sFlow agent check, with what they refused.</summary>
+    public ExporterAdmission Admission { get; }
+    /// <summary>Exporters forgotten: beyond <see cref="CollectorOptions.MaxExporters"/>, or idle for <see cref="CollectorOptions.ExporterIdle"/>.</summary>
+    public long ExportersEvicted => Interlocked.Read(ref _exportersEvicted);
     public IFlowStore Store { get; }
     /// <summary>Tenancy enrichment, when an inventory is configured.</summary>
     public Enrichment.Enricher? Enricher { get; }
@@ -151,6 +156,22 @@ public sealed class Collector : IDisposable
     public long QueueDepth => _pipelines.Sum(p => p.QueueDepth);
     internal IReadOnlyList<Pipeline> Pipelines => _pipelines;
 
+    /// <summary>The decoders' template caches together: scopes held, templates, held data bytes, and what their limits evicted or refused.</summary>
+    public TemplateCounters Templates
+    {
+        get
+        {
+            var t = new TemplateCounters();
+            foreach (var p in _pipelines)
+            {
+                var c = p.Decoder.Templates;
+                t = new TemplateCounters(t.Scopes + c.Exporters.Count, t.Templates + c.TemplateTotal, t.PendingBytes + c.PendingBytesTotal,
+                    t.ScopesEvicted + c.ScopesEvicted, t.TemplatesRefused + c.TemplatesRefused, t.PendingRefused + c.PendingRefused);
+            }
+            return t;
+        }
+    }
+
     /// <summary>Each receiving socket's counters, for the self-metrics.</summary>
     public IEnumerable<SocketCounters> SocketCounters =>
         _pipelines.Select(p => new SocketCounters(p.Listener, p.Index, p.Received, p.QueueDrops, p.QueueDepth, p.QueueCapacity, p.LastBatchSeconds));
@@ -167,7 +188,43 @@ public sealed class Collector : IDisposable
         _ = Task.Run(Store.Prepare);
     }
 
-    internal ExporterState Exporter(ExporterId id) => _exporters.GetOrAdd(id, static i => new ExporterState(i));
+    internal ExporterState Exporter(ExporterId id)
+    {
+        if (_exporters.TryGetValue(id, out var known)) return known;
+        if (_exporters.Count >= Options.MaxExporters) EvictExporters();
+        return _exporters.GetOrAdd(id, static i => new ExporterState(i));
+    }
+
+    private readonly Lock _eviction = new();
+    private long _exportersEvicted;
+
+    /// <summary>
+    /// Makes room for new exporters: a tenth of them go, those that never sent a record first, then the longest
+    /// silent. Anyone can make up sFlow agent addresses and observation domains; real exporters send records.
+    /// </summary>
+    private void EvictExporters()
+    {
+        lock (_eviction)
+        {
+            if (_exporters.Count < Options.MaxExporters) return;
+            var victims = _exporters.Values.OrderBy(e => e.Records > 0).ThenBy(e => e.LastSeen)
+                .Take(Math.Max(1, Options.MaxExporters / 10)).ToList();
+            foreach (var v in victims)
+            {
+                if (_exporters.TryRemove(v.Id, out _)) Interlocked.Increment(ref _exportersEvicted);
+            }
+        }
+    }
+
+    /// <summary>Forgets exporters not heard from for <see cref="CollectorOptions.ExporterIdle"/> (on the maintenance timer).</summary>
+    internal void EvictIdleExporters(long nowMicros)
+    {
+        var before = nowMicros - (long)(Options.ExporterIdle.TotalMilliseconds * 1000);
+        foreach (var e in _exporters.Values)
+        {
+            if (e.LastSeen != 0 && e.LastSeen < before && _exporters.TryRemove(e.Id, out _)) Interlocked.Increment(ref _exportersEvicted);
+        }
+    }
 
     internal uint SamplingOverride(FlowAddress agent, FlowAddress from) =>
         _sampling.Count == 0 ? 0 : _sampling.TryGetValue(agent, out var r) || _sampling.TryGetValue(from, out r) ? r : 0;
@@ -235,13 +292,21 @@ public sealed class Collector : IDisposable
 
     internal void TemplatesChanged() => Interlocked.Increment(ref _templatesVersion);
 
-    internal void MaybeSaveTemplates(Pipeline p)
+    /// <summary>Template files are rewritten at most this often while templates change (and at every stop).</summary>
+    public static readonly TimeSpan TemplateSaveInterval = TimeSpan.FromSeconds(10);
+
+    /// <summary>Saves the decoder's templates if they changed and the last save is <see cref="TemplateSaveInterval"/> old; true while a change is left unsaved.</summary>
+    internal bool MaybeSaveTemplates(Pipeline p)
     {
         var version = Interlocked.Read(ref _templatesVersion);
-        if (_templatesSaved.TryGetValue(p, out var saved) && saved == version) return;
-        if (version == 0 && TemplatesRestored == 0) return;
+        if (_templatesSaved.TryGetValue(p, out var saved) && saved == version) return false;
+        if (version == 0 && TemplatesRestored == 0) return false;
+        if (_templatesSavedAt.TryGetValue(p, out var at) && Stopwatch.GetElapsedTime(at) < TemplateSaveInterval) return true;
         SaveTemplates(p);
+        return false;
     }
+
+    private readonly ConcurrentDictionary<Pipeline, long> _templatesSavedAt = new();
 
     internal void SaveTemplates(Pipeline p)
     {
@@ -250,6 +315,7 @@ public sealed class Collector : IDisposable
         {
             TemplateFiles.Save(Options.DataDir, p.Index, p.Decoder.Templates);
             _templatesSaved[p] = version;
+            _templatesSavedAt[p] = Stopwatch.GetTimestamp();
         }
         catch (IOException e)
         {
@@ -259,6 +325,7 @@ public sealed class Collector : IDisposable
 
     private void CompactQuietPartitions()
     {
+        EvictIdleExporters(NowMicros());
         try
         {
             Store.Maintain(Options.CompactAfter);
@@ -314,6 +381,9 @@ public sealed class Collector : IDisposable
         }
     }
 }
+
+/// <summary>The template caches' sizes and what their limits evicted or refused (<see cref="Wire.DecodeLimits"/>).</summary>
+public readonly record struct TemplateCounters(long Scopes, long Templates, long PendingBytes, long ScopesEvicted, long TemplatesRefused, long PendingRefused);
 
 /// <summary>One receiving socket: datagrams received, dropped because its queue was full, waiting, the queue's size, and the last batch's store time.</summary>
 public readonly record struct SocketCounters(string Listener, int Index, long Received, long QueueDrops, long QueueDepth, long QueueCapacity, double LastBatchSeconds);

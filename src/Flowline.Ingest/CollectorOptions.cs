@@ -61,6 +61,17 @@ public sealed class CollectorOptions
     /// <summary>Which of an exporter's observations of a packet the sessions count (ingress, egress, both).</summary>
     public Flowline.Sessions.SessionObservation SessionObservation { get; set; } = Flowline.Sessions.SessionObservation.Ingress;
 
+    /// <summary>Source prefixes exporters may send from (exporters_allowed); empty: every source.</summary>
+    public List<Prefix> ExportersAllowed { get; set; } = [];
+    /// <summary>An sFlow datagram's agent address must be its source address unless the source is a relay (sflow_agent_check).</summary>
+    public bool SflowAgentCheck { get; set; }
+    /// <summary>Sources allowed to send sFlow on behalf of other agents under <see cref="SflowAgentCheck"/> (sflow_relays).</summary>
+    public List<Prefix> SflowRelays { get; set; } = [];
+    /// <summary>Exporters (address, protocol, domain) tracked at most; the idle and those that never sent a record go first (max_exporters).</summary>
+    public int MaxExporters { get; set; } = 10_000;
+    /// <summary>An exporter not heard from this long is forgotten (exporter_idle).</summary>
+    public TimeSpan ExporterIdle { get; set; } = TimeSpan.FromHours(24);
+
     /// <summary>Whether serve sessionizes, after <see cref="Sessions"/> and the inventory.</summary>
     public bool SessionsEnabled => Sessions == "on" || (Sessions == "auto" && Inventory is not null);
 

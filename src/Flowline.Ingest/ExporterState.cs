@@ -100,6 +100,9 @@ public sealed class ExporterState(ExporterId id)
         }
     }
 
+    /// <summary>Data sources whose sample sequence one exporter tracks at most.</summary>
+    public const int MaxSampleSources = 4096;
+
     /// <summary>sFlow sample sequence numbers, per data source.</summary>
     internal void SampleSequence(uint source, uint sequence)
     {
@@ -113,6 +116,11 @@ public sealed class ExporterState(ExporterId id)
                     if (gap < MaxGap) LostSamples += gap;
                     else SequenceResets++;
                 }
+            }
+            else if (_sampleSequences.Count >= MaxSampleSources)
+            {
+                // Data source ids come from the datagram: a made-up flood of them restarts the tracking instead of growing it.
+                _sampleSequences.Clear();
             }
             _sampleSequences[source] = sequence;
         }

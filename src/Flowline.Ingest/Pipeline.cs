@@ -81,7 +81,7 @@ internal sealed class Pipeline : IDisposable
             if (_receiver.TryTake(out var entry, out var data))
             {
                 dryAt = 0;
-                Decode(entry, data.Span, ref sink);
+                if (_collector.Admission.Admit(entry.Exporter, data.Span)) Decode(entry, data.Span, ref sink);
                 _receiver.Release(entry);
                 Interlocked.Increment(ref _decoded);
                 if (sink.Batch.Count >= handOver)
@@ -109,8 +109,10 @@ internal sealed class Pipeline : IDisposable
                 Thread.Sleep(1);
                 continue;
             }
-            // Idle: sleep until the reader queues something (or the batch interval comes round for a partial batch).
-            _receiver.Wait(sink.Batch.Count > 0 ? _collector.Options.BatchInterval : Timeout.InfiniteTimeSpan);
+            // Idle: sleep until the reader queues something (or the batch interval comes round for a partial
+            // batch, or a second has passed while templates wait to be saved).
+            var unsaved = _collector.MaybeSaveTemplates(this);
+            _receiver.Wait(sink.Batch.Count > 0 ? _collector.Options.BatchInterval : unsaved ? TimeSpan.FromSeconds(1) : Timeout.InfiniteTimeSpan);
         }
         if (sink.Batch.Count > 0) Append(ref sink);
         _collector.SaveTemplates(this);

@@ -105,7 +105,7 @@ public sealed class Aggregator
             sums += b.Bytes[i];
             System.Runtime.CompilerServices.Unsafe.Add(ref sums, 1) += b.Packets[i];
             System.Runtime.CompilerServices.Unsafe.Add(ref sums, 2) += flows.IsEmpty ? 1 : flows[i];
-            if (_distinct is not null) _distinct[g].Add(Value(b, i, distinct));
+            if (_distinct is not null && _distinct[g].Add(Value(b, i, distinct)) && ++_distinctTotal > _query.MaxGroups) throw TooMany("distinct values");
         }
     }
 
@@ -188,6 +188,7 @@ public sealed class Aggregator
             if (_entries.AsSpan(g * _stride, width).SequenceEqual(key)) return g;
             slot = (slot + 1) & _mask;
         }
+        if (_count >= _query.MaxGroups) throw TooMany("groups");
         if (_count == _capacity) Grow();
         var added = _count++;
         key.CopyTo(_entries.AsSpan(added * _stride, width));
@@ -202,6 +203,11 @@ public sealed class Aggregator
         }
         return added;
     }
+
+    private QueryLimitException TooMany(string what) =>
+        new($"the answer would hold more than {_query.MaxGroups:N0} {what}: narrow the time range or the filter, or group by fewer or coarser fields");
+
+    private long _distinctTotal;
 
     private void Grow()
     {

@@ -114,4 +114,9 @@ public sealed record FlowQuery
     public int Limit { get; init; }
     /// <summary>A field whose distinct values are counted per group.</summary>
     public FlowField? CountDistinct { get; init; }
+    /// <summary>Groups, and distinct values across groups, the answer may hold while it is built; beyond it the query fails with <see cref="QueryLimitException"/> (the API's limit, not the store's own work).</summary>
+    public int MaxGroups { get; init; } = int.MaxValue;
 }
+
+/// <summary>A query would hold more than its limit allows (<see cref="FlowQuery.MaxGroups"/>): narrow it.</summary>
+public sealed class QueryLimitException(string message) : Exception(message);

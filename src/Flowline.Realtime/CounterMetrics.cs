@@ -37,6 +37,21 @@ public sealed class CounterMetrics
 
     private readonly Lock _lock = new();
     private readonly Dictionary<DataSource, Source> _sources = [];
+    private long _evicted;
+
+    /// <summary>Data sources (agent, interface or other source) whose metrics are kept at most; the longest silent tenth goes beyond it.</summary>
+    public const int MaxSources = 50_000;
+
+    /// <summary>Data sources forgotten to stay within <see cref="MaxSources"/>.</summary>
+    public long Evicted => Interlocked.Read(ref _evicted);
+
+    public int Sources
+    {
+        get
+        {
+            lock (_lock) return _sources.Count;
+        }
+    }
     private readonly Dictionary<(uint, uint), string[]> _names = [];
 
     /// <summary>Takes a counter record received at <paramref name="now"/> µs; <paramref name="updated"/> hears each metric set.</summary>
@@ -53,7 +68,19 @@ public sealed class CounterMetrics
                 names = schema.Names.Select(n => n.ToLowerInvariant()).ToArray();
                 _names[(c.Enterprise, c.Format)] = names;
             }
-            if (!_sources.TryGetValue(source, out var s)) _sources[source] = s = new Source();
+            if (!_sources.TryGetValue(source, out var s))
+            {
+                // Agent addresses and source ids are whatever a datagram says: a flood of made-up ones displaces the silent.
+                if (_sources.Count >= MaxSources)
+                {
+                    foreach (var old in _sources.OrderBy(x => x.Value.Updated).Take(MaxSources / 10).Select(x => x.Key).ToList())
+                    {
+                        _sources.Remove(old);
+                        _evicted++;
+                    }
+                }
+                _sources[source] = s = new Source();
+            }
             s.Updated = now;
             s.Samples++;
             void Set(string name, double value)

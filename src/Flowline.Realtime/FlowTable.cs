@@ -62,6 +62,9 @@ public sealed class FlowTable
 
     public string Name { get; }
     public FlowDefinition Definition { get; }
+    /// <summary>Why the definition was taken out of service (counting rows into it failed); null while it counts.</summary>
+    public string? Disabled { get; internal set; }
+
     /// <summary>When a transient definition (one the Prometheus export made) was last read, µs.</summary>
     public long LastRead { get; set; }
 

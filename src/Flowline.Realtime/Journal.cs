@@ -6,8 +6,13 @@ namespace Flowline.Realtime;
 /// The last entries of a stream (logged flows, threshold events) numbered from 1, for sFlow-RT's
 /// long-poll APIs: a reader gives the last number it saw and waits until something newer arrives.
 /// </summary>
-public sealed class Journal(int capacity, string idField)
+public sealed class Journal(int capacity, string idField, int maxWaiters = 1_000)
 {
+    private int _waiters;
+
+    /// <summary>Readers waiting now.</summary>
+    public int Waiters => Volatile.Read(ref _waiters);
+
     private readonly Lock _lock = new();
     private readonly Queue<(long Id, JsonObject Entry)> _entries = new();
     private TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -61,12 +66,21 @@ public sealed class Journal(int capacity, string idField)
             }
             var left = deadline - DateTime.UtcNow;
             if (found.Count > 0 || left <= TimeSpan.Zero) return new JsonArray(found.Select(e => (JsonNode)e.DeepClone()).ToArray());
+            if (Interlocked.Increment(ref _waiters) > maxWaiters)
+            {
+                Interlocked.Decrement(ref _waiters);
+                throw new RealtimeLimitException($"{maxWaiters} readers are waiting already: poll without timeout, or again later");
+            }
             try
             {
                 await arrived.WaitAsync(left, cancel);
             }
             catch (TimeoutException)
             {
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiters);
             }
         }
     }

@@ -19,9 +19,13 @@ public static class KeyParser
 
     private static readonly string[] Actions = ["", "pass", "drop"];
 
+    /// <summary>The longest key list (its nesting is bounded by it).</summary>
+    public const int MaxKeysLength = 1024;
+
     /// <summary>The elements of a comma-separated key list; a <see cref="FormatException"/> names what is wrong.</summary>
     public static KeyElement[] ParseList(string keys, KeyContext context)
     {
+        if (keys.Length > MaxKeysLength) throw new FormatException($"keys: {keys.Length} characters, at most {MaxKeysLength}");
         var parts = Split(keys, ',');
         if (parts.Count == 0 || parts.Any(p => p.Length == 0)) throw new FormatException($"keys '{keys}': expected a comma-separated list of keys");
         if (parts.Count > 16) throw new FormatException($"keys '{keys}': at most 16 keys");

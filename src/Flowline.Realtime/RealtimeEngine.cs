@@ -10,7 +10,18 @@ public sealed class RealtimeOptions
     public int MaxKeys { get; set; } = 1_000_000;
     /// <summary>Logged flows and events kept for the long-poll readers.</summary>
     public int JournalEntries { get; set; } = 10_000;
+    /// <summary>Flow definitions at most, those the Prometheus export makes included.</summary>
+    public int MaxDefinitions { get; set; } = 1_000;
+    /// <summary>Definitions the Prometheus export may make (each distinct set of export.js parameters is one).</summary>
+    public int MaxExports { get; set; } = 100;
+    /// <summary>Thresholds at most.</summary>
+    public int MaxThresholds { get; set; } = 1_000;
+    /// <summary>Long-poll readers waiting at once on the flow log and on the events, each.</summary>
+    public int MaxWaiters { get; set; } = 1_000;
 }
+
+/// <summary>A limit of the real-time engine was reached (<see cref="RealtimeOptions"/>): the faces answer 429.</summary>
+public sealed class RealtimeLimitException(string message) : Exception(message);
 
 /// <summary>
 /// Real-time analytics on the decoded stream, as sFlow-RT offers them: flow definitions with their
@@ -43,8 +54,8 @@ public sealed class RealtimeEngine
         Options = options ?? new RealtimeOptions();
         _log = log ?? (_ => { });
         _path = dataDir is null ? null : Path.Combine(dataDir, FileName);
-        _flowLog = new FlowLogger(new Journal(Options.JournalEntries, "flowID"));
-        _events = new ThresholdSink(new Journal(Options.JournalEntries, "eventID"), raised);
+        _flowLog = new FlowLogger(new Journal(Options.JournalEntries, "flowID", Options.MaxWaiters));
+        _events = new ThresholdSink(new Journal(Options.JournalEntries, "eventID", Options.MaxWaiters), raised);
         _probes = KeyParser.Names.Select(n => KeyParser.Parse(n, context)).ToArray();
         _keySeen = new long[_probes.Length];
         Load();
@@ -56,6 +67,9 @@ public sealed class RealtimeEngine
     public Journal FlowLog => _flowLog.Journal;
     public Journal Events => _events.Journal;
     public long Batches => Interlocked.Read(ref _batches);
+    /// <summary>Definitions taken out of service because counting rows into them failed.</summary>
+    public long DefinitionsDisabled => Interlocked.Read(ref _disabled);
+    private long _disabled;
     public long Rows => Interlocked.Read(ref _rows);
 
     public IReadOnlyList<FlowTable> Tables => _active;
@@ -72,7 +86,18 @@ public sealed class RealtimeEngine
         if (to <= from) return;
         var tables = _active;
         if (tables.Length == 0) return;
-        foreach (var table in tables) table.Add(batch, from, to, _flowLog, _events);
+        foreach (var table in tables)
+        {
+            try
+            {
+                table.Add(batch, from, to, _flowLog, _events);
+            }
+            catch (Exception e)
+            {
+                // One definition that fails is taken out and reported; the others and the process go on.
+                Disable(table, e);
+            }
+        }
         // Counted once every definition has them, so a reader that sees the count sees the rows in the tables.
         Interlocked.Increment(ref _batches);
         Interlocked.Add(ref _rows, to - from);
@@ -104,7 +129,17 @@ public sealed class RealtimeEngine
     /// <summary>Once a second: idle flows go (and are logged), thresholds re-arm, export definitions unread for an hour go.</summary>
     public void Tick(long now)
     {
-        foreach (var table in _active) table.Sweep(now, _flowLog);
+        foreach (var table in _active)
+        {
+            try
+            {
+                table.Sweep(now, _flowLog);
+            }
+            catch (Exception e)
+            {
+                Disable(table, e);
+            }
+        }
         ThresholdState[] thresholds;
         lock (_lock) thresholds = _thresholds.Values.ToArray();
         foreach (var th in thresholds) th.Rearm(now);
@@ -129,6 +164,21 @@ public sealed class RealtimeEngine
         return o;
     }
 
+    /// <summary>Takes a failing definition out of service (it stays defined, with the reason, until it is put again) and raises an event.</summary>
+    private void Disable(FlowTable table, Exception e)
+    {
+        var reason = $"{e.GetType().Name}: {e.Message}";
+        lock (_lock)
+        {
+            if (table.Disabled is not null) return;
+            table.Disabled = reason;
+            Publish();
+        }
+        Interlocked.Increment(ref _disabled);
+        _log($"realtime: flow definition '{table.Name}' disabled: {reason}");
+        _events.Disabled(table.Name, reason, Clock());
+    }
+
     // ---- Flow definitions -------------------------------------------------------------------------
 
     public static void CheckName(string name)
@@ -144,7 +194,9 @@ public sealed class RealtimeEngine
         var table = new FlowTable(name, definition, Context, Options.MaxKeys, now) { LastRead = now };
         lock (_lock)
         {
-            if (_flows.TryGetValue(name, out var old) && old.Definition == definition) return;
+            if (_flows.TryGetValue(name, out var old) && old.Definition == definition && old.Disabled is null) return;
+            if (old is null && _flows.Count >= Options.MaxDefinitions)
+                throw new RealtimeLimitException($"{_flows.Count} flow definitions are in force, the most this server holds: delete one first");
             _flows[name] = table;
             // Saved first: a change that could not be saved is not in force either.
             if (save) SaveOrUndo(() => Restore(_flows, name, old));
@@ -183,7 +235,7 @@ public sealed class RealtimeEngine
     {
         foreach (var t in _flows.Values) t.Thresholds = _thresholds.Values.Where(th => th.Definition.Metric == t.Name).ToArray();
         _counterThresholds = _thresholds.Values.Where(th => !_flows.ContainsKey(th.Definition.Metric)).ToArray();
-        _active = _flows.Values.ToArray();
+        _active = _flows.Values.Where(t => t.Disabled is null).ToArray();
     }
 
     // ---- Thresholds ----------------------------------------------------------------------------------
@@ -194,6 +246,8 @@ public sealed class RealtimeEngine
         lock (_lock)
         {
             if (_thresholds.TryGetValue(name, out var old) && old.Definition == definition) return;
+            if (old is null && _thresholds.Count >= Options.MaxThresholds)
+                throw new RealtimeLimitException($"{_thresholds.Count} thresholds are set, the most this server holds: delete one first");
             _thresholds[name] = new ThresholdState(name, definition);
             SaveOrUndo(() => Restore(_thresholds, name, old));
             Publish();
@@ -301,6 +355,9 @@ public sealed class RealtimeEngine
             if (table is null)
             {
                 if (!create) return null;
+                var exports = _flows.Keys.Count(k => k.StartsWith(ExportPrefix, StringComparison.Ordinal));
+                if (exports >= Options.MaxExports || _flows.Count >= Options.MaxDefinitions)
+                    throw new RealtimeLimitException($"{exports} export definitions are in force ({Options.MaxExports} at most; one goes when unread for an hour): define the flow with PUT /flow/NAME/json and export it by those parameters");
                 table = new FlowTable(name, definition, Context, Options.MaxKeys, now);
                 _flows[name] = table;
                 Publish();

@@ -39,6 +39,14 @@ public sealed class ThresholdSink(Journal journal, Action<JsonObject>? raised)
 {
     public Journal Journal { get; } = journal;
 
+    /// <summary>A flow definition taken out of service: an event of its own kind (<c>disabled</c>), in the same stream.</summary>
+    public void Disabled(string flow, string reason, long time)
+    {
+        var e = new JsonObject { ["type"] = "disabled", ["metric"] = flow, ["reason"] = reason, ["timestamp"] = time / 1000 };
+        Journal.Add(e);
+        raised?.Invoke((JsonObject)e.DeepClone());
+    }
+
     public void Raise(string threshold, ThresholdDefinition definition, double value, DataSource source, string? flowKey, long time)
     {
         var e = new JsonObject

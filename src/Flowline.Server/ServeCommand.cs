@@ -61,6 +61,8 @@ public static class ServeCommand
                 AdminPassword = serve.AdminPasswordHash is { Length: > 0 } hash ? AdminPassword.Parse(hash) : null,
                 ScrapeToken = serve.ScrapeToken,
                 RealtimeOpenOnLoopback = serve.RealtimeOpenOnLoopback,
+                MaxRequestBody = serve.MaxRequestBody,
+                MaxUploadBody = serve.MaxUploadBody,
             };
             keys = KeyStore.Open(options.DataDir);
         }
@@ -111,7 +113,7 @@ public static class ServeCommand
             stderr.WriteLine($"flowline serve: cannot start: {e.Message}");
             return 1;
         }
-        var app = WebHost.Create(serve.Http, certificate);
+        var app = WebHost.Create(serve.Http, certificate, Math.Max(serve.MaxRequestBody, serve.MaxUploadBody));
         ServeFaces.Map(app, collector, new RequestGuard(keys), new AuditLog(options.DataDir), apiOptions,
             collector.Inventory is { } watch ? new InventoryAccess(watch.Path, watch.Reload) : null,
             collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, body => sessions.Ingest(body), sessions.Anomalies.Events) : null);

@@ -62,6 +62,20 @@ public sealed class SettingValue
     public List<string> Destinations(bool allowStore, string storeRefusal) =>
         List().Select(d => d != "store" || allowStore ? CollectorOptions.CheckDestination(d) : throw new FormatException(storeRefusal)).ToList();
 
+    /// <summary>Prefixes ADDR/LEN, or single addresses (a /32 or /128).</summary>
+    public List<Records.Prefix> Prefixes() => List().Select(t =>
+    {
+        if (Records.Prefix.TryParse(t, out var p)) return p;
+        if (IPAddress.TryParse(t, out var a))
+        {
+            var address = Records.FlowAddress.FromIPAddress(a);
+            return Records.Prefix.Create(address, address.IsV4 ? 32 : 128);
+        }
+        throw new FormatException($"'{t}' is not an address or a prefix like 192.0.2.0/24");
+    }).ToList();
+
+    public long LongSize() => CollectorOptions.Size(Scalar());
+
     public static IPAddress Address(string text) =>
         IPAddress.TryParse(text, out var a) ? CollectorOptions.Normalize(a) : throw new FormatException($"'{text}' is not an address");
 }

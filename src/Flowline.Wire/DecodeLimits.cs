@@ -11,6 +11,12 @@ public sealed record DecodeLimits
     /// <summary>Data sets held per exporter while their template has not arrived yet.</summary>
     public int MaxPendingSetsPerExporter { get; init; } = 512;
     public int MaxPendingBytesPerExporter { get; init; } = 4 << 20;
+    /// <summary>Exporter/domain pairs (NetFlow v9 source ids, IPFIX observation domains) one decoder keeps templates for; the least used are forgotten beyond it.</summary>
+    public int MaxTemplateScopes { get; init; } = 10_000;
+    /// <summary>Template fields one decoder keeps across all its scopes (about 50 bytes each, compiled): 100,000 templates of 10 fields.</summary>
+    public long MaxTemplateFieldsTotal { get; init; } = 1_000_000;
+    /// <summary>Bytes of held data sets across all scopes of one decoder.</summary>
+    public long MaxPendingBytesTotal { get; init; } = 64L << 20;
     /// <summary>Nested encapsulations (VXLAN in GRE ...) followed inside a sampled header.</summary>
     public int MaxTunnelDepth { get; init; } = 2;
     public int MaxIPv6ExtensionHeaders { get; init; } = 8;

@@ -266,4 +266,69 @@ public sealed class RealtimeEngineTests
         Assert.True(FlowFilter.Parse("ipsource~^10\\.1\\.", Context).Matches(b, 0));
         Assert.Contains("is not taken", Assert.Throws<FormatException>(() => FlowFilter.Parse("ipsource~[1-", Context)).Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_definition_that_fails_is_disabled_and_reported_and_the_others_go_on()
+    {
+        var raised = new List<JsonObject>();
+        var engine = new RealtimeEngine(null, Context, raised: raised.Add);
+        engine.PutFlow("a", FlowDefinition.FromJson("""{"keys": "ipsource", "t": 1}"""), 0);
+        var b = Batch(Row("10.0.0.1", "10.9.9.9", 100, 1_000_000));
+        // Rows past the batch's end: every definition that reads them fails (an upstream bug, here on purpose).
+        engine.Add(b, 0, b.Capacity + 5);
+        Assert.Equal(1, engine.DefinitionsDisabled);
+        Assert.False(engine.Active);
+        Assert.StartsWith("IndexOutOfRangeException", engine.Table("a")!.Disabled);
+        var e = Assert.Single(await engine.Events.Read(-1, 10, TimeSpan.Zero, null, default))!;
+        Assert.Equal("disabled", (string)e["type"]!);
+        Assert.Equal("a", (string)e["metric"]!);
+        Assert.Single(raised);
+        // Put again, it counts again.
+        engine.PutFlow("a", FlowDefinition.FromJson("""{"keys": "ipsource", "t": 1}"""), 0);
+        engine.Add(b, 0, 1);
+        Assert.Single(engine.Table("a")!.Top(null, 1_000_000));
+        Assert.Equal(1, engine.DefinitionsDisabled);
+    }
+
+    [Fact]
+    public async Task Definitions_exports_thresholds_and_waiting_readers_are_capped()
+    {
+        var engine = new RealtimeEngine(null, Context, new RealtimeOptions { MaxDefinitions = 5, MaxExports = 2, MaxThresholds = 1, MaxWaiters = 2 });
+        for (var i = 0; i < 4; i++) engine.PutFlow($"f{i}", FlowDefinition.FromJson("""{"keys": "ipsource"}"""), 0);
+        Assert.NotNull(engine.Export(FlowDefinition.FromJson("""{"keys": "ipdestination"}"""), 0, create: true));
+        Assert.Throws<RealtimeLimitException>(() => engine.PutFlow("f9", FlowDefinition.FromJson("""{"keys": "ipsource"}"""), 0));
+        engine.PutFlow("f0", FlowDefinition.FromJson("""{"keys": "ipdestination"}"""), 0); // redefining is not adding
+        engine.DeleteFlow("f3");
+        Assert.NotNull(engine.Export(FlowDefinition.FromJson("""{"keys": "tcpsourceport"}"""), 0, create: true));
+        Assert.Throws<RealtimeLimitException>(() => engine.Export(FlowDefinition.FromJson("""{"keys": "udpsourceport"}"""), 0, create: true));
+        // An export that exists is still served.
+        Assert.NotNull(engine.Export(FlowDefinition.FromJson("""{"keys": "ipdestination"}"""), 0, create: true));
+        engine.PutThreshold("t1", new ThresholdDefinition { Metric = "f0", Value = 1 });
+        Assert.Throws<RealtimeLimitException>(() => engine.PutThreshold("t2", new ThresholdDefinition { Metric = "f0", Value = 1 }));
+        using var stop = new CancellationTokenSource();
+        var waiting = new[] { engine.Events.Read(0, 10, TimeSpan.FromMinutes(5), null, stop.Token), engine.Events.Read(0, 10, TimeSpan.FromMinutes(5), null, stop.Token) };
+        Assert.Equal(2, engine.Events.Waiters);
+        await Assert.ThrowsAsync<RealtimeLimitException>(() => engine.Events.Read(0, 10, TimeSpan.FromMinutes(5), null, stop.Token));
+        await stop.CancelAsync();
+        foreach (var w in waiting) await Assert.ThrowsAnyAsync<OperationCanceledException>(() => w);
+        Assert.Equal(0, engine.Events.Waiters);
+    }
+
+    [Fact]
+    public void Counter_sources_made_up_by_datagrams_stay_within_their_limit()
+    {
+        var metrics = new CounterMetrics();
+        for (var i = 0; i < CounterMetrics.MaxSources + 20_000; i++)
+        {
+            var c = new CounterRecord { Agent = FlowAddress.FromV4((uint)(0x0A000000 + i)), SourceId = 1, Enterprise = 0, Format = 1 };
+            ulong[] v = [2, 6, 1_000_000, 1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            for (var k = 0; k < v.Length; k++) c.Values[k] = v[k];
+            c.Count = v.Length;
+            metrics.Add(c, i);
+        }
+        Assert.InRange(metrics.Sources, 1, CounterMetrics.MaxSources);
+        Assert.True(metrics.Evicted >= 20_000);
+        // The newest agent is kept.
+        Assert.Contains(metrics.Values(null, m => m == "ifspeed"), v => v.Source.Agent == FlowAddress.FromV4((uint)(0x0A000000 + CounterMetrics.MaxSources + 19_999)));
+    }
 }

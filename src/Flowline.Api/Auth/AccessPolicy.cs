@@ -22,6 +22,13 @@ public enum Door
 /// </summary>
 public sealed record AccessPolicy(Door Door, bool ScrapeToken = false, bool LoopbackOptIn = false, bool SignedInQuery = false)
 {
+    /// <summary>
+    /// The route takes bodies up to <see cref="ApiOptions.MaxUploadBody"/> (an inventory, an agent's batch) instead of
+    /// <see cref="ApiOptions.MaxRequestBody"/>; such a body is read only once the Authorization header names a known key
+    /// with a fresh timestamp.
+    /// </summary>
+    public bool LargeBody { get; init; }
+
     public static readonly AccessPolicy Open = new(Door.Open);
     public static readonly AccessPolicy Tenant = new(Door.Tenant);
     public static readonly AccessPolicy Admin = new(Door.Admin);

@@ -38,6 +38,16 @@ public sealed class DoorKeeper(RequestGuard guard, ApiOptions options)
             await Refuse(context, new ApiError(403, "NoPolicy", $"{request.Method} {endpoint.RoutePattern.RawText} declares no access policy"));
             return;
         }
+        var limit = policy.LargeBody ? options.MaxUploadBody : options.MaxRequestBody;
+        if (request.ContentLength > limit)
+        {
+            // Refused on its headers alone: no byte of the body is read, no signature work is done.
+            context.Response.Headers.Connection = "close";
+            await Refuse(context, TooLarge(request.Method, endpoint.RoutePattern.RawText, limit, policy.LargeBody));
+            return;
+        }
+        // A body without a length (chunked) is cut off at the same limit as it is read.
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = limit;
         if (CrossSite(context, policy) is { } crossSite)
         {
             await Refuse(context, crossSite);
@@ -72,7 +82,7 @@ public sealed class DoorKeeper(RequestGuard guard, ApiOptions options)
             await next(context);
             return;
         }
-        var (key, error) = await Authenticate(context, header);
+        var (key, error) = await Authenticate(context, header, policy.LargeBody, limit);
         if (error is not null)
         {
             await Refuse(context, error);
@@ -90,7 +100,7 @@ public sealed class DoorKeeper(RequestGuard guard, ApiOptions options)
     }
 
     /// <summary>Checks the Authorization header's signature over the method, path, query, timestamp and body.</summary>
-    private async Task<(AccessKey? Key, ApiError? Error)> Authenticate(HttpContext context, string header)
+    private async Task<(AccessKey? Key, ApiError? Error)> Authenticate(HttpContext context, string header, bool largeBody, long limit)
     {
         var from = context.Connection.RemoteIpAddress;
         if (guard.Blocked(from) is { } blocked) return (null, blocked);
@@ -102,9 +112,23 @@ public sealed class DoorKeeper(RequestGuard guard, ApiOptions options)
                 $"the request is not signed: send 'Authorization: {Signatures.Scheme} Credential=KEY, Timestamp=yyyy-MM-ddTHH:mm:ssZ, Nonce=RANDOM, Signature=HEX' (Nonce optional; see docs/API.md)"));
         }
         var request = context.Request;
+        if (largeBody && guard.Preflight(auth.Value.KeyId, auth.Value.Timestamp) is { } early)
+        {
+            // A large body is read only for a key this server knows, within the signature window.
+            guard.Fail(from);
+            return (null, early);
+        }
         request.EnableBuffering();
         using var body = new MemoryStream();
-        await request.Body.CopyToAsync(body, context.RequestAborted);
+        try
+        {
+            await request.Body.CopyToAsync(body, context.RequestAborted);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            context.Response.Headers.Connection = "close";
+            return (null, TooLarge(request.Method, request.Path, limit, largeBody));
+        }
         request.Body.Position = 0;
         var query = request.Query.SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? ""))).ToList();
         var path = request.Path.Value ?? "/";
@@ -134,6 +158,9 @@ public sealed class DoorKeeper(RequestGuard guard, ApiOptions options)
         }
         return null;
     }
+
+    private static ApiError TooLarge(string method, string? route, long limit, bool largeBody) =>
+        new(413, "PayloadTooLarge", $"{method} {route} takes a body of at most {limit:N0} bytes ({(largeBody ? "max_upload_body" : "max_request_body")})");
 
     private static bool Loopback(IPAddress? a) => a is not null && IPAddress.IsLoopback(a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a);
 

@@ -101,16 +101,23 @@ public sealed class RequestGuard(KeyStore keys, TimeProvider? time = null, int f
         return (key, null);
     }
 
-    private ApiError? Verify(string? keyId, string? timestamp, string? signature, Func<string, string> expected, string keyParameter, string hint, out AccessKey? key)
+    /// <summary>
+    /// What can be checked of a signed request before its body is read: the key exists and is not revoked,
+    /// the timestamp lies within the window. The signature over the body is checked once it is read.
+    /// </summary>
+    public ApiError? Preflight(string? keyId, string? timestamp) => Known(keyId, timestamp, "-", "Credential", out _, out _);
+
+    private ApiError? Known(string? keyId, string? timestamp, string? signature, string keyParameter, out AccessKey? found, out DateTimeOffset at)
     {
-        key = null;
+        found = null;
+        at = default;
         if (string.IsNullOrEmpty(keyId) || string.IsNullOrEmpty(signature) || string.IsNullOrEmpty(timestamp))
         {
             var missing = string.IsNullOrEmpty(keyId) ? keyParameter : string.IsNullOrEmpty(timestamp) ? "Timestamp" : "Signature";
             return new ApiError(401, "AuthFailure", $"the request is not signed: {missing} is missing (sign it with an access key from `flowline keys create`)");
         }
         if (!DateTimeOffset.TryParseExact(timestamp, ["yyyy-MM-ddTHH:mm:ssZ", "yyyy-MM-ddTHH:mm:ss.FFFFFFFZ"], CultureInfo.InvariantCulture,
-                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
+                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out at))
         {
             return new ApiError(401, "AuthFailure", $"Timestamp '{timestamp}' is not a UTC time like 2016-11-08T11:00:00Z");
         }
@@ -120,24 +127,31 @@ public sealed class RequestGuard(KeyStore keys, TimeProvider? time = null, int f
             return new ApiError(401, "RequestExpired",
                 $"Timestamp {timestamp} is {(at < now ? "older" : "later")} than 5 minutes from the server's time {now.UtcDateTime.ToString(Signatures.ActionTimestampFormat, CultureInfo.InvariantCulture)}; check the client's clock and sign the request again");
         }
-        var found = keys.Find(keyId);
+        found = keys.Find(keyId);
         if (found is null) return new ApiError(401, "AuthFailure", $"the access key {keyId} does not exist");
         if (found.Revoked is { } revoked)
         {
             return new ApiError(401, "AuthFailure", $"the access key {keyId} was revoked on {revoked.UtcDateTime.ToString(Signatures.ActionTimestampFormat, CultureInfo.InvariantCulture)}; create a new one");
         }
-        if (!Signatures.Same(expected(found.Secret), signature))
+        return null;
+    }
+
+    private ApiError? Verify(string? keyId, string? timestamp, string? signature, Func<string, string> expected, string keyParameter, string hint, out AccessKey? key)
+    {
+        key = null;
+        if (Known(keyId, timestamp, signature, keyParameter, out var found, out var at) is { } error) return error;
+        if (!Signatures.Same(expected(found!.Secret), signature!))
         {
             return new ApiError(401, "SignatureDoesNotMatch",
                 $"the signature does not match the request: check the secret key, and that the request was signed as {hint}");
         }
         // A signature is served once; the timestamp window bounds how long it must be remembered.
         var expiry = at.Add(Window).ToUnixTimeMilliseconds();
-        if (!_seen.TryAdd(signature, expiry))
+        if (!_seen.TryAdd(signature!, expiry))
         {
             return new ApiError(401, "RequestReplayed", "this signed request was already received; sign every request anew (a new Timestamp makes a new signature)");
         }
-        Purge(now.ToUnixTimeMilliseconds());
+        Purge(Now.ToUnixTimeMilliseconds());
         key = found;
         return null;
     }

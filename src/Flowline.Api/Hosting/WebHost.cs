@@ -11,7 +11,8 @@ namespace Flowline.Api;
 public static class WebHost
 {
     /// <summary>A web application listening on <paramref name="endpoint"/> (<c>[::]</c>: every IPv4 and IPv6 address).</summary>
-    public static WebApplication Create(IPEndPoint endpoint, X509Certificate2? certificate = null)
+    /// <param name="maxBody">Kestrel's own body limit: the largest any route takes (the door lowers it per route).</param>
+    public static WebApplication Create(IPEndPoint endpoint, X509Certificate2? certificate = null, long maxBody = 64L << 20)
     {
         // The content root is watched for configuration changes; the working directory may hold the data
         // directory, whose every commit would then wake the watcher.
@@ -19,6 +20,7 @@ public static class WebHost
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
+            k.Limits.MaxRequestBodySize = maxBody;
             void Https(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions o)
             {
                 if (certificate is not null) o.UseHttps(certificate);

@@ -39,6 +39,10 @@ public static partial class SflowRtApi
         {
             return Error(e.Message, 400);
         }
+        catch (Realtime.RealtimeLimitException e)
+        {
+            return Error(e.Message, 429);
+        }
         catch (IOException e)
         {
             return Error($"could not be saved: {e.Message}", 503);
@@ -54,6 +58,10 @@ public static partial class SflowRtApi
         catch (FormatException e)
         {
             return Error(e.Message, 400);
+        }
+        catch (Realtime.RealtimeLimitException e)
+        {
+            return Error(e.Message, 429);
         }
     }
 

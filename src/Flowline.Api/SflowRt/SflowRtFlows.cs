@@ -21,7 +21,14 @@ public static partial class SflowRtApi
     private static void MapFlows(WebApplication app, RealtimeEngine engine)
     {
         app.MapGet("/flow/json", () => Ok(new JsonObject(engine.Flows().Select(f => KeyValuePair.Create(f.Key, (JsonNode?)f.Value.ToJson())))));
-        app.MapGet("/flow/{name}/json", (string name) => engine.GetFlow(name) is { } d ? Ok(d.ToJson()) : Error($"no flow definition '{name}'", 404));
+        app.MapGet("/flow/{name}/json", (string name) =>
+        {
+            if (engine.Table(name) is not { } t) return Error($"no flow definition '{name}'", 404);
+            var json = t.Definition.ToJson();
+            // A definition taken out of service says why (PUT it again to put it back).
+            if (t.Disabled is { } reason) json["disabled"] = reason;
+            return Ok(json);
+        });
         app.MapPut("/flow/{name}/json", async (HttpContext c, string name) =>
         {
             var body = await Body(c);

@@ -123,9 +123,18 @@ public sealed partial class ApiV1
             await Error(context, new ApiError(400, "InvalidParameterValue", $"filter: {e.Message}"));
             return;
         }
-        var query = new FlowQuery { Filter = filter, GroupBy = groupBy, BucketMicros = bucket, OrderBy = order, Limit = limit, CountDistinct = distinct };
+        var query = new FlowQuery { Filter = filter, GroupBy = groupBy, BucketMicros = bucket, OrderBy = order, Limit = limit, CountDistinct = distinct, MaxGroups = MaxGroups };
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var rows = store.Aggregate(from.ToUnixTimeMilliseconds() * 1000, to.ToUnixTimeMilliseconds() * 1000, query);
+        Aggregator.AggregateResult rows;
+        try
+        {
+            rows = store.Aggregate(from.ToUnixTimeMilliseconds() * 1000, to.ToUnixTimeMilliseconds() * 1000, query);
+        }
+        catch (QueryLimitException e)
+        {
+            await Error(context, new ApiError(400, "QueryTooBroad", e.Message));
+            return;
+        }
         var symbols = store.Symbols;
         context.Response.ContentType = "application/json";
         var output = new System.Buffers.ArrayBufferWriter<byte>(1 << 16);

@@ -18,8 +18,10 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
 {
     public const string AdminPasswordHeader = "X-Flowline-Admin-Password";
     public const string DefaultFields = "start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets,account,vmi,vmi_direction,action";
-    /// <summary>The largest page of flows, and the most groups one query returns.</summary>
-    public const int MaxPage = 1_000_000;
+    /// <summary>The largest page of flows (held sorted while the store is read), and the most groups one query returns.</summary>
+    public const int MaxPage = 100_000;
+    /// <summary>Groups (or distinct values) one aggregation may build before it is refused as too broad.</summary>
+    public const int MaxGroups = 1_000_000;
     public const int DefaultQueryLimit = 1000;
 
     public void Map(WebApplication app)

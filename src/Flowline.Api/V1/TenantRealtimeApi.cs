@@ -46,6 +46,10 @@ public sealed class TenantRealtimeApi(RealtimeEngine engine)
             {
                 return Error(400, "InvalidParameterValue", e.Message);
             }
+            catch (RealtimeLimitException e)
+            {
+                return Error(429, "LimitExceeded", e.Message);
+            }
             catch (IOException e)
             {
                 return Error(503, "NotSaved", $"the definition could not be saved: {e.Message}");

@@ -12,6 +12,7 @@ internal static class DataSetDecoder
         in PacketContext ctx, DecodeStats stats, ref TSink sink, out int records) where TSink : IFlowSink
     {
         records = 0;
+        state.HasData = true;
         var offset = 0;
         var min = Math.Max(1, t.MinRecordLength);
         // Every record of a set fills the same slots, so they are cleared once per set.

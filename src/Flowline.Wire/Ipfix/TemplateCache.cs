@@ -30,6 +30,10 @@ public sealed class ExporterTemplateState
     internal readonly Dictionary<ushort, Template> Templates = [];
     internal readonly Queue<PendingSet> Pending = new();
     internal int PendingBytes;
+    /// <summary>The cache's use counter when this scope was last looked up (its recency).</summary>
+    internal long LastUsed;
+    /// <summary>A data set of this scope decoded with a template: a real exporter, kept before scopes that only announce templates.</summary>
+    internal bool HasData;
 
     /// <summary>Sampling rate announced by options data (0 when none was seen).</summary>
     public uint SamplingRate { get; internal set; }
@@ -39,6 +43,7 @@ public sealed class ExporterTemplateState
 
     public int TemplateCount => Templates.Count;
     public int PendingCount => Pending.Count;
+    public int PendingByteCount => PendingBytes;
     public IEnumerable<Template> AllTemplates => Templates.Values;
 
     /// <summary>Restores what a previous run saved (templates are added through <see cref="TemplateCache.Add"/>).</summary>
@@ -57,36 +62,96 @@ public sealed class TemplateCache
 {
     private readonly Dictionary<ExporterKey, ExporterTemplateState> _exporters = [];
     private readonly DecodeLimits _limits;
+    private long _uses, _templates, _fields, _pendingBytes, _scopesEvicted, _templatesRefused, _pendingRefused;
 
     public TemplateCache(DecodeLimits? limits = null) => _limits = limits ?? DecodeLimits.Default;
 
     public IReadOnlyDictionary<ExporterKey, ExporterTemplateState> Exporters => _exporters;
 
+    /// <summary>Exporter/domain scopes forgotten to stay within <see cref="DecodeLimits.MaxTemplateScopes"/> or <see cref="DecodeLimits.MaxTemplateFieldsTotal"/>.</summary>
+    public long ScopesEvicted => Volatile.Read(ref _scopesEvicted);
+    /// <summary>Templates refused because their scope was at <see cref="DecodeLimits.MaxTemplatesPerExporter"/>.</summary>
+    public long TemplatesRefused => Volatile.Read(ref _templatesRefused);
+    /// <summary>Data sets not held because every scope's held bytes together reached <see cref="DecodeLimits.MaxPendingBytesTotal"/>.</summary>
+    public long PendingRefused => Volatile.Read(ref _pendingRefused);
+    /// <summary>Templates held across every scope.</summary>
+    public long TemplateTotal => Volatile.Read(ref _templates);
+    /// <summary>Bytes of data sets held across every scope.</summary>
+    public long PendingBytesTotal => Volatile.Read(ref _pendingBytes);
+
     public ExporterTemplateState GetOrAdd(in ExporterKey key)
     {
         if (!_exporters.TryGetValue(key, out var state))
         {
+            if (_exporters.Count >= _limits.MaxTemplateScopes) Evict(null);
             state = new ExporterTemplateState();
             _exporters.Add(key, state);
         }
+        state.LastUsed = ++_uses;
         return state;
+    }
+
+    /// <summary>
+    /// Forgets a tenth of the scopes (at least one), those that never decoded data first and then the least
+    /// recently used, sparing <paramref name="keep"/>. Whoever can send us a datagram can make up scopes:
+    /// evicting in rounds keeps the cost per new scope logarithmic, and exporters whose data decodes outlast a
+    /// flood of scopes that only announce templates.
+    /// </summary>
+    private void Evict(ExporterTemplateState? keep)
+    {
+        var count = Math.Max(1, _exporters.Count / 10);
+        var victims = _exporters.Where(e => e.Value != keep)
+            .OrderBy(e => e.Value.HasData).ThenBy(e => e.Value.LastUsed)
+            .Take(count).Select(e => e.Key).ToList();
+        foreach (var key in victims)
+        {
+            var state = _exporters[key];
+            _exporters.Remove(key);
+            _templates -= state.Templates.Count;
+            foreach (var t in state.Templates.Values) _fields -= t.Fields.Length;
+            while (state.Pending.TryDequeue(out var p))
+            {
+                _pendingBytes -= p.Length;
+                ArrayPool<byte>.Shared.Return(p.Buffer);
+            }
+            state.PendingBytes = 0;
+            _scopesEvicted++;
+        }
     }
 
     public Template? Find(in ExporterKey key, ushort templateId) =>
         _exporters.TryGetValue(key, out var state) && state.Templates.TryGetValue(templateId, out var t) ? t : null;
 
-    /// <summary>Adds or replaces a template; false when the exporter is at its template limit.</summary>
+    /// <summary>Adds or replaces a template; false when the exporter is at its template limit (or alone holds the decoder's field budget).</summary>
     public bool Add(ExporterTemplateState state, Template template)
     {
-        if (!state.Templates.ContainsKey(template.Id) && state.Templates.Count >= _limits.MaxTemplatesPerExporter)
+        var replaces = state.Templates.ContainsKey(template.Id);
+        if (!replaces && state.Templates.Count >= _limits.MaxTemplatesPerExporter)
         {
+            _templatesRefused++;
             return false;
         }
+        if (_fields + template.Fields.Length > _limits.MaxTemplateFieldsTotal) Evict(state);
+        if (_fields + template.Fields.Length > _limits.MaxTemplateFieldsTotal)
+        {
+            // What is left is this scope's own: it may not have the decoder's whole budget.
+            _templatesRefused++;
+            return false;
+        }
+        if (state.Templates.TryGetValue(template.Id, out var old)) _fields -= old.Fields.Length;
+        else _templates++;
         state.Templates[template.Id] = template;
+        _fields += template.Fields.Length;
         return true;
     }
 
-    public bool Withdraw(ExporterTemplateState state, ushort templateId) => state.Templates.Remove(templateId);
+    public bool Withdraw(ExporterTemplateState state, ushort templateId)
+    {
+        if (!state.Templates.Remove(templateId, out var old)) return false;
+        _templates--;
+        _fields -= old.Fields.Length;
+        return true;
+    }
 
     /// <summary>Withdraws every data (or options) template of the domain (IPFIX "withdraw all").</summary>
     public int WithdrawAll(ExporterTemplateState state, bool options)
@@ -94,8 +159,9 @@ public sealed class TemplateCache
         var ids = state.Templates.Values.Where(t => t.IsOptions == options).Select(t => t.Id).ToList();
         foreach (var id in ids)
         {
-            state.Templates.Remove(id);
+            if (state.Templates.Remove(id, out var old)) _fields -= old.Fields.Length;
         }
+        _templates -= ids.Count;
         return ids.Count;
     }
 
@@ -112,13 +178,20 @@ public sealed class TemplateCache
         {
             var old = state.Pending.Dequeue();
             state.PendingBytes -= old.Length;
+            _pendingBytes -= old.Length;
             ArrayPool<byte>.Shared.Return(old.Buffer);
             dropped++;
+        }
+        if (_pendingBytes + set.Length > _limits.MaxPendingBytesTotal)
+        {
+            _pendingRefused++;
+            return dropped + 1;
         }
         var buffer = ArrayPool<byte>.Shared.Rent(set.Length);
         set.CopyTo(buffer);
         state.Pending.Enqueue(new PendingSet { TemplateId = templateId, Buffer = buffer, Length = set.Length, Context = context });
         state.PendingBytes += set.Length;
+        _pendingBytes += set.Length;
         return dropped;
     }
 
@@ -138,6 +211,7 @@ public sealed class TemplateCache
             {
                 (taken ??= []).Add(p);
                 state.PendingBytes -= p.Length;
+                _pendingBytes -= p.Length;
             }
             else
             {
