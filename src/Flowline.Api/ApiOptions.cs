@@ -21,7 +21,7 @@ public sealed class ApiOptions
     public bool RealtimeOpenOnLoopback { get; set; }
 
     /// <summary>The largest request body on every route but those marked <see cref="AccessPolicy.LargeBody"/> (<c>max_request_body</c>).</summary>
-    public long MaxRequestBody { get; set; } = 1 << 20;
+    public long MaxRequestBody { get; set; } = 4 << 20;
 
     /// <summary>The largest body of an inventory upload or an agent's batch (<c>max_upload_body</c>).</summary>
     public long MaxUploadBody { get; set; } = 64L << 20;

@@ -148,9 +148,11 @@ public sealed class SessionService : IDisposable
     /// whose sequence number the agent already had stored is acknowledged without storing it again.
     /// Returns the rows stored; throws <see cref="FormatException"/> for a malformed batch.
     /// </summary>
-    public int Ingest(ReadOnlySpan<byte> json)
+    /// <param name="agent">The agent the sender's key is bound to: a batch in another agent's name is refused.</param>
+    public int Ingest(ReadOnlySpan<byte> json, string? agent = null)
     {
         var batch = SessionEndpointJson.Read(json, _symbols);
+        if (agent is not null && batch.Agent != agent) throw new UnauthorizedAccessException($"the batch is agent '{batch.Agent}''s, and the key speaks for agent '{agent}' only");
         lock (_flushLock)
         {
             if (_agents.Stored(batch.Agent) >= batch.Sequence)

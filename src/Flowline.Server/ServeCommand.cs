@@ -64,7 +64,7 @@ public static class ServeCommand
                 MaxRequestBody = serve.MaxRequestBody,
                 MaxUploadBody = serve.MaxUploadBody,
             };
-            keys = KeyStore.Open(options.DataDir);
+            keys = KeyStore.Open(options.DataDir, serve.KeyFile);
         }
         catch (FormatException e)
         {
@@ -116,7 +116,7 @@ public static class ServeCommand
         var app = WebHost.Create(serve.Http, certificate, Math.Max(serve.MaxRequestBody, serve.MaxUploadBody));
         ServeFaces.Map(app, collector, new RequestGuard(keys), new AuditLog(options.DataDir), apiOptions,
             collector.Inventory is { } watch ? new InventoryAccess(watch.Path, watch.Reload) : null,
-            collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, body => sessions.Ingest(body), sessions.Anomalies.Events) : null);
+            collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, (body, agent) => sessions.Ingest(body, agent), sessions.Anomalies.Events) : null);
         try
         {
             app.StartAsync().GetAwaiter().GetResult();

@@ -19,8 +19,10 @@ public sealed class ServeOptions
     public string? ScrapeToken { get; set; }
     /// <summary>The sFlow-RT face open without signature to clients on loopback (sFlow-RT's own behaviour).</summary>
     public bool RealtimeOpenOnLoopback { get; set; }
+    /// <summary>The file the access keys' secrets are sealed under (key_file); null: DATA_DIR/keys.key.</summary>
+    public string? KeyFile { get; set; }
     /// <summary>The largest request body (max_request_body).</summary>
-    public long MaxRequestBody { get; set; } = 1 << 20;
+    public long MaxRequestBody { get; set; } = 4 << 20;
     /// <summary>The largest inventory upload or agent batch (max_upload_body).</summary>
     public long MaxUploadBody { get; set; } = 64L << 20;
     /// <summary>HTTPS for the HTTP listener: a PEM certificate (chain) or a PKCS#12 file; null: plain HTTP.</summary>

@@ -31,7 +31,7 @@ public sealed class DoorTests : IAsyncDisposable
         _app = WebHost.Create(new IPEndPoint(IPAddress.Loopback, 0));
         // Many refusals from one address in a row: the test is not a brute-force attempt.
         ServeFaces.Map(_app, _collector, new RequestGuard(keys, failureLimit: 1_000_000), new AuditLog(collectorOptions.DataDir), options, null,
-            new SessionAccess(_collector.Sessions!.Store, _ => 0, null));
+            new SessionAccess(_collector.Sessions!.Store, (body, agent) => _collector.Sessions!.Ingest(body, agent), null));
         _app.StartAsync().GetAwaiter().GetResult();
         return (_app, keys, new Uri(_app.Urls.First()));
     }
@@ -92,7 +92,7 @@ public sealed class DoorTests : IAsyncDisposable
             var (status, body) = await Send(root, method, path, contentType: policy.SignedInQuery ? "application/x-www-form-urlencoded" : "application/json");
             Assert.True(status == 401, $"{route} unsigned: {status} {body}");
             checkedUnsigned++;
-            if (policy.Door is Door.Admin or Door.AdminPassword)
+            if (policy.Door is Door.Admin or Door.AdminPassword or Door.Agent)
             {
                 (status, body) = await Send(root, method, path, tenant);
                 Assert.True(status == 403, $"{route} with a tenant key: {status} {body}");
@@ -152,6 +152,64 @@ public sealed class DoorTests : IAsyncDisposable
         // The opt-in opens the sFlow-RT face only: /api/v1 still wants a signature.
         Assert.Equal(401, (await Send(open, "GET", "/api/v1/flows")).Status);
         Assert.Equal(401, (await Send(open, "GET", "/api/v1/realtime/flows")).Status);
+    }
+
+    [Fact]
+    public async Task An_agent_key_speaks_for_its_agent_only_and_opens_no_other_door()
+    {
+        var (_, keys, root) = Start(new ApiOptions());
+        var agent = keys.Create("acc-ops", admin: false, agent: "node-1");
+        var admin = keys.Create("acc-ops", admin: true);
+        byte[] Batch(string name, long sequence) => Sessions.SessionEndpointJson.Write(name, sequence, 1_795_000_000_000_000, [], _collector!.Store.Symbols);
+        async Task<(int Status, string Body)> Post(AccessKey key, byte[] body) =>
+            await Send(root, "POST", "/api/v1/session-endpoints", key, prepare: r => Sign(r, key, body));
+        var mine = await Post(agent, Batch("node-1", 1));
+        Assert.True(mine.Status == 200, mine.Body);
+        // Another agent's name: its sequence must not be moved on by this key.
+        var other = await Post(agent, Batch("node-2", 99));
+        Assert.True(other.Status == 403, other.Body);
+        Assert.Equal(403, (await Post(admin, Batch("node-1", 2))).Status);
+        Assert.Equal(403, (await Send(root, "GET", "/api/v1/flows", agent)).Status);
+        Assert.Equal(403, (await Send(root, "GET", "/flow/json", agent)).Status);
+        Assert.Throws<ArgumentException>(() => keys.Create("acc-ops", admin: true, agent: "node-3"));
+        Assert.Throws<ArgumentException>(() => keys.Create("acc-ops", admin: false, agent: "no spaces"));
+        Assert.Equal("node-1", KeyStore.Open(Path.Combine(_dir.FullName, "data")).Find(agent.Id)!.Agent);
+    }
+
+    [Fact]
+    public async Task Bodies_over_the_limit_are_refused_by_their_length_before_any_signature_work()
+    {
+        var (_, keys, root) = Start(new ApiOptions { MaxRequestBody = 1000, MaxUploadBody = 5000 });
+        var admin = keys.Create("acc-ops", admin: true);
+        var agent = keys.Create("acc-ops", admin: false, agent: "node-1");
+        var big = new byte[2000];
+        // Unsigned, yet 413 and not 401: the length alone decides, nothing is read.
+        var (status, body) = await Send(root, "POST", "/api/v1/query", prepare: r => r.Content = Json(big));
+        Assert.True(status == 413, body);
+        Assert.Contains("max_request_body", body, StringComparison.Ordinal);
+        // The upload routes take more, from a known key only.
+        Assert.Equal(401, (await Send(root, "POST", "/api/v1/session-endpoints", prepare: r => r.Content = Json(new byte[3000]))).Status);
+        Assert.Equal(413, (await Send(root, "POST", "/api/v1/session-endpoints", prepare: r => r.Content = Json(new byte[6000]))).Status);
+        Assert.Equal(400, (await Send(root, "POST", "/api/v1/session-endpoints", agent, prepare: r => Sign(r, agent, new byte[3000]))).Status);
+        // Without a length (chunked), the body is cut off at the limit as it is read.
+        (status, body) = await Send(root, "POST", "/api/v1/query", admin, prepare: r =>
+        {
+            Sign(r, admin, big);
+            r.Content = new StreamContent(new MemoryStream(big)) { Headers = { ContentType = new("application/json") } };
+            r.Headers.TransferEncodingChunked = true;
+        });
+        Assert.True(status == 413, body);
+        Assert.Equal(200, (await Send(root, "GET", "/healthz")).Status);
+    }
+
+    private static ByteArrayContent Json(byte[] body) => new(body) { Headers = { ContentType = new("application/json") } };
+
+    /// <summary>Replaces the request's body and signs it anew.</summary>
+    private static void Sign(HttpRequestMessage r, AccessKey key, byte[] body)
+    {
+        r.Content = Json(body);
+        r.Headers.Remove("Authorization");
+        r.Headers.TryAddWithoutValidation("Authorization", Signatures.ApiAuthorization(key.Id, key.Secret, r.Method.Method, r.RequestUri!.AbsolutePath, [], body, DateTimeOffset.UtcNow));
     }
 
     private async Task DisposeApp()

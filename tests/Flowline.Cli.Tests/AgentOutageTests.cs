@@ -40,7 +40,7 @@ public sealed class AgentOutageTests : IDisposable
     public void A_collector_away_for_30_seconds_loses_no_session_data()
     {
         var data = Path.Combine(_dir.FullName, "data");
-        var key = KeyStore.Open(data).Create("acc-100000001", admin: true);
+        var key = KeyStore.Open(data).Create("acc-100000001", admin: false, agent: "node-a");
         var secret = Path.Combine(_dir.FullName, "secret");
         File.WriteAllText(secret, key.Secret);
         var pcap = Path.Combine(_dir.FullName, "export.pcap");

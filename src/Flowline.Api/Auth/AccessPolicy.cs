@@ -11,6 +11,8 @@ public enum Door
     Admin,
     /// <summary>A signed request with an admin key, and the admin password, which the face checks and audits.</summary>
     AdminPassword,
+    /// <summary>A signed request with an agent key (`flowline keys create --agent ID`), which speaks for that agent only.</summary>
+    Agent,
 }
 
 /// <summary>
@@ -33,6 +35,7 @@ public sealed record AccessPolicy(Door Door, bool ScrapeToken = false, bool Loop
     public static readonly AccessPolicy Tenant = new(Door.Tenant);
     public static readonly AccessPolicy Admin = new(Door.Admin);
     public static readonly AccessPolicy AdminPassword = new(Door.AdminPassword);
+    public static readonly AccessPolicy Agent = new(Door.Agent);
     /// <summary>Reading the sFlow-RT face: an admin key, the scrape token, or loopback when opted in.</summary>
     public static readonly AccessPolicy RealtimeRead = new(Door.Admin, ScrapeToken: true, LoopbackOptIn: true);
     /// <summary>Changing the sFlow-RT face's state: an admin key, or loopback when opted in.</summary>
@@ -46,6 +49,7 @@ public sealed record AccessPolicy(Door Door, bool ScrapeToken = false, bool Loop
         Door.Open => "open",
         Door.Tenant => SignedInQuery ? "tenant (signature in the parameters)" : "tenant",
         Door.Admin => "admin" + (ScrapeToken ? ", scrape token" : "") + (LoopbackOptIn ? ", loopback-opt-in" : ""),
+        Door.Agent => "agent",
         _ => "admin+password",
     };
 }

@@ -17,7 +17,7 @@ public sealed class AuditLog
 
     public AuditLog(string dataDir)
     {
-        Directory.CreateDirectory(dataDir);
+        Flowline.Records.DataDirectory.Create(dataDir);
         _path = System.IO.Path.Combine(dataDir, "audit.log");
     }
 

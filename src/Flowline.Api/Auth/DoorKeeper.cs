@@ -95,6 +95,20 @@ public sealed class DoorKeeper(RequestGuard guard, ApiOptions options)
                 $"the access key {key.Id} belongs to {key.Account} and is not an admin key: {request.Method} {endpoint.RoutePattern.RawText} is for operators"));
             return;
         }
+        if (policy.Door != Door.Agent && key!.Agent is not null)
+        {
+            guard.Fail(from);
+            await Refuse(context, new ApiError(403, "UnauthorizedOperation",
+                $"the access key {key.Id} is agent {key.Agent}'s: it sends that agent's session batches and opens no other door"));
+            return;
+        }
+        if (policy.Door == Door.Agent && key!.Agent is null)
+        {
+            guard.Fail(from);
+            await Refuse(context, new ApiError(403, "UnauthorizedOperation",
+                $"the access key {key.Id} is not an agent key: agents sign with a key bound to their name (flowline keys create --account ACC --agent NAME)"));
+            return;
+        }
         context.Items[KeyItem] = key;
         await next(context);
     }
@@ -118,22 +132,30 @@ public sealed class DoorKeeper(RequestGuard guard, ApiOptions options)
             guard.Fail(from);
             return (null, early);
         }
+        // The body is hashed as it comes in; the buffer it is kept in for the handler spills to a file beyond 30 KB.
         request.EnableBuffering();
-        using var body = new MemoryStream();
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
         try
         {
-            await request.Body.CopyToAsync(body, context.RequestAborted);
+            int n;
+            while ((n = await request.Body.ReadAsync(chunk, context.RequestAborted)) > 0) sha.AppendData(chunk, 0, n);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             context.Response.Headers.Connection = "close";
             return (null, TooLarge(request.Method, request.Path, limit, largeBody));
         }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
+        }
         request.Body.Position = 0;
+        var bodyHash = sha.GetHashAndReset();
         var query = request.Query.SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? ""))).ToList();
         var path = request.Path.Value ?? "/";
         return guard.Check(from, auth.Value.KeyId, auth.Value.Timestamp, auth.Value.Signature,
-            secret => Signatures.ApiSignature(secret, Signatures.ApiStringToSign(request.Method, path, query, auth.Value.Timestamp, body.ToArray(), auth.Value.Nonce)),
+            secret => Signatures.ApiSignature(secret, Signatures.ApiStringToSignOfHash(request.Method, path, query, auth.Value.Timestamp, bodyHash, auth.Value.Nonce)),
             "Credential", $"{request.Method}\\n{path}\\n<sorted query>\\n<timestamp>\\n<hex SHA-256 of the body>[\\n<nonce>]");
     }
 

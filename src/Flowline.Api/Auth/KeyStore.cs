@@ -8,7 +8,8 @@ using Flowline.Records;
 namespace Flowline.Api;
 
 /// <summary>An access key: its id, the one account it belongs to, whether it is an admin key, and its secret.</summary>
-public sealed record AccessKey(string Id, string Account, bool Admin, DateTimeOffset Created, DateTimeOffset? Revoked, string Secret)
+/// <param name="Agent">For an agent key, the one agent (its --name) it speaks for; null for every other key.</param>
+public sealed record AccessKey(string Id, string Account, bool Admin, DateTimeOffset Created, DateTimeOffset? Revoked, string Secret, string? Agent = null)
 {
     public bool Active => Revoked is null;
 }
@@ -30,16 +31,20 @@ public sealed partial class KeyStore
     [GeneratedRegex("^acc-[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")]
     public static partial Regex AccountPattern();
 
-    private KeyStore(string dataDir)
+    private KeyStore(string dataDir, string? keyFile)
     {
-        Directory.CreateDirectory(dataDir);
+        DataDirectory.Create(dataDir);
         _path = Path.Combine(dataDir, "keys.json");
-        _master = MasterKey(Path.Combine(dataDir, "keys.key"));
+        _master = MasterKey(keyFile ?? Path.Combine(dataDir, "keys.key"));
     }
 
-    public static KeyStore Open(string dataDir)
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    public static partial Regex AgentPattern();
+
+    /// <param name="keyFile">The 32-byte file the secrets are sealed under (<c>key_file</c>); default DATA_DIR/keys.key. Kept apart, a copy of the data directory alone opens no secret.</param>
+    public static KeyStore Open(string dataDir, string? keyFile = null)
     {
-        var store = new KeyStore(dataDir);
+        var store = new KeyStore(dataDir, keyFile);
         store.Refresh();
         return store;
     }
@@ -64,9 +69,12 @@ public sealed partial class KeyStore
         }
     }
 
-    public AccessKey Create(string account, bool admin)
+    /// <param name="agent">Makes an agent key, which speaks for the agent of this name only (and is not an admin key).</param>
+    public AccessKey Create(string account, bool admin, string? agent = null)
     {
         if (!AccountPattern().IsMatch(account)) throw new ArgumentException($"'{account}' is not an account id (acc- followed by letters, digits, '-' or '_')");
+        if (agent is not null && !AgentPattern().IsMatch(agent)) throw new ArgumentException($"'{agent}' is not an agent name (1 to 64 letters, digits, '.', '_' or '-')");
+        if (agent is not null && admin) throw new ArgumentException("an agent key is not an admin key: give --agent or --admin");
         lock (_lock)
         {
             Refresh();
@@ -74,7 +82,7 @@ public sealed partial class KeyStore
             do id = "FLK" + RandomString(17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
             while (_keys.ContainsKey(id));
             var key = new AccessKey(id, account, admin, Now(), null,
-                RandomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"));
+                RandomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"), agent);
             var next = new Dictionary<string, AccessKey>(_keys) { [id] = key };
             Save(next);
             return key;
@@ -128,7 +136,7 @@ public sealed partial class KeyStore
             keys[id] = new AccessKey(id, (string?)node["account"] ?? "", (bool?)node["admin"] ?? false,
                 DateTimeOffset.Parse((string?)node["created"] ?? "1970-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture),
                 (string?)node["revoked"] is { } r ? DateTimeOffset.Parse(r, System.Globalization.CultureInfo.InvariantCulture) : null,
-                Open(id, sealedSecret));
+                Open(id, sealedSecret), (string?)node["agent"]);
         }
         return keys;
     }
@@ -147,6 +155,7 @@ public sealed partial class KeyStore
                 ["revoked"] = k.Revoked?.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture),
                 ["secret"] = Convert.ToBase64String(Seal(k.Id, k.Secret)),
             });
+            if (k.Agent is not null) ((JsonObject)array[^1]!)["agent"] = k.Agent;
         }
         var text = new JsonObject { ["keys"] = array }.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         AtomicFile.WriteText(_path, text + "\n", UnixFileMode.UserRead | UnixFileMode.UserWrite);

@@ -35,7 +35,7 @@ public static class RoutePolicies
         ["PUT /api/v1/inventory/{kind}/{id}"] = AccessPolicy.AdminPassword,
         ["DELETE /api/v1/inventory/{kind}/{id}"] = AccessPolicy.AdminPassword,
         ["GET /api/v1/audit"] = AccessPolicy.AdminPassword,
-        ["POST /api/v1/session-endpoints"] = AccessPolicy.Admin with { LargeBody = true },
+        ["POST /api/v1/session-endpoints"] = AccessPolicy.Agent with { LargeBody = true },
         ["GET /api/v1/realtime/flows"] = AccessPolicy.Tenant,
         ["GET /api/v1/realtime/flows/{name}"] = AccessPolicy.Tenant,
         ["PUT /api/v1/realtime/flows/{name}"] = AccessPolicy.Tenant,

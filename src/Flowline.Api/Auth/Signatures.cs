@@ -69,7 +69,11 @@ public static class Signatures
     /// when the request carries one (so that the same request may be sent twice within a second).
     /// </summary>
     public static string ApiStringToSign(string verb, string path, IEnumerable<KeyValuePair<string, string>> query, string timestamp, ReadOnlySpan<byte> body, string? nonce = null) =>
-        verb + "\n" + path + "\n" + CanonicalQuery(query) + "\n" + timestamp + "\n" + Convert.ToHexStringLower(SHA256.HashData(body))
+        ApiStringToSignOfHash(verb, path, query, timestamp, SHA256.HashData(body), nonce);
+
+    /// <summary>The same, from the body's SHA-256 (hashed as it streams in, never held whole).</summary>
+    public static string ApiStringToSignOfHash(string verb, string path, IEnumerable<KeyValuePair<string, string>> query, string timestamp, ReadOnlySpan<byte> bodyHash, string? nonce = null) =>
+        verb + "\n" + path + "\n" + CanonicalQuery(query) + "\n" + timestamp + "\n" + Convert.ToHexStringLower(bodyHash)
         + (string.IsNullOrEmpty(nonce) ? "" : "\n" + nonce);
 
     public static string ApiSignature(string secret, string stringToSign) =>

@@ -10,7 +10,7 @@ namespace Flowline.Api;
 /// The sessions store, how an agent's SessionEndpoint batch is stored (returns the rows stored;
 /// FormatException when malformed), and the session rate events (JSON lines) in [from, to) µs of an account (null: all).
 /// </summary>
-public sealed record SessionAccess(IFlowStore Store, Func<byte[], int> Ingest, Func<long, long, string?, IEnumerable<string>>? Anomalies = null);
+public sealed record SessionAccess(IFlowStore Store, Func<byte[], string, int> Ingest, Func<long, long, string?, IEnumerable<string>>? Anomalies = null);
 
 /// <summary>Sessions: <c>/api/v1/sessions</c>, agents' <c>/api/v1/session-endpoints</c>, and the Contrail <c>/analytics</c> query.</summary>
 public sealed partial class ApiV1
@@ -73,9 +73,9 @@ public sealed partial class ApiV1
     {
         var key = await Authenticate(context);
         if (key is null) return;
-        if (!key.Admin)
+        if (key.Agent is null)
         {
-            await Error(context, new ApiError(403, "UnauthorizedOperation", $"the access key {key.Id} is not an admin key: agents send sessions of every account on their node, which needs an admin key"));
+            await Error(context, new ApiError(403, "UnauthorizedOperation", $"the access key {key.Id} is not an agent key (flowline keys create --account ACC --agent NAME)"));
             return;
         }
         if (sessions is null)
@@ -87,12 +87,17 @@ public sealed partial class ApiV1
         await context.Request.Body.CopyToAsync(body);
         try
         {
-            var rows = sessions.Ingest(body.ToArray());
+            // The key speaks for one agent: a batch in another agent's name would move that agent's sequence on.
+            var rows = sessions.Ingest(body.ToArray(), key.Agent);
             await Json(context, 200, new System.Text.Json.Nodes.JsonObject { ["stored"] = rows });
         }
         catch (FormatException e)
         {
             await Error(context, new ApiError(400, "MalformedBatch", e.Message));
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            await Error(context, new ApiError(403, "UnauthorizedOperation", e.Message));
         }
         catch (IOException e)
         {

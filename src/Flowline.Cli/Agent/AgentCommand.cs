@@ -24,12 +24,12 @@ public static class AgentCommand
         Runs on a compute node: receives the local switch's flow export on loopback, stitches forward and
         reverse flows into sessions, aggregates them (seed 001's SessionEndpoint: by local address, protocol
         and service port, client ports folded away) and sends a batch to the collector every interval,
-        signed with an admin access key (`flowline keys create --admin`). Batches wait in the backlog
+        signed with an agent key bound to its --name (`flowline keys create --account ACC --agent NAME`). Batches wait in the backlog
         directory until the collector has stored them: nothing is lost while it is away, up to the
         backlog's size (then the oldest are dropped, counted and logged).
 
           --collector URL        the collector's HTTP address, e.g. http://10.0.0.5:8008
-          --key-id ID            admin access key id
+          --key-id ID            agent access key id (made with --agent NAME, the same NAME as --name)
           --secret-file FILE     file holding the key's secret (or FLOWLINE_AGENT_SECRET)
           --ipfix ADDR:PORT      IPFIX listener (default 127.0.0.1:4739)
           --netflow ADDR:PORT    NetFlow v5/v9 listener (default none)
@@ -92,7 +92,7 @@ public static class AgentCommand
             {
                 throw new FormatException("--collector http://HOST:PORT is required");
             }
-            if (keyId is null) throw new FormatException("--key-id is required (an admin access key)");
+            if (keyId is null) throw new FormatException("--key-id is required (an agent key: flowline keys create --account ACC --agent NAME)");
         }
         catch (FormatException e)
         {
@@ -116,7 +116,7 @@ public static class AgentCommand
                 enricher = new Enrichment.Enricher(symbols);
                 enricher.Use(Enrichment.InventoryFile.Load(inventory));
             }
-            Directory.CreateDirectory(backlog);
+            Flowline.Records.DataDirectory.Create(backlog);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Enrichment.InventoryException or FormatException)
         {

@@ -6,16 +6,19 @@ namespace Flowline.Cli.Api;
 internal static class KeysCommand
 {
     public const string Help = """
-        Usage: flowline keys create --account acc-… [--admin] [--data-dir DIR]
-               flowline keys list [--data-dir DIR]
-               flowline keys revoke KEY_ID [--data-dir DIR]
+        Usage: flowline keys create --account acc-… [--admin | --agent NAME] [--data-dir DIR] [--key-file FILE]
+               flowline keys list [--data-dir DIR] [--key-file FILE]
+               flowline keys revoke KEY_ID [--data-dir DIR] [--key-file FILE]
                flowline keys hash-password          (reads the password from standard input)
 
         Access keys sign requests to the flow-log API of `flowline serve` (docs/API.md). Each key belongs to
         one account and reads only that account's flows; an --admin key reads other accounts too, but only
         when the request also carries the admin password. Keys live in the data directory (default: ./data,
-        or FLOWLINE_DATA_DIR): keys.json, with every secret encrypted under keys.key (mode 0600). A running
-        server sees new and revoked keys at the next request.
+        or FLOWLINE_DATA_DIR): keys.json, with every secret encrypted under keys.key (mode 0600), or under the
+        file --key-file names (FLOWLINE_KEY_FILE; serve's key_file), kept outside the data directory so that a
+        copy of it opens no secret. A running server sees new and revoked keys at the next request.
+        An --agent key is what `flowline agent --name NAME` signs its session batches with: it speaks for that
+        agent alone and reads nothing.
 
           create        makes a key and prints its id and secret; the secret is shown only this once
           list          every key: id, account, role, created, revoked
@@ -24,6 +27,8 @@ internal static class KeysCommand
                         put in the configuration as admin_password_hash
         """;
 
+    private static string Role(AccessKey k) => k.Admin ? "admin" : k.Agent is { } a ? "agent:" + a : "tenant";
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader stdin)
     {
         if (args.Length == 0 || args.Contains("--help") || args.Contains("-h"))
@@ -31,7 +36,7 @@ internal static class KeysCommand
             stdout.Write(Help);
             return args.Length == 0 ? 2 : 0;
         }
-        string? account = null, dataDir = null;
+        string? account = null, dataDir = null, agent = null, keyFile = null;
         var admin = false;
         var positional = new List<string>();
         try
@@ -45,6 +50,8 @@ internal static class KeysCommand
                     case "--account": account = Next(); break;
                     case "--admin": admin = true; break;
                     case "--data-dir": dataDir = Next(); break;
+                    case "--agent": agent = Next(); break;
+                    case "--key-file": keyFile = Next(); break;
                     default:
                         if (a.StartsWith('-')) throw new ArgumentException($"unknown option {a} (see `flowline keys --help`)");
                         positional.Add(a);
@@ -52,17 +59,18 @@ internal static class KeysCommand
                 }
             }
             dataDir ??= Environment.GetEnvironmentVariable("FLOWLINE_DATA_DIR") is { Length: > 0 } d ? d : "data";
+            keyFile ??= Environment.GetEnvironmentVariable("FLOWLINE_KEY_FILE") is { Length: > 0 } kf ? kf : null;
             switch (args[0])
             {
                 case "create":
                 {
                     if (account is null) throw new ArgumentException("create needs --account acc-…");
                     if (positional.Count > 0) throw new ArgumentException($"unexpected '{positional[0]}'");
-                    var key = KeyStore.Open(dataDir).Create(account, admin);
-                    new AuditLog(dataDir).Write(new AuditEntry(DateTimeOffset.UtcNow, "key-created", key.Id, key.Account, key.Account, "done", "cli", admin ? "admin" : "tenant"));
+                    var key = KeyStore.Open(dataDir, keyFile).Create(account, admin, agent);
+                    new AuditLog(dataDir).Write(new AuditEntry(DateTimeOffset.UtcNow, "key-created", key.Id, key.Account, key.Account, "done", "cli", Role(key)));
                     stdout.WriteLine($"access key id:  {key.Id}");
                     stdout.WriteLine($"secret key:     {key.Secret}");
-                    stdout.WriteLine($"account:        {key.Account}{(key.Admin ? " (admin)" : "")}");
+                    stdout.WriteLine($"account:        {key.Account}{(key.Admin ? " (admin)" : key.Agent is { } n ? $" (agent {n})" : "")}");
                     stdout.WriteLine();
                     stdout.WriteLine("The secret is not shown again. For `flowline describe-flow-logs`:");
                     stdout.WriteLine($"  export FLOWLINE_ACCESS_KEY={key.Id}");
@@ -71,18 +79,18 @@ internal static class KeysCommand
                 }
                 case "list":
                 {
-                    var keys = KeyStore.Open(dataDir).List();
+                    var keys = KeyStore.Open(dataDir, keyFile).List();
                     stdout.WriteLine($"{"id",-20}  {"account",-24}  {"role",-6}  {"created",-20}  revoked");
                     foreach (var k in keys)
                     {
-                        stdout.WriteLine($"{k.Id,-20}  {k.Account,-24}  {(k.Admin ? "admin" : "tenant"),-6}  {Time(k.Created),-20}  {(k.Revoked is { } r ? Time(r) : "-")}");
+                        stdout.WriteLine($"{k.Id,-20}  {k.Account,-24}  {Role(k),-6}  {Time(k.Created),-20}  {(k.Revoked is { } r ? Time(r) : "-")}");
                     }
                     return 0;
                 }
                 case "revoke":
                 {
                     if (positional.Count != 1) throw new ArgumentException("revoke needs one key id");
-                    var store = KeyStore.Open(dataDir);
+                    var store = KeyStore.Open(dataDir, keyFile);
                     var key = store.Find(positional[0]);
                     if (key is null || !store.Revoke(key.Id))
                     {

@@ -61,7 +61,7 @@ public sealed partial class EmbeddedStore : IFlowStore
             Symbols = _options.Symbols ?? new SymbolTable(_root, readOnly: true);
             return;
         }
-        Directory.CreateDirectory(_root);
+        DataDirectory.Create(_root);
         Symbols = _options.Symbols ?? new SymbolTable(_root);
         Directory.CreateDirectory(QuarantineDirectory);
         // Whatever a crash left half-written was never acknowledged as durable.
