@@ -43,21 +43,59 @@ public static class InventoryFile
         return Parse(text, path);
     }
 
+    /// <summary>Mappings and lists nested at most this deep (the inventory's own shape needs five).</summary>
+    public const int MaxDepth = 64;
+    /// <summary>Aliases (<c>*name</c>) at most: each may stand for a whole subtree.</summary>
+    public const int MaxAliases = 1_000;
+
     public static Inventory Parse(string text, string path = "inventory")
     {
         var yaml = new YamlStream();
         try
         {
+            Scan(text, path);
             yaml.Load(new StringReader(text));
         }
         catch (YamlException e)
         {
             throw new InventoryException(path, [new InventoryError((int)e.Start.Line, "syntax", e.Message)]);
         }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or OverflowException)
+        {
+            // The YAML library's own faults on some malformed input are syntax errors too.
+            throw new InventoryException(path, [new InventoryError(0, "syntax", e.Message)]);
+        }
         var reader = new Reader();
         var inventory = yaml.Documents.Count == 0 ? Inventory.Empty : reader.Read(yaml.Documents[0].RootNode);
         if (reader.Errors.Count > 0) throw new InventoryException(path, reader.Errors);
         return inventory;
+    }
+
+    /// <summary>
+    /// Reads the YAML events once, without building anything, to refuse deep nesting (which would exhaust the
+    /// stack of the tree builder) and floods of aliases before the document is loaded.
+    /// </summary>
+    private static void Scan(string text, string path)
+    {
+        var parser = new YamlDotNet.Core.Parser(new StringReader(text));
+        int depth = 0, aliases = 0;
+        while (parser.MoveNext())
+        {
+            switch (parser.Current)
+            {
+                case YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart:
+                    if (++depth > MaxDepth)
+                        throw new InventoryException(path, [new InventoryError((int)parser.Current.Start.Line, "syntax", $"nested more than {MaxDepth} deep")]);
+                    break;
+                case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd:
+                    depth--;
+                    break;
+                case YamlDotNet.Core.Events.AnchorAlias:
+                    if (++aliases > MaxAliases)
+                        throw new InventoryException(path, [new InventoryError((int)parser.Current.Start.Line, "syntax", $"more than {MaxAliases} aliases")]);
+                    break;
+            }
+        }
     }
 
     private sealed class Reader

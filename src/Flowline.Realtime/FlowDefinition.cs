@@ -89,14 +89,15 @@ internal static class DefinitionJson
         try
         {
             o = JsonNode.Parse(json) as JsonObject ?? throw new FormatException("expected a JSON object");
+            // Members are read here, all of them: a name given twice is refused now rather than when a value is asked for.
+            foreach (var (name, _) in o)
+            {
+                if (!known.Contains(name)) throw new FormatException($"unknown field '{name}' (known: {string.Join(", ", known)})");
+            }
         }
-        catch (System.Text.Json.JsonException e)
+        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException)
         {
-            throw new FormatException($"not JSON: {e.Message}");
-        }
-        foreach (var (name, _) in o)
-        {
-            if (!known.Contains(name)) throw new FormatException($"unknown field '{name}' (known: {string.Join(", ", known)})");
+            throw new FormatException($"not JSON, or a field given twice: {e.Message}");
         }
         return o;
     }

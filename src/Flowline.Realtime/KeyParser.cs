@@ -37,9 +37,10 @@ public static class KeyParser
         text = text.Trim();
         while (text.Length >= 2 && text[0] == '[' && Matching(text, 0) == text.Length - 1) text = text[1..^1];
         var parts = Split(text, ':');
+        if (parts.Count == 0 || parts[0].Length == 0) throw new FormatException($"'{text}': a key is missing (an empty argument?)");
         if (parts.Count == 1) return Plain(text, context);
         var args = parts.Skip(1).ToList();
-        KeyElement Arg(int k) => k < args.Count ? Parse(args[k], context) : throw new FormatException($"'{text}': missing an argument");
+        KeyElement Arg(int k) => k >= args.Count || args[k].Length == 0 ? throw new FormatException($"'{text}': missing an argument") : Parse(args[k], context);
         KeyElement Address(int k)
         {
             var a = Arg(k);

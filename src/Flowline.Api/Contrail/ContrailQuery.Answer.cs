@@ -19,13 +19,13 @@ public static partial class ContrailQuery
     /// <summary>The order of sort_fields (each one selected), ascending or with sort 2 descending.</summary>
     private static Comparer<JsonObject> Sorting(JsonElement q, JsonElement sortFields, List<string> select, long bucket, bool hasT)
     {
-        var keys = sortFields.EnumerateArray().Select(e => e.GetString() ?? "").ToList();
+        var keys = sortFields.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new QueryException($"sort_fields: {e.GetRawText()} is not a column name")).ToList();
         foreach (var k in keys)
         {
             var selected = select.Contains(k) || k == "T=" && bucket != 0 || k == "T" && hasT;
             if (!selected) throw new QueryException($"sort_fields: '{k}' is not in select_fields");
         }
-        var descending = q.TryGetProperty("sort", out var sort) && sort.ValueKind == JsonValueKind.Number && sort.GetInt32() == 2;
+        var descending = q.TryGetProperty("sort", out var sort) && sort.ValueKind == JsonValueKind.Number && sort.TryGetInt32(out var order) && order == 2;
         return Comparer<JsonObject>.Create((a, b) =>
         {
             foreach (var k in keys)

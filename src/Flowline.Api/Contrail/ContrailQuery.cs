@@ -187,11 +187,11 @@ public static partial class ContrailQuery
                 null => throw new QueryException("session_type is required for session queries: \"client\" or \"server\""),
                 _ => throw new QueryException($"session_type '{type}' is not \"client\" or \"server\""),
             };
-            serviceInstance = q.TryGetProperty("is_service_instance", out var si) && (si.ValueKind == JsonValueKind.True || si.ValueKind == JsonValueKind.Number && si.GetInt64() != 0);
+            serviceInstance = q.TryGetProperty("is_service_instance", out var si) && (si.ValueKind == JsonValueKind.True || si.ValueKind == JsonValueKind.Number && si.GetDouble() != 0);
         }
         else if (q.TryGetProperty("dir", out var dir))
         {
-            ingress = dir.ValueKind == JsonValueKind.Number ? dir.GetInt32() switch
+            ingress = dir.ValueKind == JsonValueKind.Number && dir.TryGetInt32(out var d) ? d switch
             {
                 1 => true,
                 0 => false,
@@ -378,7 +378,10 @@ public static partial class ContrailQuery
         var m = Regex.Match(text, @"^now(?:([+-])(\d+)([smhd]))?$");
         if (!m.Success) throw new QueryException($"{key} '{v}': expected µs since the epoch or now, now-10m, now+1h (s, m, h, d)");
         if (!m.Groups[1].Success) return nowMicros;
-        var amount = long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) * m.Groups[3].Value switch
+        // At most 100 years either way: a longer offset is no time at all.
+        if (!long.TryParse(m.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count > 36_600 * 86_400L)
+            throw new QueryException($"{key} '{v}': the offset is longer than 100 years");
+        var amount = count * m.Groups[3].Value switch
         {
             "s" => 1_000_000L,
             "m" => 60_000_000L,
@@ -418,7 +421,7 @@ public static partial class ContrailQuery
                 {
                     throw new QueryException("where/filter: each term is {\"name\", \"value\", \"op\"}");
                 }
-                var o = op.GetInt32();
+                var o = op.TryGetInt32(out var opNumber) ? opNumber : 0;
                 if (o is < 1 or > 9) throw new QueryException($"where/filter: op {o} is not 1-9 (EQUAL, NOT_EQUAL, IN_RANGE, NOT_IN_RANGE, LEQ, GEQ, PREFIX, REGEX_MATCH, CONTAINS)");
                 JsonElement? value2 = t.TryGetProperty("value2", out var v2) && v2.ValueKind != JsonValueKind.Null ? v2 : null;
                 if (o is 3 or 4 && value2 is null) throw new QueryException($"where/filter: '{name.GetString()}' IN_RANGE needs value2");

@@ -70,17 +70,27 @@ public static partial class SflowRtApi
             var body = await Body(c);
             return Guard(() =>
             {
-                JsonObject o;
+                List<KeyValuePair<string, JsonNode?>> members;
                 try
                 {
-                    o = JsonNode.Parse(body) as JsonObject ?? throw new FormatException("expected a JSON object of group names to lists of prefixes");
+                    members = (JsonNode.Parse(body) as JsonObject ?? throw new FormatException("expected a JSON object of group names to lists of prefixes")).ToList();
                 }
-                catch (System.Text.Json.JsonException e)
+                catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException)
                 {
-                    throw new FormatException($"not JSON: {e.Message}");
+                    throw new FormatException($"not JSON, or a group given twice: {e.Message}");
                 }
-                var groups = o.ToDictionary(g => g.Key, g => (IReadOnlyList<string>)((g.Value as JsonArray)
-                    ?? throw new FormatException($"group '{g.Key}': expected a list of prefixes")).Select(x => x?.GetValue<string>() ?? "").ToList());
+                var groups = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+                var prefixes = 0;
+                foreach (var (group, value) in members)
+                {
+                    var list = new List<string>();
+                    foreach (var x in value as JsonArray ?? throw new FormatException($"group '{group}': expected a list of prefixes"))
+                    {
+                        list.Add(x is JsonValue v && v.TryGetValue<string>(out var p) ? p : throw new FormatException($"group '{group}': prefixes are strings such as \"10.0.0.0/8\""));
+                    }
+                    if ((prefixes += list.Count) > MaxGroupPrefixes) throw new FormatException($"a group set holds at most {MaxGroupPrefixes:N0} prefixes");
+                    groups[group] = list;
+                }
                 engine.PutGroups(name, groups);
                 return Ok(Groups(engine, name)!);
             });
@@ -88,6 +98,9 @@ public static partial class SflowRtApi
         app.MapDelete("/group/{name}/json", (HttpContext c, string name) =>
             Guard(() => engine.DeleteGroups(name) ? Ok(new JsonObject()) : Error($"no group set '{name}'", 404)));
     }
+
+    /// <summary>Prefixes one group set holds at most (all its groups together).</summary>
+    public const int MaxGroupPrefixes = 100_000;
 
     private static JsonObject? Groups(RealtimeEngine engine, string name) => engine.Context.Groups.Get(name) is { } g
         ? new JsonObject(g.Select(x => KeyValuePair.Create(x.Key, (JsonNode?)new JsonArray(x.Value.Select(p => (JsonNode)p).ToArray()))))

@@ -53,18 +53,7 @@ internal static class DecodeCommand
         using var _ = output;
         var buffered = new BufferedStream(output, 1 << 16);
         var collector = new DatagramCollector();
-        IDecodeOutput writer = options.Format switch
-        {
-            DecodeFormat.Flows or DecodeFormat.Csv => new CsvOutput(buffered, options.Fields!, options.Header),
-            DecodeFormat.Grep => new GrepOutput(buffered),
-            DecodeFormat.Json => new JsonOutput(buffered, indented: true),
-            DecodeFormat.Jsonl => new JsonOutput(buffered, indented: false),
-            _ => new PcapOutput(buffered),
-        };
-        if (options.Format == DecodeFormat.Pcap)
-        {
-            collector.Pcap = new PcapFrameWriter(buffered);
-        }
+        var writer = Writer(options, buffered, collector);
 
         var decoder = new FlowDecoder();
         var run = new DecodeRun(decoder, collector, writer, options.Count);
@@ -110,6 +99,20 @@ internal static class DecodeCommand
             }
         }
         return exit;
+    }
+
+    /// <summary>The writer of the chosen format (the pcap format writes frames through the collector).</summary>
+    internal static IDecodeOutput Writer(DecodeOptions options, Stream buffered, DatagramCollector collector)
+    {
+        if (options.Format == DecodeFormat.Pcap) collector.Pcap = new PcapFrameWriter(buffered);
+        return options.Format switch
+        {
+            DecodeFormat.Flows or DecodeFormat.Csv => new CsvOutput(buffered, options.Fields!, options.Header),
+            DecodeFormat.Grep => new GrepOutput(buffered),
+            DecodeFormat.Json => new JsonOutput(buffered, indented: true),
+            DecodeFormat.Jsonl => new JsonOutput(buffered, indented: false),
+            _ => new PcapOutput(buffered),
+        };
     }
 
     private static bool IsBrokenPipe(IOException e) => e.HResult == 32 || e.Message.Contains("pipe", StringComparison.OrdinalIgnoreCase);
