@@ -63,6 +63,11 @@ public sealed class Forwarding : IDisposable
 
     public int Count => _sessions.Length;
 
+    /// <summary>Forwarding sessions at most: each sends a copy of every datagram it takes.</summary>
+    public const int MaxSessions = 64;
+    /// <summary>Agents one session may list.</summary>
+    public const int MaxAgents = 1_000;
+
     /// <summary>
     /// Creates or replaces a session from its JSON (<c>{"address": "10.0.0.30", "port": 7343, "agents": ["10.0.0.254"]}</c>,
     /// optionally <c>"protocols": ["sflow", "netflow", "ipfix"]</c> or <c>"account": "acc-0001"</c>). Throws <see cref="FormatException"/> with the reason.
@@ -99,6 +104,12 @@ public sealed class Forwarding : IDisposable
         lock (_change)
         {
             var old = _sessions.FirstOrDefault(s => s.Name == name);
+            if (old is null && _sessions.Length >= MaxSessions)
+            {
+                // Each session is one more copy of every datagram received: their number bounds the amplification.
+                socket.Dispose();
+                throw new Realtime.RealtimeLimitException($"{_sessions.Length} forwarding sessions are defined, the most this server keeps: delete one first");
+            }
             Session[] next = [.. _sessions.Where(s => s.Name != name), session];
             // Saved first: a change that could not be saved is not in force either.
             try
@@ -121,14 +132,14 @@ public sealed class Forwarding : IDisposable
         try
         {
             o = JsonNode.Parse(json) as JsonObject ?? throw new FormatException("expected a JSON object like {\"address\": \"10.0.0.30\", \"port\": 6343}");
+            foreach (var (key, _) in o)
+            {
+                if (key is not ("address" or "port" or "agents" or "protocols" or "account")) throw new FormatException($"unknown member '{key}' (address, port, agents, protocols, account)");
+            }
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or ArgumentException)
         {
-            throw new FormatException($"not JSON: {e.Message}");
-        }
-        foreach (var (key, _) in o)
-        {
-            if (key is not ("address" or "port" or "agents" or "protocols" or "account")) throw new FormatException($"unknown member '{key}' (address, port, agents, protocols, account)");
+            throw new FormatException($"not JSON, or a member given twice: {e.Message}");
         }
         string Text(JsonNode? n, string what) => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new FormatException($"{what}: expected a string");
         var address = Text(o["address"] ?? throw new FormatException("address is required"), "address");
@@ -142,6 +153,7 @@ public sealed class Forwarding : IDisposable
             {
                 var text = Text(n, "agents");
                 agents.Add(IPAddress.TryParse(text, out var ip) ? ip.ToString() : throw new FormatException($"agents: '{text}' is not an IP address"));
+                if (agents.Count > MaxAgents) throw new FormatException($"agents: at most {MaxAgents}");
             }
         }
         var protocols = new List<string>();

@@ -33,7 +33,8 @@ public sealed class ReplayAgainstNfdumpTests : IDisposable
         try
         {
             using var tee = new UdpTee(serve.Ports[sflow ? "sflow" : protocol == "ipfix" ? "ipfix" : "netflow"], nfdumpPort);
-            Thread.Sleep(500); // nfcapd/sfcapd print nothing when they are ready; give them a moment to bind
+            // nfcapd/sfcapd print nothing when they are ready: wait until the kernel shows their socket bound.
+            ServeProcess.WaitFor(() => ServeProcess.UdpBound(nfdumpPort), $"{(sflow ? "sfcapd" : "nfcapd")} bound to udp/{nfdumpPort}", 30);
 
             var exporter = sflow ? Pmacctd(tee.Port) : Softflowd(tee.Port, protocol == "ipfix" ? "10" : "9");
             var run = FlowlineProcess.Run(exporter, TimeSpan.FromMinutes(2));

@@ -105,9 +105,8 @@ public sealed class ServeCommandTests : IDisposable
             // While the decoder waits for the store, the queue fills and further datagrams are dropped and counted.
             Gen("ipfix", server.Ports["ipfix"], 1_200_000, "--rate", "200000");
             ServeProcess.WaitFor(() => server.Errors.Contains("retrying in 1 s", StringComparison.Ordinal), "the store reporting the full disk", seconds: 60);
-            var watch = Stopwatch.StartNew();
-            Assert.Equal(1, server.Terminate()); // data was lost: not a clean exit
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"stopped after {watch.Elapsed}");
+            // Data was lost: not a clean exit; it stops all the same (the retries end at a deadline) and says what it lost.
+            Assert.Equal(1, server.Terminate());
             var m = Regex.Match(server.Errors, @"(\d+) records decoded, (\d+) records stored, \d+ datagrams dropped at full queues, (\d+) records NOT stored");
             Assert.True(m.Success, server.Errors);
             long decoded = long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture),

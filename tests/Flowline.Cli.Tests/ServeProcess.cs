@@ -67,7 +67,8 @@ public sealed partial class ServeProcess : IDisposable
     public int Terminate()
     {
         Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
-        Assert.True(_process.WaitForExit(10_000), "serve did not exit within 10 s of SIGTERM");
+        // A generous bound: an orderly stop drains, stores and saves in well under it; only a hang reaches it.
+        Assert.True(_process.WaitForExit(60_000), "serve did not exit within 60 s of SIGTERM");
         _process.WaitForExit();
         return _process.ExitCode;
     }
@@ -90,6 +91,14 @@ public sealed partial class ServeProcess : IDisposable
             if (watch.Elapsed > TimeSpan.FromSeconds(seconds)) throw new TimeoutException(what);
             Thread.Sleep(100);
         }
+    }
+
+    /// <summary>Whether some process has a UDP socket bound to <paramref name="port"/> (the kernel's tables, IPv4 and IPv6).</summary>
+    public static bool UdpBound(int port)
+    {
+        var hex = ":" + port.ToString("X4", CultureInfo.InvariantCulture) + " ";
+        return new[] { "/proc/net/udp", "/proc/net/udp6" }.Where(File.Exists)
+            .Any(f => File.ReadLines(f).Skip(1).Any(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [_, var local, ..] && (local + " ").EndsWith(hex, StringComparison.Ordinal)));
     }
 
     public static int FreeTcpPort()
