@@ -45,6 +45,14 @@ public sealed partial class ServeProcess : IDisposable
     }
 
     public IReadOnlyDictionary<string, int> Ports { get; }
+
+    /// <summary>Resident memory now and at its peak (VmRSS, VmHWM of /proc/PID/status), in bytes.</summary>
+    public (long Now, long Peak) Resident()
+    {
+        long Field(string name) => long.Parse(File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith(name + ":", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+        return (Field("VmRSS"), Field("VmHWM"));
+    }
     public string Url { get; }
     public string Output { get { lock (_stdout) return _stdout.ToString(); } }
     public string Errors { get { lock (_stderr) return _stderr.ToString(); } }

@@ -173,7 +173,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         }
         catch (FilterSyntaxException e)
         {
-            await Error(context, new ApiError(400, "InvalidParameterValue", $"filter: {e.Message}"));
+            await Error(context, new ApiError(400, "InvalidParameterValue", e.Message));
             return;
         }
         var needed = FilterColumns.Of(filter);
