@@ -26,6 +26,9 @@ internal static class TemplateFiles
         var exporters = new List<SavedExporter>();
         foreach (var (key, state) in cache.Exporters)
         {
+            // Scopes that never decoded data are not kept across a restart: anyone can make them up by the thousand,
+            // and a real exporter announces its templates again before long.
+            if (!state.DecodedData) continue;
             var templates = state.AllTemplates
                 .Select(t => new SavedTemplate(t.Id, t.IsOptions, t.ScopeFieldCount, t.Fields.Select(f => new SavedField(f.Id, f.Length, f.Enterprise)).ToArray()))
                 .ToArray();

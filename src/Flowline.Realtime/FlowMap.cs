@@ -20,10 +20,11 @@ internal sealed class FlowMap
     private FlowEntry[] _entries;
     private int _mask;
 
-    public FlowMap(int width, int capacity = 16)
+    /// <summary>Most data sources have a few flows: a map starts at four slots (about 300 bytes) and grows.</summary>
+    public FlowMap(int width, int capacity = 4)
     {
         _width = width;
-        var slots = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, capacity));
+        var slots = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(4, capacity));
         _hashes = new int[slots];
         _keys = new byte[slots * width];
         _entries = new FlowEntry[slots];

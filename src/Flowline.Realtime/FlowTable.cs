@@ -62,6 +62,9 @@ public sealed class FlowTable
 
     public string Name { get; }
     public FlowDefinition Definition { get; }
+    /// <summary>Data sources (agent and interface) one definition keeps flows for at most.</summary>
+    public const int MaxSources = 100_000;
+
     /// <summary>Why the definition was taken out of service (counting rows into it failed); null while it counts.</summary>
     public string? Disabled { get; internal set; }
 
@@ -114,7 +117,15 @@ public sealed class FlowTable
                 {
                     source = here;
                     haveSource = true;
-                    ref var table = ref CollectionsMarshal.GetValueRefOrAddDefault(_sources, source, out _);
+                    ref var table = ref CollectionsMarshal.GetValueRefOrAddDefault(_sources, source, out var existed);
+                    if (!existed && _sources.Count > MaxSources)
+                    {
+                        // Data sources are what datagrams say they are: beyond the cap a new one is counted as dropped.
+                        _sources.Remove(source);
+                        _dropped++;
+                        haveSource = false;
+                        continue;
+                    }
                     flows = table ??= new FlowMap(width);
                 }
                 var t = b.TimeReceived[i];

@@ -44,6 +44,8 @@ public sealed class ExporterTemplateState
     public int TemplateCount => Templates.Count;
     public int PendingCount => Pending.Count;
     public int PendingByteCount => PendingBytes;
+    /// <summary>Whether a data set of this scope has been decoded with one of its templates.</summary>
+    public bool DecodedData => HasData;
     public IEnumerable<Template> AllTemplates => Templates.Values;
 
     /// <summary>Restores what a previous run saved (templates are added through <see cref="TemplateCache.Add"/>).</summary>
@@ -51,6 +53,7 @@ public sealed class ExporterTemplateState
     {
         if (samplingRate != 0) SamplingRate = samplingRate;
         if (systemInitMillis != 0) SystemInitMillis = systemInitMillis;
+        HasData = true; // only scopes that decoded data are saved
     }
 }
 
