@@ -118,6 +118,46 @@ public sealed partial class HostileExporterTests : IDisposable
         Assert.Equal(100_000 - LeftOut(await sflowErr), flows.GetValueOrDefault("192.0.2.1"));
     }
 
+    [Fact]
+    public void The_allow_list_and_the_agent_check_drop_and_count_what_they_refuse()
+    {
+        var data = Path.Combine(_dir.FullName, "admission");
+        using var serve = new ServeProcess(data, "--exporters-allowed", "127.0.0.2,127.0.0.5", "--sflow-agent-check", "true", "--sflow-relays", "127.0.0.5");
+        var buffer = new byte[9000];
+        void Ipfix(string from, uint domain, int flows)
+        {
+            using var u = new UdpClient(new IPEndPoint(IPAddress.Parse(from), 0));
+            var e = new TemplateFlowEncoder(FlowProtocol.Ipfix, domain);
+            var n = e.EncodeData(Enumerable.Range(0, flows).Select(i => Wire.Tests.TestFlows.Tcp4((uint)i)).ToArray(), buffer, 1_795_000_000_000_000, 0, includeTemplates: true);
+            u.Send(buffer.AsSpan(0, n), new IPEndPoint(IPAddress.Loopback, serve.Ports["ipfix"]));
+        }
+        void Sflow(string from, string agent, int flows)
+        {
+            using var u = new UdpClient(new IPEndPoint(IPAddress.Parse(from), 0));
+            var n = new SFlowEncoder { Agent = FlowAddress.Parse(agent) }.Encode(Enumerable.Range(0, flows).Select(i => Wire.Tests.TestFlows.Tcp4((uint)i)).ToArray(), [], buffer);
+            u.Send(buffer.AsSpan(0, n), new IPEndPoint(IPAddress.Loopback, serve.Ports["sflow"]));
+        }
+        Ipfix("127.0.0.3", 1, 5);          // not on the list
+        Ipfix("127.0.0.2", 2, 7);          // on it
+        Sflow("127.0.0.2", "10.0.0.1", 3); // an agent that is not its source, and the source is no relay
+        Sflow("127.0.0.2", "127.0.0.2", 4); // the agent is its source
+        Sflow("127.0.0.5", "10.0.0.1", 6); // through a relay
+        Sflow("127.0.0.9", "127.0.0.9", 2); // the agent is its source, but the source is not on the list
+        var metrics = "";
+        ServeProcess.WaitFor(() =>
+        {
+            metrics = serve.Get("/metrics");
+            return Sum(metrics, "flowline_socket_datagrams_total{") == 6 && Sum(metrics, "flowline_socket_queue_depth{") == 0;
+        }, "six datagrams received and decoded or refused", 30);
+        Assert.Equal(2, Metric(metrics, "flowline_datagrams_refused_total{reason=\"not_allowed\"}"));
+        Assert.Equal(1, Metric(metrics, "flowline_datagrams_refused_total{reason=\"agent_mismatch\"}"));
+        ServeProcess.WaitFor(() => Metric(serve.Get("/metrics"), "flowline_records_stored_total") == 7 + 4 + 6, "the admitted records stored", 30);
+        var exporters = System.Text.Json.JsonDocument.Parse(serve.Get("/api/v1/exporters")).RootElement.GetProperty("exporters").EnumerateArray()
+            .Select(e => (e.GetProperty("address").GetString(), e.GetProperty("records").GetInt64())).OrderBy(e => e.Item1, StringComparer.Ordinal).ToArray();
+        Assert.Equal([("10.0.0.1", 6L), ("127.0.0.2", 7L + 4L)], exporters.GroupBy(e => e.Item1).Select(g => (g.Key, g.Sum(x => x.Item2))).ToArray());
+        Assert.Equal(0, serve.Terminate());
+    }
+
     [GeneratedRegex(@"left out \d+ datagrams carrying (\d+) flows")]
     private static partial Regex LeftOutPattern();
 }
