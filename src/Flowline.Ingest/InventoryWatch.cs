@@ -51,10 +51,19 @@ public sealed class InventoryWatch : IDisposable
         }
     }
 
+    /// <summary>The file's stamp when a change was first seen: it is read once the stamp has stayed the same for a poll.</summary>
+    private (DateTime, long) _changing;
+
     private void Check()
     {
         var stamp = Stamp();
         if (stamp == _seen) return;
+        // A file being written in place (an editor, `cat >`) is read only once it has settled, not half written.
+        if (stamp != _changing)
+        {
+            _changing = stamp;
+            return;
+        }
         Reload("file changed");
     }
 

@@ -62,8 +62,10 @@ public sealed class InventoryReloadTests : IDisposable
 
         // A broken file (line 8 has a MAC that is not one) is refused; the first inventory stays in force.
         File.WriteAllText(file, Inventory("second", mac: "not-a-mac"));
-        ServeProcess.WaitFor(() => serve.Errors.Contains("refused", StringComparison.Ordinal), "the broken inventory refused");
-        Assert.Contains("line 8: ports[0].mac", serve.Errors, StringComparison.Ordinal);
+        // The file is rewritten in place: a reload may first see it half written (and refuse that too); the
+        // whole file's refusal names the line and the field.
+        ServeProcess.WaitFor(() => serve.Errors.Contains("line 8: ports[0].mac", StringComparison.Ordinal), "the broken inventory refused, with its line and field");
+        Assert.Contains("refused", serve.Errors, StringComparison.Ordinal);
         Assert.Contains("flowline_inventory_current 0", serve.Get("/metrics"), StringComparison.Ordinal);
         Send("2026-11-19T01:00:00Z");
         Assert.Equal(["first"], Apps("2026-11-19T01:00:00Z", "2026-11-19T02:00:00Z"));
