@@ -28,7 +28,18 @@ public sealed class ActionApi(IFlowStore store, RequestGuard guard, AuditLog aud
             await Error(context, requestId, blocked);
             return;
         }
-        var (parameters, duplicate) = await Parameters(context.Request);
+        List<KeyValuePair<string, string>> parameters;
+        string? duplicate;
+        try
+        {
+            (parameters, duplicate) = await Parameters(context.Request);
+        }
+        catch (InvalidDataException e)
+        {
+            // The form reader's own limits (a name over 2 KiB, a value over 4 MiB, more than 1,024 fields).
+            await Error(context, requestId, new ApiError(400, "MalformedQueryString", $"the form is not taken: {e.Message}"));
+            return;
+        }
         if (duplicate is not null)
         {
             await Error(context, requestId, new ApiError(400, "InvalidParameterValue", $"{duplicate} is given more than once; give each parameter once"));
