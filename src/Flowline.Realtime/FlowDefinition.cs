@@ -102,12 +102,13 @@ internal static class DefinitionJson
         return o;
     }
 
-    /// <summary>A number, also when sent as text (query-string clients); null when absent.</summary>
+    /// <summary>A finite number, also when sent as text (query-string clients); null when absent.</summary>
     public static double? Number(JsonObject o, string name) => o[name] switch
     {
         null => null,
-        JsonValue v when v.TryGetValue<double>(out var d) => d,
-        JsonValue v when v.TryGetValue<string>(out var s) && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => d,
+        // 1e999 reads as infinity, which no JSON answer or saved file can carry back: refused like any non-number.
+        JsonValue v when v.TryGetValue<double>(out var d) && double.IsFinite(d) => d,
+        JsonValue v when v.TryGetValue<string>(out var s) && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) => d,
         var other => throw new FormatException($"'{name}': expected a number, got {other.ToJsonString()}"),
     };
 

@@ -110,4 +110,13 @@ public sealed class RegressionTests
             Assert.True(output.Length > 4 << 16, $"{format}: {output.Length} bytes: the buffer did not wrap often enough to tell");
         }
     }
+
+    /// <summary>Found by the HTTP target: PUT /threshold/ALL/json with this body answered 500 (infinity cannot be written back as JSON).</summary>
+    [Fact]
+    public void SflowRt_numbers_too_large_for_a_double_are_refused()
+    {
+        Assert.Throws<FormatException>(() => ThresholdDefinition.FromJson("""{"metric":"x","value":101e9990,"byFlow":true,"timeout":5}"""));
+        Assert.Throws<FormatException>(() => ThresholdDefinition.FromJson("""{"metric":"x","value":"-1e400"}"""));
+        Assert.Throws<FormatException>(() => FlowDefinition.FromJson("""{"keys":"ipsource","t":1e999}"""));
+    }
 }

@@ -187,7 +187,7 @@ public static partial class ContrailQuery
                 null => throw new QueryException("session_type is required for session queries: \"client\" or \"server\""),
                 _ => throw new QueryException($"session_type '{type}' is not \"client\" or \"server\""),
             };
-            serviceInstance = q.TryGetProperty("is_service_instance", out var si) && (si.ValueKind == JsonValueKind.True || si.ValueKind == JsonValueKind.Number && si.GetDouble() != 0);
+            serviceInstance = q.TryGetProperty("is_service_instance", out var si) && (si.ValueKind == JsonValueKind.True || si.ValueKind == JsonValueKind.Number && si.TryGetDouble(out var instance) && instance != 0);
         }
         else if (q.TryGetProperty("dir", out var dir))
         {
