@@ -136,10 +136,16 @@ public sealed class Forwarding : IDisposable
             {
                 if (key is not ("address" or "port" or "agents" or "protocols" or "account")) throw new FormatException($"unknown member '{key}' (address, port, agents, protocols, account)");
             }
+            // Every string read now: one that escapes half a surrogate pair is refused here, not when it is used.
+            _ = o.ToJsonString();
+            foreach (var n in o.AsEnumerable().SelectMany(m => m.Value is JsonArray a ? a.AsEnumerable() : [m.Value]))
+            {
+                if (n is JsonValue v && v.GetValueKind() == JsonValueKind.String) _ = v.GetValue<string>();
+            }
         }
-        catch (Exception e) when (e is JsonException or ArgumentException)
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
         {
-            throw new FormatException($"not JSON, or a member given twice: {e.Message}");
+            throw new FormatException($"not JSON, a member given twice, or text that is not valid UTF-16: {e.Message}");
         }
         string Text(JsonNode? n, string what) => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new FormatException($"{what}: expected a string");
         var address = Text(o["address"] ?? throw new FormatException("address is required"), "address");

@@ -89,15 +89,17 @@ internal static class DefinitionJson
         try
         {
             o = JsonNode.Parse(json) as JsonObject ?? throw new FormatException("expected a JSON object");
-            // Members are read here, all of them: a name given twice is refused now rather than when a value is asked for.
-            foreach (var (name, _) in o)
+            // Members are read here, all of them: a name given twice, or a string escaping half a surrogate pair,
+            // is refused now rather than when a value is asked for.
+            foreach (var (name, value) in o)
             {
                 if (!known.Contains(name)) throw new FormatException($"unknown field '{name}' (known: {string.Join(", ", known)})");
+                if (value is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String) _ = v.GetValue<string>();
             }
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException)
+        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or InvalidOperationException)
         {
-            throw new FormatException($"not JSON, or a field given twice: {e.Message}");
+            throw new FormatException($"not JSON, a field given twice, or text that is not valid UTF-16: {e.Message}");
         }
         return o;
     }

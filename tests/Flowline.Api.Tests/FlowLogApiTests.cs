@@ -261,12 +261,14 @@ public sealed class FlowLogApiTests(FlowLogServer f) : IClassFixture<FlowLogServ
     {
         // A window of its own: the same parameters signed in the same second as another test's would be a replay.
         List<KeyValuePair<string, string>> other = [.. Window(0, 9), P("account", "acc-b"), P("direction_ing", "1")];
-        var (status, body) = await f.Server.Describe(f.Admin, other, prepare: r => r.Headers.Add(ApiV1.AdminPasswordHeader, ApiServer.AdminPasswordText));
+        var first = DateTimeOffset.UtcNow;
+        var (status, body) = await f.Server.Describe(f.Admin, other, at: first, prepare: r => r.Headers.Add(ApiV1.AdminPasswordHeader, ApiServer.AdminPasswordText));
         Assert.Equal(200, status);
         Assert.NotEmpty(Items(body));
         Assert.All(Items(body), i => Assert.Equal("default-domain:acc-b:net", i.GetProperty("sourcevn").GetString()));
-        // Signed anew (a signature is served once).
-        (status, body) = await f.Server.Describe(f.Admin, other, at: DateTimeOffset.UtcNow.AddSeconds(-2), prepare: r => r.Headers.Add(ApiV1.AdminPasswordHeader, "guess"));
+        // Signed anew, at a second the first request was not signed at (a signature is served once; checking the
+        // password takes long enough that "now minus a little" could land on the first request's second).
+        (status, body) = await f.Server.Describe(f.Admin, other, at: first.AddSeconds(-1), prepare: r => r.Headers.Add(ApiV1.AdminPasswordHeader, "guess"));
         Assert.Equal(403, status);
         Assert.Equal("admin_password is wrong", Error(body).Message);
         Assert.StartsWith("pbkdf2-sha256$600000$", AdminPassword.Hash("any password"), StringComparison.Ordinal);

@@ -119,4 +119,12 @@ public sealed class RegressionTests
         Assert.Throws<FormatException>(() => ThresholdDefinition.FromJson("""{"metric":"x","value":"-1e400"}"""));
         Assert.Throws<FormatException>(() => FlowDefinition.FromJson("""{"keys":"ipsource","t":1e999}"""));
     }
+
+    /// <summary>Found by the sFlow-RT target: a string escaping half a surrogate pair (\uDF92) failed when it was read, as a 500.</summary>
+    [Fact]
+    public void SflowRt_text_escaping_half_a_surrogate_pair_is_refused()
+    {
+        Assert.Throws<FormatException>(() => FlowDefinition.FromJson("""{"keys":"not accou\uCDEBnt","value":"bytes","filter":"accoun\uDF92t=acc-0001","t":2,"n":10,"log":true}"""));
+        Assert.Throws<FormatException>(() => ThresholdDefinition.FromJson("""{"metric":"\uD800","value":1}"""));
+    }
 }

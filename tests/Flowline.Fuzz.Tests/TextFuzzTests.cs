@@ -184,6 +184,10 @@ public sealed class TextFuzzTests
                     catch (Api.ContrailQuery.QueryException)
                     {
                     }
+                    catch (InvalidOperationException e) when (e.Message.Contains("UTF-16", StringComparison.Ordinal))
+                    {
+                        // Half a surrogate pair escaped in a string: the face answers 400 for it.
+                    }
                 }
             }
             catch (Exception e)

@@ -86,7 +86,16 @@ public static partial class SflowRtApi
                     var list = new List<string>();
                     foreach (var x in value as JsonArray ?? throw new FormatException($"group '{group}': expected a list of prefixes"))
                     {
-                        list.Add(x is JsonValue v && v.TryGetValue<string>(out var p) ? p : throw new FormatException($"group '{group}': prefixes are strings such as \"10.0.0.0/8\""));
+                        string? p = null;
+                        try
+                        {
+                            if (x is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String) p = v.GetValue<string>();
+                        }
+                        catch (InvalidOperationException e)
+                        {
+                            throw new FormatException($"group '{group}': {e.Message}");
+                        }
+                        list.Add(p ?? throw new FormatException($"group '{group}': prefixes are strings such as \"10.0.0.0/8\""));
                     }
                     if ((prefixes += list.Count) > MaxGroupPrefixes) throw new FormatException($"a group set holds at most {MaxGroupPrefixes:N0} prefixes");
                     groups[group] = list;

@@ -141,6 +141,11 @@ public sealed partial class ApiV1
             {
                 await Error(context, new ApiError(400, "BadRequest", e.Message));
             }
+            catch (InvalidOperationException e) when (!context.Response.HasStarted && e.Message.Contains("UTF-16", StringComparison.Ordinal))
+            {
+                // A string of the query that escapes half a surrogate pair: JSON reads it, no text can hold it.
+                await Error(context, new ApiError(400, "BadRequest", $"the query holds text that is not valid UTF-16: {e.Message}"));
+            }
         }
     }
 }
