@@ -137,7 +137,6 @@ public sealed class Forwarding : IDisposable
                 if (key is not ("address" or "port" or "agents" or "protocols" or "account")) throw new FormatException($"unknown member '{key}' (address, port, agents, protocols, account)");
             }
             // Every string read now: one that escapes half a surrogate pair is refused here, not when it is used.
-            _ = o.ToJsonString();
             foreach (var n in o.AsEnumerable().SelectMany(m => m.Value is JsonArray a ? a.AsEnumerable() : [m.Value]))
             {
                 if (n is JsonValue v && v.GetValueKind() == JsonValueKind.String) _ = v.GetValue<string>();

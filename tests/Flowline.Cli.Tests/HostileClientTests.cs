@@ -66,7 +66,7 @@ public sealed class HostileClientTests : IDisposable
         return new StreamReader(stream, Encoding.ASCII).ReadLine() ?? "(connection closed without an answer)";
     }
 
-    /// <summary>Sends only the headers of a request announcing <paramref name="length"/> bytes, and reads the status line.</summary>
+    /// <summary>Sends only the headers of a request announcing <paramref name="length"/> bytes, and reads the whole answer (the refusal closes the connection).</summary>
     private static string Announce(ServeProcess serve, string method, string path, long length)
     {
         var uri = new Uri(serve.Url);
