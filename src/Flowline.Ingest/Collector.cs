@@ -17,7 +17,8 @@ public sealed class Collector : IDisposable
     private readonly ConcurrentDictionary<ExporterId, ExporterState> _exporters = new();
     private readonly Dictionary<FlowAddress, uint> _sampling = [];
     private readonly Action<string> _log;
-    private readonly Timer _compaction;
+    private readonly Thread _upkeep;
+    private readonly CancellationTokenSource _upkeepStop = new();
     private long _templatesVersion;
     private readonly ConcurrentDictionary<Pipeline, long> _templatesSaved = new();
     private long _appended, _rows, _appendErrors, _lastCommitMicros;
@@ -104,7 +105,8 @@ public sealed class Collector : IDisposable
         var restored = 0;
         foreach (var p in _pipelines) restored = TemplateFiles.Load(options.DataDir, p.Decoder.Templates, _log);
         TemplatesRestored = restored;
-        _compaction = new Timer(_ => CompactQuietPartitions(), null, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30));
+        _upkeep = new Thread(Upkeep) { IsBackground = true, Name = "flowline-upkeep" };
+        _upkeep.Start();
     }
 
     /// <summary>Without an inventory the address database is not loaded for enrichment; country: and asn: keys still want it (loaded in the background).</summary>
@@ -323,16 +325,76 @@ public sealed class Collector : IDisposable
         }
     }
 
-    private void CompactQuietPartitions()
+    /// <summary>How often upkeep looks for work when it found none.</summary>
+    private static readonly TimeSpan UpkeepIdle = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often retention is applied.</summary>
+    private static readonly TimeSpan RetentionInterval = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// The background thread of upkeep, at a lower CPU and I/O priority than ingest: idle exporters are
+    /// forgotten, retention is applied every minute, and compaction goes on step by step while it finds
+    /// work (docs/STORE.md).
+    /// </summary>
+    private void Upkeep()
     {
-        EvictIdleExporters(NowMicros());
+        BackgroundPriority.Apply();
+        var cancel = _upkeepStop.Token;
+        var nextRetention = DateTime.UtcNow;
+        while (!cancel.IsCancellationRequested)
+        {
+            EvictIdleExporters(NowMicros());
+            if (DateTime.UtcNow >= nextRetention)
+            {
+                ApplyRetention();
+                nextRetention = DateTime.UtcNow + RetentionInterval;
+            }
+            var busy = false;
+            try
+            {
+                busy = Store.Maintain(Options.CompactAfter, cancel, _log);
+                if (Sessions is { } sessions) busy |= sessions.Store.Maintain(Options.CompactAfter, cancel, m => _log("sessions " + m));
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
+            {
+                Interlocked.Increment(ref _upkeepErrors);
+                _log($"compaction: {e.Message}");
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+            if (!busy) cancel.WaitHandle.WaitOne(UpkeepIdle);
+        }
+    }
+
+    private long _upkeepErrors;
+
+    /// <summary>Upkeep passes that failed (compaction or retention; retried at the next pass).</summary>
+    public long UpkeepErrors => Interlocked.Read(ref _upkeepErrors);
+
+    /// <summary>Removes the partitions of flows and sessions that ended before the retention window; logged.</summary>
+    internal void ApplyRetention()
+    {
+        var cutoff = NowMicros() - (long)Options.Retention.TotalMicroseconds;
         try
         {
-            Store.Maintain(Options.CompactAfter);
+            var flows = Store.Expire(cutoff);
+            var sessions = Sessions?.Store.Expire(cutoff) ?? 0;
+            if (flows + sessions > 0)
+            {
+                var before = DateTime.UnixEpoch.AddTicks(cutoff * 10);
+                _log($"retention: removed {flows} flow and {sessions} session partition(s) that ended before {before:yyyy-MM-dd HH:mm} UTC (retention {Options.Retention.TotalHours:0.##} h)");
+            }
         }
-        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
         {
-            _log($"compaction: {e.Message}");
+            Interlocked.Increment(ref _upkeepErrors);
+            _log($"retention: {e.Message}");
         }
     }
 
@@ -340,7 +402,8 @@ public sealed class Collector : IDisposable
     public void Stop()
     {
         if (Interlocked.CompareExchange(ref _stopped, 1, 0) != 0) return;
-        _compaction.Dispose();
+        _upkeepStop.Cancel();
+        _upkeep.Join();
         var watch = Stopwatch.StartNew();
         Volatile.Write(ref _giveUpAt, Stopwatch.GetTimestamp() + (long)(ShutdownRetries.TotalSeconds * Stopwatch.Frequency));
         foreach (var p in _pipelines) p.Stop();

@@ -27,8 +27,12 @@ public sealed class CollectorOptions
     public TimeSpan BatchInterval { get; set; } = TimeSpan.FromMilliseconds(200);
     /// <summary>Sampling rates to apply instead of what exporters report, by exporter address.</summary>
     public Dictionary<IPAddress, uint> SamplingOverrides { get; set; } = [];
-    /// <summary>Closed partitions older than this are compacted in the background.</summary>
-    public TimeSpan CompactAfter { get; set; } = TimeSpan.FromMinutes(10);
+    /// <summary>A partition whose end has passed is merged into its final segment once no commit came for this long.</summary>
+    public TimeSpan CompactAfter { get; set; } = TimeSpan.FromMinutes(1);
+    /// <summary>Partitions (flows and sessions) that ended longer ago than this are removed (seed 000: 15 days).</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(15);
+    /// <summary>Memory compaction may hold (the embedded store's budget).</summary>
+    public long CompactionMemory { get; set; } = 512L << 20;
     /// <summary>The inventory file (accounts, networks, ports, security groups); null: records are stored without tenancy.</summary>
     public string? Inventory { get; set; }
     /// <summary>The @ip-location-db packages' directory for country and AS of public addresses; null: FLOWLINE_GEO_DIR.</summary>

@@ -5,6 +5,9 @@ namespace Flowline.Query;
 /// <summary>What a store holds, for `flowline store stats`.</summary>
 public sealed record StoreStats(int Partitions, int Segments, long Rows, long BytesOnDisk, long? FirstStart, long? LastStart, int Quarantined);
 
+/// <summary>A figure an engine reports in /metrics: its name, help text, Prometheus type and value.</summary>
+public sealed record StoreMetric(string Name, string Help, string Type, double Value);
+
 /// <summary>A problem `verify` found: the file, the block (-1 for the whole file) and what is wrong.</summary>
 public sealed record StoreProblem(string Path, int Block, string Reason);
 
@@ -59,10 +62,15 @@ public interface IFlowStore : IDisposable
     {
     }
 
-    /// <summary>Background upkeep of data quiet for <paramref name="quietFor"/> (compaction, rollups); run now and then.</summary>
-    void Maintain(TimeSpan quietFor)
-    {
-    }
+    /// <summary>
+    /// One step of background upkeep (compaction, rollups) of data quiet for <paramref name="quietFor"/>;
+    /// true when it did something and more may be due (call again), false when nothing is.
+    /// </summary>
+    /// <param name="log">Told of each partition finished (merged into its final form).</param>
+    bool Maintain(TimeSpan quietFor, CancellationToken cancel, Action<string>? log = null) => false;
+
+    /// <summary>The engine's own counters and gauges for /metrics (compaction, retention).</summary>
+    IReadOnlyList<StoreMetric> Metrics => [];
 
     /// <summary>Drops whole partitions that end before <paramref name="before"/>; returns how many.</summary>
     int Expire(long before);

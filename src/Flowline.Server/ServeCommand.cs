@@ -93,8 +93,10 @@ public static class ServeCommand
         Flowline.Ingest.Collector collector;
         try
         {
-            var flows = new EmbeddedStore(options.DataDir);
-            var stores = new FlowStores(flows, dir => new EmbeddedStore(dir, new EmbeddedStoreOptions { Symbols = flows.Symbols }));
+            // One compaction runs at a time; the sessions' store, smaller, takes a quarter of the budget.
+            var budget = options.CompactionMemory;
+            var flows = new EmbeddedStore(options.DataDir, new EmbeddedStoreOptions { CompactionMemory = budget - budget / 4 });
+            var stores = new FlowStores(flows, dir => new EmbeddedStore(dir, new EmbeddedStoreOptions { Symbols = flows.Symbols, CompactionMemory = budget / 4 }));
             collector = new Flowline.Ingest.Collector(options, stores, message => stderr.WriteLine($"flowline serve: {message}"));
         }
         catch (Flowline.Enrichment.InventoryException e)

@@ -47,8 +47,13 @@ public static class ServeSettings
             (o, v) => o.Collector.BatchRows = v.Positive(), o => Text(o.Collector.BatchRows), "4096"),
         new("batch_interval", "DURATION", "or at least this often (default 200ms)",
             (o, v) => o.Collector.BatchInterval = v.Duration(), o => o.Collector.BatchInterval.ToString(), "1s"),
-        new("compact_after", "DURATION", "partitions quiet this long are compacted (default 10m)",
+        new("compact_after", "DURATION", "a partition whose end has passed is merged into its final segment once no commit came for this long (default 1m)",
             (o, v) => o.Collector.CompactAfter = v.Duration(), o => o.Collector.CompactAfter.ToString(), "1h"),
+        new("compaction_memory", "SIZE", "memory compaction and rollups may hold, whatever a partition's size (default 512m, at least 64m)",
+            (o, v) => o.Collector.CompactionMemory = v.LargeSize() is var m && m >= 64L << 20 ? m : throw new FormatException("compaction_memory must be at least 64m"),
+            o => Text(o.Collector.CompactionMemory), "256m"),
+        new("retention", "DURATION", "partitions of flows and sessions that ended longer ago are removed, checked every minute (default 15d)",
+            (o, v) => o.Collector.Retention = v.Duration(), o => o.Collector.Retention.ToString(), "2d"),
         new("sampling", "ADDR=RATE,...", "sampling rates to apply instead of what exporters report, by exporter or agent address",
             (o, v) =>
             {

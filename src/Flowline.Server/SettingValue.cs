@@ -55,6 +55,9 @@ public sealed class SettingValue
 
     public int Size() => (int)CollectorOptions.Size(Scalar());
 
+    /// <summary>A size beyond 2 GiB (memory budgets).</summary>
+    public long LargeSize() => CollectorOptions.Size(Scalar());
+
     public IPEndPoint Endpoint(string what) => CollectorOptions.ParseEndpoint(Scalar(), what);
 
     public List<IPEndPoint> Endpoints(string what) => List().Select(e => CollectorOptions.ParseEndpoint(e, what)).ToList();

@@ -128,6 +128,19 @@ public static class SelfMetrics
         Line("flowline_store_errors_total", "", collector.StoreErrors);
         Help("flowline_store_lag_seconds", "gauge", "Seconds since records last entered the store.");
         Line("flowline_store_lag_seconds", "", collector.StoreLagSeconds);
+        // The engine's upkeep: compaction and retention, per store.
+        var stores = new List<(string Name, IReadOnlyList<Query.StoreMetric> Metrics)> { ("flows", collector.Store.Metrics) };
+        if (collector.Sessions is { } sessionService) stores.Add(("sessions", sessionService.Store.Metrics));
+        foreach (var metric in stores[0].Metrics)
+        {
+            Help(metric.Name, metric.Type, metric.Help);
+            foreach (var (name, metrics) in stores)
+            {
+                if (metrics.FirstOrDefault(m => m.Name == metric.Name) is { } m) Line(metric.Name, $"store=\"{name}\"", m.Value);
+            }
+        }
+        Help("flowline_upkeep_errors_total", "counter", "Background upkeep passes (compaction, retention) that failed; retried at the next pass.");
+        Line("flowline_upkeep_errors_total", "", collector.UpkeepErrors);
         Help("flowline_rows_stored_total", "counter", "Rows stored: one per record, plus one for each flow between two ports (one per port).");
         Line("flowline_rows_stored_total", "", collector.RowsStored);
         // What strangers can make us hold is capped (docs/LIMITS.md); each cap says what it refused or evicted.

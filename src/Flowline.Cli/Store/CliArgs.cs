@@ -21,6 +21,34 @@ internal static class CliArgs
     public static long ParseDuration(string option, string value) =>
         Durations.TryParse(value, out var d) ? Durations.Micros(d) : throw new ArgumentException($"{option} {value}: expected a duration such as {Durations.Examples}");
 
+    /// <summary>The compaction budget of --memory SIZE (512m, 1g), at least what a merge needs.</summary>
+    public static long ParseMemory(string option, string value)
+    {
+        long bytes;
+        try
+        {
+            bytes = Ingest.CollectorOptions.Size(value);
+        }
+        catch (FormatException)
+        {
+            throw new ArgumentException($"{option} {value}: expected a size such as 64m or 1g");
+        }
+        var least = EmbeddedStoreOptions.MinimumCompactionMemory;
+        if (bytes < least) throw new ArgumentException($"{option} {value}: compaction needs at least {least >> 20} MiB");
+        return bytes;
+    }
+
+    /// <summary>
+    /// Holds the process's managed heap to three quarters of a command's memory budget (the rest is the
+    /// codecs' native memory and compiled code): the collector then works within it rather than growing its
+    /// heap ahead of need. For commands that run one budgeted job (compact, import).
+    /// </summary>
+    public static void LimitHeap(long memory)
+    {
+        AppContext.SetData("GCHeapHardLimit", (ulong)(memory / 4 * 3));
+        GC.RefreshMemoryLimit();
+    }
+
     public static string Time(long unixMicros) =>
         DateTime.UnixEpoch.AddTicks(unixMicros * 10).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture);
 

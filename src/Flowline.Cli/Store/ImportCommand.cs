@@ -11,12 +11,13 @@ internal static class ImportCommand
 {
     public const string Help = """
         Usage: flowline import --pcap FILE [--pcap FILE ...] --data-dir DIR [--inventory FILE]
-                               [--geo-dir DIR] [--no-compact]
+                               [--geo-dir DIR] [--no-compact] [--memory SIZE]
 
         Decodes the sFlow, NetFlow and IPFIX datagrams of the captures and appends the flow records to
         the embedded store in DIR (created when missing), then compacts the partitions it wrote (one
         sorted segment each, with rollups; skip with --no-compact, or run `flowline store compact`
-        later). Prints how many records were stored.
+        later). Prints how many records were stored. --memory (default 512m) bounds what the group
+        commits and the compaction hold, whatever the number of flows (docs/STORE.md).
 
         With --inventory, every record is enriched as `flowline serve --inventory` does it (accounts,
         networks, ports, tags, security-group verdicts; see docs/TENANCY.md), one row per port it
@@ -33,6 +34,7 @@ internal static class ImportCommand
         var pcaps = new List<string>();
         string? dataDir = null;
         var compact = true;
+        var memory = EmbeddedStoreOptions.DefaultCompactionMemory;
         string? inventoryPath = null, geoDir = null;
         for (var i = 0; i < args.Length; i++)
         {
@@ -41,6 +43,17 @@ internal static class ImportCommand
                 case "--pcap" when i + 1 < args.Length: pcaps.Add(args[++i]); break;
                 case "--data-dir" when i + 1 < args.Length: dataDir = args[++i]; break;
                 case "--no-compact": compact = false; break;
+                case "--memory" when i + 1 < args.Length:
+                    try
+                    {
+                        memory = CliArgs.ParseMemory("--memory", args[++i]);
+                    }
+                    catch (ArgumentException e)
+                    {
+                        stderr.WriteLine($"flowline import: {e.Message}");
+                        return 2;
+                    }
+                    break;
                 case "--inventory" when i + 1 < args.Length: inventoryPath = args[++i]; break;
                 case "--geo-dir" when i + 1 < args.Length: geoDir = args[++i]; break;
                 default:
@@ -76,13 +89,19 @@ internal static class ImportCommand
                 return 2;
             }
         }
+        CliArgs.LimitHeap(memory);
         var watch = Stopwatch.StartNew();
         var decoder = new FlowDecoder();
-        var batch = new FlowBatch(65536);
+        // Group commits take a sixteenth of the budget (at least a block): the rest is compaction's.
+        var commitRows = (int)Math.Clamp(memory / 16 / EmbeddedStoreOptions.DecodedRowBytes, Storage.Segments.SegmentFile.DefaultBlockRows, 262_144);
+        var batch = new FlowBatch(Storage.Segments.SegmentFile.DefaultBlockRows);
         long rows = 0;
         try
         {
-            using var store = new EmbeddedStore(dataDir);
+            using var store = new EmbeddedStore(dataDir, new EmbeddedStoreOptions
+            {
+                CompactionMemory = memory, MaxBufferedRows = commitRows, GroupCommit = TimeSpan.FromHours(1),
+            });
             Enrichment.Enricher? enricher = null;
             if (inventory is not null)
             {
@@ -95,6 +114,8 @@ internal static class ImportCommand
                 rows += batch.Count;
                 store.Append(batch);
                 batch.Clear();
+                // Committed here rather than in the background, so the buffers never hold more than a commit.
+                if (store.BufferedRows >= commitRows) store.Flush();
             }
             foreach (var path in pcaps)
             {
@@ -102,13 +123,17 @@ internal static class ImportCommand
                 while (reader.TryRead(out var d))
                 {
                     decoder.Decode(d.Payload, d.Src, d.Timestamp, batch);
-                    if (batch.Count >= 30_000) Store();
+                    if (batch.Count >= Storage.Segments.SegmentFile.DefaultBlockRows) Store();
                 }
             }
             Store();
             store.Flush();
             if (compact)
             {
+                // The commit buffers are not needed any more: their memory goes to compaction.
+                store.ReleaseWriteBuffers();
+                batch = new FlowBatch(16);
+                GC.Collect();
                 var before = watch.Elapsed;
                 var partitions = store.Compact(progress: new Progress(stderr));
                 stderr.WriteLine($"flowline import: compacted {partitions} partition(s) in {(watch.Elapsed - before).TotalSeconds:0.0} s");

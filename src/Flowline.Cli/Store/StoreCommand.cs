@@ -7,13 +7,17 @@ internal static class StoreCommand
 {
     public const string Help = """
         Usage: flowline store stats|verify|expire|compact --data-dir DIR [--retention 15d | --before TIME]
+                                                     [--memory SIZE]
 
           stats    partitions, segments, records, bytes on disk, time span (--columns: bytes per record by column)
           verify   read every block and check its checksums; corrupt segments are moved to quarantine/
                    and listed (exit status 1 when any was found)
           expire   drop whole partitions older than --retention (default 15d) or --before TIME
           compact  merge each partition's segments into one, sorted by address (tighter zone maps,
-                   smaller files) with its rollups; only partitions ending before --before TIME if given
+                   smaller files) with its rollups; only partitions ending before --before TIME if given.
+                   Holds at most --memory (default 512m, at least 32m) whatever the partition's size:
+                   what does not fit is sorted and merged in rounds through temporary runs
+                   (docs/STORE.md)
         """;
 
     public static int Run(string[] args, TextWriter stderr)
@@ -28,6 +32,7 @@ internal static class StoreCommand
         long? before = null;
         var columns = false;
         var retention = 15 * 86_400_000_000L;
+        var memory = EmbeddedStoreOptions.DefaultCompactionMemory;
         try
         {
             for (var i = 1; i < args.Length; i++)
@@ -40,6 +45,7 @@ internal static class StoreCommand
                     case "--columns": columns = true; break;
                     case "--retention": retention = CliArgs.ParseDuration(a, Next()); break;
                     case "--before": before = CliArgs.ParseTime(a, Next()); break;
+                    case "--memory": memory = CliArgs.ParseMemory(a, Next()); break;
                     default: throw new ArgumentException($"unknown option {a}");
                 }
             }
@@ -52,7 +58,7 @@ internal static class StoreCommand
             stderr.WriteLine($"flowline store: {e.Message}");
             return 2;
         }
-        using var store = new EmbeddedStore(dataDir);
+        using var store = new EmbeddedStore(dataDir, new EmbeddedStoreOptions { CompactionMemory = memory });
         switch (verb)
         {
             case "stats":
@@ -87,6 +93,7 @@ internal static class StoreCommand
             }
             case "compact":
             {
+                CliArgs.LimitHeap(memory);
                 var watch = System.Diagnostics.Stopwatch.StartNew();
                 var n = store.Compact(before ?? long.MaxValue, new ImportCommand.Progress(stderr));
                 Console.Out.WriteLine($"compact: {n} partition(s) compacted in {watch.Elapsed.TotalSeconds:0.0} s");

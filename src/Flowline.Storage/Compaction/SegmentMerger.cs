@@ -4,37 +4,51 @@ using Flowline.Records;
 namespace Flowline.Storage.Compaction;
 
 /// <summary>
-/// Merges segments into one segment in <see cref="RowOrder"/>, streaming: each input holds at most three
-/// decoded blocks, whatever the inputs' sizes. Inputs written in that order (flagged in their header) are
-/// merged as they are; any other input is first sorted in memory.
+/// Merges sorted segments into one in <see cref="RowOrder"/>, streaming: each input holds three decoded
+/// blocks (taken from a <see cref="BatchPool"/> and given back), whatever the inputs' sizes.
 /// </summary>
 internal static class SegmentMerger
 {
     /// <summary>Blocks each input keeps decoded: an output block may draw on two of them plus the one being read.</summary>
-    private const int Ring = 3;
+    private const int Ring = Compactor.Ring;
 
-    /// <summary>Merges <paramref name="inputs"/> into a new segment at <paramref name="output"/>; returns the rows written.</summary>
+    /// <summary>Merges <paramref name="inputs"/> (each in <see cref="RowOrder"/>) into <paramref name="writer"/>; returns the rows written.</summary>
     /// <param name="onBlock">Sees every output block before it is written (rollups are built from it).</param>
-    public static long Merge(IReadOnlyList<SegmentFile.Reader> inputs, string output, int blockRows, SegmentCodec codec,
+    /// <param name="slotRows">The least rows of an input's decoded slots (the pool's chunk size).</param>
+    public static long Merge(IReadOnlyList<SegmentFile.Reader> inputs, SegmentFile.Writer writer, int blockRows, int slotRows, BatchPool pool,
         Action<FlowBatch>? onBlock = null, CancellationToken cancel = default)
     {
         var sources = new List<Input>(inputs.Count);
-        foreach (var reader in inputs)
+        var block = pool.Rent(blockRows);
+        try
         {
-            var input = new Input(reader, blockRows);
-            if (input.Next()) sources.Add(input);
+            foreach (var reader in inputs)
+            {
+                if (!reader.Sorted) throw new InvalidOperationException($"{reader.Path} is not sorted: it cannot be merged as it is");
+                var input = new Input(reader, pool, slotRows);
+                if (input.Next()) sources.Add(input);
+                else input.Release(pool);
+            }
+            return Run(sources, writer, block, blockRows, onBlock, cancel);
         }
+        finally
+        {
+            pool.Return(block);
+            foreach (var s in sources) s.Release(pool);
+        }
+    }
+
+    private static long Run(List<Input> sources, SegmentFile.Writer writer, FlowBatch block, int blockRows, Action<FlowBatch>? onBlock, CancellationToken cancel)
+    {
         var batches = new FlowBatch[sources.Count * Ring];
         for (var i = 0; i < sources.Count; i++)
         {
             for (var s = 0; s < Ring; s++) batches[i * Ring + s] = sources[i].Slots[s];
         }
-
-        using var writer = new SegmentFile.Writer(output, codec, sorted: true);
         var from = new int[blockRows];
         var rows = new int[blockRows];
         var picked = 0;
-        var block = new FlowBatch(blockRows);
+        long written = 0;
 
         void Emit()
         {
@@ -43,10 +57,10 @@ internal static class SegmentMerger
             block.AppendGathered(batches, from.AsSpan(0, picked), rows.AsSpan(0, picked));
             onBlock?.Invoke(block);
             writer.AppendBlock(block, 0, block.Count);
+            written += block.Count;
             picked = 0;
             foreach (var s in sources) s.LoadsSinceEmit = 0;
         }
-
         // A binary min-heap of input numbers, ordered by each input's current row.
         var heap = new int[sources.Count];
         var size = 0;
@@ -101,26 +115,20 @@ internal static class SegmentMerger
             }
         }
         Emit();
-        writer.Complete();
-        return writer.Rows;
+        return written;
     }
 
     private sealed class Input
     {
         private readonly SegmentFile.Reader _reader;
         private int _block = -1;
-        private FlowBatch? _whole;
 
-        public Input(SegmentFile.Reader reader, int blockRows)
+        public Input(SegmentFile.Reader reader, BatchPool pool, int slotRows)
         {
             _reader = reader;
-            for (var s = 0; s < Ring; s++) Slots[s] = new FlowBatch(blockRows);
-            if (!reader.Sorted)
-            {
-                var all = new FlowBatch((int)Math.Min(reader.Rows, int.MaxValue));
-                for (var b = 0; b < reader.Blocks.Length; b++) reader.ReadBlock(b, all);
-                _whole = RowOrder.Sorted(all);
-            }
+            var rows = slotRows;
+            foreach (var b in reader.Blocks) rows = Math.Max(rows, b.Rows);
+            for (var s = 0; s < Ring; s++) Slots[s] = pool.Rent(rows);
         }
 
         public FlowBatch[] Slots { get; } = new FlowBatch[Ring];
@@ -129,19 +137,14 @@ internal static class SegmentMerger
         public int Position { get; set; }
         public int LoadsSinceEmit { get; set; }
 
+        public void Release(BatchPool pool)
+        {
+            foreach (var s in Slots) pool.Return(s);
+        }
+
         /// <summary>Decodes the next block into the next slot; false at the end.</summary>
         public bool Next()
         {
-            if (_whole is not null)
-            {
-                // An input that was not in order is one sorted batch, in the first slot.
-                if (_block >= 0) return false;
-                _block = 0;
-                Slot = 0;
-                Slots[0] = _whole;
-                Position = 0;
-                return _whole.Count > 0;
-            }
             while (++_block < _reader.Blocks.Length)
             {
                 Slot = (Slot + 1) % Ring;

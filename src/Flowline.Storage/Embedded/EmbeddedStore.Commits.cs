@@ -149,6 +149,12 @@ public sealed partial class EmbeddedStore
         }
     }
 
+    /// <summary>Lets go of the chunks kept for reuse (an import about to compact gives their memory to compaction).</summary>
+    public void ReleaseWriteBuffers()
+    {
+        lock (_lock) _spare.Clear();
+    }
+
     private void TimedFlush()
     {
         try
@@ -199,9 +205,10 @@ public sealed partial class EmbeddedStore
                     {
                         foreach (var chunk in chunks)
                         {
-                            for (var start = 0; start < chunk.Count; start += _options.BlockRows)
+                            var blockRows = Math.Min(_options.BlockRows, _options.CommitBlockRows);
+                            for (var start = 0; start < chunk.Count; start += blockRows)
                             {
-                                writer.AppendBlock(chunk, start, Math.Min(_options.BlockRows, chunk.Count - start));
+                                writer.AppendBlock(chunk, start, Math.Min(blockRows, chunk.Count - start));
                             }
                         }
                         writer.Complete();

@@ -54,22 +54,55 @@ public sealed partial class EmbeddedStore
         return SegmentFile.Columns.ToDictionary(f => f, f => sizes[(int)f]);
     }
 
+    /// <summary>
+    /// Drops every partition that ends at or before <paramref name="before"/>. Each goes in one step: its
+    /// directory is renamed out of the store (atomic), then deleted; a crash in between leaves it in
+    /// <c>expired/</c>, which the next open or pass empties. Hourly rollups of hours wholly before the cut go too.
+    /// </summary>
     public int Expire(long before)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_options.ReadOnly) throw new InvalidOperationException("the store was opened read-only");
         var dropped = 0;
-        foreach (var dir in Segments().Select(s => Path.GetDirectoryName(s)!).Distinct().ToList())
+        lock (_compactLock)
         {
-            if (PartitionStartOf(Path.Combine(dir, "x")) is { } start && start + PartitionMicros <= before)
+            PurgeExpired();
+            foreach (var day in Directory.EnumerateDirectories(_root).ToList())
             {
-                Directory.Delete(dir, recursive: true);
-                dropped++;
-                var day = Path.GetDirectoryName(dir)!;
-                var hour = Aggregator.FloorBucket(start, Rollups.HourMicros);
-                if (hour + Rollups.HourMicros <= before) File.Delete(HourRollupPath(hour));
+                var dayName = Path.GetFileName(day);
+                if (dayName.Length != 8 || dayName.AsSpan().ContainsAnyExceptInRange('0', '9')) continue;
+                foreach (var dir in Directory.EnumerateDirectories(day).ToList())
+                {
+                    if (PartitionStartOf(Path.Combine(dir, "x")) is not { } start || start + PartitionMicros > before) continue;
+                    var target = Path.Combine(ExpiredDirectory, $"{dayName}-{Path.GetFileName(dir)}-{Guid.NewGuid():N}");
+                    Directory.CreateDirectory(ExpiredDirectory);
+                    Directory.Move(dir, target);
+                    AtomicFile.SyncDirectory(day);
+                    Directory.Delete(target, recursive: true);
+                    dropped++;
+                }
+                foreach (var hourFile in Directory.EnumerateFiles(day, "*-hour.rollup").ToList())
+                {
+                    var name = Path.GetFileName(hourFile);
+                    if (!DateTime.TryParseExact(dayName + name[..2], "yyyyMMddHH", CultureInfo.InvariantCulture,
+                            DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t)) continue;
+                    if ((t - DateTime.UnixEpoch).Ticks / 10 + Rollups.HourMicros <= before) File.Delete(hourFile);
+                }
                 if (!Directory.EnumerateFileSystemEntries(day).Any()) Directory.Delete(day);
             }
+            _facts.Clear();
         }
+        lock (CompactionStats) CompactionStats.Expired += dropped;
         return dropped;
+    }
+
+    private string ExpiredDirectory => Path.Combine(_root, "expired");
+
+    /// <summary>Deletes what a retention pass interrupted by a crash left behind.</summary>
+    private void PurgeExpired()
+    {
+        if (!Directory.Exists(ExpiredDirectory)) return;
+        foreach (var left in Directory.EnumerateDirectories(ExpiredDirectory).ToList()) Directory.Delete(left, recursive: true);
     }
 
     public IReadOnlyList<StoreProblem> Verify()

@@ -22,6 +22,31 @@ public sealed record EmbeddedStoreOptions
     /// collector's commits keep up with its decoders.
     /// </summary>
     public SegmentCodec CommitCodec { get; init; } = SegmentCodec.Lz4;
+    /// <summary>
+    /// Rows of a group commit's blocks: a compaction chunk, so that sorting commits reads each block
+    /// straight into the memory it sorts in.
+    /// </summary>
+    public int CommitBlockRows { get; init; } = Compaction.Compactor.DefaultChunkRows;
+    /// <summary>
+    /// Memory compaction, rollups and imports may hold, whatever a partition's size and number of segments
+    /// (see docs/STORE.md). At least <see cref="MinimumCompactionMemory"/>.
+    /// </summary>
+    public long CompactionMemory { get; init; } = DefaultCompactionMemory;
+
+    public const long DefaultCompactionMemory = 512L << 20;
+
+    /// <summary>Bytes a decoded row takes in memory (every column): what buffers of rows cost.</summary>
+    public static int DecodedRowBytes => Compaction.Compactor.RowBytes;
+
+    /// <summary>Rows of compaction's chunks and runs' blocks (smaller only in tests, to reach every path with little data).</summary>
+    internal int? CompactionChunkRows { get; init; }
+
+    /// <summary>Group commits gathered in a partition before they are sorted into a run.</summary>
+    internal int CommitsPerRun { get; init; } = 32;
+
+    /// <summary>The smallest compaction budget: two merge inputs, an output block and the writer's buffers.</summary>
+    public static long MinimumCompactionMemory => Compaction.Compactor.MinimumBudget(SegmentFile.DefaultBlockRows, 1024);
+
     /// <summary>Only reads (queries next to a running collector): no commits, no clean-up, no compaction.</summary>
     public bool ReadOnly { get; init; }
     /// <summary>
@@ -66,6 +91,7 @@ public sealed partial class EmbeddedStore : IFlowStore
         Directory.CreateDirectory(QuarantineDirectory);
         // Whatever a crash left half-written was never acknowledged as durable.
         foreach (var tmp in PartitionFiles("*.tmp")) File.Delete(tmp);
+        PurgeExpired();
         DeleteObsolete();
         _sequence = Segments().Select(s => SequenceOf(s)).DefaultIfEmpty(0).Max();
         _timer = new Timer(_ => TimedFlush(), null, _options.GroupCommit, _options.GroupCommit);
@@ -82,7 +108,28 @@ public sealed partial class EmbeddedStore : IFlowStore
 
     void IFlowStore.Prepare() => ReserveChunks();
 
-    void IFlowStore.Maintain(TimeSpan quietFor) => Compact(quietFor: quietFor);
+    IReadOnlyList<StoreMetric> IFlowStore.Metrics
+    {
+        get
+        {
+            var c = CompactionStats;
+            lock (c)
+            {
+                return
+                [
+                    new("flowline_compaction_finals_total", "Partitions merged into their final segment.", "counter", c.Finals),
+                    new("flowline_compaction_runs_total", "Group commits sorted into runs while their partition fills.", "counter", c.Runs),
+                    new("flowline_compaction_rows_total", "Rows written by compaction (finals and runs).", "counter", c.Rows),
+                    new("flowline_compaction_temporary_runs_total", "Temporary runs written because a merge did not fit the memory budget at once.", "counter", c.TemporaryRuns),
+                    new("flowline_compaction_seconds_total", "Time spent merging.", "counter", c.Seconds),
+                    new("flowline_compaction_errors_total", "Compaction passes that failed (retried at the next pass).", "counter", c.Errors),
+                    new("flowline_compaction_memory_bytes", "Memory compaction may hold (compaction_memory).", "gauge", Merger.Budget),
+                    new("flowline_rollup_tables_dropped_total", "Rollup tables not kept because their keys were too diverse for the memory budget.", "counter", c.RollupTablesDropped),
+                    new("flowline_retention_partitions_expired_total", "Partitions removed by retention.", "counter", c.Expired),
+                ];
+            }
+        }
+    }
 
     private string QuarantineDirectory => Path.Combine(_root, "quarantine");
     private long PartitionMicros => (long)_options.PartitionWidth.TotalMicroseconds;

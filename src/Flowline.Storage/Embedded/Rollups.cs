@@ -52,22 +52,37 @@ internal sealed class Rollups
         private ulong[] _all = [];
 
         /// <summary>Per-minute and per-partition tables of a segment.</summary>
-        public Builder(long partitionWidth)
-            : this([MinuteMicros, partitionWidth])
+        public Builder(long partitionWidth, long memory = long.MaxValue)
+            : this([MinuteMicros, partitionWidth], memory)
         {
         }
 
-        public Builder(IEnumerable<long> widths)
+        /// <param name="memory">
+        /// Bytes the tables may take together: a table that would hold more groups than its share (keys
+        /// as diverse as the flows themselves, where it would save nothing) is dropped, and queries read
+        /// the flows instead.
+        /// </param>
+        /// <param name="keySets">The key sets to build (all by default).</param>
+        public Builder(IEnumerable<long> widths, long memory = long.MaxValue, IEnumerable<FlowField[]>? keySets = null)
         {
+            var sets = (keySets ?? KeySets).ToList();
+            var tables = widths.Distinct().Count() * sets.Count;
+            var maxGroups = (int)Math.Clamp(memory / Math.Max(1, tables) / BytesPerGroup, 1, int.MaxValue);
             foreach (var width in widths.Distinct())
             {
-                foreach (var keys in KeySets)
+                foreach (var keys in sets)
                 {
-                    var query = new FlowQuery { GroupBy = keys.Select(k => new GroupKey(k)).ToArray(), BucketMicros = width };
+                    var query = new FlowQuery { GroupBy = keys.Select(k => new GroupKey(k)).ToArray(), BucketMicros = width, MaxGroups = maxGroups };
                     _tables.Add((keys, width, new Aggregator(query)));
                 }
             }
         }
+
+        /// <summary>What a group of a table costs while it is built (entry, hash, index, growth and the written copy).</summary>
+        private const int BytesPerGroup = 256;
+
+        /// <summary>Tables dropped for holding too many groups.</summary>
+        public int Dropped { get; private set; }
 
         public void Add(FlowBatch block)
         {
@@ -75,7 +90,18 @@ internal sealed class Rollups
             if (_all.Length < words) _all = new ulong[words];
             _all.AsSpan(0, words).Fill(ulong.MaxValue);
             if (block.Count % 64 != 0) _all[words - 1] = (1UL << (block.Count % 64)) - 1;
-            foreach (var (_, _, sums) in _tables) sums.Add(block, _all.AsSpan(0, words));
+            for (var t = _tables.Count - 1; t >= 0; t--)
+            {
+                try
+                {
+                    _tables[t].Sums.Add(block, _all.AsSpan(0, words));
+                }
+                catch (QueryLimitException)
+                {
+                    _tables.RemoveAt(t);
+                    Dropped++;
+                }
+            }
         }
 
         /// <summary>Adds a finer table's rows (with their flow counts) to the tables with the same keys.</summary>
@@ -86,9 +112,18 @@ internal sealed class Rollups
             if (_all.Length < words) _all = new ulong[words];
             _all.AsSpan(0, words).Fill(ulong.MaxValue);
             if (rows.Rows.Count % 64 != 0) _all[words - 1] = (1UL << (rows.Rows.Count % 64)) - 1;
-            foreach (var (keys, _, sums) in _tables)
+            for (var t = _tables.Count - 1; t >= 0; t--)
             {
-                if (keys.AsSpan().SequenceEqual(finer.Keys)) sums.Add(rows.Rows, _all.AsSpan(0, words), rows.Flows);
+                if (!_tables[t].Keys.AsSpan().SequenceEqual(finer.Keys)) continue;
+                try
+                {
+                    _tables[t].Sums.Add(rows.Rows, _all.AsSpan(0, words), rows.Flows);
+                }
+                catch (QueryLimitException)
+                {
+                    _tables.RemoveAt(t);
+                    Dropped++;
+                }
             }
         }
 

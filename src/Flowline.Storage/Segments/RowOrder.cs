@@ -50,7 +50,31 @@ public static class RowOrder
         return sorted;
     }
 
-    private readonly record struct Key(ulong LowHi, ulong LowLo, ulong HighHi, ulong HighLo, long Start, int Row) : IComparable<Key>
+    /// <summary>The bytes a sort key takes (see <see cref="Order"/>).</summary>
+    internal const int KeyBytes = 48;
+
+    /// <summary>
+    /// Sorts the rows of several batches together: on return <paramref name="keys"/>[0..n) hold, in this
+    /// order, each row's number (<see cref="Key.Row"/>: batch index × <paramref name="stride"/> + row; no
+    /// batch holds more than <paramref name="stride"/> rows).
+    /// </summary>
+    internal static int Order(IReadOnlyList<FlowBatch> batches, int stride, Key[] keys)
+    {
+        var n = 0;
+        for (var c = 0; c < batches.Count; c++)
+        {
+            var batch = batches[c];
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var (low, high) = Pair(batch, i);
+                keys[n++] = new Key(low.Hi, low.Lo, high.Hi, high.Lo, batch.Start[i], c * stride + i);
+            }
+        }
+        Array.Sort(keys, 0, n);
+        return n;
+    }
+
+    internal readonly record struct Key(ulong LowHi, ulong LowLo, ulong HighHi, ulong HighLo, long Start, int Row) : IComparable<Key>
     {
         public int CompareTo(Key o)
         {

@@ -8,7 +8,8 @@ namespace Flowline.Storage.Segments;
 /// <summary>
 /// An immutable columnar segment file (little-endian):
 /// <code>
-///   header   "FLSEG003" | u32 column count | u32 flags (bit 0: rows are in <see cref="RowOrder"/>)
+///   header   "FLSEG003" | u32 column count | u32 flags (bit 0: rows are in <see cref="RowOrder"/>;
+///            bit 1: an intermediate run of compaction, to be merged again)
 ///   blocks   per block, per column in canonical field order:
 ///              u32 stored length | u32 raw length | u32 CRC-32C of the stored bytes | u8 codec | 3 reserved | stored bytes
 ///   footer   u32 block count | per block: u64 offset | u32 rows | u32 length | zone map | u32 CRC-32C of the footer
@@ -56,7 +57,8 @@ public static class SegmentFile
         private bool _bufferReleased;
 
         /// <param name="sorted">The caller promises the rows come in <see cref="RowOrder"/>; recorded in the header.</param>
-        public Writer(string path, SegmentCodec codec = SegmentCodec.Brotli, bool sorted = false)
+        /// <param name="run">An intermediate run of compaction (sorted, to be merged again); recorded in the header.</param>
+        public Writer(string path, SegmentCodec codec = SegmentCodec.Brotli, bool sorted = false, bool run = false)
         {
             _path = path;
             _temporary = path + ".tmp";
@@ -66,7 +68,7 @@ public static class SegmentFile
             var header = _buffer.GetSpan(HeaderLength);
             HeaderMagic.CopyTo(header);
             BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)Columns.Length);
-            BinaryPrimitives.WriteUInt32LittleEndian(header[12..], sorted ? 1u : 0u);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[12..], (sorted ? 1u : 0u) | (run ? 2u : 0u));
             _buffer.Advance(HeaderLength);
             Drain();
         }
@@ -256,7 +258,9 @@ public static class SegmentFile
                 }
                 throw new SegmentCorruptException(path, -1, "not a Flowline segment (bad header)");
             }
-            Sorted = (BinaryPrimitives.ReadUInt32LittleEndian(head[12..]) & 1) != 0;
+            var flags = BinaryPrimitives.ReadUInt32LittleEndian(head[12..]);
+            Sorted = (flags & 1) != 0;
+            Run = (flags & 2) != 0;
             // Segments written before columns were added hold a prefix of today's columns; the rest read as zero.
             var columns = BinaryPrimitives.ReadUInt32LittleEndian(head[8..]);
             if (columns == 0 || columns > Columns.Length)
@@ -320,6 +324,13 @@ public static class SegmentFile
             return total;
         }
 
+        /// <summary>Lets go of the last block's stored bytes (a reader kept open while others are read).</summary>
+        public void ReleaseBuffer()
+        {
+            _block = [];
+            _loaded = -1;
+        }
+
         /// <summary>The stored bytes of a block (kept until another block is loaded).</summary>
         private ReadOnlySpan<byte> Load(int index)
         {
@@ -343,6 +354,9 @@ public static class SegmentFile
         public long SizeBytes { get; }
         /// <summary>The rows are in <see cref="RowOrder"/>.</summary>
         public bool Sorted { get; private set; }
+
+        /// <summary>An intermediate run of compaction: sorted, but not yet merged into its partition's final segment.</summary>
+        public bool Run { get; private set; }
 
         /// <summary>How many of <see cref="Columns"/> (a prefix) the file holds.</summary>
         public int ColumnCount { get; private set; }
@@ -412,7 +426,8 @@ public static class SegmentFile
             Span<bool> referenced = stackalloc bool[Columns.Length];
             foreach (var field in Columns.AsSpan(ColumnCount))
             {
-                if (!skippedAreZero || columns is null || columns.Contains(field))
+                // Columns this segment does not have read as zero; a column known to hold zeros already does.
+                if ((!skippedAreZero || columns is null || columns.Contains(field)) && !into.IsZeroColumn(field))
                 {
                     var size = FlowBatch.ValueSize(field);
                     into.ColumnBytes(field, start + rows)[(start * size)..].Clear();
@@ -432,6 +447,15 @@ public static class SegmentFile
                     throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: lengths are inconsistent");
                 }
                 var bytes = d.Slice(at, stored);
+                if (h[12] == ColumnCodec.Constant && into.IsZeroColumn(field) && !bytes.ContainsAnyExcept((byte)0))
+                {
+                    // A column of zeros where the batch holds zeros already (a group of columns the exporter
+                    // never filled): nothing to write, and the batch keeps knowing it, so that merges and
+                    // writers skip the column too.
+                    if (Checksum.Crc32C(bytes) != crc) throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: checksum mismatch");
+                    at += stored;
+                    continue;
+                }
                 var target = into.ColumnBytes(field, start + rows)[(start * size)..];
                 if (columns is not null && !columns.Contains(field))
                 {

@@ -51,3 +51,55 @@ public sealed class CompactedEmbeddedStoreConformanceTests : StoreConformanceTes
         Assert.Equal(row.Bytes, again.First(r => new FlowAddress(r.Keys[0].Hi, r.Keys[0].Lo) == late.SrcAddr).Bytes);
     }
 }
+
+/// <summary>
+/// Compaction in the smallest memory: hour-wide partitions of about 12,000 rows, a sort buffer of a few
+/// thousand rows and runs of 256-row blocks, so every partition is sorted in several spills and merged in
+/// rounds through temporary runs. The answers must not change.
+/// </summary>
+public sealed class BoundedCompactionConformanceTests : StoreConformanceTests
+{
+    internal static EmbeddedStoreOptions Small => new()
+    {
+        BlockRows = 700, GroupCommit = TimeSpan.FromHours(1), PartitionWidth = TimeSpan.FromHours(1),
+        CompactionMemory = 0, CompactionChunkRows = 256, CommitsPerRun = 2,
+    };
+
+    protected override IFlowStore Open() => new EmbeddedStore(Directory.FullName, Small);
+
+    protected override void Settle(IFlowStore store)
+    {
+        var embedded = (EmbeddedStore)store;
+        Assert.True(embedded.Compact() > 0);
+        Assert.True(embedded.CompactionStats.TemporaryRuns > 0, "the partitions were small enough to sort at once: nothing was spilled");
+    }
+
+    [Fact]
+    public void Every_partition_ends_as_one_segment_with_every_row()
+    {
+        using var store = (EmbeddedStore)Loaded();
+        var stats = store.Stats();
+        Assert.Equal(stats.Partitions, stats.Segments);
+        Assert.Equal(Records.Count, stats.Rows);
+        Assert.Empty(System.IO.Directory.EnumerateFiles(Directory.FullName, "*.tmp", SearchOption.AllDirectories));
+    }
+}
+
+/// <summary>
+/// A collector's store mid-way: group commits sorted into runs while their partition fills (two commits a
+/// run), runs merged once there are more than a merge takes, commits not yet sorted; no final segments.
+/// </summary>
+public sealed class RunsConformanceTests : StoreConformanceTests
+{
+    protected override IFlowStore Open() => new EmbeddedStore(Directory.FullName, BoundedCompactionConformanceTests.Small);
+
+    protected override void Settle(IFlowStore store)
+    {
+        var embedded = (EmbeddedStore)store;
+        var steps = 0;
+        while (embedded.MaintainStep(TimeSpan.Zero, finals: false)) steps++;
+        Assert.True(steps > 0);
+        Assert.True(embedded.CompactionStats.Runs > 0);
+        Assert.Equal(0, embedded.CompactionStats.Finals);
+    }
+}
