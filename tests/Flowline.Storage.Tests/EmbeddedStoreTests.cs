@@ -275,3 +275,48 @@ public sealed class EmbeddedStoreTests : IDisposable
         Assert.True(store.ScanStats.Read <= 3, $"{store.ScanStats.Read} of {store.ScanStats.Blocks} blocks read");
     }
 }
+
+public sealed class RetentionStoreTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-expire-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    [Fact]
+    public void A_partition_an_interrupted_expiry_left_in_expired_is_gone_at_open_and_the_rest_is_whole()
+    {
+        var records = Flowline.Testing.RandomFlows.Records(new Random(7), 6000);
+        var options = new Flowline.Storage.Embedded.EmbeddedStoreOptions { GroupCommit = TimeSpan.FromHours(1) };
+        long total;
+        using (var store = new Flowline.Storage.Embedded.EmbeddedStore(_dir.FullName, options))
+        {
+            var batch = new Flowline.Records.FlowBatch();
+            foreach (var r in records) batch.Add(r);
+            store.Append(batch);
+            store.Flush();
+            total = store.Stats().Rows;
+        }
+        // What a crash between the rename and the delete leaves: a partition directory inside expired/.
+        var partition = Directory.EnumerateDirectories(_dir.FullName, "*", SearchOption.AllDirectories)
+            .First(d => Directory.EnumerateFiles(d, "seg-*.seg").Any());
+        var rows = records.Count(r => Path.GetFileName(partition) == DateTime.UnixEpoch.AddTicks(r.Start / 300_000_000 * 300_000_000 * 10).ToString("HHmm", System.Globalization.CultureInfo.InvariantCulture)
+                                      && Path.GetFileName(Path.GetDirectoryName(partition)) == DateTime.UnixEpoch.AddTicks(r.Start * 10).ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(rows > 0);
+        Directory.CreateDirectory(Path.Combine(_dir.FullName, "expired"));
+        Directory.Move(partition, Path.Combine(_dir.FullName, "expired", "left-by-a-crash"));
+        using (var store = new Flowline.Storage.Embedded.EmbeddedStore(_dir.FullName, options))
+        {
+            Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_dir.FullName, "expired")));
+            Assert.Empty(store.Verify());
+            Assert.Equal(total - rows, store.Stats().Rows);
+            // And a pass removes whole partitions, with their hourly rollups, counting them.
+            store.Compact();
+            var last = records.Max(r => r.Start);
+            var dropped = store.Expire(last + 2 * 3_600_000_000L);
+            Assert.True(dropped > 0);
+            Assert.Equal(dropped, store.CompactionStats.Expired);
+            Assert.Equal(0, store.Stats().Rows);
+            Assert.Empty(Directory.EnumerateFiles(_dir.FullName, "*.rollup", SearchOption.AllDirectories));
+        }
+    }
+}

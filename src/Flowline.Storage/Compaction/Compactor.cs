@@ -12,8 +12,15 @@ namespace Flowline.Storage.Compaction;
 /// temporary run first, as tiered LSM stores do. Every batch comes from one pool, so the sort buffer and
 /// the merge inputs share the same memory and the process keeps what it took.
 /// </summary>
-internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows = Compactor.DefaultChunkRows)
+internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows = Compactor.DefaultChunkRows) : IDisposable
 {
+    private BlockEncoder? _encoder;
+
+    /// <summary>The thread that encodes and writes output blocks while the next is merged.</summary>
+    private BlockEncoder Encoder => _encoder ??= new BlockEncoder();
+
+    public void Dispose() => _encoder?.Dispose();
+
     public const int DefaultChunkRows = 4096;
 
     /// <summary>Rows of a run's blocks, and of the chunks the sort buffer and the merge inputs use.</summary>
@@ -38,10 +45,10 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
     private long ChunkBytes => (long)ChunkRows * RowBytes;
 
     /// <summary>
-    /// Memory outside the pool's chunks: the output block, the writer's encoding buffer and the codecs'
-    /// scratch (Brotli's window among them).
+    /// Memory outside the pool's chunks: the output blocks (one filled while the other is written), the
+    /// writer's encoding buffer and the codecs' scratch (Brotli's window among them).
     /// </summary>
-    private static long Reserve(int blockRows) => (long)blockRows * RowBytes + (8L << 20);
+    private static long Reserve(int blockRows) => 2L * blockRows * RowBytes + (8L << 20);
 
     /// <summary>The share of the budget rollup tables may take while a final segment is written.</summary>
     public long RollupBudget => Budget / 8;
@@ -161,7 +168,7 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
                 temporary.Add(path);
                 using (var writer = new SegmentFile.Writer(path, SegmentCodec.Lz4, sorted: true, run: true))
                 {
-                    SegmentMerger.Merge(group.ConvertAll(s => s.Reader), writer, ChunkRows, ChunkRows, _pool, null, cancel);
+                    SegmentMerger.Merge(group.ConvertAll(s => s.Reader), writer, ChunkRows, ChunkRows, _pool, null, cancel, Encoder);
                     writer.Complete();
                 }
                 Rounds++;
@@ -172,7 +179,7 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
             }
             if (sources.Count == 0) return 0;
             using var final = new SegmentFile.Writer(output, codec, sorted: true, run: run);
-            var written = SegmentMerger.Merge(sources.ConvertAll(s => s.Reader), final, outputRows, ChunkRows, _pool, onBlock, cancel);
+            var written = SegmentMerger.Merge(sources.ConvertAll(s => s.Reader), final, outputRows, ChunkRows, _pool, onBlock, cancel, Encoder);
             final.Complete();
             return written;
         }
@@ -227,12 +234,12 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
         if (_keys.Length < total) _keys = new RowOrder.Key[Math.Max(total, SortRows)];
         if (chunks.Count > int.MaxValue / ChunkStride) throw new InvalidOperationException("too many chunks to sort at once");
         var n = RowOrder.Order(chunks, ChunkStride, _keys);
-        var block = _pool.Rent(outputRows);
         var from = new int[outputRows];
         var rows = new int[outputRows];
+        using var writer = new SegmentFile.Writer(path, codec, sorted: true, run: run);
+        var output = new SegmentMerger.Output(writer, _pool, outputRows, onBlock, Encoder);
         try
         {
-            using var writer = new SegmentFile.Writer(path, codec, sorted: true, run: run);
             for (var at = 0; at < n; at += outputRows)
             {
                 cancel.ThrowIfCancellationRequested();
@@ -243,17 +250,18 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
                     from[k] = id / ChunkStride;
                     rows[k] = id % ChunkStride;
                 }
+                var block = output.Block;
                 block.Clear();
                 block.AppendGathered(chunks, from.AsSpan(0, m), rows.AsSpan(0, m));
-                onBlock?.Invoke(block);
-                writer.AppendBlock(block, 0, block.Count);
+                output.Emit();
             }
+            output.Finish();
             writer.Complete();
             return writer.Rows;
         }
         finally
         {
-            _pool.Return(block);
+            output.Release();
             foreach (var c in chunks) _pool.Return(c);
             chunks.Clear();
         }

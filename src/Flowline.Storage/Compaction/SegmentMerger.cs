@@ -13,13 +13,14 @@ internal static class SegmentMerger
     private const int Ring = Compactor.Ring;
 
     /// <summary>Merges <paramref name="inputs"/> (each in <see cref="RowOrder"/>) into <paramref name="writer"/>; returns the rows written.</summary>
-    /// <param name="onBlock">Sees every output block before it is written (rollups are built from it).</param>
     /// <param name="slotRows">The least rows of an input's decoded slots (the pool's chunk size).</param>
+    /// <param name="onBlock">Sees every output block before it is written (rollups are built from it).</param>
+    /// <param name="encoder">Encodes and writes the blocks on its thread while the next is merged; null: on this one.</param>
     public static long Merge(IReadOnlyList<SegmentFile.Reader> inputs, SegmentFile.Writer writer, int blockRows, int slotRows, BatchPool pool,
-        Action<FlowBatch>? onBlock = null, CancellationToken cancel = default)
+        Action<FlowBatch>? onBlock = null, CancellationToken cancel = default, BlockEncoder? encoder = null)
     {
         var sources = new List<Input>(inputs.Count);
-        var block = pool.Rent(blockRows);
+        var output = new Output(writer, pool, blockRows, onBlock, encoder);
         try
         {
             foreach (var reader in inputs)
@@ -29,16 +30,61 @@ internal static class SegmentMerger
                 if (input.Next()) sources.Add(input);
                 else input.Release(pool);
             }
-            return Run(sources, writer, block, blockRows, onBlock, cancel);
+            var rows = Run(sources, output, blockRows, cancel);
+            output.Finish();
+            return rows;
         }
         finally
         {
-            pool.Return(block);
+            output.Release();
             foreach (var s in sources) s.Release(pool);
         }
     }
 
-    private static long Run(List<Input> sources, SegmentFile.Writer writer, FlowBatch block, int blockRows, Action<FlowBatch>? onBlock, CancellationToken cancel)
+    /// <summary>
+    /// Where output blocks go: written here, or handed to an encoder thread (then two blocks take turns).
+    /// </summary>
+    internal sealed class Output(SegmentFile.Writer writer, BatchPool pool, int blockRows, Action<FlowBatch>? onBlock, BlockEncoder? encoder)
+    {
+        private FlowBatch? _spare;
+
+        /// <summary>The block to fill now.</summary>
+        public FlowBatch Block { get; private set; } = pool.Rent(blockRows);
+
+        /// <summary>Writes <see cref="Block"/> (or hands it over) and makes another block the one to fill.</summary>
+        public void Emit()
+        {
+            if (Block.Count == 0) return;
+            if (encoder is null)
+            {
+                onBlock?.Invoke(Block);
+                writer.AppendBlock(Block, 0, Block.Count);
+                Block.Clear();
+                return;
+            }
+            var previous = encoder.Submit(Block, writer, onBlock);
+            Block = previous ?? _spare ?? pool.Rent(blockRows);
+            _spare = null;
+            Block.Clear();
+        }
+
+        /// <summary>Waits for the last block handed over to be written; throws what writing it threw.</summary>
+        public void Finish()
+        {
+            if (encoder?.Finish() is { } last) _spare = last;
+        }
+
+        /// <summary>Gives the blocks back to the pool, once nothing is in flight.</summary>
+        public void Release()
+        {
+            if (encoder?.Quiesce() is { } last) pool.Return(last);
+            if (_spare is not null) pool.Return(_spare);
+            pool.Return(Block);
+            _spare = null;
+        }
+    }
+
+    private static long Run(List<Input> sources, Output output, int blockRows, CancellationToken cancel)
     {
         var batches = new FlowBatch[sources.Count * Ring];
         for (var i = 0; i < sources.Count; i++)
@@ -53,11 +99,11 @@ internal static class SegmentMerger
         void Emit()
         {
             if (picked == 0) return;
+            var block = output.Block;
             block.Clear();
             block.AppendGathered(batches, from.AsSpan(0, picked), rows.AsSpan(0, picked));
-            onBlock?.Invoke(block);
-            writer.AppendBlock(block, 0, block.Count);
             written += block.Count;
+            output.Emit();
             picked = 0;
             foreach (var s in sources) s.LoadsSinceEmit = 0;
         }

@@ -457,7 +457,11 @@ public sealed partial class EmbeddedStore : IFlowStore
         {
             _timer?.Dispose();
             Flush();
-            lock (_compactLock) DeleteObsolete();
+            lock (_compactLock)
+            {
+                DeleteObsolete();
+                _compactor?.Dispose();
+            }
         }
         _disposed = true;
     }
