@@ -83,7 +83,7 @@ for d in "$work"/data/[0-9]*/[0-9]*; do
   [ -d "$d" ] || continue
   n=$(ls "$d"/seg-*.seg 2>/dev/null | wc -l)
   seg=$(ls "$d"/seg-*.seg 2>/dev/null | head -1)
-  end=$(( $(date -u -d "$(basename "$(dirname "$d")") $(basename "$d" | sed 's/../&:/')" +%s) + 300 ))
+  end=$(( $(date -u -d "$(basename "$(dirname "$d")") $(basename "$d" | sed 's/../&:/')" +%s) + $(cat "$work/data/partition-width") ))
   done_at=$(stat -c %Y "$seg")
   printf 'partition %s segments %s final_after_end_s %s\n' "${d#"$work/data/"}" "$n" "$((done_at - end))"
 done

@@ -328,6 +328,9 @@ public sealed class Collector : IDisposable
     /// <summary>How often upkeep looks for work when it found none.</summary>
     private static readonly TimeSpan UpkeepIdle = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often idle exporters are looked for.</summary>
+    private static readonly TimeSpan EvictionInterval = TimeSpan.FromSeconds(30);
+
     /// <summary>How often retention is applied.</summary>
     private static readonly TimeSpan RetentionInterval = TimeSpan.FromMinutes(1);
 
@@ -341,9 +344,14 @@ public sealed class Collector : IDisposable
         BackgroundPriority.Apply();
         var cancel = _upkeepStop.Token;
         var nextRetention = DateTime.UtcNow;
+        var nextEviction = DateTime.UtcNow;
         while (!cancel.IsCancellationRequested)
         {
-            EvictIdleExporters(NowMicros());
+            if (DateTime.UtcNow >= nextEviction)
+            {
+                EvictIdleExporters(NowMicros());
+                nextEviction = DateTime.UtcNow + EvictionInterval;
+            }
             if (DateTime.UtcNow >= nextRetention)
             {
                 ApplyRetention();
@@ -359,14 +367,16 @@ public sealed class Collector : IDisposable
             {
                 break;
             }
-            catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
-            {
-                Interlocked.Increment(ref _upkeepErrors);
-                _log($"compaction: {e.Message}");
-            }
             catch (ObjectDisposedException)
             {
                 break;
+            }
+            catch (Exception e)
+            {
+                // Whatever a pass meets (a full disk, a damaged file), the collector goes on and the pass is
+                // tried again: this thread must never take the process down.
+                Interlocked.Increment(ref _upkeepErrors);
+                _log($"compaction: {e.GetType().Name}: {e.Message}");
             }
             if (!busy) cancel.WaitHandle.WaitOne(UpkeepIdle);
         }
@@ -388,13 +398,13 @@ public sealed class Collector : IDisposable
             if (flows + sessions > 0)
             {
                 var before = DateTime.UnixEpoch.AddTicks(cutoff * 10);
-                _log($"retention: removed {flows} flow and {sessions} session partition(s) that ended before {before:yyyy-MM-dd HH:mm} UTC (retention {Options.Retention.TotalHours:0.##} h)");
+                _log($"retention: removed {flows} flow and {sessions} session partition(s) that ended before {before:yyyy-MM-dd HH:mm} UTC (retention {Durations.Format(Options.Retention)})");
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception e) when (e is not ObjectDisposedException)
         {
             Interlocked.Increment(ref _upkeepErrors);
-            _log($"retention: {e.Message}");
+            _log($"retention: {e.GetType().Name}: {e.Message}");
         }
     }
 

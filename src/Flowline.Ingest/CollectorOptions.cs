@@ -31,6 +31,8 @@ public sealed class CollectorOptions
     public TimeSpan CompactAfter { get; set; } = TimeSpan.FromMinutes(1);
     /// <summary>Partitions (flows and sessions) that ended longer ago than this are removed (seed 000: 15 days).</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(15);
+    /// <summary>Width of the store's time partitions, for a new data directory (null: the store's own, 5 minutes when new).</summary>
+    public TimeSpan? PartitionWidth { get; set; }
     /// <summary>Memory compaction may hold (the embedded store's budget).</summary>
     public long CompactionMemory { get; set; } = 512L << 20;
     /// <summary>The inventory file (accounts, networks, ports, security groups); null: records are stored without tenancy.</summary>

@@ -35,4 +35,11 @@ public static class Durations
 
     /// <summary>Microseconds, the unit of record times.</summary>
     public static long Micros(TimeSpan d) => d.Ticks / 10;
+
+    /// <summary>The duration the way <see cref="Parse"/> reads it: 15d, 1h, 5m, 90s.</summary>
+    public static string Format(TimeSpan d) =>
+        d.Ticks % TimeSpan.TicksPerDay == 0 ? $"{d.Ticks / TimeSpan.TicksPerDay}d"
+        : d.Ticks % TimeSpan.TicksPerHour == 0 ? $"{d.Ticks / TimeSpan.TicksPerHour}h"
+        : d.Ticks % TimeSpan.TicksPerMinute == 0 ? $"{d.Ticks / TimeSpan.TicksPerMinute}m"
+        : $"{d.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}s";
 }

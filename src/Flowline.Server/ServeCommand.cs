@@ -95,7 +95,7 @@ public static class ServeCommand
         {
             // One compaction runs at a time; the sessions' store, smaller, takes a quarter of the budget.
             var budget = options.CompactionMemory;
-            var flows = new EmbeddedStore(options.DataDir, new EmbeddedStoreOptions { CompactionMemory = budget - budget / 4 });
+            var flows = new EmbeddedStore(options.DataDir, new EmbeddedStoreOptions { CompactionMemory = budget - budget / 4, PartitionWidth = options.PartitionWidth });
             var stores = new FlowStores(flows, dir => new EmbeddedStore(dir, new EmbeddedStoreOptions { Symbols = flows.Symbols, CompactionMemory = budget / 4 }));
             collector = new Flowline.Ingest.Collector(options, stores, message => stderr.WriteLine($"flowline serve: {message}"));
         }
@@ -105,7 +105,7 @@ public static class ServeCommand
             foreach (var error in e.Errors) stderr.WriteLine($"  {error}");
             return 2;
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or InvalidOperationException)
         {
             stderr.WriteLine($"flowline serve: cannot start: {e.Message}");
             return 2;

@@ -52,6 +52,10 @@ public static class ServeSettings
         new("compaction_memory", "SIZE", "memory compaction and rollups may hold, whatever a partition's size (default 512m, at least 64m)",
             (o, v) => o.Collector.CompactionMemory = v.LargeSize() is var m && m >= 64L << 20 ? m : throw new FormatException("compaction_memory must be at least 64m"),
             o => Text(o.Collector.CompactionMemory), "256m"),
+        new("partition_width", "DURATION", "width of the store's time partitions, for a new data directory: whole minutes dividing an hour (default 5m; 1m at several hundred thousand records a second keeps each partition's merge in one pass); an existing store keeps its own",
+            (o, v) => o.Collector.PartitionWidth = v.Duration() is var w && w > TimeSpan.Zero && w.Ticks % TimeSpan.TicksPerMinute == 0 && TimeSpan.FromHours(1).Ticks % w.Ticks == 0
+                ? w : throw new FormatException("partition_width must be whole minutes dividing an hour (1m, 2m, 5m, 10m, 15m, 30m, 60m)"),
+            o => o.Collector.PartitionWidth?.ToString() ?? "", "1m"),
         new("retention", "DURATION", "partitions of flows and sessions that ended longer ago are removed, checked every minute (default 15d)",
             (o, v) => o.Collector.Retention = v.Duration(), o => o.Collector.Retention.ToString(), "2d"),
         new("sampling", "ADDR=RATE,...", "sampling rates to apply instead of what exporters report, by exporter or agent address",

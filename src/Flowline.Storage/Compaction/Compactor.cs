@@ -21,6 +21,10 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
 
     public void Dispose() => _encoder?.Dispose();
 
+    /// <summary>
+    /// Rows of a chunk: smaller chunks give a merge a larger fan-in (an input holds three decoded blocks of a
+    /// chunk) but cost more per row (measured: 1,024-row chunks made compacting 5,000,000 flows 65 % slower).
+    /// </summary>
     public const int DefaultChunkRows = 4096;
 
     /// <summary>Rows of a run's blocks, and of the chunks the sort buffer and the merge inputs use.</summary>

@@ -27,7 +27,7 @@ public sealed partial class EmbeddedStore
     private Compactor NewCompactor()
     {
         // Small budgets sort and merge in smaller chunks, so that a merge still takes many runs at once.
-        var chunkRows = _options.CompactionChunkRows ?? (_options.CompactionMemory < 256L << 20 ? 1024 : Compactor.DefaultChunkRows);
+        var chunkRows = _options.CompactionChunkRows ?? Compactor.DefaultChunkRows;
         return new Compactor(Math.Max(_options.CompactionMemory, Compactor.MinimumBudget(_options.BlockRows, chunkRows)), _options.BlockRows, chunkRows);
     }
 

@@ -8,8 +8,14 @@ namespace Flowline.Storage.Embedded;
 /// <summary>Settings of the embedded store.</summary>
 public sealed record EmbeddedStoreOptions
 {
-    /// <summary>Width of a time partition (by flow start).</summary>
-    public TimeSpan PartitionWidth { get; init; } = TimeSpan.FromMinutes(5);
+    /// <summary>
+    /// Width of a time partition (by flow start), for a new store; an existing store keeps the width it was
+    /// created with (recorded in its directory), and asking another is refused. Null: the store's own, or
+    /// <see cref="DefaultPartitionWidth"/> for a new one.
+    /// </summary>
+    public TimeSpan? PartitionWidth { get; init; }
+
+    public static readonly TimeSpan DefaultPartitionWidth = TimeSpan.FromMinutes(5);
     /// <summary>Appended records are written to disk at least this often.</summary>
     public TimeSpan GroupCommit { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>Rows buffered before a flush regardless of the window.</summary>
@@ -23,10 +29,10 @@ public sealed record EmbeddedStoreOptions
     /// </summary>
     public SegmentCodec CommitCodec { get; init; } = SegmentCodec.Lz4;
     /// <summary>
-    /// Rows of a group commit's blocks: a compaction chunk, so that sorting commits reads each block
-    /// straight into the memory it sorts in.
+    /// Rows of a group commit's blocks: a few compaction chunks, so that sorting commits reads each block
+    /// through a small staging batch.
     /// </summary>
-    public int CommitBlockRows { get; init; } = Compaction.Compactor.DefaultChunkRows;
+    public int CommitBlockRows { get; init; } = 4096;
     /// <summary>
     /// Memory compaction, rollups and imports may hold, whatever a partition's size and number of segments
     /// (see docs/STORE.md). At least <see cref="MinimumCompactionMemory"/>.
@@ -79,6 +85,7 @@ public sealed partial class EmbeddedStore : IFlowStore
     {
         _root = Path.GetFullPath(root);
         _options = options ?? new EmbeddedStoreOptions();
+        _partitionMicros = ChooseWidth(_root, _options);
         if (_options.ReadOnly)
         {
             // A reader next to a running writer must not touch its temporary files or its compaction.
@@ -87,6 +94,10 @@ public sealed partial class EmbeddedStore : IFlowStore
             return;
         }
         DataDirectory.Create(_root);
+        if (!File.Exists(Path.Combine(_root, PartitionWidthFile)))
+        {
+            AtomicFile.WriteText(Path.Combine(_root, PartitionWidthFile), (_partitionMicros / 1_000_000).ToString(CultureInfo.InvariantCulture) + "\n");
+        }
         Symbols = _options.Symbols ?? new SymbolTable(_root);
         Directory.CreateDirectory(QuarantineDirectory);
         // Whatever a crash left half-written was never acknowledged as durable.
@@ -132,7 +143,50 @@ public sealed partial class EmbeddedStore : IFlowStore
     }
 
     private string QuarantineDirectory => Path.Combine(_root, "quarantine");
-    private long PartitionMicros => (long)_options.PartitionWidth.TotalMicroseconds;
+    private readonly long _partitionMicros;
+
+    private long PartitionMicros => _partitionMicros;
+
+    /// <summary>The width of this store's partitions.</summary>
+    public TimeSpan PartitionWidth => TimeSpan.FromMicroseconds(_partitionMicros);
+
+    private const string PartitionWidthFile = "partition-width";
+
+    /// <summary>
+    /// The partition width this store was created with (seconds, in <see cref="PartitionWidthFile"/>); a store
+    /// with partitions but no record predates the setting and has 5-minute partitions.
+    /// </summary>
+    private static TimeSpan? RecordedWidth(string root)
+    {
+        var file = Path.Combine(root, PartitionWidthFile);
+        if (File.Exists(file))
+        {
+            var text = File.ReadAllText(file).Trim();
+            if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
+            {
+                throw new InvalidDataException($"{file}: '{text}' is not a partition width in seconds");
+            }
+            return TimeSpan.FromSeconds(seconds);
+        }
+        return Directory.Exists(root) && Directory.EnumerateDirectories(root).Any(d => Path.GetFileName(d) is { Length: 8 } n && !n.AsSpan().ContainsAnyExceptInRange('0', '9'))
+            ? EmbeddedStoreOptions.DefaultPartitionWidth
+            : null;
+    }
+
+    private static long ChooseWidth(string root, EmbeddedStoreOptions options)
+    {
+        var recorded = RecordedWidth(root);
+        var width = recorded ?? options.PartitionWidth ?? EmbeddedStoreOptions.DefaultPartitionWidth;
+        if (recorded is { } r && options.PartitionWidth is { } asked && asked != r && !options.ReadOnly)
+        {
+            throw new InvalidOperationException($"the store in {root} keeps partitions of {Durations.Format(r)}; it cannot be opened with {Durations.Format(asked)} ones (a new data directory can)");
+        }
+        if (width <= TimeSpan.Zero || TimeSpan.FromDays(1).Ticks % width.Ticks != 0 || width.Ticks % TimeSpan.TicksPerMinute != 0)
+        {
+            throw new ArgumentException($"a partition width must be whole minutes dividing a day, not {width}");
+        }
+        return (long)width.TotalMicroseconds;
+    }
 
     /// <summary>
     /// The write sequence numbers a segment holds: <c>seg-N</c> holds N; a compacted <c>seg-A-B</c> holds every
