@@ -27,7 +27,7 @@ public sealed partial class EmbeddedStore
     private Compactor NewCompactor()
     {
         // Small budgets sort and merge in smaller chunks, so that a merge still takes many runs at once.
-        var chunkRows = _options.CompactionChunkRows ?? Compactor.DefaultChunkRows;
+        var chunkRows = _options.CompactionChunkRows ?? (_options.CompactionMemory < 256L << 20 ? 1024 : Compactor.DefaultChunkRows);
         return new Compactor(Math.Max(_options.CompactionMemory, Compactor.MinimumBudget(_options.BlockRows, chunkRows)), _options.BlockRows, chunkRows);
     }
 
@@ -108,7 +108,9 @@ public sealed partial class EmbeddedStore
                 var rows = partition.Sum(s => _facts[s].Rows);
                 if (!MergeSegments(partition, run: false, cancel)) continue;
                 log?.Invoke($"compaction: {Relative(Path.GetDirectoryName(partition[0])!)} merged from {partition.Count} segments, {rows:N0} rows, in {watch.Elapsed.TotalSeconds:0.0} s");
-                BuildHourRollups(long.MaxValue, null);
+                // Hourly tables for hours that have ended: summing an hour's partitions again after each
+                // one of them closes would cost a collector as much as it saves a query.
+                BuildHourRollups(Aggregator.FloorBucket(nowMicros, Rollups.HourMicros), null);
                 DeleteObsolete();
                 return true;
             }
