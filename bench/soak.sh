@@ -72,7 +72,7 @@ drops=$(metric flowline_socket_queue_drops_total)
 ok=0 bad=0
 for m in "${probed[@]}"; do
   probe "$m" >"$work/probe-$m.after"
-  total=$(awk -F, 'NR > 1 {s += $NF} END {print s + 0}' "$work/probe-$m.after")
+  total=$(awk -F, '$1 != "ip_proto" {s += $NF} END {print s + 0}' "$work/probe-$m.after")
   if cmp -s "$work/probe-$m.before" "$work/probe-$m.after" && [ "$total" -eq $((rate * 60)) ]; then ok=$((ok + 1)); else bad=$((bad + 1)); echo "minute $m: flows $total, before/after differ or short" >&2; fi
 done
 echo "sent $count stored $stored lost $((count - stored)) queue_drops $drops gen_status $gen_status"

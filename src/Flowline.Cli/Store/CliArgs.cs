@@ -39,13 +39,12 @@ internal static class CliArgs
     }
 
     /// <summary>
-    /// Holds the process's managed heap to three quarters of a command's memory budget (the rest is the
-    /// codecs' native memory and compiled code): the collector then works within it rather than growing its
-    /// heap ahead of need. For commands that run one budgeted job (compact, import).
+    /// Holds the process's managed heap to a command's memory budget: the collector then works within it
+    /// rather than growing its heap ahead of need. For commands that run one budgeted job (compact, import).
     /// </summary>
     public static void LimitHeap(long memory)
     {
-        AppContext.SetData("GCHeapHardLimit", (ulong)(memory / 4 * 3));
+        AppContext.SetData("GCHeapHardLimit", (ulong)memory);
         GC.RefreshMemoryLimit();
     }
 

@@ -16,8 +16,12 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
 {
     private BlockEncoder? _encoder;
 
-    /// <summary>The thread that encodes and writes output blocks while the next is merged.</summary>
-    private BlockEncoder Encoder => _encoder ??= new BlockEncoder();
+    /// <summary>
+    /// The thread that encodes and writes output blocks while the next is merged; none below 256 MiB, where
+    /// its second output block and the garbage of two threads at once do not fit (blocks are then written
+    /// on the merging thread).
+    /// </summary>
+    private BlockEncoder? Encoder => Budget >= 256L << 20 ? _encoder ??= new BlockEncoder() : null;
 
     public void Dispose() => _encoder?.Dispose();
 
