@@ -21,7 +21,10 @@ public sealed partial class ServeProcess : IDisposable
         // SIGHUP back to its default: a suite started under nohup would hand its children an ignored SIGHUP,
         // which the runtime keeps ignored, and serve re-reads its inventory on SIGHUP.
         _process = Process.Start(FlowlineProcess.StartInfo(FlowlineProcess.Tool("env"), ["--default-signal=HUP", "dotnet", "exec", FlowlineProcess.Dll,
-            "serve", "--data-dir", dataDir, "--sflow", "127.0.0.1:0", "--netflow", "127.0.0.1:0", "--ipfix", "127.0.0.1:0", "--http", $"127.0.0.1:{http}", .. extra]))!;
+            "serve", "--data-dir", dataDir, "--sflow", "127.0.0.1:0", "--netflow", "127.0.0.1:0", "--ipfix", "127.0.0.1:0", "--http", $"127.0.0.1:{http}",
+            // `flowline gen` dates its flows 2026-11-19 by default: older than serve's 15 days of retention
+            // after 2026-12-04, so tests keep them unless they test retention.
+            .. (extra.Contains("--retention") ? Array.Empty<string>() : ["--retention", "3650d"]), .. extra]))!;
         _process.StandardInput.Close();
         _process.ErrorDataReceived += (_, e) => { lock (_stderr) _stderr.AppendLine(e.Data); };
         _process.BeginErrorReadLine();

@@ -39,12 +39,15 @@ internal static class CliArgs
     }
 
     /// <summary>
-    /// Holds the process's managed heap to a command's memory budget: the collector then works within it
+    /// Holds the process's managed heap to twice a command's memory budget: the collector then works within it
     /// rather than growing its heap ahead of need. For commands that run one budgeted job (compact, import).
     /// </summary>
     public static void LimitHeap(long memory)
     {
-        AppContext.SetData("GCHeapHardLimit", (ulong)memory);
+        // Twice the budget: what compaction keeps alive stays within the budget, and the collector gets
+        // room for what it has not yet reclaimed; at the budget itself a fragmented heap could fail to place
+        // an output block, and the command would fail for want of memory it was not using.
+        AppContext.SetData("GCHeapHardLimit", (ulong)(2 * memory));
         GC.RefreshMemoryLimit();
     }
 

@@ -143,50 +143,6 @@ public sealed partial class EmbeddedStore : IFlowStore
     }
 
     private string QuarantineDirectory => Path.Combine(_root, "quarantine");
-    private readonly long _partitionMicros;
-
-    private long PartitionMicros => _partitionMicros;
-
-    /// <summary>The width of this store's partitions.</summary>
-    public TimeSpan PartitionWidth => TimeSpan.FromMicroseconds(_partitionMicros);
-
-    private const string PartitionWidthFile = "partition-width";
-
-    /// <summary>
-    /// The partition width this store was created with (seconds, in <see cref="PartitionWidthFile"/>); a store
-    /// with partitions but no record predates the setting and has 5-minute partitions.
-    /// </summary>
-    private static TimeSpan? RecordedWidth(string root)
-    {
-        var file = Path.Combine(root, PartitionWidthFile);
-        if (File.Exists(file))
-        {
-            var text = File.ReadAllText(file).Trim();
-            if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
-            {
-                throw new InvalidDataException($"{file}: '{text}' is not a partition width in seconds");
-            }
-            return TimeSpan.FromSeconds(seconds);
-        }
-        return Directory.Exists(root) && Directory.EnumerateDirectories(root).Any(d => Path.GetFileName(d) is { Length: 8 } n && !n.AsSpan().ContainsAnyExceptInRange('0', '9'))
-            ? EmbeddedStoreOptions.DefaultPartitionWidth
-            : null;
-    }
-
-    private static long ChooseWidth(string root, EmbeddedStoreOptions options)
-    {
-        var recorded = RecordedWidth(root);
-        var width = recorded ?? options.PartitionWidth ?? EmbeddedStoreOptions.DefaultPartitionWidth;
-        if (recorded is { } r && options.PartitionWidth is { } asked && asked != r && !options.ReadOnly)
-        {
-            throw new InvalidOperationException($"the store in {root} keeps partitions of {Durations.Format(r)}; it cannot be opened with {Durations.Format(asked)} ones (a new data directory can)");
-        }
-        if (width <= TimeSpan.Zero || TimeSpan.FromDays(1).Ticks % width.Ticks != 0 || width.Ticks % TimeSpan.TicksPerMinute != 0)
-        {
-            throw new ArgumentException($"a partition width must be whole minutes dividing a day, not {width}");
-        }
-        return (long)width.TotalMicroseconds;
-    }
 
     /// <summary>
     /// The write sequence numbers a segment holds: <c>seg-N</c> holds N; a compacted <c>seg-A-B</c> holds every

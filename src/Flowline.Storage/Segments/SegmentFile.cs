@@ -325,11 +325,7 @@ public static class SegmentFile
         }
 
         /// <summary>Lets go of the last block's stored bytes (a reader kept open while others are read).</summary>
-        public void ReleaseBuffer()
-        {
-            _block = [];
-            _loaded = -1;
-        }
+        public void ReleaseBuffer() => (_block, _loaded) = ([], -1);
 
         /// <summary>The stored bytes of a block (kept until another block is loaded).</summary>
         private ReadOnlySpan<byte> Load(int index)
@@ -449,9 +445,7 @@ public static class SegmentFile
                 var bytes = d.Slice(at, stored);
                 if (h[12] == ColumnCodec.Constant && into.IsZeroColumn(field) && !bytes.ContainsAnyExcept((byte)0))
                 {
-                    // A column of zeros where the batch holds zeros already (a group of columns the exporter
-                    // never filled): nothing to write, and the batch keeps knowing it, so that merges and
-                    // writers skip the column too.
+                    // Zeros where the batch holds zeros already: nothing to write, and the batch keeps knowing it.
                     if (Checksum.Crc32C(bytes) != crc) throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: checksum mismatch");
                     at += stored;
                     continue;
@@ -502,15 +496,3 @@ public static class SegmentFile
         }
     }
 }
-
-/// <summary>The general compression of a segment's columns.</summary>
-public enum SegmentCodec
-{
-    /// <summary>Smallest on disk.</summary>
-    Brotli,
-    /// <summary>Faster to decode, about twice the size.</summary>
-    Lz4,
-}
-
-/// <summary>Where a block is, how many rows it holds, and its zone map.</summary>
-public readonly record struct BlockInfo(long Offset, int Rows, int Length, ZoneMap Zone);
