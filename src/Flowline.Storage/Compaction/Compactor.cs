@@ -85,11 +85,8 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
     /// <summary>How many runs of <see cref="ChunkRows"/>-row blocks one merge takes at once.</summary>
     public int RunFanIn => (int)Math.Max(2, ChunkBudget / (Ring * ChunkBytes) - 1);
 
-    /// <summary>Runs written, rows spilled and merge rounds done, since the compactor was made.</summary>
-    public long RunsWritten, RowsSpilled, Rounds;
-
-    /// <summary>The pool's bytes now (what the compactor holds between merges).</summary>
-    public long PooledBytes => _pool.Bytes;
+    /// <summary>Runs written (sorted spills and merge rounds), since the compactor was made.</summary>
+    public long RunsWritten;
 
     /// <summary>
     /// Merges <paramref name="inputs"/> into a sorted segment at <paramref name="output"/>. Temporary runs go
@@ -179,7 +176,6 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
                     SegmentMerger.Merge(group.ConvertAll(s => s.Reader), writer, ChunkRows, ChunkRows, _pool, null, cancel, Encoder);
                     writer.Complete();
                 }
-                Rounds++;
                 RunsWritten++;
                         foreach (var s in group) s.Dispose();
                 sources.RemoveRange(0, group.Count);
@@ -229,9 +225,8 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
     private Source Spill(List<FlowBatch> chunks, string path, List<string> temporary)
     {
         temporary.Add(path);
-        var rows = WriteSorted(chunks, path, SegmentCodec.Lz4, run: true, ChunkRows, null, CancellationToken.None);
+        WriteSorted(chunks, path, SegmentCodec.Lz4, run: true, ChunkRows, null, CancellationToken.None);
         RunsWritten++;
-        RowsSpilled += rows;
         return new Source(new SegmentFile.Reader(path), owned: true);
     }
 
@@ -297,9 +292,6 @@ internal sealed class BatchPool
 {
     private readonly Dictionary<int, Stack<FlowBatch>> _free = [];
 
-    /// <summary>Bytes of every batch this pool made (rented or free).</summary>
-    public long Bytes { get; private set; }
-
     public FlowBatch Rent(int capacity)
     {
         if (_free.TryGetValue(capacity, out var stack) && stack.Count > 0)
@@ -320,7 +312,6 @@ internal sealed class BatchPool
                 released += (long)size * Compactor.RowBytes;
             }
         }
-        Bytes += needed - released;
         return new FlowBatch(capacity);
     }
 

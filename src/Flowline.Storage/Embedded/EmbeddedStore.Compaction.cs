@@ -47,8 +47,7 @@ public sealed partial class EmbeddedStore
     /// alone. Safe against crashes at any point and against concurrent appends and scans.
     /// </summary>
     /// <returns>The partitions compacted.</returns>
-    /// <param name="quietFor">Only partitions that received no group commit for this long.</param>
-    public int Compact(long before = long.MaxValue, IProgress<string>? progress = null, CancellationToken cancel = default, TimeSpan? quietFor = null)
+    public int Compact(long before = long.MaxValue, IProgress<string>? progress = null, CancellationToken cancel = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_options.ReadOnly) throw new InvalidOperationException("the store was opened read-only");
@@ -59,7 +58,6 @@ public sealed partial class EmbeddedStore
             {
                 var start = PartitionStartOf(partition[0]);
                 if (start is null || (before != long.MaxValue && start.Value + PartitionMicros > before)) continue;
-                if (quietFor is { } quiet && LastCommit(partition) > DateTime.UtcNow - quiet) continue;
                 if (Final(partition) is { } final)
                 {
                     if (!File.Exists(Rollups.PathFor(final))) RebuildRollups(final);

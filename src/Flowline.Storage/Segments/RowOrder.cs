@@ -32,24 +32,6 @@ public static class RowOrder
         return true;
     }
 
-    /// <summary>The rows of <paramref name="batch"/> in this order, as a new batch (the input when already in order).</summary>
-    public static FlowBatch Sorted(FlowBatch batch)
-    {
-        if (IsSorted(batch)) return batch;
-        var keys = new Key[batch.Count];
-        for (var i = 0; i < keys.Length; i++)
-        {
-            var (low, high) = Pair(batch, i);
-            keys[i] = new Key(low.Hi, low.Lo, high.Hi, high.Lo, batch.Start[i], i);
-        }
-        Array.Sort(keys);
-        var rows = new int[keys.Length];
-        for (var i = 0; i < rows.Length; i++) rows[i] = keys[i].Row;
-        var sorted = new FlowBatch(batch.Count);
-        sorted.AppendGathered([batch], new int[rows.Length], rows);
-        return sorted;
-    }
-
     /// <summary>The bytes a sort key takes (see <see cref="Order"/>).</summary>
     internal const int KeyBytes = 48;
 
