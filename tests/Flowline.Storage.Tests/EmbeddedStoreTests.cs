@@ -49,6 +49,17 @@ public sealed class EmbeddedStoreTests : IDisposable
         Assert.Equal(30_000, stats.Rows);
         Assert.Equal(9, stats.Partitions);
         Assert.Empty(reopened.Verify());
+        // Each group commit is written in row order, so that compaction merges it as it is.
+        var commits = Directory.GetFiles(_dir.FullName, "seg-*.seg", SearchOption.AllDirectories);
+        Assert.True(commits.Length >= 9);
+        foreach (var path in commits)
+        {
+            using var reader = new Segments.SegmentFile.Reader(path);
+            Assert.True(reader.Sorted);
+            var all = new FlowBatch();
+            for (var i = 0; i < reader.Blocks.Length; i++) reader.ReadBlock(i, all);
+            Assert.True(Segments.RowOrder.IsSorted(all), path);
+        }
     }
 
     [Fact]

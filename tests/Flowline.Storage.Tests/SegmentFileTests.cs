@@ -54,6 +54,32 @@ public sealed class SegmentFileTests : IDisposable
         Assert.True(reader.SizeBytes / 40_000.0 < maxBytesPerRecord, $"{reader.SizeBytes / 40_000.0:0.0} bytes per record");
     }
 
+    [Theory]
+    [InlineData(1000, 1)]   // the first rows choose deltas divided by 1,000; later ones are not divisible
+    [InlineData(1, 1000)]   // the first rows choose plain deltas; later ones would divide by 1,000
+    [InlineData(7, 7)]
+    public void A_large_block_round_trips_whatever_shape_its_first_rows_chose(int firstStep, int laterStep)
+    {
+        // Large blocks try the shapes of their 8-byte columns on their first rows only: the rest must come
+        // back exactly even where that shape suits them badly or no longer applies.
+        var batch = Generated(20_000);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var step = i < 2048 ? firstStep : laterStep;
+            batch.Start[i] = 1_800_000_000_000_000L + (long)i * step * 1000 + (i < 2048 ? 0 : i % 7);
+            batch.End[i] = batch.Start[i] + (i < 2048 ? 1000 * (i % 50) : i % 977);
+            batch.TimeReceived[i] = i < 2048 ? batch.End[i] : batch.End[i] + 5000 + i % 13;
+        }
+        var path = Path.Combine(_dir.FullName, "shapes.seg");
+        SegmentFile.Write(path, batch, blockRows: 16384, SegmentCodec.Brotli);
+        using var reader = new SegmentFile.Reader(path);
+        var back = ReadAll(reader);
+        foreach (var field in SegmentFile.Columns)
+        {
+            Assert.True(batch.ColumnValues(field, batch.Count).SequenceEqual(back.ColumnValues(field, back.Count)), FlowFields.Name(field));
+        }
+    }
+
     [Fact]
     public void Columns_with_one_value_per_block_are_stored_once_and_come_back_whole()
     {

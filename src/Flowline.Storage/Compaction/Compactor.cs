@@ -72,7 +72,7 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
     private const long Headroom = 24L << 20;
 
     private readonly BatchPool _pool = new();
-    private RowOrder.Key[] _keys = [];
+    private readonly RowOrder.Sorter _sorter = new();
 
     public long Budget { get; } = budgetBytes;
 
@@ -83,7 +83,10 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
     public int SortRows => SortChunks * ChunkRows;
 
     /// <summary>How many runs of <see cref="ChunkRows"/>-row blocks one merge takes at once.</summary>
-    public int RunFanIn => (int)Math.Max(2, ChunkBudget / (Ring * ChunkBytes) - 1);
+    public int RunFanIn => FanInFor(ChunkRows);
+
+    /// <summary>How many sorted inputs in blocks of <paramref name="inputBlockRows"/> rows one merge takes at once.</summary>
+    public int FanInFor(int inputBlockRows) => (int)Math.Max(2, ChunkBudget / (Ring * (long)Math.Max(inputBlockRows, ChunkRows) * RowBytes) - 1);
 
     /// <summary>Runs written (sorted spills and merge rounds), since the compactor was made.</summary>
     public long RunsWritten;
@@ -234,9 +237,9 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
     {
         var total = 0;
         foreach (var c in chunks) total += c.Count;
-        if (_keys.Length < total) _keys = new RowOrder.Key[Math.Max(total, SortRows)];
         if (chunks.Count > int.MaxValue / ChunkStride) throw new InvalidOperationException("too many chunks to sort at once");
-        var n = RowOrder.Order(chunks, ChunkStride, _keys);
+        var ids = _sorter.Sort(chunks, ChunkStride);
+        var n = ids.Length;
         var from = new int[outputRows];
         var rows = new int[outputRows];
         using var writer = new SegmentFile.Writer(path, codec, sorted: true, run: run);
@@ -247,15 +250,7 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
             {
                 cancel.ThrowIfCancellationRequested();
                 var m = Math.Min(outputRows, n - at);
-                for (var k = 0; k < m; k++)
-                {
-                    var id = _keys[at + k].Row;
-                    from[k] = id / ChunkStride;
-                    rows[k] = id % ChunkStride;
-                }
-                var block = output.Block;
-                block.Clear();
-                block.AppendGathered(chunks, from.AsSpan(0, m), rows.AsSpan(0, m));
+                RowOrder.Gather(output.Block, chunks, ids.Slice(at, m), ChunkStride, from, rows);
                 output.Emit();
             }
             output.Finish();

@@ -155,6 +155,49 @@ public sealed partial class EmbeddedStore
         lock (_lock) _spare.Clear();
     }
 
+    /// <summary>Scratch of <see cref="WriteCommit"/> (under <see cref="_writeLock"/>): sort keys, gather lists and one block.</summary>
+    private readonly RowOrder.Sorter _commitSorter = new();
+    private int[] _commitFrom = [], _commitRows = [];
+    private FlowBatch? _commitBlock;
+
+    /// <summary>Writes a partition's buffered chunks as one group commit, in row order unless <see cref="EmbeddedStoreOptions.SortCommits"/> is off.</summary>
+    private void WriteCommit(string path, List<FlowBatch> chunks)
+    {
+        var blockRows = Math.Min(_options.BlockRows, _options.CommitBlockRows);
+        using var writer = new SegmentFile.Writer(path, _options.CommitCodec, sorted: _options.SortCommits);
+        if (!_options.SortCommits)
+        {
+            foreach (var chunk in chunks)
+            {
+                for (var start = 0; start < chunk.Count; start += blockRows)
+                {
+                    writer.AppendBlock(chunk, start, Math.Min(blockRows, chunk.Count - start));
+                }
+            }
+            writer.Complete();
+            return;
+        }
+        if (_commitFrom.Length < blockRows)
+        {
+            _commitFrom = new int[blockRows];
+            _commitRows = new int[blockRows];
+        }
+        _commitBlock ??= new FlowBatch(blockRows);
+        // Chunks hold a block at most (<= 65,536 rows): the stride numbers their rows apart.
+        var ids = _commitSorter.Sort(chunks, CommitStride);
+        var n = ids.Length;
+        for (var at = 0; at < n; at += blockRows)
+        {
+            var m = Math.Min(blockRows, n - at);
+            RowOrder.Gather(_commitBlock, chunks, ids.Slice(at, m), CommitStride, _commitFrom, _commitRows);
+            writer.AppendBlock(_commitBlock, 0, m);
+        }
+        _commitBlock.Clear();
+        writer.Complete();
+    }
+
+    private const int CommitStride = 1 << 16;
+
     private void TimedFlush()
     {
         try
@@ -200,19 +243,7 @@ public sealed partial class EmbeddedStore
                     var directory = PartitionDirectory(partition);
                     Directory.CreateDirectory(directory);
                     var path = Path.Combine(directory, $"seg-{_sequence + 1:D12}{SegmentExtension}");
-                    // In arrival order: compaction sorts each partition once, when it is closed.
-                    using (var writer = new SegmentFile.Writer(path, _options.CommitCodec))
-                    {
-                        foreach (var chunk in chunks)
-                        {
-                            var blockRows = Math.Min(_options.BlockRows, _options.CommitBlockRows);
-                            for (var start = 0; start < chunk.Count; start += blockRows)
-                            {
-                                writer.AppendBlock(chunk, start, Math.Min(blockRows, chunk.Count - start));
-                            }
-                        }
-                        writer.Complete();
-                    }
+                    WriteCommit(path, chunks);
                     _sequence++;
                     lock (_lock)
                     {

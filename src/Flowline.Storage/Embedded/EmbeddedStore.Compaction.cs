@@ -159,6 +159,19 @@ public sealed partial class EmbeddedStore
             }
             i = j;
         }
+        // Sorted commits are merged as they are; once a partition holds more sorted inputs than its final
+        // merge could take at once, the oldest commits that fit one merge become a run.
+        // Only consecutive commits are merged: an output takes the name of the sequence range it replaces.
+        var commitFanIn = Merger.FanInFor(_options.CommitBlockRows);
+        bool SortedCommit(string segment) => _facts[segment] is { Sorted: true, Run: false } && !IsCompacted(segment);
+        var inputs = partition.Count(s => _facts[s].Run || SortedCommit(s));
+        for (var i = 0; inputs > commitFanIn && i < partition.Count;)
+        {
+            var j = i;
+            while (j < partition.Count && SortedCommit(partition[j])) j++;
+            if (j - i >= 2) return partition.GetRange(i, Math.Min(j - i, commitFanIn));
+            i = j + 1;
+        }
         var fanIn = Merger.RunFanIn;
         for (var i = 0; i < partition.Count;)
         {

@@ -29,6 +29,13 @@ public sealed record EmbeddedStoreOptions
     /// </summary>
     public SegmentCodec CommitCodec { get; init; } = SegmentCodec.Lz4;
     /// <summary>
+    /// Group commits are written in <see cref="Segments.RowOrder"/>: the committing thread sorts the rows it
+    /// holds anyway, and compaction merges commits as they are instead of reading each back to sort it.
+    /// Off, commits keep arrival order and compaction sorts them (an import with a small memory budget, whose
+    /// commits are too small and too many to merge as they are).
+    /// </summary>
+    public bool SortCommits { get; init; } = true;
+    /// <summary>
     /// Rows of a group commit's blocks: a few compaction chunks, so that sorting commits reads each block
     /// through a small staging batch.
     /// </summary>
@@ -85,6 +92,7 @@ public sealed partial class EmbeddedStore : IFlowStore
     {
         _root = Path.GetFullPath(root);
         _options = options ?? new EmbeddedStoreOptions();
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(_options.BlockRows, CommitStride, "BlockRows");
         _partitionMicros = ChooseWidth(_root, _options);
         if (_options.ReadOnly)
         {

@@ -93,17 +93,48 @@ internal static partial class ColumnCodec
         }
         // Several shapes suit 8-byte counters and times; keep whichever is smallest. Each shape is also
         // divided by the greatest common divisor of its values when that is above 1 (times in whole
-        // milliseconds, durations in tens of milliseconds), which a general compressor cannot see.
+        // milliseconds, durations in tens of milliseconds), which a general compressor cannot see. A large
+        // block tries them on its first rows only, then encodes all of them in the shape that won there:
+        // each shape tried is a Brotli pass, and the first rows choose as well as all of them.
+        var only = AnyShape;
+        if (raw.Length >= 4 * SampleValues * 8)
+        {
+            only = Shaped(time, raw[..(SampleValues * 8)], reference.IsEmpty ? default : reference[..(SampleValues * 8)], preferred, AnyShape).Shape;
+        }
+        var (bestCodec, _) = Shaped(time, raw, reference, preferred, only);
+        var best = t_best!;
+        best.WrittenSpan.CopyTo(output.GetSpan(best.WrittenCount));
+        output.Advance(best.WrittenCount);
+        return bestCodec;
+    }
+
+    private const int AnyShape = -1, PlainShape = 0, ScaledDeltaShape = 1, ReferencedShape = 2, FrameShape = 3;
+
+    /// <summary>Values a large block tries its shapes on.</summary>
+    private const int SampleValues = 2048;
+
+    /// <summary>
+    /// Encodes an 8-byte column in the smallest of its shapes, or in <paramref name="only"/> that one (the plain
+    /// shape when it no longer applies), into the thread's <c>t_best</c>.
+    /// </summary>
+    private static (byte Codec, int Shape) Shaped(bool time, ReadOnlySpan<byte> raw, ReadOnlySpan<byte> reference, byte preferred, int only)
+    {
         var best = t_best ??= new ArrayBufferWriter<byte>();
         var candidate = t_candidate ??= new ArrayBufferWriter<byte>();
         best.ResetWrittenCount();
-        var bestCodec = EncodeBytes(time, raw, valueSize, best, preferred);
+        byte bestCodec = 0;
+        var bestShape = AnyShape;
+        if (only is AnyShape or PlainShape)
+        {
+            bestCodec = EncodeBytes(time, raw, 8, best, preferred);
+            bestShape = PlainShape;
+        }
         var transformed = ArrayPool<byte>.Shared.Rent(raw.Length);
         try
         {
             var t = MemoryMarshal.Cast<byte, long>(transformed.AsSpan(0, raw.Length));
             var values = MemoryMarshal.Cast<byte, long>(raw);
-            void Try(Span<long> shaped, byte flags, long? frameBase)
+            void Try(Span<long> shaped, byte flags, long? frameBase, int shape)
             {
                 candidate.ResetWrittenCount();
                 var divisor = Divisor(shaped);
@@ -121,13 +152,14 @@ internal static partial class ColumnCodec
                     flags |= Scaled;
                 }
                 var c = EncodeBytes(false, MemoryMarshal.AsBytes(shaped), 8, candidate, preferred);
-                if (candidate.WrittenCount < best.WrittenCount)
+                if (bestShape == AnyShape || candidate.WrittenCount < best.WrittenCount)
                 {
                     (best, candidate) = (candidate, best);
                     bestCodec = (byte)(c | flags);
+                    bestShape = shape;
                 }
             }
-            if (time)
+            if (time && only is AnyShape or ScaledDeltaShape)
             {
                 long previous = 0;
                 for (var i = 0; i < values.Length; i++)
@@ -135,31 +167,34 @@ internal static partial class ColumnCodec
                     t[i] = values[i] - previous;
                     previous = values[i];
                 }
-                Try(t, 0, null);
+                Try(t, 0, null, ScaledDeltaShape);
             }
-            if (!reference.IsEmpty)
+            if (!reference.IsEmpty && only is AnyShape or ReferencedShape)
             {
                 var refs = MemoryMarshal.Cast<byte, long>(reference);
                 for (var i = 0; i < values.Length; i++) t[i] = unchecked(values[i] - refs[i]);
-                Try(t, Referenced, null);
+                Try(t, Referenced, null, ReferencedShape);
             }
-            if (time)
+            if (time && only is AnyShape or FrameShape)
             {
                 var min = long.MaxValue;
                 foreach (var v in values) min = Math.Min(min, v);
                 for (var i = 0; i < values.Length; i++) t[i] = values[i] - min;
-                Try(t, FrameOfReference, min);
+                Try(t, FrameOfReference, min, FrameShape);
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(transformed);
         }
-        best.WrittenSpan.CopyTo(output.GetSpan(best.WrittenCount));
-        output.Advance(best.WrittenCount);
+        if (bestShape == AnyShape)
+        {
+            bestCodec = EncodeBytes(time, raw, 8, best, preferred);
+            bestShape = PlainShape;
+        }
         t_best = best;
         t_candidate = candidate;
-        return bestCodec;
+        return (bestCodec, bestShape);
     }
 
     /// <summary>

@@ -32,31 +32,155 @@ public static class RowOrder
         return true;
     }
 
-    /// <summary>The bytes a sort key takes (see <see cref="Order"/>).</summary>
-    internal const int KeyBytes = 48;
+    /// <summary>The bytes a row takes in a <see cref="Sorter"/> (its prefix and number, twice over).</summary>
+    internal const int KeyBytes = 24;
 
     /// <summary>
-    /// Sorts the rows of several batches together: on return <paramref name="keys"/>[0..n) hold, in this
-    /// order, each row's number (<see cref="Key.Row"/>: batch index × <paramref name="stride"/> + row; no
-    /// batch holds more than <paramref name="stride"/> rows).
+    /// Fills <paramref name="block"/> (cleared first) with the rows <paramref name="ids"/> name, in their order,
+    /// gathered column by column from <paramref name="batches"/> (row numbers as <see cref="Sorter.Sort"/> gives
+    /// them). <paramref name="from"/> and <paramref name="rows"/> are scratch of ids' length.
     /// </summary>
-    internal static int Order(IReadOnlyList<FlowBatch> batches, int stride, Key[] keys)
+    internal static void Gather(FlowBatch block, IReadOnlyList<FlowBatch> batches, ReadOnlySpan<int> ids, int stride, int[] from, int[] rows)
     {
-        var n = 0;
-        for (var c = 0; c < batches.Count; c++)
+        var m = ids.Length;
+        for (var k = 0; k < m; k++)
         {
-            var batch = batches[c];
-            for (var i = 0; i < batch.Count; i++)
-            {
-                var (low, high) = Pair(batch, i);
-                keys[n++] = new Key(low.Hi, low.Lo, high.Hi, high.Lo, batch.Start[i], c * stride + i);
-            }
+            from[k] = ids[k] / stride;
+            rows[k] = ids[k] % stride;
         }
-        Array.Sort(keys, 0, n);
-        return n;
+        block.Clear();
+        block.AppendGathered(batches, from.AsSpan(0, m), rows.AsSpan(0, m));
     }
 
-    internal readonly record struct Key(ulong LowHi, ulong LowLo, ulong HighHi, ulong HighLo, long Start, int Row) : IComparable<Key>
+    /// <summary>
+    /// A 64-bit prefix of a row's place in the order: a row with a smaller prefix comes first, rows with equal
+    /// prefixes are ordered by their whole key. For an IPv4 pair it holds the lower address and 29 bits of the
+    /// higher one, so equal prefixes are mostly rows of one conversation.
+    /// </summary>
+    internal static ulong Prefix(FlowAddress low, FlowAddress high)
+    {
+        if (low.Hi == 0 && low.Lo >> 32 == 0xFFFF)
+        {
+            // Lower address IPv4: 01 | its 32 bits | 0 and the higher IPv4 address's top 29 bits (0 below the
+            // IPv4 range) | 1 and zeros above it.
+            var v4High = high.Hi == 0 && high.Lo >> 32 == 0xFFFF;
+            var above = high.Hi != 0 || high.Lo >> 32 > 0xFFFF;
+            var tail = above ? 1UL << 29 : v4High ? (uint)high.Lo >> 3 : 0UL;
+            return (1UL << 62) | ((ulong)(uint)low.Lo << 30) | tail;
+        }
+        // Below the IPv4 range (::1 and the like): 0; above it: 10 | the top 62 bits of the address.
+        return low.Hi == 0 && low.Lo >> 32 < 0xFFFF ? 0 : (2UL << 62) | (low.Hi >> 2);
+    }
+
+    /// <summary>
+    /// Sorts the rows of several batches together: a radix sort of <see cref="Prefix"/> (the bytes that
+    /// differ only), then the rows of each equal prefix by their whole key. No comparisons for most rows and
+    /// no generic code to compile; scratch kept between sorts.
+    /// </summary>
+    internal sealed class Sorter
+    {
+        private ulong[] _prefix = [], _prefixScratch = [];
+        private int[] _ids = [], _idScratch = [];
+        private Key[] _ties = [];
+
+        /// <summary>Rows sorted, as batch index × <paramref name="stride"/> + row (no batch holds more than stride rows).</summary>
+        public ReadOnlySpan<int> Sort(IReadOnlyList<FlowBatch> batches, int stride)
+        {
+            var n = 0;
+            foreach (var b in batches) n += b.Count;
+            if (_prefix.Length < n)
+            {
+                _prefix = new ulong[n];
+                _prefixScratch = new ulong[n];
+                _ids = new int[n];
+                _idScratch = new int[n];
+            }
+            var at = 0;
+            for (var c = 0; c < batches.Count; c++)
+            {
+                var batch = batches[c];
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    var (low, high) = Pair(batch, i);
+                    _prefix[at] = Prefix(low, high);
+                    _ids[at++] = c * stride + i;
+                }
+            }
+            RadixSort(n);
+            SortTies(batches, stride, n);
+            return _ids.AsSpan(0, n);
+        }
+
+        /// <summary>Least significant byte first, stable; a byte every prefix shares is skipped.</summary>
+        private void RadixSort(int n)
+        {
+            Span<int> counts = stackalloc int[8 * 256];
+            counts.Clear();
+            var p = _prefix.AsSpan(0, n);
+            foreach (var v in p)
+            {
+                for (var d = 0; d < 8; d++) counts[d * 256 + (int)((v >> (8 * d)) & 0xFF)]++;
+            }
+            for (var d = 0; d < 8; d++)
+            {
+                var digit = counts.Slice(d * 256, 256);
+                if (n == 0 || digit[(int)((_prefix[0] >> (8 * d)) & 0xFF)] == n) continue;
+                var sum = 0;
+                for (var b = 0; b < 256; b++) (digit[b], sum) = (sum, sum + digit[b]);
+                var (from, fromIds, to, toIds) = (_prefix, _ids, _prefixScratch, _idScratch);
+                var shift = 8 * d;
+                for (var i = 0; i < n; i++)
+                {
+                    var v = from[i];
+                    var slot = digit[(int)((v >> shift) & 0xFF)]++;
+                    to[slot] = v;
+                    toIds[slot] = fromIds[i];
+                }
+                (_prefix, _prefixScratch, _ids, _idScratch) = (to, from, toIds, fromIds);
+            }
+        }
+
+        /// <summary>Orders each stretch of equal prefixes by the whole key (address pair, start, row).</summary>
+        private void SortTies(IReadOnlyList<FlowBatch> batches, int stride, int n)
+        {
+            for (var a = 0; a < n;)
+            {
+                var b = a + 1;
+                while (b < n && _prefix[b] == _prefix[a]) b++;
+                var len = b - a;
+                if (len > 1)
+                {
+                    if (_ties.Length < len) _ties = new Key[Math.Max(len, 1024)];
+                    for (var k = 0; k < len; k++)
+                    {
+                        var id = _ids[a + k];
+                        var batch = batches[id / stride];
+                        var row = id % stride;
+                        var (low, high) = Pair(batch, row);
+                        _ties[k] = new Key(low.Hi, low.Lo, high.Hi, high.Lo, batch.Start[row], id);
+                    }
+                    if (len <= 16)
+                    {
+                        for (var i = 1; i < len; i++)
+                        {
+                            var key = _ties[i];
+                            var j = i - 1;
+                            for (; j >= 0 && _ties[j].CompareTo(key) > 0; j--) _ties[j + 1] = _ties[j];
+                            _ties[j + 1] = key;
+                        }
+                    }
+                    else
+                    {
+                        Array.Sort(_ties, 0, len);
+                    }
+                    for (var k = 0; k < len; k++) _ids[a + k] = _ties[k].Row;
+                }
+                a = b;
+            }
+        }
+    }
+
+    private readonly record struct Key(ulong LowHi, ulong LowLo, ulong HighHi, ulong HighLo, long Start, int Row) : IComparable<Key>
     {
         public int CompareTo(Key o)
         {

@@ -4,11 +4,18 @@ using Flowline.Records;
 
 namespace Flowline.Storage.Tests.Conformance;
 
-/// <summary>The embedded engine as appends leave it: several unsorted-in-time segments per partition.</summary>
+/// <summary>The embedded engine as appends leave it: several group commits per partition, each in row order.</summary>
 public sealed class EmbeddedStoreConformanceTests : StoreConformanceTests
 {
     protected override IFlowStore Open() =>
         new EmbeddedStore(Directory.FullName, new EmbeddedStoreOptions { BlockRows = 700, GroupCommit = TimeSpan.FromHours(1) });
+}
+
+/// <summary>Group commits in arrival order (an import's, or a store written before commits were sorted).</summary>
+public sealed class UnsortedCommitsConformanceTests : StoreConformanceTests
+{
+    protected override IFlowStore Open() =>
+        new EmbeddedStore(Directory.FullName, new EmbeddedStoreOptions { BlockRows = 700, GroupCommit = TimeSpan.FromHours(1), SortCommits = false });
 }
 
 /// <summary>The embedded engine after compaction: one sorted segment per partition, with rollups answering where they can.</summary>
@@ -53,19 +60,21 @@ public sealed class CompactedEmbeddedStoreConformanceTests : StoreConformanceTes
 }
 
 /// <summary>
-/// Compaction in the smallest memory: hour-wide partitions of about 12,000 rows, a sort buffer of a few
-/// thousand rows and runs of 256-row blocks, so every partition is sorted in several spills and merged in
-/// rounds through temporary runs. The answers must not change.
+/// Compaction in the smallest memory: hour-wide partitions of about 12,000 rows, a merge fan-in of a few
+/// inputs and runs of 256-row blocks, so every partition's sorted commits are merged in rounds through
+/// temporary runs. The answers must not change.
 /// </summary>
-public sealed class BoundedCompactionConformanceTests : StoreConformanceTests
+public class BoundedCompactionConformanceTests : StoreConformanceTests
 {
-    internal static EmbeddedStoreOptions Small => new()
+    internal static EmbeddedStoreOptions Small(bool sortCommits = true) => new()
     {
         BlockRows = 700, GroupCommit = TimeSpan.FromHours(1), PartitionWidth = TimeSpan.FromHours(1),
-        CompactionMemory = 0, CompactionChunkRows = 256, CommitsPerRun = 2,
+        CompactionMemory = 0, CompactionChunkRows = 256, CommitsPerRun = 2, SortCommits = sortCommits,
     };
 
-    protected override IFlowStore Open() => new EmbeddedStore(Directory.FullName, Small);
+    protected virtual bool SortCommits => true;
+
+    protected override IFlowStore Open() => new EmbeddedStore(Directory.FullName, Small(SortCommits));
 
     protected override void Settle(IFlowStore store)
     {
@@ -88,13 +97,22 @@ public sealed class BoundedCompactionConformanceTests : StoreConformanceTests
     }
 }
 
-/// <summary>
-/// A collector's store mid-way: group commits sorted into runs while their partition fills (two commits a
-/// run), runs merged once there are more than a merge takes, commits not yet sorted; no final segments.
-/// </summary>
-public sealed class RunsConformanceTests : StoreConformanceTests
+/// <summary>The same with commits in arrival order: each partition is sorted in several spills of a small sort buffer first.</summary>
+public sealed class BoundedSortingConformanceTests : BoundedCompactionConformanceTests
 {
-    protected override IFlowStore Open() => new EmbeddedStore(Directory.FullName, BoundedCompactionConformanceTests.Small);
+    protected override bool SortCommits => false;
+}
+
+/// <summary>
+/// A collector's store mid-way: sorted group commits merged into runs while their partition fills (once
+/// there are more than the final merge could take), runs merged once there are more than a merge takes,
+/// the newest commits as they were; no final segments.
+/// </summary>
+public class RunsConformanceTests : StoreConformanceTests
+{
+    protected virtual bool SortCommits => true;
+
+    protected override IFlowStore Open() => new EmbeddedStore(Directory.FullName, BoundedCompactionConformanceTests.Small(SortCommits));
 
     protected override void Settle(IFlowStore store)
     {
@@ -105,4 +123,10 @@ public sealed class RunsConformanceTests : StoreConformanceTests
         Assert.True(embedded.CompactionStats.Runs > 0);
         Assert.Equal(0, embedded.CompactionStats.Finals);
     }
+}
+
+/// <summary>The same from commits in arrival order: sorted into runs two commits at a time.</summary>
+public sealed class UnsortedRunsConformanceTests : RunsConformanceTests
+{
+    protected override bool SortCommits => false;
 }
