@@ -141,13 +141,14 @@ public sealed partial class FlowBatch
         ArgumentOutOfRangeException.ThrowIfNotEqual(from.Length, rows.Length);
         var n = rows.Length;
         EnsureCapacity(Count + n);
-        // Group the picks by source, keeping their output positions.
-        var counts = new int[sources.Count + 1];
-        foreach (var s in from) counts[s + 1]++;
-        for (var s = 1; s < counts.Length; s++) counts[s] += counts[s - 1];
-        var srcRows = new int[n];
-        var dstRows = new int[n];
-        var fill = counts[..^1];
+        // Group the picks by source, keeping their output positions (in the thread's scratch: a merge calls
+        // this for every block, and garbage at that rate is memory the collector holds before it reclaims).
+        var fill = Scratch(ref t_gatherFill, sources.Count);
+        fill.Clear();
+        foreach (var s in from) fill[s]++;
+        for (int s = 0, sum = 0; s < fill.Length; s++) (fill[s], sum) = (sum, sum + fill[s]);
+        var srcRows = Scratch(ref t_gatherSource, n);
+        var dstRows = Scratch(ref t_gatherTarget, n);
         for (var k = 0; k < n; k++)
         {
             var at = fill[from[k]]++;
@@ -167,8 +168,8 @@ public sealed partial class FlowBatch
                 var end = fill[s];
                 if (end == begin) continue;
                 var src = sources[s].ColumnValues(field, sources[s].Count);
-                var sr = srcRows.AsSpan(begin, end - begin);
-                var dr = dstRows.AsSpan(begin, end - begin);
+                var sr = srcRows.Slice(begin, end - begin);
+                var dr = dstRows.Slice(begin, end - begin);
                 switch (size)
                 {
                     case 1: Copy<byte>(src, dst, sr, dr); break;
@@ -183,6 +184,14 @@ public sealed partial class FlowBatch
             }
         }
         Count += n;
+    }
+
+    [ThreadStatic] private static int[]? t_gatherFill, t_gatherSource, t_gatherTarget;
+
+    private static Span<int> Scratch(ref int[]? array, int length)
+    {
+        if (array is null || array.Length < length) array = new int[Math.Max(length, 1024)];
+        return array.AsSpan(0, length);
     }
 
     private static void Copy<T>(ReadOnlySpan<byte> src, Span<byte> dst, ReadOnlySpan<int> srcRows, ReadOnlySpan<int> dstRows) where T : unmanaged

@@ -25,6 +25,15 @@ public sealed class SegmentFileTests : IDisposable
         return b;
     }
 
+    private static void AssertSameColumns(FlowBatch batch, FlowBatch back)
+    {
+        Assert.Equal(batch.Count, back.Count);
+        foreach (var field in SegmentFile.Columns)
+        {
+            Assert.True(batch.ColumnValues(field, batch.Count).SequenceEqual(back.ColumnValues(field, back.Count)), FlowFields.Name(field));
+        }
+    }
+
     private static FlowBatch ReadAll(SegmentFile.Reader reader)
     {
         var b = new FlowBatch();
@@ -45,10 +54,7 @@ public sealed class SegmentFileTests : IDisposable
         Assert.Equal(40_000, reader.Rows);
         var back = ReadAll(reader);
         Assert.Equal(batch.Count, back.Count);
-        foreach (var field in SegmentFile.Columns)
-        {
-            Assert.True(batch.ColumnValues(field, batch.Count).SequenceEqual(back.ColumnValues(field, back.Count)), FlowFields.Name(field));
-        }
+        AssertSameColumns(batch, back);
         Assert.False(File.Exists(path + ".tmp"));
         // Compressed columns: far under the 320 bytes a record takes in memory.
         Assert.True(reader.SizeBytes / 40_000.0 < maxBytesPerRecord, $"{reader.SizeBytes / 40_000.0:0.0} bytes per record");
@@ -74,10 +80,7 @@ public sealed class SegmentFileTests : IDisposable
         SegmentFile.Write(path, batch, blockRows: 16384, SegmentCodec.Brotli);
         using var reader = new SegmentFile.Reader(path);
         var back = ReadAll(reader);
-        foreach (var field in SegmentFile.Columns)
-        {
-            Assert.True(batch.ColumnValues(field, batch.Count).SequenceEqual(back.ColumnValues(field, back.Count)), FlowFields.Name(field));
-        }
+        AssertSameColumns(batch, back);
     }
 
     [Fact]
@@ -92,10 +95,7 @@ public sealed class SegmentFileTests : IDisposable
         SegmentFile.Write(path, batch, blockRows: 8192, SegmentCodec.Lz4);
         using var reader = new SegmentFile.Reader(path);
         var back = ReadAll(reader);
-        foreach (var field in SegmentFile.Columns)
-        {
-            Assert.True(batch.ColumnValues(field, batch.Count).SequenceEqual(back.ColumnValues(field, back.Count)), FlowFields.Name(field));
-        }
+        AssertSameColumns(batch, back);
         // A constant address column is also a one-entry dictionary for pruning.
         var dictionary = reader.Dictionary(0, FlowField.NextHop);
         Assert.Equal([FlowAddress.Parse("fd00::53")], dictionary!);

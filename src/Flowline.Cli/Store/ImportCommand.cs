@@ -13,7 +13,8 @@ internal static class ImportCommand
         Usage: flowline import --pcap FILE [--pcap FILE ...] --data-dir DIR [--inventory FILE]
                                [--geo-dir DIR] [--no-compact] [--memory SIZE]
 
-        Decodes the sFlow, NetFlow and IPFIX datagrams of the captures and appends the flow records to
+        Decodes the sFlow, NetFlow and IPFIX datagrams of the captures ("-" reads one from standard input,
+        e.g. `flowline gen ... --pcap - | flowline import --pcap - ...`) and appends the flow records to
         the embedded store in DIR (created when missing), then compacts the partitions it wrote (one
         sorted segment each, with rollups; skip with --no-compact, or run `flowline store compact`
         later). Prints how many records were stored. --memory (default 512m) bounds what the group
@@ -122,7 +123,9 @@ internal static class ImportCommand
             }
             foreach (var path in pcaps)
             {
-                using var reader = CaptureReader.Open(path);
+                using var reader = path == "-"
+                    ? new CaptureReader(Console.OpenStandardInput(), ownsStream: true, name: "standard input")
+                    : CaptureReader.Open(path);
                 while (reader.TryRead(out var d))
                 {
                     decoder.Decode(d.Payload, d.Src, d.Timestamp, batch);

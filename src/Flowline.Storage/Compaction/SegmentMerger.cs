@@ -94,18 +94,27 @@ internal static class SegmentMerger
         var from = new int[blockRows];
         var rows = new int[blockRows];
         var picked = 0;
+        var staged = 0;
         long written = 0;
 
-        void Emit()
+        // Copies the rows picked so far into the output block (their slots may then be reused).
+        void Stage()
         {
             if (picked == 0) return;
             var block = output.Block;
-            block.Clear();
+            if (staged == 0) block.Clear();
             block.AppendGathered(batches, from.AsSpan(0, picked), rows.AsSpan(0, picked));
-            written += block.Count;
-            output.Emit();
+            staged += picked;
             picked = 0;
             foreach (var s in sources) s.LoadsSinceEmit = 0;
+        }
+        void Emit()
+        {
+            Stage();
+            if (staged == 0) return;
+            written += staged;
+            output.Emit();
+            staged = 0;
         }
         // A binary min-heap of input numbers, ordered by each input's current row.
         var heap = new int[sources.Count];
@@ -142,8 +151,9 @@ internal static class SegmentMerger
             input.Position++;
             if (input.Position == input.Current.Count)
             {
-                // Reusing the oldest slot is safe only if the pending output block draws nothing from it.
-                if (input.LoadsSinceEmit == Ring - 1) Emit();
+                // Reusing the oldest slot is safe only if the picks draw nothing from it: they go into the
+                // output block first (which is written only when full, so that blocks stay whole).
+                if (input.LoadsSinceEmit == Ring - 1) Stage();
                 if (input.Next())
                 {
                     input.LoadsSinceEmit++;
@@ -154,7 +164,7 @@ internal static class SegmentMerger
                 }
             }
             Down(0);
-            if (picked == blockRows)
+            if (staged + picked == blockRows)
             {
                 cancel.ThrowIfCancellationRequested();
                 Emit();

@@ -160,12 +160,12 @@ public sealed partial class EmbeddedStore
     private int[] _commitFrom = [], _commitRows = [];
     private FlowBatch? _commitBlock;
 
-    /// <summary>Writes a partition's buffered chunks as one group commit, in row order unless <see cref="EmbeddedStoreOptions.SortCommits"/> is off.</summary>
+    /// <summary>Writes a partition's buffered chunks as one group commit, in row order unless <see cref="EmbeddedStoreOptions.CommitsSorted"/> says otherwise.</summary>
     private void WriteCommit(string path, List<FlowBatch> chunks)
     {
         var blockRows = Math.Min(_options.BlockRows, _options.CommitBlockRows);
-        using var writer = new SegmentFile.Writer(path, _options.CommitCodec, sorted: _options.SortCommits);
-        if (!_options.SortCommits)
+        using var writer = new SegmentFile.Writer(path, _options.CommitCodec, sorted: _options.CommitsSorted);
+        if (!_options.CommitsSorted)
         {
             foreach (var chunk in chunks)
             {

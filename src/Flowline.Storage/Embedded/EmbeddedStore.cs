@@ -31,14 +31,14 @@ public sealed record EmbeddedStoreOptions
     /// <summary>
     /// Group commits are written in <see cref="Segments.RowOrder"/>: the committing thread sorts the rows it
     /// holds anyway, and compaction merges commits as they are instead of reading each back to sort it.
-    /// Off, commits keep arrival order and compaction sorts them (an import with a small memory budget, whose
-    /// commits are too small and too many to merge as they are).
+    /// Off, commits keep arrival order and compaction sorts them (an import, whose commits are small and all
+    /// compacted at the end). By default on when <see cref="CompactionMemory"/> is at least 256 MiB: below, a
+    /// merge takes too few commits of 4,096-row blocks at once, and sorting them in chunks costs less.
     /// </summary>
-    public bool SortCommits { get; init; } = true;
-    /// <summary>
-    /// Rows of a group commit's blocks: a few compaction chunks, so that sorting commits reads each block
-    /// through a small staging batch.
-    /// </summary>
+    public bool? SortCommits { get; init; }
+    /// <summary>Whether group commits are written sorted (<see cref="SortCommits"/>, or its default for the budget).</summary>
+    internal bool CommitsSorted => SortCommits ?? CompactionMemory >= 256L << 20;
+    /// <summary>Rows of a group commit's blocks: a few compaction chunks (sorting commits reads each block through a small staging batch).</summary>
     public int CommitBlockRows { get; init; } = 4096;
     /// <summary>
     /// Memory compaction, rollups and imports may hold, whatever a partition's size and number of segments

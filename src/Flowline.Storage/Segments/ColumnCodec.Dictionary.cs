@@ -126,23 +126,39 @@ internal static partial class ColumnCodec
     /// <summary>A dictionary's entries in stored order (what its codes index); null when the data is not one.</summary>
     private static FlowAddress[]? ReadEntries(ReadOnlySpan<byte> stored)
     {
-        if (stored.Length < 12 || stored[6] is not (AscendingEntries or EntriesAsFound)) return null;
+        if (EntryCount(stored) is not (>= 0 and var entries)) return null;
+        var dictionary = new FlowAddress[entries];
+        return ReadEntries(stored, dictionary) ? dictionary : null;
+    }
+
+    /// <summary>How many entries a dictionary holds; -1 when the data is not one.</summary>
+    private static int EntryCount(ReadOnlySpan<byte> stored)
+    {
+        if (stored.Length < 12 || stored[6] is not (AscendingEntries or EntriesAsFound)) return -1;
         var entries = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored);
         var dictionaryLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored[8..]);
-        if (entries > ushort.MaxValue + 1 || dictionaryLength < 0 || dictionaryLength > stored.Length - 12) return null;
-        var dictionary = new FlowAddress[entries];
-        return DecodeBytes(false, stored[4], stored.Slice(12, dictionaryLength), MemoryMarshal.AsBytes(dictionary.AsSpan()), 16) ? dictionary : null;
+        return entries > ushort.MaxValue + 1 || dictionaryLength < 0 || dictionaryLength > stored.Length - 12 ? -1 : entries;
+    }
+
+    /// <summary>Decodes the entries (as many as <see cref="EntryCount"/> says) into <paramref name="dictionary"/>.</summary>
+    private static bool ReadEntries(ReadOnlySpan<byte> stored, Span<FlowAddress> dictionary)
+    {
+        var dictionaryLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored[8..]);
+        return DecodeBytes(false, stored[4], stored.Slice(12, dictionaryLength), MemoryMarshal.AsBytes(dictionary), 16);
     }
 
     private static bool DecodeDictionary(ReadOnlySpan<byte> stored, Span<byte> raw)
     {
-        var dictionary = ReadEntries(stored);
-        if (dictionary is null) return false;
+        // Every address column of every block read comes this way: the entries go in pooled memory.
+        if (EntryCount(stored) is not (>= 0 and var entries)) return false;
         var dictionaryLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored[8..]);
         var values = MemoryMarshal.Cast<byte, FlowAddress>(raw);
+        var rentedEntries = ArrayPool<FlowAddress>.Shared.Rent(Math.Max(1, entries));
         var rented = ArrayPool<byte>.Shared.Rent(Math.Max(2, values.Length * 2));
         try
         {
+            var dictionary = rentedEntries.AsSpan(0, entries);
+            if (!ReadEntries(stored, dictionary)) return false;
             var codeBytes = rented.AsSpan(0, values.Length * 2);
             var codes = MemoryMarshal.Cast<byte, ushort>(codeBytes);
             if (!DecodeBytes(false, stored[5], stored[(12 + dictionaryLength)..], codeBytes, 2)) return false;
@@ -157,6 +173,7 @@ internal static partial class ColumnCodec
         finally
         {
             ArrayPool<byte>.Shared.Return(rented);
+            ArrayPool<FlowAddress>.Shared.Return(rentedEntries);
         }
     }
 }

@@ -17,7 +17,7 @@ namespace Flowline.Storage.Segments;
 /// </code>
 /// Written to a temporary name, flushed to disk, then renamed, so a reader sees a whole segment or none.
 /// </summary>
-public static class SegmentFile
+public static partial class SegmentFile
 {
     public const int DefaultBlockRows = 16384;
     private static readonly byte[] HeaderMagic = "FLSEG003"u8.ToArray();
@@ -216,7 +216,7 @@ public static class SegmentFile
     /// from the file on demand (positioned reads), so a query that skips most blocks reads little.
     /// Not for concurrent use; dispose to close the file.
     /// </summary>
-    public sealed class Reader : IDisposable
+    public sealed partial class Reader : IDisposable
     {
         private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _file;
         private byte[] _block = [];
@@ -324,26 +324,6 @@ public static class SegmentFile
             return total;
         }
 
-        /// <summary>Lets go of the last block's stored bytes (a reader kept open while others are read).</summary>
-        public void ReleaseBuffer() => (_block, _loaded) = ([], -1);
-
-        /// <summary>The stored bytes of a block (kept until another block is loaded).</summary>
-        private ReadOnlySpan<byte> Load(int index)
-        {
-            var info = Blocks[index];
-            if (_loaded != index)
-            {
-                if (_block.Length < info.Length) _block = new byte[Math.Max(info.Length, _block.Length * 2)];
-                _loaded = -1;
-                if (ReadAt(info.Offset, _block.AsSpan(0, info.Length)) != info.Length)
-                {
-                    throw new SegmentCorruptException(Path, index, "block is cut short");
-                }
-                _loaded = index;
-            }
-            return _block.AsSpan(0, info.Length);
-        }
-
         public string Path { get; }
         public BlockInfo[] Blocks { get; }
         public long Rows => Blocks.Sum(b => (long)b.Rows);
@@ -359,7 +339,11 @@ public static class SegmentFile
 
         private ReadOnlySpan<FlowField> Stored => Columns.AsSpan(0, ColumnCount);
 
-        public void Dispose() => _file.Dispose();
+        public void Dispose()
+        {
+            _file.Dispose();
+            ReleaseBuffer();
+        }
 
         /// <summary>Adds each column's stored bytes in block <paramref name="index"/> to <paramref name="sizes"/> (indexed by field).</summary>
         public void AddColumnSizes(int index, long[] sizes)
@@ -476,23 +460,6 @@ public static class SegmentFile
                     into.ColumnBytes(ColumnCodec.ReferenceOf(field)!.Value, start + rows)[(start * size)..]);
             }
             into.SetCount(start + rows);
-        }
-
-        /// <summary>A projection plus the columns its columns are stored relative to.</summary>
-        private static IReadOnlySet<FlowField>? WithReferences(IReadOnlySet<FlowField>? columns)
-        {
-            if (columns is null) return null;
-            HashSet<FlowField>? wider = null;
-            for (var d = ColumnCodec.DecodeOrder.Length - 1; d >= 0; d--)
-            {
-                var field = ColumnCodec.DecodeOrder[d];
-                if (!(wider ?? columns).Contains(field)) continue;
-                var reference = ColumnCodec.ReferenceOf(field)!.Value;
-                if ((wider ?? columns).Contains(reference)) continue;
-                wider ??= [.. columns];
-                wider.Add(reference);
-            }
-            return wider ?? columns;
         }
     }
 }

@@ -94,6 +94,12 @@ public class BoundedCompactionConformanceTests : StoreConformanceTests
         Assert.Equal(stats.Partitions, stats.Segments);
         Assert.Equal(Records.Count, stats.Rows);
         Assert.Empty(System.IO.Directory.EnumerateFiles(Directory.FullName, "*.tmp", SearchOption.AllDirectories));
+        // Merging inputs of 256-row blocks, each final block is still whole (700 rows) but the last.
+        foreach (var path in System.IO.Directory.EnumerateFiles(Directory.FullName, "seg-*.seg", SearchOption.AllDirectories))
+        {
+            using var reader = new Segments.SegmentFile.Reader(path);
+            Assert.All(reader.Blocks[..^1], b => Assert.Equal(700, b.Rows));
+        }
     }
 }
 

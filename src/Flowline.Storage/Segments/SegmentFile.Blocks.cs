@@ -1,0 +1,58 @@
+using System.Buffers;
+using Flowline.Records;
+
+namespace Flowline.Storage.Segments;
+
+public static partial class SegmentFile
+{
+    public sealed partial class Reader
+    {
+        /// <summary>Lets go of the last block's stored bytes (a reader kept open while others are read).</summary>
+        public void ReleaseBuffer()
+        {
+            // Pooled: a compaction opens and drops readers by the thousand, and each buffer of a block's size
+            // left as garbage would wait for a full collection in the large-object heap.
+            if (_block.Length > 0) ArrayPool<byte>.Shared.Return(_block);
+            (_block, _loaded) = ([], -1);
+        }
+
+        /// <summary>The stored bytes of a block (kept until another block is loaded).</summary>
+        private ReadOnlySpan<byte> Load(int index)
+        {
+            var info = Blocks[index];
+            if (_loaded != index)
+            {
+                _loaded = -1;
+                if (_block.Length < info.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Max(info.Length, _block.Length * 2));
+                    ReleaseBuffer();
+                    _block = larger;
+                }
+                if (ReadAt(info.Offset, _block.AsSpan(0, info.Length)) != info.Length)
+                {
+                    throw new SegmentCorruptException(Path, index, "block is cut short");
+                }
+                _loaded = index;
+            }
+            return _block.AsSpan(0, info.Length);
+        }
+
+        /// <summary>A projection plus the columns its columns are stored relative to.</summary>
+        private static IReadOnlySet<FlowField>? WithReferences(IReadOnlySet<FlowField>? columns)
+        {
+            if (columns is null) return null;
+            HashSet<FlowField>? wider = null;
+            for (var d = ColumnCodec.DecodeOrder.Length - 1; d >= 0; d--)
+            {
+                var field = ColumnCodec.DecodeOrder[d];
+                if (!(wider ?? columns).Contains(field)) continue;
+                var reference = ColumnCodec.ReferenceOf(field)!.Value;
+                if ((wider ?? columns).Contains(reference)) continue;
+                wider ??= [.. columns];
+                wider.Add(reference);
+            }
+            return wider ?? columns;
+        }
+    }
+}
