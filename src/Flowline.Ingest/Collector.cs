@@ -426,7 +426,7 @@ public sealed class Collector : IDisposable
         catch (IOException e)
         {
             FinalFlushError = e.Message;
-            var lost = Store.Unflushed;
+            var lost = Store.DiscardUnflushed();
             Interlocked.Add(ref _unstored, lost);
             Interlocked.Add(ref _appended, -lost);
             _log($"store: {e.Message}; {lost} records of the last commit window could not be made durable");

@@ -54,8 +54,12 @@ public interface IFlowStore : IDisposable
 
     StoreStats Stats();
 
-    /// <summary>Rows appended but not yet durable: what a failed final <see cref="Flush"/> loses.</summary>
-    long Unflushed => 0;
+    /// <summary>
+    /// Drops the rows appended but not yet durable and returns how many: what a failed final <see cref="Flush"/>
+    /// loses. None of them is written afterwards, so the count a collector reports lost is exactly what the
+    /// store does not hold (a background commit retrying later could otherwise still write some).
+    /// </summary>
+    long DiscardUnflushed() => 0;
 
     /// <summary>Work the engine does ahead of the first burst (its write buffers made resident); run in the background at start.</summary>
     void Prepare()

@@ -1,3 +1,4 @@
+using Flowline.Query;
 using Flowline.Storage.Segments;
 using Flowline.Records;
 
@@ -85,6 +86,22 @@ public sealed partial class EmbeddedStore
             }, null);
         }
         return back;
+    }
+
+    long IFlowStore.DiscardUnflushed()
+    {
+        // After any commit under way: what it wrote is durable, what it gave back is dropped here.
+        lock (_writeLock)
+        {
+            lock (_lock)
+            {
+                var dropped = _buffered;
+                _buffers.Clear();
+                _buffered = 0;
+                Monitor.PulseAll(_lock);
+                return dropped;
+            }
+        }
     }
 
     private bool OnePartition(FlowBatch batch, long partition)

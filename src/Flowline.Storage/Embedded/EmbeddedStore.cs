@@ -123,8 +123,6 @@ public sealed partial class EmbeddedStore : IFlowStore
 
     ISymbolTable IFlowStore.Symbols => Symbols;
 
-    long IFlowStore.Unflushed => BufferedRows;
-
     void IFlowStore.Prepare() => ReserveChunks();
 
     IReadOnlyList<StoreMetric> IFlowStore.Metrics
