@@ -237,8 +237,8 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
     {
         var total = 0;
         foreach (var c in chunks) total += c.Count;
-        if (chunks.Count > int.MaxValue / ChunkStride) throw new InvalidOperationException("too many chunks to sort at once");
-        var ids = _sorter.Sort(chunks, ChunkStride);
+        if (chunks.Count > int.MaxValue / RowOrder.Sorter.Stride) throw new InvalidOperationException("too many chunks to sort at once");
+        var ids = _sorter.Sort(chunks, RowOrder.Sorter.Stride);
         var n = ids.Length;
         var from = new int[outputRows];
         var rows = new int[outputRows];
@@ -250,7 +250,7 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
             {
                 cancel.ThrowIfCancellationRequested();
                 var m = Math.Min(outputRows, n - at);
-                RowOrder.Gather(output.Block, chunks, ids.Slice(at, m), ChunkStride, from, rows);
+                RowOrder.Gather(output.Block, chunks, ids.Slice(at, m), RowOrder.Sorter.Stride, from, rows);
                 output.Emit();
             }
             output.Finish();
@@ -265,8 +265,6 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
         }
     }
 
-    /// <summary>Row numbers in the sort keys: chunk × this + row (chunks need not be full).</summary>
-    private const int ChunkStride = 1 << 16;
 
     private sealed class Source(SegmentFile.Reader reader, bool owned) : IDisposable
     {

@@ -172,7 +172,7 @@ public sealed partial class EmbeddedStore
         lock (_lock) _spare.Clear();
     }
 
-    /// <summary>Scratch of <see cref="WriteCommit"/> (under <see cref="_writeLock"/>): sort keys, gather lists and one block.</summary>
+    /// <summary>Scratch of <see cref="WriteCommit"/> (under <see cref="_writeLock"/>): the sorter, gather lists and one block.</summary>
     private readonly RowOrder.Sorter _commitSorter = new();
     private int[] _commitFrom = [], _commitRows = [];
     private FlowBatch? _commitBlock;
@@ -201,19 +201,18 @@ public sealed partial class EmbeddedStore
         }
         _commitBlock ??= new FlowBatch(blockRows);
         // Chunks hold a block at most (<= 65,536 rows): the stride numbers their rows apart.
-        var ids = _commitSorter.Sort(chunks, CommitStride);
+        var ids = _commitSorter.Sort(chunks, RowOrder.Sorter.Stride);
         var n = ids.Length;
         for (var at = 0; at < n; at += blockRows)
         {
             var m = Math.Min(blockRows, n - at);
-            RowOrder.Gather(_commitBlock, chunks, ids.Slice(at, m), CommitStride, _commitFrom, _commitRows);
+            RowOrder.Gather(_commitBlock, chunks, ids.Slice(at, m), RowOrder.Sorter.Stride, _commitFrom, _commitRows);
             writer.AppendBlock(_commitBlock, 0, m);
         }
         _commitBlock.Clear();
         writer.Complete();
     }
 
-    private const int CommitStride = 1 << 16;
 
     private void TimedFlush()
     {

@@ -92,7 +92,7 @@ public sealed partial class EmbeddedStore : IFlowStore
     {
         _root = Path.GetFullPath(root);
         _options = options ?? new EmbeddedStoreOptions();
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(_options.BlockRows, CommitStride, "BlockRows");
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(_options.BlockRows, RowOrder.Sorter.Stride, "BlockRows");
         _partitionMicros = ChooseWidth(_root, _options);
         if (_options.ReadOnly)
         {

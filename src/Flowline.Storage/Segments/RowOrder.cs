@@ -79,6 +79,9 @@ public static class RowOrder
     /// </summary>
     internal sealed class Sorter
     {
+        /// <summary>What row numbers are counted in: batch index × this + row (a batch holds no more rows).</summary>
+        public const int Stride = 1 << 16;
+
         private ulong[] _prefix = [], _prefixScratch = [];
         private int[] _ids = [], _idScratch = [];
         private Key[] _ties = [];
