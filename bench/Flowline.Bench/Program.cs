@@ -8,6 +8,7 @@ public static class Program
     /// `make-pcap CAPTURE OUTPUT COUNT` writes a large capture for whole-process timing;
     /// `commit-profile [ROWS] [ROUNDS] [INVENTORY]` times a group commit column by column;
     /// `enrich-profile INVENTORY [RECORDS]` times enrichment per record;
+    /// `session-profile INVENTORY [RECORDS] [EXPORT_RATE] [MAX_OPEN]` times sessions per record (no store);
     /// `api-fill DIR FLOWS HOURS` and `api-sign ...` prepare bench/api-bench.sh;
     /// anything else goes to BenchmarkDotNet (e.g. --filter '*DecodeBenchmarks*').
     /// </summary>
@@ -26,6 +27,12 @@ public static class Program
         if (args.Length > 0 && args[0] == "commit-profile")
         {
             CommitProfile.Run(args.Length > 1 ? int.Parse(args[1]) : 262_144, args.Length > 2 ? int.Parse(args[2]) : 5, args.Length > 3 ? args[3] : null);
+            return 0;
+        }
+        if (args.Length > 1 && args[0] == "session-profile")
+        {
+            SessionProfile.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 8_000_000, args.Length > 3 ? double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 0,
+                args.Length > 4 ? int.Parse(args[4]) : 1_000_000);
             return 0;
         }
         if (args.Length > 1 && args[0] == "enrich-profile")

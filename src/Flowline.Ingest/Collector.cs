@@ -92,7 +92,7 @@ public sealed class Collector : IDisposable
         {
             try
             {
-                Sessions = new SessionService(options, stores.Sessions, Store.Symbols, _pipelines.Count, _log, enricher: Enricher);
+                Sessions = new SessionService(options, stores.Sessions, Store.Symbols, _pipelines.Count, _log, enricher: Enricher, flows: Store);
             }
             catch
             {

@@ -43,10 +43,17 @@ public sealed class CollectorOptions
     public string Sessions { get; set; } = "auto";
     /// <summary>How often sessions are flushed, sampled, logged and stored (seed 000: every 2 s).</summary>
     public TimeSpan SessionInterval { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>Open sessions held at most (all decoders together); past it the least recently used are forgotten or exported early.</summary>
+    public int SessionMaxOpen { get; set; } = 1_000_000;
     /// <summary>Sessions exported per second at most, on average (session sampling); 0: every session.</summary>
-    public double SessionExportRate { get; set; }
+    public double SessionExportRate { get; set; } = DefaultSessionExportRate;
+    /// <summary>
+    /// Every session is stored while sessions come slower than this; above it the sampler holds the export
+    /// rate here (upscaling what it keeps), so a flood of new conversations costs a bounded share of ingest.
+    /// </summary>
+    public const double DefaultSessionExportRate = 50_000;
     /// <summary>Bytes at or above which a session is always exported (the sampler adapts it to the export rate).</summary>
-    public double SessionThreshold { get; set; } = 10_000;
+    public double SessionThreshold { get; set; } = 1;
     /// <summary>Security-logging rules: sessions admitted by a rule (uuid, or *) are logged, the first of every RATE.</summary>
     public List<Sessions.SessionLogRule> SessionLogging { get; set; } = [];
     /// <summary>Where sampled and logged sessions go: store, file:PATH, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT.</summary>

@@ -50,7 +50,11 @@ public sealed class SessionAnomalies : IDisposable
     public int Watched => Volatile.Read(ref _watched);
 
     /// <summary>An interval ends: the ports of interest of <paramref name="inventory"/>, and the (account, port) of each new session.</summary>
-    public void Interval(long now, Enrichment.Inventory? inventory, IEnumerable<(uint Account, uint Vmi)> created)
+    public void Interval(long now, Enrichment.Inventory? inventory, IEnumerable<(uint Account, uint Vmi)> created) =>
+        Interval(now, inventory, created.GroupBy(c => c).Select(g => (g.Key, (long)g.Count())));
+
+    /// <summary>As above, with the new sessions counted per port.</summary>
+    public void Interval(long now, Enrichment.Inventory? inventory, IEnumerable<((uint Account, uint Vmi) Port, long Count)> created)
     {
         if (inventory is not null && !ReferenceEquals(inventory, _watching))
         {
@@ -60,7 +64,7 @@ public sealed class SessionAnomalies : IDisposable
             Volatile.Write(ref _watched, ports.Count);
         }
         var events = new List<SessionRateEvent>();
-        _watch.Interval(now, created.Select(c => (_symbols.Name(c.Account) ?? "", _symbols.Name(c.Vmi) ?? "")), events);
+        _watch.Interval(now, created.Select(c => ((_symbols.Name(c.Port.Account) ?? "", _symbols.Name(c.Port.Vmi) ?? ""), c.Count)), events);
         if (events.Count > 0)
         {
             Interlocked.Add(ref _raised, events.Count);

@@ -17,6 +17,8 @@ public sealed class SessionService : IDisposable
     public const string Directory = "sessions";
     /// <summary>Lines kept for a failing file or syslog destination before the oldest are dropped (and counted).</summary>
     public const int MaxPendingLines = 200_000;
+    /// <summary>Rows kept for a failing sessions store before new ones are dropped (and counted).</summary>
+    public const int MaxPendingRows = 1_000_000;
 
     private readonly Sessionizer[] _sessionizers;
     private readonly SessionExporter _exporter;
@@ -25,6 +27,11 @@ public sealed class SessionService : IDisposable
     private readonly List<LineDestination> _lines = [];
     private readonly byte _storeKinds;
     private readonly FlowBatch _pendingStore = new(1024);
+    private readonly FlowBatch _filtered = new(1024);
+    private readonly SessionRowWriter _writer;
+    private readonly FlushVisitor _visitor;
+    private int _earlyTick;
+    private long _rowsDropped;
     private readonly object _flushLock = new();
     private readonly Timer? _timer;
     private readonly AgentSequences _agents;
@@ -33,20 +40,31 @@ public sealed class SessionService : IDisposable
     private readonly Enrichment.Enricher? _enricher;
     private readonly SessionAnomalies _anomalies;
     private readonly Dictionary<string, long> _agentLastTime = new(StringComparer.Ordinal);
+    private readonly IFlowStore? _flows;
+    private long _agentFlowRows;
 
     /// <param name="decoders">How many decoders (pipelines) add records, each with its own sessionizer.</param>
     /// <param name="enricher">The inventory in force: the tags of a session's remote end, and the ports of interest whose session rate is watched.</param>
-    public SessionService(CollectorOptions options, Func<string, IFlowStore> openStore, ISymbolTable symbols, int decoders, Action<string> log, bool timer = true, Enrichment.Enricher? enricher = null)
+    /// <param name="flows">The flow store, where the per-port flow rows agents send go.</param>
+    public SessionService(CollectorOptions options, Func<string, IFlowStore> openStore, ISymbolTable symbols, int decoders, Action<string> log, bool timer = true, Enrichment.Enricher? enricher = null, IFlowStore? flows = null)
     {
+        _flows = flows;
         _symbols = symbols;
         _log = log;
         _enricher = enricher;
         RemoteTagLookup? remoteTags = enricher is null ? null : enricher.RemoteTags;
         Root = Path.Combine(options.DataDir, Directory);
         Store = openStore(Root);
-        var sessionizerOptions = new SessionizerOptions { ServicePorts = options.ServicePorts, Observation = options.SessionObservation };
+        var sessionizerOptions = new SessionizerOptions
+        {
+            ServicePorts = options.ServicePorts, Observation = options.SessionObservation,
+            MaxSessions = Math.Max(1, options.SessionMaxOpen), Shared = new SessionLimit(Math.Max(1, options.SessionMaxOpen)),
+            ListEvicted = options.SessionLogging.Count > 0,
+        };
         _sessionizers = Enumerable.Range(0, Math.Max(1, decoders)).Select(_ => new Sessionizer(sessionizerOptions)).ToArray();
         _exporter = new SessionExporter(new SessionSampler(options.SessionExportRate, options.SessionThreshold), options.SessionLogging, symbols, remoteTags);
+        _writer = new SessionRowWriter(_exporter, symbols, Deliver);
+        _visitor = new FlushVisitor(_writer);
         byte Kinds(string destination) => (byte)((options.SampledSessionsTo.Contains(destination) ? SessionFlags.Sampled : 0)
             | (options.LoggedSessionsTo.Contains(destination) ? SessionFlags.Logged : 0));
         _storeKinds = Kinds("store");
@@ -80,15 +98,29 @@ public sealed class SessionService : IDisposable
     public long AgentDuplicates => Interlocked.Read(ref _agentDuplicates);
     public long OtherObservations => _sessionizers.Sum(s => { lock (s) return s.OtherObservation; });
     public int SessionsHeld => _sessionizers.Sum(s => { lock (s) return s.Count; });
+    /// <summary>Sessions forgotten early for room, exported early for room, and records that found no room (dropped).</summary>
+    public long SessionsEvicted => _sessionizers.Sum(s => { lock (s) return s.Evicted; });
+    public long SessionsExportedEarly => _sessionizers.Sum(s => { lock (s) return s.ExportedEarly; });
+    public long RecordsDropped => _sessionizers.Sum(s => { lock (s) return s.Dropped; });
+    /// <summary>Session rows dropped because the store failed for longer than <see cref="MaxPendingRows"/> rows.</summary>
+    public long RowsDropped => Interlocked.Read(ref _rowsDropped);
+    /// <summary>Bytes the sessionizers' tables hold.</summary>
+    public long TableBytes => _sessionizers.Sum(s => { lock (s) return s.MemoryBytes; });
     public SessionExporter Exporter => _exporter;
     public IEnumerable<(string Destination, int Pending, long Dropped, long Errors)> LineDestinations =>
         _lines.Select(l => (l.Sink.Describe, l.Pending.Count, l.Dropped, l.Errors));
 
-    /// <summary>Adds a decoder's batch of (enriched) records to its sessionizer.</summary>
+    /// <summary>Adds a decoder's batch of (enriched) records to its sessionizer; a table filling up asks for the interval to end early.</summary>
     public void Add(int decoder, FlowBatch batch)
     {
         var s = _sessionizers[decoder % _sessionizers.Length];
-        lock (s) s.Add(batch);
+        bool full;
+        lock (s)
+        {
+            s.Add(batch);
+            full = s.WantsFlush;
+        }
+        if (full && _timer is not null && Interlocked.Exchange(ref _earlyTick, 1) == 0) _timer.Change(TimeSpan.Zero, Interval);
     }
 
     /// <summary>Ends an interval: flushes the sessionizers, samples and logs, and writes to every destination.</summary>
@@ -97,50 +129,114 @@ public sealed class SessionService : IDisposable
         lock (_flushLock)
         {
             var now = Collector.NowMicros();
-            var active = new List<Session>();
-            var ended = new List<Session>();
+            _writer.Time = now;
+            _visitor.Start();
             foreach (var s in _sessionizers)
             {
-                lock (s) active.AddRange(s.Flush(now, ended));
+                // In parts of a chunk each: the decoder waits only while a part is made, never while it is stored.
+                bool done;
+                do
+                {
+                    if (_writer.Room == 0) _writer.Complete();
+                    lock (s) done = s.FlushSome(now, _visitor, _writer.Room);
+                    _writer.Complete();
+                }
+                while (!done);
             }
-            Interlocked.Add(ref _sessionsFlushed, active.Count);
+            Volatile.Write(ref _earlyTick, 0);
+            Interlocked.Add(ref _sessionsFlushed, _visitor.Active);
             var seconds = Math.Max(1e-3, (now - _lastFlush) / 1e6);
             _lastFlush = now;
-            var endpoints = _exporter.Export(active, ended, seconds).Endpoints;
-            Deliver(endpoints, now);
-            _anomalies.Interval(now, _enricher?.Inventory, active.Where(s => s.First && s.Vmi != 0).Select(s => (s.Account, s.Vmi)));
+            _exporter.EndInterval(seconds);
+            if (_pendingStore.Count > 0) ToStore(_pendingStore, pending: true);
+            foreach (var d in _lines) d.Send(_log);
+            _anomalies.Interval(now, _enricher?.Inventory, _visitor.Created.Select(kv => (kv.Key, kv.Value)));
         }
     }
 
-    private void Deliver(IReadOnlyCollection<SessionEndpoint> endpoints, long time)
+    /// <summary>Counts a flush's sessions (and the new ones per port) and hands them to the row writer.</summary>
+    private sealed class FlushVisitor(SessionRowWriter writer) : ISessionVisitor
     {
-        var rows = new FlowBatch(64);
-        if (endpoints.Count > 0) SessionRows.Append(endpoints, time, rows, _symbols);
+        public long Active;
+        public Dictionary<(uint Account, uint Vmi), long> Created { get; } = [];
+
+        public void Start()
+        {
+            Active = 0;
+            Created.Clear();
+        }
+
+        public void Visit(Session s, bool ended)
+        {
+            if (!ended)
+            {
+                Active++;
+                if (s.First && s.Vmi != 0) System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(Created, (s.Account, s.Vmi), out _)++;
+            }
+            writer.Visit(s, ended);
+        }
+    }
+
+    /// <summary>A chunk of session rows: to the store (when it takes those kinds) and to the line destinations.</summary>
+    private void Deliver(FlowBatch rows)
+    {
+        if (_storeKinds != 0)
+        {
+            var all = true;
+            for (var i = 0; i < rows.Count && all; i++) all = (rows.SessionFlags[i] & _storeKinds) != 0;
+            if (all) ToStore(rows, pending: false);
+            else
+            {
+                _filtered.Clear();
+                for (var i = 0; i < rows.Count; i++)
+                {
+                    if ((rows.SessionFlags[i] & _storeKinds) != 0) _filtered.AppendRange(rows, i, 1);
+                }
+                if (_filtered.Count > 0) ToStore(_filtered, pending: false);
+            }
+        }
+        if (_lines.Count == 0) return;
         for (var i = 0; i < rows.Count; i++)
         {
-            var r = rows[i];
-            if ((r.SessionFlags & _storeKinds) != 0) _pendingStore.Add(r);
+            var flags = rows.SessionFlags[i];
+            string? text = null;
             foreach (var d in _lines)
             {
-                if ((r.SessionFlags & d.Kinds) != 0) d.Add(SessionLine.Text(r, _symbols));
+                if ((flags & d.Kinds) != 0) d.Add(text ??= SessionLine.Text(rows[i], _symbols));
             }
         }
-        if (_pendingStore.Count > 0)
+    }
+
+    /// <summary>Appends rows to the sessions store; while it fails they wait (up to <see cref="MaxPendingRows"/>, then are dropped and counted).</summary>
+    private void ToStore(FlowBatch rows, bool pending)
+    {
+        if (!pending && _pendingStore.Count > 0) ToStore(_pendingStore, pending: true);
+        if (!pending && _pendingStore.Count > 0)
         {
-            try
-            {
-                var n = _pendingStore.Count;
-                Store.Append(_pendingStore);
-                _pendingStore.Clear();
-                Interlocked.Add(ref _rowsStored, n);
-            }
-            catch (IOException e)
-            {
-                Interlocked.Increment(ref _storeErrors);
-                _log($"sessions: store: {e.Message}; {_pendingStore.Count} rows kept for the next interval");
-            }
+            Keep(rows);
+            return;
         }
-        foreach (var d in _lines) d.Send(_log);
+        try
+        {
+            var n = rows.Count;
+            Store.Append(rows);
+            if (pending) _pendingStore.Clear();
+            Interlocked.Add(ref _rowsStored, n);
+        }
+        catch (IOException e)
+        {
+            Interlocked.Increment(ref _storeErrors);
+            if (!pending) Keep(rows);
+            _log($"sessions: store: {e.Message}; {_pendingStore.Count} rows kept for the next interval");
+        }
+    }
+
+    private void Keep(FlowBatch rows)
+    {
+        var room = Math.Max(0, MaxPendingRows - _pendingStore.Count);
+        var n = Math.Min(room, rows.Count);
+        if (n > 0) _pendingStore.AppendRange(rows, 0, n);
+        if (rows.Count > n) Interlocked.Add(ref _rowsDropped, rows.Count - n);
     }
 
     /// <summary>
@@ -188,6 +284,60 @@ public sealed class SessionService : IDisposable
             }
             _anomalies.Interval(Collector.NowMicros(), _enricher?.Inventory, created);
             return n;
+        }
+    }
+
+    /// <summary>Flow rows agents sent and the flow store holds.</summary>
+    public long AgentFlowRows => Interlocked.Read(ref _agentFlowRows);
+
+    /// <summary>
+    /// Stores an agent's batch of rows (the compact format: session rows and per-port flow rows, read block
+    /// by block by <paramref name="read"/>, symbol ids already this server's) durably before returning; a
+    /// batch whose sequence number the agent already had stored is acknowledged without storing it again.
+    /// Returns the rows stored.
+    /// </summary>
+    /// <param name="key">The agent the sender's key is bound to: a batch in another agent's name is refused.</param>
+    /// <param name="read">Calls its argument with each block of rows: true for session rows, false for flow rows.</param>
+    public int IngestRows(string agent, long sequence, long time, string? key, Action<Action<FlowBatch, bool>> read)
+    {
+        if (key is not null && agent != key) throw new UnauthorizedAccessException($"the batch is agent '{agent}''s, and the key speaks for agent '{key}' only");
+        lock (_flushLock)
+        {
+            if (_agents.Stored(agent) >= sequence)
+            {
+                Interlocked.Increment(ref _agentDuplicates);
+                return 0;
+            }
+            var since = _agentLastTime.GetValueOrDefault(agent, time - (long)Interval.TotalMicroseconds);
+            _agentLastTime[agent] = Math.Max(since, time);
+            var created = new Dictionary<(uint Account, uint Vmi), long>();
+            long sessionRows = 0, flowRows = 0;
+            read((rows, sessions) =>
+            {
+                if (sessions)
+                {
+                    for (var i = 0; i < rows.Count; i++)
+                    {
+                        if (rows.SetupTime[i] > since && rows.Vmi[i] != 0) System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(created, (rows.Account[i], rows.Vmi[i]), out _)++;
+                    }
+                    Store.Append(rows);
+                    sessionRows += rows.Count;
+                }
+                else
+                {
+                    if (_flows is null) throw new FormatException("this server keeps no flow rows from agents");
+                    _flows.Append(rows);
+                    flowRows += rows.Count;
+                }
+            });
+            if (sessionRows > 0) Store.Flush();
+            if (flowRows > 0) _flows!.Flush();
+            _agents.Save(agent, sequence);
+            Interlocked.Add(ref _rowsStored, sessionRows);
+            Interlocked.Add(ref _agentFlowRows, flowRows);
+            Interlocked.Increment(ref _agentBatches);
+            _anomalies.Interval(Collector.NowMicros(), _enricher?.Inventory, created.Select(kv => (kv.Key, kv.Value)));
+            return (int)(sessionRows + flowRows);
         }
     }
 

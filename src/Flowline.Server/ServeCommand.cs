@@ -118,7 +118,7 @@ public static class ServeCommand
         var app = WebHost.Create(serve.Http, certificate, Math.Max(serve.MaxRequestBody, serve.MaxUploadBody));
         ServeFaces.Map(app, collector, new RequestGuard(keys), new AuditLog(options.DataDir), apiOptions,
             collector.Inventory is { } watch ? new InventoryAccess(watch.Path, watch.Reload) : null,
-            collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, (body, agent) => sessions.Ingest(body, agent), sessions.Anomalies.Events) : null);
+            collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, (body, agent) => IngestAgentBatch(sessions, body, agent), sessions.Anomalies.Events) : null);
         try
         {
             app.StartAsync().GetAwaiter().GetResult();
@@ -168,5 +168,14 @@ public static class ServeCommand
             return 1;
         }
         return 0;
+    }
+
+    /// <summary>An agent's batch: the compact format (session and flow rows) or seed 001's JSON (older agents).</summary>
+    private static int IngestAgentBatch(Flowline.Ingest.SessionService sessions, byte[] body, string agent)
+    {
+        if (!Flowline.Storage.Agents.AgentBatch.IsBatch(body)) return sessions.Ingest(body, agent);
+        var h = Flowline.Storage.Agents.AgentBatch.ReadHeader(body, out _);
+        return sessions.IngestRows(h.Agent, h.Sequence, h.Time, agent,
+            rows => Flowline.Storage.Agents.AgentBatch.Read(body, sessions.Root, sessions.Store.Symbols, rows));
     }
 }

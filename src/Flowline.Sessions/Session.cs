@@ -82,6 +82,27 @@ public sealed class Session
     public bool First;
     public ulong TotalBytes => Forward.Bytes + Reverse.Bytes;
 
+    /// <summary>A copy (a flush hands out one session object again and again), with its flow ids.</summary>
+    public Session Clone()
+    {
+        EnsureFlowIds();
+        return (Session)MemberwiseClone();
+    }
+
+    private bool _idsSet;
+
+    /// <summary>Sets the two directions' <see cref="SessionDirection.FlowId"/> (a flush leaves them to whoever needs them).</summary>
+    public void EnsureFlowIds()
+    {
+        if (_idsSet) return;
+        Forward.FlowId = SessionIds.FlowId(this, reverse: false);
+        Reverse.FlowId = SessionIds.FlowId(this, reverse: true);
+        _idsSet = true;
+    }
+
+    /// <summary>The session's fields changed: its flow ids are computed again when asked for.</summary>
+    internal void ForgetFlowIds() => _idsSet = false;
+
     /// <summary>The local end's address, port and VN, and the remote's: the client's when the session is the client part.</summary>
     public FlowAddress LocalIp => LocalIsClient ? ClientIp : ServerIp;
     public FlowAddress RemoteIp => LocalIsClient ? ServerIp : ClientIp;

@@ -119,6 +119,7 @@ public sealed class EndpointAggregator(RemoteTagLookup? remoteTags = null)
     public void Add(Session s, bool sampled, double scale, bool logged)
     {
         if (!sampled && !logged) return;
+        s.EnsureFlowIds();
         var tags = remoteTags?.Invoke(s.Account, s.RemoteVn, s.RemoteIp);
         var (ra, rt, rs, rd) = tags ?? (0u, 0u, 0u, 0u);
         // The remote end is named by its tags, else its network, else the prefix around its address.

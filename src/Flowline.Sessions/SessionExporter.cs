@@ -36,6 +36,9 @@ public sealed class SessionExporter(SessionSampler sampler, IReadOnlyList<Sessio
 
     public SessionSampler Sampler => sampler;
 
+    /// <summary>Tags of remote addresses, when the inventory knows them.</summary>
+    public RemoteTagLookup? RemoteTags => remoteTags;
+
     /// <summary>Sessions sampled and logged in all intervals so far.</summary>
     public long Sampled { get; private set; }
     public long Logged { get; private set; }
@@ -46,30 +49,50 @@ public sealed class SessionExporter(SessionSampler sampler, IReadOnlyList<Sessio
         var aggregator = new EndpointAggregator(remoteTags);
         foreach (var s in active)
         {
-            var decision = sampler.Decide(s.TotalBytes);
-            var logged = ShouldLog(s, ended: s.Teardown != 0, forgotten: false);
-            if (decision.Export) Sampled++;
-            if (logged) Logged++;
-            aggregator.Add(s, decision.Export, decision.Scale, logged);
+            var d = Decide(s, ended: false);
+            if (d.Sampled || d.Logged) aggregator.Add(s, d.Sampled, d.Scale, d.Logged);
         }
         foreach (var s in ended)
         {
-            // An end without traffic since the last interval: only the log wants to hear of it.
-            if (ShouldLog(s, ended: true, forgotten: true))
-            {
-                Logged++;
-                aggregator.Add(s, sampled: false, 1, logged: true);
-            }
+            var d = Decide(s, ended: true);
+            if (d.Logged) aggregator.Add(s, sampled: false, 1, logged: true);
         }
-        sampler.EndInterval(seconds);
+        EndInterval(seconds);
         return aggregator;
     }
+
+    /// <summary>
+    /// What happens to one session of the interval: sampled (its counts multiplied by the scale) and/or
+    /// logged. <paramref name="ended"/>: the session ended without traffic since the last interval, when
+    /// only the log wants to hear of it.
+    /// </summary>
+    public (bool Sampled, double Scale, bool Logged) Decide(Session s, bool ended)
+    {
+        if (ended)
+        {
+            if (!ShouldLog(s, ended: true, forgotten: true)) return (false, 0, false);
+            Logged++;
+            return (false, 1, true);
+        }
+        var decision = sampler.Decide(s.TotalBytes);
+        var logged = ShouldLog(s, ended: s.Teardown != 0, forgotten: false);
+        if (decision.Export) Sampled++;
+        if (logged) Logged++;
+        return (decision.Export, decision.Scale, logged);
+    }
+
+    /// <summary>Ends an interval of <paramref name="seconds"/>: the sampler adapts its threshold.</summary>
+    public void EndInterval(double seconds) => sampler.EndInterval(seconds);
+
+    /// <summary>True when some logging rule may want to hear of a session's end after it was forgotten.</summary>
+    public bool LogsEnds => logging.Count > 0;
 
     /// <param name="ended">The session ended: a teardown seen with this interval's traffic, or the sessionizer forgot it.</param>
     /// <param name="forgotten">The sessionizer forgot the session (idle, or torn down in an earlier interval).</param>
     private bool ShouldLog(Session s, bool ended, bool forgotten)
     {
         if (logging.Count == 0 || RuleFor(s) is not { } rule) return false;
+        s.EnsureFlowIds();
         var id = s.Forward.FlowId;
         if (s.First)
         {

@@ -106,7 +106,11 @@ public sealed class SessionRateWatch
     /// history, the ports' new sessions of the interval are counted in the open bin, and the open bin is
     /// checked for a rise. Sessions of ports not watched are ignored. Events go to <paramref name="events"/>.
     /// </summary>
-    public void Interval(long now, IEnumerable<(string Account, string Vmi)> created, List<SessionRateEvent>? events)
+    public void Interval(long now, IEnumerable<(string Account, string Vmi)> created, List<SessionRateEvent>? events) =>
+        Interval(now, created.Select(c => (c, 1L)), events);
+
+    /// <summary>As above, with the new sessions counted per port.</summary>
+    public void Interval(long now, IEnumerable<((string Account, string Vmi) Port, long Count)> created, List<SessionRateEvent>? events)
     {
         var bin = now - Mod(now, _options.Bin);
         if (_open == long.MinValue) _open = bin;
@@ -117,9 +121,9 @@ public sealed class SessionRateWatch
             for (var b = _open + _options.Bin; b < bin && b <= _open + 86_400_000_000L; b += _options.Bin) Close(b, events, now);
             _open = bin;
         }
-        foreach (var key in created)
+        foreach (var (key, n) in created)
         {
-            if (_ports.TryGetValue(key, out var p) && p.Watched) p.Count++;
+            if (_ports.TryGetValue(key, out var p) && p.Watched) p.Count += n;
         }
         foreach (var ((account, vmi), p) in _ports)
         {

@@ -16,6 +16,38 @@ public sealed record SessionizerOptions
     /// it leaves (Open vSwitch's IPFIX) would count it twice. Records with no reported direction always count.
     /// </summary>
     public SessionObservation Observation { get; init; } = SessionObservation.Ingress;
+
+    /// <summary>
+    /// Sessions held at most. When a new session finds the table full, a session that was handed out
+    /// already and has had no traffic for longest is forgotten early (counted in
+    /// <see cref="Sessionizer.Evicted"/>); when every one has traffic not yet handed out, one of those is
+    /// exported early (<see cref="Sessionizer.ExportedEarly"/>): its counts go out with the next flush.
+    /// </summary>
+    public int MaxSessions { get; init; } = 1_000_000;
+
+    /// <summary>A limit shared by several sessionizers (one per decoder), checked besides <see cref="MaxSessions"/>.</summary>
+    public SessionLimit? Shared { get; init; }
+
+    /// <summary>Sessions forgotten early are listed with the next flush's ended sessions (for the end of a logged session).</summary>
+    public bool ListEvicted { get; init; }
+}
+
+/// <summary>Sessions held by several sessionizers together, at most a number.</summary>
+public sealed class SessionLimit(long max)
+{
+    private long _held;
+
+    public long Max => max;
+    public long Held => Interlocked.Read(ref _held);
+
+    public bool TryTake()
+    {
+        if (Interlocked.Increment(ref _held) <= max) return true;
+        Interlocked.Decrement(ref _held);
+        return false;
+    }
+
+    public void Release() => Interlocked.Decrement(ref _held);
 }
 
 /// <summary>The records a sessionizer counts, by the direction the exporter reported (IPFIX flowDirection).</summary>
@@ -40,11 +72,19 @@ public static class SessionObservations
     };
 }
 
+/// <summary>Receives the sessions of a flush, one at a time; the <see cref="Session"/> is reused after the call returns.</summary>
+public interface ISessionVisitor
+{
+    /// <param name="ended">False: the session had traffic since the last flush. True: it ended (idle, torn down
+    /// or forgotten early) without traffic since; only its identity and last state matter.</param>
+    void Visit(Session session, bool ended);
+}
+
 /// <summary>
 /// Stitches one-way flow records into bidirectional sessions. Records pair up when they have the same
 /// exporter, observation domain, account and port (VMI), protocol, and the same two ends (address, port
 /// and VN) in either order. ICMP echo requests pair with their replies (the two ends' addresses); other
-/// ICMP messages are sessions of their own. A record's counts are added to its direction; <see cref="Flush"/>
+/// ICMP messages are sessions of their own. A record's counts are added to its direction; <see cref="Flush(long, ISessionVisitor)"/>
 /// hands out every session that had traffic since the last flush, oriented client to server.
 /// <para>
 /// Which end is the client, in this order: ICMP, the sender of the echo request (or of the message); TCP,
@@ -54,53 +94,182 @@ public static class SessionObservations
 /// (equal ports: the lower address is the client). A decision made from one direction alone is made again
 /// when the other turns up; once both were seen it stays.
 /// </para>
+/// <para>
+/// Sessions live in one array of structs indexed by an open-addressed (linear probing) table of hashes, so
+/// adding a record allocates nothing, and memory is bounded by <see cref="SessionizerOptions.MaxSessions"/>.
+/// </para>
 /// Not thread-safe: one sessionizer per decoder or agent loop.
 /// </summary>
-public sealed class Sessionizer(SessionizerOptions? options = null)
+public sealed partial class Sessionizer
 {
-    private readonly SessionizerOptions _options = options ?? new SessionizerOptions();
-    private readonly Dictionary<Key, Entry> _sessions = [];
+    private readonly SessionizerOptions _options;
     /// <summary>The reported direction (0 ingress, 1 egress) whose records are left out; -1: none.</summary>
-    private readonly int _skipDirection = (options?.Observation ?? SessionObservation.Ingress) switch
+    private readonly int _skipDirection;
+    private readonly int _max;
+    private Entry[] _entries = new Entry[64];
+    /// <summary>Entries in use; entries [0, _top) are in use or on the free list.</summary>
+    private int _count, _top;
+    private int[] _free = new int[16];
+    private int _freeCount;
+    /// <summary>Sessions made since the last flush began, and in the interval before; clean entries whose last traffic ended before <see cref="_evictBefore"/> go at the next flush.</summary>
+    private long _added, _addedBefore, _evictBefore = long.MinValue;
+    private readonly int[] _ages = new int[AgeBuckets];
+    /// <summary>Slots: the entry's hash (high 32 bits) and index + 1 (0: empty); a power of two at least twice the entries' room.</summary>
+    private ulong[] _slots = new ulong[256];
+    private int _hand;
+    /// <summary>Entries with traffic not yet handed out.</summary>
+    private int _dirty;
+    /// <summary>Sessions taken out of the table before their traffic was handed out, or forgotten early, for the next flush.</summary>
+    private readonly List<(Session Session, bool Ended)> _early = [];
+
+    public Sessionizer(SessionizerOptions? options = null)
     {
-        SessionObservation.Ingress => 1,
-        SessionObservation.Egress => 0,
-        _ => -1,
-    };
+        _options = options ?? new SessionizerOptions();
+        if (_options.MaxSessions < 1) throw new ArgumentOutOfRangeException(nameof(options), "MaxSessions is at least 1");
+        _max = _options.MaxSessions;
+        _skipDirection = _options.Observation switch
+        {
+            SessionObservation.Ingress => 1,
+            SessionObservation.Egress => 0,
+            _ => -1,
+        };
+    }
 
     /// <summary>Sessions held (with or without traffic since the last flush).</summary>
-    public int Count => _sessions.Count;
+    public int Count => _count;
 
     /// <summary>Records added since the sessionizer was made, and those of them left out as the other observation of their packets.</summary>
     public long Records { get; private set; }
     public long OtherObservation { get; private set; }
 
-    private readonly record struct Key(
-        FlowAddress Exporter, uint ObsDomain, uint Account, uint Vmi, byte Protocol,
-        FlowAddress LowIp, ushort LowPort, uint LowVn, FlowAddress HighIp, ushort HighPort, uint HighVn);
+    /// <summary>Sessions forgotten early for room (their traffic handed out already), and sessions whose traffic was exported early for room.</summary>
+    public long Evicted { get; private set; }
+    public long ExportedEarly { get; private set; }
 
-    private sealed class Entry
+    /// <summary>Records that found no room at all (the early exports waiting for a flush were at their limit): dropped, counted.</summary>
+    public long Dropped { get; private set; }
+
+    /// <summary>True when the table is nearly full: the owner should flush soon rather than wait for the interval.</summary>
+    public bool WantsFlush => _dirty >= _max - (_max >> 2) || _early.Count >= EarlyLimit / 2
+        || (_options.Shared is { } shared && shared.Held >= shared.Max - (shared.Max >> 3) && _dirty >= _count / 2);
+
+    /// <summary>Bytes the table holds (entries and index), for memory accounting.</summary>
+    public long MemoryBytes => (long)_entries.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<Entry>() + _slots.Length * 8L;
+
+    /// <summary>
+    /// Adds a batch's records, reading the columns a session needs (not whole records). Keys and hashes
+    /// are made first, so that the table's slots and entries, spread over hundreds of megabytes, can be
+    /// asked for a few records ahead.
+    /// </summary>
+    public void Add(FlowBatch b)
     {
-        /// <summary>Traffic from the low end to the high end, and back.</summary>
-        public SessionDirection FromLow, FromHigh;
-        public bool Decided, DecidedWithBoth, ClientIsLow;
-        /// <summary>Each direction was ever seen; the session was handed out before.</summary>
-        public bool LowEver, HighEver, Flushed;
-        /// <summary>TCP flags each end ever sent (the counts' flags start again at every flush).</summary>
-        public ushort LowFlags, HighFlags;
-        public ClientRule Rule;
-        public bool? LocalIsLow;       // where the port is, when the records name one
-        public uint App, Tier, Site, Deployment;
-        public byte IcmpLow, IcmpHigh; // ICMP type sent by each end (255: none)
-        public long Setup, Teardown, LastEnd;
+        var n = b.Count;
+        if (_pending.Length < n)
+        {
+            _pending = new Pending[Math.Max(n, 256)];
+        }
+        for (var i = 0; i < n; i++)
+        {
+            ref var p = ref _pending[i];
+            p.Fields = new Fields
+            {
+                Exporter = b.Exporter[i], SrcAddr = b.SrcAddr[i], DstAddr = b.DstAddr[i],
+                ObsDomain = b.ObsDomain[i], Account = b.Account[i], Vmi = b.Vmi[i], SrcVn = b.SrcVn[i], DstVn = b.DstVn[i],
+                SrcPort = b.SrcPort[i], DstPort = b.DstPort[i], IpProto = b.IpProto[i], Direction = b.Direction[i],
+                VmiDirection = b.VmiDirection[i], Action = b.Action[i], TcpFlags = b.TcpFlags[i], SgRule = b.SgRule[i],
+                App = b.App[i], Tier = b.Tier[i], Site = b.Site[i], Deployment = b.Deployment[i],
+                Bytes = b.Bytes[i], Packets = b.Packets[i], SampledBytes = b.SampledBytes[i], SampledPackets = b.SampledPackets[i],
+                Start = b.Start[i], End = b.End[i],
+            };
+            p.Key = KeyOf(p.Fields, out p.SrcIsLow, out p.IcmpType);
+            p.Hash = p.Key.Hash();
+        }
+        const int ahead = 8;
+        for (var i = 0; i < n; i++)
+        {
+            var mask = _slots.Length - 1;
+            if (i + 2 * ahead < n) Prefetch(ref _slots[(int)_pending[i + 2 * ahead].Hash & mask]);
+            if (i + ahead < n && _slots[(int)_pending[i + ahead].Hash & mask] is var at && at != 0) PrefetchEntry((int)(uint)at - 1);
+            // Most records of a busy table start a session: the entry it will take is asked for too.
+            if (_freeCount > ahead) PrefetchEntry(_free[_freeCount - 1 - ahead]);
+            else if (_top + ahead < _entries.Length) PrefetchEntry(_top + ahead);
+            ref var p = ref _pending[i];
+            Add(p.Fields, p.Key, p.Hash, p.SrcIsLow, p.IcmpType);
+        }
     }
 
-    public void Add(FlowBatch batch)
+    private struct Pending
     {
-        for (var i = 0; i < batch.Count; i++) Add(batch[i]);
+        public Fields Fields;
+        public Key Key;
+        public uint Hash;
+        public bool SrcIsLow;
+        public byte IcmpType;
     }
 
-    public void Add(in FlowRecord r)
+    private Pending[] _pending = [];
+
+    private unsafe void PrefetchEntry(int index)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        var p = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _entries[index]);
+        for (var offset = 0; offset < sizeof(Entry); offset += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + offset);
+    }
+
+    private static unsafe void Prefetch<T>(ref T location) where T : unmanaged
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref location));
+        }
+    }
+
+    public void Add(in FlowRecord f) => Add(new Fields
+    {
+        Exporter = f.Exporter, SrcAddr = f.SrcAddr, DstAddr = f.DstAddr,
+        ObsDomain = f.ObsDomain, Account = f.Account, Vmi = f.Vmi, SrcVn = f.SrcVn, DstVn = f.DstVn,
+        SrcPort = f.SrcPort, DstPort = f.DstPort, IpProto = f.IpProto, Direction = f.Direction,
+        VmiDirection = f.VmiDirection, Action = f.Action, TcpFlags = f.TcpFlags, SgRule = f.SgRule,
+        App = f.App, Tier = f.Tier, Site = f.Site, Deployment = f.Deployment,
+        Bytes = f.Bytes, Packets = f.Packets, SampledBytes = f.SampledBytes, SampledPackets = f.SampledPackets,
+        Start = f.Start, End = f.End,
+    });
+
+    /// <summary>The fields of a flow record that sessions use.</summary>
+    private struct Fields
+    {
+        public FlowAddress Exporter, SrcAddr, DstAddr;
+        public uint ObsDomain, Account, Vmi, SrcVn, DstVn, SgRule, App, Tier, Site, Deployment;
+        public ushort SrcPort, DstPort, TcpFlags;
+        public byte IpProto, Direction, VmiDirection, Action;
+        public ulong Bytes, Packets, SampledBytes, SampledPackets;
+        public long Start, End;
+    }
+
+    private void Add(in Fields r)
+    {
+        var key = KeyOf(r, out var srcIsLow, out var icmpType);
+        Add(r, key, key.Hash(), srcIsLow, icmpType);
+    }
+
+    /// <summary>The session key of a record: its two ends in order (ICMP: echo by the addresses, other messages by type and code).</summary>
+    private static Key KeyOf(in Fields r, out bool srcIsLow, out byte icmpType)
+    {
+        ushort sport = r.SrcPort, dport = r.DstPort;
+        icmpType = 255;
+        if (r.IpProto is 1 or 58)
+        {
+            icmpType = (byte)(r.DstPort >> 8);
+            // Echo requests and replies pair by the two addresses; any other message stands alone.
+            (sport, dport) = IsEcho(r.IpProto, icmpType) ? ((ushort)0, (ushort)0) : ((ushort)0, r.DstPort);
+        }
+        srcIsLow = Order(r.SrcAddr, sport, r.DstAddr, dport) <= 0;
+        return srcIsLow
+            ? new Key(r.Exporter, r.ObsDomain, r.Account, r.Vmi, r.IpProto, r.SrcAddr, sport, r.SrcVn, r.DstAddr, dport, r.DstVn)
+            : new Key(r.Exporter, r.ObsDomain, r.Account, r.Vmi, r.IpProto, r.DstAddr, dport, r.DstVn, r.SrcAddr, sport, r.SrcVn);
+    }
+
+    private void Add(in Fields r, in Key key, uint hash, bool srcIsLow, byte icmpType)
     {
         Records++;
         if (r.Direction == _skipDirection)
@@ -108,40 +277,44 @@ public sealed class Sessionizer(SessionizerOptions? options = null)
             OtherObservation++;
             return;
         }
-        ushort sport = r.SrcPort, dport = r.DstPort;
         var icmp = r.IpProto is 1 or 58;
-        byte icmpType = 255;
-        if (icmp)
+        var index = FindOrAdd(key, hash);
+        if (index < 0)
         {
-            icmpType = (byte)(r.DstPort >> 8);
-            // Echo requests and replies pair by the two addresses; any other message stands alone.
-            (sport, dport) = IsEcho(r.IpProto, icmpType) ? ((ushort)0, (ushort)0) : ((ushort)0, r.DstPort);
+            Dropped++;
+            return;
         }
-        var srcIsLow = Order(r.SrcAddr, sport, r.DstAddr, dport) <= 0;
-        var key = srcIsLow
-            ? new Key(r.Exporter, r.ObsDomain, r.Account, r.Vmi, r.IpProto, r.SrcAddr, sport, r.SrcVn, r.DstAddr, dport, r.DstVn)
-            : new Key(r.Exporter, r.ObsDomain, r.Account, r.Vmi, r.IpProto, r.DstAddr, dport, r.DstVn, r.SrcAddr, sport, r.SrcVn);
-        if (!_sessions.TryGetValue(key, out var e))
+        ref var e = ref _entries[index];
+        e.Referenced = true;
+        if (!e.Dirty) _dirty++;
+        ref var counts = ref srcIsLow ? ref e.FromLow : ref e.FromHigh;
+        counts.Bytes += r.Bytes;
+        counts.Packets += r.Packets;
+        counts.SampledBytes += r.SampledBytes;
+        counts.SampledPackets += r.SampledPackets;
+        counts.Flows++;
+        counts.TcpFlags |= r.TcpFlags;
+        counts.Action = r.Action;
+        counts.SgRule = r.SgRule;
+        counts.Start = counts.Start == 0 ? r.Start : Math.Min(counts.Start, r.Start);
+        counts.End = Math.Max(counts.End, r.End);
+        if (srcIsLow)
         {
-            e = new Entry { IcmpLow = 255, IcmpHigh = 255 };
-            _sessions.Add(key, e);
+            e.State |= State.LowEver;
+            e.LowFlags |= r.TcpFlags;
+            if (icmp) e.IcmpLow = icmpType;
         }
-        ref var direction = ref srcIsLow ? ref e.FromLow : ref e.FromHigh;
-        direction.Add(r);
-        if (srcIsLow) e.LowEver = true;
-        else e.HighEver = true;
-        if (srcIsLow) e.LowFlags |= r.TcpFlags;
-        else e.HighFlags |= r.TcpFlags;
-        if (icmp)
+        else
         {
-            if (srcIsLow) e.IcmpLow = icmpType;
-            else e.IcmpHigh = icmpType;
+            e.State |= State.HighEver;
+            e.HighFlags |= r.TcpFlags;
+            if (icmp) e.IcmpHigh = icmpType;
         }
         if (r.Vmi != 0 && r.VmiDirection != VmiDirections.None)
         {
             // Egress leaves the port: the port is the record's source.
             var localIsSrc = r.VmiDirection == VmiDirections.Egress;
-            e.LocalIsLow = localIsSrc == srcIsLow;
+            e.State = (e.State & ~State.LocalIsLow) | State.HasLocal | (localIsSrc == srcIsLow ? State.LocalIsLow : 0);
             (e.App, e.Tier, e.Site, e.Deployment) = (r.App, r.Tier, r.Site, r.Deployment);
         }
         e.Setup = e.Setup == 0 ? r.Start : Math.Min(e.Setup, r.Start);
@@ -166,115 +339,136 @@ public sealed class Sessionizer(SessionizerOptions? options = null)
     /// </summary>
     public List<Session> Flush(long now, List<Session>? ended = null)
     {
-        var active = new List<Session>();
-        List<Key>? forget = null;
-        foreach (var (key, e) in _sessions)
-        {
-            if (e.FromLow.Seen || e.FromHigh.Seen)
-            {
-                Decide(key, e);
-                active.Add(Build(key, e));
-                e.Flushed = true;
-                e.FromLow.ResetCounts();
-                e.FromHigh.ResetCounts();
-                continue;
-            }
-            if (e.Teardown != 0 || now - e.LastEnd >= _options.IdleTimeout)
-            {
-                (forget ??= []).Add(key);
-                if (ended is not null)
-                {
-                    var s = Build(key, e);
-                    if (s.Teardown == 0) s.Teardown = e.LastEnd;
-                    ended.Add(s);
-                }
-            }
-        }
-        if (forget is not null)
-        {
-            foreach (var key in forget) _sessions.Remove(key);
-        }
-        return active;
+        var collect = new Collecting(ended);
+        Flush(now, collect);
+        return collect.Active;
     }
 
-    private void Decide(in Key key, Entry e)
+    private sealed class Collecting(List<Session>? ended) : ISessionVisitor
     {
-        // A decision stands unless it was made from one direction and the other has turned up since.
-        var both = e.LowEver && e.HighEver;
-        if (e.Decided && (e.DecidedWithBoth || !both)) return;
-        e.DecidedWithBoth = both;
-        if (key.Protocol is 1 or 58)
+        public List<Session> Active { get; } = [];
+
+        public void Visit(Session session, bool isEnded)
         {
-            // The requester is the client; a reply alone names its destination as the client.
-            var v6 = key.Protocol == 58;
-            byte request = v6 ? (byte)128 : (byte)8, reply = v6 ? (byte)129 : (byte)0;
-            e.ClientIsLow = e.IcmpLow == request ? true
-                : e.IcmpHigh == request ? false
-                : e.IcmpLow == reply ? false
-                : e.IcmpHigh == reply ? true
-                : e.IcmpLow != 255; // any other message: its sender
-            (e.Rule, e.Decided) = (ClientRule.Icmp, true);
-            e.DecidedWithBoth = true; // the message types decide
-            return;
+            if (!isEnded) Active.Add(session.Clone());
+            else ended?.Add(session.Clone());
         }
-        if (key.Protocol == 6)
+    }
+
+    /// <summary>
+    /// Hands every session with traffic since the last flush to <paramref name="visitor"/> (ended: false),
+    /// then those forgotten now — idle past the timeout at <paramref name="now"/> (µs), torn down before
+    /// this flush, or forgotten early since the last flush (when <see cref="SessionizerOptions.ListEvicted"/>) —
+    /// with ended: true. Counts start again from zero.
+    /// </summary>
+    public void Flush(long now, ISessionVisitor visitor)
+    {
+        while (!FlushSome(now, visitor, int.MaxValue)) { }
+    }
+
+    /// <summary>
+    /// A flush in parts, so that the owner can let records in between (and store what the visitor made
+    /// without holding up the decoder): hands out at most <paramref name="most"/> sessions and returns
+    /// true when the flush is complete. Sessions that begin between the parts wait for the next flush.
+    /// </summary>
+    public bool FlushSome(long now, ISessionVisitor visitor, int most)
+    {
+        if (_cursor < 0)
         {
-            var lowSyn = OpeningOnly(e.LowFlags);
-            var highSyn = OpeningOnly(e.HighFlags);
-            if (lowSyn != highSyn)
+            _cursor = _top;
+            (_addedBefore, _added) = (_added, 0);
+            Array.Clear(_ages);
+        }
+        var s = _flushing;
+        var handed = 0;
+        while (_early.Count > 0 && handed < most)
+        {
+            var (early, isEnded) = _early[^1];
+            _early.RemoveAt(_early.Count - 1);
+            visitor.Visit(early, isEnded);
+            handed++;
+        }
+        // Entries never move; one made meanwhile in front of the cursor is flushed now rather than next time.
+        while (_cursor > 0 && handed < most)
+        {
+            var i = --_cursor;
+            ref var e = ref _entries[i];
+            if (!e.Used) continue;
+            if (e.Dirty)
             {
-                (e.ClientIsLow, e.Rule, e.Decided) = (lowSyn, ClientRule.Syn, true);
+                Decide(ref e);
+                Build(ref e, s);
+                visitor.Visit(s, false);
+                handed++;
+                e.State |= State.Flushed;
+                e.FromLow.ResetCounts();
+                e.FromHigh.ResetCounts();
+                e.Referenced = false;
+                _dirty--;
+                Age(now, e.LastEnd);
+                continue;
+            }
+            var idle = e.Teardown != 0 || now - e.LastEnd >= _options.IdleTimeout;
+            var early = !idle && e.LastEnd < _evictBefore;
+            if (idle || (early && _options.ListEvicted))
+            {
+                Build(ref e, s);
+                if (s.Teardown == 0) s.Teardown = e.LastEnd;
+                visitor.Visit(s, true);
+                handed++;
+            }
+            if (idle || early)
+            {
+                if (early) Evicted++;
+                RemoveAt(i);
+                _options.Shared?.Release();
+            }
+            else Age(now, e.LastEnd);
+        }
+        if (_cursor > 0 || _early.Count > 0) return false;
+        _cursor = -1;
+        PlanEviction();
+        Shrink();
+        return true;
+    }
+
+    /// <summary>Buckets of the time since held sessions' last traffic, each 1/<see cref="AgeBuckets"/> of the idle timeout.</summary>
+    private const int AgeBuckets = 64;
+    private long _agedAt;
+
+    private void Age(long now, long lastEnd)
+    {
+        _agedAt = now;
+        var width = Math.Max(1, _options.IdleTimeout / AgeBuckets);
+        var bucket = (int)Math.Clamp((now - lastEnd) / width, 0, AgeBuckets - 1);
+        _ages[bucket]++;
+    }
+
+    /// <summary>
+    /// Chooses which sessions the next flush forgets early: the table must have room for as many new
+    /// sessions as the last interval brought, and a quarter more; the sessions idle longest go first.
+    /// </summary>
+    private void PlanEviction()
+    {
+        _evictBefore = long.MinValue;
+        var held = _options.Shared?.Held ?? _count;
+        var limit = _options.Shared is { } shared ? Math.Min(_max, shared.Max) : _max;
+        var excess = held + _addedBefore + (_addedBefore >> 2) - limit;
+        if (excess <= 0) return;
+        var width = Math.Max(1, _options.IdleTimeout / AgeBuckets);
+        long freed = 0;
+        for (var b = AgeBuckets - 1; b >= 0; b--)
+        {
+            freed += _ages[b];
+            if (freed >= excess)
+            {
+                _evictBefore = _agedAt - b * width;
                 return;
             }
         }
-        if (both && e.FromLow.Start != e.FromHigh.Start && e.FromLow.Start != 0 && e.FromHigh.Start != 0)
-        {
-            (e.ClientIsLow, e.Rule, e.Decided) = (e.FromLow.Start < e.FromHigh.Start, ClientRule.FirstPacket, true);
-            return;
-        }
-        (e.ClientIsLow, e.Rule, e.Decided) = (!IsServerSide(key.LowPort, key.HighPort), ClientRule.ServicePort, true);
+        _evictBefore = long.MaxValue; // every session without traffic goes
     }
 
-    private static bool OpeningOnly(ushort flags) => (flags & 0x02) != 0 && (flags & 0x10) == 0;
-
-    /// <summary>True when <paramref name="low"/> is the server's port against <paramref name="high"/>.</summary>
-    private bool IsServerSide(ushort low, ushort high)
-    {
-        var lowService = _options.ServicePorts.Contains(low);
-        var highService = _options.ServicePorts.Contains(high);
-        if (lowService != highService) return lowService;
-        if ((low < 1024) != (high < 1024)) return low < 1024;
-        if (low != high) return low < high;
-        return false; // equal ports: the lower address is the client
-    }
-
-    private static Session Build(in Key key, Entry e)
-    {
-        var s = new Session
-        {
-            Exporter = key.Exporter, ObsDomain = key.ObsDomain, Account = key.Account, Vmi = key.Vmi, Protocol = key.Protocol,
-            App = e.App, Tier = e.Tier, Site = e.Site, Deployment = e.Deployment, Rule = e.Rule,
-            Setup = e.Setup, Teardown = e.Teardown, First = !e.Flushed,
-        };
-        if (e.ClientIsLow)
-        {
-            (s.ClientIp, s.ClientPort, s.ClientVn, s.ServerIp, s.ServerPort, s.ServerVn) = (key.LowIp, key.LowPort, key.LowVn, key.HighIp, key.HighPort, key.HighVn);
-            (s.Forward, s.Reverse) = (e.FromLow, e.FromHigh);
-        }
-        else
-        {
-            (s.ClientIp, s.ClientPort, s.ClientVn, s.ServerIp, s.ServerPort, s.ServerVn) = (key.HighIp, key.HighPort, key.HighVn, key.LowIp, key.LowPort, key.LowVn);
-            (s.Forward, s.Reverse) = (e.FromHigh, e.FromLow);
-        }
-        if (key.Protocol is 1 or 58 && key.HighPort != 0)
-        {
-            // A lone ICMP message keeps its type and code as the server port, with no client port.
-            (s.ClientPort, s.ServerPort) = (0, key.HighPort);
-        }
-        // Without a port of the inventory the session is recorded as its client sees it.
-        s.LocalIsClient = e.LocalIsLow is not { } localIsLow || localIsLow == e.ClientIsLow;
-        s.Forward.FlowId = SessionIds.FlowId(s, reverse: false);
-        s.Reverse.FlowId = SessionIds.FlowId(s, reverse: true);
-        return s;
-    }
+    private int _cursor = -1;
+    private readonly Session _flushing = new();
 }

@@ -36,6 +36,10 @@ public sealed class AgentOutageTests : IDisposable
         return list;
     }
 
+    /// <summary>Batches in an agent's backlog.</summary>
+    internal static IEnumerable<string> Waiting(string backlog) =>
+        Directory.EnumerateFiles(backlog, "batch-*").Where(f => f.EndsWith(".flb", StringComparison.Ordinal) || f.EndsWith(".json", StringComparison.Ordinal));
+
     [Fact]
     public void A_collector_away_for_30_seconds_loses_no_session_data()
     {
@@ -68,7 +72,7 @@ public sealed class AgentOutageTests : IDisposable
             sender.Connect(IPAddress.Loopback, agentPort);
             var half = datagrams.Count / 2;
             foreach (var d in datagrams.Take(half)) sender.Send(d);
-            ServeProcess.WaitFor(() => Directory.EnumerateFiles(backlog, "batch-*.json").Any() == false
+            ServeProcess.WaitFor(() => Waiting(backlog).Any() == false
                                        && File.Exists(Path.Combine(data, "sessions", "agents.json")), "the first batches stored", 30);
 
             // The collector goes away; the agent keeps receiving and keeps its batches.
@@ -76,12 +80,12 @@ public sealed class AgentOutageTests : IDisposable
             serve.Dispose();
             var away = Stopwatch.StartNew();
             foreach (var d in datagrams.Skip(half)) sender.Send(d);
-            ServeProcess.WaitFor(() => Directory.EnumerateFiles(backlog, "batch-*.json").Any(), "batches waiting in the backlog", 30);
+            ServeProcess.WaitFor(() => Waiting(backlog).Any(), "batches waiting in the backlog", 30);
             Thread.Sleep(TimeSpan.FromSeconds(30) - away.Elapsed);
-            Assert.True(Directory.EnumerateFiles(backlog, "batch-*.json").Any());
+            Assert.True(Waiting(backlog).Any());
 
             serve = new ServeProcess(data, serveArgs);
-            ServeProcess.WaitFor(() => !Directory.EnumerateFiles(backlog, "batch-*.json").Any(), "the backlog delivered", 60);
+            ServeProcess.WaitFor(() => !Waiting(backlog).Any(), "the backlog delivered", 60);
             Assert.Equal(0, serve.Terminate());
         }
         finally

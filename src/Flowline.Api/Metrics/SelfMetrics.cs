@@ -203,6 +203,16 @@ public static class SelfMetrics
         {
             Help("flowline_sessions_held", "gauge", "Sessions the sessionizers hold (active or waiting to end).");
             Line("flowline_sessions_held", "", sessions.SessionsHeld);
+            Help("flowline_session_table_bytes", "gauge", "Memory the sessionizers' tables take (session_max_open bounds it).");
+            Line("flowline_session_table_bytes", "", sessions.TableBytes);
+            Help("flowline_sessions_evicted_total", "counter", "Sessions forgotten early to make room (their traffic was stored already; more traffic starts a new session).");
+            Line("flowline_sessions_evicted_total", "", sessions.SessionsEvicted);
+            Help("flowline_sessions_exported_early_total", "counter", "Sessions whose traffic was handed out before the interval ended, to make room.");
+            Line("flowline_sessions_exported_early_total", "", sessions.SessionsExportedEarly);
+            Help("flowline_session_records_dropped_total", "counter", "Records left out of sessions because the table and its early exports were full.");
+            Line("flowline_session_records_dropped_total", "", sessions.RecordsDropped);
+            Help("flowline_session_rows_dropped_total", "counter", "Session rows dropped because the sessions store failed for too long.");
+            Line("flowline_session_rows_dropped_total", "", sessions.RowsDropped);
             Help("flowline_session_other_observations_total", "counter", "Records left out of sessions as the other observation of their packets (session_observation).");
             Line("flowline_session_other_observations_total", "", sessions.OtherObservations);
             Help("flowline_session_rate_ports_watched", "gauge", "Ports of interest whose session creation rate is watched for anomalies.");

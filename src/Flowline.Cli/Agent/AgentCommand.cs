@@ -5,28 +5,31 @@ using Flowline.Api;
 using Flowline.Ingest;
 using Flowline.Sessions;
 using Flowline.Storage;
+using Flowline.Storage.Agents;
 using Flowline.Wire;
 using Flowline.Records;
 
 namespace Flowline.Cli.Agent;
 
 /// <summary>
-/// `flowline agent`: on a compute node, reads the local vswitch's IPFIX / NetFlow / sFlow, stitches sessions,
-/// aggregates them into SessionEndpoints and ships a batch to the collector every interval. Each batch is
-/// written to the backlog directory first and deleted only once the collector said it stored it, so a
-/// collector away (or an agent restart) loses nothing while the backlog has room.
+/// `flowline agent`: on a compute node, reads the local vswitch's IPFIX / NetFlow / sFlow, enriches the
+/// records, stitches sessions and ships the session rows and the per-port flow rows to the collector in
+/// the compact batch format (<see cref="AgentBatch"/>) every interval, or sooner when a batch is full. Each
+/// batch is written to the backlog directory first and deleted only once the collector said it stored it,
+/// so a collector away (or an agent restart) loses nothing while the backlog has room.
 /// </summary>
 public static class AgentCommand
 {
     private const string Help = """
         flowline agent --collector URL --key-id ID --secret-file FILE [options]
 
-        Runs on a compute node: receives the local switch's flow export on loopback, stitches forward and
-        reverse flows into sessions, aggregates them (seed 001's SessionEndpoint: by local address, protocol
-        and service port, client ports folded away) and sends a batch to the collector every interval,
-        signed with an agent key bound to its --name (`flowline keys create --account ACC --agent NAME`). Batches wait in the backlog
-        directory until the collector has stored them: nothing is lost while it is away, up to the
-        backlog's size (then the oldest are dropped, counted and logged).
+        Runs on a compute node: receives the local switch's flow export on loopback, enriches it with the
+        inventory, stitches forward and reverse flows into sessions (seed 001) and sends the collector the
+        session rows and the per-port flow rows (what DescribeFlowLog and /api/v1/flows serve) in a compact
+        columnar batch (about 20-40 bytes a session) every interval, or sooner when --batch-rows are
+        waiting, signed with an agent key bound to its --name (`flowline keys create --account ACC --agent
+        NAME`). Batches wait in the backlog directory until the collector has stored them: nothing is lost
+        while it is away, up to the backlog's size (then the oldest are dropped, counted and logged).
 
           --collector URL        the collector's HTTP address, e.g. http://10.0.0.5:8008
           --key-id ID            agent access key id (made with --agent NAME, the same NAME as --name)
@@ -40,6 +43,10 @@ public static class AgentCommand
           --backlog-max SIZE     the backlog's size at most (default 256m)
           --name NAME            this agent's name (default the host name)
           --export-rate N        session sampling: at most N sessions/s (default 0: all)
+          --max-sessions N       open sessions held at most (default 131072, about 270 bytes each); past
+                                 it the least recently used are forgotten, or exported early
+          --batch-rows N         a batch is sent once this many rows wait (default 100000)
+          --no-flows             send sessions only, not the per-port flow rows
           --session-logging R[:N]  log sessions of rule R (or *), the first of every N
           --session-observation ingress|egress|both
                                  which observations of a packet count (default ingress: records reported
@@ -61,6 +68,9 @@ public static class AgentCommand
         double exportRate = 0;
         var logging = new List<SessionLogRule>();
         var observation = SessionObservation.Ingress;
+        var maxSessions = 131_072;
+        var batchRows = 100_000;
+        var flows = true;
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -85,6 +95,13 @@ public static class AgentCommand
                         logging.AddRange(Next().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(SessionLogRule.Parse));
                         break;
                     case "--session-observation": observation = SessionObservations.Parse(Next()); break;
+                    case "--max-sessions":
+                        maxSessions = int.TryParse(Next(), NumberStyles.None, CultureInfo.InvariantCulture, out var m) && m >= 1000 ? m : throw new FormatException("--max-sessions: a number of sessions, 1000 or more");
+                        break;
+                    case "--batch-rows":
+                        batchRows = int.TryParse(Next(), NumberStyles.None, CultureInfo.InvariantCulture, out var b) && b is >= 1000 and <= 1_000_000 ? b : throw new FormatException("--batch-rows: 1000 to 1000000 rows");
+                        break;
+                    case "--no-flows": flows = false; break;
                     default: throw new FormatException($"unknown option {a} (see `flowline agent --help`)");
                 }
             }
@@ -143,13 +160,15 @@ public static class AgentCommand
         Console.Out.Flush();
 
         var queue = new Backlog(backlog, backlogMax, stderr);
-        var sessionizer = new Sessionizer(new SessionizerOptions { Observation = observation });
+        var shipper = new Shipper(queue, new AgentBatch.Builder(backlog), symbols, name!, batchRows);
+        var sessionizer = new Sessionizer(new SessionizerOptions { Observation = observation, MaxSessions = maxSessions, ListEvicted = logging.Count > 0 });
         var exporter = new SessionExporter(new SessionSampler(exportRate), logging, symbols, enricher is null ? null : enricher.RemoteTags);
+        var writer = new SessionRowWriter(exporter, symbols, shipper.AddSessions);
         var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
         using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
 
-        var readers = receivers.Select(r => new Thread(() => Receive(r, sessionizer, enricher)) { IsBackground = true }).ToList();
+        var readers = receivers.Select(r => new Thread(() => Receive(r, sessionizer, enricher, flows ? shipper : null)) { IsBackground = true }).ToList();
         foreach (var r in receivers) r.Start();
         foreach (var t in readers) t.Start();
         var sender = new Thread(() => Send(queue, collector!, keyId!, secret, stop.Token, stderr)) { IsBackground = true };
@@ -158,30 +177,67 @@ public static class AgentCommand
         var last = Ingest.Collector.NowMicros();
         while (!stop.Token.WaitHandle.WaitOne(interval))
         {
-            last = MakeBatch(sessionizer, exporter, symbols, queue, name!, last);
+            last = MakeBatch(sessionizer, exporter, writer, shipper, last);
         }
         foreach (var r in receivers) r.Stop();
         foreach (var t in readers) t.Join();
         foreach (var r in receivers) r.Dispose();
-        MakeBatch(sessionizer, exporter, symbols, queue, name!, last);
+        MakeBatch(sessionizer, exporter, writer, shipper, last);
         // A last try to deliver; what is left stays in the backlog for the next start.
         sender.Join(TimeSpan.FromSeconds(5));
-        stderr.WriteLine($"flowline agent: stopped; {queue.Count} batches wait in the backlog");
+        stderr.WriteLine($"flowline agent: stopped; {queue.Count} batches wait in the backlog; {sessionizer.Evicted} sessions forgotten early, {sessionizer.ExportedEarly} exported early, {sessionizer.Dropped} records found no room");
         return 0;
     }
 
-    private static long MakeBatch(Sessionizer sessionizer, SessionExporter exporter, SymbolTable symbols, Backlog queue, string name, long last)
+    /// <summary>Ends an interval: the sessions with traffic become rows (in parts, so the readers wait only briefly) and the batch is sealed.</summary>
+    private static long MakeBatch(Sessionizer sessionizer, SessionExporter exporter, SessionRowWriter writer, Shipper shipper, long last)
     {
         var now = Ingest.Collector.NowMicros();
-        List<Session> active, ended = [];
-        lock (sessionizer) active = sessionizer.Flush(now, ended);
-        var endpoints = exporter.Export(active, ended, Math.Max(1e-3, (now - last) / 1e6)).Endpoints;
-        if (endpoints.Count > 0) queue.Add(sequence => SessionEndpointJson.Write(name, sequence, now, endpoints, symbols));
+        writer.Time = now;
+        bool done;
+        do
+        {
+            if (writer.Room == 0) writer.Complete();
+            lock (sessionizer) done = sessionizer.FlushSome(now, writer, writer.Room);
+            writer.Complete();
+        }
+        while (!done);
+        exporter.EndInterval(Math.Max(1e-3, (now - last) / 1e6));
+        shipper.Seal(now);
         return now;
     }
 
-    /// <summary>Decodes what a receiver queues, enriches it when there is an inventory, and hands it to the sessionizer, until the receiver is stopped and drained.</summary>
-    private static void Receive(DatagramReceiver receiver, Sessionizer sessionizer, Enrichment.Enricher? enricher)
+    /// <summary>Rows on their way into the backlog: a batch being built, sealed at the interval or when it holds enough rows.</summary>
+    private sealed class Shipper(Backlog queue, AgentBatch.Builder builder, SymbolTable symbols, string name, int batchRows)
+    {
+        public void AddSessions(FlowBatch rows)
+        {
+            lock (this)
+            {
+                builder.AddSessions(rows);
+                if (builder.Rows >= batchRows) SealLocked(Ingest.Collector.NowMicros());
+            }
+        }
+
+        public void AddFlows(FlowBatch rows)
+        {
+            lock (this)
+            {
+                builder.AddFlows(rows);
+                if (builder.Rows >= batchRows) SealLocked(Ingest.Collector.NowMicros());
+            }
+        }
+
+        public void Seal(long now)
+        {
+            lock (this) SealLocked(now);
+        }
+
+        private void SealLocked(long now) => queue.Add((sequence, path) => builder.Seal(path, name, sequence, now, symbols));
+    }
+
+    /// <summary>Decodes what a receiver queues, enriches it when there is an inventory, and hands it to the sessionizer and the shipper, until the receiver is stopped and drained.</summary>
+    private static void Receive(DatagramReceiver receiver, Sessionizer sessionizer, Enrichment.Enricher? enricher, Shipper? shipper)
     {
         var decoder = new FlowDecoder();
         var decoded = new FlowBatch(256);
@@ -208,6 +264,7 @@ public static class AgentCommand
                 batch = enriched;
             }
             lock (sessionizer) sessionizer.Add(batch);
+            shipper?.AddFlows(batch);
         }
     }
 
@@ -231,7 +288,7 @@ public static class AgentCommand
             {
                 const string target = "/api/v1/session-endpoints";
                 using var request = new HttpRequestMessage(HttpMethod.Post, collector + target) { Content = new ByteArrayContent(body) };
-                request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+                request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(path.EndsWith(AgentBatch.Extension, StringComparison.Ordinal) ? AgentBatch.ContentType : "application/json");
                 request.Headers.TryAddWithoutValidation("Authorization", Signatures.ApiAuthorization(keyId, secret, "POST", target, [], body, DateTimeOffset.UtcNow));
                 using var response = http.Send(request);
                 if (response.IsSuccessStatusCode)
@@ -263,7 +320,7 @@ public static class AgentCommand
         }
     }
 
-    /// <summary>Batches on disk (<c>batch-SEQUENCE.json</c>, written whole then renamed), oldest first, within a size.</summary>
+    /// <summary>Batches on disk (<c>batch-SEQUENCE.flb</c>, written whole then renamed; <c>.json</c> from older agents), oldest first, within a size.</summary>
     private sealed class Backlog
     {
         private readonly string _dir;
@@ -290,18 +347,30 @@ public static class AgentCommand
             }
         }
 
-        private List<string> Files() => Directory.EnumerateFiles(_dir, "batch-*.json").OrderBy(SequenceOf).ToList();
+        /// <summary>Bytes the backlog holds.</summary>
+        public long Bytes
+        {
+            get
+            {
+                lock (_lock) return Files().Sum(f => new FileInfo(f).Length);
+            }
+        }
+
+        private List<string> Files() => Directory.EnumerateFiles(_dir, "batch-*")
+            .Where(f => f.EndsWith(".json", StringComparison.Ordinal) || f.EndsWith(AgentBatch.Extension, StringComparison.Ordinal))
+            .OrderBy(SequenceOf).ToList();
 
         private static long SequenceOf(string path) => long.Parse(Path.GetFileNameWithoutExtension(path)[6..], CultureInfo.InvariantCulture);
 
-        public void Add(Func<long, byte[]> make)
+        /// <summary>Writes the next batch with <paramref name="write"/>(sequence, path), which returns false when it had nothing to write.</summary>
+        public void Add(Func<long, string, bool> write)
         {
             lock (_lock)
             {
-                var sequence = _next++;
-                var body = make(sequence);
-                var path = Path.Combine(_dir, $"batch-{sequence:D12}.json");
-                AtomicFile.Write(path, body, overwrite: false);
+                var sequence = _next;
+                var path = Path.Combine(_dir, $"batch-{sequence:D12}{AgentBatch.Extension}");
+                if (!write(sequence, path)) return;
+                _next++;
                 AtomicFile.WriteText(Path.Combine(_dir, "next-sequence"), _next.ToString(CultureInfo.InvariantCulture));
                 var files = Files();
                 var size = files.Sum(f => new FileInfo(f).Length);
