@@ -43,7 +43,7 @@ public static class AgentCommand
           --backlog-max SIZE     the backlog's size at most (default 256m)
           --name NAME            this agent's name (default the host name)
           --export-rate N        session sampling: at most N sessions/s (default 0: all)
-          --max-sessions N       open sessions held at most (default 131072, about 270 bytes each); past
+          --max-sessions N       open sessions held at most (default 32768, about 300 bytes each); past
                                  it the least recently used are forgotten, or exported early
           --batch-rows N         a batch is sent once this many rows wait (default 100000)
           --no-flows             send sessions only, not the per-port flow rows
@@ -68,7 +68,7 @@ public static class AgentCommand
         double exportRate = 0;
         var logging = new List<SessionLogRule>();
         var observation = SessionObservation.Ingress;
-        var maxSessions = 131_072;
+        var maxSessions = 32_768;
         var batchRows = 100_000;
         var flows = true;
         try
@@ -145,7 +145,7 @@ public static class AgentCommand
         {
             foreach (var (kind, endpoint) in listeners)
             {
-                var r = new DatagramReceiver(endpoint, 8 << 20, queueBytes: 16 << 20, queueDatagrams: 32_768, name: $"recv {kind}");
+                var r = new DatagramReceiver(endpoint, 8 << 20, queueBytes: 8 << 20, queueDatagrams: 16_384, name: $"recv {kind}");
                 receivers.Add(r);
                 Console.Out.WriteLine($"flowline agent: {kind} on udp {r.LocalEndPoint}");
             }
@@ -160,22 +160,25 @@ public static class AgentCommand
         Console.Out.Flush();
 
         var queue = new Backlog(backlog, backlogMax, stderr);
-        var shipper = new Shipper(queue, new AgentBatch.Builder(backlog), symbols, name!, batchRows);
+        var shipper = new Shipper(queue, new AgentBatch.Builder(backlog, blockRows: 4096), symbols, name!, batchRows);
         var sessionizer = new Sessionizer(new SessionizerOptions { Observation = observation, MaxSessions = maxSessions, ListEvicted = logging.Count > 0 });
         var exporter = new SessionExporter(new SessionSampler(exportRate), logging, symbols, enricher is null ? null : enricher.RemoteTags);
-        var writer = new SessionRowWriter(exporter, symbols, shipper.AddSessions);
+        // Small chunks and blocks: an agent shares the hypervisor with the VMs (memory), not with a store.
+        var writer = new SessionRowWriter(exporter, symbols, shipper.AddSessions, chunkRows: 4096);
         var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
         using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
 
-        var readers = receivers.Select(r => new Thread(() => Receive(r, sessionizer, enricher, flows ? shipper : null)) { IsBackground = true }).ToList();
+        // A table filling up before the interval ends asks for the interval to end now (early export).
+        using var flushNow = new AutoResetEvent(false);
+        var readers = receivers.Select(r => new Thread(() => Receive(r, sessionizer, enricher, flows ? shipper : null, flushNow)) { IsBackground = true }).ToList();
         foreach (var r in receivers) r.Start();
         foreach (var t in readers) t.Start();
         var sender = new Thread(() => Send(queue, collector!, keyId!, secret, stop.Token, stderr)) { IsBackground = true };
         sender.Start();
 
         var last = Ingest.Collector.NowMicros();
-        while (!stop.Token.WaitHandle.WaitOne(interval))
+        while (WaitHandle.WaitAny([stop.Token.WaitHandle, flushNow], interval) != 0)
         {
             last = MakeBatch(sessionizer, exporter, writer, shipper, last);
         }
@@ -185,7 +188,10 @@ public static class AgentCommand
         MakeBatch(sessionizer, exporter, writer, shipper, last);
         // A last try to deliver; what is left stays in the backlog for the next start.
         sender.Join(TimeSpan.FromSeconds(5));
-        stderr.WriteLine($"flowline agent: stopped; {queue.Count} batches wait in the backlog; {sessionizer.Evicted} sessions forgotten early, {sessionizer.ExportedEarly} exported early, {sessionizer.Dropped} records found no room");
+        lock (shipper)
+        {
+            stderr.WriteLine($"flowline agent: stopped; {sessionizer.Records} records; shipped {shipper.SessionRows} session rows ({shipper.SessionBytes} bytes both ways) and {shipper.FlowRows} flow rows in {shipper.Batches} batches of {shipper.BatchBytes} bytes ({(shipper.SessionRows + shipper.FlowRows == 0 ? 0 : shipper.BatchBytes / (double)(shipper.SessionRows + shipper.FlowRows)):0.0} bytes a row); {queue.Count} batches wait in the backlog; {sessionizer.Evicted} sessions forgotten early, {sessionizer.ExportedEarly} exported early, {sessionizer.Dropped} records found no room");
+        }
         return 0;
     }
 
@@ -210,10 +216,15 @@ public static class AgentCommand
     /// <summary>Rows on their way into the backlog: a batch being built, sealed at the interval or when it holds enough rows.</summary>
     private sealed class Shipper(Backlog queue, AgentBatch.Builder builder, SymbolTable symbols, string name, int batchRows)
     {
+        /// <summary>What went into batches: session rows with their bytes (both ways), flow rows, batches and their bytes.</summary>
+        public long SessionRows, SessionBytes, FlowRows, Batches, BatchBytes;
+
         public void AddSessions(FlowBatch rows)
         {
             lock (this)
             {
+                for (var i = 0; i < rows.Count; i++) SessionBytes += (long)(rows.Bytes[i] + rows.RevBytes[i]);
+                SessionRows += rows.Count;
                 builder.AddSessions(rows);
                 if (builder.Rows >= batchRows) SealLocked(Ingest.Collector.NowMicros());
             }
@@ -223,6 +234,7 @@ public static class AgentCommand
         {
             lock (this)
             {
+                FlowRows += rows.Count;
                 builder.AddFlows(rows);
                 if (builder.Rows >= batchRows) SealLocked(Ingest.Collector.NowMicros());
             }
@@ -233,11 +245,17 @@ public static class AgentCommand
             lock (this) SealLocked(now);
         }
 
-        private void SealLocked(long now) => queue.Add((sequence, path) => builder.Seal(path, name, sequence, now, symbols));
+        private void SealLocked(long now) => queue.Add((sequence, path) =>
+        {
+            if (!builder.Seal(path, name, sequence, now, symbols)) return false;
+            Batches++;
+            BatchBytes += new FileInfo(path).Length;
+            return true;
+        });
     }
 
     /// <summary>Decodes what a receiver queues, enriches it when there is an inventory, and hands it to the sessionizer and the shipper, until the receiver is stopped and drained.</summary>
-    private static void Receive(DatagramReceiver receiver, Sessionizer sessionizer, Enrichment.Enricher? enricher, Shipper? shipper)
+    private static void Receive(DatagramReceiver receiver, Sessionizer sessionizer, Enrichment.Enricher? enricher, Shipper? shipper, AutoResetEvent flushNow)
     {
         var decoder = new FlowDecoder();
         var decoded = new FlowBatch(256);
@@ -263,7 +281,13 @@ public static class AgentCommand
                 }
                 batch = enriched;
             }
-            lock (sessionizer) sessionizer.Add(batch);
+            bool full;
+            lock (sessionizer)
+            {
+                sessionizer.Add(batch);
+                full = sessionizer.WantsFlush;
+            }
+            if (full) flushNow.Set();
             shipper?.AddFlows(batch);
         }
     }
