@@ -30,7 +30,6 @@ public sealed class SessionService : IDisposable
     private readonly FlowBatch _filtered = new(1024);
     private readonly SessionRowWriter _writer;
     private readonly FlushVisitor _visitor;
-    private int _earlyTick;
     private long _rowsDropped;
     private readonly object _flushLock = new();
     private readonly Timer? _timer;
@@ -110,17 +109,25 @@ public sealed class SessionService : IDisposable
     public IEnumerable<(string Destination, int Pending, long Dropped, long Errors)> LineDestinations =>
         _lines.Select(l => (l.Sink.Describe, l.Pending.Count, l.Dropped, l.Errors));
 
-    /// <summary>Adds a decoder's batch of (enriched) records to its sessionizer; a table filling up asks for the interval to end early.</summary>
+    /// <summary>
+    /// Adds a decoder's batch of (enriched) records to its sessionizer, a slice at a time. A table filling up
+    /// ends the interval early, on the decoder's own thread: a flood of new conversations slows the decoder
+    /// (its socket queue absorbs it, and counts what it cannot) rather than losing sessions.
+    /// </summary>
     public void Add(int decoder, FlowBatch batch)
     {
         var s = _sessionizers[decoder % _sessionizers.Length];
-        bool full;
-        lock (s)
+        const int slice = 256;
+        for (var at = 0; at < batch.Count; at += slice)
         {
-            s.Add(batch);
-            full = s.WantsFlush;
+            bool full;
+            lock (s)
+            {
+                s.Add(batch, at, Math.Min(slice, batch.Count - at));
+                full = s.WantsFlush;
+            }
+            if (full) Tick();
         }
-        if (full && _timer is not null && Interlocked.Exchange(ref _earlyTick, 1) == 0) _timer.Change(TimeSpan.Zero, Interval);
     }
 
     /// <summary>Ends an interval: flushes the sessionizers, samples and logs, and writes to every destination.</summary>
@@ -143,7 +150,6 @@ public sealed class SessionService : IDisposable
                 }
                 while (!done);
             }
-            Volatile.Write(ref _earlyTick, 0);
             Interlocked.Add(ref _sessionsFlushed, _visitor.Active);
             var seconds = Math.Max(1e-3, (now - _lastFlush) / 1e6);
             _lastFlush = now;

@@ -99,7 +99,7 @@ public static class ServeSettings
             (o, v) => o.Collector.Sessions = v.Scalar() is "on" or "off" or "auto" ? v.Scalar() : throw new FormatException("expected on, off or auto"), o => o.Collector.Sessions, "on"),
         new("session_interval", "DURATION", "how often sessions are flushed, sampled, logged and stored (default 2s)",
             (o, v) => o.Collector.SessionInterval = v.Duration(), o => o.Collector.SessionInterval.ToString(), "5s"),
-        new("session_max_open", "N", "open sessions held at most, all decoders together (about 200 bytes each); past it the least recently used are forgotten or exported early, counted in /metrics (default 1000000)",
+        new("session_max_open", "N", "open sessions held at most, all decoders together (about 300 bytes each); past it the least recently used are forgotten or exported early, counted in /metrics (default 1000000)",
             (o, v) => o.Collector.SessionMaxOpen = (int)Math.Min(100_000_000, v.Number(1000, "sessions (1000 to 100000000)")), o => o.Collector.SessionMaxOpen.ToString(System.Globalization.CultureInfo.InvariantCulture), "200000"),
         new("session_export_rate", "N", "session sampling: at most N sessions/s on average; every session while fewer come (default 50000; 0: every session always)",
             (o, v) => o.Collector.SessionExportRate = v.Number(0, "sessions per second (0: every session)"), o => Text(o.Collector.SessionExportRate), "100"),

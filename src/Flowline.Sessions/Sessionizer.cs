@@ -161,16 +161,21 @@ public sealed partial class Sessionizer
     /// are made first, so that the table's slots and entries, spread over hundreds of megabytes, can be
     /// asked for a few records ahead.
     /// </summary>
-    public void Add(FlowBatch b)
+    public void Add(FlowBatch b) => Add(b, 0, b.Count);
+
+    /// <summary>Adds rows [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) of a batch.</summary>
+    public void Add(FlowBatch b, int start, int count)
     {
-        var n = b.Count;
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((long)start + count, b.Count);
+        var n = count;
         if (_pending.Length < n)
         {
             _pending = new Pending[Math.Max(n, 256)];
         }
-        for (var i = 0; i < n; i++)
+        for (var k = 0; k < n; k++)
         {
-            ref var p = ref _pending[i];
+            ref var p = ref _pending[k];
+            var i = start + k;
             p.Fields = new Fields
             {
                 Exporter = b.Exporter[i], SrcAddr = b.SrcAddr[i], DstAddr = b.DstAddr[i],

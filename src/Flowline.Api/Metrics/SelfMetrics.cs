@@ -230,8 +230,10 @@ public static class SelfMetrics
             Line("flowline_session_rows_stored_total", "", sessions.RowsStored);
             Help("flowline_session_store_errors_total", "counter", "Failed session store writes (the rows are kept and retried).");
             Line("flowline_session_store_errors_total", "", sessions.StoreErrors);
-            Help("flowline_agent_batches_total", "counter", "Agents' SessionEndpoint batches stored.");
+            Help("flowline_agent_batches_total", "counter", "Agents' batches stored (session and flow rows, or SessionEndpoints).");
             Line("flowline_agent_batches_total", "", sessions.AgentBatches);
+            Help("flowline_agent_flow_rows_total", "counter", "Per-port flow rows agents sent, stored in the flow store.");
+            Line("flowline_agent_flow_rows_total", "", sessions.AgentFlowRows);
             Help("flowline_agent_duplicate_batches_total", "counter", "Agents' batches received again after they were stored (not stored twice).");
             Line("flowline_agent_duplicate_batches_total", "", sessions.AgentDuplicates);
             Help("flowline_session_destination_pending_lines", "gauge", "Session lines a file or syslog destination has not taken yet.");

@@ -1,0 +1,50 @@
+using Flowline.Storage;
+using Flowline.Storage.Embedded;
+
+namespace Flowline.Cli.Tests;
+
+/// <summary>
+/// `flowline serve` with a session table far smaller than the conversations it is sent: sessions are
+/// forgotten and exported early (and counted), and the stored sessions still hold every byte the flows do.
+/// </summary>
+public sealed class SessionPressureTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-session-pressure-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    [Fact]
+    public void A_full_session_table_loses_no_byte()
+    {
+        var data = Path.Combine(_dir.FullName, "data");
+        var port = ServeProcess.FreeTcpPort();
+        using var serve = new ServeProcess(data, "--sessions", "on", "--session-max-open", "1000", "--session-export-rate", "0", "--ipfix", $"127.0.0.1:{port}");
+        ServeProcess.WaitFor(() => ServeProcess.UdpBound(port), "serve's IPFIX socket", 30);
+        var start = DateTimeOffset.UtcNow.AddMinutes(-5).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        var gen = FlowlineProcess.RunFlowline(["gen", "--protocol", "ipfix", "--count", "120000", "--rate", "20000", "--hosts", "50000", "--seed", "9",
+            "--start", start, "--target", $"udp://127.0.0.1:{port}", "-q"]);
+        Assert.True(gen.ExitCode == 0, gen.Stderr);
+        ServeProcess.WaitFor(() => serve.Records("ipfix") == 120_000, "120,000 records at serve", 60);
+        double Metric(string name) => double.Parse(serve.Get("/metrics").Split('\n').First(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        ServeProcess.WaitFor(() => Metric("flowline_sessions_evicted_total") + Metric("flowline_sessions_exported_early_total") > 0, "sessions forgotten or exported early", 30);
+        Assert.Equal(0, Metric("flowline_session_records_dropped_total"));
+        Assert.True(Metric("flowline_session_table_bytes") < 4 << 20, $"{Metric("flowline_session_table_bytes")} bytes of session table for 1,000 sessions");
+        Assert.Equal(0, serve.Terminate());
+        Assert.Contains("records stored", serve.Errors, StringComparison.Ordinal);
+
+        var symbols = new SymbolTable(data, readOnly: true);
+        ulong Sum(string dir, bool sessions)
+        {
+            using var store = new EmbeddedStore(dir, new EmbeddedStoreOptions { ReadOnly = true, Symbols = symbols });
+            ulong bytes = 0;
+            foreach (var b in store.Scan(0, long.MaxValue, new Query.FilterNode.Any()))
+            {
+                for (var i = 0; i < b.Count; i++) bytes += b.Bytes[i] + (sessions ? b.RevBytes[i] : 0);
+            }
+            return bytes;
+        }
+        var flowBytes = Sum(data, sessions: false);
+        Assert.True(flowBytes > 0);
+        Assert.Equal(flowBytes, Sum(Path.Combine(data, "sessions"), sessions: true));
+    }
+}
