@@ -41,9 +41,6 @@ public sealed class SessionRowWriter : ISessionVisitor
     /// <summary>Sessions that can be added before the chunk is full (each adds a row at most).</summary>
     public int Room => _chunkRows - _rows.Count;
 
-    /// <summary>Rows written (after folding) since the writer was made.</summary>
-    public long Rows { get; private set; }
-
     /// <summary>What makes two sessions one row, and the remote prefix whose symbol id the row waits for.</summary>
     private readonly record struct Fold(
         uint Account, uint Vmi, uint ClientVn, uint ServerVn, uint App, uint Tier, uint Site, uint Deployment,
@@ -147,7 +144,6 @@ public sealed class SessionRowWriter : ISessionVisitor
             column[i] = p.IsNone ? 0 : _prefixIds[p];
         }
         if (_prefixIds.Count > MaxCachedPrefixes) _prefixIds.Clear();
-        Rows += _rows.Count;
         try
         {
             _chunk(_rows);

@@ -12,9 +12,10 @@ public readonly record struct SampleDecision(bool Export, double Scale, double P
 /// threshold is always exported, counted as it is. A smaller one is exported with probability
 /// <c>diff / threshold</c>, and when it is, its counts are divided by that probability in floating point,
 /// so that every session's expected exported count equals its true count (Horvitz–Thompson). Once per
-/// interval the threshold follows the export rate towards a configured target: up by the ratio when
-/// over, down (at most halving) when well under, aiming a little below the target so that it is not
-/// overshot by chance.
+/// interval the threshold is set for the next from the sizes of this interval's sessions (a histogram of
+/// quarter octaves): the threshold whose expected exports, <c>sessions at or above it + their bytes
+/// below it / threshold</c>, meet the target a little below it (so that it is not overshot by chance),
+/// and 1 byte — every session — when all of them would stay under it. A flood is met in one interval.
 /// </summary>
 public sealed class SessionSampler
 {
@@ -23,6 +24,10 @@ public sealed class SessionSampler
     private readonly double _target;
     private readonly Random _random;
     private long _exported, _sessions;
+    private const int PerOctave = 4, Buckets = 64 * PerOctave;
+    /// <summary>This interval's sessions and their bytes by size, in quarter octaves.</summary>
+    private readonly long[] _counts = new long[Buckets];
+    private readonly double[] _bytes = new double[Buckets];
 
     /// <param name="targetPerSecond">Sessions exported per second at most, on average; 0: export every session.</param>
     /// <param name="initialThreshold">Bytes at or above which a session is always exported, until the first adaptation.</param>
@@ -44,6 +49,12 @@ public sealed class SessionSampler
     public SampleDecision Decide(ulong diffBytes)
     {
         _sessions++;
+        if (diffBytes > 0)
+        {
+            var b = Bucket(diffBytes);
+            _counts[b]++;
+            _bytes[b] += diffBytes;
+        }
         if (_target == 0 || diffBytes >= Threshold)
         {
             _exported++;
@@ -56,17 +67,44 @@ public sealed class SessionSampler
         return new SampleDecision(true, 1 / p, p);
     }
 
-    /// <summary>Ends an interval of <paramref name="seconds"/>: moves the threshold by how the export rate compared with the target.</summary>
+    private static int Bucket(ulong bytes)
+    {
+        var octave = 63 - System.Numerics.BitOperations.LeadingZeroCount(bytes);
+        var quarter = octave >= 2 ? (int)(bytes >> (octave - 2)) & 3 : octave == 1 ? (int)(bytes & 1) * 2 : 0;
+        return octave * PerOctave + quarter;
+    }
+
+    /// <summary>The smallest size of a bucket (quarter octaves: 2^octave × (1, 1.25, 1.5, 1.75)).</summary>
+    private static double Lower(int bucket) => Math.Pow(2, bucket / PerOctave) * (1 + bucket % PerOctave / 4.0);
+
+    /// <summary>Ends an interval of <paramref name="seconds"/>: sets the threshold for the next from this one's session sizes.</summary>
     public void EndInterval(double seconds)
     {
-        if (_target > 0 && seconds > 0)
+        if (_target > 0 && seconds > 0 && _sessions > 0)
         {
-            var rate = _exported / seconds;
-            var goal = _target * Aim;
-            var ratio = rate / goal;
-            if (ratio > 1.05) Threshold *= ratio;
-            else if (ratio < 0.8 && _sessions > 0) Threshold = Math.Max(1, Threshold * Math.Max(0.5, ratio));
+            var goal = _target * Aim * seconds;
+            double above = 0, below = 0;
+            foreach (var b in _bytes) below += b;
+            var threshold = 1.0;
+            for (var b = Buckets - 1; b >= 0; b--)
+            {
+                if (_counts[b] == 0) continue;
+                // Expected exports with the threshold at this bucket's smallest size: its sessions and those above
+                // go whole, those below with probability bytes / threshold.
+                var belowOthers = below - _bytes[b];
+                if (above + _counts[b] + belowOthers / Lower(b) >= goal)
+                {
+                    // The threshold lies in this bucket: count its sessions as below it, and solve.
+                    threshold = Math.Clamp(below / Math.Max(goal - above, 1e-9), Lower(b), Lower(b + 1));
+                    break;
+                }
+                above += _counts[b];
+                below = belowOthers;
+            }
+            Threshold = Math.Max(1, threshold);
         }
+        Array.Clear(_counts);
+        Array.Clear(_bytes);
         _exported = 0;
         _sessions = 0;
     }

@@ -47,6 +47,28 @@ public sealed class SessionSamplerTests
     }
 
     [Fact]
+    public void Starting_from_every_session_a_flood_is_met_in_one_interval_and_a_lull_gets_every_session_again()
+    {
+        var sampler = new SessionSampler(1000, initialThreshold: 1, new Random(9));
+        var rates = new List<long>();
+        void Second(int sessions, int seed)
+        {
+            foreach (var size in HeavyTailed(sessions, seed)) sampler.Decide(size);
+            rates.Add(sampler.Interval.Exported);
+            sampler.EndInterval(1);
+        }
+        Second(200, 1); // under the target: every session
+        Assert.Equal(200, rates[^1]);
+        Assert.Equal(1, sampler.Threshold);
+        for (var k = 0; k < 5; k++) Second(200_000, 10 + k); // a flood two hundred times the target
+        Assert.Equal(200_000, rates[1]); // the first second of the flood, at the old threshold
+        Assert.All(rates.Skip(2), r => Assert.InRange(r, 700, 1000));
+        Second(300, 2); // the flood is over: the threshold falls back at once
+        Second(300, 3);
+        Assert.Equal(300, rates[^1]);
+    }
+
+    [Fact]
     public void Without_upscaling_the_total_is_far_off()
     {
         var (upscaled, truth, _) = Run(1, upscale: false);
