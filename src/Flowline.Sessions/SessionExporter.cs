@@ -84,9 +84,6 @@ public sealed class SessionExporter(SessionSampler sampler, IReadOnlyList<Sessio
     /// <summary>Ends an interval of <paramref name="seconds"/>: the sampler adapts its threshold.</summary>
     public void EndInterval(double seconds) => sampler.EndInterval(seconds);
 
-    /// <summary>True when some logging rule may want to hear of a session's end after it was forgotten.</summary>
-    public bool LogsEnds => logging.Count > 0;
-
     /// <param name="ended">The session ended: a teardown seen with this interval's traffic, or the sessionizer forgot it.</param>
     /// <param name="forgotten">The sessionizer forgot the session (idle, or torn down in an earlier interval).</param>
     private bool ShouldLog(Session s, bool ended, bool forgotten)

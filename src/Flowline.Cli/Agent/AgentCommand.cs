@@ -371,15 +371,6 @@ public static class AgentCommand
             }
         }
 
-        /// <summary>Bytes the backlog holds.</summary>
-        public long Bytes
-        {
-            get
-            {
-                lock (_lock) return Files().Sum(f => new FileInfo(f).Length);
-            }
-        }
-
         private List<string> Files() => Directory.EnumerateFiles(_dir, "batch-*")
             .Where(f => f.EndsWith(".json", StringComparison.Ordinal) || f.EndsWith(AgentBatch.Extension, StringComparison.Ordinal))
             .OrderBy(SequenceOf).ToList();

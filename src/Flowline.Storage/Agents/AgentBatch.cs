@@ -97,18 +97,18 @@ public static class AgentBatch
             Encode(_pendingFlows, ref _flows, "open-flows");
             if (Rows == 0) return false;
             var parts = new List<string>();
-            long Finish(ref SegmentFile.Writer? w)
+            long Finish(ref SegmentFile.Writer? w, string name)
             {
                 if (w is null) return 0;
-                var p = Path.Combine(_dir, NameOf(w));
                 w.Complete();
                 w.Dispose();
                 w = null;
+                var p = Path.Combine(_dir, name + ".seg");
                 parts.Add(p);
                 return new FileInfo(p).Length;
             }
-            var sessionBytes = Finish(ref _sessions);
-            var flowBytes = Finish(ref _flows);
+            var sessionBytes = Finish(ref _sessions, "open-sessions");
+            var flowBytes = Finish(ref _flows, "open-flows");
             var header = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
             {
                 ["agent"] = agent, ["sequence"] = sequence, ["time"] = time,
@@ -133,8 +133,6 @@ public static class AgentBatch
             Rows = SessionRows = FlowRows = 0;
             return true;
         }
-
-        private string NameOf(SegmentFile.Writer w) => ReferenceEquals(w, _sessions) ? "open-sessions.seg" : "open-flows.seg";
 
         public void Dispose()
         {
@@ -169,7 +167,7 @@ public static class AgentBatch
                 {
                     into.Clear();
                     reader.ReadBlock(b, into);
-                    Remap(into, map, header);
+                    Remap(into, map);
                     blocks(into, sessions);
                 }
             }
@@ -213,7 +211,7 @@ public static class AgentBatch
         return header;
     }
 
-    private static void Remap(FlowBatch rows, Dictionary<uint, uint> map, Header header)
+    private static void Remap(FlowBatch rows, Dictionary<uint, uint> map)
     {
         foreach (var field in FlowBatch.Fields)
         {
