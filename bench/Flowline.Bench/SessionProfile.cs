@@ -56,6 +56,7 @@ internal static class SessionProfile
                 now += 2_000_000;
                 var t1 = Stopwatch.GetTimestamp();
                 writer.Time = now;
+                exporter.Plan([sessionizer], 2);
                 sessionizer.Flush(now, writer);
                 writer.Complete();
                 exporter.EndInterval(2);

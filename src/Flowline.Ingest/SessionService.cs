@@ -136,8 +136,12 @@ public sealed class SessionService : IDisposable
         lock (_flushLock)
         {
             var now = Collector.NowMicros();
+            var seconds = Math.Max(1e-3, (now - _lastFlush) / 1e6);
+            _lastFlush = now;
             _writer.Time = now;
             _visitor.Start();
+            // The sampler's threshold for this interval, from this interval's own session sizes.
+            _exporter.Plan(_sessionizers, seconds);
             foreach (var s in _sessionizers)
             {
                 // In parts of a chunk each: the decoder waits only while a part is made, never while it is stored.
@@ -151,8 +155,6 @@ public sealed class SessionService : IDisposable
                 while (!done);
             }
             Interlocked.Add(ref _sessionsFlushed, _visitor.Active);
-            var seconds = Math.Max(1e-3, (now - _lastFlush) / 1e6);
-            _lastFlush = now;
             _exporter.EndInterval(seconds);
             if (_pendingStore.Count > 0) ToStore(_pendingStore, pending: true);
             foreach (var d in _lines) d.Send(_log);

@@ -93,10 +93,12 @@ public static class ServeCommand
         Flowline.Ingest.Collector collector;
         try
         {
-            // One compaction runs at a time; the sessions' store, smaller, takes a quarter of the budget.
+            // One compaction runs at a time; the sessions' store, smaller, takes a quarter of the budget. Its
+            // commits are sorted as they are written all the same: sorting them into runs later cost the
+            // upkeep thread 3.6 s of CPU a million session rows (docs/PERFORMANCE.md, sessions at scale).
             var budget = options.CompactionMemory;
             var flows = new EmbeddedStore(options.DataDir, new EmbeddedStoreOptions { CompactionMemory = budget - budget / 4, PartitionWidth = options.PartitionWidth });
-            var stores = new FlowStores(flows, dir => new EmbeddedStore(dir, new EmbeddedStoreOptions { Symbols = flows.Symbols, CompactionMemory = budget / 4 }));
+            var stores = new FlowStores(flows, dir => new EmbeddedStore(dir, new EmbeddedStoreOptions { Symbols = flows.Symbols, CompactionMemory = budget / 4, SortCommits = true }));
             collector = new Flowline.Ingest.Collector(options, stores, message => stderr.WriteLine($"flowline serve: {message}"));
         }
         catch (Flowline.Enrichment.InventoryException e)

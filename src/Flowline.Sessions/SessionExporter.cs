@@ -81,6 +81,16 @@ public sealed class SessionExporter(SessionSampler sampler, IReadOnlyList<Sessio
         return (decision.Export, decision.Scale, logged);
     }
 
+    /// <summary>Solves the sampler's threshold for an interval of <paramref name="seconds"/> from the sizes the sessionizers measured.</summary>
+    public void Plan(IEnumerable<Sessionizer> sessionizers, double seconds)
+    {
+        foreach (var s in sessionizers)
+        {
+            lock (s) s.Measure(sampler);
+        }
+        sampler.Plan(seconds);
+    }
+
     /// <summary>Ends an interval of <paramref name="seconds"/>: the sampler adapts its threshold.</summary>
     public void EndInterval(double seconds) => sampler.EndInterval(seconds);
 

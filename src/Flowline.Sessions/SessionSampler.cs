@@ -16,6 +16,11 @@ public readonly record struct SampleDecision(bool Export, double Scale, double P
 /// quarter octaves): the threshold whose expected exports, <c>sessions at or above it + their bytes
 /// below it / threshold</c>, meet the target a little below it (so that it is not overshot by chance),
 /// and 1 byte — every session — when all of them would stay under it. A flood is met in one interval.
+/// <para>
+/// When the owner can see an interval's sizes before deciding (a flush), it gives them to
+/// <see cref="Measure"/> and calls <see cref="Plan"/>: the threshold is then solved for the interval itself,
+/// and even the first interval of a flood keeps to the target.
+/// </para>
 /// </summary>
 public sealed class SessionSampler
 {
@@ -28,6 +33,8 @@ public sealed class SessionSampler
     /// <summary>This interval's sessions and their bytes by size, in quarter octaves.</summary>
     private readonly long[] _counts = new long[Buckets];
     private readonly double[] _bytes = new double[Buckets];
+    /// <summary>The threshold was solved for the current interval from its measured sizes.</summary>
+    private bool _planned;
 
     /// <param name="targetPerSecond">Sessions exported per second at most, on average; 0: export every session.</param>
     /// <param name="initialThreshold">Bytes at or above which a session is always exported, until the first adaptation.</param>
@@ -49,7 +56,7 @@ public sealed class SessionSampler
     public SampleDecision Decide(ulong diffBytes)
     {
         _sessions++;
-        if (diffBytes > 0)
+        if (diffBytes > 0 && !_planned)
         {
             var b = Bucket(diffBytes);
             _counts[b]++;
@@ -77,35 +84,65 @@ public sealed class SessionSampler
     /// <summary>The smallest size of a bucket (quarter octaves: 2^octave × (1, 1.25, 1.5, 1.75)).</summary>
     private static double Lower(int bucket) => Math.Pow(2, bucket / PerOctave) * (1 + bucket % PerOctave / 4.0);
 
-    /// <summary>Ends an interval of <paramref name="seconds"/>: sets the threshold for the next from this one's session sizes.</summary>
+    /// <summary>Counts one session's bytes of the coming interval, before <see cref="Plan"/>.</summary>
+    public void Measure(ulong diffBytes)
+    {
+        if (diffBytes == 0) return;
+        var b = Bucket(diffBytes);
+        _counts[b]++;
+        _bytes[b] += diffBytes;
+    }
+
+    /// <summary>
+    /// Solves the threshold for the interval of <paramref name="seconds"/> about to be decided, from the sizes
+    /// given to <see cref="Measure"/>; <see cref="Decide"/> then counts nothing more until <see cref="EndInterval"/>.
+    /// </summary>
+    public void Plan(double seconds)
+    {
+        if (_target > 0 && seconds > 0) Threshold = Solve(seconds);
+        Array.Clear(_counts);
+        Array.Clear(_bytes);
+        _planned = true;
+    }
+
+    /// <summary>
+    /// Ends an interval of <paramref name="seconds"/>: unless it was planned, sets the threshold for the next
+    /// from this one's session sizes.
+    /// </summary>
     public void EndInterval(double seconds)
     {
-        if (_target > 0 && seconds > 0 && _sessions > 0)
-        {
-            var goal = _target * Aim * seconds;
-            double above = 0, below = 0;
-            foreach (var b in _bytes) below += b;
-            var threshold = 1.0;
-            for (var b = Buckets - 1; b >= 0; b--)
-            {
-                if (_counts[b] == 0) continue;
-                // Expected exports with the threshold at this bucket's smallest size: its sessions and those above
-                // go whole, those below with probability bytes / threshold.
-                var belowOthers = below - _bytes[b];
-                if (above + _counts[b] + belowOthers / Lower(b) >= goal)
-                {
-                    // The threshold lies in this bucket: count its sessions as below it, and solve.
-                    threshold = Math.Clamp(below / Math.Max(goal - above, 1e-9), Lower(b), Lower(b + 1));
-                    break;
-                }
-                above += _counts[b];
-                below = belowOthers;
-            }
-            Threshold = Math.Max(1, threshold);
-        }
+        if (!_planned && _target > 0 && seconds > 0 && _sessions > 0) Threshold = Solve(seconds);
+        _planned = false;
         Array.Clear(_counts);
         Array.Clear(_bytes);
         _exported = 0;
         _sessions = 0;
+    }
+
+    /// <summary>The threshold whose expected exports over the counted sizes meet the target for <paramref name="seconds"/>.</summary>
+    private double Solve(double seconds)
+    {
+        var goal = _target * Aim * seconds;
+        double above = 0, below = 0;
+        foreach (var b in _bytes) below += b;
+        // The smallest size of the bucket above with sessions: the threshold lies below it.
+        var upper = double.PositiveInfinity;
+        for (var b = Buckets - 1; b >= 0; b--)
+        {
+            if (_counts[b] == 0) continue;
+            // Expected exports with the threshold at this bucket's smallest size: its sessions and those above
+            // go whole, those below with probability bytes / threshold.
+            var belowOthers = below - _bytes[b];
+            if (above + _counts[b] + belowOthers / Lower(b) >= goal)
+            {
+                // The threshold lies between this bucket and the next one up with sessions (beyond every
+                // session when this is the largest): count this bucket's sessions as below it, and solve.
+                return Math.Max(1, Math.Clamp(below / Math.Max(goal - above, 1e-9), Lower(b), upper));
+            }
+            above += _counts[b];
+            below = belowOthers;
+            upper = Lower(b);
+        }
+        return 1;
     }
 }

@@ -96,7 +96,7 @@ public sealed partial class Sessionizer
             if (at == 0) break;
             if ((uint)(at >> 32) == hash)
             {
-                ref readonly var e = ref _entries[(int)(uint)at - 1];
+                ref readonly var e = ref At((int)(uint)at - 1);
                 if (e.Used && e.Key == key) return (int)(uint)at - 1;
             }
             slot = (slot + 1) & mask;
@@ -118,16 +118,12 @@ public sealed partial class Sessionizer
         }
         else
         {
-            if (_freeCount == 0 && _top == _entries.Length)
-            {
-                Grow(Math.Min(_max, _entries.Length * 2));
-                slot = FreeSlot(hash);
-            }
+            if (_freeCount == 0 && _top == _capacity && Grow()) slot = FreeSlot(hash);
             index = _freeCount > 0 ? _free[--_freeCount] : _top++;
             _count++;
         }
         _added++;
-        _entries[index] = new Entry { Key = key, Hash = hash, IcmpLow = 255, IcmpHigh = 255, Used = true };
+        At(index) = new Entry { Key = key, Hash = hash, IcmpLow = 255, IcmpHigh = 255, Used = true };
         _slots[slot] = Slot(hash, index);
         return index;
     }
@@ -156,7 +152,7 @@ public sealed partial class Sessionizer
         for (var step = 0; step < 64 && _top > 0; step++)
         {
             _hand = _hand + 1 >= _top ? 0 : _hand + 1;
-            ref var e = ref _entries[_hand];
+            ref var e = ref At(_hand);
             if (!e.Used) continue;
             var score = (e.Dirty ? 2 : 0) + (e.Referenced ? 1 : 0);
             e.Referenced = false;
@@ -167,7 +163,7 @@ public sealed partial class Sessionizer
             }
         }
         if (victim < 0) return -1;
-        ref var v = ref _entries[victim];
+        ref var v = ref At(victim);
         if (v.Dirty)
         {
             if (_early.Count >= EarlyLimit) return -1;
@@ -201,7 +197,7 @@ public sealed partial class Sessionizer
     /// </summary>
     private void RemoveAt(int index)
     {
-        _entries[index] = default;
+        At(index) = default;
         if (_freeCount == _free.Length) Array.Resize(ref _free, _free.Length * 2);
         _free[_freeCount++] = index;
         _count--;
@@ -211,37 +207,51 @@ public sealed partial class Sessionizer
     /// <summary>Slots left behind by removed sessions (or sessions replaced in place) since the index was made.</summary>
     private int _stale;
 
-    private void Grow(int entries)
+    private ref Entry At(int index) => ref _pages[index >> PageBits][index & PageMask];
+
+    /// <summary>Adds a page of entries; true when the index was made again for the room.</summary>
+    private bool Grow()
     {
-        Array.Resize(ref _entries, entries);
+        var pages = _capacity >> PageBits;
+        if (pages == _pages.Length) Array.Resize(ref _pages, pages * 2);
+        _pages[pages] = new Entry[PageSize];
+        _capacity += PageSize;
+        if ((long)_capacity * 4 <= _slots.Length) return false;
         Rehash();
+        return true;
     }
 
     /// <summary>Gives memory back after a flush left the table mostly empty (the entries in use move to the front).</summary>
     private void Shrink()
     {
         // Not when the last interval's new sessions would fill it again.
-        if (_entries.Length <= 64 || (_count + _addedBefore + (_addedBefore >> 2)) * 4 > _entries.Length) return;
-        var entries = new Entry[Math.Max(64, (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, _count) * 2))];
+        if (_capacity <= PageSize || (_count + _addedBefore + (_addedBefore >> 2)) * 4 > _capacity) return;
         var n = 0;
         for (var i = 0; i < _top; i++)
         {
-            if (_entries[i].Used) entries[n++] = _entries[i];
+            ref var e = ref At(i);
+            if (!e.Used) continue;
+            if (i != n) (At(n), e) = (e, default);
+            n++;
         }
-        (_entries, _top, _freeCount, _hand) = (entries, n, 0, 0);
+        var keep = Math.Max(1, (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, n) * 2) >> PageBits);
+        for (var p = keep; p < _pages.Length; p++) _pages[p] = null!;
+        if (_pages.Length > keep * 2) Array.Resize(ref _pages, keep);
+        (_capacity, _top, _freeCount, _hand) = (keep << PageBits, n, 0, 0);
         if (_free.Length > 1024) _free = new int[16];
         Rehash();
     }
 
     private void Rehash()
     {
-        var size = (int)BitOperations.RoundUpToPowerOf2((uint)_entries.Length * 4);
+        var size = (int)BitOperations.RoundUpToPowerOf2((uint)_capacity * 4);
         if (_slots.Length == size) Array.Clear(_slots);
         else _slots = new ulong[size];
         _stale = 0;
         for (var i = 0; i < _top; i++)
         {
-            if (_entries[i].Used) _slots[FreeSlot(_entries[i].Hash)] = Slot(_entries[i].Hash, i);
+            ref readonly var e = ref At(i);
+            if (e.Used) _slots[FreeSlot(e.Hash)] = Slot(e.Hash, i);
         }
     }
 

@@ -106,7 +106,10 @@ public sealed partial class Sessionizer
     /// <summary>The reported direction (0 ingress, 1 egress) whose records are left out; -1: none.</summary>
     private readonly int _skipDirection;
     private readonly int _max;
-    private Entry[] _entries = new Entry[64];
+    /// <summary>The entries, in pages of <see cref="PageSize"/>: the table grows by a page and never copies itself.</summary>
+    private Entry[][] _pages = [new Entry[PageSize]];
+    private int _capacity = PageSize;
+    private const int PageBits = 10, PageSize = 1 << PageBits, PageMask = PageSize - 1;
     /// <summary>Entries in use; entries [0, _top) are in use or on the free list.</summary>
     private int _count, _top;
     private int[] _free = new int[16];
@@ -154,7 +157,7 @@ public sealed partial class Sessionizer
         || (_options.Shared is { } shared && shared.Held >= shared.Max - (shared.Max >> 3) && _dirty >= _count / 2);
 
     /// <summary>Bytes the table holds (entries and index), for memory accounting.</summary>
-    public long MemoryBytes => (long)_entries.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<Entry>() + _slots.Length * 8L;
+    public long MemoryBytes => (long)_capacity * System.Runtime.CompilerServices.Unsafe.SizeOf<Entry>() + _slots.Length * 8L;
 
     /// <summary>
     /// Adds a batch's records, reading the columns a session needs (not whole records). Keys and hashes
@@ -197,7 +200,7 @@ public sealed partial class Sessionizer
             if (i + ahead < n && _slots[(int)_pending[i + ahead].Hash & mask] is var at && at != 0) PrefetchEntry((int)(uint)at - 1);
             // Most records of a busy table start a session: the entry it will take is asked for too.
             if (_freeCount > ahead) PrefetchEntry(_free[_freeCount - 1 - ahead]);
-            else if (_top + ahead < _entries.Length) PrefetchEntry(_top + ahead);
+            else if (_top + ahead < _capacity) PrefetchEntry(_top + ahead);
             ref var p = ref _pending[i];
             Add(p.Fields, p.Key, p.Hash, p.SrcIsLow, p.IcmpType);
         }
@@ -217,7 +220,7 @@ public sealed partial class Sessionizer
     private unsafe void PrefetchEntry(int index)
     {
         if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
-        var p = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _entries[index]);
+        var p = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref At(index));
         for (var offset = 0; offset < sizeof(Entry); offset += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + offset);
     }
 
@@ -289,7 +292,7 @@ public sealed partial class Sessionizer
             Dropped++;
             return;
         }
-        ref var e = ref _entries[index];
+        ref var e = ref At(index);
         e.Referenced = true;
         if (!e.Dirty) _dirty++;
         ref var counts = ref srcIsLow ? ref e.FromLow : ref e.FromHigh;
@@ -372,6 +375,23 @@ public sealed partial class Sessionizer
     }
 
     /// <summary>
+    /// Gives the sampler the bytes of every session the next flush will hand out with traffic, so that it
+    /// can solve its threshold for this interval before deciding (<see cref="SessionSampler.Plan"/>).
+    /// </summary>
+    public void Measure(SessionSampler sampler)
+    {
+        foreach (var (early, ended) in _early)
+        {
+            if (!ended) sampler.Measure(early.TotalBytes);
+        }
+        for (var i = 0; i < _top; i++)
+        {
+            ref readonly var e = ref At(i);
+            if (e.Used && e.Dirty) sampler.Measure(e.FromLow.Bytes + e.FromHigh.Bytes);
+        }
+    }
+
+    /// <summary>
     /// A flush in parts, so that the owner can let records in between (and store what the visitor made
     /// without holding up the decoder): hands out at most <paramref name="most"/> sessions and returns
     /// true when the flush is complete. Sessions that begin between the parts wait for the next flush.
@@ -397,7 +417,7 @@ public sealed partial class Sessionizer
         while (_cursor > 0 && handed < most)
         {
             var i = --_cursor;
-            ref var e = ref _entries[i];
+            ref var e = ref At(i);
             if (!e.Used) continue;
             if (e.Dirty)
             {

@@ -199,7 +199,9 @@ public static class AgentCommand
     private static long MakeBatch(Sessionizer sessionizer, SessionExporter exporter, SessionRowWriter writer, Shipper shipper, long last)
     {
         var now = Ingest.Collector.NowMicros();
+        var seconds = Math.Max(1e-3, (now - last) / 1e6);
         writer.Time = now;
+        exporter.Plan([sessionizer], seconds);
         bool done;
         do
         {
@@ -208,7 +210,7 @@ public static class AgentCommand
             writer.Complete();
         }
         while (!done);
-        exporter.EndInterval(Math.Max(1e-3, (now - last) / 1e6));
+        exporter.EndInterval(seconds);
         shipper.Seal(now);
         return now;
     }
