@@ -14,6 +14,7 @@ declare -A packages=(
   [ovs-vsctl]=openvswitch-switch
   [iperf3]=iperf3
   [curl]=curl
+  [ping]=iputils-ping
   [ethtool]=ethtool
   [ip]=iproute2
   [python3]=python3

@@ -24,6 +24,7 @@ public static class Program
                     read a period of flow logs from a server's DescribeFlowLog API into one file
           sessions  stitch stored flows into bidirectional sessions and SessionEndpoints
           agent     on a compute node: sessions from the local switch, shipped to a collector every 2 s
+          taas      Tap-as-a-Service: mirror a port's packets to a monitoring port or a remote analyzer
           relay     carry UDP datagrams through a pipe as hex lines (sFlow over ssh)
           gen       generate reproducible synthetic sFlow, NetFlow v9 or IPFIX exports
           fields    list the canonical flow record fields
@@ -62,6 +63,8 @@ public static class Program
                 return Api.KeysCommand.Run(rest, Console.Out, Console.Error, Console.In);
             case "describe-flow-logs":
                 return Api.DescribeFlowLogsCommand.Run(rest, Console.Out, Console.Error);
+            case "taas":
+                return Taas.TaasCommand.Run(rest, Console.Out, Console.Error);
             case "gen":
                 return GenCommand.Run(rest, Console.Error);
             case "relay":

@@ -34,7 +34,8 @@ public sealed record Port(
     uint? IfIndex,
     Tags Tags,
     IReadOnlyList<string> SecurityGroups,
-    bool OfInterest = false);
+    bool OfInterest = false,
+    bool PortSecurityEnabled = true);
 
 public enum RuleDirection : byte { Ingress, Egress }
 

@@ -378,7 +378,7 @@ public static class InventoryFile
             foreach (var (node, field) in Items(root, "ports", "ports"))
             {
                 if (Mapping(node, field, "uuid", "account", "network", "mac", "ips", "vm", "node", "exporter", "interface", "ofport", "ifindex",
-                        "tags", "labels", "security_groups", "of_interest") is not { } m) continue;
+                        "tags", "labels", "security_groups", "of_interest", "port_security_enabled") is not { } m) continue;
                 var uuid = Text(m, node, field, "uuid", required: true);
                 var account = Text(m, node, field, "account", required: true);
                 CheckAccount(m, field, account, accounts);
@@ -432,6 +432,13 @@ public static class InventoryFile
                     case "true": ofInterest = true; break;
                     case var other: Error(m["of_interest"], $"{field}.of_interest", $"'{other}': expected true or false"); break;
                 }
+                var portSecurity = true;
+                switch (Text(m, node, field, "port_security_enabled", required: false))
+                {
+                    case null or "true": break;
+                    case "false": portSecurity = false; break;
+                    case var other: Error(m["port_security_enabled"], $"{field}.port_security_enabled", $"'{other}': expected true or false"); break;
+                }
                 var ofport = Number(m, node, field, "ofport", uint.MaxValue);
                 var ifindex = Number(m, node, field, "ifindex", uint.MaxValue);
                 if (uuid is null || account is null || network is null) continue;
@@ -441,7 +448,7 @@ public static class InventoryFile
                     continue;
                 }
                 ports.Add(new Port(uuid, account, network.Name, mac, ips, Text(m, node, field, "vm", false), Text(m, node, field, "node", false), exporter,
-                    Text(m, node, field, "interface", false), ofport, ifindex, tags, sgs, ofInterest));
+                    Text(m, node, field, "interface", false), ofport, ifindex, tags, sgs, ofInterest, portSecurity));
             }
             return ports;
         }

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Flowline.Api;
 using Flowline.Ingest;
 using Flowline.Storage.Embedded;
+using Flowline.Taas;
 
 namespace Flowline.Server;
 
@@ -118,9 +119,23 @@ public static class ServeCommand
             return 1;
         }
         var app = WebHost.Create(serve.Http, certificate, Math.Max(serve.MaxRequestBody, serve.MaxUploadBody));
+        TapState taps;
+        try
+        {
+            taps = new TapState(Path.Combine(options.DataDir, "taas.json"));
+        }
+        catch (InvalidDataException e)
+        {
+            stderr.WriteLine($"flowline serve: cannot start: the taps: {e.Message}");
+            collector.Dispose();
+            return 2;
+        }
+        var ports = TapPorts(collector.Enricher);
         ServeFaces.Map(app, collector, new RequestGuard(keys), new AuditLog(options.DataDir), apiOptions,
             collector.Inventory is { } watch ? new InventoryAccess(watch.Path, watch.Reload) : null,
-            collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, (body, agent) => IngestAgentBatch(sessions, body, agent), sessions.Anomalies.Events) : null);
+            collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, (body, agent) => IngestAgentBatch(sessions, body, agent), sessions.Anomalies.Events) : null,
+            new TaasAccess(taps, ports));
+        var tapDriver = new TapDriver(taps, serve.TaasOvsdb, ports, message => stderr.WriteLine($"flowline serve: {message}"));
         try
         {
             app.StartAsync().GetAwaiter().GetResult();
@@ -132,6 +147,7 @@ public static class ServeCommand
             return 1;
         }
         collector.Start();
+        tapDriver.Start();
 
         var stop = new ManualResetEventSlim();
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
@@ -162,6 +178,7 @@ public static class ServeCommand
         output.WriteLine("flowline serve: stopping");
         output.Flush();
         using (var httpStop = new CancellationTokenSource(TimeSpan.FromSeconds(2))) app.StopAsync(httpStop.Token).GetAwaiter().GetResult();
+        tapDriver.DisposeAsync().AsTask().GetAwaiter().GetResult();
         collector.Dispose();
         ((IDisposable)app).Dispose();
         if (collector.RecordsNotStored > 0)
@@ -170,6 +187,27 @@ public static class ServeCommand
             return 1;
         }
         return 0;
+    }
+
+    /// <summary>The inventory's ports as the tap face and driver need them (the inventory in force, looked up by uuid).</summary>
+    private static Func<string, TapPort?> TapPorts(Flowline.Enrichment.Enricher? enricher)
+    {
+        var gate = new Lock();
+        Flowline.Enrichment.Inventory? seen = null;
+        Dictionary<string, Flowline.Enrichment.Port> byId = [];
+        return id =>
+        {
+            if (enricher?.Inventory is not { } inventory) return null;
+            lock (gate)
+            {
+                if (!ReferenceEquals(inventory, seen))
+                {
+                    byId = inventory.Ports.GroupBy(p => p.Uuid, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
+                    seen = inventory;
+                }
+                return byId.TryGetValue(id, out var p) ? new TapPort(p.Uuid, p.Account, p.Interface, p.PortSecurityEnabled) : null;
+            }
+        };
     }
 
     /// <summary>An agent's batch: the compact format (session and flow rows) or seed 001's JSON (older agents).</summary>

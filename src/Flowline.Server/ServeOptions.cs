@@ -29,6 +29,8 @@ public sealed class ServeOptions
     public string? TlsCertificate { get; set; }
     /// <summary>The PEM private key of <see cref="TlsCertificate"/> when it is not in the certificate file.</summary>
     public string? TlsKey { get; set; }
+    /// <summary>The Open vSwitch database the tap driver programs (unix:PATH or tcp:HOST:PORT); null: taps are kept but not carried.</summary>
+    public string? TaasOvsdb { get; set; }
 }
 
 /// <summary>Reads serve's settings in order: defaults, the YAML file, FLOWLINE_* variables, flags; errors name where.</summary>

@@ -27,7 +27,7 @@ public sealed class ApiServer : IAsyncDisposable
     public WebApplication App => _app;
 
     public ApiServer(Action<EmbeddedStore>? fill = null, int failureLimit = 1000, Func<ApiServer, InventoryAccess>? inventory = null,
-        Func<ApiServer, Flowline.Realtime.RealtimeEngine>? realtime = null)
+        Func<ApiServer, Flowline.Realtime.RealtimeEngine>? realtime = null, Func<ApiServer, TaasAccess>? taas = null)
     {
         Store = new EmbeddedStore(Dir.FullName);
         fill?.Invoke(Store);
@@ -44,6 +44,7 @@ public sealed class ApiServer : IAsyncDisposable
         new ActionApi(Store, guard, Audit, options).Map(_app);
         new ApiV1(Store, guard, Audit, options, inventory?.Invoke(this)).Map(_app);
         if (realtime is not null) new TenantRealtimeApi(realtime(this)).Map(_app);
+        if (taas is not null) new TaasApi(taas(this), new AdminGrant(guard, Audit, options)).Map(_app);
         RoutePolicies.Verify(_app);
         _app.StartAsync().GetAwaiter().GetResult();
         Base = new Uri(_app.Urls.First());

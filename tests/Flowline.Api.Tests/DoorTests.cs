@@ -31,7 +31,8 @@ public sealed class DoorTests : IAsyncDisposable
         _app = WebHost.Create(new IPEndPoint(IPAddress.Loopback, 0));
         // Many refusals from one address in a row: the test is not a brute-force attempt.
         ServeFaces.Map(_app, _collector, new RequestGuard(keys, failureLimit: 1_000_000), new AuditLog(collectorOptions.DataDir), options, null,
-            new SessionAccess(_collector.Sessions!.Store, (body, agent) => _collector.Sessions!.Ingest(body, agent), null));
+            new SessionAccess(_collector.Sessions!.Store, (body, agent) => _collector.Sessions!.Ingest(body, agent), null),
+            new TaasAccess(new Flowline.Taas.TapState(null), _ => null));
         _app.StartAsync().GetAwaiter().GetResult();
         return (_app, keys, new Uri(_app.Urls.First()));
     }
@@ -79,7 +80,7 @@ public sealed class DoorTests : IAsyncDisposable
             var policy = RoutePolicies.Table[route];
             var path = PathOf(pattern);
             // sFlow-RT's face holds every tenant's live traffic: operators only, whatever the table says.
-            if (!pattern.StartsWith("/api/", StringComparison.Ordinal) && !pattern.StartsWith("/analytics/", StringComparison.Ordinal)
+            if (!pattern.StartsWith("/api/", StringComparison.Ordinal) && !pattern.StartsWith("/analytics/", StringComparison.Ordinal) && !pattern.StartsWith("/v2.0/", StringComparison.Ordinal)
                 && pattern is not ("/" or "/healthz" or "/metrics"))
             {
                 Assert.True(policy.Door == Door.Admin, $"{route} is on the sFlow-RT face but declares {policy.Name}");

@@ -52,9 +52,10 @@ public sealed partial class ArchitectureTests
             ["Sessions"] = ["Records"],
             ["Realtime"] = ["Records", "Enrichment", "Query"],
             ["Ingest"] = ["Records", "Wire", "Query", "Enrichment", "Sessions", "Realtime"],
-            ["Api"] = ["Records", "Wire", "Query", "Enrichment", "Sessions", "Realtime", "Ingest"],
-            ["Server"] = ["Api", "Ingest", "Storage", "Records", "Wire", "Query", "Enrichment", "Sessions", "Realtime"],
-            ["Cli"] = ["Server", "Api", "Ingest", "Storage", "Records", "Wire", "Query", "Enrichment", "Sessions", "Realtime"],
+            ["Taas"] = ["Records", "Wire"],
+            ["Api"] = ["Records", "Wire", "Query", "Enrichment", "Sessions", "Realtime", "Ingest", "Taas"],
+            ["Server"] = ["Api", "Ingest", "Storage", "Records", "Wire", "Query", "Enrichment", "Sessions", "Realtime", "Taas"],
+            ["Cli"] = ["Server", "Api", "Ingest", "Storage", "Records", "Wire", "Query", "Enrichment", "Sessions", "Realtime", "Taas"],
         };
         Assert.Equal(allowed.Keys.Order(), projects.Keys.Order());
         foreach (var (name, (references, _)) in projects)

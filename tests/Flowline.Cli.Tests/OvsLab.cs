@@ -59,10 +59,44 @@ public sealed class OvsLab : IDisposable
     public Host B { get; } = null!;
 
     /// <summary>The database socket; ovs-vsctl and `flowline ovs` find it through OVS_RUNDIR.</summary>
-    private string Socket => Path.Combine(_dir.FullName, "db.sock");
+    public string Socket => Path.Combine(_dir.FullName, "db.sock");
+
+    /// <summary>Stops ovs-vswitchd and starts it again (the database keeps its rows; the datapath is built anew).</summary>
+    public void RestartVswitchd()
+    {
+        Run(FlowlineProcess.Tool("ovs-appctl"), "-t", "ovs-vswitchd", "exit");
+        Run(FlowlineProcess.Tool("ovs-vswitchd"), $"unix:{Socket}", "--pidfile", "--detach",
+            $"--log-file={Path.Combine(_dir.FullName, "ovs-vswitchd.log")}");
+    }
+
+    /// <summary>Runs a command in the root namespace with the lab's OVS environment; its output, or an exception naming the failure.</summary>
+    public string Root(string file, params string[] args) => Run(FlowlineProcess.Tool(file), args);
+
+    /// <summary>Adds a namespace joined to the root namespace by a veth pair (no bridge): its end inside gets <paramref name="address"/>; the outside end's name is returned with the host.</summary>
+    public Host AddPlainHost(string name, string address)
+    {
+        var ns = $"fl{_id}{name}";
+        string outside = ns + "0", inside = ns + "1";
+        var ip = FlowlineProcess.Tool("ip");
+        Run(ip, "netns", "add", ns);
+        _namespaces.Add(ns);
+        Run(ip, "link", "add", outside, "type", "veth", "peer", "name", inside, "netns", ns);
+        Run(ip, "link", "set", outside, "up");
+        Run(FlowlineProcess.Tool("ethtool"), "-K", outside, "tx", "off", "tso", "off", "gso", "off", "gro", "off");
+        Run(ip, "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+        Run(ip, "netns", "exec", ns, "ip", "link", "set", inside, "up");
+        Run(ip, "netns", "exec", ns, "ip", "addr", "add", address, "dev", inside);
+        Run(ip, "netns", "exec", ns, FlowlineProcess.Tool("ethtool"), "-K", inside, "tx", "off", "tso", "off", "gso", "off", "gro", "off");
+        var mac = Run(ip, "netns", "exec", ns, "cat", $"/sys/class/net/{inside}/address").Trim();
+        return new Host(ns, address.Split('/')[0], outside, 0, 0, mac);
+    }
 
     /// <summary>A host: its namespace, address, and the bridge port its veth pair forms (name, OpenFlow port, ifindex, the host's MAC).</summary>
-    public sealed record Host(string Namespace, string Address, string Port = "", uint OfPort = 0, uint IfIndex = 0, string Mac = "");
+    public sealed record Host(string Namespace, string Address, string Port = "", uint OfPort = 0, uint IfIndex = 0, string Mac = "")
+    {
+        /// <summary>The host's own end of its veth pair, inside its namespace.</summary>
+        public string Inside => Namespace + "1";
+    }
 
     public string Ofctl(params string[] args) => Run(FlowlineProcess.Tool("ovs-ofctl"), args);
 

@@ -77,6 +77,33 @@ public static class RoutePolicies
         ["GET /forwarding/{name}/json"] = AccessPolicy.RealtimeRead,
         ["PUT /forwarding/{name}/json"] = AccessPolicy.RealtimeWrite,
         ["DELETE /forwarding/{name}/json"] = AccessPolicy.RealtimeWrite,
+
+        // Neutron TaaS (seed 004): a key acts on its own account's taps and ports; another account only with an admin key and the password (audited).
+        ["GET /v2.0/taas/tap_services"] = AccessPolicy.Tenant,
+        ["POST /v2.0/taas/tap_services"] = AccessPolicy.Tenant,
+        ["GET /v2.0/taas/tap_services/{id}"] = AccessPolicy.Tenant,
+        ["PUT /v2.0/taas/tap_services/{id}"] = AccessPolicy.Tenant,
+        ["DELETE /v2.0/taas/tap_services/{id}"] = AccessPolicy.Tenant,
+        ["GET /v2.0/taas/tap-services"] = AccessPolicy.Tenant,
+        ["POST /v2.0/taas/tap-services"] = AccessPolicy.Tenant,
+        ["GET /v2.0/taas/tap-services/{id}"] = AccessPolicy.Tenant,
+        ["PUT /v2.0/taas/tap-services/{id}"] = AccessPolicy.Tenant,
+        ["DELETE /v2.0/taas/tap-services/{id}"] = AccessPolicy.Tenant,
+        ["GET /v2.0/taas/tap_flows"] = AccessPolicy.Tenant,
+        ["POST /v2.0/taas/tap_flows"] = AccessPolicy.Tenant,
+        ["GET /v2.0/taas/tap_flows/{id}"] = AccessPolicy.Tenant,
+        ["PUT /v2.0/taas/tap_flows/{id}"] = AccessPolicy.Tenant,
+        ["DELETE /v2.0/taas/tap_flows/{id}"] = AccessPolicy.Tenant,
+        ["GET /v2.0/taas/tap-flows"] = AccessPolicy.Tenant,
+        ["POST /v2.0/taas/tap-flows"] = AccessPolicy.Tenant,
+        ["GET /v2.0/taas/tap-flows/{id}"] = AccessPolicy.Tenant,
+        ["PUT /v2.0/taas/tap-flows/{id}"] = AccessPolicy.Tenant,
+        ["DELETE /v2.0/taas/tap-flows/{id}"] = AccessPolicy.Tenant,
+        ["GET /v2.0/taas/tap_mirrors"] = AccessPolicy.Tenant,
+        ["POST /v2.0/taas/tap_mirrors"] = AccessPolicy.Tenant,
+        ["GET /v2.0/taas/tap_mirrors/{id}"] = AccessPolicy.Tenant,
+        ["PUT /v2.0/taas/tap_mirrors/{id}"] = AccessPolicy.Tenant,
+        ["DELETE /v2.0/taas/tap_mirrors/{id}"] = AccessPolicy.Tenant,
     };
 
     /// <summary>The "METHOD /pattern" of each mapped route and method.</summary>

@@ -4,13 +4,13 @@ namespace Flowline.Api;
 
 /// <summary>
 /// Every face of `flowline serve` on one web application, behind one <see cref="DoorKeeper"/>: self-metrics,
-/// DescribeFlowLog, /api/v1 (with tenants' own real-time analytics), Contrail analytics and sFlow-RT's API.
+/// DescribeFlowLog, /api/v1 (with tenants' own real-time analytics), Contrail analytics, sFlow-RT's API and Neutron TaaS.
 /// Refuses to build when a route declares no access policy.
 /// </summary>
 public static class ServeFaces
 {
     public static void Map(WebApplication app, Ingest.Collector collector, RequestGuard guard, AuditLog audit, ApiOptions options,
-        InventoryAccess? inventory, SessionAccess? sessions)
+        InventoryAccess? inventory, SessionAccess? sessions, TaasAccess? taas = null)
     {
         Doors(app, guard, options);
         SelfMetrics.Map(app, collector);
@@ -18,6 +18,7 @@ public static class ServeFaces
         new ApiV1(collector.Store, guard, audit, options, inventory, sessions).Map(app);
         new TenantRealtimeApi(collector.Realtime).Map(app);
         SflowRtApi.Map(app, collector);
+        if (taas is not null) new TaasApi(taas, new AdminGrant(guard, audit, options)).Map(app);
         RoutePolicies.Verify(app);
     }
 

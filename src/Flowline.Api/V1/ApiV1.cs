@@ -16,7 +16,7 @@ namespace Flowline.Api;
 public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, ApiOptions options, InventoryAccess? inventory = null,
     SessionAccess? sessions = null)
 {
-    public const string AdminPasswordHeader = "X-Flowline-Admin-Password";
+    public const string AdminPasswordHeader = AdminGrant.PasswordHeader;
     public const string DefaultFields = "start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets,account,vmi,vmi_direction,action";
     /// <summary>The largest page of flows (held sorted while the store is read), and the most groups one query returns.</summary>
     public const int MaxPage = 100_000;
@@ -76,22 +76,9 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
     /// </summary>
     private async Task<bool> Admitted(HttpContext context, AccessKey key, string what, string target, string tenantRefusal, string doing)
     {
-        var from = context.Connection.RemoteIpAddress;
-        var password = context.Request.Headers[AdminPasswordHeader].ToString();
-        ApiError? refusal = null;
-        if (!key.Admin) refusal = new ApiError(403, "UnauthorizedOperation", $"the access key {key.Id} belongs to {key.Account} and {tenantRefusal}");
-        else if (options.AdminPassword is null) refusal = new ApiError(403, "UnauthorizedOperation", $"{doing} needs the admin password, and this server has none configured (admin_password_hash)");
-        else if (password.Length == 0) refusal = new ApiError(403, "UnauthorizedOperation", $"{doing} with an admin key needs the admin password in {AdminPasswordHeader}");
-        else if (!options.AdminPassword.Verify(password)) refusal = new ApiError(403, "UnauthorizedOperation", "the admin password is wrong");
-        if (refusal is not null)
-        {
-            guard.Fail(from);
-            audit.Write(new AuditEntry(guard.Now, what, key.Id, key.Account, target, "denied", from?.ToString() ?? "", refusal.Message));
-            await Error(context, refusal);
-            return false;
-        }
-        audit.Write(new AuditEntry(guard.Now, what, key.Id, key.Account, target, "granted", from?.ToString() ?? "", context.Request.Method + " " + context.Request.Path + context.Request.QueryString));
-        return true;
+        if (new AdminGrant(guard, audit, options).Check(context, key, what, target, tenantRefusal, doing) is not { } refusal) return true;
+        await Error(context, refusal);
+        return false;
     }
 
     /// <summary>The account filter of a scope (null: every account), ANDed with the caller's filter text.</summary>

@@ -110,38 +110,17 @@ internal static partial class DescribeFlowLogsCommand
             format ??= output.EndsWith(".ndjson", StringComparison.OrdinalIgnoreCase) ? "ndjson" : "json";
             if (format is not ("json" or "ndjson")) throw new ArgumentException($"--format {format}: expected json or ndjson");
 
-            var env = Credentials(openrc);
-            var keyId = env("FLOWLINE_ACCESS_KEY", "ACCESS_KEY") ?? throw new ArgumentException("no access key: set FLOWLINE_ACCESS_KEY (or use --openrc FILE)");
-            var secret = env("FLOWLINE_SECRET_KEY", "SECRET_KEY") ?? throw new ArgumentException("no secret key: set FLOWLINE_SECRET_KEY (or use --openrc FILE)");
-            var adminPassword = env("FLOWLINE_ADMIN_PASSWORD", "VPC_FLOW_LOGS_ADMIN_PASS");
-            endpoint ??= env("FLOWLINE_URL", "VPC_URL") ?? "http://127.0.0.1:8008";
-            if (!Uri.TryCreate(endpoint.TrimEnd('/'), UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
-            {
-                throw new ArgumentException($"--endpoint '{endpoint}' is not an http(s) URL");
-            }
-
+            var connection = ApiConnection.From(endpoint, openrc, caCert);
+            var env = ApiConnection.Credentials(openrc);
             var windows = new List<Window>();
             for (var t = start; t < end; t = t.AddMinutes(windowMinutes))
             {
                 var to = t.AddMinutes(windowMinutes);
                 windows.Add(new Window(t, to < end ? to : end));
             }
-            caCert ??= env("FLOWLINE_CA_CERT", "FLOWLINE_CA_CERT");
-            System.Security.Cryptography.X509Certificates.X509Certificate2? trusted = null;
-            if (caCert is { Length: > 0 })
-            {
-                try
-                {
-                    trusted = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(caCert));
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
-                {
-                    throw new ArgumentException($"--ca-cert {caCert}: not a readable PEM certificate ({e.Message})");
-                }
-            }
             // -s and -e are read in --zone; requests are written in the server's zone, whatever the user's.
             serverZone ??= env("FLOWLINE_JCS_TIME_ZONE", "FLOWLINE_JCS_TIME_ZONE") is { } z ? ApiOptions.ParseZone(z) : ApiOptions.Ist;
-            var call = new Call(baseUri, keyId, secret, adminPassword, account, direction, serverZone, trusted);
+            var call = new Call(connection.Base, connection.KeyId, connection.Secret, connection.AdminPassword, account, direction, serverZone, connection.Trusted);
             return Fetch(call, windows, output, format, parallel, retries, quiet, stderr, start, end);
         }
         catch (ArgumentException e)
@@ -159,49 +138,7 @@ internal static partial class DescribeFlowLogsCommand
     private sealed record Call(Uri Base, string KeyId, string Secret, string? AdminPassword, string? Account, string? Direction, TimeZoneInfo Zone,
         System.Security.Cryptography.X509Certificates.X509Certificate2? Trusted);
 
-    /// <summary>A client that, given a certificate to trust, accepts a server chain ending in it (and nothing else).</summary>
-    private static HttpClient Client(Call call)
-    {
-        var handler = new SocketsHttpHandler();
-        if (call.Trusted is { } root)
-        {
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-            {
-                if (certificate is null || (errors & System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
-                using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
-                chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(root);
-                chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
-                return chain.Build(new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate));
-            };
-        }
-        return new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(5) };
-    }
-
-    /// <summary>Looks a credential up in the environment, then in the openrc file, by its Flowline name and then the JCS client's.</summary>
-    private static Func<string, string, string?> Credentials(string? openrc)
-    {
-        var file = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (openrc is not null)
-        {
-            if (!File.Exists(openrc)) throw new ArgumentException($"--openrc {openrc}: no such file");
-            foreach (var raw in File.ReadAllLines(openrc))
-            {
-                var line = raw.Trim();
-                if (line.StartsWith("export ", StringComparison.Ordinal)) line = line[7..].Trim();
-                var eq = line.IndexOf('=', StringComparison.Ordinal);
-                if (line.StartsWith('#') || eq <= 0) continue;
-                var value = line[(eq + 1)..].Trim();
-                if (value.Length >= 2 && value[0] is '"' or '\'' && value[^1] == value[0]) value = value[1..^1];
-                file[line[..eq].Trim()] = value;
-            }
-        }
-        return (name, jcsName) =>
-            Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v
-            : file.TryGetValue(name, out var f) ? f
-            : Environment.GetEnvironmentVariable(jcsName) is { Length: > 0 } j ? j
-            : file.GetValueOrDefault(jcsName);
-    }
+    private static HttpClient Client(Call call) => new ApiConnection(call.Base, call.KeyId, call.Secret, call.AdminPassword, call.Trusted).Client();
 
     private static int Fetch(Call call, List<Window> windows, string output, string format, int parallel, int retries, bool quiet, TextWriter stderr,
         DateTimeOffset start, DateTimeOffset end)

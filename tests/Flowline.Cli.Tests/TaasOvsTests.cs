@@ -1,0 +1,234 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Flowline.Api;
+using Xunit.Abstractions;
+
+namespace Flowline.Cli.Tests;
+
+/// <summary>
+/// Tap-as-a-Service on a real Open vSwitch (seed 004's workflow, seed 002's RSPAN): VM1, VM2 and VM3 on one
+/// bridge and a monitoring VM whose port has port security off. The frames tcpdump sees on the monitoring
+/// VM are compared one by one with those seen on VM1's own interface; GRE and ERSPAN copies are captured in
+/// a remote namespace and their inner frames compared the same way. Then the driver's clean-up and
+/// reconciliation: DELETE leaves nothing behind, a mirror removed by hand or lost with ovs-vswitchd comes
+/// back, and a restart of serve keeps the taps.
+/// </summary>
+public sealed class TaasOvsTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-taas-");
+    private const string Vm1 = "11111111-1111-4111-8111-111111111111", Vm2 = "22222222-2222-4222-8222-222222222222",
+        Vm3 = "33333333-3333-4333-8333-333333333333", Monitor = "44444444-4444-4444-8444-444444444444";
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private sealed class Lab : IDisposable
+    {
+        public required OvsLab Ovs { get; init; }
+        public required OvsLab.Host A { get; init; }
+        public required OvsLab.Host B { get; init; }
+        public required OvsLab.Host C { get; init; }
+        public required OvsLab.Host M { get; init; }
+        public required string DataDir { get; init; }
+        public required string Inventory { get; init; }
+        public required AccessKey Key { get; init; }
+        public ServeProcess Serve { get; set; } = null!;
+
+        public void Dispose()
+        {
+            Serve?.Dispose();
+            Ovs.Dispose();
+        }
+    }
+
+    private Lab Start()
+    {
+        var ovs = new OvsLab(twoHosts: false);
+        try
+        {
+            var a = ovs.AddHost("a", "10.77.0.1");
+            var b = ovs.AddHost("b", "10.77.0.2");
+            var c = ovs.AddHost("c", "10.77.0.3");
+            var m = ovs.AddHost("m", "10.77.0.9");
+            foreach (var h in new[] { a, b, c, m })
+            {
+                // No IPv6 chatter (router solicitations, MLD) in the captures.
+                ovs.In(h, TimeSpan.FromSeconds(20), FlowlineProcess.Tool("sysctl"), "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1");
+            }
+            var inventory = Path.Combine(_dir.FullName, "inventory.yaml");
+            File.WriteAllText(inventory, $$"""
+                accounts: [{id: acc-a, name: A}]
+                networks:
+                  - {name: "default-domain:a:net", account: acc-a, subnets: [10.77.0.0/24]}
+                ports:
+                  - {uuid: {{Vm1}}, account: acc-a, network: "default-domain:a:net", mac: "{{a.Mac}}", ips: [10.77.0.1], interface: {{a.Port}}}
+                  - {uuid: {{Vm2}}, account: acc-a, network: "default-domain:a:net", mac: "{{b.Mac}}", ips: [10.77.0.2], interface: {{b.Port}}}
+                  - {uuid: {{Vm3}}, account: acc-a, network: "default-domain:a:net", mac: "{{c.Mac}}", ips: [10.77.0.3], interface: {{c.Port}}}
+                  - {uuid: {{Monitor}}, account: acc-a, network: "default-domain:a:net", mac: "{{m.Mac}}", ips: [10.77.0.9], interface: {{m.Port}}, port_security_enabled: false}
+                """);
+            var data = Path.Combine(_dir.FullName, "data");
+            Directory.CreateDirectory(data);
+            var key = KeyStore.Open(data).Create("acc-a", admin: false);
+            var lab = new Lab { Ovs = ovs, A = a, B = b, C = c, M = m, DataDir = data, Inventory = inventory, Key = key };
+            lab.Serve = StartServe(lab);
+            return lab;
+        }
+        catch
+        {
+            ovs.Dispose();
+            throw;
+        }
+    }
+
+    private static ServeProcess StartServe(Lab lab) => new(lab.DataDir, "--inventory", lab.Inventory, "--taas-ovsdb", "unix:" + lab.Ovs.Socket);
+
+    private static JsonElement Call(Lab lab, HttpMethod method, string path, string? json, int expect)
+    {
+        var (status, body) = Rest.Send(method, lab.Serve.Url + path, json, lab.Key);
+        Assert.True(status == expect, $"{method} {path}: {status} {body}");
+        return body.Length == 0 ? default : JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    private static string Create(Lab lab, string kind, string json) =>
+        Call(lab, HttpMethod.Post, $"/v2.0/taas/{kind}s", json, 201).GetProperty(kind).GetProperty("id").GetString()!;
+
+    /// <summary>Waits until the resource's status is ACTIVE (failing at once on ERROR, with its reason).</summary>
+    private static void Active(Lab lab, string kind, string id)
+    {
+        var last = "";
+        ServeProcess.WaitFor(() =>
+        {
+            var r = Call(lab, HttpMethod.Get, $"/v2.0/taas/{kind}s/{id}", null, 200).GetProperty(kind);
+            last = r.ToString();
+            Assert.True(r.GetProperty("status").GetString() != "ERROR", $"{kind} {id}: {r}\n{lab.Serve.Errors}");
+            return r.GetProperty("status").GetString() == "ACTIVE";
+        }, $"{kind} {id} ACTIVE (last: {last})", 60);
+    }
+
+    /// <summary>Captures on an interface in a namespace while <paramref name="traffic"/> runs; the frames.</summary>
+    /// <remarks>IPv4 and ARP only: the root namespace's ends of the veth pairs send IPv6 router solicitations at times of their own.</remarks>
+    private List<byte[]> Capture(Lab lab, OvsLab.Host host, string iface, Action traffic, string filter = "ip or arp")
+    {
+        var file = Path.Combine(_dir.FullName, $"{host.Namespace}-{Guid.NewGuid():N}.pcap");
+        var args = new List<string> { "-i", iface, "-U", "-n", "-w", file };
+        if (filter.Length > 0) args.Add(filter);
+        var tcpdump = lab.Ovs.StartIn(host, _dir.FullName, FlowlineProcess.Tool("tcpdump"), [.. args]);
+        ServeProcess.WaitFor(() => File.Exists(file) && new FileInfo(file).Length >= 24, $"tcpdump on {iface} started");
+        Thread.Sleep(500);
+        traffic();
+        Thread.Sleep(1500);
+        Process.Start(FlowlineProcess.Tool("kill"), ["-INT", tcpdump.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        tcpdump.WaitForExit(10_000);
+        return Frames(File.ReadAllBytes(file));
+    }
+
+    /// <summary>The frames of a pcap file (either byte order).</summary>
+    private static List<byte[]> Frames(byte[] pcap)
+    {
+        var frames = new List<byte[]>();
+        if (pcap.Length < 24) return frames;
+        var swapped = BitConverter.ToUInt32(pcap, 0) is 0xd4c3b2a1 or 0x4d3cb2a1;
+        uint U32(int at) => swapped ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(pcap.AsSpan(at)) : BitConverter.ToUInt32(pcap, at);
+        for (var at = 24; at + 16 <= pcap.Length;)
+        {
+            var length = (int)U32(at + 8);
+            if (at + 16 + length > pcap.Length) break;
+            frames.Add(pcap.AsSpan(at + 16, length).ToArray());
+            at += 16 + length;
+        }
+        return frames;
+    }
+
+    /// <summary>VM1 pings VM2 and fetches a page from VM2's web server; VM2 pings VM3 (VM1's port sees none of that but its broadcasts).</summary>
+    private static void Traffic(Lab lab)
+    {
+        var ping = lab.Ovs.In(lab.A, TimeSpan.FromSeconds(30), FlowlineProcess.Tool("ping"), "-c", "3", "-i", "0.2", lab.B.Address);
+        Assert.True(ping.ExitCode == 0, ping.Stdout + ping.Stderr);
+        var curl = lab.Ovs.In(lab.A, TimeSpan.FromMinutes(1), FlowlineProcess.Tool("curl"), "-s", "-o", "/dev/null", "--retry", "20", "--retry-connrefused",
+            "--retry-delay", "1", "-w", "%{http_code}", $"http://{lab.B.Address}:8080/");
+        Assert.True(curl.ExitCode == 0 && curl.Stdout == "200", curl.Stdout + curl.Stderr);
+        var other = lab.Ovs.In(lab.B, TimeSpan.FromSeconds(30), FlowlineProcess.Tool("ping"), "-c", "3", "-i", "0.2", lab.C.Address);
+        Assert.True(other.ExitCode == 0, other.Stdout + other.Stderr);
+    }
+
+    private static string Hex(byte[] frame) => Convert.ToHexString(frame);
+
+    private static byte[] Mac(string mac) => Convert.FromHexString(mac.Replace(":", ""));
+
+    /// <summary>The frames VM1 sent (its MAC as the source) and the frames delivered to it (the others its interface saw).</summary>
+    private static (List<string> Sent, List<string> Received) Split(Lab lab, List<byte[]> frames)
+    {
+        var mac = Mac(lab.A.Mac);
+        var sent = frames.Where(f => f.AsSpan(6, 6).SequenceEqual(mac)).Select(Hex).ToList();
+        var received = frames.Where(f => !f.AsSpan(6, 6).SequenceEqual(mac)).Select(Hex).ToList();
+        return (sent, received);
+    }
+
+    private void SameFrames(IEnumerable<string> expected, IEnumerable<string> actual, string what)
+    {
+        var e = expected.Order(StringComparer.Ordinal).ToList();
+        var a = actual.Order(StringComparer.Ordinal).ToList();
+        output.WriteLine($"{what}: {e.Count} expected, {a.Count} captured");
+        Assert.True(e.Count > 0, $"{what}: no frames to compare");
+        Assert.Equal(e, a);
+    }
+
+    [Fact]
+    public void A_tap_flow_copies_exactly_vm1s_frames_to_the_monitoring_port_in_each_direction_and_the_driver_cleans_up_and_reconciles()
+    {
+        using var lab = Start();
+        lab.Ovs.StartIn(lab.B, _dir.FullName, FlowlineProcess.Tool("python3"), "-m", "http.server", "8080", "--bind", lab.B.Address);
+        var service = Create(lab, "tap_service", $$$"""{"tap_service": {"name": "mon", "port_id": "{{{Monitor}}}"}}""");
+        Active(lab, "tap_service", service);
+
+        foreach (var direction in new[] { "BOTH", "IN", "OUT" })
+        {
+            var flow = Create(lab, "tap_flow", $$$"""{"tap_flow": {"name": "vm1", "tap_service_id": "{{{service}}}", "source_port": "{{{Vm1}}}", "direction": "{{{direction}}}"}}""");
+            Active(lab, "tap_flow", flow);
+            List<byte[]> seen = [];
+            var copies = Capture(lab, lab.M, lab.M.Inside, () => seen = Capture(lab, lab.A, lab.A.Inside, () => Traffic(lab)));
+            var (sent, received) = Split(lab, seen);
+            var expected = direction switch { "BOTH" => sent.Concat(received), "IN" => received, _ => sent };
+            // The monitoring VM's own frames (none: it sends nothing) aside, it sees exactly VM1's.
+            SameFrames(expected, copies.Select(Hex), $"direction {direction}");
+            if (direction == "BOTH")
+            {
+                // None of VM2's conversation with VM3 but what VM1's port saw (ARP broadcasts).
+                var vm2ToVm3 = copies.Count(f => f.Length > 33 && f.AsSpan(26, 4).SequenceEqual(new byte[] { 10, 77, 0, 2 }) && f.AsSpan(30, 4).SequenceEqual(new byte[] { 10, 77, 0, 3 }));
+                Assert.Equal(0, vm2ToVm3);
+                Assert.Contains(copies, f => f.Length > 33 && f[23] == 6); // the curl's TCP
+                Assert.Contains(copies, f => f.Length > 33 && f[23] == 1); // the ping's ICMP
+            }
+            Call(lab, HttpMethod.Delete, "/v2.0/taas/tap_flows/" + flow, null, 204);
+        }
+
+        // Clean-up: with the tap flows gone, nothing Flowline made is left on the switch.
+        ServeProcess.WaitFor(() => lab.Ovs.Vsctl("--bare", "--columns=_uuid", "list", "mirror").Trim().Length == 0, "no mirror left after the tap flows were deleted");
+
+        // Reconcile: a mirror removed by hand, and ovs-vswitchd restarted, are back within 10 s; a restart of serve keeps the tap.
+        var again = Create(lab, "tap_flow", $$$"""{"tap_flow": {"tap_service_id": "{{{service}}}", "source_port": "{{{Vm1}}}", "direction": "BOTH"}}""");
+        Active(lab, "tap_flow", again);
+        lab.Ovs.Vsctl("clear", "bridge", lab.Ovs.Bridge, "mirrors");
+        var clock = Stopwatch.StartNew();
+        ServeProcess.WaitFor(() => lab.Ovs.Vsctl("--bare", "--columns=name", "list", "mirror").Contains("flowline-", StringComparison.Ordinal), "the mirror back after its removal by hand", 10);
+        output.WriteLine($"mirror back {clock.Elapsed.TotalSeconds:0.0} s after its removal by hand");
+        lab.Ovs.RestartVswitchd();
+        clock.Restart();
+        ServeProcess.WaitFor(() => lab.Ovs.Vsctl("--bare", "--columns=name", "list", "mirror").Contains("flowline-", StringComparison.Ordinal), "the mirror after ovs-vswitchd restarted", 10);
+        output.WriteLine($"mirror present {clock.Elapsed.TotalSeconds:0.0} s after ovs-vswitchd restarted");
+        lab.Serve.Dispose();
+        lab.Ovs.Vsctl("clear", "bridge", lab.Ovs.Bridge, "mirrors");
+        lab.Serve = StartServe(lab);
+        ServeProcess.WaitFor(() => lab.Ovs.Vsctl("--bare", "--columns=name", "list", "mirror").Contains("flowline-", StringComparison.Ordinal), "the mirror made again by the restarted serve", 20);
+        Active(lab, "tap_flow", again);
+        List<byte[]> vm1 = [];
+        var after = Capture(lab, lab.M, lab.M.Inside, () => vm1 = Capture(lab, lab.A, lab.A.Inside, () => Traffic(lab)));
+        SameFrames(vm1.Select(Hex), after.Select(Hex), "after a restart of serve");
+
+        // DELETE of the tap service takes its flow, and the mirror, with it; Flowline's rows only were touched.
+        lab.Ovs.Vsctl("--", "--id=@p", "get", "port", lab.B.Port, "--", "--id=@m", "create", "mirror", "name=hand-made", "select-src-port=@p",
+            "--", "add", "bridge", lab.Ovs.Bridge, "mirrors", "@m");
+        Call(lab, HttpMethod.Delete, "/v2.0/taas/tap_services/" + service, null, 204);
+        ServeProcess.WaitFor(() => !lab.Ovs.Vsctl("--bare", "--columns=name", "list", "mirror").Contains("flowline-", StringComparison.Ordinal), "the mirror gone with its tap service");
+        Assert.Contains("hand-made", lab.Ovs.Vsctl("--bare", "--columns=name", "list", "mirror"), StringComparison.Ordinal);
+    }
+}
