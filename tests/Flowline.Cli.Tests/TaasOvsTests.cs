@@ -231,4 +231,74 @@ public sealed class TaasOvsTests(ITestOutputHelper output) : IDisposable
         ServeProcess.WaitFor(() => !lab.Ovs.Vsctl("--bare", "--columns=name", "list", "mirror").Contains("flowline-", StringComparison.Ordinal), "the mirror gone with its tap service");
         Assert.Contains("hand-made", lab.Ovs.Vsctl("--bare", "--columns=name", "list", "mirror"), StringComparison.Ordinal);
     }
+
+    /// <summary>The inner frame of a GRE (key) or ERSPAN type II copy, with its key or session id; null for other packets.</summary>
+    private static (long Id, byte[] Inner)? Decapsulate(byte[] frame, bool erspan)
+    {
+        if (frame.Length < 34 || frame[12] != 0x08 || frame[13] != 0x00 || frame[23] != 47) return null;
+        var gre = 14 + (frame[14] & 0x0F) * 4;
+        var flags = frame[gre] << 8 | frame[gre + 1];
+        var protocol = frame[gre + 2] << 8 | frame[gre + 3];
+        var at = gre + 4 + ((flags & 0x8000) != 0 ? 4 : 0);
+        long key = -1;
+        if ((flags & 0x2000) != 0)
+        {
+            key = (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(at));
+            at += 4;
+        }
+        if ((flags & 0x1000) != 0) at += 4; // sequence number
+        if (!erspan) return protocol == 0x6558 && key >= 0 ? (key, frame[at..]) : null;
+        if (protocol != 0x88BE) return null;
+        // ERSPAN type II: version 1, then the session id in the low 10 bits of the second 16-bit word.
+        Assert.Equal(1, frame[at] >> 4);
+        var session = (frame[at + 2] << 8 | frame[at + 3]) & 0x3FF;
+        return (session, frame[(at + 8)..]);
+    }
+
+    [Theory]
+    [InlineData("gre", 101, 102)]
+    [InlineData("erspanv1", 201, 202)]
+    public void A_tap_mirror_sends_vm1s_frames_to_a_remote_analyzer_in_gre_or_erspan(string type, int inKey, int outKey)
+    {
+        using var lab = Start();
+        lab.Ovs.StartIn(lab.B, _dir.FullName, FlowlineProcess.Tool("python3"), "-m", "http.server", "8080", "--bind", lab.B.Address);
+        // The analyzer: a namespace behind a second bridge whose own port has an address, the underlay of Open vSwitch's userspace tunnels.
+        var underlay = "flu" + lab.Ovs.Bridge[3..];
+        lab.Ovs.Vsctl("add-br", underlay, "--", "set", "bridge", underlay, "datapath_type=netdev");
+        ServeProcess.WaitFor(() => Directory.Exists($"/sys/class/net/{underlay}"), $"the bridge device {underlay}", 90);
+        var analyzer = lab.Ovs.AddPlainHost("r", "192.168.77.2/24");
+        lab.Ovs.Vsctl("add-port", underlay, analyzer.Port);
+        foreach (var (where, dev) in new[] { ((OvsLab.Host?)null, analyzer.Port), (analyzer, analyzer.Inside) })
+        {
+            if (where is null) lab.Ovs.Root("ip", "link", "set", dev, "mtu", "9000");
+            else lab.Ovs.In(where, TimeSpan.FromSeconds(10), FlowlineProcess.Tool("ip"), "link", "set", dev, "mtu", "9000");
+        }
+        lab.Ovs.Root("ip", "addr", "add", "192.168.77.1/24", "dev", underlay);
+        lab.Ovs.Root("ip", "link", "set", underlay, "up", "mtu", "9000");
+        // Open vSwitch learns the analyzer's MAC from this exchange (its tunnel ARP cache).
+        ServeProcess.WaitFor(() => FlowlineProcess.Run(FlowlineProcess.StartInfo(FlowlineProcess.Tool("ping"), "-c", "1", "-W", "1", "192.168.77.2")).ExitCode == 0, "the analyzer reachable on the underlay", 30);
+
+        var mirror = Create(lab, "tap_mirror", $$$$"""{"tap_mirror": {"name": "to-analyzer", "port_id": "{{{{Vm1}}}}", "mirror_type": "{{{{type}}}}", "remote_ip": "192.168.77.2", "directions": {"IN": {{{{inKey}}}}, "OUT": {{{{outKey}}}}}}}""");
+        Active(lab, "tap_mirror", mirror);
+        var tunnels = lab.Ovs.Vsctl("--bare", "--columns=name,type,options", "list", "interface");
+        output.WriteLine(tunnels);
+        Assert.Contains(type == "gre" ? "gre" : "erspan", tunnels, StringComparison.Ordinal);
+
+        List<byte[]> seen = [];
+        var copies = Capture(lab, analyzer, analyzer.Inside, () => seen = Capture(lab, lab.A, lab.A.Inside, () => Traffic(lab)), "ip proto 47");
+        var (sent, received) = Split(lab, seen);
+        var inner = copies.Select(f => Decapsulate(f, type == "erspanv1")).Where(d => d is not null).Select(d => d!.Value).ToList();
+        output.WriteLine($"{copies.Count} encapsulated copies, {inner.Count} decapsulated; ids {string.Join(' ', inner.Select(i => i.Id).Distinct())}");
+        Assert.All(inner, i => Assert.Contains(i.Id, new long[] { inKey, outKey }));
+        // Inner frames of the IPv4 and ARP kind (what the capture on VM1 kept) equal VM1's, direction by direction.
+        static bool Kept(byte[] f) => f.Length >= 14 && f[12] == 0x08 && f[13] is 0x00 or 0x06;
+        SameFrames(received, inner.Where(i => i.Id == inKey && Kept(i.Inner)).Select(i => Hex(i.Inner)), $"{type} IN (id {inKey})");
+        SameFrames(sent, inner.Where(i => i.Id == outKey && Kept(i.Inner)).Select(i => Hex(i.Inner)), $"{type} OUT (id {outKey})");
+
+        // DELETE takes the mirrors and the tunnel ports away.
+        Call(lab, HttpMethod.Delete, "/v2.0/taas/tap_mirrors/" + mirror, null, 204);
+        ServeProcess.WaitFor(() => lab.Ovs.Vsctl("--bare", "--columns=_uuid", "list", "mirror").Trim().Length == 0
+            && !lab.Ovs.Vsctl("list-ports", lab.Ovs.Bridge).Contains("flt", StringComparison.Ordinal), "no mirror or tunnel port left");
+        lab.Ovs.Vsctl("--if-exists", "del-br", underlay);
+    }
 }
