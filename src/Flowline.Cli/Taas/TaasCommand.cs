@@ -159,7 +159,7 @@ public static class TaasCommand
     private static (int Status, JsonNode? Body) Send(ApiConnection connection, HttpMethod method, string path, List<KeyValuePair<string, string>> query, JsonObject? body, bool admin)
     {
         var bytes = body is null ? [] : Encoding.UTF8.GetBytes(body.ToJsonString());
-        var url = connection.Base + path + (query.Count == 0 ? "" : "?" + string.Join('&', query.Select(q => Uri.EscapeDataString(q.Key) + "=" + Uri.EscapeDataString(q.Value))));
+        var url = connection.Base.ToString().TrimEnd('/') + path + (query.Count == 0 ? "" : "?" + string.Join('&', query.Select(q => Uri.EscapeDataString(q.Key) + "=" + Uri.EscapeDataString(q.Value))));
         using var http = connection.Client();
         using var request = new HttpRequestMessage(method, url);
         if (body is not null)
