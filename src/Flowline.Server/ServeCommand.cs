@@ -131,11 +131,11 @@ public static class ServeCommand
             return 2;
         }
         var ports = TapPorts(collector.Enricher);
+        var tapDriver = new TapDriver(taps, serve.TaasOvsdb, ports, message => stderr.WriteLine($"flowline serve: {message}"));
         ServeFaces.Map(app, collector, new RequestGuard(keys), new AuditLog(options.DataDir), apiOptions,
             collector.Inventory is { } watch ? new InventoryAccess(watch.Path, watch.Reload) : null,
             collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, (body, agent) => IngestAgentBatch(sessions, body, agent), sessions.Anomalies.Events) : null,
-            new TaasAccess(taps, ports));
-        var tapDriver = new TapDriver(taps, serve.TaasOvsdb, ports, message => stderr.WriteLine($"flowline serve: {message}"));
+            new TaasAccess(taps, ports, () => tapDriver.Counters));
         try
         {
             app.StartAsync().GetAwaiter().GetResult();

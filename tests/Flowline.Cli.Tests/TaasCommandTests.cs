@@ -43,6 +43,7 @@ public sealed class TaasCommandTests : IDisposable
         Assert.Contains("BOTH", flow.Stdout, StringComparison.Ordinal);
         // Without a switch the tap is kept, and says why it is not carried.
         ServeProcess.WaitFor(() => Taas("service", "show", id).Stdout.Contains("no switch is configured", StringComparison.Ordinal), "the tap service in ERROR with its reason");
+        Assert.Contains("flowline_taps{kind=\"tap_service\",status=\"ERROR\"} 1", serve.Get("/metrics"), StringComparison.Ordinal);
         var list = Taas("service", "list");
         Assert.True(list.ExitCode == 0, list.Stderr);
         Assert.Contains(id, list.Stdout, StringComparison.Ordinal);

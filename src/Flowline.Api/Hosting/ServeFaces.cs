@@ -13,7 +13,7 @@ public static class ServeFaces
         InventoryAccess? inventory, SessionAccess? sessions, TaasAccess? taas = null)
     {
         Doors(app, guard, options);
-        SelfMetrics.Map(app, collector);
+        SelfMetrics.Map(app, collector, taas);
         new ActionApi(collector.Store, guard, audit, options).Map(app);
         new ApiV1(collector.Store, guard, audit, options, inventory, sessions).Map(app);
         new TenantRealtimeApi(collector.Realtime).Map(app);

@@ -14,10 +14,10 @@ namespace Flowline.Api;
 public static class SelfMetrics
 {
     /// <summary>The open routes: /healthz, /metrics and /api/v1/exporters (the same counters as JSON).</summary>
-    public static void Map(WebApplication app, Ingest.Collector collector)
+    public static void Map(WebApplication app, Ingest.Collector collector, TaasAccess? taas = null)
     {
         app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/metrics", () => Results.Text(Metrics(collector), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", () => Results.Text(Metrics(collector) + (taas is null ? "" : TaasMetrics(taas)), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapGet("/api/v1/exporters", (HttpContext context) =>
         {
             context.Response.ContentType = "application/json";
@@ -242,6 +242,28 @@ public static class SelfMetrics
             foreach (var d in sessions.LineDestinations) Line("flowline_session_destination_dropped_lines_total", $"destination=\"{Escape(d.Destination)}\"", d.Dropped);
             Help("flowline_session_destination_errors_total", "counter", "Failed writes to a file or syslog destination (the lines are kept and retried).");
             foreach (var d in sessions.LineDestinations) Line("flowline_session_destination_errors_total", $"destination=\"{Escape(d.Destination)}\"", d.Errors);
+        }
+        return s.ToString();
+    }
+
+    /// <summary>The taps by kind and status, and the driver's reconcile passes, changes and failures.</summary>
+    private static string TaasMetrics(TaasAccess taas)
+    {
+        var s = new StringBuilder();
+        s.Append("# HELP flowline_taps Tap resources, by kind and status.\n# TYPE flowline_taps gauge\n");
+        foreach (var kind in new[] { Flowline.Taas.TapKind.Service, Flowline.Taas.TapKind.Flow, Flowline.Taas.TapKind.Mirror })
+        {
+            var list = taas.State.List(kind);
+            foreach (var status in new[] { Flowline.Taas.TapState.PendingCreate, Flowline.Taas.TapState.Active, Flowline.Taas.TapState.Error })
+            {
+                s.Append(CultureInfo.InvariantCulture, $"flowline_taps{{kind=\"{Flowline.Taas.TapSchema.Names(kind).One}\",status=\"{status}\"}} {list.Count(r => r.Status == status)}\n");
+            }
+        }
+        if (taas.Driver?.Invoke() is { } d)
+        {
+            s.Append(CultureInfo.InvariantCulture, $"# HELP flowline_taas_reconcile_passes_total Passes of the tap driver over the switch.\n# TYPE flowline_taas_reconcile_passes_total counter\nflowline_taas_reconcile_passes_total {d.Passes}\n");
+            s.Append(CultureInfo.InvariantCulture, $"# HELP flowline_taas_switch_changes_total Transactions the tap driver made on the switch.\n# TYPE flowline_taas_switch_changes_total counter\nflowline_taas_switch_changes_total {d.Changes}\n");
+            s.Append(CultureInfo.InvariantCulture, $"# HELP flowline_taas_failures_total Passes that failed (switch unreachable or refusing).\n# TYPE flowline_taas_failures_total counter\nflowline_taas_failures_total {d.Failures}\n");
         }
         return s.ToString();
     }

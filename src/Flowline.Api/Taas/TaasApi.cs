@@ -6,8 +6,8 @@ using Microsoft.AspNetCore.Http;
 
 namespace Flowline.Api;
 
-/// <summary>What the TaaS face needs: the taps, and the inventory's ports.</summary>
-public sealed record TaasAccess(TapState State, Func<string, TapPort?> Ports);
+/// <summary>What the TaaS face needs: the taps, the inventory's ports, and the driver's counters for /metrics.</summary>
+public sealed record TaasAccess(TapState State, Func<string, TapPort?> Ports, Func<(long Passes, long Changes, long Failures)>? Driver = null);
 
 /// <summary>
 /// Neutron's Tap-as-a-Service API (seed 004 and the current TaaS API reference) under <c>/v2.0/taas/</c>:

@@ -69,7 +69,6 @@ public sealed class JsonRpcFramer(int maxBytes = JsonRpcFramer.DefaultMaxBytes)
                         (_scanned, _start) = (0, -1);
                         return true;
                     }
-                    if (_depth < 0) throw new FormatException("a JSON-RPC message closes more than it opened");
                     break;
             }
         }
