@@ -97,13 +97,18 @@ internal sealed class Switch
         if (have.Name != want.Name || !have.Vlans.SetEquals(want.Vlans)) return false;
         if (!have.From.SetEquals(want.FromPorts.Select(p => PortUuid(p) ?? "")) || !have.To.SetEquals(want.ToPorts.Select(p => PortUuid(p) ?? ""))) return false;
         if (have.Output is null || !Ports.TryGetValue(have.Output, out var output)) return false;
-        if (want.Tunnel is { } tunnel)
-        {
-            if (output.Key != want.Key || output.Name != want.TunnelPort || output.Interfaces.Count != 1 || !Interfaces.TryGetValue(output.Interfaces[0], out var i)) return false;
-            var index = want.FromPorts.Concat(want.ToPorts).Select(OfPort).FirstOrDefault(o => o > 0, 1);
-            var options = tunnel.Options(index);
-            return i.Type == tunnel.Type && options.Count == i.Options.Count && options.All(o => i.Options.GetValueOrDefault(o.Key) == o.Value);
-        }
-        return output.Name == want.Output;
+        return want.Tunnel is not null ? IsTunnelFor(output, want) : output.Name == want.Output;
     }
+
+    /// <summary>Whether a port is the tunnel port a mirror needs: Flowline's, named for it, of the planned type and options.</summary>
+    public bool IsTunnelFor(Port port, DesiredMirror want)
+    {
+        if (want.Tunnel is not { } tunnel || port.Key != want.Key || port.Name != want.TunnelPort || port.Interfaces.Count != 1
+            || !Interfaces.TryGetValue(port.Interfaces[0], out var i)) return false;
+        var options = tunnel.Options(TunnelIndex(want));
+        return i.Type == tunnel.Type && options.Count == i.Options.Count && options.All(o => i.Options.GetValueOrDefault(o.Key) == o.Value);
+    }
+
+    /// <summary>The ERSPAN index of a mirror's copies: the OpenFlow port of the port mirrored (1 when unknown).</summary>
+    public long TunnelIndex(DesiredMirror want) => want.FromPorts.Concat(want.ToPorts).Select(OfPort).FirstOrDefault(o => o > 0, 1);
 }

@@ -134,13 +134,13 @@ public sealed class TapDriver : IAsyncDisposable
             }
             wanted[m.Key] = (m, bridge);
         }
-        // Per bridge: remove ours that are not wanted or differ, add what is missing.
+        // Per bridge: remove ours that are not wanted or differ, then add what is missing. Removals go in a
+        // transaction of their own: a tunnel port made again takes the name of the one it replaces.
         var changed = false;
         foreach (var bridge in sw.Bridges.Values)
         {
-            var ops = new List<JsonObject> { Wait("Bridge", Where("_uuid", "==", Uuid(bridge.Uuid)), ["name"], [new JsonObject { ["name"] = bridge.Name }]) };
+            JsonObject Guard() => Wait("Bridge", Where("_uuid", "==", Uuid(bridge.Uuid)), ["name"], [new JsonObject { ["name"] = bridge.Name }]);
             var removeMirrors = new List<string>();
-            var removePorts = new List<string>();
             var keep = new HashSet<string>(StringComparer.Ordinal);
             foreach (var mirrorUuid in bridge.Mirrors)
             {
@@ -148,22 +148,36 @@ public sealed class TapDriver : IAsyncDisposable
                 if (wanted.TryGetValue(have.Key, out var w) && w.Bridge == bridge && sw.Carries(have, w.Mirror)) keep.Add(have.Key);
                 else removeMirrors.Add(mirrorUuid);
             }
+            // Tunnel ports: kept while a wanted mirror of this bridge can use them as they are.
+            var tunnels = new Dictionary<string, string>(StringComparer.Ordinal);
+            var removePorts = new List<string>();
             foreach (var portUuid in bridge.Ports)
             {
                 if (sw.Ports[portUuid] is not { Key: { } key } port) continue; // not ours
-                if (!(keep.Contains(key) && wanted.TryGetValue(key, out var w) && w.Bridge == bridge)) removePorts.Add(portUuid);
+                if (wanted.TryGetValue(key, out var w) && w.Bridge == bridge && sw.IsTunnelFor(port, w.Mirror)) tunnels[key] = portUuid;
+                else removePorts.Add(portUuid);
             }
+            if (removeMirrors.Count > 0 || removePorts.Count > 0)
+            {
+                var removal = new List<JsonObject> { Guard() };
+                if (removeMirrors.Count > 0) removal.Add(Mutate("Bridge", Where("_uuid", "==", Uuid(bridge.Uuid)), "mirrors", "delete", UuidSet(removeMirrors)));
+                if (removePorts.Count > 0) removal.Add(Mutate("Bridge", Where("_uuid", "==", Uuid(bridge.Uuid)), "ports", "delete", UuidSet(removePorts)));
+                removal.Add(Comment($"flowline taas: {removeMirrors.Count} mirrors and {removePorts.Count} tunnel ports removed from {bridge.Name}"));
+                await client.TransactAsync(removal, cancel);
+            }
+            var ops = new List<JsonObject> { Guard() };
             var named = 0;
             foreach (var (key, (m, b)) in wanted)
             {
                 if (b != bridge || keep.Contains(key)) continue;
                 JsonNode output;
-                if (m.Tunnel is { } tunnel)
+                if (m.Tunnel is not { } tunnel) output = Uuid(sw.PortUuid(m.Output!)!);
+                else if (tunnels.TryGetValue(key, out var existing)) output = Uuid(existing);
+                else
                 {
                     var iface = "i" + named;
                     var port = "p" + named;
-                    var index = m.FromPorts.Concat(m.ToPorts).Select(sw.OfPort).FirstOrDefault(o => o > 0, 1);
-                    ops.Add(Insert("Interface", new JsonObject { ["name"] = m.TunnelPort, ["type"] = tunnel.Type, ["options"] = Map(tunnel.Options(index)) }, iface));
+                    ops.Add(Insert("Interface", new JsonObject { ["name"] = m.TunnelPort, ["type"] = tunnel.Type, ["options"] = Map(tunnel.Options(sw.TunnelIndex(m))) }, iface));
                     ops.Add(Insert("Port", new JsonObject
                     {
                         ["name"] = m.TunnelPort, ["interfaces"] = NamedUuid(iface),
@@ -172,7 +186,6 @@ public sealed class TapDriver : IAsyncDisposable
                     ops.Add(Mutate("Bridge", Where("_uuid", "==", Uuid(bridge.Uuid)), "ports", "insert", Set([NamedUuid(port)])));
                     output = NamedUuid(port);
                 }
-                else output = Uuid(sw.PortUuid(m.Output!)!);
                 var mirror = "m" + named++;
                 var row = new JsonObject
                 {
@@ -186,14 +199,15 @@ public sealed class TapDriver : IAsyncDisposable
                 ops.Add(Insert("Mirror", row, mirror));
                 ops.Add(Mutate("Bridge", Where("_uuid", "==", Uuid(bridge.Uuid)), "mirrors", "insert", Set([NamedUuid(mirror)])));
             }
-            if (removeMirrors.Count > 0) ops.Insert(1, Mutate("Bridge", Where("_uuid", "==", Uuid(bridge.Uuid)), "mirrors", "delete", UuidSet(removeMirrors)));
-            if (removePorts.Count > 0) ops.Insert(1, Mutate("Bridge", Where("_uuid", "==", Uuid(bridge.Uuid)), "ports", "delete", UuidSet(removePorts)));
-            if (ops.Count == 1) continue;
-            ops.Add(Comment($"flowline taas: {removeMirrors.Count} mirrors and {removePorts.Count} ports removed, {named} mirrors made on {bridge.Name}"));
-            await client.TransactAsync(ops, cancel);
+            if (named > 0)
+            {
+                ops.Add(Comment($"flowline taas: {named} mirrors made on {bridge.Name}"));
+                await client.TransactAsync(ops, cancel);
+            }
+            if (named == 0 && removeMirrors.Count == 0 && removePorts.Count == 0) continue;
             Interlocked.Increment(ref _changes);
             changed = true;
-            if (named > 0 || removeMirrors.Count > 0) _log($"taas: {bridge.Name}: {named} mirrors made, {removeMirrors.Count} removed, {removePorts.Count} tunnel ports removed");
+            _log($"taas: {bridge.Name}: {named} mirrors made, {removeMirrors.Count} removed, {removePorts.Count} tunnel ports removed");
         }
         if (changed)
         {

@@ -295,6 +295,18 @@ public sealed class TaasOvsTests(ITestOutputHelper output) : IDisposable
         SameFrames(received, inner.Where(i => i.Id == inKey && Kept(i.Inner)).Select(i => Hex(i.Inner)), $"{type} IN (id {inKey})");
         SameFrames(sent, inner.Where(i => i.Id == outKey && Kept(i.Inner)).Select(i => Hex(i.Inner)), $"{type} OUT (id {outKey})");
 
+        // Changed by hand, the mirror and its tunnel port are put back as planned (the port made again under its own name).
+        var tunnel = lab.Ovs.Vsctl("--bare", "--columns=name", "find", "interface", $"options:key={inKey}").Trim();
+        Assert.StartsWith("flt", tunnel, StringComparison.Ordinal);
+        lab.Ovs.Vsctl("set", "interface", tunnel, "options:key=999");
+        lab.Ovs.Vsctl("clear", "mirror", $"flowline-tm-{mirror}-out", "select_src_port");
+        ServeProcess.WaitFor(() => lab.Ovs.Vsctl("--bare", "--columns=name", "find", "interface", $"options:key={inKey}").Trim() == tunnel
+            && lab.Ovs.Vsctl("--bare", "--columns=select_src_port", "find", "mirror", $"name=flowline-tm-{mirror}-out").Trim().Length > 0, "the tunnel and the mirror as planned again", 10);
+        List<byte[]> again = [];
+        copies = Capture(lab, analyzer, analyzer.Inside, () => again = Capture(lab, lab.A, lab.A.Inside, () => Traffic(lab)), "ip proto 47");
+        inner = copies.Select(f => Decapsulate(f, type == "erspanv1")).Where(d => d is not null).Select(d => d!.Value).ToList();
+        SameFrames(Split(lab, again).Sent, inner.Where(i => i.Id == outKey && Kept(i.Inner)).Select(i => Hex(i.Inner)), $"{type} OUT (id {outKey}) after the repair");
+
         // DELETE takes the mirrors and the tunnel ports away.
         Call(lab, HttpMethod.Delete, "/v2.0/taas/tap_mirrors/" + mirror, null, 204);
         ServeProcess.WaitFor(() => lab.Ovs.Vsctl("--bare", "--columns=_uuid", "list", "mirror").Trim().Length == 0
