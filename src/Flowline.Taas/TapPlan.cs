@@ -99,7 +99,8 @@ public sealed record TapPlan(IReadOnlyList<DesiredMirror> Mirrors, IReadOnlyDict
             if (mirror.Attributes.GetValueOrDefault("directions") is not System.Text.Json.Nodes.JsonObject directions) continue;
             foreach (var (direction, id) in directions)
             {
-                var key = (long)id!;
+                // Whatever number type the node holds (parsed, or made in memory).
+                if (id is not System.Text.Json.Nodes.JsonValue v || !long.TryParse(v.ToJsonString(), out var key)) continue;
                 var set = new SortedSet<string>(StringComparer.Ordinal) { source };
                 mirrors.Add(new DesiredMirror($"tm-{mirror.Id}-{direction.ToLowerInvariant()}", [mirror.Id],
                     direction == "OUT" ? set : new SortedSet<string>(StringComparer.Ordinal), direction == "IN" ? set : new SortedSet<string>(StringComparer.Ordinal),
