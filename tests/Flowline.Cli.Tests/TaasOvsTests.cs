@@ -16,6 +16,8 @@ namespace Flowline.Cli.Tests;
 public sealed class TaasOvsTests(ITestOutputHelper output) : IDisposable
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-taas-");
+    /// <summary>The file of the last capture that ended.</summary>
+    private string _lastCapture = "";
     private const string Vm1 = "11111111-1111-4111-8111-111111111111", Vm2 = "22222222-2222-4222-8222-222222222222",
         Vm3 = "33333333-3333-4333-8333-333333333333", Monitor = "44444444-4444-4444-8444-444444444444";
 
@@ -118,6 +120,7 @@ public sealed class TaasOvsTests(ITestOutputHelper output) : IDisposable
         Thread.Sleep(1500);
         Process.Start(FlowlineProcess.Tool("kill"), ["-INT", tcpdump.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
         tcpdump.WaitForExit(10_000);
+        _lastCapture = file;
         return Frames(File.ReadAllBytes(file));
     }
 
@@ -286,7 +289,15 @@ public sealed class TaasOvsTests(ITestOutputHelper output) : IDisposable
 
         List<byte[]> seen = [];
         var copies = Capture(lab, analyzer, analyzer.Inside, () => seen = Capture(lab, lab.A, lab.A.Inside, () => Traffic(lab)), "ip proto 47");
+        var encapsulated = _lastCapture;
         var (sent, received) = Split(lab, seen);
+        // The reference decoder reads the same tunnel ids: GRE keys, or ERSPAN version 1 (type II) session ids.
+        var fields = type == "gre" ? new[] { "-e", "gre.key" } : ["-e", "erspan.version", "-e", "erspan.spanid"];
+        var tshark = FlowlineProcess.Run(FlowlineProcess.StartInfo(FlowlineProcess.Tool("tshark"), ["-r", encapsulated, "-T", "fields", .. fields]));
+        Assert.True(tshark.ExitCode == 0, tshark.Stderr);
+        var decoded = tshark.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().Order().ToList();
+        output.WriteLine($"tshark: {string.Join(" | ", decoded)}");
+        Assert.Equal(type == "gre" ? [$"0x{inKey:x8}", $"0x{outKey:x8}"] : [$"1\t{inKey}", $"1\t{outKey}"], decoded);
         var inner = copies.Select(f => Decapsulate(f, type == "erspanv1")).Where(d => d is not null).Select(d => d!.Value).ToList();
         output.WriteLine($"{copies.Count} encapsulated copies, {inner.Count} decapsulated; ids {string.Join(' ', inner.Select(i => i.Id).Distinct())}");
         Assert.All(inner, i => Assert.Contains(i.Id, new long[] { inKey, outKey }));
