@@ -72,8 +72,16 @@ public sealed class OvsLab : IDisposable
     /// <summary>Runs a command in the root namespace with the lab's OVS environment; its output, or an exception naming the failure.</summary>
     public string Root(string file, params string[] args) => Run(FlowlineProcess.Tool(file), args);
 
-    /// <summary>Adds a namespace joined to the root namespace by a veth pair (no bridge): its end inside gets <paramref name="address"/>; the outside end's name is returned with the host.</summary>
+    /// <summary>Adds a namespace joined to the root namespace by a veth pair (no bridge): its end inside gets <paramref name="address"/> (with its prefix length).</summary>
     public Host AddPlainHost(string name, string address)
+    {
+        var (ns, outside, inside) = Pair(name);
+        var mac = Inside(ns, inside, address);
+        return new Host(ns, address.Split('/')[0], outside, 0, 0, mac);
+    }
+
+    /// <summary>A namespace and a veth pair into it, the outside end up with its offloads off.</summary>
+    private (string Namespace, string Outside, string Inside) Pair(string name)
     {
         var ns = $"fl{_id}{name}";
         string outside = ns + "0", inside = ns + "1";
@@ -83,12 +91,19 @@ public sealed class OvsLab : IDisposable
         Run(ip, "link", "add", outside, "type", "veth", "peer", "name", inside, "netns", ns);
         Run(ip, "link", "set", outside, "up");
         Run(FlowlineProcess.Tool("ethtool"), "-K", outside, "tx", "off", "tso", "off", "gso", "off", "gro", "off");
+        return (ns, outside, inside);
+    }
+
+    /// <summary>The inside end up with its address, offloads and TCP timestamps off; its MAC.</summary>
+    private string Inside(string ns, string inside, string address)
+    {
+        var ip = FlowlineProcess.Tool("ip");
         Run(ip, "netns", "exec", ns, "ip", "link", "set", "lo", "up");
         Run(ip, "netns", "exec", ns, "ip", "link", "set", inside, "up");
         Run(ip, "netns", "exec", ns, "ip", "addr", "add", address, "dev", inside);
         Run(ip, "netns", "exec", ns, FlowlineProcess.Tool("ethtool"), "-K", inside, "tx", "off", "tso", "off", "gso", "off", "gro", "off");
-        var mac = Run(ip, "netns", "exec", ns, "cat", $"/sys/class/net/{inside}/address").Trim();
-        return new Host(ns, address.Split('/')[0], outside, 0, 0, mac);
+        Run(ip, "netns", "exec", ns, FlowlineProcess.Tool("sysctl"), "-q", "net.ipv4.tcp_timestamps=0");
+        return Run(ip, "netns", "exec", ns, "cat", $"/sys/class/net/{inside}/address").Trim();
     }
 
     /// <summary>A host: its namespace, address, and the bridge port its veth pair forms (name, OpenFlow port, ifindex, the host's MAC).</summary>
@@ -133,22 +148,10 @@ public sealed class OvsLab : IDisposable
     /// <summary>Adds a host in its own namespace on an access port of the bridge (VLAN <paramref name="tag"/> when given).</summary>
     public Host AddHost(string name, string address, int? tag = null)
     {
-        var ns = $"fl{_id}{name}";
-        string outside = ns + "0", inside = ns + "1";
-        var ip = FlowlineProcess.Tool("ip");
-        Run(ip, "netns", "add", ns);
-        _namespaces.Add(ns);
-        Run(ip, "link", "add", outside, "type", "veth", "peer", "name", inside, "netns", ns);
-        Run(ip, "link", "set", outside, "up");
-        Run(FlowlineProcess.Tool("ethtool"), "-K", outside, "tx", "off", "tso", "off", "gso", "off", "gro", "off");
+        var (ns, outside, inside) = Pair(name);
         if (tag is { } t) Vsctl("add-port", Bridge, outside, $"tag={t}");
         else Vsctl("add-port", Bridge, outside);
-        Run(ip, "netns", "exec", ns, "ip", "link", "set", "lo", "up");
-        Run(ip, "netns", "exec", ns, "ip", "link", "set", inside, "up");
-        Run(ip, "netns", "exec", ns, "ip", "addr", "add", $"{address}/24", "dev", inside);
-        Run(ip, "netns", "exec", ns, FlowlineProcess.Tool("ethtool"), "-K", inside, "tx", "off", "tso", "off", "gso", "off", "gro", "off");
-        Run(ip, "netns", "exec", ns, FlowlineProcess.Tool("sysctl"), "-q", "net.ipv4.tcp_timestamps=0");
-        var mac = Run(ip, "netns", "exec", ns, "cat", $"/sys/class/net/{inside}/address").Trim();
+        var mac = Inside(ns, inside, $"{address}/24");
         uint ofport = 0;
         for (var attempt = 0; attempt < 100 && ofport == 0; attempt++)
         {
