@@ -9,7 +9,7 @@ namespace Flowline.Fuzz.Tests;
 /// </summary>
 internal static class Budget
 {
-    public const int Targets = 6;
+    public const int Targets = 8;
 
     public static TimeSpan PerTarget
     {

@@ -127,4 +127,13 @@ public sealed class RegressionTests
         Assert.Throws<FormatException>(() => FlowDefinition.FromJson("""{"keys":"not accou\uCDEBnt","value":"bytes","filter":"accoun\uDF92t=acc-0001","t":2,"n":10,"log":true}"""));
         Assert.Throws<FormatException>(() => ThresholdDefinition.FromJson("""{"metric":"\uD800","value":1}"""));
     }
+
+    [Fact]
+    public void FlowSpec_an_ipv6_prefix_in_the_ipv4_mapped_range_encodes_back()
+    {
+        // Found by the flowspec fuzz target: ::ffff:255.0.0.0/104 read from an IPv6 rule was refused when encoded again.
+        var input = Convert.FromHexString("1201200020010DB80268400000FFFFFF038106");
+        var rule = Flowline.Wire.Bgp.FlowSpecRule.Decode(input, ipv6: true, out _);
+        Assert.Equal(Convert.ToHexString(input), Convert.ToHexString(rule.Encode()));
+    }
 }

@@ -91,7 +91,8 @@ public sealed record FlowSpecRule(bool Ipv6, IReadOnlyList<FlowSpecComponent> Co
     {
         var family = Ipv6 ? 128 : 32;
         var length = Ipv6 ? c.Prefix.Length : c.Prefix.WrittenLength;
-        if (c.Prefix.Network.IsV4 == Ipv6 && !c.Prefix.IsNone) throw new ArgumentException($"{c.Prefix} is not an {(Ipv6 ? "IPv6" : "IPv4")} prefix");
+        // Any 128 bits are an IPv6 prefix (the IPv4-mapped range included); an IPv4 rule takes IPv4 prefixes only.
+        if (!Ipv6 && !c.Prefix.Network.IsV4 && !c.Prefix.IsNone) throw new ArgumentException($"{c.Prefix} is not an IPv4 prefix");
         if (length < c.Offset || length > family) throw new ArgumentException($"prefix length {length} with offset {c.Offset}");
         Span<byte> address = stackalloc byte[16];
         c.Prefix.Network.WriteV6(address);
