@@ -264,6 +264,9 @@ public sealed class TaasOvsTests(ITestOutputHelper output) : IDisposable
         lab.Serve = StartServe(lab);
         ServeProcess.WaitFor(() => lab.Ovs.Vsctl("--bare", "--columns=name", "list", "mirror").Contains("flowline-", StringComparison.Ordinal), "the mirror made again by the restarted serve", 20);
         Active(lab, "tap_flow", again);
+        // ovs-vswitchd, restarted above, forwards again once it has opened the ports anew (seconds on a busy machine).
+        ServeProcess.WaitFor(() => lab.Ovs.In(lab.A, TimeSpan.FromSeconds(10), FlowlineProcess.Tool("ping"), "-c", "1", "-W", "1", lab.B.Address).ExitCode == 0,
+            "VM1 reaching VM2 after the switch's restart", 60);
         Mirrored(lab, lab.M, "ip or arp", (vm1, after) => [("after a restart of serve", vm1.Select(Hex).ToList(), after.Select(Hex).ToList())]);
 
         // DELETE of the tap service takes its flow, and the mirror, with it; Flowline's rows only were touched.
