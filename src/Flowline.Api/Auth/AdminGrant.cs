@@ -29,8 +29,7 @@ public sealed class AdminGrant(RequestGuard guard, AuditLog audit, ApiOptions op
             Deny(context, key, what, target, refusal.Message);
             return refusal;
         }
-        audit.Write(new AuditEntry(guard.Now, what, key.Id, key.Account, target, "granted", context.Connection.RemoteIpAddress?.ToString() ?? "",
-            context.Request.Method + " " + context.Request.Path + context.Request.QueryString));
+        Granted(context, key, what, target);
         return null;
     }
 

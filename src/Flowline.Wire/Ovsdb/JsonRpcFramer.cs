@@ -4,7 +4,7 @@ namespace Flowline.Wire.Ovsdb;
 /// Splits a JSON-RPC byte stream (RFC 7047 section 4: JSON texts one after another, with no framing of
 /// their own) into whole messages. Each message is a JSON object; the framer follows strings and escapes
 /// to find where it ends, and refuses a message deeper than <see cref="MaxDepth"/> or longer than
-/// <see cref="MaxBytes"/> (a peer that sends one is broken or hostile: the connection should end).
+/// its <c>maxBytes</c> (a peer that sends one is broken or hostile: the connection should end).
 /// </summary>
 public sealed class JsonRpcFramer(int maxBytes = JsonRpcFramer.DefaultMaxBytes)
 {
@@ -16,8 +16,6 @@ public sealed class JsonRpcFramer(int maxBytes = JsonRpcFramer.DefaultMaxBytes)
     /// <summary>Scan state, kept between reads so that a message arriving in pieces is scanned once.</summary>
     private int _scanned, _depth, _start = -1;
     private bool _inString, _escape;
-
-    public int MaxBytes => maxBytes;
 
     /// <summary>Room for the next read (at least 4 KiB).</summary>
     public Memory<byte> Room()

@@ -70,9 +70,6 @@ public static class OvsdbValue
 
     public static JsonArray Where(string column, string function, JsonNode value) => [new JsonArray(column, function, value)];
 
-    public static JsonObject Update(string table, JsonArray where, JsonObject row) =>
-        new() { ["op"] = "update", ["table"] = table, ["where"] = where, ["row"] = row };
-
     public static JsonObject Mutate(string table, JsonArray where, string column, string mutator, JsonNode value) =>
         new() { ["op"] = "mutate", ["table"] = table, ["where"] = where, ["mutations"] = new JsonArray(new JsonArray(column, mutator, value)) };
 
