@@ -22,6 +22,9 @@ declare -A packages=(
   [openssl]=openssl
   [rsyslogd]=rsyslog
   [prometheus]=prometheus
+  [gobgpd]=gobgpd
+  [exabgp]=exabgp
+  [vtysh]=frr
 )
 missing=()
 for cmd in "${!packages[@]}"; do

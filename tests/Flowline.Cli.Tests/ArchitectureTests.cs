@@ -53,9 +53,10 @@ public sealed partial class ArchitectureTests
             ["Realtime"] = ["Records", "Enrichment", "Query"],
             ["Ingest"] = ["Records", "Wire", "Query", "Enrichment", "Sessions", "Realtime"],
             ["Taas"] = ["Records", "Wire"],
-            ["Api"] = ["Records", "Wire", "Query", "Enrichment", "Sessions", "Realtime", "Ingest", "Taas"],
-            ["Server"] = ["Api", "Ingest", "Storage", "Records", "Wire", "Query", "Enrichment", "Sessions", "Realtime", "Taas"],
-            ["Cli"] = ["Server", "Api", "Ingest", "Storage", "Records", "Wire", "Query", "Enrichment", "Sessions", "Realtime", "Taas"],
+            ["Mitigation"] = ["Records", "Wire", "Realtime", "Enrichment"],
+            ["Api"] = ["Records", "Wire", "Query", "Enrichment", "Sessions", "Realtime", "Ingest", "Taas", "Mitigation"],
+            ["Server"] = ["Api", "Ingest", "Storage", "Records", "Wire", "Query", "Enrichment", "Sessions", "Realtime", "Taas", "Mitigation"],
+            ["Cli"] = ["Server", "Api", "Ingest", "Storage", "Records", "Wire", "Query", "Enrichment", "Sessions", "Realtime", "Taas", "Mitigation"],
         };
         Assert.Equal(allowed.Keys.Order(), projects.Keys.Order());
         foreach (var (name, (references, _)) in projects)
