@@ -20,6 +20,18 @@ public sealed class RealtimeOptions
     public int MaxWaiters { get; set; } = 1_000;
 }
 
+/// <summary>
+/// Another analysis on the decoded rows, run by the real-time thread beside the flow definitions (DDoS
+/// detection): it sees every row the definitions see and is swept with them.
+/// </summary>
+public interface IRealtimeObserver
+{
+    /// <summary>Rows [<paramref name="from"/>, <paramref name="to"/>) of a batch.</summary>
+    void Add(FlowBatch batch, int from, int to);
+    /// <summary>Called at least once a second with now in µs since the epoch.</summary>
+    void Tick(long now);
+}
+
 /// <summary>A limit of the real-time engine was reached (<see cref="RealtimeOptions"/>): the faces answer 429.</summary>
 public sealed class RealtimeLimitException(string message) : Exception(message);
 
@@ -74,8 +86,16 @@ public sealed class RealtimeEngine
 
     public IReadOnlyList<FlowTable> Tables => _active;
 
-    /// <summary>True when some definition wants the decoded rows.</summary>
-    public bool Active => _active.Length > 0;
+    /// <summary>True when some definition or observer wants the decoded rows.</summary>
+    public bool Active => _active.Length > 0 || _observers.Length > 0;
+
+    private volatile IRealtimeObserver[] _observers = [];
+
+    /// <summary>Adds an analysis that sees every row from now on.</summary>
+    public void Observe(IRealtimeObserver observer)
+    {
+        lock (_lock) _observers = [.. _observers, observer];
+    }
 
     /// <summary>
     /// Rows [<paramref name="from"/>, <paramref name="to"/>) of a batch being filled, as each datagram is
@@ -85,7 +105,9 @@ public sealed class RealtimeEngine
     {
         if (to <= from) return;
         var tables = _active;
-        if (tables.Length == 0) return;
+        var observers = _observers;
+        if (tables.Length == 0 && observers.Length == 0) return;
+        foreach (var observer in observers) observer.Add(batch, from, to);
         foreach (var table in tables)
         {
             try
@@ -129,6 +151,7 @@ public sealed class RealtimeEngine
     /// <summary>Once a second: idle flows go (and are logged), thresholds re-arm, export definitions unread for an hour go.</summary>
     public void Tick(long now)
     {
+        foreach (var observer in _observers) observer.Tick(now);
         foreach (var table in _active)
         {
             try

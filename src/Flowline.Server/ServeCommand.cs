@@ -131,11 +131,19 @@ public static class ServeCommand
             return 2;
         }
         var ports = TapPorts(collector.Enricher);
+        Flowline.Mitigation.Ddos.DdosService? ddos = null;
+        if (serve.Ddos.Mode != Flowline.Mitigation.Ddos.DdosMode.Off)
+        {
+            var enricher = collector.Enricher;
+            ddos = new Flowline.Mitigation.Ddos.DdosService(serve.Ddos, () => enricher?.Inventory ?? Flowline.Enrichment.Inventory.Empty, options.DataDir,
+                () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000, collector.RealtimeEvents.Raise, message => stderr.WriteLine($"flowline serve: {message}"));
+            collector.Realtime.Observe(ddos.Detector);
+        }
         var tapDriver = new TapDriver(taps, serve.TaasOvsdb, ports, message => stderr.WriteLine($"flowline serve: {message}"));
         ServeFaces.Map(app, collector, new RequestGuard(keys), new AuditLog(options.DataDir), apiOptions,
             collector.Inventory is { } watch ? new InventoryAccess(watch.Path, watch.Reload) : null,
             collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, (body, agent) => IngestAgentBatch(sessions, body, agent), sessions.Anomalies.Events) : null,
-            new TaasAccess(taps, ports, () => tapDriver.Counters));
+            new TaasAccess(taps, ports, () => tapDriver.Counters), ddos);
         try
         {
             app.StartAsync().GetAwaiter().GetResult();
@@ -148,6 +156,7 @@ public static class ServeCommand
         }
         collector.Start();
         tapDriver.Start();
+        ddos?.Start();
 
         var stop = new ManualResetEventSlim();
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
@@ -171,6 +180,11 @@ public static class ServeCommand
             output.WriteLine($"flowline serve: sessions every {sessionService.Interval.TotalSeconds:0.###} s into {sessionService.Root}" +
                              string.Concat(sessionService.LineDestinations.Select(d => $", {d.Destination}")));
         }
+        if (ddos is not null)
+        {
+            output.WriteLine($"flowline serve: ddos {Flowline.Mitigation.Ddos.DdosOptions.Name(serve.Ddos.Mode)}: protecting {ddos.Protected.Addresses} addresses and {ddos.Protected.Prefixes} prefixes; " +
+                             (serve.Ddos.Neighbors.Count == 0 ? "no BGP neighbours (ddos_neighbors): rules are listed, not announced" : $"FlowSpec to {string.Join(", ", serve.Ddos.Neighbors.Select(n => $"{n.Name} (AS {n.As})"))} as AS {serve.Ddos.Local.As}"));
+        }
         foreach (var address in app.Urls) output.WriteLine($"flowline serve: http on {address}");
         output.Flush();
 
@@ -179,6 +193,7 @@ public static class ServeCommand
         output.Flush();
         using (var httpStop = new CancellationTokenSource(TimeSpan.FromSeconds(2))) app.StopAsync(httpStop.Token).GetAwaiter().GetResult();
         tapDriver.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        ddos?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         collector.Dispose();
         ((IDisposable)app).Dispose();
         if (collector.RecordsNotStored > 0)

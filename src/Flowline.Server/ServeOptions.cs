@@ -31,6 +31,8 @@ public sealed class ServeOptions
     public string? TlsKey { get; set; }
     /// <summary>The Open vSwitch database the tap driver programs (unix:PATH or tcp:HOST:PORT); null: taps are kept but not carried.</summary>
     public string? TaasOvsdb { get; set; }
+    /// <summary>DDoS detection and mitigation (the ddos_* settings).</summary>
+    public Flowline.Mitigation.Ddos.DdosOptions Ddos { get; } = new();
 }
 
 /// <summary>Reads serve's settings in order: defaults, the YAML file, FLOWLINE_* variables, flags; errors name where.</summary>

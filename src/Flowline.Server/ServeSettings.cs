@@ -1,5 +1,8 @@
 using System.Globalization;
 using System.Net;
+using Flowline.Mitigation.Bgp;
+using Flowline.Mitigation.Ddos;
+using Flowline.Records;
 using Flowline.Sessions;
 
 namespace Flowline.Server;
@@ -135,6 +138,49 @@ public static class ServeSettings
         new("event_webhooks", "URL,...", "POST each threshold event as JSON to these URLs, retried",
             (o, v) => o.Collector.EventWebhooks = v.List().Select(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? uri : throw new FormatException($"'{u}' is not an http:// or https:// URL")).ToList(),
             o => Join(o.Collector.EventWebhooks), "http://127.0.0.1:9000/hook", Aliases: ["--event-webhook"]),
+        new("ddos", "off|dry-run|manual|automatic", "DDoS detection on the decoded stream for every public address of the inventory and the ddos_groups prefixes (docs/DDOS.md): dry-run reports attacks, manual announces a rule once approved, automatic at once (default off)",
+            (o, v) => o.Ddos.Mode = DdosOptions.ParseMode(v.Scalar()), o => DdosOptions.Name(o.Ddos.Mode), "dry-run"),
+        new("ddos_neighbors", "ADDR[:PORT]=AS,...", "BGP neighbours the FlowSpec rules are announced to (Flowline connects; IPv6 as [ADDR]:PORT)",
+            (o, v) =>
+            {
+                foreach (var (endpoint, asn) in v.Map())
+                {
+                    var e = endpoint.Contains(':') && !endpoint.StartsWith('[') && endpoint.Count(c => c == ':') > 1 ? new IPEndPoint(IPAddress.Parse(endpoint), 179)
+                        : IPEndPoint.TryParse(endpoint, out var parsed) ? parsed : throw new FormatException($"'{endpoint}' is not ADDR[:PORT]");
+                    o.Ddos.Neighbors.Add(new BgpNeighbor(e.Address, (uint)new SettingValue(asn).Number(1, "AS number"), e.Port == 0 ? 179 : e.Port));
+                }
+            }, o => Join(o.Ddos.Neighbors.Select(n => $"{n.Name}={n.As}")), "192.0.2.254:1179=65001", Repeatable: true),
+        new("ddos_local_as", "AS", "the AS Flowline's BGP speaker speaks as (default 65000)",
+            (o, v) => o.Ddos.Local = o.Ddos.Local with { As = (uint)v.Number(1, "AS number (1 to 4294967295)") }, o => Text(o.Ddos.Local.As), "64512"),
+        new("ddos_router_id", "IPV4", "the speaker's BGP identifier (default 192.0.2.1)",
+            (o, v) => o.Ddos.Local = o.Ddos.Local with { RouterId = IPAddress.TryParse(v.Scalar(), out var id) && id.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? id : throw new FormatException("expected an IPv4 address") },
+            o => o.Ddos.Local.RouterId.ToString(), "10.0.0.1"),
+        new("ddos_action", "ACTION", "what a rule does: drop, rate-limit:BYTES_PER_SECOND, redirect:AS:N, mark:DSCP or blackhole (RFC 7999 community) (default drop)",
+            (o, v) => o.Ddos.Action = MitigationAction.Parse(v.Scalar()), o => o.Ddos.Action.Text, "rate-limit:12500"),
+        new("ddos_groups", "NAME=PREFIX[ PREFIX...],...", "protected prefixes with a group name, for their own thresholds and action; the group tenant holds the inventory's addresses",
+            (o, v) =>
+            {
+                foreach (var (name, prefixes) in v.Map())
+                {
+                    o.Ddos.Group(name).Prefixes.AddRange(prefixes.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(p => Prefix.TryParse(p, out var x) ? x : throw new FormatException($"'{p}' is not a prefix")));
+                }
+            }, o => Join(o.Ddos.Groups.Values.Where(g => g.Prefixes.Count > 0).Select(g => $"{g.Name}={string.Join(' ', g.Prefixes)}")), "web=203.0.113.0/24"),
+        new("ddos_thresholds", "[GROUP.]CLASS=PPS[/BPS],...", "attack thresholds in packets (and bits) per second, all groups or one (k, m, g allowed; defaults in docs/DDOS.md)",
+            (o, v) => o.Ddos.SetThresholds(v.Map()), o => Join(AttackClasses.All.Select(c => $"{c.Name()}={o.Ddos.Thresholds[(int)c]}")), "udp_amplification=50k/1g"),
+        new("ddos_group_actions", "GROUP=ACTION,...", "an action per group in place of ddos_action",
+            (o, v) =>
+            {
+                foreach (var (name, action) in v.Map()) o.Ddos.Group(name).Action = MitigationAction.Parse(action);
+            }, o => Join(o.Ddos.Groups.Values.Where(g => g.Action is not null).Select(g => $"{g.Name}={g.Action}")), "tenant=blackhole"),
+        new("ddos_hold", "DURATION", "a rule is withdrawn once its attack has stayed below threshold this long (default 60s)",
+            (o, v) => o.Ddos.Hold = v.Duration(), o => o.Ddos.Hold.ToString(), "20s"),
+        new("ddos_max_rules", "N", "rules announced at once at most; attacks beyond are reported with the rule failed (default 100)",
+            (o, v) => o.Ddos.MaxRules = v.Positive(100_000), o => Text(o.Ddos.MaxRules), "10"),
+        new("ddos_amplification_ports", "PORT,...", "UDP source ports of amplification attacks (default 19,53,123,161,389,1900,11211)",
+            (o, v) => o.Ddos.AmplificationPorts = v.List().Select(p => ushort.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port > 0 ? port : throw new FormatException($"'{p}' is not a port")).ToHashSet(),
+            o => Join(o.Ddos.AmplificationPorts.Order()), "53,123,3702"),
+        new("ddos_blocklist", "FILE", "prefixes (one a line, # comments) whose traffic to protected addresses is an event; re-read when it changes",
+            (o, v) => o.Ddos.Blocklist = v.Scalar(), o => o.Ddos.Blocklist ?? "", "/etc/flowline/blocklist.txt"),
     ];
 
     private static readonly Dictionary<string, Setting> ByKey = All.ToDictionary(s => s.Key, StringComparer.Ordinal);

@@ -163,10 +163,10 @@ public sealed class BgpLab : IDisposable
     /// What the router holds for the FlowSpec route to <paramref name="destination"/> (as written: 198.51.100.10/32),
     /// in its own words: gobgp's RIB line, FRR's entry, exabgp's last update naming it; null when it holds none.
     /// </summary>
-    public string? Route(string destination)
+    public string? Route(string destination, string? rib = null)
     {
         var ipv6 = destination.Contains(':', StringComparison.Ordinal);
-        var rib = FlowSpecRib(ipv6);
+        rib ??= FlowSpecRib(ipv6);
         return Which switch
         {
             Kind.Gobgp => rib.Split('\n').FirstOrDefault(l => l.Contains($"[destination: {destination}", StringComparison.Ordinal)),

@@ -10,12 +10,12 @@ namespace Flowline.Api;
 public static class ServeFaces
 {
     public static void Map(WebApplication app, Ingest.Collector collector, RequestGuard guard, AuditLog audit, ApiOptions options,
-        InventoryAccess? inventory, SessionAccess? sessions, TaasAccess? taas = null)
+        InventoryAccess? inventory, SessionAccess? sessions, TaasAccess? taas = null, Mitigation.Ddos.DdosService? ddos = null)
     {
         Doors(app, guard, options);
-        SelfMetrics.Map(app, collector, taas);
+        SelfMetrics.Map(app, collector, taas, ddos);
         new ActionApi(collector.Store, guard, audit, options).Map(app);
-        new ApiV1(collector.Store, guard, audit, options, inventory, sessions).Map(app);
+        new ApiV1(collector.Store, guard, audit, options, inventory, sessions, ddos).Map(app);
         new TenantRealtimeApi(collector.Realtime).Map(app);
         SflowRtApi.Map(app, collector);
         if (taas is not null) new TaasApi(taas, new AdminGrant(guard, audit, options)).Map(app);

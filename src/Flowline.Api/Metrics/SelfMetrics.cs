@@ -14,10 +14,10 @@ namespace Flowline.Api;
 public static class SelfMetrics
 {
     /// <summary>The open routes: /healthz, /metrics and /api/v1/exporters (the same counters as JSON).</summary>
-    public static void Map(WebApplication app, Ingest.Collector collector, TaasAccess? taas = null)
+    public static void Map(WebApplication app, Ingest.Collector collector, TaasAccess? taas = null, Mitigation.Ddos.DdosService? ddos = null)
     {
         app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/metrics", () => Results.Text(Metrics(collector) + (taas is null ? "" : TaasMetrics(taas)), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", () => Results.Text(Metrics(collector) + (taas is null ? "" : TaasMetrics(taas)) + (ddos is null ? "" : DdosMetrics.Text(ddos)), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapGet("/api/v1/exporters", (HttpContext context) =>
         {
             context.Response.ContentType = "application/json";

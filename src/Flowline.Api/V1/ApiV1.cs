@@ -14,7 +14,7 @@ namespace Flowline.Api;
 /// in <c>X-Flowline-Admin-Password</c>, and every such read is audited.
 /// </summary>
 public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog audit, ApiOptions options, InventoryAccess? inventory = null,
-    SessionAccess? sessions = null)
+    SessionAccess? sessions = null, Mitigation.Ddos.DdosService? ddos = null)
 {
     public const string AdminPasswordHeader = AdminGrant.PasswordHeader;
     public const string DefaultFields = "start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets,account,vmi,vmi_direction,action";
@@ -32,6 +32,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         app.MapGet("/api/v1/keys", Keys);
         app.MapGet("/api/v1/audit", Audit);
         MapInventory(app);
+        MapDdos(app);
         app.MapGet("/api/v1/openapi.json", ApiDescription.Serve);
         app.MapGet("/api/v1/explorer", () => Results.Bytes(Resource("explorer.html"), "text/html; charset=utf-8"));
         app.MapGet("/api/v1/explorer/sign.js", () => Results.Bytes(Resource("sign.js"), "text/javascript; charset=utf-8"));

@@ -13,7 +13,7 @@ internal static class GenCommand
 {
     public const string Help = """
         Usage: flowline gen --protocol sflow|netflow9|ipfix --count FLOWS (--target udp://HOST:PORT | --pcap FILE) [options]
-               flowline gen --protocol sflow --mix SRC>DST=RATE[,...] --duration SECONDS --target udp://HOST:PORT [options]
+               flowline gen --protocol P --mix SRC>DST=RATE[@KIND[:PORT]][*FRAME][,...] --duration SECONDS --target udp://HOST:PORT [options]
 
         Generates synthetic, reproducible traffic and exports it: Zipf-distributed clients and servers
         (10.0.0.0/8 and 172.16.0.0/12, one flow in ten over IPv6), real service ports with ephemeral
@@ -41,12 +41,23 @@ internal static class GenCommand
                               (needs about 50 bytes of memory per flow)
           -q, --quiet         no progress on standard error
 
-        A known mix instead (--mix, sFlow only, sent in real time): each talker sends frames of --frame
-        bytes (default 1000) at RATE bytes per second (k, M, G allowed), each frame sampled with
-        probability 1/--sampling, for --duration seconds; the agent also sends its ifIndex 1 counters
-        (the exact octets sent) every --counter-interval seconds (default 1). The true rates are known,
-        so an analyzer's estimates can be checked against them.
+        A known mix instead (--mix, sent in real time): each talker sends frames of --frame bytes
+        (default 1000; *FRAME for one talker) at RATE bytes per second (k, M, G allowed), each frame
+        sampled with probability 1/--sampling, for --duration seconds. sFlow carries each sampled frame's
+        header and the agent's ifIndex 1 counters (the exact octets sent) every --counter-interval seconds
+        (default 1); NetFlow v9 and IPFIX carry one record a sampled frame. The true rates are known, so
+        an analyzer's estimates can be checked against them. SRC may be a prefix: every frame then comes
+        from a random address of it. KIND is what the talker sends (PORT as noted):
+          tcp            TCP with ACK to 443 (the default)
+          syn[:PORT]     SYN without ACK from random ports to PORT (80): a SYN flood
+          synack[:PORT]  SYN-ACK from PORT (80) to random ports: TCP reflection
+          udp[:PORT]     UDP from random ports to PORT (random): a UDP flood
+          udp-from[:PORT] UDP from PORT (53) to random ports: amplification (DNS, NTP 123, ...)
+          icmp[:TYPE]    ICMP of TYPE (echo request)
+          unreach        ICMP port unreachable
+          ip[:PROTO]     IP protocol PROTO (47, GRE)
           --mix "10.0.0.1>10.0.0.2=5M,10.0.0.3>10.0.0.2=2M"
+          --mix "203.0.113.0/24>198.51.100.10=60M@udp-from:53*1200,10.0.0.1>198.51.100.10=1M"
         """;
 
     public static int Run(string[] args, TextWriter stderr)
@@ -123,7 +134,7 @@ internal static class GenCommand
             }
         }
         var problem = protocol == FlowProtocol.Unknown ? "--protocol is required (sflow, netflow9 or ipfix)"
-            : mix is not null && (protocol != FlowProtocol.SFlow5 || target is null || duration <= 0) ? "--mix needs --protocol sflow, --target udp://HOST:PORT and --duration SECONDS"
+            : mix is not null && (target is null || duration <= 0) ? "--mix needs --target udp://HOST:PORT and --duration SECONDS"
             : mix is null && count < 0 ? "--count is required"
             : (target is null) == (pcap is null) ? "give exactly one of --target udp://HOST:PORT and --pcap FILE"
             : null;
@@ -143,7 +154,7 @@ internal static class GenCommand
         {
             try
             {
-                return RunMix(TalkerMix.Parse(mix), endpoint!, sampling, frame, seed, duration, counterInterval, quiet, stderr);
+                return RunMix(protocol, TalkerMix.Parse(mix), endpoint!, sampling, frame, seed, duration, counterInterval, quiet, stderr);
             }
             catch (FormatException e)
             {
@@ -252,13 +263,19 @@ internal static class GenCommand
         return 0;
     }
 
-    /// <summary>Sends a talker mix in real time: samples when their time comes, a few to a datagram, and the interface counters.</summary>
-    private static int RunMix(IReadOnlyList<Talker> talkers, IPEndPoint endpoint, uint sampling, int frame, int seed, double duration, double counterInterval, bool quiet, TextWriter stderr)
+    /// <summary>
+    /// Sends a talker mix in real time: samples when their time comes, a few to a datagram; sFlow with the
+    /// interface counters, NetFlow v9 / IPFIX as one record a sampled frame (templates first and every 20 datagrams).
+    /// </summary>
+    private static int RunMix(FlowProtocol protocol, IReadOnlyList<Talker> talkers, IPEndPoint endpoint, uint sampling, int frame, int seed, double duration,
+        double counterInterval, bool quiet, TextWriter stderr)
     {
+        var epoch = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
         var start = Stopwatch.GetTimestamp();
-        var mixer = new TalkerMix(talkers, sampling, frame, seed, startMicros: 0);
-        var encoder = new Flowline.Wire.Encoders.SFlowEncoder { Agent = FlowAddress.Parse("192.0.2.1"), HeaderBytes = 64 };
-        var perDatagram = (DatagramGenerator.MaxDatagram - 28) / encoder.MaxFlowSampleLength;
+        var mixer = new TalkerMix(talkers, sampling, frame, seed, startMicros: epoch);
+        var sflow = protocol == FlowProtocol.SFlow5 ? new Flowline.Wire.Encoders.SFlowEncoder { Agent = FlowAddress.Parse("192.0.2.1"), HeaderBytes = 64 } : null;
+        var templates = sflow is null ? new Flowline.Wire.Encoders.TemplateFlowEncoder(protocol, 1) { SamplingRate = sampling } : null;
+        var perDatagram = sflow is not null ? (DatagramGenerator.MaxDatagram - 28) / sflow.MaxFlowSampleLength : (DatagramGenerator.MaxDatagram - 28 - 400) / 95;
         var pending = new List<FlowRecord>();
         var buffer = new byte[65536];
         using var socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp) { SendBufferSize = 4 << 20 };
@@ -269,7 +286,10 @@ internal static class GenCommand
         var next = mixer.Next();
         void Send(ReadOnlySpan<FlowRecord> flows, ReadOnlySpan<CounterRecord> counters)
         {
-            var length = encoder.Encode(flows, counters, buffer);
+            var now = epoch + (long)(Stopwatch.GetElapsedTime(start).TotalSeconds * 1e6);
+            var length = sflow is not null ? sflow.Encode(flows, counters, buffer)
+                : templates!.EncodeData(flows, buffer, now, (uint)(Stopwatch.GetElapsedTime(start).TotalMilliseconds), includeTemplates: datagrams % 20 == 0);
+            if (datagrams == 0 && !quiet) stderr.WriteLine($"flowline gen: first datagram at {DateTimeOffset.FromUnixTimeMilliseconds(now / 1000):yyyy-MM-ddTHH:mm:ss.fffZ}");
             try
             {
                 socket.Send(buffer.AsSpan(0, length));
@@ -283,8 +303,8 @@ internal static class GenCommand
         {
             var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
             if (elapsed >= duration) break;
-            encoder.UptimeMs = (uint)(elapsed * 1000);
-            while (next.TimeReceived / 1e6 <= elapsed)
+            if (sflow is not null) sflow.UptimeMs = (uint)(elapsed * 1000);
+            while ((next.TimeReceived - epoch) / 1e6 <= elapsed)
             {
                 pending.Add(next);
                 samples++;
@@ -300,16 +320,16 @@ internal static class GenCommand
                 Send(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pending), []);
                 pending.Clear();
             }
-            if (elapsed >= nextCounters)
+            if (sflow is not null && elapsed >= nextCounters)
             {
-                Send([], [mixer.Counters((long)(elapsed * 1e6), ++counterSequence)]);
+                Send([], [mixer.Counters((long)(elapsed * 1e6) + epoch, ++counterSequence)]);
                 nextCounters += counterInterval;
             }
             Thread.Sleep(1);
         }
         if (!quiet)
         {
-            stderr.WriteLine($"flowline gen: {talkers.Count} talkers, {mixer.TotalRate:N0} bytes/s in all, sampled 1:{sampling}: {samples:N0} samples in {datagrams:N0} datagrams to udp://{endpoint} in {duration:0.#} s");
+            stderr.WriteLine($"flowline gen: {talkers.Count} talkers, {mixer.TotalRate:N0} bytes/s in all, sampled 1:{sampling}: {samples:N0} samples in {datagrams:N0} {Name(protocol)} datagrams to udp://{endpoint} in {duration:0.#} s");
         }
         return 0;
     }

@@ -3,8 +3,33 @@ using Flowline.Records;
 
 namespace Flowline.Wire.Generation;
 
-/// <summary>A conversation sending at a steady rate: source, destination, bytes per second.</summary>
-public sealed record Talker(FlowAddress Source, FlowAddress Destination, double BytesPerSecond);
+/// <summary>What a talker sends: a TCP conversation, or one of the floods DDoS detection looks for.</summary>
+public enum TalkerKind
+{
+    /// <summary>TCP with ACK from port 40000+k to 443.</summary>
+    Tcp,
+    /// <summary>SYN without ACK from random ports to PORT (default 80): a SYN flood.</summary>
+    Syn,
+    /// <summary>SYN-ACK from PORT (default 80) to random ports: TCP reflection.</summary>
+    SynAck,
+    /// <summary>UDP from random ports to PORT (random without one): a UDP flood.</summary>
+    Udp,
+    /// <summary>UDP from PORT (default 53) to random ports: amplification.</summary>
+    UdpFrom,
+    /// <summary>ICMP of type PORT (default echo request).</summary>
+    Icmp,
+    /// <summary>ICMP port unreachable (the talker is the host answering to its closed ports).</summary>
+    Unreachable,
+    /// <summary>IP protocol PORT (default 47, GRE) without ports.</summary>
+    Ip,
+}
+
+/// <summary>
+/// A conversation sending at a steady rate: source, destination, bytes per second; what it sends; the
+/// source's random low bits (a /24 source: 8 bits, every frame from another address of it); its frame size (0: the mix's).
+/// </summary>
+public sealed record Talker(FlowAddress Source, FlowAddress Destination, double BytesPerSecond, TalkerKind Kind = TalkerKind.Tcp, ushort? Port = null,
+    int SourceBits = 0, int Frame = 0);
 
 /// <summary>
 /// A known traffic mix, sampled as an sFlow agent samples it: every talker sends frames of a fixed size at
@@ -29,12 +54,14 @@ public sealed class TalkerMix
         SamplingRate = Math.Max(1, samplingRate);
         FrameBytes = frameBytes;
         var sum = 0.0;
-        var rates = talkers.Select(t => t.BytesPerSecond / frameBytes / SamplingRate).ToArray();
+        var rates = talkers.Select(t => t.BytesPerSecond / FrameOf(t) / SamplingRate).ToArray();
         _cumulative = rates.Select(r => sum += r).ToArray();
         _sampleRate = sum;
         _random = new Random(seed);
         _start = startMicros;
     }
+
+    private int FrameOf(Talker t) => t.Frame > 0 ? t.Frame : FrameBytes;
 
     public uint SamplingRate { get; }
     public int FrameBytes { get; }
@@ -47,10 +74,18 @@ public sealed class TalkerMix
         _clock += -Math.Log(1 - _random.NextDouble()) / _sampleRate;
         var pick = _random.NextDouble() * _sampleRate;
         var k = Array.FindIndex(_cumulative, c => pick < c);
-        var talker = _talkers[k < 0 ? _talkers.Count - 1 : k];
+        var index = k < 0 ? _talkers.Count - 1 : k;
+        var talker = _talkers[index];
         var time = _start + (long)(_clock * 1e6);
         var v6 = !talker.Source.IsV4;
-        return new FlowRecord
+        var source = talker.Source;
+        if (talker.SourceBits > 0)
+        {
+            var bits = (ulong)_random.NextInt64() & ((1UL << Math.Min(62, talker.SourceBits)) - 1);
+            source = new FlowAddress(source.Hi, source.Lo | bits);
+        }
+        var frame = FrameOf(talker);
+        var r = new FlowRecord
         {
             TimeReceived = time,
             Start = time,
@@ -58,21 +93,47 @@ public sealed class TalkerMix
             IpVersion = v6 ? (byte)6 : (byte)4,
             EtherType = v6 ? (ushort)0x86DD : (ushort)0x0800,
             IpProto = 6,
-            SrcAddr = talker.Source,
+            SrcAddr = source,
             DstAddr = talker.Destination,
-            SrcPort = (ushort)(40000 + (k < 0 ? 0 : k)),
+            SrcPort = (ushort)(40000 + index),
             DstPort = 443,
             TcpFlags = 0x10,
             InIf = 1,
             OutIf = 2,
-            SrcMac = 0x0200_0000_0000UL | (talker.Source.Lo & 0xFFFF_FFFF),
+            SrcMac = 0x0200_0000_0000UL | (source.Lo & 0xFFFF_FFFF),
             DstMac = 0x0200_0000_0000UL | (talker.Destination.Lo & 0xFFFF_FFFF),
             SamplingRate = SamplingRate,
             SampledPackets = 1,
-            SampledBytes = (ulong)FrameBytes,
+            SampledBytes = (ulong)frame,
             Packets = SamplingRate,
-            Bytes = (ulong)FrameBytes * SamplingRate,
+            Bytes = (ulong)frame * SamplingRate,
         };
+        var ephemeral = (ushort)_random.Next(1024, 65536);
+        switch (talker.Kind)
+        {
+            case TalkerKind.Syn:
+                (r.SrcPort, r.DstPort, r.TcpFlags) = (ephemeral, talker.Port ?? 80, 0x02);
+                break;
+            case TalkerKind.SynAck:
+                (r.SrcPort, r.DstPort, r.TcpFlags) = (talker.Port ?? 80, ephemeral, 0x12);
+                break;
+            case TalkerKind.Udp:
+                (r.IpProto, r.SrcPort, r.DstPort, r.TcpFlags) = (17, ephemeral, talker.Port ?? (ushort)_random.Next(1, 65536), 0);
+                break;
+            case TalkerKind.UdpFrom:
+                (r.IpProto, r.SrcPort, r.DstPort, r.TcpFlags) = (17, talker.Port ?? 53, ephemeral, 0);
+                break;
+            case TalkerKind.Icmp or TalkerKind.Unreachable:
+                var unreachable = talker.Kind == TalkerKind.Unreachable;
+                byte type = unreachable ? (v6 ? (byte)1 : (byte)3) : (byte)(talker.Port ?? (v6 ? 128 : 8));
+                byte code = unreachable ? (v6 ? (byte)4 : (byte)3) : (byte)0;
+                (r.IpProto, r.SrcPort, r.DstPort, r.TcpFlags, r.IcmpType, r.IcmpCode) = (v6 ? (byte)58 : (byte)1, 0, (ushort)(type << 8 | code), 0, type, code);
+                break;
+            case TalkerKind.Ip:
+                (r.IpProto, r.SrcPort, r.DstPort, r.TcpFlags) = ((byte)(talker.Port ?? 47), 0, 0, 0);
+                break;
+        }
+        return r;
     }
 
     /// <summary>
@@ -83,7 +144,7 @@ public sealed class TalkerMix
     {
         var seconds = Math.Max(0, (now - _start) / 1e6);
         var octets = (ulong)(TotalRate * seconds);
-        var frames = octets / (ulong)FrameBytes;
+        var frames = (ulong)_talkers.Sum(t => t.BytesPerSecond * seconds / FrameOf(t));
         var c = new CounterRecord { SourceId = 1, SampleSequence = sequence, Enterprise = 0, Format = 1 };
         ulong[] values = [1, 6, 10_000_000_000, 1, 3, octets, (uint)frames, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         for (var i = 0; i < values.Length; i++) c.Values[i] = values[i];
@@ -91,23 +152,64 @@ public sealed class TalkerMix
         return c;
     }
 
-    /// <summary>"SRC>DST=RATE,…" with RATE in bytes per second and an optional k, M or G (thousands, millions, billions).</summary>
+    /// <summary>
+    /// "SRC>DST=RATE[@KIND[:PORT]][*FRAME],…": RATE in bytes per second with an optional k, M or G (thousands,
+    /// millions, billions); SRC an address or a prefix (every frame from a random address of it); KIND one of
+    /// tcp (default), syn, synack, udp, udp-from, icmp, unreach, ip; FRAME the talker's frame size.
+    /// </summary>
     public static IReadOnlyList<Talker> Parse(string spec)
     {
         var talkers = new List<Talker>();
-        foreach (var part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var whole in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
+            var part = whole;
+            var frame = 0;
+            var star = part.IndexOf('*');
+            if (star > 0)
+            {
+                if (!int.TryParse(part[(star + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out frame) || frame is < 64 or > 9000)
+                    throw new FormatException($"'{whole}': the frame size after * is 64 to 9000 bytes");
+                part = part[..star];
+            }
+            var kind = TalkerKind.Tcp;
+            ushort? port = null;
+            var at = part.IndexOf('@');
+            if (at > 0)
+            {
+                var k = part[(at + 1)..].Split(':');
+                kind = k[0].ToLowerInvariant() switch
+                {
+                    "tcp" => TalkerKind.Tcp, "syn" => TalkerKind.Syn, "synack" => TalkerKind.SynAck, "udp" => TalkerKind.Udp,
+                    "udp-from" => TalkerKind.UdpFrom, "icmp" => TalkerKind.Icmp, "unreach" => TalkerKind.Unreachable, "ip" => TalkerKind.Ip,
+                    _ => throw new FormatException($"'{whole}': kind '{k[0]}' is not tcp, syn, synack, udp, udp-from, icmp, unreach or ip"),
+                };
+                if (k.Length > 1) port = ushort.TryParse(k[1], NumberStyles.None, CultureInfo.InvariantCulture, out var p) ? p : throw new FormatException($"'{whole}': '{k[1]}' is not a port (or type, or protocol)");
+                part = part[..at];
+            }
             var arrow = part.IndexOf('>');
             var equals = part.IndexOf('=');
-            if (arrow <= 0 || equals < arrow) throw new FormatException($"'{part}': expected SOURCE>DESTINATION=BYTES_PER_SECOND");
-            if (!System.Net.IPAddress.TryParse(part[..arrow], out var src) || !System.Net.IPAddress.TryParse(part[(arrow + 1)..equals], out var dst))
-                throw new FormatException($"'{part}': source and destination must be IP addresses");
+            if (arrow <= 0 || equals < arrow) throw new FormatException($"'{whole}': expected SOURCE>DESTINATION=BYTES_PER_SECOND");
+            var srcText = part[..arrow];
+            var bits = 0;
+            var slash = srcText.IndexOf('/');
+            if (slash > 0)
+            {
+                if (!int.TryParse(srcText[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var length)) throw new FormatException($"'{whole}': bad source prefix");
+                srcText = srcText[..slash];
+                bits = (srcText.Contains(':') ? 128 : 32) - length;
+                if (bits is < 0 or > 62) throw new FormatException($"'{whole}': the source prefix is /{length}: 0 to 62 random bits at most");
+            }
+            if (!System.Net.IPAddress.TryParse(srcText, out var src) || !System.Net.IPAddress.TryParse(part[(arrow + 1)..equals], out var dst))
+                throw new FormatException($"'{whole}': source and destination must be IP addresses");
+            if (src.AddressFamily != dst.AddressFamily) throw new FormatException($"'{whole}': source and destination of one family");
             var rate = part[(equals + 1)..];
             var scale = rate.Length > 0 ? rate[^1] switch { 'k' or 'K' => 1e3, 'M' => 1e6, 'G' => 1e9, _ => 1 } : 1;
             if (scale != 1) rate = rate[..^1];
             if (!double.TryParse(rate, NumberStyles.Float, CultureInfo.InvariantCulture, out var r) || r <= 0)
-                throw new FormatException($"'{part}': the rate must be a positive number of bytes per second (k, M, G allowed)");
-            talkers.Add(new Talker(FlowAddress.FromIPAddress(src), FlowAddress.FromIPAddress(dst), r * scale));
+                throw new FormatException($"'{whole}': the rate must be a positive number of bytes per second (k, M, G allowed)");
+            var source = FlowAddress.FromIPAddress(src);
+            if (bits > 0) source = new FlowAddress(source.Hi, source.Lo & ~((1UL << bits) - 1));
+            talkers.Add(new Talker(source, FlowAddress.FromIPAddress(dst), r * scale, kind, port, bits, frame));
         }
         if (talkers.Count == 0) throw new FormatException("no talkers given");
         return talkers;

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Flowline.Api;
+using Xunit.Abstractions;
+
+namespace Flowline.Cli.Tests;
+
+/// <summary>
+/// DDoS detection and mitigation end to end: `flowline gen` sends every attack class at once, each to its
+/// own protected address, sampled 1:1000, as sFlow and as IPFIX, beside traffic below every threshold;
+/// serve, in automatic mode, announces a FlowSpec rule for each to gobgpd, whose RIB is read with `gobgp`
+/// every 100 ms: each rule must be there within 2 s of the generator's first datagram, with the components
+/// the attack calls for, and be withdrawn within the hold time + 5 s of the attack's end. Tenants see and
+/// withdraw only their own.
+/// </summary>
+public sealed class DdosTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-ddos-");
+    private const int HoldSeconds = 3;
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    /// <summary>Each attack: destination, the talker that makes it, and what gobgp must show of its rule.</summary>
+    private static readonly (string Class, string Destination, string Talker, string[] Shows)[] Attacks =
+    [
+        ("udp_amplification", "198.51.100.11", "203.0.113.0/24>198.51.100.11=10M@udp-from:53*100",
+            ["[source: 203.0.113.0/24]", "[protocol: ==udp]", "[source-port: ==53]", "[discard]"]),
+        ("udp_flood", "198.51.100.12", "203.0.113.0/24>198.51.100.12=10M@udp:9999*100", ["[protocol: ==udp]", "[destination-port: ==9999]"]),
+        ("tcp_syn_flood", "198.51.100.13", "203.0.113.0/24>198.51.100.13=10M@syn:80*100", ["[protocol: ==tcp]", "[destination-port: ==80]", "[tcp-flags: S&!A]"]),
+        ("tcp_amplification", "198.51.100.14", "203.0.113.0/24>198.51.100.14=10M@synack:443*100", ["[protocol: ==tcp]", "[source-port: ==443]", "[tcp-flags: =SA]"]),
+        ("tcp_flood", "198.51.100.15", "203.0.113.0/24>198.51.100.15=10M@tcp*100", ["[protocol: ==tcp]", "[destination-port: ==443]"]),
+        ("icmp_flood", "198.51.100.16", "203.0.113.0/24>198.51.100.16=10M@icmp*100", ["[protocol: ==icmp]", "[icmp-type: ==8]"]),
+        ("ip_flood", "198.51.100.17", "203.0.113.0/24>198.51.100.17=20M@ip:47*100", ["[protocol: ==gre]"]),
+        ("udp_amplification", "2001:db8:100::10", "2001:db8:ffff::/120>2001:db8:100::10=10M@udp-from:123*100", ["[protocol: ==udp]", "[source-port: ==123]"]),
+        ("udp_amplification", "198.51.100.200", "203.0.113.0/24>198.51.100.200=10M@udp-from:123*100", ["[source-port: ==123]"]),
+    ];
+
+    /// <summary>Traffic below every threshold beside the attacks: a web server's clients, and a host answering a scan with port unreachables.</summary>
+    private const string Background = "10.1.0.0/16>198.51.100.10=2M@tcp*500,198.51.100.20>192.0.2.99=1M@unreach*100";
+
+    [Theory]
+    [InlineData("sflow")]
+    [InlineData("ipfix")]
+    public async Task Every_attack_class_is_announced_within_two_seconds_and_withdrawn_after_the_hold(string protocol)
+    {
+        using var router = new BgpLab(BgpLab.Kind.Gobgp);
+        using var serve = Serve(router, out var keyA, out var keyB);
+        ServeProcess.WaitFor(() => serve.Errors.Contains("established", StringComparison.Ordinal), "the BGP session", 60);
+
+        var gen = Process.Start(FlowlineProcess.Flowline("gen", "--protocol", protocol, "--sampling", "1000", "--duration", "6", "--seed", "7",
+            "--target", $"udp://127.0.0.1:{serve.Ports[protocol]}", "--mix", string.Join(",", Attacks.Select(a => a.Talker)) + "," + Background))!;
+        var seen = new Dictionary<string, (double Latency, string Line)>();
+        var watch = Stopwatch.StartNew();
+        var stderrTask = gen.StandardError.ReadToEndAsync();
+        while (seen.Count < Attacks.Length && watch.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            // One read of each table a round, so that a round stays near 100 ms.
+            var (rib4, rib6) = (router.FlowSpecRib(false), router.FlowSpecRib(true));
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1e3;
+            foreach (var a in Attacks)
+            {
+                if (seen.ContainsKey(a.Destination)) continue;
+                var v6 = a.Destination.Contains(':', StringComparison.Ordinal);
+                if (router.Route(a.Destination + (v6 ? "/128" : "/32"), v6 ? rib6 : rib4) is { } line) seen[a.Destination] = (now, line);
+            }
+            await Task.Delay(100);
+        }
+        Assert.True(gen.WaitForExit(30_000));
+        var ended = DateTimeOffset.UtcNow;
+        var genErrors = await stderrTask;
+        output.WriteLine(genErrors);
+        var started = genErrors.Split('\n').First(l => l.Contains("first datagram at", StringComparison.Ordinal));
+        var first = DateTimeOffset.Parse(started[(started.IndexOf(" at ", StringComparison.Ordinal) + 4)..].Trim(), CultureInfo.InvariantCulture);
+        try
+        {
+            foreach (var a in Attacks)
+            {
+                Assert.True(seen.TryGetValue(a.Destination, out var s), $"{a.Class} on {a.Destination}: no rule in gobgp's RIB");
+                var latency = s.Latency - first.ToUnixTimeMilliseconds() / 1e3;
+                output.WriteLine($"{protocol} {a.Class,-18} {a.Destination,-18} {latency:0.00} s  {s.Line.Trim()}");
+                Assert.True(latency <= 2.0, $"{a.Class}: {latency:0.00} s from the first datagram to the rule");
+                foreach (var part in a.Shows) Assert.Contains(part, s.Line, StringComparison.Ordinal);
+            }
+            // Nothing else: the background (below every threshold) made no rule, and the wider classes the attacks also are were covered.
+            var lines = (router.FlowSpecRib(false) + router.FlowSpecRib(true)).Split('\n').Count(l => l.Contains("[destination:", StringComparison.Ordinal));
+            Assert.True(lines <= Attacks.Length, $"{lines} rules for {Attacks.Length} attacks");
+            Assert.Null(router.Route("198.51.100.10/32"));
+
+            // The attacks as each tenant sees them, and the scanner named by the port unreachables.
+            var (status, body) = Rest.Send(HttpMethod.Get, serve.Url + "/api/v1/ddos/attacks", key: keyA);
+            Assert.Equal(200, status);
+            var attacksA = JsonDocument.Parse(body).RootElement.GetProperty("attacks").EnumerateArray().ToList();
+            Assert.DoesNotContain(attacksA, a => a.GetProperty("address").GetString() == "198.51.100.200");
+            Assert.Contains(attacksA, a => a.GetProperty("class").GetString() == "icmp_unreachable" && a.GetProperty("sources").GetString() == "192.0.2.99");
+            foreach (var a in Attacks.Where(a => a.Destination.StartsWith("198.51.100.1", StringComparison.Ordinal)))
+                Assert.Contains(attacksA, x => x.GetProperty("class").GetString() == a.Class && x.GetProperty("address").GetString() == a.Destination);
+            (status, body) = Rest.Send(HttpMethod.Get, serve.Url + "/api/v1/ddos/attacks", key: keyB);
+            var attacksB = JsonDocument.Parse(body).RootElement.GetProperty("attacks").EnumerateArray().Select(a => a.GetProperty("address").GetString()).Distinct().ToList();
+            Assert.Equal(["198.51.100.200"], attacksB);
+
+            // Withdrawn within hold + 5 s of the attack's end.
+            ServeProcess.WaitFor(() => router.FlowSpecRib(false).Split('\n').All(l => !l.Contains("[destination:", StringComparison.Ordinal))
+                                        && router.FlowSpecRib(true).Split('\n').All(l => !l.Contains("[destination:", StringComparison.Ordinal)), "every rule withdrawn", 30);
+            var gone = (DateTimeOffset.UtcNow - ended).TotalSeconds;
+            output.WriteLine($"{protocol}: every rule withdrawn {gone:0.0} s after the generator stopped (hold {HoldSeconds} s)");
+            Assert.True(gone <= HoldSeconds + 5, $"withdrawn {gone:0.0} s after the end");
+            var metrics = serve.Get("/metrics");
+            Assert.Contains("flowline_ddos_attacks_total{class=\"udp_amplification\"} 3", metrics, StringComparison.Ordinal);
+            Assert.Contains("flowline_bgp_session_established{neighbor=\"127.0.0.1:" + router.Port + "\"} 1", metrics, StringComparison.Ordinal);
+        }
+        finally
+        {
+            output.WriteLine(serve.Errors.Length > 20_000 ? serve.Errors[^20_000..] : serve.Errors);
+        }
+    }
+
+    private ServeProcess Serve(BgpLab router, out AccessKey keyA, out AccessKey keyB)
+    {
+        var inventory = Path.Combine(_dir.FullName, "inventory.yaml");
+        File.WriteAllText(inventory, """
+            accounts: [{id: acc-a, name: A}, {id: acc-b, name: B}]
+            networks:
+              - {name: "default-domain:a:public", account: acc-a, subnets: [198.51.100.0/25, "2001:db8:100::/64"]}
+              - {name: "default-domain:b:public", account: acc-b, subnets: [198.51.100.128/25]}
+            ports:
+              - {uuid: 11111111-1111-4111-8111-111111111111, account: acc-a, network: "default-domain:a:public", mac: "02:00:00:00:00:0a", ips: [198.51.100.10]}
+              - {uuid: 22222222-2222-4222-8222-222222222222, account: acc-b, network: "default-domain:b:public", mac: "02:00:00:00:00:0b", ips: [198.51.100.200]}
+            """);
+        var data = Path.Combine(_dir.FullName, "data");
+        Directory.CreateDirectory(data);
+        var keys = Flowline.Api.KeyStore.Open(data);
+        keyA = keys.Create("acc-a", admin: false);
+        keyB = keys.Create("acc-b", admin: false);
+        return new ServeProcess(data, "--inventory", inventory, "--sessions", "off", "--ddos", "automatic", "--ddos-neighbors", $"127.0.0.1:{router.Port}={BgpLab.RouterAs}",
+            "--ddos-hold", $"{HoldSeconds}s", "--ddos-groups", "web=198.51.100.0/24 2001:db8:100::/48",
+            "--ddos-thresholds", "ip_flood=150k,icmp_flood=30k,tcp_flood=60k,tcp_syn_flood=30k,tcp_amplification=30k,udp_flood=60k,udp_amplification=30k,icmp_unreachable=5k");
+    }
+}
