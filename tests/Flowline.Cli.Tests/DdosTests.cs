@@ -115,6 +115,63 @@ public sealed class DdosTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(BgpLab.Kind.Exabgp)]
+    [InlineData(BgpLab.Kind.Frr)]
+    public void An_attack_reaches_exabgp_and_frr_and_leaves_them(BgpLab.Kind kind)
+    {
+        using var router = new BgpLab(kind);
+        using var serve = Serve(router, out _, out _);
+        ServeProcess.WaitFor(() => serve.Errors.Contains("established", StringComparison.Ordinal), "the BGP session", 60);
+        var gen = FlowlineProcess.Run(FlowlineProcess.Flowline("gen", "--protocol", "sflow", "--sampling", "1000", "--duration", "4",
+            "--target", $"udp://127.0.0.1:{serve.Ports["sflow"]}", "--mix", "203.0.113.0/24>198.51.100.11=10M@udp-from:53*100"), TimeSpan.FromSeconds(60));
+        Assert.Equal(0, gen.ExitCode);
+        var route = router.Route("198.51.100.11/32");
+        output.WriteLine(route ?? router.Log);
+        Assert.NotNull(route);
+        string[] parts = kind == BgpLab.Kind.Exabgp
+            ? ["flow destination-ipv4 198.51.100.11/32 source-ipv4 203.0.113.0/24 protocol =udp source-port =53\"", "\"rate-limit:0\""]
+            : ["Destination Address 198.51.100.11/32", "Source Address 203.0.113.0/24", "IP Protocol = 17", "Source Port = 53", "FS:rate 0.000000"];
+        foreach (var part in parts) Assert.Contains(part, route, StringComparison.Ordinal);
+        var ended = Stopwatch.StartNew();
+        ServeProcess.WaitFor(() => router.Route("198.51.100.11/32") is null, "the rule withdrawn", 30);
+        Assert.True(ended.Elapsed.TotalSeconds <= HoldSeconds + 5, $"withdrawn {ended.Elapsed.TotalSeconds:0.0} s after the attack");
+    }
+
+    [Fact]
+    public void Tenants_block_and_unblock_their_own_addresses_through_the_api()
+    {
+        using var router = new BgpLab(BgpLab.Kind.Gobgp);
+        using var serve = Serve(router, out var keyA, out var keyB);
+        ServeProcess.WaitFor(() => serve.Errors.Contains("established", StringComparison.Ordinal), "the BGP session", 60);
+        var block = """{"destination": "198.51.100.10", "protocol": 6, "destination_ports": [22], "action": "rate-limit:12500"}""";
+        var (status, body) = Rest.Send(HttpMethod.Post, serve.Url + "/api/v1/ddos/mitigations", block, keyB);
+        Assert.Equal(403, status);
+        Assert.Contains("not an address of account acc-b", body, StringComparison.Ordinal);
+        (status, body) = Rest.Send(HttpMethod.Post, serve.Url + "/api/v1/ddos/mitigations", """{"destination": "198.51.100.10", "protocol": "tcp"}""", keyA);
+        Assert.Equal(400, status);
+        (status, body) = Rest.Send(HttpMethod.Post, serve.Url + "/api/v1/ddos/mitigations", block, keyA);
+        Assert.Equal(201, status);
+        var id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
+        ServeProcess.WaitFor(() => router.Route("198.51.100.10/32") is { } r && r.Contains("[destination-port: ==22]", StringComparison.Ordinal)
+            && r.Contains("[rate: 12500.000000]", StringComparison.Ordinal), "the block in gobgp's RIB", 30);
+
+        (status, _) = Rest.Send(HttpMethod.Get, serve.Url + "/api/v1/ddos/mitigations/" + id, key: keyB);
+        Assert.Equal(404, status);
+        (status, _) = Rest.Send(HttpMethod.Delete, serve.Url + "/api/v1/ddos/mitigations/" + id, key: keyB);
+        Assert.Equal(404, status);
+        (status, _) = Rest.Send(HttpMethod.Get, serve.Url + "/api/v1/ddos/status", key: keyA);
+        Assert.Equal(403, status);
+        Assert.NotNull(router.Route("198.51.100.10/32"));
+        (status, body) = Rest.Send(HttpMethod.Delete, serve.Url + "/api/v1/ddos/mitigations/" + id, key: keyA);
+        Assert.Equal(200, status);
+        Assert.Equal("withdrawn", JsonDocument.Parse(body).RootElement.GetProperty("status").GetString());
+        ServeProcess.WaitFor(() => router.Route("198.51.100.10/32") is null, "the block withdrawn from gobgp's RIB", 30);
+        var audit = File.ReadAllText(Path.Combine(_dir.FullName, "data", "audit.log"));
+        Assert.Contains("\"ddos.withdraw\"", audit, StringComparison.Ordinal);
+        Assert.Contains("\"denied\"", audit, StringComparison.Ordinal);
+    }
+
     private ServeProcess Serve(BgpLab router, out AccessKey keyA, out AccessKey keyB)
     {
         var inventory = Path.Combine(_dir.FullName, "inventory.yaml");

@@ -34,12 +34,13 @@ public static class AttackClasses
     /// <summary>
     /// Defaults, per protected address: ddos-protect's packet rates (1 M pps for an IP flood, 500 k for the
     /// others), lower for the narrow classes whose normal rate is small (SYN without ACK, reflected
-    /// SYN-ACKs, traffic from amplification ports, fragments), with a bit rate beside each.
+    /// SYN-ACKs, traffic from amplification ports, fragments), with a bit rate beside each; any traffic
+    /// from a block-listed prefix (more than a packet a second).
     /// </summary>
     public static readonly AttackThreshold[] Defaults =
     [
         new(1_000_000, 8e9), new(100_000, 1e9), new(500_000, 2e9), new(500_000, 4e9), new(200_000, 1e9), new(200_000, 1e9),
-        new(500_000, 4e9), new(200_000, 1e9), new(10_000, 0), new(0, 0),
+        new(500_000, 4e9), new(200_000, 1e9), new(10_000, 0), new(1, 0),
     ];
 
     public static string Name(this AttackClass c) => Names[(int)c];

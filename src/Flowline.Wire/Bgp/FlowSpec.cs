@@ -52,7 +52,9 @@ public sealed record FlowSpecComponent(FlowSpecType Type, Prefix Prefix = defaul
 
     public override string ToString() => IsPrefix(Type)
         ? $"{Type}={Prefix}" + (Offset > 0 ? $"@{Offset}" : "")
-        : $"{Type}{string.Join("", (IEnumerable<object>?)Numeric?.Cast<object>() ?? Bitmask!.Cast<object>())}";
+        : Numeric is not null
+            ? $"{Type}{string.Concat(Numeric.Select((t, i) => (i > 0 && !t.And ? "|" : "") + t))}"
+            : $"{Type}:{string.Concat(Bitmask!.Select((t, i) => (i > 0 && !t.And ? "|" : "") + t))}";
 }
 
 /// <summary>
