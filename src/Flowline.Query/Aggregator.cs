@@ -425,6 +425,7 @@ public sealed class Aggregator
         FlowField.EtherType => b.EtherType[i],
         FlowField.IcmpType => b.IcmpType[i],
         FlowField.IcmpCode => b.IcmpCode[i],
+        FlowField.IpFragment => b.IpFragment[i],
         FlowField.Direction => b.Direction[i],
         FlowField.EndReason => b.EndReason[i],
         FlowField.ForwardingStatus => b.ForwardingStatus[i],

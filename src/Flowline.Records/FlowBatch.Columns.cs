@@ -112,6 +112,7 @@ public sealed partial class FlowBatch
             FlowField.RemoteSite => B(RemoteSite, rows),
             FlowField.RemoteDeployment => B(RemoteDeployment, rows),
             FlowField.RemotePrefix => B(RemotePrefix, rows),
+            FlowField.IpFragment => B(IpFragment, rows),
             _ => throw new ArgumentOutOfRangeException(nameof(field), field, null),
         };
     }
@@ -206,7 +207,7 @@ public sealed partial class FlowBatch
 
     private static FlowField[] AllInOrder()
     {
-        var all = new FlowField[(int)FlowField.RemotePrefix + 1];
+        var all = new FlowField[(int)FlowField.IpFragment + 1];
         for (var i = 0; i < all.Length; i++) all[i] = (FlowField)i;
         return all;
     }

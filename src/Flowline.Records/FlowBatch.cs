@@ -26,7 +26,7 @@ public sealed partial class FlowBatch
     public FlowProtocol[] Protocol = [];
     public FlowAddress[] Exporter = [], SrcAddr = [], DstAddr = [], NextHop = [], UnderlaySrc = [], UnderlayDst = [];
     public uint[] ObsDomain = [], ObsPoint = [], SamplingRate = [], InIf = [], OutIf = [], SrcAs = [], DstAs = [], TunnelId = [];
-    public byte[] IpVersion = [], IpProto = [], Tos = [], IcmpType = [], IcmpCode = [], Direction = [], EndReason = [],
+    public byte[] IpVersion = [], IpProto = [], IpFragment = [], Tos = [], IcmpType = [], IcmpCode = [], Direction = [], EndReason = [],
         ForwardingStatus = [], SrcMask = [], DstMask = [], UnderlayProto = [];
     public ushort[] SrcPort = [], DstPort = [], TcpFlags = [], Vlan = [], PostVlan = [], EtherType = [], UnderlaySrcPort = [];
     public ulong[] SrcMac = [], DstMac = [], Bytes = [], Packets = [], SampledBytes = [], SampledPackets = [];
@@ -66,7 +66,7 @@ public sealed partial class FlowBatch
             or FlowField.SgRule or FlowField.App or FlowField.Tier or FlowField.Site or FlowField.Deployment
             or FlowField.SrcCountry or FlowField.DstCountry => TenancyGroup,
         FlowField.NextHop or FlowField.SrcAs or FlowField.DstAs or FlowField.SrcMask or FlowField.DstMask
-            or FlowField.ObsPoint or FlowField.PostVlan => RoutingGroup,
+            or FlowField.ObsPoint or FlowField.PostVlan or FlowField.IpFragment => RoutingGroup,
         >= FlowField.SessionFlags => SessionGroup,
         _ => 0,
     };
@@ -91,11 +91,11 @@ public sealed partial class FlowBatch
         // Reading a group's values from the record (in cache) is cheaper than storing them into its columns.
         var zero = _zeroGroups;
         if ((zero & RoutingGroup) == 0
-            || ((r.NextHop.Hi | r.NextHop.Lo) | (r.SrcAs | r.DstAs | r.ObsPoint | r.PostVlan | r.SrcMask | r.DstMask)) != 0)
+            || ((r.NextHop.Hi | r.NextHop.Lo) | (r.SrcAs | r.DstAs | r.ObsPoint | r.PostVlan | r.SrcMask | r.DstMask | r.IpFragment)) != 0)
         {
             _zeroGroups &= ~RoutingGroup;
             At(NextHop, i) = r.NextHop; At(SrcAs, i) = r.SrcAs; At(DstAs, i) = r.DstAs; At(SrcMask, i) = r.SrcMask;
-            At(DstMask, i) = r.DstMask; At(ObsPoint, i) = r.ObsPoint; At(PostVlan, i) = r.PostVlan;
+            At(DstMask, i) = r.DstMask; At(ObsPoint, i) = r.ObsPoint; At(PostVlan, i) = r.PostVlan; At(IpFragment, i) = r.IpFragment;
         }
         if ((zero & TunnelGroup) == 0
             || ((r.UnderlaySrc.Hi | r.UnderlaySrc.Lo | r.UnderlayDst.Hi | r.UnderlayDst.Lo)
@@ -149,7 +149,7 @@ public sealed partial class FlowBatch
         Touch(Bytes); Touch(Packets); Touch(SampledBytes); Touch(SampledPackets);
         if ((_zeroGroups & RoutingGroup) == 0)
         {
-            Touch(NextHop); Touch(SrcAs); Touch(DstAs); Touch(SrcMask); Touch(DstMask); Touch(ObsPoint); Touch(PostVlan);
+            Touch(NextHop); Touch(SrcAs); Touch(DstAs); Touch(SrcMask); Touch(DstMask); Touch(ObsPoint); Touch(PostVlan); Touch(IpFragment);
         }
         if ((_zeroGroups & TunnelGroup) == 0)
         {
@@ -188,7 +188,7 @@ public sealed partial class FlowBatch
                 TcpFlags = TcpFlags[i], Tos = Tos[i], IcmpType = IcmpType[i], IcmpCode = IcmpCode[i],
                 Direction = Direction[i], EndReason = EndReason[i], ForwardingStatus = ForwardingStatus[i],
                 Vlan = Vlan[i], PostVlan = PostVlan[i], EtherType = EtherType[i], SrcMac = SrcMac[i], DstMac = DstMac[i],
-                SrcAs = SrcAs[i], DstAs = DstAs[i], SrcMask = SrcMask[i], DstMask = DstMask[i],
+                SrcAs = SrcAs[i], DstAs = DstAs[i], SrcMask = SrcMask[i], DstMask = DstMask[i], IpFragment = IpFragment[i],
                 Bytes = Bytes[i], Packets = Packets[i], SampledBytes = SampledBytes[i], SampledPackets = SampledPackets[i],
                 Tunnel = Tunnel[i], TunnelId = TunnelId[i], UnderlayProto = UnderlayProto[i],
                 UnderlaySrcPort = UnderlaySrcPort[i], UnderlaySrc = UnderlaySrc[i], UnderlayDst = UnderlayDst[i],
@@ -231,7 +231,7 @@ public sealed partial class FlowBatch
         Resize(ref LoggedPackets, capacity); Resize(ref LoggedRevBytes, capacity); Resize(ref LoggedRevPackets, capacity);
         Resize(ref RevTcpFlags, capacity); Resize(ref RevAction, capacity); Resize(ref RevSgRule, capacity);
         Resize(ref RemoteApp, capacity); Resize(ref RemoteTier, capacity); Resize(ref RemoteSite, capacity);
-        Resize(ref RemoteDeployment, capacity); Resize(ref RemotePrefix, capacity);
+        Resize(ref RemoteDeployment, capacity); Resize(ref RemotePrefix, capacity); Resize(ref IpFragment, capacity);
         _capacity = capacity;
     }
 }

@@ -11,6 +11,7 @@ public enum FlowField
     Account, Vmi, VmiDirection, SrcVn, DstVn, Action, SgRule, App, Tier, Site, Deployment, SrcCountry, DstCountry,
     SessionFlags, SetupTime, TeardownTime, RevBytes, RevPackets, LoggedBytes, LoggedPackets, LoggedRevBytes, LoggedRevPackets,
     RevTcpFlags, RevAction, RevSgRule, RemoteApp, RemoteTier, RemoteSite, RemoteDeployment, RemotePrefix,
+    IpFragment,
 }
 
 public static class FlowFields
@@ -90,6 +91,7 @@ public static class FlowFields
         (FlowField.RemoteSite, "remote_site", "session rows: the remote end's site tag"),
         (FlowField.RemoteDeployment, "remote_deployment", "session rows: the remote end's deployment tag"),
         (FlowField.RemotePrefix, "remote_prefix", "session rows: the remote end's prefix when it has no tags and no network"),
+        (FlowField.IpFragment, "ip_fragment", "IP fragmentation: 0 a whole packet, 1 the first fragment (more follow), 2 a later fragment (no transport header)"),
     ];
 
     // Built with plain loops: LINQ over these tuples would be compiled at start-up by every command.
@@ -254,6 +256,7 @@ public static class FlowFields
             case FlowField.EtherType: w.Number((ulong)r.EtherType); break;
             case FlowField.IcmpType: w.Number((ulong)r.IcmpType); break;
             case FlowField.IcmpCode: w.Number((ulong)r.IcmpCode); break;
+            case FlowField.IpFragment: w.Number((ulong)r.IpFragment); break;
             case FlowField.Direction: w.Number((ulong)r.Direction); break;
             case FlowField.EndReason: w.Number((ulong)r.EndReason); break;
             case FlowField.ForwardingStatus: w.Number((ulong)r.ForwardingStatus); break;

@@ -26,6 +26,8 @@ public struct FlowRecord
     public FlowAddress NextHop;
     /// <summary>4 or 6; 0 for non-IP (e.g. ARP) samples.</summary>
     public byte IpVersion;
+    /// <summary>0 a whole packet, 1 a first fragment, 2 a later fragment (<see cref="FlowFragment"/>).</summary>
+    public byte IpFragment;
     public byte IpProto;
     public ushort SrcPort;
     /// <summary>For ICMP and ICMPv6: type &lt;&lt; 8 | code, the NetFlow convention.</summary>
@@ -156,4 +158,10 @@ public interface ISymbolTable : ISymbolNames, ISymbolInterner
 
     /// <summary>One name's id, added when new.</summary>
     uint Intern(string name) => Intern([name])[0];
+}
+
+/// <summary>Values of <see cref="FlowRecord.IpFragment"/>.</summary>
+public static class FlowFragment
+{
+    public const byte None = 0, First = 1, Later = 2;
 }

@@ -32,6 +32,7 @@ public sealed class DdosTests(ITestOutputHelper output) : IDisposable
         ("tcp_flood", "198.51.100.15", "203.0.113.0/24>198.51.100.15=10M@tcp*100", ["[protocol: ==tcp]", "[destination-port: ==443]"]),
         ("icmp_flood", "198.51.100.16", "203.0.113.0/24>198.51.100.16=10M@icmp*100", ["[protocol: ==icmp]", "[icmp-type: ==8]"]),
         ("ip_flood", "198.51.100.17", "203.0.113.0/24>198.51.100.17=20M@ip:47*100", ["[protocol: ==gre]"]),
+        ("ip_fragmentation", "198.51.100.18", "203.0.113.0/24>198.51.100.18=5M@frag*100", ["[protocol: ==udp]", "[fragment: "]),
         ("udp_amplification", "2001:db8:100::10", "2001:db8:ffff::/120>2001:db8:100::10=10M@udp-from:123*100", ["[protocol: ==udp]", "[source-port: ==123]"]),
         ("udp_amplification", "198.51.100.200", "203.0.113.0/24>198.51.100.200=10M@udp-from:123*100", ["[source-port: ==123]"]),
     ];
@@ -84,7 +85,7 @@ public sealed class DdosTests(ITestOutputHelper output) : IDisposable
             }
             // Nothing else: the background (below every threshold) made no rule, and the wider classes the attacks also are were covered.
             var lines = (router.FlowSpecRib(false) + router.FlowSpecRib(true)).Split('\n').Count(l => l.Contains("[destination:", StringComparison.Ordinal));
-            Assert.True(lines <= Attacks.Length, $"{lines} rules for {Attacks.Length} attacks");
+            Assert.True(lines <= Attacks.Length, $"{lines} rules for {Attacks.Length} attacks:\n{router.FlowSpecRib(false)}{router.FlowSpecRib(true)}");
             Assert.Null(router.Route("198.51.100.10/32"));
 
             // The attacks as each tenant sees them, and the scanner named by the port unreachables.
@@ -136,6 +137,41 @@ public sealed class DdosTests(ITestOutputHelper output) : IDisposable
         var ended = Stopwatch.StartNew();
         ServeProcess.WaitFor(() => router.Route("198.51.100.11/32") is null, "the rule withdrawn", 30);
         Assert.True(ended.Elapsed.TotalSeconds <= HoldSeconds + 5, $"withdrawn {ended.Elapsed.TotalSeconds:0.0} s after the attack");
+    }
+
+    /// <summary>
+    /// The generator's default mix (Zipf clients and servers, real service ports, Pareto flow sizes) with its
+    /// servers on public addresses, every address protected, at the attack test's rate (1,000 samples a
+    /// second at 1:1000, about a million packets a second) for five minutes: with the default thresholds
+    /// not one attack, not one rule.
+    /// </summary>
+    [Fact]
+    public void Traffic_below_every_threshold_announces_nothing_for_five_minutes()
+    {
+        using var router = new BgpLab(BgpLab.Kind.Gobgp);
+        var data = Path.Combine(_dir.FullName, "quiet");
+        Directory.CreateDirectory(data);
+        using var serve = new ServeProcess(data, "--ddos", "automatic", "--ddos-neighbors", $"127.0.0.1:{router.Port}={BgpLab.RouterAs}",
+            "--ddos-groups", "everything=0.0.0.0/0 ::/0", "--sessions", "off");
+        ServeProcess.WaitFor(() => serve.Errors.Contains("established", StringComparison.Ordinal), "the BGP session", 60);
+        var gen = Process.Start(FlowlineProcess.Flowline("gen", "--protocol", "sflow", "--sampling", "1000", "--rate", "1000", "--count", "300000",
+            "--public-servers", "--seed", "3", "-q", "--target", $"udp://127.0.0.1:{serve.Ports["sflow"]}"))!;
+        var watch = Stopwatch.StartNew();
+        while (!gen.HasExited)
+        {
+            Assert.Null(router.FlowSpecRib(false).Split('\n').FirstOrDefault(l => l.Contains("[destination:", StringComparison.Ordinal)));
+            Thread.Sleep(5000);
+            Assert.True(watch.Elapsed < TimeSpan.FromMinutes(8), "the generator did not finish within 8 minutes");
+        }
+        Assert.Equal(0, gen.ExitCode);
+        var metrics = serve.Get("/metrics");
+        var rows = metrics.Split('\n').First(l => l.StartsWith("flowline_ddos_rows_protected_total ", StringComparison.Ordinal));
+        output.WriteLine($"{watch.Elapsed.TotalSeconds:0} s, {rows}");
+        output.WriteLine(string.Join('\n', metrics.Split('\n').Where(l => l.StartsWith("flowline_ddos_", StringComparison.Ordinal))));
+        Assert.True(long.Parse(rows.Split(' ')[1], CultureInfo.InvariantCulture) >= 290_000, rows);
+        Assert.Contains("flowline_ddos_rules_announced_total 0\n", metrics, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"flowline_ddos_attacks_total\{[^}]*\} [1-9]", metrics);
+        Assert.Null(router.FlowSpecRib(false).Split('\n').FirstOrDefault(l => l.Contains("[destination:", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -191,6 +227,6 @@ public sealed class DdosTests(ITestOutputHelper output) : IDisposable
         keyB = keys.Create("acc-b", admin: false);
         return new ServeProcess(data, "--inventory", inventory, "--sessions", "off", "--ddos", "automatic", "--ddos-neighbors", $"127.0.0.1:{router.Port}={BgpLab.RouterAs}",
             "--ddos-hold", $"{HoldSeconds}s", "--ddos-groups", "web=198.51.100.0/24 2001:db8:100::/48",
-            "--ddos-thresholds", "ip_flood=150k,icmp_flood=30k,tcp_flood=60k,tcp_syn_flood=30k,tcp_amplification=30k,udp_flood=60k,udp_amplification=30k,icmp_unreachable=5k");
+            "--ddos-thresholds", "ip_flood=150k,ip_fragmentation=30k,icmp_flood=30k,tcp_flood=60k,tcp_syn_flood=30k,tcp_amplification=30k,udp_flood=60k,udp_amplification=30k,icmp_unreachable=5k");
     }
 }

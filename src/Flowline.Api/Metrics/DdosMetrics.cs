@@ -27,6 +27,9 @@ internal static class DdosMetrics
         Metric("flowline_ddos_rows_total", "counter", "Rows the detector looked at.", [("", d.Rows)]);
         Metric("flowline_ddos_rows_protected_total", "counter", "Rows to (or, ICMP unreachables, from) a protected address.", [("", d.Matched)]);
         Metric("flowline_ddos_tracked", "gauge", "Addresses x classes tracked now.", [("", d.Tracked)]);
+        var max = ddos.Detector.MaxPps;
+        Metric("flowline_ddos_max_pps", "gauge", "The highest smoothed packet rate of any protected address, by class, at the last evaluation (how near the thresholds traffic runs).",
+            AttackClasses.All.Select(a => ($"{{class=\"{a.Name()}\"}}", Math.Round(max[(int)a]))));
         Metric("flowline_ddos_untracked_total", "counter", "Counts not tracked because ddos tracking was full (MaxTracked).", [("", d.Untracked)]);
         Metric("flowline_bgp_session_established", "gauge", "1 when the BGP session with the neighbour is Established.",
             ddos.Speaker.Neighbors.Select(n => ($"{{neighbor=\"{n.Neighbor}\"}}", n.State == Mitigation.Bgp.BgpState.Established ? 1.0 : 0)));

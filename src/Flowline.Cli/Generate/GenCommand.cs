@@ -56,6 +56,8 @@ internal static class GenCommand
           icmp[:TYPE]    ICMP of TYPE (echo request)
           unreach        ICMP port unreachable
           ip[:PROTO]     IP protocol PROTO (47, GRE)
+          frag[:PROTO]   fragments of UDP (or PROTO): a first fragment to three later ones (sFlow;
+                         IPFIX for IPv4, with fragmentFlags and fragmentOffset)
           --mix "10.0.0.1>10.0.0.2=5M,10.0.0.3>10.0.0.2=2M"
           --mix "203.0.113.0/24>198.51.100.10=60M@udp-from:53*1200,10.0.0.1>198.51.100.10=1M"
         """;
@@ -274,8 +276,10 @@ internal static class GenCommand
         var start = Stopwatch.GetTimestamp();
         var mixer = new TalkerMix(talkers, sampling, frame, seed, startMicros: epoch);
         var sflow = protocol == FlowProtocol.SFlow5 ? new Flowline.Wire.Encoders.SFlowEncoder { Agent = FlowAddress.Parse("192.0.2.1"), HeaderBytes = 64 } : null;
-        var templates = sflow is null ? new Flowline.Wire.Encoders.TemplateFlowEncoder(protocol, 1) { SamplingRate = sampling } : null;
-        var perDatagram = sflow is not null ? (DatagramGenerator.MaxDatagram - 28) / sflow.MaxFlowSampleLength : (DatagramGenerator.MaxDatagram - 28 - 400) / 95;
+        // IPFIX records carry fragmentation (template 261) when a talker sends fragments.
+        var templates = sflow is null ? new Flowline.Wire.Encoders.TemplateFlowEncoder(protocol, 1)
+            { SamplingRate = sampling, Fragments = talkers.Any(t => t.Kind == TalkerKind.Fragment) } : null;
+        var perDatagram = sflow is not null ? (DatagramGenerator.MaxDatagram - 28) / sflow.MaxFlowSampleLength : (DatagramGenerator.MaxDatagram - 28 - 500) / 95;
         var pending = new List<FlowRecord>();
         var buffer = new byte[65536];
         using var socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp) { SendBufferSize = 4 << 20 };

@@ -30,6 +30,7 @@ public sealed class DdosDetector : IRealtimeObserver
     private int _used, _dead;
     private long _lastEvaluation;
     private long _rows, _matched, _untracked;
+    private readonly double[] _maxPps = new double[AttackClasses.Count];
 
     private struct Entry
     {
@@ -60,6 +61,15 @@ public sealed class DdosDetector : IRealtimeObserver
     public (long Rows, long Matched, long Untracked, int Tracked) Counters =>
         (Interlocked.Read(ref _rows), Interlocked.Read(ref _matched), Interlocked.Read(ref _untracked), Volatile.Read(ref _used));
 
+    /// <summary>Per class, the highest smoothed packet rate of any address at the last evaluation: how near the thresholds traffic runs.</summary>
+    public double[] MaxPps
+    {
+        get
+        {
+            lock (_maxPps) return [.. _maxPps];
+        }
+    }
+
     public void Add(FlowBatch b, int from, int to)
     {
         var set = _service.Protected;
@@ -88,7 +98,10 @@ public sealed class DdosDetector : IRealtimeObserver
             var sport = b.SrcPort[i];
             var dport = b.DstPort[i];
             Count(b.DstAddr[i], AttackClass.IpFlood, t, b, i, sport, proto);
-            switch (proto)
+            var fragment = b.IpFragment[i];
+            if (fragment != 0) Count(b.DstAddr[i], AttackClass.IpFragmentation, t, b, i, sport, proto);
+            // A later fragment has no transport header: it is an IP packet, not a TCP, UDP or ICMP one.
+            switch (fragment == FlowFragment.Later ? 0 : proto)
             {
                 case 1 or 58:
                     Count(b.DstAddr[i], AttackClass.IcmpFlood, t, b, i, 0, b.IcmpType[i]);
@@ -224,6 +237,7 @@ public sealed class DdosDetector : IRealtimeObserver
         var decay = (float)(1 - alpha);
         var set = _service.Protected;
         List<int>? crossed = null;
+        Span<double> max = stackalloc double[AttackClasses.Count];
         for (var i = 0; i <= _mask; i++)
         {
             ref var e = ref _entries[i];
@@ -232,6 +246,7 @@ public sealed class DdosDetector : IRealtimeObserver
             e.Bps += (e.Bytes * 8 / dt - e.Bps) * alpha;
             e.Packets = e.Bytes = 0;
             var c = (AttackClass)e.Class;
+            if (e.Pps > max[e.Class]) max[e.Class] = e.Pps;
             var threshold = _service.Threshold(c, TargetOf(set, e.Target));
             var over = threshold.Exceeded(e.Pps, e.Bps);
             if (e.Attack is { } attack)
@@ -255,6 +270,7 @@ public sealed class DdosDetector : IRealtimeObserver
                 _dead++;
             }
         }
+        lock (_maxPps) max.CopyTo(_maxPps);
         if (crossed is not null)
         {
             // Narrow classes first: a SYN flood is mitigated as such, and the TCP and IP floods it also is are covered by its rule.

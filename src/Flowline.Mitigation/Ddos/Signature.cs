@@ -46,6 +46,10 @@ public static class Signature
                 var ports = s.SourcePorts.Where(p => p.Share >= Notable && amplificationPorts.Contains((ushort)p.Key)).Select(p => (ulong)p.Key).Order().ToList();
                 if (ports.Count > 0) components.Add(FlowSpecComponent.Of(FlowSpecType.SourcePort, [.. ports.Select(p => NumericTerm.Equal(p))]));
                 break;
+            case AttackClass.IpFragmentation:
+                // Any fragment: IsF (not the first, 0x02) or FF (the first, 0x04), RFC 8955 4.2.2.12.
+                components.Add(FlowSpecComponent.Of(FlowSpecType.Fragment, new BitmaskTerm(false, false, false, 0x06)));
+                break;
             case AttackClass.IcmpFlood when Top(s.Second) is { } type:
                 components.Add(FlowSpecComponent.Of(FlowSpecType.IcmpType, NumericTerm.Equal(type)));
                 break;

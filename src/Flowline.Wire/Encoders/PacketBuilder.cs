@@ -46,15 +46,27 @@ public static class PacketBuilder
             w.U16(PacketParser.EtherTypeIPv6);
             w.U32(0x6000_0000u | ((uint)r.Tos << 20));
             w.U16((ushort)Math.Max(0, l3Length - 40));
-            w.U8(r.IpProto);
+            w.U8(r.IpFragment != 0 ? (byte)44 : r.IpProto);
             w.U8(64);
             w.V6(r.SrcAddr);
             w.V6(r.DstAddr);
+            if (r.IpFragment != 0)
+            {
+                // The fragment header (RFC 8200 4.5): a later fragment at offset 1480, or the first with M set.
+                w.U8(r.IpProto);
+                w.U8(0);
+                w.U16(r.IpFragment == FlowFragment.Later ? (ushort)(185 << 3) : (ushort)1);
+                w.U32(0x0001_0000);
+                if (r.IpFragment == FlowFragment.Later) return w.Position;
+            }
         }
         else if (r.IpVersion == 4)
         {
             w.U16(PacketParser.EtherTypeIPv4);
-            WriteIPv4Header(ref w, r.SrcAddr, r.DstAddr, r.IpProto, r.Tos, l3Length);
+            // A later fragment (offset 1480) carries no transport header; the first one has More Fragments set.
+            WriteIPv4Header(ref w, r.SrcAddr, r.DstAddr, r.IpProto, r.Tos, l3Length,
+                r.IpFragment == FlowFragment.Later ? (ushort)185 : r.IpFragment == FlowFragment.First ? (ushort)0x2000 : (ushort)0x4000);
+            if (r.IpFragment == FlowFragment.Later) return w.Position;
         }
         else
         {
@@ -89,14 +101,14 @@ public static class PacketBuilder
         return w.Position;
     }
 
-    private static void WriteIPv4Header(ref WireWriter w, in FlowAddress src, in FlowAddress dst, byte proto, byte tos, int totalLength)
+    private static void WriteIPv4Header(ref WireWriter w, in FlowAddress src, in FlowAddress dst, byte proto, byte tos, int totalLength, ushort flagsAndOffset = 0x4000)
     {
         var start = w.Position;
         w.U8(0x45);
         w.U8(tos);
         w.U16((ushort)Math.Clamp(totalLength, 20, 65535));
         w.U16(0);
-        w.U16(0x4000);
+        w.U16(flagsAndOffset);
         w.U8(64);
         w.U8(proto);
         w.U16(0);

@@ -12,7 +12,7 @@ namespace Flowline.Wire.Encoders;
 /// </summary>
 public sealed class TemplateFlowEncoder
 {
-    public const ushort V4Template = 256, V6Template = 257, BiflowTemplate = 258, EnterpriseTemplate = 259, OptionsTemplate = 260;
+    public const ushort V4Template = 256, V6Template = 257, BiflowTemplate = 258, EnterpriseTemplate = 259, OptionsTemplate = 260, FragmentTemplate = 261;
     public const uint TestEnterprise = 32473; // RFC 5612 documentation enterprise number
 
     private readonly bool _ipfix;
@@ -29,6 +29,9 @@ public sealed class TemplateFlowEncoder
     /// <summary>When above 1, templates are followed by an options record announcing it.</summary>
     public uint SamplingRate { get; set; }
 
+    /// <summary>IPFIX: IPv4 records in template 261, which adds fragmentFlags (197) and fragmentOffset (88) to 256's fields.</summary>
+    public bool Fragments { get; init; }
+
     private (ushort Id, ushort Length, uint Enterprise)[] Fields(ushort template)
     {
         var v6 = template == V6Template;
@@ -42,6 +45,7 @@ public sealed class TemplateFlowEncoder
         if (_ipfix) list.AddRange([(152, 8, 0), (153, 8, 0)]);
         else list.AddRange([(22, 4, 0), (21, 4, 0)]);
         list.AddRange([(56, 6, 0), (80, 6, 0), (58, 2, 0), (61, 1, 0)]);
+        if (template == FragmentTemplate) list.AddRange([(197, 1, 0), (88, 2, 0)]);
         if (template == BiflowTemplate) list.AddRange([(1, 8, FieldKinds.ReverseEnterprise), (2, 8, FieldKinds.ReverseEnterprise)]);
         if (template == EnterpriseTemplate) list.Add((1, FieldSpec.VariableLength, TestEnterprise));
         return [.. list];
@@ -79,7 +83,8 @@ public sealed class TemplateFlowEncoder
         w.U16(_ipfix ? IpfixDecoder.TemplateSetId : (ushort)0);
         var lengthAt = w.Position;
         w.U16(0);
-        ushort[] ids = _ipfix ? [V4Template, V6Template, BiflowTemplate, EnterpriseTemplate] : [V4Template, V6Template];
+        ushort[] ids = _ipfix ? Fragments ? [V4Template, V6Template, BiflowTemplate, EnterpriseTemplate, FragmentTemplate] : [V4Template, V6Template, BiflowTemplate, EnterpriseTemplate]
+            : [V4Template, V6Template];
         foreach (var id in ids)
         {
             var fields = Fields(id);
@@ -177,7 +182,7 @@ public sealed class TemplateFlowEncoder
         var records = includeTemplates ? TemplateSets(ref w, SamplingRate > 1) : 0;
         foreach (var version in (ReadOnlySpan<byte>)[4, 6])
         {
-            var template = version == 6 ? V6Template : !reverse.IsEmpty ? BiflowTemplate : enterpriseField ? EnterpriseTemplate : V4Template;
+            var template = version == 6 ? V6Template : !reverse.IsEmpty ? BiflowTemplate : enterpriseField ? EnterpriseTemplate : _ipfix && Fragments ? FragmentTemplate : V4Template;
             var setStart = w.Position;
             var any = false;
             for (var i = 0; i < flows.Length; i++)
@@ -195,6 +200,12 @@ public sealed class TemplateFlowEncoder
                 {
                     w.U64(reverse[i].SampledBytes);
                     w.U64(reverse[i].SampledPackets);
+                }
+                else if (template == FragmentTemplate)
+                {
+                    // fragmentFlags (MF is 0x20; DF 0x40 on whole packets) and fragmentOffset in 8-octet units.
+                    w.U8(r.IpFragment == FlowFragment.First ? (byte)0x20 : r.IpFragment == FlowFragment.None ? (byte)0x40 : (byte)0);
+                    w.U16(r.IpFragment == FlowFragment.Later ? (ushort)185 : (ushort)0);
                 }
                 else if (template == EnterpriseTemplate)
                 {

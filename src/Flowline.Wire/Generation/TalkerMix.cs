@@ -22,6 +22,8 @@ public enum TalkerKind
     Unreachable,
     /// <summary>IP protocol PORT (default 47, GRE) without ports.</summary>
     Ip,
+    /// <summary>Fragments of UDP (or protocol PORT): one first fragment with the UDP header to three later ones without.</summary>
+    Fragment,
 }
 
 /// <summary>
@@ -132,6 +134,11 @@ public sealed class TalkerMix
             case TalkerKind.Ip:
                 (r.IpProto, r.SrcPort, r.DstPort, r.TcpFlags) = ((byte)(talker.Port ?? 47), 0, 0, 0);
                 break;
+            case TalkerKind.Fragment:
+                var later = _random.Next(4) != 0;
+                (r.IpProto, r.SrcPort, r.DstPort, r.TcpFlags, r.IpFragment) = ((byte)(talker.Port ?? 17), later ? (ushort)0 : ephemeral,
+                    later ? (ushort)0 : (ushort)4444, 0, later ? FlowFragment.Later : FlowFragment.First);
+                break;
         }
         return r;
     }
@@ -155,7 +162,7 @@ public sealed class TalkerMix
     /// <summary>
     /// "SRC>DST=RATE[@KIND[:PORT]][*FRAME],…": RATE in bytes per second with an optional k, M or G (thousands,
     /// millions, billions); SRC an address or a prefix (every frame from a random address of it); KIND one of
-    /// tcp (default), syn, synack, udp, udp-from, icmp, unreach, ip; FRAME the talker's frame size.
+    /// tcp (default), syn, synack, udp, udp-from, icmp, unreach, ip, frag; FRAME the talker's frame size.
     /// </summary>
     public static IReadOnlyList<Talker> Parse(string spec)
     {
@@ -181,7 +188,8 @@ public sealed class TalkerMix
                 {
                     "tcp" => TalkerKind.Tcp, "syn" => TalkerKind.Syn, "synack" => TalkerKind.SynAck, "udp" => TalkerKind.Udp,
                     "udp-from" => TalkerKind.UdpFrom, "icmp" => TalkerKind.Icmp, "unreach" => TalkerKind.Unreachable, "ip" => TalkerKind.Ip,
-                    _ => throw new FormatException($"'{whole}': kind '{k[0]}' is not tcp, syn, synack, udp, udp-from, icmp, unreach or ip"),
+                    "frag" => TalkerKind.Fragment,
+                    _ => throw new FormatException($"'{whole}': kind '{k[0]}' is not tcp, syn, synack, udp, udp-from, icmp, unreach, ip or frag"),
                 };
                 if (k.Length > 1) port = ushort.TryParse(k[1], NumberStyles.None, CultureInfo.InvariantCulture, out var p) ? p : throw new FormatException($"'{whole}': '{k[1]}' is not a port (or type, or protocol)");
                 part = part[..at];

@@ -113,6 +113,12 @@ internal static class DataSetDecoder
         r.IpProto = (byte)s[(int)FieldKind.Protocol];
         r.Tos = (byte)s[(int)FieldKind.Tos];
         r.TcpFlags = (ushort)s[(int)FieldKind.TcpFlags];
+        // fragmentOffset (88), fragmentFlags (197: MF is 0x20, bit 2 counted from the most significant).
+        if (t.Has(FieldKind.FragmentOffset) || t.Has(FieldKind.FragmentFlags))
+        {
+            r.IpFragment = s[(int)FieldKind.FragmentOffset] != 0 ? FlowFragment.Later
+                : (s[(int)FieldKind.FragmentFlags] & 0x20) != 0 ? FlowFragment.First : FlowFragment.None;
+        }
         r.SrcPort = (ushort)s[(int)FieldKind.SrcPort];
         r.DstPort = (ushort)s[(int)FieldKind.DstPort];
         if (t.Has(FieldKind.SrcV4)) { r.SrcAddr = FlowAddress.FromV4((uint)s[(int)FieldKind.SrcV4]); r.IpVersion = 4; }

@@ -17,6 +17,7 @@ internal enum FieldKind : byte
     Direction, EndReason, ForwardingStatus, IpVersion, EtherType, ObservationPoint,
     SamplingInterval, SamplingAlgorithm, SamplerId, SamplerRandomInterval,
     SamplingPacketInterval, SamplingPacketSpace, SamplingProbability,
+    FragmentOffset, FragmentFlags,
     // RFC 5103 reverse information elements (enterprise 29305).
     RevOctetDelta, RevPacketDelta, RevOctetTotal, RevPacketTotal, RevTcpFlags,
     RevStartMillis, RevEndMillis, RevStartSeconds, RevEndSeconds,
@@ -123,6 +124,7 @@ internal static class FieldKinds
             81 => FieldKind.PostSrcMac,
             85 => FieldKind.OctetTotal,
             86 => FieldKind.PacketTotal,
+            88 => FieldKind.FragmentOffset,
             89 => FieldKind.ForwardingStatus,
             136 => FieldKind.EndReason,
             138 => FieldKind.ObservationPoint,
@@ -142,6 +144,7 @@ internal static class FieldKinds
             177 => FieldKind.IcmpCodeV4,
             178 => FieldKind.IcmpTypeV6,
             179 => FieldKind.IcmpCodeV6,
+            197 => FieldKind.FragmentFlags,
             243 => FieldKind.Dot1qVlan,
             245 => FieldKind.Dot1qCustomerVlan,
             256 => FieldKind.EtherType,

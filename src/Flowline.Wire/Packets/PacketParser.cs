@@ -98,7 +98,9 @@ public static class PacketParser
         r.IpProto = p[9];
         r.SrcAddr = FlowAddress.FromV4(p[12..]);
         r.DstAddr = FlowAddress.FromV4(p[16..]);
-        var fragmentOffset = BinaryPrimitives.ReadUInt16BigEndian(p[6..]) & 0x1FFF;
+        var flagsAndOffset = BinaryPrimitives.ReadUInt16BigEndian(p[6..]);
+        var fragmentOffset = flagsAndOffset & 0x1FFF;
+        r.IpFragment = fragmentOffset != 0 ? FlowFragment.Later : (flagsAndOffset & 0x2000) != 0 ? FlowFragment.First : FlowFragment.None;
         if (ihl < 20 || fragmentOffset != 0 || p.Length < ihl)
         {
             // Later fragments carry no transport header.
@@ -157,7 +159,9 @@ public static class PacketParser
                     }
                     next = p[offset];
                     r.IpProto = next;
-                    if ((BinaryPrimitives.ReadUInt16BigEndian(p[(offset + 2)..]) >> 3) != 0)
+                    var fragment = BinaryPrimitives.ReadUInt16BigEndian(p[(offset + 2)..]);
+                    r.IpFragment = (fragment >> 3) != 0 ? FlowFragment.Later : (fragment & 1) != 0 ? FlowFragment.First : FlowFragment.None;
+                    if ((fragment >> 3) != 0)
                     {
                         return;
                     }
@@ -307,5 +311,6 @@ public static class PacketParser
         r.IcmpType = 0;
         r.IcmpCode = 0;
         r.EtherType = 0;
+        r.IpFragment = 0;
     }
 }
