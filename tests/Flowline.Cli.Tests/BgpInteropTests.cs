@@ -76,6 +76,54 @@ public sealed class BgpInteropTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// RFC 8955's worked examples, from the RFC's own octets, announced with each action Flowline sends:
+    /// gobgp parses every one back into what the RFC says it means.
+    /// </summary>
+    [Fact]
+    public async Task Gobgp_parses_the_rfc_8955_examples_and_every_action()
+    {
+        using var lab = new BgpLab(BgpLab.Kind.Gobgp);
+        await using var speaker = new BgpSpeaker(new BgpLocal(BgpLab.FlowlineAs, IPAddress.Parse("192.0.2.1")),
+            [new BgpNeighbor(IPAddress.Loopback, BgpLab.RouterAs, lab.Port)]);
+        speaker.Start();
+        await Until(() => speaker.Neighbors[0].State == BgpState.Established, "Established");
+        FlowSpecRule Rfc(string hex) => FlowSpecRule.Decode(Convert.FromHexString(hex.Replace(" ", "")), false, out _);
+        (FlowSpecRoute Route, string Shows)[] cases =
+        [
+            (new(Rfc("0b 01 18 c0 00 02 03 81 06 04 81 19"), [new FlowSpecAction.RateLimit(12_500)], []),
+                "[destination: 192.0.2.0/24][protocol: ==tcp][port: ==25]"),
+            (new(Rfc("12 01 18 c0 00 02 02 18 cb 00 71 04 03 89 45 8b 91 1f 90"), [new FlowSpecAction.Redirect(65000, 666)], []),
+                "[destination: 192.0.2.0/24][source: 203.0.113.0/24][port: >=137&<=139 ==8080]"),
+            (new(Rfc("09 01 20 c0 00 02 01 0c 80 05"), [new FlowSpecAction.Mark(46), new FlowSpecAction.TrafficAction(true, false)], [FlowSpecAction.Blackhole]),
+                "[destination: 192.0.2.1/32][fragment: dont-fragment+first-fragment]"),
+        ];
+        foreach (var (route, _) in cases) speaker.Announce(route);
+        await Until(() => lab.FlowSpecRib(false).Split('\n').Count(l => l.Contains("[destination:", StringComparison.Ordinal)) == 3, "three routes");
+        var rib = lab.FlowSpecRib(false);
+        output.WriteLine(rib);
+        string[] actions = ["rate: 12500", "redirect: 65000:666", "remark: 46", "action: sample", "Communities: blackhole"];
+        foreach (var (_, shows) in cases) Assert.Contains(shows, rib, StringComparison.Ordinal);
+        foreach (var a in actions) Assert.Contains(a, rib, StringComparison.Ordinal);
+    }
+
+    /// <summary>Several neighbours at once, one of them over IPv6 transport: each gets the routes.</summary>
+    [Fact]
+    public async Task Several_neighbours_one_over_ipv6_each_get_the_routes()
+    {
+        using var six = new BgpLab(BgpLab.Kind.Gobgp, ipv6: true);
+        using var four = new BgpLab(BgpLab.Kind.Exabgp);
+        await using var speaker = new BgpSpeaker(new BgpLocal(BgpLab.FlowlineAs, IPAddress.Parse("192.0.2.1")),
+            [new BgpNeighbor(IPAddress.IPv6Loopback, BgpLab.RouterAs, six.Port), new BgpNeighbor(IPAddress.Loopback, BgpLab.RouterAs, four.Port)]);
+        speaker.Start();
+        await Until(() => speaker.Neighbors.All(n => n.State == BgpState.Established), "both Established");
+        Assert.Equal("[::1]:" + six.Port, speaker.Neighbors[0].Neighbor);
+        speaker.Announce(UdpReflection);
+        await Until(() => six.Route("198.51.100.10/32") is not null && four.Route("198.51.100.10/32") is not null, "the route at both");
+        speaker.Withdraw(UdpReflection);
+        await Until(() => six.Route("198.51.100.10/32") is null && four.Route("198.51.100.10/32") is null, "withdrawn at both");
+    }
+
     /// <summary>What each router prints for the two routes: components and action, in its own notation.</summary>
     private static readonly Dictionary<BgpLab.Kind, (string[] V4, string[] V6)> Expected = new()
     {

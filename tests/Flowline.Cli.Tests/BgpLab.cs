@@ -17,12 +17,15 @@ public sealed class BgpLab : IDisposable
     private Process _process = null!;
     private readonly StringBuilder _log = new();
     private readonly int _api;
+    private readonly bool _ipv6;
 
     public enum Kind { Gobgp, Exabgp, Frr }
 
-    public BgpLab(Kind kind)
+    /// <param name="ipv6">gobgpd only: listen on ::1 and expect Flowline from ::1 (a session over IPv6 transport).</param>
+    public BgpLab(Kind kind, bool ipv6 = false)
     {
         Which = kind;
+        _ipv6 = ipv6;
         Port = ServeProcess.FreeTcpPort();
         _api = ServeProcess.FreeTcpPort();
         _start = kind switch
@@ -68,10 +71,10 @@ public sealed class BgpLab : IDisposable
               as = {RouterAs}
               router-id = "192.0.2.254"
               port = {Port}
-              local-address-list = ["127.0.0.1"]
+              local-address-list = ["{(_ipv6 ? "::1" : "127.0.0.1")}"]
             [[neighbors]]
               [neighbors.config]
-                neighbor-address = "127.0.0.1"
+                neighbor-address = "{(_ipv6 ? "::1" : "127.0.0.1")}"
                 peer-as = {FlowlineAs}
               [neighbors.transport.config]
                 passive-mode = true

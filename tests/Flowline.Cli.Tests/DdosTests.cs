@@ -106,6 +106,11 @@ public sealed class DdosTests(ITestOutputHelper output) : IDisposable
             var gone = (DateTimeOffset.UtcNow - ended).TotalSeconds;
             output.WriteLine($"{protocol}: every rule withdrawn {gone:0.0} s after the generator stopped (hold {HoldSeconds} s)");
             Assert.True(gone <= HoldSeconds + 5, $"withdrawn {gone:0.0} s after the end");
+            // The same events the thresholds send, to the same sinks.
+            var file = Path.Combine(_dir.FullName, "events.jsonl");
+            bool Has(string name) => File.Exists(file) && File.ReadAllLines(file).Select(l => JsonDocument.Parse(l).RootElement)
+                .Any(e => e.GetProperty("event").GetString() == name && e.GetProperty("app").GetString() == "flowline-ddos");
+            ServeProcess.WaitFor(() => new[] { "attack_start", "mitigation_announced", "mitigation_withdrawn", "attack_end" }.All(Has), "the four kinds of events in the events file");
             var metrics = serve.Get("/metrics");
             Assert.Contains("flowline_ddos_attacks_total{class=\"udp_amplification\"} 3", metrics, StringComparison.Ordinal);
             Assert.Contains("flowline_bgp_session_established{neighbor=\"127.0.0.1:" + router.Port + "\"} 1", metrics, StringComparison.Ordinal);
@@ -225,7 +230,8 @@ public sealed class DdosTests(ITestOutputHelper output) : IDisposable
         var keys = Flowline.Api.KeyStore.Open(data);
         keyA = keys.Create("acc-a", admin: false);
         keyB = keys.Create("acc-b", admin: false);
-        return new ServeProcess(data, "--inventory", inventory, "--sessions", "off", "--ddos", "automatic", "--ddos-neighbors", $"127.0.0.1:{router.Port}={BgpLab.RouterAs}",
+        return new ServeProcess(data, "--inventory", inventory, "--sessions", "off", "--ddos", "automatic",
+            "--threshold-events-to", "file:" + Path.Combine(_dir.FullName, "events.jsonl"), "--ddos-neighbors", $"127.0.0.1:{router.Port}={BgpLab.RouterAs}",
             "--ddos-hold", $"{HoldSeconds}s", "--ddos-groups", "web=198.51.100.0/24 2001:db8:100::/48",
             "--ddos-thresholds", "ip_flood=150k,ip_fragmentation=30k,icmp_flood=30k,tcp_flood=60k,tcp_syn_flood=30k,tcp_amplification=30k,udp_flood=60k,udp_amplification=30k,icmp_unreachable=5k");
     }

@@ -108,12 +108,13 @@ public sealed partial class ApiV1
     private async Task DdosStatus(HttpContext context)
     {
         if (await Authenticate(context) is not { } key) return;
+        // The admin's door first: a tenant learns nothing, not even whether detection is on.
+        if (!await Admitted(context, key, "ddos.status", "all accounts", "reads only its own attacks", "reading the DDoS status")) return;
         if (ddos is null)
         {
             await Error(context, new ApiError(404, "DdosOff", "this server does not detect attacks: start it with --ddos dry-run, manual or automatic (docs/DDOS.md)"));
             return;
         }
-        if (!await Admitted(context, key, "ddos.status", "all accounts", "reads only its own attacks", "reading the DDoS status")) return;
         var c = ddos.Counts;
         var o = new JsonObject
         {

@@ -13,8 +13,10 @@ namespace Flowline.Mitigation.Ddos;
 /// source /24s) from which the attack's signature is taken. Every quarter second the counters become
 /// rates, smoothed by an exponentially weighted average, and compared with the thresholds; crossings
 /// and ends go to the <see cref="DdosService"/>.
-/// The table is flat and open-addressed (linear probing over a power-of-two array, tombstones reclaimed
-/// by a rebuild), capped at <see cref="DdosOptions.MaxTracked"/>: keys beyond the cap are counted, not tracked.
+/// The table is flat and open-addressed (linear probing over a power-of-two array that starts small and
+/// doubles while at most half full, tombstones reclaimed by a rebuild), capped at
+/// <see cref="DdosOptions.MaxTracked"/>: keys beyond the cap are counted, not tracked. After an inventory
+/// reload the keys take their owner from the new protected set.
 /// </summary>
 public sealed class DdosDetector : IRealtimeObserver
 {
@@ -22,8 +24,11 @@ public sealed class DdosDetector : IRealtimeObserver
     private const long EvaluateEvery = 250_000; // µs
     private readonly DdosService _service;
     private readonly Func<long> _clock;
+    private const int InitialSize = 4096;
     private readonly int _capacity;
-    private readonly int _mask;
+    private readonly int _maxSize;
+    private int _mask;
+    private ProtectedSet? _resolvedWith;
     private Entry[] _entries;
     private uint[] _sketchKeys;
     private float[] _sketchCounts;
@@ -37,7 +42,7 @@ public sealed class DdosDetector : IRealtimeObserver
         public FlowAddress Key;
         public byte Class;
         public byte State; // 0 empty, 1 live, 2 dead
-        public int Target;
+        public ProtectedTarget? Target;
         public ulong Packets, Bytes;
         public double Pps, Bps;
         public long LastSeen;
@@ -50,7 +55,8 @@ public sealed class DdosDetector : IRealtimeObserver
         _clock = clock;
         var cap = Math.Max(1024, service.Options.MaxTracked);
         _capacity = cap;
-        var size = (int)Math.Min(1 << 30, BitOperations.RoundUpToPowerOf2((uint)(cap * 2)));
+        _maxSize = (int)Math.Min(1 << 28, BitOperations.RoundUpToPowerOf2((uint)(cap * 2)));
+        var size = Math.Min(InitialSize, _maxSize);
         _mask = size - 1;
         _entries = new Entry[size];
         _sketchKeys = new uint[size * Slots * Sketches];
@@ -90,34 +96,35 @@ public sealed class DdosDetector : IRealtimeObserver
                     && set.Find(b.SrcAddr[i]) is var s and >= 0)
                 {
                     matched++;
-                    Count(b.DstAddr[i], AttackClass.IcmpUnreachable, s, b, i, 0, 0);
+                    Count(b.DstAddr[i], AttackClass.IcmpUnreachable, set[s], b, i, 0, 0);
                 }
                 continue;
             }
             matched++;
+            var target = set[t];
             var sport = b.SrcPort[i];
             var dport = b.DstPort[i];
-            Count(b.DstAddr[i], AttackClass.IpFlood, t, b, i, sport, proto);
+            Count(b.DstAddr[i], AttackClass.IpFlood, target, b, i, sport, proto);
             var fragment = b.IpFragment[i];
-            if (fragment != 0) Count(b.DstAddr[i], AttackClass.IpFragmentation, t, b, i, sport, proto);
+            if (fragment != 0) Count(b.DstAddr[i], AttackClass.IpFragmentation, target, b, i, sport, proto);
             // A later fragment has no transport header: it is an IP packet, not a TCP, UDP or ICMP one.
             switch (fragment == FlowFragment.Later ? 0 : proto)
             {
                 case 1 or 58:
-                    Count(b.DstAddr[i], AttackClass.IcmpFlood, t, b, i, 0, b.IcmpType[i]);
+                    Count(b.DstAddr[i], AttackClass.IcmpFlood, target, b, i, 0, b.IcmpType[i]);
                     break;
                 case 6:
-                    Count(b.DstAddr[i], AttackClass.TcpFlood, t, b, i, sport, dport);
+                    Count(b.DstAddr[i], AttackClass.TcpFlood, target, b, i, sport, dport);
                     var flags = b.TcpFlags[i] & 0x12;
-                    if (flags == 0x02) Count(b.DstAddr[i], AttackClass.TcpSynFlood, t, b, i, sport, dport);
-                    else if (flags == 0x12) Count(b.DstAddr[i], AttackClass.TcpAmplification, t, b, i, sport, dport);
+                    if (flags == 0x02) Count(b.DstAddr[i], AttackClass.TcpSynFlood, target, b, i, sport, dport);
+                    else if (flags == 0x12) Count(b.DstAddr[i], AttackClass.TcpAmplification, target, b, i, sport, dport);
                     break;
                 case 17:
-                    Count(b.DstAddr[i], AttackClass.UdpFlood, t, b, i, sport, dport);
-                    if (amplification.Contains(sport)) Count(b.DstAddr[i], AttackClass.UdpAmplification, t, b, i, sport, dport);
+                    Count(b.DstAddr[i], AttackClass.UdpFlood, target, b, i, sport, dport);
+                    if (amplification.Contains(sport)) Count(b.DstAddr[i], AttackClass.UdpAmplification, target, b, i, sport, dport);
                     break;
             }
-            if (blocklist is not null && blocklist.Find(b.SrcAddr[i]) >= 0) Count(b.DstAddr[i], AttackClass.Blocklisted, t, b, i, sport, dport);
+            if (blocklist is not null && blocklist.Find(b.SrcAddr[i]) >= 0) Count(b.DstAddr[i], AttackClass.Blocklisted, target, b, i, sport, dport);
         }
         Interlocked.Add(ref _matched, matched);
         var now = _clock();
@@ -137,8 +144,10 @@ public sealed class DdosDetector : IRealtimeObserver
 
     private long _lastRefresh;
 
-    private void Count(in FlowAddress key, AttackClass c, int target, FlowBatch b, int row, ushort sketch0, ushort sketch1)
+    private void Count(in FlowAddress key, AttackClass c, ProtectedTarget target, FlowBatch b, int row, ushort sketch0, ushort sketch1)
     {
+        // At most half full (the cap allowing): double first, so that probes stay short.
+        if ((_used + _dead + 1) * 2 > _entries.Length && _entries.Length < _maxSize) Rebuild(_entries.Length * 2);
         var e = Find(key, c);
         if (e < 0)
         {
@@ -236,6 +245,8 @@ public sealed class DdosDetector : IRealtimeObserver
         var alpha = 1 - Math.Exp(-dt / Math.Max(0.05, _service.Options.Smoothing.TotalSeconds));
         var decay = (float)(1 - alpha);
         var set = _service.Protected;
+        var reresolve = !ReferenceEquals(set, _resolvedWith);
+        _resolvedWith = set;
         List<int>? crossed = null;
         Span<double> max = stackalloc double[AttackClasses.Count];
         for (var i = 0; i <= _mask; i++)
@@ -247,7 +258,9 @@ public sealed class DdosDetector : IRealtimeObserver
             e.Packets = e.Bytes = 0;
             var c = (AttackClass)e.Class;
             if (e.Pps > max[e.Class]) max[e.Class] = e.Pps;
-            var threshold = _service.Threshold(c, TargetOf(set, e.Target));
+            // The inventory changed: an address may have another owner, or none (it keeps its old one until it goes quiet).
+            if (reresolve && c != AttackClass.IcmpUnreachable && set.Find(e.Key) is var owner and >= 0) e.Target = set[owner];
+            var threshold = _service.Threshold(c, e.Target);
             var over = threshold.Exceeded(e.Pps, e.Bps);
             if (e.Attack is { } attack)
             {
@@ -278,33 +291,20 @@ public sealed class DdosDetector : IRealtimeObserver
             {
                 ref var e = ref _entries[i];
                 var c = (AttackClass)e.Class;
-                var target = TargetOf(set, e.Target);
-                e.Attack = _service.Start(new AttackSighting(c, e.Key, target, e.Pps, e.Bps, Top(i, 0), Top(i, 1), Top(i, 2)), now);
+                e.Attack = _service.Start(new AttackSighting(c, e.Key, e.Target, e.Pps, e.Bps, Top(i, 0), Top(i, 1), Top(i, 2)), now);
             }
         }
-        if (_dead > _mask / 4) Rebuild();
+        if (_dead > _mask / 4) Rebuild(_entries.Length);
     }
 
-    private static ProtectedTarget? TargetOf(ProtectedSet set, int index)
-    {
-        try
-        {
-            return set[index];
-        }
-        catch (ArgumentOutOfRangeException)
-        {
-            // The set was rebuilt (inventory reload) with fewer targets: the entry keeps counting under the defaults until it goes idle.
-            return null;
-        }
-    }
-
-    /// <summary>Re-inserts the live entries, dropping the tombstones.</summary>
-    private void Rebuild()
+    /// <summary>Re-inserts the live entries into a table of <paramref name="size"/> slots, dropping the tombstones.</summary>
+    private void Rebuild(int size)
     {
         var (entries, keys, counts) = (_entries, _sketchKeys, _sketchCounts);
-        _entries = new Entry[entries.Length];
-        _sketchKeys = new uint[keys.Length];
-        _sketchCounts = new float[counts.Length];
+        _entries = new Entry[size];
+        _sketchKeys = new uint[size * Slots * Sketches];
+        _sketchCounts = new float[size * Slots * Sketches];
+        _mask = size - 1;
         _used = _dead = 0;
         for (var i = 0; i < entries.Length; i++)
         {

@@ -125,6 +125,8 @@ public static partial class SegmentFile
                 BinaryPrimitives.WriteUInt32LittleEndian(h[4..], (uint)raw.Length);
                 BinaryPrimitives.WriteUInt32LittleEndian(h[8..], Checksum.Crc32C(written.Slice(before, storedLength)));
                 h[12] = used;
+                // The codec byte is not under the column's checksum: its complement beside it catches a flipped bit.
+                h[13] = (byte)~used;
             }
             var length = _buffer.WrittenCount;
             Drain();
@@ -363,6 +365,17 @@ public static partial class SegmentFile
         /// The sorted distinct values of an address column in a block when it is dictionary-encoded (the
         /// rest of the block is not decoded), else null. Checks the column's checksum.
         /// </summary>
+        /// <summary>
+        /// A column header's codec byte, checked against its complement (segments written before the check have
+        /// zeros there, and are read as they were).
+        /// </summary>
+        private byte Codec(ReadOnlySpan<byte> h, int index, FlowField field)
+        {
+            if ((h[13] | h[14] | h[15]) != 0 && h[13] != (byte)~h[12])
+                throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: the codec byte does not match its check");
+            return h[12];
+        }
+
         public FlowAddress[]? Dictionary(int index, FlowField field)
         {
             var d = Load(index);
@@ -381,7 +394,7 @@ public static partial class SegmentFile
                     {
                         throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(f)}: checksum mismatch");
                     }
-                    return ColumnCodec.ReadDictionary(h[12], bytes);
+                    return ColumnCodec.ReadDictionary(Codec(h, index, f), bytes);
                 }
                 at += stored;
             }
@@ -427,7 +440,8 @@ public static partial class SegmentFile
                     throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: lengths are inconsistent");
                 }
                 var bytes = d.Slice(at, stored);
-                if (h[12] == ColumnCodec.Constant && into.IsZeroColumn(field) && !bytes.ContainsAnyExcept((byte)0))
+                var codec = Codec(h, index, field);
+                if (codec == ColumnCodec.Constant && into.IsZeroColumn(field) && !bytes.ContainsAnyExcept((byte)0))
                 {
                     // Zeros where the batch holds zeros already: nothing to write, and the batch keeps knowing it.
                     if (Checksum.Crc32C(bytes) != crc) throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: checksum mismatch");
@@ -445,11 +459,11 @@ public static partial class SegmentFile
                 {
                     throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: checksum mismatch");
                 }
-                if (!ColumnCodec.Decode(field, h[12], bytes, target, size))
+                if (!ColumnCodec.Decode(field, codec, bytes, target, size))
                 {
                     throw new SegmentCorruptException(Path, index, $"column {FlowFields.Name(field)}: does not decode");
                 }
-                referenced[(int)field] = (h[12] & ColumnCodec.Referenced) != 0 && h[12] != ColumnCodec.Dictionary;
+                referenced[(int)field] = (codec & ColumnCodec.Referenced) != 0 && codec != ColumnCodec.Dictionary;
                 at += stored;
             }
             foreach (var field in ColumnCodec.DecodeOrder)
