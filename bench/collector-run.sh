@@ -55,7 +55,8 @@ if [ "$collector" = flowline ]; then
   metrics=$(curl -s "http://127.0.0.1:$((port + 1))/metrics")
   queue_drops=$(echo "$metrics" | awk '/^flowline_socket_queue_drops_total/ {s += $2} END {print s + 0}')
   # With flow definitions: rows they counted, and rows they skipped because they had fallen behind.
-  [ -n "${FLOWLINE_SETUP:-}" ] && realtime=$(echo "$metrics" | awk '/^flowline_realtime_rows_total/ {r = $2} /^flowline_realtime_rows_dropped_total/ {d = $2} END {printf " realtime_rows=%d realtime_dropped=%d", r, d}')
+  # FLOWLINE_REALTIME_COUNTS=1: the same for an analysis without definitions (DDoS detection, bench/ddos-bench.sh).
+  [ -n "${FLOWLINE_SETUP:-}${FLOWLINE_REALTIME_COUNTS:-}" ] && realtime=$(echo "$metrics" | awk '/^flowline_realtime_rows_total/ {r = $2} /^flowline_realtime_rows_dropped_total/ {d = $2} END {printf " realtime_rows=%d realtime_dropped=%d", r, d}')
 fi
 rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
 kill -TERM $pid; wait $pid 2>/dev/null || true

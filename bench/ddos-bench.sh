@@ -12,5 +12,5 @@ export FLOWLINE_GEN_ARGS=--public-servers
 echo "# collector protocol rate seconds sent_in sent stored lost cpu_s ns_per_record rss_mib socket_drops queue_drops offered"
 for run in $(seq "$runs"); do
   echo -n "off:  "; FLOWLINE_SERVE_ARGS="" "$root/bench/collector-run.sh" flowline sflow "$rate" 30
-  echo -n "ddos: "; FLOWLINE_SERVE_ARGS="--ddos dry-run --ddos-groups v4=0.0.0.0/0,v6=::/0" "$root/bench/collector-run.sh" flowline sflow "$rate" 30
+  echo -n "ddos: "; FLOWLINE_REALTIME_COUNTS=1 FLOWLINE_SERVE_ARGS="--ddos dry-run --ddos-groups v4=0.0.0.0/0,v6=::/0" "$root/bench/collector-run.sh" flowline sflow "$rate" 30
 done

@@ -182,7 +182,7 @@ public sealed class DdosServiceTests : IDisposable
         }
         Assert.Equal(0, s.Detector.Counters.Tracked);
         s.Detector.Add(batch, 0, 100);
-        Assert.Equal(200, s.Detector.Counters.Tracked);
+        Assert.Equal(100, s.Detector.Counters.Tracked);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Flowline.Realtime;
 using Flowline.Records;
 
@@ -8,64 +9,86 @@ namespace Flowline.Mitigation.Ddos;
 /// Finds floods on the decoded stream, per protected address and attack class, the way sFlow-RT's
 /// ddos-protect does with its flow definitions and thresholds, in one pass over the rows. Each row whose
 /// destination is protected adds its packets and bytes (already scaled by the sampling rate) to the
-/// counters of every class it belongs to — an IP flood, and by protocol, TCP flags, source port — and to
-/// three small heavy-hitter sketches per counter (source ports; destination ports, ICMP types or protocols;
-/// source /24s) from which the attack's signature is taken. Every quarter second the counters become
-/// rates, smoothed by an exponentially weighted average, and compared with the thresholds; crossings
-/// and ends go to the <see cref="DdosService"/>.
-/// The table is flat and open-addressed (linear probing over a power-of-two array that starts small and
-/// doubles while at most half full, tombstones reclaimed by a rebuild), capped at
-/// <see cref="DdosOptions.MaxTracked"/>: keys beyond the cap are counted, not tracked. After an inventory
-/// reload the keys take their owner from the new protected set.
+/// counters of every class it belongs to — an IP flood, and by protocol, TCP flags, source port,
+/// fragmentation. Every quarter second the counters become rates, smoothed by an exponentially weighted
+/// average, and are compared with the thresholds; crossings and ends go to the <see cref="DdosService"/>.
+/// <para>
+/// One slot per address holds every class's counters side by side, so a row costs one probe of a flat,
+/// open-addressed table (linear probing over a power-of-two array that starts small and doubles while at
+/// most half full, up to <see cref="DdosOptions.MaxTracked"/> addresses; beyond, rows are counted, not
+/// tracked; tombstones are reclaimed by a rebuild). Only a class that runs warm — a tenth of its threshold
+/// in a quarter second — gets the heavy-hitter sketches (source ports; destination ports, ICMP types or
+/// protocols; source /24s) from which an attack's signature is taken, from a pool, so that the bulk of
+/// traffic, far below every threshold, costs the probe and two additions. After an inventory reload the
+/// addresses take their owner from the new protected set.
+/// </para>
 /// </summary>
-public sealed class DdosDetector : IRealtimeObserver
+public sealed partial class DdosDetector : IRealtimeObserver
 {
-    private const int Slots = 4, Sketches = 3;
+    private const int Classes = AttackClasses.Count, Slots = 4, Sketches = 3, SketchSize = Slots * Sketches;
     private const long EvaluateEvery = 250_000; // µs
+    private const int InitialSize = 4096;
     private readonly DdosService _service;
     private readonly Func<long> _clock;
-    private const int InitialSize = 4096;
-    private readonly int _capacity;
-    private readonly int _maxSize;
+    private readonly int _capacity, _maxSize;
     private int _mask;
-    private ProtectedSet? _resolvedWith;
     private Entry[] _entries;
-    private uint[] _sketchKeys;
-    private float[] _sketchCounts;
+    private Counter[] _counters;
+    private Rate[] _rates;
+    private Attack?[] _attacks;
     private int _used, _dead;
-    private long _lastEvaluation;
-    private long _rows, _matched, _untracked;
-    private readonly double[] _maxPps = new double[AttackClasses.Count];
+    private long _lastEvaluation, _lastRefresh;
+    private long _rows, _matched, _untracked, _unsketched;
+    private ProtectedSet? _resolvedWith;
+    private readonly double[] _maxPps = new double[Classes];
 
+    /// <summary>An address: its owner, which classes it has counters in, when a row last came.</summary>
     private struct Entry
     {
         public FlowAddress Key;
-        public byte Class;
         public byte State; // 0 empty, 1 live, 2 dead
-        public ProtectedTarget? Target;
-        public ulong Packets, Bytes;
-        public double Pps, Bps;
+        public ushort Seen; // a bit per class
         public long LastSeen;
-        public Attack? Attack;
+        public ProtectedTarget? Target;
+    }
+
+    /// <summary>A class's counts since the last evaluation, the count that makes it warm, and its sketches (-1: none).</summary>
+    private struct Counter
+    {
+        public ulong Packets, Bytes, WarmAt;
+        public int Sketch;
+    }
+
+    private struct Rate
+    {
+        public double Pps, Bps;
     }
 
     public DdosDetector(DdosService service, Func<long> clock)
     {
         _service = service;
         _clock = clock;
-        var cap = Math.Max(1024, service.Options.MaxTracked);
-        _capacity = cap;
-        _maxSize = (int)Math.Min(1 << 28, BitOperations.RoundUpToPowerOf2((uint)(cap * 2)));
+        _capacity = Math.Max(1024, service.Options.MaxTracked);
+        _maxSize = (int)Math.Min(1 << 26, BitOperations.RoundUpToPowerOf2((uint)(_capacity * 2)));
         var size = Math.Min(InitialSize, _maxSize);
         _mask = size - 1;
         _entries = new Entry[size];
-        _sketchKeys = new uint[size * Slots * Sketches];
-        _sketchCounts = new float[size * Slots * Sketches];
+        _counters = new Counter[size * Classes];
+        _rates = new Rate[size * Classes];
+        _attacks = new Attack?[size * Classes];
+        var sketches = Math.Min(16_384, _capacity);
+        _sketchKeys = new uint[sketches * SketchSize];
+        _sketchCounts = new float[sketches * SketchSize];
+        _freeSketches = [.. Enumerable.Range(0, sketches).Reverse()];
+        _freeCount = sketches;
     }
 
-    /// <summary>Rows seen, rows whose destination (or, for ICMP unreachables, source) is protected, keys not tracked for the cap.</summary>
-    public (long Rows, long Matched, long Untracked, int Tracked) Counters =>
-        (Interlocked.Read(ref _rows), Interlocked.Read(ref _matched), Interlocked.Read(ref _untracked), Volatile.Read(ref _used));
+    /// <summary>
+    /// Rows seen; rows whose destination (or, for ICMP unreachables, source) is protected; rows not tracked for
+    /// the cap; warm classes left without sketches because the pool was empty; addresses tracked now.
+    /// </summary>
+    public (long Rows, long Matched, long Untracked, long Unsketched, int Tracked) Counters =>
+        (Interlocked.Read(ref _rows), Interlocked.Read(ref _matched), Interlocked.Read(ref _untracked), Interlocked.Read(ref _unsketched), Volatile.Read(ref _used));
 
     /// <summary>Per class, the highest smoothed packet rate of any address at the last evaluation: how near the thresholds traffic runs.</summary>
     public double[] MaxPps
@@ -93,38 +116,39 @@ public sealed class DdosDetector : IRealtimeObserver
             {
                 // A protected host answering with port unreachables names whoever sends to its closed ports.
                 if (((proto == 1 && b.IcmpType[i] == 3) || (proto == 58 && b.IcmpType[i] == 1)) && b.IcmpCode[i] == (proto == 1 ? 3 : 4)
-                    && set.Find(b.SrcAddr[i]) is var s and >= 0)
+                    && set.Find(b.SrcAddr[i]) is var s and >= 0 && Slot(b.DstAddr[i], set[s], b, i) is var u and >= 0)
                 {
                     matched++;
-                    Count(b.DstAddr[i], AttackClass.IcmpUnreachable, set[s], b, i, 0, 0);
+                    Count(u, AttackClass.IcmpUnreachable, b, i, 0, 0);
                 }
                 continue;
             }
             matched++;
-            var target = set[t];
+            var slot = Slot(b.DstAddr[i], set[t], b, i);
+            if (slot < 0) continue;
             var sport = b.SrcPort[i];
             var dport = b.DstPort[i];
-            Count(b.DstAddr[i], AttackClass.IpFlood, target, b, i, sport, proto);
+            Count(slot, AttackClass.IpFlood, b, i, sport, proto);
             var fragment = b.IpFragment[i];
-            if (fragment != 0) Count(b.DstAddr[i], AttackClass.IpFragmentation, target, b, i, sport, proto);
+            if (fragment != 0) Count(slot, AttackClass.IpFragmentation, b, i, sport, proto);
             // A later fragment has no transport header: it is an IP packet, not a TCP, UDP or ICMP one.
             switch (fragment == FlowFragment.Later ? 0 : proto)
             {
                 case 1 or 58:
-                    Count(b.DstAddr[i], AttackClass.IcmpFlood, target, b, i, 0, b.IcmpType[i]);
+                    Count(slot, AttackClass.IcmpFlood, b, i, 0, b.IcmpType[i]);
                     break;
                 case 6:
-                    Count(b.DstAddr[i], AttackClass.TcpFlood, target, b, i, sport, dport);
+                    Count(slot, AttackClass.TcpFlood, b, i, sport, dport);
                     var flags = b.TcpFlags[i] & 0x12;
-                    if (flags == 0x02) Count(b.DstAddr[i], AttackClass.TcpSynFlood, target, b, i, sport, dport);
-                    else if (flags == 0x12) Count(b.DstAddr[i], AttackClass.TcpAmplification, target, b, i, sport, dport);
+                    if (flags == 0x02) Count(slot, AttackClass.TcpSynFlood, b, i, sport, dport);
+                    else if (flags == 0x12) Count(slot, AttackClass.TcpAmplification, b, i, sport, dport);
                     break;
                 case 17:
-                    Count(b.DstAddr[i], AttackClass.UdpFlood, target, b, i, sport, dport);
-                    if (amplification.Contains(sport)) Count(b.DstAddr[i], AttackClass.UdpAmplification, target, b, i, sport, dport);
+                    Count(slot, AttackClass.UdpFlood, b, i, sport, dport);
+                    if (amplification.Contains(sport)) Count(slot, AttackClass.UdpAmplification, b, i, sport, dport);
                     break;
             }
-            if (blocklist is not null && blocklist.Find(b.SrcAddr[i]) >= 0) Count(b.DstAddr[i], AttackClass.Blocklisted, target, b, i, sport, dport);
+            if (blocklist is not null && blocklist.Find(b.SrcAddr[i]) >= 0) Count(slot, AttackClass.Blocklisted, b, i, sport, dport);
         }
         Interlocked.Add(ref _matched, matched);
         var now = _clock();
@@ -142,74 +166,68 @@ public sealed class DdosDetector : IRealtimeObserver
         if (now - _lastEvaluation >= EvaluateEvery) Evaluate(now);
     }
 
-    private long _lastRefresh;
-
-    private void Count(in FlowAddress key, AttackClass c, ProtectedTarget target, FlowBatch b, int row, ushort sketch0, ushort sketch1)
+    /// <summary>The slot of <paramref name="key"/>, made when new (-1 when the table is at its cap: counted).</summary>
+    private int Slot(in FlowAddress key, ProtectedTarget target, FlowBatch b, int row)
     {
         // At most half full (the cap allowing): double first, so that probes stay short.
         if ((_used + _dead + 1) * 2 > _entries.Length && _entries.Length < _maxSize) Rebuild(_entries.Length * 2);
-        var e = Find(key, c);
-        if (e < 0)
+        var slot = Find(key);
+        if (slot < 0)
         {
             Interlocked.Increment(ref _untracked);
-            return;
+            return -1;
         }
-        ref var entry = ref _entries[e];
-        if (entry.State != 1)
+        ref var e = ref _entries[slot];
+        if (e.State != 1) e = new Entry { Key = key, State = 1, Target = target };
+        e.LastSeen = b.TimeReceived[row];
+        return slot;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Count(int slot, AttackClass c, FlowBatch b, int row, ushort sketch0, ushort sketch1)
+    {
+        ref var e = ref _entries[slot];
+        ref var k = ref _counters[slot * Classes + (int)c];
+        var bit = (ushort)(1 << (int)c);
+        if ((e.Seen & bit) == 0)
         {
-            entry = new Entry { Key = key, Class = (byte)c, State = 1, Target = target };
-            Array.Clear(_sketchCounts, e * Slots * Sketches, Slots * Sketches);
+            e.Seen |= bit;
+            k = new Counter { WarmAt = WarmAt(c, e.Target), Sketch = -1 };
+            _rates[slot * Classes + (int)c] = default;
+            _attacks[slot * Classes + (int)c] = null;
         }
         var packets = b.Packets[row];
-        entry.Packets += packets;
-        entry.Bytes += b.Bytes[row];
-        entry.LastSeen = b.TimeReceived[row];
-        var src = b.SrcAddr[row];
-        // Source /24 of IPv4 (the network part, shifted in); IPv6 sources are not summarised.
-        var source24 = src.IsV4 ? (uint)(src.Lo >> 8) & 0xFF_FFFF | 0x100_0000 : 0;
-        var w = (float)packets;
-        Sketch(e, 0, sketch0, w);
-        Sketch(e, 1, sketch1, w);
-        if (source24 != 0) Sketch(e, 2, source24, w);
-    }
-
-    /// <summary>Space-saving sketch of <see cref="Slots"/> keys: a key present grows; an absent one takes the smallest slot.</summary>
-    private void Sketch(int entry, int sketch, uint key, float weight)
-    {
-        var at = (entry * Sketches + sketch) * Slots;
-        var min = at;
-        for (var k = at; k < at + Slots; k++)
+        k.Packets += packets;
+        k.Bytes += b.Bytes[row];
+        if (k.Sketch < 0)
         {
-            if (_sketchKeys[k] == key && _sketchCounts[k] > 0)
+            if (k.Packets < k.WarmAt) return;
+            if ((k.Sketch = AllocateSketch()) < 0)
             {
-                _sketchCounts[k] += weight;
+                Interlocked.Increment(ref _unsketched);
+                k.WarmAt = ulong.MaxValue;
                 return;
             }
-            if (_sketchCounts[k] < _sketchCounts[min]) min = k;
         }
-        _sketchKeys[min] = key;
-        _sketchCounts[min] += weight;
+        var src = b.SrcAddr[row];
+        var w = (float)packets;
+        Sketch(k.Sketch, 0, sketch0, w);
+        Sketch(k.Sketch, 1, sketch1, w);
+        // Source /24 of IPv4 (the network part, with a marker bit); IPv6 sources are not summarised.
+        if (src.IsV4) Sketch(k.Sketch, 2, (uint)(src.Lo >> 8) & 0xFF_FFFF | 0x100_0000, w);
     }
 
-    /// <summary>The sketch's keys with their share of the weight, largest first.</summary>
-    internal List<(uint Key, double Share)> Top(int entry, int sketch)
+    /// <summary>Packets in a quarter second that make a class warm: a tenth of its threshold (its bit rate taken at 1,500-byte packets).</summary>
+    private ulong WarmAt(AttackClass c, ProtectedTarget? target)
     {
-        var at = (entry * Sketches + sketch) * Slots;
-        double total = 0;
-        for (var k = at; k < at + Slots; k++) total += _sketchCounts[k];
-        var top = new List<(uint, double)>();
-        if (total <= 0) return top;
-        for (var k = at; k < at + Slots; k++)
-        {
-            if (_sketchCounts[k] > 0) top.Add((_sketchKeys[k], _sketchCounts[k] / total));
-        }
-        top.Sort((x, y) => y.Item2.CompareTo(x.Item2));
-        return top;
+        var t = _service.Threshold(c, target);
+        var pps = Math.Min(t.Pps > 0 ? t.Pps : double.MaxValue, t.Bps > 0 ? t.Bps / 8 / 1500 : double.MaxValue);
+        return pps == double.MaxValue ? ulong.MaxValue : (ulong)Math.Max(1, pps * EvaluateEvery / 1e6 / 10);
     }
 
-    private int Find(in FlowAddress key, AttackClass c)
+    private int Find(in FlowAddress key)
     {
-        var h = (int)((uint)HashCode.Combine(key.Hi, key.Lo, (byte)c) & _mask);
+        var h = (int)(uint)((key.Hi * 0x9E37_79B9_7F4A_7C15UL ^ key.Lo * 0xC2B2_AE3D_27D4_EB4FUL) >> 32) & _mask;
         var firstDead = -1;
         for (var probe = 0; probe <= _mask; probe++)
         {
@@ -231,89 +249,9 @@ public sealed class DdosDetector : IRealtimeObserver
                 if (firstDead < 0) firstDead = i;
                 continue;
             }
-            if (e.Class == (byte)c && e.Key == key) return i;
+            if (e.Key == key) return i;
         }
         return -1;
-    }
-
-    /// <summary>Rates from the counters since the last evaluation; crossings, continuations and ends to the service; idle keys out.</summary>
-    private void Evaluate(long now)
-    {
-        var dt = _lastEvaluation == 0 ? EvaluateEvery / 1e6 : (now - _lastEvaluation) / 1e6;
-        _lastEvaluation = now;
-        if (dt <= 0) return;
-        var alpha = 1 - Math.Exp(-dt / Math.Max(0.05, _service.Options.Smoothing.TotalSeconds));
-        var decay = (float)(1 - alpha);
-        var set = _service.Protected;
-        var reresolve = !ReferenceEquals(set, _resolvedWith);
-        _resolvedWith = set;
-        List<int>? crossed = null;
-        Span<double> max = stackalloc double[AttackClasses.Count];
-        for (var i = 0; i <= _mask; i++)
-        {
-            ref var e = ref _entries[i];
-            if (e.State != 1) continue;
-            e.Pps += (e.Packets / dt - e.Pps) * alpha;
-            e.Bps += (e.Bytes * 8 / dt - e.Bps) * alpha;
-            e.Packets = e.Bytes = 0;
-            var c = (AttackClass)e.Class;
-            if (e.Pps > max[e.Class]) max[e.Class] = e.Pps;
-            // The inventory changed: an address may have another owner, or none (it keeps its old one until it goes quiet).
-            if (reresolve && c != AttackClass.IcmpUnreachable && set.Find(e.Key) is var owner and >= 0) e.Target = set[owner];
-            var threshold = _service.Threshold(c, e.Target);
-            var over = threshold.Exceeded(e.Pps, e.Bps);
-            if (e.Attack is { } attack)
-            {
-                if (_service.Continue(attack, e.Pps, e.Bps, over, now)) continue;
-                e.Attack = null;
-            }
-            else if (over)
-            {
-                (crossed ??= []).Add(i);
-                continue;
-            }
-            var at = i * Slots * Sketches;
-            for (var k = at; k < at + Slots * Sketches; k++) _sketchCounts[k] *= decay;
-            // Quiet for 10 s and far below any threshold: the slot is free again.
-            if (now - e.LastSeen > 10_000_000 && e.Pps < 1 && e.Bps < 8)
-            {
-                e.State = 2;
-                e.Attack = null;
-                _used--;
-                _dead++;
-            }
-        }
-        lock (_maxPps) max.CopyTo(_maxPps);
-        if (crossed is not null)
-        {
-            // Narrow classes first: a SYN flood is mitigated as such, and the TCP and IP floods it also is are covered by its rule.
-            foreach (var i in crossed.OrderBy(i => ((AttackClass)_entries[i].Class).Specificity()))
-            {
-                ref var e = ref _entries[i];
-                var c = (AttackClass)e.Class;
-                e.Attack = _service.Start(new AttackSighting(c, e.Key, e.Target, e.Pps, e.Bps, Top(i, 0), Top(i, 1), Top(i, 2)), now);
-            }
-        }
-        if (_dead > _mask / 4) Rebuild(_entries.Length);
-    }
-
-    /// <summary>Re-inserts the live entries into a table of <paramref name="size"/> slots, dropping the tombstones.</summary>
-    private void Rebuild(int size)
-    {
-        var (entries, keys, counts) = (_entries, _sketchKeys, _sketchCounts);
-        _entries = new Entry[size];
-        _sketchKeys = new uint[size * Slots * Sketches];
-        _sketchCounts = new float[size * Slots * Sketches];
-        _mask = size - 1;
-        _used = _dead = 0;
-        for (var i = 0; i < entries.Length; i++)
-        {
-            if (entries[i].State != 1) continue;
-            var j = Find(entries[i].Key, (AttackClass)entries[i].Class);
-            _entries[j] = entries[i];
-            Array.Copy(keys, i * Slots * Sketches, _sketchKeys, j * Slots * Sketches, Slots * Sketches);
-            Array.Copy(counts, i * Slots * Sketches, _sketchCounts, j * Slots * Sketches, Slots * Sketches);
-        }
     }
 }
 
