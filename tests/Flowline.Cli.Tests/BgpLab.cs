@@ -179,6 +179,24 @@ public sealed class BgpLab : IDisposable
         };
     }
 
+    /// <summary>
+    /// gobgpd only: `gobgp monitor global rib` for one family, each line handed to <paramref name="line"/> as it
+    /// arrives (the moment a route reaches the RIB, without polling).
+    /// </summary>
+    public Process Monitor(bool ipv6, Action<string> line)
+    {
+        if (Which != Kind.Gobgp) throw new InvalidOperationException("gobgpd only");
+        var p = new Process
+        {
+            StartInfo = FlowlineProcess.StartInfo(FlowlineProcess.Tool("gobgp"), "-u", "127.0.0.1", "-p", _api.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "monitor", "global", "rib", "-a", ipv6 ? "ipv6-flowspec" : "ipv4-flowspec"),
+        };
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) line(e.Data); };
+        p.Start();
+        p.BeginOutputReadLine();
+        return p;
+    }
+
     /// <summary>The router's view of the session with Flowline.</summary>
     public string Neighbor() => Which switch
     {
