@@ -113,6 +113,20 @@ public sealed class DdosServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_wider_attack_that_outlasts_the_one_covering_it_gets_its_own_rule()
+    {
+        await using var s = Service();
+        Second(s, "198.51.100.10", 80_000);
+        Assert.Contains(s.Mitigations(null), m => m["status"]!.ToString() == "covered");
+        // The amplification stops; a UDP flood from other ports goes on, above udp_flood's threshold.
+        for (var i = 0; i < 8; i++) Second(s, "198.51.100.10", 80_000, sourcePort: 40000);
+        var ms = s.Mitigations(null);
+        Assert.Equal("withdrawn", ms.Single(m => m["rule"]!.ToString().Contains("SourcePort=53", StringComparison.Ordinal))["status"]!.ToString());
+        var flood = Assert.Single(s.Speaker.Routes.Values);
+        Assert.Equal("ipv4 DestinationPrefix=198.51.100.10/32 SourcePrefix=203.0.113.0/24 Protocol=17 then discard", flood.ToString());
+    }
+
+    [Fact]
     public async Task A_tenant_sees_and_withdraws_only_its_own()
     {
         await using var s = Service();

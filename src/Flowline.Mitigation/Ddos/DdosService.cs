@@ -145,7 +145,16 @@ public sealed partial class DdosService : IAsyncDisposable
             if (over) attack.LastAbove = now;
             if (over || now - attack.LastAbove < Options.Hold.Ticks / 10) return true;
             attack.Ended = DateTimeOffset.FromUnixTimeMilliseconds(now / 1000);
-            if (attack.Mitigation is { Status: "announced" or "pending" or "dry-run" } m) Retire(m, "withdrawn", "the attack ended");
+            if (attack.Mitigation is { Status: "announced" or "pending" or "dry-run" } m)
+            {
+                Retire(m, "withdrawn", "the attack ended");
+                // A wider attack this one covered, still going on (the SYN flood ended, the TCP flood did not), needs its own rule now.
+                foreach (var wider in _attacks.Where(a => a.Ended is null && a.Address == attack.Address
+                             && a.Mitigation is { Status: "covered" } w && w.Reason?.StartsWith($"by {m.Id} (", StringComparison.Ordinal) == true))
+                {
+                    Apply(wider.Mitigation!, Options.Mode == DdosMode.Manual ? "pending" : null);
+                }
+            }
         }
         _log($"ddos: {attack.Class.Name()} on {attack.Address} ended (peak {attack.PeakPps:N0} pps, {attack.PeakBps / 1e6:N1} Mbit/s)");
         Raise("attack_end", attack);
