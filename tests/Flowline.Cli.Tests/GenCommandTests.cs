@@ -8,6 +8,7 @@ public sealed class GenCommandTests
 {
     [Theory]
     [InlineData("sflow")]
+    [InlineData("netflow5")]
     [InlineData("netflow9")]
     [InlineData("ipfix")]
     public void Generated_pcap_decodes_to_exactly_the_requested_flows(string protocol)

@@ -12,7 +12,7 @@ namespace Flowline.Cli.Generate;
 internal static class GenCommand
 {
     public const string Help = """
-        Usage: flowline gen --protocol sflow|netflow9|ipfix --count FLOWS (--target udp://HOST:PORT | --pcap FILE) [options]
+        Usage: flowline gen --protocol sflow|netflow5|netflow9|ipfix --count FLOWS (--target udp://HOST:PORT | --pcap FILE) [options]
                flowline gen --protocol P --mix SRC>DST=RATE[@KIND[:PORT]][*FRAME][,...] --duration SECONDS --target udp://HOST:PORT [options]
 
         Generates synthetic, reproducible traffic and exports it: Zipf-distributed clients and servers
@@ -20,7 +20,7 @@ internal static class GenCommand
         client ports, and Pareto-tailed flow sizes. The same --seed gives the same datagrams.
 
         Options:
-          --protocol P        sflow (one flow sample per flow), netflow9 or ipfix
+          --protocol P        sflow (one flow sample per flow), netflow5 (IPv4 flows only), netflow9 or ipfix
           --count N           flows to generate
           --target udp://H:P  send the datagrams to a collector
           --pcap FILE         write the datagrams to a pcap file instead ("-" for standard output)
@@ -97,9 +97,10 @@ internal static class GenCommand
                         protocol = p.ToLowerInvariant() switch
                         {
                             "sflow" or "sflow5" => FlowProtocol.SFlow5,
+                            "netflow5" or "v5" => FlowProtocol.NetFlow5,
                             "netflow9" or "v9" => FlowProtocol.NetFlow9,
                             "ipfix" => FlowProtocol.Ipfix,
-                            _ => throw new ArgumentException($"--protocol {p}: expected sflow, netflow9 or ipfix"),
+                            _ => throw new ArgumentException($"--protocol {p}: expected sflow, netflow5, netflow9 or ipfix"),
                         };
                         break;
                     case "--count": count = Positive(a, Next()); break;
@@ -135,7 +136,8 @@ internal static class GenCommand
                 return 2;
             }
         }
-        var problem = protocol == FlowProtocol.Unknown ? "--protocol is required (sflow, netflow9 or ipfix)"
+        var problem = protocol == FlowProtocol.Unknown ? "--protocol is required (sflow, netflow5, netflow9 or ipfix)"
+            : mix is not null && protocol == FlowProtocol.NetFlow5 ? "--mix sends sflow, netflow9 or ipfix"
             : mix is not null && (target is null || duration <= 0) ? "--mix needs --target udp://HOST:PORT and --duration SECONDS"
             : mix is null && count < 0 ? "--count is required"
             : (target is null) == (pcap is null) ? "give exactly one of --target udp://HOST:PORT and --pcap FILE"

@@ -5,7 +5,8 @@ namespace Flowline.Wire.Generation;
 
 /// <summary>
 /// Packs generated flows into export datagrams: sFlow v5 (one flow sample per flow, its average packet
-/// as the sampled header), NetFlow v9 or IPFIX (templates first and again every 100 datagrams).
+/// as the sampled header), NetFlow v5 (28 records a datagram; IPv4 only, so IPv6 flows are drawn again),
+/// NetFlow v9 or IPFIX (templates first and again every 100 datagrams).
 /// </summary>
 public sealed class DatagramGenerator
 {
@@ -15,6 +16,7 @@ public sealed class DatagramGenerator
     private readonly TrafficGenerator _traffic;
     private readonly SFlowEncoder? _sflow;
     private readonly TemplateFlowEncoder? _templates;
+    private readonly NetFlowV5Encoder? _v5;
     private readonly FlowRecord[] _pending = new FlowRecord[64];
     private readonly int _perDatagram;
     private long _datagrams;
@@ -29,13 +31,22 @@ public sealed class DatagramGenerator
                 _sflow = new SFlowEncoder { Agent = FlowAddress.Parse("192.0.2.1"), SubAgent = domain, HeaderBytes = 128 };
                 _perDatagram = (MaxDatagram - 28) / _sflow.MaxFlowSampleLength;
                 break;
+            case FlowProtocol.NetFlow5:
+                // The sampling interval field: mode 01 (packet interval) in the top two bits, the rate in fourteen.
+                _v5 = new NetFlowV5Encoder
+                {
+                    EngineId = (byte)domain,
+                    SamplingInterval = traffic.SamplingRate > 1 ? (ushort)(0x4000 | Math.Min(traffic.SamplingRate, 0x3FFFu)) : (ushort)0,
+                };
+                _perDatagram = 28;
+                break;
             case FlowProtocol.NetFlow9 or FlowProtocol.Ipfix:
                 _templates = new TemplateFlowEncoder(protocol, domain) { SamplingRate = traffic.SamplingRate };
                 // The message header, one set header per family, and the IPv6 record (95 bytes) as the bound.
                 _perDatagram = (MaxDatagram - 20 - 8) / 95;
                 break;
             default:
-                throw new ArgumentException("sflow5, netflow9 or ipfix", nameof(protocol));
+                throw new ArgumentException("sflow5, netflow5, netflow9 or ipfix", nameof(protocol));
         }
     }
 
@@ -54,6 +65,7 @@ public sealed class DatagramGenerator
         for (var i = 0; i < flows; i++)
         {
             var r = _traffic.Next();
+            while (_v5 is not null && r.IpVersion != 4) r = _traffic.Next();
             if (_sflow is not null)
             {
                 // One sampled packet of the flow: its average size, one packet, scaled by the rate.
@@ -64,7 +76,12 @@ public sealed class DatagramGenerator
         }
         var now = flows > 0 ? _pending[flows - 1].TimeReceived : 0;
         int length;
-        if (_sflow is not null)
+        if (_v5 is not null)
+        {
+            length = _v5.Encode(_pending.AsSpan(0, flows), now, (uint)(_datagrams * 10), destination);
+            _v5.FlowSequence += (uint)flows;
+        }
+        else if (_sflow is not null)
         {
             _sflow.UptimeMs = (uint)(_datagrams * 10);
             length = _sflow.Encode(_pending.AsSpan(0, flows), [], destination);
