@@ -15,11 +15,8 @@ public sealed class BgpSpeaker : IAsyncDisposable
 
     public BgpSpeaker(BgpLocal local, IEnumerable<BgpNeighbor> neighbors, Action<string>? log = null)
     {
-        Local = local;
         _sessions = neighbors.Select(n => new BgpSession(n, local, this, log ?? (_ => { }))).ToList();
     }
-
-    public BgpLocal Local { get; }
 
     /// <summary>The routes every session announces (a snapshot: the set is replaced, never changed in place).</summary>
     public IReadOnlyDictionary<string, FlowSpecRoute> Routes => Volatile.Read(ref _routes);

@@ -179,22 +179,20 @@ public sealed partial class DdosService
         ["changed"] = Time(m.Changed),
     };
 
-    private void Raise(string name, Attack a)
-    {
-        var e = ToJson(a);
-        e["event"] = name;
-        e["app"] = "flowline-ddos";
-        e["timestamp"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        _raise(e);
-    }
+    private void Raise(string name, Attack a) => Raise(name, ToJson(a));
 
     private void RaiseMitigation(string name, Mitigation m)
     {
-        var e = ToJson(m);
+        _log($"ddos: {name} {m.Id}: {m.Route}{(m.Reason is null ? "" : $" ({m.Reason})")}");
+        Raise(name, ToJson(m));
+    }
+
+    /// <summary>An event to the threshold sinks: the attack's or rule's JSON with its name, the app and the time.</summary>
+    private void Raise(string name, JsonObject e)
+    {
         e["event"] = name;
         e["app"] = "flowline-ddos";
         e["timestamp"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        _log($"ddos: {name} {m.Id}: {m.Route}{(m.Reason is null ? "" : $" ({m.Reason})")}");
         _raise(e);
     }
 
