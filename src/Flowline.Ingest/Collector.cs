@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Net;
 using Flowline.Query;
 using Flowline.Records;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Flowline.Ingest;
 
@@ -11,12 +13,12 @@ namespace Flowline.Ingest;
 /// its own receive queue and decoder), exporter state, template persistence, batching into the
 /// embedded store, background compaction, and an orderly stop that loses nothing received.
 /// </summary>
-public sealed class Collector : IDisposable
+public sealed partial class Collector : IDisposable
 {
     private readonly List<Pipeline> _pipelines = [];
     private readonly ConcurrentDictionary<ExporterId, ExporterState> _exporters = new();
     private readonly Dictionary<FlowAddress, uint> _sampling = [];
-    private readonly Action<string> _log;
+    private readonly ILogger _log, _storeLog;
     private readonly Thread _upkeep;
     private readonly CancellationTokenSource _upkeepStop = new();
     private long _templatesVersion;
@@ -25,11 +27,14 @@ public sealed class Collector : IDisposable
     private int _stopped;
 
     /// <param name="stores">The flow store, and how to open the sessions' store in a directory (sharing its names): the composition root chooses the engine.</param>
-    public Collector(CollectorOptions options, FlowStores stores, Action<string>? log = null)
+    /// <param name="logs">Where the collector's events go (components collector, enrichment, inventory, store, templates, sessions, forwarding, events, realtime).</param>
+    public Collector(CollectorOptions options, FlowStores stores, ILoggerFactory? logs = null)
     {
         Options = options;
         Admission = ExporterAdmission.For(options);
-        _log = log ?? (_ => { });
+        Logs = logs ?? NullLoggerFactory.Instance;
+        _log = Logs.CreateLogger("collector");
+        _storeLog = Logs.CreateLogger("store");
         Store = stores.Flows;
         if (options.Inventory is not null)
         {
@@ -37,11 +42,13 @@ public sealed class Collector : IDisposable
             {
                 var geoDir = Enrichment.GeoDatabase.Locate(options.GeoDir);
                 var geo = geoDir is null ? null : Enrichment.GeoDatabase.Load(geoDir);
-                if (geo is null) _log("enrichment: no address database (geo_dir / FLOWLINE_GEO_DIR): public addresses get no country or AS");
-                else _log($"enrichment: {geo.CountryRanges} country and {geo.AsnRanges} AS ranges from {geo.Source}");
+                var enrichmentLog = Logs.CreateLogger("enrichment");
+                if (geo is null) IngestLog.NoGeo(enrichmentLog);
+                else IngestLog.GeoLoaded(enrichmentLog, geo.CountryRanges, geo.AsnRanges, geo.Source);
                 Enricher = new Enrichment.Enricher(Store.Symbols, geo);
-                Inventory = new InventoryWatch(options.Inventory, Enricher, _log);
-                _log($"inventory: {Inventory.Path}: {InventoryWatch.Describe(Enricher.Inventory)}");
+                var inventoryLog = Logs.CreateLogger("inventory");
+                Inventory = new InventoryWatch(options.Inventory, Enricher, inventoryLog);
+                IngestLog.InventoryLoaded(inventoryLog, Inventory.Path, InventoryWatch.Describe(Enricher.Inventory));
             }
             catch
             {
@@ -49,12 +56,12 @@ public sealed class Collector : IDisposable
                 throw;
             }
         }
-        Forwarding = new Forwarding(options.DataDir, _log, Enricher);
-        RealtimeEvents = new RealtimeEvents(options, _log);
+        Forwarding = new Forwarding(options.DataDir, Logs.CreateLogger("forwarding"), Enricher);
+        RealtimeEvents = new RealtimeEvents(options, Logs.CreateLogger("events"));
         var keys = new Realtime.KeyContext(Store.Symbols, Enricher?.Geo);
         try
         {
-            Realtime = new Realtime.RealtimeEngine(options.DataDir, keys, new Realtime.RealtimeOptions { MaxKeys = options.RealtimeMaxKeys }, _log, RealtimeEvents.Raise);
+            Realtime = new Realtime.RealtimeEngine(options.DataDir, keys, new Realtime.RealtimeOptions { MaxKeys = options.RealtimeMaxKeys }, Logs.CreateLogger("realtime"), RealtimeEvents.Raise);
         }
         catch
         {
@@ -92,7 +99,7 @@ public sealed class Collector : IDisposable
         {
             try
             {
-                Sessions = new SessionService(options, stores.Sessions, Store.Symbols, _pipelines.Count, _log, enricher: Enricher, flows: Store);
+                Sessions = new SessionService(options, stores.Sessions, Store.Symbols, _pipelines.Count, Logs.CreateLogger("sessions"), enricher: Enricher, flows: Store);
             }
             catch
             {
@@ -103,7 +110,8 @@ public sealed class Collector : IDisposable
             }
         }
         var restored = 0;
-        foreach (var p in _pipelines) restored = TemplateFiles.Load(options.DataDir, p.Decoder.Templates, _log);
+        var templatesLog = Logs.CreateLogger("templates");
+        foreach (var p in _pipelines) restored = TemplateFiles.Load(options.DataDir, p.Decoder.Templates, templatesLog);
         TemplatesRestored = restored;
         _upkeep = new Thread(Upkeep) { IsBackground = true, Name = "flowline-upkeep" };
         _upkeep.Start();
@@ -122,12 +130,14 @@ public sealed class Collector : IDisposable
             }
             catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
             {
-                _log($"realtime: {dir}: {e.Message}; country: and asn: keys have no values");
+                IngestLog.GeoUnreadable(Logs.CreateLogger("realtime"), dir, e.Message);
             }
         });
     }
 
     public CollectorOptions Options { get; }
+    /// <summary>Where the collector's events go.</summary>
+    public ILoggerFactory Logs { get; }
     /// <summary>The allow-list and the sFlow agent check, with what they refused.</summary>
     public ExporterAdmission Admission { get; }
     /// <summary>Exporters forgotten: beyond <see cref="CollectorOptions.MaxExporters"/>, or idle for <see cref="CollectorOptions.ExporterIdle"/>.</summary>
@@ -272,11 +282,11 @@ public sealed class Collector : IDisposable
                 if (deadline != 0 && Stopwatch.GetTimestamp() >= deadline)
                 {
                     Interlocked.Add(ref _unstored, count);
-                    _log($"store: {e.Message}; shutting down: {count} records not stored");
+                    IngestLog.StoreGaveUp(_storeLog, e.Message, count);
                     batch.Clear();
                     return batch;
                 }
-                _log($"store: {e.Message}; retrying in 1 s");
+                IngestLog.StoreRetrying(_storeLog, e.Message);
                 Thread.Sleep(1000);
             }
         }
@@ -321,7 +331,7 @@ public sealed class Collector : IDisposable
         }
         catch (IOException e)
         {
-            _log($"templates: not saved ({e.Message})");
+            IngestLog.TemplatesNotSaved(Logs.CreateLogger("templates"), e.Message);
         }
     }
 
@@ -352,6 +362,7 @@ public sealed class Collector : IDisposable
                 EvictIdleExporters(NowMicros());
                 nextEviction = DateTime.UtcNow + EvictionInterval;
             }
+            Report();
             if (DateTime.UtcNow >= nextRetention)
             {
                 ApplyRetention();
@@ -360,8 +371,8 @@ public sealed class Collector : IDisposable
             var busy = false;
             try
             {
-                busy = Store.Maintain(Options.CompactAfter, cancel, _log);
-                if (Sessions is { } sessions) busy |= sessions.Store.Maintain(Options.CompactAfter, cancel, m => _log("sessions " + m));
+                busy = Store.Maintain(Options.CompactAfter, cancel, m => IngestLog.Compacted(_storeLog, "flows", m));
+                if (Sessions is { } sessions) busy |= sessions.Store.Maintain(Options.CompactAfter, cancel, m => IngestLog.Compacted(_storeLog, "sessions", m));
             }
             catch (OperationCanceledException)
             {
@@ -376,7 +387,7 @@ public sealed class Collector : IDisposable
                 // Whatever a pass meets (a full disk, a damaged file), the collector goes on and the pass is
                 // tried again: this thread must never take the process down.
                 Interlocked.Increment(ref _upkeepErrors);
-                _log($"compaction: {e.GetType().Name}: {e.Message}");
+                IngestLog.CompactionFailed(_storeLog, e.GetType().Name, e.Message);
             }
             if (!busy) cancel.WaitHandle.WaitOne(UpkeepIdle);
         }
@@ -398,13 +409,13 @@ public sealed class Collector : IDisposable
             if (flows + sessions > 0)
             {
                 var before = DateTime.UnixEpoch.AddTicks(cutoff * 10);
-                _log($"retention: removed {flows} flow and {sessions} session partition(s) that ended before {before:yyyy-MM-dd HH:mm} UTC (retention {Durations.Format(Options.Retention)})");
+                IngestLog.RetentionApplied(_storeLog, flows, sessions, before.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture), Durations.Format(Options.Retention));
             }
         }
         catch (Exception e) when (e is not ObjectDisposedException)
         {
             Interlocked.Increment(ref _upkeepErrors);
-            _log($"retention: {e.GetType().Name}: {e.Message}");
+            IngestLog.RetentionFailed(_storeLog, e.GetType().Name, e.Message);
         }
     }
 
@@ -429,11 +440,12 @@ public sealed class Collector : IDisposable
             var lost = Store.DiscardUnflushed();
             Interlocked.Add(ref _unstored, lost);
             Interlocked.Add(ref _appended, -lost);
-            _log($"store: {e.Message}; {lost} records of the last commit window could not be made durable");
+            IngestLog.StoreNotDurable(_storeLog, e.Message, lost);
         }
+        Report(final: true);
         var decoded = _exporters.Values.Sum(e => e.Records);
         var unstored = RecordsNotStored > 0 ? $", {RecordsNotStored} records NOT stored (store failing)" : "";
-        _log($"stopped: {Datagrams} datagrams received, {decoded} records decoded, {RecordsStored} records stored, {QueueDrops} datagrams dropped at full queues{unstored}; drained in {watch.Elapsed.TotalSeconds:0.00} s");
+        IngestLog.Stopped(_log, Datagrams, decoded, RecordsStored, QueueDrops, unstored, Math.Round(watch.Elapsed.TotalSeconds, 2));
         Volatile.Write(ref _stopped, 2);
     }
 

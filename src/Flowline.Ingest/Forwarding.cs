@@ -43,7 +43,7 @@ public sealed class Forwarding : IDisposable
     }
 
     /// <param name="enricher">The inventory in force, for sessions of an account; null without one.</param>
-    public Forwarding(string dataDir, Action<string> log, Enricher? enricher = null)
+    public Forwarding(string dataDir, Microsoft.Extensions.Logging.ILogger log, Enricher? enricher = null)
     {
         _path = Path.Combine(dataDir, File);
         _enricher = enricher;
@@ -57,7 +57,7 @@ public sealed class Forwarding : IDisposable
         }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or NullReferenceException)
         {
-            log($"forwarding: {_path}: {e.Message}; no forwarding sessions restored");
+            IngestLog.ForwardingNotRestored(log, _path, e.Message);
         }
     }
 

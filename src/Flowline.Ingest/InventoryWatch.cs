@@ -12,14 +12,14 @@ public sealed class InventoryWatch : IDisposable
 {
     private readonly string _path;
     private readonly Enricher _enricher;
-    private readonly Action<string> _log;
+    private readonly Microsoft.Extensions.Logging.ILogger _log;
     private readonly Timer _timer;
     private readonly object _lock = new();
     private (DateTime, long) _seen;
     private long _reloads, _failures;
 
     /// <exception cref="InventoryException">The file cannot be used; nothing is in force.</exception>
-    public InventoryWatch(string path, Enricher enricher, Action<string> log)
+    public InventoryWatch(string path, Enricher enricher, Microsoft.Extensions.Logging.ILogger log)
     {
         _path = System.IO.Path.GetFullPath(path);
         _enricher = enricher;
@@ -80,22 +80,21 @@ public sealed class InventoryWatch : IDisposable
                 Interlocked.Increment(ref _reloads);
                 LastLoaded = DateTime.UtcNow;
                 LastError = null;
-                _log($"inventory: reloaded {_path} ({why}): {Describe(inventory)}");
+                IngestLog.InventoryReloaded(_log, _path, why, Describe(inventory));
                 return true;
             }
             catch (InventoryException e)
             {
                 Interlocked.Increment(ref _failures);
                 LastError = e.Message;
-                _log($"inventory: refused {_path} ({why}), the previous inventory stays in force:");
-                foreach (var error in e.Errors) _log($"  {error}");
+                IngestLog.InventoryRefused(_log, _path, why, e.Errors.Select(error => error.ToString()).ToList());
                 return false;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
             {
                 Interlocked.Increment(ref _failures);
                 LastError = e.Message;
-                _log($"inventory: not reloaded ({e.Message}), the previous inventory stays in force");
+                IngestLog.InventoryNotReloaded(_log, e.Message);
                 return false;
             }
         }

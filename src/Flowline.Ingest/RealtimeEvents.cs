@@ -15,14 +15,14 @@ public sealed class RealtimeEvents : IDisposable
     public const int Attempts = 6;
     private readonly List<LineDestination> _destinations = [];
     private readonly IReadOnlyList<Uri> _hooks;
-    private readonly Action<string> _log;
+    private readonly Microsoft.Extensions.Logging.ILogger _log;
     private readonly Channel<JsonObject> _queue = Channel.CreateBounded<JsonObject>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _worker;
     private long _queued, _posted, _failed, _lines;
 
-    public RealtimeEvents(CollectorOptions options, Action<string> log)
+    public RealtimeEvents(CollectorOptions options, Microsoft.Extensions.Logging.ILogger log)
     {
         _log = log;
         _hooks = options.EventWebhooks;
@@ -85,7 +85,7 @@ public sealed class RealtimeEvents : IDisposable
             if (attempt == Attempts)
             {
                 Interlocked.Increment(ref _failed);
-                _log($"events: {hook}: event {e["eventID"]} not delivered after {Attempts} attempts ({problem})");
+                IngestLog.EventNotDelivered(_log, hook.ToString(), e["eventID"]?.ToString() ?? "", Attempts, problem ?? "");
                 return;
             }
             await Task.Delay(delay, _stop.Token);

@@ -17,14 +17,14 @@ public sealed class SessionAnomalies : IDisposable
     private readonly SessionRateWatch _watch;
     private readonly string _directory, _historyPath;
     private readonly ISymbolTable _symbols;
-    private readonly Action<string> _log;
+    private readonly Microsoft.Extensions.Logging.ILogger _log;
     private readonly SessionLogFile _events;
     private readonly List<LineDestination> _destinations = [];
     private Enrichment.Inventory? _watching;
     private long _savedBin = long.MinValue, _raised;
     private int _watched;
 
-    public SessionAnomalies(CollectorOptions options, string directory, ISymbolTable symbols, Action<string> log)
+    public SessionAnomalies(CollectorOptions options, string directory, ISymbolTable symbols, Microsoft.Extensions.Logging.ILogger log)
     {
         (_directory, _symbols, _log) = (directory, symbols, log);
         _watch = new SessionRateWatch(new SessionRateWatchOptions { Bin = (long)options.AnomalyBin.TotalMicroseconds, Threshold = options.AnomalyThreshold });
@@ -38,7 +38,7 @@ public sealed class SessionAnomalies : IDisposable
             catch (FormatException e)
             {
                 File.Move(_historyPath, _historyPath + ".unreadable", overwrite: true);
-                _log($"sessions: {_historyPath}: {e.Message}; kept as .unreadable, the session rates are learned again");
+                IngestLog.AnomalyHistoryUnreadable(_log, _historyPath, e.Message);
             }
         }
         _events = new SessionLogFile(Path.Combine(directory, EventsFile));
@@ -71,7 +71,8 @@ public sealed class SessionAnomalies : IDisposable
             var lines = events.Select(e => e.ToJson()).ToList();
             foreach (var e in events)
             {
-                _log($"sessions: {e.Vmi} ({e.Account}): session rate {e.Kind}, {e.Observed} new in a bin of {e.BinLength / 1e6:0.#} s, usually {e.Expected:0.#} ({e.Baseline})");
+                IngestLog.RateAnomaly(_log, e.Vmi, e.Account, e.Kind.ToString(), e.Observed, (e.BinLength / 1e6).ToString("0.#", System.Globalization.CultureInfo.InvariantCulture),
+                    e.Expected.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture), e.Baseline.ToString());
             }
             try
             {
@@ -79,7 +80,7 @@ public sealed class SessionAnomalies : IDisposable
             }
             catch (IOException e)
             {
-                _log($"sessions: {EventsFile}: {e.Message}");
+                IngestLog.SessionFileFailed(_log, EventsFile, e.Message);
             }
             foreach (var d in _destinations)
             {
@@ -104,7 +105,7 @@ public sealed class SessionAnomalies : IDisposable
         }
         catch (IOException e)
         {
-            _log($"sessions: {HistoryFile}: {e.Message}");
+            IngestLog.SessionFileFailed(_log, HistoryFile, e.Message);
         }
     }
 

@@ -23,7 +23,7 @@ public sealed class SessionService : IDisposable
     private readonly Sessionizer[] _sessionizers;
     private readonly SessionExporter _exporter;
     private readonly ISymbolTable _symbols;
-    private readonly Action<string> _log;
+    private readonly Microsoft.Extensions.Logging.ILogger _log;
     private readonly List<LineDestination> _lines = [];
     private readonly byte _storeKinds;
     private readonly FlowBatch _pendingStore = new(1024);
@@ -45,7 +45,7 @@ public sealed class SessionService : IDisposable
     /// <param name="decoders">How many decoders (pipelines) add records, each with its own sessionizer.</param>
     /// <param name="enricher">The inventory in force: the tags of a session's remote end, and the ports of interest whose session rate is watched.</param>
     /// <param name="flows">The flow store, where the per-port flow rows agents send go.</param>
-    public SessionService(CollectorOptions options, Func<string, IFlowStore> openStore, ISymbolTable symbols, int decoders, Action<string> log, bool timer = true, Enrichment.Enricher? enricher = null, IFlowStore? flows = null)
+    public SessionService(CollectorOptions options, Func<string, IFlowStore> openStore, ISymbolTable symbols, int decoders, Microsoft.Extensions.Logging.ILogger log, bool timer = true, Enrichment.Enricher? enricher = null, IFlowStore? flows = null)
     {
         _flows = flows;
         _symbols = symbols;
@@ -235,7 +235,7 @@ public sealed class SessionService : IDisposable
         {
             Interlocked.Increment(ref _storeErrors);
             if (!pending) Keep(rows);
-            _log($"sessions: store: {e.Message}; {_pendingStore.Count} rows kept for the next interval");
+            IngestLog.SessionStoreRetrying(_log, e.Message, _pendingStore.Count);
         }
     }
 
@@ -361,7 +361,7 @@ public sealed class SessionService : IDisposable
         }
         catch (IOException e)
         {
-            _log($"sessions: store: {e.Message}");
+            IngestLog.SessionStoreFailed(_log, e.Message);
         }
     }
 
@@ -413,7 +413,7 @@ internal sealed class LineDestination(ISessionLineSink sink, byte kinds)
         Pending.Add(line);
     }
 
-    public void Send(Action<string> log)
+    public void Send(Microsoft.Extensions.Logging.ILogger log)
     {
         if (Pending.Count == 0) return;
         try
@@ -424,7 +424,7 @@ internal sealed class LineDestination(ISessionLineSink sink, byte kinds)
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
         {
             Errors++;
-            log($"sessions: {Sink.Describe}: {e.Message}; {Pending.Count} lines kept for the next interval");
+            IngestLog.SessionLinesRetrying(log, Sink.Describe, e.Message, Pending.Count);
         }
     }
 }

@@ -44,7 +44,7 @@ internal static class TemplateFiles
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     /// <summary>Loads every saved file into <paramref name="cache"/>; returns the templates restored. Damaged files are skipped and reported.</summary>
-    public static int Load(string dataDir, TemplateCache cache, Action<string> warn)
+    public static int Load(string dataDir, TemplateCache cache, Microsoft.Extensions.Logging.ILogger log)
     {
         var dir = Directory(dataDir);
         if (!System.IO.Directory.Exists(dir)) return 0;
@@ -59,7 +59,7 @@ internal static class TemplateFiles
             }
             catch (Exception e) when (e is JsonException or IOException)
             {
-                warn($"{path}: not restored ({e.Message})");
+                IngestLog.TemplatesNotRestored(log, path, e.Message);
                 continue;
             }
             foreach (var e in saved ?? [])

@@ -48,7 +48,7 @@ public sealed class RealtimeEngine
     public const string ExportPrefix = "prometheus_export:";
 
     private readonly string? _path;
-    private readonly Action<string> _log;
+    private readonly Microsoft.Extensions.Logging.ILogger _log;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, FlowTable> _flows = [];
     private readonly Dictionary<string, ThresholdState> _thresholds = [];
@@ -60,11 +60,11 @@ public sealed class RealtimeEngine
     private readonly long[] _keySeen;
     private long _batches, _rows;
 
-    public RealtimeEngine(string? dataDir, KeyContext context, RealtimeOptions? options = null, Action<string>? log = null, Action<JsonObject>? raised = null)
+    public RealtimeEngine(string? dataDir, KeyContext context, RealtimeOptions? options = null, Microsoft.Extensions.Logging.ILogger? log = null, Action<JsonObject>? raised = null)
     {
         Context = context;
         Options = options ?? new RealtimeOptions();
-        _log = log ?? (_ => { });
+        _log = log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _path = dataDir is null ? null : Path.Combine(dataDir, FileName);
         _flowLog = new FlowLogger(new Journal(Options.JournalEntries, "flowID", Options.MaxWaiters));
         _events = new ThresholdSink(new Journal(Options.JournalEntries, "eventID", Options.MaxWaiters), raised);
@@ -198,7 +198,7 @@ public sealed class RealtimeEngine
             Publish();
         }
         Interlocked.Increment(ref _disabled);
-        _log($"realtime: flow definition '{table.Name}' disabled: {reason}");
+        RealtimeLog.DefinitionDisabled(_log, table.Name, reason);
         _events.Disabled(table.Name, reason, Clock());
     }
 
@@ -420,7 +420,7 @@ public sealed class RealtimeEngine
         catch (Exception e) when (e is System.Text.Json.JsonException or FormatException or IOException)
         {
             File.Copy(_path, _path + ".unreadable", overwrite: true);
-            _log($"realtime: {_path}: {e.Message}; kept as .unreadable, starting without flow definitions");
+            RealtimeLog.StateUnreadable(_log, _path, e.Message);
             return;
         }
         var now = Clock();
@@ -435,7 +435,7 @@ public sealed class RealtimeEngine
                 }
                 catch (FormatException e)
                 {
-                    _log($"realtime: {_path}: {section} '{name}': {e.Message}; left out");
+                    RealtimeLog.DefinitionLeftOut(_log, _path, section, name, e.Message);
                 }
             }
         }
@@ -455,7 +455,7 @@ public sealed class RealtimeEngine
             });
             Publish();
         }
-        _log($"realtime: {_flows.Count} flow definitions, {_thresholds.Count} thresholds and {Context.Groups.SetNames.Count()} group sets from {_path}");
+        RealtimeLog.Restored(_log, _flows.Count, _thresholds.Count, Context.Groups.SetNames.Count(), _path);
     }
 
     /// <summary>Writes the definitions whole, then renames into place. Under the lock.</summary>

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Flowline.Api;
 using Flowline.Ingest;
+using Flowline.Server.Logging;
 using Flowline.Storage.Embedded;
 using Flowline.Taas;
 
@@ -52,6 +53,9 @@ public static class ServeCommand
             return 2;
         }
         var options = serve.Collector;
+        using var logs = new LineLoggerProvider(stderr, serve.LogFormat, serve.LogLevel);
+        var log = logs.CreateLogger("serve");
+        ServeLog.Starting(log, typeof(ServeCommand).Assembly.GetName().Version?.ToString() ?? "?", Environment.ProcessId, LogSettings.Name(serve.LogLevel));
         ApiOptions apiOptions;
         KeyStore keys;
         try
@@ -69,12 +73,12 @@ public static class ServeCommand
         }
         catch (FormatException e)
         {
-            stderr.WriteLine($"flowline serve: {e.Message}");
+            ServeLog.CannotStart(log, e.Message);
             return 2;
         }
         catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
         {
-            stderr.WriteLine($"flowline serve: cannot start: the access keys: {e.Message}");
+            ServeLog.CannotStart(log, $"the access keys: {e.Message}");
             return 1;
         }
 
@@ -87,7 +91,7 @@ public static class ServeCommand
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
             {
-                stderr.WriteLine($"flowline serve: cannot start: the TLS certificate {certPath}: {e.Message}");
+                ServeLog.CannotStart(log, $"the TLS certificate {certPath}: {e.Message}");
                 return 2;
             }
         }
@@ -100,25 +104,24 @@ public static class ServeCommand
             var budget = options.CompactionMemory;
             var flows = new EmbeddedStore(options.DataDir, new EmbeddedStoreOptions { CompactionMemory = budget - budget / 4, PartitionWidth = options.PartitionWidth });
             var stores = new FlowStores(flows, dir => new EmbeddedStore(dir, new EmbeddedStoreOptions { Symbols = flows.Symbols, CompactionMemory = budget / 4, SortCommits = true }));
-            collector = new Flowline.Ingest.Collector(options, stores, message => stderr.WriteLine($"flowline serve: {message}"));
+            collector = new Flowline.Ingest.Collector(options, stores, logs);
         }
         catch (Flowline.Enrichment.InventoryException e)
         {
-            stderr.WriteLine($"flowline serve: cannot start: the inventory {e.Path} has errors:");
-            foreach (var error in e.Errors) stderr.WriteLine($"  {error}");
+            ServeLog.CannotStart(log, $"the inventory {e.Path} has errors: {string.Join("; ", e.Errors)}");
             return 2;
         }
         catch (Exception e) when (e is InvalidDataException or InvalidOperationException)
         {
-            stderr.WriteLine($"flowline serve: cannot start: {e.Message}");
+            ServeLog.CannotStart(log, e.Message);
             return 2;
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
         {
-            stderr.WriteLine($"flowline serve: cannot start: {e.Message}");
+            ServeLog.CannotStart(log, e.Message);
             return 1;
         }
-        var app = WebHost.Create(serve.Http, certificate, Math.Max(serve.MaxRequestBody, serve.MaxUploadBody));
+        var app = WebHost.Create(serve.Http, certificate, Math.Max(serve.MaxRequestBody, serve.MaxUploadBody), logs);
         TapState taps;
         try
         {
@@ -126,7 +129,7 @@ public static class ServeCommand
         }
         catch (InvalidDataException e)
         {
-            stderr.WriteLine($"flowline serve: cannot start: the taps: {e.Message}");
+            ServeLog.CannotStart(log, $"the taps: {e.Message}");
             collector.Dispose();
             return 2;
         }
@@ -136,10 +139,10 @@ public static class ServeCommand
         {
             var enricher = collector.Enricher;
             ddos = new Flowline.Mitigation.Ddos.DdosService(serve.Ddos, () => enricher?.Inventory ?? Flowline.Enrichment.Inventory.Empty, options.DataDir,
-                () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000, collector.RealtimeEvents.Raise, message => stderr.WriteLine($"flowline serve: {message}"));
+                () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000, collector.RealtimeEvents.Raise, logs);
             collector.Realtime.Observe(ddos.Detector);
         }
-        var tapDriver = new TapDriver(taps, serve.TaasOvsdb, ports, message => stderr.WriteLine($"flowline serve: {message}"));
+        var tapDriver = new TapDriver(taps, serve.TaasOvsdb, ports, logs.CreateLogger("taas"));
         ServeFaces.Map(app, collector, new RequestGuard(keys), new AuditLog(options.DataDir), apiOptions,
             collector.Inventory is { } watch ? new InventoryAccess(watch.Path, watch.Reload) : null,
             collector.Sessions is { } sessions ? new SessionAccess(sessions.Store, (body, agent) => IngestAgentBatch(sessions, body, agent), sessions.Anomalies.Events) : null,
@@ -150,7 +153,7 @@ public static class ServeCommand
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
         {
-            stderr.WriteLine($"flowline serve: cannot listen for HTTP on {serve.Http}: {e.Message}");
+            ServeLog.CannotStart(log, $"cannot listen for HTTP on {serve.Http}: {e.Message}");
             collector.Dispose();
             return 1;
         }
@@ -159,38 +162,35 @@ public static class ServeCommand
         ddos?.Start();
 
         var stop = new ManualResetEventSlim();
+        var signal = "SIGTERM";
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; signal = "SIGINT"; stop.Set(); });
         using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
         {
             c.Cancel = true;
             if (collector.Inventory is { } inventory) ThreadPool.QueueUserWorkItem(_ => inventory.Reload("SIGHUP"));
-            else stderr.WriteLine("flowline serve: SIGHUP: no inventory configured (--inventory), nothing to reload");
+            else ServeLog.HangupIgnored(log);
         });
 
-        var output = Console.Out;
-        output.WriteLine($"flowline serve: storing in {Path.GetFullPath(options.DataDir)}" +
-                         (collector.TemplatesRestored > 0 ? $" ({collector.TemplatesRestored} templates restored)" : ""));
+        ServeLog.Storing(log, Path.GetFullPath(options.DataDir), collector.TemplatesRestored > 0 ? $" ({collector.TemplatesRestored} templates restored)" : "");
         foreach (var group in collector.Sockets.GroupBy(s => (s.Listener, s.Endpoint)))
         {
-            output.WriteLine($"flowline serve: {group.Key.Listener} on udp {group.Key.Endpoint} ({group.Count()} sockets, receive buffer {group.First().ReceiveBuffer / 2 >> 10} KiB each)");
+            ServeLog.Listening(log, group.Key.Listener, group.Key.Endpoint.ToString(), group.Count(), group.First().ReceiveBuffer / 2 >> 10);
         }
         if (collector.Sessions is { } sessionService)
         {
-            output.WriteLine($"flowline serve: sessions every {sessionService.Interval.TotalSeconds:0.###} s into {sessionService.Root}" +
-                             string.Concat(sessionService.LineDestinations.Select(d => $", {d.Destination}")));
+            ServeLog.Sessions(log, Math.Round(sessionService.Interval.TotalSeconds, 3), sessionService.Root,
+                string.Concat(sessionService.LineDestinations.Select(d => $", {d.Destination}")));
         }
         if (ddos is not null)
         {
-            output.WriteLine($"flowline serve: ddos {Flowline.Mitigation.Ddos.DdosOptions.Name(serve.Ddos.Mode)}: protecting {ddos.Protected.Addresses} addresses and {ddos.Protected.Prefixes} prefixes; " +
-                             (serve.Ddos.Neighbors.Count == 0 ? "no BGP neighbours (ddos_neighbors): rules are listed, not announced" : $"FlowSpec to {string.Join(", ", serve.Ddos.Neighbors.Select(n => $"{n.Name} (AS {n.As})"))} as AS {serve.Ddos.Local.As}"));
+            ServeLog.Ddos(log, Flowline.Mitigation.Ddos.DdosOptions.Name(serve.Ddos.Mode), ddos.Protected.Addresses, ddos.Protected.Prefixes,
+                serve.Ddos.Neighbors.Count == 0 ? "no BGP neighbours (ddos_neighbors): rules are listed, not announced" : $"FlowSpec to {string.Join(", ", serve.Ddos.Neighbors.Select(n => $"{n.Name} (AS {n.As})"))} as AS {serve.Ddos.Local.As}");
         }
-        foreach (var address in app.Urls) output.WriteLine($"flowline serve: http on {address}");
-        output.Flush();
+        foreach (var address in app.Urls) ServeLog.Http(log, address);
 
         stop.Wait();
-        output.WriteLine("flowline serve: stopping");
-        output.Flush();
+        ServeLog.Stopping(log, signal);
         using (var httpStop = new CancellationTokenSource(TimeSpan.FromSeconds(2))) app.StopAsync(httpStop.Token).GetAwaiter().GetResult();
         tapDriver.DisposeAsync().AsTask().GetAwaiter().GetResult();
         ddos?.DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -198,9 +198,11 @@ public static class ServeCommand
         ((IDisposable)app).Dispose();
         if (collector.RecordsNotStored > 0)
         {
-            stderr.WriteLine($"flowline serve: {collector.RecordsNotStored} records could not be stored ({collector.FinalFlushError ?? "the store kept failing"}); see the lines above");
+            ServeLog.NotStored(log, collector.RecordsNotStored, collector.FinalFlushError ?? "the store kept failing");
+            ServeLog.Exit(log, 1);
             return 1;
         }
+        ServeLog.Exit(log, 0);
         return 0;
     }
 

@@ -11,6 +11,10 @@ public sealed class ServeOptions
 {
     public CollectorOptions Collector { get; } = new();
     public IPEndPoint Http { get; set; } = new(IPAddress.IPv6Any, 8008);
+    /// <summary>How log events are written (log_format).</summary>
+    public Logging.LogFormat LogFormat { get; set; } = Logging.LogFormat.Text;
+    /// <summary>The least important events written (log_level).</summary>
+    public Microsoft.Extensions.Logging.LogLevel LogLevel { get; set; } = Microsoft.Extensions.Logging.LogLevel.Information;
     /// <summary>The admin password's salted hash (`flowline keys hash-password`); null: no key reads another account.</summary>
     public string? AdminPasswordHash { get; set; }
     /// <summary>The zone of DescribeFlowLog's times: IST (default), UTC, +HH:MM or a zone name.</summary>

@@ -19,14 +19,14 @@ public sealed class TapDriver : IAsyncDisposable
     private readonly TapState _state;
     private readonly string? _endpoint;
     private readonly Func<string, TapPort?> _ports;
-    private readonly Action<string> _log;
+    private readonly Microsoft.Extensions.Logging.ILogger _log;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private Task? _loop;
     private long _passes, _changes, _failures;
     private bool _purgeWarned;
 
-    public TapDriver(TapState state, string? endpoint, Func<string, TapPort?> ports, Action<string> log)
+    public TapDriver(TapState state, string? endpoint, Func<string, TapPort?> ports, Microsoft.Extensions.Logging.ILogger log)
     {
         (_state, _endpoint, _ports, _log) = (state, endpoint, ports, log);
         _state.Changed += Wake;
@@ -85,7 +85,7 @@ public sealed class TapDriver : IAsyncDisposable
             catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or OvsdbException or FormatException or TimeoutException)
             {
                 Interlocked.Increment(ref _failures);
-                _log($"taas: the switch at {_endpoint}: {e.Message}; trying again in {pause.TotalSeconds:0} s");
+                TaasLog.SwitchUnreachable(_log, _endpoint ?? "", e.Message, (int)pause.TotalSeconds);
                 Unreachable($"the switch at {_endpoint} cannot be reached: {e.Message}");
                 if (!await Sleep(pause)) return;
                 pause = TimeSpan.FromSeconds(Math.Min(10, pause.TotalSeconds * 2));
@@ -207,7 +207,7 @@ public sealed class TapDriver : IAsyncDisposable
             if (named == 0 && removeMirrors.Count == 0 && removePorts.Count == 0) continue;
             Interlocked.Increment(ref _changes);
             changed = true;
-            _log($"taas: {bridge.Name}: {named} mirrors made, {removeMirrors.Count} removed, {removePorts.Count} tunnel ports removed");
+            TaasLog.Programmed(_log, bridge.Name, named, removeMirrors.Count, removePorts.Count);
         }
         if (changed)
         {
@@ -216,7 +216,7 @@ public sealed class TapDriver : IAsyncDisposable
             if (!purged && !_purgeWarned)
             {
                 _purgeWarned = true;
-                _log($"taas: cannot purge the datapath's cached flows after a change ({problem}): flows seen before a change keep the old mirroring until they idle out (about 10 s)");
+                TaasLog.PurgeFailed(_log, problem ?? "");
             }
             sw = await Switch.Read(client, cancel);
         }

@@ -35,7 +35,6 @@ public sealed class InventoryApiTests : IAsyncLifetime
     private ApiServer _server = null!;
     private Enricher _enricher = null!;
     private InventoryWatch _watch = null!;
-    private readonly List<string> _log = [];
     private AccessKey _tenant = null!, _admin = null!;
     private string _path = "";
 
@@ -46,7 +45,7 @@ public sealed class InventoryApiTests : IAsyncLifetime
             _path = Path.Combine(s.Dir.FullName, "inventory.yaml");
             File.WriteAllText(_path, File0);
             _enricher = new Enricher(s.Store.Symbols);
-            _watch = new InventoryWatch(_path, _enricher, line => { lock (_log) _log.Add(line); });
+            _watch = new InventoryWatch(_path, _enricher, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
             return new InventoryAccess(_watch.Path, _watch.Reload);
         });
         _tenant = _server.Keys.Create("acc-a", admin: false);

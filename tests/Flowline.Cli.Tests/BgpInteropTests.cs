@@ -40,9 +40,10 @@ public sealed class BgpInteropTests(ITestOutputHelper output)
     public async Task Routes_reach_the_router_and_leave_it(BgpLab.Kind kind)
     {
         using var lab = new BgpLab(kind);
-        var lines = new List<string>();
+        var lines = new StringWriter();
+        using var logs = new Flowline.Server.Logging.LineLoggerProvider(TextWriter.Synchronized(lines), Flowline.Server.Logging.LogFormat.Text);
         await using var speaker = new BgpSpeaker(new BgpLocal(BgpLab.FlowlineAs, IPAddress.Parse("192.0.2.1")),
-            [new BgpNeighbor(IPAddress.Loopback, BgpLab.RouterAs, lab.Port) { HoldTime = 9 }], l => { lock (lines) lines.Add(l); });
+            [new BgpNeighbor(IPAddress.Loopback, BgpLab.RouterAs, lab.Port) { HoldTime = 9 }], logs.CreateLogger("bgp"));
         speaker.Start();
         try
         {
@@ -71,7 +72,7 @@ public sealed class BgpInteropTests(ITestOutputHelper output)
         }
         finally
         {
-            lock (lines) output.WriteLine(string.Join('\n', lines));
+            output.WriteLine(lines.ToString());
             output.WriteLine(lab.Log.Length > 20_000 ? lab.Log[^20_000..] : lab.Log);
         }
     }

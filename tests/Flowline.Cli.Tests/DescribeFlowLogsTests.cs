@@ -145,7 +145,7 @@ public sealed class DescribeFlowLogsTests : IDisposable
         Assert.Contains("the TLS certificate", bad.Stderr, StringComparison.Ordinal);
 
         using var serve = new ServeProcess(data, "--tls-cert", cert, "--tls-key", keyFile);
-        Assert.Contains("http on https://127.0.0.1:", serve.Output, StringComparison.Ordinal);
+        Assert.Contains("http on https://127.0.0.1:", serve.Errors, StringComparison.Ordinal);
         var url = serve.Url.Replace("http://", "https://", StringComparison.Ordinal);
         ProcessStartInfo Client(string output, params string[] extra)
         {

@@ -42,7 +42,7 @@ public sealed class RetentionTests : IDisposable
         Assert.True(before.Count >= 8, $"{before.Count} partitions");
 
         using var serve = new ServeProcess(data, "--retention", "10m");
-        ServeProcess.WaitFor(() => serve.Errors.Contains("retention: removed", StringComparison.Ordinal), "a retention pass that removes partitions", 60);
+        ServeProcess.WaitFor(() => serve.Errors.Contains("store/retention removed", StringComparison.Ordinal), "a retention pass that removes partitions", 60);
         var cutoff = DateTime.UtcNow.AddMinutes(-10);
         var after = Partitions(data);
         Assert.NotEmpty(after);

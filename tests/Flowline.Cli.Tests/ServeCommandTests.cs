@@ -60,14 +60,14 @@ public sealed class ServeCommandTests : IDisposable
             ServeProcess.WaitFor(() => server.Records("ipfix") == 40_000, "IPFIX records");
             received = server.Exporter("ipfix").GetProperty("records").GetInt64();
             Assert.Equal(0, server.Terminate());
-            Assert.Contains("stopping", server.Output);
+            Assert.Contains("serve/stopping SIGTERM: stopping", server.Errors);
         }
         var stats = FlowlineProcess.RunFlowline(["store", "stats", "--data-dir", DataDir]);
         Assert.Matches($@"records\s+{received}\n", stats.Stdout);
 
         // Data without templates right after the restart decodes at once: the saved templates are back.
         using var again = new ServeProcess(DataDir);
-        Assert.Matches(@"\(\d+ templates restored\)", again.Output);
+        Assert.Matches(@"\(\d+ templates restored\)", again.Errors);
         Gen("ipfix", again.Ports["ipfix"], 5_000, "--no-templates", "--seed", "2");
         ServeProcess.WaitFor(() => again.Records("ipfix") == 5_000, "IPFIX records after the restart");
         Assert.Equal(0, again.Exporter("ipfix").GetProperty("malformed").GetInt64());
@@ -142,7 +142,7 @@ public sealed class ServeCommandTests : IDisposable
     {
         var example = Path.Combine(FlowlineProcess.RepositoryRoot, "docs", "flowline.example.yaml");
         using var server = new ServeProcess(DataDir, "--config", example);
-        Assert.Contains($"storing in {DataDir}", server.Output);
+        Assert.Contains($"storing in {DataDir}", server.Errors);
         Assert.Contains("ok", server.Get("/healthz"));
         Assert.Equal(0, server.Terminate());
     }

@@ -26,13 +26,14 @@ public sealed partial class ServeProcess : IDisposable
             // after 2026-12-04, so tests keep them unless they test retention.
             .. (extra.Contains("--retention") ? Array.Empty<string>() : ["--retention", "3650d"]), .. extra]))!;
         _process.StandardInput.Close();
-        _process.ErrorDataReceived += (_, e) => { lock (_stderr) _stderr.AppendLine(e.Data); };
-        _process.BeginErrorReadLine();
+        _process.OutputDataReceived += (_, e) => { lock (_stdout) _stdout.AppendLine(e.Data); };
+        _process.BeginOutputReadLine();
+        // The start's events (the listeners' ports, the HTTP address) are log lines on stderr.
         var ports = new Dictionary<string, int>();
-        while (ports.Count < 3 || !Output.Contains("http on", StringComparison.Ordinal))
+        while (ports.Count < 3 || !Errors.Contains("http on", StringComparison.Ordinal))
         {
-            var line = _process.StandardOutput.ReadLine() ?? throw new InvalidOperationException($"serve exited: {Output} {Errors}");
-            lock (_stdout) _stdout.AppendLine(line);
+            var line = _process.StandardError.ReadLine() ?? throw new InvalidOperationException($"serve exited: {Output} {Errors}");
+            lock (_stderr) _stderr.AppendLine(line);
             var m = Listener().Match(line);
             if (m.Success) ports[m.Groups[1].Value] = int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
         }
@@ -40,9 +41,9 @@ public sealed partial class ServeProcess : IDisposable
         Url = $"http://127.0.0.1:{http}";
         _ = Task.Run(() =>
         {
-            while (_process.StandardOutput.ReadLine() is { } line)
+            while (_process.StandardError.ReadLine() is { } line)
             {
-                lock (_stdout) _stdout.AppendLine(line);
+                lock (_stderr) _stderr.AppendLine(line);
             }
         });
     }
@@ -125,6 +126,6 @@ public sealed partial class ServeProcess : IDisposable
         return port;
     }
 
-    [GeneratedRegex(@"serve: (sflow|netflow|ipfix) on udp 127\.0\.0\.1:(\d+)")]
+    [GeneratedRegex(@"(sflow|netflow|ipfix) on udp 127\.0\.0\.1:(\d+)")]
     private static partial Regex Listener();
 }

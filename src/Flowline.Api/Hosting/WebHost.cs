@@ -12,12 +12,14 @@ public static class WebHost
 {
     /// <summary>A web application listening on <paramref name="endpoint"/> (<c>[::]</c>: every IPv4 and IPv6 address).</summary>
     /// <param name="maxBody">Kestrel's own body limit: the largest any route takes (the door lowers it per route).</param>
-    public static WebApplication Create(IPEndPoint endpoint, X509Certificate2? certificate = null, long maxBody = 64L << 20)
+    /// <param name="logs">Where the framework's own events go (its warnings and errors); null: nowhere.</param>
+    public static WebApplication Create(IPEndPoint endpoint, X509Certificate2? certificate = null, long maxBody = 64L << 20, ILoggerProvider? logs = null)
     {
         // The content root is watched for configuration changes; the working directory may hold the data
         // directory, whose every commit would then wake the watcher.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
+        if (logs is not null) builder.Logging.AddProvider(new Unowned(logs));
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = maxBody;
@@ -29,6 +31,13 @@ public static class WebHost
             else k.Listen(endpoint, Https);
         });
         return builder.Build();
+    }
+
+    /// <summary>The caller's provider, which the web application must not dispose with itself.</summary>
+    private sealed class Unowned(ILoggerProvider inner) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => inner.CreateLogger(categoryName);
+        public void Dispose() { }
     }
 
     /// <summary>

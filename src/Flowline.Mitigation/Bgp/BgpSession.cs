@@ -12,7 +12,7 @@ namespace Flowline.Mitigation.Bgp;
 /// session then starts again after a back-off that doubles from 1 to 30 seconds. On every new session
 /// all routes are announced again (the router forgot them when the previous one closed).
 /// </summary>
-internal sealed class BgpSession(BgpNeighbor neighbor, BgpLocal local, BgpSpeaker speaker, Action<string> log)
+internal sealed class BgpSession(BgpNeighbor neighbor, BgpLocal local, BgpSpeaker speaker, Microsoft.Extensions.Logging.ILogger log)
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10), OpenHoldTime = TimeSpan.FromSeconds(90), MaxBackoff = TimeSpan.FromSeconds(30);
     private readonly Lock _lock = new();
@@ -61,7 +61,7 @@ internal sealed class BgpSession(BgpNeighbor neighbor, BgpLocal local, BgpSpeake
                     _error = message;
                     _errorTime = DateTimeOffset.UtcNow;
                 }
-                log($"bgp {neighbor.Name}: {message}; reconnecting in {backoff.TotalSeconds:0} s");
+                MitigationLog.SessionDown(log, neighbor.Name, message, (int)backoff.TotalSeconds);
             }
             finally
             {
@@ -139,8 +139,8 @@ internal sealed class BgpSession(BgpNeighbor neighbor, BgpLocal local, BgpSpeake
             _hold = (ushort)hold;
             _error = null;
         }
-        log($"bgp {neighbor.Name}: established (AS {open.As}, id {open.RouterId}, hold {hold} s, {(families.Length == 0 ? "no FlowSpec family in common" : string.Join(", ", families))})");
-        if (families.Length == 0) log($"bgp {neighbor.Name}: the router offers none of {string.Join(", ", neighbor.Families)}: nothing will be announced to it");
+        MitigationLog.Established(log, neighbor.Name, open.As, open.RouterId.ToString(), hold, families.Length == 0 ? "no FlowSpec family in common" : string.Join(", ", families));
+        if (families.Length == 0) MitigationLog.NoFamily(log, neighbor.Name, string.Join(", ", neighbor.Families));
         await EstablishedAsync(stream, reader, families, hold, stop).ConfigureAwait(false);
         return true;
     }

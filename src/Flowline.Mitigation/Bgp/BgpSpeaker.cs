@@ -13,9 +13,9 @@ public sealed class BgpSpeaker : IAsyncDisposable
     private Dictionary<string, FlowSpecRoute> _routes = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public BgpSpeaker(BgpLocal local, IEnumerable<BgpNeighbor> neighbors, Action<string>? log = null)
+    public BgpSpeaker(BgpLocal local, IEnumerable<BgpNeighbor> neighbors, Microsoft.Extensions.Logging.ILogger? log = null)
     {
-        _sessions = neighbors.Select(n => new BgpSession(n, local, this, log ?? (_ => { }))).ToList();
+        _sessions = neighbors.Select(n => new BgpSession(n, local, this, log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance)).ToList();
     }
 
     /// <summary>The routes every session announces (a snapshot: the set is replaced, never changed in place).</summary>

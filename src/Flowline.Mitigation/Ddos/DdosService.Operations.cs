@@ -183,7 +183,7 @@ public sealed partial class DdosService
 
     private void RaiseMitigation(string name, Mitigation m)
     {
-        _log($"ddos: {name} {m.Id}: {m.Route}{(m.Reason is null ? "" : $" ({m.Reason})")}");
+        MitigationLog.Mitigation(_log, name, m.Id, m.Route.ToString(), m.Reason is null ? "" : $" ({m.Reason})");
         Raise(name, ToJson(m));
     }
 
@@ -228,11 +228,11 @@ public sealed partial class DdosService
                 if (group.Prefixes.Count > 1_000_000) throw new FormatException("more than 1,000,000 prefixes");
             }
             Volatile.Write(ref _blocklist, group.Prefixes.Count == 0 ? null : new ProtectedSet(options, Inventory.Empty));
-            _log($"ddos: block list {path}: {group.Prefixes.Count} prefixes");
+            MitigationLog.BlocklistLoaded(_log, path, group.Prefixes.Count);
         }
         catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
         {
-            _log($"ddos: block list {path} refused, the one in force stays: {e.Message}");
+            MitigationLog.BlocklistRefused(_log, path, e.Message);
         }
     }
 
@@ -258,7 +258,7 @@ public sealed partial class DdosService
         }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or IOException)
         {
-            _log($"ddos: {_path}: {e.Message}; blocks by hand not restored");
+            MitigationLog.StateUnreadable(_log, _path ?? "", e.Message);
         }
     }
 }

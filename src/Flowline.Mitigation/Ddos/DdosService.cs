@@ -55,7 +55,7 @@ public sealed partial class DdosService : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Func<Inventory> _inventory;
     private readonly Action<JsonObject> _raise;
-    private readonly Action<string> _log;
+    private readonly Microsoft.Extensions.Logging.ILogger _log;
     private readonly string? _path;
     private readonly List<Attack> _attacks = [];
     private readonly List<Mitigation> _mitigations = [];
@@ -66,15 +66,16 @@ public sealed partial class DdosService : IAsyncDisposable
     private long _announced, _withdrawn, _failed;
 
     /// <param name="clock">Now in µs since the epoch.</param>
-    public DdosService(DdosOptions options, Func<Inventory> inventory, string? dataDir, Func<long> clock, Action<JsonObject>? raise = null, Action<string>? log = null)
+    public DdosService(DdosOptions options, Func<Inventory> inventory, string? dataDir, Func<long> clock, Action<JsonObject>? raise = null, Microsoft.Extensions.Logging.ILoggerFactory? logs = null)
     {
         Options = options;
         _inventory = inventory;
         _raise = raise ?? (_ => { });
-        _log = log ?? (_ => { });
+        logs ??= Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
+        _log = logs.CreateLogger("ddos");
         _path = dataDir is null ? null : Path.Combine(dataDir, FileName);
         AmplificationPorts = [.. options.AmplificationPorts];
-        Speaker = new BgpSpeaker(options.Local, options.Neighbors, _log);
+        Speaker = new BgpSpeaker(options.Local, options.Neighbors, logs.CreateLogger("bgp"));
         Detector = new DdosDetector(this, clock);
         Refresh();
         Load();
@@ -100,7 +101,7 @@ public sealed partial class DdosService : IAsyncDisposable
             _builtFrom = inventory;
             var set = new ProtectedSet(Options, inventory);
             Volatile.Write(ref _protected, set);
-            _log($"ddos: protecting {set.Addresses} addresses and {set.Prefixes} prefixes");
+            MitigationLog.Protecting(_log, set.Addresses, set.Prefixes);
         }
         ReloadBlocklist();
     }
@@ -128,7 +129,8 @@ public sealed partial class DdosService : IAsyncDisposable
             Trim();
             if (!s.Class.IsSourceEvent()) attack.Mitigation = Mitigate(attack, now);
         }
-        _log($"ddos: {attack.Class.Name()} on {attack.Address} ({attack.Group}{(attack.Account is null ? "" : $", account {attack.Account}")}): {attack.Pps:N0} pps, {attack.Bps / 1e6:N1} Mbit/s; {rule}{(attack.Mitigation is { } m ? $"; rule {m.Status}" : "")}");
+        MitigationLog.AttackStarted(_log, attack.Class.Name(), attack.Address.ToString(), attack.Group, attack.Account is null ? "" : $", account {attack.Account}",
+            (long)Math.Round(attack.Pps), (attack.Bps / 1e6).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture), rule.ToString(), attack.Mitigation is { } m ? $"; rule {m.Status}" : "");
         Raise("attack_start", attack);
         return attack;
     }
@@ -156,7 +158,7 @@ public sealed partial class DdosService : IAsyncDisposable
                 }
             }
         }
-        _log($"ddos: {attack.Class.Name()} on {attack.Address} ended (peak {attack.PeakPps:N0} pps, {attack.PeakBps / 1e6:N1} Mbit/s)");
+        MitigationLog.AttackEnded(_log, attack.Class.Name(), attack.Address.ToString(), (long)Math.Round(attack.PeakPps), (attack.PeakBps / 1e6).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture));
         Raise("attack_end", attack);
         return false;
     }
