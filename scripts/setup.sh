@@ -25,6 +25,11 @@ declare -A packages=(
   [gobgpd]=gobgpd
   [exabgp]=exabgp
   [vtysh]=frr
+  [zsh]=zsh
+  [fish]=fish
+  [dpkg-deb]=dpkg
+  [systemd-analyze]=systemd
+  [shellcheck]=shellcheck
 )
 missing=()
 for cmd in "${!packages[@]}"; do

@@ -1,3 +1,4 @@
+using Flowline.Cli.Completion;
 using Flowline.Cli.Decode;
 using Flowline.Cli.Generate;
 using Flowline.Cli.Store;
@@ -5,33 +6,62 @@ using Flowline.Records;
 
 namespace Flowline.Cli;
 
+/// <summary>One verb of the command line: its name, a line for the overview, its --help text and what runs it.</summary>
+/// <param name="Subcommands">Words that may follow the verb (store stats, keys create), for completion.</param>
+internal sealed record CliCommand(string Name, string Summary, string Help, Func<string[], int> Run, string[]? Subcommands = null);
+
 public static class Program
 {
-    private const string Usage = """
-        flowline — network flow visibility for multi-tenant clouds
+    /// <summary>Every verb, in the order the overview lists them: the usage text and the shell completions come from here.</summary>
+    internal static readonly IReadOnlyList<CliCommand> Commands =
+    [
+        new("serve", "the collector: receive, decode and store flows; HTTP health, metrics and exporters",
+            Flowline.Server.ServeCommand.Help, a => Flowline.Server.ServeCommand.Run(a, Console.Error)),
+        new("ovs", "point an Open vSwitch bridge's sFlow, NetFlow and IPFIX export at a collector",
+            Ovs.OvsCommand.Help, a => Ovs.OvsCommand.Run(a, Console.Error), ["configure", "clear", "show"]),
+        new("decode", "decode sFlow v5, NetFlow v5/v9 and IPFIX from a capture or a UDP socket",
+            DecodeOptions.Help, a => DecodeCommand.Run(a, Console.Error)),
+        new("import", "decode captures into the embedded store", ImportCommand.Help, a => ImportCommand.Run(a, Console.Error)),
+        new("query", "filter, list, aggregate and rank stored flows (nfdump-style filters)", QueryCommand.Help, a => QueryCommand.Run(a, Console.Error)),
+        new("store", "stats, verify and expire the embedded store", StoreCommand.Help, a => StoreCommand.Run(a, Console.Error),
+            ["stats", "verify", "expire", "compact"]),
+        new("keys", "access keys for the flow-log API, and the admin password's hash", Api.KeysCommand.Help,
+            a => Api.KeysCommand.Run(a, Console.Out, Console.Error, Console.In), ["create", "list", "revoke", "hash-password"]),
+        new("describe-flow-logs", "read a period of flow logs from a server's DescribeFlowLog API into one file",
+            Api.DescribeFlowLogsCommand.Help, a => Api.DescribeFlowLogsCommand.Run(a, Console.Out, Console.Error)),
+        new("sessions", "stitch stored flows into bidirectional sessions and SessionEndpoints", SessionsCommand.Help, a => SessionsCommand.Run(a, Console.Error)),
+        new("agent", "on a compute node: sessions from the local switch, shipped to a collector every 2 s",
+            Agent.AgentCommand.Help, a => Agent.AgentCommand.Run(a, Console.Error)),
+        new("taas", "Tap-as-a-Service: mirror a port's packets to a monitoring port or a remote analyzer",
+            Taas.TaasCommand.Help, a => Taas.TaasCommand.Run(a, Console.Out, Console.Error), ["service", "flow", "mirror"]),
+        new("relay", "carry UDP datagrams through a pipe as hex lines (sFlow over ssh)", Relay.RelayCommand.Help, a => Relay.RelayCommand.Run(a, Console.Error)),
+        new("gen", "generate reproducible synthetic sFlow, NetFlow v5/v9 or IPFIX exports", GenCommand.Help, a => GenCommand.Run(a, Console.Error)),
+        new("fields", "list the canonical flow record fields", "Usage: flowline fields\n\nLists the canonical flow record fields with what each holds.\n", _ => Fields()),
+        new("completion", "print a shell completion script: bash, zsh or fish", CompletionCommand.Help, a => CompletionCommand.Run(a, Console.Out, Console.Error),
+            ["bash", "zsh", "fish"]),
+        new("version", "print the version", "Usage: flowline version\n", _ => Version()),
+    ];
 
-        Usage: flowline <command> [options]
+    internal static string Usage
+    {
+        get
+        {
+            var s = new System.Text.StringBuilder("""
+                flowline — network flow visibility for multi-tenant clouds
 
-        Commands:
-          serve     the collector: receive, decode and store flows; HTTP health, metrics and exporters
-          ovs       point an Open vSwitch bridge's sFlow, NetFlow and IPFIX export at a collector
-          decode    decode sFlow v5, NetFlow v5/v9 and IPFIX from a capture or a UDP socket
-          import    decode captures into the embedded store
-          query     filter, list, aggregate and rank stored flows (nfdump-style filters)
-          store     stats, verify and expire the embedded store
-          keys      access keys for the flow-log API, and the admin password's hash
-          describe-flow-logs
-                    read a period of flow logs from a server's DescribeFlowLog API into one file
-          sessions  stitch stored flows into bidirectional sessions and SessionEndpoints
-          agent     on a compute node: sessions from the local switch, shipped to a collector every 2 s
-          taas      Tap-as-a-Service: mirror a port's packets to a monitoring port or a remote analyzer
-          relay     carry UDP datagrams through a pipe as hex lines (sFlow over ssh)
-          gen       generate reproducible synthetic sFlow, NetFlow v9 or IPFIX exports
-          fields    list the canonical flow record fields
-          version   print the version
+                Usage: flowline <command> [options]
 
-        `flowline <command> --help` explains a command.
-        """;
+                Commands:
+
+                """);
+            foreach (var c in Commands)
+            {
+                s.Append(c.Name.Length <= 8 ? $"  {c.Name,-8}  {c.Summary}\n" : $"  {c.Name}\n            {c.Summary}\n");
+            }
+            s.Append("\n`flowline <command> --help` explains a command.\n");
+            return s.ToString();
+        }
+    }
 
     public static int Main(string[] args)
     {
@@ -40,48 +70,22 @@ public static class Program
             Console.Out.Write(Usage);
             return args.Length == 0 ? 2 : 0;
         }
-        var rest = args[1..];
-        switch (args[0])
-        {
-            case "serve":
-                return Flowline.Server.ServeCommand.Run(rest, Console.Error);
-            case "ovs":
-                return Ovs.OvsCommand.Run(rest, Console.Error);
-            case "decode":
-                return DecodeCommand.Run(rest, Console.Error);
-            case "import":
-                return ImportCommand.Run(rest, Console.Error);
-            case "query":
-                return QueryCommand.Run(rest, Console.Error);
-            case "store":
-                return StoreCommand.Run(rest, Console.Error);
-            case "sessions":
-                return SessionsCommand.Run(rest, Console.Error);
-            case "agent":
-                return Agent.AgentCommand.Run(rest, Console.Error);
-            case "keys":
-                return Api.KeysCommand.Run(rest, Console.Out, Console.Error, Console.In);
-            case "describe-flow-logs":
-                return Api.DescribeFlowLogsCommand.Run(rest, Console.Out, Console.Error);
-            case "taas":
-                return Taas.TaasCommand.Run(rest, Console.Out, Console.Error);
-            case "gen":
-                return GenCommand.Run(rest, Console.Error);
-            case "relay":
-                return Relay.RelayCommand.Run(rest, Console.Error);
-            case "fields":
-                foreach (var f in FlowFields.All)
-                {
-                    Console.Out.WriteLine($"{FlowFields.Name(f),-18} {FlowFields.Description(f)}");
-                }
-                return 0;
-            case "version" or "--version":
-                Console.Out.WriteLine($"flowline {typeof(Program).Assembly.GetName().Version}");
-                return 0;
-            default:
-                Console.Error.WriteLine($"flowline: unknown command '{args[0]}'");
-                Console.Error.Write(Usage);
-                return 2;
-        }
+        if (args[0] == "--version") return Version();
+        if (Commands.FirstOrDefault(c => c.Name == args[0]) is { } command) return command.Run(args[1..]);
+        Console.Error.WriteLine($"flowline: unknown command '{args[0]}'");
+        Console.Error.Write(Usage);
+        return 2;
+    }
+
+    private static int Fields()
+    {
+        foreach (var f in FlowFields.All) Console.Out.WriteLine($"{FlowFields.Name(f),-18} {FlowFields.Description(f)}");
+        return 0;
+    }
+
+    private static int Version()
+    {
+        Console.Out.WriteLine($"flowline {typeof(Program).Assembly.GetName().Version}");
+        return 0;
     }
 }

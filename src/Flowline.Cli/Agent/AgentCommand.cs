@@ -20,7 +20,7 @@ namespace Flowline.Cli.Agent;
 /// </summary>
 public static class AgentCommand
 {
-    private const string Help = """
+    public const string Help = """
         flowline agent --collector URL --key-id ID --secret-file FILE [options]
 
         Runs on a compute node: receives the local switch's flow export on loopback, enriches it with the
