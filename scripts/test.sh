@@ -28,6 +28,8 @@ if [ -n "${FLOWLINE_TEST_PROJECTS:-}" ]; then
   done
 else
   dotnet build "$root/Flowline.slnx" -c Release --nologo -v quiet || { echo "0 passed, 1 failed"; exit 1; }
+  # The Debian package, which tests/Flowline.Cli.Tests/PackageTests.cs installs into a scratch root and runs.
+  FLOWLINE_DEB_XZ_LEVEL=2 "$root/scripts/package.sh" >/dev/null || { echo "test.sh: scripts/package.sh failed" >&2; echo "0 passed, 1 failed"; exit 1; }
   mapfile -t projects < <(find "$root/tests" -name '*.Tests.csproj' -not -path '*/fixtures/*' | sort)
 fi
 if [ "${#projects[@]}" -eq 0 ]; then

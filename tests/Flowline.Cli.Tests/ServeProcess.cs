@@ -16,15 +16,26 @@ public sealed partial class ServeProcess : IDisposable
     private readonly StringBuilder _stderr = new();
 
     public ServeProcess(string dataDir, params string[] extra)
+        : this(http => FlowlineProcess.StartInfo(FlowlineProcess.Tool("env"), ["--default-signal=HUP", "dotnet", "exec", FlowlineProcess.Dll, .. Arguments(dataDir, http, extra)]))
+    {
+    }
+
+    /// <summary>serve's arguments on loopback with any free UDP port and <paramref name="http"/>, then <paramref name="extra"/>.</summary>
+    public static string[] Arguments(string dataDir, int http, params string[] extra) =>
+    [
+        // SIGHUP back to its default (by the caller's env): a suite started under nohup would hand its children an
+        // ignored SIGHUP, which the runtime keeps ignored, and serve re-reads its inventory on SIGHUP.
+        "serve", "--data-dir", dataDir, "--sflow", "127.0.0.1:0", "--netflow", "127.0.0.1:0", "--ipfix", "127.0.0.1:0", "--http", $"127.0.0.1:{http}",
+        // `flowline gen` dates its flows 2026-11-19 by default: older than serve's 15 days of retention
+        // after 2026-12-04, so tests keep them unless they test retention.
+        .. (extra.Contains("--retention") ? Array.Empty<string>() : ["--retention", "3650d"]), .. extra,
+    ];
+
+    /// <summary>A serve started by <paramref name="start"/>, given the free HTTP port to use (another build of serve, e.g. the packaged one).</summary>
+    public ServeProcess(Func<int, ProcessStartInfo> start)
     {
         var http = FreeTcpPort();
-        // SIGHUP back to its default: a suite started under nohup would hand its children an ignored SIGHUP,
-        // which the runtime keeps ignored, and serve re-reads its inventory on SIGHUP.
-        _process = Process.Start(FlowlineProcess.StartInfo(FlowlineProcess.Tool("env"), ["--default-signal=HUP", "dotnet", "exec", FlowlineProcess.Dll,
-            "serve", "--data-dir", dataDir, "--sflow", "127.0.0.1:0", "--netflow", "127.0.0.1:0", "--ipfix", "127.0.0.1:0", "--http", $"127.0.0.1:{http}",
-            // `flowline gen` dates its flows 2026-11-19 by default: older than serve's 15 days of retention
-            // after 2026-12-04, so tests keep them unless they test retention.
-            .. (extra.Contains("--retention") ? Array.Empty<string>() : ["--retention", "3650d"]), .. extra]))!;
+        _process = Process.Start(start(http))!;
         _process.StandardInput.Close();
         _process.OutputDataReceived += (_, e) => { lock (_stdout) _stdout.AppendLine(e.Data); };
         _process.BeginOutputReadLine();
