@@ -32,7 +32,7 @@ for a in $(seq "$agents"); do
     --backlog "$work/backlog-$a" --name "node-$a" "$@" >"$work/agent-$a.out" 2>"$work/agent-$a.err" &
   echo $! >"$work/pid-$a"; pids+=($!)
 done
-for a in $(seq "$agents"); do for _ in $(seq 100); do grep -q "ipfix on udp" "$work/agent-$a.out" 2>/dev/null && break; sleep 0.1; done; done
+for a in $(seq "$agents"); do for _ in $(seq 100); do grep -q "ipfix on udp" "$work/agent-$a.err" 2>/dev/null && break; sleep 0.1; done; done
 gens=()
 for a in $(seq "$agents"); do
   "$root/flowline" gen --protocol ipfix --count $((rate * seconds)) --rate "$rate" --seed "$a" --hosts 50000 -q --start "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \

@@ -53,7 +53,8 @@ public sealed class AgentFlowLogTests : IDisposable
         try
         {
             agent.StandardInput.Close();
-            Assert.Contains("ipfix on udp", agent.StandardOutput.ReadLine() ?? "", StringComparison.Ordinal);
+            // The agent's start events are on stderr: the listener first.
+            Assert.Contains("ipfix on udp", agent.StandardError.ReadLine() ?? "", StringComparison.Ordinal);
             _ = agent.StandardOutput.ReadToEndAsync();
             _ = agent.StandardError.ReadToEndAsync();
             Replay(datagrams, agentPort);

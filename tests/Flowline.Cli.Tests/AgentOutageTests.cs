@@ -64,8 +64,8 @@ public sealed class AgentOutageTests : IDisposable
         agent.ErrorDataReceived += (_, e) => { lock (agentErrors) agentErrors.AppendLine(e.Data); };
         agent.BeginErrorReadLine();
         agent.StandardInput.Close();
-        Assert.Contains("ipfix on udp", agent.StandardOutput.ReadLine() ?? "", StringComparison.Ordinal);
         _ = agent.StandardOutput.ReadToEndAsync();
+        ServeProcess.WaitFor(() => { lock (agentErrors) return agentErrors.ToString().Contains("ipfix on udp", StringComparison.Ordinal); }, "the agent listening");
         try
         {
             using var sender = new UdpClient();

@@ -51,6 +51,8 @@ public static class AgentCommand
           --session-observation ingress|egress|both
                                  which observations of a packet count (default ingress: records reported
                                  as egress are left out; Open vSwitch reports both)
+          --log-format text|json events on stderr as text lines (default) or JSON (docs/OPERATIONS.md)
+          --log-level LEVEL      trace, debug, info (default), warn, error, critical or none
         """;
 
     public static int Run(string[] args, TextWriter stderr)
@@ -71,6 +73,8 @@ public static class AgentCommand
         var maxSessions = 32_768;
         var batchRows = 100_000;
         var flows = true;
+        var logFormat = Flowline.Server.Logging.LogFormat.Text;
+        var logLevel = Microsoft.Extensions.Logging.LogLevel.Information;
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -102,6 +106,8 @@ public static class AgentCommand
                         batchRows = int.TryParse(Next(), NumberStyles.None, CultureInfo.InvariantCulture, out var b) && b is >= 1000 and <= 1_000_000 ? b : throw new FormatException("--batch-rows: 1000 to 1000000 rows");
                         break;
                     case "--no-flows": flows = false; break;
+                    case "--log-format": logFormat = Flowline.Server.Logging.LogSettings.ParseFormat(Next()); break;
+                    case "--log-level": logLevel = Flowline.Server.Logging.LogSettings.ParseLevel(Next()); break;
                     default: throw new FormatException($"unknown option {a} (see `flowline agent --help`)");
                 }
             }
@@ -116,10 +122,12 @@ public static class AgentCommand
             stderr.WriteLine($"flowline agent: {e.Message}");
             return 2;
         }
+        using var logs = new Flowline.Server.Logging.LineLoggerProvider(stderr, logFormat, logLevel);
+        var log = logs.CreateLogger("agent");
         var secret = secretFile is not null ? File.Exists(secretFile) ? File.ReadAllText(secretFile).Trim() : null : Environment.GetEnvironmentVariable("FLOWLINE_AGENT_SECRET");
         if (string.IsNullOrEmpty(secret))
         {
-            stderr.WriteLine(secretFile is null ? "flowline agent: give the key's secret with --secret-file FILE or FLOWLINE_AGENT_SECRET" : $"flowline agent: --secret-file {secretFile}: no such file, or empty");
+            AgentLog.CannotStart(log, secretFile is null ? "give the key's secret with --secret-file FILE or FLOWLINE_AGENT_SECRET" : $"--secret-file {secretFile}: no such file, or empty");
             return 2;
         }
         if (listeners.Count == 0) listeners.Add(("ipfix", new IPEndPoint(IPAddress.Loopback, 4739)));
@@ -137,7 +145,7 @@ public static class AgentCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Enrichment.InventoryException or FormatException)
         {
-            stderr.WriteLine($"flowline agent: cannot start: {e.Message}");
+            AgentLog.CannotStart(log, e.Message);
             return 1;
         }
         var receivers = new List<DatagramReceiver>();
@@ -147,19 +155,18 @@ public static class AgentCommand
             {
                 var r = new DatagramReceiver(endpoint, 8 << 20, queueBytes: 8 << 20, queueDatagrams: 16_384, name: $"recv {kind}");
                 receivers.Add(r);
-                Console.Out.WriteLine($"flowline agent: {kind} on udp {r.LocalEndPoint}");
+                AgentLog.Listening(log, kind, r.LocalEndPoint.ToString());
             }
         }
         catch (SocketException e)
         {
-            stderr.WriteLine($"flowline agent: cannot listen: {e.Message}");
+            AgentLog.CannotStart(log, $"cannot listen: {e.Message}");
             foreach (var r in receivers) r.Dispose();
             return 1;
         }
-        Console.Out.WriteLine($"flowline agent: {name}: batches every {interval.TotalSeconds:0.###} s to {collector}, backlog {Path.GetFullPath(backlog)}");
-        Console.Out.Flush();
+        AgentLog.Started(log, name!, Math.Round(interval.TotalSeconds, 3), collector!, Path.GetFullPath(backlog));
 
-        var queue = new Backlog(backlog, backlogMax, stderr);
+        var queue = new Backlog(backlog, backlogMax, log);
         var shipper = new Shipper(queue, new AgentBatch.Builder(backlog, blockRows: 4096), symbols, name!, batchRows);
         var sessionizer = new Sessionizer(new SessionizerOptions { Observation = observation, MaxSessions = maxSessions, ListEvicted = logging.Count > 0 });
         var exporter = new SessionExporter(new SessionSampler(exportRate), logging, symbols, enricher is null ? null : enricher.RemoteTags);
@@ -174,7 +181,7 @@ public static class AgentCommand
         var readers = receivers.Select(r => new Thread(() => Receive(r, sessionizer, enricher, flows ? shipper : null, flushNow)) { IsBackground = true }).ToList();
         foreach (var r in receivers) r.Start();
         foreach (var t in readers) t.Start();
-        var sender = new Thread(() => Send(queue, collector!, keyId!, secret, stop.Token, stderr)) { IsBackground = true };
+        var sender = new Thread(() => Send(queue, collector!, keyId!, secret, stop.Token, log)) { IsBackground = true };
         sender.Start();
 
         var last = Ingest.Collector.NowMicros();
@@ -190,7 +197,9 @@ public static class AgentCommand
         sender.Join(TimeSpan.FromSeconds(5));
         lock (shipper)
         {
-            stderr.WriteLine($"flowline agent: stopped; {sessionizer.Records} records; shipped {shipper.SessionRows} session rows ({shipper.SessionBytes} bytes both ways) and {shipper.FlowRows} flow rows in {shipper.Batches} batches of {shipper.BatchBytes} bytes ({(shipper.SessionRows + shipper.FlowRows == 0 ? 0 : shipper.BatchBytes / (double)(shipper.SessionRows + shipper.FlowRows)):0.0} bytes a row); {queue.Count} batches wait in the backlog; {sessionizer.Evicted} sessions forgotten early, {sessionizer.ExportedEarly} exported early, {sessionizer.Dropped} records found no room");
+            AgentLog.Stopped(log, sessionizer.Records, shipper.SessionRows, shipper.SessionBytes, shipper.FlowRows, shipper.Batches, shipper.BatchBytes,
+                Math.Round(shipper.SessionRows + shipper.FlowRows == 0 ? 0 : shipper.BatchBytes / (double)(shipper.SessionRows + shipper.FlowRows), 1),
+                queue.Count, sessionizer.Evicted, sessionizer.ExportedEarly, sessionizer.Dropped);
         }
         return 0;
     }
@@ -294,7 +303,7 @@ public static class AgentCommand
         }
     }
 
-    private static void Send(Backlog queue, string collector, string keyId, string secret, CancellationToken stop, TextWriter stderr)
+    private static void Send(Backlog queue, string collector, string keyId, string secret, CancellationToken stop, Microsoft.Extensions.Logging.ILogger log)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var backoff = TimeSpan.FromSeconds(1);
@@ -320,7 +329,7 @@ public static class AgentCommand
                 if (response.IsSuccessStatusCode)
                 {
                     queue.Delivered(path);
-                    if (failing) stderr.WriteLine($"flowline agent: the collector is back; {queue.Count} batches wait");
+                    if (failing) AgentLog.CollectorBack(log, queue.Count);
                     (failing, backoff) = (false, TimeSpan.FromSeconds(1));
                     continue;
                 }
@@ -328,7 +337,7 @@ public static class AgentCommand
                 if ((int)response.StatusCode == 400)
                 {
                     // The collector cannot read this batch; sending it again will not change that.
-                    stderr.WriteLine($"flowline agent: the collector refused {Path.GetFileName(path)}: {text.Trim()}; set aside as {Path.GetFileName(path)}.refused");
+                    AgentLog.BatchRefused(log, Path.GetFileName(path), text.Trim());
                     queue.SetAside(path);
                     continue;
                 }
@@ -338,7 +347,7 @@ public static class AgentCommand
             {
                 problem = e.Message;
             }
-            if (!failing) stderr.WriteLine($"flowline agent: cannot deliver to {collector} ({problem}); keeping batches in the backlog and retrying");
+            if (!failing) AgentLog.CollectorAway(log, collector, problem);
             failing = true;
             if (stop.IsCancellationRequested) return;
             stop.WaitHandle.WaitOne(backoff);
@@ -351,13 +360,13 @@ public static class AgentCommand
     {
         private readonly string _dir;
         private readonly long _max;
-        private readonly TextWriter _stderr;
+        private readonly Microsoft.Extensions.Logging.ILogger _log;
         private readonly object _lock = new();
         private long _next;
 
-        public Backlog(string dir, long max, TextWriter stderr)
+        public Backlog(string dir, long max, Microsoft.Extensions.Logging.ILogger log)
         {
-            (_dir, _max, _stderr) = (dir, max, stderr);
+            (_dir, _max, _log) = (dir, max, log);
             foreach (var tmp in Directory.EnumerateFiles(dir, "*.tmp")) File.Delete(tmp);
             var sequences = Files().Select(SequenceOf).ToList();
             var saved = Path.Combine(dir, "next-sequence");
@@ -394,7 +403,7 @@ public static class AgentCommand
                 while (size > _max && files.Count > 1)
                 {
                     size -= new FileInfo(files[0]).Length;
-                    _stderr.WriteLine($"flowline agent: backlog over {_max >> 20} MiB: dropped {Path.GetFileName(files[0])}");
+                    AgentLog.BacklogDropped(_log, _max >> 20, Path.GetFileName(files[0]));
                     File.Delete(files[0]);
                     files.RemoveAt(0);
                 }
