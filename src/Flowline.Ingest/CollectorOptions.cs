@@ -45,6 +45,12 @@ public sealed class CollectorOptions
     public TimeSpan SessionInterval { get; set; } = TimeSpan.FromSeconds(2);
     /// <summary>Open sessions held at most (all decoders together); past it the least recently used are forgotten or exported early.</summary>
     public int SessionMaxOpen { get; set; } = 1_000_000;
+    /// <summary>
+    /// New sessions a second (all decoders together) above which the sessionizers hold only one session in N,
+    /// chosen by key hash, and scale its counts by N (input sampling: load shed before anything is dropped);
+    /// 0: never.
+    /// </summary>
+    public double SessionInputRate { get; set; } = 250_000;
     /// <summary>Sessions exported per second at most, on average (session sampling); 0: every session.</summary>
     public double SessionExportRate { get; set; } = DefaultSessionExportRate;
     /// <summary>

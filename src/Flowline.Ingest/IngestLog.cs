@@ -82,6 +82,9 @@ internal static partial class IngestLog
     [LoggerMessage(151, LogLevel.Warning, "{Records} records found no room in the session table and {Rows} session rows were dropped in the last {Seconds} s", EventName = "dropped")]
     public static partial void SessionsDropped(ILogger log, long records, long rows, int seconds);
 
+    [LoggerMessage(158, LogLevel.Warning, "input sampling now 1 in {Sampling}: {Rate} new sessions/s against session_input_rate {Budget} (held sessions count {Sampling} times)", EventName = "input-sampling")]
+    public static partial void SessionInputSampling(ILogger log, int sampling, long rate, long budget);
+
     [LoggerMessage(152, LogLevel.Warning, "store: {Reason}; {Rows} rows kept for the next interval", EventName = "store-retrying")]
     public static partial void SessionStoreRetrying(ILogger log, string reason, int rows);
 

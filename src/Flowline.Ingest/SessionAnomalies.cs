@@ -45,6 +45,16 @@ public sealed class SessionAnomalies : IDisposable
         foreach (var d in options.AnomalyEventsTo) _destinations.Add(new LineDestination(SessionService.Sink(d, "anomaly"), 0));
     }
 
+    /// <summary>Watches the ports of interest of <paramref name="inventory"/> when it is not the one watched already.</summary>
+    public void Watch(Enrichment.Inventory? inventory)
+    {
+        if (inventory is null || ReferenceEquals(inventory, _watching)) return;
+        _watching = inventory;
+        var ports = inventory.Ports.Where(p => p.OfInterest).Select(p => (p.Account, p.Uuid)).ToList();
+        _watch.Watch(ports);
+        Volatile.Write(ref _watched, ports.Count);
+    }
+
     /// <summary>Events raised since start, and ports watched.</summary>
     public long Raised => Interlocked.Read(ref _raised);
     public int Watched => Volatile.Read(ref _watched);
@@ -56,13 +66,7 @@ public sealed class SessionAnomalies : IDisposable
     /// <summary>As above, with the new sessions counted per port.</summary>
     public void Interval(long now, Enrichment.Inventory? inventory, IEnumerable<((uint Account, uint Vmi) Port, long Count)> created)
     {
-        if (inventory is not null && !ReferenceEquals(inventory, _watching))
-        {
-            _watching = inventory;
-            var ports = inventory.Ports.Where(p => p.OfInterest).Select(p => (p.Account, p.Uuid)).ToList();
-            _watch.Watch(ports);
-            Volatile.Write(ref _watched, ports.Count);
-        }
+        Watch(inventory);
         var events = new List<SessionRateEvent>();
         _watch.Interval(now, created.Select(c => ((_symbols.Name(c.Port.Account) ?? "", _symbols.Name(c.Port.Vmi) ?? ""), c.Count)), events);
         if (events.Count > 0)

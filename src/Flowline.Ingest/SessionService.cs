@@ -41,6 +41,8 @@ public sealed class SessionService : IDisposable
     private readonly Dictionary<string, long> _agentLastTime = new(StringComparer.Ordinal);
     private readonly IFlowStore? _flows;
     private long _agentFlowRows;
+    private readonly double _inputRate;
+    private double _rateSessions, _rateSeconds;
 
     /// <param name="decoders">How many decoders (pipelines) add records, each with its own sessionizer.</param>
     /// <param name="enricher">The inventory in force: the tags of a session's remote end, and the ports of interest whose session rate is watched.</param>
@@ -75,6 +77,7 @@ public sealed class SessionService : IDisposable
         _agents = new AgentSequences(Path.Combine(Root, "agents.json"));
         _anomalies = new SessionAnomalies(options, Root, symbols, log);
         Interval = options.SessionInterval;
+        _inputRate = options.SessionInputRate;
         _lastFlush = Collector.NowMicros();
         if (timer) _timer = new Timer(_ => Tick(), null, Interval, Interval);
     }
@@ -139,7 +142,8 @@ public sealed class SessionService : IDisposable
             var seconds = Math.Max(1e-3, (now - _lastFlush) / 1e6);
             _lastFlush = now;
             _writer.Time = now;
-            _visitor.Start();
+            _anomalies.Watch(_enricher?.Inventory);
+            _visitor.Start(_anomalies.Watched > 0 ? InputSampling : 0);
             // The sampler's threshold for this interval, from this interval's own session sizes.
             _exporter.Plan(_sessionizers, seconds);
             foreach (var s in _sessionizers)
@@ -155,6 +159,7 @@ public sealed class SessionService : IDisposable
                 while (!done);
             }
             Interlocked.Add(ref _sessionsFlushed, _visitor.Active);
+            AdaptInputSampling(seconds);
             _exporter.EndInterval(seconds);
             if (_pendingStore.Count > 0) ToStore(_pendingStore, pending: true);
             foreach (var d in _lines) d.Send(_log);
@@ -162,15 +167,52 @@ public sealed class SessionService : IDisposable
         }
     }
 
-    /// <summary>Counts a flush's sessions (and the new ones per port) and hands them to the row writer.</summary>
+    /// <summary>The sessionizers' input sampling now (1: every session held).</summary>
+    public int InputSampling { get; private set; } = 1;
+
+    /// <summary>Records of sessions the input sampling left out.</summary>
+    public long RecordsSampledOut => _sessionizers.Sum(s => { lock (s) return s.SampledOut; });
+
+    /// <summary>
+    /// Sets the input sampling for the next interval from the rate of new sessions in this one (those held,
+    /// times the sampling they were held at): the least power of two that brings it under session_input_rate.
+    /// </summary>
+    private void AdaptInputSampling(double seconds)
+    {
+        if (_inputRate <= 0) return;
+        long added = 0;
+        foreach (var s in _sessionizers)
+        {
+            lock (s) added += s.AddedLastInterval;
+        }
+        // Over a second at least: a flush a table asked for early may end an interval of a few milliseconds.
+        _rateSessions += added * (double)InputSampling;
+        _rateSeconds += seconds;
+        if (_rateSeconds < 1) return;
+        var rate = _rateSessions / _rateSeconds;
+        (_rateSessions, _rateSeconds) = (0, 0);
+        var next = (int)Math.Min(65536, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, Math.Ceiling(rate / _inputRate))));
+        if (next == InputSampling) return;
+        foreach (var s in _sessionizers)
+        {
+            lock (s) s.InputSampling = next;
+        }
+        IngestLog.SessionInputSampling(_log, next, (long)rate, (long)_inputRate);
+        InputSampling = next;
+    }
+
+    /// <summary>Counts a flush's sessions (and the new ones per port, when ports are watched) and hands them to the row writer.</summary>
     private sealed class FlushVisitor(SessionRowWriter writer) : ISessionVisitor
     {
         public long Active;
+        private long _perCreated;
         public Dictionary<(uint Account, uint Vmi), long> Created { get; } = [];
 
-        public void Start()
+        /// <param name="perCreated">What a new session counts for (the input sampling); 0: new sessions are not counted per port.</param>
+        public void Start(long perCreated)
         {
             Active = 0;
+            _perCreated = perCreated;
             Created.Clear();
         }
 
@@ -179,7 +221,7 @@ public sealed class SessionService : IDisposable
             if (!ended)
             {
                 Active++;
-                if (s.First && s.Vmi != 0) System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(Created, (s.Account, s.Vmi), out _)++;
+                if (s.First && s.Vmi != 0 && _perCreated > 0) System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(Created, (s.Account, s.Vmi), out _) += _perCreated;
             }
             writer.Visit(s, ended);
         }

@@ -111,6 +111,8 @@ public static class ServeSettings
             (o, v) => o.Collector.SessionInterval = v.Duration(), o => o.Collector.SessionInterval.ToString(), "5s"),
         new("session_max_open", "N", "open sessions held at most, all decoders together (about 300 bytes each); past it the least recently used are forgotten or exported early, counted in /metrics (default 1000000)",
             (o, v) => o.Collector.SessionMaxOpen = (int)Math.Min(100_000_000, v.Number(1000, "sessions (1000 to 100000000)")), o => o.Collector.SessionMaxOpen.ToString(System.Globalization.CultureInfo.InvariantCulture), "200000"),
+        new("session_input_rate", "N", "new sessions a second above which one session in N (by key hash, N a power of two) is held and its counts scaled by N, to shed load before anything is dropped (default 250000; 0: never)",
+            (o, v) => o.Collector.SessionInputRate = v.Number(0, "new sessions per second (0: never sample)"), o => Text(o.Collector.SessionInputRate), "100000"),
         new("session_export_rate", "N", "session sampling: at most N sessions/s on average; every session while fewer come (default 50000; 0: every session always)",
             (o, v) => o.Collector.SessionExportRate = v.Number(0, "sessions per second (0: every session)"), o => Text(o.Collector.SessionExportRate), "100"),
         new("session_threshold", "BYTES", "bytes at or above which a session is always exported, at first; the sampler moves it to keep session_export_rate (default 1)",

@@ -2,76 +2,6 @@ using Flowline.Records;
 
 namespace Flowline.Sessions;
 
-/// <summary>Settings of a <see cref="Sessionizer"/>.</summary>
-public sealed record SessionizerOptions
-{
-    /// <summary>Ports that are always the server's side (e.g. 8080, 5432), before the below-1024 rule.</summary>
-    public IReadOnlySet<ushort> ServicePorts { get; init; } = new HashSet<ushort>();
-
-    /// <summary>A session with no traffic for this long (µs, by its flows' end times against the flush time) is forgotten.</summary>
-    public long IdleTimeout { get; init; } = 120_000_000;
-
-    /// <summary>
-    /// Which observations of a packet count: an exporter that reports each packet where it enters and where
-    /// it leaves (Open vSwitch's IPFIX) would count it twice. Records with no reported direction always count.
-    /// </summary>
-    public SessionObservation Observation { get; init; } = SessionObservation.Ingress;
-
-    /// <summary>
-    /// Sessions held at most. When a new session finds the table full, a session that was handed out
-    /// already and has had no traffic for longest is forgotten early (counted in
-    /// <see cref="Sessionizer.Evicted"/>); when every one has traffic not yet handed out, one of those is
-    /// exported early (<see cref="Sessionizer.ExportedEarly"/>): its counts go out with the next flush.
-    /// </summary>
-    public int MaxSessions { get; init; } = 1_000_000;
-
-    /// <summary>A limit shared by several sessionizers (one per decoder), checked besides <see cref="MaxSessions"/>.</summary>
-    public SessionLimit? Shared { get; init; }
-
-    /// <summary>Sessions forgotten early are listed with the next flush's ended sessions (for the end of a logged session).</summary>
-    public bool ListEvicted { get; init; }
-}
-
-/// <summary>Sessions held by several sessionizers together, at most a number.</summary>
-public sealed class SessionLimit(long max)
-{
-    private long _held;
-
-    public long Max => max;
-    public long Held => Interlocked.Read(ref _held);
-
-    public bool TryTake()
-    {
-        if (Interlocked.Increment(ref _held) <= max) return true;
-        Interlocked.Decrement(ref _held);
-        return false;
-    }
-
-    public void Release() => Interlocked.Decrement(ref _held);
-}
-
-/// <summary>The records a sessionizer counts, by the direction the exporter reported (IPFIX flowDirection).</summary>
-public enum SessionObservation
-{
-    /// <summary>Leave out records reported as egress observations (the default).</summary>
-    Ingress,
-    /// <summary>Leave out records reported as ingress observations (exporters that sample only on output).</summary>
-    Egress,
-    /// <summary>Count every record.</summary>
-    Both,
-}
-
-public static class SessionObservations
-{
-    public static SessionObservation Parse(string text) => text switch
-    {
-        "ingress" => SessionObservation.Ingress,
-        "egress" => SessionObservation.Egress,
-        "both" => SessionObservation.Both,
-        _ => throw new FormatException($"'{text}': expected ingress, egress or both"),
-    };
-}
-
 /// <summary>Receives the sessions of a flush, one at a time; the <see cref="Session"/> is reused after the call returns.</summary>
 public interface ISessionVisitor
 {
@@ -175,23 +105,33 @@ public sealed partial class Sessionizer
         {
             _pending = new Pending[Math.Max(n, 256)];
         }
-        for (var k = 0; k < n; k++)
+        // The key's columns first: a session the input sampling leaves out costs its hash, not its other columns.
+        var kept = 0;
+        for (var k = 0; k < count; k++)
         {
-            ref var p = ref _pending[k];
+            ref var p = ref _pending[kept];
             var i = start + k;
             p.Fields = new Fields
             {
                 Exporter = b.Exporter[i], SrcAddr = b.SrcAddr[i], DstAddr = b.DstAddr[i],
                 ObsDomain = b.ObsDomain[i], Account = b.Account[i], Vmi = b.Vmi[i], SrcVn = b.SrcVn[i], DstVn = b.DstVn[i],
-                SrcPort = b.SrcPort[i], DstPort = b.DstPort[i], IpProto = b.IpProto[i], Direction = b.Direction[i],
-                VmiDirection = b.VmiDirection[i], Action = b.Action[i], TcpFlags = b.TcpFlags[i], SgRule = b.SgRule[i],
-                App = b.App[i], Tier = b.Tier[i], Site = b.Site[i], Deployment = b.Deployment[i],
-                Bytes = b.Bytes[i], Packets = b.Packets[i], SampledBytes = b.SampledBytes[i], SampledPackets = b.SampledPackets[i],
-                Start = b.Start[i], End = b.End[i],
+                SrcPort = b.SrcPort[i], DstPort = b.DstPort[i], IpProto = b.IpProto[i],
             };
             p.Key = KeyOf(p.Fields, out p.SrcIsLow, out p.IcmpType);
             p.Hash = p.Key.Hash();
+            if (!Selected(p.Hash))
+            {
+                Records++;
+                SampledOut++;
+                continue;
+            }
+            (p.Fields.Direction, p.Fields.VmiDirection, p.Fields.Action, p.Fields.TcpFlags, p.Fields.SgRule) = (b.Direction[i], b.VmiDirection[i], b.Action[i], b.TcpFlags[i], b.SgRule[i]);
+            (p.Fields.App, p.Fields.Tier, p.Fields.Site, p.Fields.Deployment) = (b.App[i], b.Tier[i], b.Site[i], b.Deployment[i]);
+            (p.Fields.Bytes, p.Fields.Packets, p.Fields.SampledBytes, p.Fields.SampledPackets) = (b.Bytes[i], b.Packets[i], b.SampledBytes[i], b.SampledPackets[i]);
+            (p.Fields.Start, p.Fields.End) = (b.Start[i], b.End[i]);
+            kept++;
         }
+        n = kept;
         const int ahead = 8;
         for (var i = 0; i < n; i++)
         {
@@ -257,7 +197,14 @@ public sealed partial class Sessionizer
     private void Add(in Fields r)
     {
         var key = KeyOf(r, out var srcIsLow, out var icmpType);
-        Add(r, key, key.Hash(), srcIsLow, icmpType);
+        var hash = key.Hash();
+        if (!Selected(hash))
+        {
+            Records++;
+            SampledOut++;
+            return;
+        }
+        Add(r, key, hash, srcIsLow, icmpType);
     }
 
     /// <summary>The session key of a record: its two ends in order (ICMP: echo by the addresses, other messages by type and code).</summary>
@@ -296,11 +243,13 @@ public sealed partial class Sessionizer
         e.Referenced = true;
         if (!e.Dirty) _dirty++;
         ref var counts = ref srcIsLow ? ref e.FromLow : ref e.FromHigh;
-        counts.Bytes += r.Bytes;
-        counts.Packets += r.Packets;
-        counts.SampledBytes += r.SampledBytes;
-        counts.SampledPackets += r.SampledPackets;
-        counts.Flows++;
+        // Under input sampling a held session stands for InputSampling sessions: its counts are scaled up.
+        var scale = (ulong)_inputSampling;
+        counts.Bytes += r.Bytes * scale;
+        counts.Packets += r.Packets * scale;
+        counts.SampledBytes += r.SampledBytes * scale;
+        counts.SampledPackets += r.SampledPackets * scale;
+        counts.Flows += (uint)scale;
         counts.TcpFlags |= r.TcpFlags;
         counts.Action = r.Action;
         counts.SgRule = r.SgRule;

@@ -47,4 +47,45 @@ public sealed class SessionPressureTests : IDisposable
         Assert.True(flowBytes > 0);
         Assert.Equal(flowBytes, Sum(Path.Combine(data, "sessions"), sessions: true));
     }
+
+    [Fact]
+    public void Above_the_input_rate_one_session_in_N_is_held_and_the_stored_sessions_still_estimate_every_byte()
+    {
+        var data = Path.Combine(_dir.FullName, "data");
+        var port = ServeProcess.FreeTcpPort();
+        using var serve = new ServeProcess(data, "--sessions", "on", "--session-input-rate", "2000", "--session-export-rate", "0", "--ipfix", $"127.0.0.1:{port}");
+        ServeProcess.WaitFor(() => ServeProcess.UdpBound(port), "serve's IPFIX socket", 30);
+        var start = DateTimeOffset.UtcNow.AddMinutes(-5).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        // Every record a conversation of its own: 20,000 new sessions a second against 2,000.
+        var gen = FlowlineProcess.RunFlowline(["gen", "--protocol", "ipfix", "--count", "160000", "--rate", "20000", "--public-servers", "--seed", "4",
+            "--start", start, "--target", $"udp://127.0.0.1:{port}", "-q"]);
+        Assert.True(gen.ExitCode == 0, gen.Stderr);
+        ServeProcess.WaitFor(() => serve.Records("ipfix") == 160_000, "160,000 records at serve", 60);
+        double Metric(string name) => double.Parse(serve.Get("/metrics").Split('\n').First(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        ServeProcess.WaitFor(() => Metric("flowline_session_records_sampled_out_total") > 50_000, "records left out by the input sampling", 30);
+        Assert.InRange(Metric("flowline_session_input_sampling"), 8, 32);
+        Assert.Equal(0, Metric("flowline_session_records_dropped_total"));
+        Assert.Equal(0, serve.Terminate());
+        Assert.Contains("sessions/input-sampling input sampling now 1 in", serve.Errors, StringComparison.Ordinal);
+
+        var symbols = new SymbolTable(data, readOnly: true);
+        (double Bytes, long Rows) Sum(string dir, bool sessions)
+        {
+            using var store = new EmbeddedStore(dir, new EmbeddedStoreOptions { ReadOnly = true, Symbols = symbols });
+            double bytes = 0;
+            long rows = 0;
+            foreach (var b in store.Scan(0, long.MaxValue, new Query.FilterNode.Any()))
+            {
+                rows += b.Count;
+                for (var i = 0; i < b.Count; i++) bytes += b.Bytes[i] + (sessions ? b.RevBytes[i] : 0);
+            }
+            return (bytes, rows);
+        }
+        var flows = Sum(data, sessions: false);
+        var held = Sum(Path.Combine(data, "sessions"), sessions: true);
+        Assert.Equal(160_000, flows.Rows);
+        Assert.InRange(held.Rows, 160_000 / 64, 160_000 / 4);
+        // The held sessions' scaled bytes estimate the flows' (one in 8 to 32 held: a few percent of error).
+        Assert.InRange(held.Bytes / flows.Bytes, 0.85, 1.15);
+    }
 }

@@ -213,6 +213,10 @@ public static class SelfMetrics
             Line("flowline_session_records_dropped_total", "", sessions.RecordsDropped);
             Help("flowline_session_rows_dropped_total", "counter", "Session rows dropped because the sessions store failed for too long.");
             Line("flowline_session_rows_dropped_total", "", sessions.RowsDropped);
+            Help("flowline_session_input_sampling", "gauge", "Input sampling: one session in this many is held, its counts scaled up (1: every session; session_input_rate).");
+            Line("flowline_session_input_sampling", "", sessions.InputSampling);
+            Help("flowline_session_records_sampled_out_total", "counter", "Records of sessions the input sampling left out (their traffic is in the scaled counts of those held).");
+            Line("flowline_session_records_sampled_out_total", "", sessions.RecordsSampledOut);
             Help("flowline_session_other_observations_total", "counter", "Records left out of sessions as the other observation of their packets (session_observation).");
             Line("flowline_session_other_observations_total", "", sessions.OtherObservations);
             Help("flowline_session_rate_ports_watched", "gauge", "Ports of interest whose session creation rate is watched for anomalies.");

@@ -1,0 +1,38 @@
+using System.Numerics;
+
+namespace Flowline.Sessions;
+
+/// <summary>
+/// Input sampling, the sessionizer's load shedding: with <see cref="InputSampling"/> N above 1 only the sessions
+/// whose key hashes into one N-th of the hash space are held (hash-based selection, RFC 7014 section 6.2.3: both
+/// directions and every record of a session are in or out together) and every record added to them counts
+/// N times, so that totals stay unbiased. The selected sets nest: the keys selected at 4 are among those
+/// selected at 2, so a session held when N changes keeps being counted, each record scaled by the N of its
+/// time. The owner sets N from the rate of new sessions (<see cref="SessionLimit"/> aside, serve's
+/// <c>session_input_rate</c>); records left out are counted in <see cref="SampledOut"/>.
+/// </summary>
+public sealed partial class Sessionizer
+{
+    private int _inputSampling = 1;
+    private uint _inputMask;
+
+    /// <summary>1 (every session, the default) or a power of two up to 65536: one session in N is held, its counts times N.</summary>
+    public int InputSampling
+    {
+        get => _inputSampling;
+        set
+        {
+            if (value < 1 || value > 65536 || !BitOperations.IsPow2(value)) throw new ArgumentOutOfRangeException(nameof(value), "input sampling is a power of two from 1 to 65536");
+            (_inputSampling, _inputMask) = (value, (uint)value - 1);
+        }
+    }
+
+    /// <summary>Records of sessions the input sampling left out.</summary>
+    public long SampledOut { get; private set; }
+
+    /// <summary>New sessions made in the last interval flushed (held ones: under input sampling one in N of all).</summary>
+    public long AddedLastInterval => _addedBefore;
+
+    /// <summary>Whether a key's session is held under the input sampling: bits of the hash other than those that pick its slot.</summary>
+    private bool Selected(uint hash) => _inputMask == 0 || (BitOperations.RotateRight(hash * 0x9E3779B1u, 13) & _inputMask) == 0;
+}
