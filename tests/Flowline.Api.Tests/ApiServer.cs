@@ -85,6 +85,16 @@ public sealed class ApiServer : IAsyncDisposable
         });
     }
 
+    /// <summary>Sends a signed /api/v1 GET and returns the answer as text, with its media type and headers.</summary>
+    public async Task<(int Status, string Text, string? MediaType, System.Net.Http.Headers.HttpResponseHeaders Headers)> ApiGetText(AccessKey key, string path, List<KeyValuePair<string, string>> query)
+    {
+        var url = new Uri(Base, path + (query.Count > 0 ? "?" + string.Join('&', query.Select(kv => Signatures.Encode(kv.Key) + "=" + Signatures.Encode(kv.Value))) : ""));
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.TryAddWithoutValidation("Authorization", Signatures.ApiAuthorization(key.Id, key.Secret, "GET", path, query, [], DateTimeOffset.UtcNow));
+        using var response = await Http.SendAsync(request);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(), response.Content.Headers.ContentType?.MediaType, response.Headers);
+    }
+
     /// <summary>Sends a signed /api/v1 request with an optional JSON body; status, parsed body and the response headers.</summary>
     public async Task<(int Status, JsonElement Body, System.Net.Http.Headers.HttpResponseHeaders Headers)> Send(AccessKey key, HttpMethod method, string path,
         List<KeyValuePair<string, string>> query, string? json = null, string? adminPassword = null)

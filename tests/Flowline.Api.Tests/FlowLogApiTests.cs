@@ -304,4 +304,44 @@ public sealed class FlowLogApiTests(FlowLogServer f) : IClassFixture<FlowLogServ
         Assert.Equal(200, status);
         Assert.Equal(5, body.GetArrayLength());
     }
+
+    [Fact]
+    public async Task The_v1_flows_come_as_VPC_flow_log_lines_with_the_fields_asked_for_and_in_pages()
+    {
+        var from = FlowLogServer.Start.ToString("yyyy-MM-ddTHH:mm:ssZ");
+        var to = FlowLogServer.Start.AddHours(2).ToString("yyyy-MM-ddTHH:mm:ssZ");
+        var (status, text, type, _) = await f.Server.ApiGetText(f.TenantA, "/api/v1/flows", [P("from", from), P("to", to), P("format", "vpc")]);
+        Assert.Equal(200, status);
+        Assert.Equal("text/plain", type);
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status", lines[0]);
+        Assert.Equal(361, lines.Length);
+        // The first flow of acc-a (i = 0): what the seed's fields hold, in version 2's order.
+        var first = f.Flows["acc-a"][0];
+        Assert.Contains($"2 acc-a acc-a:vmi-0 10.0.0.0 10.1.0.0 40000 443 6 2 1000 {first.Start / 1_000_000} {first.End / 1_000_000} ACCEPT OK", lines.Skip(1));
+        Assert.All(lines.Skip(1), l => Assert.StartsWith("2 acc-a ", l, StringComparison.Ordinal));
+
+        // Version 5 fields chosen, two pages of 200 and 160 lines, each with its header.
+        List<KeyValuePair<string, string>> Query(string? cursor) =>
+            [P("from", from), P("to", to), P("format", "vpc"), P("fields", "version,interface-id,vpc-id,flow-direction,bytes"), P("limit", "200"), .. cursor is null ? Array.Empty<KeyValuePair<string, string>>() : [P("cursor", cursor)]];
+        var (s1, page1, _, h1) = await f.Server.ApiGetText(f.TenantA, "/api/v1/flows", Query(null));
+        Assert.Equal(200, s1);
+        var cursor = h1.GetValues("X-Flowline-Next-Cursor").Single();
+        var (s2, page2, _, h2) = await f.Server.ApiGetText(f.TenantA, "/api/v1/flows", Query(cursor));
+        Assert.Equal(200, s2);
+        Assert.False(h2.Contains("X-Flowline-Next-Cursor"));
+        var rows = page1.Split('\n', StringSplitOptions.RemoveEmptyEntries).Concat(page2.Split('\n', StringSplitOptions.RemoveEmptyEntries)).ToList();
+        Assert.Equal(2, rows.Count(r => r == "version interface-id vpc-id flow-direction bytes"));
+        var data = rows.Where(r => !r.StartsWith("version", StringComparison.Ordinal)).ToList();
+        Assert.Equal(360, data.Count);
+        Assert.All(data, r => Assert.Matches(@"^5 acc-a:vmi-[012] default-domain:\S+ (ingress|egress) \d+$", r));
+        Assert.Equal(f.Flows["acc-a"].Sum(x => (long)x.Bytes), data.Sum(r => long.Parse(r.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture)));
+
+        var (bad, message, _, _) = await f.Server.ApiGetText(f.TenantA, "/api/v1/flows", [P("from", from), P("to", to), P("format", "vpc"), P("fields", "version,colour")]);
+        Assert.Equal(400, bad);
+        Assert.Contains("'colour' is not a VPC flow-log field", JsonDocument.Parse(message).RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        (bad, message, _, _) = await f.Server.ApiGetText(f.TenantA, "/api/v1/flows", [P("from", from), P("to", to), P("format", "xml")]);
+        Assert.Equal(400, bad);
+        Assert.Contains("expected ndjson (default) or vpc", message, StringComparison.Ordinal);
+    }
 }

@@ -121,8 +121,30 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
             await Error(context, new ApiError(400, "InvalidParameterValue", "fields chooses flow columns; a session comes whole (see docs/SESSIONS.md)"));
             return;
         }
+        // format=vpc: AWS VPC flow-log lines, fields naming VPC flow-log fields (version 2 by default).
+        var format = q["format"].ToString();
+        if (format is not ("" or "ndjson" or "vpc") || (format == "vpc" && sessionRows))
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", sessionRows ? "sessions come as NDJSON only" : $"format '{format}': expected ndjson (default) or vpc"));
+            return;
+        }
+        string[]? vpcFields = null;
+        var vpcVersion = 2;
+        if (format == "vpc")
+        {
+            vpcFields = fieldsText.Length > 0 ? fieldsText.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : FlowLogFormats.VpcDefault;
+            try
+            {
+                vpcVersion = FlowLogFormats.VpcVersion(vpcFields);
+            }
+            catch (ArgumentException e)
+            {
+                await Error(context, new ApiError(400, "InvalidParameterValue", "fields: " + e.Message));
+                return;
+            }
+        }
         var fields = new List<FlowField>();
-        foreach (var name in (fieldsText.Length > 0 ? fieldsText : DefaultFields).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        foreach (var name in (fieldsText.Length > 0 && vpcFields is null ? fieldsText : DefaultFields).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
             if (!FlowFields.TryParse(name, out var f))
             {
@@ -165,15 +187,25 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
             return;
         }
         var needed = FilterColumns.Of(filter);
-        needed.UnionWith(fields);
+        needed.UnionWith(vpcFields is null ? fields : FlowLogFormats.VpcColumns);
         var fromMicros = from.ToUnixTimeMilliseconds() * 1000;
         var toMicros = to.ToUnixTimeMilliseconds() * 1000;
         var symbols = store.Symbols;
         var line = new System.Buffers.ArrayBufferWriter<byte>(512);
         await using var json = new Utf8JsonWriter(line);
         if (sessionRows) needed.UnionWith(FlowFields.All);
+        var vpcBuffer = new MemoryStream();
+        var vpc = new Utf8TextWriter(vpcBuffer, 1024);
         void Line(in FlowRecord r)
         {
+            if (vpcFields is not null)
+            {
+                vpcBuffer.SetLength(0);
+                FlowLogFormats.WriteVpcLine(vpc, r, vpcFields, vpcVersion, symbols);
+                vpc.Flush();
+                System.Buffers.BuffersExtensions.Write(line, vpcBuffer.GetBuffer().AsSpan(0, (int)vpcBuffer.Length));
+                return;
+            }
             json.Reset();
             if (sessionRows)
             {
@@ -194,15 +226,19 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
             System.Buffers.BuffersExtensions.Write(line, "\n"u8);
         }
 
+        // VPC flow-log lines come as text with the field names first, as AWS writes its log files.
+        var (contentType, header) = vpcFields is null ? ("application/x-ndjson", Array.Empty<byte>())
+            : ("text/plain; charset=utf-8", System.Text.Encoding.UTF8.GetBytes(string.Join(' ', vpcFields) + "\n"));
         if (limit > 0)
         {
-            await Page(context, source, limit, cursor, fromMicros, toMicros, filter, needed, Line, line);
+            await Page(context, source, limit, cursor, fromMicros, toMicros, filter, needed, Line, line, contentType, header);
             return;
         }
-        context.Response.ContentType = "application/x-ndjson";
+        context.Response.ContentType = contentType;
         var body = context.Response.Body;
         // Lines gather in a buffer that goes out in 64 KiB writes: one write per row would cost more than the row.
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(1 << 17);
+        System.Buffers.BuffersExtensions.Write(buffer, header);
         foreach (var r in QueryRunner.Rows(source.Scan(fromMicros, toMicros, filter, needed), filter))
         {
             line.ResetWrittenCount();
@@ -226,7 +262,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
     /// goes out in X-Flowline-Next-Cursor and a Link header; no cursor means the answer is complete.
     /// </summary>
     private async Task Page(HttpContext context, IFlowStore source, long limit, Cursor? cursor, long from, long to, FilterNode filter, HashSet<FlowField> needed,
-        LineWriter write, System.Buffers.ArrayBufferWriter<byte> line)
+        LineWriter write, System.Buffers.ArrayBufferWriter<byte> line, string contentType, byte[] header)
     {
         if (cursor is { } at) from = Math.Max(from, at.Start);
         // A max-heap of the limit + 1 smallest rows after the cursor: the extra one says whether another page exists.
@@ -261,7 +297,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         rows.Reverse();
         var more = rows.Count > limit;
         if (more) rows.RemoveAt(rows.Count - 1);
-        context.Response.ContentType = "application/x-ndjson";
+        context.Response.ContentType = contentType;
         if (more)
         {
             var last = rows[^1];
@@ -274,6 +310,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
             context.Response.Headers.Link = $"<{context.Request.Path}?{string.Join('&', query)}>; rel=\"next\"";
         }
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(1 << 17);
+        System.Buffers.BuffersExtensions.Write(buffer, header);
         foreach (var r in rows)
         {
             System.Buffers.BuffersExtensions.Write(buffer, r.Line);
