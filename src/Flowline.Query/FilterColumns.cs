@@ -42,6 +42,7 @@ public static class FilterColumns
             case FilterNode.Flags: set.Add(FlowField.TcpFlags); break;
             case FilterNode.Exporter: set.Add(FlowField.Exporter); break;
             case FilterNode.Mac m: Pair(set, m.Direction, FlowField.SrcMac, FlowField.DstMac); break;
+            case FilterNode.OtherAddress o: set.Add(o.Column == AddressColumn.NextHop ? FlowField.NextHop : FlowField.Exporter); break;
             case FilterNode.Number n:
                 switch (n.Field)
                 {
@@ -69,6 +70,10 @@ public static class FilterColumns
                     case NumericField.Action: set.Add(FlowField.Action); break;
                     case NumericField.VmiDirection: set.Add(FlowField.VmiDirection); break;
                     case NumericField.Country: Pair(set, n.Direction, FlowField.SrcCountry, FlowField.DstCountry); break;
+                    case NumericField.IcmpType or NumericField.IcmpCode: set.Add(FlowField.IpProto); set.Add(FlowField.DstPort); break;
+                    case NumericField.Bps: set.Add(FlowField.Bytes); set.Add(FlowField.Start); set.Add(FlowField.End); break;
+                    case NumericField.Pps: set.Add(FlowField.Packets); set.Add(FlowField.Start); set.Add(FlowField.End); break;
+                    case NumericField.Bpp: set.Add(FlowField.Bytes); set.Add(FlowField.Packets); break;
                 }
                 break;
         }

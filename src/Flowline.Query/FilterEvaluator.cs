@@ -90,6 +90,9 @@ public sealed class FilterEvaluator
                     default: Scan2(result, b.Count, b.SrcMac, b.DstMac, m.Value, static (v, x) => v == x); break;
                 }
                 return;
+            case FilterNode.OtherAddress o:
+                Scan(result, b.Count, o.Column == AddressColumn.NextHop ? b.NextHop : b.Exporter, AddressMatcher.For(o.Prefixes), static (v, m) => m.Matches(v));
+                return;
             default:
                 throw new NotSupportedException($"filter node {node.GetType().Name}");
         }
@@ -160,8 +163,36 @@ public sealed class FilterEvaluator
             case NumericField.Action: Scan(result, rows, b.Action, test, static (v, t) => t.Matches(v)); break;
             case NumericField.VmiDirection: Scan(result, rows, b.VmiDirection, test, static (v, t) => t.Matches(v)); break;
             case NumericField.Country: Pair(result, rows, b.SrcCountry, b.DstCountry, n.Direction, test); break;
+            case NumericField.IcmpType or NumericField.IcmpCode:
+            {
+                // nfdump implies proto icmp (or icmp6); dst_port holds type << 8 | code.
+                var shift = n.Field == NumericField.IcmpType ? 8 : 0;
+                result.Clear();
+                for (var i = 0; i < rows; i++)
+                {
+                    if (b.IpProto[i] is 1 or 58 && test.Matches((ulong)((b.DstPort[i] >> shift) & 0xFF))) result[i >> 6] |= 1UL << (i & 63);
+                }
+                break;
+            }
+            case NumericField.Bps or NumericField.Pps or NumericField.Bpp:
+                result.Clear();
+                for (var i = 0; i < rows; i++)
+                {
+                    if (test.Matches(Rate(n.Field, b.Bytes[i], b.Packets[i], b.Start[i], b.End[i]))) result[i >> 6] |= 1UL << (i & 63);
+                }
+                break;
             default: throw new NotSupportedException($"numeric field {n.Field}");
         }
+    }
+
+    /// <summary>nfdump's bps, pps and bpp: over the flow's duration in milliseconds (its times in whole milliseconds), 0 when that is 0.</summary>
+    internal static ulong Rate(NumericField field, ulong bytes, ulong packets, long start, long end)
+    {
+        if (field == NumericField.Bpp) return packets == 0 ? 0 : bytes / packets;
+        var ms = end / 1000 - start / 1000;
+        if (ms <= 0) return 0;
+        var count = field == NumericField.Bps ? (UInt128)bytes * 8000 : (UInt128)packets * 1000;
+        return (ulong)UInt128.Min(count / (ulong)ms, ulong.MaxValue);
     }
 
     private static void Pair<T>(Span<ulong> result, int rows, T[] src, T[] dst, Direction direction, NumberTest test) where T : struct, IConvertible

@@ -44,6 +44,16 @@ public abstract record FilterNode
     public sealed record Exporter(FlowAddress Value) : FilterNode;
 
     public sealed record Mac(Direction Direction, ulong Value) : FilterNode;
+
+    /// <summary>The next hop's or the exporter's address inside one of the prefixes (nfdump's <c>next ip</c>, <c>router ip</c>).</summary>
+    public sealed record OtherAddress(AddressColumn Column, IReadOnlyList<Prefix> Prefixes) : FilterNode;
+}
+
+/// <summary>Addresses of a flow other than its two ends.</summary>
+public enum AddressColumn : byte
+{
+    NextHop,
+    Exporter,
 }
 
 /// <summary>The numeric fields the filter language compares; ports, interfaces, AS and VLAN take a direction.</summary>
@@ -78,4 +88,11 @@ public enum NumericField : byte
     VmiDirection,
     /// <summary>Source / destination country (two letters packed).</summary>
     Country,
+    /// <summary>ICMP type and code (ICMP and ICMPv6 only: dst_port's high and low byte).</summary>
+    IcmpType,
+    IcmpCode,
+    /// <summary>nfdump's computed rates: bits and packets a second over the flow's duration in whole milliseconds (0 when it is 0), bytes a packet.</summary>
+    Bps,
+    Pps,
+    Bpp,
 }

@@ -278,6 +278,27 @@ public sealed partial class FilterParser
                 ulong v = a switch { "ingress" => VmiDirections.Ingress, "egress" => VmiDirections.Egress, _ => throw ErrorAt(c, $"expected ingress or egress after 'vmidir', found '{a}'") };
                 return new FilterNode.Number(NumericField.VmiDirection, direction, Comparison.Eq, [v]);
             }
+            case "icmp-type" when direction == Direction.Either:
+                return Numeric(NumericField.IcmpType, direction, allowList: false);
+            case "icmp-code" when direction == Direction.Either:
+                return Numeric(NumericField.IcmpCode, direction, allowList: false);
+            case "bps" when direction == Direction.Either:
+                return Numeric(NumericField.Bps, direction, allowList: false);
+            case "pps" when direction == Direction.Either:
+                return Numeric(NumericField.Pps, direction, allowList: false);
+            case "bpp" when direction == Direction.Either:
+                return Numeric(NumericField.Bpp, direction, allowList: false);
+            case "next" or "router" when direction == Direction.Either:
+            {
+                var which = key == "next" ? AddressColumn.NextHop : AddressColumn.Exporter;
+                var c = Column;
+                var what = Take($"ip, host or net after '{word}'").ToLowerInvariant();
+                if (what is not ("ip" or "host" or "net")) throw ErrorAt(c, $"expected ip, host or net after '{word}', found '{what}'");
+                if (Accept("in")) return new FilterNode.OtherAddress(which, PrefixList());
+                return new FilterNode.OtherAddress(which, [what == "net" ? NetPrefix() : HostPrefix()]);
+            }
+            case "ident":
+                throw ErrorAt(column, "'ident' selects nfcapd's source identifier, which Flowline's records do not carry: select the source with exporter, router ip or domain");
             case "country":
             {
                 var c = Column;
@@ -417,7 +438,7 @@ public sealed partial class FilterParser
         }
         var scale = 1UL;
         var digits = word;
-        if (field is NumericField.Bytes or NumericField.Packets or NumericField.Duration && word.Length > 1)
+        if (field is NumericField.Bytes or NumericField.Packets or NumericField.Duration or NumericField.Bps or NumericField.Pps or NumericField.Bpp && word.Length > 1)
         {
             scale = char.ToLowerInvariant(word[^1]) switch { 'k' => 1000UL, 'm' => 1000_000UL, 'g' => 1000_000_000UL, _ => 1UL };
             if (scale != 1) digits = word[..^1];
@@ -429,7 +450,7 @@ public sealed partial class FilterParser
         var max = field switch
         {
             NumericField.Port or NumericField.Vlan => 65535UL,
-            NumericField.Tos or NumericField.Protocol or NumericField.FlowDirection => 255UL,
+            NumericField.Tos or NumericField.Protocol or NumericField.FlowDirection or NumericField.IcmpType or NumericField.IcmpCode => 255UL,
             NumericField.Interface or NumericField.As or NumericField.SamplingRate or NumericField.ObsDomain => uint.MaxValue,
             _ => ulong.MaxValue,
         };

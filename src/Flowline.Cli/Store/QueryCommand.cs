@@ -14,7 +14,8 @@ internal static class QueryCommand
         Lists or aggregates the stored flows whose start lies in [--from, --to) (RFC 3339; default: all).
         The filter is nfdump's language, e.g.  proto tcp and dst port 443 and net 10.0.0.0/8
         Terms: proto, [src|dst] host|ip|net|port|as|vlan|mac, in/out if, bytes, packets, flags, tos,
-        duration, sampling, domain, flowdir ingress|egress|unknown, exporter, any, ipv4, ipv6; and, or, not, ( ).
+        duration, sampling, domain, flowdir ingress|egress|unknown, exporter, router ip|net, next ip|net, icmp-type,
+        icmp-code, bps, pps, bpp (nfdump's rates over the duration in ms), any, ipv4, ipv6; and, or, not, ( ).
         Tenancy (stored by `serve --inventory`): account ACC, vmi UUID, [src|dst] vn NAME, tag app|tier|site|deployment=VALUE,
         action pass|drop, vmidir ingress|egress, sgrule UUID, [src|dst] country CC (public addresses), e.g.
           account acc-0001 and tag app=web and action drop

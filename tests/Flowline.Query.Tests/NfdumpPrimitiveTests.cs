@@ -1,0 +1,66 @@
+using Flowline.Records;
+
+namespace Flowline.Query.Tests;
+
+/// <summary>nfdump's icmp-type, icmp-code, bps, pps, bpp, next ip and router ip as the evaluator reads them; ident refused.</summary>
+public sealed class NfdumpPrimitiveTests
+{
+    private static FlowRecord Row(byte proto, ushort dstPort, ulong bytes = 1000, ulong packets = 10, long durationUs = 1_000_000, string nextHop = "0.0.0.0", string exporter = "192.0.2.1") => new()
+    {
+        IpVersion = 4, IpProto = proto, SrcAddr = FlowAddress.Parse("10.0.0.1"), DstAddr = FlowAddress.Parse("10.0.0.2"), DstPort = dstPort,
+        Bytes = bytes, Packets = packets, Start = 1_790_000_000_000_000, End = 1_790_000_000_000_000 + durationUs,
+        NextHop = FlowAddress.Parse(nextHop), Exporter = FlowAddress.Parse(exporter),
+    };
+
+    private static readonly List<FlowRecord> Rows =
+    [
+        Row(1, 8 << 8),                      // 0: ICMP echo request
+        Row(1, 0),                           // 1: ICMP echo reply
+        Row(1, 3 << 8 | 3),                  // 2: ICMP port unreachable
+        Row(58, 128 << 8),                   // 3: ICMPv6 echo request
+        Row(6, 8 << 8),                      // 4: TCP to port 2048: not ICMP
+        Row(17, 53, bytes: 64_000, packets: 500, durationUs: 250_000, nextHop: "10.9.9.1"),  // 5: 2,048,000 bps, 2,000 pps, 128 bpp
+        Row(17, 53, bytes: 5000, packets: 5, durationUs: 0, exporter: "192.0.2.7"),          // 6: no duration: bps and pps 0, 1000 bpp
+        Row(17, 53, bytes: 90, packets: 0, durationUs: 999, nextHop: "10.9.8.1"),             // 7: under a millisecond: 0 bps; no packets: 0 bpp
+    ];
+
+    private static int[] Select(string filter)
+    {
+        var batch = Flowline.Testing.RandomFlows.Batch(Rows);
+        var selection = new ulong[FilterEvaluator.Words(batch.Count)];
+        new FilterEvaluator(FilterParser.Parse(filter)).Evaluate(batch, selection);
+        return Enumerable.Range(0, batch.Count).Where(i => (selection[i >> 6] & (1UL << (i & 63))) != 0).ToArray();
+    }
+
+    [Theory]
+    [InlineData("icmp-type 8", new[] { 0 })]
+    [InlineData("icmp-type 0", new[] { 1 })]
+    [InlineData("icmp-type > 2", new[] { 0, 2, 3 })]
+    [InlineData("icmp-code 3", new[] { 2 })]
+    [InlineData("icmp-code 0", new[] { 0, 1, 3 })]
+    [InlineData("icmp-type 128", new[] { 3 })]
+    [InlineData("bps > 2000000", new[] { 5 })]
+    [InlineData("bps = 0", new[] { 6, 7 })]
+    [InlineData("bps = 8000", new[] { 0, 1, 2, 3, 4 })]
+    [InlineData("pps >= 2k", new[] { 5 })]
+    [InlineData("pps = 10", new[] { 0, 1, 2, 3, 4 })]
+    [InlineData("bpp = 128", new[] { 5 })]
+    [InlineData("bpp = 0", new[] { 7 })]
+    [InlineData("bpp >= 1k", new[] { 6 })]
+    [InlineData("next ip 10.9.9.1", new[] { 5 })]
+    [InlineData("next net 10.9.0.0/16", new[] { 5, 7 })]
+    [InlineData("router ip 192.0.2.7", new[] { 6 })]
+    [InlineData("router net 192.0.2.0/24 and not router host 192.0.2.7", new[] { 0, 1, 2, 3, 4, 5, 7 })]
+    public void Each_primitive_selects_the_rows_nfdump_would(string filter, int[] expected) => Assert.Equal(expected, Select(filter));
+
+    [Theory]
+    [InlineData("ident router1", "'ident' selects nfcapd's source identifier", 1)]
+    [InlineData("next port 3", "expected ip, host or net after 'next'", 6)]
+    [InlineData("icmp-type 300", "out of range", 11)]
+    public void What_cannot_be_answered_is_refused_at_its_column_counted_from_1(string filter, string message, int column)
+    {
+        var e = Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse(filter));
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+        Assert.Equal(column, e.Column);
+    }
+}
