@@ -55,9 +55,10 @@ done
 chmod 0644 "$pkg/etc/flowline/flowline.yaml"
 
 # The address database: the files the enrichment reads, with their licences.
-for package in asn geo-whois-asn-country; do
+for package in asn geo-whois-asn-country geo-whois-asn-country-mmdb; do
   install -d -m 0755 "$pkg/usr/share/flowline/geo/$package"
-  find "$geo/$package" -maxdepth 1 -type f \( -name '*-ipv4-num.csv' -o -name '*-ipv6.csv' -o -name '*LICENSE*' -o -name README.md -o -name package.json \) \
+  find "$geo/$package" -maxdepth 1 -type f \( -name '*-ipv4-num.csv' -o -name '*-ipv6.csv' -o -name '*-ipv4.mmdb' -o -name '*-ipv6.mmdb' \
+    -o -name '*LICENSE*' -o -name README.md -o -name package.json \) \
     -exec install -m 0644 {} "$pkg/usr/share/flowline/geo/$package/" \;
 done
 

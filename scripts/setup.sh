@@ -46,11 +46,12 @@ fi
 # Country and AS of public addresses: the @ip-location-db range files, from npm (the packages are data only).
 geo="$root/.deps/geo"
 if [ ! -f "$geo/node_modules/@ip-location-db/asn/asn-ipv4-num.csv" ] || \
-   [ ! -f "$geo/node_modules/@ip-location-db/geo-whois-asn-country/geo-whois-asn-country-ipv4-num.csv" ]; then
-  echo "setup: installing the address database (@ip-location-db/geo-whois-asn-country, @ip-location-db/asn)" >&2
+   [ ! -f "$geo/node_modules/@ip-location-db/geo-whois-asn-country/geo-whois-asn-country-ipv4-num.csv" ] || \
+   [ ! -f "$geo/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country-ipv4.mmdb" ]; then
+  echo "setup: installing the address database (@ip-location-db/geo-whois-asn-country, its -mmdb form, @ip-location-db/asn)" >&2
   mkdir -p "$geo"
   npm install --prefix "$geo" --no-audit --no-fund --loglevel=error \
-    @ip-location-db/geo-whois-asn-country @ip-location-db/asn >&2
+    @ip-location-db/geo-whois-asn-country @ip-location-db/asn @ip-location-db/geo-whois-asn-country-mmdb >&2
 fi
 
 if ! command -v dotnet >/dev/null 2>&1; then

@@ -11,7 +11,7 @@ namespace Flowline.Enrichment;
 /// integers (<c>*-ipv4-num.csv</c>), IPv6 as addresses. Lookups are binary searches over sorted ranges,
 /// for IPv4 only among the ranges of the address's /16.
 /// </summary>
-public sealed class GeoDatabase
+public sealed partial class GeoDatabase
 {
     private readonly Ranges<ushort> _country;
     private readonly Ranges<uint> _asn;
@@ -209,7 +209,13 @@ public sealed class GeoDatabase
                     x6.Add(value);
                 });
             }
-            var (fs4, fe4, fx4) = Flatten(s4.ConvertAll(v => (UInt128)v), e4.ConvertAll(v => (UInt128)v), x4);
+            return Build(s4.ConvertAll(v => (UInt128)v), e4.ConvertAll(v => (UInt128)v), x4, s6, e6, x6);
+        }
+
+        /// <summary>The lookup table of IPv4 ranges (as numbers) and IPv6 ranges, which may nest: the narrowest wins.</summary>
+        public static Ranges<T> Build(List<UInt128> s4, List<UInt128> e4, List<T> x4, List<UInt128> s6, List<UInt128> e6, List<T> x6)
+        {
+            var (fs4, fe4, fx4) = Flatten(s4, e4, x4);
             var (fs6, fe6, fx6) = Flatten(s6, e6, x6);
             return new Ranges<T>(fs4.ConvertAll(v => (uint)v).ToArray(), fe4.ConvertAll(v => (uint)v).ToArray(), [.. fx4], [.. fs6], [.. fe6], [.. fx6]);
         }

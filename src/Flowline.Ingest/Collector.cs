@@ -41,7 +41,7 @@ public sealed partial class Collector : IDisposable
             try
             {
                 var geoDir = Enrichment.GeoDatabase.Locate(options.GeoDir);
-                var geo = geoDir is null ? null : Enrichment.GeoDatabase.Load(geoDir);
+                var geo = geoDir is null ? null : Enrichment.GeoDatabase.Load(geoDir, options.GeoFormat);
                 var enrichmentLog = Logs.CreateLogger("enrichment");
                 if (geo is null) IngestLog.NoGeo(enrichmentLog);
                 else IngestLog.GeoLoaded(enrichmentLog, geo.CountryRanges, geo.AsnRanges, geo.Source);
@@ -126,7 +126,7 @@ public sealed partial class Collector : IDisposable
         {
             try
             {
-                keys.Geo = Enrichment.GeoDatabase.Load(dir);
+                keys.Geo = Enrichment.GeoDatabase.Load(dir, Options.GeoFormat);
             }
             catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
             {

@@ -39,6 +39,8 @@ public sealed class CollectorOptions
     public string? Inventory { get; set; }
     /// <summary>The @ip-location-db packages' directory for country and AS of public addresses; null: FLOWLINE_GEO_DIR.</summary>
     public string? GeoDir { get; set; }
+    /// <summary>Countries from the CSV range files (default) or from a <c>*-country-mmdb</c> package (MaxMind DB).</summary>
+    public Enrichment.GeoFormat GeoFormat { get; set; } = Enrichment.GeoFormat.Csv;
     /// <summary>Sessionize the records: on, off, or auto (on when an inventory is configured).</summary>
     public string Sessions { get; set; } = "auto";
     /// <summary>How often sessions are flushed, sampled, logged and stored (seed 000: every 2 s).</summary>

@@ -58,6 +58,7 @@ public sealed class PackageTests : IDisposable
                      "./lib/systemd/system/flowline.service", "./lib/systemd/system/flowline-agent.service", "./etc/flowline/flowline.yaml",
                      "./etc/default/flowline-agent", "./usr/share/bash-completion/completions/flowline", "./usr/share/doc/flowline/copyright",
                      "./usr/share/flowline/geo/asn/asn-ipv4-num.csv", "./usr/share/flowline/geo/geo-whois-asn-country/geo-whois-asn-country-ipv4-num.csv",
+                     "./usr/share/flowline/geo/geo-whois-asn-country-mmdb/geo-whois-asn-country-ipv4.mmdb",
                  })
         {
             Assert.True(entries.ContainsKey(path), $"{path} in the package");
@@ -168,11 +169,11 @@ public sealed class PackageTests : IDisposable
             "mount -t tmpfs none \"$0\" && ls -A \"$0\" | wc -l", dotnet]));
         Assert.True(noDotnet.ExitCode == 0 && noDotnet.Stdout.Trim() == "0", $"the .NET directory {dotnet} hidden: {noDotnet.Stdout}{noDotnet.Stderr}");
 
-        // With an inventory every record is enriched, public addresses with the packaged address database.
+        // With an inventory every record is enriched, public addresses with the packaged address database (its mmdb form).
         var inventory = Path.Combine(_dir.FullName, "inventory.yaml");
         File.WriteAllText(inventory, "accounts: [{id: acc-1, name: One}]\n");
         using (var serve = new ServeProcess(http => Isolated(ServeProcess.Arguments(data, http, "--config", Path.Combine(root, "etc", "flowline", "flowline.yaml"),
-                   "--geo-dir", Path.Combine(root, "usr", "share", "flowline", "geo"), "--inventory", inventory))))
+                   "--geo-dir", Path.Combine(root, "usr", "share", "flowline", "geo"), "--geo-format", "mmdb", "--inventory", inventory))))
         {
             var gen = FlowlineProcess.RunFlowline(["gen", "--protocol", "netflow9", "--count", "20000", "--rate", "20000", "--public-servers",
                 "--target", $"udp://127.0.0.1:{serve.Ports["netflow"]}", "-q"]);
@@ -182,6 +183,7 @@ public sealed class PackageTests : IDisposable
             // The package's configuration writes JSON events: every line is one.
             foreach (var line in serve.Errors.Split('\n', StringSplitOptions.RemoveEmptyEntries)) JsonDocument.Parse(line).Dispose();
             Assert.Contains("\"event\":\"geo-loaded\"", serve.Errors, StringComparison.Ordinal);
+            Assert.Contains("geo-whois-asn-country-ipv4.mmdb", serve.Errors, StringComparison.Ordinal);
         }
         var query = FlowlineProcess.Run(Isolated("query", "--data-dir", data, "-s", "dst_country/flows", "-n", "3", "-o", "csv"));
         Assert.True(query.ExitCode == 0, query.Stderr);
