@@ -60,9 +60,6 @@ public sealed class LineLoggerProvider(TextWriter output, LogFormat format, LogL
     private readonly ArrayBufferWriter<byte> _buffer = new(512);
     private readonly Func<DateTimeOffset> _clock = clock ?? (() => DateTimeOffset.UtcNow);
 
-    public LogFormat Format => format;
-    public LogLevel Minimum => minimum;
-
     public ILogger CreateLogger(string categoryName)
     {
         var framework = categoryName.StartsWith("Microsoft.", StringComparison.Ordinal) || categoryName.StartsWith("System.", StringComparison.Ordinal);
@@ -99,8 +96,9 @@ public sealed class LineLoggerProvider(TextWriter output, LogFormat format, LogL
                     {
                         foreach (var (key, value) in fields)
                         {
-                            if (key == "{OriginalFormat}" || Reserved(key)) continue;
-                            WriteField(json, FieldName(key), value);
+                            if (key == "{OriginalFormat}") continue;
+                            var field = FieldName(key);
+                            if (!Reserved(field)) WriteField(json, field, value);
                         }
                     }
                     if (error is not null) json.WriteString("error", $"{error.GetType().Name}: {error.Message}");
@@ -130,8 +128,7 @@ public sealed class LineLoggerProvider(TextWriter output, LogFormat format, LogL
         }
     }
 
-    private static bool Reserved(string key) => key is "time" or "level" or "component" or "event" or "message" or "error"
-        or "Time" or "Level" or "Component" or "Event" or "Message" or "Error";
+    private static bool Reserved(string name) => name is "time" or "level" or "component" or "event" or "message" or "error";
 
     /// <summary>A template's name as a field: <c>{Path}</c> is <c>path</c>, <c>{RecordsStored}</c> is <c>recordsStored</c>.</summary>
     private static string FieldName(string key) => key.Length > 0 && char.IsUpper(key[0]) ? char.ToLowerInvariant(key[0]) + key[1..] : key;
