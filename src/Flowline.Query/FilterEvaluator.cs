@@ -8,6 +8,8 @@ namespace Flowline.Query;
 /// </summary>
 public sealed class FilterEvaluator
 {
+    private static readonly FlowAddress UnspecifiedV4 = FlowAddress.FromV4(0);
+
     private readonly FilterNode _root;
     private readonly Stack<ulong[]> _scratch = new();
 
@@ -91,7 +93,9 @@ public sealed class FilterEvaluator
                 }
                 return;
             case FilterNode.OtherAddress o:
-                Scan(result, b.Count, o.Column == AddressColumn.NextHop ? b.NextHop : b.Exporter, AddressMatcher.For(o.Prefixes), static (v, m) => m.Matches(v));
+                // A record without one holds no address; nfdump reads it as 0.0.0.0 ("next ip 0.0.0.0": no next hop).
+                Scan(result, b.Count, o.Column == AddressColumn.NextHop ? b.NextHop : b.Exporter, AddressMatcher.For(o.Prefixes),
+                    static (v, m) => m.Matches(v.IsNone ? UnspecifiedV4 : v));
                 return;
             default:
                 throw new NotSupportedException($"filter node {node.GetType().Name}");

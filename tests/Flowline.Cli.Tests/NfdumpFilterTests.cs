@@ -6,31 +6,29 @@ using System.Net.Sockets;
 namespace Flowline.Cli.Tests;
 
 /// <summary>
-/// nfdump's computed filter primitives (bps, pps, bpp) and router ip select exactly the flows nfdump selects:
-/// the same NetFlow v9 datagrams go to nfcapd and to `flowline serve`, then each expression is run by nfdump
-/// over nfcapd's file and by `flowline query` over the store. (ICMP type and code: nfcapd 1.7.1 reads them
-/// from element 32 only, which these datagrams do not carry; tests/Flowline.Query.Tests checks them.)
+/// The same 20,000 NetFlow v9 flows (one in ten over IPv6) sent to nfcapd and to `flowline serve`: nfdump over
+/// nfcapd's file and `flowline query` over the store are then asked the same things.
 /// </summary>
-public sealed class NfdumpFilterTests : IDisposable
+public sealed class NfdumpPair : IDisposable
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-nffilter-");
 
-    public void Dispose() => _dir.Delete(recursive: true);
+    public string Store { get; }
+    public string NfdumpDir { get; }
 
-    [Fact]
-    public void Computed_primitives_select_what_nfdump_selects()
+    public NfdumpPair()
     {
         var pcap = Path.Combine(_dir.FullName, "g.pcap");
         Assert.Equal(0, FlowlineProcess.RunFlowline(["gen", "--protocol", "netflow9", "--count", "20000", "--seed", "3", "--pcap", pcap, "-q"]).ExitCode);
         var datagrams = AgentOutageTests.Datagrams(pcap, out _, out _);
 
-        var data = Path.Combine(_dir.FullName, "flowline");
-        var nfdumpDir = Directory.CreateDirectory(Path.Combine(_dir.FullName, "nfdump")).FullName;
+        Store = Path.Combine(_dir.FullName, "flowline");
+        NfdumpDir = Directory.CreateDirectory(Path.Combine(_dir.FullName, "nfdump")).FullName;
         int nfdumpPort;
         using (var probe = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0))) nfdumpPort = ((IPEndPoint)probe.Client.LocalEndPoint!).Port;
-        using var serve = new ServeProcess(data);
+        using var serve = new ServeProcess(Store);
         using var collector = Process.Start(FlowlineProcess.StartInfo(FlowlineProcess.Tool("nfcapd"),
-            "-B", "4194304", "-b", "127.0.0.1", "-p", nfdumpPort.ToString(CultureInfo.InvariantCulture), "-w", nfdumpDir))!;
+            "-B", "4194304", "-b", "127.0.0.1", "-p", nfdumpPort.ToString(CultureInfo.InvariantCulture), "-w", NfdumpDir))!;
         try
         {
             ServeProcess.WaitFor(() => ServeProcess.UdpBound(nfdumpPort), $"nfcapd bound to udp/{nfdumpPort}", 30);
@@ -50,22 +48,51 @@ public sealed class NfdumpFilterTests : IDisposable
         {
             if (!collector.HasExited) collector.Kill();
         }
+    }
 
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    /// <summary>nfdump's standard output for these arguments over nfcapd's files.</summary>
+    public string Nfdump(params string[] args)
+    {
+        var r = FlowlineProcess.Run(FlowlineProcess.StartInfo(FlowlineProcess.Tool("nfdump"), ["-R", NfdumpDir, .. args]));
+        Assert.True(r.ExitCode == 0, $"nfdump {string.Join(' ', args)}: {r.Stderr}");
+        return r.Stdout;
+    }
+
+    /// <summary>`flowline query`'s standard output for the same arguments over the store.</summary>
+    public string Flowline(params string[] args)
+    {
+        var r = FlowlineProcess.RunFlowline(["query", "--data-dir", Store, .. args]);
+        Assert.True(r.ExitCode == 0, $"flowline query {string.Join(' ', args)}: {r.Stderr}");
+        return r.Stdout;
+    }
+
+    public static List<string> Lines(string text) => [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+}
+
+/// <summary>
+/// nfdump's computed filter primitives (bps, pps, bpp) and router ip select exactly the flows nfdump selects.
+/// (ICMP type and code: nfcapd 1.7.1 reads them from element 32 only, which these datagrams do not carry;
+/// tests/Flowline.Query.Tests checks them.)
+/// </summary>
+[Collection("nfdump pair")]
+public sealed class NfdumpFilterTests(NfdumpPair pair)
+{
+    [Fact]
+    public void Computed_primitives_select_what_nfdump_selects()
+    {
         (long Flows, long Bytes) Nfdump(string filter)
         {
-            var r = FlowlineProcess.Run(FlowlineProcess.StartInfo(FlowlineProcess.Tool("nfdump"), "-R", nfdumpDir, "-o", "csv", "-N", filter));
-            Assert.True(r.ExitCode == 0, $"nfdump '{filter}': {r.Stderr}");
-            var lines = r.Stdout.Split('\n').SkipWhile(l => !l.StartsWith("ts,", StringComparison.Ordinal)).ToList();
-            Assert.True(lines.Count > 0, $"nfdump '{filter}' printed no header: {r.Stdout}{r.Stderr}");
+            var lines = NfdumpPair.Lines(pair.Nfdump("-o", "csv", "-N", filter)).SkipWhile(l => !l.StartsWith("ts,", StringComparison.Ordinal)).ToList();
+            Assert.True(lines.Count > 0, $"nfdump '{filter}' printed no header");
             var ibyt = Array.IndexOf(lines[0].Split(','), "ibyt");
-            var rows = lines.Skip(1).TakeWhile(l => l.Length > 0 && !l.StartsWith("Summary", StringComparison.Ordinal) && !l.StartsWith("No matching", StringComparison.Ordinal)).ToList();
+            var rows = lines.Skip(1).TakeWhile(l => !l.StartsWith("Summary", StringComparison.Ordinal) && !l.StartsWith("No matching", StringComparison.Ordinal)).ToList();
             return (rows.Count, rows.Sum(l => long.Parse(l.Split(',')[ibyt], CultureInfo.InvariantCulture)));
         }
         (long Flows, long Bytes) Flowline(string filter)
         {
-            var r = FlowlineProcess.RunFlowline(["query", "--data-dir", data, "-o", "csv", "--fields", "bytes", filter]);
-            Assert.True(r.ExitCode == 0, $"flowline '{filter}': {r.Stderr}");
-            var rows = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).ToList();
+            var rows = NfdumpPair.Lines(pair.Flowline("-o", "csv", "--fields", "bytes", filter)).Skip(1).ToList();
             return (rows.Count, rows.Sum(l => long.Parse(l, CultureInfo.InvariantCulture)));
         }
 

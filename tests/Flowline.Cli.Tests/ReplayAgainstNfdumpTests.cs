@@ -57,6 +57,28 @@ public sealed class ReplayAgainstNfdumpTests : IDisposable
             Assert.Equal(theirs.Sum(r => r.Bytes), ours.Sum(r => r.Bytes));
             Assert.Equal(theirs.Sum(r => r.Packets), ours.Sum(r => r.Packets));
             Assert.Equal(theirs.Order(), ours.Order());
+
+            // nfdump's listings of the same flows, aggregated as nfdump aggregates them: -a (the flows of one 5-tuple),
+            // -b (a conversation's two directions as one row), -B (turned so the server is the destination).
+            // TCP and UDP: nfcapd reads ICMP type and code from element 32 only, which these exporters do not send.
+            // NetFlow v9 only: sFlow has no flow times (each collector stamps its own arrival), and nfcapd 1.7.1
+            // misreads softflowd's IPFIX times (durations of -2147483648 days).
+            if (protocol != "netflow9") return;
+            foreach (var args in new[]
+                     {
+                         new[] { "-o", "extended" }, ["-a", "-o", "long"], ["-b", "-o", "bilong"],
+                         ["-B", "-N", "-o", "fmt:%ts %te %td %pr %sap %dap %flg %ipkt %opkt %ibyt %obyt %bps %bpp %fl %in %out %ra"],
+                     })
+            {
+                var theirLines = NfdumpLines(nfdumpDir, args);
+                var ourLines = FlowlineProcess.RunFlowline(["query", "--data-dir", dataDir, "-q", .. args, "proto tcp or proto udp"]);
+                Assert.True(ourLines.ExitCode == 0, ourLines.Stderr);
+                Assert.True(theirLines.Count > 10, $"nfdump {string.Join(' ', args)}: {theirLines.Count} rows");
+                Assert.Equal(theirLines, ourLines.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+            }
+            var rows = NfdumpLines(nfdumpDir, ["-o", "fmt:%pr"]).Count;
+            var conversations = NfdumpLines(nfdumpDir, ["-b", "-o", "fmt:%pr"]).Count;
+            Assert.True(conversations < rows * 3 / 4, $"-b joined too few flows ({rows} to {conversations}) to show bidirectional aggregation");
         }
         finally
         {
@@ -106,6 +128,13 @@ public sealed class ReplayAgainstNfdumpTests : IDisposable
         return new Row(IPAddress.Parse(src.Trim()).ToString(), IPAddress.Parse(dst.Trim()).ToString(),
             ports ? int.Parse(srcPort, CultureInfo.InvariantCulture) : 0, ports ? int.Parse(dstPort, CultureInfo.InvariantCulture) : 0, proto,
             long.Parse(bytes, CultureInfo.InvariantCulture), long.Parse(packets, CultureInfo.InvariantCulture));
+    }
+
+    private static List<string> NfdumpLines(string dir, string[] args)
+    {
+        var r = FlowlineProcess.Run(FlowlineProcess.StartInfo(FlowlineProcess.Tool("nfdump"), ["-R", dir, "-q", .. args, "proto tcp or proto udp"]));
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        return [.. r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal)];
     }
 
     private static List<Row> NfdumpRows(string dir)

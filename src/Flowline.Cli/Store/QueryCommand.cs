@@ -31,7 +31,18 @@ internal static class QueryCommand
                             with -o vpc, VPC flow-log fields in order (version 2-5, e.g. version,account-id,
                             interface-id,srcaddr,dstaddr,action,flow-direction)
           -o FORMAT         table (default), csv, json, ndjson, or flow logs: jcs (the DescribeFlowLogResponse
-                            of JCS, one item per row) or vpc (AWS VPC flow-log lines; default fields: version 2)
+                            of JCS, one item per row) or vpc (AWS VPC flow-log lines; default fields: version 2),
+                            or nfdump's: line, long, extended, biline, bilong, gline, glong (each also with 6 for
+                            whole IPv6 addresses) or fmt:%ts %td %pr %sap -> %dap %pkt %byt ... (its % elements)
+        nfdump's listing (any of these selects it; the format defaults to line, biline with -b/-B):
+          -a                aggregate the flows of one 5-tuple (proto, addresses, ports) into one row
+          -b, -B            aggregate bidirectionally: a TCP/UDP flow and its reverse are one row (in and out
+                            counters); -B also turns rows round so that the lower, well-known port is the destination
+          -O ORDER[:a|:d]   order rows by flows, packets, ipkg, opkg, bytes, ibyte, obyte, pps, ipps, opps, bps,
+                            ibps, obps, bpp, ibpp, obpp, tstart, tend or duration (ascending or descending)
+          -c N              at most N matching flows (before aggregation and ordering, as nfdump)
+          -N                plain numbers (no 1.2 M scaling)
+          -q                no header and no summary lines
           --stats           print on stderr how many blocks were skipped and read, and the time taken
         Keys in csv/json/ndjson are canonical field names; sums are bytes, packets and flows.
         Listings come partition by partition (5 minutes each, oldest first); inside a compacted partition
@@ -58,6 +69,10 @@ internal static class QueryCommand
         var stats = false;
         var customFields = false;
         var vpcVersion = 2;
+        bool nfAggregate = false, nfBidir = false, nfGuess = false, nfPlain = false, nfQuiet = false;
+        (string, bool)? nfOrder = null;
+        NfdumpFormat? nfFormat = null;
+        long nfCount = 0;
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -98,7 +113,17 @@ internal static class QueryCommand
                         break;
                     case "-o":
                         format = Next();
-                        if (format is not ("table" or "csv" or "json" or "ndjson" or "jcs" or "vpc")) throw new ArgumentException($"-o {format}: expected table, csv, json, ndjson, jcs or vpc");
+                        if (format is not ("table" or "csv" or "json" or "ndjson" or "jcs" or "vpc") && !NfdumpFormat.IsNfdumpFormat(format))
+                            throw new ArgumentException($"-o {format}: expected table, csv, json, ndjson, jcs, vpc, or nfdump's line, long, extended, biline, bilong or fmt:...");
+                        break;
+                    case "-a": nfAggregate = true; break;
+                    case "-b": nfBidir = true; break;
+                    case "-B": nfBidir = nfGuess = true; break;
+                    case "-N": nfPlain = true; break;
+                    case "-q": nfQuiet = true; break;
+                    case "-O": nfOrder = NfdumpListing.ParseOrder(Next()); break;
+                    case "-c":
+                        if (!long.TryParse(Next(), out nfCount) || nfCount <= 0) throw new ArgumentException("-c: expected a positive number");
                         break;
                     default:
                         if (a.StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"unknown option {a} (see `flowline query --help`)");
@@ -118,6 +143,19 @@ internal static class QueryCommand
                 {
                     if (!FlowFields.TryParse(f, out _)) throw new ArgumentException($"--fields: unknown field '{f}' (see `flowline fields`)");
                 }
+            }
+            var nfdumpMode = NfdumpFormat.IsNfdumpFormat(format) || nfAggregate || nfBidir || nfPlain || nfQuiet || nfOrder is not null || nfCount > 0;
+            if (nfdumpMode)
+            {
+                if (format is "table" or "csv" or "json" or "ndjson" or "jcs" or "vpc")
+                {
+                    if (format != "table") throw new ArgumentException($"-o {format} does not combine with nfdump's -a, -b, -B, -O, -c, -N or -q");
+                    format = nfBidir ? "biline" : "line";
+                }
+                if (groupBy is not null || bucket > 0) throw new ArgumentException("nfdump's formats list flows: they do not combine with -A, -s or --bucket");
+                if (customFields) throw new ArgumentException("--fields does not combine with nfdump's formats: give the columns with -o fmt:...");
+                try { nfFormat = NfdumpFormat.Parse(format, nfPlain); }
+                catch (FormatException e) { throw new ArgumentException($"-o {format}: {e.Message}"); }
             }
             if (format is "jcs" or "vpc" && (groupBy is not null || bucket > 0)) throw new ArgumentException($"-o {format} lists flows; it does not combine with -A, -s or --bucket");
             CliArgs.CheckRange(dataDir, from, to);
@@ -151,6 +189,25 @@ internal static class QueryCommand
         int Execute()
         {
             var output = Console.OpenStandardOutput();
+            if (nfFormat is not null)
+            {
+                var listing = new NfdumpListing
+                {
+                    Format = nfFormat, Plain = nfPlain, Quiet = nfQuiet, Order = nfOrder,
+                    Aggregate = nfAggregate, Bidirectional = nfBidir, GuessDirection = nfGuess,
+                };
+                var rows = QueryRunner.Rows(store.Scan(from, to, filter), filter, nfCount > 0 ? nfCount : limit > 0 ? limit : 0);
+                try
+                {
+                    listing.Write(output, rows, () => store.ScanStats.Rows);
+                }
+                catch (InvalidOperationException e)
+                {
+                    stderr.WriteLine($"flowline query: {e.Message}");
+                    return 1;
+                }
+                return 0;
+            }
             using var writer = new StreamWriter(output, new System.Text.UTF8Encoding(false), 1 << 16);
             if (groupBy is not null || bucket > 0)
             {

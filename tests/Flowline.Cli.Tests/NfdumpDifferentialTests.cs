@@ -1,0 +1,186 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+
+namespace Flowline.Cli.Tests;
+
+[CollectionDefinition("nfdump pair")]
+public sealed class NfdumpPairCollection : ICollectionFixture<NfdumpPair>;
+
+/// <summary>
+/// nfdump and `flowline query` over the same stored flows (<see cref="NfdumpPair"/>): seeded random filter
+/// expressions select the same rows, printed identically in every nfdump format Flowline writes; -a, -b, -B and
+/// -O aggregate and order as nfdump does; the summary line is nfdump's.
+/// Documented differences (docs/QUERY.md): %odid shows the NetFlow v9 source id (nfcapd leaves it 0); %tr is each
+/// collector's own receive time; the rows' order without -O (nfdump: file order; Flowline: partition order) and so
+/// which rows -c keeps; the "Time window" and "Total flows processed" lines; %ter (nfdump prints the
+/// milliseconds modulo 100); nfdump's %sn and %dn mask the addresses of the elements after them too (so they
+/// come last here).
+/// </summary>
+[Collection("nfdump pair")]
+public sealed class NfdumpDifferentialTests(NfdumpPair pair)
+{
+    /// <summary>Every element both write for these records, %ra included (both collectors hear 127.0.0.1).</summary>
+    private const string EveryElement =
+        "fmt:%ts %te %td %tds %tsr %pr %sa %da %sp %dp %it %ic %in %out %sas %das %nh %ra %pkt %ipkt %opkt %byt %ibyt %obyt " +
+        "%fl %flg %tos %stos %dir %smk %dmk %fwd %end %svln %dvln %ismc %idmc %bps %pps %bpp %nfv %sap %dap %sn %dn";
+
+    private static List<string> Sorted(string text) => [.. NfdumpPair.Lines(text).Order(StringComparer.Ordinal)];
+
+    [Fact]
+    public void Random_filters_select_the_same_rows_printed_the_same()
+    {
+        var sample = Sample();
+        var random = new Random(2026);
+        var nonEmpty = 0;
+        var checkedExpressions = new List<string>();
+        for (var n = 0; n < 120; n++)
+        {
+            var expression = Expression(random, sample, depth: 3);
+            var theirs = Sorted(pair.Nfdump("-q", "-N", "-o", EveryElement, expression));
+            var ours = Sorted(pair.Flowline("-q", "-N", "-o", EveryElement, expression));
+            Assert.True(theirs.SequenceEqual(ours), $"'{expression}': nfdump {theirs.Count} lines, flowline {ours.Count}; first difference:\n" +
+                                                    $"{theirs.Except(ours).FirstOrDefault()}\n{ours.Except(theirs).FirstOrDefault()}");
+            if (theirs is not ["No matching flows"]) nonEmpty++;
+            checkedExpressions.Add(expression);
+        }
+        // Most expressions must select something, or equal answers prove little.
+        Assert.True(nonEmpty >= 80, $"only {nonEmpty} of 120 expressions selected flows:\n{string.Join('\n', checkedExpressions)}");
+    }
+
+    [Theory]
+    [InlineData("line")]
+    [InlineData("long")]
+    [InlineData("extended")]
+    [InlineData("extended6")]
+    [InlineData("bilong")]
+    [InlineData(EveryElement)]
+    public void Formats_header_rows_and_summary_are_nfdumps(string format)
+    {
+        foreach (var plain in new[] { false, true })
+        {
+            string[] args = plain ? ["-N", "-o", format] : ["-o", format];
+            var theirs = NfdumpPair.Lines(pair.Nfdump(args));
+            var ours = NfdumpPair.Lines(pair.Flowline(args));
+            Assert.Equal(theirs[0], ours[0]); // the header
+            var summary = theirs.FindIndex(l => l.StartsWith("Summary:", StringComparison.Ordinal));
+            Assert.Equal(theirs[summary], ours.Single(l => l.StartsWith("Summary:", StringComparison.Ordinal)));
+            Assert.Equal(theirs.Skip(1).Take(summary - 1).Order(StringComparer.Ordinal), ours.Skip(1).Take(summary - 1).Order(StringComparer.Ordinal));
+            Assert.Equal(20_000, summary - 1);
+        }
+    }
+
+    [Theory]
+    [InlineData("-a", "fmt:%ts %te %pr %sap %dap %pkt %byt %opkt %obyt %fl %flg")]
+    [InlineData("-b", "bilong")]
+    [InlineData("-B", "fmt:%ts %te %pr %sap %dap %sas %das %in %out %ipkt %opkt %ibyt %obyt %fl %flg")]
+    public void Aggregations_are_nfdumps(string mode, string format)
+    {
+        // Half the flows, so that the aggregation has groups of one and of several.
+        var theirs = Sorted(pair.Nfdump("-q", mode, "-o", format, "proto tcp or port 53"));
+        var ours = Sorted(pair.Flowline("-q", mode, "-o", format, "proto tcp or port 53"));
+        Assert.Equal(theirs, ours);
+    }
+
+    [Theory]
+    [InlineData("ibyte", "-b", "%ibyt")]
+    [InlineData("bytes", "", "%byt")]
+    [InlineData("packets:a", "-a", "%pkt")]
+    [InlineData("tstart", "", "%ts")]
+    [InlineData("tend:d", "", "%te")]
+    [InlineData("duration", "", "%td")]
+    [InlineData("bpp", "", "%bpp")]
+    public void Orders_are_nfdumps(string order, string mode, string element)
+    {
+        // With the order's own value as the only column, the output is the same whatever order ties take.
+        string[] args = mode.Length > 0 ? ["-q", "-N", mode, "-O", order, "-o", "fmt:" + element] : ["-q", "-N", "-O", order, "-o", "fmt:" + element];
+        var theirs = NfdumpPair.Lines(pair.Nfdump(args));
+        Assert.True(theirs.Distinct().Count() > 3, $"-O {order}: too few distinct values to show an order");
+        Assert.Equal(theirs, NfdumpPair.Lines(pair.Flowline(args)));
+    }
+
+    [Theory]
+    [InlineData("fmt:%ts %evt", "%evt (NSEL event) is not carried")]
+    [InlineData("fmt:%ts %zz", "unknown format element '%zz' at column 5")]
+    [InlineData("fmt:", "fmt: needs a format")]
+    [InlineData("wide", "-o wide: expected table, csv, json, ndjson, jcs, vpc, or nfdump's")]
+    public void Unknown_and_uncarried_elements_are_refused_with_their_name(string format, string message)
+    {
+        var r = FlowlineProcess.RunFlowline(["query", "--data-dir", pair.Store, "-o", format]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Stderr);
+    }
+
+    private sealed record Values(List<IPAddress> Addresses, List<int> Ports, List<long> Bytes, List<long> Packets, List<long> DurationsMs);
+
+    /// <summary>Values that occur in the flows, so that random terms select something.</summary>
+    private Values Sample()
+    {
+        var lines = NfdumpPair.Lines(pair.Nfdump("-q", "-N", "-o", "fmt:%sa|%da|%sp|%dp|%byt|%pkt|%tds"));
+        var random = new Random(7);
+        var picked = Enumerable.Range(0, 200).Select(_ => lines[random.Next(lines.Count)].Split('|').Select(c => c.Trim()).ToArray()).ToList();
+        return new Values(
+            [.. picked.SelectMany(p => new[] { IPAddress.Parse(p[0]), IPAddress.Parse(p[1]) })],
+            [.. picked.SelectMany(p => new[] { int.Parse(p[2], CultureInfo.InvariantCulture), int.Parse(p[3], CultureInfo.InvariantCulture) })],
+            [.. picked.Select(p => long.Parse(p[4], CultureInfo.InvariantCulture))],
+            [.. picked.Select(p => long.Parse(p[5], CultureInfo.InvariantCulture))],
+            [.. picked.Select(p => (long)(double.Parse(p[6], CultureInfo.InvariantCulture) * 1000))]);
+    }
+
+    private static string Expression(Random random, Values v, int depth)
+    {
+        if (depth == 0 || random.NextDouble() < 0.35) return Primitive(random, v);
+        return random.Next(5) switch
+        {
+            0 => $"not {Expression(random, v, depth - 1)}",
+            1 => $"( {Expression(random, v, depth - 1)} or {Expression(random, v, depth - 1)} )",
+            2 => $"{Expression(random, v, depth - 1)} or {Expression(random, v, depth - 1)}",
+            _ => $"{Expression(random, v, depth - 1)} and {Expression(random, v, depth - 1)}",
+        };
+    }
+
+    private static T Pick<T>(Random random, IReadOnlyList<T> items) => items[random.Next(items.Count)];
+
+    private static string Primitive(Random random, Values v)
+    {
+        string Dir() => Pick(random, ["", "src ", "dst "]);
+        string Cmp() => Pick(random, ["", "= ", "> ", "< ", ">= ", "<= ", "gt ", "lt ", "eq "]);
+        string Number(long n) => random.Next(4) == 0 && n >= 1000 ? $"{n / 1000}k" : n.ToString(CultureInfo.InvariantCulture);
+        var address = Pick(random, v.Addresses);
+        return random.Next(18) switch
+        {
+            0 => $"proto {Pick(random, new[] { "tcp", "udp", "icmp", "6", "17" })}",
+            1 => $"{Dir()}ip {address}",
+            2 => $"{Dir()}host {address}",
+            3 => $"{Dir()}net {Prefix(address, random)}",
+            4 when address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork =>
+                $"{Dir()}net {Prefix(address, random, dotted: true)}",
+            5 => $"{Dir()}port {Cmp()}{Pick(random, v.Ports)}",
+            6 => $"{Dir()}port in [ {string.Join(' ', Enumerable.Range(0, 3).Select(_ => Pick(random, v.Ports)))} ]",
+            7 => $"{Dir()}ip in [ {string.Join(' ', Enumerable.Range(0, 3).Select(_ => Pick(random, v.Addresses)))} ]",
+            8 => $"bytes {Cmp()}{Number(Pick(random, v.Bytes))}",
+            9 => $"packets {Cmp()}{Pick(random, v.Packets)}",
+            10 => $"flags {Pick(random, new[] { "S", "A", "AS", "F", "R", "P", "AP", "SF" })}",
+            11 => $"{Pick(random, new[] { "in", "out" })} if {random.Next(1, 3)}",
+            12 => $"duration {Pick(random, new[] { "> ", "< ", "" })}{Pick(random, v.DurationsMs)}",
+            13 => $"{Pick(random, new[] { "bps", "pps", "bpp" })} {Pick(random, new[] { "> ", "< " })}{random.Next(1, 200) * Pick(random, new[] { 1, 100, 1000 })}",
+            14 => Pick(random, new[] { "ipv4", "ipv6", "inet", "inet6", "any" }),
+            15 => $"tos {Cmp()}{Pick(random, new[] { 0, 1 })}",
+            16 => $"{Pick(random, new[] { "router", "next" })} ip {Pick(random, new[] { "127.0.0.1", "0.0.0.0", "10.0.0.1" })}",
+            // nfdump 1.7.1 refuses "as" terms without its geo database: not compared.
+            _ => $"{Dir()}net {Prefix(address, random)} and not {Dir()}port {Pick(random, v.Ports)}",
+        };
+    }
+
+    private static string Prefix(IPAddress address, Random random, bool dotted = false)
+    {
+        var bytes = address.GetAddressBytes();
+        var length = bytes.Length == 4 ? random.Next(8, 33) : random.Next(16, 129);
+        for (var bit = length; bit < bytes.Length * 8; bit++) bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+        var network = new IPAddress(bytes);
+        if (!dotted) return $"{network}/{length}";
+        var mask = length == 0 ? 0 : uint.MaxValue << (32 - length);
+        var maskText = new StringBuilder().AppendJoin('.', Enumerable.Range(0, 4).Select(i => (mask >> (24 - 8 * i)) & 0xFF)).ToString();
+        return $"{network} {maskText}";
+    }
+}

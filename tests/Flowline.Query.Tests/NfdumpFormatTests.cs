@@ -1,0 +1,60 @@
+using Flowline.Records;
+
+namespace Flowline.Query.Tests;
+
+/// <summary>nfdump's number scaling, durations and IPv6 shortening, on values the generated flows rarely reach.</summary>
+public sealed class NfdumpFormatTests
+{
+    [Theory]
+    [InlineData(999_999UL, true, "999999")]
+    [InlineData(999_999UL, false, "999999")]
+    [InlineData(1_000_000UL, false, "1.0 M")]
+    [InlineData(1_250_000UL, false, "1.2 M")]   // an exact tie: printf rounds it to even
+    [InlineData(1_350_000UL, false, "1.4 M")]
+    [InlineData(1_750_000UL, false, "1.8 M")]
+    [InlineData(1_260_000UL, false, "1.3 M")]
+    [InlineData(12_345_678_901UL, false, "12.3 G")]
+    [InlineData(3_000_000_000_000UL, false, "3.0 T")]
+    [InlineData(3_000_000_000_000UL, true, "3000000000000")]
+    public void Numbers_scale_as_nfdump(ulong value, bool plain, string expected) =>
+        Assert.Equal(expected, NfdumpFormat.Number(value, plain, fixedWidth: false));
+
+    [Fact]
+    public void Fixed_width_numbers_pad_as_nfdump()
+    {
+        Assert.Equal("  12", NfdumpFormat.Number(12, false, fixedWidth: true));
+        Assert.Equal("  1.0 M", NfdumpFormat.Number(1_000_000, false, fixedWidth: true));
+    }
+
+    private static string Line(string format, FlowRecord r)
+    {
+        using var ms = new MemoryStream();
+        var w = new Utf8TextWriter(ms);
+        NfdumpFormat.Parse(format).Write(w, r, 1);
+        w.Flush();
+        return System.Text.Encoding.UTF8.GetString(ms.ToArray()).TrimEnd('\n');
+    }
+
+    [Fact]
+    public void Durations_past_a_day_long_IPv6_and_ICMP_are_written_as_nfdump_writes_them()
+    {
+        var r = new FlowRecord
+        {
+            IpVersion = 6, IpProto = 58, SrcAddr = FlowAddress.Parse("2001:620:1000:cafe:20e:35ff:fec0:fed5"), DstAddr = FlowAddress.Parse("fd00::1"),
+            IcmpType = 128, IcmpCode = 0, Start = 1_000_000, End = 1_000_000 + (90_061_500L * 1000), Bytes = 100, Packets = 1,
+        };
+        Assert.Equal(" 1d 01:01:01.500", Line("fmt:%td", r));
+        Assert.Equal("2001:62..c0:fed5", Line("fmt:%sa", r));
+        Assert.Equal("         fd00::1.128.0", Line("fmt:%dap", r));
+        Assert.Equal("ICMP6", Line("fmt:%pr", r));
+        Assert.Contains("2001:620:1000:cafe:20e:35ff:fec0:fed5".PadLeft(39) + ".0     ->", Line("line6", r));
+    }
+
+    [Theory]
+    [InlineData("fmt:%ts %evt", "%evt (NSEL event) is not carried")]
+    [InlineData("fmt:%ts %zz", "unknown format element '%zz' at column 5")]
+    [InlineData("%ts %sa %mpls", "%mpls (MPLS labels) is not carried")]
+    [InlineData("wide6", "unknown output format 'wide6'")]
+    public void Refusals_name_the_element(string format, string message) =>
+        Assert.Contains(message, Assert.Throws<FormatException>(() => NfdumpFormat.Parse(format)).Message);
+}
