@@ -18,6 +18,9 @@ public sealed class CounterMetrics
         "cpu_proc_run", "cpu_proc_total", "cpu_num", "cpu_speed", "cpu_uptime",
         "mem_total", "mem_free", "mem_shared", "mem_buffers", "mem_cached", "swap_total", "swap_free",
         "ovs_dp_flows", "ovs_dp_masks",
+        "parent_dsclass", "parent_dsindex", "disk_total", "disk_free", "disk_partition_max_used",
+        "vnode_mhz", "vnode_cpus", "vnode_memory", "vnode_memory_free", "vnode_num_domains", "vcpu_state", "vcpu_cpucount",
+        "vmem_memory", "vmem_maxmemory", "vdsk_capacity", "vdsk_allocation", "vdsk_available",
     ];
 
     private static string Rename(string name) => name switch
@@ -33,6 +36,9 @@ public sealed class CounterMetrics
         public readonly Dictionary<string, (ulong Raw, long Time)> Last = [];
         public long Updated;
         public long Samples;
+        public HostDescription? Host;
+        public HostAdapter[]? Adapters;
+        public DataSource? Parent;
     }
 
     private readonly Lock _lock = new();
@@ -83,6 +89,18 @@ public sealed class CounterMetrics
             }
             s.Updated = now;
             s.Samples++;
+            if (schema.Structured)
+            {
+                // host_descr and host_adapters describe the source; they are labels and text metrics, not numbers.
+                if (c.Host is not null) s.Host = c.Host;
+                if (c.Adapters is not null) s.Adapters = c.Adapters;
+                return;
+            }
+            if (c.Format == CounterSchema.HostParent.Format && c.Count == 2)
+            {
+                // A container's or VM's host: the data source (class << 24 | index) on the same agent.
+                s.Parent = new DataSource(c.Agent, (uint)(c.Values[0] << 24) | (uint)(c.Values[1] & 0x00FF_FFFF));
+            }
             void Set(string name, double value)
             {
                 s.Values[name] = value;
@@ -98,7 +116,12 @@ public sealed class CounterMetrics
                     Set(Rename(name), BitConverter.Int32BitsToSingle((int)(uint)raw));
                     continue;
                 }
-                if (kind == CounterFieldKind.U32 ? raw == uint.MaxValue : raw == ulong.MaxValue) continue;
+                if (kind == CounterFieldKind.U64 ? raw == ulong.MaxValue : raw == uint.MaxValue) continue;
+                if (kind == CounterFieldKind.Hundredths)
+                {
+                    Set(name, raw / 100.0);
+                    continue;
+                }
                 if (name == "ifstatus")
                 {
                     Set("ifadminstatus", raw & 1);
@@ -147,6 +170,46 @@ public sealed class CounterMetrics
             }
         }
         return result;
+    }
+
+    /// <summary>The text metrics of Host sFlow's host_descr (host_name, host_uuid, machine_type, os_name, os_release).</summary>
+    public static readonly string[] TextMetrics = ["host_name", "host_uuid", "machine_type", "os_name", "os_release"];
+
+    /// <summary>Host sFlow's descriptions of the data sources whose agent <paramref name="agents"/> accepts, by text metric.</summary>
+    public List<(DataSource Source, string Metric, string Value, long Updated)> Texts(Func<FlowAddress, bool>? agents, Func<string, bool>? metrics)
+    {
+        var result = new List<(DataSource, string, string, long)>();
+        lock (_lock)
+        {
+            foreach (var (source, s) in _sources)
+            {
+                if (s.Host is not { } h || (agents is not null && !agents(source.Agent))) continue;
+                foreach (var (name, value) in new[] { ("host_name", h.Hostname), ("host_uuid", h.Uuid.ToString()), ("machine_type", h.MachineTypeName), ("os_name", h.OsNameName), ("os_release", h.OsRelease) })
+                {
+                    if (metrics is null || metrics(name)) result.Add((source, name, value, s.Updated));
+                }
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The host and container names of a data source from Host sFlow: a source whose host_parent names another
+    /// is a container (or VM) on that host — its own host_descr names the container, the parent's the host;
+    /// a source without a parent is a host.
+    /// </summary>
+    public (string? Host, string? Container) Names(DataSource source)
+    {
+        lock (_lock)
+        {
+            if (!_sources.TryGetValue(source, out var s)) return (null, null);
+            if (s.Parent is { } parent)
+            {
+                var host = _sources.TryGetValue(parent, out var p) ? p.Host?.Hostname : null;
+                return (host, s.Host?.Hostname);
+            }
+            return (s.Host?.Hostname, null);
+        }
     }
 
     /// <summary>Per agent: counter samples taken and the last time one arrived (µs).</summary>

@@ -25,6 +25,10 @@ public struct CounterRecord
     public uint Format;
     public int Count;
     public CounterValues Values;
+    /// <summary>Host sFlow's host_descr (0:2000): the host's or container's name, UUID and system.</summary>
+    public HostDescription? Host;
+    /// <summary>Host sFlow's host_adapters (0:2001): the host's interfaces and their MAC addresses.</summary>
+    public HostAdapter[]? Adapters;
 
     public readonly CounterSchema? Schema => CounterSchema.For(Enterprise, Format);
 
@@ -45,7 +49,27 @@ public enum CounterFieldKind : byte
     U32,
     U64,
     F32,
+    /// <summary>A 32-bit percentage in hundredths (Host sFlow's disk_partition_max_used).</summary>
+    Hundredths,
 }
+
+/// <summary>
+/// host_descr (sFlow Host Structures, 0:2000): hostname (at most 64 bytes), UUID, machine type and OS
+/// (enumerations <see cref="MachineTypes"/>, <see cref="OsNames"/>), OS release (at most 32 bytes).
+/// </summary>
+public sealed record HostDescription(string Hostname, Guid Uuid, uint MachineType, uint OsName, string OsRelease)
+{
+    public const int MaxHostname = 64, MaxOsRelease = 32;
+
+    public static readonly string[] MachineTypes = ["unknown", "other", "x86", "x86_64", "ia64", "sparc", "alpha", "powerpc", "m68k", "mips", "arm", "hppa", "s390"];
+    public static readonly string[] OsNames = ["unknown", "other", "linux", "windows", "darwin", "hpux", "aix", "dragonfly", "freebsd", "netbsd", "openbsd", "osf", "solaris", "java"];
+
+    public string MachineTypeName => MachineType < MachineTypes.Length ? MachineTypes[MachineType] : MachineType.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public string OsNameName => OsName < OsNames.Length ? OsNames[OsName] : OsName.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>One adapter of host_adapters (0:2001): its ifIndex and MAC addresses.</summary>
+public sealed record HostAdapter(uint IfIndex, ulong[] Macs);
 
 /// <summary>The wire layout of a counter record: field names (sflowtool's) in order with their widths.</summary>
 public sealed class CounterSchema
@@ -118,8 +142,57 @@ public sealed class CounterSchema
         U32("OVS_dp_flows"), U32("OVS_dp_masks"),
     ], 6);
 
+    // sFlow Host Structures (sflow.org/sflow_host.txt): field names as sflowtool prints them.
+    public static readonly CounterSchema HostDescr = new("host_descr", 2000, [U32("machine_type"), U32("os_name")], 0);
+    public static readonly CounterSchema HostAdapters = new("host_adapters", 2001, [U32("adapters")], 0);
+    public static readonly CounterSchema HostParent = new("host_parent", 2002, [U32("parent_dsClass"), U32("parent_dsIndex")], 2);
+
+    public static readonly CounterSchema HostDiskIo = new("host_disk_io", 2005,
+    [
+        U64("disk_total"), U64("disk_free"), ("disk_partition_max_used", CounterFieldKind.Hundredths), U32("disk_reads"), U64("disk_bytes_read"),
+        U32("disk_read_time"), U32("disk_writes"), U64("disk_bytes_written"), U32("disk_write_time"),
+    ], 9);
+
+    public static readonly CounterSchema HostNetIo = new("host_net_io", 2006,
+    [
+        U64("nio_bytes_in"), U32("nio_pkts_in"), U32("nio_errs_in"), U32("nio_drops_in"),
+        U64("nio_bytes_out"), U32("nio_pkts_out"), U32("nio_errs_out"), U32("nio_drops_out"),
+    ], 8);
+
+    public static readonly CounterSchema VirtNode = new("virt_node", 2100,
+        [U32("vnode_mhz"), U32("vnode_cpus"), U64("vnode_memory"), U64("vnode_memory_free"), U32("vnode_num_domains")], 5);
+
+    public static readonly CounterSchema VirtCpu = new("virt_cpu", 2101, [U32("vcpu_state"), U32("vcpu_cpu_mS"), U32("vcpu_cpuCount")], 3);
+
+    public static readonly CounterSchema VirtMemory = new("virt_memory", 2102, [U64("vmem_memory"), U64("vmem_maxMemory")], 2);
+
+    public static readonly CounterSchema VirtDiskIo = new("virt_disk_io", 2103,
+    [
+        U64("vdsk_capacity"), U64("vdsk_allocation"), U64("vdsk_available"), U32("vdsk_rd_req"), U64("vdsk_rd_bytes"),
+        U32("vdsk_wr_req"), U64("vdsk_wr_bytes"), U32("vdsk_errs"),
+    ], 8);
+
+    public static readonly CounterSchema VirtNetIo = new("virt_net_io", 2104,
+    [
+        U64("vnio_bytes_in"), U32("vnio_pkts_in"), U32("vnio_errs_in"), U32("vnio_drops_in"),
+        U64("vnio_bytes_out"), U32("vnio_pkts_out"), U32("vnio_errs_out"), U32("vnio_drops_out"),
+    ], 8);
+
+    /// <summary>True for the structures with strings or lists, which have their own layout (host_descr, host_adapters).</summary>
+    public bool Structured => Format is 2000 or 2001;
+
     public static CounterSchema? For(uint enterprise, uint format) => enterprise != 0 ? null : format switch
     {
+        2000 => HostDescr,
+        2001 => HostAdapters,
+        2002 => HostParent,
+        2005 => HostDiskIo,
+        2006 => HostNetIo,
+        2100 => VirtNode,
+        2101 => VirtCpu,
+        2102 => VirtMemory,
+        2103 => VirtDiskIo,
+        2104 => VirtNetIo,
         1 => GenericInterface,
         2 => Ethernet,
         5 => Vlan,

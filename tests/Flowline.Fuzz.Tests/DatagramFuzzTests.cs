@@ -16,7 +16,8 @@ public sealed class DatagramFuzzTests
     private static readonly Lazy<(byte[][] Payloads, TestCorpus.Datagram[][] Captures)> Corpus = new(() =>
     {
         var captures = TestCorpus.ReferencedCaptures().Select(n => TestCorpus.Datagrams(n).Take(4000).ToArray()).Where(c => c.Length > 0).ToArray();
-        return (captures.SelectMany(c => c.Select(d => d.Payload)).ToArray(), captures);
+        // Host sFlow's structures (strings and lists) have no capture here: the hand-made datagram seeds them.
+        return ([.. captures.SelectMany(c => c.Select(d => d.Payload)), Flowline.Testing.HostSflow.Datagram(), Flowline.Testing.HostSflow.Datagram(2, 7, null)], captures);
     });
 
     private static readonly string[] Formats = ["flows", "csv", "grep", "json", "jsonl", "pcap"];

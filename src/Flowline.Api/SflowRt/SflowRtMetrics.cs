@@ -29,6 +29,22 @@ public static partial class SflowRtApi
             foreach (var item in metric.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
                 var (op, name) = Aggregation(item);
+                if (CounterMetrics.TextMetrics.Contains(name))
+                {
+                    // Host sFlow's descriptions are text: the most recently updated source's value.
+                    var texts = engine.Counters.Texts(agents, m => m == name);
+                    var t = new JsonObject { ["metricName"] = name, ["metricN"] = texts.Count };
+                    if (texts.Count > 0)
+                    {
+                        var latest = texts.MaxBy(v => v.Updated);
+                        t["metricValue"] = latest.Value;
+                        t["agent"] = latest.Source.Agent.ToString();
+                        t["dataSource"] = latest.Source.ToString();
+                        t["lastUpdate"] = (now - latest.Updated) / 1000;
+                    }
+                    result.Add(t);
+                    continue;
+                }
                 var values = engine.Values(agents, name, now);
                 var o = new JsonObject { ["metricName"] = name, ["metricN"] = values.Count };
                 if (values.Count > 0)
@@ -55,6 +71,10 @@ public static partial class SflowRtApi
             {
                 o[$"{source}.{name}"] = value;
             }
+            foreach (var (source, name, value, _) in engine.Counters.Texts(RealtimeEngine.Agents(agent), null).OrderBy(v => v.Source.Index).ThenBy(v => v.Metric, StringComparer.Ordinal))
+            {
+                o[$"{source}.{name}"] = value;
+            }
             return Ok(o);
         }));
         app.MapGet("/dump/{agent}/{metric}/json", (string agent, string metric) => Guard(() =>
@@ -77,6 +97,14 @@ public static partial class SflowRtApi
                     };
                     if (key is not null) o["topKey"] = key;
                     result.Add(o);
+                }
+                foreach (var (source, m, value, updated) in engine.Counters.Texts(agents, name is null ? null : n => n == name).OrderBy(v => v.Source.Agent).ThenBy(v => v.Source.Index).ThenBy(v => v.Metric, StringComparer.Ordinal))
+                {
+                    result.Add(new JsonObject
+                    {
+                        ["agent"] = source.Agent.ToString(), ["dataSource"] = source.ToString(), ["metricName"] = m, ["metricValue"] = value,
+                        ["lastUpdate"] = (now - updated) / 1000,
+                    });
                 }
             }
             return Ok(result);

@@ -25,9 +25,25 @@ public static partial class SflowRtApi
             {
                 s.Append("sflow_").Append(Sanitize(name)).Append("{agent=\"").Append(source.Agent).Append("\",datasource=\"").Append(source);
                 var (ifname, host) = labels.Of(source);
+                var (sflowHost, container) = engine.Counters.Names(source);
+                host ??= sflowHost;
                 if (ifname is not null) s.Append("\",ifname=\"").Append(Escape(ifname));
                 if (host is not null) s.Append("\",host=\"").Append(Escape(host));
+                if (container is not null) s.Append("\",container=\"").Append(Escape(container));
                 s.Append("\"} ").Append(Format(value)).Append('\n');
+            }
+            // Host sFlow's host_descr as an info metric: one series per described host or container, value 1.
+            if (wanted is null || wanted.Contains("host_info"))
+            {
+                foreach (var g in engine.Counters.Texts(agents, null).GroupBy(t => t.Source).OrderBy(g => g.Key.Agent).ThenBy(g => g.Key.Index))
+                {
+                    var (host, container) = engine.Counters.Names(g.Key);
+                    s.Append("sflow_host_info{agent=\"").Append(g.Key.Agent).Append("\",datasource=\"").Append(g.Key);
+                    if (host is not null) s.Append("\",host=\"").Append(Escape(host));
+                    if (container is not null) s.Append("\",container=\"").Append(Escape(container));
+                    foreach (var (_, name, value, _) in g) s.Append("\",").Append(name).Append("=\"").Append(Escape(value));
+                    s.Append("\"} 1\n");
+                }
             }
             return Results.Text(s.ToString(), PrometheusText);
         }));

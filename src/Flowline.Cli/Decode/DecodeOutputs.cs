@@ -219,21 +219,26 @@ internal sealed class JsonOutput : IDecodeOutput
     {
         _json.WriteStartObject();
         _json.WriteString("counterBlock_tag", $"{c.Enterprise}:{c.Format}");
-        var schema = c.Schema;
-        if (schema is not null)
-        {
-            for (var i = 0; i < c.Count; i++)
-            {
-                _json.WriteString(schema.Names[i], CounterText(schema, c, i));
-            }
-        }
+        foreach (var (name, value) in CounterFields(c)) _json.WriteString(name, value);
         _json.WriteEndObject();
     }
 
-    internal static string CounterText(CounterSchema schema, in CounterRecord c, int i) =>
-        schema.Kinds[i] == CounterFieldKind.F32
-            ? BitConverter.Int32BitsToSingle((int)c.Values[i]).ToString("0.000000", System.Globalization.CultureInfo.InvariantCulture)
-            : S(c.Values[i]);
+    /// <summary>A counter record's values by name as text (sflowtool's names; host_descr and host_adapters field by field).</summary>
+    internal static IEnumerable<(string Name, string Value)> CounterFields(CounterRecord c)
+    {
+        var schema = c.Schema;
+        if (schema is null) return [];
+        if (schema.Structured) return Flowline.Wire.SFlow.SFlowHostStructures.Fields(c);
+        return Enumerable.Range(0, c.Count).Select(i => (schema.Names[i], CounterText(schema, c, i)));
+    }
+
+    private static string CounterText(CounterSchema schema, in CounterRecord c, int i) => schema.Kinds[i] switch
+    {
+        CounterFieldKind.F32 => BitConverter.Int32BitsToSingle((int)c.Values[i]).ToString("0.000000", System.Globalization.CultureInfo.InvariantCulture),
+        CounterFieldKind.Hundredths when c.Values[i] == uint.MaxValue => "unknown",
+        CounterFieldKind.Hundredths => (c.Values[i] / 100.0).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture),
+        _ => S(c.Values[i]),
+    };
 
     private static string S(ulong v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
     private static string S(long v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -288,12 +293,8 @@ internal sealed class GrepOutput(Stream output) : IDecodeOutput
                 for (var i = s.FirstCounter; i < s.FirstCounter + s.CounterCount; i++)
                 {
                     var cr = counters[i];
-                    var schema = cr.Schema!;
                     var element = $"{cr.Enterprise}:{cr.Format}";
-                    for (var k = 0; k < cr.Count; k++)
-                    {
-                        Line(d, source, tag, element, schema.Names[k], JsonOutput.CounterText(schema, cr, k));
-                    }
+                    foreach (var (name, value) in JsonOutput.CounterFields(cr)) Line(d, source, tag, element, name, value);
                 }
             }
         }

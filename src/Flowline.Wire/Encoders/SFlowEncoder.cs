@@ -99,10 +99,17 @@ public sealed class SFlowEncoder
             var recordLengthAt = w.Position;
             w.U32(0);
             var recordStart = w.Position;
-            for (var i = 0; i < c.Count; i++)
+            if (schema.Structured)
             {
-                if (schema.Kinds[i] == CounterFieldKind.U64) w.U64(c.Values[i]);
-                else w.U32((uint)c.Values[i]);
+                SFlow.SFlowHostStructures.Encode(ref w, c);
+            }
+            else
+            {
+                for (var i = 0; i < c.Count; i++)
+                {
+                    if (schema.Kinds[i] == CounterFieldKind.U64) w.U64(c.Values[i]);
+                    else w.U32((uint)c.Values[i]);
+                }
             }
             System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(w.At(recordLengthAt), (uint)(w.Position - recordStart));
             System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(w.At(lengthAt), (uint)(w.Position - start));

@@ -393,6 +393,14 @@ public static class SFlowDecoder
                 Enterprise = tag >> 12,
                 Format = tag & 0xFFF,
             };
+            if (schema.Structured)
+            {
+                var bad = SFlowHostStructures.Decode(c.Format, rec, ref c);
+                if (bad >= 0) return DecodeResult.Fail(DecodeError.BadLength, recOffset + bad);
+                stats.CounterRecords++;
+                sink.OnCounters(c);
+                continue;
+            }
             var at = 0;
             var kinds = schema.Kinds;
             for (var f = 0; f < kinds.Length && f < CounterRecord.MaxValues; f++)
