@@ -68,7 +68,15 @@ public sealed class Utf8TextWriter(Stream output, int capacity = 1 << 16)
 
     public void Number(ulong v)
     {
-        Utf8Formatter.TryFormat(v, Reserve(20), out var n);
+        var span = Reserve(20);
+        if (v < 10)
+        {
+            // Most values in flow text are small (ports, protocols, flags, VLANs): one digit without the formatter.
+            span[0] = (byte)('0' + v);
+            _length++;
+            return;
+        }
+        Utf8Formatter.TryFormat(v, span, out var n);
         _length += n;
     }
 
@@ -82,16 +90,21 @@ public sealed class Utf8TextWriter(Stream output, int capacity = 1 << 16)
     {
         if (a.IsV4)
         {
-            var s = Reserve(15);
+            var s = Reserve(16);
             var v = a.V4;
             var n = 0;
-            for (var i = 3; i >= 0; i--)
+            for (var shift = 24; shift >= 0; shift -= 8)
             {
-                Utf8Formatter.TryFormat((byte)(v >> (i * 8)), s[n..], out var w);
-                n += w;
-                if (i > 0) s[n++] = (byte)'.';
+                // Each octet's digits from a table, followed by a dot (the last dot is not counted).
+                var digits = Octets[(int)((v >> shift) & 0xFF)];
+                s[n] = (byte)digits;
+                s[n + 1] = (byte)(digits >> 8);
+                s[n + 2] = (byte)(digits >> 16);
+                var length = (int)(digits >> 24);
+                s[n + length] = (byte)'.';
+                n += length + 1;
             }
-            _length += n;
+            _length += n - 1;
             return;
         }
         Span<char> chars = stackalloc char[48];
@@ -103,12 +116,28 @@ public sealed class Utf8TextWriter(Stream output, int capacity = 1 << 16)
 
     public void Mac(ulong mac, char separator = ':')
     {
-        Span<char> chars = stackalloc char[17];
-        MacAddress.TryFormat(mac, chars, out var n, separator);
-        var dst = Reserve(n);
-        for (var i = 0; i < n; i++) dst[i] = (byte)chars[i];
+        var dst = Reserve(17);
+        var n = 0;
+        for (var shift = 40; shift >= 0; shift -= 8)
+        {
+            var b = (int)(mac >> shift) & 0xFF;
+            dst[n++] = Hex[b >> 4];
+            dst[n++] = Hex[b & 0xF];
+            if (separator != '\0' && shift > 0) dst[n++] = (byte)separator;
+        }
         _length += n;
     }
+
+    private static ReadOnlySpan<byte> Hex => "0123456789abcdef"u8;
+
+    /// <summary>The decimal digits of 0-255, three bytes and the length packed in a uint.</summary>
+    private static readonly uint[] Octets = [.. Enumerable.Range(0, 256).Select(i =>
+    {
+        var t = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        uint packed = (uint)t.Length << 24;
+        for (var k = 0; k < t.Length; k++) packed |= (uint)t[k] << (8 * k);
+        return packed;
+    })];
 
     /// <summary>RFC 3339 UTC with microseconds: 2026-11-21T06:28:54.984062Z.</summary>
     public void Time(long unixMicros)

@@ -18,7 +18,7 @@ public sealed class Utf8TextWriterTests
         var expected = new StringBuilder();
         for (var i = 0; i < 200_000; i++)
         {
-            switch (random.Next(5))
+            switch (random.Next(6))
             {
                 case 0:
                 {
@@ -29,7 +29,7 @@ public sealed class Utf8TextWriterTests
                 }
                 case 1:
                 {
-                    var v = (ulong)random.NextInt64();
+                    var v = random.Next(3) == 0 ? (ulong)random.Next(12) : (ulong)random.NextInt64();
                     w.Number(v);
                     expected.Append(v);
                     break;
@@ -39,6 +39,16 @@ public sealed class Utf8TextWriterTests
                     var a = FlowAddress.FromV4((uint)random.Next());
                     w.Address(a);
                     expected.Append(a.ToString());
+                    break;
+                }
+                case 5:
+                {
+                    var mac = (ulong)random.NextInt64() & 0xFFFF_FFFF_FFFF;
+                    var separator = random.Next(2) == 0 ? ':' : '\0';
+                    w.Mac(mac, separator);
+                    Span<char> reference = stackalloc char[17];
+                    MacAddress.TryFormat(mac, reference, out var n, separator);
+                    expected.Append(reference[..n]);
                     break;
                 }
                 case 3:

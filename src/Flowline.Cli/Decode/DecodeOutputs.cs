@@ -36,11 +36,16 @@ internal sealed class CsvOutput : IDecodeOutput
 {
     private readonly Utf8TextWriter _w;
     private readonly CsvColumn[] _columns;
+    // The columns split by kind once, so that a row reads no nullables: canonical field, or sflowtool field when -1.
+    private readonly int[] _canonical;
+    private readonly SflowtoolField[] _sflowtool;
 
     public CsvOutput(Stream output, CsvColumn[] columns, bool header)
     {
         _w = new Utf8TextWriter(output);
         _columns = columns;
+        _canonical = [.. columns.Select(c => c.Canonical is { } f ? (int)f : -1)];
+        _sflowtool = [.. columns.Select(c => c.Sflowtool ?? default)];
         if (header)
         {
             for (var i = 0; i < columns.Length; i++)
@@ -76,14 +81,15 @@ internal sealed class CsvOutput : IDecodeOutput
 
     private void Row(DatagramCollector c, in SampleHeader s, in FlowRecord r)
     {
-        var columns = _columns;
-        for (var i = 0; i < columns.Length; i++)
+        var canonical = _canonical;
+        var w = _w;
+        for (var i = 0; i < canonical.Length; i++)
         {
-            if (i > 0) _w.Byte((byte)',');
-            if (columns[i].Canonical is { } f) FlowFields.Write(_w, f, r);
-            else SflowtoolFields.Write(_w, columns[i].Sflowtool!.Value, c.Header, s, r);
+            if (i > 0) w.Byte((byte)',');
+            if (canonical[i] >= 0) FlowFields.Write(w, (FlowField)canonical[i], r);
+            else SflowtoolFields.Write(w, _sflowtool[i], c.Header, s, r);
         }
-        _w.Byte((byte)'\n');
+        w.Byte((byte)'\n');
     }
 
     public void Finish() => _w.Flush();
