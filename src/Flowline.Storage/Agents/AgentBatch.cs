@@ -82,7 +82,7 @@ public static class AgentBatch
                     if (id != 0) _ids.Add(id);
                 }
             }
-            writer ??= new SegmentFile.Writer(Path.Combine(_dir, name + ".seg"), SegmentCodec.Brotli);
+            writer ??= new SegmentFile.Writer(Path.Combine(_dir, name + ".seg"), SegmentCodec.Zstd);
             writer.AppendBlock(pending, 0, pending.Count);
             pending.Clear();
         }

@@ -21,8 +21,8 @@ public sealed record EmbeddedStoreOptions
     /// <summary>Rows buffered before a flush regardless of the window.</summary>
     public int MaxBufferedRows { get; init; } = 262_144;
     public int BlockRows { get; init; } = SegmentFile.DefaultBlockRows;
-    /// <summary>Compression of compacted segments, which hold the data for its lifetime: smallest.</summary>
-    public SegmentCodec Codec { get; init; } = SegmentCodec.Brotli;
+    /// <summary>Compression of compacted segments, which hold the data for its lifetime: small and quick to read.</summary>
+    public SegmentCodec Codec { get; init; } = SegmentCodec.Zstd;
     /// <summary>
     /// Compression of group commits, which live until their partition is compacted: fastest, so that a
     /// collector's commits keep up with its decoders.

@@ -10,8 +10,8 @@ namespace Flowline.Storage.Segments;
 
 /// <summary>
 /// Encodes one column of a block: time columns as deltas, then the bytes of every value regrouped by
-/// significance (byte shuffle, so the mostly-zero high bytes sit together), then Brotli (smallest:
-/// 16.8 B per generated flow) or LZ4 (decodes about 1.7x faster, 30 B per flow).
+/// significance (byte shuffle, so the mostly-zero high bytes sit together), then Brotli, Zstandard or LZ4
+/// (sizes and speeds measured in docs/PERFORMANCE.md, "Segment codecs").
 /// </summary>
 internal static partial class ColumnCodec
 {
@@ -22,8 +22,22 @@ internal static partial class ColumnCodec
     public const byte Constant = 3;
     /// <summary>Integers in the fewest bits above the block's smallest (<see cref="BitPacking"/>): group commits.</summary>
     public const byte BitPacked = 4;
+    public const byte ShuffleZstd = 5;
     private const int BrotliQuality = 3;
     private const int BrotliWindow = 22;
+    private const int ZstdLevel = 3;
+
+    /// <summary>The column codec byte a segment codec asks for.</summary>
+    public static byte Preferred(SegmentCodec codec) => codec switch
+    {
+        SegmentCodec.Lz4 => ShuffleLz4,
+        SegmentCodec.Zstd => ShuffleZstd,
+        _ => ShuffleBrotli,
+    };
+
+    // ZstdSharp's contexts are not thread-safe and costly to make: one of each per thread.
+    [ThreadStatic] private static ZstdSharp.Compressor? t_zstd;
+    [ThreadStatic] private static ZstdSharp.Decompressor? t_unzstd;
 
     public static bool IsTime(FlowField f) => f is FlowField.TimeReceived or FlowField.Start or FlowField.End;
 
@@ -281,6 +295,20 @@ internal static partial class ColumnCodec
                 output.Advance(raw.Length);
                 return Raw;
             }
+            if (preferred == ShuffleZstd)
+            {
+                var zstd = t_zstd ??= new ZstdSharp.Compressor(ZstdLevel);
+                var target = output.GetSpan(ZstdSharp.Compressor.GetCompressBound(raw.Length));
+                var n = zstd.Wrap(shuffled.AsSpan(0, raw.Length), target);
+                if (n < raw.Length)
+                {
+                    output.Advance(n);
+                    return ShuffleZstd;
+                }
+                raw.CopyTo(output.GetSpan(raw.Length));
+                output.Advance(raw.Length);
+                return Raw;
+            }
             var bound = BrotliEncoder.GetMaxCompressedLength(raw.Length);
             var destination = output.GetSpan(bound);
             if (BrotliEncoder.TryCompress(shuffled.AsSpan(0, raw.Length), destination, out var written, BrotliQuality, BrotliWindow) && written < raw.Length)
@@ -370,13 +398,27 @@ internal static partial class ColumnCodec
         }
         // Bit-packed columns say themselves whether they hold deltas.
         if (codec == BitPacked) return BitPacking.Decode(stored, raw, valueSize);
-        if (codec is not (ShuffleBrotli or ShuffleLz4)) return false;
+        if (codec is not (ShuffleBrotli or ShuffleLz4 or ShuffleZstd)) return false;
         var shuffled = ArrayPool<byte>.Shared.Rent(Math.Max(1, raw.Length));
         try
         {
             if (codec == ShuffleLz4)
             {
                 if (!Lz4Block.Decompress(stored, shuffled.AsSpan(0, raw.Length))) return false;
+            }
+            else if (codec == ShuffleZstd)
+            {
+                var zstd = t_unzstd ??= new ZstdSharp.Decompressor();
+                // A frame that is not zstd, claims another size or is cut short is the data not being what it claims.
+                try
+                {
+                    if (ZstdSharp.Decompressor.GetDecompressedSize(stored) != (ulong)raw.Length) return false;
+                    if (zstd.Unwrap(stored, shuffled.AsSpan(0, raw.Length)) != raw.Length) return false;
+                }
+                catch (ZstdSharp.ZstdException)
+                {
+                    return false;
+                }
             }
             else if (!BrotliDecoder.TryDecompress(stored, shuffled.AsSpan(0, raw.Length), out var written) || written != raw.Length)
             {

@@ -116,7 +116,7 @@ public static partial class SegmentFile
                 }
                 else
                 {
-                    used = ColumnCodec.Encode(field, raw, size, _buffer, _codec == SegmentCodec.Lz4 ? ColumnCodec.ShuffleLz4 : ColumnCodec.ShuffleBrotli, reference);
+                    used = ColumnCodec.Encode(field, raw, size, _buffer, ColumnCodec.Preferred(_codec), reference);
                 }
                 var storedLength = _buffer.WrittenCount - before;
                 var written = MemoryMarshal.AsMemory(_buffer.WrittenMemory).Span;
