@@ -12,20 +12,10 @@ namespace Flowline.Wire.Tests;
 /// </summary>
 public sealed class SFlowHostTests
 {
-    private readonly struct CounterSink(List<CounterRecord> list) : IFlowSink
-    {
-        public void OnFlow(in FlowRecord record, in SampledPacket packet) { }
-        public void OnCounters(in CounterRecord record) => list.Add(record);
-        public void OnDatagram(in DatagramHeader header) { }
-        public void OnSample(in SampleHeader sample) { }
-        public void OnTemplate(in TemplateEvent template) { }
-        public void OnOptions(FlowProtocol protocol, uint obsDomain, ushort templateId) { }
-    }
-
     private static List<CounterRecord> Decode(ReadOnlySpan<byte> datagram, out DecodeResult result)
     {
         var counters = new List<CounterRecord>();
-        var sink = new CounterSink(counters);
+        var sink = new SFlowTests.CounterSink(counters);
         result = new FlowDecoder().Decode(datagram, FlowAddress.Parse("192.0.2.7"), 0, ref sink);
         return counters;
     }

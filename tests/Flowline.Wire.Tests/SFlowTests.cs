@@ -239,7 +239,8 @@ public sealed class SFlowTests
         Assert.Equal(7ul, counters[1].Get("swap_out"));
     }
 
-    private readonly struct CounterSink(List<CounterRecord> list) : IFlowSink
+    /// <summary>Keeps the counter records a decode yields.</summary>
+    internal readonly struct CounterSink(List<CounterRecord> list) : IFlowSink
     {
         public void OnFlow(in FlowRecord record, in SampledPacket packet) { }
         public void OnCounters(in CounterRecord record) => list.Add(record);

@@ -282,39 +282,25 @@ internal static partial class ColumnCodec
                 source = t;
             }
             ByteShuffle.Shuffle(source, shuffled.AsSpan(0, raw.Length), valueSize);
-            if (preferred == ShuffleLz4)
+            var input = shuffled.AsSpan(0, raw.Length);
+            int written;
+            switch (preferred)
             {
-                var lz4 = output.GetSpan(Lz4Block.MaxCompressedLength(raw.Length));
-                var n = Lz4Block.Compress(shuffled.AsSpan(0, raw.Length), lz4);
-                if (n < raw.Length)
-                {
-                    output.Advance(n);
-                    return ShuffleLz4;
-                }
-                raw.CopyTo(output.GetSpan(raw.Length));
-                output.Advance(raw.Length);
-                return Raw;
+                case ShuffleLz4:
+                    written = Lz4Block.Compress(input, output.GetSpan(Lz4Block.MaxCompressedLength(raw.Length)));
+                    break;
+                case ShuffleZstd:
+                    written = (t_zstd ??= new ZstdSharp.Compressor(ZstdLevel)).Wrap(input, output.GetSpan(ZstdSharp.Compressor.GetCompressBound(raw.Length)));
+                    break;
+                default:
+                    if (!BrotliEncoder.TryCompress(input, output.GetSpan(BrotliEncoder.GetMaxCompressedLength(raw.Length)), out written, BrotliQuality, BrotliWindow)) written = int.MaxValue;
+                    break;
             }
-            if (preferred == ShuffleZstd)
-            {
-                var zstd = t_zstd ??= new ZstdSharp.Compressor(ZstdLevel);
-                var target = output.GetSpan(ZstdSharp.Compressor.GetCompressBound(raw.Length));
-                var n = zstd.Wrap(shuffled.AsSpan(0, raw.Length), target);
-                if (n < raw.Length)
-                {
-                    output.Advance(n);
-                    return ShuffleZstd;
-                }
-                raw.CopyTo(output.GetSpan(raw.Length));
-                output.Advance(raw.Length);
-                return Raw;
-            }
-            var bound = BrotliEncoder.GetMaxCompressedLength(raw.Length);
-            var destination = output.GetSpan(bound);
-            if (BrotliEncoder.TryCompress(shuffled.AsSpan(0, raw.Length), destination, out var written, BrotliQuality, BrotliWindow) && written < raw.Length)
+            // What does not shrink is kept as it is.
+            if (written < raw.Length)
             {
                 output.Advance(written);
-                return ShuffleBrotli;
+                return preferred is ShuffleLz4 or ShuffleZstd ? preferred : ShuffleBrotli;
             }
             raw.CopyTo(output.GetSpan(raw.Length));
             output.Advance(raw.Length);
