@@ -102,6 +102,58 @@ public sealed partial class NfdumpFormat
 
     private static readonly string[] ProtocolNames = BuildProtocolNames();
 
+    /// <summary>The record columns an element reads (a listing reads only what its format shows).</summary>
+    private static FlowField[] ColumnsOf(Element e) => e switch
+    {
+        Element.Version => [FlowField.Protocol],
+        Element.FirstSeen or Element.FirstSeenRaw => [FlowField.Start],
+        Element.LastSeen or Element.LastSeenRaw => [FlowField.End],
+        Element.Received or Element.ReceivedRaw => [FlowField.TimeReceived],
+        Element.Duration or Element.DurationSeconds => [FlowField.Start, FlowField.End],
+        Element.Protocol => [FlowField.IpProto],
+        Element.SrcAddr => [FlowField.SrcAddr],
+        Element.DstAddr => [FlowField.DstAddr],
+        Element.SrcGeoAddr => [FlowField.SrcAddr, FlowField.SrcCountry],
+        Element.DstGeoAddr => [FlowField.DstAddr, FlowField.DstCountry],
+        Element.SrcNet => [FlowField.SrcAddr, FlowField.SrcMask],
+        Element.DstNet => [FlowField.DstAddr, FlowField.DstMask],
+        Element.NextHop => [FlowField.NextHop],
+        Element.Router => [FlowField.Exporter],
+        Element.SrcAddrPort => [FlowField.SrcAddr, FlowField.SrcPort],
+        Element.DstAddrPort => [FlowField.DstAddr, FlowField.DstPort, FlowField.IpProto, FlowField.IcmpType, FlowField.IcmpCode],
+        Element.SrcGeoAddrPort => [FlowField.SrcAddr, FlowField.SrcPort, FlowField.SrcCountry],
+        Element.DstGeoAddrPort => [FlowField.DstAddr, FlowField.DstPort, FlowField.IpProto, FlowField.IcmpType, FlowField.IcmpCode, FlowField.DstCountry],
+        Element.SrcPort => [FlowField.SrcPort],
+        Element.DstPort or Element.IcmpType or Element.IcmpCode => [FlowField.DstPort, FlowField.IpProto, FlowField.IcmpType, FlowField.IcmpCode],
+        Element.SrcAs => [FlowField.SrcAs],
+        Element.DstAs => [FlowField.DstAs],
+        Element.Input => [FlowField.InIf],
+        Element.Output => [FlowField.OutIf],
+        Element.InPackets => [FlowField.Packets],
+        Element.OutPackets => [FlowField.RevPackets],
+        Element.InBytes => [FlowField.Bytes],
+        Element.OutBytes => [FlowField.RevBytes],
+        Element.Flags => [FlowField.TcpFlags, FlowField.IpProto],
+        Element.Tos or Element.SrcTos => [FlowField.Tos],
+        Element.Direction => [FlowField.Direction],
+        Element.SrcMask => [FlowField.SrcMask],
+        Element.DstMask => [FlowField.DstMask],
+        Element.Forwarding => [FlowField.ForwardingStatus],
+        Element.EndReason => [FlowField.EndReason],
+        Element.SrcVlan => [FlowField.Vlan],
+        Element.DstVlan => [FlowField.PostVlan],
+        Element.InSrcMac => [FlowField.SrcMac],
+        Element.InDstMac => [FlowField.DstMac],
+        Element.Bps => [FlowField.Bytes, FlowField.Start, FlowField.End],
+        Element.Pps => [FlowField.Packets, FlowField.Start, FlowField.End],
+        Element.Bpp => [FlowField.Bytes, FlowField.Packets],
+        Element.SrcCountry => [FlowField.SrcCountry],
+        Element.DstCountry => [FlowField.DstCountry],
+        Element.ObsDomain => [FlowField.ObsDomain],
+        Element.ObsPoint => [FlowField.ObsPoint],
+        _ => [],
+    };
+
     private void WriteElement(StringBuilder line, Element element, in FlowRecord r, ulong flows, long first, long last, double duration)
     {
         var addressWidth = _longV6 ? 39 : 16;

@@ -36,8 +36,8 @@ public sealed partial class NfdumpFormat
     /// <summary>The header line nfdump prints above the rows.</summary>
     public string Header { get; }
 
-    /// <summary>True when the format shows the reverse direction's counters (<c>%opkt</c>, <c>%obyt</c>).</summary>
-    public bool Bidirectional => _parts.Any(p => p.Element is Element.OutPackets or Element.OutBytes);
+    /// <summary>The record columns the format reads.</summary>
+    public IReadOnlySet<FlowField> Columns => _parts.SelectMany(p => ColumnsOf(p.Element)).ToHashSet();
 
     private NfdumpFormat(string format, bool plainNumbers, bool longV6)
     {

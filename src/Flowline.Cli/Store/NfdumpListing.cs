@@ -11,8 +11,11 @@ namespace Flowline.Cli.Store;
 /// </summary>
 internal sealed class NfdumpListing
 {
-    /// <summary>Aggregation holds at most this many groups; beyond it the query stops with an error.</summary>
-    public const int MaxGroups = 20_000_000;
+    /// <summary>
+    /// Aggregation (and -O) holds at most this many rows, about 450 bytes each with the index; beyond it the
+    /// query stops with an error.
+    /// </summary>
+    public const int MaxGroups = 10_000_000;
 
     public required NfdumpFormat Format { get; init; }
     public bool Plain { get; init; }
@@ -21,6 +24,13 @@ internal sealed class NfdumpListing
     public bool Aggregate { get; init; }
     public bool Bidirectional { get; init; }
     public bool GuessDirection { get; init; }
+
+    /// <summary>The columns the listing itself reads: the summary's counters and times, the 5-tuple of -a/-b/-B.</summary>
+    public static readonly IReadOnlySet<FlowField> Columns = new HashSet<FlowField>
+    {
+        FlowField.Start, FlowField.End, FlowField.Bytes, FlowField.Packets, FlowField.RevBytes, FlowField.RevPackets, FlowField.TcpFlags,
+        FlowField.SrcAddr, FlowField.DstAddr, FlowField.SrcPort, FlowField.DstPort, FlowField.IpProto,
+    };
 
     /// <summary>nfdump's -O orders with their default direction.</summary>
     public static readonly IReadOnlyDictionary<string, bool> Orders = new Dictionary<string, bool>(StringComparer.OrdinalIgnoreCase)
@@ -49,7 +59,7 @@ internal sealed class NfdumpListing
         return (name.ToLowerInvariant(), ascending);
     }
 
-    private sealed class Group
+    private struct Group
     {
         public FlowRecord First;
         public ulong InBytes, InPackets, OutBytes, OutPackets, Flows;
@@ -57,7 +67,46 @@ internal sealed class NfdumpListing
         public ushort InFlags, OutFlags;
     }
 
-    private readonly record struct Key(FlowAddress Src, FlowAddress Dst, ushort SrcPort, ushort DstPort, byte Proto);
+    /// <summary>
+    /// The groups (or, for -O alone, the flows) in arrival order, in chunks of structs: millions of them
+    /// without an object each for the garbage collector to trace or a list to copy as it grows.
+    /// </summary>
+    private sealed class Groups
+    {
+        private const int ChunkBits = 14;
+        private readonly List<Group[]> _chunks = [];
+
+        public int Count { get; private set; }
+
+        public ref Group this[int i] => ref _chunks[i >> ChunkBits][i & ((1 << ChunkBits) - 1)];
+
+        public int Add(in FlowRecord r)
+        {
+            if (Count >= MaxGroups) throw new InvalidOperationException($"more than {MaxGroups:N0} rows to aggregate or order: narrow the time range or the filter");
+            if (Count >> ChunkBits == _chunks.Count) _chunks.Add(new Group[1 << ChunkBits]);
+            ref var g = ref this[Count];
+            g.First = r;
+            (g.InBytes, g.InPackets, g.OutBytes, g.OutPackets, g.Flows) = (r.Bytes, r.Packets, r.RevBytes, r.RevPackets, 1);
+            (g.Start, g.End, g.InFlags, g.OutFlags) = (r.Start, r.End, r.TcpFlags, 0);
+            return Count++;
+        }
+    }
+
+    private readonly record struct Key(FlowAddress Src, FlowAddress Dst, ushort SrcPort, ushort DstPort, byte Proto)
+    {
+        public bool Equals(Key other) =>
+            Src.Lo == other.Src.Lo && Dst.Lo == other.Dst.Lo && Src.Hi == other.Src.Hi && Dst.Hi == other.Dst.Hi &&
+            SrcPort == other.SrcPort && DstPort == other.DstPort && Proto == other.Proto;
+
+        public override int GetHashCode()
+        {
+            // A multiply-xorshift mix of the words: the generated record hash goes through a comparer per field.
+            var h = (Src.Lo * 0x9E3779B97F4A7C15UL) ^ (Dst.Lo * 0xC2B2AE3D27D4EB4FUL) ^ ((Src.Hi ^ Dst.Hi) * 0x165667B19E3779F9UL)
+                    ^ (((ulong)SrcPort << 24 | (ulong)DstPort << 8 | Proto) * 0x27D4EB2F165667C5UL);
+            h ^= h >> 29;
+            return (int)h ^ (int)(h >> 32);
+        }
+    }
 
     /// <summary>Writes the listing; returns the number of flows that passed.</summary>
     public long Write(Stream output, IEnumerable<FlowRecord> records, Func<long> processed)
@@ -67,8 +116,8 @@ internal sealed class NfdumpListing
         ulong flows = 0, bytes = 0, packets = 0;
         long firstMs = long.MaxValue, lastMs = 0;
         var grouping = Aggregate || Bidirectional;
-        var groups = new Dictionary<Key, Group>();
-        var held = new List<Group>();
+        var index = new Dictionary<Key, int>();
+        var held = new Groups();
         foreach (var r in records)
         {
             flows++;
@@ -76,12 +125,8 @@ internal sealed class NfdumpListing
             packets += r.Packets + r.RevPackets;
             firstMs = Math.Min(firstMs, r.Start / 1000);
             lastMs = Math.Max(lastMs, r.End / 1000);
-            if (grouping) Add(groups, held, r);
-            else if (Order is not null)
-            {
-                if (held.Count >= MaxGroups) throw new InvalidOperationException($"more than {MaxGroups:N0} flows to order: narrow the time range or the filter");
-                held.Add(New(r));
-            }
+            if (grouping) Add(index, held, r);
+            else if (Order is not null) held.Add(r);
             else
             {
                 Format.Write(w, r, 1);
@@ -90,14 +135,19 @@ internal sealed class NfdumpListing
         }
         if (grouping || Order is not null)
         {
-            IEnumerable<Group> rows = held;
-            if (Order is { } order)
+            var order = new int[held.Count];
+            for (var i = 0; i < order.Length; i++) order[i] = i;
+            if (Order is { } o)
             {
-                var value = Value(order.Name);
-                rows = order.Ascending ? held.OrderBy(value) : held.OrderByDescending(value);
+                var value = Value(o.Name);
+                var values = new double[held.Count];
+                for (var i = 0; i < values.Length; i++) values[i] = value(held[i]);
+                // Equal values keep their arrival order, whichever the direction.
+                Array.Sort(order, (x, y) => values[x] != values[y] ? (o.Ascending ? values[x].CompareTo(values[y]) : values[y].CompareTo(values[x])) : x.CompareTo(y));
             }
-            foreach (var g in rows)
+            foreach (var i in order)
             {
+                ref readonly var g = ref held[i];
                 var r = g.First;
                 r.Bytes = g.InBytes;
                 r.Packets = g.InPackets;
@@ -123,44 +173,36 @@ internal sealed class NfdumpListing
         return (long)flows;
     }
 
-    private static Group New(in FlowRecord r) => new()
-    {
-        First = r, InBytes = r.Bytes, InPackets = r.Packets, OutBytes = r.RevBytes, OutPackets = r.RevPackets, Flows = 1,
-        Start = r.Start, End = r.End, InFlags = r.TcpFlags,
-    };
-
     /// <summary>nfdump's flow cache: the forward 5-tuple; in bidirectional mode TCP and UDP flows also join their reverse.</summary>
-    private void Add(Dictionary<Key, Group> groups, List<Group> held, in FlowRecord r)
+    private void Add(Dictionary<Key, int> index, Groups held, in FlowRecord r)
     {
         var key = new Key(r.SrcAddr, r.DstAddr, r.SrcPort, r.DstPort, r.IpProto);
-        if (groups.TryGetValue(key, out var g))
+        if (index.TryGetValue(key, out var at))
         {
+            ref var g = ref held[at];
             g.InBytes += r.Bytes;
             g.InPackets += r.Packets;
             g.OutBytes += r.RevBytes;
             g.OutPackets += r.RevPackets;
             g.InFlags |= r.TcpFlags;
-            Widen(g, r);
+            Widen(ref g, r);
             return;
         }
-        if (Bidirectional && r.IpProto is 6 or 17 &&
-            groups.TryGetValue(new Key(r.DstAddr, r.SrcAddr, r.DstPort, r.SrcPort, r.IpProto), out g))
+        if (Bidirectional && r.IpProto is 6 or 17 && index.TryGetValue(new Key(r.DstAddr, r.SrcAddr, r.DstPort, r.SrcPort, r.IpProto), out at))
         {
+            ref var g = ref held[at];
             g.OutBytes += r.Bytes;
             g.OutPackets += r.Packets;
             g.InBytes += r.RevBytes;
             g.InPackets += r.RevPackets;
             g.OutFlags |= r.TcpFlags;
-            Widen(g, r);
+            Widen(ref g, r);
             return;
         }
-        if (groups.Count >= MaxGroups) throw new InvalidOperationException($"more than {MaxGroups:N0} distinct flows to aggregate: narrow the time range or the filter");
-        g = New(r);
-        groups.Add(key, g);
-        held.Add(g);
+        index.Add(key, held.Add(r));
     }
 
-    private static void Widen(Group g, in FlowRecord r)
+    private static void Widen(ref Group g, in FlowRecord r)
     {
         g.Start = Math.Min(g.Start, r.Start);
         g.End = Math.Max(g.End, r.End);

@@ -196,7 +196,10 @@ internal static class QueryCommand
                     Format = nfFormat, Plain = nfPlain, Quiet = nfQuiet, Order = nfOrder,
                     Aggregate = nfAggregate, Bidirectional = nfBidir, GuessDirection = nfGuess,
                 };
-                var rows = QueryRunner.Rows(store.Scan(from, to, filter), filter, nfCount > 0 ? nfCount : limit > 0 ? limit : 0);
+                var needed = FilterColumns.Of(filter);
+                needed.UnionWith(nfFormat.Columns);
+                needed.UnionWith(NfdumpListing.Columns);
+                var rows = QueryRunner.Rows(store.Scan(from, to, filter, needed), filter, nfCount > 0 ? nfCount : limit > 0 ? limit : 0);
                 try
                 {
                     listing.Write(output, rows, () => store.ScanStats.Rows);
