@@ -167,6 +167,8 @@ public sealed class FilterEvaluator
             case NumericField.Action: Scan(result, rows, b.Action, test, static (v, t) => t.Matches(v)); break;
             case NumericField.VmiDirection: Scan(result, rows, b.VmiDirection, test, static (v, t) => t.Matches(v)); break;
             case NumericField.Country: Pair(result, rows, b.SrcCountry, b.DstCountry, n.Direction, test); break;
+            case NumericField.ForwardingStatus: Scan(result, rows, b.ForwardingStatus, test, static (v, t) => t.Matches(v)); break;
+            case NumericField.Mask: Pair(result, rows, b.SrcMask, b.DstMask, n.Direction, test); break;
             case NumericField.IcmpType or NumericField.IcmpCode:
             {
                 // nfdump implies proto icmp (or icmp6); dst_port holds type << 8 | code.

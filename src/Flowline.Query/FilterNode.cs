@@ -95,4 +95,8 @@ public enum NumericField : byte
     Bps,
     Pps,
     Bpp,
+    /// <summary>NetFlow/IPFIX forwarding status (nfdump's fwdstat).</summary>
+    ForwardingStatus,
+    /// <summary>Source / destination prefix length the exporter reported (nfdump's [src|dst] mask).</summary>
+    Mask,
 }

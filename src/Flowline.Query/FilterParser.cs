@@ -189,6 +189,7 @@ public sealed partial class FilterParser
         }
     }
 
+    // fwdstat, [src|dst] mask, geo, in src|dst mac and the refused terms: FilterParser.Nfdump.cs.
     private FilterNode Primitive()
     {
         var column = Column;
@@ -207,6 +208,7 @@ public sealed partial class FilterParser
             direction = key == "in" ? Direction.Src : Direction.Dst;
             column = Column;
             var next = Take($"'if' after '{word}'").ToLowerInvariant();
+            if (next is "src" or "dst") return InOutMac(key == "in", next == "src", column);
             if (next != "if") throw ErrorAt(column, $"expected 'if' after '{word}', found '{next}'");
             key = "if";
         }
@@ -236,6 +238,10 @@ public sealed partial class FilterParser
                 return Numeric(NumericField.Vlan, direction, allowList: true);
             case "mac":
                 return new FilterNode.Mac(direction, MacValue());
+            case "mask":
+                return Numeric(NumericField.Mask, direction, allowList: true);
+            case "fwdstat" when direction == Direction.Either:
+                return Numeric(NumericField.ForwardingStatus, direction, allowList: true);
             case "exporter" when direction == Direction.Either:
                 return new FilterNode.Exporter(Address(Take("an exporter address")));
             case "flags" when direction == Direction.Either:
@@ -293,13 +299,14 @@ public sealed partial class FilterParser
                 var which = key == "next" ? AddressColumn.NextHop : AddressColumn.Exporter;
                 var c = Column;
                 var what = Take($"ip, host or net after '{word}'").ToLowerInvariant();
+                if (key == "next" && what == "as") throw ErrorAt(column, NotCarried("next as", "the next adjacent AS"));
                 if (what is not ("ip" or "host" or "net")) throw ErrorAt(c, $"expected ip, host or net after '{word}', found '{what}'");
                 if (Accept("in")) return new FilterNode.OtherAddress(which, PrefixList());
                 return new FilterNode.OtherAddress(which, [what == "net" ? NetPrefix() : HostPrefix()]);
             }
             case "ident":
                 throw ErrorAt(column, "'ident' selects nfcapd's source identifier, which Flowline's records do not carry: select the source with exporter, router ip or domain");
-            case "country":
+            case "country" or "geo":
             {
                 var c = Column;
                 var values = new List<ulong>();
@@ -318,6 +325,7 @@ public sealed partial class FilterParser
                 return new FilterNode.Number(NumericField.Country, direction, Comparison.Eq, values);
             }
             default:
+                if (NotCarriedTerms.TryGetValue(key, out var selects)) throw ErrorAt(column, NotCarried(word, selects));
                 throw ErrorAt(column, direction == Direction.Either
                     ? $"unknown filter term '{word}' (expected proto, host, ip, net, port, if, as, vlan, mac, bytes, packets, flags, tos, duration, sampling, domain, flowdir, exporter, account, vn, vmi, tag, action, vmidir, sgrule, country, any, ipv4, ipv6)"
                     : $"'{word}' cannot follow a direction (expected host, ip, net, port, as, vlan, mac, vn or country)");
@@ -450,7 +458,8 @@ public sealed partial class FilterParser
         var max = field switch
         {
             NumericField.Port or NumericField.Vlan => 65535UL,
-            NumericField.Tos or NumericField.Protocol or NumericField.FlowDirection or NumericField.IcmpType or NumericField.IcmpCode => 255UL,
+            NumericField.Tos or NumericField.Protocol or NumericField.FlowDirection or NumericField.IcmpType or NumericField.IcmpCode or NumericField.ForwardingStatus => 255UL,
+            NumericField.Mask => 128UL,
             NumericField.Interface or NumericField.As or NumericField.SamplingRate or NumericField.ObsDomain => uint.MaxValue,
             _ => ulong.MaxValue,
         };

@@ -2,7 +2,10 @@ using Flowline.Records;
 
 namespace Flowline.Query.Tests;
 
-/// <summary>nfdump's icmp-type, icmp-code, bps, pps, bpp, next ip and router ip as the evaluator reads them; ident refused.</summary>
+/// <summary>
+/// nfdump's icmp-type, icmp-code, bps, pps, bpp, next ip, router ip, fwdstat, [src|dst] mask and in src|dst mac as
+/// the evaluator reads them; what the records do not carry (ident, engine-type, next as, out … mac, flows) refused.
+/// </summary>
 public sealed class NfdumpPrimitiveTests
 {
     private static FlowRecord Row(byte proto, ushort dstPort, ulong bytes = 1000, ulong packets = 10, long durationUs = 1_000_000, string nextHop = "0.0.0.0", string exporter = "192.0.2.1") => new()
@@ -15,11 +18,11 @@ public sealed class NfdumpPrimitiveTests
     private static readonly List<FlowRecord> Rows =
     [
         Row(1, 8 << 8),                      // 0: ICMP echo request
-        Row(1, 0),                           // 1: ICMP echo reply
-        Row(1, 3 << 8 | 3),                  // 2: ICMP port unreachable
-        Row(58, 128 << 8),                   // 3: ICMPv6 echo request
+        Row(1, 0) with { ForwardingStatus = 64 },                  // 1: ICMP echo reply, forwarded
+        Row(1, 3 << 8 | 3) with { SrcMask = 24 },                 // 2: ICMP port unreachable
+        Row(58, 128 << 8) with { DstMask = 64 },                  // 3: ICMPv6 echo request
         Row(6, 8 << 8),                      // 4: TCP to port 2048: not ICMP
-        Row(17, 53, bytes: 64_000, packets: 500, durationUs: 250_000, nextHop: "10.9.9.1"),  // 5: 2,048,000 bps, 2,000 pps, 128 bpp
+        Row(17, 53, bytes: 64_000, packets: 500, durationUs: 250_000, nextHop: "10.9.9.1") with { SrcMac = 0x02_00_00_00_00_05 },  // 5: 2,048,000 bps, 2,000 pps, 128 bpp
         Row(17, 53, bytes: 5000, packets: 5, durationUs: 0, exporter: "192.0.2.7"),          // 6: no duration: bps and pps 0, 1000 bpp
         Row(17, 53, bytes: 90, packets: 0, durationUs: 999, nextHop: "10.9.8.1"),             // 7: under a millisecond: 0 bps; no packets: 0 bpp
     ];
@@ -51,12 +54,25 @@ public sealed class NfdumpPrimitiveTests
     [InlineData("next net 10.9.0.0/16", new[] { 5, 7 })]
     [InlineData("router ip 192.0.2.7", new[] { 6 })]
     [InlineData("router net 192.0.2.0/24 and not router host 192.0.2.7", new[] { 0, 1, 2, 3, 4, 5, 7 })]
+    [InlineData("fwdstat 64", new[] { 1 })]
+    [InlineData("fwdstat 0", new[] { 0, 2, 3, 4, 5, 6, 7 })]
+    [InlineData("src mask 24", new[] { 2 })]
+    [InlineData("mask > 16", new[] { 2, 3 })]
+    [InlineData("dst mask 64", new[] { 3 })]
+    [InlineData("in src mac 02:00:00:00:00:05", new[] { 5 })]
+    [InlineData("in dst mac 02:00:00:00:00:05", new int[0])]
     public void Each_primitive_selects_the_rows_nfdump_would(string filter, int[] expected) => Assert.Equal(expected, Select(filter));
 
     [Theory]
     [InlineData("ident router1", "'ident' selects nfcapd's source identifier", 1)]
     [InlineData("next port 3", "expected ip, host or net after 'next'", 6)]
     [InlineData("icmp-type 300", "out of range", 11)]
+    [InlineData("proto tcp and engine-type 1", "'engine-type' selects the NetFlow engine type, which Flowline's records do not carry", 15)]
+    [InlineData("next as 4", "'next as' selects the next adjacent AS", 1)]
+    [InlineData("out src mac 02:00:00:00:00:01", "'out src mac' selects the MAC addresses after forwarding", 5)]
+    [InlineData("in src port 3", "expected 'mac' after 'in src'", 8)]
+    [InlineData("flows > 1", "'flows' selects nfdump's count of aggregated flows", 1)]
+    [InlineData("src mask 129", "out of range", 10)]
     public void What_cannot_be_answered_is_refused_at_its_column_counted_from_1(string filter, string message, int column)
     {
         var e = Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse(filter));
