@@ -32,6 +32,7 @@ public sealed partial class NfdumpFormat
     private readonly bool _plain, _longV6;
     private readonly StringBuilder _line = new(256);
     private byte[] _bytes = new byte[1024];
+    private readonly Encoder _encoder = new UTF8Encoding(false).GetEncoder();
 
     /// <summary>The header line nfdump prints above the rows.</summary>
     public string Header { get; }
@@ -130,11 +131,14 @@ public sealed partial class NfdumpFormat
             WriteElement(line, element, r, flows, first, last, duration);
         }
         line.Append('\n');
+        // One encoder across the builder's chunks: a surrogate pair of the format's text may straddle two.
+        var remaining = line.Length;
         foreach (var chunk in line.GetChunks())
         {
-            var need = Encoding.UTF8.GetMaxByteCount(chunk.Length);
+            remaining -= chunk.Length;
+            var need = _encoder.GetByteCount(chunk.Span, flush: remaining == 0);
             if (_bytes.Length < need) _bytes = new byte[need * 2];
-            output.Raw(_bytes.AsSpan(0, Encoding.UTF8.GetBytes(chunk.Span, _bytes)));
+            output.Raw(_bytes.AsSpan(0, _encoder.GetBytes(chunk.Span, _bytes, flush: remaining == 0)));
         }
     }
 
