@@ -7,6 +7,9 @@
 # queue_drops: datagrams Flowline dropped from its own full queues.
 # CPU time is the collector's (user + system) from the first datagram until it is idle again.
 # collector: flowline | nfcapd (NetFlow v9 / IPFIX) | sfcapd (sFlow)
+# FLOWLINE_COMPACT=1: after the collector stops, its store's open partitions are compacted too
+# (`flowline store compact`), and the line ends with that CPU time and the whole CPU per record
+# (ingest + every merge the rows will ever go through): " compact_s=S total_ns_per_record=N".
 set -euo pipefail
 collector=$1 protocol=$2 rate=$3 seconds=${4:-30}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,10 +21,11 @@ case $collector in
   flowline)
     flag=--netflow; [ "$protocol" = ipfix ] && flag=--ipfix; [ "$protocol" = sflow ] && flag=--sflow
     others=(); for f in --netflow --ipfix --sflow; do [ "$f" = "$flag" ] || others+=("$f" 127.0.0.1:0); done
+    # gen dates its flows from a fixed day: a long retention keeps them for as long as the run lasts.
     # FLOWLINE_SERVE_ARGS: more flags for serve, e.g. "--inventory FILE" (bench/enrichment-bench.sh).
     # shellcheck disable=SC2086
     "$root/.build/flowline/flowline" serve --data-dir "$work/data" "$flag" "127.0.0.1:$port" "${others[@]}" \
-      --http "127.0.0.1:$((port + 1))" ${FLOWLINE_SERVE_ARGS:-} >"$work/out" 2>"$work/err" &
+      --http "127.0.0.1:$((port + 1))" --retention 3650d ${FLOWLINE_SERVE_ARGS:-} >"$work/out" 2>"$work/err" &
     ;;
   nfcapd|sfcapd)
     mkdir -p "$work/data"
@@ -66,4 +70,11 @@ case $collector in
 esac
 used=$((last - base))
 cpu_s=$(echo "scale=2; $used / $ticks" | bc)
-echo "$collector $protocol $rate $seconds sent_in=${sent_in}s $count ${stored:-0} $((count - ${stored:-0})) $cpu_s $(echo "$used * 1000000000 / $ticks / ${stored:-1}" | bc) $rss socket_drops=$socket_drops queue_drops=$queue_drops$realtime offered=$(echo "$count / $sent_in" | bc)"
+compacted=""
+if [ -n "${FLOWLINE_COMPACT:-}" ] && [ "$collector" = flowline ]; then
+  TIMEFORMAT='%U %S'
+  { time "$root/.build/flowline/flowline" store compact --data-dir "$work/data" >"$work/compact" 2>&1; } 2>"$work/compact-time"
+  compact_s=$(awk '{print $1 + $2}' "$work/compact-time")
+  compacted=" compact_s=$compact_s total_ns_per_record=$(echo "($cpu_s + $compact_s) * 1000000000 / ${stored:-1}" | bc)"
+fi
+echo "$collector $protocol $rate $seconds sent_in=${sent_in}s $count ${stored:-0} $((count - ${stored:-0})) $cpu_s $(echo "$used * 1000000000 / $ticks / ${stored:-1}" | bc) $rss socket_drops=$socket_drops queue_drops=$queue_drops$realtime offered=$(echo "$count / $sent_in" | bc)$compacted"

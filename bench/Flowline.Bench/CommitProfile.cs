@@ -10,7 +10,8 @@ namespace Flowline.Bench;
 /// `commit-profile [ROWS] [ROUNDS] [INVENTORY]`: where a group commit's time goes. Fills one batch with the
 /// generator's flows (as `flowline gen` sends them), enriched with INVENTORY when one is given (as
 /// `flowline serve --inventory` stores them), then times writing it as an LZ4 segment and, separately,
-/// encoding each column and building the zone maps, block by block.
+/// encoding each column and building the zone maps, block by block; and a sorted commit's two steps (the
+/// sort, then gathering the rows in windows of GATHER_ROWS rows, 65,536 by default as serve does).
 /// </summary>
 public static class CommitProfile
 {
@@ -35,6 +36,7 @@ public static class CommitProfile
             batch = new FlowBatch(rows);
             batch.AppendRange(enriched, 0, rows);
         }
+        SortedCommit(batch, rounds);
         var path = Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"commit-profile-{Environment.ProcessId}.seg");
         var blockRows = SegmentFile.DefaultBlockRows;
         var perColumn = new Dictionary<FlowField, (double Ms, long Bytes, byte Codec)>();
@@ -96,5 +98,47 @@ public static class CommitProfile
             Console.WriteLine($"{field,-16} {ms * 1e6 / rows,8:F1} {(double)bytes / rows,8:F2} 0x{codec:X2}");
         }
         Console.WriteLine($"{"sum",-16} {perColumn.Values.Sum(v => v.Ms) * 1e6 / rows,8:F1} {perColumn.Values.Sum(v => (double)v.Bytes) / rows,8:F2}");
+    }
+
+    /// <summary>Times a sorted group commit's two steps on chunks of a block as serve holds them: the sort, and gathering the rows in that order.</summary>
+    private static void SortedCommit(FlowBatch batch, int rounds)
+    {
+        var chunks = new List<FlowBatch>();
+        for (var at = 0; at < batch.Count; at += SegmentFile.DefaultBlockRows)
+        {
+            var chunk = new FlowBatch(SegmentFile.DefaultBlockRows);
+            chunk.AppendRange(batch, at, Math.Min(SegmentFile.DefaultBlockRows, batch.Count - at));
+            chunks.Add(chunk);
+        }
+        int nonzero = 0, bytes = 0, all = 0;
+        foreach (var f in FlowBatch.Fields)
+        {
+            all += FlowBatch.ValueSize(f);
+            if (batch.ColumnValues(f, batch.Count).ContainsAnyExcept((byte)0)) { nonzero++; bytes += FlowBatch.ValueSize(f); }
+        }
+        Console.WriteLine($"fields {FlowBatch.Fields.Length}, non-zero {nonzero} ({bytes} of {all} bytes a row)");
+        var sorter = new RowOrder.Sorter();
+        var blockRows = int.Parse(Environment.GetEnvironmentVariable("GATHER_ROWS") ?? "65536");
+        var from = new int[blockRows];
+        var rowsOf = new int[blockRows];
+        var block = new FlowBatch(blockRows);
+        double sort = 0, gather = 0;
+        for (var round = 0; round < rounds + 1; round++)
+        {
+            var c = Stopwatch.GetTimestamp();
+            var ids = sorter.Sort(chunks, RowOrder.Sorter.Stride);
+            var s = Stopwatch.GetElapsedTime(c).TotalMilliseconds;
+            c = Stopwatch.GetTimestamp();
+            for (var at = 0; at < ids.Length; at += blockRows)
+            {
+                var m = Math.Min(blockRows, ids.Length - at);
+                RowOrder.Gather(block, chunks, ids.Slice(at, m), RowOrder.Sorter.Stride, from, rowsOf);
+            }
+            var g = Stopwatch.GetElapsedTime(c).TotalMilliseconds;
+            if (round == 0) continue;
+            sort += s / rounds;
+            gather += g / rounds;
+        }
+        Console.WriteLine($"sorted commit of {batch.Count} rows in {chunks.Count} chunks: sort {sort * 1e6 / batch.Count:F1} ns/row, gather {gather * 1e6 / batch.Count:F1} ns/row");
     }
 }

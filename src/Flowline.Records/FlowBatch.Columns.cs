@@ -135,11 +135,14 @@ public sealed partial class FlowBatch
 
     /// <summary>
     /// Appends, for each k, row <paramref name="rows"/>[k] of <paramref name="sources"/>[<paramref name="from"/>[k]],
-    /// column by column (a merge or a sort moves millions of rows this way without touching records).
+    /// column by column (a merge or a sort moves millions of rows this way without touching records), as the
+    /// k-th new row, or as the <paramref name="targets"/>[k]-th when targets are given (a permutation of the
+    /// new rows' numbers: the picks can then come in the order that reads the sources best).
     /// </summary>
-    public void AppendGathered(IReadOnlyList<FlowBatch> sources, ReadOnlySpan<int> from, ReadOnlySpan<int> rows)
+    public void AppendGathered(IReadOnlyList<FlowBatch> sources, ReadOnlySpan<int> from, ReadOnlySpan<int> rows, ReadOnlySpan<int> targets = default)
     {
         ArgumentOutOfRangeException.ThrowIfNotEqual(from.Length, rows.Length);
+        if (!targets.IsEmpty) ArgumentOutOfRangeException.ThrowIfNotEqual(targets.Length, rows.Length);
         var n = rows.Length;
         EnsureCapacity(Count + n);
         // Group the picks by source, keeping their output positions (in the thread's scratch: a merge calls
@@ -154,7 +157,9 @@ public sealed partial class FlowBatch
         {
             var at = fill[from[k]]++;
             srcRows[at] = rows[k];
-            dstRows[at] = Count + k;
+            var target = targets.IsEmpty ? k : targets[k];
+            if ((uint)target >= (uint)n) throw new ArgumentOutOfRangeException(nameof(targets));
+            dstRows[at] = Count + target;
         }
         var zero = _zeroGroups;
         foreach (var source in sources) zero &= source._zeroGroups;

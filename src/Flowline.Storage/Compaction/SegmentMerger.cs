@@ -119,11 +119,16 @@ internal static class SegmentMerger
         // A binary min-heap of input numbers, ordered by each input's current row.
         var heap = new int[sources.Count];
         var size = 0;
+        // Each input's current row carries its prefix (and, for a pair of IPv4 addresses, the rest of its
+        // key): most comparisons end there, without reading the addresses again.
         bool Less(int a, int b)
         {
             var x = sources[a];
             var y = sources[b];
-            var c = RowOrder.Compare(x.Current, x.Position, y.Current, y.Position);
+            if (x.Prefix != y.Prefix) return x.Prefix < y.Prefix;
+            var c = RowOrder.BothIPv4(x.Prefix)
+                ? x.Tail != y.Tail ? x.Tail.CompareTo(y.Tail) : x.Start.CompareTo(y.Start)
+                : RowOrder.Compare(x.Current, x.Position, y.Current, y.Position);
             return c < 0 || (c == 0 && a < b);
         }
         void Down(int at)
@@ -149,7 +154,11 @@ internal static class SegmentMerger
             rows[picked] = input.Position;
             picked++;
             input.Position++;
-            if (input.Position == input.Current.Count)
+            if (input.Position < input.Current.Count)
+            {
+                input.Mark();
+            }
+            else
             {
                 // Reusing the oldest slot is safe only if the picks draw nothing from it: they go into the
                 // output block first (which is written only when full, so that blocks stay whole).
@@ -193,6 +202,21 @@ internal static class SegmentMerger
         public int Position { get; set; }
         public int LoadsSinceEmit { get; set; }
 
+        /// <summary>The current row's <see cref="RowOrder.Prefix"/>, its higher address's last three bits and its start.</summary>
+        public ulong Prefix;
+        public int Tail;
+        public long Start;
+
+        /// <summary>Takes the current row's key (after <see cref="Position"/> moved).</summary>
+        public void Mark()
+        {
+            var b = Current;
+            var (low, high) = RowOrder.Pair(b, Position);
+            Prefix = RowOrder.Prefix(low, high);
+            Tail = (int)(high.Lo & 7);
+            Start = b.Start[Position];
+        }
+
         public void Release(BatchPool pool)
         {
             foreach (var s in Slots) pool.Return(s);
@@ -207,7 +231,11 @@ internal static class SegmentMerger
                 Slots[Slot].Clear();
                 _reader.ReadBlock(_block, Slots[Slot]);
                 Position = 0;
-                if (Slots[Slot].Count > 0) return true;
+                if (Slots[Slot].Count > 0)
+                {
+                    Mark();
+                    return true;
+                }
             }
             return false;
         }

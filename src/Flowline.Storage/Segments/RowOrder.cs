@@ -20,7 +20,7 @@ public static class RowOrder
         return c != 0 ? c : a.Start[i].CompareTo(b.Start[j]);
     }
 
-    private static (FlowAddress Low, FlowAddress High) Pair(FlowBatch b, int i) =>
+    internal static (FlowAddress Low, FlowAddress High) Pair(FlowBatch b, int i) =>
         b.SrcAddr[i].CompareTo(b.DstAddr[i]) <= 0 ? (b.SrcAddr[i], b.DstAddr[i]) : (b.DstAddr[i], b.SrcAddr[i]);
 
     public static bool IsSorted(FlowBatch b)
@@ -32,24 +32,59 @@ public static class RowOrder
         return true;
     }
 
-    /// <summary>The bytes a row takes in a <see cref="Sorter"/> (its prefix and number, twice over).</summary>
-    internal const int KeyBytes = 24;
+    /// <summary>The bytes a row takes in a <see cref="Sorter"/> (its prefix, second word and number, twice over).</summary>
+    internal const int KeyBytes = 40;
 
     /// <summary>
     /// Fills <paramref name="block"/> (cleared first) with the rows <paramref name="ids"/> name, in their order,
     /// gathered column by column from <paramref name="batches"/> (row numbers as <see cref="Sorter.Sort"/> gives
-    /// them). <paramref name="from"/> and <paramref name="rows"/> are scratch of ids' length.
+    /// them). <paramref name="from"/> and <paramref name="rows"/> are scratch of ids' length. The rows are read in
+    /// the order they sit in the batches and written to their places in the block: reading a commit's columns
+    /// in sorted order jumps across tens of megabytes at every row, while the block's columns stay in cache
+    /// (measured: the gather of a 262,144-row commit took twice as long in sorted order).
     /// </summary>
     internal static void Gather(FlowBatch block, IReadOnlyList<FlowBatch> batches, ReadOnlySpan<int> ids, int stride, int[] from, int[] rows)
     {
         var m = ids.Length;
+        var picks = Scratch(ref t_picks, m);
+        var spare = Scratch(ref t_picksScratch, m);
+        var targets = Scratch(ref t_targets, m);
+        var highest = 0;
         for (var k = 0; k < m; k++)
         {
-            from[k] = ids[k] / stride;
-            rows[k] = ids[k] % stride;
+            picks[k] = ((ulong)(uint)ids[k] << 32) | (uint)k;
+            highest |= ids[k];
+        }
+        // Stable radix sort by id (the upper half), a byte at a time up to the highest id's.
+        Span<int> counts = stackalloc int[256];
+        for (var shift = 32; shift < 64 && highest >> (shift - 32) != 0; shift += 8)
+        {
+            counts.Clear();
+            foreach (var p in picks) counts[(int)((p >> shift) & 0xFF)]++;
+            for (int b = 0, sum = 0; b < 256; b++) (counts[b], sum) = (sum, sum + counts[b]);
+            foreach (var p in picks) spare[counts[(int)((p >> shift) & 0xFF)]++] = p;
+            var swap = picks;
+            picks = spare;
+            spare = swap;
+        }
+        for (var k = 0; k < m; k++)
+        {
+            var id = (int)(picks[k] >> 32);
+            from[k] = id / stride;
+            rows[k] = id % stride;
+            targets[k] = (int)(uint)picks[k];
         }
         block.Clear();
-        block.AppendGathered(batches, from.AsSpan(0, m), rows.AsSpan(0, m));
+        block.AppendGathered(batches, from.AsSpan(0, m), rows.AsSpan(0, m), targets);
+    }
+
+    [ThreadStatic] private static ulong[]? t_picks, t_picksScratch;
+    [ThreadStatic] private static int[]? t_targets;
+
+    private static Span<T> Scratch<T>(ref T[]? array, int length)
+    {
+        if (array is null || array.Length < length) array = new T[Math.Max(length, 1024)];
+        return array.AsSpan(0, length);
     }
 
     /// <summary>
@@ -72,17 +107,22 @@ public static class RowOrder
         return low.Hi == 0 && low.Lo >> 32 < 0xFFFF ? 0 : (2UL << 62) | (low.Hi >> 2);
     }
 
+    /// <summary>Whether rows with this prefix are a pair of IPv4 addresses (the second word then completes the key).</summary>
+    internal static bool BothIPv4(ulong prefix) => prefix >> 62 == 1 && (prefix & (1UL << 29)) == 0;
+
     /// <summary>
     /// Sorts the rows of several batches together: a radix sort of <see cref="Prefix"/> (the bytes that
-    /// differ only), then the rows of each equal prefix by their whole key. No comparisons for most rows and
-    /// no generic code to compile; scratch kept between sorts.
+    /// differ only), then the rows of each equal prefix by their whole key. For a pair of IPv4 addresses the
+    /// rest of the key (the higher address's last three bits, then start) is a second 64-bit word that the
+    /// radix sort takes first, so rows of one IPv4 conversation need no comparisons at all; other equal
+    /// prefixes are sorted by their whole key. No generic code to compile; scratch kept between sorts.
     /// </summary>
     internal sealed class Sorter
     {
         /// <summary>What row numbers are counted in: batch index × this + row (a batch holds no more rows).</summary>
         public const int Stride = 1 << 16;
 
-        private ulong[] _prefix = [], _prefixScratch = [];
+        private ulong[] _prefix = [], _prefixScratch = [], _rest = [], _restScratch = [];
         private int[] _ids = [], _idScratch = [];
         private Key[] _ties = [];
 
@@ -95,9 +135,22 @@ public static class RowOrder
             {
                 _prefix = new ulong[n];
                 _prefixScratch = new ulong[n];
+                _rest = new ulong[n];
+                _restScratch = new ulong[n];
                 _ids = new int[n];
                 _idScratch = new int[n];
             }
+            long minStart = long.MaxValue, maxStart = long.MinValue;
+            foreach (var batch in batches)
+            {
+                foreach (var t in batch.Start.AsSpan(0, batch.Count))
+                {
+                    minStart = Math.Min(minStart, t);
+                    maxStart = Math.Max(maxStart, t);
+                }
+            }
+            // The second word holds start as an offset of 61 bits: starts further apart leave it to the comparisons.
+            var restFits = n > 0 && (ulong)(maxStart - minStart) < 1UL << 61;
             var at = 0;
             for (var c = 0; c < batches.Count; c++)
             {
@@ -106,52 +159,58 @@ public static class RowOrder
                 {
                     var (low, high) = Pair(batch, i);
                     _prefix[at] = Prefix(low, high);
+                    _rest[at] = restFits ? ((high.Lo & 7) << 61) | (ulong)(batch.Start[i] - minStart) : 0;
                     _ids[at++] = c * stride + i;
                 }
             }
-            RadixSort(n);
-            SortTies(batches, stride, n);
+            if (restFits) Radix(n, ref _rest, ref _restScratch, ref _prefix, ref _prefixScratch);
+            Radix(n, ref _prefix, ref _prefixScratch, ref _rest, ref _restScratch);
+            SortTies(batches, stride, n, restFits);
             return _ids.AsSpan(0, n);
         }
 
-        /// <summary>Least significant byte first, stable; a byte every prefix shares is skipped.</summary>
-        private void RadixSort(int n)
+        /// <summary>
+        /// A stable radix sort of the rows by <paramref name="keys"/>, least significant byte first; a byte every
+        /// key shares is skipped. <paramref name="other"/> (the other word) and the ids move along.
+        /// </summary>
+        private void Radix(int n, ref ulong[] keys, ref ulong[] keyScratch, ref ulong[] other, ref ulong[] otherScratch)
         {
             Span<int> counts = stackalloc int[8 * 256];
             counts.Clear();
-            var p = _prefix.AsSpan(0, n);
-            foreach (var v in p)
+            foreach (var v in keys.AsSpan(0, n))
             {
                 for (var d = 0; d < 8; d++) counts[d * 256 + (int)((v >> (8 * d)) & 0xFF)]++;
             }
             for (var d = 0; d < 8; d++)
             {
                 var digit = counts.Slice(d * 256, 256);
-                if (n == 0 || digit[(int)((_prefix[0] >> (8 * d)) & 0xFF)] == n) continue;
+                if (n == 0 || digit[(int)((keys[0] >> (8 * d)) & 0xFF)] == n) continue;
                 var sum = 0;
                 for (var b = 0; b < 256; b++) (digit[b], sum) = (sum, sum + digit[b]);
-                var (from, fromIds, to, toIds) = (_prefix, _ids, _prefixScratch, _idScratch);
+                var (from, fromOther, fromIds) = (keys, other, _ids);
+                var (to, toOther, toIds) = (keyScratch, otherScratch, _idScratch);
                 var shift = 8 * d;
                 for (var i = 0; i < n; i++)
                 {
                     var v = from[i];
                     var slot = digit[(int)((v >> shift) & 0xFF)]++;
                     to[slot] = v;
+                    toOther[slot] = fromOther[i];
                     toIds[slot] = fromIds[i];
                 }
-                (_prefix, _prefixScratch, _ids, _idScratch) = (to, from, toIds, fromIds);
+                (keys, keyScratch, other, otherScratch, _ids, _idScratch) = (to, from, toOther, fromOther, toIds, fromIds);
             }
         }
 
         /// <summary>Orders each stretch of equal prefixes by the whole key (address pair, start, row).</summary>
-        private void SortTies(IReadOnlyList<FlowBatch> batches, int stride, int n)
+        private void SortTies(IReadOnlyList<FlowBatch> batches, int stride, int n, bool restSorted)
         {
             for (var a = 0; a < n;)
             {
                 var b = a + 1;
                 while (b < n && _prefix[b] == _prefix[a]) b++;
                 var len = b - a;
-                if (len > 1)
+                if (len > 1 && !(restSorted && BothIPv4(_prefix[a])))
                 {
                     if (_ties.Length < len) _ties = new Key[Math.Max(len, 1024)];
                     for (var k = 0; k < len; k++)
