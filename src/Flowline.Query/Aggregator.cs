@@ -109,6 +109,31 @@ public sealed class Aggregator
         }
     }
 
+    /// <summary>
+    /// Adds the groups of <paramref name="finer"/> (the same grouping in buckets that this one's width is a
+    /// multiple of) into this one's buckets: the sums are the ones its rows would have given.
+    /// </summary>
+    public void AddGroups(Aggregator finer)
+    {
+        if (!_bucketed || !finer._bucketed || finer._width != _width || _distinct is not null || finer._distinct is not null
+            || _query.BucketMicros % finer._query.BucketMicros != 0 || !_query.GroupBy.SequenceEqual(finer._query.GroupBy))
+        {
+            throw new ArgumentException("only the groups of the same grouping in buckets that divide this one's add up", nameof(finer));
+        }
+        Span<ulong> key = stackalloc ulong[_width];
+        for (var g = 0; g < finer._count; g++)
+        {
+            var from = finer._entries.AsSpan(g * finer._stride, finer._stride);
+            from[.._width].CopyTo(key);
+            key[1] = (ulong)FloorBucket((long)key[1], _query.BucketMicros);
+            var into = FindOrAdd(key, Hash(key)); // may grow the entries
+            var to = _entries.AsSpan(into * _stride, _stride);
+            to[_width] += from[_width];
+            to[_width + 1] += from[_width + 1];
+            to[_width + 2] += from[_width + 2];
+        }
+    }
+
     private static unsafe void Prefetch<T>(ref T location) where T : unmanaged
     {
         if (System.Runtime.Intrinsics.X86.Sse.IsSupported)

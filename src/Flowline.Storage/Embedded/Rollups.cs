@@ -48,7 +48,21 @@ internal sealed class Rollups
     /// <summary>Sums blocks as they are written by compaction, or other rollup tables into coarser ones.</summary>
     public sealed class Builder
     {
-        private readonly List<(FlowField[] Keys, long Width, Aggregator Sums)> _tables = [];
+        /// <summary>
+        /// A table being built. One whose <see cref="Source"/> is set is not fed rows: it is the sum of that
+        /// finer table with the same keys, taken when written or when the finer table is dropped (the rows
+        /// that follow are then fed to it).
+        /// </summary>
+        private sealed class Entry(FlowField[] keys, long width, Aggregator sums)
+        {
+            public FlowField[] Keys { get; } = keys;
+            public long Width { get; } = width;
+            public Aggregator Sums { get; } = sums;
+            public Entry? Source { get; set; }
+        }
+
+        private readonly List<Entry> _tables = [];
+        private readonly int _maxGroups;
         private ulong[] _all = [];
 
         /// <summary>Per-minute and per-partition tables of a segment.</summary>
@@ -60,21 +74,33 @@ internal sealed class Rollups
         /// <param name="memory">
         /// Bytes the tables may take together: a table that would hold more groups than its share (keys
         /// as diverse as the flows themselves, where it would save nothing) is dropped, and queries read
-        /// the flows instead.
+        /// the flows instead. A table that coarser ones are summed from is checked after each block (it may
+        /// pass its share by a block's rows until then).
         /// </param>
         /// <param name="keySets">The key sets to build (all by default).</param>
         public Builder(IEnumerable<long> widths, long memory = long.MaxValue, IEnumerable<FlowField[]>? keySets = null)
         {
             var sets = (keySets ?? KeySets).ToList();
-            var tables = widths.Distinct().Count() * sets.Count;
-            var maxGroups = (int)Math.Clamp(memory / Math.Max(1, tables) / BytesPerGroup, 1, int.MaxValue);
-            foreach (var width in widths.Distinct())
+            var distinct = widths.Distinct().Order().ToList();
+            _maxGroups = (int)Math.Clamp(memory / Math.Max(1, distinct.Count * sets.Count) / BytesPerGroup, 1, int.MaxValue);
+            foreach (var width in distinct)
             {
                 foreach (var keys in sets)
                 {
-                    var query = new FlowQuery { GroupBy = keys.Select(k => new GroupKey(k)).ToArray(), BucketMicros = width, MaxGroups = maxGroups };
-                    _tables.Add((keys, width, new Aggregator(query)));
+                    // Summing a finer table costs a pass over its groups instead of one over every row.
+                    var finer = _tables.Find(t => t.Width != width && width % t.Width == 0 && t.Keys.AsSpan().SequenceEqual(keys));
+                    var query = new FlowQuery { GroupBy = keys.Select(k => new GroupKey(k)).ToArray(), BucketMicros = width, MaxGroups = _maxGroups };
+                    _tables.Add(new Entry(keys, width, new Aggregator(query)) { Source = finer });
                 }
+            }
+            foreach (var source in _tables.Where(t => t.Source is not null).Select(t => t.Source!).Distinct().ToList())
+            {
+                // Limited by the check after each block rather than in the middle of one.
+                var index = _tables.IndexOf(source);
+                var query = new FlowQuery { GroupBy = source.Keys.Select(k => new GroupKey(k)).ToArray(), BucketMicros = source.Width, MaxGroups = int.MaxValue };
+                var unlimited = new Entry(source.Keys, source.Width, new Aggregator(query));
+                _tables[index] = unlimited;
+                foreach (var t in _tables) if (t.Source == source) t.Source = unlimited;
             }
         }
 
@@ -90,18 +116,7 @@ internal sealed class Rollups
             if (_all.Length < words) _all = new ulong[words];
             _all.AsSpan(0, words).Fill(ulong.MaxValue);
             if (block.Count % 64 != 0) _all[words - 1] = (1UL << (block.Count % 64)) - 1;
-            for (var t = _tables.Count - 1; t >= 0; t--)
-            {
-                try
-                {
-                    _tables[t].Sums.Add(block, _all.AsSpan(0, words));
-                }
-                catch (QueryLimitException)
-                {
-                    _tables.RemoveAt(t);
-                    Dropped++;
-                }
-            }
+            Feed(t => t.Sums.Add(block, _all.AsSpan(0, words)));
         }
 
         /// <summary>Adds a finer table's rows (with their flow counts) to the tables with the same keys.</summary>
@@ -112,18 +127,47 @@ internal sealed class Rollups
             if (_all.Length < words) _all = new ulong[words];
             _all.AsSpan(0, words).Fill(ulong.MaxValue);
             if (rows.Rows.Count % 64 != 0) _all[words - 1] = (1UL << (rows.Rows.Count % 64)) - 1;
+            Feed(t =>
+            {
+                if (t.Keys.AsSpan().SequenceEqual(finer.Keys)) t.Sums.Add(rows.Rows, _all.AsSpan(0, words), rows.Flows);
+            });
+        }
+
+        /// <summary>Gives rows to every table not summed from another; drops those that hold too many groups.</summary>
+        private void Feed(Action<Entry> add)
+        {
             for (var t = _tables.Count - 1; t >= 0; t--)
             {
-                if (!_tables[t].Keys.AsSpan().SequenceEqual(finer.Keys)) continue;
+                var table = _tables[t];
+                if (table.Source is not null) continue;
                 try
                 {
-                    _tables[t].Sums.Add(rows.Rows, _all.AsSpan(0, words), rows.Flows);
+                    add(table);
+                    if (table.Sums.Groups > _maxGroups) throw new QueryLimitException("too many groups");
                 }
                 catch (QueryLimitException)
                 {
-                    _tables.RemoveAt(t);
+                    // The tables summed from it take what it holds and the rows that follow.
+                    foreach (var coarser in _tables.Where(c => c.Source == table).ToList()) Resolve(coarser);
+                    _tables.Remove(table);
                     Dropped++;
                 }
+            }
+        }
+
+        /// <summary>Sums a table from its source now; from then on it is fed rows (or dropped if too large).</summary>
+        private void Resolve(Entry table)
+        {
+            var source = table.Source!;
+            table.Source = null;
+            try
+            {
+                table.Sums.AddGroups(source.Sums);
+            }
+            catch (QueryLimitException)
+            {
+                _tables.Remove(table);
+                Dropped++;
             }
         }
 
@@ -151,11 +195,12 @@ internal sealed class Rollups
                     body.Write(bytes);
                 }
             }
+            foreach (var table in _tables.Where(t => t.Source is not null).ToList()) Resolve(table);
             Span<byte> u32 = stackalloc byte[4];
             body.Write(Magic);
             BinaryPrimitives.WriteUInt32LittleEndian(u32, (uint)_tables.Count);
             body.Write(u32);
-            foreach (var (keys, width, sums) in _tables)
+            foreach (var (keys, width, sums) in _tables.Select(t => (t.Keys, t.Width, t.Sums)))
             {
                 var result = sums.Result();
                 var rowSize = 8 + 16 * keys.Length + 24;
