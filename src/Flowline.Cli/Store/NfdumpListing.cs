@@ -141,7 +141,7 @@ internal sealed class NfdumpListing
             {
                 var value = Value(o.Name);
                 var values = new double[held.Count];
-                for (var i = 0; i < values.Length; i++) values[i] = value(held[i]);
+                for (var i = 0; i < values.Length; i++) values[i] = value(in held[i]);
                 // Equal values keep their arrival order, whichever the direction.
                 Array.Sort(order, (x, y) => values[x] != values[y] ? (o.Ascending ? values[x].CompareTo(values[y]) : values[y].CompareTo(values[x])) : x.CompareTo(y));
             }
@@ -224,34 +224,37 @@ internal sealed class NfdumpListing
         (r.Bytes, r.RevBytes) = (r.RevBytes, r.Bytes);
     }
 
+    /// <summary>A group's -O value (read in place: a group is hundreds of bytes).</summary>
+    private delegate double GroupValue(in Group g);
+
     /// <summary>The -O value of a group; in and out as the row will show them (after -B's swap).</summary>
-    private Func<Group, double> Value(string order)
+    private GroupValue Value(string order)
     {
-        (ulong In, ulong Out) Packets(Group g) => NeedSwap(g.First) ? (g.OutPackets, g.InPackets) : (g.InPackets, g.OutPackets);
-        (ulong In, ulong Out) Bytes(Group g) => NeedSwap(g.First) ? (g.OutBytes, g.InBytes) : (g.InBytes, g.OutBytes);
-        static double DurationMs(Group g) => g.End / 1000 - g.Start / 1000;
-        static double Rate(double v, Group g, double scale) => DurationMs(g) == 0 ? 0 : Math.Floor(scale * v / DurationMs(g));
+        (ulong In, ulong Out) Packets(in Group g) => NeedSwap(g.First) ? (g.OutPackets, g.InPackets) : (g.InPackets, g.OutPackets);
+        (ulong In, ulong Out) Bytes(in Group g) => NeedSwap(g.First) ? (g.OutBytes, g.InBytes) : (g.InBytes, g.OutBytes);
+        static double DurationMs(in Group g) => g.End / 1000 - g.Start / 1000;
+        static double Rate(double v, in Group g, double scale) => DurationMs(in g) == 0 ? 0 : Math.Floor(scale * v / DurationMs(in g));
         return order switch
         {
-            "flows" => g => g.Flows,
-            "packets" => g => Packets(g).In + Packets(g).Out,
-            "ipkg" => g => Packets(g).In,
-            "opkg" => g => Packets(g).Out,
-            "bytes" => g => Bytes(g).In + Bytes(g).Out,
-            "ibyte" => g => Bytes(g).In,
-            "obyte" => g => Bytes(g).Out,
-            "pps" => g => Rate(Packets(g).In + Packets(g).Out, g, 1000),
-            "ipps" => g => Rate(Packets(g).In, g, 1000),
-            "opps" => g => Rate(Packets(g).Out, g, 1000),
-            "bps" => g => Rate(Bytes(g).In + Bytes(g).Out, g, 8000),
-            "ibps" => g => Rate(Bytes(g).In, g, 8000),
-            "obps" => g => Rate(Bytes(g).Out, g, 8000),
-            "bpp" => g => Packets(g) is var p && p.In + p.Out > 0 ? (Bytes(g).In + Bytes(g).Out) / (p.In + p.Out) : 0,
-            "ibpp" => g => Packets(g).In > 0 ? Bytes(g).In / Packets(g).In : 0,
-            "obpp" => g => Packets(g).Out > 0 ? Bytes(g).Out / Packets(g).Out : 0,
-            "tstart" => g => g.Start / 1000,
-            "tend" => g => g.End / 1000,
-            "duration" => DurationMs,
+            "flows" => (in Group g) => g.Flows,
+            "packets" => (in Group g) => Packets(in g).In + Packets(in g).Out,
+            "ipkg" => (in Group g) => Packets(in g).In,
+            "opkg" => (in Group g) => Packets(in g).Out,
+            "bytes" => (in Group g) => Bytes(in g).In + Bytes(in g).Out,
+            "ibyte" => (in Group g) => Bytes(in g).In,
+            "obyte" => (in Group g) => Bytes(in g).Out,
+            "pps" => (in Group g) => Rate(Packets(in g).In + Packets(in g).Out, in g, 1000),
+            "ipps" => (in Group g) => Rate(Packets(in g).In, in g, 1000),
+            "opps" => (in Group g) => Rate(Packets(in g).Out, in g, 1000),
+            "bps" => (in Group g) => Rate(Bytes(in g).In + Bytes(in g).Out, in g, 8000),
+            "ibps" => (in Group g) => Rate(Bytes(in g).In, in g, 8000),
+            "obps" => (in Group g) => Rate(Bytes(in g).Out, in g, 8000),
+            "bpp" => (in Group g) => Packets(in g) is var p && p.In + p.Out > 0 ? (Bytes(in g).In + Bytes(in g).Out) / (p.In + p.Out) : 0,
+            "ibpp" => (in Group g) => Packets(in g).In > 0 ? Bytes(in g).In / Packets(in g).In : 0,
+            "obpp" => (in Group g) => Packets(in g).Out > 0 ? Bytes(in g).Out / Packets(in g).Out : 0,
+            "tstart" => (in Group g) => g.Start / 1000,
+            "tend" => (in Group g) => g.End / 1000,
+            "duration" => (in Group g) => DurationMs(in g),
             _ => throw new ArgumentException($"-O {order}: unknown order"),
         };
     }
