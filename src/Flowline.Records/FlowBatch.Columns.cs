@@ -194,9 +194,13 @@ public sealed partial class FlowBatch
 
     [ThreadStatic] private static int[]? t_gatherFill, t_gatherSource, t_gatherTarget;
 
-    private static Span<int> Scratch(ref int[]? array, int length)
+    /// <summary>
+    /// The first <paramref name="length"/> elements of a scratch array kept by the caller (a thread-static
+    /// field, typically), grown when too short: hot loops that need working space every call allocate once.
+    /// </summary>
+    public static Span<T> Scratch<T>(ref T[]? array, int length)
     {
-        if (array is null || array.Length < length) array = new int[Math.Max(length, 1024)];
+        if (array is null || array.Length < length) array = new T[Math.Max(length, 1024)];
         return array.AsSpan(0, length);
     }
 

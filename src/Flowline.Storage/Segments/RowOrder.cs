@@ -46,9 +46,9 @@ public static class RowOrder
     internal static void Gather(FlowBatch block, IReadOnlyList<FlowBatch> batches, ReadOnlySpan<int> ids, int stride, int[] from, int[] rows)
     {
         var m = ids.Length;
-        var picks = Scratch(ref t_picks, m);
-        var spare = Scratch(ref t_picksScratch, m);
-        var targets = Scratch(ref t_targets, m);
+        var picks = FlowBatch.Scratch(ref t_picks, m);
+        var spare = FlowBatch.Scratch(ref t_picksScratch, m);
+        var targets = FlowBatch.Scratch(ref t_targets, m);
         var highest = 0;
         for (var k = 0; k < m; k++)
         {
@@ -80,12 +80,6 @@ public static class RowOrder
 
     [ThreadStatic] private static ulong[]? t_picks, t_picksScratch;
     [ThreadStatic] private static int[]? t_targets;
-
-    private static Span<T> Scratch<T>(ref T[]? array, int length)
-    {
-        if (array is null || array.Length < length) array = new T[Math.Max(length, 1024)];
-        return array.AsSpan(0, length);
-    }
 
     /// <summary>
     /// A 64-bit prefix of a row's place in the order: a row with a smaller prefix comes first, rows with equal
