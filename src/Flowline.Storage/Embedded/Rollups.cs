@@ -88,19 +88,13 @@ internal sealed class Rollups
                 foreach (var keys in sets)
                 {
                     // Summing a finer table costs a pass over its groups instead of one over every row.
-                    var finer = _tables.Find(t => t.Width != width && width % t.Width == 0 && t.Keys.AsSpan().SequenceEqual(keys));
-                    var query = new FlowQuery { GroupBy = keys.Select(k => new GroupKey(k)).ToArray(), BucketMicros = width, MaxGroups = _maxGroups };
+                    var finer = _tables.Find(t => t.Width < width && width % t.Width == 0 && t.Keys.AsSpan().SequenceEqual(keys));
+                    // A table coarser ones may be summed from is limited by the check after each block, not
+                    // in the middle of one (what it holds then is whole blocks, to be handed over).
+                    var summed = distinct.Exists(w => w != width && w % width == 0);
+                    var query = new FlowQuery { GroupBy = keys.Select(k => new GroupKey(k)).ToArray(), BucketMicros = width, MaxGroups = summed ? int.MaxValue : _maxGroups };
                     _tables.Add(new Entry(keys, width, new Aggregator(query)) { Source = finer });
                 }
-            }
-            foreach (var source in _tables.Where(t => t.Source is not null).Select(t => t.Source!).Distinct().ToList())
-            {
-                // Limited by the check after each block rather than in the middle of one.
-                var index = _tables.IndexOf(source);
-                var query = new FlowQuery { GroupBy = source.Keys.Select(k => new GroupKey(k)).ToArray(), BucketMicros = source.Width, MaxGroups = int.MaxValue };
-                var unlimited = new Entry(source.Keys, source.Width, new Aggregator(query));
-                _tables[index] = unlimited;
-                foreach (var t in _tables) if (t.Source == source) t.Source = unlimited;
             }
         }
 
