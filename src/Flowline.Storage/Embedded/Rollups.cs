@@ -74,8 +74,8 @@ internal sealed class Rollups
         /// <param name="memory">
         /// Bytes the tables may take together: a table that would hold more groups than its share (keys
         /// as diverse as the flows themselves, where it would save nothing) is dropped, and queries read
-        /// the flows instead. A table that coarser ones are summed from is checked after each block (it may
-        /// pass its share by a block's rows until then).
+        /// the flows instead. A table that coarser ones are summed from is checked after each 1,024 rows (it may
+        /// pass its share by that many groups until then).
         /// </param>
         /// <param name="keySets">The key sets to build (all by default).</param>
         public Builder(IEnumerable<long> widths, long memory = long.MaxValue, IEnumerable<FlowField[]>? keySets = null)
@@ -89,8 +89,8 @@ internal sealed class Rollups
                 {
                     // Summing a finer table costs a pass over its groups instead of one over every row.
                     var finer = _tables.Find(t => t.Width < width && width % t.Width == 0 && t.Keys.AsSpan().SequenceEqual(keys));
-                    // A table coarser ones may be summed from is limited by the check after each block, not
-                    // in the middle of one (what it holds then is whole blocks, to be handed over).
+                    // A table coarser ones may be summed from is limited by the check after each slice of rows,
+                    // not in the middle of one (what it holds then is whole slices, to be handed over).
                     var summed = distinct.Exists(w => w != width && w % width == 0);
                     var query = new FlowQuery { GroupBy = keys.Select(k => new GroupKey(k)).ToArray(), BucketMicros = width, MaxGroups = summed ? int.MaxValue : _maxGroups };
                     _tables.Add(new Entry(keys, width, new Aggregator(query)) { Source = finer });
@@ -110,7 +110,7 @@ internal sealed class Rollups
             if (_all.Length < words) _all = new ulong[words];
             _all.AsSpan(0, words).Fill(ulong.MaxValue);
             if (block.Count % 64 != 0) _all[words - 1] = (1UL << (block.Count % 64)) - 1;
-            Feed(t => t.Sums.Add(block, _all.AsSpan(0, words)));
+            Feed((t, selection) => t.Sums.Add(block, selection), words);
         }
 
         /// <summary>Adds a finer table's rows (with their flow counts) to the tables with the same keys.</summary>
@@ -121,14 +121,35 @@ internal sealed class Rollups
             if (_all.Length < words) _all = new ulong[words];
             _all.AsSpan(0, words).Fill(ulong.MaxValue);
             if (rows.Rows.Count % 64 != 0) _all[words - 1] = (1UL << (rows.Rows.Count % 64)) - 1;
-            Feed(t =>
+            Feed((t, selection) =>
             {
-                if (t.Keys.AsSpan().SequenceEqual(finer.Keys)) t.Sums.Add(rows.Rows, _all.AsSpan(0, words), rows.Flows);
-            });
+                if (t.Keys.AsSpan().SequenceEqual(finer.Keys)) t.Sums.Add(rows.Rows, selection, rows.Flows);
+            }, words);
         }
 
-        /// <summary>Gives rows to every table not summed from another; drops those that hold too many groups.</summary>
-        private void Feed(Action<Entry> add)
+        private delegate void AddRows(Entry table, ReadOnlySpan<ulong> selection);
+
+        /// <summary>Words of selection (64 rows each) a table that others are summed from takes between checks of its size.</summary>
+        private const int SliceWords = 16;
+
+        private ulong[] _mask = [];
+
+        /// <summary>The rows of words [from, to) of <see cref="_all"/> alone.</summary>
+        private ReadOnlySpan<ulong> Rows(int from, int to, int words)
+        {
+            if (_mask.Length < words) _mask = new ulong[words];
+            var mask = _mask.AsSpan(0, words);
+            mask.Clear();
+            _all.AsSpan(from, to - from).CopyTo(mask[from..]);
+            return mask;
+        }
+
+        /// <summary>
+        /// Gives the rows to every table not summed from another, dropping those that hold too many groups. A
+        /// table others are summed from takes them a slice at a time and is checked after each: when it
+        /// holds too many, the coarser tables take its sums and the rest of the rows, and it is dropped.
+        /// </summary>
+        private void Feed(AddRows add, int words)
         {
             for (var t = _tables.Count - 1; t >= 0; t--)
             {
@@ -136,32 +157,60 @@ internal sealed class Rollups
                 if (table.Source is not null) continue;
                 try
                 {
-                    add(table);
-                    if (table.Sums.Groups > _maxGroups) throw new QueryLimitException("too many groups");
+                    if (!_tables.Exists(c => c.Source == table))
+                    {
+                        add(table, _all.AsSpan(0, words));
+                        continue;
+                    }
+                    for (var w = 0; w < words; w += SliceWords)
+                    {
+                        var end = Math.Min(words, w + SliceWords);
+                        add(table, Rows(w, end, words));
+                        if (table.Sums.Groups <= _maxGroups) continue;
+                        foreach (var coarser in _tables.Where(c => c.Source == table).ToList())
+                        {
+                            if (Resolve(coarser) && end < words) Take(coarser, add, Rows(end, words, words));
+                        }
+                        throw new QueryLimitException("too many groups");
+                    }
                 }
                 catch (QueryLimitException)
                 {
-                    // The tables summed from it take what it holds and the rows that follow.
-                    foreach (var coarser in _tables.Where(c => c.Source == table).ToList()) Resolve(coarser);
                     _tables.Remove(table);
                     Dropped++;
                 }
             }
         }
 
-        /// <summary>Sums a table from its source now; from then on it is fed rows (or dropped if too large).</summary>
-        private void Resolve(Entry table)
+        /// <summary>Gives rows to one table; drops it if it holds too many groups.</summary>
+        private void Take(Entry table, AddRows add, ReadOnlySpan<ulong> selection)
+        {
+            try
+            {
+                add(table, selection);
+            }
+            catch (QueryLimitException)
+            {
+                _tables.Remove(table);
+                Dropped++;
+            }
+        }
+
+        /// <summary>Sums a table from its source now; from then on it is fed rows. False when that made it too large (dropped).</summary>
+        private bool Resolve(Entry table)
         {
             var source = table.Source!;
             table.Source = null;
             try
             {
                 table.Sums.AddGroups(source.Sums);
+                return true;
             }
             catch (QueryLimitException)
             {
                 _tables.Remove(table);
                 Dropped++;
+                return false;
             }
         }
 
@@ -189,7 +238,7 @@ internal sealed class Rollups
                     body.Write(bytes);
                 }
             }
-            foreach (var table in _tables.Where(t => t.Source is not null).ToList()) Resolve(table);
+            foreach (var table in _tables.Where(t => t.Source is not null).ToList()) _ = Resolve(table);
             Span<byte> u32 = stackalloc byte[4];
             body.Write(Magic);
             BinaryPrimitives.WriteUInt32LittleEndian(u32, (uint)_tables.Count);
