@@ -65,6 +65,8 @@ public sealed class SessionPressureTests : IDisposable
         ServeProcess.WaitFor(() => Metric("flowline_session_records_sampled_out_total") > 50_000, "records left out by the input sampling", 30);
         Assert.InRange(Metric("flowline_session_input_sampling"), 8, 32);
         Assert.Equal(0, Metric("flowline_session_records_dropped_total"));
+        ServeProcess.WaitFor(() => Metric("flowline_records_stored_total") == 160_000, "160,000 records stored", 60);
+        var sampledOut = Metric("flowline_session_records_sampled_out_total");
         Assert.Equal(0, serve.Terminate());
         Assert.Contains("sessions/input-sampling input sampling now 1 in", serve.Errors, StringComparison.Ordinal);
 
@@ -84,7 +86,12 @@ public sealed class SessionPressureTests : IDisposable
         var flows = Sum(data, sessions: false);
         var held = Sum(Path.Combine(data, "sessions"), sessions: true);
         Assert.Equal(160_000, flows.Rows);
-        Assert.InRange(held.Rows, 160_000 / 64, 160_000 / 4);
+        // Nearly every record is a conversation of its own: each one not left out by the sampling is a session
+        // (a few share one). How many were left out depends on how soon the sampling engaged (the machine's
+        // load), not on a fixed share.
+        var kept = 160_000 - (long)sampledOut;
+        Assert.InRange(held.Rows, kept * 99 / 100, kept);
+        Assert.InRange(held.Rows, 160_000 / 64, 160_000 / 2);
         // The held sessions' scaled bytes estimate the flows' (one in 8 to 32 held: a few percent of error).
         Assert.InRange(held.Bytes / flows.Bytes, 0.85, 1.15);
     }
