@@ -142,6 +142,19 @@ public sealed class DecodeCommandTests
     }
 
     [Theory]
+    [InlineData("flows")]
+    [InlineData("json")]
+    [InlineData("pcap")]
+    public void A_full_disk_is_reported_not_a_crash(string format)
+    {
+        // /dev/full refuses every write with ENOSPC, as a full file system does.
+        var r = FlowlineProcess.RunFlowline(["decode", "--pcap", Capture("ovs_sflow_s1_h128_p5"), "--format", format, "-q", "-o", "/dev/full"]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.StartsWith("flowline decode: cannot write /dev/full: No space left on device", r.Stderr.Trim());
+        Assert.DoesNotContain("Unhandled exception", r.Stderr);
+    }
+
+    [Theory]
     [InlineData("--format", "xml")]
     [InlineData("--format", "csv")]
     [InlineData("--fields", "srcIP")]

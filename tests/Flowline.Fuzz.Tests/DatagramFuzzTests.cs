@@ -77,11 +77,8 @@ public sealed class DatagramFuzzTests
                 {
                     try
                     {
-                        collector.Reset(source, 1_795_000_000_000_000 + datagrams);
-                        var sink = collector;
-                        var result = decoder.Decode(d, source, collector.TimeReceived, ref sink);
+                        var result = DecodeCommand.DecodeDatagram(decoder, collector, output, d, source, 1_795_000_000_000_000 + datagrams);
                         if (result.Error == DecodeError.Internal) throw new InvalidOperationException("the decoder faulted (DecodeError.Internal)");
-                        output.Write(collector, result, d);
                     }
                     catch (Exception e)
                     {

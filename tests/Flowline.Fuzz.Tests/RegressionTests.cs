@@ -99,11 +99,8 @@ public sealed class RegressionTests
             for (var i = 0; i < 60; i++)
             {
                 var d = i == 0 ? templates : data;
-                collector.Reset(source, 1_795_000_000_000_000 + i);
-                var sink = collector;
-                var result = decoder.Decode(d, source, collector.TimeReceived, ref sink);
+                var result = Cli.Decode.DecodeCommand.DecodeDatagram(decoder, collector, writer, d, source, 1_795_000_000_000_000 + i);
                 Assert.True(result.IsOk, result.ToString());
-                writer.Write(collector, result, d);
             }
             writer.Finish();
             buffered.Flush();

@@ -29,7 +29,13 @@ public sealed class Utf8TextWriterTests
                 }
                 case 1:
                 {
-                    var v = random.Next(3) == 0 ? (ulong)random.Next(12) : (ulong)random.NextInt64();
+                    // Every digit count, 0 through ulong.MaxValue (20 digits).
+                    var v = random.Next(3) switch
+                    {
+                        0 => (ulong)random.Next(12),
+                        1 => (ulong)random.NextInt64() >> random.Next(64),
+                        _ => random.Next(50) == 0 ? ulong.MaxValue - (ulong)random.Next(1000) : (ulong)random.NextInt64() * 2 + (ulong)random.Next(2),
+                    };
                     w.Number(v);
                     expected.Append(v);
                     break;

@@ -21,6 +21,9 @@ internal sealed class DatagramCollector : IFlowSink
 {
     public DatagramHeader Header;
     public bool HasHeader;
+    /// <summary>The current sFlow sample's header, for sinks that write as they go instead of collecting.</summary>
+    public SampleHeader Sample;
+    public bool HasSample;
     public readonly List<CollectedSample> Samples = [];
     public readonly List<FlowRecord> Flows = [];
     public readonly List<CounterRecord> Counters = [];
@@ -38,6 +41,7 @@ internal sealed class DatagramCollector : IFlowSink
         Source = source;
         TimeReceived = timeReceived;
         HasHeader = false;
+        HasSample = false;
         Samples.Clear();
         Flows.Clear();
         Counters.Clear();
@@ -78,4 +82,23 @@ internal sealed class DatagramCollector : IFlowSink
     public void OnTemplate(in TemplateEvent template) => Templates.Add(template);
 
     public void OnOptions(FlowProtocol protocol, uint obsDomain, ushort templateId) => OptionsRecords++;
+}
+
+/// <summary>
+/// The collector as the decoders' sink. A struct, so that the decoders are compiled for it and call it
+/// directly (over the class itself they would run shared generic code with a lookup per call).
+/// </summary>
+internal readonly struct CollectorSink(DatagramCollector collector) : IFlowSink
+{
+    public void OnDatagram(in DatagramHeader header) => collector.OnDatagram(header);
+
+    public void OnSample(in SampleHeader sample) => collector.OnSample(sample);
+
+    public void OnFlow(in FlowRecord record, in SampledPacket packet) => collector.OnFlow(record, packet);
+
+    public void OnCounters(in CounterRecord record) => collector.OnCounters(record);
+
+    public void OnTemplate(in TemplateEvent template) => collector.OnTemplate(template);
+
+    public void OnOptions(FlowProtocol protocol, uint obsDomain, ushort templateId) => collector.OnOptions(protocol, obsDomain, templateId);
 }

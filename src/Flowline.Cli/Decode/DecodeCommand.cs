@@ -51,7 +51,9 @@ internal static class DecodeCommand
             return 1;
         }
         using var _ = output;
-        var buffered = new BufferedStream(output, 1 << 16);
+        // From captures, the output is written on a second thread while the next rows are decoded and formatted;
+        // live from sockets, rows go out in small buffers.
+        Stream buffered = options.Pcaps.Count > 0 ? new WriteBehindStream(output) : new BufferedStream(output, 1 << 16);
         var collector = new DatagramCollector();
         var writer = Writer(options, buffered, collector);
 
@@ -86,6 +88,22 @@ internal static class DecodeCommand
         {
             // The reader went away (e.g. `| head`): stop quietly.
         }
+        catch (IOException e)
+        {
+            stderr.WriteLine($"flowline decode: cannot write {(options.Output == "-" ? "the output" : options.Output)}: {e.Message}");
+            exit = 1;
+        }
+        finally
+        {
+            try
+            {
+                buffered.Dispose();
+            }
+            catch (IOException)
+            {
+                // Already reported, or the reader went away.
+            }
+        }
         if (!options.Quiet)
         {
             var pending = decoder.Templates.PendingSets;
@@ -115,6 +133,27 @@ internal static class DecodeCommand
         };
     }
 
+    /// <summary>Decodes one datagram and writes it in the writer's format.</summary>
+    internal static DecodeResult DecodeDatagram(FlowDecoder decoder, DatagramCollector collector, IDecodeOutput writer,
+        ReadOnlySpan<byte> datagram, FlowAddress source, long timeReceived)
+    {
+        collector.Reset(source, timeReceived);
+        DecodeResult result;
+        if (writer is CsvOutput csv)
+        {
+            // CSV rows need nothing of the rest of their datagram: written as they come, nothing is collected.
+            var rows = new CsvRowSink(collector, csv);
+            result = decoder.Decode(datagram, source, timeReceived, ref rows);
+        }
+        else
+        {
+            var sink = new CollectorSink(collector);
+            result = decoder.Decode(datagram, source, timeReceived, ref sink);
+        }
+        writer.Write(collector, result, datagram);
+        return result;
+    }
+
     private static bool IsBrokenPipe(IOException e) => e.HResult == 32 || e.Message.Contains("pipe", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The decode loop shared by capture and socket input.</summary>
@@ -126,9 +165,7 @@ internal static class DecodeCommand
 
         public void Decode(ReadOnlySpan<byte> datagram, FlowAddress source, long timeReceived)
         {
-            collector.Reset(source, timeReceived);
-            var result = decoder.Decode(datagram, source, timeReceived, ref collector);
-            writer.Write(collector, result, datagram);
+            DecodeDatagram(decoder, collector, writer, datagram, source, timeReceived);
             _count++;
         }
 

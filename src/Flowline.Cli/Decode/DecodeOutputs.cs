@@ -31,6 +31,39 @@ internal readonly record struct CsvColumn(string Name, FlowField? Canonical, Sfl
     }
 }
 
+/// <summary>
+/// The decoders' sink for CSV: each flow record is written as it is decoded, with the datagram's header and
+/// the current sFlow sample's, instead of being collected with the rest of its datagram first.
+/// </summary>
+internal readonly struct CsvRowSink(DatagramCollector collector, CsvOutput csv) : IFlowSink
+{
+    public void OnDatagram(in DatagramHeader header) => collector.OnDatagram(header);
+
+    public void OnSample(in SampleHeader sample)
+    {
+        collector.Sample = sample;
+        collector.HasSample = true;
+    }
+
+    public void OnFlow(in FlowRecord record, in SampledPacket packet)
+    {
+        if (collector.HasSample && record.Protocol == FlowProtocol.SFlow5) csv.Row(collector.Header, collector.Sample, record);
+        else csv.Row(collector.Header, default, record);
+    }
+
+    public void OnCounters(in CounterRecord record)
+    {
+    }
+
+    public void OnTemplate(in TemplateEvent template)
+    {
+    }
+
+    public void OnOptions(FlowProtocol protocol, uint obsDomain, ushort templateId)
+    {
+    }
+}
+
 /// <summary>One CSV row per flow record (formats `csv` and `flows`).</summary>
 internal sealed class CsvOutput : IDecodeOutput
 {
@@ -59,27 +92,12 @@ internal sealed class CsvOutput : IDecodeOutput
 
     public void Write(DatagramCollector c, DecodeResult result, ReadOnlySpan<byte> datagram)
     {
-        if (c.Flows.Count == 0)
-        {
-            return;
-        }
-        var flows = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(c.Flows);
-        if (c.Samples.Count == 0)
-        {
-            var none = default(SampleHeader);
-            foreach (ref readonly var r in flows) Row(c, none, r);
-        }
-        else
-        {
-            foreach (var s in c.Samples)
-            {
-                for (var i = s.FirstFlow; i < s.FirstFlow + s.FlowCount; i++) Row(c, s.Header, flows[i]);
-            }
-        }
+        // Rows went out as the decoder produced them (RowSink); what is left is to keep the buffer from growing.
         _w.MaybeFlush();
     }
 
-    private void Row(DatagramCollector c, in SampleHeader s, in FlowRecord r)
+    /// <summary>One row: a flow record with the header of its datagram and of its sFlow sample (default for other protocols).</summary>
+    public void Row(in DatagramHeader d, in SampleHeader s, in FlowRecord r)
     {
         var canonical = _canonical;
         var w = _w;
@@ -87,7 +105,7 @@ internal sealed class CsvOutput : IDecodeOutput
         {
             if (i > 0) w.Byte((byte)',');
             if (canonical[i] >= 0) FlowFields.Write(w, (FlowField)canonical[i], r);
-            else SflowtoolFields.Write(w, _sflowtool[i], c.Header, s, r);
+            else SflowtoolFields.Write(w, _sflowtool[i], d, s, r);
         }
         w.Byte((byte)'\n');
     }
