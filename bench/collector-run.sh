@@ -63,6 +63,12 @@ if [ "$collector" = flowline ]; then
   [ -n "${FLOWLINE_SETUP:-}${FLOWLINE_REALTIME_COUNTS:-}" ] && realtime=$(echo "$metrics" | awk '/^flowline_realtime_rows_total/ {r = $2} /^flowline_realtime_rows_dropped_total/ {d = $2} END {printf " realtime_rows=%d realtime_dropped=%d", r, d}')
 fi
 rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
+# FLOWLINE_THREADS=1: CPU seconds of each of the collector's threads (summed by name) on stderr, busiest first.
+if [ -n "${FLOWLINE_THREADS:-}" ]; then
+  for t in /proc/$pid/task/*; do
+    printf '%s\t%s\n' "$(cat "$t/comm")" "$(awk '{print $14 + $15}' "$t/stat")"
+  done | awk -F'\t' -v hz="$(getconf CLK_TCK)" '{s[$1] += $2} END {for (n in s) if (s[n] > 0) printf "%8.2f s  %s\n", s[n] / hz, n}' | sort -rn >&2
+fi
 kill -TERM $pid; wait $pid 2>/dev/null || true
 case $collector in
   flowline) stored=$(sed -n 's/.*records decoded, \([0-9]*\) records stored.*/\1/p' "$work/err") ;;
