@@ -71,11 +71,31 @@ public static class Program
             return args.Length == 0 ? 2 : 0;
         }
         if (args[0] == "--version") return Version();
-        if (Commands.FirstOrDefault(c => c.Name == args[0]) is { } command) return command.Run(args[1..]);
+        if (Commands.FirstOrDefault(c => c.Name == args[0]) is { } command)
+        {
+            try
+            {
+                return command.Run(args[1..]);
+            }
+            catch (IOException e) when (IsBrokenPipe(e))
+            {
+                // The reader of a pipe the output goes to went away: stop quietly.
+                return 0;
+            }
+            catch (IOException e)
+            {
+                // A full disk, a vanished directory, a device error: said in one line, not as a crash.
+                Console.Error.WriteLine($"flowline {command.Name}: {e.Message}");
+                return 1;
+            }
+        }
         Console.Error.WriteLine($"flowline: unknown command '{args[0]}'");
         Console.Error.Write(Usage);
         return 2;
     }
+
+    /// <summary>Whether a write failed because the reading end of a pipe was closed (EPIPE).</summary>
+    internal static bool IsBrokenPipe(IOException e) => e.HResult == 32 || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase);
 
     private static int Fields()
     {

@@ -63,6 +63,23 @@ public sealed class StoreCommandTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_dir.FullName, "other")), "nothing may be stored with a refused inventory");
     }
 
+    [Theory]
+    [InlineData("query")]
+    [InlineData("query -o vpc")]
+    [InlineData("query -s dst_port/bytes")]
+    [InlineData("store stats")]
+    public void Output_to_a_full_disk_is_one_line_not_a_crash(string command)
+    {
+        var data = Imported(2_000);
+        var words = command.Split(' ');
+        string[] args = [words[0], .. words.Skip(1).Take(words[0] == "store" ? 1 : 0), "--data-dir", data, .. words.Skip(words[0] == "store" ? 2 : 1)];
+        var flowline = $"exec dotnet exec {FlowlineProcess.Dll} {string.Join(' ', args)}";
+        // /dev/full refuses every write with ENOSPC, as a full file system does.
+        var full = FlowlineProcess.Run(FlowlineProcess.StartInfo("sh", "-c", flowline + " > /dev/full"));
+        Assert.Equal(1, full.ExitCode);
+        Assert.Equal($"flowline {words[0]}: No space left on device", full.Stderr.Trim());
+    }
+
     [Fact]
     public void Import_then_query_lists_aggregates_and_ranks()
     {

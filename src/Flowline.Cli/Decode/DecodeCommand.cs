@@ -84,7 +84,7 @@ internal static class DecodeCommand
             writer.Finish();
             buffered.Flush();
         }
-        catch (IOException e) when (IsBrokenPipe(e))
+        catch (IOException e) when (Program.IsBrokenPipe(e))
         {
             // The reader went away (e.g. `| head`): stop quietly.
         }
@@ -153,8 +153,6 @@ internal static class DecodeCommand
         writer.Write(collector, result, datagram);
         return result;
     }
-
-    private static bool IsBrokenPipe(IOException e) => e.HResult == 32 || e.Message.Contains("pipe", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The decode loop shared by capture and socket input.</summary>
     private sealed class DecodeRun(FlowDecoder decoder, DatagramCollector collector, IDecodeOutput writer, long limit)
