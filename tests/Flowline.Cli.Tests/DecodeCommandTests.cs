@@ -243,18 +243,35 @@ public sealed class DecodeCommandTests
     }
 
     /// <summary>A reader that goes away (`| head -1`) ends the run quietly, with the summary and no stack trace.</summary>
-    [Fact]
-    public async Task A_closed_pipe_ends_decoding_quietly()
+    [Theory]
+    [InlineData("grep")]
+    [InlineData("csv", "--fields", "agent,srcIP")]
+    public async Task A_closed_pipe_ends_decoding_quietly(string format, params string[] fields)
     {
-        var psi = FlowlineProcess.Flowline("decode", "--pcap", Capture("ovs_sflow_s1_h128_p5"), "--format", "grep");
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        p.StandardInput.Close();
-        var stderr = p.StandardError.ReadToEndAsync();
-        Assert.NotNull(await p.StandardOutput.ReadLineAsync());
-        p.StandardOutput.Close();
-        Assert.True(p.WaitForExit(60_000), "decode did not end after its reader went away");
-        var errors = await stderr;
-        Assert.DoesNotContain("Unhandled exception", errors, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", errors, StringComparison.Ordinal);
+        // 400,000 sFlow samples: tens of megabytes of text, far more than a pipe and the output buffers hold.
+        var pcap = Path.Combine(Path.GetTempPath(), $"flowline-pipe-{Guid.NewGuid():N}.pcap");
+        try
+        {
+            Assert.Equal(0, FlowlineProcess.RunFlowline(["gen", "--protocol", "sflow", "--count", "400000", "--pcap", pcap, "-q"]).ExitCode);
+            var psi = FlowlineProcess.Flowline(["decode", "--pcap", pcap, "--format", format, .. fields]);
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            p.StandardInput.Close();
+            var stderr = p.StandardError.ReadToEndAsync();
+            Assert.NotNull(await p.StandardOutput.ReadLineAsync());
+            p.StandardOutput.Close();
+            Assert.True(p.WaitForExit(60_000), "decode did not end after its reader went away");
+            var errors = await stderr;
+            Assert.DoesNotContain("Unhandled exception", errors, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", errors, StringComparison.Ordinal);
+            // It stopped when it found the pipe closed, not at the end of the capture.
+            var all = FlowlineProcess.RunFlowline(["decode", "--pcap", pcap, "--format", "csv", "--fields", "agent", "--count", "1000000000"]);
+            var total = long.Parse(System.Text.RegularExpressions.Regex.Match(all.Stderr, @"datagrams (\d+)").Groups[1].Value);
+            var decoded = long.Parse(System.Text.RegularExpressions.Regex.Match(errors, @"datagrams (\d+)").Groups[1].Value);
+            Assert.True(decoded < total / 2, $"decoded {decoded} of {total} datagrams after its reader went away");
+        }
+        finally
+        {
+            File.Delete(pcap);
+        }
     }
 }

@@ -43,7 +43,11 @@ internal static class DecodeCommand
         Stream output;
         try
         {
-            output = options.Output == "-" ? Console.OpenStandardOutput() : File.Create(options.Output);
+            // Standard output as a plain file stream: the console stream ignores EPIPE, so `decode ... | head`
+            // would decode the whole capture after its reader had gone.
+            output = options.Output == "-"
+                ? new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write, 1)
+                : File.Create(options.Output);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
