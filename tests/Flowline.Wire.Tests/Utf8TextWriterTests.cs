@@ -7,14 +7,18 @@ namespace Flowline.Wire.Tests;
 public sealed class Utf8TextWriterTests
 {
     [Theory]
-    [InlineData(16)]
-    [InlineData(64)]
-    [InlineData(1 << 16)]
-    public void Text_numbers_and_addresses_survive_every_buffer_wrap(int capacity)
+    [InlineData(16, false)]
+    [InlineData(64, false)]
+    [InlineData(1 << 16, false)]
+    [InlineData(16, true)]
+    [InlineData(1 << 16, true)]
+    public void Text_numbers_and_addresses_survive_every_buffer_wrap(int capacity, bool writeBehind)
     {
         var random = new Random(capacity);
         using var output = new MemoryStream();
-        var w = new Utf8TextWriter(output, capacity);
+        // Behind a write-behind stream, as `decode` writes captures.
+        using var behind = new WriteBehindStream(output, 100, 3, leaveOpen: true);
+        var w = new Utf8TextWriter(writeBehind ? behind : output, capacity);
         var expected = new StringBuilder();
         for (var i = 0; i < 200_000; i++)
         {
