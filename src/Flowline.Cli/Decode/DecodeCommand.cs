@@ -187,8 +187,19 @@ internal static class DecodeCommand
             {
                 try
                 {
-                    while (!Done && reader.TryRead(out var d))
+                    while (!Done)
                     {
+                        // A read error is the capture's, told apart from a write error (which the caller reports).
+                        CapturedDatagram d;
+                        try
+                        {
+                            if (!reader.TryRead(out d)) break;
+                        }
+                        catch (IOException e)
+                        {
+                            stderr.WriteLine($"flowline decode: cannot read {path}: {e.Message}");
+                            return false;
+                        }
                         Decode(d.Payload, d.Src, d.Timestamp);
                     }
                 }

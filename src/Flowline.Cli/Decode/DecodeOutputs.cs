@@ -92,7 +92,7 @@ internal sealed class CsvOutput : IDecodeOutput
 
     public void Write(DatagramCollector c, DecodeResult result, ReadOnlySpan<byte> datagram)
     {
-        // Rows went out as the decoder produced them (RowSink); what is left is to keep the buffer from growing.
+        // Rows went out as the decoder produced them (CsvRowSink); what is left is to keep the buffer from growing.
         _w.MaybeFlush();
     }
 
