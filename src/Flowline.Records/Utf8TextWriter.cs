@@ -85,48 +85,9 @@ public sealed class Utf8TextWriter(Stream output, int capacity = 1 << 16)
             _length++;
             return;
         }
-        var n = DigitCount(v);
+        Utf8Formatter.TryFormat(v, span, out var n);
         _length += n;
-        // Two digits at a time from the end, from a table of "00".."99".
-        var pairs = DigitPairs;
-        var i = n;
-        while (v >= 100)
-        {
-            var q = v / 100;
-            var r = (int)(v - q * 100) * 2;
-            span[--i] = pairs[r + 1];
-            span[--i] = pairs[r];
-            v = q;
-        }
-        if (v >= 10)
-        {
-            span[1] = pairs[(int)v * 2 + 1];
-            span[0] = pairs[(int)v * 2];
-        }
-        else
-        {
-            span[0] = (byte)('0' + v);
-        }
     }
-
-    private static int DigitCount(ulong v)
-    {
-        var n = 1;
-        while (v >= 10_000)
-        {
-            v /= 10_000;
-            n += 4;
-        }
-        if (v >= 100)
-        {
-            n += 2;
-            v /= 100;
-        }
-        return v >= 10 ? n + 1 : n;
-    }
-
-    private static ReadOnlySpan<byte> DigitPairs =>
-        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"u8;
 
     public void Number(long v)
     {
