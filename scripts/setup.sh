@@ -30,6 +30,8 @@ declare -A packages=(
   [dpkg-deb]=dpkg
   [systemd-analyze]=systemd
   [shellcheck]=shellcheck
+  [clickhouse-server]=clickhouse-server
+  [clickhouse-client]=clickhouse-client
 )
 missing=()
 for cmd in "${!packages[@]}"; do

@@ -1,0 +1,291 @@
+using System.Buffers;
+using System.Globalization;
+using System.Security.Cryptography;
+using Flowline.Query;
+using Flowline.Records;
+
+namespace Flowline.Storage.ClickHouse;
+
+/// <summary>
+/// Appends: rows buffered per day partition and inserted in large Native blocks, each block into one shard's
+/// local table as one part (all or nothing) and tagged with a random batch id. An insert ClickHouse does not
+/// take (a shard down, a refusal, no answer) goes to the spool on disk instead and the flush succeeds: the
+/// rows are acknowledged. The spool is replayed in order per shard; before a spooled block is inserted its
+/// batch id is looked up on its shard, so a block that did land before the failure is never inserted twice.
+/// </summary>
+public sealed partial class ClickHouseStore
+{
+    /// <summary>ClickHouse splits larger inserts into several parts, which would no longer be all or nothing.</summary>
+    public const int MaxInsertRows = 1_000_000;
+
+    private readonly object _lock = new();
+    private readonly object _commitLock = new();
+    private readonly Dictionary<int, FlowBatch> _buffers = [];
+    private int _buffered;
+    private bool _disposed;
+    private Thread? _committer;
+    private ClickHouseSpool? _spool;
+    private Exception? _commitError;
+    private long _insertedRows, _insertedBlocks, _insertErrors, _spooledBlocks, _spooledRows, _replayedBlocks, _replaySkipped;
+
+    private void StartWriting()
+    {
+        if (_options.SpoolDirectory is { } directory) _spool = new ClickHouseSpool(directory, _shards.Length);
+        _committer = new Thread(CommitLoop) { IsBackground = true, Name = "clickhouse commit" };
+        _committer.Start();
+    }
+
+    /// <summary>Rows appended and not yet inserted or spooled.</summary>
+    public int BufferedRows
+    {
+        get { lock (_lock) return _buffered; }
+    }
+
+    /// <summary>Blocks waiting in the spool for their shard.</summary>
+    public int SpooledBlocks => _spool?.Count ?? 0;
+
+    public void Append(FlowBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_options.ReadOnly) throw new InvalidOperationException("the store was opened read-only");
+        var signal = false;
+        lock (_lock)
+        {
+            while (_buffered >= 4 * _options.MaxBufferedRows && !_disposed)
+            {
+                if (_commitError is { } failing) throw new IOException($"inserts are failing: {failing.Message}", failing);
+                Monitor.Wait(_lock, 100);
+            }
+            var rows = batch.Count;
+            var at = 0;
+            while (at < rows)
+            {
+                var day = ClickHouseSchema.PartitionOf(batch.Start[at]);
+                var end = at + 1;
+                while (end < rows && ClickHouseSchema.PartitionOf(batch.Start[end]) == day) end++;
+                if (!_buffers.TryGetValue(day, out var buffer)) _buffers[day] = buffer = new FlowBatch(Math.Min(_options.MaxBufferedRows, 1 << 16));
+                buffer.AppendRange(batch, at, end - at);
+                at = end;
+            }
+            _buffered += rows;
+            signal = _buffered >= _options.MaxBufferedRows;
+            if (signal) Monitor.PulseAll(_lock);
+        }
+    }
+
+    /// <summary>Inserts (or spools) everything appended so far; throws when neither is possible.</summary>
+    public void Flush()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Commit();
+    }
+
+    public long DiscardUnflushed()
+    {
+        lock (_lock)
+        {
+            var n = _buffered;
+            _buffers.Clear();
+            _buffered = 0;
+            Monitor.PulseAll(_lock);
+            return n;
+        }
+    }
+
+    private void Commit()
+    {
+        lock (_commitLock)
+        {
+            List<(int Day, FlowBatch Rows)> taken;
+            lock (_lock)
+            {
+                if (_buffered == 0) return;
+                taken = [.. _buffers.Select(kv => (kv.Key, kv.Value))];
+                _buffers.Clear();
+                _buffered = 0;
+                Monitor.PulseAll(_lock);
+            }
+            for (var i = 0; i < taken.Count; i++)
+            {
+                var (day, rows) = taken[i];
+                try
+                {
+                    for (var at = 0; at < rows.Count; at += MaxInsertRows)
+                    {
+                        Insert(day, rows, at, Math.Min(MaxInsertRows, rows.Count - at));
+                    }
+                }
+                catch (ClickHouseException e)
+                {
+                    // No spool: the rows go back to the buffers for the next flush, and the caller hears why.
+                    lock (_lock)
+                    {
+                        foreach (var (d, r) in taken.Skip(i))
+                        {
+                            if (!_buffers.TryGetValue(d, out var buffer)) _buffers[d] = buffer = new FlowBatch(r.Count);
+                            buffer.AppendRange(r, 0, r.Count);
+                            _buffered += r.Count;
+                        }
+                        _commitError = e;
+                    }
+                    throw new IOException($"ClickHouse did not take the rows: {e.Message}", e);
+                }
+            }
+            _commitError = null;
+        }
+    }
+
+    /// <summary>Inserts one block into its shard, or spools it; throws only when it can do neither.</summary>
+    private void Insert(int day, FlowBatch rows, int start, int count)
+    {
+        var id = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1;
+        var shard = (int)(id % (ulong)_shards.Length);
+        var columns = ClickHouseSchema.Columns.Where(c => !rows.IsZeroColumn(c.Field)).ToList();
+        var body = new ArrayBufferWriter<byte>(count * 64 + 4096);
+        NativeFormat.WriteBlock(body, rows, start, count, columns, id);
+        var block = new ClickHouseSpool.Block(id, shard, day, count, InsertStatement(columns), body.WrittenMemory);
+        if (_spool is { } spool && spool.Pending(shard))
+        {
+            // Older blocks of this shard wait: this one waits behind them (the replay keeps the order).
+            Spool(spool, block);
+            return;
+        }
+        try
+        {
+            _shards[shard].Insert(block.Statement, block.Body);
+            Interlocked.Add(ref _insertedRows, count);
+            Interlocked.Increment(ref _insertedBlocks);
+        }
+        catch (ClickHouseException) when (_spool is not null)
+        {
+            Interlocked.Increment(ref _insertErrors);
+            Spool(_spool, block);
+        }
+        catch (ClickHouseException)
+        {
+            Interlocked.Increment(ref _insertErrors);
+            throw;
+        }
+    }
+
+    private void Spool(ClickHouseSpool spool, ClickHouseSpool.Block block)
+    {
+        spool.Add(block);
+        Interlocked.Increment(ref _spooledBlocks);
+        Interlocked.Add(ref _spooledRows, block.Rows);
+    }
+
+    private static string InsertStatement(List<ClickHouseSchema.Column> columns) =>
+        $"INSERT INTO {ClickHouseClient.Identifier(ClickHouseSchema.LocalTable)} ({ClickHouseSql.List(columns.Select(c => c.Name).Append(ClickHouseSchema.BatchColumn))}) FORMAT Native";
+
+    /// <summary>
+    /// Replays spooled blocks, oldest first per shard, until a shard refuses again; returns how many went in
+    /// (or were found already there).
+    /// </summary>
+    public int ReplaySpool()
+    {
+        if (_spool is not { } spool) return 0;
+        var done = 0;
+        lock (_commitLock)
+        {
+            for (var shard = 0; shard < _shards.Length; shard++)
+            {
+                while (spool.Oldest(shard) is { } block)
+                {
+                    try
+                    {
+                        var (from, to) = ClickHouseSchema.PartitionRange(block.Day);
+                        var present = long.Parse(_shards[shard].Execute(
+                            $"SELECT count() FROM {ClickHouseClient.Identifier(ClickHouseSchema.LocalTable)} WHERE `start` >= {from.ToString(CultureInfo.InvariantCulture)} " +
+                            $"AND `start` < {to.ToString(CultureInfo.InvariantCulture)} AND {ClickHouseClient.Identifier(ClickHouseSchema.BatchColumn)} = {block.Id.ToString(CultureInfo.InvariantCulture)}").Trim(),
+                            CultureInfo.InvariantCulture);
+                        if (present == 0)
+                        {
+                            _shards[shard].Insert(block.Statement, block.Body);
+                            Interlocked.Add(ref _insertedRows, block.Rows);
+                            Interlocked.Increment(ref _insertedBlocks);
+                        }
+                        else
+                        {
+                            Interlocked.Increment(ref _replaySkipped);
+                        }
+                    }
+                    catch (ClickHouseException)
+                    {
+                        Interlocked.Increment(ref _insertErrors);
+                        break;
+                    }
+                    spool.Remove(block);
+                    Interlocked.Increment(ref _replayedBlocks);
+                    done++;
+                }
+            }
+        }
+        return done;
+    }
+
+    private void CommitLoop()
+    {
+        var lastReplay = 0L;
+        while (true)
+        {
+            lock (_lock)
+            {
+                if (_disposed) return;
+                if (_buffered < _options.MaxBufferedRows) Monitor.Wait(_lock, _options.GroupCommit);
+                if (_disposed) return;
+            }
+            try
+            {
+                Commit();
+                if (_spool is { Count: > 0 } && Environment.TickCount64 - lastReplay >= 1000)
+                {
+                    lastReplay = Environment.TickCount64;
+                    ReplaySpool();
+                }
+            }
+            catch (Exception e) when (e is IOException or ClickHouseException)
+            {
+                // Told to the next Append that has to wait, and to Flush; the rows are still buffered.
+                Thread.Sleep(200);
+            }
+        }
+    }
+
+    public bool Maintain(TimeSpan quietFor, CancellationToken cancel, Action<string>? log = null) =>
+        _spool is { Count: > 0 } && ReplaySpool() > 0 && _spool.Count > 0;
+
+    public IReadOnlyList<StoreMetric> Metrics =>
+    [
+        new("flowline_clickhouse_inserted_rows_total", "Rows inserted into ClickHouse (directly or from the spool).", "counter", Interlocked.Read(ref _insertedRows)),
+        new("flowline_clickhouse_inserted_blocks_total", "Blocks inserted into ClickHouse.", "counter", Interlocked.Read(ref _insertedBlocks)),
+        new("flowline_clickhouse_insert_errors_total", "Inserts ClickHouse did not take (each is spooled or retried).", "counter", Interlocked.Read(ref _insertErrors)),
+        new("flowline_clickhouse_spooled_blocks_total", "Blocks written to the local spool.", "counter", Interlocked.Read(ref _spooledBlocks)),
+        new("flowline_clickhouse_spooled_rows_total", "Rows written to the local spool.", "counter", Interlocked.Read(ref _spooledRows)),
+        new("flowline_clickhouse_spool_blocks", "Blocks waiting in the spool.", "gauge", _spool?.Count ?? 0),
+        new("flowline_clickhouse_replayed_blocks_total", "Spooled blocks replayed.", "counter", Interlocked.Read(ref _replayedBlocks)),
+        new("flowline_clickhouse_replay_already_present_total", "Spooled blocks found already in ClickHouse when replayed (not inserted again).", "counter", Interlocked.Read(ref _replaySkipped)),
+        new("flowline_clickhouse_buffered_rows", "Rows appended and not yet inserted or spooled.", "gauge", BufferedRows),
+    ];
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        try
+        {
+            if (!_options.ReadOnly) Commit();
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _disposed = true;
+                Monitor.PulseAll(_lock);
+            }
+            _committer?.Join();
+            _reader.Dispose();
+            foreach (var s in _shards) s.Dispose();
+        }
+    }
+}

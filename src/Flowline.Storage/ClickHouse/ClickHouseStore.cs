@@ -1,0 +1,298 @@
+using System.Globalization;
+using System.Text;
+using Flowline.Query;
+using Flowline.Records;
+
+namespace Flowline.Storage.ClickHouse;
+
+/// <summary>Where a <see cref="ClickHouseStore"/> keeps its rows.</summary>
+public sealed record ClickHouseStoreOptions
+{
+    /// <summary>The server statements and reads go to (http://host:8123).</summary>
+    public required Uri Url { get; init; }
+
+    public string Database { get; init; } = "flowline";
+
+    /// <summary>The cluster of the Distributed tables (its `remote_servers` name); null for one server.</summary>
+    public string? Cluster { get; init; }
+
+    /// <summary>
+    /// The HTTP address of each shard's server, in the cluster's shard order: collectors write each insert to
+    /// one shard's local table directly (an insert is then one part on one server, all or nothing, and its
+    /// retry can be checked). Defaults to the cluster's hosts on <see cref="Url"/>'s port, or <see cref="Url"/> alone.
+    /// </summary>
+    public IReadOnlyList<Uri>? Shards { get; init; }
+
+    /// <summary>Where inserts ClickHouse did not take wait, on disk, to be replayed; null: a failed insert fails the flush.</summary>
+    public string? SpoolDirectory { get; init; }
+
+    /// <summary>Appended rows are inserted within this time, or at <see cref="IFlowStore.Flush"/>.</summary>
+    public TimeSpan GroupCommit { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Rows buffered before an insert is started without waiting for the group commit.</summary>
+    public int MaxBufferedRows { get; init; } = 262_144;
+
+    /// <summary>Creates the tables when they are missing (`flowline clickhouse init` does it explicitly).</summary>
+    public bool CreateTables { get; init; } = true;
+
+    /// <summary>No appends (an API node).</summary>
+    public bool ReadOnly { get; init; }
+}
+
+/// <summary>
+/// The flow store on ClickHouse: MergeTree tables partitioned by day on one server or on every shard of a
+/// cluster, read through a Distributed table. Filters and groupings the query model can say in SQL run in
+/// ClickHouse; what comes back is still put through the same evaluator and aggregator as the embedded
+/// store's rows, so answers, their order and their cuts are the same.
+/// </summary>
+public sealed partial class ClickHouseStore : IFlowStore
+{
+    private readonly ClickHouseStoreOptions _options;
+    private readonly ClickHouseClient _reader;
+    private readonly ClickHouseClient[] _shards;
+    private readonly string _readTable;
+    private readonly ClickHouseSymbols _symbols;
+
+    public ClickHouseStore(ClickHouseStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _reader = new ClickHouseClient(options.Url, options.Database);
+        IReadOnlyList<Uri> shards;
+        if (options.Shards is not null) shards = options.Shards;
+        else if (options.Cluster is null) shards = [options.Url];
+        else
+        {
+            using var system = new ClickHouseClient(options.Url, "system");
+            shards = ClusterShards(system, options.Cluster, options.Url);
+        }
+        _shards = [.. shards.Select(u => new ClickHouseClient(u, options.Database))];
+        _readTable = options.Cluster is null ? ClickHouseSchema.LocalTable : ClickHouseSchema.Table;
+        if (options.CreateTables && !options.ReadOnly) CreateSchema(options.Url, options.Database, options.Cluster, shards);
+        _symbols = new ClickHouseSymbols(_reader, _shards, options.Cluster is null ? ClickHouseSchema.SymbolsLocal : ClickHouseSchema.Symbols);
+        if (!options.ReadOnly) StartWriting();
+    }
+
+    public ISymbolTable Symbols => _symbols;
+
+    /// <summary>Creates the database and tables on every shard (and the Distributed tables on each), if missing.</summary>
+    public static void CreateSchema(Uri url, string database, string? cluster, IReadOnlyList<Uri> shards)
+    {
+        ArgumentNullException.ThrowIfNull(shards);
+        var servers = shards.ToList();
+        if (!servers.Contains(url)) servers.Add(url);
+        foreach (var server in servers)
+        {
+            using (var root = new ClickHouseClient(server, "default"))
+            {
+                root.Execute($"CREATE DATABASE IF NOT EXISTS {ClickHouseClient.Identifier(database)}");
+            }
+            using var c = new ClickHouseClient(server, database);
+            c.Execute(ClickHouseSchema.CreateLocal(ClickHouseSchema.LocalTable));
+            c.Execute(ClickHouseSchema.CreateSymbolsLocal(ClickHouseSchema.SymbolsLocal));
+            c.Execute(ClickHouseSchema.CreateStateLocal(ClickHouseSchema.StateLocal));
+            if (cluster is null) continue;
+            c.Execute(ClickHouseSchema.CreateDistributed(ClickHouseSchema.Table, ClickHouseSchema.LocalTable, cluster, database));
+            c.Execute(ClickHouseSchema.CreateDistributed(ClickHouseSchema.Symbols, ClickHouseSchema.SymbolsLocal, cluster, database));
+            c.Execute(ClickHouseSchema.CreateDistributed(ClickHouseSchema.State, ClickHouseSchema.StateLocal, cluster, database));
+        }
+    }
+
+    /// <summary>The HTTP addresses of a cluster's shards (first replica each), from `system.clusters`, on <paramref name="url"/>'s port.</summary>
+    public static IReadOnlyList<Uri> ClusterShards(ClickHouseClient client, string cluster, Uri url)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(url);
+        var text = client.Execute($"SELECT shard_num, host_address FROM system.clusters WHERE cluster = {ClickHouseClient.Quote(cluster)} AND replica_num = 1 ORDER BY shard_num FORMAT TabSeparated");
+        var shards = new List<Uri>();
+        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var host = line.Split('\t')[1];
+            if (host.Contains(':', StringComparison.Ordinal)) host = $"[{host}]";
+            shards.Add(new UriBuilder(url.Scheme, host, url.Port).Uri);
+        }
+        if (shards.Count == 0) throw new ClickHouseException(0, $"no cluster '{cluster}' in the server's remote_servers", url.Authority);
+        return shards;
+    }
+
+    public IEnumerable<FlowBatch> Scan(long from, long to, FilterNode filter, IReadOnlySet<FlowField>? columns = null)
+    {
+        var where = ClickHouseSql.Where(filter, out _);
+        return Select(Columns(filter, columns), $"{ClickHouseSql.TimeRange(from, to)} AND {where}", limit: 0);
+    }
+
+    public IEnumerable<FlowRecord> Rows(long from, long to, FilterNode filter, IReadOnlySet<FlowField>? columns = null, long limit = 0)
+    {
+        var where = ClickHouseSql.Where(filter, out var exact);
+        var batches = Select(Columns(filter, columns), $"{ClickHouseSql.TimeRange(from, to)} AND {where}", exact ? limit : 0);
+        return QueryRunner.Rows(batches, filter, limit);
+    }
+
+    private static List<string> Columns(FilterNode filter, IReadOnlySet<FlowField>? columns)
+    {
+        IEnumerable<FlowField> fields;
+        if (columns is null)
+        {
+            fields = FlowFields.All;
+        }
+        else
+        {
+            var set = FilterColumns.Of(filter);
+            set.UnionWith(columns);
+            set.Add(FlowField.Start);
+            fields = set.Order();
+        }
+        return [.. fields.SelectMany(ClickHouseSchema.Of).Select(c => c.Name)];
+    }
+
+    private IEnumerable<FlowBatch> Select(List<string> columns, string where, long limit)
+    {
+        var sql = $"SELECT {ClickHouseSql.List(columns)} FROM {ClickHouseClient.Identifier(_readTable)} WHERE {where}" +
+            (limit > 0 ? $" LIMIT {limit.ToString(CultureInfo.InvariantCulture)}" : "") + " FORMAT Native";
+        return Read(sql);
+    }
+
+    private IEnumerable<FlowBatch> Read(string sql)
+    {
+        using var response = _reader.Query(sql);
+        using var stream = response.Content.ReadAsStream();
+        var reader = new NativeFormat.Reader(stream);
+        while (reader.Next()) yield return reader.Batch;
+    }
+
+    /// <summary>
+    /// Groups in ClickHouse when the filter has an exact SQL form and the key columns do not collide (two keys,
+    /// or a key and the distinct field, on the same column): one row per bucket, key and distinct value, with
+    /// the sums; the aggregator then orders and cuts them as it does the embedded store's groups.
+    /// </summary>
+    public Aggregator.AggregateResult Aggregate(long from, long to, FlowQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var where = ClickHouseSql.Where(query.Filter, out var exact);
+        var keys = new List<(string Expression, ClickHouseSchema.Column Column)>();
+        foreach (var k in query.GroupBy) keys.AddRange(ClickHouseSql.Key(k));
+        if (query.CountDistinct is { } d && !query.GroupBy.Contains(new GroupKey(d))) keys.AddRange(ClickHouseSql.Key(new GroupKey(d)));
+        var distinctKeys = keys.DistinctBy(k => k.Column.Name).ToList();
+        var collide = distinctKeys.Count != keys.Count && keys.GroupBy(k => k.Column.Name).Any(g => g.Select(x => x.Expression).Distinct().Count() > 1);
+        if (!exact || collide) return QueryRunner.Aggregate(Scan(from, to, query.Filter, FilterColumns.Of(query)), query);
+
+        var inner = new StringBuilder("SELECT ");
+        var outer = new StringBuilder("SELECT ");
+        var groupBy = new List<string>();
+        if (query.BucketMicros > 0)
+        {
+            inner.Append(ClickHouseSql.Bucket(query.BucketMicros)).Append(" AS k_bucket, ");
+            outer.Append("k_bucket AS `start`, ");
+            groupBy.Add("k_bucket");
+        }
+        for (var i = 0; i < distinctKeys.Count; i++)
+        {
+            inner.Append(distinctKeys[i].Expression).Append(" AS k").Append(i).Append(", ");
+            outer.Append('k').Append(i).Append(" AS ").Append(ClickHouseClient.Identifier(distinctKeys[i].Column.Name)).Append(", ");
+            groupBy.Add($"k{i}");
+        }
+        inner.Append("sum(`bytes`) AS s_bytes, sum(`packets`) AS s_packets, count() AS s_flows FROM ")
+            .Append(ClickHouseClient.Identifier(_readTable)).Append(" WHERE ").Append(ClickHouseSql.TimeRange(from, to)).Append(" AND ").Append(where);
+        if (groupBy.Count > 0) inner.Append(" GROUP BY ").Append(string.Join(", ", groupBy));
+        outer.Append("toUInt64(s_bytes) AS `bytes`, toUInt64(s_packets) AS `packets`, toUInt64(s_flows) AS `flows` FROM (").Append(inner).Append(") FORMAT Native");
+
+        var aggregator = new Aggregator(query);
+        var selection = Array.Empty<ulong>();
+        using var response = _reader.Query(outer.ToString());
+        using var stream = response.Content.ReadAsStream();
+        var reader = new NativeFormat.Reader(stream);
+        while (reader.Next())
+        {
+            var batch = reader.Batch;
+            var words = FilterEvaluator.Words(batch.Count);
+            if (selection.Length < words) selection = new ulong[words];
+            selection.AsSpan(0, words).Fill(ulong.MaxValue);
+            if (batch.Count % 64 != 0) selection[words - 1] = (1UL << (batch.Count % 64)) - 1;
+            aggregator.Add(batch, selection.AsSpan(0, words), reader.Flows.AsSpan(0, batch.Count));
+        }
+        return aggregator.Result();
+    }
+
+    public StoreStats Stats()
+    {
+        var partitions = new HashSet<string>(StringComparer.Ordinal);
+        var parts = 0;
+        long rows = 0, bytes = 0;
+        foreach (var shard in _shards)
+        {
+            var text = shard.Execute($"SELECT partition, count(), sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = {ClickHouseClient.Quote(_options.Database)} " +
+                $"AND table = {ClickHouseClient.Quote(ClickHouseSchema.LocalTable)} AND active GROUP BY partition FORMAT TabSeparated");
+            foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var f = line.Split('\t');
+                partitions.Add(f[0]);
+                parts += int.Parse(f[1], CultureInfo.InvariantCulture);
+                rows += long.Parse(f[2], CultureInfo.InvariantCulture);
+                bytes += long.Parse(f[3], CultureInfo.InvariantCulture);
+            }
+        }
+        long? first = null, last = null;
+        if (rows > 0)
+        {
+            var range = _reader.Execute($"SELECT min(`start`), max(`start`) FROM {ClickHouseClient.Identifier(_readTable)} FORMAT TabSeparated").Trim().Split('\t');
+            first = long.Parse(range[0], CultureInfo.InvariantCulture);
+            last = long.Parse(range[1], CultureInfo.InvariantCulture);
+        }
+        return new StoreStats(partitions.Count, parts, rows, bytes, first, last, 0);
+    }
+
+    /// <summary>Drops, on every shard, the day partitions that end before <paramref name="before"/>.</summary>
+    public int Expire(long before)
+    {
+        var dropped = 0;
+        foreach (var shard in _shards)
+        {
+            var text = shard.Execute($"SELECT DISTINCT partition FROM system.parts WHERE database = {ClickHouseClient.Quote(_options.Database)} " +
+                $"AND table = {ClickHouseClient.Quote(ClickHouseSchema.LocalTable)} AND active FORMAT TabSeparated");
+            foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (!int.TryParse(line.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var day)) continue;
+                if (ClickHouseSchema.PartitionRange(day).To > before) continue;
+                shard.Execute($"ALTER TABLE {ClickHouseClient.Identifier(ClickHouseSchema.LocalTable)} DROP PARTITION {day.ToString(CultureInfo.InvariantCulture)}");
+                dropped++;
+            }
+        }
+        return dropped;
+    }
+
+    /// <summary>
+    /// Asks each shard to check its parts against their checksums: `CHECK TABLE` where the server has it for
+    /// MergeTree, else a read of every column of every part (ClickHouse checks each compressed block it reads).
+    /// </summary>
+    public IReadOnlyList<StoreProblem> Verify()
+    {
+        var problems = new List<StoreProblem>();
+        var table = ClickHouseClient.Identifier(ClickHouseSchema.LocalTable);
+        foreach (var shard in _shards)
+        {
+            var where = $"{shard.Url.Authority}/{_options.Database}.{ClickHouseSchema.LocalTable}";
+            try
+            {
+                string text;
+                try
+                {
+                    text = shard.Execute($"CHECK TABLE {table}").Trim();
+                }
+                catch (ClickHouseException e) when (e.Code == NotImplemented)
+                {
+                    shard.Execute($"SELECT * FROM {table} FORMAT Null");
+                    text = "1";
+                }
+                if (text != "1") problems.Add(new StoreProblem(where, -1, $"CHECK TABLE answered {text}"));
+            }
+            catch (ClickHouseException e)
+            {
+                problems.Add(new StoreProblem(where, -1, e.Message));
+            }
+        }
+        return problems;
+    }
+
+    /// <summary>ClickHouse's NOT_IMPLEMENTED: the statement is one this server's version does not have.</summary>
+    private const int NotImplemented = 48;
+}
