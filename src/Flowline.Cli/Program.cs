@@ -25,6 +25,8 @@ public static class Program
         new("query", "filter, list, aggregate and rank stored flows (nfdump-style filters)", QueryCommand.Help, a => QueryCommand.Run(a, Console.Error)),
         new("store", "stats, verify and expire the embedded store", StoreCommand.Help, a => StoreCommand.Run(a, Console.Error),
             ["stats", "verify", "expire", "compact"]),
+        new("clickhouse", "create, check and expire the flow tables of a ClickHouse server or cluster", ClickHouseCommand.Help,
+            a => ClickHouseCommand.Run(a, Console.Error), ["init", "stats", "verify", "expire"]),
         new("keys", "access keys for the flow-log API, and the admin password's hash", Api.KeysCommand.Help,
             a => Api.KeysCommand.Run(a, Console.Out, Console.Error, Console.In), ["create", "list", "revoke", "hash-password"]),
         new("describe-flow-logs", "read a period of flow logs from a server's DescribeFlowLog API into one file",

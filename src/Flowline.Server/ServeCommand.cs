@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Flowline.Api;
 using Flowline.Ingest;
 using Flowline.Server.Logging;
+using Flowline.Storage.ClickHouse;
 using Flowline.Storage.Embedded;
 using Flowline.Taas;
 
@@ -102,7 +103,17 @@ public static class ServeCommand
             // commits are sorted as they are written all the same: sorting them into runs later cost the
             // upkeep thread 3.6 s of CPU a million session rows (docs/PERFORMANCE.md, sessions at scale).
             var budget = options.CompactionMemory;
-            var flows = new EmbeddedStore(options.DataDir, new EmbeddedStoreOptions { CompactionMemory = budget - budget / 4, PartitionWidth = options.PartitionWidth });
+            if (!serve.Collect)
+            {
+                // An API node: no listeners, no sessions of its own; the store is only read.
+                options.Sflow = [];
+                options.Netflow = [];
+                options.Ipfix = [];
+                options.Sessions = "off";
+            }
+            Flowline.Query.IFlowStore flows = serve.ClickHouse is { } clickhouse
+                ? new ClickHouseStore(clickhouse with { SpoolDirectory = Path.Combine(options.DataDir, "clickhouse-spool"), ReadOnly = !serve.Collect })
+                : new EmbeddedStore(options.DataDir, new EmbeddedStoreOptions { CompactionMemory = budget - budget / 4, PartitionWidth = options.PartitionWidth, ReadOnly = !serve.Collect });
             var stores = new FlowStores(flows, dir => new EmbeddedStore(dir, new EmbeddedStoreOptions { Symbols = flows.Symbols, CompactionMemory = budget / 4, SortCommits = true }));
             collector = new Flowline.Ingest.Collector(options, stores, logs);
         }
@@ -119,6 +130,11 @@ public static class ServeCommand
         catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
         {
             ServeLog.CannotStart(log, e.Message);
+            return 1;
+        }
+        catch (ClickHouseException e)
+        {
+            ServeLog.CannotStart(log, $"the ClickHouse store: {e.Message}");
             return 1;
         }
         var app = WebHost.Create(serve.Http, certificate, Math.Max(serve.MaxRequestBody, serve.MaxUploadBody), logs);
@@ -172,7 +188,7 @@ public static class ServeCommand
             else ServeLog.HangupIgnored(log);
         });
 
-        ServeLog.Storing(log, Path.GetFullPath(options.DataDir), collector.TemplatesRestored > 0 ? $" ({collector.TemplatesRestored} templates restored)" : "");
+        ServeLog.Storing(log, serve.ClickHouse is { } where ? ClickHouseLocation.Describe(where) + (serve.Collect ? "" : " (read only: an API node)") : Path.GetFullPath(options.DataDir), collector.TemplatesRestored > 0 ? $" ({collector.TemplatesRestored} templates restored)" : "");
         foreach (var group in collector.Sockets.GroupBy(s => (s.Listener, s.Endpoint)))
         {
             ServeLog.Listening(log, group.Key.Listener, group.Key.Endpoint.ToString(), group.Count(), group.First().ReceiveBuffer / 2 >> 10);

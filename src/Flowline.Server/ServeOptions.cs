@@ -35,6 +35,10 @@ public sealed class ServeOptions
     public string? TlsKey { get; set; }
     /// <summary>The Open vSwitch database the tap driver programs (unix:PATH or tcp:HOST:PORT); null: taps are kept but not carried.</summary>
     public string? TaasOvsdb { get; set; }
+    /// <summary>Flows in ClickHouse (store: clickhouse://...); null: the embedded store in data_dir.</summary>
+    public Flowline.Storage.ClickHouse.ClickHouseStoreOptions? ClickHouse { get; set; }
+    /// <summary>False: an API node (collect: false): no flow listeners, the store only read.</summary>
+    public bool Collect { get; set; } = true;
     /// <summary>DDoS detection and mitigation (the ddos_* settings).</summary>
     public Flowline.Mitigation.Ddos.DdosOptions Ddos { get; } = new();
 }

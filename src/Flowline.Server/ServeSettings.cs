@@ -63,6 +63,11 @@ public static class ServeSettings
             (o, v) => o.Collector.PartitionWidth = v.Duration() is var w && w > TimeSpan.Zero && w.Ticks % TimeSpan.TicksPerMinute == 0 && TimeSpan.FromHours(1).Ticks % w.Ticks == 0
                 ? w : throw new FormatException("partition_width must be whole minutes dividing an hour (1m, 2m, 5m, 10m, 15m, 30m, 60m)"),
             o => o.Collector.PartitionWidth?.ToString() ?? "", "1m"),
+        new("store", "embedded|clickhouse://HOST[:PORT]/DB[?cluster=NAME&shards=HOST:PORT,...]", "where flows are kept: the embedded store in data_dir (default), or ClickHouse over its HTTP port (docs/SCALE.md): one server, or the shards of a cluster (`flowline clickhouse init` makes the tables); inserts ClickHouse does not take wait in DATA_DIR/clickhouse-spool",
+            (o, v) => o.ClickHouse = v.Scalar() == "embedded" ? null : Flowline.Storage.ClickHouse.ClickHouseLocation.Parse(v.Scalar()),
+            o => o.ClickHouse is { } c ? Flowline.Storage.ClickHouse.ClickHouseLocation.Describe(c) : "embedded", "clickhouse://127.0.0.1:8123/flowline?cluster=flows"),
+        new("collect", "true|false", "false: an API node, with no flow listeners and no sessions, answering from the store the collectors write (a ClickHouse cluster; docs/SCALE.md) (default true)",
+            (o, v) => o.Collect = v.Flag(), o => o.Collect ? "true" : "false", "false"),
         new("retention", "DURATION", "partitions of flows and sessions that ended longer ago are removed, checked every minute (default 15d)",
             (o, v) => o.Collector.Retention = v.Duration(), o => o.Collector.Retention.ToString(), "2d"),
         new("sampling", "ADDR=RATE,...", "sampling rates to apply instead of what exporters report, by exporter or agent address",

@@ -19,17 +19,19 @@ public sealed class ApiServer : IAsyncDisposable
     private readonly WebApplication _app;
 
     public DirectoryInfo Dir { get; } = Directory.CreateTempSubdirectory("flowline-api-");
-    public EmbeddedStore Store { get; }
+    public Flowline.Query.IFlowStore Store { get; }
     public KeyStore Keys { get; }
     public AuditLog Audit { get; }
     public Uri Base { get; }
     public HttpClient Http { get; } = new();
     public WebApplication App => _app;
 
-    public ApiServer(Action<EmbeddedStore>? fill = null, int failureLimit = 1000, Func<ApiServer, InventoryAccess>? inventory = null,
-        Func<ApiServer, Flowline.Realtime.RealtimeEngine>? realtime = null, Func<ApiServer, TaasAccess>? taas = null)
+    /// <param name="open">The store the faces read (default: the embedded store in <see cref="Dir"/>).</param>
+    public ApiServer(Action<Flowline.Query.IFlowStore>? fill = null, int failureLimit = 1000, Func<ApiServer, InventoryAccess>? inventory = null,
+        Func<ApiServer, Flowline.Realtime.RealtimeEngine>? realtime = null, Func<ApiServer, TaasAccess>? taas = null,
+        Func<DirectoryInfo, Flowline.Query.IFlowStore>? open = null)
     {
-        Store = new EmbeddedStore(Dir.FullName);
+        Store = open?.Invoke(Dir) ?? new EmbeddedStore(Dir.FullName);
         fill?.Invoke(Store);
         Store.Flush();
         Keys = KeyStore.Open(Dir.FullName);
@@ -142,7 +144,7 @@ public sealed class ApiServer : IAsyncDisposable
 }
 
 /// <summary>Names interned in a store's symbol table, by name.</summary>
-public sealed class SymbolNames(EmbeddedStore store)
+public sealed class SymbolNames(Flowline.Query.IFlowStore store)
 {
     private readonly Dictionary<string, uint> _ids = [];
 

@@ -10,18 +10,21 @@ namespace Flowline.Api.Tests;
 /// gets exactly its own account's rows, never one of another's, and every attempt to read another account
 /// without admin rights and the right password is refused and audited. The read paths: /api/v1/flows, /api/v1/query,
 /// DescribeFlowLog and the Contrail /analytics/query (the real-time face has its own, RealtimeIsolationPropertyTests).
+/// On the embedded store and on the ClickHouse engine over a 2-shard cluster.
 /// </summary>
-public sealed class TenantIsolationPropertyTests
+public sealed class TenantIsolationPropertyTests(Flowline.Testing.ClickHouseClusterFixture cluster) : IClassFixture<Flowline.Testing.ClickHouseClusterFixture>
 {
     private static KeyValuePair<string, string> P(string k, string v) => new(k, v);
 
     private sealed record Stored(string Account, FlowRecord Record, string Vmi);
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    public async Task A_tenant_reads_exactly_its_own_account_on_every_read_path(int seed)
+    [InlineData(1, "embedded")]
+    [InlineData(2, "embedded")]
+    [InlineData(3, "embedded")]
+    [InlineData(4, "clickhouse")]
+    [InlineData(5, "clickhouse")]
+    public async Task A_tenant_reads_exactly_its_own_account_on_every_read_path(int seed, string engine)
     {
         var random = new Random(seed);
         string[] accounts = ["acc-p1", "acc-p10", "acc-p11", "acc-p2", "acc-q" + seed, "acc-empty"];
@@ -45,7 +48,9 @@ public sealed class TenantIsolationPropertyTests
                 batch.Add(r);
             }
             store.Append(batch);
-        });
+        }, open: engine == "clickhouse"
+            ? _ => new Storage.ClickHouse.ClickHouseStore(Storage.ClickHouse.ClickHouseLocation.Parse(cluster.Location($"isolation{seed}")))
+            : null);
         var keys = accounts.ToDictionary(a => a, a => server.Keys.Create(a, admin: false));
         var admin = server.Keys.Create("acc-ops", admin: true);
         var from = start.ToString("yyyy-MM-ddTHH:mm:ssZ");

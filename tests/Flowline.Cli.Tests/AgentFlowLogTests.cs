@@ -84,7 +84,7 @@ public sealed class AgentFlowLogTests : IDisposable
         return ((IPEndPoint)probe.Client.LocalEndPoint!).Port;
     }
 
-    private static void Replay(List<byte[]> datagrams, int port)
+    internal static void Replay(List<byte[]> datagrams, int port)
     {
         using var sender = new UdpClient();
         sender.Connect(IPAddress.Loopback, port);
@@ -96,9 +96,12 @@ public sealed class AgentFlowLogTests : IDisposable
     }
 
     /// <summary>DescribeFlowLog's items over the capture's window, each as its JSON text, through `flowline describe-flow-logs`.</summary>
-    private List<string> Items(ServeProcess serve, AccessKey key, DateTimeOffset start)
+    private List<string> Items(ServeProcess serve, AccessKey key, DateTimeOffset start) => Items(_dir.FullName, serve, key, start);
+
+    /// <summary>DescribeFlowLog's items over the window around <paramref name="start"/>, each as its JSON text, written to a file in <paramref name="dir"/>.</summary>
+    internal static List<string> Items(string dir, ServeProcess serve, AccessKey key, DateTimeOffset start)
     {
-        var output = Path.Combine(_dir.FullName, $"items-{Guid.NewGuid():N}.json");
+        var output = Path.Combine(dir, $"items-{Guid.NewGuid():N}.json");
         var psi = FlowlineProcess.Flowline("describe-flow-logs", "-s", DescribeFlowLog.Format(start.AddMinutes(-1), ApiOptions.Ist),
             "-e", DescribeFlowLog.Format(start.AddMinutes(10), ApiOptions.Ist), "-o", output, "--endpoint", serve.Url);
         psi.Environment["FLOWLINE_ACCESS_KEY"] = key.Id;

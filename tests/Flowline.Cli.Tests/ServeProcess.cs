@@ -16,9 +16,13 @@ public sealed partial class ServeProcess : IDisposable
     private readonly StringBuilder _stderr = new();
 
     public ServeProcess(string dataDir, params string[] extra)
-        : this(http => FlowlineProcess.StartInfo(FlowlineProcess.Tool("env"), ["--default-signal=HUP", "dotnet", "exec", FlowlineProcess.Dll, .. Arguments(dataDir, http, extra)]))
+        : this(http => FlowlineProcess.StartInfo(FlowlineProcess.Tool("env"), ["--default-signal=HUP", "dotnet", "exec", FlowlineProcess.Dll, .. Arguments(dataDir, http, extra)]),
+            ApiNode(extra) ? 0 : 3)
     {
     }
+
+    /// <summary>An API node (--collect false) opens no flow listeners.</summary>
+    private static bool ApiNode(string[] extra) => extra.Contains("--collect") && extra[Array.IndexOf(extra, "--collect") + 1] == "false";
 
     /// <summary>serve's arguments on loopback with any free UDP port and <paramref name="http"/>, then <paramref name="extra"/>.</summary>
     public static string[] Arguments(string dataDir, int http, params string[] extra) =>
@@ -32,7 +36,8 @@ public sealed partial class ServeProcess : IDisposable
     ];
 
     /// <summary>A serve started by <paramref name="start"/>, given the free HTTP port to use (another build of serve, e.g. the packaged one).</summary>
-    public ServeProcess(Func<int, ProcessStartInfo> start)
+    /// <param name="listeners">The flow listeners whose ports to wait for (0 for an API node).</param>
+    public ServeProcess(Func<int, ProcessStartInfo> start, int listeners = 3)
     {
         var http = FreeTcpPort();
         _process = Process.Start(start(http))!;
@@ -41,7 +46,7 @@ public sealed partial class ServeProcess : IDisposable
         _process.BeginOutputReadLine();
         // The start's events (the listeners' ports, the HTTP address) are log lines on stderr.
         var ports = new Dictionary<string, int>();
-        while (ports.Count < 3 || !Errors.Contains("http on", StringComparison.Ordinal))
+        while (ports.Count < listeners || !Errors.Contains("http on", StringComparison.Ordinal))
         {
             var line = _process.StandardError.ReadLine() ?? throw new InvalidOperationException($"serve exited: {Output} {Errors}");
             lock (_stderr) _stderr.AppendLine(line);

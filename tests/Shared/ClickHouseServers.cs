@@ -137,3 +137,21 @@ public sealed class ClickHouseServers : IDisposable
         }
     }
 }
+
+/// <summary>A 2-shard cluster for the tests of a class, started on first use (not at all when no test of the class asks for it).</summary>
+public sealed class ClickHouseClusterFixture : IDisposable
+{
+    private readonly Lazy<ClickHouseServers> _servers = new(() => new ClickHouseServers(2));
+
+    public ClickHouseServers Servers => _servers.Value;
+
+    /// <summary>The address `serve --store` takes for a database on this cluster.</summary>
+    public string Location(string database) =>
+        $"clickhouse://127.0.0.1:{Servers[0].HttpPort}/{database}?cluster={ClickHouseServers.Cluster}&shards=" +
+        string.Join(',', Servers.All.Select(s => $"127.0.0.1:{s.HttpPort}"));
+
+    public void Dispose()
+    {
+        if (_servers.IsValueCreated) _servers.Value.Dispose();
+    }
+}

@@ -55,10 +55,25 @@ internal static class CliArgs
         DateTime.UnixEpoch.AddTicks(unixMicros * 10).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture);
 
     /// <summary>The checks every reading command makes of its data directory and range.</summary>
-    public static void CheckRange(string? dataDir, long from, long to)
+    public static void CheckRange(string? dataDir, long from, long to, string? store = null)
     {
-        if (dataDir is null) throw new ArgumentException("--data-dir is required");
-        if (!Directory.Exists(dataDir)) throw new ArgumentException($"--data-dir {dataDir}: no such directory");
+        if (store is not null)
+        {
+            if (dataDir is not null) throw new ArgumentException("--data-dir and --store: one or the other");
+            try
+            {
+                Flowline.Storage.ClickHouse.ClickHouseLocation.Parse(store);
+            }
+            catch (FormatException e)
+            {
+                throw new ArgumentException($"--store {e.Message}");
+            }
+        }
+        else
+        {
+            if (dataDir is null) throw new ArgumentException("--data-dir (or --store) is required");
+            if (!Directory.Exists(dataDir)) throw new ArgumentException($"--data-dir {dataDir}: no such directory");
+        }
         if (from >= to) throw new ArgumentException("--from must be before --to");
     }
 
@@ -66,9 +81,20 @@ internal static class CliArgs
     /// Opens the store read-only and parses the filter against its names; null (after saying why on
     /// <paramref name="stderr"/>) when the filter does not parse.
     /// </summary>
-    public static (EmbeddedStore Store, FilterNode Filter)? OpenFiltered(string command, string dataDir, IEnumerable<string> filterWords, TextWriter stderr)
+    public static (IFlowStore Store, FilterNode Filter)? OpenFiltered(string command, string? dataDir, IEnumerable<string> filterWords, TextWriter stderr, string? clickhouse = null)
     {
-        var store = new EmbeddedStore(dataDir, new EmbeddedStoreOptions { ReadOnly = true });
+        IFlowStore store;
+        try
+        {
+            store = clickhouse is not null
+                ? new Flowline.Storage.ClickHouse.ClickHouseStore(Flowline.Storage.ClickHouse.ClickHouseLocation.Parse(clickhouse) with { ReadOnly = true })
+                : new EmbeddedStore(dataDir!, new EmbeddedStoreOptions { ReadOnly = true });
+        }
+        catch (Flowline.Storage.ClickHouse.ClickHouseException e)
+        {
+            stderr.WriteLine($"flowline {command}: {e.Message}");
+            return null;
+        }
         var names = store.Symbols;
         try
         {

@@ -10,6 +10,7 @@ internal static class QueryCommand
 {
     public const string Help = """
         Usage: flowline query --data-dir DIR [--from TIME] [--to TIME] [FILTER ...] [options]
+               flowline query --store clickhouse://HOST[:PORT]/DB[?cluster=NAME] [...]
 
         Lists or aggregates the stored flows whose start lies in [--from, --to) (RFC 3339; default: all).
         The filter is nfdump's language, e.g.  proto tcp and dst port 443 and net 10.0.0.0/8
@@ -21,6 +22,7 @@ internal static class QueryCommand
           account acc-0001 and tag app=web and action drop
 
         Options:
+          --store URL       read flows from ClickHouse (as `serve --store` writes them) instead of --data-dir
           -A a,b,...        aggregate by these fields (canonical names or nfdump's srcip, dstport, proto ...;
                             addresses take prefix lengths: srcip/24, src_addr/24/64)
           -s field/metric   top-N of a field by bytes, packets or flows (e.g. -s srcip/bytes)
@@ -59,6 +61,7 @@ internal static class QueryCommand
             return 0;
         }
         string? dataDir = null;
+        string? clickhouse = null;
         long from = long.MinValue, to = long.MaxValue, limit = -1, bucket = 0;
         var filterWords = new List<string>();
         List<GroupKey>? groupBy = null;
@@ -82,6 +85,7 @@ internal static class QueryCommand
                 switch (a)
                 {
                     case "--data-dir": dataDir = Next(); break;
+                    case "--store": clickhouse = Next(); break;
                     case "--stats": stats = true; break;
                     case "--from": from = CliArgs.ParseTime(a, Next()); break;
                     case "--to": to = CliArgs.ParseTime(a, Next()); break;
@@ -158,7 +162,7 @@ internal static class QueryCommand
                 catch (FormatException e) { throw new ArgumentException($"-o {format}: {e.Message}"); }
             }
             if (format is "jcs" or "vpc" && (groupBy is not null || bucket > 0)) throw new ArgumentException($"-o {format} lists flows; it does not combine with -A, -s or --bucket");
-            CliArgs.CheckRange(dataDir, from, to);
+            CliArgs.CheckRange(dataDir, from, to, clickhouse);
         }
         catch (ArgumentException e)
         {
@@ -166,7 +170,7 @@ internal static class QueryCommand
             return 2;
         }
 
-        if (CliArgs.OpenFiltered("query", dataDir!, filterWords, stderr) is not { } opened) return 2;
+        if (CliArgs.OpenFiltered("query", dataDir, filterWords, stderr, clickhouse) is not { } opened) return 2;
         var (store, filter) = opened;
         using var storeOpened = store;
         var names = store.Symbols;
@@ -177,9 +181,9 @@ internal static class QueryCommand
         }
         finally
         {
-            if (stats)
+            if (stats && store is EmbeddedStore embedded)
             {
-                var s = store.ScanStats;
+                var s = embedded.ScanStats;
                 stderr.WriteLine($"flowline query: {s.Blocks} blocks, {s.Blocks - s.PassedZoneMaps} skipped by zone maps, " +
                                  $"{s.PassedZoneMaps - s.Read} by address dictionaries, {s.Read} read ({s.Rows} rows); " +
                                  $"{s.RollupTables} rollup tables ({s.RollupRows} rows); {watch.Elapsed.TotalMilliseconds:0} ms");
@@ -202,7 +206,7 @@ internal static class QueryCommand
                 var rows = QueryRunner.Rows(store.Scan(from, to, filter, needed), filter, nfCount > 0 ? nfCount : limit > 0 ? limit : 0);
                 try
                 {
-                    listing.Write(output, rows, () => store.ScanStats.Rows);
+                    listing.Write(output, rows, () => store is EmbeddedStore e ? e.ScanStats.Rows : store.Stats().Rows);
                 }
                 catch (InvalidOperationException e)
                 {

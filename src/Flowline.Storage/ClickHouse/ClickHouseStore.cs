@@ -245,6 +245,7 @@ public sealed partial class ClickHouseStore : IFlowStore
     public int Expire(long before)
     {
         var dropped = 0;
+        if (_options.ReadOnly) return 0; // an API node: the collectors apply retention
         foreach (var shard in _shards)
         {
             var text = shard.Execute($"SELECT DISTINCT partition FROM system.parts WHERE database = {ClickHouseClient.Quote(_options.Database)} " +

@@ -66,7 +66,7 @@ public sealed record EmbeddedStoreOptions
     /// The symbol table to use instead of the store's own: a store kept inside another's directory (the
     /// sessions next to the flows) shares its ids.
     /// </summary>
-    public SymbolTable? Symbols { get; init; }
+    public ISymbolTable? Symbols { get; init; }
 }
 
 /// <summary>
@@ -119,9 +119,8 @@ public sealed partial class EmbeddedStore : IFlowStore
     public string Root => _root;
 
     /// <summary>The names behind the enrichment columns' ids, kept in the store's directory.</summary>
-    public SymbolTable Symbols { get; }
+    public ISymbolTable Symbols { get; }
 
-    ISymbolTable IFlowStore.Symbols => Symbols;
 
     void IFlowStore.Prepare() => ReserveChunks();
 

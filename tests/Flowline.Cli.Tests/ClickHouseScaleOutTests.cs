@@ -1,0 +1,112 @@
+using System.Globalization;
+using Flowline.Api;
+using Flowline.Testing;
+
+namespace Flowline.Cli.Tests;
+
+/// <summary>
+/// The scale-out deployment on one machine: a 2-shard ClickHouse cluster (two clickhouse-server processes with
+/// a remote_servers cluster), two `flowline serve` collectors writing to it and an API node (`--collect false`)
+/// reading it. The same export replayed to an embedded-store serve, half of it to each collector: the
+/// flow-log API, /api/v1/flows and `flowline query` answer exactly as the embedded store does.
+/// </summary>
+public sealed class ClickHouseScaleOutTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowline-scaleout-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    [Fact]
+    public void Two_collectors_and_an_API_node_over_a_2_shard_cluster_answer_as_the_embedded_store()
+    {
+        using var cluster = new ClickHouseServers(2);
+        var location = $"clickhouse://127.0.0.1:{cluster[0].HttpPort}/scaleout?cluster={ClickHouseServers.Cluster}&shards=" +
+            string.Join(',', cluster.All.Select(s => $"127.0.0.1:{s.HttpPort}"));
+        var init = FlowlineProcess.RunFlowline(["clickhouse", "init", "--store", location]);
+        Assert.True(init.ExitCode == 0, init.Stderr);
+        Assert.Contains("init: 2 shard(s) ready", init.Stdout);
+
+        var inventory = Path.Combine(_dir.FullName, "inventory.yaml");
+        var make = FlowlineProcess.Run(FlowlineProcess.StartInfo("python3", Path.Combine(FlowlineProcess.RepositoryRoot, "bench", "make-inventory.py"), "200", "4"));
+        Assert.True(make.ExitCode == 0, make.Stderr);
+        File.WriteAllText(inventory, make.Stdout);
+        var start = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() / 60 * 60 - 600);
+        var pcap = Path.Combine(_dir.FullName, "export.pcap");
+        Assert.Equal(0, FlowlineProcess.RunFlowline(["gen", "--protocol", "ipfix", "--count", "20000", "--hosts", "200", "--seed", "11",
+            "--start", start.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture), "--pcap", pcap, "-q"]).ExitCode);
+        var datagrams = AgentOutageTests.Datagrams(pcap, out _, out _);
+
+        var reference = Path.Combine(_dir.FullName, "embedded");
+        var referenceKey = KeyStore.Open(reference).Create("acc-0000", admin: false);
+        var apiDir = Path.Combine(_dir.FullName, "api");
+        var apiKey = KeyStore.Open(apiDir).Create("acc-0000", admin: false);
+        using var embedded = new ServeProcess(reference, "--inventory", inventory);
+        using var a = new ServeProcess(Path.Combine(_dir.FullName, "a"), "--store", location, "--inventory", inventory);
+        using var b = new ServeProcess(Path.Combine(_dir.FullName, "b"), "--store", location, "--inventory", inventory);
+        using var api = new ServeProcess(apiDir, "--store", location, "--collect", "false");
+        Assert.Contains("(read only: an API node)", api.Errors);
+
+        AgentFlowLogTests.Replay(datagrams, embedded.Ports["ipfix"]);
+        AgentFlowLogTests.Replay(datagrams[..(datagrams.Count / 2)], a.Ports["ipfix"]);
+        AgentFlowLogTests.Replay(datagrams[(datagrams.Count / 2)..], b.Ports["ipfix"]);
+        ServeProcess.WaitFor(() => embedded.Records("ipfix") == 20_000, "20,000 records at the embedded serve", 60);
+        ServeProcess.WaitFor(() => a.Records("ipfix") + b.Records("ipfix") == 20_000, "20,000 records at the two collectors", 60);
+        var rows = Metric(embedded, "flowline_rows_stored_total");
+        ServeProcess.WaitFor(() => Metric(a, "flowline_rows_stored_total") + Metric(b, "flowline_rows_stored_total") == rows
+            && Metric(a, "flowline_clickhouse_inserted_rows_total") + Metric(b, "flowline_clickhouse_inserted_rows_total") == rows, $"{rows} rows in ClickHouse", 60);
+        Assert.True(Metric(a, "flowline_clickhouse_inserted_rows_total") > 0 && Metric(b, "flowline_clickhouse_inserted_rows_total") > 0, "a collector inserted nothing");
+
+        var from = start.AddMinutes(-1).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        var to = start.AddMinutes(30).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        var flows = $"/api/v1/flows?from={from}&to={to}&limit=100000&filter=" + Uri.EscapeDataString("proto tcp");
+        // The embedded store shows rows once its group commit wrote them.
+        ServeProcess.WaitFor(() => Rest.Send(HttpMethod.Get, embedded.Url + flows, key: referenceKey).Body == Rest.Send(HttpMethod.Get, api.Url + flows, key: apiKey).Body,
+            "the same /api/v1/flows rows from both", 30);
+        var (s1, embeddedFlows) = Rest.Send(HttpMethod.Get, embedded.Url + flows, key: referenceKey);
+        var (s2, apiFlows) = Rest.Send(HttpMethod.Get, api.Url + flows, key: apiKey);
+        Assert.Equal(200, s1);
+        Assert.Equal(200, s2);
+        Assert.True(embeddedFlows.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length > 5000);
+        Assert.Equal(embeddedFlows, apiFlows); // the same rows in the same (start, line) order
+
+        // The flow-log API of the API node, as the embedded serve's.
+        var theirs = AgentFlowLogTests.Items(_dir.FullName, embedded, referenceKey, start);
+        var ours = AgentFlowLogTests.Items(_dir.FullName, api, apiKey, start);
+        Assert.True(theirs.Count > 15_000, $"{theirs.Count} items");
+        Assert.Equal(theirs.Order(StringComparer.Ordinal), ours.Order(StringComparer.Ordinal));
+        Assert.Equal(0, a.Terminate());
+        Assert.Equal(0, b.Terminate());
+        Assert.Equal(0, embedded.Terminate());
+        // Totals, top-N, groupings and filters through `flowline query`, on the cluster and on the embedded store.
+        foreach (var args in new[]
+                 {
+                     new[] { "-A", "proto", "-o", "csv" },
+                     ["-s", "dstport/bytes", "-n", "10"],
+                     ["-s", "srcip/flows", "-n", "15", "proto udp"],
+                     ["-A", "srcip/24,dstport", "--order", "packets", "-n", "40", "-o", "csv"],
+                     ["-A", "account,action", "-o", "csv", "not dst port 443"],
+                     ["--bucket", "1m", "-A", "proto", "-o", "csv", "bytes > 1000 and (port 53 or port 80)"],
+                     ["-o", "extended", "-q", "-c", "100000", "host 10.0.0.7"],
+                 })
+        {
+            var expected = FlowlineProcess.RunFlowline(["query", "--data-dir", reference, .. args]);
+            var actual = FlowlineProcess.RunFlowline(["query", "--store", location, .. args]);
+            Assert.True(expected.ExitCode == 0, expected.Stderr);
+            Assert.True(actual.ExitCode == 0, actual.Stderr);
+            Assert.True(expected.Stdout.Length > 50, $"{string.Join(' ', args)}: {expected.Stdout}");
+            // Listings come in each store's order; aggregates in the same order.
+            var listing = args.Contains("extended");
+            Assert.Equal(Lines(expected.Stdout, listing), Lines(actual.Stdout, listing));
+        }
+    }
+
+    private static IEnumerable<string> Lines(string text, bool sort)
+    {
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return sort ? lines.Order(StringComparer.Ordinal) : lines;
+    }
+
+    private static long Metric(ServeProcess serve, string name) => serve.Get("/metrics").Split('\n')
+        .Where(l => l.StartsWith(name + " ", StringComparison.Ordinal) || l.StartsWith(name + "{store=\"flows\"} ", StringComparison.Ordinal))
+        .Sum(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+}
