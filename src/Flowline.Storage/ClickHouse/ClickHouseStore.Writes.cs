@@ -21,7 +21,12 @@ public sealed partial class ClickHouseStore
     private readonly object _lock = new();
     private readonly object _commitLock = new();
     private readonly Dictionary<int, FlowBatch> _buffers = [];
+    /// <summary>Buffers inserted and cleared, kept for the next rows (their columns are hundreds of megabytes at full rate).</summary>
+    private readonly Stack<FlowBatch> _spare = new();
+    /// <summary>The Native body of the insert being sent (under the commit lock), kept grown.</summary>
+    private readonly ArrayBufferWriter<byte> _body = new(1 << 20);
     private int _buffered;
+    private int _nextShard;
     private bool _disposed;
     private Thread? _committer;
     private ClickHouseSpool? _spool;
@@ -49,6 +54,13 @@ public sealed partial class ClickHouseStore
         ArgumentNullException.ThrowIfNull(batch);
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_options.ReadOnly) throw new InvalidOperationException("the store was opened read-only");
+        if (!batch.IsZeroColumn(FlowField.SessionFlags))
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                if (batch.SessionFlags[i] != 0) throw new ArgumentException("the ClickHouse store keeps flow records; session rows stay in the sessions store", nameof(batch));
+            }
+        }
         var signal = false;
         lock (_lock)
         {
@@ -59,12 +71,18 @@ public sealed partial class ClickHouseStore
             }
             var rows = batch.Count;
             var at = 0;
+            var starts = batch.Start;
             while (at < rows)
             {
-                var day = ClickHouseSchema.PartitionOf(batch.Start[at]);
+                // Rows come in time order, mostly of one day: a run ends at the first row outside its day.
+                var day = ClickHouseSchema.PartitionOf(starts[at]);
+                var (from, to) = ClickHouseSchema.PartitionRange(day);
                 var end = at + 1;
-                while (end < rows && ClickHouseSchema.PartitionOf(batch.Start[end]) == day) end++;
-                if (!_buffers.TryGetValue(day, out var buffer)) _buffers[day] = buffer = new FlowBatch(Math.Min(_options.MaxBufferedRows, 1 << 16));
+                while (end < rows && starts[end] >= from && starts[end] < to) end++;
+                if (!_buffers.TryGetValue(day, out var buffer))
+                {
+                    _buffers[day] = buffer = _spare.Count > 0 ? _spare.Pop() : new FlowBatch(Math.Min(_options.MaxBufferedRows, 1 << 16));
+                }
                 buffer.AppendRange(batch, at, end - at);
                 at = end;
             }
@@ -115,10 +133,17 @@ public sealed partial class ClickHouseStore
                     {
                         Insert(day, rows, at, Math.Min(MaxInsertRows, rows.Count - at));
                     }
+                    rows.Clear();
+                    lock (_lock)
+                    {
+                        if (_spare.Count < 4) _spare.Push(rows);
+                    }
                 }
                 catch (ClickHouseException e)
                 {
                     // No spool: the rows go back to the buffers for the next flush, and the caller hears why.
+                    // (Rows of a day partly inserted are not cut: a day of more than a million rows is inserted in
+                    // pieces only without a spool, where a failure leaves the caller to decide.)
                     lock (_lock)
                     {
                         foreach (var (d, r) in taken.Skip(i))
@@ -139,12 +164,13 @@ public sealed partial class ClickHouseStore
     /// <summary>Inserts one block into its shard, or spools it; throws only when it can do neither.</summary>
     private void Insert(int day, FlowBatch rows, int start, int count)
     {
+        // A random id (never 0), unique among every collector's blocks; the shards take blocks in turn.
         var id = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1;
-        var shard = (int)(id % (ulong)_shards.Length);
+        var shard = (int)((uint)_nextShard++ % (uint)_shards.Length);
         var columns = ClickHouseSchema.Columns.Where(c => !rows.IsZeroColumn(c.Field)).ToList();
-        var body = new ArrayBufferWriter<byte>(count * 64 + 4096);
-        NativeFormat.WriteBlock(body, rows, start, count, columns, id);
-        var block = new ClickHouseSpool.Block(id, shard, day, count, InsertStatement(columns), body.WrittenMemory);
+        _body.ResetWrittenCount();
+        NativeFormat.WriteBlock(_body, rows, start, count, columns, id);
+        var block = new ClickHouseSpool.Block(id, shard, day, count, InsertStatement(columns), _body.WrittenMemory);
         if (_spool is { } spool && spool.Pending(shard))
         {
             // Older blocks of this shard wait: this one waits behind them (the replay keeps the order).

@@ -169,6 +169,11 @@ public sealed partial class ClickHouseStore : IFlowStore
     {
         ArgumentNullException.ThrowIfNull(query);
         var where = ClickHouseSql.Where(query.Filter, out var exact);
+        if (query.GroupBy.Any(k => !ClickHouseSchema.Of(k.Field).Any()) || query.CountDistinct is { } none && !ClickHouseSchema.Of(none).Any())
+        {
+            // A session row's own field: not stored here, zero in every flow; the aggregator groups the scanned rows.
+            return QueryRunner.Aggregate(Scan(from, to, query.Filter, FilterColumns.Of(query)), query);
+        }
         var keys = new List<(string Expression, ClickHouseSchema.Column Column)>();
         foreach (var k in query.GroupBy) keys.AddRange(ClickHouseSql.Key(k));
         if (query.CountDistinct is { } d && !query.GroupBy.Contains(new GroupKey(d))) keys.AddRange(ClickHouseSql.Key(new GroupKey(d)));

@@ -30,10 +30,26 @@ public sealed class ClickHouseConformanceTests(OneClickHouseServer fixture) : St
 /// <summary>The ClickHouse engine on a 2-shard cluster: inserts spread over both shards' local tables, reads through the Distributed table.</summary>
 public sealed class ClickHouseClusterConformanceTests(TwoClickHouseShards fixture) : StoreConformanceTests, IClassFixture<TwoClickHouseShards>
 {
+    private readonly string _database = "conformance_" + Guid.NewGuid().ToString("N");
+
     protected override IFlowStore Open() =>
         new ClickHouseStore(new ClickHouseStoreOptions
         {
-            Url = fixture.Servers[0].Url, Database = "conformance_" + Guid.NewGuid().ToString("N"), Cluster = ClickHouseServers.Cluster,
+            Url = fixture.Servers[0].Url, Database = _database, Cluster = ClickHouseServers.Cluster,
             Shards = [.. fixture.Servers.All.Select(s => s.Url)],
         });
+
+    [Fact]
+    public void Inserts_spread_over_both_shards()
+    {
+        using var store = Loaded();
+        var counts = fixture.Servers.All.Select(s =>
+        {
+            using var client = new ClickHouseClient(s.Url, _database);
+            return long.Parse(client.Execute("SELECT count() FROM flows_local").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        }).ToList();
+        Assert.Equal(Records.Count, counts.Sum());
+        // Eight inserts of 3,000 rows, the shards taking them in turn.
+        Assert.All(counts, c => Assert.True(c > 0, $"a shard holds nothing: {string.Join(", ", counts)}"));
+    }
 }
