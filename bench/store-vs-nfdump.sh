@@ -2,6 +2,8 @@
 # Reproduces the store comparison in docs/PERFORMANCE.md: the same generated flows go to nfcapd (LZ4)
 # over UDP and into Flowline's embedded store through a capture; then the same four queries run on
 # both, each three times, and the median wall time is printed. Usage: bench/store-vs-nfdump.sh [FLOWS] [WORKDIR]
+# CLICKHOUSE=1: the same flows also go over UDP to `flowline serve --store` on a 2-shard ClickHouse cluster
+# (bench/clickhouse-cluster.sh, in WORKDIR/ch), and the four queries run on it as well (`query --store`).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -29,6 +31,28 @@ echo "bytes on disk: nfdump $(du -sb "$work/nf" | cut -f1), flowline $(du -sb "$
 cp -r "$work/nf" "$work/nf-bzip2" && nfdump -R "$work/nf-bzip2" -J 2 >/dev/null
 echo "nfdump bzip2: $(du -sb "$work/nf-bzip2" | cut -f1) bytes"; rm -rf "$work/nf-bzip2"
 
+if [ -n "${CLICKHOUSE:-}" ]; then
+  "$root/bench/clickhouse-cluster.sh" stop "$work/ch" 2>/dev/null || true
+  ch=$("$root/bench/clickhouse-cluster.sh" start "$work/ch" 2 flowline)
+  trap '"$root/bench/clickhouse-cluster.sh" stop "$work/ch"' EXIT
+  "$bin" clickhouse init --store "$ch" >/dev/null
+  "$bin" serve --data-dir "$work/chserve" --store "$ch" --ipfix 127.0.0.1:40667 --sflow 127.0.0.1:0 --netflow 127.0.0.1:0 \
+    --http 127.0.0.1:40668 --retention 3650d 2>"$work/chserve.log" &
+  serve=$!
+  for _ in $(seq 100); do curl -sf http://127.0.0.1:40668/healthz >/dev/null && break; sleep 0.1; done
+  chcpu() { for p in "$work"/ch/s*/pid; do awk '{print $14 + $15}' "/proc/$(cat "$p")/stat"; done | awk '{s += $1} END {print s}'; }
+  before=$(chcpu); start=$(date +%s.%N)
+  "$bin" gen --protocol ipfix --count "$flows" --seed 11 --rate 150000 --target udp://127.0.0.1:40667 -q
+  until [ "$(curl -s http://127.0.0.1:40668/metrics | awk '/^flowline_clickhouse_inserted_rows_total/ {print $2}')" -ge "$flows" ] 2>/dev/null; do sleep 1; done
+  echo "clickhouse load: $(echo "$(date +%s.%N) - $start" | bc) s wall, serve $(awk '{print ($14 + $15) / 100}' "/proc/$serve/stat") s CPU, clickhouse $(echo "($(chcpu) - $before) / 100" | bc) s CPU"
+  kill -TERM $serve; wait $serve || true
+  grep -E "records stored" "$work/chserve.log" | tail -1
+  # Merges settle before the queries are timed.
+  while [ "$(curl -s http://127.0.0.1:18123/ --data-binary "SELECT count() FROM system.merges")$(curl -s http://127.0.0.1:18124/ --data-binary "SELECT count() FROM system.merges")" != "00" ]; do sleep 2; done
+  "$bin" clickhouse stats --store "$ch"
+  echo "clickhouse bytes on disk (data directories): $(du -sbc "$work"/ch/s*/data/data/flowline | tail -1 | cut -f1)"
+fi
+
 median() { # label, command: runs it 3 times, prints the median wall time, peak memory and output lines
   local times=() peak=0
   for _ in 1 2 3; do
@@ -48,3 +72,14 @@ median "flowline -A srcip,dstport" "$bin query --data-dir $work/fl -A srcip,dstp
 median "nfdump host"              "nfdump -R $work/nf -q -o csv 'host $host'"
 median "flowline host"            "$bin query --data-dir $work/fl host $host -o csv"
 median "flowline host (launcher)" "./flowline query --data-dir $work/fl host $host -o csv"
+if [ -n "${CLICKHOUSE:-}" ]; then
+  median "clickhouse tcp443 csv"      "$bin query --store '$ch' proto tcp and dst port 443 -o csv"
+  median "clickhouse -s srcip/bytes"  "$bin query --store '$ch' -s srcip/bytes -n 10"
+  median "clickhouse -A srcip,dstport" "$bin query --store '$ch' -A srcip,dstport -o csv"
+  median "clickhouse host"            "$bin query --store '$ch' host $host -o csv"
+  for q in "tcp443 csv" "-s srcip/bytes" "-A srcip,dstport" "host"; do
+    f=$(echo "flowline $q" | tr -c 'a-z0-9' _); c=$(echo "clickhouse $q" | tr -c 'a-z0-9' _)
+    if cmp -s <(sort "$work/$f.out") <(sort "$work/$c.out"); then echo "clickhouse $q: the same answer as the embedded store"
+    else echo "clickhouse $q: DIFFERENT from the embedded store"; fi
+  done
+fi

@@ -355,8 +355,14 @@ public sealed partial class Collector : IDisposable
         var cancel = _upkeepStop.Token;
         var nextRetention = DateTime.UtcNow;
         var nextEviction = DateTime.UtcNow;
+        var nextShare = DateTime.UtcNow;
         while (!cancel.IsCancellationRequested)
         {
+            if (DateTime.UtcNow >= nextShare)
+            {
+                ShareTemplates();
+                nextShare = DateTime.UtcNow + ShareInterval;
+            }
             if (DateTime.UtcNow >= nextEviction)
             {
                 EvictIdleExporters(NowMicros());

@@ -56,6 +56,12 @@ internal static partial class IngestLog
     [LoggerMessage(131, LogLevel.Warning, "not saved ({Reason})", EventName = "not-saved")]
     public static partial void TemplatesNotSaved(ILogger log, string reason);
 
+    [LoggerMessage(132, LogLevel.Warning, "not shared through the store ({Reason}); tried again shortly", EventName = "not-shared")]
+    public static partial void TemplatesNotShared(ILogger log, string reason);
+
+    [LoggerMessage(133, LogLevel.Information, "{Sets} template sets from {Collectors} other collectors of the store handed to the decoders", EventName = "adopted")]
+    public static partial void TemplatesAdopted(ILogger log, int sets, int collectors);
+
     [LoggerMessage(140, LogLevel.Information,
         "stopped: {Datagrams} datagrams received, {Decoded} records decoded, {Stored} records stored, {QueueDrops} datagrams dropped at full queues{Unstored}; drained in {Seconds} s",
         EventName = "stopped")]

@@ -41,6 +41,8 @@ internal sealed class Pipeline : IDisposable
     /// <summary>What the kernel granted (Linux reports twice the usable size).</summary>
     public int ReceiveBufferBytes => _receiver.ReceiveBufferBytes;
     public FlowDecoder Decoder { get; }
+    /// <summary>Template documents other collectors of the store published, for this decoder to adopt on its thread.</summary>
+    internal System.Collections.Concurrent.ConcurrentQueue<string> SharedTemplates { get; } = new();
     public long Received => _receiver.Received;
     public long QueueDrops => _receiver.QueueDrops;
     public long Decoded => Interlocked.Read(ref _decoded);
@@ -81,6 +83,8 @@ internal sealed class Pipeline : IDisposable
             if (_receiver.TryTake(out var entry, out var data))
             {
                 dryAt = 0;
+                // Templates from the store's other collectors first: this datagram may need them.
+                if (!SharedTemplates.IsEmpty) _collector.AdoptSharedTemplates(this);
                 if (_collector.Admission.Admit(entry.Exporter, data.Span)) Decode(entry, data.Span, ref sink);
                 _receiver.Release(entry);
                 Interlocked.Increment(ref _decoded);

@@ -23,6 +23,17 @@ internal static class TemplateFiles
 
     public static void Save(string dataDir, int decoder, TemplateCache cache)
     {
+        var dir = Directory(dataDir);
+        System.IO.Directory.CreateDirectory(dir);
+        AtomicFile.Write(Path.Combine(dir, $"decoder-{decoder}.json"), Serialize(cache));
+    }
+
+    /// <summary>The file a decoder's templates are saved in.</summary>
+    public static string PathOf(string dataDir, int decoder) => Path.Combine(Directory(dataDir), $"decoder-{decoder}.json");
+
+    /// <summary>A decoder's templates and exporter options as the saved document (what the file holds, and what collectors share).</summary>
+    public static byte[] Serialize(TemplateCache cache)
+    {
         var exporters = new List<SavedExporter>();
         foreach (var (key, state) in cache.Exporters)
         {
@@ -35,10 +46,7 @@ internal static class TemplateFiles
             if (templates.Length == 0 && state.SamplingRate == 0) continue;
             exporters.Add(new SavedExporter(key.Exporter.ToString(), key.Domain, key.Protocol.ToString(), state.SamplingRate, state.SystemInitMillis, templates));
         }
-        var dir = Directory(dataDir);
-        System.IO.Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, $"decoder-{decoder}.json");
-        AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(exporters, Json));
+        return JsonSerializer.SerializeToUtf8Bytes(exporters, Json);
     }
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
@@ -62,16 +70,45 @@ internal static class TemplateFiles
                 IngestLog.TemplatesNotRestored(log, path, e.Message);
                 continue;
             }
-            foreach (var e in saved ?? [])
+            restored += Restore(saved, cache, onlyNew: false);
+        }
+        return restored;
+    }
+
+    /// <summary>
+    /// Adds the templates of a saved document (another collector's, shared through the store) to <paramref name="cache"/>:
+    /// only scopes and templates it does not hold (what an exporter told this collector itself wins); returns how many.
+    /// </summary>
+    public static int Adopt(string json, TemplateCache cache)
+    {
+        List<SavedExporter>? saved;
+        try
+        {
+            saved = JsonSerializer.Deserialize<List<SavedExporter>>(json, Json);
+        }
+        catch (JsonException)
+        {
+            return 0;
+        }
+        return Restore(saved, cache, onlyNew: true);
+    }
+
+    private static int Restore(List<SavedExporter>? saved, TemplateCache cache, bool onlyNew)
+    {
+        var restored = 0;
+        foreach (var e in saved ?? [])
+        {
+            if (e?.Exporter is null || !IPAddress.TryParse(e.Exporter, out var address) || !Enum.TryParse<FlowProtocol>(e.Protocol, out var protocol)) continue;
+            var key = new ExporterKey(FlowAddress.FromIPAddress(address), e.Domain, protocol);
+            var known = cache.Exporters.TryGetValue(key, out var existing);
+            var state = known ? existing! : cache.GetOrAdd(key);
+            if (!known || !onlyNew) state.Restore(e.SamplingRate, e.SystemInitMillis);
+            foreach (var t in e.Templates ?? [])
             {
-                if (!IPAddress.TryParse(e.Exporter, out var address) || !Enum.TryParse<FlowProtocol>(e.Protocol, out var protocol)) continue;
-                var state = cache.GetOrAdd(new ExporterKey(FlowAddress.FromIPAddress(address), e.Domain, protocol));
-                state.Restore(e.SamplingRate, e.SystemInitMillis);
-                foreach (var t in e.Templates ?? [])
-                {
-                    var fields = t.Fields.Select(f => new FieldSpec(f.Id, f.Length, f.Enterprise)).ToArray();
-                    if (cache.Add(state, new Template(protocol, t.Id, fields, t.ScopeFields, t.Options))) restored++;
-                }
+                if (t?.Fields is null) continue;
+                if (onlyNew && state.AllTemplates.Any(x => x.Id == t.Id)) continue;
+                var fields = t.Fields.Select(f => new FieldSpec(f.Id, f.Length, f.Enterprise)).ToArray();
+                if (cache.Add(state, new Template(protocol, t.Id, fields, t.ScopeFields, t.Options))) restored++;
             }
         }
         return restored;

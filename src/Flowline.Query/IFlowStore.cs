@@ -12,6 +12,19 @@ public sealed record StoreMetric(string Name, string Help, string Type, double V
 public sealed record StoreProblem(string Path, int Block, string Reason);
 
 /// <summary>
+/// Small state the collectors writing one store share (NetFlow v9 / IPFIX templates, exporter options): the
+/// newest value of each key. A store that is one collector's own has none.
+/// </summary>
+public interface ISharedState
+{
+    /// <summary>Writes <paramref name="value"/> under <paramref name="key"/>, newer than what it replaces.</summary>
+    void Put(string key, string value);
+
+    /// <summary>The newest value of each key that starts with <paramref name="prefix"/>, with its version (later writes, larger versions).</summary>
+    IReadOnlyList<(string Key, long Version, string Value)> Read(string prefix);
+}
+
+/// <summary>
 /// A flow store: the contract between the faces (CLI, /api/v1, DescribeFlowLog, Contrail) and the engines
 /// in Flowline.Storage (the embedded segment store, later ClickHouse), which run the same conformance tests.
 /// </summary>
@@ -75,6 +88,9 @@ public interface IFlowStore : IDisposable
 
     /// <summary>The engine's own counters and gauges for /metrics (compaction, retention).</summary>
     IReadOnlyList<StoreMetric> Metrics => [];
+
+    /// <summary>State shared with the other collectors of this store (a ClickHouse cluster); null when the store is this collector's alone.</summary>
+    ISharedState? Shared => null;
 
     /// <summary>Drops whole partitions that end before <paramref name="before"/>; returns how many.</summary>
     int Expire(long before);

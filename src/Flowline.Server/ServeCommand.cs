@@ -127,14 +127,14 @@ public static class ServeCommand
             ServeLog.CannotStart(log, e.Message);
             return 2;
         }
-        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
-        {
-            ServeLog.CannotStart(log, e.Message);
-            return 1;
-        }
         catch (ClickHouseException e)
         {
             ServeLog.CannotStart(log, $"the ClickHouse store: {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
+        {
+            ServeLog.CannotStart(log, e.Message);
             return 1;
         }
         var app = WebHost.Create(serve.Http, certificate, Math.Max(serve.MaxRequestBody, serve.MaxUploadBody), logs);

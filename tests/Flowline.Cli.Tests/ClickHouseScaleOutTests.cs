@@ -100,6 +100,30 @@ public sealed class ClickHouseScaleOutTests : IDisposable
         }
     }
 
+    [Fact]
+    public void A_collector_decodes_an_exporter_whose_templates_another_collector_of_the_store_learned()
+    {
+        using var cluster = new ClickHouseServers(2);
+        var location = $"clickhouse://127.0.0.1:{cluster[0].HttpPort}/templates?cluster={ClickHouseServers.Cluster}&shards=" +
+            string.Join(',', cluster.All.Select(s => $"127.0.0.1:{s.HttpPort}"));
+        Assert.Equal(0, FlowlineProcess.RunFlowline(["clickhouse", "init", "--store", location]).ExitCode);
+        var withTemplates = Path.Combine(_dir.FullName, "with.pcap");
+        var without = Path.Combine(_dir.FullName, "without.pcap");
+        Assert.Equal(0, FlowlineProcess.RunFlowline(["gen", "--protocol", "ipfix", "--count", "5000", "--seed", "3", "--pcap", withTemplates, "-q"]).ExitCode);
+        Assert.Equal(0, FlowlineProcess.RunFlowline(["gen", "--protocol", "ipfix", "--count", "5000", "--seed", "4", "--no-templates", "--pcap", without, "-q"]).ExitCode);
+        using var a = new ServeProcess(Path.Combine(_dir.FullName, "a"), "--store", location);
+        using var b = new ServeProcess(Path.Combine(_dir.FullName, "b"), "--store", location);
+
+        AgentFlowLogTests.Replay(AgentOutageTests.Datagrams(withTemplates, out _, out _), a.Ports["ipfix"]);
+        ServeProcess.WaitFor(() => a.Records("ipfix") == 5000, "5,000 records at the first collector", 60);
+        // The first collector publishes the exporter's templates; the second takes them without ever hearing them.
+        ServeProcess.WaitFor(() => b.Errors.Contains("template sets from 1 other collectors of the store", StringComparison.Ordinal), "the templates at the second collector", 60);
+        AgentFlowLogTests.Replay(AgentOutageTests.Datagrams(without, out _, out _), b.Ports["ipfix"]);
+        ServeProcess.WaitFor(() => b.Records("ipfix") == 5000, "5,000 records at the second collector", 60);
+        Assert.Equal(0, Metric(b, "flowline_template_pending_bytes"));
+        Assert.True(Metric(b, "flowline_templates_adopted_total") > 0);
+    }
+
     private static IEnumerable<string> Lines(string text, bool sort)
     {
         var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);

@@ -60,24 +60,34 @@ public sealed class RollupBuilderTests : IDisposable
 
     [Theory]
     [InlineData(1, 200, long.MaxValue)]
-    // Source addresses too diverse for the per-minute table's share (it is dropped after a few blocks)
-    // while the per-partition table still fits: it takes the minute table's sums and then the rows.
-    [InlineData(2, 3000, 12L * 256 * 4000)]
-    // Too diverse for both: each is dropped, the per-partition one when it takes the minute table's sums.
-    [InlineData(3, 20000, 12L * 256 * 2500)]
-    public void Partition_tables_summed_from_minute_tables_equal_the_rows_summed(int seed, int sources, long memory)
+    // Source addresses too diverse for the tables' room together: the largest (a minute table of sources) is
+    // dropped, the per-partition table of sources summed from it first and fed the rows from then on.
+    [InlineData(2, 3000, 256L * 12_000)]
+    // Too diverse for both: the minute and the partition tables of sources dropped in turn.
+    [InlineData(3, 20000, 256L * 12_000)]
+    public void Tables_kept_within_the_room_equal_the_rows_summed(int seed, int sources, long memory)
     {
         var blocks = Blocks(seed, sources);
-        var both = Written(new Rollups.Builder(Partition, memory), blocks, "both");
-        // Every table fed rows: one builder per width, each with the share it has in the builder of both.
-        var minutes = Written(new Rollups.Builder([Rollups.MinuteMicros], memory / 2), blocks, "minutes");
-        var partitions = Written(new Rollups.Builder([Partition], memory / 2), blocks, "partitions");
-        foreach (var ((keys, width), rows) in partitions)
+        var limited = Written(new Rollups.Builder(Partition, memory), blocks, "limited");
+        // Every table fed the rows themselves, each width on its own: what summing finer tables must equal.
+        var minutes = Written(new Rollups.Builder([Rollups.MinuteMicros]), blocks, "minutes");
+        var partitions = Written(new Rollups.Builder([Partition]), blocks, "partitions");
+        Assert.Equal(Rollups.KeySets.Length, minutes.Count);
+        Assert.Equal(Rollups.KeySets.Length, partitions.Count);
+        foreach (var (key, rows) in limited)
         {
-            Assert.True(both.TryGetValue((keys, width), out var summed), $"key set {keys}: per-partition table missing");
-            Assert.Equal(rows, summed);
+            Assert.Equal(key.Width == Partition ? partitions[key] : minutes[key], rows);
         }
-        Assert.Equal(partitions.Count + minutes.Count, both.Count);
-        if (memory != long.MaxValue) Assert.True(minutes.Count < 6, "the test meant some minute table to be dropped");
+        if (memory == long.MaxValue)
+        {
+            Assert.Equal(2 * Rollups.KeySets.Length, limited.Count);
+            return;
+        }
+        Assert.True(limited.Count < 2 * Rollups.KeySets.Length, "the test meant some table to be dropped");
+        // The small tables (no key, exporters) leave the room to the large ones and are always kept.
+        var none = Array.FindIndex(Rollups.KeySets, k => k.Length == 0);
+        Assert.Contains((none, Rollups.MinuteMicros), limited.Keys);
+        Assert.Contains((none, Partition), limited.Keys);
+        if (seed == 2) Assert.True(limited.Keys.Count(k => k.Width == Partition) > limited.Keys.Count(k => k.Width == Rollups.MinuteMicros));
     }
 }

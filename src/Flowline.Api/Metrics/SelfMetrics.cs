@@ -164,6 +164,8 @@ public static class SelfMetrics
         Line("flowline_templates_refused_total", "", templates.TemplatesRefused);
         Help("flowline_template_pending_refused_total", "counter", "Data sets not held for a template because held data reached the decoders' limit.");
         Line("flowline_template_pending_refused_total", "", templates.PendingRefused);
+        Help("flowline_templates_adopted_total", "counter", "Templates taken from the other collectors of the store (a ClickHouse cluster; docs/SCALE.md).");
+        Line("flowline_templates_adopted_total", "", collector.TemplatesAdopted);
         Help("flowline_realtime_definitions_disabled_total", "counter", "Real-time flow definitions taken out of service because counting rows into them failed (each also raises a 'disabled' event).");
         Line("flowline_realtime_definitions_disabled_total", "", collector.Realtime.DefinitionsDisabled);
         Help("flowline_counter_sources", "gauge", "sFlow counter data sources whose metrics are kept.");

@@ -3,8 +3,11 @@ using System.Text;
 
 namespace Flowline.Storage.ClickHouse;
 
-/// <summary>ClickHouse refused a statement: its error code and message, as the server gave them.</summary>
-public sealed class ClickHouseException(int code, string message, string server) : Exception($"{server}: {message}")
+/// <summary>
+/// ClickHouse refused a statement, could not be reached, or answered what cannot be read: its error code and
+/// message, as the server gave them. An I/O error of the store, as a full disk is one for the embedded store.
+/// </summary>
+public sealed class ClickHouseException(int code, string message, string server) : IOException($"{server}: {message}")
 {
     /// <summary>The server's error code (0 when the answer carried none: a proxy or a dropped connection).</summary>
     public int Code { get; } = code;
@@ -63,6 +66,30 @@ public sealed class ClickHouseClient : IDisposable
     {
         var content = new ReadOnlyMemoryContent(body);
         using var response = Send(content, (settings is null ? "" : settings + "&") + "query=" + Uri.EscapeDataString(insert), HttpCompletionOption.ResponseContentRead);
+    }
+
+    /// <summary>
+    /// Sends the same insert to every server (names and shared state live on each shard, so one shard down
+    /// loses none of them); throws the last refusal only when no server took it.
+    /// </summary>
+    public static void InsertEverywhere(IEnumerable<ClickHouseClient> servers, string insert, ReadOnlyMemory<byte> body)
+    {
+        ArgumentNullException.ThrowIfNull(servers);
+        ClickHouseException? last = null;
+        var written = 0;
+        foreach (var server in servers)
+        {
+            try
+            {
+                server.Insert(insert, body);
+                written++;
+            }
+            catch (ClickHouseException e)
+            {
+                last = e;
+            }
+        }
+        if (written == 0) throw last ?? new ClickHouseException(0, "no server to write to", "ClickHouse");
     }
 
     /// <summary>The server's version (e.g. 18.16.1): which statements it understands.</summary>

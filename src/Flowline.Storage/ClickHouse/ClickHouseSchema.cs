@@ -38,8 +38,9 @@ public static class ClickHouseSchema
     private static List<Column> Build()
     {
         var list = new List<Column>();
-        foreach (var f in FlowFields.Flow)
+        foreach (var f in FlowBatch.Fields)
         {
+            if (f is >= FlowField.SessionFlags and <= FlowField.RemotePrefix) continue; // a session row's own
             var name = FlowFields.Name(f);
             var size = FlowBatch.ValueSize(f);
             switch (size)

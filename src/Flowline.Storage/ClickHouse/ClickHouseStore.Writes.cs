@@ -271,7 +271,7 @@ public sealed partial class ClickHouseStore
                     ReplaySpool();
                 }
             }
-            catch (Exception e) when (e is IOException or ClickHouseException)
+            catch (IOException)
             {
                 // Told to the next Append that has to wait, and to Flush; the rows are still buffered.
                 Thread.Sleep(200);

@@ -70,10 +70,14 @@ public sealed partial class ClickHouseStore : IFlowStore
         _readTable = options.Cluster is null ? ClickHouseSchema.LocalTable : ClickHouseSchema.Table;
         if (options.CreateTables && !options.ReadOnly) CreateSchema(options.Url, options.Database, options.Cluster, shards);
         _symbols = new ClickHouseSymbols(_reader, _shards, options.Cluster is null ? ClickHouseSchema.SymbolsLocal : ClickHouseSchema.Symbols);
+        Shared = new ClickHouseState(_reader, _shards, options.Cluster is null ? ClickHouseSchema.StateLocal : ClickHouseSchema.State);
         if (!options.ReadOnly) StartWriting();
     }
 
     public ISymbolTable Symbols => _symbols;
+
+    /// <summary>Templates and exporter options the collectors of this store share.</summary>
+    public ISharedState Shared { get; }
 
     /// <summary>Creates the database and tables on every shard (and the Distributed tables on each), if missing.</summary>
     public static void CreateSchema(Uri url, string database, string? cluster, IReadOnlyList<Uri> shards)
@@ -203,7 +207,9 @@ public sealed partial class ClickHouseStore : IFlowStore
 
         var aggregator = new Aggregator(query);
         var selection = Array.Empty<ulong>();
-        using var response = _reader.Query(outer.ToString());
+        // Two-level aggregation whatever the group count: the groups come back in blocks of one bucket each
+        // (a single-level GROUP BY answers in one block, millions of rows at once).
+        using var response = _reader.Query(outer.ToString(), "group_by_two_level_threshold=1&group_by_two_level_threshold_bytes=1");
         using var stream = response.Content.ReadAsStream();
         var reader = new NativeFormat.Reader(stream);
         while (reader.Next())

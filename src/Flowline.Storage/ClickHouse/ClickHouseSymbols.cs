@@ -130,22 +130,12 @@ public sealed class ClickHouseSymbols : ISymbolTable
         {
             body.Append(JsonSerializer.Serialize(new Dictionary<string, object> { ["id"] = id, ["name"] = name })).Append('\n');
         }
-        var bytes = Encoding.UTF8.GetBytes(body.ToString());
-        var written = 0;
-        ClickHouseException? last = null;
-        foreach (var writer in _writers)
+        try
         {
-            try
-            {
-                writer.Insert($"INSERT INTO {ClickHouseClient.Identifier(ClickHouseSchema.SymbolsLocal)} FORMAT JSONEachRow", bytes);
-                written++;
-            }
-            catch (ClickHouseException e)
-            {
-                last = e;
-            }
+            ClickHouseClient.InsertEverywhere(_writers, $"INSERT INTO {ClickHouseClient.Identifier(ClickHouseSchema.SymbolsLocal)} FORMAT JSONEachRow",
+                Encoding.UTF8.GetBytes(body.ToString()));
         }
-        if (written == 0)
+        catch (ClickHouseException)
         {
             lock (_lock)
             {
@@ -155,7 +145,7 @@ public sealed class ClickHouseSymbols : ISymbolTable
                     _ids.Remove(name);
                 }
             }
-            throw last!;
+            throw;
         }
     }
 

@@ -13,7 +13,7 @@ namespace Flowline.Storage.ClickHouse;
 public static class NativeFormat
 {
     /// <summary>The most columns and rows a block from the server may announce: a larger count is a broken answer, not data.</summary>
-    public const int MaxColumns = 512, MaxRows = 1 << 22;
+    public const int MaxColumns = 512, MaxRows = 1 << 26;
 
     /// <summary>
     /// One block of rows [start, start + count) of <paramref name="batch"/>: the given columns (all the flow
@@ -135,7 +135,7 @@ public static class NativeFormat
             var code = rest.IndexOf("Code: ", StringComparison.Ordinal);
             return code >= 0
                 ? new ClickHouseException(0, rest[code..].Trim(), "ClickHouse")
-                : new InvalidDataException($"ClickHouse answer not understood: {what}");
+                : new ClickHouseException(0, $"answer not understood: {what}", "ClickHouse");
         }
 
         private bool Fill(int need)

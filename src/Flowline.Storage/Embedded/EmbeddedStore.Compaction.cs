@@ -24,6 +24,9 @@ public sealed partial class EmbeddedStore
 
     private Compactor Merger => _compactor ??= NewCompactor();
 
+    /// <summary>What the rollup tables of one compaction may hold together: an eighth of the budget, unless set.</summary>
+    private long RollupMemory => _options.RollupMemory ?? Merger.RollupBudget;
+
     private Compactor NewCompactor()
     {
         // Small budgets sort and merge in smaller chunks, so that a merge still takes many runs at once.
@@ -268,7 +271,7 @@ public sealed partial class EmbeddedStore
                     return false;
                 }
             }
-            var rollups = run ? null : new Rollups.Builder(PartitionMicros, merger.RollupBudget);
+            var rollups = run ? null : new Rollups.Builder(PartitionMicros, RollupMemory);
             long rows;
             try
             {
@@ -358,7 +361,7 @@ public sealed partial class EmbeddedStore
             if (partitions.Count != segments.Count) continue;
             var common = Rollups.KeySets.Where(keys => partitions.TrueForAll(p =>
                 p.Tables.Any(t => t.Width == PartitionMicros && t.Keys.AsSpan().SequenceEqual(keys)))).ToList();
-            var builder = new Rollups.Builder([Rollups.HourMicros], Merger.RollupBudget, common);
+            var builder = new Rollups.Builder([Rollups.HourMicros], RollupMemory, common);
             var complete = true;
             foreach (var tables in partitions)
             {
@@ -394,7 +397,7 @@ public sealed partial class EmbeddedStore
         try
         {
             using var reader = new SegmentFile.Reader(segment);
-            var rollups = new Rollups.Builder(PartitionMicros, Merger.RollupBudget);
+            var rollups = new Rollups.Builder(PartitionMicros, RollupMemory);
             var batch = new FlowBatch(_options.BlockRows);
             for (var i = 0; i < reader.Blocks.Length; i++)
             {

@@ -60,6 +60,9 @@ public sealed record EmbeddedStoreOptions
     /// <summary>The smallest compaction budget: two merge inputs, an output block and the writer's buffers.</summary>
     public static long MinimumCompactionMemory => Compaction.Compactor.MinimumBudget(SegmentFile.DefaultBlockRows, 1024);
 
+    /// <summary>Memory the rollup tables of one compaction may hold together (default: an eighth of <see cref="CompactionMemory"/>).</summary>
+    internal long? RollupMemory { get; init; }
+
     /// <summary>Only reads (queries next to a running collector): no commits, no clean-up, no compaction.</summary>
     public bool ReadOnly { get; init; }
     /// <summary>

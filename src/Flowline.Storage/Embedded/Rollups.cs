@@ -62,7 +62,8 @@ internal sealed class Rollups
         }
 
         private readonly List<Entry> _tables = [];
-        private readonly int _maxGroups;
+        /// <summary>Groups all tables together may hold.</summary>
+        private readonly long _maxGroups;
         private ulong[] _all = [];
 
         /// <summary>Per-minute and per-partition tables of a segment.</summary>
@@ -72,27 +73,26 @@ internal sealed class Rollups
         }
 
         /// <param name="memory">
-        /// Bytes the tables may take together: a table that would hold more groups than its share (keys
-        /// as diverse as the flows themselves, where it would save nothing) is dropped, and queries read
-        /// the flows instead. A table that coarser ones are summed from is checked after each 1,024 rows (it may
-        /// pass its share by that many groups until then).
+        /// Bytes the tables may take together, checked after each 1,024 rows (they may pass it by that many
+        /// groups a table until then): while they hold more, the largest table (keys as diverse as the flows
+        /// themselves, where it would save nothing) is dropped, and queries read the flows instead. Small
+        /// tables (no key, exporters, ports) leave their room to the address tables.
         /// </param>
         /// <param name="keySets">The key sets to build (all by default).</param>
         public Builder(IEnumerable<long> widths, long memory = long.MaxValue, IEnumerable<FlowField[]>? keySets = null)
         {
             var sets = (keySets ?? KeySets).ToList();
             var distinct = widths.Distinct().Order().ToList();
-            _maxGroups = (int)Math.Clamp(memory / Math.Max(1, distinct.Count * sets.Count) / BytesPerGroup, 1, int.MaxValue);
+            _maxGroups = Math.Clamp(memory / BytesPerGroup, 1, long.MaxValue);
             foreach (var width in distinct)
             {
                 foreach (var keys in sets)
                 {
                     // Summing a finer table costs a pass over its groups instead of one over every row.
                     var finer = _tables.Find(t => t.Width < width && width % t.Width == 0 && t.Keys.AsSpan().SequenceEqual(keys));
-                    // A table coarser ones may be summed from is limited by the check after each slice of rows,
-                    // not in the middle of one (what it holds then is whole slices, to be handed over).
-                    var summed = distinct.Exists(w => w != width && w % width == 0);
-                    var query = new FlowQuery { GroupBy = keys.Select(k => new GroupKey(k)).ToArray(), BucketMicros = width, MaxGroups = summed ? int.MaxValue : _maxGroups };
+                    // Limited together by the check after each slice of rows, not in the middle of one (what a
+                    // table holds then is whole slices, to be handed over).
+                    var query = new FlowQuery { GroupBy = keys.Select(k => new GroupKey(k)).ToArray(), BucketMicros = width };
                     _tables.Add(new Entry(keys, width, new Aggregator(query)) { Source = finer });
                 }
             }
@@ -145,73 +145,43 @@ internal sealed class Rollups
         }
 
         /// <summary>
-        /// Gives the rows to every table not summed from another, dropping those that hold too many groups. A
-        /// table others are summed from takes them a slice at a time and is checked after each: when it
-        /// holds too many, the coarser tables take its sums and the rest of the rows, and it is dropped.
+        /// Gives the rows to every table not summed from another, a slice at a time, and after each slice keeps
+        /// the tables within the memory they share (<see cref="Limit"/>).
         /// </summary>
         private void Feed(AddRows add, int words)
         {
-            for (var t = _tables.Count - 1; t >= 0; t--)
+            for (var w = 0; w < words; w += SliceWords)
             {
-                var table = _tables[t];
-                if (table.Source is not null) continue;
-                try
+                var slice = Rows(w, Math.Min(words, w + SliceWords), words);
+                foreach (var table in _tables)
                 {
-                    if (!_tables.Exists(c => c.Source == table))
-                    {
-                        add(table, _all.AsSpan(0, words));
-                        continue;
-                    }
-                    for (var w = 0; w < words; w += SliceWords)
-                    {
-                        var end = Math.Min(words, w + SliceWords);
-                        add(table, Rows(w, end, words));
-                        if (table.Sums.Groups <= _maxGroups) continue;
-                        foreach (var coarser in _tables.Where(c => c.Source == table).ToList())
-                        {
-                            if (Resolve(coarser) && end < words) Take(coarser, add, Rows(end, words, words));
-                        }
-                        throw new QueryLimitException("too many groups");
-                    }
+                    if (table.Source is null) add(table, slice);
                 }
-                catch (QueryLimitException)
-                {
-                    _tables.Remove(table);
-                    Dropped++;
-                }
+                Limit();
             }
         }
 
-        /// <summary>Gives rows to one table; drops it if it holds too many groups.</summary>
-        private void Take(Entry table, AddRows add, ReadOnlySpan<ulong> selection)
+        /// <summary>
+        /// While the tables hold more groups than they may together, drops the largest; the coarser tables that were
+        /// to be summed from it take its sums first, and the rows from then on.
+        /// </summary>
+        private void Limit()
         {
-            try
+            while (_tables.Count > 0 && _tables.Sum(t => (long)t.Sums.Groups) > _maxGroups)
             {
-                add(table, selection);
-            }
-            catch (QueryLimitException)
-            {
-                _tables.Remove(table);
+                var largest = _tables.MaxBy(t => t.Sums.Groups)!;
+                foreach (var coarser in _tables.Where(c => c.Source == largest).ToList()) Resolve(coarser);
+                _tables.Remove(largest);
                 Dropped++;
             }
         }
 
-        /// <summary>Sums a table from its source now; from then on it is fed rows. False when that made it too large (dropped).</summary>
-        private bool Resolve(Entry table)
+        /// <summary>Sums a table from its source now; from then on it is fed rows.</summary>
+        private static void Resolve(Entry table)
         {
             var source = table.Source!;
             table.Source = null;
-            try
-            {
-                table.Sums.AddGroups(source.Sums);
-                return true;
-            }
-            catch (QueryLimitException)
-            {
-                _tables.Remove(table);
-                Dropped++;
-                return false;
-            }
+            table.Sums.AddGroups(source.Sums);
         }
 
         /// <summary>Writes the tables next to <paramref name="segment"/>, durably (temporary name, flush, rename).</summary>
@@ -238,7 +208,8 @@ internal sealed class Rollups
                     body.Write(bytes);
                 }
             }
-            foreach (var table in _tables.Where(t => t.Source is not null).ToList()) _ = Resolve(table);
+            foreach (var table in _tables.Where(t => t.Source is not null).ToList()) Resolve(table);
+            Limit();
             Span<byte> u32 = stackalloc byte[4];
             body.Write(Magic);
             BinaryPrimitives.WriteUInt32LittleEndian(u32, (uint)_tables.Count);
