@@ -62,9 +62,9 @@ public sealed class RollupBuilderTests : IDisposable
     [InlineData(1, 200, long.MaxValue)]
     // Source addresses too diverse for the tables' room together: the largest (a minute table of sources) is
     // dropped, the per-partition table of sources summed from it first and fed the rows from then on.
-    [InlineData(2, 3000, 256L * 12_000)]
+    [InlineData(2, 3000, 512L * 12_000)]
     // Too diverse for both: the minute and the partition tables of sources dropped in turn.
-    [InlineData(3, 20000, 256L * 12_000)]
+    [InlineData(3, 20000, 512L * 12_000)]
     public void Tables_kept_within_the_room_equal_the_rows_summed(int seed, int sources, long memory)
     {
         var blocks = Blocks(seed, sources);

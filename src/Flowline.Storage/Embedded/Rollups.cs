@@ -98,8 +98,11 @@ internal sealed class Rollups
             }
         }
 
-        /// <summary>What a group of a table costs while it is built (entry, hash, index, growth and the written copy).</summary>
-        private const int BytesPerGroup = 256;
+        /// <summary>
+        /// What a group of a table costs while it is built (entry, hash, index, growth, the sort and the written copy):
+        /// measured, 20 M flows imported into one partition in 64 MiB held 5 MiB more than 256 bytes a group allowed.
+        /// </summary>
+        private const int BytesPerGroup = 512;
 
         /// <summary>Tables dropped for holding too many groups.</summary>
         public int Dropped { get; private set; }

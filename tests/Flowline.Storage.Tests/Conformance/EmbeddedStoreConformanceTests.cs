@@ -71,7 +71,7 @@ public class BoundedCompactionConformanceTests : StoreConformanceTests
         BlockRows = 700, GroupCommit = TimeSpan.FromHours(1), PartitionWidth = TimeSpan.FromHours(1),
         CompactionMemory = 0, CompactionChunkRows = 256, CommitsPerRun = 2, SortCommits = sortCommits,
         // Room for 4,000 groups across every rollup table: the address tables of these flows do not fit.
-        RollupMemory = 4000L * 256,
+        RollupMemory = 4000L * 512,
     };
 
     protected virtual bool SortCommits => true;
