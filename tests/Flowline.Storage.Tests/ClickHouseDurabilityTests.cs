@@ -141,6 +141,9 @@ public sealed class ClickHouseDurabilityTests : IDisposable
         NativeFormat.WriteBlock(body2, other, 0, other.Count, columns, id + 2);
         new ClickHouseSpool(spool, 1).Add(new ClickHouseSpool.Block(id + 2, 0, ClickHouseSchema.PartitionOf(other.Start[0]), other.Count, statement, body2.WrittenMemory));
 
+        // And a file damaged on disk: moved aside and counted, never replayed.
+        File.WriteAllText(Path.Combine(spool, "9999999999999999.blk"), "not a block");
+
         using var again = new ClickHouseStore(options);
         var deadline = DateTime.UtcNow.AddMinutes(1);
         while (again.SpooledBlocks > 0 && DateTime.UtcNow < deadline) again.ReplaySpool();
@@ -148,5 +151,7 @@ public sealed class ClickHouseDurabilityTests : IDisposable
         Assert.Equal(2, again.Metrics.Single(m => m.Name == "flowline_clickhouse_replayed_blocks_total").Value);
         Assert.Equal(5100, again.Stats().Rows);
         Assert.Equal(1, again.Metrics.Single(m => m.Name == "flowline_clickhouse_replay_already_present_total").Value);
+        Assert.Equal(1, again.Metrics.Single(m => m.Name == "flowline_clickhouse_spool_damaged_total").Value);
+        Assert.True(File.Exists(Path.Combine(spool, "bad", "9999999999999999.blk")));
     }
 }

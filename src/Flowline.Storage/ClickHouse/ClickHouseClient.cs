@@ -92,15 +92,6 @@ public sealed class ClickHouseClient : IDisposable
         if (written == 0) throw last ?? new ClickHouseException(0, "no server to write to", "ClickHouse");
     }
 
-    /// <summary>The server's version (e.g. 18.16.1): which statements it understands.</summary>
-    public Version ServerVersion()
-    {
-        var text = Execute("SELECT version()").Trim();
-        var parts = text.Split('.');
-        return new Version(int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture),
-            parts.Length > 1 ? int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) : 0);
-    }
-
     private HttpResponseMessage Send(HttpContent content, string? settings, HttpCompletionOption completion)
     {
         var uri = new Uri(Url, _query + (string.IsNullOrEmpty(settings) ? "" : "&" + settings));

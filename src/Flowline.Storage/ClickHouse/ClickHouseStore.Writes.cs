@@ -61,7 +61,6 @@ public sealed partial class ClickHouseStore
                 if (batch.SessionFlags[i] != 0) throw new ArgumentException("the ClickHouse store keeps flow records; session rows stay in the sessions store", nameof(batch));
             }
         }
-        var signal = false;
         lock (_lock)
         {
             while (_buffered >= 4 * _options.MaxBufferedRows && !_disposed)
@@ -87,8 +86,7 @@ public sealed partial class ClickHouseStore
                 at = end;
             }
             _buffered += rows;
-            signal = _buffered >= _options.MaxBufferedRows;
-            if (signal) Monitor.PulseAll(_lock);
+            if (_buffered >= _options.MaxBufferedRows) Monitor.PulseAll(_lock);
         }
     }
 
@@ -290,6 +288,7 @@ public sealed partial class ClickHouseStore
         new("flowline_clickhouse_spooled_blocks_total", "Blocks written to the local spool.", "counter", Interlocked.Read(ref _spooledBlocks)),
         new("flowline_clickhouse_spooled_rows_total", "Rows written to the local spool.", "counter", Interlocked.Read(ref _spooledRows)),
         new("flowline_clickhouse_spool_blocks", "Blocks waiting in the spool.", "gauge", _spool?.Count ?? 0),
+        new("flowline_clickhouse_spool_damaged_total", "Spooled blocks found damaged on disk (moved to clickhouse-spool/bad/, not replayed).", "counter", _spool?.Damaged ?? 0),
         new("flowline_clickhouse_replayed_blocks_total", "Spooled blocks replayed.", "counter", Interlocked.Read(ref _replayedBlocks)),
         new("flowline_clickhouse_replay_already_present_total", "Spooled blocks found already in ClickHouse when replayed (not inserted again).", "counter", Interlocked.Read(ref _replaySkipped)),
         new("flowline_clickhouse_buffered_rows", "Rows appended and not yet inserted or spooled.", "gauge", BufferedRows),
