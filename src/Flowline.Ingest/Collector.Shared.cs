@@ -60,7 +60,7 @@ public sealed partial class Collector
                 if (key.StartsWith($"{SharedPrefix}{id}/", StringComparison.Ordinal)) continue;
                 if (_adoptedVersions.TryGetValue(key, out var seen) && seen >= version) continue;
                 _adoptedVersions[key] = version;
-                foreach (var p in _pipelines) p.SharedTemplates.Enqueue(value);
+                foreach (var p in _pipelines) p.ShareTemplates(value);
                 adopted++;
                 from.Add(key.Split('/')[1]);
             }
@@ -72,13 +72,22 @@ public sealed partial class Collector
         }
     }
 
-    /// <summary>On a decoder's thread: adds the templates other collectors published to its cache.</summary>
-    internal void AdoptSharedTemplates(Pipeline p)
+    /// <summary>
+    /// On a decoder's thread: adds the templates other collectors published to its cache, then decodes the data
+    /// sets that waited for them (they arrived here before their template was shared).
+    /// </summary>
+    internal void AdoptSharedTemplates(Pipeline p, ref CollectorSink sink)
     {
-        while (p.SharedTemplates.TryDequeue(out var json))
+        var adopted = 0;
+        while (p.SharedTemplates.TryDequeue(out var json)) adopted += TemplateFiles.Adopt(json, p.Decoder.Templates);
+        if (adopted == 0) return;
+        Interlocked.Add(ref _templatesAdopted, adopted);
+        foreach (var key in p.Decoder.ScopesWithHeldSets())
         {
-            var n = TemplateFiles.Adopt(json, p.Decoder.Templates);
-            if (n > 0) Interlocked.Add(ref _templatesAdopted, n);
+            sink.BeginDatagram();
+            var before = sink.Records;
+            p.Decoder.DecodeHeld(key, ref sink);
+            sink.Current?.AddRecords(sink.Records - before);
         }
     }
 }

@@ -16,14 +16,12 @@ internal struct CollectorSink(Collector collector, FlowBatch batch) : IFlowSink
     public long Records;
     public ExporterState? Current;
     public DatagramHeader Header;
-    private FlowAddress _from;
     private uint _override;
     /// <summary>The rate last given to <see cref="Current"/>: records repeat it, the lock is taken only on a change.</summary>
     private uint _rate;
 
-    public void BeginDatagram(FlowAddress from)
+    public void BeginDatagram()
     {
-        _from = from;
         Current = null;
         Header = default;
     }
@@ -32,9 +30,9 @@ internal struct CollectorSink(Collector collector, FlowBatch batch) : IFlowSink
     {
         Header = header;
         // sFlow names its agent inside the datagram; the others are known by where they send from.
-        var address = header.Protocol == FlowProtocol.SFlow5 && !header.Agent.IsNone ? header.Agent : _from;
+        var address = header.Protocol == FlowProtocol.SFlow5 && !header.Agent.IsNone ? header.Agent : header.Exporter;
         Current = collector.Exporter(new ExporterId(address, header.Protocol, header.ObsDomain));
-        _override = collector.SamplingOverride(address, _from);
+        _override = collector.SamplingOverride(address, header.Exporter);
         _rate = Current.SamplingRate;
     }
 

@@ -78,6 +78,9 @@ public sealed class DatagramReceiver : IDisposable
         Volatile.Write(ref _parked, 0);
     }
 
+    /// <summary>Ends a <see cref="Wait"/> early: the decoder has work that did not come through the socket.</summary>
+    public void Wake() => _wake.Set();
+
     /// <summary>Stops receiving; what is queued can still be taken.</summary>
     public void Stop()
     {

@@ -58,6 +58,13 @@ public sealed class ExporterState(ExporterId id)
         }
     }
 
+    /// <summary>Records decoded outside a datagram of this exporter (sets held for a template another collector shared).</summary>
+    internal void AddRecords(long records)
+    {
+        if (records == 0) return;
+        lock (_lock) Records += records;
+    }
+
     internal void AddMalformed(DecodeError error)
     {
         lock (_lock)

@@ -43,6 +43,13 @@ internal sealed class Pipeline : IDisposable
     public FlowDecoder Decoder { get; }
     /// <summary>Template documents other collectors of the store published, for this decoder to adopt on its thread.</summary>
     internal System.Collections.Concurrent.ConcurrentQueue<string> SharedTemplates { get; } = new();
+
+    /// <summary>Hands the decoder templates the store's other collectors published (on the upkeep thread).</summary>
+    internal void ShareTemplates(string json)
+    {
+        SharedTemplates.Enqueue(json);
+        _receiver.Wake();
+    }
     public long Received => _receiver.Received;
     public long QueueDrops => _receiver.QueueDrops;
     public long Decoded => Interlocked.Read(ref _decoded);
@@ -84,7 +91,7 @@ internal sealed class Pipeline : IDisposable
             {
                 dryAt = 0;
                 // Templates from the store's other collectors first: this datagram may need them.
-                if (!SharedTemplates.IsEmpty) _collector.AdoptSharedTemplates(this);
+                if (!SharedTemplates.IsEmpty) _collector.AdoptSharedTemplates(this, ref sink);
                 if (_collector.Admission.Admit(entry.Exporter, data.Span)) Decode(entry, data.Span, ref sink);
                 _receiver.Release(entry);
                 Interlocked.Increment(ref _decoded);
@@ -95,6 +102,8 @@ internal sealed class Pipeline : IDisposable
                 }
                 continue;
             }
+            // Templates shared while the socket is quiet: sets held for them are decoded now, not at the next datagram.
+            if (!SharedTemplates.IsEmpty) _collector.AdoptSharedTemplates(this, ref sink);
             if (sink.Batch.Count > 0 && Stopwatch.GetElapsedTime(lastAppend) >= _collector.Options.BatchInterval)
             {
                 Append(ref sink);
@@ -151,7 +160,7 @@ internal sealed class Pipeline : IDisposable
         var dataBefore = stats.DataRecords;
         var pendingBefore = stats.PendingSets + stats.PendingDecoded;
         var recordsBefore = sink.Records;
-        sink.BeginDatagram(entry.Exporter);
+        sink.BeginDatagram();
         var rowsBefore = sink.Batch.Count;
         var result = Decoder.Decode(datagram, entry.Exporter, entry.TimeReceived, ref sink);
         // Only what decoded is copied on: a forwarding session must not carry junk anyone can send to our port.

@@ -72,6 +72,50 @@ public sealed class FlowDecoder
         return result;
     }
 
+    /// <summary>The template scopes holding data sets for a template they now know (taken from the store's other collectors).</summary>
+    public List<ExporterKey> ScopesWithHeldSets()
+    {
+        var keys = new List<ExporterKey>();
+        foreach (var (key, state) in Templates.Exporters)
+        {
+            if (state.Pending.Count == 0) continue;
+            foreach (var id in state.Templates.Keys)
+            {
+                if (!state.FirstHeld(id, out _)) continue;
+                keys.Add(key);
+                break;
+            }
+        }
+        return keys;
+    }
+
+    /// <summary>
+    /// Decodes a scope's data sets held for templates that became known without a template set of their
+    /// exporter: each template's sets are reported after a header naming the exporter, with the times of the
+    /// datagram that brought the oldest of them.
+    /// </summary>
+    public void DecodeHeld<TSink>(in ExporterKey key, ref TSink sink) where TSink : IFlowSink
+    {
+        if (!Templates.Exporters.TryGetValue(key, out var state)) return;
+        foreach (var template in state.Templates.Values.ToArray())
+        {
+            if (!state.FirstHeld(template.Id, out var context)) continue;
+            sink.OnDatagram(new DatagramHeader
+            {
+                Protocol = key.Protocol,
+                Exporter = key.Exporter,
+                Agent = key.Exporter,
+                TimeReceived = context.TimeReceived,
+                Version = key.Protocol == FlowProtocol.Ipfix ? (ushort)10 : (ushort)9,
+                UptimeMs = context.UptimeMs,
+                ExportTime = context.ExportTime,
+                Sequence = context.Sequence,
+                ObsDomain = key.Domain,
+            });
+            TemplateSetDecoder.DecodeHeld(template, key, state, Templates, Stats, ref sink);
+        }
+    }
+
     /// <summary>Decodes into a columnar batch.</summary>
     public DecodeResult Decode(ReadOnlySpan<byte> datagram, FlowAddress exporter, long timeReceived, FlowBatch batch)
     {

@@ -20,8 +20,7 @@ public sealed class ClickHouseScaleOutTests : IDisposable
     public void Two_collectors_and_an_API_node_over_a_2_shard_cluster_answer_as_the_embedded_store()
     {
         using var cluster = new ClickHouseServers(2);
-        var location = $"clickhouse://127.0.0.1:{cluster[0].HttpPort}/scaleout?cluster={ClickHouseServers.Cluster}&shards=" +
-            string.Join(',', cluster.All.Select(s => $"127.0.0.1:{s.HttpPort}"));
+        var location = cluster.Location("scaleout");
         var init = FlowlineProcess.RunFlowline(["clickhouse", "init", "--store", location]);
         Assert.True(init.ExitCode == 0, init.Stderr);
         Assert.Contains("init: 2 shard(s) ready", init.Stdout);
@@ -104,8 +103,7 @@ public sealed class ClickHouseScaleOutTests : IDisposable
     public void A_collector_decodes_an_exporter_whose_templates_another_collector_of_the_store_learned()
     {
         using var cluster = new ClickHouseServers(2);
-        var location = $"clickhouse://127.0.0.1:{cluster[0].HttpPort}/templates?cluster={ClickHouseServers.Cluster}&shards=" +
-            string.Join(',', cluster.All.Select(s => $"127.0.0.1:{s.HttpPort}"));
+        var location = cluster.Location("templates");
         Assert.Equal(0, FlowlineProcess.RunFlowline(["clickhouse", "init", "--store", location]).ExitCode);
         var withTemplates = Path.Combine(_dir.FullName, "with.pcap");
         var without = Path.Combine(_dir.FullName, "without.pcap");
@@ -124,13 +122,13 @@ public sealed class ClickHouseScaleOutTests : IDisposable
         Assert.True(Metric(b, "flowline_templates_adopted_total") > 0);
     }
 
-    private static IEnumerable<string> Lines(string text, bool sort)
+    internal static IEnumerable<string> Lines(string text, bool sort)
     {
         var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         return sort ? lines.Order(StringComparer.Ordinal) : lines;
     }
 
-    private static long Metric(ServeProcess serve, string name) => serve.Get("/metrics").Split('\n')
+    internal static long Metric(ServeProcess serve, string name) => serve.Get("/metrics").Split('\n')
         .Where(l => l.StartsWith(name + " ", StringComparison.Ordinal) || l.StartsWith(name + "{store=\"flows\"} ", StringComparison.Ordinal))
         .Sum(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
 }

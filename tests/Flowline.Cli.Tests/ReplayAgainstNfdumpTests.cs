@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using Flowline.Testing;
 
 namespace Flowline.Cli.Tests;
 
@@ -51,7 +52,7 @@ public sealed class ReplayAgainstNfdumpTests : IDisposable
             var collectorLog = collector.StandardOutput.ReadToEnd() + collector.StandardError.ReadToEnd();
 
             var theirs = NfdumpRows(nfdumpDir);
-            var ours = FlowlineRows(dataDir);
+            var ours = FlowlineRows(["--data-dir", dataDir]);
             Assert.True(theirs.Count > 0, "nfdump stored nothing: " + collectorLog);
             Assert.Equal(theirs.Count, ours.Count);
             Assert.Equal(theirs.Sum(r => r.Bytes), ours.Sum(r => r.Bytes));
@@ -79,6 +80,84 @@ public sealed class ReplayAgainstNfdumpTests : IDisposable
             var rows = NfdumpLines(nfdumpDir, ["-o", "fmt:%pr"]).Count;
             var conversations = NfdumpLines(nfdumpDir, ["-b", "-o", "fmt:%pr"]).Count;
             Assert.True(conversations < rows * 3 / 4, $"-b joined too few flows ({rows} to {conversations}) to show bidirectional aggregation");
+        }
+        finally
+        {
+            if (!collector.HasExited) collector.Kill();
+        }
+    }
+
+    /// <summary>
+    /// The scale-out deployment fed by a real exporter: softflowd's NetFlow v9 export of the capture goes whole to
+    /// nfcapd and to an embedded-store serve, and datagram by datagram in turn to two collectors over a 2-shard
+    /// ClickHouse cluster (as a UDP load balancer would: templates reach one collector, data both, so each decodes
+    /// with templates the other shared). The cluster holds nfdump's flows; nfdump's listings, and the embedded
+    /// store's totals, top-N and filtered aggregates, come out the same from it.
+    /// </summary>
+    [Fact]
+    public void Two_collectors_behind_a_load_balancer_store_on_a_2_shard_cluster_what_nfdump_stores()
+    {
+        using var cluster = new ClickHouseServers(2);
+        var location = cluster.Location("replay");
+        var init = FlowlineProcess.RunFlowline(["clickhouse", "init", "--store", location]);
+        Assert.True(init.ExitCode == 0, init.Stderr);
+        var embeddedDir = Path.Combine(_dir.FullName, "embedded");
+        var nfdumpDir = Directory.CreateDirectory(Path.Combine(_dir.FullName, "nfdump")).FullName;
+        var nfdumpPort = FreeUdpPort();
+        using var embedded = new ServeProcess(embeddedDir);
+        using var a = new ServeProcess(Path.Combine(_dir.FullName, "a"), "--store", location);
+        using var b = new ServeProcess(Path.Combine(_dir.FullName, "b"), "--store", location);
+        using var collector = Process.Start(FlowlineProcess.StartInfo(FlowlineProcess.Tool("nfcapd"),
+            "-B", "4194304", "-b", "127.0.0.1", "-p", nfdumpPort.ToString(CultureInfo.InvariantCulture), "-w", nfdumpDir))!;
+        try
+        {
+            using var tee = new UdpTee([embedded.Ports["netflow"], nfdumpPort], [a.Ports["netflow"], b.Ports["netflow"]]);
+            ServeProcess.WaitFor(() => ServeProcess.UdpBound(nfdumpPort), $"nfcapd bound to udp/{nfdumpPort}", 30);
+            var run = FlowlineProcess.Run(Softflowd(tee.Port, "9"), TimeSpan.FromMinutes(2));
+            Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+            tee.WaitUntilDrained();
+            ServeProcess.WaitFor(() => Datagrams(embedded, "netflow9") == tee.Forwarded && Datagrams(a, "netflow9") + Datagrams(b, "netflow9") == tee.Forwarded,
+                $"{tee.Forwarded} datagrams at the embedded serve and at the two collectors", 60);
+            // Every record decoded, none still waiting for a template.
+            ServeProcess.WaitFor(() => a.Records("netflow9") + b.Records("netflow9") == embedded.Records("netflow9"),
+                $"{embedded.Records("netflow9")} records at the two collectors", 60);
+            Assert.Equal(0, ClickHouseScaleOutTests.Metric(a, "flowline_template_pending_bytes") + ClickHouseScaleOutTests.Metric(b, "flowline_template_pending_bytes"));
+            Assert.Equal(0, embedded.Terminate());
+            Assert.Equal(0, a.Terminate());
+            Assert.Equal(0, b.Terminate());
+            Process.Start("kill", ["-TERM", collector.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+            Assert.True(collector.WaitForExit(30_000), "nfcapd did not stop");
+
+            var store = new[] { "--store", location };
+            var theirs = NfdumpRows(nfdumpDir);
+            var ours = FlowlineRows(store);
+            Assert.True(theirs.Count > 100, $"nfdump stored {theirs.Count} flows");
+            Assert.Equal(theirs.Order(), ours.Order());
+            foreach (var args in new[]
+                     {
+                         new[] { "-o", "extended" }, ["-a", "-o", "long"], ["-b", "-o", "bilong"],
+                         ["-B", "-N", "-o", "fmt:%ts %te %td %pr %sap %dap %flg %ipkt %opkt %ibyt %obyt %bps %bpp %fl %in %out %ra"],
+                     })
+            {
+                var ourLines = FlowlineProcess.RunFlowline(["query", .. store, "-q", .. args, "proto tcp or proto udp"]);
+                Assert.True(ourLines.ExitCode == 0, ourLines.Stderr);
+                Assert.Equal(NfdumpLines(nfdumpDir, args), ourLines.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+            }
+            foreach (var args in new[]
+                     {
+                         new[] { "-A", "proto", "-o", "csv" }, ["-s", "dstport/bytes", "-n", "10"], ["-s", "srcip/flows", "-n", "5", "proto udp"],
+                         ["-s", "dstip/packets", "-n", "10", "net 10.0.0.0/8 and not port 53"], ["--bucket", "1m", "-A", "srcip/24,proto", "-o", "csv", "bytes > 500 or flags S"],
+                         ["-o", "extended", "-q", "src port > 1024 and packets > 2 and not host fd77::1"],
+                     })
+            {
+                var expected = FlowlineProcess.RunFlowline(["query", "--data-dir", embeddedDir, .. args]);
+                var actual = FlowlineProcess.RunFlowline(["query", .. store, .. args]);
+                Assert.True(expected.ExitCode == 0 && actual.ExitCode == 0, expected.Stderr + actual.Stderr);
+                Assert.True(expected.Stdout.Split('\n').Length > 3, $"{string.Join(' ', args)}: {expected.Stdout}");
+                // A listing comes in each store's order (the embedded store's by arrival, the cluster's by shard); aggregates in one order.
+                var listing = args.Contains("extended");
+                Assert.Equal(ClickHouseScaleOutTests.Lines(expected.Stdout, listing), ClickHouseScaleOutTests.Lines(actual.Stdout, listing));
+            }
         }
         finally
         {
@@ -164,9 +243,9 @@ public sealed class ReplayAgainstNfdumpTests : IDisposable
         var n => int.Parse(n, CultureInfo.InvariantCulture),
     };
 
-    private static List<Row> FlowlineRows(string dataDir)
+    private static List<Row> FlowlineRows(string[] store)
     {
-        var r = FlowlineProcess.RunFlowline(["query", "--data-dir", dataDir, "--fields", "src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets", "-o", "csv"]);
+        var r = FlowlineProcess.RunFlowline(["query", .. store, "--fields", "src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets", "-o", "csv"]);
         Assert.True(r.ExitCode == 0, r.Stderr);
         return [.. r.Stdout.Split('\n').Skip(1).Where(l => l.Length > 0).Select(l => l.Split(','))
             .Select(f => MakeRow(f[0], f[1], f[2], f[3], int.Parse(f[4], CultureInfo.InvariantCulture), f[5], f[6]))];

@@ -6,19 +6,24 @@ namespace Flowline.Cli.Tests;
 /// <summary>
 /// Receives datagrams on a loopback port and sends each, unchanged and in order, to every target: two
 /// collectors then see exactly the same export stream from one exporter run (softflowd and pmacctd
-/// export to a single destination).
+/// export to a single destination). Targets taken in turn get one datagram each in rotation, as behind a
+/// UDP load balancer.
 /// </summary>
 public sealed class UdpTee : IDisposable
 {
     private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
     private readonly Socket _out = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
     private readonly IPEndPoint[] _targets;
+    private readonly IPEndPoint[] _inTurn;
     private readonly Thread _thread;
     private long _forwarded;
 
-    public UdpTee(params int[] targetPorts)
+    public UdpTee(params int[] targetPorts) : this(targetPorts, []) { }
+
+    public UdpTee(int[] targetPorts, int[] inTurn)
     {
         _targets = [.. targetPorts.Select(p => new IPEndPoint(IPAddress.Loopback, p))];
+        _inTurn = [.. inTurn.Select(p => new IPEndPoint(IPAddress.Loopback, p))];
         _socket.ReceiveBufferSize = 8 << 20;
         _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         Port = ((IPEndPoint)_socket.LocalEndPoint!).Port;
@@ -51,6 +56,7 @@ public sealed class UdpTee : IDisposable
             {
                 var n = _socket.Receive(buffer);
                 foreach (var t in _targets) _out.SendTo(buffer.AsSpan(0, n), SocketFlags.None, t);
+                if (_inTurn.Length > 0) _out.SendTo(buffer.AsSpan(0, n), SocketFlags.None, _inTurn[_forwarded % _inTurn.Length]);
                 Interlocked.Increment(ref _forwarded);
                 // Paced like a replay (a millisecond apart): a collector with a small socket buffer keeps up with a bursty exporter.
                 Thread.Sleep(1);

@@ -91,6 +91,47 @@ public sealed class NetFlowTests
         Assert.Equal(0, decoder.Templates.PendingSets);
     }
 
+    [Theory]
+    [InlineData(FlowProtocol.NetFlow9)]
+    [InlineData(FlowProtocol.Ipfix)]
+    public void Data_held_for_a_template_learned_elsewhere_is_decoded_then_or_at_the_template_s_next_refresh(FlowProtocol protocol)
+    {
+        var encoder = new TemplateFlowEncoder(protocol, 7);
+        var buffer = new byte[4096];
+        // Another collector's decoder heard the templates; this one hears only data.
+        var other = new FlowDecoder();
+        var n = encoder.EncodeTemplates(buffer, Export, 1000);
+        TestFlows.Decode(other, buffer.AsSpan(0, n), out _);
+        foreach (var refresh in new[] { false, true })
+        {
+            var decoder = new FlowDecoder();
+            n = encoder.EncodeData([TestFlows.Tcp4(), TestFlows.Udp6(1)], buffer, Export, 1000);
+            Assert.Empty(TestFlows.Decode(decoder, buffer.AsSpan(0, n), out _));
+            Assert.Empty(decoder.ScopesWithHeldSets()); // held, and its template not known yet
+            var (key, state) = Assert.Single(decoder.Templates.Exporters);
+            foreach (var t in other.Templates.Exporters.Values.Single().AllTemplates) decoder.Templates.Add(state, t);
+            var batch = new FlowBatch();
+            var sink = new BatchSink(batch);
+            if (refresh)
+            {
+                // The exporter's periodic template set arrives unchanged: what waited is decoded with it.
+                n = encoder.EncodeTemplates(buffer, Export, 1000);
+                decoder.Decode(buffer.AsSpan(0, n), FlowAddress.Parse("192.0.2.9"), 1_795_000_002_000_000, batch);
+            }
+            else
+            {
+                Assert.Equal(key, Assert.Single(decoder.ScopesWithHeldSets()));
+                decoder.DecodeHeld(key, ref sink);
+            }
+            Assert.Equal(2, batch.Count);
+            Assert.Equal(FiveTuple.Of(TestFlows.Tcp4()), FiveTuple.Of(batch[0]));
+            Assert.Equal(7u, batch[1].ObsDomain);
+            Assert.Equal(FlowAddress.Parse("192.0.2.9"), batch[1].Exporter);
+            Assert.Equal(0, decoder.Templates.PendingSets);
+            Assert.Equal(2, decoder.Stats.PendingDecoded);
+        }
+    }
+
     [Fact]
     public void NetFlow_v9_flowset_padding_is_accepted()
     {

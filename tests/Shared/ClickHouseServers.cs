@@ -41,6 +41,11 @@ public sealed class ClickHouseServers : IDisposable
 
     public Server this[int i] => _servers[i];
 
+    /// <summary>The address `serve --store` takes for a database on these servers as one cluster.</summary>
+    public string Location(string database) =>
+        $"clickhouse://127.0.0.1:{_servers[0].HttpPort}/{database}?cluster={Cluster}&shards=" +
+        string.Join(',', _servers.Select(s => $"127.0.0.1:{s.HttpPort}"));
+
     private static int FreePort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
@@ -146,9 +151,7 @@ public sealed class ClickHouseClusterFixture : IDisposable
     public ClickHouseServers Servers => _servers.Value;
 
     /// <summary>The address `serve --store` takes for a database on this cluster.</summary>
-    public string Location(string database) =>
-        $"clickhouse://127.0.0.1:{Servers[0].HttpPort}/{database}?cluster={ClickHouseServers.Cluster}&shards=" +
-        string.Join(',', Servers.All.Select(s => $"127.0.0.1:{s.HttpPort}"));
+    public string Location(string database) => Servers.Location(database);
 
     public void Dispose()
     {

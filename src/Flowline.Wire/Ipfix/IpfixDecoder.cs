@@ -222,6 +222,8 @@ internal static class TemplateSetDecoder
             existing.ScopeFieldCount == scopeCount && specs.SequenceEqual(existing.Fields))
         {
             sink.OnTemplate(new TemplateEvent(key.Protocol, key.Domain, templateId, (ushort)specs.Length, (ushort)scopeCount, options, false) { Changed = false });
+            // Known already (adopted from the store's other collectors, restored at start) while sets waited for it.
+            if (state.Pending.Count > 0) DecodeHeld(existing, key, state, cache, stats, ref sink);
             return DecodeResult.Ok;
         }
         var template = new Template(key.Protocol, templateId, specs.ToArray(), scopeCount, options);
@@ -230,10 +232,18 @@ internal static class TemplateSetDecoder
             return DecodeResult.Fail(DecodeError.TemplateLimit, 0);
         }
         sink.OnTemplate(new TemplateEvent(key.Protocol, key.Domain, templateId, (ushort)specs.Length, (ushort)scopeCount, options, false));
-        var pending = cache.TakePending(state, templateId);
+        DecodeHeld(template, key, state, cache, stats, ref sink);
+        return DecodeResult.Ok;
+    }
+
+    /// <summary>Decodes the data sets held for <paramref name="template"/>, oldest first.</summary>
+    public static void DecodeHeld<TSink>(Template template, in ExporterKey key, ExporterTemplateState state, TemplateCache cache, DecodeStats stats, ref TSink sink)
+        where TSink : IFlowSink
+    {
+        var pending = cache.TakePending(state, template.Id);
         if (pending is null)
         {
-            return DecodeResult.Ok;
+            return;
         }
         foreach (var p in pending)
         {
@@ -242,6 +252,5 @@ internal static class TemplateSetDecoder
             if (r.IsOk) stats.PendingDecoded++; else stats.PendingDropped++;
             ArrayPool<byte>.Shared.Return(p.Buffer);
         }
-        return DecodeResult.Ok;
     }
 }

@@ -30,6 +30,19 @@ public sealed class ExporterTemplateState
     internal readonly Dictionary<ushort, Template> Templates = [];
     internal readonly Queue<PendingSet> Pending = new();
     internal int PendingBytes;
+
+    /// <summary>The header context of the oldest set held for a template, if any.</summary>
+    internal bool FirstHeld(ushort templateId, out PacketContext context)
+    {
+        foreach (var p in Pending)
+        {
+            if (p.TemplateId != templateId) continue;
+            context = p.Context;
+            return true;
+        }
+        context = default;
+        return false;
+    }
     /// <summary>The cache's use counter when this scope was last looked up (its recency).</summary>
     internal long LastUsed;
     /// <summary>A data set of this scope decoded with a template: a real exporter, kept before scopes that only announce templates.</summary>
