@@ -14,7 +14,10 @@ internal static class ClickHouseCommand
                    ordered by account and start), symbols_local and state_local; with ?cluster=NAME also the
                    Distributed tables flows, symbols and state over the cluster's shards. The shards are the
                    cluster's hosts (system.clusters) on the same HTTP port, or the list given in &shards=.
-                   Safe to run again: what exists is kept.
+                   Also the rollups: per-minute sums (SummingMergeTree rollup_1m_*, filled by materialised
+                   views as flows are inserted) that answer groupings and top-N by the usual keys without
+                   reading the flows. Created over flows already stored, they answer
+                   from the next whole hour on. Safe to run again: what exists is kept.
           stats    day partitions, parts, records and bytes on disk over every shard, time span
           verify   check every part's checksums (CHECK TABLE, or a read of every column where the server
                    has no CHECK TABLE for MergeTree); exit status 1 when any shard reports a problem
@@ -121,6 +124,12 @@ internal static class ClickHouseCommand
             using var c = new ClickHouseClient(server, options.Database);
             Console.Out.WriteLine($"{server.Authority}: ClickHouse {c.Execute("SELECT version()").Trim()}, database {options.Database}: " +
                 (options.Cluster is null ? "flows_local, symbols_local, state_local" : $"flows_local, symbols_local, state_local; flows, symbols, state over cluster {options.Cluster}"));
+        }
+        using (var c = new ClickHouseClient(options.Url, options.Database))
+        {
+            var from = ClickHouseRollups.ValidFrom(ClickHouseState.OnServer(c));
+            Console.Out.WriteLine($"rollups: {ClickHouseRollups.Tables.Count} tables (per minute), answering for flows " +
+                (from is null ? "never (no valid-from recorded: run init again)" : from == long.MinValue ? "from the first" : $"from {CliArgs.Time(from.Value)}"));
         }
         Console.Out.WriteLine($"init: {shards.Count} shard(s) ready");
         return 0;

@@ -25,6 +25,9 @@ public sealed class ClickHouseState : ISharedState
         _readTable = readTable;
     }
 
+    /// <summary>The state as one server holds it (its local table): what `clickhouse init` reads back.</summary>
+    public static ClickHouseState OnServer(ClickHouseClient server) => new(server, [server], ClickHouseSchema.StateLocal);
+
     /// <summary>The largest value kept: a key's value is a small document (an exporter's templates).</summary>
     public const int MaxValueBytes = 4 << 20;
 

@@ -291,6 +291,7 @@ public sealed partial class ClickHouseStore
         new("flowline_clickhouse_spool_damaged_total", "Spooled blocks found damaged on disk (moved to clickhouse-spool/bad/, not replayed).", "counter", _spool?.Damaged ?? 0),
         new("flowline_clickhouse_replayed_blocks_total", "Spooled blocks replayed.", "counter", Interlocked.Read(ref _replayedBlocks)),
         new("flowline_clickhouse_replay_already_present_total", "Spooled blocks found already in ClickHouse when replayed (not inserted again).", "counter", Interlocked.Read(ref _replaySkipped)),
+        new("flowline_clickhouse_rollup_queries_total", "Aggregations answered from a per-minute or per-hour rollup table instead of the flows.", "counter", RollupQueries),
         new("flowline_clickhouse_buffered_rows", "Rows appended and not yet inserted or spooled.", "gauge", BufferedRows),
     ];
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Flowline.Query;
 using Flowline.Records;
+using Flowline.Storage.Embedded;
 
 namespace Flowline.Storage.ClickHouse;
 
@@ -79,12 +80,17 @@ public sealed partial class ClickHouseStore : IFlowStore
     /// <summary>Templates and exporter options the collectors of this store share.</summary>
     public ISharedState Shared { get; }
 
-    /// <summary>Creates the database and tables on every shard (and the Distributed tables on each), if missing.</summary>
+    /// <summary>
+    /// Creates the database and tables on every shard (and the Distributed tables on each), if missing. Rollup
+    /// views created over flows already stored hold only what is inserted from then on: they are then used
+    /// for ranges from the next whole hour on (<see cref="ClickHouseRollups.ValidFromKey"/>).
+    /// </summary>
     public static void CreateSchema(Uri url, string database, string? cluster, IReadOnlyList<Uri> shards)
     {
         ArgumentNullException.ThrowIfNull(shards);
         var servers = shards.ToList();
         if (!servers.Contains(url)) servers.Add(url);
+        bool created = false, populated = false;
         foreach (var server in servers)
         {
             using (var root = new ClickHouseClient(server, "default"))
@@ -95,10 +101,39 @@ public sealed partial class ClickHouseStore : IFlowStore
             c.Execute(ClickHouseSchema.CreateLocal(ClickHouseSchema.LocalTable));
             c.Execute(ClickHouseSchema.CreateSymbolsLocal(ClickHouseSchema.SymbolsLocal));
             c.Execute(ClickHouseSchema.CreateStateLocal(ClickHouseSchema.StateLocal));
+            var views = c.Execute($"SELECT name FROM system.tables WHERE database = {ClickHouseClient.Quote(database)} AND engine = 'MaterializedView' FORMAT TabSeparated")
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+            foreach (var t in ClickHouseRollups.Tables)
+            {
+                c.Execute(ClickHouseRollups.CreateLocal(t));
+                if (views.Contains(t.View)) continue;
+                populated |= c.Execute($"SELECT count() FROM {ClickHouseClient.Identifier(ClickHouseSchema.LocalTable)} FORMAT TabSeparated").Trim() != "0";
+                c.Execute(ClickHouseRollups.CreateView(t));
+                created = true;
+            }
             if (cluster is null) continue;
             c.Execute(ClickHouseSchema.CreateDistributed(ClickHouseSchema.Table, ClickHouseSchema.LocalTable, cluster, database));
             c.Execute(ClickHouseSchema.CreateDistributed(ClickHouseSchema.Symbols, ClickHouseSchema.SymbolsLocal, cluster, database));
             c.Execute(ClickHouseSchema.CreateDistributed(ClickHouseSchema.State, ClickHouseSchema.StateLocal, cluster, database));
+            foreach (var t in ClickHouseRollups.Tables) c.Execute(ClickHouseSchema.CreateDistributed(t.Name, t.Local, cluster, database));
+        }
+        if (!created) return;
+        // Flows inserted before a view existed are not in its sums: the next whole hour on, every flow is
+        // (one already stored would have to start in the future).
+        var validFrom = long.MinValue;
+        if (populated)
+        {
+            var now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks / 10;
+            validFrom = (now / Rollups.HourMicros + 1) * Rollups.HourMicros;
+        }
+        var writers = shards.Select(u => new ClickHouseClient(u, database)).ToList();
+        try
+        {
+            new ClickHouseState(writers[0], writers, ClickHouseSchema.StateLocal).Put(ClickHouseRollups.ValidFromKey, validFrom.ToString(CultureInfo.InvariantCulture));
+        }
+        finally
+        {
+            foreach (var w in writers) w.Dispose();
         }
     }
 
@@ -200,8 +235,11 @@ public sealed partial class ClickHouseStore : IFlowStore
             outer.Append('k').Append(i).Append(" AS ").Append(ClickHouseClient.Identifier(distinctKeys[i].Column.Name)).Append(", ");
             groupBy.Add($"k{i}");
         }
-        inner.Append("sum(`bytes`) AS s_bytes, sum(`packets`) AS s_packets, count() AS s_flows FROM ")
-            .Append(ClickHouseClient.Identifier(_readTable)).Append(" WHERE ").Append(ClickHouseSql.TimeRange(from, to)).Append(" AND ").Append(where);
+        // A rollup table where it gives the same answer: its rows are sums, their flows a column.
+        var rollup = ClickHouseRollups.Plan(from, to, query, RollupsValidFrom());
+        if (rollup is not null) Interlocked.Increment(ref _rollupQueries);
+        inner.Append("sum(`bytes`) AS s_bytes, sum(`packets`) AS s_packets, ").Append(rollup is null ? "count()" : "sum(`flows`)").Append(" AS s_flows FROM ")
+            .Append(ClickHouseClient.Identifier(rollup is null ? _readTable : _options.Cluster is null ? rollup.Local : rollup.Name)).Append(" WHERE ").Append(ClickHouseSql.TimeRange(from, to)).Append(" AND ").Append(where);
         if (groupBy.Count > 0) inner.Append(" GROUP BY ").Append(string.Join(", ", groupBy));
         outer.Append("toUInt64(s_bytes) AS `bytes`, toUInt64(s_packets) AS `packets`, toUInt64(s_flows) AS `flows` FROM (").Append(inner).Append(") FORMAT Native");
 
@@ -222,6 +260,32 @@ public sealed partial class ClickHouseStore : IFlowStore
             aggregator.Add(batch, selection.AsSpan(0, words), reader.Flows.AsSpan(0, batch.Count));
         }
         return aggregator.Result();
+    }
+
+    private long _rollupQueries;
+    private long _validFrom = long.MaxValue;
+    private long _validFromRead = -1;
+
+    /// <summary>Aggregations answered from a rollup table.</summary>
+    public long RollupQueries => Interlocked.Read(ref _rollupQueries);
+
+    /// <summary>From which start on the rollup tables hold every flow (read again after a minute; never when unknown).</summary>
+    private long RollupsValidFrom()
+    {
+        var now = Environment.TickCount64;
+        if (Interlocked.Read(ref _validFromRead) is >= 0 and var read && now - read < 60_000) return Interlocked.Read(ref _validFrom);
+        long value;
+        try
+        {
+            value = ClickHouseRollups.ValidFrom(Shared) ?? long.MaxValue;
+        }
+        catch (IOException)
+        {
+            return long.MaxValue; // the flows then, and asked again next time
+        }
+        Interlocked.Exchange(ref _validFrom, value);
+        Interlocked.Exchange(ref _validFromRead, now);
+        return value;
     }
 
     public StoreStats Stats()
@@ -259,14 +323,17 @@ public sealed partial class ClickHouseStore : IFlowStore
         if (_options.ReadOnly) return 0; // an API node: the collectors apply retention
         foreach (var shard in _shards)
         {
-            var text = shard.Execute($"SELECT DISTINCT partition FROM system.parts WHERE database = {ClickHouseClient.Quote(_options.Database)} " +
-                $"AND table = {ClickHouseClient.Quote(ClickHouseSchema.LocalTable)} AND active FORMAT TabSeparated");
+            // The flows and their rollups, partitioned alike.
+            var tables = string.Join(", ", ClickHouseRollups.Tables.Select(t => t.Local).Prepend(ClickHouseSchema.LocalTable).Select(ClickHouseClient.Quote));
+            var text = shard.Execute($"SELECT DISTINCT table, partition FROM system.parts WHERE database = {ClickHouseClient.Quote(_options.Database)} " +
+                $"AND table IN ({tables}) AND active FORMAT TabSeparated");
             foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
-                if (!int.TryParse(line.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var day)) continue;
+                var f = line.Split('\t');
+                if (f.Length != 2 || !int.TryParse(f[1].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var day)) continue;
                 if (ClickHouseSchema.PartitionRange(day).To > before) continue;
-                shard.Execute($"ALTER TABLE {ClickHouseClient.Identifier(ClickHouseSchema.LocalTable)} DROP PARTITION {day.ToString(CultureInfo.InvariantCulture)}");
-                dropped++;
+                shard.Execute($"ALTER TABLE {ClickHouseClient.Identifier(f[0])} DROP PARTITION {day.ToString(CultureInfo.InvariantCulture)}");
+                if (f[0] == ClickHouseSchema.LocalTable) dropped++;
             }
         }
         return dropped;
