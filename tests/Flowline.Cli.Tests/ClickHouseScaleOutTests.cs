@@ -24,6 +24,7 @@ public sealed class ClickHouseScaleOutTests : IDisposable
         var init = FlowlineProcess.RunFlowline(["clickhouse", "init", "--store", location]);
         Assert.True(init.ExitCode == 0, init.Stderr);
         Assert.Contains("init: 2 shard(s) ready", init.Stdout);
+        Assert.Contains("rollups: 6 tables (per minute), answering for flows from the first", init.Stdout);
 
         var inventory = Path.Combine(_dir.FullName, "inventory.yaml");
         var make = FlowlineProcess.Run(FlowlineProcess.StartInfo("python3", Path.Combine(FlowlineProcess.RepositoryRoot, "bench", "make-inventory.py"), "200", "4"));

@@ -188,6 +188,10 @@ internal static class QueryCommand
                                  $"{s.PassedZoneMaps - s.Read} by address dictionaries, {s.Read} read ({s.Rows} rows); " +
                                  $"{s.RollupTables} rollup tables ({s.RollupRows} rows); {watch.Elapsed.TotalMilliseconds:0} ms");
             }
+            else if (stats && store is Flowline.Storage.ClickHouse.ClickHouseStore clickHouse)
+            {
+                stderr.WriteLine($"flowline query: {clickHouse.RollupQueries} aggregation(s) from rollup tables; {watch.Elapsed.TotalMilliseconds:0} ms");
+            }
         }
 
         int Execute()

@@ -15,7 +15,7 @@ namespace Flowline.Storage.ClickHouse;
 /// minutes — so the answer is the same, because every flow of a minute went into its sums. The tables use the
 /// flows' column names (`start` holds the minute's start), so the same filter and key expressions run on both.
 /// Per minute only: ClickHouse 18.16 does not pass a view's rows on to the views of its target table, so an
-/// hourly table would be a second aggregation of every insert (each view costs ClickHouse about 0.17 µs a
+/// hourly table would be a second aggregation of every insert (each view costs ClickHouse about 0.12 µs a
 /// flow inserted), and a query over hours reads the minutes' sums, 60 a key an hour, still far fewer than flows.
 /// </summary>
 public static class ClickHouseRollups
