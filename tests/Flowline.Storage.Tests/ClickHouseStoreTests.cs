@@ -101,6 +101,16 @@ public sealed class ClickHouseStoreTests(OneClickHouseServer fixture) : IClassFi
         Assert.Equal((1, 100L, first + 2 * day), (stats.Partitions, stats.Rows, stats.FirstStart));
         Assert.Empty(store.Verify());
         Assert.Equal(100, store.Rows(long.MinValue, long.MaxValue, new FilterNode.Any()).Count());
+        // The rollups lost the same days: the total of all time, from the per-minute sums, is what is left.
+        Assert.Equal(100UL, Assert.Single(store.Aggregate(long.MinValue, long.MaxValue, new FlowQuery())).Flows);
+        Assert.Equal(1, store.RollupQueries);
+
+        // Sums that do not match the flows (a block whose flows landed without its sums) are reported.
+        using var c = new ClickHouseClient(fixture.Servers[0].Url, "expire");
+        c.Execute($"INSERT INTO rollup_1m_src_addr_local (`start`, `flows`) VALUES ({first + 2 * day}, 1)");
+        var problem = Assert.Single(store.Verify());
+        Assert.Contains("rollup_1m_src_addr_local", problem.Path);
+        Assert.Contains("sums 101 flows where flows_local holds 100", problem.Reason);
     }
     [Fact]
     public void Every_field_of_a_flow_record_comes_back_as_it_went_in()

@@ -20,7 +20,8 @@ internal static class ClickHouseCommand
                    from the next whole hour on. Safe to run again: what exists is kept.
           stats    day partitions, parts, records and bytes on disk over every shard, time span
           verify   check every part's checksums (CHECK TABLE, or a read of every column where the server
-                   has no CHECK TABLE for MergeTree); exit status 1 when any shard reports a problem
+                   has no CHECK TABLE for MergeTree) and that each rollup table sums the flows the shard
+                   holds (up to the current hour); exit status 1 when any shard reports a problem
           expire   drop the day partitions that end before --before TIME or --retention ago (default 15d)
 
         `flowline serve --store URL` writes and reads the same tables; `flowline query --store URL` reads them.

@@ -363,10 +363,35 @@ public sealed partial class ClickHouseStore : IFlowStore
                     text = "1";
                 }
                 if (text != "1") problems.Add(new StoreProblem(where, -1, $"CHECK TABLE answered {text}"));
+                problems.AddRange(RollupProblems(shard));
             }
             catch (ClickHouseException e)
             {
                 problems.Add(new StoreProblem(where, -1, e.Message));
+            }
+        }
+        return problems;
+    }
+
+    /// <summary>
+    /// A shard's rollups against its flows: each table must sum as many flows as the shard holds, from when the
+    /// tables hold every flow to the start of the current hour (the hour inserts are landing in is left out).
+    /// A server that failed in the middle of an insert may have written the block's flows but not its sums.
+    /// </summary>
+    private List<StoreProblem> RollupProblems(ClickHouseClient shard)
+    {
+        var problems = new List<StoreProblem>();
+        if (ClickHouseRollups.ValidFrom(Shared) is not { } from) return problems;
+        var now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks / 10;
+        var range = ClickHouseSql.TimeRange(from, now / Rollups.HourMicros * Rollups.HourMicros);
+        var flows = shard.Execute($"SELECT count() FROM {ClickHouseClient.Identifier(ClickHouseSchema.LocalTable)} WHERE {range} FORMAT TabSeparated").Trim();
+        foreach (var t in ClickHouseRollups.Tables)
+        {
+            var sum = shard.Execute($"SELECT sum(`flows`) FROM {ClickHouseClient.Identifier(t.Local)} WHERE {range} FORMAT TabSeparated").Trim();
+            if (sum != flows)
+            {
+                problems.Add(new StoreProblem($"{shard.Url.Authority}/{_options.Database}.{t.Local}", -1,
+                    $"sums {sum} flows where {ClickHouseSchema.LocalTable} holds {flows}: its groupings read wrong sums (docs/SCALE.md, Rollups)"));
             }
         }
         return problems;
