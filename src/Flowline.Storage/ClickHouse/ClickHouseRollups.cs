@@ -20,12 +20,11 @@ namespace Flowline.Storage.ClickHouse;
 /// </summary>
 public static class ClickHouseRollups
 {
-    /// <summary>A rollup table: its keys (the account first) and bucket width.</summary>
+    /// <summary>A rollup table: its keys (the account first) and bucket width (a minute).</summary>
     public sealed record Table(FlowField[] Keys, long Width)
     {
         /// <summary>The Distributed table (on one server, the local one).</summary>
-        public string Name => "rollup_" + (Width == Rollups.HourMicros ? "1h" : Width == Rollups.MinuteMicros ? "1m" : throw new InvalidOperationException("a width of a minute or an hour")) + "_" +
-            string.Join("_", Keys.Skip(1).Select(FlowFields.Name).DefaultIfEmpty("total"));
+        public string Name => "rollup_1m_" + string.Join("_", Keys.Skip(1).Select(FlowFields.Name).DefaultIfEmpty("total"));
 
         public string Local => Name + "_local";
 

@@ -103,13 +103,16 @@ public sealed partial class ClickHouseStore : IFlowStore
             c.Execute(ClickHouseSchema.CreateStateLocal(ClickHouseSchema.StateLocal));
             var views = c.Execute($"SELECT name FROM system.tables WHERE database = {ClickHouseClient.Quote(database)} AND engine = 'MaterializedView' FORMAT TabSeparated")
                 .Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+            var missing = ClickHouseRollups.Tables.Where(t => !views.Contains(t.View)).ToList();
+            if (missing.Count > 0)
+            {
+                populated |= c.Execute($"SELECT count() FROM {ClickHouseClient.Identifier(ClickHouseSchema.LocalTable)} FORMAT TabSeparated").Trim() != "0";
+                created = true;
+            }
             foreach (var t in ClickHouseRollups.Tables)
             {
                 c.Execute(ClickHouseRollups.CreateLocal(t));
-                if (views.Contains(t.View)) continue;
-                populated |= c.Execute($"SELECT count() FROM {ClickHouseClient.Identifier(ClickHouseSchema.LocalTable)} FORMAT TabSeparated").Trim() != "0";
-                c.Execute(ClickHouseRollups.CreateView(t));
-                created = true;
+                if (missing.Contains(t)) c.Execute(ClickHouseRollups.CreateView(t));
             }
             if (cluster is null) continue;
             c.Execute(ClickHouseSchema.CreateDistributed(ClickHouseSchema.Table, ClickHouseSchema.LocalTable, cluster, database));
