@@ -32,6 +32,7 @@ declare -A packages=(
   [shellcheck]=shellcheck
   [clickhouse-server]=clickhouse-server
   [clickhouse-client]=clickhouse-client
+  [chromium]=chromium
 )
 missing=()
 for cmd in "${!packages[@]}"; do
@@ -54,6 +55,13 @@ if [ ! -f "$geo/node_modules/@ip-location-db/asn/asn-ipv4-num.csv" ] || \
   mkdir -p "$geo"
   npm install --prefix "$geo" --no-audit --no-fund --loglevel=error \
     @ip-location-db/geo-whois-asn-country @ip-location-db/asn @ip-location-db/geo-whois-asn-country-mmdb >&2
+fi
+
+# The web console's libraries (uPlot) and bundler (esbuild), exactly as its lock file says; the build bundles them.
+console="$root/src/Flowline.Api/Console"
+if [ ! -x "$console/node_modules/.bin/esbuild" ] || [ "$console/package-lock.json" -nt "$console/node_modules/.package-lock.json" ]; then
+  echo "setup: installing the web console's packages (npm ci)" >&2
+  npm ci --prefix "$console" --no-audit --no-fund --loglevel=error >&2
 fi
 
 if ! command -v dotnet >/dev/null 2>&1; then

@@ -280,9 +280,19 @@ public sealed class FlowLogApiTests(FlowLogServer f) : IClassFixture<FlowLogServ
         var (status, body) = await f.Server.Get(new Uri(f.Server.Base, "/?Action=RunInstances"));
         Assert.Equal(400, status);
         Assert.Equal("InvalidAction", Error(body).Code);
-        (status, body) = await f.Server.Get(new Uri(f.Server.Base, "/"));
+        (status, body) = await f.Server.Get(new Uri(f.Server.Base, "/?Version=2016-03-01"));
         Assert.Equal(400, status);
         Assert.Equal("MissingAction", Error(body).Code);
+    }
+
+    [Fact]
+    public async Task The_root_without_parameters_is_the_web_console_page()
+    {
+        using var response = await f.Server.Http.GetAsync(new Uri(f.Server.Base, "/"));
+        Assert.Equal(200, (int)response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("<script src=\"/console/console.js\">", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("script-src 'self'", response.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
     }
 
     [Fact]

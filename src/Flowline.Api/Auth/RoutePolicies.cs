@@ -18,8 +18,11 @@ public static class RoutePolicies
         ["GET /api/v1/openapi.json"] = AccessPolicy.Open,
         ["GET /api/v1/explorer"] = AccessPolicy.Open,
         ["GET /api/v1/explorer/sign.js"] = AccessPolicy.Open,
+        ["GET /api/v1/fields"] = AccessPolicy.Open,
+        ["GET /console/{file}"] = AccessPolicy.Open,
 
-        // JCS DescribeFlowLog (seed 000): signature version 2 in the parameters.
+        // JCS DescribeFlowLog (seed 000): signature version 2 in the parameters. A GET without parameters is the
+        // web console's page (ConsoleAssets), which holds no data.
         ["GET /"] = AccessPolicy.ActionSigned,
         ["POST /"] = AccessPolicy.ActionSigned,
 

@@ -4,7 +4,7 @@ namespace Flowline.Api;
 
 /// <summary>
 /// Every face of `flowline serve` on one web application, behind one <see cref="DoorKeeper"/>: self-metrics,
-/// DescribeFlowLog, /api/v1 (with tenants' own real-time analytics), Contrail analytics, sFlow-RT's API and Neutron TaaS.
+/// the web console, DescribeFlowLog, /api/v1 (with tenants' own real-time analytics), Contrail analytics, sFlow-RT's API and Neutron TaaS.
 /// Refuses to build when a route declares no access policy.
 /// </summary>
 public static class ServeFaces
@@ -14,6 +14,7 @@ public static class ServeFaces
     {
         Doors(app, guard, options);
         SelfMetrics.Map(app, collector, taas, ddos);
+        ConsoleAssets.Map(app);
         new ActionApi(collector.Store, guard, audit, options).Map(app);
         new ApiV1(collector.Store, guard, audit, options, inventory, sessions, ddos).Map(app);
         new TenantRealtimeApi(collector.Realtime).Map(app);

@@ -21,6 +21,12 @@ public sealed class ActionApi(IFlowStore store, RequestGuard guard, AuditLog aud
 
     public async Task Handle(HttpContext context)
     {
+        if ((HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)) && !context.Request.QueryString.HasValue)
+        {
+            // A browser opening the server: the web console (DescribeFlowLog always has parameters).
+            await ConsoleAssets.Index(context);
+            return;
+        }
         var requestId = "req-" + Guid.NewGuid();
         var from = context.Connection.RemoteIpAddress;
         if (guard.Blocked(from) is { } blocked)

@@ -65,6 +65,37 @@ public static class SelfMetrics
                 }
             }
             w.WriteEndArray();
+            // The collector's own health: what it received, stored and dropped, its queues and template caches.
+            w.WriteStartObject("collector");
+            w.WriteNumber("datagrams", collector.Datagrams);
+            w.WriteNumber("records_stored", collector.RecordsStored);
+            w.WriteNumber("queue_drops", collector.QueueDrops);
+            w.WriteNumber("queue_depth", collector.QueueDepth);
+            w.WriteNumber("store_errors", collector.StoreErrors);
+            w.WriteNumber("store_lag_seconds", Math.Round(collector.StoreLagSeconds, 3));
+            var t = collector.Templates;
+            w.WriteStartObject("templates");
+            w.WriteNumber("scopes", t.Scopes);
+            w.WriteNumber("templates", t.Templates);
+            w.WriteNumber("pending_bytes", t.PendingBytes);
+            w.WriteNumber("scopes_evicted", t.ScopesEvicted);
+            w.WriteNumber("templates_refused", t.TemplatesRefused);
+            w.WriteNumber("pending_refused", t.PendingRefused);
+            w.WriteEndObject();
+            w.WriteStartArray("sockets");
+            foreach (var p in collector.SocketCounters)
+            {
+                w.WriteStartObject();
+                w.WriteString("listener", p.Listener);
+                w.WriteNumber("socket", p.Index);
+                w.WriteNumber("datagrams", p.Received);
+                w.WriteNumber("queue_drops", p.QueueDrops);
+                w.WriteNumber("queue_depth", p.QueueDepth);
+                w.WriteNumber("queue_capacity", p.QueueCapacity);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray());

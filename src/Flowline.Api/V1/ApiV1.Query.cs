@@ -120,7 +120,7 @@ public sealed partial class ApiV1
         }
         catch (FilterSyntaxException e)
         {
-            await Error(context, new ApiError(400, "InvalidParameterValue", e.Message));
+            await FilterError(context, e);
             return;
         }
         var query = new FlowQuery { Filter = filter, GroupBy = groupBy, BucketMicros = bucket, OrderBy = order, Limit = limit, CountDistinct = distinct, MaxGroups = MaxGroups };

@@ -34,6 +34,13 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         MapInventory(app);
         MapDdos(app);
         app.MapGet("/api/v1/openapi.json", ApiDescription.Serve);
+        app.MapGet("/api/v1/fields", () => Results.Text(new System.Text.Json.Nodes.JsonObject
+        {
+            ["fields"] = new System.Text.Json.Nodes.JsonArray(FlowFields.All.Select(f => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
+            {
+                ["name"] = FlowFields.Name(f), ["description"] = FlowFields.Description(f),
+            }).ToArray()),
+        }.ToJsonString(), "application/json"));
         app.MapGet("/api/v1/explorer", () => Results.Bytes(Resource("explorer.html"), "text/html; charset=utf-8"));
         app.MapGet("/api/v1/explorer/sign.js", () => Results.Bytes(Resource("sign.js"), "text/javascript; charset=utf-8"));
     }
@@ -183,7 +190,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         }
         catch (FilterSyntaxException e)
         {
-            await Error(context, new ApiError(400, "InvalidParameterValue", e.Message));
+            await FilterError(context, e);
             return;
         }
         var needed = FilterColumns.Of(filter);
@@ -416,6 +423,14 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
     }
 
     private static Task Error(HttpContext context, ApiError error) => Error(context, error, null);
+
+    /// <summary>A filter that does not parse: the parser's message, and its 1-based column and reason as members of their own (the console marks the column).</summary>
+    private static Task FilterError(HttpContext context, FilterSyntaxException e) =>
+        Error(context, new ApiError(400, "InvalidParameterValue", e.Message), j =>
+        {
+            j.WriteNumber("column", e.Column);
+            j.WriteString("reason", e.Reason);
+        });
 
     /// <summary>An error in the shape of /api/v1: <c>{"error":{"code","message"}}</c>.</summary>
     internal static async Task Error(HttpContext context, ApiError error, Action<Utf8JsonWriter>? more)

@@ -1,0 +1,154 @@
+// Live traffic: the top flows of the chosen key every second over the last five minutes, from the account's own
+// real-time flow definitions (/api/v1/realtime; an admin reading all accounts uses the operators' sFlow-RT face).
+import { call, session } from '../api.js';
+import { h, field, select, status, si } from '../dom.js';
+import { timeChart } from '../chart.js';
+
+const KEYS = [
+  ['ipsource,ipdestination', 'Address pair'],
+  ['ipprotocol', 'Protocol'],
+  ['or:tcpdestinationport:udpdestinationport', 'Destination port'],
+  ['or:tcpsourceport:udpsourceport', 'Source port'],
+  ['country:ipsource', 'Source country'],
+  ['country:ipdestination', 'Destination country'],
+  ['asn:ipsource', 'Source AS'],
+  ['asn:ipdestination', 'Destination AS'],
+  ['sourcevn,destvn', 'Networks (source, destination)'],
+  ['app,tier', 'Tags (app, tier)'],
+  ['site,deployment', 'Tags (site, deployment)'],
+  ['action', 'Action'],
+];
+const VALUES = [['bytes', 'bytes/s'], ['frames', 'packets/s'], ['flows', 'flows/s']];
+const WINDOW = 300; // seconds of history
+const TOP = 10; // flows shown
+
+export function live(main) {
+  const allAccounts = session.admin && session.scope === '*';
+  const keyChoices = allAccounts ? KEYS.concat([['account', 'Account']]) : KEYS;
+  const saved = JSON.parse(window.sessionStorage.getItem('flowline.live') || '{}');
+  const keys = select(keyChoices, keyChoices.some(k => k[0] === saved.keys) ? saved.keys : KEYS[0][0]);
+  const value = select(VALUES, saved.value || 'bytes');
+  const pause = h('button', { type: 'button', 'aria-pressed': 'false' }, 'Pause');
+  const state = status();
+  const chartBox = h('div', { class: 'chart' });
+  const now = h('div', { class: 'now' });
+  const updated = h('p', { class: 'muted', 'aria-live': 'off' });
+  main.append(h('h1', {}, 'Live traffic'),
+    h('form', { class: 'controls', 'aria-label': 'Live traffic settings', onsubmit: e => e.preventDefault() },
+      field('Stack by', keys), field('Value', value), pause),
+    state, chartBox, updated, now);
+
+  const makeChart = () => timeChart(chartBox, { stacked: true, unit: VALUES.find(v => v[0] === value.value)[1], label: 'Top flows over the last 5 minutes' });
+  let chart = makeChart();
+  let times = [];
+  let series = new Map(); // key → values aligned with times
+  let name = '';
+  let timer = null;
+  let paused = false;
+  let busy = false;
+  let gone = false;
+  let generation = 0; // bumped when the key or value changes: an answer for the old definition is dropped
+
+  async function define() {
+    window.sessionStorage.setItem('flowline.live', JSON.stringify({ keys: keys.value, value: value.value }));
+    name = 'console-' + hash(keys.value + '|' + value.value + '|' + (allAccounts ? '*' : session.scope));
+    const definition = { keys: keys.value, value: value.value };
+    if (session.admin && session.scope && session.scope !== '*' && session.scope !== session.account) definition.filter = `account=${session.scope}`;
+    if (useOperatorsFace()) await call('PUT', `/flow/${name}/json`, [], definition);
+    else await call('PUT', `/api/v1/realtime/flows/${name}`, [], definition);
+    times = [];
+    series = new Map();
+  }
+
+  // The tenant API counts the key's own account only; reading all (or another) account needs the operators' face.
+  const useOperatorsFace = () => session.admin && !!session.scope && session.scope !== session.account;
+
+  async function tick() {
+    if (busy || paused || gone) return;
+    busy = true;
+    const mine = generation;
+    try {
+      if (!name) await define();
+      const params = [['maxFlows', String(TOP)]];
+      const flows = useOperatorsFace()
+        ? await call('GET', `/activeflows/ALL/${name}/json`, params)
+        : await call('GET', `/api/v1/realtime/activeflows/${name}`, params);
+      if (gone || mine !== generation) return;
+      record(flows);
+      state.show('');
+    } catch (e) {
+      if (e.status === 404) name = ''; // the definition was removed (a restart without it): made again next second
+      state.show(e.message, true);
+    } finally {
+      busy = false;
+    }
+  }
+
+  function record(flows) {
+    const t = Math.floor(Date.now() / 1000);
+    if (times.length && times[times.length - 1] === t) return;
+    times.push(t);
+    for (const v of series.values()) v.push(null);
+    for (const f of flows) {
+      let v = series.get(f.key);
+      if (!v) {
+        v = new Array(times.length).fill(null);
+        series.set(f.key, v);
+      }
+      v[times.length - 1] = f.value;
+    }
+    // Keep five minutes; forget flows with no value left in the window.
+    while (times.length > WINDOW) {
+      times.shift();
+      for (const v of series.values()) v.shift();
+    }
+    for (const [k, v] of series) if (v.every(x => x == null)) series.delete(k);
+    // The chart stacks the flows largest first (by their peak in the window), at most 16.
+    const ranked = [...series.entries()].map(([k, v]) => [k, v, Math.max(...v.map(x => x || 0))]).sort((a, b) => b[2] - a[2]).slice(0, 16);
+    chart.update(times.slice(), ranked.map(r => r[0]), ranked.map(r => r[1].slice()));
+    const unit = VALUES.find(x => x[0] === value.value)[1];
+    now.replaceChildren(h('table', { 'aria-label': 'Top flows now' },
+      h('caption', {}, `Top flows now (${unit})`),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, KEYS.concat([['account', 'Account']]).find(k => k[0] === keys.value)[1]), h('th', { scope: 'col', class: 'num' }, unit))),
+      h('tbody', {}, flows.map(f => h('tr', {}, h('td', {}, f.key), h('td', { class: 'num', 'data-value': String(f.value) }, si(f.value)))))));
+    updated.textContent = `Updated ${new Date(t * 1000).toISOString().slice(11, 19)} UTC · ${times.length} s shown`;
+    updated.dataset.ticks = String((Number(updated.dataset.ticks) || 0) + 1);
+  }
+
+  function restart() {
+    generation++;
+    name = '';
+    times = [];
+    series = new Map();
+    chart.update([], [], []);
+    tick();
+  }
+
+  keys.addEventListener('change', restart);
+  value.addEventListener('change', () => {
+    chart.destroy();
+    chart = makeChart();
+    restart();
+  });
+  pause.addEventListener('click', () => {
+    paused = !paused;
+    pause.setAttribute('aria-pressed', String(paused));
+    pause.textContent = paused ? 'Resume' : 'Pause';
+    state.show(paused ? 'Paused: the chart holds still; hover it to read values.' : '');
+  });
+  timer = setInterval(tick, 1000);
+  tick();
+
+  function stop() {
+    gone = true;
+    clearInterval(timer);
+  }
+  return () => { stop(); chart.destroy(); };
+}
+
+/** A short name for a definition from what defines it (the server keeps up to 32 per account). */
+function hash(text) {
+  let h1 = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h1 = Math.imul(h1 ^ text.charCodeAt(i), 16777619) >>> 0;
+  return h1.toString(36);
+}
