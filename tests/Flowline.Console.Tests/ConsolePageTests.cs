@@ -108,6 +108,27 @@ public sealed class ConsolePageTests(ConsoleLab lab)
         Assert.Equal(Rows(second.Body, fields), await Cells(table));
         Assert.NotEqual(Rows(first.Body, fields), Rows(second.Body, fields));
 
+        // Downloads of ten seconds: CSV of the whole range with the columns shown, and the JCS flow logs of the range.
+        (from, to) = (lab.Started, lab.Started.AddSeconds(10));
+        await page.GetByLabel("From (UTC)").FillAsync(ConsoleLab.Typed(from));
+        await page.GetByLabel("To (UTC)").FillAsync(ConsoleLab.Typed(to));
+        var all = lab.Api(lab.TenantA, HttpMethod.Get, "/api/v1/flows",
+            [("from", ConsoleLab.Time(from)), ("to", ConsoleLab.Time(to)), ("filter", "proto tcp and not port 22"), ("fields", fields), ("limit", "100000")]);
+        Assert.Null(all.Cursor);
+        var csv = await Download(page, "CSV");
+        Assert.Equal([fields, .. Rows(all.Body, fields).Select(r => string.Join(',', r))], csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries));
+        var jcs = JsonNode.Parse(await Download(page, "JCS JSON"))!["DescribeFlowLogResponse"]!["value"]!["item"]!.AsArray();
+        var parameters = new List<KeyValuePair<string, string>>
+        {
+            new("Version", "2016-03-01"), new("Action", "DescribeFlowLog"),
+            new("start_time", Flowline.Api.DescribeFlowLog.Format(from, Flowline.Api.ApiOptions.Ist)), new("end_time", Flowline.Api.DescribeFlowLog.Format(to, Flowline.Api.ApiOptions.Ist)),
+        };
+        Flowline.Api.Signatures.SignAction(parameters, lab.TenantA.Id, lab.TenantA.Secret, "GET", new Uri(lab.Serve.Url).Authority, DateTimeOffset.UtcNow);
+        var described = JsonNode.Parse(lab.Serve.Get("/?" + string.Join('&', parameters.Select(p => Flowline.Api.Signatures.Encode(p.Key) + "=" + Flowline.Api.Signatures.Encode(p.Value)))))!
+            ["DescribeFlowLogResponse"]!["value"]!["item"]!.AsArray();
+        Assert.True(described.Count > 1000, $"{described.Count} flow logs");
+        Assert.Equal(described.Select(i => i!.ToJsonString()).Order(StringComparer.Ordinal), jcs.Select(i => i!.ToJsonString()).Order(StringComparer.Ordinal));
+
         // Group by / top N: the same rows as POST /api/v1/query.
         await page.GetByLabel("Show").SelectOptionAsync("groups");
         await page.GetByLabel("Group by (fields, addresses /bits)").FillAsync("dst_port");
@@ -120,6 +141,20 @@ public sealed class ConsolePageTests(ConsoleLab lab)
         Assert.True(expected.Count > 3, $"{expected.Count} groups");
         Assert.Equal(expected, await Cells(groups));
         Assert.Empty(errors);
+    }
+
+    /// <summary>Clicks a download button and answers the file's text.</summary>
+    private static async Task<string> Download(IPage page, string format)
+    {
+        try
+        {
+            var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Group, new() { Name = "Download" }).GetByRole(AriaRole.Button, new() { Name = format, Exact = true }).ClickAsync());
+            return await File.ReadAllTextAsync((await download.PathAsync())!);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{format}: {e.Message}\npage status: {string.Join(" | ", await page.Locator("[role=status]").AllInnerTextsAsync())}", e);
+        }
     }
 
     /// <summary>The NDJSON rows as the console's cells, field by field.</summary>

@@ -28,10 +28,21 @@ public static class ConsoleAssets
         app.MapGet("/console/{file}", (HttpContext context, string file) => Serve(context, file));
     }
 
-    /// <summary>The console's page (from <see cref="ActionApi"/> for a GET of <c>/</c> without parameters).</summary>
-    public static Task Index(HttpContext context) => Serve(context, "index.html");
+    /// <summary>
+    /// The console's page (from <see cref="ActionApi"/> for a GET of <c>/</c> without parameters), naming the time
+    /// zone DescribeFlowLog reads its times in (<c>jcs_time_zone</c>): a fixed offset as <c>+05:30</c>, else its
+    /// IANA id, so that the page can ask for JCS flow logs.
+    /// </summary>
+    public static Task Index(HttpContext context, TimeZoneInfo jcsZone)
+    {
+        var zone = jcsZone.GetAdjustmentRules().Length == 0
+            ? (jcsZone.BaseUtcOffset < TimeSpan.Zero ? "-" : "+") + jcsZone.BaseUtcOffset.ToString(@"hh\:mm", System.Globalization.CultureInfo.InvariantCulture)
+            : jcsZone.Id;
+        return Serve(context, "index.html", body => body.Replace("name=\"flowline-jcs-time-zone\" content=\"\"",
+            $"name=\"flowline-jcs-time-zone\" content=\"{System.Net.WebUtility.HtmlEncode(zone)}\"", StringComparison.Ordinal));
+    }
 
-    private static Task Serve(HttpContext context, string file)
+    private static Task Serve(HttpContext context, string file, Func<string, string>? fill = null)
     {
         var response = context.Response;
         response.Headers.ContentSecurityPolicy = Policy;
@@ -49,6 +60,11 @@ public static class ConsoleAssets
             response.StatusCode = 404;
             return Task.CompletedTask;
         }
+        if (fill is not null)
+        {
+            var filled = System.Text.Encoding.UTF8.GetBytes(fill(System.Text.Encoding.UTF8.GetString(asset.Body)));
+            asset = (filled, asset.Type, Tag(filled));
+        }
         // Revalidated every time (the page is small; a new build must never meet an old script).
         response.Headers.CacheControl = "no-cache";
         response.Headers.ETag = asset.Tag;
@@ -61,6 +77,8 @@ public static class ConsoleAssets
         response.ContentLength = asset.Body.Length;
         return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : response.Body.WriteAsync(asset.Body).AsTask();
     }
+
+    private static string Tag(byte[] body) => "\"" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body))[..16] + "\"";
 
     private static FrozenDictionary<string, (byte[], string, string)> Load()
     {
@@ -80,8 +98,7 @@ public static class ConsoleAssets
                 ".css" => "text/css; charset=utf-8",
                 _ => "application/octet-stream",
             };
-            var tag = "\"" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body))[..16] + "\"";
-            files[file] = (body, type, tag);
+            files[file] = (body, type, Tag(body));
         }
         return files.ToFrozenDictionary(StringComparer.Ordinal);
     }

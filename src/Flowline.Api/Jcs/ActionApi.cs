@@ -24,7 +24,7 @@ public sealed class ActionApi(IFlowStore store, RequestGuard guard, AuditLog aud
         if ((HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)) && !context.Request.QueryString.HasValue)
         {
             // A browser opening the server: the web console (DescribeFlowLog always has parameters).
-            await ConsoleAssets.Index(context);
+            await ConsoleAssets.Index(context, options.JcsTimeZone);
             return;
         }
         var requestId = "req-" + Guid.NewGuid();

@@ -4,6 +4,7 @@ import { call, scopeParams, ndjson } from '../api.js';
 import { h, field, select, status, table, count, rfc3339, utc, download } from '../dom.js';
 import { timeChart } from '../chart.js';
 import { rangePicker } from './range.js';
+import { describeFlowLogs } from '../jcs.js';
 
 const DEFAULT_FIELDS = ['start', 'end', 'src_addr', 'dst_addr', 'src_port', 'dst_port', 'ip_proto', 'bytes', 'packets', 'account', 'vmi', 'vmi_direction', 'action'];
 const NUMERIC = new Set(['bytes', 'packets', 'flows', 'sampled_bytes', 'sampled_packets', 'rev_bytes', 'rev_packets', 'src_port', 'dst_port']);
@@ -29,7 +30,7 @@ export function search(main) {
   const pager = h('div', { class: 'pager' });
   const downloads = h('div', { class: 'downloads', role: 'group', 'aria-label': 'Download' },
     h('span', {}, 'Download: '),
-    ['CSV', 'NDJSON', 'VPC'].map(f => h('button', { type: 'button', onclick: () => save(f) }, f)));
+    ['CSV', 'NDJSON', 'VPC', 'JCS JSON'].map(f => h('button', { type: 'button', onclick: () => save(f) }, f)));
   const form = h('form', { class: 'controls search', 'aria-label': 'Flow-log search', onsubmit: e => { e.preventDefault(); cursors = ['']; go(0); } },
     range.el, field('Filter (nfdump syntax)', filter), filterError, field('Show', mode), groupControls, listControls, run);
   main.append(h('h1', {}, 'Flow logs'), form, state, results, pager, downloads);
@@ -160,7 +161,15 @@ export function search(main) {
     const r = range.value();
     if (!r.from || !r.to) return;
     state.show(`Preparing the ${format} file…`);
+    const stamp = utc(r.from).replace(/[ :]/g, '') + '-' + utc(r.to).replace(/[ :]/g, '');
     try {
+      if (format === 'JCS JSON') {
+        // DescribeFlowLog takes no filter: every flow log of the range.
+        const doc = await describeFlowLogs(r.from, r.to, (done, total) => state.show(`JCS flow logs: window ${done} of ${total}…`));
+        download(`flow-logs-${stamp}.json`, 'application/json', JSON.stringify(doc, null, 2));
+        state.show(`Saved ${count(doc.DescribeFlowLogResponse.value.item.length)} JCS flow logs (every flow log of the range: DescribeFlowLog takes no filter).`);
+        return;
+      }
       const params = listParams(100000, '');
       if (format === 'VPC') {
         const i = params.findIndex(p => p[0] === 'fields');
@@ -170,7 +179,6 @@ export function search(main) {
       const response = await call('GET', '/api/v1/flows', params, null, { raw: true });
       const text = await response.text();
       const more = response.headers.get('X-Flowline-Next-Cursor') ? ' (the first 100,000 flows: narrow the range or the filter for the rest)' : '';
-      const stamp = utc(r.from).replace(/[ :]/g, '') + '-' + utc(r.to).replace(/[ :]/g, '');
       if (format === 'NDJSON') download(`flows-${stamp}.ndjson`, 'application/x-ndjson', text);
       else if (format === 'VPC') download(`flows-${stamp}.log`, 'text/plain', text);
       else download(`flows-${stamp}.csv`, 'text/csv', csv(fieldsShown(), ndjson(text)));
