@@ -54,8 +54,17 @@ public sealed class ConsolePageTests(ConsoleLab lab)
         Assert.True(ticks >= seconds - 5, report); // one a second (the odd second lost to a slow answer is not a stall)
         Assert.True(heap1 - heap0 < 2 << 20, report); // the page holds five minutes of at most 16 series: no growth beyond 2 MiB
         Assert.True(nodes1 - nodes0 < 500, report);
+
+        // Another key: the page's old definition is removed, not left to count against the account's 32.
+        await page.GetByLabel("Stack by").SelectOptionAsync("ipprotocol");
+        await ConsoleLab.Until(() => Task.FromResult(ConsoleDefinitions().SequenceEqual(["ipprotocol"])), "one console definition, by protocol");
+        await ConsoleLab.Until(async () => (await Shown(rows)).Keys.All(k => k is "6" or "17" or "1" or "58"), "top flows by protocol");
         Assert.Empty(errors);
     }
+
+    private string[] ConsoleDefinitions() =>
+        [.. JsonNode.Parse(lab.Api(lab.TenantA, HttpMethod.Get, "/api/v1/realtime/flows").Body)!.AsObject()
+            .Where(d => d.Key.StartsWith("console-", StringComparison.Ordinal)).Select(d => (string)d.Value!["keys"]!)];
 
     private static async Task<Dictionary<string, double>> Shown(ILocator rows)
     {

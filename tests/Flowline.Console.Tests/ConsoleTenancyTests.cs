@@ -132,6 +132,23 @@ public sealed class ConsoleTenancyTests(ConsoleLab lab)
         // A tenant asking for another account by hand is refused by the API, and the page shows nothing of it.
         Assert.Equal(403, lab.Api(lab.TenantB, HttpMethod.Get, "/api/v1/flows", [("from", ConsoleLab.Time(lab.Started)), ("to", ConsoleLab.Time(DateTimeOffset.UtcNow)), ("account", "acc-0000")]).Status);
         await ConsoleLab.Shot(page, "tenant-search");
+        // No page shows acc-0000's addresses (10.0.0.0/24, 198.51.100.0/24) or its name to acc-0001.
+        foreach (var name in new[] { "live", "geo", "search", "sessions", "exporters", "attacks", "taps" })
+        {
+            await page.GotoAsync("/#/" + name);
+            await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+            if (name == "sessions" && await page.Locator("table.matrix tbody button").CountAsync() > 0)
+            {
+                await page.Locator("table.matrix tbody button").First.ClickAsync();
+                await page.GetByRole(AriaRole.Table, new() { Name = "Sessions of the cell" }).WaitForAsync();
+            }
+            if (name == "search") await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
+            await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+            var text = await page.Locator("main").InnerTextAsync();
+            Assert.DoesNotContain("10.0.0.", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("198.51.100.", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("acc-0000", text, StringComparison.Ordinal);
+        }
 
         // An admin: the switch is there; with the password and * the search spans the accounts.
         var (admin, adminErrors) = await lab.NewPage();

@@ -49,6 +49,14 @@ export function live(main) {
   let gone = false;
   let generation = 0; // bumped when the key or value changes: an answer for the old definition is dropped
 
+  // The definition is the page's: removed when the page leaves it or asks for another (an account holds at most 32;
+  // another tab showing the same one makes it again on its next second).
+  function forget() {
+    if (!name || !session.id) return; // signed out: nothing to sign with (the server keeps it; the next sign-in reuses it)
+    const path = useOperatorsFace() ? `/flow/${name}/json` : `/api/v1/realtime/flows/${name}`;
+    call('DELETE', path, [], null, { noSignOut: true }).catch(() => {});
+  }
+
   async function define() {
     window.sessionStorage.setItem('flowline.live', JSON.stringify({ keys: keys.value, value: value.value }));
     name = 'console-' + hash(keys.value + '|' + value.value + '|' + (allAccounts ? '*' : session.scope));
@@ -117,6 +125,7 @@ export function live(main) {
 
   function restart() {
     generation++;
+    forget();
     name = '';
     times = [];
     series = new Map();
@@ -143,7 +152,7 @@ export function live(main) {
     gone = true;
     clearInterval(timer);
   }
-  return () => { stop(); chart.destroy(); };
+  return () => { stop(); forget(); chart.destroy(); };
 }
 
 /** A short name for a definition from what defines it (the server keeps up to 32 per account). */
