@@ -89,6 +89,9 @@ function signInPage() {
   const remember = h('input', { type: 'checkbox' });
   const state = status();
   if (signOutReason) state.show(`Signed out: ${signOutReason}`, true);
+  // WebCrypto, which signs the requests, exists only in a secure context.
+  const insecure = !window.isSecureContext || !(window.crypto && window.crypto.subtle);
+  if (insecure) state.show(`This page is not a secure context, so it cannot sign requests: open it over HTTPS (serve's tls_certificate) or on localhost, e.g. through ssh -L 8008:localhost:${location.port || '8008'}.`, true);
   const form = h('form', { class: 'signin', 'aria-label': 'Sign in', onsubmit: async e => {
     e.preventDefault();
     state.show('Checking the key…');
@@ -106,6 +109,6 @@ function signInPage() {
   field('Access key id', id), field('Secret', secret),
   field('Admin password (optional)', password, 'Admins only: to read other accounts or all.'),
   h('div', { class: 'field inline' }, remember, h('label', { for: remember.id = 'remember' }, 'Remember the key in this browser')),
-  h('button', { type: 'submit' }, 'Sign in'), state);
+  h('button', { type: 'submit', disabled: insecure }, 'Sign in'), state);
   return form;
 }

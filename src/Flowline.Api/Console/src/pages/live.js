@@ -83,7 +83,7 @@ export function live(main) {
         : await call('GET', `/api/v1/realtime/activeflows/${name}`, params);
       if (gone || mine !== generation) return;
       record(flows);
-      state.show('');
+      state.show(flows.length ? '' : 'No traffic of this account in the last seconds (the chart fills as flows arrive).');
     } catch (e) {
       if (e.status === 404) name = ''; // the definition was removed (a restart without it): made again next second
       state.show(e.message, true);
