@@ -180,12 +180,12 @@ public sealed class ConsoleLab : IAsyncLifetime
     /// <summary>The time as the console's range inputs take it (UTC).</summary>
     public static string Typed(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
-    /// <summary>A minute of stored traffic that has ended 20 s ago or earlier: the pages and the API see the same rows in it.</summary>
+    /// <summary>The first 15 s of traffic (from 10 s before it), once they ended 15 s ago: the pages and the API see the same rows in it.</summary>
     public async Task<(DateTimeOffset From, DateTimeOffset To)> PastWindow()
     {
-        var from = Started.AddSeconds(-30);
-        var to = Started.AddSeconds(30);
-        var wait = to.AddSeconds(20) - DateTimeOffset.UtcNow;
+        var from = Started.AddSeconds(-10);
+        var to = Started.AddSeconds(15);
+        var wait = to.AddSeconds(15) - DateTimeOffset.UtcNow;
         if (wait > TimeSpan.Zero) await Task.Delay(wait);
         return (from, to);
     }

@@ -66,15 +66,11 @@ public sealed class ConsolePageTests(ConsoleLab lab)
         [.. JsonNode.Parse(lab.Api(lab.TenantA, HttpMethod.Get, "/api/v1/realtime/flows").Body)!.AsObject()
             .Where(d => d.Key.StartsWith("console-", StringComparison.Ordinal)).Select(d => (string)d.Value!["keys"]!)];
 
+    /// <summary>The top flows table as it is at one moment (read in the page at once: it is made anew every second).</summary>
     private static async Task<Dictionary<string, double>> Shown(ILocator rows)
     {
-        var shown = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var row in await rows.AllAsync())
-        {
-            var cells = row.Locator("td");
-            shown[await cells.Nth(0).InnerTextAsync()] = double.Parse(await cells.Nth(1).GetAttributeAsync("data-value") ?? "NaN", CultureInfo.InvariantCulture);
-        }
-        return shown;
+        var pairs = await rows.EvaluateAllAsync<string[][]>("trs => trs.map(tr => [tr.cells[0].innerText, tr.cells[1].dataset.value])");
+        return pairs.ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture), StringComparer.Ordinal);
     }
 
     /// <summary>The page's JavaScript heap in use (after a collection) and its DOM nodes, from the browser's performance metrics.</summary>
