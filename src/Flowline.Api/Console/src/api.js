@@ -22,18 +22,18 @@ export const session = {
   onSignOut: null,
 };
 
-function storage(remember) {
-  return remember ? window.localStorage : window.sessionStorage;
-}
+/** Where the sign-in is kept: this tab only, or this browser with "remember". */
+let kept = window.sessionStorage;
 
 /** Restores a sign-in kept by this tab (or remembered by this browser); false when there is none. */
 export function restore() {
   for (const s of [window.sessionStorage, window.localStorage]) {
     const text = s.getItem(STORE_KEY);
     if (!text) continue;
+    kept = s;
     try {
-      const kept = JSON.parse(text);
-      Object.assign(session, { id: kept.id, secret: kept.secret, account: kept.account, admin: !!kept.admin, password: kept.password || '', scope: kept.scope || '' });
+      const saved = JSON.parse(text);
+      Object.assign(session, { id: saved.id, secret: saved.secret, account: saved.account, admin: !!saved.admin, password: saved.password || '', scope: saved.scope || '' });
       return !!(session.id && session.secret);
     } catch {
       s.removeItem(STORE_KEY);
@@ -44,8 +44,7 @@ export function restore() {
 
 function keep() {
   const text = JSON.stringify({ id: session.id, secret: session.secret, account: session.account, admin: session.admin, password: session.password, scope: session.scope });
-  const s = window.localStorage.getItem(STORE_KEY) ? window.localStorage : window.sessionStorage;
-  s.setItem(STORE_KEY, text);
+  kept.setItem(STORE_KEY, text);
 }
 
 /** Checks the key by reading its own account's keys, then keeps it (this tab only unless remember). */
@@ -64,7 +63,7 @@ export async function signIn(id, secret, password, remember) {
   session.admin = !!mine.admin;
   window.sessionStorage.removeItem(STORE_KEY);
   window.localStorage.removeItem(STORE_KEY);
-  storage(remember).setItem(STORE_KEY, JSON.stringify({}));
+  kept = remember ? window.localStorage : window.sessionStorage;
   keep();
 }
 
@@ -98,7 +97,6 @@ export async function call(method, path, params, body, options) {
   const headers = { Authorization: signed.authorization };
   if (text) headers['Content-Type'] = 'application/json';
   if (session.password && (params || []).some(([k]) => k === 'account')) headers['X-Flowline-Admin-Password'] = session.password;
-  if (opts.password) headers['X-Flowline-Admin-Password'] = session.password;
   let response;
   try {
     response = await fetch(path + (signed.query ? '?' + signed.query : ''), { method, headers, body: text || undefined, signal: opts.signal, cache: 'no-store' });
