@@ -9,7 +9,7 @@ public static class Program
     /// `commit-profile [ROWS] [ROUNDS] [INVENTORY]` times a group commit column by column;
     /// `enrich-profile INVENTORY [RECORDS]` times enrichment per record;
     /// `codec-profile DATA_DIR [ROUNDS]` compares the segment codecs on a store's columns;
-    /// `session-profile INVENTORY [RECORDS] [EXPORT_RATE] [MAX_OPEN]` times sessions per record (no store);
+    /// `session-profile INVENTORY [RECORDS] [EXPORT_RATE] [MAX_OPEN] [INPUT_SAMPLING]` times sessions per record (no store);
     /// `api-fill DIR FLOWS HOURS` and `api-sign ...` prepare bench/api-bench.sh;
     /// anything else goes to BenchmarkDotNet (e.g. --filter '*DecodeBenchmarks*').
     /// </summary>
@@ -33,7 +33,7 @@ public static class Program
         if (args.Length > 1 && args[0] == "session-profile")
         {
             SessionProfile.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 8_000_000, args.Length > 3 ? double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 0,
-                args.Length > 4 ? int.Parse(args[4]) : 1_000_000);
+                args.Length > 4 ? int.Parse(args[4]) : 1_000_000, args.Length > 5 ? int.Parse(args[5]) : 1);
             return 0;
         }
         if (args.Length > 1 && args[0] == "codec-profile")

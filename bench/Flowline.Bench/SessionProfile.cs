@@ -8,14 +8,14 @@ using Flowline.Wire.Generation;
 namespace Flowline.Bench;
 
 /// <summary>
-/// `session-profile INVENTORY [RECORDS] [EXPORT_RATE] [MAX_OPEN]`: what sessions cost per record, on one thread, without a store:
+/// `session-profile INVENTORY [RECORDS] [EXPORT_RATE] [MAX_OPEN] [INPUT_SAMPLING]`: what sessions cost per record, on one thread, without a store:
 /// `flowline gen --public-servers` records enriched with the inventory, added to a sessionizer 256 at a time
 /// (as a decoder does), flushed every 800,000 records (an interval at 400,000 records/s) into session
-/// rows. Prints ns (elapsed, one thread) per record for adding and for flushing (rows included), and bytes allocated.
+/// rows, one session in INPUT_SAMPLING held (serve's input sampling; 1: all). Prints ns (elapsed, one thread) per record for adding and for flushing (rows included), and bytes allocated.
 /// </summary>
 internal static class SessionProfile
 {
-    public static void Run(string inventoryPath, int records, double exportRate, int maxOpen)
+    public static void Run(string inventoryPath, int records, double exportRate, int maxOpen, int inputSampling)
     {
         var symbols = new SymbolTable();
         var geoDir = GeoDatabase.Locate(null);
@@ -33,7 +33,7 @@ internal static class SessionProfile
             }
             batches.Add(b);
         }
-        var sessionizer = new Sessionizer(new SessionizerOptions { MaxSessions = maxOpen });
+        var sessionizer = new Sessionizer(new SessionizerOptions { MaxSessions = maxOpen }) { InputSampling = inputSampling };
         var exporter = new SessionExporter(new SessionSampler(exportRate, exportRate > 0 ? 10_000 : 10_000), [], symbols, enricher.RemoteTags);
         long rows = 0;
         var writer = new SessionRowWriter(exporter, symbols, chunk => rows += chunk.Count);

@@ -185,10 +185,11 @@ public sealed class SessionService : IDisposable
         {
             lock (s) added += s.AddedLastInterval;
         }
-        // Over a second at least: a flush a table asked for early may end an interval of a few milliseconds.
+        // Over a second at least (a flush a table asked for early may end an interval of a few milliseconds),
+        // unless a second's budget came sooner: a flood is met at the first early flush, not a second later.
         _rateSessions += added * (double)InputSampling;
         _rateSeconds += seconds;
-        if (_rateSeconds < 1) return;
+        if (_rateSeconds < 1 && _rateSessions <= _inputRate) return;
         var rate = _rateSessions / _rateSeconds;
         (_rateSessions, _rateSeconds) = (0, 0);
         var next = (int)Math.Min(65536, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, Math.Ceiling(rate / _inputRate))));

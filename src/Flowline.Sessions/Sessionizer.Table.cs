@@ -88,7 +88,7 @@ public sealed partial class Sessionizer
     /// <summary>The entry of <paramref name="key"/>, made when new; -1 when there is no room for it.</summary>
     private int FindOrAdd(in Key key, uint hash)
     {
-        var mask = _slots.Length - 1;
+        var mask = _slotMask;
         var slot = (int)hash & mask;
         while (true)
         {
@@ -101,7 +101,7 @@ public sealed partial class Sessionizer
             }
             slot = (slot + 1) & mask;
         }
-        if (_count + _stale >= (_slots.Length >> 1) + (_slots.Length >> 2))
+        if (_count + _stale >= ((_slotMask + 1) >> 1) + ((_slotMask + 1) >> 2))
         {
             // Removed sessions leave their slots behind (a slot leads to its entry only when the entry holds
             // the same key); when they crowd the index it is made again from the entries.
@@ -112,9 +112,9 @@ public sealed partial class Sessionizer
         if (_count == _max || _options.Shared?.TryTake() == false)
         {
             // Full (or the sessionizers together are): the new session takes the place of an old one.
+            // The victim's slot stays behind (stale): the empty slot the search ended on is still the one.
             index = _count == 0 ? -1 : MakeRoom();
             if (index < 0) return -1;
-            slot = FreeSlot(hash);
         }
         else
         {
@@ -139,7 +139,7 @@ public sealed partial class Sessionizer
 
     private int FreeSlot(uint hash)
     {
-        var mask = _slots.Length - 1;
+        var mask = _slotMask;
         var slot = (int)hash & mask;
         while (_slots[slot] != 0) slot = (slot + 1) & mask;
         return slot;
@@ -214,16 +214,16 @@ public sealed partial class Sessionizer
     /// <summary>Slots left behind by removed sessions (or sessions replaced in place) since the index was made.</summary>
     private int _stale;
 
-    private ref Entry At(int index) => ref _pages[index >> PageBits][index & PageMask];
+    private ref Entry At(int index) => ref _entries[index];
 
-    /// <summary>Adds a page of entries; true when the index was made again for the room.</summary>
+    /// <summary>The slots for a table with room for <paramref name="capacity"/> entries: a power of two, four times as many.</summary>
+    private static int SlotsFor(int capacity) => (int)BitOperations.RoundUpToPowerOf2((uint)(((long)capacity + PageMask) & ~PageMask) * 4);
+
+    /// <summary>Adds a page of entries (its memory becomes resident as it is used); true when the index was made again for the room.</summary>
     private bool Grow()
     {
-        var pages = _capacity >> PageBits;
-        if (pages == _pages.Length) Array.Resize(ref _pages, pages * 2);
-        _pages[pages] = new Entry[PageSize];
         _capacity += PageSize;
-        if ((long)_capacity * 4 <= _slots.Length) return false;
+        if ((long)_capacity * 4 <= _slotMask + 1L) return false;
         Rehash();
         return true;
     }
@@ -242,8 +242,8 @@ public sealed partial class Sessionizer
             n++;
         }
         var keep = Math.Max(1, (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, n) * 2) >> PageBits);
-        for (var p = keep; p < _pages.Length; p++) _pages[p] = null!;
-        if (_pages.Length > keep * 2) Array.Resize(ref _pages, keep);
+        var held = Math.Min(_capacity, _max);
+        if (keep << PageBits < held) _entries.Discard(keep << PageBits, held - (keep << PageBits));
         (_capacity, _top, _freeCount, _hand) = (keep << PageBits, n, 0, 0);
         if (_free.Length > 1024) _free = new int[16];
         Rehash();
@@ -251,9 +251,12 @@ public sealed partial class Sessionizer
 
     private void Rehash()
     {
-        var size = (int)BitOperations.RoundUpToPowerOf2((uint)_capacity * 4);
-        if (_slots.Length == size) Array.Clear(_slots);
-        else _slots = new ulong[size];
+        var size = SlotsFor(_capacity);
+        var before = _slotMask + 1;
+        // Those kept start empty; slots beyond the new size are given back.
+        _slots.Clear(0, size);
+        if (before > size) _slots.Discard(size, before - size);
+        _slotMask = size - 1;
         _stale = 0;
         for (var i = 0; i < _top; i++)
         {

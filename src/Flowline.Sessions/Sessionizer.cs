@@ -36,8 +36,8 @@ public sealed partial class Sessionizer
     /// <summary>The reported direction (0 ingress, 1 egress) whose records are left out; -1: none.</summary>
     private readonly int _skipDirection;
     private readonly int _max;
-    /// <summary>The entries, in pages of <see cref="PageSize"/>: the table grows by a page and never copies itself.</summary>
-    private Entry[][] _pages = [new Entry[PageSize]];
+    /// <summary>The entries: room for <see cref="SessionizerOptions.MaxSessions"/> reserved, resident as used; the table grows by a page of <see cref="PageSize"/> and never copies itself.</summary>
+    private readonly HugePageArray<Entry> _entries;
     private int _capacity = PageSize;
     private const int PageBits = 10, PageSize = 1 << PageBits, PageMask = PageSize - 1;
     /// <summary>Entries in use; entries [0, _top) are in use or on the free list.</summary>
@@ -47,8 +47,9 @@ public sealed partial class Sessionizer
     /// <summary>Sessions made since the last flush began, and in the interval before; clean entries whose last traffic ended before <see cref="_evictBefore"/> go at the next flush.</summary>
     private long _added, _addedBefore, _evictBefore = long.MinValue;
     private readonly int[] _ages = new int[AgeBuckets];
-    /// <summary>Slots: the entry's hash (high 32 bits) and index + 1 (0: empty); a power of two at least twice the entries' room.</summary>
-    private ulong[] _slots = new ulong[256];
+    /// <summary>Slots: the entry's hash (high 32 bits) and index + 1 (0: empty); the first <see cref="_slotMask"/> + 1 are in use, a power of two four times the entries' room.</summary>
+    private readonly HugePageArray<ulong> _slots;
+    private int _slotMask;
     private int _hand;
     /// <summary>Entries with traffic not yet handed out.</summary>
     private int _dirty;
@@ -60,6 +61,9 @@ public sealed partial class Sessionizer
         _options = options ?? new SessionizerOptions();
         if (_options.MaxSessions < 1) throw new ArgumentOutOfRangeException(nameof(options), "MaxSessions is at least 1");
         _max = _options.MaxSessions;
+        _entries = new HugePageArray<Entry>(_max);
+        _slots = new HugePageArray<ulong>(SlotsFor(Math.Max(_max, PageSize)));
+        _slotMask = SlotsFor(PageSize) - 1;
         _skipDirection = _options.Observation switch
         {
             SessionObservation.Ingress => 1,
@@ -87,7 +91,7 @@ public sealed partial class Sessionizer
         || (_options.Shared is { } shared && shared.Held >= shared.Max - (shared.Max >> 3) && _dirty >= _count / 2);
 
     /// <summary>Bytes the table holds (entries and index), for memory accounting.</summary>
-    public long MemoryBytes => (long)_capacity * System.Runtime.CompilerServices.Unsafe.SizeOf<Entry>() + _slots.Length * 8L;
+    public long MemoryBytes => (long)Math.Min(_capacity, _max) * System.Runtime.CompilerServices.Unsafe.SizeOf<Entry>() + (_slotMask + 1L) * 8;
 
     /// <summary>
     /// Adds a batch's records, reading the columns a session needs (not whole records). Keys and hashes
@@ -97,7 +101,7 @@ public sealed partial class Sessionizer
     public void Add(FlowBatch b) => Add(b, 0, b.Count);
 
     /// <summary>Adds rows [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) of a batch.</summary>
-    public void Add(FlowBatch b, int start, int count)
+    public unsafe void Add(FlowBatch b, int start, int count)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan((long)start + count, b.Count);
         var n = count;
@@ -135,8 +139,8 @@ public sealed partial class Sessionizer
         const int ahead = 8;
         for (var i = 0; i < n; i++)
         {
-            var mask = _slots.Length - 1;
-            if (i + 2 * ahead < n) Prefetch(ref _slots[(int)_pending[i + 2 * ahead].Hash & mask]);
+            var mask = _slotMask;
+            if (i + 2 * ahead < n) Prefetch(_slots.Address((int)_pending[i + 2 * ahead].Hash & mask));
             if (i + ahead < n && _slots[(int)_pending[i + ahead].Hash & mask] is var at && at != 0) PrefetchEntry((int)(uint)at - 1);
             // Most records of a busy table start a session: the entry it will take is asked for too.
             if (_freeCount > ahead) PrefetchEntry(_free[_freeCount - 1 - ahead]);
@@ -160,16 +164,13 @@ public sealed partial class Sessionizer
     private unsafe void PrefetchEntry(int index)
     {
         if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
-        var p = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref At(index));
+        var p = (byte*)_entries.Address(index);
         for (var offset = 0; offset < sizeof(Entry); offset += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + offset);
     }
 
-    private static unsafe void Prefetch<T>(ref T location) where T : unmanaged
+    private static unsafe void Prefetch(ulong* location)
     {
-        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
-        {
-            System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref location));
-        }
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.Prefetch0(location);
     }
 
     public void Add(in FlowRecord f) => Add(new Fields

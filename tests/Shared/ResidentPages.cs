@@ -12,23 +12,27 @@ public static class ResidentPages
         var handle = GCHandle.Alloc(array, GCHandleType.Pinned);
         try
         {
-            var page = (long)Environment.SystemPageSize;
-            var start = (long)handle.AddrOfPinnedObject();
-            var end = start + (long)array.Length * Unsafe.SizeOf<T>();
-            var first = (start + page - 1) & ~(page - 1);
-            var last = end & ~(page - 1);
-            if (last <= first) return (0, 0);
-            var vector = new byte[(last - first) / page];
-            if (mincore((IntPtr)first, (nuint)(last - first), vector) != 0)
-            {
-                throw new IOException($"mincore failed: errno {Marshal.GetLastPInvokeError()}");
-            }
-            return (vector.Count(b => (b & 1) != 0), vector.Length);
+            return Of(handle.AddrOfPinnedObject(), (long)array.Length * Unsafe.SizeOf<T>());
         }
         finally
         {
             handle.Free();
         }
+    }
+
+    /// <summary>Of the pages wholly inside [<paramref name="start"/>, + <paramref name="bytes"/>): how many are resident, and how many there are.</summary>
+    public static (int Resident, int Pages) Of(nint start, long bytes)
+    {
+        var page = (long)Environment.SystemPageSize;
+        var first = ((long)start + page - 1) & ~(page - 1);
+        var last = ((long)start + bytes) & ~(page - 1);
+        if (last <= first) return (0, 0);
+        var vector = new byte[(last - first) / page];
+        if (mincore((IntPtr)first, (nuint)(last - first), vector) != 0)
+        {
+            throw new IOException($"mincore failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+        return (vector.Count(b => (b & 1) != 0), vector.Length);
     }
 
     [DllImport("libc", SetLastError = true)]
