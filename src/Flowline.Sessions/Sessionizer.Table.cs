@@ -228,11 +228,27 @@ public sealed partial class Sessionizer
         return true;
     }
 
-    /// <summary>Gives memory back after a flush left the table mostly empty (the entries in use move to the front).</summary>
+    /// <summary>The most sessions the table held at a flush within the last <see cref="PeakWindow"/> (µs), and when that was.</summary>
+    private long _peak, _peakAt = long.MinValue;
+    private const long PeakWindow = 60_000_000;
+
+    /// <summary>Notes the sessions held as a flush begins (those of the interval included).</summary>
+    private void NotePeak(long now)
+    {
+        if (_count >= _peak || now - _peakAt > PeakWindow) (_peak, _peakAt) = (_count, now);
+    }
+
+    /// <summary>
+    /// Gives memory back after a flush left the table mostly empty (the entries in use move to the front) —
+    /// unless it held that many sessions within the last minute: a steady flood of short sessions empties
+    /// the table at every flush and fills it again in the next interval, and giving its pages back each
+    /// time only to touch them again costs more than it saves.
+    /// </summary>
     private void Shrink()
     {
-        // Not when the last interval's new sessions would fill it again.
-        if (_capacity <= PageSize || (_count + _addedBefore + (_addedBefore >> 2)) * 4 > _capacity) return;
+        // Not when the last interval's new sessions, or the last minute's peak, would fill it again.
+        var need = Math.Max(_peak, _count + _addedBefore + (_addedBefore >> 2));
+        if (_capacity <= PageSize || need * 4 > _capacity) return;
         var n = 0;
         for (var i = 0; i < _top; i++)
         {

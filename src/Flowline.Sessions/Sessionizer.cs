@@ -352,6 +352,7 @@ public sealed partial class Sessionizer
         {
             _cursor = _top;
             (_addedBefore, _added) = (_added, 0);
+            NotePeak(now);
             Array.Clear(_ages);
         }
         var s = _flushing;

@@ -153,4 +153,56 @@ public sealed class SessionTableTests
         var truth = records.Sum(r => (double)r.Bytes);
         Assert.InRange(visitor.Upscaled / truth, 0.95, 1.05);
     }
+
+    /// <summary>
+    /// A steady flood of one-record sessions, flushed at long and short intervals in turn (as a decoder whose
+    /// table fills asks for a flush between the timer's): each flush forgets most sessions, but the table
+    /// keeps its room while it was full within the last minute instead of giving its pages back and touching
+    /// them again every few seconds; a minute without the flood gives the memory back.
+    /// </summary>
+    [Fact]
+    public void A_steady_flood_keeps_the_table_and_a_quiet_minute_gives_it_back()
+    {
+        var s = new Sessionizer(new SessionizerOptions { MaxSessions = 50_000 });
+        var totals = new Totals();
+        var batch = new FlowBatch(256);
+        var now = T0;
+        var port = 0;
+        void Add(int sessions)
+        {
+            for (var i = 0; i < sessions; i++, port++)
+            {
+                batch.Add(new FlowRecord
+                {
+                    Exporter = FlowAddress.FromV4(0xC0000201), ObsDomain = 1, IpVersion = 4, IpProto = 17,
+                    SrcAddr = FlowAddress.FromV4((uint)(0x0A000000 + port / 60_000)), DstAddr = FlowAddress.FromV4(0xAC100001),
+                    SrcPort = (ushort)(1024 + port % 60_000), DstPort = 53, Bytes = 100, Packets = 1, Start = now, End = now,
+                });
+                if (batch.Count == batch.Capacity || i == sessions - 1)
+                {
+                    s.Add(batch);
+                    batch.Clear();
+                }
+            }
+        }
+        var memory = new List<long>();
+        for (var cycle = 0; cycle < 6; cycle++)
+        {
+            Add(40_000);
+            s.Flush(now += 2_000_000, totals);
+            memory.Add(s.MemoryBytes);
+            Add(500);
+            s.Flush(now += 100_000, totals);
+            memory.Add(s.MemoryBytes);
+        }
+        Assert.Equal(0, s.Dropped);
+        Assert.Equal(6 * 40_500, totals.Active);
+        Assert.True(memory.Zip(memory.Skip(1)).All(p => p.Second >= p.First), $"table bytes after each flush: {string.Join(", ", memory)}");
+        Assert.True(memory.Max() > 8 << 20, $"{memory.Max()} bytes for 40,000 sessions");
+        // Quiet past the idle timeout and the minute: every session ends and the table is small again.
+        s.Flush(now += 200_000_000, totals);
+        s.Flush(now += 1_000_000, totals);
+        Assert.Equal(0, s.Count);
+        Assert.True(s.MemoryBytes < 1 << 20, $"{s.MemoryBytes} bytes held by an empty table");
+    }
 }
