@@ -232,23 +232,26 @@ public sealed partial class Sessionizer
     private long _peak, _peakAt = long.MinValue;
     private const long PeakWindow = 60_000_000;
 
-    /// <summary>Notes the sessions held as a flush begins (those of the interval included).</summary>
+    /// <summary>Notes the sessions held as a flush begins, when the interval brought new ones (sessions merely waiting for their idle timeout are no demand).</summary>
     private void NotePeak(long now)
     {
-        if (_count >= _peak || now - _peakAt > PeakWindow) (_peak, _peakAt) = (_count, now);
+        var demand = _addedBefore > 0 ? _count : 0;
+        if (demand >= _peak || now - _peakAt > PeakWindow) (_peak, _peakAt) = (demand, now);
     }
 
     /// <summary>
-    /// Gives memory back after a flush left the table mostly empty (the entries in use move to the front) —
-    /// unless it held that many sessions within the last minute: a steady flood of short sessions empties
-    /// the table at every flush and fills it again in the next interval, and giving its pages back each
-    /// time only to touch them again costs more than it saves.
+    /// After a flush that left most entries in use so far free: moves the sessions held to the front, so that
+    /// flushes and evictions visit only those, and gives the memory beyond back — unless the table held that
+    /// many sessions within the last minute, or the last interval's new sessions would fill it again: a steady
+    /// flood of short sessions empties the table at every flush and fills it in the next interval, and giving
+    /// its pages back each time only to touch them again costs more than it saves.
     /// </summary>
     private void Shrink()
     {
-        // Not when the last interval's new sessions, or the last minute's peak, would fill it again.
         var need = Math.Max(_peak, _count + _addedBefore + (_addedBefore >> 2));
-        if (_capacity <= PageSize || need * 4 > _capacity) return;
+        var keep = need * 4 > _capacity ? _capacity >> PageBits
+            : Math.Max(1, (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, _count) * 2) >> PageBits);
+        if (keep << PageBits == _capacity && (_top <= PageSize || (long)_count * 4 > _top)) return;
         var n = 0;
         for (var i = 0; i < _top; i++)
         {
@@ -257,7 +260,6 @@ public sealed partial class Sessionizer
             if (i != n) (At(n), e) = (e, default);
             n++;
         }
-        var keep = Math.Max(1, (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, n) * 2) >> PageBits);
         var held = Math.Min(_capacity, _max);
         if (keep << PageBits < held) _entries.Discard(keep << PageBits, held - (keep << PageBits));
         (_capacity, _top, _freeCount, _hand) = (keep << PageBits, n, 0, 0);
