@@ -43,12 +43,18 @@ public sealed class SessionService : IDisposable
     private long _agentFlowRows;
     private readonly double _inputRate;
     private double _rateSessions, _rateSeconds;
+    private readonly Func<long> _clock;
+    private readonly Lock _samplingLock = new();
+    private int _slices;
 
     /// <param name="decoders">How many decoders (pipelines) add records, each with its own sessionizer.</param>
     /// <param name="enricher">The inventory in force: the tags of a session's remote end, and the ports of interest whose session rate is watched.</param>
     /// <param name="flows">The flow store, where the per-port flow rows agents send go.</param>
-    public SessionService(CollectorOptions options, Func<string, IFlowStore> openStore, ISymbolTable symbols, int decoders, Microsoft.Extensions.Logging.ILogger log, bool timer = true, Enrichment.Enricher? enricher = null, IFlowStore? flows = null)
+    /// <param name="clock">The time now (µs; default the system's), for tests.</param>
+    public SessionService(CollectorOptions options, Func<string, IFlowStore> openStore, ISymbolTable symbols, int decoders, Microsoft.Extensions.Logging.ILogger log, bool timer = true, Enrichment.Enricher? enricher = null, IFlowStore? flows = null,
+        Func<long>? clock = null)
     {
+        _clock = clock ?? Collector.NowMicros;
         _flows = flows;
         _symbols = symbols;
         _log = log;
@@ -78,7 +84,7 @@ public sealed class SessionService : IDisposable
         _anomalies = new SessionAnomalies(options, Root, symbols, log);
         Interval = options.SessionInterval;
         _inputRate = options.SessionInputRate;
-        _lastFlush = Collector.NowMicros();
+        _lastFlush = _clock();
         if (timer) _timer = new Timer(_ => Tick(), null, Interval, Interval);
     }
 
@@ -130,6 +136,44 @@ public sealed class SessionService : IDisposable
                 full = s.WantsFlush;
             }
             if (full) Tick();
+            else if (_inputRate > 0 && (Interlocked.Increment(ref _slices) & 63) == 0) RaiseOnFlood();
+        }
+    }
+
+    /// <summary>
+    /// Between flushes, every 64 slices: when new sessions have come at more than twice session_input_rate
+    /// since the interval began (a quarter of a second's budget at least), the input sampling rises now
+    /// rather than at the next flush — the first second of a flood otherwise holds every session, the
+    /// table grows by a million entries and the decoder falls behind its socket. It only rises here; the
+    /// flush sets it from the whole interval, down as well as up.
+    /// </summary>
+    private void RaiseOnFlood()
+    {
+        var seconds = (_clock() - Volatile.Read(ref _lastFlush)) / 1e6;
+        long added = 0;
+        foreach (var s in _sessionizers)
+        {
+            lock (s) added += s.NewSessionsSinceFlush;
+        }
+        if (seconds <= 0 || added < _inputRate / 4 || added / seconds < 2 * _inputRate) return;
+        SetInputSampling(Sampling(added / seconds), added / seconds);
+    }
+
+    /// <summary>The least power of two that brings <paramref name="rate"/> new sessions a second under session_input_rate.</summary>
+    private int Sampling(double rate) =>
+        (int)Math.Min(65536, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Min(65536, Math.Max(1, Math.Ceiling(rate / _inputRate)))));
+
+    private void SetInputSampling(int next, double rate)
+    {
+        lock (_samplingLock)
+        {
+            if (next == InputSampling) return;
+            foreach (var s in _sessionizers)
+            {
+                lock (s) s.InputSampling = next;
+            }
+            IngestLog.SessionInputSampling(_log, next, (long)rate, (long)_inputRate);
+            InputSampling = next;
         }
     }
 
@@ -138,9 +182,9 @@ public sealed class SessionService : IDisposable
     {
         lock (_flushLock)
         {
-            var now = Collector.NowMicros();
+            var now = _clock();
             var seconds = Math.Max(1e-3, (now - _lastFlush) / 1e6);
-            _lastFlush = now;
+            Volatile.Write(ref _lastFlush, now);
             _writer.Time = now;
             _anomalies.Watch(_enricher?.Inventory);
             _visitor.Start(_anomalies.Watched > 0 ? InputSampling : 0);
@@ -183,23 +227,16 @@ public sealed class SessionService : IDisposable
         long added = 0;
         foreach (var s in _sessionizers)
         {
-            lock (s) added += s.AddedLastInterval;
+            lock (s) added += s.NewSessionsLastInterval;
         }
         // Over a second at least (a flush a table asked for early may end an interval of a few milliseconds),
         // unless a second's budget came sooner: a flood is met at the first early flush, not a second later.
-        _rateSessions += added * (double)InputSampling;
+        _rateSessions += added;
         _rateSeconds += seconds;
         if (_rateSeconds < 1 && _rateSessions <= _inputRate) return;
         var rate = _rateSessions / _rateSeconds;
         (_rateSessions, _rateSeconds) = (0, 0);
-        var next = (int)Math.Min(65536, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, Math.Ceiling(rate / _inputRate))));
-        if (next == InputSampling) return;
-        foreach (var s in _sessionizers)
-        {
-            lock (s) s.InputSampling = next;
-        }
-        IngestLog.SessionInputSampling(_log, next, (long)rate, (long)_inputRate);
-        InputSampling = next;
+        SetInputSampling(Sampling(rate), rate);
     }
 
     /// <summary>Counts a flush's sessions (and the new ones per port, when ports are watched) and hands them to the row writer.</summary>

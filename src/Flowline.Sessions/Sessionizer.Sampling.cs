@@ -33,6 +33,15 @@ public sealed partial class Sessionizer
     /// <summary>New sessions made in the last interval flushed (held ones: under input sampling one in N of all).</summary>
     public long AddedLastInterval => _addedBefore;
 
+    /// <summary>New sessions each counted by the input sampling it was held at (the sessions it stands for): since the last flush began, and in the interval that flush ended.</summary>
+    private long _addedScaled, _addedScaledBefore;
+
+    /// <summary>The new sessions (held or left out, estimated from those held) since the last flush began.</summary>
+    public long NewSessionsSinceFlush => _addedScaled;
+
+    /// <summary>The new sessions (held or left out, estimated from those held) of the last interval flushed.</summary>
+    public long NewSessionsLastInterval => _addedScaledBefore;
+
     /// <summary>Whether a key's session is held under the input sampling: bits of the hash other than those that pick its slot.</summary>
     private bool Selected(uint hash) => _inputMask == 0 || (BitOperations.RotateRight(hash * 0x9E3779B1u, 13) & _inputMask) == 0;
 }

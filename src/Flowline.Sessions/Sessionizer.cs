@@ -352,6 +352,7 @@ public sealed partial class Sessionizer
         {
             _cursor = _top;
             (_addedBefore, _added) = (_added, 0);
+            (_addedScaledBefore, _addedScaled) = (_addedScaled, 0);
             NotePeak(now);
             Array.Clear(_ages);
         }

@@ -22,25 +22,51 @@ public sealed class SessionServiceTests : IDisposable
         using var flows = new EmbeddedStore(Path.Combine(_dir, "flows"));
         using var sessions = new SessionService(options, root => new EmbeddedStore(root, new EmbeddedStoreOptions { Symbols = flows.Symbols }),
             flows.Symbols!, decoders: 1, NullLogger.Instance, timer: false);
+        AddSessions(sessions, 16_384);
+        Assert.True(sessions.InputSampling >= 2, $"input sampling {sessions.InputSampling} after 16,384 new sessions against a rate of 10,000 a second");
+        Assert.Equal(0, sessions.RecordsDropped);
+    }
+
+    /// <summary>
+    /// Between flushes (the table far from full): 16,384 new sessions in half a second, 3.3 times
+    /// session_input_rate, raise the input sampling to 4 at once; the flush two seconds into the interval
+    /// sets it from the whole interval's 30,000 sessions (15,000 a second): 2.
+    /// </summary>
+    [Fact]
+    public void A_flood_raises_the_input_sampling_before_the_flush_and_the_flush_sets_it_from_the_interval()
+    {
+        var now = 1_800_000_000_000_000L;
+        var options = new CollectorOptions { DataDir = _dir, SessionMaxOpen = 1_000_000, SessionInputRate = 10_000 };
+        using var flows = new EmbeddedStore(Path.Combine(_dir, "flows"));
+        using var sessions = new SessionService(options, root => new EmbeddedStore(root, new EmbeddedStoreOptions { Symbols = flows.Symbols }),
+            flows.Symbols!, decoders: 1, NullLogger.Instance, timer: false, clock: () => now);
+        now += 500_000;
+        AddSessions(sessions, 16_384);
+        Assert.Equal(4, sessions.InputSampling);
+        AddSessions(sessions, 30_000 - 16_384, first: 16_384);
+        now += 1_500_000;
+        sessions.Tick();
+        Assert.Equal(2, sessions.InputSampling);
+        Assert.Equal(0, sessions.RecordsDropped);
+    }
+
+    /// <summary>Adds <paramref name="count"/> one-record sessions (distinct client ports), 256 at a time as a decoder does.</summary>
+    private static void AddSessions(SessionService sessions, int count, int first = 0)
+    {
         var batch = new FlowBatch(256);
-        var client = FlowAddress.FromV4(0x0A000001);
-        var server = FlowAddress.FromV4(0x0A000002);
-        for (var n = 0; n < 16_384; n++)
+        for (var n = first; n < first + count; n++)
         {
-            var r = new FlowRecord
+            batch.Add(new FlowRecord
             {
                 Start = 1_700_000_000_000_000, End = 1_700_000_000_000_000, Exporter = FlowAddress.FromV4(0x7F000001),
-                SrcAddr = client, DstAddr = server, IpProto = 6, SrcPort = (ushort)(1024 + n % 60_000), DstPort = (ushort)(443 + n / 60_000),
-                Bytes = 100, Packets = 1,
-            };
-            batch.Add(r);
-            if (batch.Count == 256)
+                SrcAddr = FlowAddress.FromV4(0x0A000001), DstAddr = FlowAddress.FromV4(0x0A000002), IpProto = 6,
+                SrcPort = (ushort)(1024 + n % 60_000), DstPort = (ushort)(443 + n / 60_000), Bytes = 100, Packets = 1,
+            });
+            if (batch.Count == 256 || n == first + count - 1)
             {
                 sessions.Add(0, batch);
                 batch.Clear();
             }
         }
-        Assert.True(sessions.InputSampling >= 2, $"input sampling {sessions.InputSampling} after 16,384 new sessions against a rate of 10,000 a second");
-        Assert.Equal(0, sessions.RecordsDropped);
     }
 }
