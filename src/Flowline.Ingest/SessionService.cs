@@ -46,6 +46,8 @@ public sealed class SessionService : IDisposable
     private readonly Func<long> _clock;
     private readonly Lock _samplingLock = new();
     private int _slices;
+    /// <summary>When the flood check last looked, and the new sessions by then.</summary>
+    private long _checkedAt, _checkedSessions;
 
     /// <param name="decoders">How many decoders (pipelines) add records, each with its own sessionizer.</param>
     /// <param name="enricher">The inventory in force: the tags of a session's remote end, and the ports of interest whose session rate is watched.</param>
@@ -141,22 +143,33 @@ public sealed class SessionService : IDisposable
     }
 
     /// <summary>
-    /// Between flushes, every 64 slices: when new sessions have come at more than twice session_input_rate
-    /// since the interval began (a quarter of a second's budget at least), the input sampling rises now
-    /// rather than at the next flush — the first second of a flood otherwise holds every session, the
-    /// table grows by a million entries and the decoder falls behind its socket. It only rises here; the
-    /// flush sets it from the whole interval, down as well as up.
+    /// Between flushes, every 64 slices: when the sessions held (one in N of the new ones) came at more than
+    /// twice session_input_rate over the last tenth of a second or more, the input sampling rises now rather than at the next flush — the
+    /// first second of a flood otherwise holds every session, the table grows by a million entries and the
+    /// decoder falls behind its socket. It only rises here; the flush sets it from the whole interval, down
+    /// as well as up.
     /// </summary>
     private void RaiseOnFlood()
     {
-        var seconds = (_clock() - Volatile.Read(ref _lastFlush)) / 1e6;
-        long added = 0;
+        var now = _clock();
+        long total = 0;
         foreach (var s in _sessionizers)
         {
-            lock (s) added += s.NewSessionsSinceFlush;
+            lock (s) total += s.NewSessions;
         }
-        if (seconds <= 0 || added < _inputRate / 4 || added / seconds < 2 * _inputRate) return;
-        SetInputSampling(Sampling(added / seconds), added / seconds);
+        double rate;
+        lock (_samplingLock)
+        {
+            var seconds = (now - _checkedAt) / 1e6;
+            if (seconds < 0.1 && _checkedAt != 0) return;
+            var added = total - _checkedSessions;
+            (_checkedAt, _checkedSessions) = (now, total);
+            rate = added / seconds;
+            // Held sessions (one in N) at twice the budget: a rate the sampling in force already meets is left to the flush.
+            if (added < _inputRate / 20 || rate < 2 * _inputRate * InputSampling) return;
+        }
+        var next = Sampling(rate);
+        if (next > InputSampling) SetInputSampling(next, rate);
     }
 
     /// <summary>The least power of two that brings <paramref name="rate"/> new sessions a second under session_input_rate.</summary>

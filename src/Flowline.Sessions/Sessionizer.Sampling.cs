@@ -36,8 +36,10 @@ public sealed partial class Sessionizer
     /// <summary>New sessions each counted by the input sampling it was held at (the sessions it stands for): since the last flush began, and in the interval that flush ended.</summary>
     private long _addedScaled, _addedScaledBefore;
 
-    /// <summary>The new sessions (held or left out, estimated from those held) since the last flush began.</summary>
-    public long NewSessionsSinceFlush => _addedScaled;
+    private long _newSessions;
+
+    /// <summary>The new sessions (held or left out, estimated from those held) since the sessionizer was made.</summary>
+    public long NewSessions => _newSessions;
 
     /// <summary>The new sessions (held or left out, estimated from those held) of the last interval flushed.</summary>
     public long NewSessionsLastInterval => _addedScaledBefore;

@@ -124,6 +124,7 @@ public sealed partial class Sessionizer
         }
         _added++;
         _addedScaled += _inputSampling;
+        _newSessions += _inputSampling;
         // Cleared and filled in place: a whole new Entry made on the stack and copied in cost a 270-byte move a session.
         ref var entry = ref At(index);
         entry = default;

@@ -29,8 +29,8 @@ public sealed class SessionServiceTests : IDisposable
 
     /// <summary>
     /// Between flushes (the table far from full): 16,384 new sessions in half a second, 3.3 times
-    /// session_input_rate, raise the input sampling to 4 at once; the flush two seconds into the interval
-    /// sets it from the whole interval's 30,000 sessions (15,000 a second): 2.
+    /// session_input_rate, raise the input sampling to 4 at once; the flush 2.5 seconds into the interval
+    /// sets it from the whole interval's 32,768 sessions (13,107 a second): 2.
     /// </summary>
     [Fact]
     public void A_flood_raises_the_input_sampling_before_the_flush_and_the_flush_sets_it_from_the_interval()
@@ -40,11 +40,12 @@ public sealed class SessionServiceTests : IDisposable
         using var flows = new EmbeddedStore(Path.Combine(_dir, "flows"));
         using var sessions = new SessionService(options, root => new EmbeddedStore(root, new EmbeddedStoreOptions { Symbols = flows.Symbols }),
             flows.Symbols!, decoders: 1, NullLogger.Instance, timer: false, clock: () => now);
-        now += 500_000;
         AddSessions(sessions, 16_384);
+        Assert.Equal(1, sessions.InputSampling);
+        now += 500_000;
+        AddSessions(sessions, 16_384, first: 16_384);
         Assert.Equal(4, sessions.InputSampling);
-        AddSessions(sessions, 30_000 - 16_384, first: 16_384);
-        now += 1_500_000;
+        now += 2_000_000;
         sessions.Tick();
         Assert.Equal(2, sessions.InputSampling);
         Assert.Equal(0, sessions.RecordsDropped);
