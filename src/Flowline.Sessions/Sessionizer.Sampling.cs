@@ -1,3 +1,4 @@
+using Flowline.Records;
 using System.Numerics;
 
 namespace Flowline.Sessions;
@@ -44,6 +45,30 @@ public sealed partial class Sessionizer
     /// <summary>The new sessions (held or left out, estimated from those held) of the last interval flushed.</summary>
     public long NewSessionsLastInterval => _addedScaledBefore;
 
-    /// <summary>Whether a key's session is held under the input sampling: bits of the hash other than those that pick its slot.</summary>
+    /// <summary>Whether a session is held under the input sampling, from its <see cref="SelectionHash"/>.</summary>
     private bool Selected(uint hash) => _inputMask == 0 || (BitOperations.RotateRight(hash * 0x9E3779B1u, 13) & _inputMask) == 0;
+
+    /// <summary>
+    /// The hash the input sampling selects by: of the two ends (address and port) in either order, so that
+    /// both directions of a session get the same; ICMP by the addresses alone (an echo request and its reply
+    /// differ in type). Every record of a session has the same two ends, so a session is in or out whole;
+    /// sessions that differ only in the rest of their key (exporter, port of the inventory, networks) are in
+    /// or out together, which keeps the two observations of a conversation alike.
+    /// </summary>
+    private static uint SelectionHash(in FlowAddress a, ushort aPort, in FlowAddress b, ushort bPort, byte protocol)
+    {
+        if (protocol is 1 or 58) aPort = bPort = 0;
+        // A sum of the ends' own hashes: the same in either order.
+        var h = End(a, aPort) + End(b, bPort) + protocol;
+        h = (h ^ (h >> 31)) * 0xBF58476D1CE4E5B9UL;
+        return (uint)(h ^ (h >> 32));
+    }
+
+    private static ulong End(in FlowAddress address, ushort port)
+    {
+        var z = address.Hi * 0xC2B2AE3D27D4EB4FUL ^ address.Lo ^ ((ulong)port << 48 | port);
+        z = (z ^ (z >> 33)) * 0xFF51AFD7ED558CCDUL;
+        z = (z ^ (z >> 29)) * 0xC4CEB9FE1A85EC53UL;
+        return z ^ (z >> 32);
+    }
 }

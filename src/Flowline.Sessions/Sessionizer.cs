@@ -109,12 +109,19 @@ public sealed partial class Sessionizer
         {
             _pending = new Pending[Math.Max(n, 256)];
         }
-        // The key's columns first: a session the input sampling leaves out costs its hash, not its other columns.
+        // The input sampling first, from the two ends alone: a session it leaves out costs a hash of four
+        // columns, not its key and the other columns.
         var kept = 0;
         for (var k = 0; k < count; k++)
         {
             ref var p = ref _pending[kept];
             var i = start + k;
+            if (_inputMask != 0 && !Selected(SelectionHash(b.SrcAddr[i], b.SrcPort[i], b.DstAddr[i], b.DstPort[i], b.IpProto[i])))
+            {
+                Records++;
+                SampledOut++;
+                continue;
+            }
             p.Fields = new Fields
             {
                 Exporter = b.Exporter[i], SrcAddr = b.SrcAddr[i], DstAddr = b.DstAddr[i],
@@ -123,12 +130,6 @@ public sealed partial class Sessionizer
             };
             p.Key = KeyOf(p.Fields, out p.SrcIsLow, out p.IcmpType);
             p.Hash = p.Key.Hash();
-            if (!Selected(p.Hash))
-            {
-                Records++;
-                SampledOut++;
-                continue;
-            }
             (p.Fields.Direction, p.Fields.VmiDirection, p.Fields.Action, p.Fields.TcpFlags, p.Fields.SgRule) = (b.Direction[i], b.VmiDirection[i], b.Action[i], b.TcpFlags[i], b.SgRule[i]);
             (p.Fields.App, p.Fields.Tier, p.Fields.Site, p.Fields.Deployment) = (b.App[i], b.Tier[i], b.Site[i], b.Deployment[i]);
             (p.Fields.Bytes, p.Fields.Packets, p.Fields.SampledBytes, p.Fields.SampledPackets) = (b.Bytes[i], b.Packets[i], b.SampledBytes[i], b.SampledPackets[i]);
@@ -197,15 +198,14 @@ public sealed partial class Sessionizer
 
     private void Add(in Fields r)
     {
-        var key = KeyOf(r, out var srcIsLow, out var icmpType);
-        var hash = key.Hash();
-        if (!Selected(hash))
+        if (_inputMask != 0 && !Selected(SelectionHash(r.SrcAddr, r.SrcPort, r.DstAddr, r.DstPort, r.IpProto)))
         {
             Records++;
             SampledOut++;
             return;
         }
-        Add(r, key, hash, srcIsLow, icmpType);
+        var key = KeyOf(r, out var srcIsLow, out var icmpType);
+        Add(r, key, key.Hash(), srcIsLow, icmpType);
     }
 
     /// <summary>The session key of a record: its two ends in order (ICMP: echo by the addresses, other messages by type and code).</summary>
