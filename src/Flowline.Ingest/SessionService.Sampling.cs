@@ -1,0 +1,87 @@
+namespace Flowline.Ingest;
+
+/// <summary>The sessionizers' input sampling: set at every flush from the interval's rate of new sessions, raised between flushes by a flood.</summary>
+public sealed partial class SessionService
+{
+    private double _rateSessions, _rateSeconds;
+    private readonly Lock _samplingLock = new();
+    private int _slices;
+    /// <summary>When the flood check last looked, and the new sessions by then.</summary>
+    private long _checkedAt, _checkedSessions;
+
+    /// <summary>The sessionizers' input sampling now (1: every session held).</summary>
+    public int InputSampling { get; private set; } = 1;
+
+    /// <summary>Records of sessions the input sampling left out.</summary>
+    public long RecordsSampledOut => _sessionizers.Sum(s => { lock (s) return s.SampledOut; });
+
+    /// <summary>
+    /// Sets the input sampling for the next interval from the rate of new sessions in this one (those held,
+    /// times the sampling they were held at): the least power of two that brings it under session_input_rate.
+    /// </summary>
+    private void AdaptInputSampling(double seconds)
+    {
+        if (_inputRate <= 0) return;
+        long added = 0;
+        foreach (var s in _sessionizers)
+        {
+            lock (s) added += s.NewSessionsLastInterval;
+        }
+        // Over a second at least (a flush a table asked for early may end an interval of a few milliseconds),
+        // unless a second's budget came sooner: a flood is met at the first early flush, not a second later.
+        _rateSessions += added;
+        _rateSeconds += seconds;
+        if (_rateSeconds < 1 && _rateSessions <= _inputRate) return;
+        var rate = _rateSessions / _rateSeconds;
+        (_rateSessions, _rateSeconds) = (0, 0);
+        SetInputSampling(Sampling(rate), rate);
+    }
+
+    /// <summary>
+    /// Between flushes, every 64 slices: when the sessions held (one in N of the new ones) came at more than
+    /// twice session_input_rate over the last tenth of a second or more, the input sampling rises now rather than at the next flush — the
+    /// first second of a flood otherwise holds every session, the table grows by a million entries and the
+    /// decoder falls behind its socket. It only rises here; the flush sets it from the whole interval, down
+    /// as well as up.
+    /// </summary>
+    private void RaiseOnFlood()
+    {
+        var now = _clock();
+        long total = 0;
+        foreach (var s in _sessionizers)
+        {
+            lock (s) total += s.NewSessions;
+        }
+        double rate;
+        lock (_samplingLock)
+        {
+            var seconds = (now - _checkedAt) / 1e6;
+            if (seconds < 0.1 && _checkedAt != 0) return;
+            var added = total - _checkedSessions;
+            (_checkedAt, _checkedSessions) = (now, total);
+            rate = added / seconds;
+            // Held sessions (one in N) at twice the budget: a rate the sampling in force already meets is left to the flush.
+            if (added < _inputRate / 20 || rate < 2 * _inputRate * InputSampling) return;
+        }
+        var next = Sampling(rate);
+        if (next > InputSampling) SetInputSampling(next, rate);
+    }
+
+    /// <summary>The least power of two that brings <paramref name="rate"/> new sessions a second under session_input_rate.</summary>
+    private int Sampling(double rate) =>
+        (int)Math.Min(65536, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Min(65536, Math.Max(1, Math.Ceiling(rate / _inputRate)))));
+
+    private void SetInputSampling(int next, double rate)
+    {
+        lock (_samplingLock)
+        {
+            if (next == InputSampling) return;
+            foreach (var s in _sessionizers)
+            {
+                lock (s) s.InputSampling = next;
+            }
+            IngestLog.SessionInputSampling(_log, next, (long)rate, (long)_inputRate);
+            InputSampling = next;
+        }
+    }
+}
