@@ -39,10 +39,10 @@ public sealed partial class SessionService
 
     /// <summary>
     /// Between flushes, every 64 slices: when the sessions held (one in N of the new ones) came at more than
-    /// twice session_input_rate over the last tenth of a second or more, the input sampling rises now rather than at the next flush — the
-    /// first second of a flood otherwise holds every session, the table grows by a million entries and the
-    /// decoder falls behind its socket. It only rises here; the flush sets it from the whole interval, down
-    /// as well as up.
+    /// twice session_input_rate over the last tenth of a second or more, the input sampling rises now rather
+    /// than at the next flush — the first second of a flood otherwise holds every session, the table grows by
+    /// a million entries and the decoder falls behind its socket. It only rises here; the flush sets it from
+    /// the whole interval, down as well as up.
     /// </summary>
     private void RaiseOnFlood()
     {

@@ -31,19 +31,14 @@ public sealed partial class Sessionizer
     /// <summary>Records of sessions the input sampling left out.</summary>
     public long SampledOut { get; private set; }
 
-    /// <summary>New sessions made in the last interval flushed (held ones: under input sampling one in N of all).</summary>
-    public long AddedLastInterval => _addedBefore;
-
-    /// <summary>New sessions each counted by the input sampling it was held at (the sessions it stands for): since the last flush began, and in the interval that flush ended.</summary>
-    private long _addedScaled, _addedScaledBefore;
-
-    private long _newSessions;
+    /// <summary>New sessions each counted by the input sampling it was held at (the sessions it stands for): since the sessionizer was made, by the last flush's start, and in the interval that flush ended.</summary>
+    private long _newSessions, _newSessionsAtFlush, _newSessionsBefore;
 
     /// <summary>The new sessions (held or left out, estimated from those held) since the sessionizer was made.</summary>
     public long NewSessions => _newSessions;
 
     /// <summary>The new sessions (held or left out, estimated from those held) of the last interval flushed.</summary>
-    public long NewSessionsLastInterval => _addedScaledBefore;
+    public long NewSessionsLastInterval => _newSessionsBefore;
 
     /// <summary>Whether a session is held under the input sampling, from its <see cref="SelectionHash"/>.</summary>
     private bool Selected(uint hash) => _inputMask == 0 || (BitOperations.RotateRight(hash * 0x9E3779B1u, 13) & _inputMask) == 0;

@@ -123,7 +123,6 @@ public sealed partial class Sessionizer
             _count++;
         }
         _added++;
-        _addedScaled += _inputSampling;
         _newSessions += _inputSampling;
         // Cleared and filled in place: a whole new Entry made on the stack and copied in cost a 270-byte move a session.
         ref var entry = ref At(index);

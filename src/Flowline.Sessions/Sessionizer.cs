@@ -352,7 +352,7 @@ public sealed partial class Sessionizer
         {
             _cursor = _top;
             (_addedBefore, _added) = (_added, 0);
-            (_addedScaledBefore, _addedScaled) = (_addedScaled, 0);
+            (_newSessionsBefore, _newSessionsAtFlush) = (_newSessions - _newSessionsAtFlush, _newSessions);
             NotePeak(now);
             Array.Clear(_ages);
         }
