@@ -56,6 +56,8 @@ public sealed class DatagramReceiver : IDisposable
     public long QueueDrops => Interlocked.Read(ref _queueDrops);
     public long QueueDepth => _ring.Depth;
     public int QueueCapacity => _ring.Capacity;
+    /// <summary>How full the queue is, 0 to 1 (<see cref="DatagramRing.Fill"/>).</summary>
+    public double QueueFill => _ring.Fill;
     /// <summary>The socket error that ended the reader, if one did.</summary>
     public Exception? Fault { get; private set; }
 

@@ -43,6 +43,11 @@ public sealed class DatagramRing
     public long Depth => Volatile.Read(ref _writeEntries) - Volatile.Read(ref _readEntries);
     public int Capacity => _entries.Length;
 
+    /// <summary>How full the ring is, 0 to 1: the larger of its bytes and its entries in use.</summary>
+    public double Fill => Math.Max(
+        (double)(Volatile.Read(ref _writeBytes) - Volatile.Read(ref _readBytes)) / _bytes.Length,
+        (double)Depth / _entries.Length);
+
     /// <summary>Where the producer may receive the next datagram (always <see cref="MaxDatagram"/> bytes), or empty when full.</summary>
     public Memory<byte> WriteSpace(out long position)
     {

@@ -91,6 +91,9 @@ internal static partial class IngestLog
     [LoggerMessage(158, LogLevel.Warning, "input sampling now 1 in {Sampling}: {Rate} new sessions/s against session_input_rate {Budget} (held sessions count {Sampling} times)", EventName = "input-sampling")]
     public static partial void SessionInputSampling(ILogger log, int sampling, long rate, long budget);
 
+    [LoggerMessage(171, LogLevel.Warning, "input sampling now 1 in {Sampling}: the decoder is behind its socket queue ({Fill:P0} full), sessions shed before datagrams are dropped", EventName = "input-sampling-backlog")]
+    public static partial void SessionInputSamplingBacklog(ILogger log, int sampling, double fill);
+
     [LoggerMessage(152, LogLevel.Warning, "store: {Reason}; {Rows} rows kept for the next interval", EventName = "store-retrying")]
     public static partial void SessionStoreRetrying(ILogger log, string reason, int rows);
 

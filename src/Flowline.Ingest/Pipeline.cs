@@ -148,7 +148,7 @@ internal sealed class Pipeline : IDisposable
         OfferRealtime(sink.Batch);
         _realtimeFrom = 0;
         var start = Stopwatch.GetTimestamp();
-        _collector.Sessions?.Add(Index, sink.Batch);
+        _collector.Sessions?.Add(Index, sink.Batch, _receiver.QueueFill);
         sink.Batch = _collector.Append(sink.Batch, sink.Records);
         sink.Records = 0;
         LastBatchSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;

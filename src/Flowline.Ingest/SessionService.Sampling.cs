@@ -9,6 +9,27 @@ public sealed partial class SessionService
     /// <summary>When the flood check last looked, and the new sessions by then.</summary>
     private long _checkedAt, _checkedSessions;
 
+    /// <summary>The least input sampling a flush may set: doubled when a decoder falls behind its socket, halved after each <see cref="FloorHold"/> without that.</summary>
+    private int _floor = 1;
+    /// <summary>When the floor last moved, and when a backlog last raised it.</summary>
+    private long _floorAt, _raisedAt;
+    /// <summary>The queue's fill at the last rise (0 once the queue has drained below half of <see cref="Behind"/>).</summary>
+    private double _fillAtRaise;
+    private long _backlogRaises;
+
+    /// <summary>A decoder whose socket queue is this full is behind: the sessions shed load.</summary>
+    public const double Behind = 0.25;
+    /// <summary>How long (µs) a rise has to show before the next: a queue still growing this much later rises again.</summary>
+    private const long RaiseSpacing = 250_000;
+    /// <summary>How long (µs) the floor holds before it halves.</summary>
+    private const long FloorHold = 10_000_000;
+
+    /// <summary>Rises of the input sampling because a decoder fell behind its socket queue.</summary>
+    public long BacklogRaises => Interlocked.Read(ref _backlogRaises);
+
+    /// <summary>The least input sampling in force (1 unless a decoder fell behind within the last <see cref="FloorHold"/>s).</summary>
+    public int InputSamplingFloor => Volatile.Read(ref _floor);
+
     /// <summary>The sessionizers' input sampling now (1: every session held).</summary>
     public int InputSampling { get; private set; } = 1;
 
@@ -22,6 +43,11 @@ public sealed partial class SessionService
     private void AdaptInputSampling(double seconds)
     {
         if (_inputRate <= 0) return;
+        var now = _clock();
+        lock (_samplingLock)
+        {
+            if (_floor > 1 && now - _floorAt >= FloorHold) (_floor, _floorAt) = (_floor / 2, now);
+        }
         long added = 0;
         foreach (var s in _sessionizers)
         {
@@ -34,7 +60,39 @@ public sealed partial class SessionService
         if (_rateSeconds < 1 && _rateSessions <= _inputRate) return;
         var rate = _rateSessions / _rateSeconds;
         (_rateSessions, _rateSeconds) = (0, 0);
-        SetInputSampling(Sampling(rate), rate);
+        SetInputSampling(Math.Max(InputSamplingFloor, Sampling(rate)), rate);
+    }
+
+    /// <summary>
+    /// Load shedding by the decoder's own backlog, whatever its cause (sessions, enrichment, compaction or
+    /// another process taking the CPU): when its socket queue is a quarter full (<see cref="Behind"/>) the
+    /// input sampling doubles at once, and again a quarter of a second later while the queue is still
+    /// growing, so that the sessions give way before datagrams are dropped. The doubled sampling is a floor
+    /// under what the flushes set from the rate of new sessions; it halves after every ten seconds without a
+    /// rise, back to 1.
+    /// </summary>
+    /// <param name="fill">How full the decoder's socket queue is, 0 to 1.</param>
+    private void ShedOnBacklog(double fill)
+    {
+        if (_inputRate <= 0) return;
+        if (fill < Behind)
+        {
+            if (fill < Behind / 2 && _fillAtRaise != 0) lock (_samplingLock) _fillAtRaise = 0;
+            return;
+        }
+        var now = _clock();
+        int next;
+        lock (_samplingLock)
+        {
+            if (fill <= _fillAtRaise && now - _raisedAt < FloorHold || now - _raisedAt < RaiseSpacing) return;
+            if (InputSampling >= 65536) return;
+            next = InputSampling * 2;
+            (_fillAtRaise, _raisedAt, _floorAt) = (fill, now, now);
+            Volatile.Write(ref _floor, next);
+            _backlogRaises++;
+        }
+        IngestLog.SessionInputSamplingBacklog(_log, next, fill);
+        SetInputSampling(next, rate: -1);
     }
 
     /// <summary>
@@ -80,7 +138,7 @@ public sealed partial class SessionService
             {
                 lock (s) s.InputSampling = next;
             }
-            IngestLog.SessionInputSampling(_log, next, (long)rate, (long)_inputRate);
+            if (rate >= 0) IngestLog.SessionInputSampling(_log, next, (long)rate, (long)_inputRate);
             InputSampling = next;
         }
     }

@@ -119,9 +119,12 @@ public sealed partial class SessionService : IDisposable
     /// Adds a decoder's batch of (enriched) records to its sessionizer, a slice at a time. A table filling up
     /// ends the interval early, on the decoder's own thread: a flood of new conversations slows the decoder
     /// (its socket queue absorbs it, and counts what it cannot) rather than losing sessions.
+    /// A decoder behind its socket (<paramref name="backlog"/> at least <see cref="Behind"/>) raises the input sampling first.
     /// </summary>
-    public void Add(int decoder, FlowBatch batch)
+    /// <param name="backlog">How full the decoder's socket queue is, 0 to 1.</param>
+    public void Add(int decoder, FlowBatch batch, double backlog = 0)
     {
+        ShedOnBacklog(backlog);
         var s = _sessionizers[decoder % _sessionizers.Length];
         const int slice = 256;
         for (var at = 0; at < batch.Count; at += slice)

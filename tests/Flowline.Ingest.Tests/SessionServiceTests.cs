@@ -51,8 +51,52 @@ public sealed class SessionServiceTests : IDisposable
         Assert.Equal(0, sessions.RecordsDropped);
     }
 
+    /// <summary>
+    /// A decoder behind its socket: a queue a quarter full doubles the input sampling at once, whatever the
+    /// rate of new sessions; a queue as full a moment later leaves it (the rise has not had time to show), one
+    /// still growing a quarter of a second later doubles it again; the flushes keep it as a floor until ten
+    /// seconds pass without a rise, then halve it a step at a time.
+    /// </summary>
+    [Fact]
+    public void A_decoder_behind_its_socket_queue_raises_the_input_sampling_until_it_catches_up()
+    {
+        var now = 1_800_000_000_000_000L;
+        var options = new CollectorOptions { DataDir = _dir, SessionMaxOpen = 1_000_000, SessionInputRate = 1_000_000 };
+        using var flows = new EmbeddedStore(Path.Combine(_dir, "flows"));
+        using var sessions = new SessionService(options, root => new EmbeddedStore(root, new EmbeddedStoreOptions { Symbols = flows.Symbols }),
+            flows.Symbols!, decoders: 1, NullLogger.Instance, timer: false, clock: () => now);
+        AddSessions(sessions, 1_000, backlog: 0.2);
+        Assert.Equal(1, sessions.InputSampling);
+        AddSessions(sessions, 1_000, first: 1_000, backlog: 0.3);
+        Assert.Equal(2, sessions.InputSampling);
+        now += 100_000;
+        AddSessions(sessions, 1_000, first: 2_000, backlog: 0.4);
+        Assert.Equal(2, sessions.InputSampling);
+        now += 200_000;
+        AddSessions(sessions, 1_000, first: 3_000, backlog: 0.3);
+        Assert.Equal(2, sessions.InputSampling);
+        AddSessions(sessions, 1_000, first: 4_000, backlog: 0.45);
+        Assert.Equal(4, sessions.InputSampling);
+        Assert.Equal(2, sessions.BacklogRaises);
+        // Caught up: a few thousand new sessions a second want no sampling, but the floor holds for ten seconds.
+        now += 2_000_000;
+        AddSessions(sessions, 1_000, first: 5_000, backlog: 0.01);
+        sessions.Tick();
+        Assert.Equal(4, sessions.InputSampling);
+        now += 8_000_000;
+        sessions.Tick();
+        Assert.Equal(2, sessions.InputSampling);
+        now += 2_000_000;
+        sessions.Tick();
+        Assert.Equal(2, sessions.InputSampling);
+        now += 8_000_000;
+        sessions.Tick();
+        Assert.Equal(1, sessions.InputSampling);
+        Assert.Equal(0, sessions.RecordsDropped);
+    }
+
     /// <summary>Adds <paramref name="count"/> one-record sessions (distinct client ports), 256 at a time as a decoder does.</summary>
-    private static void AddSessions(SessionService sessions, int count, int first = 0)
+    private static void AddSessions(SessionService sessions, int count, int first = 0, double backlog = 0)
     {
         var batch = new FlowBatch(256);
         for (var n = first; n < first + count; n++)
@@ -65,7 +109,7 @@ public sealed class SessionServiceTests : IDisposable
             });
             if (batch.Count == 256 || n == first + count - 1)
             {
-                sessions.Add(0, batch);
+                sessions.Add(0, batch, backlog);
                 batch.Clear();
             }
         }

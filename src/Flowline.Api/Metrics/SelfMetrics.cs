@@ -248,6 +248,8 @@ public static class SelfMetrics
             Line("flowline_session_rows_dropped_total", "", sessions.RowsDropped);
             Help("flowline_session_input_sampling", "gauge", "Input sampling: one session in this many is held, its counts scaled up (1: every session; session_input_rate).");
             Line("flowline_session_input_sampling", "", sessions.InputSampling);
+            Help("flowline_session_input_sampling_backlog_raises_total", "counter", "Rises of the input sampling because a decoder fell behind its socket queue (a quarter full): sessions shed before datagrams are dropped.");
+            Line("flowline_session_input_sampling_backlog_raises_total", "", sessions.BacklogRaises);
             Help("flowline_session_records_sampled_out_total", "counter", "Records of sessions the input sampling left out (their traffic is in the scaled counts of those held).");
             Line("flowline_session_records_sampled_out_total", "", sessions.RecordsSampledOut);
             Help("flowline_session_other_observations_total", "counter", "Records left out of sessions as the other observation of their packets (session_observation).");
