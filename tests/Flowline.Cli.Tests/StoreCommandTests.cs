@@ -142,6 +142,45 @@ public sealed class StoreCommandTests : IDisposable
         Assert.Matches(@"\n  src_addr\s+\d+\.\d{3}\n", columns.Stdout);
     }
 
+    /// <summary>serve keeps its sessions in DATA_DIR/sessions, sharing the flows' symbols: `store compact` and `store expire` see to them too.</summary>
+    [Fact]
+    public void Compact_and_expire_take_the_sessions_store_too()
+    {
+        var data = Path.Combine(_dir.FullName, "data");
+        using (var flows = new Flowline.Storage.Embedded.EmbeddedStore(data))
+        using (var sessions = new Flowline.Storage.Embedded.EmbeddedStore(Path.Combine(data, "sessions"), new Flowline.Storage.Embedded.EmbeddedStoreOptions { Symbols = flows.Symbols }))
+        {
+            // Two commits of session rows in one partition: two segments to merge.
+            for (var commit = 0; commit < 2; commit++)
+            {
+                var rows = new Flowline.Records.FlowBatch(100);
+                for (var i = 0; i < 100; i++)
+                {
+                    rows.Add(new Flowline.Records.FlowRecord
+                    {
+                        Start = 1_700_000_000_000_000 + i, End = 1_700_000_000_000_000 + i, SrcAddr = Flowline.Records.FlowAddress.FromV4(0x0A000000u + (uint)(commit * 100 + i)),
+                        DstAddr = Flowline.Records.FlowAddress.FromV4(0x0A010001), IpProto = 6, DstPort = 443, Bytes = 1000, Packets = 2,
+                    });
+                }
+                sessions.Append(rows);
+                sessions.Flush();
+            }
+            Assert.Equal(2, sessions.Stats().Segments);
+        }
+        var compact = FlowlineProcess.RunFlowline(["store", "compact", "--data-dir", data]);
+        Assert.True(compact.ExitCode == 0, compact.Stderr);
+        Assert.Contains("compact: 0 partition(s)", compact.Stdout);
+        Assert.Contains("compact: sessions: 1 partition(s)", compact.Stdout);
+        using (var flows = new Flowline.Storage.Embedded.EmbeddedStore(data))
+        using (var sessions = new Flowline.Storage.Embedded.EmbeddedStore(Path.Combine(data, "sessions"), new Flowline.Storage.Embedded.EmbeddedStoreOptions { Symbols = flows.Symbols }))
+        {
+            Assert.Equal((1, 200L), (sessions.Stats().Segments, sessions.Stats().Rows));
+        }
+        var expire = FlowlineProcess.RunFlowline(["store", "expire", "--data-dir", data, "--retention", "1d"]);
+        Assert.True(expire.ExitCode == 0, expire.Stderr);
+        Assert.Contains("expire: sessions: dropped 1 partition(s)", expire.Stdout);
+    }
+
     [Fact]
     public void Bad_queries_and_bad_stores_get_clear_errors()
     {

@@ -13,8 +13,10 @@ internal static class StoreCommand
           verify   read every block and check its checksums; corrupt segments are moved to quarantine/
                    and listed (exit status 1 when any was found)
           expire   drop whole partitions older than --retention (default 15d) or --before TIME
+                   (flows, and the sessions of DIR/sessions when serve stored sessions there)
           compact  merge each partition's segments into one, sorted by address (tighter zone maps,
-                   smaller files) with its rollups; only partitions ending before --before TIME if given.
+                   smaller files) with its rollups; only partitions ending before --before TIME if given;
+                   the sessions store after the flows.
                    Holds at most --memory (default 512m, at least 32m) whatever the partition's size:
                    what does not fit is sorted and merged in rounds through temporary runs
                    (docs/STORE.md)
@@ -97,6 +99,15 @@ internal static class StoreCommand
                 var watch = System.Diagnostics.Stopwatch.StartNew();
                 var n = store.Compact(before ?? long.MaxValue, new ImportCommand.Progress(stderr));
                 Console.Out.WriteLine($"compact: {n} partition(s) compacted in {watch.Elapsed.TotalSeconds:0.0} s");
+                if (Sessions(store, dataDir, memory) is { } sessions)
+                {
+                    using (sessions)
+                    {
+                        watch.Restart();
+                        n = sessions.Compact(before ?? long.MaxValue, new ImportCommand.Progress(stderr));
+                        Console.Out.WriteLine($"compact: sessions: {n} partition(s) compacted in {watch.Elapsed.TotalSeconds:0.0} s");
+                    }
+                }
                 return 0;
             }
             default:
@@ -104,8 +115,19 @@ internal static class StoreCommand
                 var cutoff = before ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000 - retention;
                 var dropped = store.Expire(cutoff);
                 Console.Out.WriteLine($"expire: dropped {dropped} partition(s) older than {CliArgs.Time(cutoff)}");
+                if (Sessions(store, dataDir, memory) is { } sessions)
+                {
+                    using (sessions) Console.Out.WriteLine($"expire: sessions: dropped {sessions.Expire(cutoff)} partition(s)");
+                }
                 return 0;
             }
         }
+    }
+
+    /// <summary>The sessions store serve keeps in DIR/sessions (sharing the flows' symbols), when there is one.</summary>
+    private static EmbeddedStore? Sessions(EmbeddedStore flows, string dataDir, long memory)
+    {
+        var dir = Path.Combine(dataDir, Flowline.Ingest.SessionService.Directory);
+        return Directory.Exists(dir) ? new EmbeddedStore(dir, new EmbeddedStoreOptions { Symbols = flows.Symbols, CompactionMemory = memory }) : null;
     }
 }
