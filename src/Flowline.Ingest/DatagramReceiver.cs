@@ -23,6 +23,10 @@ public sealed class DatagramReceiver : IDisposable
     private int _parked;
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
     private long _received, _queueDrops;
+    private volatile bool _queueTouched;
+
+    /// <summary>Whether the queue's memory was made resident (at the first datagram).</summary>
+    internal bool QueueTouched => _queueTouched;
 
     /// <param name="reusePort">SO_REUSEPORT: several receivers on one port, the kernel spreading senders over them.</param>
     /// <param name="dropped">Told of each datagram dropped for a full ring (its sender and bytes), on the reader's thread.</param>
@@ -111,7 +115,6 @@ public sealed class DatagramReceiver : IDisposable
         var from = new SocketAddress(_socket.AddressFamily);
         var overflow = new byte[DatagramRing.MaxDatagram];
         using var batch = BatchReceiver.Supported ? new BatchReceiver() : null;
-        _ring.Prefault(); // datagrams arriving meanwhile wait in the socket's buffer
         var blocking = true;
         var dryAt = 0L;
         while (!_stopping)
@@ -142,13 +145,24 @@ public sealed class DatagramReceiver : IDisposable
                     }
                 }
                 // One datagram at a time, straight into the ring (or waiting for the first after a quiet spell).
-                var space = _ring.WriteSpace(out var position);
+                long position = 0;
+                var space = _queueTouched ? _ring.WriteSpace(out position) : Memory<byte>.Empty;
                 var target = space.IsEmpty ? overflow : space;
                 var n = _socket.ReceiveFrom(target.Span, SocketFlags.None, from);
                 blocking = false;
                 dryAt = 0;
                 var sender = SenderOf(from);
                 Interlocked.Increment(ref _received);
+                if (!_queueTouched)
+                {
+                    // The ring's pages are made resident at the first datagram (those arriving meanwhile wait in
+                    // the socket's buffer), not before: a listener that never receives holds none of them.
+                    _ring.Prefault();
+                    _queueTouched = true;
+                    Queue(overflow.AsSpan(0, n), sender, Collector.NowMicros());
+                    if (Volatile.Read(ref _parked) == 1) _wake.Set();
+                    continue;
+                }
                 if (space.IsEmpty)
                 {
                     Drop(sender, overflow.AsSpan(0, n));

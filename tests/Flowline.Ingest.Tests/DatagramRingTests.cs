@@ -77,4 +77,32 @@ public sealed class DatagramRingTests
             ring.Release(entry);
         }
     }
+
+    /// <summary>
+    /// A listener's queue (64 MiB by default, one per listener) is made resident at its first datagram, not
+    /// when it starts: a listener that never receives holds none of it. Half a second gives a receiver that
+    /// touched its queue at the start time to do so; then one datagram arrives and is queued intact.
+    /// </summary>
+    [Fact]
+    public void A_listener_makes_its_queue_resident_at_its_first_datagram_not_when_it_starts()
+    {
+        using var receiver = new DatagramReceiver(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0), 1 << 20, 8 << 20, 4096);
+        receiver.Start();
+        Thread.Sleep(500);
+        Assert.False(receiver.QueueTouched);
+        using var sender = new System.Net.Sockets.UdpClient();
+        var datagram = Enumerable.Range(0, 300).Select(i => (byte)i).ToArray();
+        sender.Send(datagram, datagram.Length, receiver.LocalEndPoint);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        DatagramRing.Entry entry;
+        ReadOnlyMemory<byte> data;
+        while (!receiver.TryTake(out entry, out data))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the datagram never reached the queue");
+            Thread.Sleep(10);
+        }
+        Assert.True(receiver.QueueTouched);
+        Assert.Equal(datagram, data.ToArray());
+        receiver.Release(entry);
+    }
 }
