@@ -70,6 +70,8 @@ if [ -n "${FLOWLINE_THREADS:-}" ]; then
   done | awk -F'\t' -v hz="$(getconf CLK_TCK)" '{s[$1] += $2} END {for (n in s) if (s[n] > 0) printf "%8.2f s  %s\n", s[n] / hz, n}' | sort -rn >&2
 fi
 kill -TERM $pid; wait $pid 2>/dev/null || true
+# FLOWLINE_LOG=FILE: keep the collector's log (its stderr) there.
+[ -n "${FLOWLINE_LOG:-}" ] && [ "$collector" = flowline ] && cp "$work/err" "$FLOWLINE_LOG"
 case $collector in
   flowline) stored=$(sed -n 's/.*records decoded, \([0-9]*\) records stored.*/\1/p' "$work/err") ;;
   *) stored=$(sed -n "s/.*Flows: \([0-9]*\),.*/\1/p" "$work/out" | awk '{s += $1} END {print s + 0}') ;;

@@ -20,7 +20,11 @@ public sealed partial class SessionService
     /// <summary>A decoder whose socket queue is this full is behind: the sessions shed load.</summary>
     public const double Behind = 0.25;
     /// <summary>How long (µs) a rise has to show before the next: a queue still growing this much later rises again.</summary>
-    private const long RaiseSpacing = 250_000;
+    private const long RaiseSpacing = 500_000;
+    /// <summary>The backlog raises the input sampling to at most this many times what the rate of new sessions asks for.</summary>
+    private const int MostAboveRate = 4;
+    /// <summary>The input sampling the rate of new sessions asked for last (at a flush or a flood).</summary>
+    private int _rateSampling = 1;
     /// <summary>How long (µs) the floor holds before it halves.</summary>
     private const long FloorHold = 10_000_000;
 
@@ -60,14 +64,16 @@ public sealed partial class SessionService
         if (_rateSeconds < 1 && _rateSessions <= _inputRate) return;
         var rate = _rateSessions / _rateSeconds;
         (_rateSessions, _rateSeconds) = (0, 0);
-        SetInputSampling(Math.Max(InputSamplingFloor, Sampling(rate)), rate);
+        _rateSampling = Sampling(rate);
+        SetInputSampling(Math.Max(InputSamplingFloor, _rateSampling), rate);
     }
 
     /// <summary>
     /// Load shedding by the decoder's own backlog, whatever its cause (sessions, enrichment, compaction or
     /// another process taking the CPU): when its socket queue is a quarter full (<see cref="Behind"/>) the
-    /// input sampling doubles at once, and again a quarter of a second later while the queue is still
-    /// growing, so that the sessions give way before datagrams are dropped. The doubled sampling is a floor
+    /// input sampling doubles at once, and again half a second later while the queue is still growing (up to
+    /// four times what the rate of new sessions asks for: sessions are not always what holds the decoder
+    /// back), so that the sessions give way before datagrams are dropped. The doubled sampling is a floor
     /// under what the flushes set from the rate of new sessions; it halves after every ten seconds without a
     /// rise, back to 1.
     /// </summary>
@@ -85,7 +91,8 @@ public sealed partial class SessionService
         lock (_samplingLock)
         {
             if (fill <= _fillAtRaise && now - _raisedAt < FloorHold || now - _raisedAt < RaiseSpacing) return;
-            if (InputSampling >= 65536) return;
+            // Sessions are not always what holds the decoder back: the shedding stops at a few times what the rate asks for.
+            if (InputSampling >= Math.Min(65536, MostAboveRate * _rateSampling)) return;
             next = InputSampling * 2;
             (_fillAtRaise, _raisedAt, _floorAt) = (fill, now, now);
             Volatile.Write(ref _floor, next);
@@ -122,6 +129,7 @@ public sealed partial class SessionService
             if (added < _inputRate / 20 || rate < 2 * _inputRate * InputSampling) return;
         }
         var next = Sampling(rate);
+        _rateSampling = Math.Max(_rateSampling, next);
         if (next > InputSampling) SetInputSampling(next, rate);
     }
 

@@ -54,8 +54,8 @@ public sealed class SessionServiceTests : IDisposable
     /// <summary>
     /// A decoder behind its socket: a queue a quarter full doubles the input sampling at once, whatever the
     /// rate of new sessions; a queue as full a moment later leaves it (the rise has not had time to show), one
-    /// still growing a quarter of a second later doubles it again; the flushes keep it as a floor until ten
-    /// seconds pass without a rise, then halve it a step at a time.
+    /// still growing half a second later doubles it again, up to four times what the rate asks for; the
+    /// flushes keep it as a floor until ten seconds pass without a rise, then halve it a step at a time.
     /// </summary>
     [Fact]
     public void A_decoder_behind_its_socket_queue_raises_the_input_sampling_until_it_catches_up()
@@ -72,10 +72,14 @@ public sealed class SessionServiceTests : IDisposable
         now += 100_000;
         AddSessions(sessions, 1_000, first: 2_000, backlog: 0.4);
         Assert.Equal(2, sessions.InputSampling);
-        now += 200_000;
+        now += 500_000;
         AddSessions(sessions, 1_000, first: 3_000, backlog: 0.3);
         Assert.Equal(2, sessions.InputSampling);
         AddSessions(sessions, 1_000, first: 4_000, backlog: 0.45);
+        Assert.Equal(4, sessions.InputSampling);
+        // Four times what the rate asks for (1) is as far as the backlog goes.
+        now += 600_000;
+        AddSessions(sessions, 1_000, first: 4_000, backlog: 0.6);
         Assert.Equal(4, sessions.InputSampling);
         Assert.Equal(2, sessions.BacklogRaises);
         // Caught up: a few thousand new sessions a second want no sampling, but the floor holds for ten seconds.
