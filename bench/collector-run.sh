@@ -84,5 +84,8 @@ if [ -n "${FLOWLINE_COMPACT:-}" ] && [ "$collector" = flowline ]; then
   { time "$root/.build/flowline/flowline" store compact --data-dir "$work/data" >"$work/compact" 2>&1; } 2>"$work/compact-time"
   compact_s=$(awk '{print $1 + $2}' "$work/compact-time")
   compacted=" compact_s=$compact_s total_ns_per_record=$(echo "($cpu_s + $compact_s) * 1000000000 / ${stored:-1}" | bc)"
+  # The wall time of each store's compaction (flows, and sessions when serve stored them).
+  compacted+=" flows_compact_wall_s=$(sed -n 's/^compact: [0-9]* partition(s) compacted in \([0-9.]*\) s$/\1/p' "$work/compact")"
+  grep -q "^compact: sessions:" "$work/compact" && compacted+=" sessions_compact_wall_s=$(sed -n 's/^compact: sessions: [0-9]* partition(s) compacted in \([0-9.]*\) s$/\1/p' "$work/compact")"
 fi
 echo "$collector $protocol $rate $seconds sent_in=${sent_in}s $count ${stored:-0} $((count - ${stored:-0})) $cpu_s $(echo "$used * 1000000000 / $ticks / ${stored:-1}" | bc) $rss socket_drops=$socket_drops queue_drops=$queue_drops$realtime offered=$(echo "$count / $sent_in" | bc)$compacted"

@@ -9,7 +9,7 @@ public sealed partial class SessionService
     /// <summary>When the flood check last looked, and the new sessions by then.</summary>
     private long _checkedAt, _checkedSessions;
 
-    /// <summary>The least input sampling a flush may set: doubled when a decoder falls behind its socket, halved after each <see cref="FloorHold"/> without that.</summary>
+    /// <summary>The least input sampling a flush may set: doubled when a decoder falls behind its socket, halved after each <see cref="FloorHold"/> without a rise.</summary>
     private int _floor = 1;
     /// <summary>When the floor last moved, and when a backlog last raised it.</summary>
     private long _floorAt, _raisedAt;
@@ -19,6 +19,8 @@ public sealed partial class SessionService
 
     /// <summary>A decoder whose socket queue is this full is behind: the sessions shed load.</summary>
     public const double Behind = 0.25;
+    /// <summary>How much fuller than at the last rise the queue has to be to rise again at once.</summary>
+    private const double Step = 0.125;
     /// <summary>How long (µs) a rise has to show before the next: a queue still growing this much later rises again.</summary>
     private const long RaiseSpacing = 500_000;
     /// <summary>The backlog raises the input sampling to at most this many times what the rate of new sessions asks for.</summary>
@@ -26,7 +28,7 @@ public sealed partial class SessionService
     /// <summary>The input sampling the rate of new sessions asked for last (at a flush or a flood).</summary>
     private int _rateSampling = 1;
     /// <summary>How long (µs) the floor holds before it halves.</summary>
-    private const long FloorHold = 10_000_000;
+    private const long FloorHold = 5_000_000;
 
     /// <summary>Rises of the input sampling because a decoder fell behind its socket queue.</summary>
     public long BacklogRaises => Interlocked.Read(ref _backlogRaises);
@@ -71,11 +73,12 @@ public sealed partial class SessionService
     /// <summary>
     /// Load shedding by the decoder's own backlog, whatever its cause (sessions, enrichment, compaction or
     /// another process taking the CPU): when its socket queue is a quarter full (<see cref="Behind"/>) the
-    /// input sampling doubles at once, and again half a second later while the queue is still growing (up to
-    /// four times what the rate of new sessions asks for: sessions are not always what holds the decoder
-    /// back), so that the sessions give way before datagrams are dropped. The doubled sampling is a floor
-    /// under what the flushes set from the rate of new sessions; it halves after every ten seconds without a
-    /// rise, back to 1.
+    /// input sampling doubles at once; again at every further eighth of the queue, and half a second after a
+    /// rise while the queue is still growing. Below half full it rises to at most four times what the rate of
+    /// new sessions asks for (sessions are not always what holds the decoder back: a start before the code is
+    /// optimized, another process); past half it is the last thing left to shed before datagrams are dropped.
+    /// The raised sampling is a floor under what the flushes set from the rate of new sessions; it halves after
+    /// every five seconds without a rise, back to 1.
     /// </summary>
     /// <param name="fill">How full the decoder's socket queue is, 0 to 1.</param>
     private void ShedOnBacklog(double fill)
@@ -90,9 +93,12 @@ public sealed partial class SessionService
         int next;
         lock (_samplingLock)
         {
-            if (fill <= _fillAtRaise && now - _raisedAt < FloorHold || now - _raisedAt < RaiseSpacing) return;
-            // Sessions are not always what holds the decoder back: the shedding stops at a few times what the rate asks for.
-            if (InputSampling >= Math.Min(65536, MostAboveRate * _rateSampling)) return;
+            // An eighth of the queue more since the last rise rises at once; a queue still growing, half a second later.
+            var since = now - _raisedAt;
+            if (fill < _fillAtRaise + Step && (fill <= _fillAtRaise || since < RaiseSpacing) && since < FloorHold) return;
+            // Sessions are not always what holds the decoder back: below half full the shedding stops at a few
+            // times what the rate asks for; past half, datagrams are about to be lost and nothing else sheds.
+            if (InputSampling >= (fill < 0.5 ? Math.Min(65536, MostAboveRate * _rateSampling) : 65536)) return;
             next = InputSampling * 2;
             (_fillAtRaise, _raisedAt, _floorAt) = (fill, now, now);
             Volatile.Write(ref _floor, next);
