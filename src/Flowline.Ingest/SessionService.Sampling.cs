@@ -74,11 +74,9 @@ public sealed partial class SessionService
     /// Load shedding by the decoder's own backlog, whatever its cause (sessions, enrichment, compaction or
     /// another process taking the CPU): when its socket queue is a quarter full (<see cref="Behind"/>) the
     /// input sampling doubles at once; again at every further eighth of the queue, and half a second after a
-    /// rise while the queue is still growing. Below half full it rises to at most four times what the rate of
-    /// new sessions asks for (sessions are not always what holds the decoder back: a start before the code is
-    /// optimized, another process); past half it is the last thing left to shed before datagrams are dropped.
-    /// The raised sampling is a floor under what the flushes set from the rate of new sessions; it halves after
-    /// every five seconds without a rise, back to 1.
+    /// rise while the queue is still growing, to at most four times what the rate of new sessions asks for
+    /// (sessions are not always what holds the decoder back). The raised sampling is a floor under what the
+    /// flushes set from the rate of new sessions; it halves after every five seconds without a rise, back to 1.
     /// </summary>
     /// <param name="fill">How full the decoder's socket queue is, 0 to 1.</param>
     private void ShedOnBacklog(double fill)
@@ -96,9 +94,10 @@ public sealed partial class SessionService
             // An eighth of the queue more since the last rise rises at once; a queue still growing, half a second later.
             var since = now - _raisedAt;
             if (fill < _fillAtRaise + Step && (fill <= _fillAtRaise || since < RaiseSpacing) && since < FloorHold) return;
-            // Sessions are not always what holds the decoder back: below half full the shedding stops at a few
-            // times what the rate asks for; past half, datagrams are about to be lost and nothing else sheds.
-            if (InputSampling >= (fill < 0.5 ? Math.Min(65536, MostAboveRate * _rateSampling) : 65536)) return;
+            // Sessions are not always what holds the decoder back (a start before the code is optimized, the
+            // store's writes or another process taking the CPU): the shedding stops at a few times what the rate
+            // asks for — beyond that, sampling thousands of sessions down to one took nothing off the queue.
+            if (InputSampling >= Math.Min(65536, MostAboveRate * _rateSampling)) return;
             next = InputSampling * 2;
             (_fillAtRaise, _raisedAt, _floorAt) = (fill, now, now);
             Volatile.Write(ref _floor, next);

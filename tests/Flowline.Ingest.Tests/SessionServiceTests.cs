@@ -54,9 +54,8 @@ public sealed class SessionServiceTests : IDisposable
     /// <summary>
     /// A decoder behind its socket: a queue a quarter full doubles the input sampling at once, whatever the
     /// rate of new sessions; a queue as full a moment later leaves it (the rise has not had time to show), one
-    /// still growing half a second later doubles it again, up to four times what the rate asks for while the
-    /// queue is under half full and beyond that past half; the flushes keep it as a floor until five seconds
-    /// pass without a rise, then halve it a step at a time.
+    /// still growing half a second later doubles it again, up to four times what the rate asks for; the flushes
+    /// keep it as a floor until five seconds pass without a rise, then halve it a step at a time.
     /// </summary>
     [Fact]
     public void A_decoder_behind_its_socket_queue_raises_the_input_sampling_until_it_catches_up()
@@ -78,24 +77,27 @@ public sealed class SessionServiceTests : IDisposable
         Assert.Equal(2, sessions.InputSampling);
         AddSessions(sessions, 1_000, first: 4_000, backlog: 0.45);
         Assert.Equal(4, sessions.InputSampling);
-        // Four times what the rate asks for (1) is as far as the backlog goes below half full; past half there is no limit.
+        // Four times what the rate asks for (1) is as far as the backlog goes, however full the queue.
         now += 600_000;
-        AddSessions(sessions, 1_000, first: 5_000, backlog: 0.49);
+        AddSessions(sessions, 1_000, first: 5_000, backlog: 0.7);
         Assert.Equal(4, sessions.InputSampling);
-        AddSessions(sessions, 1_000, first: 6_000, backlog: 0.7);
-        Assert.Equal(8, sessions.InputSampling);
-        Assert.Equal(3, sessions.BacklogRaises);
+        Assert.Equal(2, sessions.BacklogRaises);
         // Caught up: a few thousand new sessions a second want no sampling, but the floor holds for five seconds, then halves.
         now += 2_000_000;
-        AddSessions(sessions, 1_000, first: 7_000, backlog: 0.01);
+        AddSessions(sessions, 1_000, first: 6_000, backlog: 0.01);
         sessions.Tick();
-        Assert.Equal(8, sessions.InputSampling);
-        foreach (var expected in new[] { 4, 2, 1, 1 })
+        Assert.Equal(4, sessions.InputSampling);
+        foreach (var expected in new[] { 2, 1, 1 })
         {
             now += 5_000_000;
             sessions.Tick();
             Assert.Equal(expected, sessions.InputSampling);
         }
+        // Behind again: an eighth of the queue more than at the last rise rises at once, without waiting half a second.
+        AddSessions(sessions, 1_000, first: 7_000, backlog: 0.3);
+        Assert.Equal(2, sessions.InputSampling);
+        AddSessions(sessions, 1_000, first: 8_000, backlog: 0.44);
+        Assert.Equal(4, sessions.InputSampling);
         Assert.Equal(0, sessions.RecordsDropped);
     }
 
