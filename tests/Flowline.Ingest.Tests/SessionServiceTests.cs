@@ -20,8 +20,7 @@ public sealed class SessionServiceTests : IDisposable
     {
         var options = new CollectorOptions { DataDir = _dir, SessionMaxOpen = 20_000, SessionInputRate = 10_000 };
         using var flows = new EmbeddedStore(Path.Combine(_dir, "flows"));
-        using var sessions = new SessionService(options, root => new EmbeddedStore(root, new EmbeddedStoreOptions { Symbols = flows.Symbols }),
-            flows.Symbols!, decoders: 1, NullLogger.Instance, timer: false);
+        using var sessions = Service(options, flows);
         AddSessions(sessions, 16_384);
         Assert.True(sessions.InputSampling >= 2, $"input sampling {sessions.InputSampling} after 16,384 new sessions against a rate of 10,000 a second");
         Assert.Equal(0, sessions.RecordsDropped);
@@ -38,8 +37,7 @@ public sealed class SessionServiceTests : IDisposable
         var now = 1_800_000_000_000_000L;
         var options = new CollectorOptions { DataDir = _dir, SessionMaxOpen = 1_000_000, SessionInputRate = 10_000 };
         using var flows = new EmbeddedStore(Path.Combine(_dir, "flows"));
-        using var sessions = new SessionService(options, root => new EmbeddedStore(root, new EmbeddedStoreOptions { Symbols = flows.Symbols }),
-            flows.Symbols!, decoders: 1, NullLogger.Instance, timer: false, clock: () => now);
+        using var sessions = Service(options, flows, () => now);
         AddSessions(sessions, 16_384);
         Assert.Equal(1, sessions.InputSampling);
         now += 500_000;
@@ -63,8 +61,7 @@ public sealed class SessionServiceTests : IDisposable
         var now = 1_800_000_000_000_000L;
         var options = new CollectorOptions { DataDir = _dir, SessionMaxOpen = 1_000_000, SessionInputRate = 1_000_000 };
         using var flows = new EmbeddedStore(Path.Combine(_dir, "flows"));
-        using var sessions = new SessionService(options, root => new EmbeddedStore(root, new EmbeddedStoreOptions { Symbols = flows.Symbols }),
-            flows.Symbols!, decoders: 1, NullLogger.Instance, timer: false, clock: () => now);
+        using var sessions = Service(options, flows, () => now);
         AddSessions(sessions, 1_000, backlog: 0.2);
         Assert.Equal(1, sessions.InputSampling);
         AddSessions(sessions, 1_000, first: 1_000, backlog: 0.3);
@@ -100,6 +97,11 @@ public sealed class SessionServiceTests : IDisposable
         Assert.Equal(4, sessions.InputSampling);
         Assert.Equal(0, sessions.RecordsDropped);
     }
+
+    /// <summary>A session service with one decoder and no timer (the tests flush), its store beside <paramref name="flows"/>.</summary>
+    private static SessionService Service(CollectorOptions options, EmbeddedStore flows, Func<long>? clock = null) =>
+        new(options, root => new EmbeddedStore(root, new EmbeddedStoreOptions { Symbols = flows.Symbols }), flows.Symbols!, decoders: 1,
+            NullLogger.Instance, timer: false, clock: clock);
 
     /// <summary>Adds <paramref name="count"/> one-record sessions (distinct client ports), 256 at a time as a decoder does.</summary>
     private static void AddSessions(SessionService sessions, int count, int first = 0, double backlog = 0)
