@@ -26,6 +26,9 @@ public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V
         ["proto"] = FlowField.IpProto, ["srcas"] = FlowField.SrcAs, ["dstas"] = FlowField.DstAs, ["inif"] = FlowField.InIf,
         ["outif"] = FlowField.OutIf, ["srcvlan"] = FlowField.Vlan, ["dstvlan"] = FlowField.PostVlan, ["srcmac"] = FlowField.SrcMac,
         ["dstmac"] = FlowField.DstMac, ["nexthop"] = FlowField.NextHop, ["router"] = FlowField.Exporter, ["tos"] = FlowField.Tos,
+        ["nhip"] = FlowField.NextHop, ["srctos"] = FlowField.Tos, ["dir"] = FlowField.Direction, ["srcmask"] = FlowField.SrcMask,
+        ["dstmask"] = FlowField.DstMask, ["srcgeo"] = FlowField.SrcCountry, ["dstgeo"] = FlowField.DstCountry,
+        ["insrcmac"] = FlowField.SrcMac, ["indstmac"] = FlowField.DstMac, ["odid"] = FlowField.ObsDomain, ["opid"] = FlowField.ObsPoint,
     };
 
     public static bool TryParse(string text, out GroupKey key, out string? error)

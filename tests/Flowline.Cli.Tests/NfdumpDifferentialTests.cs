@@ -100,6 +100,34 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
     }
 
     [Theory]
+    [InlineData("ip/bytes", "")]
+    [InlineData("ip", "proto udp or net 10.0.0.0/24")]
+    [InlineData("port:p/packets", "")]
+    [InlineData("srcip", "")]
+    [InlineData("dstport:p/bytes", "not port 53")]
+    [InlineData("if/flows", "")]
+    [InlineData("proto/bytes", "")]
+    public void Statistics_are_nfdumps(string statistic, string filter)
+    {
+        // Every value's sums (-n 0), then the default top ten's order; nfdump's protocol column counts with :p only.
+        string[] args = filter.Length > 0 ? ["-s", statistic, filter] : ["-s", statistic];
+        var byProtocol = statistic.Contains(":p", StringComparison.Ordinal);
+        var theirs = NfdumpPair.Lines(pair.Nfdump(["-q", "-o", "csv", "-n", "0", .. args])).Skip(1).Select(l => l.Split(','))
+            .Select(c => $"{(byProtocol ? Protocols.GetValueOrDefault(c[3], c[3]) : "")} {c[4]} {c[5]} {c[7]} {c[9]}").Order(StringComparer.Ordinal).ToList();
+        var ours = NfdumpPair.Lines(pair.Flowline(["-o", "csv", "-n", "0", .. args])).Skip(1).Select(l => l.Split(','))
+            .Select(c => byProtocol ? $"{c[1]} {c[0]} {c[4]} {c[3]} {c[2]}" : $" {c[0]} {c[3]} {c[2]} {c[1]}").Order(StringComparer.Ordinal).ToList();
+        Assert.True(theirs.Count > 1, $"-s {statistic}: nfdump gave {theirs.Count} values");
+        Assert.Equal(theirs, ours);
+
+        var column = statistic.EndsWith("/bytes", StringComparison.Ordinal) ? (9, 2) : statistic.EndsWith("/packets", StringComparison.Ordinal) ? (7, 3) : (5, 4);
+        var theirTop = NfdumpPair.Lines(pair.Nfdump(["-q", "-o", "csv", .. args])).Skip(1).Select(l => l.Split(',')[column.Item1]);
+        var ourTop = NfdumpPair.Lines(pair.Flowline(["-o", "csv", .. args])).Skip(1).Select(l => l.Split(',')[column.Item2 + (byProtocol ? 1 : 0) - 1]);
+        Assert.Equal(theirTop, ourTop);
+    }
+
+    private static readonly Dictionary<string, string> Protocols = new() { ["TCP"] = "6", ["UDP"] = "17", ["ICMP"] = "1", ["ICMP6"] = "58" };
+
+    [Theory]
     [InlineData("fmt:%ts %evt", "%evt (NSEL event) is not carried")]
     [InlineData("fmt:%ts %zz", "unknown format element '%zz' at column 5")]
     [InlineData("fmt:", "fmt: needs a format")]

@@ -25,8 +25,11 @@ internal static class QueryCommand
           --store URL       read flows from ClickHouse (as `serve --store` writes them) instead of --data-dir
           -A a,b,...        aggregate by these fields (canonical names or nfdump's srcip, dstport, proto ...;
                             addresses take prefix lengths: srcip/24, src_addr/24/64)
-          -s field/metric   top-N of a field by bytes, packets or flows (e.g. -s srcip/bytes)
-          -n N              at most N rows (top-N with -A/-s; default 10 with -s, all otherwise)
+          -s STAT[:p][/ORDER]  nfdump's top-N statistic of a field (srcip, dstport, proto, srcas, inif, ...) or of
+                            either side (ip, port, as, if, mask, vlan, geo: a flow counts for its source's value and
+                            for its destination's); :p splits it by protocol; ORDER is flows (default), packets or
+                            bytes; e.g. -s ip/bytes, -s dstport:p/packets, -s srcip/24/flows
+          -n N              at most N rows (top-N with -A/-s; default 10 with -s, all otherwise; 0 for all)
           --bucket D        aggregate per time bucket of width D (30s, 1m, 5m, 1h)
           --order M         order aggregates by bytes (default), packets or flows
           --fields a,b,...  columns when listing flows (default: start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets);
@@ -75,6 +78,7 @@ internal static class QueryCommand
         bool nfAggregate = false, nfBidir = false, nfGuess = false, nfPlain = false, nfQuiet = false;
         (string, bool)? nfOrder = null;
         NfdumpFormat? nfFormat = null;
+        NfdumpStatistic? statistic = null;
         long nfCount = 0;
         try
         {
@@ -91,18 +95,14 @@ internal static class QueryCommand
                     case "--to": to = CliArgs.ParseTime(a, Next()); break;
                     case "-A": groupBy = ParseKeys(Next()); break;
                     case "-s":
-                        {
-                            var v = Next();
-                            var slash = v.LastIndexOf('/');
-                            var metric = slash > 0 ? v[(slash + 1)..] : "";
-                            if (!Enum.TryParse(metric, ignoreCase: true, out order) || metric.Any(char.IsDigit))
-                                throw new ArgumentException($"-s {v}: expected FIELD/bytes, FIELD/packets or FIELD/flows");
-                            groupBy = ParseKeys(v[..slash]);
-                            topN = true;
-                            break;
-                        }
+                        if (statistic is not null) throw new ArgumentException("one -s statistic at a time");
+                        statistic = NfdumpStatistic.Parse(Next());
+                        groupBy = [.. statistic.Keys];
+                        order = statistic.Order;
+                        topN = true;
+                        break;
                     case "-n":
-                        if (!long.TryParse(Next(), out limit) || limit <= 0) throw new ArgumentException("-n: expected a positive number");
+                        if (!long.TryParse(Next(), out limit) || limit < 0) throw new ArgumentException("-n: expected a number of rows (0 for all)");
                         break;
                     case "--bucket": bucket = CliArgs.ParseDuration(a, Next()); break;
                     case "--order":
@@ -161,6 +161,7 @@ internal static class QueryCommand
                 try { nfFormat = NfdumpFormat.Parse(format, nfPlain); }
                 catch (FormatException e) { throw new ArgumentException($"-o {format}: {e.Message}"); }
             }
+            if (statistic?.Other is not null && bucket > 0) throw new ArgumentException($"-s {statistic.Name} counts either side of a flow; it does not combine with --bucket");
             if (format is "jcs" or "vpc" && (groupBy is not null || bucket > 0)) throw new ArgumentException($"-o {format} lists flows; it does not combine with -A, -s or --bucket");
             CliArgs.CheckRange(dataDir, from, to, clickhouse);
         }
@@ -228,10 +229,13 @@ internal static class QueryCommand
                     GroupBy = groupBy ?? [],
                     BucketMicros = bucket,
                     OrderBy = order,
-                    Limit = (int)Math.Min(int.MaxValue, limit > 0 ? limit : topN ? 10 : 0),
+                    Limit = (int)Math.Min(int.MaxValue, limit >= 0 ? limit : topN ? 10 : 0),
                 };
-                var rows = store.Aggregate(from, to, query);
-                var header = (bucket > 0 ? new[] { "bucket" } : []).Concat(query.GroupBy.Select(k => k.Name)).Concat(["bytes", "packets", "flows"]).ToArray();
+                IReadOnlyList<AggregateRow> rows = statistic?.Other is not null
+                    ? statistic.Run(store, from, to, filter, query.Limit)
+                    : store.Aggregate(from, to, query);
+                var keyNames = statistic?.Other is not null ? statistic.Columns : query.GroupBy.Select(k => k.Name);
+                var header = (bucket > 0 ? new[] { "bucket" } : []).Concat(keyNames).Concat(["bytes", "packets", "flows"]).ToArray();
                 if (format == "csv")
                 {
                     writer.Flush();
@@ -316,32 +320,35 @@ internal static class QueryCommand
     }
 
     /// <summary>Aggregates as CSV straight to UTF-8: millions of groups without a string per cell.</summary>
-    private static void WriteCsv(Stream output, string[] header, Aggregator.AggregateResult rows, FlowQuery query, ISymbolNames names)
+    private static void WriteCsv(Stream output, string[] header, IReadOnlyList<AggregateRow> rows, FlowQuery query, ISymbolNames names)
     {
         var csv = new Utf8TextWriter(output);
         csv.Text(string.Join(',', header));
         csv.Byte((byte)'\n');
         var bucketed = query.BucketMicros > 0;
+        var result = rows as Aggregator.AggregateResult;
         for (var r = 0; r < rows.Count; r++)
         {
+            // The aggregator's own result is read in place (millions of groups, no row objects); other lists row by row.
+            var row = result is null ? rows[r] : null;
             if (bucketed)
             {
-                csv.Time(rows.BucketStart(r));
+                csv.Time(row?.BucketStart ?? result!.BucketStart(r));
                 csv.Byte((byte)',');
             }
             for (var k = 0; k < query.GroupBy.Count; k++)
             {
-                var key = rows.Key(r, k);
+                var key = row?.Keys[k] ?? result!.Key(r, k);
                 if (query.GroupBy[k].IsAddress) csv.Address(new FlowAddress(key.Hi, key.Lo));
                 else if (FlowFields.IsText(query.GroupBy[k].Field)) csv.Text(query.GroupBy[k].Text(key, names));
                 else csv.Number(key.Lo);
                 csv.Byte((byte)',');
             }
-            csv.Number(rows.Bytes(r));
+            csv.Number(row?.Bytes ?? result!.Bytes(r));
             csv.Byte((byte)',');
-            csv.Number(rows.Packets(r));
+            csv.Number(row?.Packets ?? result!.Packets(r));
             csv.Byte((byte)',');
-            csv.Number(rows.Flows(r));
+            csv.Number(row?.Flows ?? result!.Flows(r));
             csv.Byte((byte)'\n');
             csv.MaybeFlush();
         }

@@ -1,0 +1,52 @@
+using Flowline.Query;
+using Flowline.Records;
+
+namespace Flowline.Query.Tests;
+
+public sealed class NfdumpStatisticTests
+{
+    [Theory]
+    [InlineData("ip/bytes", "ip", FlowField.SrcAddr, FlowField.DstAddr, false, Metric.Bytes)]
+    [InlineData("port:p", "port", FlowField.SrcPort, FlowField.DstPort, true, Metric.Flows)]
+    [InlineData("if/packets", "if", FlowField.InIf, FlowField.OutIf, false, Metric.Packets)]
+    [InlineData("geo/flows", "geo", FlowField.SrcCountry, FlowField.DstCountry, false, Metric.Flows)]
+    [InlineData("srcip/bytes", "src_addr", FlowField.SrcAddr, null, false, Metric.Bytes)]
+    [InlineData("dstport:p/packets", "dst_port", FlowField.DstPort, null, true, Metric.Packets)]
+    [InlineData("nhip", "next_hop", FlowField.NextHop, null, false, Metric.Flows)]
+    public void Statistics_read_their_fields_protocol_split_and_order(string text, string name, FlowField field, FlowField? other, bool byProtocol, Metric order)
+    {
+        var s = NfdumpStatistic.Parse(text);
+        Assert.Equal(name, s.Name);
+        Assert.Equal(field, s.Key.Field);
+        Assert.Equal(other, s.Other?.Field);
+        Assert.Equal(byProtocol, s.ByProtocol);
+        Assert.Equal(order, s.Order);
+        Assert.Equal(byProtocol ? [field, FlowField.IpProto] : new[] { field }, s.Keys.Select(k => k.Field));
+    }
+
+    [Fact]
+    public void Prefix_lengths_apply_to_both_sides()
+    {
+        var s = NfdumpStatistic.Parse("ip/24/64/bytes");
+        Assert.Equal("ip/24/64", s.Name);
+        Assert.Equal((24, 64), (s.Key.V4Prefix, s.Key.V6Prefix));
+        Assert.Equal((FlowField.DstAddr, 24, 64), (s.Other!.Value.Field, s.Other.Value.V4Prefix, s.Other.Value.V6Prefix));
+    }
+
+    [Theory]
+    [InlineData("ip/pps", "ordering a statistic by pps is not supported")]
+    [InlineData("ip/flows/bytes", "one order per statistic")]
+    [InlineData("ip/octets", "'octets' is not an order")]
+    [InlineData("record/bytes", "listed with -a")]
+    [InlineData("mpls3", "MPLS labels (3 in the stack)")]
+    [InlineData("xsrcip", "NSEL translated source addresses, which Flowline's records do not carry")]
+    [InlineData("port/24", "only address fields take a prefix length")]
+    [InlineData("nosuch", "unknown field 'nosuch'")]
+    [InlineData(":p/bytes", "expected a statistic")]
+    public void What_cannot_be_counted_is_refused_by_name(string text, string message)
+    {
+        var e = Assert.Throws<ArgumentException>(() => NfdumpStatistic.Parse(text));
+        Assert.Contains(message, e.Message);
+        Assert.StartsWith($"-s {text}: ", e.Message);
+    }
+}
