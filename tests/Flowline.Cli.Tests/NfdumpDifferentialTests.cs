@@ -125,6 +125,20 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
         Assert.Equal(theirTop, ourTop);
     }
 
+    [Fact]
+    public void Statistics_keep_numbers_numbers_in_json()
+    {
+        foreach (var line in NfdumpPair.Lines(pair.Flowline("-s", "port:p/bytes", "-n", "3", "-o", "ndjson")))
+        {
+            using var row = System.Text.Json.JsonDocument.Parse(line);
+            Assert.Equal(System.Text.Json.JsonValueKind.Number, row.RootElement.GetProperty("port").ValueKind);
+            Assert.Equal(System.Text.Json.JsonValueKind.Number, row.RootElement.GetProperty("ip_proto").ValueKind);
+        }
+        using var ips = System.Text.Json.JsonDocument.Parse(pair.Flowline("-s", "ip", "-n", "3", "-o", "json"));
+        Assert.Equal(3, ips.RootElement.GetArrayLength());
+        Assert.All(ips.RootElement.EnumerateArray(), r => Assert.True(IPAddress.TryParse(r.GetProperty("ip").GetString(), out _)));
+    }
+
     private static readonly Dictionary<string, string> Protocols = new() { ["TCP"] = "6", ["UDP"] = "17", ["ICMP"] = "1", ["ICMP6"] = "58" };
 
     [Theory]

@@ -245,7 +245,9 @@ internal static class QueryCommand
                 var table = rows.Select(r => (bucket > 0 ? new[] { CliArgs.Time(r.BucketStart) } : [])
                     .Concat(r.Keys.Select((k, i) => query.GroupBy[i].Text(k, names)))
                     .Concat([r.Bytes.ToString(), r.Packets.ToString(), r.Flows.ToString()]).ToArray());
-                Write(writer, format, header, table, numericFrom: header.Length - 3);
+                // Keys are numbers in JSON where the field is one, whatever the column is called (-s port, ip_proto).
+                var numericKeys = (bucket > 0 ? new[] { false } : []).Concat(query.GroupBy.Select(k => k.IsNumeric)).ToArray();
+                Write(writer, format, header, table, numericFrom: header.Length - 3, numericKeys);
             }
             else if (format is "jcs" or "vpc")
             {
@@ -368,7 +370,7 @@ internal static class QueryCommand
     }
 
     /// <summary>Writes rows as an aligned table, CSV, a JSON array or JSON lines (numbers stay numbers in JSON).</summary>
-    private static void Write(TextWriter w, string format, string[] header, IEnumerable<string[]> rows, int numericFrom)
+    private static void Write(TextWriter w, string format, string[] header, IEnumerable<string[]> rows, int numericFrom, bool[]? numericKeys = null)
     {
         switch (format)
         {
@@ -390,7 +392,8 @@ internal static class QueryCommand
                             j.WriteStartObject();
                             for (var i = 0; i < header.Length; i++)
                             {
-                                if (i >= numericFrom || IsNumericField(header[i], r[i])) j.WriteNumber(header[i], decimal.Parse(r[i], System.Globalization.CultureInfo.InvariantCulture));
+                                var numeric = numericKeys is not null && i < numericKeys.Length ? numericKeys[i] && r[i].Length > 0 : IsNumericField(header[i], r[i]);
+                                if (i >= numericFrom || numeric) j.WriteNumber(header[i], decimal.Parse(r[i], System.Globalization.CultureInfo.InvariantCulture));
                                 else j.WriteString(header[i], r[i]);
                             }
                             j.WriteEndObject();
