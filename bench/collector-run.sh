@@ -2,6 +2,7 @@
 # One collector run: start a fresh collector, send RATE records/s for SECONDS with `flowline gen --preload`,
 # wait for it to settle, stop it, and print one line:
 #   collector protocol rate seconds sent stored lost cpu_seconds cpu_ns_per_record max_rss_mib socket_drops queue_drops offered
+#   user_ns_per_record sys_ns_per_record
 # offered: records sent per second as achieved (the generator falls short of RATE when it cannot keep up).
 # socket_drops: datagrams the kernel dropped for a full receive buffer (all UDP sockets, from /proc/net/snmp);
 # queue_drops: datagrams Flowline dropped from its own full queues.
@@ -42,8 +43,28 @@ if [ -n "${FLOWLINE_SETUP:-}" ] && [ "$collector" = flowline ]; then
 fi
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 base=$(cpu)
+# User and system time apart: the kernel's share (receiving the datagrams) is paid by every collector alike.
+sys_ticks() { awk '{print $15}' "/proc/$pid/stat"; }
+sys_base=$(sys_ticks)
 rcvbuf() { awk '/^Udp:/ && ++n == 2 {print $6}' /proc/net/snmp; }
 rcvbuf_before=$(rcvbuf)
+# FLOWLINE_THREADS=1: CPU seconds of each of the collector's threads (summed by name) on stderr, busiest first.
+# Sampled every half second while it runs, so threads that end before it does (the thread pool's workers
+# retire when idle) are counted with what they had used when last seen.
+threads_sample() {
+  while kill -0 "$pid" 2>/dev/null; do
+    for t in /proc/"$pid"/task/*/stat; do
+      read -r line < "$t" 2>/dev/null || continue
+      name=${line#*(}; name=${name%)*}
+      # shellcheck disable=SC2086
+      set -- ${line##*) }
+      printf '%s\t%s\t%s\n' "${t%/stat}" "$name" "$(( ${12} + ${13} ))"
+    done > "$work/threads.now"
+    mv "$work/threads.now" "$work/threads.snap.$SECONDS"
+    sleep 0.5
+  done
+}
+[ -n "${FLOWLINE_THREADS:-}" ] && { threads_sample & sampler=$!; }
 # FLOWLINE_GEN_ARGS: more flags for gen, e.g. "--public-servers" (bench/enrichment-bench.sh).
 # shellcheck disable=SC2086
 "$root/flowline" gen --protocol "$protocol" --count "$count" --rate "$rate" --preload ${FLOWLINE_GEN_ARGS:-} --target "udp://127.0.0.1:$port" 2>"$work/gen"
@@ -52,6 +73,7 @@ sent_in=$(sed -n "s/.* in \([0-9.]*\) s$/\1/p" "$work/gen" | tail -1)
 last=-1
 while true; do now=$(cpu); [ "$now" = "$last" ] && break; last=$now; sleep 1; done
 ticks=$(getconf CLK_TCK)
+sys_used=$(( $(sys_ticks) - sys_base ))
 socket_drops=$(( $(rcvbuf) - rcvbuf_before ))
 queue_drops=-
 realtime=""
@@ -63,11 +85,11 @@ if [ "$collector" = flowline ]; then
   [ -n "${FLOWLINE_SETUP:-}${FLOWLINE_REALTIME_COUNTS:-}" ] && realtime=$(echo "$metrics" | awk '/^flowline_realtime_rows_total/ {r = $2} /^flowline_realtime_rows_dropped_total/ {d = $2} END {printf " realtime_rows=%d realtime_dropped=%d", r, d}')
 fi
 rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
-# FLOWLINE_THREADS=1: CPU seconds of each of the collector's threads (summed by name) on stderr, busiest first.
 if [ -n "${FLOWLINE_THREADS:-}" ]; then
-  for t in /proc/$pid/task/*; do
-    printf '%s\t%s\n' "$(cat "$t/comm")" "$(awk '{print $14 + $15}' "$t/stat")"
-  done | awk -F'\t' -v hz="$(getconf CLK_TCK)" '{s[$1] += $2} END {for (n in s) if (s[n] > 0) printf "%8.2f s  %s\n", s[n] / hz, n}' | sort -rn >&2
+  kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+  # The last figure seen of every thread, summed by name.
+  cat "$work"/threads.snap.* | awk -F'\t' -v hz="$ticks" '$3 >= cpu[$1] {cpu[$1] = $3; name[$1] = $2}
+    END {for (t in cpu) {s[name[t]] += cpu[t]; n[name[t]]++} for (k in s) if (s[k] > 0) printf "%8.2f s  %3d thread(s)  %s\n", s[k] / hz, n[k], k}' | sort -rn >&2
 fi
 kill -TERM $pid; wait $pid 2>/dev/null || true
 # FLOWLINE_LOG=FILE: keep the collector's log (its stderr) there.
@@ -88,4 +110,4 @@ if [ -n "${FLOWLINE_COMPACT:-}" ] && [ "$collector" = flowline ]; then
   compacted+=" flows_compact_wall_s=$(sed -n 's/^compact: [0-9]* partition(s) compacted in \([0-9.]*\) s$/\1/p' "$work/compact")"
   grep -q "^compact: sessions:" "$work/compact" && compacted+=" sessions_compact_wall_s=$(sed -n 's/^compact: sessions: [0-9]* partition(s) compacted in \([0-9.]*\) s$/\1/p' "$work/compact")"
 fi
-echo "$collector $protocol $rate $seconds sent_in=${sent_in}s $count ${stored:-0} $((count - ${stored:-0})) $cpu_s $(echo "$used * 1000000000 / $ticks / ${stored:-1}" | bc) $rss socket_drops=$socket_drops queue_drops=$queue_drops$realtime offered=$(echo "$count / $sent_in" | bc)$compacted"
+echo "$collector $protocol $rate $seconds sent_in=${sent_in}s $count ${stored:-0} $((count - ${stored:-0})) $cpu_s $(echo "$used * 1000000000 / $ticks / ${stored:-1}" | bc) $rss socket_drops=$socket_drops queue_drops=$queue_drops$realtime offered=$(echo "$count / $sent_in" | bc) user_ns_per_record=$(echo "($used - $sys_used) * 1000000000 / $ticks / ${stored:-1}" | bc) sys_ns_per_record=$(echo "$sys_used * 1000000000 / $ticks / ${stored:-1}" | bc)$compacted"
