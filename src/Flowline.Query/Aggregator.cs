@@ -8,22 +8,30 @@ public readonly record struct KeyPart(ulong Hi, ulong Lo);
 /// <summary>A result row: the bucket (when bucketed), the key values in GroupBy order, and the sums.</summary>
 public sealed record AggregateRow(long BucketStart, KeyPart[] Keys, ulong Bytes, ulong Packets, ulong Flows, ulong Distinct)
 {
-    public ulong Value(Metric m) => m switch { Metric.Bytes => Bytes, Metric.Packets => Packets, _ => Flows };
+    /// <summary>The earliest start and the latest end of the group's flows (with <see cref="FlowQuery.Span"/>; 0 otherwise).</summary>
+    public long First { get; init; }
+    public long Last { get; init; }
+
+    public ulong Value(Metric m) => Aggregator.Rate(m, Bytes, Packets, Flows, First, Last);
 }
 
 /// <summary>
 /// Sums bytes, packets and flows of selected rows per group, then orders and cuts. Groups live in flat
 /// arrays (an open-addressing table over fixed-width keys), so millions of groups cost no objects.
 /// </summary>
-public sealed class Aggregator
+public sealed partial class Aggregator
 {
     private readonly FlowQuery _query;
     private readonly bool _bucketed;
     /// <summary>Words per key: two per part (the bucket is a part when bucketed).</summary>
     private readonly int _width;
-    /// <summary>Per group, <see cref="_stride"/> words: the key, then bytes, packets, flows (one cache line or two per group).</summary>
+    /// <summary>
+    /// Per group, <see cref="_stride"/> words: the key, then bytes, packets, flows (one cache line or two per
+    /// group), then with <see cref="FlowQuery.Span"/> the earliest start and the latest end (order-preserving unsigned).
+    /// </summary>
     private ulong[] _entries;
     private readonly int _stride;
+    private readonly bool _span;
     private int _capacity;
     private ulong[] _hashes = [];
     private List<HashSet<KeyPart>>? _distinct;
@@ -40,7 +48,8 @@ public sealed class Aggregator
         _bucketed = query.BucketMicros > 0;
         _width = 2 * (query.GroupBy.Count + (_bucketed ? 1 : 0));
         const int initial = 1024;
-        _stride = _width + 3;
+        _span = query.Span;
+        _stride = _width + (_span ? 5 : 3);
         _capacity = initial;
         _entries = new ulong[initial * _stride];
         _table = new int[initial * 2];
@@ -105,6 +114,13 @@ public sealed class Aggregator
             sums += b.Bytes[i];
             System.Runtime.CompilerServices.Unsafe.Add(ref sums, 1) += b.Packets[i];
             System.Runtime.CompilerServices.Unsafe.Add(ref sums, 2) += flows.IsEmpty ? 1 : flows[i];
+            if (_span)
+            {
+                ref var first = ref System.Runtime.CompilerServices.Unsafe.Add(ref sums, 3);
+                ref var last = ref System.Runtime.CompilerServices.Unsafe.Add(ref sums, 4);
+                first = Math.Min(first, Ordered(b.Start[i]));
+                last = Math.Max(last, Ordered(b.End[i]));
+            }
             if (_distinct is not null && _distinct[g].Add(Value(b, i, distinct)) && ++_distinctTotal > _query.MaxGroups) throw TooMany("distinct values");
         }
     }
@@ -115,7 +131,7 @@ public sealed class Aggregator
     /// </summary>
     public void AddGroups(Aggregator finer)
     {
-        if (!_bucketed || !finer._bucketed || finer._width != _width || _distinct is not null || finer._distinct is not null
+        if (!_bucketed || !finer._bucketed || finer._width != _width || finer._span != _span || _distinct is not null || finer._distinct is not null
             || _query.BucketMicros % finer._query.BucketMicros != 0 || !_query.GroupBy.SequenceEqual(finer._query.GroupBy))
         {
             throw new ArgumentException("only the groups of the same grouping in buckets that divide this one's add up", nameof(finer));
@@ -131,6 +147,11 @@ public sealed class Aggregator
             to[_width] += from[_width];
             to[_width + 1] += from[_width + 1];
             to[_width + 2] += from[_width + 2];
+            if (_span)
+            {
+                to[_width + 3] = Math.Min(to[_width + 3], from[_width + 3]);
+                to[_width + 4] = Math.Max(to[_width + 4], from[_width + 4]);
+            }
         }
     }
 
@@ -217,6 +238,7 @@ public sealed class Aggregator
         if (_count == _capacity) Grow();
         var added = _count++;
         key.CopyTo(_entries.AsSpan(added * _stride, width));
+        if (_span) _entries[added * _stride + width + 3] = ulong.MaxValue; // no start yet: any is earlier
         _distinct?.Add([]);
         if (_count * 2 > _table.Length)
         {
@@ -253,153 +275,6 @@ public sealed class Aggregator
     }
 
     public static long FloorBucket(long time, long width) => time - (((time % width) + width) % width);
-
-    /// <summary>Groups ordered by the query's metric (largest first, ties by key; per bucket when bucketed), cut to its limit.</summary>
-    public AggregateResult Result()
-    {
-        var limit = _query.Limit;
-        int[] order;
-        if (limit > 0 && !_bucketed && limit < _count / 4)
-        {
-            // Top-N: a bounded heap whose root is the weakest row kept.
-            var heap = new PriorityQueue<int, int>(limit + 1, Comparer<int>.Create((x, y) => Compare(y, x)));
-            for (var g = 0; g < _count; g++)
-            {
-                if (heap.Count < limit) heap.Enqueue(g, g);
-                else if (Compare(g, heap.Peek()) < 0)
-                {
-                    heap.DequeueEnqueue(g, g);
-                }
-            }
-            order = new int[heap.Count];
-            for (var i = order.Length - 1; i >= 0; i--) order[i] = heap.Dequeue();
-        }
-        else
-        {
-            order = new int[_count];
-            for (var g = 0; g < _count; g++) order[g] = g;
-            SortGroups(order);
-            if (limit > 0 && _bucketed)
-            {
-                var kept = new List<int>(order.Length);
-                var run = 0;
-                for (var i = 0; i < order.Length; i++)
-                {
-                    run = i > 0 && BucketOf(order[i]) == BucketOf(order[i - 1]) ? run + 1 : 0;
-                    if (run < limit) kept.Add(order[i]);
-                }
-                order = [.. kept];
-            }
-            else if (limit > 0 && order.Length > limit)
-            {
-                Array.Resize(ref order, limit);
-            }
-        }
-        return new AggregateResult(this, order);
-    }
-
-    /// <summary>
-    /// Sorts copies of each group's order key (bucket, metric, the first four key words) held inline, so the
-    /// sort touches no group storage; only groups equal on all of that fall back to the full key.
-    /// </summary>
-    private void SortGroups(int[] order)
-    {
-        var items = new SortItem[order.Length];
-        var first = _bucketed ? 2 : 0;
-        for (var i = 0; i < order.Length; i++)
-        {
-            var g = order[i];
-            var at = g * _stride;
-            ulong K(int w) => first + w < _width ? _entries[at + first + w] : 0;
-            items[i] = new SortItem(_bucketed ? (ulong)BucketOf(g) ^ (1UL << 63) : 0, ~Value(g, _query.OrderBy), K(0), K(1), K(2), K(3), g);
-        }
-        Array.Sort(items, new SortItemComparer(this, _width - first > 4));
-        for (var i = 0; i < order.Length; i++) order[i] = items[i].Group;
-    }
-
-    private readonly record struct SortItem(ulong Bucket, ulong Metric, ulong K0, ulong K1, ulong K2, ulong K3, int Group);
-
-    private sealed class SortItemComparer(Aggregator a, bool longKeys) : IComparer<SortItem>
-    {
-        public int Compare(SortItem x, SortItem y)
-        {
-            var c = x.Bucket.CompareTo(y.Bucket);
-            if (c != 0) return c;
-            c = x.Metric.CompareTo(y.Metric);
-            if (c != 0) return c;
-            c = x.K0.CompareTo(y.K0);
-            if (c != 0) return c;
-            c = x.K1.CompareTo(y.K1);
-            if (c != 0) return c;
-            c = x.K2.CompareTo(y.K2);
-            if (c != 0) return c;
-            c = x.K3.CompareTo(y.K3);
-            if (c != 0 || !longKeys) return c;
-            return a.Compare(x.Group, y.Group);
-        }
-    }
-
-    private long BucketOf(int g) => _bucketed ? (long)_entries[g * _stride + 1] : 0;
-
-    private ulong Value(int g, Metric m) => _entries[g * _stride + _width + (int)m];
-
-    /// <summary>Bucket ascending, then the metric descending, then the key ascending.</summary>
-    private int Compare(int x, int y)
-    {
-        if (_bucketed)
-        {
-            var c = BucketOf(x).CompareTo(BucketOf(y));
-            if (c != 0) return c;
-        }
-        var v = Value(y, _query.OrderBy).CompareTo(Value(x, _query.OrderBy));
-        if (v != 0) return v;
-        var kx = _entries.AsSpan(x * _stride, _width);
-        var ky = _entries.AsSpan(y * _stride, _width);
-        return kx.SequenceCompareTo(ky);
-    }
-
-    /// <summary>The ordered groups: read one by one (no object per group) or as <see cref="AggregateRow"/>s.</summary>
-    public sealed class AggregateResult : IReadOnlyList<AggregateRow>
-    {
-        private readonly Aggregator _a;
-        private readonly int[] _order;
-
-        internal AggregateResult(Aggregator a, int[] order)
-        {
-            _a = a;
-            _order = order;
-        }
-
-        public int Count => _order.Length;
-        public int KeyCount => _a._query.GroupBy.Count;
-        public long BucketStart(int row) => _a.BucketOf(_order[row]);
-        public KeyPart Key(int row, int part)
-        {
-            var at = _order[row] * _a._stride + 2 * (part + (_a._bucketed ? 1 : 0));
-            return new KeyPart(_a._entries[at], _a._entries[at + 1]);
-        }
-        public ulong Bytes(int row) => _a.Value(_order[row], Metric.Bytes);
-        public ulong Packets(int row) => _a.Value(_order[row], Metric.Packets);
-        public ulong Flows(int row) => _a.Value(_order[row], Metric.Flows);
-        public ulong Distinct(int row) => (ulong)(_a._distinct?[_order[row]].Count ?? 0);
-
-        public AggregateRow this[int row]
-        {
-            get
-            {
-                var keys = new KeyPart[KeyCount];
-                for (var k = 0; k < keys.Length; k++) keys[k] = Key(row, k);
-                return new AggregateRow(BucketStart(row), keys, Bytes(row), Packets(row), Flows(row), Distinct(row));
-            }
-        }
-
-        public IEnumerator<AggregateRow> GetEnumerator()
-        {
-            for (var i = 0; i < Count; i++) yield return this[i];
-        }
-
-        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
-    }
 
     /// <summary>The key part a row has for a grouping key (addresses masked to the key's prefix).</summary>
     public static KeyPart Value(FlowBatch b, int i, GroupKey key)

@@ -20,6 +20,7 @@ public static class FilterColumns
         set.Add(FlowField.Bytes);
         set.Add(FlowField.Packets);
         set.Add(FlowField.Start);
+        if (query.Span) set.Add(FlowField.End);
         if (query.CountDistinct is { } d) set.Add(d);
         return set;
     }

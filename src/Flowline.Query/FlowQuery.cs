@@ -7,6 +7,10 @@ public enum Metric : byte
     Bytes,
     Packets,
     Flows,
+    /// <summary>nfdump's rates of a group: packets and bits a second over the span its flows cover, bytes a packet.</summary>
+    Pps,
+    Bps,
+    Bpp,
 }
 
 /// <summary>
@@ -113,6 +117,12 @@ public sealed record FlowQuery
     /// <summary>Time bucket width in microseconds (by flow start); 0 for none.</summary>
     public long BucketMicros { get; init; }
     public Metric OrderBy { get; init; } = Metric.Bytes;
+    /// <summary>
+    /// Keep each group's earliest start and latest end (<see cref="AggregateRow.First"/>, <see cref="AggregateRow.Last"/>).
+    /// Rollups do not hold them, so such a query reads the flows. Ordering by pps or bps implies it.
+    /// </summary>
+    public bool Span { get => _span || OrderBy is Metric.Pps or Metric.Bps; init => _span = value; }
+    private readonly bool _span;
     /// <summary>Rows to return after ordering; 0 for all.</summary>
     public int Limit { get; init; }
     /// <summary>A field whose distinct values are counted per group.</summary>

@@ -42,22 +42,51 @@ public sealed record NfdumpStatistic(string Name, GroupKey Key, GroupKey? Other,
     /// <summary>Column names: the statistic's own name (with its prefix lengths) for the value, then ip_proto with <c>:p</c>.</summary>
     public IReadOnlyList<string> Columns => ByProtocol ? [Name, FlowFields.Name(FlowField.IpProto)] : [Name];
 
-    /// <summary>Parses <c>name[/prefix[/v6prefix]][:p][/orderby]</c>; throws <see cref="ArgumentException"/> naming what is wrong.</summary>
-    public static NfdumpStatistic Parse(string text)
+    /// <summary>Whether the rows carry their span and rates (first, last, pps, bps, bpp): when ordered by a rate.</summary>
+    public bool Rates => Order is Metric.Pps or Metric.Bps or Metric.Bpp;
+
+    /// <summary>
+    /// A rate as nfdump prints it in a statistic's row: pps and bps divide by the duration in seconds as a double and
+    /// drop the fraction (7 packets over 70 ms print as 99), while its order, like <see cref="Aggregator.Rate"/>,
+    /// divides whole numbers (100). Bytes a packet are whole numbers either way.
+    /// </summary>
+    public static ulong Printed(Metric m, ulong bytes, ulong packets, long first, long last)
+    {
+        var seconds = last == 0 || first == 0 ? 0 : (last / 1000 - first / 1000) / 1000.0;
+        return m switch
+        {
+            Metric.Pps => seconds == 0 ? 0 : (ulong)(packets / seconds),
+            Metric.Bps => seconds == 0 ? 0 : (ulong)(8 * bytes / seconds),
+            _ => Aggregator.Rate(m, bytes, packets, 0, first, last),
+        };
+    }
+
+    /// <summary>How the statistic is written: its name and order (<c>ip/bytes</c>).</summary>
+    public string Text => $"{Name}/{Order.ToString().ToLowerInvariant()}";
+
+    /// <summary>
+    /// Parses <c>name[/prefix[/v6prefix]][:p][/orderby...]</c>: one statistic per order given (nfdump's
+    /// <c>-s ip/bytes/flows</c> is the same statistic ordered twice), flows when none is. Throws
+    /// <see cref="ArgumentException"/> naming what is wrong.
+    /// </summary>
+    public static IReadOnlyList<NfdumpStatistic> Parse(string text)
     {
         var parts = text.Split('/');
-        var orders = 0;
-        var order = Metric.Flows;
-        while (parts.Length - orders > 1 && parts[^(orders + 1)].All(char.IsAsciiLetter))
+        var orders = new List<Metric>();
+        while (parts.Length - orders.Count > 1 && parts[^(orders.Count + 1)] is { Length: > 0 } word && word.All(char.IsAsciiLetter))
         {
-            var word = parts[^(orders + 1)];
-            if (word is "pps" or "bps" or "bpp")
-                throw new ArgumentException($"-s {text}: ordering a statistic by {word} is not supported; order it by flows, packets or bytes");
-            if (!Enum.TryParse(word, ignoreCase: true, out order))
-                throw new ArgumentException($"-s {text}: '{word}' is not an order (flows, packets or bytes)");
-            orders++;
+            if (!Enum.TryParse(word, ignoreCase: true, out Metric order))
+                throw new ArgumentException($"-s {text}: '{word}' is not an order (flows, packets, bytes, pps, bps or bpp)");
+            if (orders.Contains(order)) throw new ArgumentException($"-s {text}: ordered by {word} twice");
+            orders.Insert(0, order);
         }
-        if (orders > 1) throw new ArgumentException($"-s {text}: one order per statistic (run the query once per order)");
+        var one = ParseOne(text, parts, parts.Length - orders.Count);
+        if (orders.Count == 0) orders.Add(Metric.Flows);
+        return [.. orders.Select(o => one with { Order = o })];
+    }
+
+    private static NfdumpStatistic ParseOne(string text, string[] parts, int valueParts)
+    {
         var head = parts[0];
         var byProtocol = head.EndsWith(":p", StringComparison.OrdinalIgnoreCase);
         if (byProtocol) head = head[..^2];
@@ -67,39 +96,52 @@ public sealed record NfdumpStatistic(string Name, GroupKey Key, GroupKey? Other,
         if (Uncarried.TryGetValue(head, out var what)
             || head.StartsWith("mpls", StringComparison.OrdinalIgnoreCase) && int.TryParse(head[4..], out var label) && label is >= 1 and <= 10 && (what = $"MPLS labels ({label} in the stack)") is not null)
             throw new ArgumentException($"-s {text}: nfdump's statistic '{head}' counts {what}, which Flowline's records do not carry");
-        var prefixes = parts.Length - orders > 1 ? "/" + string.Join('/', parts[1..^orders]) : "";
+        var prefixes = valueParts > 1 ? "/" + string.Join('/', parts[1..valueParts]) : "";
         var pair = Pairs.TryGetValue(head, out var fields);
         // Parse the value with the source field's name, so that prefix lengths follow the same rules as -A.
         var first = pair ? FlowFields.Name(fields.Src) : head;
         if (!GroupKey.TryParse(first + prefixes, out var key, out var error))
             throw new ArgumentException($"-s {text}: {error}");
         GroupKey? other = pair ? key with { Field = fields.Dst } : null;
-        return new NfdumpStatistic(pair ? head.ToLowerInvariant() + prefixes : key.Name, key, other, byProtocol, order);
+        return new NfdumpStatistic(pair ? head.ToLowerInvariant() + prefixes : key.Name, key, other, byProtocol, Metric.Flows);
     }
 
     /// <summary>
     /// The statistic's rows over [from, to): largest first by <see cref="Order"/>, ties by value, cut to
-    /// <paramref name="limit"/> (0 for all). A pair is two aggregations, one per side, summed per value.
+    /// <paramref name="limit"/> (0 for all; per bucket with <paramref name="bucketMicros"/>, which a pair does not
+    /// take). A pair is two aggregations, one per side, summed per value (earliest first, latest last).
     /// </summary>
-    public IReadOnlyList<AggregateRow> Run(IFlowStore store, long from, long to, FilterNode filter, int limit, int maxGroups = int.MaxValue)
+    public IReadOnlyList<AggregateRow> Run(IFlowStore store, long from, long to, FilterNode filter, int limit, int maxGroups = int.MaxValue, long bucketMicros = 0)
     {
-        var query = new FlowQuery { Filter = filter, GroupBy = Keys, OrderBy = Order, Limit = Other is null ? limit : 0, MaxGroups = maxGroups };
+        if (Other is not null && bucketMicros > 0) throw new ArgumentException($"-s {Name} counts either side of a flow; it does not combine with time buckets");
+        var query = new FlowQuery
+        {
+            Filter = filter, GroupBy = Keys, OrderBy = Order, Span = Rates, BucketMicros = bucketMicros,
+            Limit = Other is null ? limit : 0, MaxGroups = maxGroups,
+        };
         var sources = store.Aggregate(from, to, query);
         if (Other is not { } other) return sources;
         var destinations = store.Aggregate(from, to, query with { GroupBy = ByProtocol ? [other, new GroupKey(FlowField.IpProto)] : [other] });
-        var sums = new Dictionary<(KeyPart Value, KeyPart Protocol), (ulong Bytes, ulong Packets, ulong Flows)>(sources.Count + destinations.Count);
+        var sums = new Dictionary<(KeyPart Value, KeyPart Protocol), Sums>(sources.Count + destinations.Count);
         foreach (var side in new[] { sources, destinations })
         {
             for (var r = 0; r < side.Count; r++)
             {
                 var k = (side.Key(r, 0), ByProtocol ? side.Key(r, 1) : default);
-                var s = sums.GetValueOrDefault(k);
-                sums[k] = (s.Bytes + side.Bytes(r), s.Packets + side.Packets(r), s.Flows + side.Flows(r));
+                var s = sums.TryGetValue(k, out var found) ? found : new Sums(0, 0, 0, long.MaxValue, long.MinValue);
+                sums[k] = new Sums(s.Bytes + side.Bytes(r), s.Packets + side.Packets(r), s.Flows + side.Flows(r),
+                    Math.Min(s.First, side.First(r)), Math.Max(s.Last, side.Last(r)));
             }
         }
-        var rows = sums.Select(e => new AggregateRow(0, ByProtocol ? [e.Key.Value, e.Key.Protocol] : [e.Key.Value], e.Value.Bytes, e.Value.Packets, e.Value.Flows, 0))
+        var rows = sums.Select(e => new AggregateRow(0, ByProtocol ? [e.Key.Value, e.Key.Protocol] : [e.Key.Value], e.Value.Bytes, e.Value.Packets, e.Value.Flows, 0)
+            {
+                First = Rates ? e.Value.First : 0,
+                Last = Rates ? e.Value.Last : 0,
+            })
             .OrderByDescending(r => r.Value(Order))
             .ThenBy(r => r.Keys[0].Hi).ThenBy(r => r.Keys[0].Lo).ThenBy(r => ByProtocol ? r.Keys[1].Lo : 0);
         return limit > 0 ? [.. rows.Take(limit)] : [.. rows];
     }
+
+    private readonly record struct Sums(ulong Bytes, ulong Packets, ulong Flows, long First, long Last);
 }

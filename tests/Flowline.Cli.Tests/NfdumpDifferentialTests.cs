@@ -125,6 +125,66 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
         Assert.Equal(theirTop, ourTop);
     }
 
+    [Theory]
+    [InlineData("srcip/pps", "")]
+    [InlineData("ip/bps", "")]
+    [InlineData("dstport:p/bpp", "proto tcp or proto udp")]
+    [InlineData("port/pps", "not port 53")]
+    public void Statistic_rates_and_spans_are_nfdumps(string statistic, string filter)
+    {
+        // Every value's first and last second, duration, sums and rates (-n 0); then the top ten's rates in order
+        // (values with equal rates are ordered differently: nfdump keeps its table's order, Flowline the value's).
+        string[] args = filter.Length > 0 ? ["-s", statistic, filter] : ["-s", statistic];
+        var byProtocol = statistic.Contains(":p", StringComparison.Ordinal);
+        var k = byProtocol ? 2 : 1;
+        var theirs = NfdumpPair.Lines(pair.Nfdump(["-q", "-o", "csv", "-n", "0", .. args])).Skip(1).Select(l => l.Split(','))
+            .Select(c => $"{(byProtocol ? Protocols.GetValueOrDefault(c[3], c[3]) : "")} {c[4]} {Second(c[0], local: true)} {Second(c[1], local: true)} {c[2]} {c[5]} {c[7]} {c[9]} {c[11]} {c[12]} {c[13]}")
+            .Order(StringComparer.Ordinal).ToList();
+        var ours = NfdumpPair.Lines(pair.Flowline(["-o", "csv", "-n", "0", .. args])).Skip(1).Select(l => l.Split(','))
+            .Select(c => $"{(byProtocol ? c[1] : "")} {c[0]} {Second(c[k + 3])} {Second(c[k + 4])} {Duration(c[k + 3], c[k + 4])} {c[k + 2]} {c[k + 1]} {c[k]} {c[k + 5]} {c[k + 6]} {c[k + 7]}")
+            .Order(StringComparer.Ordinal).ToList();
+        Assert.True(theirs.Count > 1, $"-s {statistic}: nfdump gave {theirs.Count} values");
+        Assert.Equal(theirs, ours);
+
+        var rate = statistic.EndsWith("/pps", StringComparison.Ordinal) ? 0 : statistic.EndsWith("/bps", StringComparison.Ordinal) ? 1 : 2;
+        var theirTop = NfdumpPair.Lines(pair.Nfdump(["-q", "-o", "csv", .. args])).Skip(1).Select(l => l.Split(',')[11 + rate]);
+        var ourTop = NfdumpPair.Lines(pair.Flowline(["-o", "csv", .. args])).Skip(1).Select(l => l.Split(',')[k + 5 + rate]);
+        Assert.Equal(theirTop, ourTop);
+    }
+
+    /// <summary>A time to the second in UTC: nfdump's csv prints local time to the second, Flowline RFC 3339 in UTC.</summary>
+    private static string Second(string time, bool local = false) =>
+        DateTime.Parse(time, CultureInfo.InvariantCulture, local ? DateTimeStyles.AssumeLocal | DateTimeStyles.AdjustToUniversal : DateTimeStyles.AdjustToUniversal)
+            .ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+
+    /// <summary>nfdump's td: whole milliseconds from first to last, in seconds.</summary>
+    private static string Duration(string first, string last)
+    {
+        static long Ms(string t) => DateTimeOffset.Parse(t, CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+        return ((Ms(last) - Ms(first)) / 1000.0).ToString("0.000", CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public void Several_statistics_in_one_run_are_each_as_alone()
+    {
+        var alone = new[] { "srcip/bytes", "srcip/pps", "dstport:p" }.Select(s => pair.Flowline("-s", s, "-o", "csv", "-n", "4")).ToList();
+        Assert.Equal(string.Join("\n", alone), pair.Flowline("-s", "srcip/bytes/pps", "-s", "dstport:p", "-o", "csv", "-n", "4"));
+
+        using var json = System.Text.Json.JsonDocument.Parse(pair.Flowline("-s", "srcip/bytes/pps", "-s", "dstport:p", "-o", "json", "-n", "4"));
+        Assert.Equal(["src_addr/bytes", "src_addr/pps", "dst_port/flows"], json.RootElement.EnumerateObject().Select(p => p.Name));
+        Assert.All(json.RootElement.EnumerateObject(), p => Assert.Equal(4, p.Value.GetArrayLength()));
+        var pps = json.RootElement.GetProperty("src_addr/pps")[0];
+        Assert.Equal(System.Text.Json.JsonValueKind.Number, pps.GetProperty("pps").ValueKind);
+        Assert.Equal(System.Text.Json.JsonValueKind.String, pps.GetProperty("first").ValueKind);
+
+        var table = pair.Flowline("-s", "srcip/bytes", "-s", "dstport", "-n", "3");
+        Assert.Contains("Top 3 src_addr ordered by bytes:", table);
+        Assert.Contains("Top 3 dst_port ordered by flows:", table);
+        var refused = FlowlineProcess.RunFlowline(["query", "--data-dir", pair.Store, "-s", "srcip", "--order", "bytes"]);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("give the order in the statistic, e.g. -s src_addr/bytes", refused.Stderr);
+    }
+
     [Fact]
     public void Statistics_keep_numbers_numbers_in_json()
     {

@@ -15,7 +15,7 @@ public sealed class NfdumpStatisticTests
     [InlineData("nhip", "next_hop", FlowField.NextHop, null, false, Metric.Flows)]
     public void Statistics_read_their_fields_protocol_split_and_order(string text, string name, FlowField field, FlowField? other, bool byProtocol, Metric order)
     {
-        var s = NfdumpStatistic.Parse(text);
+        var s = Assert.Single(NfdumpStatistic.Parse(text));
         Assert.Equal(name, s.Name);
         Assert.Equal(field, s.Key.Field);
         Assert.Equal(other, s.Other?.Field);
@@ -27,15 +27,15 @@ public sealed class NfdumpStatisticTests
     [Fact]
     public void Prefix_lengths_apply_to_both_sides()
     {
-        var s = NfdumpStatistic.Parse("ip/24/64/bytes");
+        var s = Assert.Single(NfdumpStatistic.Parse("ip/24/64/bytes"));
         Assert.Equal("ip/24/64", s.Name);
         Assert.Equal((24, 64), (s.Key.V4Prefix, s.Key.V6Prefix));
         Assert.Equal((FlowField.DstAddr, 24, 64), (s.Other!.Value.Field, s.Other.Value.V4Prefix, s.Other.Value.V6Prefix));
     }
 
     [Theory]
-    [InlineData("ip/pps", "ordering a statistic by pps is not supported")]
-    [InlineData("ip/flows/bytes", "one order per statistic")]
+    [InlineData("ip/flows/bytes/flows", "ordered by flows twice")]
+    [InlineData("ip/ipps", "'ipps' is not an order (flows, packets, bytes, pps, bps or bpp)")]
     [InlineData("ip/octets", "'octets' is not an order")]
     [InlineData("record/bytes", "listed with -a")]
     [InlineData("mpls3", "MPLS labels (3 in the stack)")]

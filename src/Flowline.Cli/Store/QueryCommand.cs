@@ -6,7 +6,7 @@ using Flowline.Records;
 namespace Flowline.Cli.Store;
 
 /// <summary>`flowline query`: nfdump-style filters, listing, aggregation and top-N over the embedded store.</summary>
-internal static class QueryCommand
+internal static partial class QueryCommand
 {
     public const string Help = """
         Usage: flowline query --data-dir DIR [--from TIME] [--to TIME] [FILTER ...] [options]
@@ -25,10 +25,12 @@ internal static class QueryCommand
           --store URL       read flows from ClickHouse (as `serve --store` writes them) instead of --data-dir
           -A a,b,...        aggregate by these fields (canonical names or nfdump's srcip, dstport, proto ...;
                             addresses take prefix lengths: srcip/24, src_addr/24/64)
-          -s STAT[:p][/ORDER]  nfdump's top-N statistic of a field (srcip, dstport, proto, srcas, inif, ...) or of
-                            either side (ip, port, as, if, mask, vlan, geo: a flow counts for its source's value and
-                            for its destination's); :p splits it by protocol; ORDER is flows (default), packets or
-                            bytes; e.g. -s ip/bytes, -s dstport:p/packets, -s srcip/24/flows
+          -s STAT[:p][/ORDER...]  nfdump's top-N statistic of a field (srcip, dstport, proto, srcas, inif, ...) or
+                            of either side (ip, port, as, if, mask, vlan, geo: a flow counts for its source's value
+                            and for its destination's); :p splits it by protocol; ORDER is flows (default), packets,
+                            bytes, or the rates pps, bps, bpp (rows then also carry first, last, pps, bps and bpp,
+                            read from the flows); several orders give the statistic once per order, and -s may be
+                            repeated; e.g. -s ip/bytes, -s dstport:p/packets/pps, -s srcip/24 -s dstport
           -n N              at most N rows (top-N with -A/-s; default 10 with -s, all otherwise; 0 for all)
           --bucket D        aggregate per time bucket of width D (30s, 1m, 5m, 1h)
           --order M         order aggregates by bytes (default), packets or flows
@@ -71,14 +73,14 @@ internal static class QueryCommand
         var order = Metric.Bytes;
         var format = "table";
         string[] fields = ["start", "end", "src_addr", "dst_addr", "src_port", "dst_port", "ip_proto", "bytes", "packets"];
-        var topN = false;
         var stats = false;
         var customFields = false;
         var vpcVersion = 2;
         bool nfAggregate = false, nfBidir = false, nfGuess = false, nfPlain = false, nfQuiet = false;
         (string, bool)? nfOrder = null;
         NfdumpFormat? nfFormat = null;
-        NfdumpStatistic? statistic = null;
+        var statistics = new List<NfdumpStatistic>();
+        var orderGiven = false;
         long nfCount = 0;
         try
         {
@@ -95,11 +97,11 @@ internal static class QueryCommand
                     case "--to": to = CliArgs.ParseTime(a, Next()); break;
                     case "-A": groupBy = ParseKeys(Next()); break;
                     case "-s":
-                        if (statistic is not null) throw new ArgumentException("one -s statistic at a time");
-                        statistic = NfdumpStatistic.Parse(Next());
-                        groupBy = [.. statistic.Keys];
-                        order = statistic.Order;
-                        topN = true;
+                        foreach (var parsed in NfdumpStatistic.Parse(Next()))
+                        {
+                            if (statistics.Any(s => s.Text == parsed.Text)) throw new ArgumentException($"-s {parsed.Text} is given twice");
+                            statistics.Add(parsed);
+                        }
                         break;
                     case "-n":
                         if (!long.TryParse(Next(), out limit) || limit < 0) throw new ArgumentException("-n: expected a number of rows (0 for all)");
@@ -108,7 +110,8 @@ internal static class QueryCommand
                     case "--order":
                         {
                             var v = Next();
-                            if (!Enum.TryParse(v, ignoreCase: true, out order) || v.Any(char.IsDigit)) throw new ArgumentException($"--order {v}: expected bytes, packets or flows");
+                            if (!Enum.TryParse(v, ignoreCase: true, out order) || v.Any(char.IsDigit) || order > Metric.Flows) throw new ArgumentException($"--order {v}: expected bytes, packets or flows");
+                            orderGiven = true;
                             break;
                         }
                     case "--fields":
@@ -156,13 +159,15 @@ internal static class QueryCommand
                     if (format != "table") throw new ArgumentException($"-o {format} does not combine with nfdump's -a, -b, -B, -O, -c, -N or -q");
                     format = nfBidir ? "biline" : "line";
                 }
-                if (groupBy is not null || bucket > 0) throw new ArgumentException("nfdump's formats list flows: they do not combine with -A, -s or --bucket");
+                if (groupBy is not null || statistics.Count > 0 || bucket > 0) throw new ArgumentException("nfdump's formats list flows: they do not combine with -A, -s or --bucket");
                 if (customFields) throw new ArgumentException("--fields does not combine with nfdump's formats: give the columns with -o fmt:...");
                 try { nfFormat = NfdumpFormat.Parse(format, nfPlain); }
                 catch (FormatException e) { throw new ArgumentException($"-o {format}: {e.Message}"); }
             }
-            if (statistic?.Other is not null && bucket > 0) throw new ArgumentException($"-s {statistic.Name} counts either side of a flow; it does not combine with --bucket");
-            if (format is "jcs" or "vpc" && (groupBy is not null || bucket > 0)) throw new ArgumentException($"-o {format} lists flows; it does not combine with -A, -s or --bucket");
+            if (statistics.Count > 0 && groupBy is not null) throw new ArgumentException("-s and -A are two kinds of aggregation: give one");
+            if (statistics.Count > 0 && orderGiven) throw new ArgumentException($"--order does not apply to -s: give the order in the statistic, e.g. -s {statistics[0].Name}/bytes");
+            if (statistics.Find(s => s.Other is not null) is { } either && bucket > 0) throw new ArgumentException($"-s {either.Name} counts either side of a flow; it does not combine with --bucket");
+            if (format is "jcs" or "vpc" && (groupBy is not null || statistics.Count > 0 || bucket > 0)) throw new ArgumentException($"-o {format} lists flows; it does not combine with -A, -s or --bucket");
             CliArgs.CheckRange(dataDir, from, to, clickhouse);
         }
         catch (ArgumentException e)
@@ -221,7 +226,11 @@ internal static class QueryCommand
                 return 0;
             }
             using var writer = new StreamWriter(output, new System.Text.UTF8Encoding(false), 1 << 16);
-            if (groupBy is not null || bucket > 0)
+            if (statistics.Count > 0)
+            {
+                WriteStatistics(writer, output, format, statistics, store, from, to, filter, (int)Math.Min(int.MaxValue, limit >= 0 ? limit : 10), bucket, names);
+            }
+            else if (groupBy is not null || bucket > 0)
             {
                 var query = new FlowQuery
                 {
@@ -229,12 +238,10 @@ internal static class QueryCommand
                     GroupBy = groupBy ?? [],
                     BucketMicros = bucket,
                     OrderBy = order,
-                    Limit = (int)Math.Min(int.MaxValue, limit >= 0 ? limit : topN ? 10 : 0),
+                    Limit = (int)Math.Min(int.MaxValue, limit >= 0 ? limit : 0),
                 };
-                IReadOnlyList<AggregateRow> rows = statistic?.Other is not null
-                    ? statistic.Run(store, from, to, filter, query.Limit)
-                    : store.Aggregate(from, to, query);
-                var keyNames = statistic?.Other is not null ? statistic.Columns : query.GroupBy.Select(k => k.Name);
+                IReadOnlyList<AggregateRow> rows = store.Aggregate(from, to, query);
+                var keyNames = query.GroupBy.Select(k => k.Name);
                 var header = (bucket > 0 ? new[] { "bucket" } : []).Concat(keyNames).Concat(["bytes", "packets", "flows"]).ToArray();
                 if (format == "csv")
                 {
@@ -322,7 +329,7 @@ internal static class QueryCommand
     }
 
     /// <summary>Aggregates as CSV straight to UTF-8: millions of groups without a string per cell.</summary>
-    private static void WriteCsv(Stream output, string[] header, IReadOnlyList<AggregateRow> rows, FlowQuery query, ISymbolNames names)
+    private static void WriteCsv(Stream output, string[] header, IReadOnlyList<AggregateRow> rows, FlowQuery query, ISymbolNames names, bool rates = false)
     {
         var csv = new Utf8TextWriter(output);
         csv.Text(string.Join(',', header));
@@ -350,7 +357,23 @@ internal static class QueryCommand
             csv.Byte((byte)',');
             csv.Number(row?.Packets ?? result!.Packets(r));
             csv.Byte((byte)',');
-            csv.Number(row?.Flows ?? result!.Flows(r));
+            var flows = row?.Flows ?? result!.Flows(r);
+            csv.Number(flows);
+            if (rates)
+            {
+                // first, last, pps, bps, bpp: nfdump's columns of a statistic, its figures as it prints them.
+                long first = row?.First ?? result!.First(r), last = row?.Last ?? result!.Last(r);
+                ulong bytes = row?.Bytes ?? result!.Bytes(r), packets = row?.Packets ?? result!.Packets(r);
+                csv.Byte((byte)',');
+                csv.Time(first);
+                csv.Byte((byte)',');
+                csv.Time(last);
+                foreach (var m in RateMetrics)
+                {
+                    csv.Byte((byte)',');
+                    csv.Number(NfdumpStatistic.Printed(m, bytes, packets, first, last));
+                }
+            }
             csv.Byte((byte)'\n');
             csv.MaybeFlush();
         }
@@ -392,8 +415,9 @@ internal static class QueryCommand
                             j.WriteStartObject();
                             for (var i = 0; i < header.Length; i++)
                             {
-                                var numeric = numericKeys is not null && i < numericKeys.Length ? numericKeys[i] && r[i].Length > 0 : IsNumericField(header[i], r[i]);
-                                if (i >= numericFrom || numeric) j.WriteNumber(header[i], decimal.Parse(r[i], System.Globalization.CultureInfo.InvariantCulture));
+                                // Columns numericKeys covers are as it says; the rest numbers from numericFrom on, or by their field.
+                                var numeric = numericKeys is not null && i < numericKeys.Length ? numericKeys[i] && r[i].Length > 0 : i >= numericFrom || IsNumericField(header[i], r[i]);
+                                if (numeric) j.WriteNumber(header[i], decimal.Parse(r[i], System.Globalization.CultureInfo.InvariantCulture));
                                 else j.WriteString(header[i], r[i]);
                             }
                             j.WriteEndObject();

@@ -84,7 +84,7 @@ public static class ClickHouseRollups
     public static Table? Plan(long from, long to, FlowQuery query, long validFrom)
     {
         ArgumentNullException.ThrowIfNull(query);
-        if (query.CountDistinct is not null || from < validFrom) return null;
+        if (query.CountDistinct is not null || query.Span || from < validFrom) return null;
         var needed = FilterColumns.Of(query.Filter);
         foreach (var k in query.GroupBy) needed.Add(k.Field);
         foreach (var width in Tables.Select(t => t.Width).Distinct().OrderDescending())

@@ -221,7 +221,8 @@ public sealed partial class ClickHouseStore : IFlowStore
         if (query.CountDistinct is { } d && !query.GroupBy.Contains(new GroupKey(d))) keys.AddRange(ClickHouseSql.Key(new GroupKey(d)));
         var distinctKeys = keys.DistinctBy(k => k.Column.Name).ToList();
         var collide = distinctKeys.Count != keys.Count && keys.GroupBy(k => k.Column.Name).Any(g => g.Select(x => x.Expression).Distinct().Count() > 1);
-        if (!exact || collide) return QueryRunner.Aggregate(Scan(from, to, query.Filter, FilterColumns.Of(query)), query);
+        // A bucket is the `start` column of the answer, which a group's span would need as well: the rows then.
+        if (!exact || collide || query.Span && query.BucketMicros > 0) return QueryRunner.Aggregate(Scan(from, to, query.Filter, FilterColumns.Of(query)), query);
 
         var inner = new StringBuilder("SELECT ");
         var outer = new StringBuilder("SELECT ");
@@ -244,6 +245,12 @@ public sealed partial class ClickHouseStore : IFlowStore
         inner.Append("sum(`bytes`) AS s_bytes, sum(`packets`) AS s_packets, ").Append(rollup is null ? "count()" : "sum(`flows`)").Append(" AS s_flows FROM ")
             .Append(ClickHouseClient.Identifier(rollup is null ? _readTable : _options.Cluster is null ? rollup.Local : rollup.Name)).Append(" WHERE ").Append(ClickHouseSql.TimeRange(from, to)).Append(" AND ").Append(where);
         if (groupBy.Count > 0) inner.Append(" GROUP BY ").Append(string.Join(", ", groupBy));
+        if (query.Span)
+        {
+            // Each group's span as one row's start and end: the aggregator keeps the least start and greatest end.
+            inner.Insert("SELECT ".Length, "min(`start`) AS s_first, max(`end`) AS s_last, ");
+            outer.Append("s_first AS `start`, s_last AS `end`, ");
+        }
         outer.Append("toUInt64(s_bytes) AS `bytes`, toUInt64(s_packets) AS `packets`, toUInt64(s_flows) AS `flows` FROM (").Append(inner).Append(") FORMAT Native");
 
         var aggregator = new Aggregator(query);

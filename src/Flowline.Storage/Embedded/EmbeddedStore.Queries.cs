@@ -21,8 +21,8 @@ public sealed partial class EmbeddedStore
     /// Answers a grouping / top-N query. Per partition it reads a rollup table instead of the flows when
     /// the answer is the same: the filter and the keys use only the table's keys, nothing distinct is
     /// counted, and the time range and buckets fall on the table's boundaries (whole partitions for the
-    /// partition-wide table, whole minutes for the per-minute one). Flows appended to a partition after
-    /// its compaction are read as flows.
+    /// partition-wide table, whole minutes for the per-minute one), and the groups' spans are not asked for
+    /// (<see cref="FlowQuery.Span"/>). Flows appended to a partition after its compaction are read as flows.
     /// </summary>
     public Aggregator.AggregateResult Aggregate(long from, long to, FlowQuery query)
     {
@@ -30,7 +30,7 @@ public sealed partial class EmbeddedStore
         var evaluator = new FilterEvaluator(query.Filter);
         var selection = Array.Empty<ulong>();
         HashSet<FlowField>? needed = null;
-        if (query.CountDistinct is null)
+        if (query.CountDistinct is null && !query.Span)
         {
             needed = FilterColumns.Of(query.Filter);
             foreach (var k in query.GroupBy) needed.Add(k.Field);

@@ -121,7 +121,9 @@ public abstract class StoreConformanceTests : IDisposable
                 : keyChoices.OrderBy(_ => random.Next()).Take(random.Next(0, 3)).ToArray();
             if (simple && keys is ["dst_port" or "src_port"] && random.Next(2) == 0) keys = [.. keys, "proto"];
             var groupBy = keys.Select(k => GroupKey.TryParse(k, out var g, out var e) ? g : throw new InvalidOperationException(e)).ToArray();
-            var metric = (Metric)random.Next(3);
+            // Bytes, packets, flows, or nfdump's rates; a third of the others also keep each group's span.
+            var metric = (Metric)random.Next(6);
+            var span = metric is Metric.Pps or Metric.Bps || random.Next(3) == 0;
             var limit = random.Next(3) == 0 ? 0 : random.Next(1, 20);
             var bucket = random.Next(4) switch { 0 => 0, 1 => Minute, 2 => 10 * Minute, _ => 60 * Minute };
             var distinct = !simple && random.Next(3) == 0;
@@ -129,16 +131,16 @@ public abstract class StoreConformanceTests : IDisposable
             var query = new FlowQuery
             {
                 Filter = FilterParser.Parse(text), GroupBy = groupBy, OrderBy = metric, Limit = limit, BucketMicros = bucket,
-                CountDistinct = distinct ? FlowField.SrcPort : null,
+                CountDistinct = distinct ? FlowField.SrcPort : null, Span = span,
             };
             var actual = store.Aggregate(from, to, query);
 
             var expected = _records.Where(r => r.Start >= from && r.Start < to && test(r))
                 .GroupBy(r => (Bucket: bucket > 0 ? r.Start - r.Start % bucket : 0, Key: string.Join("|", groupBy.Select(g => NaiveKey(r, g)))))
                 .Select(g => (g.Key.Bucket, g.Key.Key, Bytes: g.Aggregate(0UL, (s, r) => s + r.Bytes), Packets: g.Aggregate(0UL, (s, r) => s + r.Packets),
-                    Flows: (ulong)g.Count(), Distinct: (ulong)g.Select(r => r.SrcPort).Distinct().Count()))
+                    Flows: (ulong)g.Count(), Distinct: (ulong)g.Select(r => r.SrcPort).Distinct().Count(), First: g.Min(r => r.Start), Last: g.Max(r => r.End)))
                 .ToList();
-            var context = $"query {q}: '{text}' by [{string.Join(',', keys)}] bucket {bucket} limit {limit} over [{from}, {to})";
+            var context = $"query {q}: '{text}' by [{string.Join(',', keys)}] bucket {bucket} limit {limit} order {metric} span {span} over [{from}, {to})";
             if (limit == 0) Assert.True(expected.Count == actual.Count, $"{context}: {actual.Count} groups, expected {expected.Count}");
             var byKey = expected.ToDictionary(e => (e.Bucket, e.Key));
             foreach (var row in actual)
@@ -146,11 +148,12 @@ public abstract class StoreConformanceTests : IDisposable
                 var key = string.Join("|", row.Keys.Select((k, i) => RenderKey(k, groupBy[i])));
                 Assert.True(byKey.TryGetValue((row.BucketStart, key), out var e), $"{context}: group {key} is not in the naive answer");
                 Assert.True((e.Bytes, e.Packets, e.Flows, distinct ? e.Distinct : 0) == (row.Bytes, row.Packets, row.Flows, row.Distinct), $"{context}: group {key} sums differ");
+                if (span) Assert.True((e.First, e.Last) == (row.First, row.Last), $"{context}: group {key} spans ({row.First}, {row.Last}), expected ({e.First}, {e.Last})");
             }
             foreach (var perBucket in actual.GroupBy(r => r.BucketStart))
             {
                 var naiveTop = expected.Where(e => e.Bucket == perBucket.Key)
-                    .Select(e => metric switch { Metric.Bytes => e.Bytes, Metric.Packets => e.Packets, _ => e.Flows })
+                    .Select(e => Aggregator.Rate(metric, e.Bytes, e.Packets, e.Flows, e.First, e.Last))
                     .OrderByDescending(v => v).Take(limit > 0 ? limit : int.MaxValue).ToList();
                 Assert.Equal(naiveTop, perBucket.Select(r => r.Value(metric)).ToList());
             }
