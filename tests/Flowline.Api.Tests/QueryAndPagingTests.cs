@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Flowline.Api;
+using Flowline.Query;
 using Flowline.Records;
 
 namespace Flowline.Api.Tests;
@@ -135,6 +136,27 @@ public sealed class QueryAndPagingTests(QueryServer f) : IClassFixture<QueryServ
     }
 
     [Fact]
+    public async Task Either_side_statistics_count_a_flow_at_both_ends_within_the_tenant_and_rates_order_them()
+    {
+        var (status, body, _) = await f.Server.Send(f.TenantA, HttpMethod.Post, "/api/v1/query", [],
+            $$"""{"from":"{{From}}","to":"{{To}}","statistic":"ip","order":"bps","limit":8}""");
+        Assert.Equal(200, status);
+        Assert.Equal("ip", body.GetProperty("statistic").GetString());
+        // As nfdump counts -s ip: once for the source's address and once for the destination's.
+        var expected = f.Flows.Where(r => AccountOf(r) == "acc-a").SelectMany(r => new[] { (Ip: r.SrcAddr, r), (Ip: r.DstAddr, r) })
+            .GroupBy(e => e.Ip)
+            .Select(g => (Ip: g.Key, Bytes: g.Aggregate(0UL, (a, e) => a + e.r.Bytes), Packets: g.Aggregate(0UL, (a, e) => a + e.r.Packets),
+                Flows: g.Count(), First: g.Min(e => e.r.Start), Last: g.Max(e => e.r.End)))
+            .Select(g => (g.Ip, g.Bytes, g.Flows, g.First, g.Last, Bps: Aggregator.Rate(Metric.Bps, g.Bytes, g.Packets, (ulong)g.Flows, g.First, g.Last)))
+            .OrderByDescending(g => g.Bps).ThenBy(g => g.Ip).Take(8).ToList();
+        Assert.True(expected.Select(e => e.Bps).Distinct().Count() > 3, "too few distinct rates to show an order");
+        var rows = body.GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(expected.Select(e => (e.Ip.ToString(), e.Bytes, e.Flows, GroupKey.FormatTime(e.First), GroupKey.FormatTime(e.Last), e.Bps)),
+            rows.Select(r => (r.GetProperty("ip").GetString()!, r.GetProperty("bytes").GetUInt64(), r.GetProperty("flows").GetInt32(),
+                r.GetProperty("first").GetString()!, r.GetProperty("last").GetString()!, r.GetProperty("bps").GetUInt64())));
+    }
+
+    [Fact]
     public async Task A_time_series_sums_each_bucket_and_an_admin_sees_every_account_with_the_password()
     {
         var query = $$"""{"from":"{{From}}","to":"{{To}}","bucket":"10m","group_by":["account"],"count_distinct":"src_addr"}""";
@@ -181,10 +203,15 @@ public sealed class QueryAndPagingTests(QueryServer f) : IClassFixture<QueryServ
     [InlineData("""{"from":"F","to":"T","group_by":["srcaddr"]}""", "unknown field 'srcaddr'")]
     [InlineData("""{"from":"F","to":"T","group_by":["dst_port/24"]}""", "only address fields take a prefix length")]
     [InlineData("""{"from":"F","to":"T","bucket":"5 minutes"}""", "bucket is a width such as")]
-    [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"order":"size"}""", "order \"size\": expected \"bytes\", \"packets\" or \"flows\"")]
+    [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"order":"size"}""", "order \"size\": expected \"bytes\", \"packets\", \"flows\", or a rate: \"pps\", \"bps\", \"bpp\"")]
     [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"order":5}""", "order 5: expected \"bytes\"")]
     [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"limit":0}""", "limit is a number of groups")]
-    [InlineData("""{"from":"F","to":"T"}""", "ask for groups (group_by), a time series (bucket) or both")]
+    [InlineData("""{"from":"F","to":"T"}""", "ask for groups (group_by or statistic), a time series (bucket) or both")]
+    [InlineData("""{"from":"F","to":"T","statistic":"ip/bytes"}""", "statistic \"ip/bytes\": give the order in \"order\"")]
+    [InlineData("""{"from":"F","to":"T","statistic":"ip","group_by":["src_addr"]}""", "statistic and group_by are two kinds of grouping")]
+    [InlineData("""{"from":"F","to":"T","statistic":"port","bucket":"5m"}""", "statistic port counts either side of a flow; it does not combine with bucket")]
+    [InlineData("""{"from":"F","to":"T","statistic":"nextas"}""", "statistic: -s nextas: nfdump's statistic 'nextas' counts next AS numbers")]
+    [InlineData("""{"from":"F","to":"T","statistic":"ip","count_distinct":"dst_port"}""", "count_distinct goes with group_by, not with statistic")]
     [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"filter":"proto tcp and ("}""", "filter:")]
     [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"account":"acc-b"}""", "the account goes in the query string")]
     public async Task Bad_query_bodies_get_a_400_that_says_what_to_change(string json, string message)

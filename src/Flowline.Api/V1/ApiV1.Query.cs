@@ -10,8 +10,9 @@ namespace Flowline.Api;
 public sealed partial class ApiV1
 {
     /// <summary>
-    /// <c>POST /api/v1/query</c>: a JSON body asking for groups (<c>group_by</c>), the top N of them
-    /// (<c>order</c>, <c>limit</c>), and/or a time series (<c>bucket</c>), over the caller's scope.
+    /// <c>POST /api/v1/query</c>: a JSON body asking for groups (<c>group_by</c>, or nfdump's <c>statistic</c>
+    /// such as <c>ip</c>, either side of a flow), the top N of them (<c>order</c>, <c>limit</c>), and/or a time
+    /// series (<c>bucket</c>), over the caller's scope.
     /// </summary>
     private async Task Query(HttpContext context)
     {
@@ -33,12 +34,12 @@ public sealed partial class ApiV1
             await Error(context, new ApiError(400, "MalformedBody", "the body is a JSON object such as {\"from\":\"2026-11-21T10:00:00Z\",\"to\":\"2026-11-21T11:00:00Z\",\"group_by\":[\"src_addr\"],\"limit\":10}"));
             return;
         }
-        var known = new HashSet<string> { "from", "to", "filter", "group_by", "bucket", "order", "limit", "count_distinct" };
+        var known = new HashSet<string> { "from", "to", "filter", "group_by", "statistic", "bucket", "order", "limit", "count_distinct" };
         foreach (var p in body.EnumerateObject())
         {
             if (!known.Contains(p.Name))
             {
-                await Error(context, new ApiError(400, "InvalidParameter", $"'{p.Name}' is not a query member (from, to, filter, group_by, bucket, order, limit, count_distinct; the account goes in the query string)"));
+                await Error(context, new ApiError(400, "InvalidParameter", $"'{p.Name}' is not a query member (from, to, filter, group_by, statistic, bucket, order, limit, count_distinct; the account goes in the query string)"));
                 return;
             }
         }
@@ -87,8 +88,31 @@ public sealed partial class ApiV1
         if (body.TryGetProperty("order", out var ov)
             && (ov.ValueKind != JsonValueKind.String || !Enum.TryParse(ov.GetString(), ignoreCase: true, out order) || ov.GetString()!.Any(char.IsDigit)))
         {
-            await Error(context, new ApiError(400, "InvalidParameterValue", $"order {ov.GetRawText()}: expected \"bytes\", \"packets\" or \"flows\""));
+            await Error(context, new ApiError(400, "InvalidParameterValue", $"order {ov.GetRawText()}: expected \"bytes\", \"packets\", \"flows\", or a rate: \"pps\", \"bps\", \"bpp\""));
             return;
+        }
+        NfdumpStatistic? statistic = null;
+        if (body.TryGetProperty("statistic", out var sv))
+        {
+            var text = sv.ValueKind == JsonValueKind.String ? sv.GetString()! : "";
+            string? why = null;
+            try
+            {
+                if (text.Split('/')[^1] is { Length: > 0 } last && text.Contains('/', StringComparison.Ordinal) && last.All(char.IsAsciiLetter))
+                    why = $"statistic {sv.GetRawText()}: give the order in \"order\"";
+                else if (groupBy.Count > 0) why = "statistic and group_by are two kinds of grouping: give one";
+                else statistic = NfdumpStatistic.Parse(text)[0] with { Order = order };
+            }
+            catch (ArgumentException e)
+            {
+                why = $"statistic: {e.Message}";
+            }
+            if (statistic is { Other: not null } && bucket > 0) why = $"statistic {statistic.Name} counts either side of a flow; it does not combine with bucket";
+            if (why is not null)
+            {
+                await Error(context, new ApiError(400, "InvalidParameterValue", why));
+                return;
+            }
         }
         var limit = DefaultQueryLimit;
         if (body.TryGetProperty("limit", out var lv) && (lv.ValueKind != JsonValueKind.Number || !lv.TryGetInt32(out limit) || limit <= 0 || limit > MaxPage))
@@ -106,9 +130,9 @@ public sealed partial class ApiV1
             }
             distinct = df;
         }
-        if (groupBy.Count == 0 && bucket == 0)
+        if (groupBy.Count == 0 && statistic is null && bucket == 0)
         {
-            await Error(context, new ApiError(400, "InvalidParameterValue", "ask for groups (group_by), a time series (bucket) or both; flows one by one come from GET /api/v1/flows"));
+            await Error(context, new ApiError(400, "InvalidParameterValue", "ask for groups (group_by or statistic), a time series (bucket) or both; flows one by one come from GET /api/v1/flows"));
             return;
         }
         var (ok, account) = await Scope(context, key, "query");
@@ -123,12 +147,18 @@ public sealed partial class ApiV1
             await FilterError(context, e);
             return;
         }
-        var query = new FlowQuery { Filter = filter, GroupBy = groupBy, BucketMicros = bucket, OrderBy = order, Limit = limit, CountDistinct = distinct, MaxGroups = MaxGroups };
+        if (statistic is not null && distinct is not null)
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", "count_distinct goes with group_by, not with statistic"));
+            return;
+        }
+        var query = new FlowQuery { Filter = filter, GroupBy = groupBy, BucketMicros = bucket, OrderBy = order, Limit = limit, CountDistinct = distinct, MaxGroups = MaxGroups, Span = order >= Metric.Pps };
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        Aggregator.AggregateResult rows;
+        IReadOnlyList<AggregateRow> rows;
+        var (fromMicros, toMicros) = (from.ToUnixTimeMilliseconds() * 1000, to.ToUnixTimeMilliseconds() * 1000);
         try
         {
-            rows = store.Aggregate(from.ToUnixTimeMilliseconds() * 1000, to.ToUnixTimeMilliseconds() * 1000, query);
+            rows = statistic is null ? store.Aggregate(fromMicros, toMicros, query) : statistic.Run(store, fromMicros, toMicros, filter, limit, MaxGroups, bucket);
         }
         catch (QueryLimitException e)
         {
@@ -144,27 +174,40 @@ public sealed partial class ApiV1
             json.WriteString("from", from.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
             json.WriteString("to", to.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
             json.WriteString("account", account ?? "*");
+            // A statistic's keys are named by it (ip, ip_proto with :p); the rows then count either side of a flow.
+            IReadOnlyList<GroupKey> keys = statistic?.Keys ?? groupBy;
+            var keyNames = statistic?.Columns ?? [.. groupBy.Select(k => k.Name)];
+            if (statistic is not null) json.WriteString("statistic", statistic.Name + (statistic.ByProtocol ? ":p" : ""));
             json.WriteStartArray("group_by");
-            foreach (var k in groupBy) json.WriteStringValue(k.Name);
+            foreach (var k in keyNames) json.WriteStringValue(k);
             json.WriteEndArray();
             if (bucket > 0) json.WriteNumber("bucket_seconds", bucket / 1_000_000);
             json.WriteString("order", order.ToString().ToLowerInvariant());
             json.WriteNumber("limit", limit);
             json.WriteStartArray("rows");
-            for (var r = 0; r < rows.Count; r++)
+            foreach (var row in rows)
             {
                 json.WriteStartObject();
-                if (bucket > 0) json.WriteString("bucket", GroupKey.FormatTime(rows.BucketStart(r)));
-                for (var k = 0; k < groupBy.Count; k++)
+                if (bucket > 0) json.WriteString("bucket", GroupKey.FormatTime(row.BucketStart));
+                for (var k = 0; k < keys.Count; k++)
                 {
-                    var part = rows.Key(r, k);
-                    if (groupBy[k].IsNumeric) json.WriteNumber(groupBy[k].Name, part.Lo);
-                    else json.WriteString(groupBy[k].Name, groupBy[k].Text(part, symbols));
+                    var part = row.Keys[k];
+                    if (keys[k].IsNumeric) json.WriteNumber(keyNames[k], part.Lo);
+                    else json.WriteString(keyNames[k], keys[k].Text(part, symbols));
                 }
-                json.WriteNumber("bytes", rows.Bytes(r));
-                json.WriteNumber("packets", rows.Packets(r));
-                json.WriteNumber("flows", rows.Flows(r));
-                if (distinct is { } d) json.WriteNumber("distinct_" + FlowFields.Name(d), rows.Distinct(r));
+                json.WriteNumber("bytes", row.Bytes);
+                json.WriteNumber("packets", row.Packets);
+                json.WriteNumber("flows", row.Flows);
+                if (distinct is { } d) json.WriteNumber("distinct_" + FlowFields.Name(d), row.Distinct);
+                if (order >= Metric.Pps)
+                {
+                    // Ordered by a rate: the span it is over, and the three rates (whole numbers, as nfdump orders by).
+                    json.WriteString("first", GroupKey.FormatTime(row.First));
+                    json.WriteString("last", GroupKey.FormatTime(row.Last));
+                    json.WriteNumber("pps", row.Value(Metric.Pps));
+                    json.WriteNumber("bps", row.Value(Metric.Bps));
+                    json.WriteNumber("bpp", row.Value(Metric.Bpp));
+                }
                 json.WriteEndObject();
             }
             json.WriteEndArray();
