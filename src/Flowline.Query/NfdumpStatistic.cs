@@ -36,6 +36,12 @@ public sealed record NfdumpStatistic(string Name, GroupKey Key, GroupKey? Other,
         ["ndstip"] = "NAT destination addresses", ["ndstport"] = "NAT destination ports",
     };
 
+    /// <summary>nfdump's directional orders without their i/o prefix: ipkg, ibyte, ipps, ibps, ibpp (and o...).</summary>
+    private static readonly Dictionary<string, Metric> InOut = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["pkg"] = Metric.Packets, ["byte"] = Metric.Bytes, ["pps"] = Metric.Pps, ["bps"] = Metric.Bps, ["bpp"] = Metric.Bpp,
+    };
+
     /// <summary>The grouping keys of one side: the value, then the protocol with <c>:p</c>.</summary>
     public IReadOnlyList<GroupKey> Keys => ByProtocol ? [Key, new GroupKey(FlowField.IpProto)] : [Key];
 
@@ -75,7 +81,10 @@ public sealed record NfdumpStatistic(string Name, GroupKey Key, GroupKey? Other,
         var orders = new List<Metric>();
         while (parts.Length - orders.Count > 1 && parts[^(orders.Count + 1)] is { Length: > 0 } word && word.All(char.IsAsciiLetter))
         {
-            if (!Enum.TryParse(word, ignoreCase: true, out Metric order))
+            if (word.Length > 1 && word[0] is 'o' or 'O' && InOut.ContainsKey(word[1..]))
+                throw new ArgumentException($"-s {text}: ordering by {word} counts the out direction of bidirectional records, which Flowline's records do not have (nfdump prints 0 for every value)");
+            // nfdump's in-direction orders are the plain ones for one-directional records.
+            if (!InOut.TryGetValue(word.Length > 1 && word[0] is 'i' or 'I' ? word[1..] : "", out var order) && !Enum.TryParse(word, ignoreCase: true, out order))
                 throw new ArgumentException($"-s {text}: '{word}' is not an order (flows, packets, bytes, pps, bps or bpp)");
             if (orders.Contains(order)) throw new ArgumentException($"-s {text}: ordered by {word} twice");
             orders.Insert(0, order);

@@ -13,6 +13,9 @@ public sealed class NfdumpStatisticTests
     [InlineData("srcip/bytes", "src_addr", FlowField.SrcAddr, null, false, Metric.Bytes)]
     [InlineData("dstport:p/packets", "dst_port", FlowField.DstPort, null, true, Metric.Packets)]
     [InlineData("nhip", "next_hop", FlowField.NextHop, null, false, Metric.Flows)]
+    [InlineData("srcip/ipps", "src_addr", FlowField.SrcAddr, null, false, Metric.Pps)]
+    [InlineData("port/ibyte", "port", FlowField.SrcPort, FlowField.DstPort, false, Metric.Bytes)]
+    [InlineData("ip/ipkg", "ip", FlowField.SrcAddr, FlowField.DstAddr, false, Metric.Packets)]
     public void Statistics_read_their_fields_protocol_split_and_order(string text, string name, FlowField field, FlowField? other, bool byProtocol, Metric order)
     {
         var s = Assert.Single(NfdumpStatistic.Parse(text));
@@ -35,7 +38,9 @@ public sealed class NfdumpStatisticTests
 
     [Theory]
     [InlineData("ip/flows/bytes/flows", "ordered by flows twice")]
-    [InlineData("ip/ipps", "'ipps' is not an order (flows, packets, bytes, pps, bps or bpp)")]
+    [InlineData("ip/tstart", "'tstart' is not an order (flows, packets, bytes, pps, bps or bpp)")]
+    [InlineData("ip/obps", "ordering by obps counts the out direction of bidirectional records")]
+    [InlineData("ip/opkg", "ordering by opkg counts the out direction")]
     [InlineData("ip/octets", "'octets' is not an order")]
     [InlineData("record/bytes", "listed with -a")]
     [InlineData("mpls3", "MPLS labels (3 in the stack)")]
