@@ -27,6 +27,9 @@ public sealed class CounterMetrics
     {
         "networktype" => "iftype",
         "cpu_uptime" => "uptime",
+        "cpu_load_one" => "load_one",
+        "cpu_load_five" => "load_five",
+        "cpu_load_fifteen" => "load_fifteen",
         _ => name,
     };
 
@@ -113,7 +116,10 @@ public sealed class CounterMetrics
                 var name = names[i];
                 if (kind == CounterFieldKind.F32)
                 {
-                    Set(Rename(name), BitConverter.Int32BitsToSingle((int)(uint)raw));
+                    // An agent's NaN or infinity is no measurement (and not a JSON number): the value is unknown, as sFlow's all-ones integers.
+                    var f = BitConverter.Int32BitsToSingle((int)(uint)raw);
+                    if (float.IsFinite(f)) Set(Rename(name), f);
+                    else s.Values.Remove(Rename(name));
                     continue;
                 }
                 if (kind == CounterFieldKind.U64 ? raw == ulong.MaxValue : raw == uint.MaxValue) continue;
@@ -196,17 +202,18 @@ public sealed class CounterMetrics
     /// <summary>
     /// The host and container names of a data source from Host sFlow: a source whose host_parent names another
     /// is a container (or VM) on that host — its own host_descr names the container, the parent's the host;
-    /// a source without a parent is a host.
+    /// a source without a parent (or naming itself) is a host. A container that has sent no host_descr (yet) is
+    /// named by its data source, so that its series never pass for the host's.
     /// </summary>
     public (string? Host, string? Container) Names(DataSource source)
     {
         lock (_lock)
         {
             if (!_sources.TryGetValue(source, out var s)) return (null, null);
-            if (s.Parent is { } parent)
+            if (s.Parent is { } parent && parent != source)
             {
                 var host = _sources.TryGetValue(parent, out var p) ? p.Host?.Hostname : null;
-                return (host, s.Host?.Hostname);
+                return (host, s.Host?.Hostname ?? source.ToString());
             }
             return (s.Host?.Hostname, null);
         }

@@ -67,6 +67,7 @@ public sealed class HostSflowTests : IDisposable
         Assert.Equal(81.23, (double)all["2.1.disk_partition_max_used"]!, 3);
         Assert.Equal(12, (double)all["2.1.vnode_num_domains"]!);
         Assert.Equal(4UL << 30, (double)all["3.7.vmem_maxmemory"]!);
+        Assert.Equal(1.5, (double)all["2.1.load_one"]!);
         var rate = (double)all["2.1.nio_bytes_in"]!;
         Assert.InRange(rate, 10_000_000 / 30.0, 10_000_000 / 1.0); // 10 MB over the time between the two samples
 
@@ -75,6 +76,32 @@ public sealed class HostSflowTests : IDisposable
         Assert.Contains("sflow_vnode_num_domains{agent=\"192.0.2.7\",datasource=\"2.1\",host=\"hv-7.example.net\"} 12\n", prometheus);
         Assert.Contains("sflow_host_info{agent=\"192.0.2.7\",datasource=\"3.7\",host=\"hv-7.example.net\",container=\"web-1\",host_name=\"web-1\"," +
                         "host_uuid=\"00112233-4455-6677-8899-aabbccddeeff\",machine_type=\"x86_64\",os_name=\"linux\",os_release=\"\"} 1\n", prometheus);
+        Assert.Contains("sflow_load_one{agent=\"192.0.2.7\",datasource=\"2.1\",host=\"hv-7.example.net\"} 1.5\n", prometheus);
+    }
+
+    [Fact]
+    public void An_agents_nan_or_infinity_is_an_unknown_value_not_a_broken_page()
+    {
+        using var serve = new ServeProcess(Path.Combine(_dir.FullName, "data"), "--realtime-open-on-loopback", "true");
+        using var sender = new UdpClient();
+        var to = new IPEndPoint(IPAddress.Loopback, serve.Ports["sflow"]);
+        var first = HostSflow.Datagram(sequence: 1);
+        sender.Send(first, first.Length, to);
+        ServeProcess.WaitFor(() => serve.Get("/metric/ALL/json").Contains("2.1.load_one", StringComparison.Ordinal), "the load", 30);
+        foreach (var (sequence, load) in new[] { (2u, float.NaN), (4u, float.PositiveInfinity) })
+        {
+            var bad = HostSflow.Datagram(sequence: sequence, loadOne: load);
+            sender.Send(bad, bad.Length, to);
+            ServeProcess.WaitFor(() => !serve.Get("/metric/ALL/json").Contains("2.1.load_one", StringComparison.Ordinal), $"the load of sample {sequence} taken as unknown", 30);
+            // Every page that lists values still answers, with the agent's other values.
+            Assert.Equal("hv-7.example.net", (string?)Json(serve, "/metric/ALL/json")["2.1.host_name"]);
+            Assert.Equal(0, Json(serve, "/metric/ALL/load_one/json")[0]!["metricN"]!.GetValue<int>());
+            Assert.NotEmpty(Json(serve, "/dump/ALL/ALL/json").AsArray());
+            Assert.DoesNotContain("load_one", serve.Get("/prometheus/metrics/ALL/ALL/txt"), StringComparison.Ordinal);
+            var good = HostSflow.Datagram(sequence: sequence + 1);
+            sender.Send(good, good.Length, to);
+            ServeProcess.WaitFor(() => serve.Get("/metric/ALL/json").Contains("2.1.load_one", StringComparison.Ordinal), "the load back", 30);
+        }
     }
 
     private static JsonNode Json(ServeProcess serve, string path) => JsonNode.Parse(serve.Get(path))!;

@@ -200,6 +200,39 @@ public sealed class RealtimeEngineTests
     }
 
     [Fact]
+    public void A_container_without_a_name_is_named_by_its_data_source_and_a_source_parenting_itself_is_a_host()
+    {
+        var metrics = new CounterMetrics();
+        var agent = FlowAddress.Parse("192.0.2.11");
+        void Send(uint source, string? name, uint? parent)
+        {
+            var c = new CounterRecord { Agent = agent, SourceId = source, Enterprise = 0 };
+            if (name is not null)
+            {
+                c.Format = CounterSchema.HostDescr.Format;
+                c.Host = new HostDescription(name, Guid.Empty, 3, 2, "");
+                metrics.Add(c, 1);
+            }
+            if (parent is { } p)
+            {
+                c.Host = null;
+                c.Format = CounterSchema.HostParent.Format;
+                c.Values[0] = p >> 24;
+                c.Values[1] = p & 0x00FF_FFFF;
+                c.Count = 2;
+                metrics.Add(c, 1);
+            }
+        }
+        const uint host = (2u << 24) | 1, unnamed = (3u << 24) | 5, itself = (3u << 24) | 13;
+        Send(host, "hv-11", null);
+        Send(unnamed, null, host);
+        Send(itself, "c-13", itself);
+        Assert.Equal(("hv-11", (string?)null), metrics.Names(new DataSource(agent, host)));
+        Assert.Equal(("hv-11", "3.5"), metrics.Names(new DataSource(agent, unnamed)));
+        Assert.Equal(("c-13", (string?)null), metrics.Names(new DataSource(agent, itself)));
+    }
+
+    [Fact]
     public async Task The_journal_long_poll_waits_for_the_next_entry_and_returns_newest_first()
     {
         var journal = new Journal(3, "id");

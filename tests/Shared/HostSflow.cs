@@ -40,7 +40,7 @@ public static class HostSflow
     }
 
     /// <summary>Two counters_samples: the hypervisor (2:1) and a container on it (3:7), every host structure in them.</summary>
-    public static byte[] Datagram(uint sequence = 1, ulong nioBytesIn = 5_000_000_000, string? containerName = "web-1")
+    public static byte[] Datagram(uint sequence = 1, ulong nioBytesIn = 5_000_000_000, string? containerName = "web-1", float loadOne = 1.5f)
     {
         var buffer = new byte[4096];
         var w = new WireWriter(buffer);
@@ -59,7 +59,7 @@ public static class HostSflow
         Record(ref w, 2005, (ref WireWriter b) => { b.U64(1UL << 40); b.U64(600UL << 30); b.U32(8123); b.U32(1000); b.U64(4_000_000); b.U32(50); b.U32(2000); b.U64(8_000_000); b.U32(70); });
         Record(ref w, 2006, (ref WireWriter b) => { b.U64(nioBytesIn); b.U32(4_000_000); b.U32(1); b.U32(2); b.U64(6_000_000_000); b.U32(5_000_000); b.U32(3); b.U32(4); });
         Record(ref w, 2100, (ref WireWriter b) => { b.U32(2400); b.U32(32); b.U64(128UL << 30); b.U64(90UL << 30); b.U32(12); });
-        Record(ref w, 2003, (ref WireWriter b) => { b.U32((uint)BitConverter.SingleToInt32Bits(1.5f)); b.U32(0); b.U32(0); for (var i = 0; i < 17; i++) b.U32((uint)i); });
+        Record(ref w, 2003, (ref WireWriter b) => { b.U32((uint)BitConverter.SingleToInt32Bits(loadOne)); b.U32(0); b.U32(0); for (var i = 0; i < 17; i++) b.U32((uint)i); });
         BinaryPrimitives.WriteUInt32BigEndian(w.At(lengthAt), (uint)(w.Position - start));
 
         w.U32(2); lengthAt = w.Position; w.U32(0); start = w.Position;

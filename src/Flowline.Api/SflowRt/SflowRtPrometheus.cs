@@ -104,7 +104,8 @@ public static partial class SflowRtApi
         }));
     }
 
-    private static string Format(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+    /// <summary>A sample value in the exposition format's spelling (its infinities are +Inf and -Inf, not .NET's words).</summary>
+    private static string Format(double v) => double.IsFinite(v) ? v.ToString("R", CultureInfo.InvariantCulture) : double.IsNaN(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf";
 
     private static string Escape(string v) => v.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 
