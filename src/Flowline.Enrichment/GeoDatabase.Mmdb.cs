@@ -23,10 +23,12 @@ public sealed partial class GeoDatabase
     {
         if (format == GeoFormat.Csv) return Load(directory);
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"no address database at {directory} (run scripts/setup.sh)");
-        var countryFiles = Directory.GetDirectories(directory).Order(StringComparer.Ordinal)
-            .Where(d => Path.GetFileName(d).EndsWith("-country-mmdb", StringComparison.Ordinal))
-            .Select(d => Directory.GetFiles(d, "*.mmdb").Order(StringComparer.Ordinal).ToArray()).FirstOrDefault(f => f.Length > 0)
-            ?? throw new DirectoryNotFoundException($"{directory} holds no *-country-mmdb package (scripts/setup.sh installs @ip-location-db/geo-whois-asn-country-mmdb)");
+        var packages = Directory.GetDirectories(directory).Order(StringComparer.Ordinal)
+            .Where(d => Path.GetFileName(d).EndsWith("-country-mmdb", StringComparison.Ordinal)).ToList();
+        var countryFiles = packages.Select(d => Directory.GetFiles(d, "*.mmdb").Order(StringComparer.Ordinal).ToArray()).FirstOrDefault(f => f.Length > 0)
+            ?? throw new DirectoryNotFoundException(packages.Count == 0
+                ? $"{directory} holds no *-country-mmdb package (scripts/setup.sh installs @ip-location-db/geo-whois-asn-country-mmdb)"
+                : $"{string.Join(", ", packages)}: no .mmdb file in it (scripts/setup.sh installs @ip-location-db/geo-whois-asn-country-mmdb)");
         // A package ships the IPv4 and IPv6 halves and the two together: the halves are read when present.
         var halves = countryFiles.Where(f => f.EndsWith("-ipv4.mmdb", StringComparison.Ordinal) || f.EndsWith("-ipv6.mmdb", StringComparison.Ordinal)).ToArray();
         var country = ReadMmdb(halves.Length == 2 ? halves : countryFiles.Take(1).ToArray(), CountryOf);
@@ -60,6 +62,20 @@ public sealed partial class GeoDatabase
         List<T> x4 = [], x6 = [];
         foreach (var path in files)
         {
+            try
+            {
+                ReadNetworks(path);
+            }
+            catch (Exception e) when (e is InvalidDatabaseException or ArgumentException or InvalidCastException or OverflowException or IndexOutOfRangeException)
+            {
+                // A truncated, empty or foreign file: MaxMind.Db's own exceptions, or what its reader meets past a cut.
+                throw new InvalidDataException($"{path} is not a readable MaxMind DB file: {e.Message}", e);
+            }
+        }
+        return Ranges<T>.Build(s4, e4, x4, s6, e6, x6);
+
+        void ReadNetworks(string path)
+        {
             using var reader = new Reader(path, FileAccessMode.MemoryMapped);
             foreach (var node in reader.FindAll<Dictionary<string, object>>())
             {
@@ -88,7 +104,6 @@ public sealed partial class GeoDatabase
                 }
             }
         }
-        return Ranges<T>.Build(s4, e4, x4, s6, e6, x6);
     }
 
     /// <summary>An address of ::/96, where MaxMind-format databases with both families keep the IPv4 tree.</summary>

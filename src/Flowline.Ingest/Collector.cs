@@ -128,7 +128,7 @@ public sealed partial class Collector : IDisposable
             {
                 keys.Geo = Enrichment.GeoDatabase.Load(dir, Options.GeoFormat);
             }
-            catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or FormatException or InvalidDataException or UnauthorizedAccessException)
             {
                 IngestLog.GeoUnreadable(Logs.CreateLogger("realtime"), dir, e.Message);
             }

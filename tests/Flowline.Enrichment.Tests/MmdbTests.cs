@@ -39,6 +39,37 @@ public sealed class MmdbTests
     }
 
     [Fact]
+    public void A_damaged_mmdb_file_is_refused_with_its_path_not_a_crash()
+    {
+        var real = File.ReadAllBytes(Directory.GetFiles(Path.Combine(Installed(), "geo-whois-asn-country-mmdb"), "*-ipv4.mmdb").Single());
+        var random = new Random(5);
+        var noise = new byte[4096];
+        random.NextBytes(noise);
+        var scribbled = (byte[])real.Clone();
+        random.NextBytes(scribbled.AsSpan(0, real.Length / 2)); // the search tree and data garbled, the metadata at the end intact
+        var cases = new (string Name, byte[] Bytes)[]
+        {
+            ("empty", []), ("noise", noise), ("first half", real[..(real.Length / 2)]), ("without its last 100 bytes", real[..^100]), ("scribbled", scribbled),
+        };
+        foreach (var (name, bytes) in cases)
+        {
+            var dir = Directory.CreateTempSubdirectory("flowline-mmdb-");
+            try
+            {
+                var package = Directory.CreateDirectory(Path.Combine(dir.FullName, "x-country-mmdb")).FullName;
+                var file = Path.Combine(package, "x.mmdb");
+                File.WriteAllBytes(file, bytes);
+                var e = Assert.Throws<InvalidDataException>(() => GeoDatabase.Load(dir.FullName, GeoFormat.Mmdb));
+                Assert.True(e.Message.Contains(file, StringComparison.Ordinal), $"{name}: {e.Message}");
+            }
+            finally
+            {
+                dir.Delete(recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public void A_directory_without_an_mmdb_package_is_refused_with_what_to_install()
     {
         var dir = Directory.CreateTempSubdirectory("flowline-mmdb-");
