@@ -107,6 +107,37 @@ public sealed class CollectorOptions
         throw new FormatException($"{what} '{text}': expected ADDR:PORT, [IPv6]:PORT or :PORT");
     }
 
+    /// <summary>
+    /// "udp://HOST:PORT" (the scheme may be left out): an address, [IPv6], or a name resolved here (its IPv4
+    /// address first). Port 0 only when <paramref name="anyPort"/> (a listener the system gives a port).
+    /// </summary>
+    public static IPEndPoint ParseUdp(string text, string what, bool anyPort = false)
+    {
+        var rest = text.StartsWith("udp://", StringComparison.OrdinalIgnoreCase) ? text[6..] : text;
+        var colon = rest.LastIndexOf(':');
+        var expected = $"{what} {text}: expected udp://HOST:PORT, e.g. udp://127.0.0.1:2055, udp://[::1]:4739 or udp://localhost:6343";
+        if (colon <= 0 || !int.TryParse(rest.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535 || (port == 0 && !anyPort))
+        {
+            throw new FormatException(expected);
+        }
+        var host = rest[..colon];
+        if (host.StartsWith('[') && host.EndsWith(']')) host = host[1..^1];
+        else if (host.Contains(':')) throw new FormatException(expected); // an IPv6 address needs its brackets
+        if (IPAddress.TryParse(host, out var address)) return new IPEndPoint(address, port);
+        IPAddress[] found;
+        try
+        {
+            found = Dns.GetHostAddresses(host);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new FormatException($"{what} {text}: cannot resolve {host}: {e.Message}");
+        }
+        var pick = found.FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) ?? found.FirstOrDefault()
+            ?? throw new FormatException($"{what} {text}: {host} has no address");
+        return new IPEndPoint(pick, port);
+    }
+
     /// <summary>A session destination as written: store, file:PATH, syslog:udp://HOST:PORT or syslog:tcp://HOST:PORT.</summary>
     public static string CheckDestination(string text)
     {

@@ -77,9 +77,14 @@ internal sealed class DecodeOptions
                         break;
                     case "--listen" or "-l":
                     {
-                        var v = Next();
-                        if (!TryParseUdp(v, out var ep)) return $"--listen {v}: expected udp://ADDR:PORT, e.g. udp://0.0.0.0:6343 or udp://[::1]:4739";
-                        options.Listen.Add(ep!);
+                        try
+                        {
+                            options.Listen.Add(Ingest.CollectorOptions.ParseUdp(Next(), "--listen", anyPort: true));
+                        }
+                        catch (FormatException e)
+                        {
+                            return e.Message;
+                        }
                         break;
                     }
                     case "--format" or "-f":
@@ -161,11 +166,4 @@ internal sealed class DecodeOptions
         return null;
     }
 
-    private static bool TryParseUdp(string value, out System.Net.IPEndPoint? endpoint)
-    {
-        endpoint = null;
-        const string scheme = "udp://";
-        var rest = value.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) ? value[scheme.Length..] : value;
-        return System.Net.IPEndPoint.TryParse(rest, out endpoint) && endpoint.Port > 0;
-    }
 }

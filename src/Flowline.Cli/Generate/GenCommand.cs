@@ -141,12 +141,19 @@ internal static class GenCommand
             : mix is not null && (target is null || duration <= 0) ? "--mix needs --target udp://HOST:PORT and --duration SECONDS"
             : mix is null && count < 0 ? "--count is required"
             : (target is null) == (pcap is null) ? "give exactly one of --target udp://HOST:PORT and --pcap FILE"
+            : protocol == FlowProtocol.NetFlow5 && sampling > 0x3FFF ? $"--sampling {sampling}: NetFlow v5's header carries at most 16383 (14 bits)"
             : null;
         IPEndPoint? endpoint = null;
         if (problem is null && target is not null)
         {
-            var rest = target.StartsWith("udp://", StringComparison.OrdinalIgnoreCase) ? target[6..] : target;
-            if (!IPEndPoint.TryParse(rest, out endpoint) || endpoint.Port == 0) problem = $"--target {target}: expected udp://HOST:PORT";
+            try
+            {
+                endpoint = Ingest.CollectorOptions.ParseUdp(target, "--target");
+            }
+            catch (FormatException e)
+            {
+                problem = e.Message;
+            }
         }
         if (problem is not null)
         {

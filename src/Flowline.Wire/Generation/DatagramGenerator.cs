@@ -20,6 +20,8 @@ public sealed class DatagramGenerator
     private readonly FlowRecord[] _pending = new FlowRecord[64];
     private readonly int _perDatagram;
     private long _datagrams;
+    private long _exportMicros;
+    private const long BootedBeforeMicros = 3_600_000_000;
 
     public DatagramGenerator(FlowProtocol protocol, TrafficGenerator traffic, uint domain = 1)
     {
@@ -74,21 +76,24 @@ public sealed class DatagramGenerator
             }
             _pending[i] = r;
         }
-        var now = flows > 0 ? _pending[flows - 1].TimeReceived : 0;
+        // An exporter sends a flow once it has ended, and its clock only goes forward: the export time is the
+        // latest end so far. Its uptime counts from an hour before the first flow, so that no flow began before it.
+        for (var i = 0; i < flows; i++) _exportMicros = Math.Max(_exportMicros, Math.Max(_pending[i].TimeReceived, _pending[i].End));
+        var now = _exportMicros;
+        var uptimeMs = (uint)((now - (_traffic.StartMicros - BootedBeforeMicros)) / 1000);
         int length;
         if (_v5 is not null)
         {
-            length = _v5.Encode(_pending.AsSpan(0, flows), now, (uint)(_datagrams * 10), destination);
-            _v5.FlowSequence += (uint)flows;
+            length = _v5.Encode(_pending.AsSpan(0, flows), now, uptimeMs, destination);
         }
         else if (_sflow is not null)
         {
-            _sflow.UptimeMs = (uint)(_datagrams * 10);
+            _sflow.UptimeMs = uptimeMs;
             length = _sflow.Encode(_pending.AsSpan(0, flows), [], destination);
         }
         else
         {
-            length = _templates!.EncodeData(_pending.AsSpan(0, flows), destination, now, (uint)(_datagrams * 10), includeTemplates: withTemplates);
+            length = _templates!.EncodeData(_pending.AsSpan(0, flows), destination, now, uptimeMs, includeTemplates: withTemplates);
         }
         _datagrams++;
         Flows += flows;

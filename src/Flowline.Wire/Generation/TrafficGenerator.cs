@@ -37,8 +37,12 @@ public sealed class TrafficGenerator
         _serviceCdf = Services.Select(s => total += s.Weight).ToArray();
         _intervalMicros = Math.Max(1, (long)(1_000_000 / flowsPerSecond));
         _next = startMicros;
+        StartMicros = startMicros;
         SamplingRate = Math.Max(1, samplingRate);
     }
+
+    /// <summary>When the first flow starts (µs since the epoch).</summary>
+    public long StartMicros { get; }
 
     public int Hosts { get; }
     public uint SamplingRate { get; }
