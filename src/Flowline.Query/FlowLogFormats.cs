@@ -112,8 +112,10 @@ public static class FlowLogFormats
     {
         if (fields.Count == 0) throw new ArgumentException("no VPC flow-log fields given");
         var version = 2;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var f in fields)
         {
+            if (!seen.Add(f)) throw new ArgumentException($"'{f}' is given twice");
             var known = false;
             foreach (var (name, v) in VpcFields)
             {
@@ -154,7 +156,7 @@ public static class FlowLogFormats
                 case "action": w.Text(r.Action switch { FlowAction.Pass => "ACCEPT", FlowAction.Drop => "REJECT", _ => "-" }); break;
                 case "log-status": w.Text("OK"); break;
                 case "vpc-id": Sym(w, names, !ported ? 0 : r.VmiDirection == VmiDirections.Egress ? r.SrcVn : r.DstVn); break;
-                case "tcp-flags": w.Number((ulong)(r.IpProto == 6 ? r.TcpFlags & 0xFF : 0)); break;
+                case "tcp-flags": w.Number(r.IpProto == 6 ? VpcTcpFlags(r.TcpFlags, r.SrcPort, r.DstPort) : 0); break;
                 case "type": w.Text(r.IpVersion switch { 4 => "IPv4", 6 => "IPv6", _ => "-" }); break;
                 case "flow-direction": w.Text(r.VmiDirection switch { VmiDirections.Ingress => "ingress", VmiDirections.Egress => "egress", _ => "-" }); break;
                 default: w.Byte((byte)'-'); break;
@@ -168,5 +170,17 @@ public static class FlowLogFormats
         if (id == 0) w.Byte((byte)'-');
         else if (names?.Name(id) is { } name) w.Text(name);
         else w.Number((ulong)id);
+    }
+
+    /// <summary>
+    /// AWS's tcp-flags: FIN 1, SYN 2, RST 4 and SYN-ACK 18, OR-ed (ACK, PSH, URG and the rest are not reported).
+    /// A record's flags are OR-ed over its packets, so a SYN and an ACK in it may be the client's SYN and later
+    /// ACKs: they are read as SYN-ACK when the flow comes from the lower (well-known) port, the server answering.
+    /// </summary>
+    public static ulong VpcTcpFlags(ushort flags, ushort srcPort, ushort dstPort)
+    {
+        var v = (ulong)(flags & 0x07);
+        if ((flags & 0x12) == 0x12 && srcPort < dstPort) v |= 0x10;
+        return v;
     }
 }

@@ -39,10 +39,21 @@ public sealed class VpcOutputTests : IDisposable
         Assert.Equal(long.Parse(csv.Single(c => c[0] == "6")[3], CultureInfo.InvariantCulture), v5lines.Length - 1);
         Assert.All(v5lines.Skip(1), l => Assert.Matches(@"^5 \S+ \d+ IPv[46] -$", l));
         Assert.Contains(v5lines, l => l.EndsWith(" IPv6 -", StringComparison.Ordinal));
+        // AWS reports FIN 1, SYN 2, RST 4 and SYN-ACK 18, OR-ed: never ACK, PSH or URG alone.
+        var flags = v5lines.Skip(1).Select(l => int.Parse(l.Split(' ')[2], CultureInfo.InvariantCulture)).ToList();
+        Assert.All(flags, f => Assert.True((f & ~0x17) == 0 && ((f & 0x10) == 0 || (f & 0x02) != 0), $"tcp-flags {f}"));
+        Assert.Contains(flags, f => f != 0);
+        Assert.Equal(19UL, Query.FlowLogFormats.VpcTcpFlags(0x1B, 443, 50123)); // the server's SYN-ACK, its data and FIN
+        Assert.Equal(3UL, Query.FlowLogFormats.VpcTcpFlags(0x1B, 50123, 443)); // the client's SYN, ACKs and FIN
+        Assert.Equal(4UL, Query.FlowLogFormats.VpcTcpFlags(0x14, 443, 50123));
+        Assert.Equal(0UL, Query.FlowLogFormats.VpcTcpFlags(0x18, 443, 50123));
 
         var bad = FlowlineProcess.RunFlowline(["query", "--data-dir", data, "-o", "vpc", "--fields", "version,colour"]);
         Assert.NotEqual(0, bad.ExitCode);
         Assert.Contains("'colour' is not a VPC flow-log field", bad.Stderr, StringComparison.Ordinal);
+        bad = FlowlineProcess.RunFlowline(["query", "--data-dir", data, "-o", "vpc", "--fields", "version,srcaddr,srcaddr"]);
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("'srcaddr' is given twice", bad.Stderr, StringComparison.Ordinal);
         bad = FlowlineProcess.RunFlowline(["query", "--data-dir", data, "-o", "vpc", "-A", "proto"]);
         Assert.NotEqual(0, bad.ExitCode);
         Assert.Contains("does not combine with -A", bad.Stderr, StringComparison.Ordinal);
