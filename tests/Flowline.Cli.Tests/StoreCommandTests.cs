@@ -63,6 +63,35 @@ public sealed class StoreCommandTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_dir.FullName, "other")), "nothing may be stored with a refused inventory");
     }
 
+    [Fact]
+    public void Import_reads_countries_from_mmdb_files_as_from_the_csv_ranges_and_refuses_a_damaged_one()
+    {
+        var pcap = Path.Combine(_dir.FullName, "public.pcap");
+        Assert.Equal(0, FlowlineProcess.RunFlowline(["gen", "--protocol", "netflow9", "--count", "5000", "--public-servers", "--pcap", pcap, "-q"]).ExitCode);
+        var inventory = Path.Combine(_dir.FullName, "inventory.yaml");
+        File.WriteAllText(inventory, "accounts: [{id: acc-1, name: One}]\n");
+        var geo = Path.Combine(FlowlineProcess.RepositoryRoot, ".deps", "geo", "node_modules", "@ip-location-db");
+        string Countries(string format)
+        {
+            var data = Path.Combine(_dir.FullName, "geo-" + format);
+            var import = FlowlineProcess.RunFlowline(["import", "--pcap", pcap, "--data-dir", data, "--inventory", inventory, "--geo-dir", geo, "--geo-format", format]);
+            Assert.True(import.ExitCode == 0, import.Stderr);
+            var q = FlowlineProcess.RunFlowline(["query", "--data-dir", data, "-A", "dst_country", "-o", "csv"]);
+            Assert.True(q.ExitCode == 0, q.Stderr);
+            return q.Stdout;
+        }
+        var csv = Countries("csv");
+        Assert.True(csv.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length > 10, csv);
+        Assert.Equal(csv, Countries("mmdb"));
+
+        var damaged = Directory.CreateDirectory(Path.Combine(_dir.FullName, "damaged", "x-country-mmdb")).FullName;
+        File.WriteAllBytes(Path.Combine(damaged, "x.mmdb"), new byte[100]);
+        var refused = FlowlineProcess.RunFlowline(["import", "--pcap", pcap, "--data-dir", Path.Combine(_dir.FullName, "none"), "--inventory", inventory,
+            "--geo-dir", Path.GetDirectoryName(damaged)!, "--geo-format", "mmdb"]);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("x.mmdb is not a readable MaxMind DB file", refused.Stderr);
+    }
+
     [Theory]
     [InlineData("query")]
     [InlineData("query -o vpc")]

@@ -11,7 +11,8 @@ internal static class ImportCommand
 {
     public const string Help = """
         Usage: flowline import --pcap FILE [--pcap FILE ...] --data-dir DIR [--inventory FILE]
-                               [--geo-dir DIR] [--no-compact] [--memory SIZE] [--codec zstd|brotli|lz4]
+                               [--geo-dir DIR] [--geo-format csv|mmdb] [--no-compact] [--memory SIZE]
+                               [--codec zstd|brotli|lz4]
 
         Decodes the sFlow, NetFlow and IPFIX datagrams of the captures ("-" reads one from standard input,
         e.g. `flowline gen ... --pcap - | flowline import --pcap - ...`) and appends the flow records to
@@ -24,7 +25,8 @@ internal static class ImportCommand
 
         With --inventory, every record is enriched as `flowline serve --inventory` does it (accounts,
         networks, ports, tags, security-group verdicts; see docs/TENANCY.md), one row per port it
-        touches; public addresses get a country and AS from --geo-dir (default FLOWLINE_GEO_DIR).
+        touches; public addresses get a country and AS from --geo-dir (default FLOWLINE_GEO_DIR), read
+        from its CSV range files or, with --geo-format mmdb, from its MaxMind DB (.mmdb) files.
         """;
 
     public static int Run(string[] args, TextWriter stderr)
@@ -40,6 +42,7 @@ internal static class ImportCommand
         var memory = EmbeddedStoreOptions.DefaultCompactionMemory;
         var codec = Storage.Segments.SegmentCodec.Zstd;
         string? inventoryPath = null, geoDir = null;
+        var geoFormat = Enrichment.GeoFormat.Csv;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -67,6 +70,16 @@ internal static class ImportCommand
                     break;
                 case "--inventory" when i + 1 < args.Length: inventoryPath = args[++i]; break;
                 case "--geo-dir" when i + 1 < args.Length: geoDir = args[++i]; break;
+                case "--geo-format" when i + 1 < args.Length:
+                    switch (args[++i])
+                    {
+                        case "csv": geoFormat = Enrichment.GeoFormat.Csv; break;
+                        case "mmdb": geoFormat = Enrichment.GeoFormat.Mmdb; break;
+                        default:
+                            stderr.WriteLine($"flowline import: --geo-format {args[i]}: expected csv or mmdb");
+                            return 2;
+                    }
+                    break;
                 default:
                     stderr.WriteLine($"flowline import: unexpected '{args[i]}' (see `flowline import --help`)");
                     return 2;
@@ -85,7 +98,7 @@ internal static class ImportCommand
             {
                 inventory = Enrichment.InventoryFile.Load(inventoryPath);
                 var geoFrom = Enrichment.GeoDatabase.Locate(geoDir);
-                geo = geoFrom is null ? null : Enrichment.GeoDatabase.Load(geoFrom);
+                geo = geoFrom is null ? null : Enrichment.GeoDatabase.Load(geoFrom, geoFormat);
                 if (geo is null) stderr.WriteLine("flowline import: no address database (--geo-dir / FLOWLINE_GEO_DIR): public addresses get no country or AS");
             }
             catch (Enrichment.InventoryException e)

@@ -38,6 +38,7 @@ public sealed class CaptureReader : IDisposable
     public static CaptureReader Open(string path)
     {
         FileStream stream;
+        if (Directory.Exists(path)) throw new CaptureFormatException($"{path}: is a directory, not a capture file");
         try
         {
             stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
