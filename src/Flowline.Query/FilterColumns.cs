@@ -54,6 +54,7 @@ public static class FilterColumns
                     case NumericField.As: Pair(set, n.Direction, FlowField.SrcAs, FlowField.DstAs); break;
                     case NumericField.Vlan: Pair(set, n.Direction, FlowField.Vlan, FlowField.PostVlan); break;
                     case NumericField.Tos: set.Add(FlowField.Tos); break;
+                    case NumericField.TcpFlags: set.Add(FlowField.TcpFlags); break;
                     case NumericField.ForwardingStatus: set.Add(FlowField.ForwardingStatus); break;
                     case NumericField.Mask: Pair(set, n.Direction, FlowField.SrcMask, FlowField.DstMask); break;
                     case NumericField.FlowDirection: set.Add(FlowField.Direction); break;

@@ -140,6 +140,7 @@ public sealed class FilterEvaluator
             case NumericField.Protocol: Scan(result, rows, b.IpProto, test, static (v, t) => t.Matches(v)); break;
             case NumericField.IpVersion: Scan(result, rows, b.IpVersion, test, static (v, t) => t.Matches(v)); break;
             case NumericField.Tos: Scan(result, rows, b.Tos, test, static (v, t) => t.Matches(v)); break;
+            case NumericField.TcpFlags: Scan(result, rows, b.TcpFlags, test, static (v, t) => t.Matches(v)); break;
             case NumericField.FlowDirection: Scan(result, rows, b.Direction, test, static (v, t) => t.Matches(v)); break;
             case NumericField.Bytes: Scan(result, rows, b.Bytes, test, static (v, t) => t.Matches(v)); break;
             case NumericField.Packets: Scan(result, rows, b.Packets, test, static (v, t) => t.Matches(v)); break;

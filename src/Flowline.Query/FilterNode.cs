@@ -99,4 +99,6 @@ public enum NumericField : byte
     ForwardingStatus,
     /// <summary>Source / destination prefix length the exporter reported (nfdump's [src|dst] mask).</summary>
     Mask,
+    /// <summary>The TCP flags as a number (nfdump's flags [CMP] N; the parser adds proto tcp, as nfdump does).</summary>
+    TcpFlags,
 }

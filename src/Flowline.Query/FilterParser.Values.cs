@@ -11,11 +11,7 @@ public sealed partial class FilterParser
     {
         var column = Column;
         var word = Take("an IP address");
-        if (!IPAddress.TryParse(word, out var ip) || word.Contains('/'))
-        {
-            throw ErrorAt(column, $"expected an IP address, found '{word}'");
-        }
-        var a = FlowAddress.FromIPAddress(ip);
+        var a = Address(word, column);
         return Prefix.Create(a, a.IsV4 ? 32 : 128);
     }
 
@@ -39,7 +35,8 @@ public sealed partial class FilterParser
             }
             return Prefix.Create(address, bits);
         }
-        var a = Address(word[..slash], column);
+        // As nfdump, a network may leave out its trailing zero bytes: 172.16/16, 10.1.2/24.
+        var a = Address(word[..slash], column, minimumBytes: 2);
         if (!int.TryParse(word[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var length) || length > (a.IsV4 ? 32 : 128))
         {
             throw ErrorAt(column + slash + 1, $"'{word[(slash + 1)..]}' is not a prefix length (0-{(a.IsV4 ? 32 : 128)})");
@@ -61,13 +58,39 @@ public sealed partial class FilterParser
         return list;
     }
 
-    private FlowAddress Address(string word, int? column = null)
+    /// <summary>
+    /// An IPv6 address, or an IPv4 address in dotted decimal as nfdump reads it: four bytes (fewer, down to
+    /// <paramref name="minimumBytes"/>, for a network, the rest zero), each 0-255 in decimal (010 is ten). Not the
+    /// system's inet_aton forms, where 172.16 is 172.0.0.16, 010 is octal and 0x0a000001 or 167772161 are addresses.
+    /// </summary>
+    private FlowAddress Address(string word, int? column = null, int minimumBytes = 4)
     {
-        if (!IPAddress.TryParse(word, out var ip) || word.Contains('/'))
+        var at = column ?? Column - 1;
+        if (word.Contains(':'))
         {
-            throw ErrorAt(column ?? Column - 1, $"expected an IP address, found '{word}'");
+            if (!IPAddress.TryParse(word, out var ip6) || ip6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6 || word.Contains('/'))
+            {
+                throw ErrorAt(at, $"expected an IP address, found '{word}'");
+            }
+            return FlowAddress.FromIPAddress(ip6);
         }
-        return FlowAddress.FromIPAddress(ip);
+        var parts = word.Split('.');
+        uint v4 = 0;
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (parts.Length > 4 || parts[i].Length is 0 or > 3 || !parts[i].All(char.IsAsciiDigit) || int.Parse(parts[i], CultureInfo.InvariantCulture) > 255)
+            {
+                throw ErrorAt(at, $"expected an IP address, found '{word}'");
+            }
+            v4 |= (uint)int.Parse(parts[i], CultureInfo.InvariantCulture) << (24 - 8 * i);
+        }
+        if (parts.Length < minimumBytes)
+        {
+            throw ErrorAt(at, minimumBytes == 4
+                ? $"'{word}' is an incomplete IP address: write all four bytes (or a network with its length, e.g. {word}/{8 * parts.Length})"
+                : $"'{word}' is an incomplete network: write at least two bytes, e.g. {word}.0/{8 * parts.Length}");
+        }
+        return FlowAddress.FromV4(v4);
     }
 
     private ulong MacValue()

@@ -190,15 +190,31 @@ public sealed partial class FilterParser
     }
 
     // fwdstat, [src|dst] mask, geo, in src|dst mac and the refused terms: FilterParser.Nfdump.cs.
-    private FilterNode Primitive()
+    /// <param name="side">The side "src and dst" gave (the term is read once for each).</param>
+    private FilterNode Primitive(Direction? side = null)
     {
         var column = Column;
-        var word = Take("a filter term (proto, host, net, port, bytes, flags, ...)");
+        var word = side is null ? Take("a filter term (proto, host, net, port, bytes, flags, ...)") : "src";
         var key = word.ToLowerInvariant();
         var direction = Direction.Either;
         if (key is "src" or "dst")
         {
-            direction = key == "src" ? Direction.Src : Direction.Dst;
+            direction = side ?? (key == "src" ? Direction.Src : Direction.Dst);
+            // nfdump's "src or dst TERM" (either side) and "src and dst TERM" (both sides).
+            if (side is null && Peek?.ToLowerInvariant() is "or" or "and" && _position + 1 < _tokens.Count
+                && _tokens[_position + 1].Text.Equals(key == "src" ? "dst" : "src", StringComparison.OrdinalIgnoreCase))
+            {
+                var both = Peek.Equals("and", StringComparison.OrdinalIgnoreCase);
+                _position += 2;
+                if (both)
+                {
+                    var from = _position;
+                    var source = Primitive(Direction.Src);
+                    _position = from;
+                    return new FilterNode.And(source, Primitive(Direction.Dst));
+                }
+                direction = Direction.Either;
+            }
             column = Column;
             word = Take($"host, ip, net, port, as, vlan or mac after '{word}'");
             key = word.ToLowerInvariant();
@@ -245,13 +261,18 @@ public sealed partial class FilterParser
             case "exporter" when direction == Direction.Either:
                 return new FilterNode.Exporter(Address(Take("an exporter address")));
             case "flags" when direction == Direction.Either:
-                return new FilterNode.Flags(FlagMask());
+                // nfdump's flags [CMP] N (0-63) compares the flags as a number, of TCP flows only; letters test for flags set.
+                return Peek is { } flags && (flags.All(char.IsAsciiDigit) || !flags.All(char.IsAsciiLetter) || flags.ToLowerInvariant() is "eq" or "ne" or "lt" or "le" or "gt" or "ge")
+                    ? new FilterNode.And(new FilterNode.Number(NumericField.Protocol, Direction.Either, Comparison.Eq, [6]), Numeric(NumericField.TcpFlags, direction, allowList: false))
+                    : new FilterNode.Flags(FlagMask());
             case "bytes" when direction == Direction.Either:
                 return Numeric(NumericField.Bytes, direction, allowList: false);
             case "packets" when direction == Direction.Either:
                 return Numeric(NumericField.Packets, direction, allowList: false);
-            case "tos" when direction == Direction.Either:
-                return Numeric(NumericField.Tos, direction, allowList: true);
+            case "tos" when direction != Direction.Dst: // src tos is the ToS; nfdump's dst tos, after forwarding, is not carried
+                return Numeric(NumericField.Tos, Direction.Either, allowList: true);
+            case "tos":
+                throw ErrorAt(column, NotCarried("dst tos", "the ToS after forwarding"));
             case "duration" when direction == Direction.Either:
                 return Numeric(NumericField.Duration, direction, allowList: false);
             case "sampling" when direction == Direction.Either:
@@ -301,8 +322,13 @@ public sealed partial class FilterParser
                 var what = Take($"ip, host or net after '{word}'").ToLowerInvariant();
                 if (key == "next" && what == "as") throw ErrorAt(column, NotCarried("next as", "the next adjacent AS"));
                 if (what is not ("ip" or "host" or "net")) throw ErrorAt(c, $"expected ip, host or net after '{word}', found '{what}'");
-                if (Accept("in")) return new FilterNode.OtherAddress(which, PrefixList());
-                return new FilterNode.OtherAddress(which, [what == "net" ? NetPrefix() : HostPrefix()]);
+                var prefixes = Accept("in") ? PrefixList() : [what == "net" ? NetPrefix() : HostPrefix()];
+                // No next hop is stored as ::, and an exporter's 0.0.0.0 is none too: either selects both, as in nfdump.
+                if (which == AddressColumn.NextHop && prefixes.Any(p => p.Network.Hi == 0 && (p.Network.Lo == 0 || p.Network == FlowAddress.FromV4(0))))
+                {
+                    prefixes = [.. prefixes, Prefix.Create(default, 128), Prefix.Create(FlowAddress.FromV4(0), 32)];
+                }
+                return new FilterNode.OtherAddress(which, prefixes);
             }
             case "ident":
                 throw ErrorAt(column, "'ident' selects nfcapd's source identifier, which Flowline's records do not carry: select the source with exporter, router ip or domain");
@@ -448,7 +474,7 @@ public sealed partial class FilterParser
         var digits = word;
         if (field is NumericField.Bytes or NumericField.Packets or NumericField.Duration or NumericField.Bps or NumericField.Pps or NumericField.Bpp && word.Length > 1)
         {
-            scale = char.ToLowerInvariant(word[^1]) switch { 'k' => 1000UL, 'm' => 1000_000UL, 'g' => 1000_000_000UL, _ => 1UL };
+            scale = char.ToLowerInvariant(word[^1]) switch { 'k' => 1000UL, 'm' => 1000_000UL, 'g' => 1000_000_000UL, 't' => 1000_000_000_000UL, _ => 1UL };
             if (scale != 1) digits = word[..^1];
         }
         if (!ulong.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
@@ -458,6 +484,7 @@ public sealed partial class FilterParser
         var max = field switch
         {
             NumericField.Port or NumericField.Vlan => 65535UL,
+            NumericField.TcpFlags => 63UL,
             NumericField.Tos or NumericField.Protocol or NumericField.FlowDirection or NumericField.IcmpType or NumericField.IcmpCode or NumericField.ForwardingStatus => 255UL,
             NumericField.Mask => 128UL,
             NumericField.Interface or NumericField.As or NumericField.SamplingRate or NumericField.ObsDomain => uint.MaxValue,

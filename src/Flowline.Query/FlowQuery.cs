@@ -80,7 +80,8 @@ public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V
     /// <summary>A group's value of this key as text: addresses, names behind symbol ids, times in RFC 3339, numbers.</summary>
     public string Text(KeyPart k, ISymbolNames names)
     {
-        if (IsAddress) return new FlowAddress(k.Hi, k.Lo).ToString();
+        // No next hop (stored as ::) reads 0.0.0.0, as nfdump prints it.
+        if (IsAddress) return Field == FlowField.NextHop && k.Hi == 0 && k.Lo == 0 ? "0.0.0.0" : new FlowAddress(k.Hi, k.Lo).ToString();
         if (FlowFields.IsSymbol(Field)) return k.Lo == 0 ? "" : names.Name((uint)k.Lo) ?? k.Lo.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return Field switch
         {

@@ -49,6 +49,41 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
     }
 
     [Theory]
+    [InlineData("net 172.16/16")]
+    [InlineData("net 172.16.1/24")]
+    [InlineData("net 010.0.0.0/8")]
+    [InlineData("src or dst net 172.16.1.0/24")]
+    [InlineData("dst or src port 53")]
+    [InlineData("src and dst net 0.0.0.0/0")]
+    [InlineData("src tos 0 and proto udp")]
+    [InlineData("flags 0")]
+    [InlineData("flags = 27 or flags 2")]
+    [InlineData("bytes < 1t and packets > 1k")]
+    [InlineData("next ip :: and proto tcp")]
+    [InlineData("next ip 0.0.0.0")]
+    public void Nfdumps_short_networks_and_both_side_qualifiers_select_its_rows(string expression)
+    {
+        const string format = "fmt:%ts %te %pr %sap %dap %pkt %byt %flg %tos %nh";
+        var theirs = Sorted(pair.Nfdump("-q", "-N", "-o", format, expression));
+        // These generated flows all carry flags or none of a terabyte: those two must agree on selecting nothing.
+        Assert.True(theirs is not ["No matching flows"] || expression is "flags 0" || expression.StartsWith("bytes", StringComparison.Ordinal), $"'{expression}' selects nothing: it proves little");
+        Assert.Equal(theirs, Sorted(pair.Flowline("-q", "-N", "-o", format, expression)));
+    }
+
+    [Theory]
+    [InlineData("ip 10.1", "'10.1' is an incomplete IP address")]
+    [InlineData("ip 0x0a000001", "expected an IP address, found '0x0a000001'")]
+    [InlineData("ip 167772161", "expected an IP address, found '167772161'")]
+    [InlineData("net 10/8", "'10' is an incomplete network")]
+    [InlineData("dst tos 0", "'dst tos' selects the ToS after forwarding")]
+    public void Addresses_nfdump_refuses_are_refused(string expression, string message)
+    {
+        var r = FlowlineProcess.RunFlowline(["query", "--data-dir", pair.Store, "-o", "line", expression]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Stderr);
+    }
+
+    [Theory]
     [InlineData("line")]
     [InlineData("long")]
     [InlineData("extended")]
@@ -97,6 +132,30 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
         var theirs = NfdumpPair.Lines(pair.Nfdump(args));
         Assert.True(theirs.Distinct().Count() > 3, $"-O {order}: too few distinct values to show an order");
         Assert.Equal(theirs, NfdumpPair.Lines(pair.Flowline(args)));
+    }
+
+    [Theory]
+    [InlineData("7", "-O", "bytes", "fmt:%byt")]
+    [InlineData("5", "-b", "-O", "ibyte", "fmt:%ibyt")]
+    [InlineData("4", "-a", "-O", "flows", "fmt:%fl")]
+    public void Top_n_of_an_ordered_listing_prints_nfdumps_rows_and_its_summary_counts_every_flow(string n, params string[] mode)
+    {
+        string[] args = ["-N", "-n", n, .. mode[..^1], "-o", mode[^1], "proto tcp"];
+        var theirs = NfdumpPair.Lines(pair.Nfdump(args));
+        var ours = NfdumpPair.Lines(pair.Flowline(args));
+        var rows = int.Parse(n, CultureInfo.InvariantCulture);
+        Assert.Equal(theirs[..(1 + rows)], ours[..(1 + rows)]); // the header and the top N
+        Assert.StartsWith("Summary:", ours[1 + rows], StringComparison.Ordinal);
+        Assert.Equal(theirs.Single(l => l.StartsWith("Summary:", StringComparison.Ordinal)), ours[1 + rows]);
+    }
+
+    [Fact]
+    public void A_plain_listing_ignores_n_as_nfdump_does()
+    {
+        string[] args = ["-q", "-N", "-n", "3", "-o", "fmt:%ts %sap %dap %byt", "proto udp"];
+        var theirs = Sorted(pair.Nfdump(args));
+        Assert.True(theirs.Count > 3);
+        Assert.Equal(theirs, Sorted(pair.Flowline(args)));
     }
 
     [Theory]
@@ -184,6 +243,31 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
         var refused = FlowlineProcess.RunFlowline(["query", "--data-dir", pair.Store, "-s", "srcip", "--order", "bytes"]);
         Assert.Equal(2, refused.ExitCode);
         Assert.Contains("give the order in the statistic, e.g. -s src_addr/bytes", refused.Stderr);
+    }
+
+    [Fact]
+    public void Nfdumps_options_that_apply_to_aggregations_are_taken_there()
+    {
+        // -N (plain numbers: ours are) and -q (no header) with -s and -A, as nfdump takes them.
+        var statistic = NfdumpPair.Lines(pair.Flowline("-s", "srcip/bytes", "-n", "5"));
+        Assert.Equal(statistic[1..], NfdumpPair.Lines(pair.Flowline("-N", "-q", "-s", "srcip/bytes", "-n", "5")));
+        var grouped = NfdumpPair.Lines(pair.Flowline("-A", "srcip,dstport", "--order", "packets", "-n", "6"));
+        Assert.Equal(7, grouped.Count);
+        Assert.Equal(grouped, NfdumpPair.Lines(pair.Flowline("-N", "-A", "srcip,dstport", "-O", "packets", "-n", "6")));
+        Assert.Equal(grouped[1..], NfdumpPair.Lines(pair.Flowline("-q", "-A", "srcip,dstport", "-O", "packets", "-n", "6")));
+        foreach (var (args, message) in new (string[], string)[]
+                 {
+                     (["-s", "srcip", "-c", "100"], "-c stops a listing after N flows"),
+                     (["-s", "srcip", "-O", "bytes"], "give a statistic's order after it, e.g. -s src_addr/bytes"),
+                     (["-A", "srcip", "-O", "tstart"], "-O tstart: an aggregation is ordered by flows, packets, bytes, pps, bps or bpp"),
+                     (["-t", "2026/11/19.00:00:02"], "-t: give the time window as --from TIME --to TIME"),
+                     (["-z"], "unknown option -z"),
+                 })
+        {
+            var refused = FlowlineProcess.RunFlowline(["query", "--data-dir", pair.Store, .. args]);
+            Assert.Equal(2, refused.ExitCode);
+            Assert.Contains(message, refused.Stderr);
+        }
     }
 
     [Fact]

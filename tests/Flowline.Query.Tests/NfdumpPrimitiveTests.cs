@@ -61,6 +61,15 @@ public sealed class NfdumpPrimitiveTests
     [InlineData("dst mask 64", new[] { 3 })]
     [InlineData("in src mac 02:00:00:00:00:05", new[] { 5 })]
     [InlineData("in dst mac 02:00:00:00:00:05", new int[0])]
+    [InlineData("flags 0", new[] { 4 })] // TCP flows only, as nfdump
+    [InlineData("flags = 1", new int[0])]
+    [InlineData("flags lt 1 or flags > 0", new[] { 4 })]
+    [InlineData("next ip ::", new[] { 0, 1, 2, 3, 4, 6 })]
+    [InlineData("next ip 0.0.0.0 and proto 17", new[] { 6 })]
+    [InlineData("src or dst ip 10.0.0.2 and proto 58", new[] { 3 })]
+    [InlineData("src and dst net 10.0.0.0/8 and proto 58", new[] { 3 })]
+    [InlineData("src and dst ip 10.0.0.1", new int[0])]
+    [InlineData("src tos 0 and packets < 1t and proto 6", new[] { 4 })]
     public void Each_primitive_selects_the_rows_nfdump_would(string filter, int[] expected) => Assert.Equal(expected, Select(filter));
 
     [Theory]

@@ -24,6 +24,8 @@ internal sealed class NfdumpListing
     public bool Aggregate { get; init; }
     public bool Bidirectional { get; init; }
     public bool GuessDirection { get; init; }
+    /// <summary>nfdump's -n: how many of the ordered (-O) or aggregated (-a, -b, -B) flows are printed, 0 for all; the summary counts every flow.</summary>
+    public long Top { get; init; }
 
     /// <summary>The columns the listing itself reads: the summary's counters and times, the 5-tuple of -a/-b/-B.</summary>
     public static readonly IReadOnlySet<FlowField> Columns = new HashSet<FlowField>
@@ -145,7 +147,8 @@ internal sealed class NfdumpListing
                 // Equal values keep their arrival order, whichever the direction.
                 Array.Sort(order, (x, y) => values[x] != values[y] ? (o.Ascending ? values[x].CompareTo(values[y]) : values[y].CompareTo(values[x])) : x.CompareTo(y));
             }
-            foreach (var i in order)
+            var shown = Top > 0 ? (int)Math.Min(Top, order.Length) : order.Length;
+            foreach (var i in order.AsSpan(0, shown))
             {
                 ref readonly var g = ref held[i];
                 var r = g.First;

@@ -14,7 +14,7 @@ internal static partial class QueryCommand
     /// JSON object with an array per statistic (keyed <c>ip/bytes</c>); JSON lines that name their statistic.
     /// </summary>
     private static void WriteStatistics(StreamWriter writer, Stream output, string format, IReadOnlyList<NfdumpStatistic> statistics,
-        IFlowStore store, long from, long to, FilterNode filter, int limit, long bucket, ISymbolNames names)
+        IFlowStore store, long from, long to, FilterNode filter, int limit, long bucket, ISymbolNames names, bool quiet)
     {
         var several = statistics.Count > 1;
         if (several && format == "json") writer.Write('{');
@@ -26,12 +26,12 @@ internal static partial class QueryCommand
             var header = (bucket > 0 ? new[] { "bucket" } : []).Concat(statistic.Columns).Concat(["bytes", "packets", "flows"])
                 .Concat(statistic.Rates ? ["first", "last", "pps", "bps", "bpp"] : []).ToArray();
             if (i > 0 && format is "table" or "csv") writer.WriteLine();
-            if (several && format == "table") writer.WriteLine($"Top {(limit > 0 ? limit.ToString(System.Globalization.CultureInfo.InvariantCulture) : "all")} {statistic.Name}{(statistic.ByProtocol ? " by protocol" : "")} ordered by {statistic.Order.ToString().ToLowerInvariant()}:");
+            if (several && format == "table" && !quiet) writer.WriteLine($"Top {(limit > 0 ? limit.ToString(System.Globalization.CultureInfo.InvariantCulture) : "all")} {statistic.Name}{(statistic.ByProtocol ? " by protocol" : "")} ordered by {statistic.Order.ToString().ToLowerInvariant()}:");
             if (several && format == "json") writer.Write($"{(i > 0 ? "," : "")}{System.Text.Json.JsonSerializer.Serialize(statistic.Text)}:");
             if (format == "csv")
             {
                 writer.Flush();
-                WriteCsv(output, header, rows, new FlowQuery { GroupBy = keys, BucketMicros = bucket }, names, statistic.Rates);
+                WriteCsv(output, header, rows, new FlowQuery { GroupBy = keys, BucketMicros = bucket }, names, statistic.Rates, headerRow: !quiet);
                 continue;
             }
             var table = rows.Select(r => (bucket > 0 ? new[] { CliArgs.Time(r.BucketStart) } : [])
@@ -51,7 +51,7 @@ internal static partial class QueryCommand
                 table = table.Select(r => (string[])[statistic.Text, .. r]);
                 sumsFrom++;
             }
-            Write(writer, format, header, table, numericFrom: sumsFrom, numericKeys);
+            Write(writer, format, header, table, numericFrom: sumsFrom, numericKeys, headerRow: !quiet);
         }
         if (several && format == "json") writer.WriteLine('}');
     }

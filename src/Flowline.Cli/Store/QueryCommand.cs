@@ -31,7 +31,9 @@ internal static partial class QueryCommand
                             bytes, or the rates pps, bps, bpp (rows then also carry first, last, pps, bps and bpp,
                             read from the flows); several orders give the statistic once per order, and -s may be
                             repeated; e.g. -s ip/bytes, -s dstport:p/packets/pps, -s srcip/24 -s dstport
-          -n N              at most N rows (top-N with -A/-s; default 10 with -s, all otherwise; 0 for all)
+          -n N              at most N rows (top-N with -A/-s; default 10 with -s, all otherwise; 0 for all);
+                            in nfdump's listing, as nfdump: the first N rows of -O or -a/-b/-B (the summary
+                            still counts every flow), ignored otherwise
           --bucket D        aggregate per time bucket of width D (30s, 1m, 5m, 1h)
           --order M         order aggregates by bytes (default), packets or flows
           --fields a,b,...  columns when listing flows (default: start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets);
@@ -77,11 +79,12 @@ internal static partial class QueryCommand
         var customFields = false;
         var vpcVersion = 2;
         bool nfAggregate = false, nfBidir = false, nfGuess = false, nfPlain = false, nfQuiet = false;
-        (string, bool)? nfOrder = null;
+        (string Name, bool Ascending)? nfOrder = null;
         NfdumpFormat? nfFormat = null;
         var statistics = new List<NfdumpStatistic>();
         var orderGiven = false;
         long nfCount = 0;
+        var aggregationQuiet = false;
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -121,7 +124,7 @@ internal static partial class QueryCommand
                     case "-o":
                         format = Next();
                         if (format is not ("table" or "csv" or "json" or "ndjson" or "jcs" or "vpc") && !NfdumpFormat.IsNfdumpFormat(format))
-                            throw new ArgumentException($"-o {format}: expected table, csv, json, ndjson, jcs, vpc, or nfdump's line, long, extended, biline, bilong or fmt:...");
+                            throw new ArgumentException($"-o {format}: expected table, csv, json, ndjson, jcs, vpc, or nfdump's line, long, extended, biline, bilong, gline, glong (each also with 6) or fmt:...");
                         break;
                     case "-a": nfAggregate = true; break;
                     case "-b": nfBidir = true; break;
@@ -132,8 +135,11 @@ internal static partial class QueryCommand
                     case "-c":
                         if (!long.TryParse(Next(), out nfCount) || nfCount <= 0) throw new ArgumentException("-c: expected a positive number");
                         break;
+                    case "-t": throw new ArgumentException("-t: give the time window as --from TIME --to TIME (RFC 3339 times such as 2026-11-19T00:00:02Z)");
+                    case "-r" or "-R" or "-M": throw new ArgumentException($"{a}: flows are read from --data-dir DIR (or --store URL), not from nfcapd files");
                     default:
-                        if (a.StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"unknown option {a} (see `flowline query --help`)");
+                        if (a.StartsWith("--", StringComparison.Ordinal) || (a.Length >= 2 && a[0] == '-' && char.IsAsciiLetter(a[1])))
+                            throw new ArgumentException($"unknown option {a} (see `flowline query --help`)");
                         filterWords.Add(a);
                         break;
                 }
@@ -150,6 +156,32 @@ internal static partial class QueryCommand
                 {
                     if (!FlowFields.TryParse(f, out _)) throw new ArgumentException($"--fields: unknown field '{f}' (see `flowline fields`)");
                 }
+            }
+            if ((groupBy is not null || statistics.Count > 0 || bucket > 0) && !NfdumpFormat.IsNfdumpFormat(format) && !nfAggregate && !nfBidir)
+            {
+                // An aggregation, as nfdump's -s and -A: its -N (numbers are plain here anyway) and -q (no header)
+                // apply; -O orders an -A aggregation; -c, which stops a listing after N flows, does not apply.
+                if (nfCount > 0) throw new ArgumentException("-c stops a listing after N flows; -A, -s and --bucket sum every matching flow (narrow them with the filter or --from/--to)");
+                if (nfOrder is { } o)
+                {
+                    if (statistics.Count > 0) throw new ArgumentException($"-O orders a listing or -A; give a statistic's order after it, e.g. -s {statistics[0].Name}/bytes");
+                    order = o.Name.ToLowerInvariant() switch
+                    {
+                        "flows" => Metric.Flows,
+                        "packets" or "ipkg" => Metric.Packets,
+                        "bytes" or "ibyte" => Metric.Bytes,
+                        "pps" or "ipps" => Metric.Pps,
+                        "bps" or "ibps" => Metric.Bps,
+                        "bpp" or "ibpp" => Metric.Bpp,
+                        _ => throw new ArgumentException($"-O {o.Name}: an aggregation is ordered by flows, packets, bytes, pps, bps or bpp"),
+                    };
+                    if (o.Ascending) throw new ArgumentException($"-O {o.Name}:a: aggregates are ordered largest first");
+                    if (orderGiven) throw new ArgumentException("give one of -O and --order");
+                    orderGiven = true;
+                    nfOrder = null;
+                }
+                aggregationQuiet = nfQuiet;
+                nfPlain = nfQuiet = false;
             }
             var nfdumpMode = NfdumpFormat.IsNfdumpFormat(format) || nfAggregate || nfBidir || nfPlain || nfQuiet || nfOrder is not null || nfCount > 0;
             if (nfdumpMode)
@@ -208,12 +240,13 @@ internal static partial class QueryCommand
                 var listing = new NfdumpListing
                 {
                     Format = nfFormat, Plain = nfPlain, Quiet = nfQuiet, Order = nfOrder,
-                    Aggregate = nfAggregate, Bidirectional = nfBidir, GuessDirection = nfGuess,
+                    Aggregate = nfAggregate, Bidirectional = nfBidir, GuessDirection = nfGuess, Top = Math.Max(0, limit),
                 };
                 var needed = FilterColumns.Of(filter);
                 needed.UnionWith(nfFormat.Columns);
                 needed.UnionWith(NfdumpListing.Columns);
-                var rows = QueryRunner.Rows(store.Scan(from, to, filter, needed), filter, nfCount > 0 ? nfCount : limit > 0 ? limit : 0);
+                // As in nfdump, -c stops reading; -n cuts what -O or -a/-b/-B print (a plain listing ignores it).
+                var rows = QueryRunner.Rows(store.Scan(from, to, filter, needed), filter, nfCount > 0 ? nfCount : 0);
                 try
                 {
                     listing.Write(output, rows, () => store is EmbeddedStore e ? e.ScanStats.Rows : store.Stats().Rows);
@@ -228,7 +261,7 @@ internal static partial class QueryCommand
             using var writer = new StreamWriter(output, new System.Text.UTF8Encoding(false), 1 << 16);
             if (statistics.Count > 0)
             {
-                WriteStatistics(writer, output, format, statistics, store, from, to, filter, (int)Math.Min(int.MaxValue, limit >= 0 ? limit : 10), bucket, names);
+                WriteStatistics(writer, output, format, statistics, store, from, to, filter, (int)Math.Min(int.MaxValue, limit >= 0 ? limit : 10), bucket, names, aggregationQuiet);
             }
             else if (groupBy is not null || bucket > 0)
             {
@@ -246,7 +279,7 @@ internal static partial class QueryCommand
                 if (format == "csv")
                 {
                     writer.Flush();
-                    WriteCsv(output, header, rows, query, names);
+                    WriteCsv(output, header, rows, query, names, headerRow: !aggregationQuiet);
                     return 0;
                 }
                 var table = rows.Select(r => (bucket > 0 ? new[] { CliArgs.Time(r.BucketStart) } : [])
@@ -254,7 +287,7 @@ internal static partial class QueryCommand
                     .Concat([r.Bytes.ToString(), r.Packets.ToString(), r.Flows.ToString()]).ToArray());
                 // Keys are numbers in JSON where the field is one, whatever the column is called (-s port, ip_proto).
                 var numericKeys = (bucket > 0 ? new[] { false } : []).Concat(query.GroupBy.Select(k => k.IsNumeric)).ToArray();
-                Write(writer, format, header, table, numericFrom: header.Length - 3, numericKeys);
+                Write(writer, format, header, table, numericFrom: header.Length - 3, numericKeys, headerRow: !aggregationQuiet);
             }
             else if (format is "jcs" or "vpc")
             {
@@ -329,11 +362,14 @@ internal static partial class QueryCommand
     }
 
     /// <summary>Aggregates as CSV straight to UTF-8: millions of groups without a string per cell.</summary>
-    private static void WriteCsv(Stream output, string[] header, IReadOnlyList<AggregateRow> rows, FlowQuery query, ISymbolNames names, bool rates = false)
+    private static void WriteCsv(Stream output, string[] header, IReadOnlyList<AggregateRow> rows, FlowQuery query, ISymbolNames names, bool rates = false, bool headerRow = true)
     {
         var csv = new Utf8TextWriter(output);
-        csv.Text(string.Join(',', header));
-        csv.Byte((byte)'\n');
+        if (headerRow)
+        {
+            csv.Text(string.Join(',', header));
+            csv.Byte((byte)'\n');
+        }
         var bucketed = query.BucketMicros > 0;
         var result = rows as Aggregator.AggregateResult;
         for (var r = 0; r < rows.Count; r++)
@@ -393,12 +429,12 @@ internal static partial class QueryCommand
     }
 
     /// <summary>Writes rows as an aligned table, CSV, a JSON array or JSON lines (numbers stay numbers in JSON).</summary>
-    private static void Write(TextWriter w, string format, string[] header, IEnumerable<string[]> rows, int numericFrom, bool[]? numericKeys = null)
+    private static void Write(TextWriter w, string format, string[] header, IEnumerable<string[]> rows, int numericFrom, bool[]? numericKeys = null, bool headerRow = true)
     {
         switch (format)
         {
             case "csv":
-                w.WriteLine(string.Join(',', header));
+                if (headerRow) w.WriteLine(string.Join(',', header));
                 foreach (var r in rows) w.WriteLine(string.Join(',', r));
                 break;
             case "json" or "ndjson":
@@ -434,7 +470,7 @@ internal static partial class QueryCommand
                 {
                     var all = rows.ToList();
                     var widths = header.Select((h, i) => Math.Max(h.Length, all.Count == 0 ? 0 : all.Max(r => r[i].Length))).ToArray();
-                    w.WriteLine(string.Join("  ", header.Select((h, i) => h.PadRight(widths[i]))).TrimEnd());
+                    if (headerRow) w.WriteLine(string.Join("  ", header.Select((h, i) => h.PadRight(widths[i]))).TrimEnd());
                     foreach (var r in all)
                     {
                         w.WriteLine(string.Join("  ", r.Select((c, i) => i >= numericFrom ? c.PadLeft(widths[i]) : c.PadRight(widths[i]))).TrimEnd());

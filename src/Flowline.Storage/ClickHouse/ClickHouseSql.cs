@@ -155,6 +155,7 @@ public static class ClickHouseSql
             NumericField.Protocol => Column(FlowField.IpProto),
             NumericField.IpVersion => Column(FlowField.IpVersion),
             NumericField.Tos => Column(FlowField.Tos),
+            NumericField.TcpFlags => Column(FlowField.TcpFlags),
             NumericField.FlowDirection => Column(FlowField.Direction),
             NumericField.Bytes => Column(FlowField.Bytes),
             NumericField.Packets => Column(FlowField.Packets),
