@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Flowline.Records;
 
 namespace Flowline.Query;
@@ -35,7 +37,11 @@ public sealed partial class Aggregator
     private int _capacity;
     private ulong[] _hashes = [];
     private List<HashSet<KeyPart>>? _distinct;
-    private int[] _table;
+    /// <summary>
+    /// Open-addressing slots: the group's number + 1 in the low half (0: empty), its key's hash's high half
+    /// above, so that a probe passing another group's slot rarely reads that group's key.
+    /// </summary>
+    private ulong[] _table;
     private int _mask;
     private int _count;
     private ulong[] _scratch = [];
@@ -52,7 +58,7 @@ public sealed partial class Aggregator
         _stride = _width + (_span ? 5 : 3);
         _capacity = initial;
         _entries = new ulong[initial * _stride];
-        _table = new int[initial * 2];
+        _table = new ulong[initial * 2];
         _mask = _table.Length - 1;
         if (query.CountDistinct is not null) _distinct = [];
     }
@@ -107,17 +113,17 @@ public sealed partial class Aggregator
         {
             // Groups are spread over hundreds of megabytes: ask for the slot and the group a few rows ahead.
             if (r + 2 * ahead < n) Prefetch(ref _table[(int)_hashes[r + 2 * ahead] & _mask]);
-            if (r + ahead < n && _table[(int)_hashes[r + ahead] & _mask] is var ahead1 && ahead1 > 0) Prefetch(ref _entries[(ahead1 - 1) * _stride]);
+            if (r + ahead < n && (int)(uint)_table[(int)_hashes[r + ahead] & _mask] is var ahead1 && ahead1 > 0) Prefetch(ref _entries[(ahead1 - 1) * _stride]);
             var i = rows[r];
             var g = FindOrAdd(_scratch.AsSpan(r * width, width), _hashes[r]);
             ref var sums = ref _entries[g * _stride + width];
             sums += b.Bytes[i];
-            System.Runtime.CompilerServices.Unsafe.Add(ref sums, 1) += b.Packets[i];
-            System.Runtime.CompilerServices.Unsafe.Add(ref sums, 2) += flows.IsEmpty ? 1 : flows[i];
+            Unsafe.Add(ref sums, 1) += b.Packets[i];
+            Unsafe.Add(ref sums, 2) += flows.IsEmpty ? 1 : flows[i];
             if (_span)
             {
-                ref var first = ref System.Runtime.CompilerServices.Unsafe.Add(ref sums, 3);
-                ref var last = ref System.Runtime.CompilerServices.Unsafe.Add(ref sums, 4);
+                ref var first = ref Unsafe.Add(ref sums, 3);
+                ref var last = ref Unsafe.Add(ref sums, 4);
                 first = Math.Min(first, Ordered(b.Start[i]));
                 last = Math.Max(last, Ordered(b.End[i]));
             }
@@ -159,7 +165,7 @@ public sealed partial class Aggregator
     {
         if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
         {
-            System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref location));
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref location));
         }
     }
 
@@ -223,15 +229,31 @@ public sealed partial class Aggregator
         return h ^ (h >> 29);
     }
 
+    private const ulong TagMask = 0xFFFF_FFFF_0000_0000UL;
+
+    /// <summary>Whether a stored key equals <paramref name="key"/>, a part (two words) at a time: keys are a few words, too short for a call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool SameKey(ref ulong stored, ReadOnlySpan<ulong> key)
+    {
+        ref var k = ref MemoryMarshal.GetReference(key);
+        for (var i = 0; i < key.Length; i += 2)
+        {
+            if (((Unsafe.Add(ref stored, i) ^ Unsafe.Add(ref k, i)) | (Unsafe.Add(ref stored, i + 1) ^ Unsafe.Add(ref k, i + 1))) != 0) return false;
+        }
+        return true;
+    }
+
     private int FindOrAdd(ReadOnlySpan<ulong> key, ulong hash)
     {
         var width = _width;
         var slot = (int)hash & _mask;
+        var tag = hash & TagMask;
         while (true)
         {
-            var g = _table[slot] - 1;
-            if (g < 0) break;
-            if (_entries.AsSpan(g * _stride, width).SequenceEqual(key)) return g;
+            var entry = _table[slot];
+            if (entry == 0) break;
+            var g = (int)(uint)entry - 1;
+            if ((entry & TagMask) == tag && SameKey(ref _entries[g * _stride], key)) return g;
             slot = (slot + 1) & _mask;
         }
         if (_count >= _query.MaxGroups) throw TooMany("groups");
@@ -246,7 +268,7 @@ public sealed partial class Aggregator
         }
         else
         {
-            _table[slot] = added + 1;
+            _table[slot] = tag | (uint)(added + 1);
         }
         return added;
     }
@@ -264,13 +286,14 @@ public sealed partial class Aggregator
 
     private void Rehash()
     {
-        _table = new int[_table.Length * 2];
+        _table = new ulong[_table.Length * 2];
         _mask = _table.Length - 1;
         for (var g = 0; g < _count; g++)
         {
-            var slot = (int)Hash(_entries.AsSpan(g * _stride, _width)) & _mask;
+            var hash = Hash(_entries.AsSpan(g * _stride, _width));
+            var slot = (int)hash & _mask;
             while (_table[slot] != 0) slot = (slot + 1) & _mask;
-            _table[slot] = g + 1;
+            _table[slot] = (hash & TagMask) | (uint)(g + 1);
         }
     }
 
