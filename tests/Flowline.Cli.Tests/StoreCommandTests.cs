@@ -64,6 +64,25 @@ public sealed class StoreCommandTests : IDisposable
     }
 
     [Fact]
+    public void Import_of_a_cut_capture_stores_what_is_whole_and_says_what_was_cut()
+    {
+        var pcap = Path.Combine(_dir.FullName, "whole.pcap");
+        Assert.Equal(0, FlowlineProcess.RunFlowline(["gen", "--protocol", "netflow9", "--count", "3000", "--pcap", pcap, "-q"]).ExitCode);
+        var bytes = File.ReadAllBytes(pcap);
+        foreach (var cut in new[] { 50_000, 50_007, 50_100 })
+        {
+            var cutPath = Path.Combine(_dir.FullName, $"cut-{cut}.pcap");
+            File.WriteAllBytes(cutPath, bytes[..cut]);
+            var import = FlowlineProcess.RunFlowline(["import", "--pcap", cutPath, "--data-dir", Path.Combine(_dir.FullName, $"cut-{cut}")]);
+            Assert.True(import.ExitCode == 0, import.Stderr);
+            Assert.Contains($"1 packet(s) of {cutPath} cut short", import.Stderr);
+        }
+        var whole = FlowlineProcess.RunFlowline(["import", "--pcap", pcap, "--data-dir", Path.Combine(_dir.FullName, "whole")]);
+        Assert.DoesNotContain("cut short", whole.Stderr);
+        Assert.Contains("3000 flow records", whole.Stderr);
+    }
+
+    [Fact]
     public void Import_reads_countries_from_mmdb_files_as_from_the_csv_ranges_and_refuses_a_damaged_one()
     {
         var pcap = Path.Combine(_dir.FullName, "public.pcap");

@@ -154,6 +154,10 @@ internal static class ImportCommand
                     decoder.Decode(d.Payload, d.Src, d.Timestamp, batch);
                     if (batch.Count >= Storage.Segments.SegmentFile.DefaultBlockRows) Store();
                 }
+                if (reader.Stats.Truncated > 0)
+                {
+                    stderr.WriteLine($"flowline import: {reader.Stats.Truncated} packet(s) of {path} cut short (by the capture's snap length or the file's end) were skipped");
+                }
             }
             Store();
             store.Flush();

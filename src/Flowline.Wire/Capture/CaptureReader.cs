@@ -155,7 +155,8 @@ public sealed class CaptureReader : IDisposable
         truncated = false;
         if (!Ensure(16))
         {
-            return false; // a partial trailing record header is the end of a cut capture
+            if (_end > _start) Stats.Truncated++; // a partial trailing record header is the end of a cut capture
+            return false;
         }
         var h = _buffer.AsSpan(_start, 16);
         var seconds = U32(h);
