@@ -44,7 +44,12 @@ public sealed partial class Collector : IDisposable
                 var geo = geoDir is null ? null : Enrichment.GeoDatabase.Load(geoDir, options.GeoFormat);
                 var enrichmentLog = Logs.CreateLogger("enrichment");
                 if (geo is null) IngestLog.NoGeo(enrichmentLog);
-                else IngestLog.GeoLoaded(enrichmentLog, geo.CountryRanges, geo.AsnRanges, geo.Source);
+                else
+                {
+                    IngestLog.GeoLoaded(enrichmentLog, geo.CountryRanges, geo.AsnRanges, geo.Source);
+                    if (geo.CountryRanges == 0) IngestLog.GeoPartial(enrichmentLog, geo.Source, "country");
+                    if (geo.AsnRanges == 0) IngestLog.GeoPartial(enrichmentLog, geo.Source, "AS");
+                }
                 Enricher = new Enrichment.Enricher(Store.Symbols, geo);
                 var inventoryLog = Logs.CreateLogger("inventory");
                 Inventory = new InventoryWatch(options.Inventory, Enricher, inventoryLog);

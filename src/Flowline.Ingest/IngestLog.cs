@@ -14,6 +14,9 @@ internal static partial class IngestLog
     [LoggerMessage(101, LogLevel.Information, "{CountryRanges} country and {AsnRanges} AS ranges from {Source}", EventName = "geo-loaded")]
     public static partial void GeoLoaded(ILogger log, int countryRanges, int asnRanges, string source);
 
+    [LoggerMessage(172, LogLevel.Warning, "{Source} gives no {What} ranges: public addresses get no {What}", EventName = "geo-partial")]
+    public static partial void GeoPartial(ILogger log, string source, string what);
+
     [LoggerMessage(102, LogLevel.Warning, "{Dir}: {Reason}; country: and asn: keys have no values", EventName = "geo-unreadable")]
     public static partial void GeoUnreadable(ILogger log, string dir, string reason);
 
