@@ -123,4 +123,19 @@ public sealed class RealtimeIsolationPropertyTests
         Assert.Equal(404, (await server.Send(keys["acc-p1"], HttpMethod.Get, "/api/v1/realtime/activeflows/f0", [])).Status);
         Assert.Equal(200, (await server.Send(keys["acc-p10"], HttpMethod.Get, "/api/v1/realtime/activeflows/f0", [])).Status);
     }
+
+    [Theory]
+    [InlineData("ipprotocol=999)|(account=acc-p2")]
+    [InlineData("ipprotocol=999)|!(ipprotocol=999")]
+    [InlineData("(account=acc-p2")]
+    [InlineData("tcpdestinationport=443)")]
+    public async Task A_filter_that_would_close_the_tenant_clause_is_refused(string filter)
+    {
+        await using var server = new ApiServer(realtime: s => new RealtimeEngine(null, new KeyContext(s.Store.Symbols)));
+        var key = server.Keys.Create("acc-p1", admin: false);
+        var body = JsonSerializer.Serialize(new Dictionary<string, object?> { ["keys"] = "account,ipsource", ["filter"] = filter });
+        var (status, answer, _) = await server.Send(key, HttpMethod.Put, "/api/v1/realtime/flows/escape", [], body);
+        Assert.True(status == 400, $"{status} {answer}");
+        Assert.Equal(404, (await server.Send(key, HttpMethod.Get, "/api/v1/realtime/activeflows/escape", [])).Status);
+    }
 }

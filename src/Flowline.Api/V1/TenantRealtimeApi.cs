@@ -39,7 +39,7 @@ public sealed class TenantRealtimeApi(RealtimeEngine engine)
                 {
                     return Error(429, "LimitExceeded", $"{key.Account} holds {MaxPerAccount} real-time flow definitions already: delete one first");
                 }
-                engine.PutFlow(stored, asked with { Filter = Scoped(key.Account, asked.Filter) }, Ingest.Collector.NowMicros());
+                engine.PutFlow(stored, asked with { Filter = Scoped(key.Account, asked.Filter, engine.Context) }, Ingest.Collector.NowMicros());
                 return Ok(Shown(engine.GetFlow(stored)!, key.Account).ToJson());
             }
             catch (FormatException e)
@@ -91,8 +91,17 @@ public sealed class TenantRealtimeApi(RealtimeEngine engine)
 
     private static string Scope(string account) => Prefix + account + ":";
 
-    /// <summary>The filter a tenant's definition runs with: its account, and the tenant's own filter if any.</summary>
-    public static string Scoped(string account, string? filter) => filter is { Length: > 0 } f ? $"account={account}&({f})" : $"account={account}";
+    /// <summary>
+    /// The filter a tenant's definition runs with: its account, and the tenant's own filter if any. The tenant's
+    /// filter must be a whole expression on its own first: pasted in as text, "x)|(account=other" would close
+    /// the parenthesis and select another account's flows.
+    /// </summary>
+    public static string Scoped(string account, string? filter, KeyContext context)
+    {
+        if (filter is not { Length: > 0 } f) return $"account={account}";
+        FlowFilter.Parse(f, context); // throws FormatException: a 400
+        return $"account={account}&({f})";
+    }
 
     /// <summary>The definition as the tenant wrote it (the account test taken off again).</summary>
     private static FlowDefinition Shown(FlowDefinition stored, string account)
