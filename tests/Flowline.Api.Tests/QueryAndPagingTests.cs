@@ -214,6 +214,8 @@ public sealed class QueryAndPagingTests(QueryServer f) : IClassFixture<QueryServ
     [InlineData("""{"from":"F","to":"T","statistic":"ip","count_distinct":"dst_port"}""", "count_distinct goes with group_by, not with statistic")]
     [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"filter":"proto tcp and ("}""", "filter:")]
     [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"account":"acc-b"}""", "the account goes in the query string")]
+    [InlineData("""{"from":"F","to":"T","group_by":["ip_proto"],"filter":"vn \ud800"}""", "a string that is not valid Unicode")]
+    [InlineData("""{"from":"F","to":"T","group_by":["ip_proto","\udfff"]}""", "a string that is not valid Unicode")]
     public async Task Bad_query_bodies_get_a_400_that_says_what_to_change(string json, string message)
     {
         var (status, body, _) = await f.Server.Send(f.TenantA, HttpMethod.Post, "/api/v1/query", [], json.Replace("\"F\"", $"\"{From}\"").Replace("\"T\"", $"\"{To}\""));

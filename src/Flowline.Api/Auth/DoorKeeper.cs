@@ -24,6 +24,20 @@ public sealed class DoorKeeper(RequestGuard guard, ApiOptions options)
 
     public async Task Invoke(HttpContext context, RequestDelegate next)
     {
+        try
+        {
+            await Open(context, next);
+        }
+        catch (InvalidOperationException e) when (!context.Response.HasStarted && e.TargetSite?.DeclaringType?.Namespace == "System.Text.Json")
+        {
+            // Valid JSON whose strings are not text (a lone surrogate escape, bytes that are not UTF-8): System.Text.Json
+            // finds out only when a handler reads the string. Whichever handler it was, the body is at fault.
+            await Refuse(context, new ApiError(400, "MalformedBody", $"the body holds a string that is not valid Unicode ({e.Message})"));
+        }
+    }
+
+    private async Task Open(HttpContext context, RequestDelegate next)
+    {
         if (context.GetEndpoint() is not RouteEndpoint endpoint)
         {
             await next(context); // 404 and 405 are the router's answers.
