@@ -353,5 +353,19 @@ public sealed class FlowLogApiTests(FlowLogServer f) : IClassFixture<FlowLogServ
         (bad, message, _, _) = await f.Server.ApiGetText(f.TenantA, "/api/v1/flows", [P("from", from), P("to", to), P("format", "xml")]);
         Assert.Equal(400, bad);
         Assert.Contains("expected ndjson (default) or vpc", message, StringComparison.Ordinal);
+        // What would otherwise be ignored, and every flow sent: a misspelt parameter, an empty limit, no fields.
+        foreach (var (parameters, expected) in new (KeyValuePair<string, string>[], string)[]
+                 {
+                     ([P("from", from), P("to", to), P("filtre", "proto tcp")], "'filtre' is not a parameter of /api/v1/flows"),
+                     ([P("from", from), P("to", to), P("limit", "")], "limit '' is not a page size"),
+                     ([P("from", from), P("to", to), P("fields", ",,")], "fields names no field"),
+                     ([P("from", from), P("to", to), P("fields", "src_addr,src_addr")], "'src_addr' is given twice"),
+                     ([P("from", from), P("to", to), P("format", "vpc"), P("fields", "srcaddr,srcaddr")], "'srcaddr' is given twice"),
+                 })
+        {
+            (bad, message, _, _) = await f.Server.ApiGetText(f.TenantA, "/api/v1/flows", [.. parameters]);
+            Assert.Equal(400, bad);
+            Assert.Contains(expected, JsonDocument.Parse(message).RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
     }
 }

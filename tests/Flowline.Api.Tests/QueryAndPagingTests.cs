@@ -215,6 +215,8 @@ public sealed class QueryAndPagingTests(QueryServer f) : IClassFixture<QueryServ
     [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"filter":"proto tcp and ("}""", "filter:")]
     [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"account":"acc-b"}""", "the account goes in the query string")]
     [InlineData("""{"from":"F","to":"T","group_by":["ip_proto"],"filter":"vn \ud800"}""", "a string that is not valid Unicode")]
+    [InlineData("""{"from":"F","to":"T","group_by":["ip_proto"],"filter":5}""", "filter is a string, not number")]
+    [InlineData("""{"from":"F","to":"T","group_by":["ip_proto"],"filter":{"x":1}}""", "filter is a string, not object")]
     [InlineData("""{"from":"F","to":"T","group_by":["ip_proto","\udfff"]}""", "a string that is not valid Unicode")]
     public async Task Bad_query_bodies_get_a_400_that_says_what_to_change(string json, string message)
     {

@@ -43,6 +43,15 @@ public sealed partial class ApiV1
                 return;
             }
         }
+        // A member of the wrong type would be read as absent, and the answer would not be what was asked for.
+        foreach (var text in new[] { "from", "to", "filter", "count_distinct" })
+        {
+            if (body.TryGetProperty(text, out var v) && v.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+            {
+                await Error(context, new ApiError(400, "InvalidParameterValue", $"{text} is a string, not {v.ValueKind.ToString().ToLowerInvariant()}"));
+                return;
+            }
+        }
         string? Str(string name) => body.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
         if (!Rfc3339(Str("from"), out var from) || !Rfc3339(Str("to"), out var to) || to <= from)
         {

@@ -89,6 +89,8 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         return false;
     }
 
+    private static readonly string[] RowParameters = ["from", "to", "filter", "fields", "format", "limit", "cursor", "account"];
+
     /// <summary>The account filter of a scope (null: every account), ANDed with the caller's filter text.</summary>
     private FilterNode ScopedFilter(string? account, string text)
     {
@@ -112,6 +114,17 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         var key = await Authenticate(context);
         if (key is null) return;
         var q = context.Request.Query;
+        // A misspelt parameter would be ignored, and every flow sent (filtre=proto tcp).
+        if (q.Keys.FirstOrDefault(k => !RowParameters.Contains(k)) is { } unknown)
+        {
+            await Error(context, new ApiError(400, "InvalidParameter", $"'{unknown}' is not a parameter of {context.Request.Path} ({string.Join(", ", RowParameters)})"));
+            return;
+        }
+        if (q.Any(p => p.Value.Count > 1))
+        {
+            await Error(context, new ApiError(400, "InvalidParameter", $"'{q.First(p => p.Value.Count > 1).Key}' is given more than once"));
+            return;
+        }
         if (!Rfc3339(q["from"].ToString(), out var from) || !Rfc3339(q["to"].ToString(), out var to))
         {
             await Error(context, new ApiError(400, "InvalidParameterValue", "from and to are required as RFC 3339 times, e.g. from=2026-11-21T10:00:00Z&to=2026-11-21T10:30:00Z"));
@@ -158,10 +171,20 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
                 await Error(context, new ApiError(400, "InvalidParameterValue", $"fields: '{name}' is not a field (see the field list in docs/API.md, or `flowline fields`)"));
                 return;
             }
+            if (fields.Contains(f))
+            {
+                await Error(context, new ApiError(400, "InvalidParameterValue", $"fields: '{name}' is given twice"));
+                return;
+            }
             fields.Add(f);
         }
+        if (fields.Count == 0)
+        {
+            await Error(context, new ApiError(400, "InvalidParameterValue", "fields names no field"));
+            return;
+        }
         long limit = 0;
-        if (q["limit"].ToString() is { Length: > 0 } l && (!long.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit <= 0 || limit > MaxPage))
+        if (q.ContainsKey("limit") && q["limit"].ToString() is var l && (l.Length == 0 || !long.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit <= 0 || limit > MaxPage))
         {
             await Error(context, new ApiError(400, "InvalidParameterValue", $"limit '{l}' is not a page size from 1 to {MaxPage}"));
             return;
