@@ -111,6 +111,7 @@ public sealed record NfdumpStatistic(string Name, GroupKey Key, GroupKey? Other,
         var first = pair ? FlowFields.Name(fields.Src) : head;
         if (!GroupKey.TryParse(first + prefixes, out var key, out var error))
             throw new ArgumentException($"-s {text}: {error}");
+        if (byProtocol && key.Field == FlowField.IpProto) throw new ArgumentException($"-s {text}: the statistic is the protocol already; :p splits other values by it");
         GroupKey? other = pair ? key with { Field = fields.Dst } : null;
         return new NfdumpStatistic(pair ? head.ToLowerInvariant() + prefixes : key.Name, key, other, byProtocol, Metric.Flows);
     }

@@ -216,6 +216,8 @@ public sealed class QueryAndPagingTests(QueryServer f) : IClassFixture<QueryServ
     [InlineData("""{"from":"F","to":"T","group_by":["src_addr"],"account":"acc-b"}""", "the account goes in the query string")]
     [InlineData("""{"from":"F","to":"T","group_by":["ip_proto"],"filter":"vn \ud800"}""", "a string that is not valid Unicode")]
     [InlineData("""{"from":"F","to":"T","group_by":["ip_proto"],"filter":5}""", "filter is a string, not number")]
+    [InlineData("""{"from":"F","to":"T","group_by":["src_addr","srcip"]}""", "group_by: 'srcip' groups by src_addr again")]
+    [InlineData("""{"from":"F","to":"T","statistic":"proto:p"}""", "the statistic is the protocol already")]
     [InlineData("""{"from":"F","to":"T","group_by":["ip_proto"],"filter":{"x":1}}""", "filter is a string, not object")]
     [InlineData("""{"from":"F","to":"T","group_by":["ip_proto","\udfff"]}""", "a string that is not valid Unicode")]
     public async Task Bad_query_bodies_get_a_400_that_says_what_to_change(string json, string message)

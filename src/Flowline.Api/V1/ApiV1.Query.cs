@@ -79,6 +79,11 @@ public sealed partial class ApiV1
                     await Error(context, new ApiError(400, "InvalidParameterValue", $"group_by: {why}"));
                     return;
                 }
+                if (groupBy.Contains(k))
+                {
+                    await Error(context, new ApiError(400, "InvalidParameterValue", $"group_by: '{n}' groups by {k.Name} again"));
+                    return;
+                }
                 groupBy.Add(k);
             }
             if (groupBy.Count > Aggregator.MaxKeys)

@@ -422,6 +422,7 @@ internal static partial class QueryCommand
         foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             if (!GroupKey.TryParse(part, out var key, out var error)) throw new ArgumentException(error);
+            if (keys.Contains(key)) throw new ArgumentException($"-A: '{part}' groups by {key.Name} again");
             keys.Add(key);
         }
         if (keys.Count == 0) throw new ArgumentException("no fields to aggregate by");
