@@ -157,6 +157,18 @@ public sealed class QueryAndPagingTests(QueryServer f) : IClassFixture<QueryServ
     }
 
     [Fact]
+    public async Task The_answer_states_the_range_and_bucket_as_applied()
+    {
+        var from = QueryServer.Start.AddSeconds(5.5).ToString("yyyy-MM-ddTHH:mm:ss.fZ");
+        var (status, body, _) = await f.Server.Send(f.TenantA, HttpMethod.Post, "/api/v1/query", [],
+            $$"""{"from":"{{from}}","to":"{{To}}","bucket":"1500ms","limit":3}""");
+        Assert.Equal(200, status);
+        Assert.Equal(from, body.GetProperty("from").GetString());
+        Assert.Equal(To, body.GetProperty("to").GetString());
+        Assert.Equal(1.5m, body.GetProperty("bucket_seconds").GetDecimal());
+    }
+
+    [Fact]
     public async Task A_time_series_sums_each_bucket_and_an_admin_sees_every_account_with_the_password()
     {
         var query = $$"""{"from":"{{From}}","to":"{{To}}","bucket":"10m","group_by":["account"],"count_distinct":"src_addr"}""";

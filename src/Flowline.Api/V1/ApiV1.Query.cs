@@ -185,8 +185,9 @@ public sealed partial class ApiV1
         await using (var json = new Utf8JsonWriter(output))
         {
             json.WriteStartObject();
-            json.WriteString("from", from.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
-            json.WriteString("to", to.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
+            // The range as it was applied: a fraction of a second only when one was given.
+            json.WriteString("from", from.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.FFFFFFFZ", CultureInfo.InvariantCulture));
+            json.WriteString("to", to.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.FFFFFFFZ", CultureInfo.InvariantCulture));
             json.WriteString("account", account ?? "*");
             // A statistic's keys are named by it (ip, ip_proto with :p); the rows then count either side of a flow.
             IReadOnlyList<GroupKey> keys = statistic?.Keys ?? groupBy;
@@ -195,7 +196,7 @@ public sealed partial class ApiV1
             json.WriteStartArray("group_by");
             foreach (var k in keyNames) json.WriteStringValue(k);
             json.WriteEndArray();
-            if (bucket > 0) json.WriteNumber("bucket_seconds", bucket / 1_000_000);
+            if (bucket > 0) json.WriteNumber("bucket_seconds", bucket / 1_000_000m);
             json.WriteString("order", order.ToString().ToLowerInvariant());
             json.WriteNumber("limit", limit);
             json.WriteStartArray("rows");
