@@ -77,8 +77,11 @@ public sealed class DatagramGenerator
             _pending[i] = r;
         }
         // An exporter sends a flow once it has ended, and its clock only goes forward: the export time is the
-        // latest end so far. Its uptime counts from an hour before the first flow, so that no flow began before it.
+        // latest end so far, in whole seconds, as NetFlow v9 and IPFIX headers carry it (a fraction left out there
+        // would move every uptime-based time of the datagram up to a second earlier). Its uptime counts from an
+        // hour before the first flow, so that no flow began before it.
         for (var i = 0; i < flows; i++) _exportMicros = Math.Max(_exportMicros, Math.Max(_pending[i].TimeReceived, _pending[i].End));
+        _exportMicros = (_exportMicros + 999_999) / 1_000_000 * 1_000_000;
         var now = _exportMicros;
         var uptimeMs = (uint)((now - (_traffic.StartMicros - BootedBeforeMicros)) / 1000);
         int length;
