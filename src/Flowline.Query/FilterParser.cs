@@ -17,8 +17,10 @@ namespace Flowline.Query;
 ///     | [src | dst] net PREFIX | [src | dst] net ADDRESS MASK
 ///     | [src | dst] port [CMP] N                  | [src | dst] port in "[" N ... "]"
 ///     | [in | out] if [CMP] N | [src | dst] as [CMP] N | [src | dst] vlan [CMP] N
-///     | (bytes | packets | tos | duration | sampling | domain) [CMP] N[k|m|g]
+///     | (bytes | packets | [src] tos | duration | sampling | domain) [CMP] N[k|m|g|t]
 ///     | flags LETTERS                             -- F S R P A U E C, or X for all
+///     | flags [CMP] N                             -- the flags as a number (0-63), TCP flows only
+///     | src or dst PRIMITIVE | src and dst PRIMITIVE
 ///     | exporter ADDRESS | [src | dst] mac MAC
 ///   CMP := = | == | != | &lt; | &lt;= | &gt; | &gt;= | eq | ne | lt | le | gt | ge
 /// </code>
