@@ -54,7 +54,7 @@ public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V
             return false;
         }
         var v6Name = name.EndsWith('6');
-        if (!int.TryParse(parts[1], out var first) || first < 0 || first > (v6Name ? 128 : 32))
+        if (!TryPrefixLength(parts[1], out var first) || first < 0 || first > (v6Name ? 128 : 32))
         {
             error = $"'{text}': '{parts[1]}' is not a prefix length";
             return false;
@@ -62,7 +62,7 @@ public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V
         key = v6Name ? key with { V6Prefix = first } : key with { V4Prefix = first };
         if (parts.Length == 3)
         {
-            if (v6Name || !int.TryParse(parts[2], out var second) || second < 0 || second > 128)
+            if (v6Name || !TryPrefixLength(parts[2], out var second) || second < 0 || second > 128)
             {
                 error = $"'{text}': '{parts[2]}' is not an IPv6 prefix length";
                 return false;
@@ -76,6 +76,10 @@ public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V
         }
         return true;
     }
+
+    /// <summary>A prefix length is digits only: no sign, no spaces around it.</summary>
+    private static bool TryPrefixLength(string text, out int length) =>
+        int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out length);
 
     /// <summary>A group's value of this key as text: addresses, names behind symbol ids, times in RFC 3339, numbers.</summary>
     public string Text(KeyPart k, ISymbolNames names)

@@ -113,7 +113,9 @@ public sealed record NfdumpStatistic(string Name, GroupKey Key, GroupKey? Other,
             throw new ArgumentException($"-s {text}: {error}");
         if (byProtocol && key.Field == FlowField.IpProto) throw new ArgumentException($"-s {text}: the statistic is the protocol already; :p splits other values by it");
         GroupKey? other = pair ? key with { Field = fields.Dst } : null;
-        return new NfdumpStatistic(pair ? head.ToLowerInvariant() + prefixes : key.Name, key, other, byProtocol, Metric.Flows);
+        // A pair is named by its own name with the prefix lengths as parsed (ip/24, not ip/024 or the /32 that changes nothing).
+        var name = pair ? head.ToLowerInvariant() + key.Name[FlowFields.Name(key.Field).Length..] : key.Name;
+        return new NfdumpStatistic(name, key, other, byProtocol, Metric.Flows);
     }
 
     /// <summary>

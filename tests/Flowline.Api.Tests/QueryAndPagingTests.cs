@@ -206,6 +206,10 @@ public sealed class QueryAndPagingTests(QueryServer f) : IClassFixture<QueryServ
             Assert.Equal(status, s);
             if (status == 401) Assert.Contains("already received", body.GetProperty("error").GetProperty("message").GetString()!);
         }
+        // A nonce longer than the replay cache keeps is refused by what is wrong with it, not as an unsigned request.
+        var (longStatus, longBody) = await f.Server.Get(url, r => r.Headers.TryAddWithoutValidation("Authorization", Header(new string('n', 65))));
+        Assert.Equal(401, longStatus);
+        Assert.Contains("the Authorization header is not understood: the Nonce is 1 to 64 characters, not 65", longBody.GetProperty("error").GetProperty("message").GetString()!);
     }
 
     [Theory]
@@ -232,6 +236,9 @@ public sealed class QueryAndPagingTests(QueryServer f) : IClassFixture<QueryServ
     [InlineData("""{"from":"F","to":"T","statistic":"proto:p"}""", "the statistic is the protocol already")]
     [InlineData("""{"from":"F","to":"T","group_by":["ip_proto"],"filter":{"x":1}}""", "filter is a string, not object")]
     [InlineData("""{"from":"F","to":"T","group_by":["ip_proto","\udfff"]}""", "a string that is not valid Unicode")]
+    [InlineData("""{"from":"F","to":"T","group_by":[5]}""", "group_by is a list of field names, e.g. [\"src_addr/24\", \"dst_port\"], not [5]")]
+    [InlineData("""{"from":"F","to":"T","statistic":["ip"]}""", "statistic is one of nfdump's -s names as a string, e.g. \"ip\"")]
+    [InlineData("""{"from":"F","to":"T","statistic":"ip/ 24"}""", "statistic: -s ip/ 24: 'src_addr/ 24': ' 24' is not a prefix length")]
     public async Task Bad_query_bodies_get_a_400_that_says_what_to_change(string json, string message)
     {
         var (status, body, _) = await f.Server.Send(f.TenantA, HttpMethod.Post, "/api/v1/query", [], json.Replace("\"F\"", $"\"{From}\"").Replace("\"T\"", $"\"{To}\""));

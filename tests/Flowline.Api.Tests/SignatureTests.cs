@@ -53,4 +53,16 @@ public sealed class SignatureTests
         Assert.Null(Signatures.ParseAuthorization("Bearer abc"));
         Assert.Null(Signatures.ParseAuthorization("FLOWLINE-HMAC-SHA256 Credential=a, Timestamp=b"));
     }
+
+    [Theory]
+    [InlineData("FLOWLINE-HMAC-SHA256 Credential=a, Timestamp=b", "the header lacks Signature")]
+    [InlineData("FLOWLINE-HMAC-SHA256 Credential=a, Timestamp=b, Signature=c, Nonce=", "the Nonce is 1 to 64 characters, not 0")]
+    [InlineData("FLOWLINE-HMAC-SHA256 Credential=a, Timestamp=b, Signature=c, Nonce=0123456789012345678901234567890123456789012345678901234567890123x", "the Nonce is 1 to 64 characters, not 65")]
+    [InlineData("FLOWLINE-HMAC-SHA256 Credential=a, SignedHeaders=host, Signature=c", "'SignedHeaders' is not a part of the header (Credential, Timestamp, Nonce, Signature)")]
+    [InlineData("FLOWLINE-HMAC-SHA256 Credential", "'Credential' is not NAME=VALUE")]
+    public void A_header_of_the_scheme_that_cannot_be_read_says_which_part_is_wrong(string header, string problem)
+    {
+        Assert.Null(Signatures.ParseAuthorization(header, out var why));
+        Assert.Equal(problem, why);
+    }
 }

@@ -37,6 +37,14 @@ public sealed class NfdumpStatisticTests
     }
 
     [Theory]
+    [InlineData("IP/024", "ip/24")]
+    [InlineData("ip/32", "ip")]
+    [InlineData("ip/32/64", "ip/32/64")]
+    [InlineData("srcip/16", "src_addr/16")]
+    public void A_statistic_is_named_by_what_it_parsed_not_by_how_it_was_typed(string text, string name) =>
+        Assert.Equal(name, Assert.Single(NfdumpStatistic.Parse(text)).Name);
+
+    [Theory]
     [InlineData("ip/flows/bytes/flows", "ordered by flows twice")]
     [InlineData("ip/tstart", "'tstart' is not an order (flows, packets, bytes, pps, bps or bpp)")]
     [InlineData("ip/obps", "ordering by obps counts the out direction of bidirectional records")]
@@ -46,6 +54,9 @@ public sealed class NfdumpStatisticTests
     [InlineData("mpls3", "MPLS labels (3 in the stack)")]
     [InlineData("xsrcip", "NSEL translated source addresses, which Flowline's records do not carry")]
     [InlineData("port/24", "only address fields take a prefix length")]
+    [InlineData("ip/ 24", "' 24' is not a prefix length")]
+    [InlineData("ip/+24", "'+24' is not a prefix length")]
+    [InlineData("ip/24/ 64", "' 64' is not an IPv6 prefix length")]
     [InlineData("nosuch", "unknown field 'nosuch'")]
     [InlineData(":p/bytes", "expected a statistic")]
     public void What_cannot_be_counted_is_refused_by_name(string text, string message)

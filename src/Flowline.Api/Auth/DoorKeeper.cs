@@ -132,12 +132,12 @@ public sealed class DoorKeeper(RequestGuard guard, ApiOptions options)
     {
         var from = context.Connection.RemoteIpAddress;
         if (guard.Blocked(from) is { } blocked) return (null, blocked);
-        var auth = Signatures.ParseAuthorization(header);
+        var auth = Signatures.ParseAuthorization(header, out var problem);
         if (auth is null)
         {
             guard.Fail(from);
             return (null, new ApiError(401, "AuthFailure",
-                $"the request is not signed: send 'Authorization: {Signatures.Scheme} Credential=KEY, Timestamp=yyyy-MM-ddTHH:mm:ssZ, Nonce=RANDOM, Signature=HEX' (Nonce optional; see docs/API.md)"));
+                (problem is null ? "the request is not signed" : $"the Authorization header is not understood: {problem}") + $"; send 'Authorization: {Signatures.Scheme} Credential=KEY, Timestamp=yyyy-MM-ddTHH:mm:ssZ, Nonce=RANDOM, Signature=HEX' (Nonce optional; see docs/API.md)"));
         }
         var request = context.Request;
         if (largeBody && guard.Preflight(auth.Value.KeyId, auth.Value.Timestamp) is { } early)

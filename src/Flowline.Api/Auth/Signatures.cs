@@ -89,26 +89,54 @@ public static class Signatures
     }
 
     /// <summary>Splits an Authorization header of <see cref="Scheme"/>; null when it is not one.</summary>
-    public static (string KeyId, string Timestamp, string Signature, string? Nonce)? ParseAuthorization(string? header)
+    public static (string KeyId, string Timestamp, string Signature, string? Nonce)? ParseAuthorization(string? header) =>
+        ParseAuthorization(header, out _);
+
+    /// <summary>Nonce characters at most: a replay cache entry is kept for each.</summary>
+    public const int MaxNonce = 64;
+
+    /// <summary>
+    /// Splits an Authorization header of <see cref="Scheme"/>; null when it is not one, with
+    /// <paramref name="problem"/> naming the part that is wrong when the header is of the scheme.
+    /// </summary>
+    public static (string KeyId, string Timestamp, string Signature, string? Nonce)? ParseAuthorization(string? header, out string? problem)
     {
+        problem = null;
         if (header is null || !header.StartsWith(Scheme + " ", StringComparison.Ordinal)) return null;
         string? key = null, timestamp = null, signature = null, nonce = null;
         foreach (var part in header[(Scheme.Length + 1)..].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
             var eq = part.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0) return null;
+            if (eq <= 0)
+            {
+                problem = $"'{Shown(part)}' is not NAME=VALUE";
+                return null;
+            }
             var value = part[(eq + 1)..];
             switch (part[..eq])
             {
                 case "Credential": key = value; break;
                 case "Timestamp": timestamp = value; break;
                 case "Signature": signature = value; break;
-                case "Nonce" when value.Length is > 0 and <= 64: nonce = value; break;
-                default: return null;
+                case "Nonce" when value.Length is > 0 and <= MaxNonce: nonce = value; break;
+                case "Nonce":
+                    problem = $"the Nonce is 1 to {MaxNonce} characters, not {value.Length}";
+                    return null;
+                default:
+                    problem = $"'{Shown(part[..eq])}' is not a part of the header (Credential, Timestamp, Nonce, Signature)";
+                    return null;
             }
         }
-        return key is null || timestamp is null || signature is null ? null : (key, timestamp, signature, nonce);
+        if (key is null || timestamp is null || signature is null)
+        {
+            problem = $"the header lacks {(key is null ? "Credential" : timestamp is null ? "Timestamp" : "Signature")}";
+            return null;
+        }
+        return (key, timestamp, signature, nonce);
     }
+
+    /// <summary>A stranger's text as an error message quotes it: at most 40 characters.</summary>
+    private static string Shown(string text) => text.Length <= 40 ? text : text[..40] + "...";
 
     /// <summary>Compares two signatures in time that does not depend on where they differ.</summary>
     public static bool Same(string expected, string given) =>

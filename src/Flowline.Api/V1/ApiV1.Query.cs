@@ -63,13 +63,13 @@ public sealed partial class ApiV1
         {
             var names = g.ValueKind switch
             {
-                JsonValueKind.Array => g.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : "").ToList(),
+                JsonValueKind.Array when g.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String) => g.EnumerateArray().Select(e => e.GetString()!).ToList(),
                 JsonValueKind.String => g.GetString()!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList(),
                 _ => null,
             };
             if (names is null)
             {
-                await Error(context, new ApiError(400, "InvalidParameterValue", "group_by is a list of fields, e.g. [\"src_addr/24\", \"dst_port\"]"));
+                await Error(context, new ApiError(400, "InvalidParameterValue", $"group_by is a list of field names, e.g. [\"src_addr/24\", \"dst_port\"], not {g.GetRawText()}"));
                 return;
             }
             foreach (var n in names)
@@ -112,7 +112,9 @@ public sealed partial class ApiV1
             string? why = null;
             try
             {
-                if (text.Split('/')[^1] is { Length: > 0 } last && text.Contains('/', StringComparison.Ordinal) && last.All(char.IsAsciiLetter))
+                if (sv.ValueKind != JsonValueKind.String)
+                    why = $"statistic is one of nfdump's -s names as a string, e.g. \"ip\", \"dstport:p\" or \"srcip/24\", not {sv.GetRawText()}";
+                else if (text.Split('/')[^1] is { Length: > 0 } last && text.Contains('/', StringComparison.Ordinal) && last.All(char.IsAsciiLetter))
                     why = $"statistic {sv.GetRawText()}: give the order in \"order\"";
                 else if (groupBy.Count > 0) why = "statistic and group_by are two kinds of grouping: give one";
                 else statistic = NfdumpStatistic.Parse(text)[0] with { Order = order };
