@@ -72,6 +72,26 @@ public sealed class DecodeCommandTests
     }
 
     [Fact]
+    public void Csv_without_fields_prints_sflowtools_line_columns_and_netflow_records_fill_them_from_the_record()
+    {
+        var sflow = FlowlineProcess.RunFlowline(["decode", "--pcap", Capture("pmacctd_sfprobe_A"), "--format", "csv", "-q"]);
+        Assert.Equal(0, sflow.ExitCode);
+        var lines = sflow.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("agent,inputPort,outputPort,srcMAC,dstMAC,ethernet_type,in_vlan,out_vlan,src_addr,dst_addr,IPProtocol,IPTOS,src_port,dst_port,TCPFlags,sampledPacketSize,meanSkipCount", lines[0]);
+        Assert.Equal(4173, lines.Length - 1);
+        // As in sflowtool -l, the address and port columns hold IPv6 addresses and UDP ports too.
+        Assert.Contains(lines, l => l.Contains(",fd77::1,", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains(",10.77.0.1,10.77.0.2,17,0,54261,5201,,50,1", StringComparison.Ordinal));
+
+        // NetFlow v5 has no sFlow sample: the interfaces and sampling rate are the record's (Open vSwitch's ports 1 and 2).
+        var v5 = FlowlineProcess.RunFlowline(["decode", "--pcap", Capture("ovs_netflow_v5"), "--format", "csv", "-q", "--fields", "inputPort,in_if,outputPort,out_if,meanSkipCount", "--no-header"]);
+        Assert.Equal(0, v5.ExitCode);
+        var rows = v5.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains("1,1,2,2,1", rows);
+        Assert.All(rows, r => { var c = r.Split(','); Assert.Equal((c[1], c[3]), (c[0], c[2])); });
+    }
+
+    [Fact]
     public void Json_is_one_object_per_datagram_with_string_values()
     {
         var r = FlowlineProcess.RunFlowline(["decode", "--pcap", Capture("ovs_sflow_s1_h128_p5"), "--format", "jsonl", "--count", "20"]);
@@ -156,7 +176,7 @@ public sealed class DecodeCommandTests
 
     [Theory]
     [InlineData("--format", "xml")]
-    [InlineData("--format", "csv")]
+    [InlineData("--format", "csv", "--fields", ",")]
     [InlineData("--fields", "srcIP")]
     [InlineData("--count", "-3")]
     [InlineData("--bogus")]

@@ -40,7 +40,8 @@ internal sealed class DecodeOptions
 
         Output:
           --format FORMAT           flows (default): one canonical flow record per line, CSV with a header
-                                    csv: chosen --fields, one line per flow record
+                                    csv: chosen --fields, one line per flow record (without --fields,
+                                      the columns of `sflowtool -l`, addresses and ports of any kind)
                                     grep: sflowtool -g style, one "context name value" line per value
                                     json: one pretty JSON object per datagram, values as strings
                                     jsonl: one JSON object per line per datagram
@@ -141,7 +142,7 @@ internal sealed class DecodeOptions
         }
         if (options.Format == DecodeFormat.Csv)
         {
-            if (fields is null) return "--format csv needs --fields a,b,... (canonical or sflowtool names)";
+            fields ??= SflowtoolFields.LineColumns;
             var columns = new List<CsvColumn>();
             foreach (var name in fields.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {

@@ -39,12 +39,19 @@ internal static class SflowtoolFields
 
     public static IEnumerable<string> Names => ByName.Keys;
 
+    /// <summary>
+    /// The columns of <c>sflowtool -l</c>'s flow lines that records carry, in its order: its address and port columns
+    /// hold either family and any protocol's ports, as the canonical src_addr and src_port do.
+    /// </summary>
+    public const string LineColumns = "agent,inputPort,outputPort,srcMAC,dstMAC,ethernet_type,in_vlan,out_vlan,src_addr,dst_addr,IPProtocol,IPTOS,src_port,dst_port,TCPFlags,sampledPacketSize,meanSkipCount";
+
     public static bool TryParse(string name, out SflowtoolField field) => ByName.TryGetValue(name, out field);
 
     /// <summary>Writes the value sflowtool would print, or nothing when the field does not apply to this record.</summary>
     public static void Write(Utf8TextWriter w, SflowtoolField f, in DatagramHeader d, in SampleHeader s, in FlowRecord r)
     {
         var proto = r.IpProto;
+        var sflow = r.Protocol == FlowProtocol.SFlow5;
         switch (f)
         {
             case SflowtoolField.DatagramSourceIP: w.Address(d.Exporter); break;
@@ -60,11 +67,12 @@ internal static class SflowtoolFields
             case SflowtoolField.SampleType: w.Text(s.IsCounters ? "COUNTERSSAMPLE" : "FLOWSAMPLE"); break;
             case SflowtoolField.SampleSequenceNo: w.Number((ulong)s.Sequence); break;
             case SflowtoolField.SourceId: w.Number((ulong)(s.SourceId >> 24)); w.Byte((byte)':'); w.Number((ulong)(s.SourceId & 0xFFFFFF)); break;
-            case SflowtoolField.MeanSkipCount: w.Number((ulong)s.SamplingRate); break;
+            // NetFlow and IPFIX records carry the interfaces and the sampling rate themselves, not in an sFlow sample.
+            case SflowtoolField.MeanSkipCount: w.Number((ulong)(sflow ? s.SamplingRate : r.SamplingRate)); break;
             case SflowtoolField.SamplePool: w.Number((ulong)s.SamplePool); break;
             case SflowtoolField.DropEvents: w.Number((ulong)s.Drops); break;
-            case SflowtoolField.InputPort: w.Number((ulong)s.Input); break;
-            case SflowtoolField.OutputPort: w.Number((ulong)s.Output); break;
+            case SflowtoolField.InputPort: w.Number((ulong)(sflow ? s.Input : r.InIf)); break;
+            case SflowtoolField.OutputPort: w.Number((ulong)(sflow ? s.Output : r.OutIf)); break;
             case SflowtoolField.SampledPacketSize: w.Number(r.SampledBytes); break;
             case SflowtoolField.SrcMAC: w.Mac(r.SrcMac, '\0'); break;
             case SflowtoolField.DstMAC: w.Mac(r.DstMac, '\0'); break;
