@@ -183,7 +183,8 @@ public sealed partial class Collector : IDisposable
             {
                 var c = p.Decoder.Templates;
                 t = new TemplateCounters(t.Scopes + c.Exporters.Count, t.Templates + c.TemplateTotal, t.PendingBytes + c.PendingBytesTotal,
-                    t.ScopesEvicted + c.ScopesEvicted, t.TemplatesRefused + c.TemplatesRefused, t.PendingRefused + c.PendingRefused);
+                    t.ScopesEvicted + c.ScopesEvicted, t.TemplatesRefused + c.TemplatesRefused, t.PendingRefused + c.PendingRefused,
+                    t.SamplersRefused + c.SamplersRefused);
             }
             return t;
         }
@@ -479,7 +480,7 @@ public sealed partial class Collector : IDisposable
 }
 
 /// <summary>The template caches' sizes and what their limits evicted or refused (<see cref="Wire.DecodeLimits"/>).</summary>
-public readonly record struct TemplateCounters(long Scopes, long Templates, long PendingBytes, long ScopesEvicted, long TemplatesRefused, long PendingRefused);
+public readonly record struct TemplateCounters(long Scopes, long Templates, long PendingBytes, long ScopesEvicted, long TemplatesRefused, long PendingRefused, long SamplersRefused);
 
 /// <summary>One receiving socket: datagrams received, dropped because its queue was full, waiting, the queue's size, and the last batch's store time.</summary>
 public readonly record struct SocketCounters(string Listener, int Index, long Received, long QueueDrops, long QueueDepth, long QueueCapacity, double LastBatchSeconds);

@@ -17,6 +17,14 @@ public sealed record DecodeLimits
     public long MaxTemplateFieldsTotal { get; init; } = 1_000_000;
     /// <summary>Bytes of held data sets across all scopes of one decoder.</summary>
     public long MaxPendingBytesTotal { get; init; } = 64L << 20;
+    /// <summary>
+    /// One exporter address, all its domains together, holds at most 1/N of the decoder's scopes, template fields
+    /// and held bytes; beyond it its own least used scopes make room, so a sender that makes up domains or
+    /// templates cannot push other exporters' templates out.
+    /// </summary>
+    public int MaxExporterShare { get; init; } = 8;
+    /// <summary>Samplers (options data's samplerId with its rate) one exporter/domain scope keeps.</summary>
+    public int MaxSamplersPerScope { get; init; } = 256;
     /// <summary>Nested encapsulations (VXLAN in GRE ...) followed inside a sampled header.</summary>
     public int MaxTunnelDepth { get; init; } = 2;
     public int MaxIPv6ExtensionHeaders { get; init; } = 8;

@@ -61,4 +61,60 @@ public sealed class TemplateLimitTests
         Assert.Equal(decoder.Templates.PendingBytesTotal, decoder.Templates.Exporters.Values.Sum(e => (long)e.PendingByteCount));
         Assert.True(decoder.Templates.PendingRefused > 0);
     }
+
+    [Fact]
+    public void One_address_making_up_domains_and_templates_cannot_push_another_exporters_templates_out()
+    {
+        var decoder = new FlowDecoder(new DecodeLimits { MaxTemplateFieldsTotal = 2_000, MaxTemplateScopes = 100, MaxPendingBytesTotal = 80_000 });
+        FlowAddress real = FlowAddress.Parse("192.0.2.1"), flood = FlowAddress.Parse("192.0.2.66");
+        var batch = new FlowBatch();
+        var encoder = new TemplateFlowEncoder(FlowProtocol.Ipfix, 1);
+        var n = encoder.EncodeData([TestFlows.Tcp4(1)], _buffer, Export, 0, includeTemplates: true);
+        Assert.True(decoder.Decode(_buffer.AsSpan(0, n), real, Export, batch).IsOk);
+        Assert.Equal(1, batch.Count);
+        var share = decoder.Templates.Exporters.Keys.Count(k => k.Exporter == real);
+        for (uint d = 0; d < 2_000; d++)
+        {
+            var fake = new TemplateFlowEncoder(FlowProtocol.Ipfix, 1000 + d);
+            // Each made-up domain sends data (so it counts as a real exporter) and then its templates.
+            var m = fake.EncodeData([TestFlows.Tcp4(d)], _buffer, Export, 0);
+            decoder.Decode(_buffer.AsSpan(0, m), flood, Export, batch);
+            m = fake.EncodeTemplates(_buffer, Export, 0);
+            decoder.Decode(_buffer.AsSpan(0, m), flood, Export, batch);
+            var flooded = decoder.Templates.Exporters.Where(e => e.Key.Exporter == flood).Select(e => e.Value).ToList();
+            Assert.InRange(flooded.Count, 1, 100 / 8);
+            Assert.InRange(flooded.Sum(e => e.AllTemplates.Sum(t => (long)t.Fields.Length)), 0, 2_000 / 8);
+            Assert.InRange(flooded.Sum(e => (long)e.PendingByteCount), 0, 80_000 / 8);
+        }
+        Assert.Equal(share, decoder.Templates.Exporters.Keys.Count(k => k.Exporter == real));
+        // The other exporter's data still decodes with the template it sent before the flood.
+        batch.Clear();
+        n = encoder.EncodeData([TestFlows.Tcp4(2)], _buffer, Export, 0);
+        Assert.True(decoder.Decode(_buffer.AsSpan(0, n), real, Export, batch).IsOk);
+        Assert.Equal(FiveTuple.Of(TestFlows.Tcp4(2)), FiveTuple.Of(Assert.Single(Enumerable.Range(0, batch.Count).Select(i => batch[i]))));
+    }
+
+    [Fact]
+    public void Options_data_naming_ever_new_samplers_is_held_to_the_scopes_maximum()
+    {
+        var decoder = new FlowDecoder(new DecodeLimits { MaxSamplersPerScope = 256 });
+        // IPFIX: an options template (scope observationDomainId; samplerId, samplingInterval) and 1,000 records.
+        var d = new List<byte>();
+        void U16(int v) { d.Add((byte)(v >> 8)); d.Add((byte)v); }
+        void U32(long v) { U16((int)(v >> 16)); U16((int)(v & 0xFFFF)); }
+        U16(10); U16(0); U32(Export / 1_000_000); U32(0); U32(7);
+        U16(3); U16(22); U16(300); U16(3); U16(1); U16(149); U16(4); U16(48); U16(2); U16(34); U16(4);
+        U16(300); U16(4 + 1_000 * 10);
+        for (var id = 0; id < 1_000; id++) { U32(7); U16(id + 1); U32(100 + id); }
+        var datagram = d.ToArray();
+        datagram[2] = (byte)(datagram.Length >> 8);
+        datagram[3] = (byte)datagram.Length;
+        Assert.True(decoder.Decode(datagram, FlowAddress.Parse("192.0.2.9"), Export, new FlowBatch()).IsOk);
+        Assert.Equal(1_000 - 256, decoder.Templates.SamplersRefused);
+        Assert.Equal(256, Assert.Single(decoder.Templates.Exporters.Values).SamplerRates!.Count);
+        // A sampler already known is updated, not refused.
+        Assert.True(decoder.Decode(datagram, FlowAddress.Parse("192.0.2.9"), Export, new FlowBatch()).IsOk);
+        Assert.Equal(2 * (1_000 - 256), decoder.Templates.SamplersRefused);
+        Assert.Equal(256, decoder.Templates.Exporters.Values.Single().SamplerRates!.Count);
+    }
 }

@@ -81,6 +81,7 @@ public static class SelfMetrics
             w.WriteNumber("scopes_evicted", t.ScopesEvicted);
             w.WriteNumber("templates_refused", t.TemplatesRefused);
             w.WriteNumber("pending_refused", t.PendingRefused);
+            w.WriteNumber("samplers_refused", t.SamplersRefused);
             w.WriteEndObject();
             w.WriteStartArray("sockets");
             foreach (var p in collector.SocketCounters)
@@ -191,10 +192,12 @@ public static class SelfMetrics
         Line("flowline_template_pending_bytes", "", templates.PendingBytes);
         Help("flowline_template_scopes_evicted_total", "counter", "Exporter/domain pairs whose templates were forgotten to stay within the decoders' limits.");
         Line("flowline_template_scopes_evicted_total", "", templates.ScopesEvicted);
-        Help("flowline_templates_refused_total", "counter", "Templates refused: their exporter/domain held its maximum.");
+        Help("flowline_templates_refused_total", "counter", "Templates refused: their exporter/domain held its maximum, or their exporter its share of the decoders' template fields.");
         Line("flowline_templates_refused_total", "", templates.TemplatesRefused);
         Help("flowline_template_pending_refused_total", "counter", "Data sets not held for a template because held data reached the decoders' limit.");
         Line("flowline_template_pending_refused_total", "", templates.PendingRefused);
+        Help("flowline_template_samplers_refused_total", "counter", "Sampler rates from options data not kept: their exporter/domain held its maximum of samplers.");
+        Line("flowline_template_samplers_refused_total", "", templates.SamplersRefused);
         Help("flowline_templates_adopted_total", "counter", "Templates taken from the other collectors of the store (a ClickHouse cluster; docs/SCALE.md).");
         Line("flowline_templates_adopted_total", "", collector.TemplatesAdopted);
         Help("flowline_realtime_definitions_disabled_total", "counter", "Real-time flow definitions taken out of service because counting rows into them failed (each also raises a 'disabled' event).");

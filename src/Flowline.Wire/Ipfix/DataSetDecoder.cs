@@ -94,7 +94,8 @@ internal static class DataSetDecoder
         {
             if (t.Has(FieldKind.SamplerId))
             {
-                (state.SamplerRates ??= [])[s[(int)FieldKind.SamplerId]] = rate;
+                // Sampler ids are the exporter's to choose: a scope keeps a bounded number of them.
+                state.Owner.SetSamplerRate(state, s[(int)FieldKind.SamplerId], rate);
             }
             else
             {

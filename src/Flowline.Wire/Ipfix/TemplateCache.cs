@@ -24,9 +24,23 @@ internal struct PacketContext
     public uint Sequence;
 }
 
+/// <summary>
+/// What one exporter address holds across its scopes. Whoever can send a datagram chooses its observation
+/// domains and template ids, so no address may take more than 1/<see cref="DecodeLimits.MaxExporterShare"/> of a
+/// decoder's scopes, template fields or held bytes: beyond it, its own scopes make room, not other exporters'.
+/// </summary>
+internal sealed class ExporterShare
+{
+    public readonly HashSet<ExporterKey> Keys = [];
+    public long Fields;
+    public long PendingBytes;
+}
+
 /// <summary>Per exporter/domain state the template-based protocols need between datagrams.</summary>
 public sealed class ExporterTemplateState
 {
+    internal ExporterShare Share = new();
+    internal TemplateCache Owner = null!;
     internal readonly Dictionary<ushort, Template> Templates = [];
     internal readonly Queue<PendingSet> Pending = new();
     internal int PendingBytes;
@@ -54,6 +68,15 @@ public sealed class ExporterTemplateState
     public long SystemInitMillis { get; internal set; }
     internal Dictionary<ulong, uint>? SamplerRates;
 
+    /// <summary>Keeps a sampler's rate from options data; false when the scope holds its maximum of samplers and this is a new one.</summary>
+    internal bool SetSamplerRate(ulong samplerId, uint rate, int max)
+    {
+        var rates = SamplerRates ??= [];
+        if (rates.Count >= max && !rates.ContainsKey(samplerId)) return false;
+        rates[samplerId] = rate;
+        return true;
+    }
+
     public int TemplateCount => Templates.Count;
     public int PendingCount => Pending.Count;
     public int PendingByteCount => PendingBytes;
@@ -77,8 +100,9 @@ public sealed class ExporterTemplateState
 public sealed class TemplateCache
 {
     private readonly Dictionary<ExporterKey, ExporterTemplateState> _exporters = [];
+    private readonly Dictionary<FlowAddress, ExporterShare> _shares = [];
     private readonly DecodeLimits _limits;
-    private long _uses, _templates, _fields, _pendingBytes, _scopesEvicted, _templatesRefused, _pendingRefused;
+    private long _uses, _templates, _fields, _pendingBytes, _scopesEvicted, _templatesRefused, _pendingRefused, _samplersRefused;
 
     public TemplateCache(DecodeLimits? limits = null) => _limits = limits ?? DecodeLimits.Default;
 
@@ -90,6 +114,8 @@ public sealed class TemplateCache
     public long TemplatesRefused => Volatile.Read(ref _templatesRefused);
     /// <summary>Data sets not held because every scope's held bytes together reached <see cref="DecodeLimits.MaxPendingBytesTotal"/>.</summary>
     public long PendingRefused => Volatile.Read(ref _pendingRefused);
+    /// <summary>Samplers' rates from options data not kept because their scope held <see cref="DecodeLimits.MaxSamplersPerScope"/>.</summary>
+    public long SamplersRefused => Volatile.Read(ref _samplersRefused);
     /// <summary>Templates held across every scope.</summary>
     public long TemplateTotal => Volatile.Read(ref _templates);
     /// <summary>Bytes of data sets held across every scope.</summary>
@@ -99,24 +125,33 @@ public sealed class TemplateCache
     {
         if (!_exporters.TryGetValue(key, out var state))
         {
-            if (_exporters.Count >= _limits.MaxTemplateScopes) Evict(null);
-            state = new ExporterTemplateState();
+            if (_shares.TryGetValue(key.Exporter, out var own) && own.Keys.Count >= _limits.MaxTemplateScopes / _limits.MaxExporterShare)
+            {
+                Evict(null, own);
+            }
+            if (_exporters.Count >= _limits.MaxTemplateScopes) Evict(null, null);
+            if (!_shares.TryGetValue(key.Exporter, out var share)) _shares.Add(key.Exporter, share = new ExporterShare());
+            state = new ExporterTemplateState { Share = share, Owner = this };
             _exporters.Add(key, state);
+            share.Keys.Add(key);
         }
         state.LastUsed = ++_uses;
         return state;
     }
 
     /// <summary>
-    /// Forgets a tenth of the scopes (at least one), those that never decoded data first and then the least
-    /// recently used, sparing <paramref name="keep"/>. Whoever can send us a datagram can make up scopes:
-    /// evicting in rounds keeps the cost per new scope logarithmic, and exporters whose data decodes outlast a
-    /// flood of scopes that only announce templates.
+    /// Forgets a tenth of the scopes (at least one) of <paramref name="share"/>'s exporter, or of every exporter
+    /// when null: those that never decoded data first and then the least recently used, sparing
+    /// <paramref name="keep"/>. Whoever can send us a datagram can make up scopes: evicting in rounds keeps the
+    /// cost per new scope logarithmic, and exporters whose data decodes outlast a flood of scopes that only
+    /// announce templates.
     /// </summary>
-    private void Evict(ExporterTemplateState? keep)
+    private void Evict(ExporterTemplateState? keep, ExporterShare? share)
     {
-        var count = Math.Max(1, _exporters.Count / 10);
-        var victims = _exporters.Where(e => e.Value != keep)
+        IEnumerable<KeyValuePair<ExporterKey, ExporterTemplateState>> candidates =
+            share is null ? _exporters : share.Keys.Select(k => new KeyValuePair<ExporterKey, ExporterTemplateState>(k, _exporters[k]));
+        var count = Math.Max(1, (share?.Keys.Count ?? _exporters.Count) / 10);
+        var victims = candidates.Where(e => e.Value != keep)
             .OrderBy(e => e.Value.HasData).ThenBy(e => e.Value.LastUsed)
             .Take(count).Select(e => e.Key).ToList();
         foreach (var key in victims)
@@ -124,13 +159,20 @@ public sealed class TemplateCache
             var state = _exporters[key];
             _exporters.Remove(key);
             _templates -= state.Templates.Count;
-            foreach (var t in state.Templates.Values) _fields -= t.Fields.Length;
+            foreach (var t in state.Templates.Values)
+            {
+                _fields -= t.Fields.Length;
+                state.Share.Fields -= t.Fields.Length;
+            }
             while (state.Pending.TryDequeue(out var p))
             {
                 _pendingBytes -= p.Length;
+                state.Share.PendingBytes -= p.Length;
                 ArrayPool<byte>.Shared.Return(p.Buffer);
             }
             state.PendingBytes = 0;
+            state.Share.Keys.Remove(key);
+            if (state.Share.Keys.Count == 0) _shares.Remove(key.Exporter);
             _scopesEvicted++;
         }
     }
@@ -138,26 +180,32 @@ public sealed class TemplateCache
     public Template? Find(in ExporterKey key, ushort templateId) =>
         _exporters.TryGetValue(key, out var state) && state.Templates.TryGetValue(templateId, out var t) ? t : null;
 
-    /// <summary>Adds or replaces a template; false when the exporter is at its template limit (or alone holds the decoder's field budget).</summary>
+    /// <summary>
+    /// Adds or replaces a template; false when the scope is at its template limit, or its exporter at its share of
+    /// the decoder's field budget even after forgetting its other scopes, or the scope alone holds the whole budget.
+    /// </summary>
     public bool Add(ExporterTemplateState state, Template template)
     {
-        var replaces = state.Templates.ContainsKey(template.Id);
+        var replaces = state.Templates.TryGetValue(template.Id, out var old);
         if (!replaces && state.Templates.Count >= _limits.MaxTemplatesPerExporter)
         {
             _templatesRefused++;
             return false;
         }
-        if (_fields + template.Fields.Length > _limits.MaxTemplateFieldsTotal) Evict(state);
-        if (_fields + template.Fields.Length > _limits.MaxTemplateFieldsTotal)
+        var growth = template.Fields.Length - (old?.Fields.Length ?? 0);
+        var share = _limits.MaxTemplateFieldsTotal / _limits.MaxExporterShare;
+        if (state.Share.Fields + growth > share) Evict(state, state.Share);
+        if (_fields + growth > _limits.MaxTemplateFieldsTotal) Evict(state, null);
+        if (state.Share.Fields + growth > share || _fields + growth > _limits.MaxTemplateFieldsTotal)
         {
-            // What is left is this scope's own: it may not have the decoder's whole budget.
+            // What is left is this scope's own: it may not have more than its exporter's share.
             _templatesRefused++;
             return false;
         }
-        if (state.Templates.TryGetValue(template.Id, out var old)) _fields -= old.Fields.Length;
-        else _templates++;
+        if (!replaces) _templates++;
         state.Templates[template.Id] = template;
-        _fields += template.Fields.Length;
+        _fields += growth;
+        state.Share.Fields += growth;
         return true;
     }
 
@@ -166,6 +214,7 @@ public sealed class TemplateCache
         if (!state.Templates.Remove(templateId, out var old)) return false;
         _templates--;
         _fields -= old.Fields.Length;
+        state.Share.Fields -= old.Fields.Length;
         return true;
     }
 
@@ -175,10 +224,20 @@ public sealed class TemplateCache
         var ids = state.Templates.Values.Where(t => t.IsOptions == options).Select(t => t.Id).ToList();
         foreach (var id in ids)
         {
-            if (state.Templates.Remove(id, out var old)) _fields -= old.Fields.Length;
+            if (state.Templates.Remove(id, out var old))
+            {
+                _fields -= old.Fields.Length;
+                state.Share.Fields -= old.Fields.Length;
+            }
         }
         _templates -= ids.Count;
         return ids.Count;
+    }
+
+    /// <summary>Keeps a sampler's rate from options data, counting it when the scope holds its maximum of samplers.</summary>
+    internal void SetSamplerRate(ExporterTemplateState state, ulong samplerId, uint rate)
+    {
+        if (!state.SetSamplerRate(samplerId, rate, _limits.MaxSamplersPerScope)) _samplersRefused++;
     }
 
     /// <summary>Holds a copy of a data set; the oldest held sets make room. Returns how many were dropped.</summary>
@@ -194,11 +253,13 @@ public sealed class TemplateCache
         {
             var old = state.Pending.Dequeue();
             state.PendingBytes -= old.Length;
+            state.Share.PendingBytes -= old.Length;
             _pendingBytes -= old.Length;
             ArrayPool<byte>.Shared.Return(old.Buffer);
             dropped++;
         }
-        if (_pendingBytes + set.Length > _limits.MaxPendingBytesTotal)
+        if (_pendingBytes + set.Length > _limits.MaxPendingBytesTotal
+            || state.Share.PendingBytes + set.Length > _limits.MaxPendingBytesTotal / _limits.MaxExporterShare)
         {
             _pendingRefused++;
             return dropped + 1;
@@ -207,6 +268,7 @@ public sealed class TemplateCache
         set.CopyTo(buffer);
         state.Pending.Enqueue(new PendingSet { TemplateId = templateId, Buffer = buffer, Length = set.Length, Context = context });
         state.PendingBytes += set.Length;
+        state.Share.PendingBytes += set.Length;
         _pendingBytes += set.Length;
         return dropped;
     }
@@ -227,6 +289,7 @@ public sealed class TemplateCache
             {
                 (taken ??= []).Add(p);
                 state.PendingBytes -= p.Length;
+                state.Share.PendingBytes -= p.Length;
                 _pendingBytes -= p.Length;
             }
             else
