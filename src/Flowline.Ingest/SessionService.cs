@@ -109,6 +109,8 @@ public sealed partial class SessionService : IDisposable
     public long RecordsDropped => _sessionizers.Sum(s => { lock (s) return s.Dropped; });
     /// <summary>Session rows dropped because the store failed for longer than <see cref="MaxPendingRows"/> rows.</summary>
     public long RowsDropped => Interlocked.Read(ref _rowsDropped);
+    /// <summary>Remote prefixes named by their family's /0 because the symbol table was full (<see cref="SessionRowWriter.MaxNamesForPrefixes"/>).</summary>
+    public long RemotePrefixesFolded => _writer.PrefixesFolded;
     /// <summary>Bytes the sessionizers' tables hold.</summary>
     public long TableBytes => _sessionizers.Sum(s => { lock (s) return s.MemoryBytes; });
     public SessionExporter Exporter => _exporter;

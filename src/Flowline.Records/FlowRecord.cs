@@ -148,6 +148,9 @@ public interface ISymbolNames
 public interface ISymbolInterner
 {
     uint[] Intern(IReadOnlyList<string> names);
+
+    /// <summary>Names held: ids are kept for good, so what adds names made of strangers' input checks this first.</summary>
+    int Count { get; }
 }
 
 /// <summary>A store's names (accounts, networks, ports, rules, tags): read by id, found by name, added durably.</summary>

@@ -25,11 +25,21 @@ public sealed class SessionRowWriter : ISessionVisitor
     /// <summary>Prefix names cached at most (remote prefixes are keyed by what strangers send).</summary>
     private const int MaxCachedPrefixes = 1 << 20;
 
+    /// <summary>
+    /// Names the symbol table may hold before remote prefixes it has no name for yet are named by their family's
+    /// /0 (0.0.0.0/0, ::/0): they are made of strangers' addresses, and a name once given is kept for good.
+    /// </summary>
+    public const int MaxNamesForPrefixes = 2_000_000;
+    private readonly int _maxNames;
+
+    /// <summary>Remote prefixes named by their family's /0 because the symbol table held <see cref="MaxNamesForPrefixes"/> names.</summary>
+    public long PrefixesFolded { get; private set; }
+
     /// <param name="chunk">Receives each full chunk and the last; the batch is cleared after the call returns.</param>
-    public SessionRowWriter(SessionExporter exporter, ISymbolInterner symbols, Action<FlowBatch> chunk, int chunkRows = 16_384)
+    public SessionRowWriter(SessionExporter exporter, ISymbolInterner symbols, Action<FlowBatch> chunk, int chunkRows = 16_384, int maxNames = MaxNamesForPrefixes)
     {
         if (chunkRows < 1) throw new ArgumentOutOfRangeException(nameof(chunkRows));
-        (_exporter, _symbols, _chunk, _chunkRows) = (exporter, symbols, chunk, chunkRows);
+        (_exporter, _symbols, _chunk, _chunkRows, _maxNames) = (exporter, symbols, chunk, chunkRows, maxNames);
         _rows = new FlowBatch(chunkRows);
         _folds = new Fold[chunkRows];
         _slots = new int[BitOperations.RoundUpToPowerOf2((uint)chunkRows * 2)];
@@ -129,7 +139,18 @@ public sealed class SessionRowWriter : ISessionVisitor
             var p = _folds[i].RemotePrefix;
             if (p.IsNone || _prefixIds.ContainsKey(p)) continue;
             _prefixIds[p] = 0; // asked for once below
-            (names ??= []).Add(p.ToString());
+            var name = p.ToString();
+            if (_symbols.Count + (names?.Count ?? 0) >= _maxNames)
+            {
+                if (_symbols is ISymbolTable table && table.TryFind(name, out var known))
+                {
+                    _prefixIds[p] = known;
+                    continue;
+                }
+                name = p.Network.IsV4 ? "0.0.0.0/0" : "::/0";
+                PrefixesFolded++;
+            }
+            (names ??= []).Add(name);
             (missing ??= []).Add(p);
         }
         if (names is not null)

@@ -249,6 +249,8 @@ public static class SelfMetrics
             Line("flowline_session_records_dropped_total", "", sessions.RecordsDropped);
             Help("flowline_session_rows_dropped_total", "counter", "Session rows dropped because the sessions store failed for too long.");
             Line("flowline_session_rows_dropped_total", "", sessions.RowsDropped);
+            Help("flowline_session_remote_prefixes_folded_total", "counter", "Remote prefixes named 0.0.0.0/0 or ::/0 because the store held the most names it gives prefixes made of strangers' addresses.");
+            Line("flowline_session_remote_prefixes_folded_total", "", sessions.RemotePrefixesFolded);
             Help("flowline_session_input_sampling", "gauge", "Input sampling: one session in this many is held, its counts scaled up (1: every session; session_input_rate).");
             Line("flowline_session_input_sampling", "", sessions.InputSampling);
             Help("flowline_session_input_sampling_backlog_raises_total", "counter", "Rises of the input sampling because a decoder fell behind its socket queue (a quarter full): sessions shed before datagrams are dropped.");
