@@ -60,4 +60,21 @@ public sealed class ContrailLimitsTests
             (_, _, _) => Endless().Take(300_000), new Names(), 10_000_000)["value"]!.AsArray();
         Assert.Equal([59999L, 59999L, 59999L, 59999L, 59999L], rows.Select(r => (long)r!["sport"]!));
     }
+
+    [Fact]
+    public void A_limit_beyond_the_row_cap_endless_distinct_values_and_endless_select_fields_are_refused()
+    {
+        // A huge limit had bypassed the row cap, and 2 × limit + 1024 overflowed for a sorted one.
+        foreach (var sort in new[] { "", """, "sort_fields": ["sport"], "sort": 2""" })
+        {
+            var e = Assert.Throws<ContrailQuery.QueryException>(() => Run($$"""{"table": "FlowRecordTable", "start_time": 0, "end_time": 9000000, "select_fields": ["sourceip", "sport"], "limit": 2000000000{{sort}}}"""));
+            Assert.Equal($"limit is at most {ContrailQuery.MaxRows}", e.Message);
+        }
+        // One group whose distinct source addresses never end.
+        var d = Assert.Throws<ContrailQuery.QueryException>(() => Run("""{"table": "FlowSeriesTable", "start_time": 0, "end_time": 9000000, "select_fields": ["destip", "COUNT_DISTINCT(sourceip)"]}"""));
+        Assert.Contains($"the COUNT_DISTINCTs hold more than {ContrailQuery.MaxDistinct} values", d.Message, StringComparison.Ordinal);
+        var names = string.Join(",", Enumerable.Repeat("\"sport\"", ContrailQuery.MaxSelect + 1));
+        var s = Assert.Throws<ContrailQuery.QueryException>(() => Run($$"""{"table": "FlowRecordTable", "start_time": 0, "end_time": 9000000, "select_fields": [{{names}}], "limit": 1}"""));
+        Assert.Equal($"select_fields holds at most {ContrailQuery.MaxSelect} names", s.Message);
+    }
 }

@@ -13,8 +13,18 @@ public static partial class ContrailQuery
 {
     /// <summary>Groups one aggregate query holds at most.</summary>
     public const int MaxGroups = 100_000;
-    /// <summary>Rows a query without a limit answers at most.</summary>
+    /// <summary>Rows a query answers at most (and the largest limit it takes).</summary>
     public const int MaxRows = 100_000;
+    /// <summary>Values the COUNT_DISTINCTs of one query hold at most, across its groups.</summary>
+    public const int MaxDistinct = 1_000_000;
+    /// <summary>Entries of select_fields at most (a table has fewer than a hundred columns).</summary>
+    public const int MaxSelect = 256;
+
+    /// <summary>What one query's COUNT_DISTINCTs may still hold.</summary>
+    private sealed class DistinctBudget
+    {
+        public int Left = MaxDistinct;
+    }
 
     /// <summary>The order of sort_fields (each one selected), ascending or with sort 2 descending.</summary>
     private static Comparer<JsonObject> Sorting(JsonElement q, JsonElement sortFields, List<string> select, long bucket, bool hasT)
@@ -60,10 +70,14 @@ public static partial class ContrailQuery
         public override object? Value => _sum;
     }
 
-    private sealed class Distinct(Column column, ISymbolNames names) : Accumulator
+    private sealed class Distinct(Column column, ISymbolNames names, DistinctBudget budget) : Accumulator
     {
         private readonly HashSet<object?> _seen = [];
-        public override void Add(FlowRecord r) => _seen.Add(column.Get(r, names));
+        public override void Add(FlowRecord r)
+        {
+            if (_seen.Add(column.Get(r, names)) && --budget.Left < 0)
+                throw new QueryException($"the COUNT_DISTINCTs hold more than {MaxDistinct} values: narrow the time range or the where clause");
+        }
         public override object? Value => (long)_seen.Count;
     }
 

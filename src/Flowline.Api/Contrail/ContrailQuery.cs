@@ -172,6 +172,8 @@ public static partial class ContrailQuery
         {
             throw new QueryException("select_fields is required: a list of column names");
         }
+        if (sf.GetArrayLength() > MaxSelect) throw new QueryException($"select_fields holds at most {MaxSelect} names");
+        var distinctBudget = new DistinctBudget();
         var select = sf.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new QueryException("select_fields holds column names (strings)")).ToList();
 
         byte side = 0;
@@ -236,7 +238,7 @@ public static partial class ContrailQuery
                 else if (fn == "COUNT_DISTINCT")
                 {
                     var c = table.Columns.GetValueOrDefault(arg) ?? throw new QueryException($"'{name}': {arg} is not a column of {table.Name}");
-                    outputs.Add((name, () => new Distinct(c, names), null));
+                    outputs.Add((name, () => new Distinct(c, names, distinctBudget), null));
                 }
                 else throw new QueryException($"'{name}': supported aggregates are SUM, COUNT_DISTINCT and sample_count");
                 hasAggregate = true;
@@ -268,6 +270,7 @@ public static partial class ContrailQuery
             ? FilterTerms(filterElement) : null;
         bool Kept(JsonObject o) => postFilter is null || postFilter.Any(and => and.All(t => Match(t, Plain(o[t.Name]))));
         var limit = q.TryGetProperty("limit", out var limitElement) && limitElement.ValueKind == JsonValueKind.Number && limitElement.TryGetInt32(out var l) && l > 0 ? l : 0;
+        if (limit > MaxRows) throw new QueryException($"limit is at most {MaxRows}");
         var sorted = q.TryGetProperty("sort_fields", out var sortFieldsElement) && sortFieldsElement.ValueKind == JsonValueKind.Array && sortFieldsElement.GetArrayLength() > 0;
         var comparer = sorted ? Sorting(q, sortFieldsElement, select, bucket, hasT) : null;
 
