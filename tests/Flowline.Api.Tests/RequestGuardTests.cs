@@ -30,4 +30,22 @@ public sealed class RequestGuardTests : IDisposable
         for (var i = 0; i < RequestGuard.MaxFailureEntries + 20_000; i++) guard.Fail(new IPAddress((uint)i + 0x01000000u));
         Assert.True(guard.FailureEntries <= RequestGuard.MaxFailureEntries, $"{guard.FailureEntries} entries");
     }
+
+    [Fact]
+    public void A_key_holds_a_bounded_number_of_remembered_signatures_and_others_keys_are_not_refused_for_it()
+    {
+        var keys = KeyStore.Open(_dir.FullName);
+        var guard = new RequestGuard(keys, failureLimit: 1_000) { MaxRequestsPerKey = 5 };
+        AccessKey busy = keys.Create("acc-a", admin: false), other = keys.Create("acc-b", admin: false);
+        var now = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        (AccessKey? Key, ApiError? Error) Send(AccessKey k, int n) =>
+            guard.Check(IPAddress.Loopback, k.Id, now, $"{k.Id}-{n}", _ => $"{k.Id}-{n}", "Credential", "the docs say");
+        for (var n = 0; n < 5; n++) Assert.Null(Send(busy, n).Error);
+        var refused = Send(busy, 5).Error;
+        Assert.Equal((429, "RequestLimitExceeded"), (refused?.Status, refused?.Code));
+        Assert.Contains("made more than 5 requests within 5 minutes", refused!.Message, StringComparison.Ordinal);
+        // A replay of a signature already served is still a replay, and other keys go on.
+        Assert.Equal("RequestReplayed", Send(busy, 0).Error?.Code);
+        Assert.Null(Send(other, 0).Error);
+    }
 }

@@ -20,7 +20,14 @@ public sealed class RequestGuard(KeyStore keys, TimeProvider? time = null, int f
     public static readonly TimeSpan FailureSpan = TimeSpan.FromMinutes(1);
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
-    private readonly ConcurrentDictionary<string, long> _seen = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (long Expiry, string Key)> _seen = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, System.Runtime.CompilerServices.StrongBox<int>> _remembered = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Signed requests one key may make within <see cref="Window"/> (200 a second over it): each signature is
+    /// remembered for the replay check until its timestamp leaves the window, so this bounds what a key holds.
+    /// </summary>
+    public int MaxRequestsPerKey { get; init; } = 60_000;
     private readonly ConcurrentDictionary<IPAddress, Failures> _failures = new();
 
     /// <summary>Senders with recent failures held at most; past that, the oldest spans are forgotten first.</summary>
@@ -147,9 +154,20 @@ public sealed class RequestGuard(KeyStore keys, TimeProvider? time = null, int f
         }
         // A signature is served once; the timestamp window bounds how long it must be remembered.
         var expiry = at.Add(Window).ToUnixTimeMilliseconds();
-        if (!_seen.TryAdd(signature!, expiry))
+        const string replayed = "this signed request was already received; sign every request anew (a new Timestamp makes a new signature)";
+        if (_seen.ContainsKey(signature!)) return new ApiError(401, "RequestReplayed", replayed);
+        var held = _remembered.GetOrAdd(found.Id, _ => new System.Runtime.CompilerServices.StrongBox<int>());
+        if (Interlocked.Increment(ref held.Value) > MaxRequestsPerKey)
         {
-            return new ApiError(401, "RequestReplayed", "this signed request was already received; sign every request anew (a new Timestamp makes a new signature)");
+            Interlocked.Decrement(ref held.Value);
+            Purge(Now.ToUnixTimeMilliseconds());
+            return new ApiError(429, "RequestLimitExceeded",
+                $"the access key {found.Id} made more than {MaxRequestsPerKey} requests within {Window.TotalMinutes:0} minutes: slow down, or give each client a key of its own");
+        }
+        if (!_seen.TryAdd(signature!, (expiry, found.Id)))
+        {
+            Interlocked.Decrement(ref held.Value);
+            return new ApiError(401, "RequestReplayed", replayed);
         }
         Purge(Now.ToUnixTimeMilliseconds());
         key = found;
@@ -175,9 +193,9 @@ public sealed class RequestGuard(KeyStore keys, TimeProvider? time = null, int f
     {
         if (now < Interlocked.Read(ref _nextPurge)) return;
         Interlocked.Exchange(ref _nextPurge, now + 10_000);
-        foreach (var (signature, expiry) in _seen)
+        foreach (var (signature, (expiry, key)) in _seen)
         {
-            if (expiry < now) _seen.TryRemove(signature, out _);
+            if (expiry < now && _seen.TryRemove(signature, out _) && _remembered.TryGetValue(key, out var held)) Interlocked.Decrement(ref held.Value);
         }
         foreach (var (address, f) in _failures)
         {
