@@ -1,0 +1,215 @@
+using Flowline.Query;
+using Flowline.Storage.Segments;
+using Flowline.Records;
+
+namespace Flowline.Storage.Embedded;
+
+/// <summary>Scans: the blocks the zone maps leave, decoded on a second thread, and segments found damaged.</summary>
+public sealed partial class EmbeddedStore
+{
+    private int _activeScans;
+    private ScanStatistics _scanStats = new();
+
+    /// <summary>Blocks considered, left after zone maps, read, and rows read, over all scans so far.</summary>
+    public ScanStatistics ScanStats => _scanStats;
+
+    public sealed class ScanStatistics
+    {
+        public long Blocks, PassedZoneMaps, Read, Rows, RollupTables, RollupRows;
+    }
+
+    /// <summary>
+    /// Decodes blocks on a second thread while the caller works on the previous ones (a pipeline of
+    /// <see cref="PrefetchDepth"/> batches), so decoding and filtering/aggregating overlap on two cores.
+    /// </summary>
+    public IEnumerable<FlowBatch> Scan(long from, long to, FilterNode filter, IReadOnlySet<FlowField>? columns = null) =>
+        ScanSegments(Segments(), from, to, filter, columns);
+
+    /// <summary>Blocks decoded on the caller's thread before the second thread starts: a lookup that reads one or two blocks needs no pipeline.</summary>
+    private const int InlineBlocks = 2;
+
+    private IEnumerable<FlowBatch> ScanSegments(IEnumerable<string> segments, long from, long to, FilterNode filter, IReadOnlySet<FlowField>? columns)
+    {
+        if (columns is not null && !columns.Contains(FlowField.Start))
+        {
+            columns = new HashSet<FlowField>(columns) { FlowField.Start };
+        }
+        Interlocked.Increment(ref _activeScans);
+        try
+        {
+            using var blocks = Blocks(segments, from, to, filter).GetEnumerator();
+            var quarantined = new HashSet<string>();
+            var batch = new FlowBatch(_options.BlockRows);
+            var inline = 0;
+            bool more;
+            while ((more = blocks.MoveNext()) && inline < InlineBlocks)
+            {
+                var (reader, block) = blocks.Current;
+                if (quarantined.Contains(reader.Path)) continue;
+                batch.Clear();
+                if (!TryRead(reader, block, batch, columns, quarantined)) continue;
+                inline++;
+                yield return TimeSlice(batch, from, to);
+            }
+            if (!more) yield break;
+            foreach (var b in Pipelined(blocks, from, to, columns, quarantined)) yield return b;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _activeScans);
+        }
+    }
+
+    /// <summary>A segment found corrupt is quarantined and left out as a whole, as later scans will leave it out.</summary>
+    private bool TryRead(SegmentFile.Reader reader, int block, FlowBatch batch, IReadOnlySet<FlowField>? columns, HashSet<string> quarantined)
+    {
+        try
+        {
+            reader.ReadBlock(block, batch, columns, skippedAreZero: true);
+            return true;
+        }
+        catch (SegmentCorruptException)
+        {
+            quarantined.Add(reader.Path);
+            Quarantine(reader.Path);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Decodes blocks on a second thread while the caller works on the previous ones (a pipeline of
+    /// <see cref="PrefetchDepth"/> batches), so decoding and filtering/aggregating overlap on two cores.
+    /// Starts with the enumerator's current block.
+    /// </summary>
+    private IEnumerable<FlowBatch> Pipelined(IEnumerator<(SegmentFile.Reader Reader, int Block)> blocks, long from, long to,
+        IReadOnlySet<FlowField>? columns, HashSet<string> quarantined)
+    {
+        var free = System.Threading.Channels.Channel.CreateUnbounded<FlowBatch>();
+        // Pool batches are filled only with this projection, so their other columns stay zero from allocation.
+        for (var i = 0; i < PrefetchDepth + 1; i++) free.Writer.TryWrite(new FlowBatch(_options.BlockRows));
+        var ready = System.Threading.Channels.Channel.CreateBounded<(FlowBatch Rented, FlowBatch Rows)>(PrefetchDepth);
+        using var cancel = new CancellationTokenSource();
+        var producer = Task.Run(async () =>
+        {
+            try
+            {
+                do
+                {
+                    var (reader, block) = blocks.Current;
+                    if (quarantined.Contains(reader.Path)) continue;
+                    var batch = await free.Reader.ReadAsync(cancel.Token).ConfigureAwait(false);
+                    batch.Clear();
+                    if (!TryRead(reader, block, batch, columns, quarantined))
+                    {
+                        free.Writer.TryWrite(batch);
+                        continue;
+                    }
+                    await ready.Writer.WriteAsync((batch, TimeSlice(batch, from, to)), cancel.Token).ConfigureAwait(false);
+                }
+                while (blocks.MoveNext());
+                ready.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                ready.Writer.Complete(e is OperationCanceledException ? null : e);
+            }
+        });
+        FlowBatch? previous = null;
+        try
+        {
+            while (true)
+            {
+                if (!ready.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) break;
+                if (!ready.Reader.TryRead(out var item)) continue;
+                if (previous is not null) free.Writer.TryWrite(previous);
+                previous = item.Rented;
+                yield return item.Rows;
+            }
+        }
+        finally
+        {
+            cancel.Cancel();
+            try
+            {
+                producer.Wait();
+            }
+            catch (AggregateException)
+            {
+                // Cancelled with the consumer: nothing to report.
+            }
+        }
+    }
+
+    private const int PrefetchDepth = 2;
+
+    /// <summary>The blocks of the range that the zone maps and the address dictionaries cannot rule out, in write order.</summary>
+    private IEnumerable<(SegmentFile.Reader Reader, int Block)> Blocks(IEnumerable<string> segments, long from, long to, FilterNode filter)
+    {
+        foreach (var path in segments)
+        {
+            var partitionStart = PartitionStartOf(path);
+            if (partitionStart is { } p && (p + PartitionMicros <= from || p >= to)) continue;
+            SegmentFile.Reader reader;
+            try
+            {
+                reader = new SegmentFile.Reader(path);
+            }
+            catch (SegmentCorruptException)
+            {
+                Quarantine(path);
+                continue;
+            }
+            using (reader)
+            {
+                for (var i = 0; i < reader.Blocks.Length; i++)
+                {
+                    Interlocked.Increment(ref _scanStats.Blocks);
+                    if (!reader.Blocks[i].Zone.MayMatch(from, to, filter)) continue;
+                    Interlocked.Increment(ref _scanStats.PassedZoneMaps);
+                    bool mayMatch;
+                    try
+                    {
+                        mayMatch = DictionaryPruning.MayMatch(reader, i, filter);
+                    }
+                    catch (SegmentCorruptException)
+                    {
+                        Quarantine(path);
+                        break;
+                    }
+                    if (!mayMatch) continue;
+                    Interlocked.Increment(ref _scanStats.Read);
+                    Interlocked.Add(ref _scanStats.Rows, reader.Blocks[i].Rows);
+                    yield return (reader, i);
+                }
+            }
+        }
+    }
+
+    /// <summary>Keeps the rows of a block whose start lies in [from, to), in place.</summary>
+    private static FlowBatch TimeSlice(FlowBatch b, long from, long to)
+    {
+        var all = true;
+        for (var i = 0; i < b.Count && all; i++) all = b.Start[i] >= from && b.Start[i] < to;
+        if (all) return b;
+        var kept = new FlowBatch(b.Count);
+        for (var i = 0; i < b.Count; i++)
+        {
+            if (b.Start[i] >= from && b.Start[i] < to) kept.Add(b[i]);
+        }
+        return kept;
+    }
+
+    private void Quarantine(string path)
+    {
+        var target = Path.Combine(QuarantineDirectory, Path.GetRelativePath(_root, path).Replace(Path.DirectorySeparatorChar, '_'));
+        try
+        {
+            Directory.CreateDirectory(QuarantineDirectory);
+            File.Move(path, target, overwrite: true);
+        }
+        catch (IOException)
+        {
+            // Already moved by a concurrent reader.
+        }
+    }
+}
