@@ -97,6 +97,8 @@ public static class ServeCommand
             }
         }
         Flowline.Ingest.Collector collector;
+        var storeLog = logs.CreateLogger("store");
+        void Quarantined(string path, string reason) => ServeLog.Quarantined(storeLog, reason);
         try
         {
             // One compaction runs at a time; the sessions' store, smaller, takes a quarter of the budget. Its
@@ -113,8 +115,8 @@ public static class ServeCommand
             }
             Flowline.Query.IFlowStore flows = serve.ClickHouse is { } clickhouse
                 ? new ClickHouseStore(clickhouse with { SpoolDirectory = Path.Combine(options.DataDir, "clickhouse-spool"), ReadOnly = !serve.Collect })
-                : new EmbeddedStore(options.DataDir, new EmbeddedStoreOptions { CompactionMemory = budget - budget / 4, PartitionWidth = options.PartitionWidth, ReadOnly = !serve.Collect });
-            var stores = new FlowStores(flows, dir => new EmbeddedStore(dir, new EmbeddedStoreOptions { Symbols = flows.Symbols, CompactionMemory = budget / 4, SortCommits = true }));
+                : new EmbeddedStore(options.DataDir, new EmbeddedStoreOptions { CompactionMemory = budget - budget / 4, PartitionWidth = options.PartitionWidth, ReadOnly = !serve.Collect, Quarantined = Quarantined });
+            var stores = new FlowStores(flows, dir => new EmbeddedStore(dir, new EmbeddedStoreOptions { Symbols = flows.Symbols, CompactionMemory = budget / 4, SortCommits = true, Quarantined = Quarantined }));
             collector = new Flowline.Ingest.Collector(options, stores, logs);
         }
         catch (Flowline.Enrichment.InventoryException e)

@@ -78,6 +78,19 @@ internal static class CliArgs
     }
 
     /// <summary>
+    /// Says on <paramref name="stderr"/> which segments the answer left out because they could not be read
+    /// (damaged, or replaced by the writer's compaction as the query began); true when there were any.
+    /// </summary>
+    public static bool ReportDamaged(string command, IFlowStore store, TextWriter stderr)
+    {
+        if (store is not EmbeddedStore { Damaged.Count: > 0 } embedded) return false;
+        stderr.WriteLine($"flowline {command}: the answer leaves out {embedded.Damaged.Count} segment(s) that could not be read:");
+        foreach (var (_, reason) in embedded.Damaged.Take(20)) stderr.WriteLine($"  {reason}");
+        stderr.WriteLine($"  (a damaged segment stays until the writer moves it to quarantine; `flowline store verify` checks every block)");
+        return true;
+    }
+
+    /// <summary>
     /// Opens the store read-only and parses the filter against its names; null (after saying why on
     /// <paramref name="stderr"/>) when the filter does not parse.
     /// </summary>
@@ -90,7 +103,7 @@ internal static class CliArgs
                 ? new Flowline.Storage.ClickHouse.ClickHouseStore(Flowline.Storage.ClickHouse.ClickHouseLocation.Parse(clickhouse) with { ReadOnly = true })
                 : new EmbeddedStore(dataDir!, new EmbeddedStoreOptions { ReadOnly = true });
         }
-        catch (Flowline.Storage.ClickHouse.ClickHouseException e)
+        catch (Exception e) when (e is Flowline.Storage.ClickHouse.ClickHouseException or InvalidDataException or IOException or UnauthorizedAccessException)
         {
             stderr.WriteLine($"flowline {command}: {e.Message}");
             return null;

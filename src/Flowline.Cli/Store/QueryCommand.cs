@@ -215,7 +215,8 @@ internal static partial class QueryCommand
         var watch = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            return Execute();
+            var rc = Execute();
+            return CliArgs.ReportDamaged("query", store, stderr) && rc == 0 ? 1 : rc;
         }
         finally
         {

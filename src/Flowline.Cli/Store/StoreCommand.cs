@@ -60,7 +60,18 @@ internal static class StoreCommand
             stderr.WriteLine($"flowline store: {e.Message}");
             return 2;
         }
-        using var store = new EmbeddedStore(dataDir, new EmbeddedStoreOptions { CompactionMemory = memory });
+        EmbeddedStore store;
+        try
+        {
+            // stats only reads, beside a running writer; the other verbs write and take the store's lock.
+            store = new EmbeddedStore(dataDir, new EmbeddedStoreOptions { CompactionMemory = memory, ReadOnly = verb == "stats" });
+        }
+        catch (Exception e) when (e is StoreLockedException or InvalidDataException)
+        {
+            stderr.WriteLine($"flowline store: {e.Message}");
+            return 1;
+        }
+        using var opened = store;
         switch (verb)
         {
             case "stats":
@@ -91,6 +102,8 @@ internal static class StoreCommand
                     Console.Out.WriteLine(p.Block >= 0 ? $"{p.Path}: block {p.Block}: {p.Reason} (quarantined)" : $"{p.Path}: {p.Reason} (quarantined)");
                 }
                 Console.Out.WriteLine(problems.Count == 0 ? "verify: every block is intact" : $"verify: {problems.Count} corrupt segment(s) moved to quarantine");
+                var earlier = store.Stats().Quarantined - problems.Count;
+                if (earlier > 0) Console.Out.WriteLine($"verify: {earlier} segment(s) were in quarantine before (see {Path.Combine(dataDir, "quarantine")})");
                 return problems.Count == 0 ? 0 : 1;
             }
             case "compact":

@@ -29,6 +29,9 @@ internal static partial class ServeLog
     [LoggerMessage(8, LogLevel.Warning, "SIGHUP: no inventory configured (--inventory), nothing to reload", EventName = "sighup-ignored")]
     public static partial void HangupIgnored(ILogger log);
 
+    [LoggerMessage(173, LogLevel.Error, "{Reason}: moved to quarantine, its rows are left out of every answer", EventName = "segment-quarantined")]
+    public static partial void Quarantined(ILogger log, string reason);
+
     [LoggerMessage(9, LogLevel.Information, "{Signal}: stopping", EventName = "stopping")]
     public static partial void Stopping(ILogger log, string signal);
 

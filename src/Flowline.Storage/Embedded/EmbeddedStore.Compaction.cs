@@ -218,9 +218,9 @@ public sealed partial class EmbeddedStore
             _facts[segment] = facts;
             return facts;
         }
-        catch (SegmentCorruptException)
+        catch (SegmentCorruptException e)
         {
-            Quarantine(segment);
+            Quarantine(segment, e.Message);
             return null;
         }
     }
@@ -264,10 +264,10 @@ public sealed partial class EmbeddedStore
                 {
                     readers.Add(new SegmentFile.Reader(p));
                 }
-                catch (SegmentCorruptException)
+                catch (SegmentCorruptException e)
                 {
                     // Merging around a corrupt segment would let the output claim its sequence range.
-                    Quarantine(p);
+                    Quarantine(p, e.Message);
                     return false;
                 }
             }
@@ -280,7 +280,7 @@ public sealed partial class EmbeddedStore
             }
             catch (SegmentCorruptException e)
             {
-                Quarantine(e.Path);
+                Quarantine(e.Path, e.Message);
                 return false;
             }
             finally
@@ -409,7 +409,7 @@ public sealed partial class EmbeddedStore
         }
         catch (SegmentCorruptException e)
         {
-            Quarantine(e.Path);
+            Quarantine(e.Path, e.Message);
         }
     }
 

@@ -68,10 +68,10 @@ public sealed partial class EmbeddedStore
             reader.ReadBlock(block, batch, columns, skippedAreZero: true);
             return true;
         }
-        catch (SegmentCorruptException)
+        catch (SegmentCorruptException e)
         {
             quarantined.Add(reader.Path);
-            Quarantine(reader.Path);
+            Quarantine(reader.Path, e.Message);
             return false;
         }
     }
@@ -142,46 +142,85 @@ public sealed partial class EmbeddedStore
 
     private const int PrefetchDepth = 2;
 
-    /// <summary>The blocks of the range that the zone maps and the address dictionaries cannot rule out, in write order.</summary>
+    /// <summary>
+    /// The blocks of the range that the zone maps and the address dictionaries cannot rule out, in write order.
+    /// Every segment of the range is opened before the first block is read: a compaction that replaces some
+    /// of them meanwhile (another process's, for a reader) removes their names, not the files this scan
+    /// holds open, so the scan reads the store as it was when it began, each row once.
+    /// </summary>
     private IEnumerable<(SegmentFile.Reader Reader, int Block)> Blocks(IEnumerable<string> segments, long from, long to, FilterNode filter)
     {
-        foreach (var path in segments)
+        var open = new List<(string Path, Microsoft.Win32.SafeHandles.SafeFileHandle? File)>();
+        try
         {
-            var partitionStart = PartitionStartOf(path);
-            if (partitionStart is { } p && (p + PartitionMicros <= from || p >= to)) continue;
-            SegmentFile.Reader reader;
-            try
+            foreach (var path in segments)
             {
-                reader = new SegmentFile.Reader(path);
-            }
-            catch (SegmentCorruptException)
-            {
-                Quarantine(path);
-                continue;
-            }
-            using (reader)
-            {
-                for (var i = 0; i < reader.Blocks.Length; i++)
+                var partitionStart = PartitionStartOf(path);
+                if (partitionStart is { } p && (p + PartitionMicros <= from || p >= to)) continue;
+                try
                 {
-                    Interlocked.Increment(ref _scanStats.Blocks);
-                    if (!reader.Blocks[i].Zone.MayMatch(from, to, filter)) continue;
-                    Interlocked.Increment(ref _scanStats.PassedZoneMaps);
-                    bool mayMatch;
-                    try
-                    {
-                        mayMatch = DictionaryPruning.MayMatch(reader, i, filter);
-                    }
-                    catch (SegmentCorruptException)
-                    {
-                        Quarantine(path);
-                        break;
-                    }
-                    if (!mayMatch) continue;
-                    Interlocked.Increment(ref _scanStats.Read);
-                    Interlocked.Add(ref _scanStats.Rows, reader.Blocks[i].Rows);
-                    yield return (reader, i);
+                    open.Add((path, SegmentFile.Reader.Open(path)));
+                }
+                catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+                {
+                    Quarantine(path, $"{path}: gone between listing the store and opening it (replaced by a compaction); run the query again");
+                }
+                catch (SegmentCorruptException e)
+                {
+                    Quarantine(path, e.Message);
                 }
             }
+        }
+        catch
+        {
+            foreach (var (_, file) in open) file?.Dispose();
+            throw;
+        }
+        try
+        {
+            for (var n = 0; n < open.Count; n++)
+            {
+                var (path, file) = open[n];
+                open[n] = (path, null);
+                SegmentFile.Reader reader;
+                try
+                {
+                    reader = new SegmentFile.Reader(path, file!);
+                }
+                catch (SegmentCorruptException e)
+                {
+                    Quarantine(path, e.Message);
+                    continue;
+                }
+                using (reader)
+                {
+                    for (var i = 0; i < reader.Blocks.Length; i++)
+                    {
+                        Interlocked.Increment(ref _scanStats.Blocks);
+                        if (!reader.Blocks[i].Zone.MayMatch(from, to, filter)) continue;
+                        Interlocked.Increment(ref _scanStats.PassedZoneMaps);
+                        bool mayMatch;
+                        try
+                        {
+                            mayMatch = DictionaryPruning.MayMatch(reader, i, filter);
+                        }
+                        catch (SegmentCorruptException e)
+                        {
+                            Quarantine(path, e.Message);
+                            break;
+                        }
+                        if (!mayMatch) continue;
+                        Interlocked.Increment(ref _scanStats.Read);
+                        Interlocked.Add(ref _scanStats.Rows, reader.Blocks[i].Rows);
+                        yield return (reader, i);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            // Segments not reached when the caller stopped early.
+            foreach (var (_, file) in open) file?.Dispose();
         }
     }
 
@@ -199,17 +238,34 @@ public sealed partial class EmbeddedStore
         return kept;
     }
 
-    private void Quarantine(string path)
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _damaged = new(StringComparer.Ordinal);
+    private long _quarantined;
+
+    /// <summary>
+    /// Segments this process found damaged or gone, with why, whose rows its answers left out: a writer moved
+    /// them to quarantine; a read-only process leaves another process's files where they are and says so.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Damaged => _damaged;
+
+    /// <summary>Segments this process moved to quarantine.</summary>
+    public long QuarantinedCount => Interlocked.Read(ref _quarantined);
+
+    private void Quarantine(string path, string reason)
     {
+        if (!_damaged.TryAdd(path, reason) || _options.ReadOnly || !File.Exists(path)) return;
         var target = Path.Combine(QuarantineDirectory, Path.GetRelativePath(_root, path).Replace(Path.DirectorySeparatorChar, '_'));
+        // A segment quarantined before under the same name keeps its copy.
+        for (var n = 1; File.Exists(target); n++) target = Path.Combine(QuarantineDirectory, $"{Path.GetFileName(target).Split('~')[0]}~{n}");
         try
         {
             Directory.CreateDirectory(QuarantineDirectory);
-            File.Move(path, target, overwrite: true);
+            File.Move(path, target);
+            Interlocked.Increment(ref _quarantined);
+            _options.Quarantined?.Invoke(path, reason);
         }
         catch (IOException)
         {
-            // Already moved by a concurrent reader.
+            // Already moved by a concurrent scan of this process.
         }
     }
 }

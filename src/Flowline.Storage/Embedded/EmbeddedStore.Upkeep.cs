@@ -123,7 +123,7 @@ public sealed partial class EmbeddedStore
             catch (SegmentCorruptException e)
             {
                 problems.Add(new StoreProblem(e.Path, e.Block, e.Reason));
-                Quarantine(path);
+                Quarantine(path, e.Message);
             }
         }
         return problems;

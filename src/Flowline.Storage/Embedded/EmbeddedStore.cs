@@ -8,6 +8,9 @@ namespace Flowline.Storage.Embedded;
 /// <summary>Settings of the embedded store.</summary>
 public sealed record EmbeddedStoreOptions
 {
+    /// <summary>Told of each segment a writer moves to quarantine (its path and what is wrong with it), to log it.</summary>
+    public Action<string, string>? Quarantined { get; init; }
+
     /// <summary>
     /// Width of a time partition (by flow start), for a new store; an existing store keeps the width it was
     /// created with (recorded in its directory), and asking another is refused. Null: the store's own, or
@@ -90,6 +93,29 @@ public sealed partial class EmbeddedStore : IFlowStore
     private long _sequence;
     private int _buffered;
     private bool _disposed;
+    private readonly FileStream? _writer;
+
+    /// <summary>The file a writing process holds locked (flock), so that one process at a time writes a store.</summary>
+    public const string WriterLockFile = "writer.lock";
+
+    /// <summary>
+    /// Locks the store for this process's writing. Two writers would number their segments each from its own
+    /// count and replace each other's, and each would delete the other's temporary files at open; readers
+    /// (ReadOnly) take no lock and may run beside the writer.
+    /// </summary>
+    private static FileStream LockForWriting(string root)
+    {
+        var path = Path.Combine(root, WriterLockFile);
+        try
+        {
+            // On Linux, FileShare.None takes an exclusive flock, released when the process ends however it ends.
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && File.Exists(path))
+        {
+            throw new StoreLockedException(root);
+        }
+    }
 
     public EmbeddedStore(string root, EmbeddedStoreOptions? options = null)
     {
@@ -105,6 +131,7 @@ public sealed partial class EmbeddedStore : IFlowStore
             return;
         }
         DataDirectory.Create(_root);
+        _writer = LockForWriting(_root);
         if (!File.Exists(Path.Combine(_root, PartitionWidthFile)))
         {
             AtomicFile.WriteText(Path.Combine(_root, PartitionWidthFile), (_partitionMicros / 1_000_000).ToString(CultureInfo.InvariantCulture) + "\n");
@@ -145,6 +172,7 @@ public sealed partial class EmbeddedStore : IFlowStore
                     new("flowline_compaction_memory_bytes", "Memory compaction may hold (compaction_memory).", "gauge", Merger.Budget),
                     new("flowline_rollup_tables_dropped_total", "Rollup tables not kept because their keys were too diverse for the memory budget.", "counter", c.RollupTablesDropped),
                     new("flowline_retention_partitions_expired_total", "Partitions removed by retention.", "counter", c.Expired),
+                    new("flowline_segments_quarantined_total", "Damaged segments moved to the store's quarantine directory (their rows are left out of every answer).", "counter", QuarantinedCount),
                 ];
             }
         }
@@ -286,7 +314,13 @@ public sealed partial class EmbeddedStore : IFlowStore
                 DeleteObsolete();
                 _compactor?.Dispose();
             }
+            _writer?.Dispose();
         }
         _disposed = true;
     }
 }
+
+/// <summary>Another process writes the store: serve, import, or store compact/expire/verify.</summary>
+public sealed class StoreLockedException(string root) : IOException(
+    $"the store at {root} is being written by another process (flowline serve, import or store compact/expire/verify): " +
+    "stop it first; flowline query and store stats only read, and run beside it");
