@@ -47,6 +47,10 @@ public static class InventoryFile
     public const int MaxDepth = 64;
     /// <summary>Aliases (<c>*name</c>) at most: each may stand for a whole subtree.</summary>
     public const int MaxAliases = 1_000;
+    /// <summary>Errors reported at most; reading stops there.</summary>
+    public const int MaxErrors = 1_000;
+
+    private sealed class TooManyErrors : Exception;
 
     public static Inventory Parse(string text, string path = "inventory")
     {
@@ -66,7 +70,15 @@ public static class InventoryFile
             throw new InventoryException(path, [new InventoryError(0, "syntax", e.Message)]);
         }
         var reader = new Reader();
-        var inventory = yaml.Documents.Count == 0 ? Inventory.Empty : reader.Read(yaml.Documents[0].RootNode);
+        var inventory = Inventory.Empty;
+        try
+        {
+            inventory = yaml.Documents.Count == 0 ? Inventory.Empty : reader.Read(yaml.Documents[0].RootNode);
+        }
+        catch (TooManyErrors)
+        {
+            reader.Errors.Add(new InventoryError(0, "file", $"more than {MaxErrors} errors: the rest were not looked for"));
+        }
         if (reader.Errors.Count > 0) throw new InventoryException(path, reader.Errors);
         return inventory;
     }
@@ -102,7 +114,12 @@ public static class InventoryFile
     {
         public readonly List<InventoryError> Errors = [];
 
-        private void Error(YamlNode node, string field, string message) => Errors.Add(new InventoryError((int)node.Start.Line, field, message));
+        private void Error(YamlNode node, string field, string message)
+        {
+            Errors.Add(new InventoryError((int)node.Start.Line, field, message));
+            // An alias repeats its subtree's errors at every use: the list stops, as the reading does.
+            if (Errors.Count >= MaxErrors) throw new TooManyErrors();
+        }
 
         /// <summary>The mapping's entries by key; unknown keys are errors.</summary>
         private Dictionary<string, YamlNode>? Mapping(YamlNode node, string field, params string[] known)

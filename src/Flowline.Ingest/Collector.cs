@@ -247,7 +247,14 @@ public sealed partial class Collector : IDisposable
     internal uint SamplingOverride(FlowAddress agent, FlowAddress from) =>
         _sampling.Count == 0 ? 0 : _sampling.TryGetValue(agent, out var r) || _sampling.TryGetValue(from, out r) ? r : 0;
 
-    internal void CountQueueDrop(FlowAddress from, ReadOnlySpan<byte> datagram) => Exporter(IdOf(from, datagram)).AddQueueDrop();
+    /// <summary>
+    /// Counts a datagram dropped at a full queue against its exporter when it is one already known; the socket counts
+    /// every drop. Not decoded nor admitted, the datagram's header may name any exporter: it makes none.
+    /// </summary>
+    internal void CountQueueDrop(FlowAddress from, ReadOnlySpan<byte> datagram)
+    {
+        if (_exporters.TryGetValue(IdOf(from, datagram), out var known)) known.AddQueueDrop();
+    }
 
     /// <summary>The exporter a datagram comes from, read from its header alone (for datagrams that are not decoded).</summary>
     internal static ExporterId IdOf(FlowAddress from, ReadOnlySpan<byte> d)

@@ -16,15 +16,20 @@ public sealed class RealtimeEvents : IDisposable
     private readonly List<LineDestination> _destinations = [];
     private readonly IReadOnlyList<Uri> _hooks;
     private readonly Microsoft.Extensions.Logging.ILogger _log;
-    private readonly Channel<JsonObject> _queue = Channel.CreateBounded<JsonObject>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest });
+    private readonly Channel<JsonObject> _queue;
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _worker;
-    private long _queued, _posted, _failed, _lines;
+    private long _queued, _posted, _failed, _lines, _dropped;
+
+    /// <summary>Events waiting at most; beyond, the oldest is dropped and counted.</summary>
+    public const int QueueCapacity = 10_000;
 
     public RealtimeEvents(CollectorOptions options, Microsoft.Extensions.Logging.ILogger log)
     {
         _log = log;
+        _queue = Channel.CreateBounded<JsonObject>(new BoundedChannelOptions(QueueCapacity) { FullMode = BoundedChannelFullMode.DropOldest },
+            _ => Interlocked.Increment(ref _dropped));
         _hooks = options.EventWebhooks;
         foreach (var d in options.ThresholdEventsTo) _destinations.Add(new LineDestination(SessionService.Sink(d, "threshold"), 0));
         _worker = _destinations.Count + _hooks.Count == 0 ? Task.CompletedTask : Task.Run(Run);
@@ -33,6 +38,9 @@ public sealed class RealtimeEvents : IDisposable
     /// <summary>Events handed over, POSTs that succeeded and that failed after every attempt, lines written.</summary>
     public (long Queued, long Posted, long Failed, long Lines) Counts =>
         (Interlocked.Read(ref _queued), Interlocked.Read(ref _posted), Interlocked.Read(ref _failed), Interlocked.Read(ref _lines));
+
+    /// <summary>Events dropped, oldest first, because <see cref="QueueCapacity"/> were waiting for slow destinations.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
 
     public void Raise(JsonObject e)
     {

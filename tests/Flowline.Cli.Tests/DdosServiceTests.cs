@@ -171,6 +171,34 @@ public sealed class DdosServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_tenant_holds_a_tenth_of_the_rules_a_block_twice_is_one_and_withdrawn_blocks_are_kept_only_as_history()
+    {
+        await using var s = Service(o => { o.MaxRules = 30; o.History = 5; });
+        JsonObject Block(int host) => (JsonObject)JsonNode.Parse($$"""{"destination": "198.51.100.{{host}}", "protocol": 17}""")!;
+        var first = s.Block(Block(1), "acc-a", "test").Mitigation!["id"]!.ToString();
+        // The same rule again is the block in force, not a second one.
+        Assert.Equal(first, s.Block(Block(1), "acc-a", "test").Mitigation!["id"]!.ToString());
+        for (var h = 2; h <= 3; h++) Assert.Equal(DdosRefusal.None, s.Block(Block(h), "acc-a", "test").Refusal);
+        var (none, refusal, reason) = s.Block(Block(4), "acc-a", "test");
+        Assert.Null(none);
+        Assert.Equal(DdosRefusal.TooMany, refusal);
+        Assert.Equal("account acc-a has 3 blocks in force (a tenth of ddos_max_rules): withdraw one first", reason);
+        // Another tenant, and the operator, are not held to acc-a's share.
+        Assert.Equal(DdosRefusal.None, s.Block((JsonObject)JsonNode.Parse("""{"destination": "198.51.100.200"}""")!, "acc-b", "test").Refusal);
+        Assert.Equal(DdosRefusal.None, s.Block((JsonObject)JsonNode.Parse("""{"destination": "203.0.113.5"}""")!, null, "test").Refusal);
+        Assert.Equal(5, s.Speaker.Routes.Count);
+        // Blocking and withdrawing again and again keeps the list to the history.
+        Assert.Equal(DdosRefusal.None, s.Withdraw(first, "acc-a", "test"));
+        for (var i = 0; i < 40; i++)
+        {
+            var id = s.Block(Block(1), "acc-a", "test").Mitigation!["id"]!.ToString();
+            Assert.Equal(DdosRefusal.None, s.Withdraw(id, "acc-a", "test"));
+        }
+        Assert.Equal(4 + 5, s.Mitigations(null).Count);
+        Assert.Equal(4, s.Mitigations(null, activeOnly: true).Count);
+    }
+
+    [Fact]
     public async Task Tracked_keys_are_capped_and_idle_ones_make_room()
     {
         await using var s = Service(o =>

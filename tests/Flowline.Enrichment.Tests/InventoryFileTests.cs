@@ -83,6 +83,18 @@ public sealed class InventoryFileTests
     }
 
     [Fact]
+    public void Errors_that_aliases_repeat_stop_at_the_limit()
+    {
+        // 100 bad subnets, repeated by 900 aliases: 90,000 errors to list without a limit.
+        var yaml = new System.Text.StringBuilder("accounts: [{id: acc-1}]\nbad: &b [" + string.Join(", ", Enumerable.Repeat("nonsense", 100)) + "]\nnetworks:\n");
+        for (var i = 0; i < 900; i++) yaml.Append($"  - {{name: n{i}, account: acc-1, subnets: *b}}\n");
+        var text = yaml.ToString().Replace("bad: &b", "x-bad: &b", StringComparison.Ordinal);
+        var e = Assert.Throws<InventoryException>(() => InventoryFile.Parse(text));
+        Assert.Equal(InventoryFile.MaxErrors + 1, e.Errors.Count);
+        Assert.Equal("more than 1000 errors: the rest were not looked for", e.Errors[^1].Message);
+    }
+
+    [Fact]
     public void A_missing_file_is_an_inventory_error_not_a_crash()
     {
         var e = Assert.Throws<InventoryException>(() => InventoryFile.Load("/nonexistent/inventory.yaml"));

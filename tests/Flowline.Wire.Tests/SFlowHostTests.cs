@@ -78,13 +78,17 @@ public sealed class SFlowHostTests
     [Fact]
     public void Strings_and_lists_beyond_the_specification_are_malformed()
     {
-        var buffer = new byte[512];
+        var buffer = new byte[4096];
+        // Five adapters of 64 MACs: each within its own limit, 320 together.
+        var many = new List<byte> { 0, 0, 0, 5 };
+        for (var a = 0; a < 5; a++) many.AddRange([0, 0, 0, (byte)(a + 1), 0, 0, 0, 64, .. new byte[64 * 8]]);
         foreach (var (format, body) in new (uint, byte[])[]
                  {
                      (2000, [0, 0, 0, 65, .. new byte[68], .. new byte[28]]),          // a 65-byte hostname
                      (2000, [0, 0, 0, 4, (byte)'h', (byte)'o', (byte)'s', (byte)'t']),  // cut before the UUID
                      (2001, [0, 1, 0, 0]),                                              // 65,536 adapters in 4 bytes
                      (2001, [0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 200]),                    // 200 MACs announced, none there
+                     (2001, [.. many]),
                  })
         {
             var w = new WireWriter(buffer);

@@ -183,6 +183,7 @@ public static partial class SflowRtApi
             ["eventsQueued"] = queued,
             ["eventsPosted"] = posted,
             ["eventsPostFailed"] = failed,
+            ["eventsDropped"] = collector.RealtimeEvents.Dropped,
             ["eventLines"] = lines,
             ["flowsLogged"] = engine.FlowLog.Last,
             ["heapBytes"] = GC.GetTotalMemory(false),

@@ -96,6 +96,7 @@ public sealed partial class ApiV1
             var (m, refusal, reason) = s.Block(request, account, $"key {key.Id}");
             audit.Write(new AuditEntry(guard.Now, "ddos.block", key.Id, key.Account, request["destination"]?.ToString() ?? "", m is null ? "denied" : "granted", from, reason ?? m!["id"]!.ToString()));
             if (m is not null) await Json(context, 201, m);
+            else if (refusal == DdosRefusal.TooMany) await Error(context, new ApiError(429, "RulesLimitExceeded", reason ?? refusal.ToString()));
             else await Error(context, new ApiError(refusal == DdosRefusal.NotAllowed ? 403 : 400, "UnauthorizedOperation", reason ?? refusal.ToString()));
         }
         catch (Exception e) when (e is FormatException or InvalidOperationException)

@@ -18,6 +18,7 @@ public sealed class TenantRealtimeApi(RealtimeEngine engine)
     private const string Prefix = "tenant:";
     /// <summary>Definitions one account may hold at once.</summary>
     public const int MaxPerAccount = 32;
+    private readonly Lock _quota = new();
 
     public void Map(WebApplication app)
     {
@@ -35,11 +36,16 @@ public sealed class TenantRealtimeApi(RealtimeEngine engine)
                 RealtimeEngine.CheckName(name);
                 var asked = FlowDefinition.FromJson(body);
                 var stored = Scope(key.Account) + name;
-                if (engine.GetFlow(stored) is null && engine.Flows().Keys.Count(k => k.StartsWith(Scope(key.Account), StringComparison.Ordinal)) >= MaxPerAccount)
+                var scoped = asked with { Filter = Scoped(key.Account, asked.Filter, engine.Context) };
+                // Counted and added as one step: requests in parallel could each see room for one more.
+                lock (_quota)
                 {
-                    return Error(429, "LimitExceeded", $"{key.Account} holds {MaxPerAccount} real-time flow definitions already: delete one first");
+                    if (engine.GetFlow(stored) is null && engine.Flows().Keys.Count(k => k.StartsWith(Scope(key.Account), StringComparison.Ordinal)) >= MaxPerAccount)
+                    {
+                        return Error(429, "LimitExceeded", $"{key.Account} holds {MaxPerAccount} real-time flow definitions already: delete one first");
+                    }
+                    engine.PutFlow(stored, scoped, Ingest.Collector.NowMicros());
                 }
-                engine.PutFlow(stored, asked with { Filter = Scoped(key.Account, asked.Filter, engine.Context) }, Ingest.Collector.NowMicros());
                 return Ok(Shown(engine.GetFlow(stored)!, key.Account).ToJson());
             }
             catch (FormatException e)

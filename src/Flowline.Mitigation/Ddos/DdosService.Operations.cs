@@ -9,7 +9,7 @@ using Flowline.Wire.Bgp;
 namespace Flowline.Mitigation.Ddos;
 
 /// <summary>Why an operation on a mitigation was refused.</summary>
-public enum DdosRefusal { None, NotFound, NotAllowed, Conflict }
+public enum DdosRefusal { None, NotFound, NotAllowed, Conflict, TooMany }
 
 public sealed partial class DdosService
 {
@@ -52,9 +52,17 @@ public sealed partial class DdosService
             if (m.Status is not ("announced" or "pending" or "dry-run" or "failed")) return DdosRefusal.Conflict;
             Retire(m, "withdrawn", $"withdrawn by {by}");
             if (_blocks.RemoveAll(b => b.Id == id) > 0) Save();
+            // Withdrawn blocks by hand are kept for the record as ended attacks are: the last ddos_history of them.
+            var ended = _mitigations.Where(x => x.AttackId is null && !InForce(x)).ToList();
+            foreach (var old in ended.Take(ended.Count - Options.History)) _mitigations.Remove(old);
         }
         return DdosRefusal.None;
     }
+
+    private static bool InForce(Mitigation m) => m.Status is "announced" or "pending" or "dry-run";
+
+    /// <summary>Blocks by hand one tenant account may have in force: a tenth of ddos_max_rules, so that no tenant holds every rule.</summary>
+    public int MaxBlocksPerAccount => Math.Max(1, Options.MaxRules / 10);
 
     /// <summary>Approves a pending rule (manual mode): it is announced.</summary>
     public DdosRefusal Approve(string id, string? account)
@@ -86,17 +94,29 @@ public sealed partial class DdosService
         }
         lock (_lock)
         {
+            var route = new FlowSpecRoute(rule, action.Actions, action.Communities);
+            // The same rule blocked again for the same account is the block already in force.
+            if (_mitigations.FirstOrDefault(x => x.AttackId is null && x.Account == (owner ?? account) && x.Route.Key == route.Key && InForce(x)) is { } same)
+                return (ToJson(same), DdosRefusal.None, null);
+            if (account is not null && _mitigations.Count(x => x.AttackId is null && x.Account == account && InForce(x)) >= MaxBlocksPerAccount)
+                return (null, DdosRefusal.TooMany, $"account {account} has {MaxBlocksPerAccount} blocks in force (a tenth of ddos_max_rules): withdraw one first");
             var m = new Mitigation
             {
-                Id = id ?? NextId("m"), Route = new FlowSpecRoute(rule, action.Actions, action.Communities), Action = action.Text,
+                Id = id ?? NextId("m"), Route = route, Action = action.Text,
                 Account = owner ?? account, Created = DateTimeOffset.UtcNow, Status = "", By = by,
             };
             m.Changed = m.Created;
             _mitigations.Add(m);
             Apply(m, null);
+            RaiseMitigation("block", m);
+            // A block the router could not take is answered, not kept: it would wait for a withdrawal forever.
+            if (m.Status == "failed")
+            {
+                _mitigations.Remove(m);
+                return (ToJson(m), DdosRefusal.None, null);
+            }
             _blocks.Add((m.Id, request));
             if (id is null) Save();
-            RaiseMitigation("block", m);
             return (ToJson(m), DdosRefusal.None, null);
         }
     }

@@ -7,6 +7,31 @@ public static partial class SegmentFile
 {
     public sealed partial class Reader
     {
+        /// <summary>Opens a segment's file for <see cref="Reader(string, Microsoft.Win32.SafeHandles.SafeFileHandle)"/>; a file that is gone throws <see cref="FileNotFoundException"/>.</summary>
+        public static Microsoft.Win32.SafeHandles.SafeFileHandle Open(string path)
+        {
+            try
+            {
+                return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not FileNotFoundException and not DirectoryNotFoundException)
+            {
+                throw new SegmentCorruptException(path, -1, $"cannot be read: {e.Message}");
+            }
+        }
+
+        private static Microsoft.Win32.SafeHandles.SafeFileHandle OpenOrCorrupt(string path)
+        {
+            try
+            {
+                return Open(path);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                throw new SegmentCorruptException(path, -1, $"cannot be read: {e.Message}");
+            }
+        }
+
         /// <summary>Lets go of the last block's stored bytes (a reader kept open while others are read).</summary>
         public void ReleaseBuffer()
         {

@@ -228,31 +228,6 @@ public static partial class SegmentFile
         {
         }
 
-        private static Microsoft.Win32.SafeHandles.SafeFileHandle OpenOrCorrupt(string path)
-        {
-            try
-            {
-                return Open(path);
-            }
-            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-            {
-                throw new SegmentCorruptException(path, -1, $"cannot be read: {e.Message}");
-            }
-        }
-
-        /// <summary>Opens a segment's file for <see cref="Reader(string, Microsoft.Win32.SafeHandles.SafeFileHandle)"/>; a file that is gone throws <see cref="FileNotFoundException"/>.</summary>
-        public static Microsoft.Win32.SafeHandles.SafeFileHandle Open(string path)
-        {
-            try
-            {
-                return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not FileNotFoundException and not DirectoryNotFoundException)
-            {
-                throw new SegmentCorruptException(path, -1, $"cannot be read: {e.Message}");
-            }
-        }
-
         /// <summary>Reads the index of a segment through a file already open (which the reader then owns).</summary>
         public Reader(string path, Microsoft.Win32.SafeHandles.SafeFileHandle file)
         {

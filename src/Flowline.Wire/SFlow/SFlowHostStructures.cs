@@ -14,11 +14,13 @@ namespace Flowline.Wire.SFlow;
 ///                        (a MAC is 6 bytes padded to 8, as XDR pads opaque&lt;6&gt;)
 /// </code>
 /// Strings longer than the specification allows and adapter lists beyond <see cref="MaxAdapters"/> /
-/// <see cref="MaxMacsPerAdapter"/> are refused as malformed.
+/// <see cref="MaxMacsPerAdapter"/> / <see cref="MaxMacsPerRecord"/> are refused as malformed.
 /// </summary>
 public static class SFlowHostStructures
 {
     public const int MaxAdapters = 256, MaxMacsPerAdapter = 64;
+    /// <summary>MAC addresses of all the adapters of one host_adapters record: a data source's last record is kept (/metric, Prometheus).</summary>
+    public const int MaxMacsPerRecord = 256;
 
     /// <summary>Decodes a structured record into <paramref name="c"/>; returns -1, or the offset where it is malformed.</summary>
     public static int Decode(uint format, ReadOnlySpan<byte> rec, ref CounterRecord c)
@@ -55,13 +57,14 @@ public static class SFlowHostStructures
         if (count > MaxAdapters || count > (uint)(rec.Length - 4) / 8) return 0;
         var adapters = new HostAdapter[count];
         var at = 4;
+        var total = 0;
         for (var i = 0; i < adapters.Length; i++)
         {
             if (rec.Length - at < 8) return at;
             var ifIndex = BinaryPrimitives.ReadUInt32BigEndian(rec[at..]);
             var macs = BinaryPrimitives.ReadUInt32BigEndian(rec[(at + 4)..]);
             at += 8;
-            if (macs > MaxMacsPerAdapter || macs > (uint)(rec.Length - at) / 8) return at - 4;
+            if (macs > MaxMacsPerAdapter || macs > (uint)(rec.Length - at) / 8 || (total += (int)macs) > MaxMacsPerRecord) return at - 4;
             var list = new ulong[macs];
             for (var m = 0; m < list.Length; m++, at += 8) list[m] = MacAddress.Read(rec.Slice(at, 6));
             adapters[i] = new HostAdapter(ifIndex, list);
