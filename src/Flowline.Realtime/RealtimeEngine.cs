@@ -83,6 +83,8 @@ public sealed class RealtimeEngine
     public long DefinitionsDisabled => Interlocked.Read(ref _disabled);
     private long _disabled;
     public long Rows => Interlocked.Read(ref _rows);
+    /// <summary>Threshold crossings neither remembered nor raised: their threshold held <see cref="ThresholdState.MaxOutstanding"/>.</summary>
+    public long ThresholdsUntracked { get { lock (_lock) return _thresholds.Values.Sum(t => t.Untracked); } }
 
     public IReadOnlyList<FlowTable> Tables => _active;
 

@@ -93,6 +93,13 @@ internal sealed class ThresholdState(string name, ThresholdDefinition definition
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<byte[], long> _above = new(ByteKeyComparer.Instance);
+    private long _untracked;
+
+    /// <summary>Data sources or flows above the value one threshold remembers at most (each until its timeout).</summary>
+    public const int MaxOutstanding = 100_000;
+
+    /// <summary>Crossings not remembered, nor raised, because <see cref="MaxOutstanding"/> were outstanding.</summary>
+    public long Untracked => Interlocked.Read(ref _untracked);
 
     public string Name { get; } = name;
     public ThresholdDefinition Definition { get; } = definition;
@@ -120,7 +127,14 @@ internal sealed class ThresholdState(string name, ThresholdDefinition definition
         key.CopyTo(id[20..]);
         lock (_lock)
         {
-            ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(_above.GetAlternateLookup<ReadOnlySpan<byte>>(), id, out var outstanding);
+            var lookup = _above.GetAlternateLookup<ReadOnlySpan<byte>>();
+            if (_above.Count >= MaxOutstanding && !lookup.ContainsKey(id))
+            {
+                // Made-up sources or flows crossing a low value would otherwise be remembered for the whole timeout.
+                Interlocked.Increment(ref _untracked);
+                return false;
+            }
+            ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(lookup, id, out var outstanding);
             last = Math.Max(last, time);
             return !outstanding;
         }

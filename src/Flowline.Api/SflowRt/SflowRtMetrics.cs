@@ -179,6 +179,7 @@ public static partial class SflowRtApi
             ["rowsDropped"] = collector.RealtimeFeed.Dropped,
             ["batchesAnalysed"] = engine.Batches,
             ["thresholds"] = engine.ThresholdDefinitions().Count,
+            ["thresholdsUntracked"] = engine.ThresholdsUntracked,
             ["events"] = engine.Events.Last,
             ["eventsQueued"] = queued,
             ["eventsPosted"] = posted,
