@@ -217,15 +217,16 @@ public sealed partial class Collector : IDisposable
     private long _exportersEvicted;
 
     /// <summary>
-    /// Makes room for new exporters: a tenth of them go, those that never sent a record first, then the longest
-    /// silent. Anyone can make up sFlow agent addresses and observation domains; real exporters send records.
+    /// Makes room for new exporters: a tenth of them go, those that never sent a record first, then those that
+    /// sent fewest datagrams (by powers of 16), then the longest silent. Anyone can make up sFlow agent addresses
+    /// and observation domains, each with a record; an exporter that has sent thousands of datagrams outlasts them.
     /// </summary>
     private void EvictExporters()
     {
         lock (_eviction)
         {
             if (_exporters.Count < Options.MaxExporters) return;
-            var victims = _exporters.Values.OrderBy(e => e.Records > 0).ThenBy(e => e.LastSeen)
+            var victims = _exporters.Values.OrderBy(e => e.Records > 0).ThenBy(e => System.Numerics.BitOperations.Log2((ulong)e.Datagrams + 1) / 4).ThenBy(e => e.LastSeen)
                 .Take(Math.Max(1, Options.MaxExporters / 10)).ToList();
             foreach (var v in victims)
             {
