@@ -8,8 +8,11 @@ public sealed record StoreStats(int Partitions, int Segments, long Rows, long By
 /// <summary>A figure an engine reports in /metrics: its name, help text, Prometheus type and value.</summary>
 public sealed record StoreMetric(string Name, string Help, string Type, double Value);
 
-/// <summary>A problem `verify` found: the file, the block (-1 for the whole file) and what is wrong.</summary>
-public sealed record StoreProblem(string Path, int Block, string Reason);
+/// <summary>
+/// A problem `verify` found: the file, the block (-1 for the whole file), what is wrong and what was done
+/// about it (a damaged segment is moved to quarantine, a damaged rollup rebuilt from the flows it sums).
+/// </summary>
+public sealed record StoreProblem(string Path, int Block, string Reason, string Outcome = "quarantined");
 
 /// <summary>
 /// Small state the collectors writing one store share (NetFlow v9 / IPFIX templates, exporter options): the

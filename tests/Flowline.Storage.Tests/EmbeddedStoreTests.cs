@@ -199,6 +199,28 @@ public sealed class EmbeddedStoreTests : IDisposable
         Assert.Empty(reopened.Verify());
     }
 
+    [Theory]
+    [InlineData(8)]  // the column count: the segment would read as having fewer columns, the rest as zeros
+    [InlineData(12)] // the flags: unsorted rows taken for sorted ones, or a final segment for a run
+    public void A_segment_whose_header_was_changed_is_quarantined(int offset)
+    {
+        using (var store = new EmbeddedStore(_dir.FullName))
+        {
+            store.Append(Batch(Records(5_000, 4)));
+            store.Flush();
+        }
+        var victim = Directory.GetFiles(_dir.FullName, "seg-*.seg", SearchOption.AllDirectories).Order().First();
+        var bytes = File.ReadAllBytes(victim);
+        Assert.Equal("FLSEG004"u8.ToArray(), bytes[..8]);
+        bytes[offset] ^= 1;
+        File.WriteAllBytes(victim, bytes);
+        using var reopened = new EmbeddedStore(_dir.FullName);
+        var problem = Assert.Single(reopened.Verify());
+        Assert.Equal(victim, problem.Path);
+        Assert.Equal("header checksum mismatch", problem.Reason);
+        Assert.False(File.Exists(victim));
+    }
+
     [Fact]
     public void A_scan_left_early_stops_its_decoding_thread()
     {

@@ -99,10 +99,14 @@ internal static class StoreCommand
                 var problems = store.Verify();
                 foreach (var p in problems)
                 {
-                    Console.Out.WriteLine(p.Block >= 0 ? $"{p.Path}: block {p.Block}: {p.Reason} (quarantined)" : $"{p.Path}: {p.Reason} (quarantined)");
+                    Console.Out.WriteLine(p.Block >= 0 ? $"{p.Path}: block {p.Block}: {p.Reason} ({p.Outcome})" : $"{p.Path}: {p.Reason} ({p.Outcome})");
                 }
-                Console.Out.WriteLine(problems.Count == 0 ? "verify: every block is intact" : $"verify: {problems.Count} corrupt segment(s) moved to quarantine");
-                var earlier = store.Stats().Quarantined - problems.Count;
+                var quarantined = problems.Count(p => p.Outcome == "quarantined");
+                var rollups = problems.Count - quarantined;
+                Console.Out.WriteLine(problems.Count == 0 ? "verify: every block and rollup is intact"
+                    : quarantined == 0 ? $"verify: {rollups} damaged rollup file(s); the segments are intact"
+                    : $"verify: {quarantined} corrupt segment(s) moved to quarantine" + (rollups > 0 ? $", {rollups} damaged rollup file(s)" : ""));
+                var earlier = store.Stats().Quarantined - quarantined;
                 if (earlier > 0) Console.Out.WriteLine($"verify: {earlier} segment(s) were in quarantine before (see {Path.Combine(dataDir, "quarantine")})");
                 return problems.Count == 0 ? 0 : 1;
             }

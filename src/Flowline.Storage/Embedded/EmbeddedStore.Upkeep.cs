@@ -126,6 +126,22 @@ public sealed partial class EmbeddedStore
                 Quarantine(path, e.Message);
             }
         }
+        // Rollups only speed answers up (a query reads the flows when a table does not decode), but one whose
+        // checksum fails is rebuilt rather than left to slow every query that could use it.
+        foreach (var rollup in PartitionFiles("*.rollup").ToList())
+        {
+            if (Rollups.Damage(rollup) is not { } reason) continue;
+            var segment = Path.ChangeExtension(rollup, SegmentExtension);
+            var hourly = !File.Exists(segment);
+            if (_options.ReadOnly)
+            {
+                problems.Add(new StoreProblem(rollup, -1, reason, "left as it is: read-only"));
+                continue;
+            }
+            File.Delete(rollup);
+            if (!hourly) RebuildRollups(segment);
+            problems.Add(new StoreProblem(rollup, -1, reason, hourly ? "removed; the next compaction sums the hour again" : "rebuilt from the segment's flows"));
+        }
         return problems;
     }
 }

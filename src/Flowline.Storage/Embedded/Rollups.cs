@@ -14,10 +14,12 @@ namespace Flowline.Storage.Embedded;
 /// answer is the same, because every row of a bucket went into its sums.
 /// <code>
 ///   [hourly files: "FLMANI01" | u16 entries | per entry: u16 length | UTF-8 relative segment path]
-///   "FLROLL01" | u32 tables | per table: u8 key count | u8 keys[4] | 3 reserved | i64 bucket width (µs)
-///              | u32 rows | u32 stored length | u32 raw length | u32 CRC-32C of stored | stored (Brotli)
+///   "FLROLL02" | u32 tables | per table: u8 key count | u8 keys[4] | 3 reserved | i64 bucket width (µs)
+///              | u32 rows | u32 stored length | u32 raw length | u32 CRC-32C of the table's header before it and of stored
+///              | stored (Brotli)
 ///   raw rows: i64 bucket start | per key: u64 hi, u64 lo | u64 bytes | u64 packets | u64 flows
 /// </code>
+/// Files of format 1 ("FLROLL01") are read as they are: their CRC covers the stored rows only.
 /// </summary>
 internal sealed class Rollups
 {
@@ -33,7 +35,10 @@ internal sealed class Rollups
     ];
 
     public const long MinuteMicros = 60_000_000;
-    private static readonly byte[] Magic = "FLROLL01"u8.ToArray();
+    private static readonly byte[] Magic = "FLROLL02"u8.ToArray();
+    private static readonly byte[] HeaderUncheckedMagic = "FLROLL01"u8.ToArray();
+    private const int TableHeaderLength = 32;
+    private const int CheckedHeaderLength = 28;
     private static readonly byte[] ManifestMagic = "FLMANI01"u8.ToArray();
 
     public IReadOnlyList<Table> Tables { get; }
@@ -239,34 +244,19 @@ internal sealed class Rollups
                 }
                 var stored = new byte[BrotliEncoder.GetMaxCompressedLength(raw.Length)];
                 if (!BrotliEncoder.TryCompress(raw, stored, out var storedLength, 5, 22)) throw new InvalidOperationException("rollup compression failed");
-                var header = new byte[8 + 8 + 16];
+                var header = new byte[TableHeaderLength];
                 header[0] = (byte)keys.Length;
                 for (var k = 0; k < keys.Length; k++) header[1 + k] = (byte)keys[k];
                 BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(8), width);
                 BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(16), (uint)result.Count);
                 BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(20), (uint)storedLength);
                 BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(24), (uint)raw.Length);
-                BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(28), Checksum.Crc32C(stored.AsSpan(0, storedLength)));
+                BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(CheckedHeaderLength), Checksum.Crc32C(header.AsSpan(0, CheckedHeaderLength), stored.AsSpan(0, storedLength)));
                 body.Write(header);
                 body.Write(stored, 0, storedLength);
             }
-            var temporary = path + ".tmp";
-            try
-            {
-                using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-                {
-                    body.Position = 0;
-                    body.CopyTo(file);
-                    file.Flush(flushToDisk: true);
-                }
-                File.Move(temporary, path, overwrite: true);
-            }
-            catch (IOException)
-            {
-                try { File.Delete(temporary); } catch (IOException) { }
-                throw;
-            }
-            AtomicFile.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            body.Position = 0;
+            AtomicFile.Write(path, body.CopyTo);
         }
     }
 
@@ -305,14 +295,16 @@ internal sealed class Rollups
                 start += length;
             }
         }
-        if (d.Length - start < 12 || !d.Slice(start, 8).SequenceEqual(Magic)) return null;
+        if (d.Length - start < 12) return null;
+        var headerChecked = d.Slice(start, 8).SequenceEqual(Magic);
+        if (!headerChecked && !d.Slice(start, 8).SequenceEqual(HeaderUncheckedMagic)) return null;
         var count = BinaryPrimitives.ReadUInt32LittleEndian(d[(start + 8)..]);
         var at = start + 12;
         var tables = new List<Table>();
         for (var t = 0; t < count; t++)
         {
-            if (d.Length - at < 32) return null;
-            var h = d.Slice(at, 32);
+            if (d.Length - at < TableHeaderLength) return null;
+            var h = d.Slice(at, TableHeaderLength);
             var keyCount = h[0];
             if (keyCount > 4) return null;
             var keys = new FlowField[keyCount];
@@ -325,21 +317,35 @@ internal sealed class Rollups
             var rows = (int)BinaryPrimitives.ReadUInt32LittleEndian(h[16..]);
             var storedLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(h[20..]);
             var rawLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(h[24..]);
-            var crc = BinaryPrimitives.ReadUInt32LittleEndian(h[28..]);
-            at += 32;
+            var crc = BinaryPrimitives.ReadUInt32LittleEndian(h[CheckedHeaderLength..]);
+            var header = headerChecked ? at : -1;
+            at += TableHeaderLength;
             var rowSize = 8 + 16 * keyCount + 24;
             if (rows < 0 || storedLength < 0 || storedLength > d.Length - at || rawLength != (long)rows * rowSize || width <= 0) return null;
-            tables.Add(new Table(keys, width, rows, data, at, storedLength, crc));
+            tables.Add(new Table(keys, width, rows, data, header, at, storedLength, crc));
             at += storedLength;
         }
         return new Rollups(tables) { Manifest = manifest };
     }
 
+    /// <summary>What is wrong with the rollup file at <paramref name="path"/>; null when it is whole or missing.</summary>
+    public static string? Damage(string path)
+    {
+        if (!File.Exists(path)) return null;
+        if (TryReadFile(path) is not { } rollups) return "not a rollup file, or cut short";
+        var bad = rollups.Tables.FirstOrDefault(t => t.Decode() is null);
+        return bad is null ? null : $"the table by {(bad.Keys.Length == 0 ? "time" : string.Join(",", bad.Keys.Select(FlowFields.Name)))} every {bad.Width / 1_000_000} s: checksum mismatch or does not decode";
+    }
+
     /// <summary>For tables built from other rollups: the segments (relative paths) they sum.</summary>
     public IReadOnlyList<string> Manifest { get; private init; } = [];
 
-    /// <summary>One table: its keys and bucket width, and its rows, decoded on first use (null if damaged).</summary>
-    public sealed class Table(FlowField[] keys, long width, int rows, byte[] file, int offset, int storedLength, uint crc)
+    /// <summary>
+    /// One table: its keys and bucket width, and its rows, decoded on first use (null if damaged, its header
+    /// included, so that a table chosen by a damaged header is not read either).
+    /// </summary>
+    /// <param name="header">Where its header starts in <paramref name="file"/>, when the checksum covers it (-1 if not).</param>
+    public sealed class Table(FlowField[] keys, long width, int rows, byte[] file, int header, int offset, int storedLength, uint crc)
     {
         private (FlowBatch Rows, ulong[] Flows)? _decoded;
 
@@ -351,7 +357,8 @@ internal sealed class Rollups
         {
             if (_decoded is not null) return _decoded;
             var stored = file.AsSpan(offset, storedLength);
-            if (Checksum.Crc32C(stored) != crc) return null;
+            var sum = header < 0 ? Checksum.Crc32C(stored) : Checksum.Crc32C(file.AsSpan(header, CheckedHeaderLength), stored);
+            if (sum != crc) return null;
             var rowSize = 8 + 16 * Keys.Length + 24;
             var raw = new byte[RowCount * rowSize];
             if (!BrotliDecoder.TryDecompress(stored, raw, out var written) || written != raw.Length) return null;

@@ -8,19 +8,21 @@ namespace Flowline.Storage.Segments;
 /// <summary>
 /// An immutable columnar segment file (little-endian):
 /// <code>
-///   header   "FLSEG003" | u32 column count | u32 flags (bit 0: rows are in <see cref="RowOrder"/>;
+///   header   "FLSEG004" | u32 column count | u32 flags (bit 0: rows are in <see cref="RowOrder"/>;
 ///            bit 1: an intermediate run of compaction, to be merged again)
 ///   blocks   per block, per column in canonical field order:
 ///              u32 stored length | u32 raw length | u32 CRC-32C of the stored bytes | u8 codec | 3 reserved | stored bytes
 ///   footer   u32 block count | per block: u64 offset | u32 rows | u32 length | zone map | u32 CRC-32C of the footer
-///   trailer  u64 footer offset | u32 footer length | u32 reserved | "FLSEGEND"
+///   trailer  u64 footer offset | u32 footer length | u32 CRC-32C of the header | "FLSEGEND"
 /// </code>
+/// Segments of format 3 ("FLSEG003", the trailer's CRC zero) are read as they are, their header unchecked.
 /// Written to a temporary name, flushed to disk, then renamed, so a reader sees a whole segment or none.
 /// </summary>
 public static partial class SegmentFile
 {
     public const int DefaultBlockRows = 16384;
-    private static readonly byte[] HeaderMagic = "FLSEG003"u8.ToArray();
+    private static readonly byte[] HeaderMagic = "FLSEG004"u8.ToArray();
+    private static readonly byte[] UncheckedHeaderMagic = "FLSEG003"u8.ToArray();
     private static readonly byte[] OlderMagic = "FLSEG00"u8.ToArray();
     private static readonly byte[] TrailerMagic = "FLSEGEND"u8.ToArray();
     private const int HeaderLength = 16;
@@ -52,6 +54,7 @@ public static partial class SegmentFile
         private readonly SegmentOutput _file;
         private readonly ArrayBufferWriter<byte> _buffer;
         private readonly List<(long Offset, int Rows, int Length, ZoneMap Zone)> _index = [];
+        private readonly byte[] _header = new byte[HeaderLength];
         private long _written;
         private bool _completed;
         private bool _bufferReleased;
@@ -69,6 +72,7 @@ public static partial class SegmentFile
             HeaderMagic.CopyTo(header);
             BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)Columns.Length);
             BinaryPrimitives.WriteUInt32LittleEndian(header[12..], (sorted ? 1u : 0u) | (run ? 2u : 0u));
+            header[..HeaderLength].CopyTo(_header);
             _buffer.Advance(HeaderLength);
             Drain();
         }
@@ -156,7 +160,7 @@ public static partial class SegmentFile
             var trailer = _buffer.GetSpan(TrailerLength);
             BinaryPrimitives.WriteUInt64LittleEndian(trailer, (ulong)footerOffset);
             BinaryPrimitives.WriteUInt32LittleEndian(trailer[8..], (uint)(at + 4));
-            BinaryPrimitives.WriteUInt32LittleEndian(trailer[12..], 0);
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer[12..], Checksum.Crc32C(_header));
             TrailerMagic.CopyTo(trailer[16..]);
             _buffer.Advance(TrailerLength);
             Drain();
@@ -258,13 +262,20 @@ public static partial class SegmentFile
             var path = Path;
             Span<byte> head = stackalloc byte[HeaderLength];
             Span<byte> trailer = stackalloc byte[TrailerLength];
-            if (SizeBytes < HeaderLength + TrailerLength || ReadAt(0, head) != HeaderLength || !head[..8].SequenceEqual(HeaderMagic))
+            var read = SizeBytes >= HeaderLength + TrailerLength && ReadAt(0, head) == HeaderLength;
+            var headerChecked = read && head[..8].SequenceEqual(HeaderMagic);
+            if (!headerChecked && !(read && head[..8].SequenceEqual(UncheckedHeaderMagic)))
             {
                 if (head[..7].SequenceEqual(OlderMagic) && head[7] is (byte)'1' or (byte)'2')
                 {
                     throw new SegmentCorruptException(path, -1, $"written in an earlier segment format ({System.Text.Encoding.ASCII.GetString(head[..8])}); import its flows again");
                 }
                 throw new SegmentCorruptException(path, -1, "not a Flowline segment (bad header)");
+            }
+            ReadAt(SizeBytes - TrailerLength, trailer);
+            if (headerChecked && trailer[^8..].SequenceEqual(TrailerMagic) && Checksum.Crc32C(head) != BinaryPrimitives.ReadUInt32LittleEndian(trailer[12..]))
+            {
+                throw new SegmentCorruptException(path, -1, "header checksum mismatch");
             }
             var flags = BinaryPrimitives.ReadUInt32LittleEndian(head[12..]);
             Sorted = (flags & 1) != 0;
@@ -276,7 +287,6 @@ public static partial class SegmentFile
                 throw new SegmentCorruptException(path, -1, $"has {columns} columns; this Flowline knows {Columns.Length} (written by a newer version?)");
             }
             ColumnCount = (int)columns;
-            ReadAt(SizeBytes - TrailerLength, trailer);
             if (!trailer[^8..].SequenceEqual(TrailerMagic))
             {
                 throw new SegmentCorruptException(path, -1, "incomplete: the trailer is missing");

@@ -57,6 +57,66 @@ public sealed class CompactedEmbeddedStoreConformanceTests : StoreConformanceTes
         Assert.Equal(reads, store.ScanStats.Read);
         Assert.Equal(row.Bytes, again.First(r => new FlowAddress(r.Keys[0].Hi, r.Keys[0].Lo) == late.SrcAddr).Bytes);
     }
+
+    [Fact]
+    public void A_rollup_table_whose_header_was_changed_is_not_believed_and_verify_rebuilds_it()
+    {
+        using var store = (EmbeddedStore)Loaded();
+        var byDestination = new FlowQuery { GroupBy = [new GroupKey(FlowField.DstAddr)] };
+        var expected = Answer(store.Aggregate(long.MinValue, long.MaxValue, byDestination));
+        var rollups = System.IO.Directory.GetFiles(Directory.FullName, "*.rollup", SearchOption.AllDirectories);
+        Assert.NotEmpty(rollups);
+        // One bit in each file: the tables by source and by destination address swap their names, so that a
+        // query by destination would be answered with the sums by source if the names were believed.
+        foreach (var path in rollups)
+        {
+            var bytes = File.ReadAllBytes(path);
+            Assert.True(SwapAddressTables(bytes) >= 2);
+            File.WriteAllBytes(path, bytes);
+        }
+        var tablesBefore = store.ScanStats.RollupTables;
+        Assert.Equal(expected, Answer(store.Aggregate(long.MinValue, long.MaxValue, byDestination)));
+        Assert.Equal(tablesBefore, store.ScanStats.RollupTables);
+
+        var problems = store.Verify();
+        Assert.Equal(rollups.Order(), problems.Select(p => p.Path).Order());
+        Assert.All(problems, p => Assert.Contains("checksum", p.Reason));
+        Assert.All(problems, p => Assert.NotEqual("quarantined", p.Outcome));
+        Assert.Empty(store.Verify());
+        // The partitions' tables are whole again; the hourly ones come back with the next compaction.
+        store.Compact();
+        Assert.Equal(expected, Answer(store.Aggregate(long.MinValue, long.MaxValue, byDestination)));
+        Assert.True(store.ScanStats.RollupTables > tablesBefore);
+    }
+
+    private static List<(ulong, ulong, ulong, ulong, ulong)> Answer(Aggregator.AggregateResult result) =>
+        result.Select(r => (r.Keys[0].Hi, r.Keys[0].Lo, r.Bytes, r.Packets, r.Flows)).Order().ToList();
+
+    /// <summary>Renames the one-key tables by SrcAddr and DstAddr to each other in a rollup file; how many it renamed.</summary>
+    private static int SwapAddressTables(byte[] file)
+    {
+        var at = 0;
+        if (file.AsSpan(0, 8).SequenceEqual("FLMANI01"u8))
+        {
+            var entries = BitConverter.ToUInt16(file, 8);
+            at = 10;
+            for (var i = 0; i < entries; i++) at += 2 + BitConverter.ToUInt16(file, at);
+        }
+        Assert.True(file.AsSpan(at, 8).SequenceEqual("FLROLL02"u8));
+        var tables = BitConverter.ToUInt32(file, at + 8);
+        at += 12;
+        var swapped = 0;
+        for (var t = 0; t < tables; t++)
+        {
+            if (file[at] == 1 && file[at + 1] is (byte)FlowField.SrcAddr or (byte)FlowField.DstAddr)
+            {
+                file[at + 1] = (byte)(file[at + 1] == (byte)FlowField.SrcAddr ? FlowField.DstAddr : FlowField.SrcAddr);
+                swapped++;
+            }
+            at += 32 + (int)BitConverter.ToUInt32(file, at + 20);
+        }
+        return swapped;
+    }
 }
 
 /// <summary>
