@@ -31,7 +31,7 @@ internal struct CollectorSink(Collector collector, FlowBatch batch) : IFlowSink
         Header = header;
         // sFlow names its agent inside the datagram; the others are known by where they send from.
         var address = header.Protocol == FlowProtocol.SFlow5 && !header.Agent.IsNone ? header.Agent : header.Exporter;
-        Current = collector.Exporter(new ExporterId(address, header.Protocol, header.ObsDomain));
+        Current = collector.Exporter(new ExporterId(address, header.Protocol, header.ObsDomain), header.Exporter);
         _override = collector.SamplingOverride(address, header.Exporter);
         _rate = Current.SamplingRate;
     }

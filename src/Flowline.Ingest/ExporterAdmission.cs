@@ -38,6 +38,9 @@ public sealed class ExporterAdmission(IReadOnlyList<Prefix> allowed, bool agentC
         return true;
     }
 
+    /// <summary>A listed sFlow relay (<c>sflow_relays</c>): it sends for many agents, and may make as many exporters known.</summary>
+    public bool IsRelay(FlowAddress from) => Within(relays, from);
+
     private static bool Within(IReadOnlyList<Prefix> prefixes, FlowAddress a)
     {
         for (var i = 0; i < prefixes.Count; i++)

@@ -11,13 +11,15 @@ public readonly record struct ExporterId(FlowAddress Address, FlowProtocol Proto
 /// sampling rate it reports, first and last seen. Updated by the decoding thread that owns the
 /// exporter's socket; read by the API under the same lock.
 /// </summary>
-public sealed class ExporterState(ExporterId id)
+public sealed class ExporterState(ExporterId id, FlowAddress source)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<uint, uint> _sampleSequences = [];
     private uint? _expected;
 
     public ExporterId Id { get; } = id;
+    /// <summary>The UDP source of the datagram that made it known (for sFlow, not always its agent).</summary>
+    public FlowAddress Source { get; } = source;
     public long Datagrams { get; private set; }
     public long Bytes { get; private set; }
     public long Records { get; private set; }

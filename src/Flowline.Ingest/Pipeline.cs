@@ -170,7 +170,7 @@ internal sealed class Pipeline : IDisposable
             if (sink.Batch.Count - _realtimeFrom >= RealtimeChunk) OfferRealtime(sink.Batch);
             if ((++_probed & 63) == 0) _collector.Realtime.Probe(sink.Batch, rowsBefore);
         }
-        var exporter = sink.Current ?? _collector.Exporter(Collector.IdOf(entry.Exporter, datagram));
+        var exporter = sink.Current ?? _collector.Exporter(Collector.IdOf(entry.Exporter, datagram), entry.Exporter);
         exporter.Seen(datagram.Length, entry.TimeReceived, sink.Records - recordsBefore);
         if (!result.IsOk)
         {
