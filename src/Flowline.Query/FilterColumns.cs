@@ -44,6 +44,7 @@ public static class FilterColumns
             case FilterNode.Exporter: set.Add(FlowField.Exporter); break;
             case FilterNode.Mac m: Pair(set, m.Direction, FlowField.SrcMac, FlowField.DstMac); break;
             case FilterNode.OtherAddress o: set.Add(o.Column == AddressColumn.NextHop ? FlowField.NextHop : FlowField.Exporter); break;
+            case FilterNode.Window: set.Add(FlowField.Start); set.Add(FlowField.End); break;
             case FilterNode.Number n:
                 switch (n.Field)
                 {

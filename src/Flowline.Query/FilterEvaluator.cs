@@ -97,6 +97,13 @@ public sealed class FilterEvaluator
                 Scan(result, b.Count, o.Column == AddressColumn.NextHop ? b.NextHop : b.Exporter, AddressMatcher.For(o.Prefixes),
                     static (v, m) => m.Matches(v.IsNone ? UnspecifiedV4 : v));
                 return;
+            case FilterNode.Window t:
+                result.Clear();
+                for (var i = 0; i < b.Count; i++)
+                {
+                    if (b.Start[i] / 1000 >= t.FirstMs && b.End[i] / 1000 <= t.LastMs) result[i >> 6] |= 1UL << (i & 63);
+                }
+                return;
             default:
                 throw new NotSupportedException($"filter node {node.GetType().Name}");
         }

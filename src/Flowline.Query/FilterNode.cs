@@ -47,6 +47,12 @@ public abstract record FilterNode
 
     /// <summary>The next hop's or the exporter's address inside one of the prefixes (nfdump's <c>next ip</c>, <c>router ip</c>).</summary>
     public sealed record OtherAddress(AddressColumn Column, IReadOnlyList<Prefix> Prefixes) : FilterNode;
+
+    /// <summary>
+    /// nfdump's time window (<c>-t</c>): flows that start at or after <paramref name="FirstMs"/> and end at or before
+    /// <paramref name="LastMs"/>, times in whole milliseconds since the epoch as nfdump compares them.
+    /// </summary>
+    public sealed record Window(long FirstMs, long LastMs) : FilterNode;
 }
 
 /// <summary>Addresses of a flow other than its two ends.</summary>

@@ -149,6 +149,49 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
         Assert.Equal(theirs.Single(l => l.StartsWith("Summary:", StringComparison.Ordinal)), ours[1 + rows]);
     }
 
+    [Theory]
+    [InlineData("2026/11/19.00:00:01-2026/11/19.00:00:02", "")]
+    [InlineData("2026/11/19.00:00:01", "proto tcp")]
+    [InlineData("2026/11/19.00:00:00-2026/11/19.00:00:01", "")]
+    [InlineData("2026/11/19", "")]
+    [InlineData("2026/11/19.00:00:02-2026/11/19.00:00:03", "")]
+    public void Time_windows_select_nfdumps_flows(string window, string filter)
+    {
+        // The generated flows start in the first 3 s of 2026-11-19 and most end within it (local time is the
+        // machine's, for both): these windows cut through them at both ends.
+        string[] args = filter.Length > 0 ? ["-t", window, filter] : ["-t", window];
+        const string format = "fmt:%ts %te %pr %sap %dap %pkt %byt";
+        var theirs = Sorted(pair.Nfdump(["-q", "-N", "-o", format, .. args]));
+        Assert.True(theirs is not ["No matching flows"] && theirs.Count < 20_000 || window == "2026/11/19", $"-t {window}: nfdump selected {theirs.Count} rows");
+        Assert.Equal(theirs, Sorted(pair.Flowline(["-q", "-N", "-o", format, .. args])));
+        var summary = (string s) => NfdumpPair.Lines(s).Single(l => l.StartsWith("Summary:", StringComparison.Ordinal));
+        Assert.Equal(summary(pair.Nfdump(["-N", "-o", format, .. args])), summary(pair.Flowline(["-N", "-o", format, .. args])));
+        // The summary's "Time window" begins no earlier than -t (the line is otherwise a documented difference).
+        var line = NfdumpPair.Lines(pair.Flowline(["-o", format, .. args])).Single(l => l.StartsWith("Time window:", StringComparison.Ordinal));
+        Assert.True(string.CompareOrdinal(line, $"Time window: {window[..4]}-{window[5..7]}-{window[8..10]} {(window.Length > 10 ? window[11..19] : "00:00:00")}") >= 0, line);
+
+        // And a statistic over the window.
+        var theirStat = NfdumpPair.Lines(pair.Nfdump(["-q", "-o", "csv", "-n", "0", "-s", "dstport/bytes", .. args])).Skip(1)
+            .Select(l => l.Split(',')).Select(c => $"{c[4]} {c[5]} {c[7]} {c[9]}").Order(StringComparer.Ordinal);
+        var ourStat = NfdumpPair.Lines(pair.Flowline(["-o", "csv", "-n", "0", "-s", "dstport/bytes", .. args])).Skip(1)
+            .Select(l => l.Split(',')).Select(c => $"{c[0]} {c[3]} {c[2]} {c[1]}").Order(StringComparer.Ordinal);
+        Assert.Equal(theirStat, ourStat);
+    }
+
+    [Theory]
+    [InlineData("+10", "relative to the first or last flow is not supported")]
+    [InlineData("2026/11/19.0:00", "'0' is not 2 digits where the hour should be")]
+    [InlineData("2026/13/19", "month 13 is out of range")]
+    [InlineData("2026/11/19.00:05-2026/11/19.00:04", "the window ends before it starts")]
+    [InlineData("2026-11-19", "give RFC 3339 times with --from and --to")]
+    [InlineData("2039/01/01", "year 2039 is out of range")]
+    public void Time_windows_nfdump_would_not_read_are_refused(string window, string message)
+    {
+        var r = FlowlineProcess.RunFlowline(["query", "--data-dir", pair.Store, "-t", window]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Stderr);
+    }
+
     [Fact]
     public void A_plain_listing_ignores_n_as_nfdump_does()
     {

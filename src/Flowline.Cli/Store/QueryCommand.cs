@@ -50,6 +50,9 @@ internal static partial class QueryCommand
           -O ORDER[:a|:d]   order rows by flows, packets, ipkg, opkg, bytes, ibyte, obyte, pps, ipps, opps, bps,
                             ibps, obps, bpp, ibpp, obpp, tstart, tend or duration (ascending or descending)
           -c N              at most N matching flows (before aggregation and ordering, as nfdump)
+          -t WINDOW         nfdump's time window, local time: yyyy/MM/dd.hh:mm:ss[-yyyy/MM/dd.hh:mm:ss], later
+                            parts optional (2026/11/19 is that midnight); flows that start and end inside it (it
+                            applies to every output, and to -A/-s)
           -N                plain numbers (no 1.2 M scaling)
           -q                no header and no summary lines
           --stats           print on stderr how many blocks were skipped and read, and the time taken
@@ -85,6 +88,7 @@ internal static partial class QueryCommand
         var orderGiven = false;
         long nfCount = 0;
         var aggregationQuiet = false;
+        FilterNode.Window? window = null;
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -135,7 +139,7 @@ internal static partial class QueryCommand
                     case "-c":
                         if (!long.TryParse(Next(), out nfCount) || nfCount <= 0) throw new ArgumentException("-c: expected a positive number");
                         break;
-                    case "-t": throw new ArgumentException("-t: give the time window as --from TIME --to TIME (RFC 3339 times such as 2026-11-19T00:00:02Z)");
+                    case "-t": window = NfdumpTimeWindow.Parse(Next()); break;
                     case "-r" or "-R" or "-M": throw new ArgumentException($"{a}: flows are read from --data-dir DIR (or --store URL), not from nfcapd files");
                     default:
                         if (a.StartsWith("--", StringComparison.Ordinal) || (a.Length >= 2 && a[0] == '-' && char.IsAsciiLetter(a[1])))
@@ -210,6 +214,13 @@ internal static partial class QueryCommand
 
         if (CliArgs.OpenFiltered("query", dataDir, filterWords, stderr, clickhouse) is not { } opened) return 2;
         var (store, filter) = opened;
+        if (window is not null)
+        {
+            filter = filter is FilterNode.Any ? window : new FilterNode.And(filter, window);
+            // A flow in the window starts in it: the scan reads those partitions only.
+            from = Math.Max(from, window.FirstMs * 1000);
+            if (window.LastMs < long.MaxValue / 1000) to = Math.Min(to, window.LastMs * 1000 + 1000);
+        }
         using var storeOpened = store;
         var names = store.Symbols;
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -241,7 +252,7 @@ internal static partial class QueryCommand
                 var listing = new NfdumpListing
                 {
                     Format = nfFormat, Plain = nfPlain, Quiet = nfQuiet, Order = nfOrder,
-                    Aggregate = nfAggregate, Bidirectional = nfBidir, GuessDirection = nfGuess, Top = Math.Max(0, limit),
+                    Aggregate = nfAggregate, Bidirectional = nfBidir, GuessDirection = nfGuess, Top = Math.Max(0, limit), TimeWindow = window,
                 };
                 var needed = FilterColumns.Of(filter);
                 needed.UnionWith(nfFormat.Columns);

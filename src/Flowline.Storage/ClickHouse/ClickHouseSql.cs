@@ -84,6 +84,8 @@ public static class ClickHouseSql
                 return $"({Hi(FlowField.Exporter)} = {Num(e.Value.Hi)} AND {Lo(FlowField.Exporter)} = {Num(e.Value.Lo)})";
             case FilterNode.Mac m:
                 return Either(m.Direction, FlowField.SrcMac, FlowField.DstMac, f => $"{ClickHouseSchema.Expr(f)} = {Num(m.Value)}");
+            case FilterNode.Window t:
+                return $"(intDiv({ClickHouseSchema.Expr(FlowField.Start)}, 1000) >= {t.FirstMs} AND intDiv({ClickHouseSchema.Expr(FlowField.End)}, 1000) <= {t.LastMs})";
             default:
                 exact = false;
                 return null;

@@ -104,6 +104,31 @@ public abstract class StoreConformanceTests : IDisposable
     }
 
     [Fact]
+    public void Time_windows_select_the_flows_that_start_and_end_inside_them()
+    {
+        using var store = Loaded();
+        var random = new Random(11);
+        var first = _records.Min(r => r.Start) / 1000;
+        var last = _records.Max(r => r.End) / 1000;
+        var columns = new HashSet<FlowField> { FlowField.SampledPackets };
+        for (var q = 0; q < 20; q++)
+        {
+            var a = first + (long)(random.NextDouble() * (last - first));
+            var b = q == 0 ? a : a + (long)(random.NextDouble() * (last - a));
+            // Half of them also with a filter, as `query -t WINDOW FILTER` combines them.
+            var (text, test) = q % 2 == 0 ? ("", (Func<FlowRecord, bool>)(_ => true)) : Filter(random);
+            var parsed = FilterParser.Parse(text);
+            var filter = new FilterNode.And(parsed, new FilterNode.Window(a, b));
+            var inside = _records.Where(r => r.Start / 1000 >= a && r.End / 1000 <= b && test(r)).ToList();
+            var rows = store.Rows(long.MinValue, long.MaxValue, filter, columns).Select(r => r.SampledPackets).Order().ToList();
+            Assert.True(inside.Select(r => r.SampledPackets).Order().SequenceEqual(rows), $"window {q} [{a}, {b}] ms '{text}': {rows.Count} rows, expected {inside.Count}");
+            var sums = store.Aggregate(long.MinValue, long.MaxValue, new FlowQuery { Filter = filter });
+            Assert.Equal((ulong)inside.Count, sums.Aggregate(0UL, (s, g) => s + g.Flows));
+            Assert.Equal(inside.Aggregate(0UL, (s, r) => s + r.Bytes), sums.Aggregate(0UL, (s, g) => s + g.Bytes));
+        }
+    }
+
+    [Fact]
     public void Random_aggregations_equal_a_naive_group_by()
     {
         using var store = Loaded();

@@ -1,0 +1,68 @@
+using System.Globalization;
+using Flowline.Query;
+
+namespace Flowline.Cli.Store;
+
+/// <summary>
+/// nfdump's <c>-t</c> (1.7): <c>yyyy[/MM[/dd[.hh[:mm[:ss]]]]][-yyyy[/MM[/dd[.hh[:mm[:ss]]]]]]</c>, in local time as
+/// nfdump reads it, omitted parts the start of the period; without an end, the window is open. A flow is in the window
+/// when it starts at or after its first second and ends at or before its last (<see cref="FilterNode.Window"/>).
+/// </summary>
+public static class NfdumpTimeWindow
+{
+    public static FilterNode.Window Parse(string text)
+    {
+        if (text.Length > 0 && text[0] is '+' or '-')
+        {
+            throw new ArgumentException($"-t {text}: a window relative to the first or last flow is not supported; give the times, e.g. -t 2026/11/19.00:00-2026/11/19.00:10, or --from/--to");
+        }
+        if (text.Count(c => c == '-') > 1 || text.Contains('T'))
+        {
+            throw new ArgumentException($"-t {text}: nfdump's window is yyyy/MM/dd.hh:mm:ss[-yyyy/MM/dd.hh:mm:ss]; give RFC 3339 times with --from and --to");
+        }
+        var dash = text.IndexOf('-');
+        var first = Second(text, dash < 0 ? text : text[..dash]);
+        var last = dash < 0 ? long.MaxValue / 1000 : Second(text, text[(dash + 1)..]);
+        if (last < first) throw new ArgumentException($"-t {text}: the window ends before it starts");
+        return new FilterNode.Window(first * 1000, last == long.MaxValue / 1000 ? long.MaxValue : last * 1000);
+    }
+
+    /// <summary>Seconds since the epoch of one end of the window.</summary>
+    private static long Second(string window, string time)
+    {
+        // The separators in order: yyyy / MM / dd . hh : mm : ss
+        ReadOnlySpan<char> separators = ['/', '/', '.', ':', ':'];
+        ReadOnlySpan<int> lengths = [4, 2, 2, 2, 2, 2];
+        Span<int> parts = [0, 1, 1, 0, 0, 0];
+        var rest = time.AsSpan();
+        var count = 0;
+        while (true)
+        {
+            if (count == lengths.Length) throw Bad(window, time, "has more than year, month, day, hour, minute and second");
+            var end = count < separators.Length ? rest.IndexOf(separators[count]) : -1;
+            var part = end < 0 ? rest : rest[..end];
+            if (part.Length != lengths[count] || part.ContainsAnyExceptInRange('0', '9'))
+            {
+                throw Bad(window, time, $"'{part}' is not {lengths[count]} digits where the {Names[count]} should be");
+            }
+            parts[count] = int.Parse(part, CultureInfo.InvariantCulture);
+            count++;
+            if (end < 0) break;
+            rest = rest[(end + 1)..];
+        }
+        var (year, month, day, hour, minute, second) = (parts[0], parts[1], parts[2], parts[3], parts[4], parts[5]);
+        if (year is < 1970 or > 2038) throw Bad(window, time, $"year {year} is out of range (1970 to 2038, as nfdump)");
+        if (month is < 1 or > 12) throw Bad(window, time, $"month {month} is out of range");
+        if (day < 1 || day > DateTime.DaysInMonth(year, month)) throw Bad(window, time, $"day {day} is out of range");
+        if (hour > 23 || minute > 59 || second > 59) throw Bad(window, time, "hour, minute or second out of range");
+        var local = new DateTime(year, month, day, hour, minute, second, DateTimeKind.Unspecified);
+        // A local time the clock skipped (daylight saving) is read as the time an hour later, as mktime does.
+        if (TimeZoneInfo.Local.IsInvalidTime(local)) local = local.AddHours(1);
+        return new DateTimeOffset(local, TimeZoneInfo.Local.GetUtcOffset(local)).ToUnixTimeSeconds();
+    }
+
+    private static readonly string[] Names = ["year", "month", "day", "hour", "minute", "second"];
+
+    private static ArgumentException Bad(string window, string time, string why) =>
+        new($"-t {window}: '{time}' {why} (nfdump's yyyy/MM/dd.hh:mm:ss, later parts optional)");
+}
