@@ -66,7 +66,7 @@ public sealed partial class Collector : IDisposable
         var keys = new Realtime.KeyContext(Store.Symbols, Enricher?.Geo);
         try
         {
-            Realtime = new Realtime.RealtimeEngine(options.DataDir, keys, new Realtime.RealtimeOptions { MaxKeys = options.RealtimeMaxKeys }, Logs.CreateLogger("realtime"), RealtimeEvents.Raise);
+            Realtime = new Realtime.RealtimeEngine(options.DataDir, keys, new Realtime.RealtimeOptions { MaxKeys = options.RealtimeMaxKeys, MaxKeysTotal = options.RealtimeMaxKeysTotal }, Logs.CreateLogger("realtime"), RealtimeEvents.Raise);
         }
         catch
         {

@@ -75,6 +75,8 @@ public sealed class CollectorOptions
     public List<string> AnomalyEventsTo { get; set; } = [];
     /// <summary>Flows one real-time flow definition holds at once (realtime_max_keys).</summary>
     public int RealtimeMaxKeys { get; set; } = 1_000_000;
+    /// <summary>Flows all real-time flow definitions hold together (realtime_max_keys_total).</summary>
+    public long RealtimeMaxKeysTotal { get; set; } = 4_000_000;
     /// <summary>Where threshold events go besides GET /events/json: file:PATH, syslog:udp://… (threshold_events_to).</summary>
     public List<string> ThresholdEventsTo { get; set; } = [];
     /// <summary>URLs each threshold event is POSTed to as JSON, with retries (event_webhooks).</summary>

@@ -38,7 +38,7 @@ public sealed class FlowTable
     private readonly int _value;
     private readonly bool _tenancy;
     private readonly double _tauMicros;
-    private readonly int _maxKeys;
+    private readonly FlowBudget _budget;
     private readonly Lock _lock = new();
     private readonly Dictionary<DataSource, FlowMap> _sources = [];
     /// <summary>Time base of the scaled sums (µs): a contribution at time x is stored times e^((x - base)/τ).</summary>
@@ -47,7 +47,7 @@ public sealed class FlowTable
     private long _dropped, _rows;
     private volatile ThresholdState[] _thresholds = [];
 
-    public FlowTable(string name, FlowDefinition definition, KeyContext context, int maxKeys, long now)
+    public FlowTable(string name, FlowDefinition definition, KeyContext context, FlowBudget budget, long now)
     {
         Name = name;
         Definition = definition;
@@ -56,7 +56,7 @@ public sealed class FlowTable
         _value = Array.IndexOf(FlowDefinition.Values, definition.Value);
         _tenancy = _keys.Any(k => k.Tenancy) || _filter is { Tenancy: true };
         _tauMicros = definition.T * 1e6;
-        _maxKeys = maxKeys;
+        _budget = budget;
         _base = now;
     }
 
@@ -138,7 +138,7 @@ public sealed class FlowTable
                 ref var e = ref flows.Find(key);
                 if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref e))
                 {
-                    if (_count >= _maxKeys)
+                    if (_count >= _budget.PerDefinition || !_budget.TryTake())
                     {
                         _dropped++;
                         continue;

@@ -4,37 +4,6 @@ using Flowline.Records;
 
 namespace Flowline.Realtime;
 
-public sealed class RealtimeOptions
-{
-    /// <summary>Flows one definition holds at once; new flows beyond are counted as dropped.</summary>
-    public int MaxKeys { get; set; } = 1_000_000;
-    /// <summary>Logged flows and events kept for the long-poll readers.</summary>
-    public int JournalEntries { get; set; } = 10_000;
-    /// <summary>Flow definitions at most, those the Prometheus export makes included.</summary>
-    public int MaxDefinitions { get; set; } = 1_000;
-    /// <summary>Definitions the Prometheus export may make (each distinct set of export.js parameters is one).</summary>
-    public int MaxExports { get; set; } = 100;
-    /// <summary>Thresholds at most.</summary>
-    public int MaxThresholds { get; set; } = 1_000;
-    /// <summary>Long-poll readers waiting at once on the flow log and on the events, each.</summary>
-    public int MaxWaiters { get; set; } = 1_000;
-}
-
-/// <summary>
-/// Another analysis on the decoded rows, run by the real-time thread beside the flow definitions (DDoS
-/// detection): it sees every row the definitions see and is swept with them.
-/// </summary>
-public interface IRealtimeObserver
-{
-    /// <summary>Rows [<paramref name="from"/>, <paramref name="to"/>) of a batch.</summary>
-    void Add(FlowBatch batch, int from, int to);
-    /// <summary>Called at least once a second with now in µs since the epoch.</summary>
-    void Tick(long now);
-}
-
-/// <summary>A limit of the real-time engine was reached (<see cref="RealtimeOptions"/>): the faces answer 429.</summary>
-public sealed class RealtimeLimitException(string message) : Exception(message);
-
 /// <summary>
 /// Real-time analytics on the decoded stream, as sFlow-RT offers them: flow definitions with their
 /// active flows and flow log, counter metrics, thresholds and events, address groups. Definitions,
@@ -64,6 +33,7 @@ public sealed class RealtimeEngine
     {
         Context = context;
         Options = options ?? new RealtimeOptions();
+        FlowRoom = new FlowBudget(Options.MaxKeys, Options.MaxKeysTotal);
         _log = log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _path = dataDir is null ? null : Path.Combine(dataDir, FileName);
         _flowLog = new FlowLogger(new Journal(Options.JournalEntries, "flowID", Options.MaxWaiters));
@@ -75,6 +45,8 @@ public sealed class RealtimeEngine
 
     public KeyContext Context { get; }
     public RealtimeOptions Options { get; }
+    /// <summary>The room for flows every definition draws on.</summary>
+    public FlowBudget FlowRoom { get; }
     public CounterMetrics Counters { get; } = new();
     public Journal FlowLog => _flowLog.Journal;
     public Journal Events => _events.Journal;
@@ -165,6 +137,7 @@ public sealed class RealtimeEngine
                 Disable(table, e);
             }
         }
+        FlowRoom.Recount(_active.Sum(t => (long)t.Counts.Flows));
         ThresholdState[] thresholds;
         lock (_lock) thresholds = _thresholds.Values.ToArray();
         foreach (var th in thresholds) th.Rearm(now);
@@ -216,7 +189,7 @@ public sealed class RealtimeEngine
     public void PutFlow(string name, FlowDefinition definition, long now, bool save = true)
     {
         CheckName(name);
-        var table = new FlowTable(name, definition, Context, Options.MaxKeys, now) { LastRead = now };
+        var table = new FlowTable(name, definition, Context, FlowRoom, now) { LastRead = now };
         lock (_lock)
         {
             if (_flows.TryGetValue(name, out var old) && old.Definition == definition && old.Disabled is null) return;
@@ -383,7 +356,7 @@ public sealed class RealtimeEngine
                 var exports = _flows.Keys.Count(k => k.StartsWith(ExportPrefix, StringComparison.Ordinal));
                 if (exports >= Options.MaxExports || _flows.Count >= Options.MaxDefinitions)
                     throw new RealtimeLimitException($"{exports} export definitions are in force ({Options.MaxExports} at most; one goes when unread for an hour): define the flow with PUT /flow/NAME/json and export it by those parameters");
-                table = new FlowTable(name, definition, Context, Options.MaxKeys, now);
+                table = new FlowTable(name, definition, Context, FlowRoom, now);
                 _flows[name] = table;
                 Publish();
             }
@@ -448,7 +421,7 @@ public sealed class RealtimeEngine
             Each("flows", (name, node) =>
             {
                 CheckName(name);
-                _flows[name] = new FlowTable(name, FlowDefinition.FromJson(node.ToJsonString()), Context, Options.MaxKeys, now);
+                _flows[name] = new FlowTable(name, FlowDefinition.FromJson(node.ToJsonString()), Context, FlowRoom, now);
             });
             Each("thresholds", (name, node) =>
             {

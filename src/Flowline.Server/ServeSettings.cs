@@ -146,6 +146,8 @@ public static class ServeSettings
             o => Join(o.Collector.AnomalyEventsTo), "file:/tmp/anomalies.jsonl"),
         new("realtime_max_keys", "N", "flows one real-time flow definition holds at once (default 1000000, at least 1000)",
             (o, v) => o.Collector.RealtimeMaxKeys = Math.Clamp(v.Positive(), 1000, 100_000_000), o => Text(o.Collector.RealtimeMaxKeys), "50000"),
+        new("realtime_max_keys_total", "N", "flows all real-time flow definitions hold together, 95 to 190 bytes each with two keys (default 4000000, at least 1000)",
+            (o, v) => o.Collector.RealtimeMaxKeysTotal = Math.Clamp(v.Positive(), 1000, 1_000_000_000), o => Text(o.Collector.RealtimeMaxKeysTotal), "200000"),
         new("threshold_events_to", "DEST,...", "where real-time threshold events go besides GET /events/json: file:PATH, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT",
             (o, v) => o.Collector.ThresholdEventsTo = v.Destinations(false, "events are always kept for GET /events/json; list file:PATH or syslog:… destinations"),
             o => Join(o.Collector.ThresholdEventsTo), "file:/tmp/events.jsonl"),

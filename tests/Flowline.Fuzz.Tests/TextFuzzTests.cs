@@ -116,7 +116,7 @@ public sealed class TextFuzzTests
                 try
                 {
                     definition = FlowDefinition.FromJson(json);
-                    var table = new FlowTable("fuzz", definition, context, 1000, 0);
+                    var table = new FlowTable("fuzz", definition, context, new FlowBudget(1000, long.MaxValue), 0);
                     table.Add(batch, 0, batch.Count, log, events);
                     table.Top(null, 1_000_000);
                     table.Sweep(10_000_000, log);

@@ -68,7 +68,7 @@ public sealed class RealtimeEngineTests
     private static (FlowTable Table, FlowLogger Log, ThresholdSink Events, List<JsonObject> Raised) Table(string json, long now = 0)
     {
         var raised = new List<JsonObject>();
-        var table = new FlowTable("t", FlowDefinition.FromJson(json), Context, 1000, now);
+        var table = new FlowTable("t", FlowDefinition.FromJson(json), Context, new FlowBudget(1000, long.MaxValue), now);
         return (table, new FlowLogger(new Journal(100, "flowID")), new ThresholdSink(new Journal(100, "eventID"), raised.Add), raised);
     }
 
@@ -321,6 +321,39 @@ public sealed class RealtimeEngineTests
         engine.Add(b, 0, 1);
         Assert.Single(engine.Table("a")!.Top(null, 1_000_000));
         Assert.Equal(1, engine.DefinitionsDisabled);
+    }
+
+    [Fact]
+    public void The_definitions_together_hold_at_most_the_total_of_flows()
+    {
+        var engine = new RealtimeEngine(null, Context, new RealtimeOptions { MaxKeys = 1_000, MaxKeysTotal = 1_500 });
+        engine.PutFlow("sources", FlowDefinition.FromJson("""{"keys": "ipsource", "t": 1}"""), 0);
+        engine.PutFlow("pairs", FlowDefinition.FromJson("""{"keys": "ipsource,ipdestination", "t": 1}"""), 0);
+        int Held() => engine.Tables.Sum(t => t.Counts.Flows);
+        // Made-up sources, each a new flow in both definitions: 4,000 rows would make 8,000 flows.
+        for (var i = 0; i < 4_000; i++)
+        {
+            var b = Batch(Row($"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", "172.16.0.1", 100, 1_000_000 + i));
+            engine.Add(b, 0, 1);
+            Assert.True(Held() <= 1_500, $"{Held()} flows held after {i + 1} rows");
+        }
+        Assert.Equal(1_500, Held());
+        // Each row went to both in turn: 750 flows each, then every new one refused by the total, counted as dropped too.
+        Assert.Equal(6_500, engine.FlowRoom.Refused);
+        Assert.Equal(6_500, engine.Tables.Sum(t => t.Counts.Dropped));
+
+        // A deleted definition gives its room back at the next sweep.
+        var pairs = engine.Table("pairs")!.Counts.Flows;
+        Assert.True(pairs > 0);
+        engine.DeleteFlow("pairs");
+        engine.Tick(1_500_000);
+        engine.Add(Batch(Row("192.168.1.1", "172.16.0.1", 100, 1_600_000)), 0, 1);
+        Assert.Contains(engine.Table("sources")!.Top(null, 1_600_000, 10_000), f => f.Key == "192.168.1.1");
+        // Flows that went idle leave room as well.
+        engine.Tick(60_000_000);
+        Assert.Equal(0, Held());
+        engine.Add(Batch(Row("192.168.1.2", "172.16.0.1", 100, 60_000_000)), 0, 1);
+        Assert.Equal(1, Held());
     }
 
     [Fact]

@@ -175,6 +175,7 @@ public static partial class SflowRtApi
             ["flowDefinitions"] = tables.Count,
             ["flowsActive"] = tables.Sum(t => t.Counts.Flows),
             ["flowsDropped"] = tables.Sum(t => t.Counts.Dropped),
+            ["flowsRefusedTotalLimit"] = engine.FlowRoom.Refused,
             ["rowsAnalysed"] = engine.Rows,
             ["rowsDropped"] = collector.RealtimeFeed.Dropped,
             ["batchesAnalysed"] = engine.Batches,
