@@ -44,6 +44,33 @@ public static class AtomicFile
 
     public static void WriteText(string path, string text, UnixFileMode? mode = null) => Write(path, Encoding.UTF8.GetBytes(text), mode);
 
+    /// <summary>
+    /// Deletes the temporary files that writers which are no longer running left in <paramref name="directory"/>
+    /// (and, with <paramref name="subdirectories"/>, in the directories inside it other than
+    /// <paramref name="skip"/>), as a crash between the write and the rename leaves them: never what a running
+    /// process is writing. Returns how many went.
+    /// </summary>
+    public static int RemoveAbandoned(string directory, bool subdirectories = false, Func<string, bool>? skip = null)
+    {
+        if (!OperatingSystem.IsLinux() || !Directory.Exists(directory)) return 0;
+        var removed = 0;
+        var directories = new List<string> { directory };
+        if (subdirectories) directories.AddRange(Directory.EnumerateDirectories(directory).Where(d => skip is null || !skip(d)));
+        foreach (var d in directories)
+        {
+            foreach (var file in Directory.EnumerateFiles(d, "*.tmp"))
+            {
+                // NAME.PID.THREAD.tmp, as Write names them.
+                var parts = Path.GetFileName(file).Split('.');
+                if (parts.Length < 4 || !int.TryParse(parts[^3], out var pid) || !int.TryParse(parts[^2], out _)) continue;
+                if (pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}")) continue;
+                TryDelete(file);
+                if (!File.Exists(file)) removed++;
+            }
+        }
+        return removed;
+    }
+
     private static void TryDelete(string path)
     {
         try

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Flowline.Api;
 using Flowline.Ingest;
+using Flowline.Records;
 using Flowline.Server.Logging;
 using Flowline.Storage.ClickHouse;
 using Flowline.Storage.Embedded;
@@ -138,6 +139,13 @@ public static class ServeCommand
         {
             ServeLog.CannotStart(log, e.Message);
             return 1;
+        }
+        if (serve.Collect)
+        {
+            // State files (templates, keys, real-time definitions, taps ...) half-written when a run was killed; the
+            // store's own day directories it cleans itself.
+            var removed = AtomicFile.RemoveAbandoned(options.DataDir, subdirectories: true, skip: d => Path.GetFileName(d) is { Length: 8 } n && n.All(char.IsAsciiDigit));
+            if (removed > 0) ServeLog.TemporariesRemoved(log, removed, options.DataDir);
         }
         var app = WebHost.Create(serve.Http, certificate, Math.Max(serve.MaxRequestBody, serve.MaxUploadBody), logs);
         TapState taps;

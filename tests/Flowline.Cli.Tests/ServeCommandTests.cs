@@ -65,9 +65,20 @@ public sealed class ServeCommandTests : IDisposable
         var stats = FlowlineProcess.RunFlowline(["store", "stats", "--data-dir", DataDir]);
         Assert.Matches($@"records\s+{received}\n", stats.Stdout);
 
+        // A run killed between writing a state file and renaming it leaves the temporary behind: the next start
+        // removes it, but never one that a running process (this one) is writing.
+        var templates = Path.Combine(DataDir, "templates");
+        var abandoned = Path.Combine(templates, "decoder-0.json.99999999.7.tmp");
+        var live = Path.Combine(templates, $"decoder-1.json.{Environment.ProcessId}.7.tmp");
+        File.WriteAllText(abandoned, "{");
+        File.WriteAllText(live, "{");
+
         // Data without templates right after the restart decodes at once: the saved templates are back.
         using var again = new ServeProcess(DataDir);
         Assert.Matches(@"\(\d+ templates restored\)", again.Errors);
+        Assert.False(File.Exists(abandoned));
+        Assert.True(File.Exists(live));
+        Assert.Contains("serve/temporaries-removed removed 1 temporary files", again.Errors);
         Gen("ipfix", again.Ports["ipfix"], 5_000, "--no-templates", "--seed", "2");
         ServeProcess.WaitFor(() => again.Records("ipfix") == 5_000, "IPFIX records after the restart");
         Assert.Equal(0, again.Exporter("ipfix").GetProperty("malformed").GetInt64());

@@ -32,6 +32,9 @@ internal static partial class ServeLog
     [LoggerMessage(173, LogLevel.Error, "{Reason}: moved to quarantine, its rows are left out of every answer", EventName = "segment-quarantined")]
     public static partial void Quarantined(ILogger log, string reason);
 
+    [LoggerMessage(174, LogLevel.Information, "removed {Files} temporary files that writers stopped by a crash left in {DataDir}", EventName = "temporaries-removed")]
+    public static partial void TemporariesRemoved(ILogger log, int files, string dataDir);
+
     [LoggerMessage(9, LogLevel.Information, "{Signal}: stopping", EventName = "stopping")]
     public static partial void Stopping(ILogger log, string signal);
 
