@@ -31,7 +31,8 @@ public sealed partial class Collector
         }
     }
 
-    private int SourceShare => Math.Max(1, Options.MaxExporters / DecodeLimits.Default.MaxExporterShare);
+    /// <summary>An eighth of the exporters, at least 16 (a router's domains and protocols), at most all.</summary>
+    private int SourceShare => Math.Min(Options.MaxExporters, Math.Max(16, Options.MaxExporters / DecodeLimits.Default.MaxExporterShare));
 
     private readonly Lock _eviction = new();
     /// <summary>Exporters each UDP source made (under <see cref="_eviction"/>).</summary>

@@ -9,10 +9,11 @@ public sealed record StoreStats(int Partitions, int Segments, long Rows, long By
 public sealed record StoreMetric(string Name, string Help, string Type, double Value);
 
 /// <summary>
-/// A problem `verify` found: the file, the block (-1 for the whole file), what is wrong and what was done
-/// about it (a damaged segment is moved to quarantine, a damaged rollup rebuilt from the flows it sums).
+/// What `verify` found: the file, the block (-1 for the whole file), what is wrong and what was done about it (a
+/// damaged segment is moved to quarantine, a damaged rollup rebuilt from the flows it sums); not
+/// <paramref name="Damaged"/> when the file was whole and only rewritten (a rollup of an older format).
 /// </summary>
-public sealed record StoreProblem(string Path, int Block, string Reason, string Outcome = "quarantined");
+public sealed record StoreProblem(string Path, int Block, string Reason, string Outcome = "quarantined", bool Damaged = true);
 
 /// <summary>
 /// Small state the collectors writing one store share (NetFlow v9 / IPFIX templates, exporter options): the

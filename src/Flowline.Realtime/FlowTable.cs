@@ -80,6 +80,16 @@ public sealed class FlowTable
         }
     }
 
+    /// <summary>Forgets every flow (a definition taken out of service).</summary>
+    internal void Clear()
+    {
+        lock (_lock)
+        {
+            _sources.Clear();
+            _count = 0;
+        }
+    }
+
     internal ThresholdState[] Thresholds
     {
         get => _thresholds;

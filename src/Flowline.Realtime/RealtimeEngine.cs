@@ -172,6 +172,8 @@ public sealed class RealtimeEngine
             table.Disabled = reason;
             Publish();
         }
+        // Out of service, its flows would only hold room the others share (FlowRoom).
+        table.Clear();
         Interlocked.Increment(ref _disabled);
         RealtimeLog.DefinitionDisabled(_log, table.Name, reason);
         _events.Disabled(table.Name, reason, Clock());

@@ -48,7 +48,8 @@ public static class AtomicFile
     /// Deletes the temporary files that writers which are no longer running left in <paramref name="directory"/>
     /// (and, with <paramref name="subdirectories"/>, in the directories inside it other than
     /// <paramref name="skip"/>), as a crash between the write and the rename leaves them: never what a running
-    /// process is writing. Returns how many went.
+    /// process is writing, nor a file written in the last ten minutes (a writer this machine's process list does
+    /// not show, in another container or on another host sharing the directory). Returns how many went.
     /// </summary>
     public static int RemoveAbandoned(string directory, bool subdirectories = false, Func<string, bool>? skip = null)
     {
@@ -63,7 +64,7 @@ public static class AtomicFile
                 // NAME.PID.THREAD.tmp, as Write names them.
                 var parts = Path.GetFileName(file).Split('.');
                 if (parts.Length < 4 || !int.TryParse(parts[^3], out var pid) || !int.TryParse(parts[^2], out _)) continue;
-                if (pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}")) continue;
+                if (pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}") || File.GetLastWriteTimeUtc(file) > DateTime.UtcNow.AddMinutes(-10)) continue;
                 TryDelete(file);
                 if (!File.Exists(file)) removed++;
             }

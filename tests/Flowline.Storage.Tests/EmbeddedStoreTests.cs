@@ -200,9 +200,11 @@ public sealed class EmbeddedStoreTests : IDisposable
     }
 
     [Theory]
-    [InlineData(8)]  // the column count: the segment would read as having fewer columns, the rest as zeros
-    [InlineData(12)] // the flags: unsorted rows taken for sorted ones, or a final segment for a run
-    public void A_segment_whose_header_was_changed_is_quarantined(int offset)
+    [InlineData(8, 1)]  // the column count: the segment would read as having fewer columns, the rest as zeros
+    [InlineData(12, 1)] // the flags: unsorted rows taken for sorted ones, or a final segment for a run
+    [InlineData(7, 7)]  // the format byte, 4 to 3: a format whose header is read unchecked
+    [InlineData(7, 6)]  // 4 to 2: not "written in an earlier format"
+    public void A_segment_whose_header_was_changed_is_quarantined(int offset, byte mask)
     {
         using (var store = new EmbeddedStore(_dir.FullName))
         {
@@ -212,7 +214,7 @@ public sealed class EmbeddedStoreTests : IDisposable
         var victim = Directory.GetFiles(_dir.FullName, "seg-*.seg", SearchOption.AllDirectories).Order().First();
         var bytes = File.ReadAllBytes(victim);
         Assert.Equal("FLSEG004"u8.ToArray(), bytes[..8]);
-        bytes[offset] ^= 1;
+        bytes[offset] ^= mask;
         File.WriteAllBytes(victim, bytes);
         using var reopened = new EmbeddedStore(_dir.FullName);
         var problem = Assert.Single(reopened.Verify());

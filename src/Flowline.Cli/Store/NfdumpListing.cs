@@ -26,8 +26,6 @@ internal sealed class NfdumpListing
     public bool GuessDirection { get; init; }
     /// <summary>nfdump's -n: how many of the ordered (-O) or aggregated (-a, -b, -B) flows are printed, 0 for all; the summary counts every flow.</summary>
     public long Top { get; init; }
-    /// <summary>nfdump's <c>-t</c>, which clips the summary's "Time window" line.</summary>
-    public FilterNode.Window? TimeWindow { get; init; }
 
     /// <summary>The columns the listing itself reads: the summary's counters and times, the 5-tuple of -a/-b/-B.</summary>
     public static readonly IReadOnlySet<FlowField> Columns = new HashSet<FlowField>
@@ -171,8 +169,7 @@ internal sealed class NfdumpListing
         if (!Quiet)
         {
             WriteLine(w, NfdumpFormat.Summary(flows, bytes, packets, flows == 0 ? 0 : firstMs, lastMs, Plain));
-            var (shownFirst, shownLast) = TimeWindow is { } t ? (Math.Max(firstMs, t.FirstMs), Math.Min(lastMs, t.LastMs)) : (firstMs, lastMs);
-            WriteLine(w, flows == 0 ? "Time window: <unknown>" : $"Time window: {Window(shownFirst)} - {Window(shownLast)}");
+            WriteLine(w, flows == 0 ? "Time window: <unknown>" : $"Time window: {Window(firstMs)} - {Window(lastMs)}");
             WriteLine(w, $"Total flows processed: {processed()}, passed: {flows}");
         }
         w.Flush();

@@ -56,9 +56,10 @@ public static class NfdumpTimeWindow
         if (day < 1 || day > DateTime.DaysInMonth(year, month)) throw Bad(window, time, $"day {day} is out of range");
         if (hour > 23 || minute > 59 || second > 59) throw Bad(window, time, "hour, minute or second out of range");
         var local = new DateTime(year, month, day, hour, minute, second, DateTimeKind.Unspecified);
-        // A local time the clock skipped (daylight saving) is read as the time an hour later, as mktime does.
-        if (TimeZoneInfo.Local.IsInvalidTime(local)) local = local.AddHours(1);
-        return new DateTimeOffset(local, TimeZoneInfo.Local.GetUtcOffset(local)).ToUnixTimeSeconds();
+        // A local time the clock skipped (daylight saving) is read with the offset in force before the jump, as
+        // mktime reads it: so many minutes into the gap, that many after it.
+        var offset = TimeZoneInfo.Local.GetUtcOffset(TimeZoneInfo.Local.IsInvalidTime(local) ? local.AddDays(-1) : local);
+        return new DateTimeOffset(local, offset).ToUnixTimeSeconds();
     }
 
     private static readonly string[] Names = ["year", "month", "day", "hour", "minute", "second"];

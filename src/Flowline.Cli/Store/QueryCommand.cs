@@ -252,7 +252,7 @@ internal static partial class QueryCommand
                 var listing = new NfdumpListing
                 {
                     Format = nfFormat, Plain = nfPlain, Quiet = nfQuiet, Order = nfOrder,
-                    Aggregate = nfAggregate, Bidirectional = nfBidir, GuessDirection = nfGuess, Top = Math.Max(0, limit), TimeWindow = window,
+                    Aggregate = nfAggregate, Bidirectional = nfBidir, GuessDirection = nfGuess, Top = Math.Max(0, limit),
                 };
                 var needed = FilterColumns.Of(filter);
                 needed.UnionWith(nfFormat.Columns);

@@ -96,16 +96,18 @@ internal static class StoreCommand
             }
             case "verify":
             {
-                var problems = store.Verify();
-                foreach (var p in problems)
+                var found = store.Verify();
+                foreach (var p in found)
                 {
                     Console.Out.WriteLine(p.Block >= 0 ? $"{p.Path}: block {p.Block}: {p.Reason} ({p.Outcome})" : $"{p.Path}: {p.Reason} ({p.Outcome})");
                 }
+                var problems = found.Where(p => p.Damaged).ToList();
                 var quarantined = problems.Count(p => p.Outcome == "quarantined");
                 var rollups = problems.Count - quarantined;
                 Console.Out.WriteLine(problems.Count == 0 ? "verify: every block and rollup is intact"
                     : quarantined == 0 ? $"verify: {rollups} damaged rollup file(s); the segments are intact"
                     : $"verify: {quarantined} corrupt segment(s) moved to quarantine" + (rollups > 0 ? $", {rollups} damaged rollup file(s)" : ""));
+                if (found.Count > problems.Count) Console.Out.WriteLine($"verify: {found.Count - problems.Count} rollup file(s) of an older format rewritten");
                 var earlier = store.Stats().Quarantined - quarantined;
                 if (earlier > 0) Console.Out.WriteLine($"verify: {earlier} segment(s) were in quarantine before (see {Path.Combine(dataDir, "quarantine")})");
                 return problems.Count == 0 ? 0 : 1;

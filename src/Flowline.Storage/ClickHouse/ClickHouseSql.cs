@@ -85,7 +85,7 @@ public static class ClickHouseSql
             case FilterNode.Mac m:
                 return Either(m.Direction, FlowField.SrcMac, FlowField.DstMac, f => $"{ClickHouseSchema.Expr(f)} = {Num(m.Value)}");
             case FilterNode.Window t:
-                return $"(intDiv({ClickHouseSchema.Expr(FlowField.Start)}, 1000) >= {t.FirstMs} AND intDiv({ClickHouseSchema.Expr(FlowField.End)}, 1000) <= {t.LastMs})";
+                return $"(intDiv({ClickHouseSchema.Expr(FlowField.Start)}, 1000) >= {Num(t.FirstMs)} AND intDiv({ClickHouseSchema.Expr(FlowField.End)}, 1000) <= {Num(t.LastMs)})";
             default:
                 exact = false;
                 return null;

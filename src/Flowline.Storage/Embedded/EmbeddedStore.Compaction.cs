@@ -310,11 +310,13 @@ public sealed partial class EmbeddedStore
         }
     }
 
+    private const string HourRollupSuffix = "-hour.rollup";
+
     /// <summary>Where the hourly rollup of the hour starting at <paramref name="hourStart"/> lives.</summary>
     private string HourRollupPath(long hourStart)
     {
         var t = DateTime.UnixEpoch.AddTicks(hourStart * 10);
-        return Path.Combine(_root, t.ToString("yyyyMMdd", CultureInfo.InvariantCulture), t.ToString("HH", CultureInfo.InvariantCulture) + "-hour.rollup");
+        return Path.Combine(_root, t.ToString("yyyyMMdd", CultureInfo.InvariantCulture), t.ToString("HH", CultureInfo.InvariantCulture) + HourRollupSuffix);
     }
 
     private bool HourRollupsApply => PartitionMicros < Rollups.HourMicros && Rollups.HourMicros % PartitionMicros == 0;

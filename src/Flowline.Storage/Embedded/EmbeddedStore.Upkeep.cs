@@ -127,20 +127,26 @@ public sealed partial class EmbeddedStore
             }
         }
         // Rollups only speed answers up (a query reads the flows when a table does not decode), but one whose
-        // checksum fails is rebuilt rather than left to slow every query that could use it.
+        // checksum fails is rebuilt rather than left to slow every query that could use it; so is one of format 1,
+        // whose tables' headers (keys, bucket width) no checksum covers.
         foreach (var rollup in PartitionFiles("*.rollup").ToList())
         {
-            if (Rollups.Damage(rollup) is not { } reason) continue;
-            var segment = Path.ChangeExtension(rollup, SegmentExtension);
-            var hourly = !File.Exists(segment);
+            var reason = Rollups.Damage(rollup, out var format);
+            if (reason is null && format != 1) continue;
             if (_options.ReadOnly)
             {
-                problems.Add(new StoreProblem(rollup, -1, reason, "left as it is: read-only"));
+                if (reason is not null) problems.Add(new StoreProblem(rollup, -1, reason, "left as it is: read-only"));
                 continue;
             }
+            var segment = Path.ChangeExtension(rollup, SegmentExtension);
+            var hourly = rollup.EndsWith(HourRollupSuffix, StringComparison.Ordinal);
+            var rebuilt = !hourly && File.Exists(segment);
             File.Delete(rollup);
-            if (!hourly) RebuildRollups(segment);
-            problems.Add(new StoreProblem(rollup, -1, reason, hourly ? "removed; the next compaction sums the hour again" : "rebuilt from the segment's flows"));
+            if (rebuilt) RebuildRollups(segment);
+            var outcome = hourly ? "removed; the next compaction sums the hour again" : rebuilt ? "rebuilt from the segment's flows" : "removed with its segment";
+            problems.Add(reason is null
+                ? new StoreProblem(rollup, -1, "format 1, whose table headers no checksum covers", outcome, Damaged: false)
+                : new StoreProblem(rollup, -1, reason, outcome));
         }
         return problems;
     }

@@ -325,14 +325,22 @@ internal sealed class Rollups
             tables.Add(new Table(keys, width, rows, data, header, at, storedLength, crc));
             at += storedLength;
         }
-        return new Rollups(tables) { Manifest = manifest };
+        return new Rollups(tables) { Manifest = manifest, Format = headerChecked ? 2 : 1 };
     }
 
-    /// <summary>What is wrong with the rollup file at <paramref name="path"/>; null when it is whole or missing.</summary>
-    public static string? Damage(string path)
+    /// <summary>1 (table headers unchecked) or 2.</summary>
+    public int Format { get; private init; }
+
+    /// <summary>
+    /// What is wrong with the rollup file at <paramref name="path"/>; null when it is whole or missing. <paramref name="format"/>
+    /// is its format when it could be read (0 otherwise).
+    /// </summary>
+    public static string? Damage(string path, out int format)
     {
+        format = 0;
         if (!File.Exists(path)) return null;
         if (TryReadFile(path) is not { } rollups) return "not a rollup file, or cut short";
+        format = rollups.Format;
         var bad = rollups.Tables.FirstOrDefault(t => t.Decode() is null);
         return bad is null ? null : $"the table by {(bad.Keys.Length == 0 ? "time" : string.Join(",", bad.Keys.Select(FlowFields.Name)))} every {bad.Width / 1_000_000} s: checksum mismatch or does not decode";
     }

@@ -22,7 +22,6 @@ public static partial class SegmentFile
 {
     public const int DefaultBlockRows = 16384;
     private static readonly byte[] HeaderMagic = "FLSEG004"u8.ToArray();
-    private static readonly byte[] UncheckedHeaderMagic = "FLSEG003"u8.ToArray();
     private static readonly byte[] OlderMagic = "FLSEG00"u8.ToArray();
     private static readonly byte[] TrailerMagic = "FLSEGEND"u8.ToArray();
     private const int HeaderLength = 16;
@@ -262,21 +261,17 @@ public static partial class SegmentFile
             var path = Path;
             Span<byte> head = stackalloc byte[HeaderLength];
             Span<byte> trailer = stackalloc byte[TrailerLength];
-            var read = SizeBytes >= HeaderLength + TrailerLength && ReadAt(0, head) == HeaderLength;
-            var headerChecked = read && head[..8].SequenceEqual(HeaderMagic);
-            if (!headerChecked && !(read && head[..8].SequenceEqual(UncheckedHeaderMagic)))
-            {
-                if (head[..7].SequenceEqual(OlderMagic) && head[7] is (byte)'1' or (byte)'2')
-                {
-                    throw new SegmentCorruptException(path, -1, $"written in an earlier segment format ({System.Text.Encoding.ASCII.GetString(head[..8])}); import its flows again");
-                }
-                throw new SegmentCorruptException(path, -1, "not a Flowline segment (bad header)");
-            }
-            ReadAt(SizeBytes - TrailerLength, trailer);
-            if (headerChecked && trailer[^8..].SequenceEqual(TrailerMagic) && Checksum.Crc32C(head) != BinaryPrimitives.ReadUInt32LittleEndian(trailer[12..]))
+            var read = SizeBytes >= HeaderLength + TrailerLength && ReadAt(0, head) == HeaderLength && ReadAt(SizeBytes - TrailerLength, trailer) == TrailerLength;
+            var format = read && head[..7].SequenceEqual(OlderMagic) && head[7] is >= (byte)'1' and <= (byte)'9' ? head[7] - '0' : -1;
+            // Format 4 keeps its header's CRC in the trailer, where earlier formats left zeros: beside a CRC, a format
+            // byte that reads otherwise was damaged (and the CRC says so).
+            var crc = BinaryPrimitives.ReadUInt32LittleEndian(trailer[12..]);
+            if (format > 0 && trailer[^8..].SequenceEqual(TrailerMagic) && (format == 4 || crc != 0) && Checksum.Crc32C(head) != crc)
             {
                 throw new SegmentCorruptException(path, -1, "header checksum mismatch");
             }
+            if (format is 1 or 2) throw new SegmentCorruptException(path, -1, $"written in an earlier segment format ({System.Text.Encoding.ASCII.GetString(head[..8])}); import its flows again");
+            if (format is not (3 or 4)) throw new SegmentCorruptException(path, -1, "not a Flowline segment (bad header)");
             var flags = BinaryPrimitives.ReadUInt32LittleEndian(head[12..]);
             Sorted = (flags & 1) != 0;
             Run = (flags & 2) != 0;
