@@ -300,7 +300,7 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
                      (["-s", "srcip", "-c", "100"], "-c stops a listing after N flows"),
                      (["-s", "srcip", "-O", "bytes"], "give a statistic's order after it, e.g. -s src_addr/bytes"),
                      (["-A", "srcip", "-O", "tstart"], "-O tstart: an aggregation is ordered by flows, packets, bytes, pps, bps or bpp"),
-                     (["-t", "2026/11/19.00:00:02"], "-t: give the time window as --from TIME --to TIME"),
+                     (["-t", "-10"], "-t -10: a window relative to the first or last flow is not supported"),
                      (["-z"], "unknown option -z"),
                  })
         {
