@@ -81,7 +81,7 @@ public static class ServeSettings
             (o, v) => o.Collector.SflowAgentCheck = v.Flag(), o => o.Collector.SflowAgentCheck ? "true" : "false", "true"),
         new("sflow_relays", "PREFIX,...", "sources that may send sFlow for other agents under sflow_agent_check",
             (o, v) => o.Collector.SflowRelays = v.Prefixes(), o => Join(o.Collector.SflowRelays), "198.51.100.7"),
-        new("max_exporters", "N", "exporters (address, protocol, domain) tracked at most, an eighth of them per UDP source unless it is one of sflow_relays; beyond it those that never sent a record, then those that sent fewest datagrams, then the longest silent, are forgotten and counted (default 10000)",
+        new("max_exporters", "N", "exporters (address, protocol, domain) tracked at most, an eighth of them (at least 16) per UDP source unless it is one of sflow_relays; beyond it those that never sent a record, then those that sent fewest datagrams, then the longest silent, are forgotten and counted (default 10000)",
             (o, v) => o.Collector.MaxExporters = Math.Max(10, v.Positive()), o => Text(o.Collector.MaxExporters), "500"),
         new("exporter_idle", "DURATION", "an exporter silent this long is forgotten (default 24h)",
             (o, v) => o.Collector.ExporterIdle = v.Duration(), o => o.Collector.ExporterIdle.ToString(), "2h"),

@@ -182,6 +182,10 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
     [InlineData("2026/11/19.00:05-2026/11/19.00:04", "the window ends before it starts")]
     [InlineData("2026-11-19", "give RFC 3339 times with --from and --to")]
     [InlineData("2039/01/01", "year 2039 is out of range")]
+    [InlineData("2026/11/19.24", "hour 24 is out of range")]
+    [InlineData("2026/11/19-", "the end is empty")]
+    [InlineData("2026/11/19-2026/11/20-2026/11/21", "a window has one '-'")]
+    [InlineData("2026/11/19.00:00:00-2026/11/19.00:00:000000000000000000000000000000", "characters; yyyy/MM/dd.hh:mm:ss-yyyy/MM/dd.hh:mm:ss takes 39")]
     public void Time_windows_nfdump_would_not_read_are_refused(string window, string message)
     {
         var r = FlowlineProcess.RunFlowline(["query", "--data-dir", pair.Store, "-t", window]);

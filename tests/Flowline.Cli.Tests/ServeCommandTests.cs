@@ -83,7 +83,7 @@ public sealed class ServeCommandTests : IDisposable
         Assert.False(File.Exists(abandoned));
         Assert.True(File.Exists(live));
         Assert.True(File.Exists(recent)); // written minutes ago: perhaps by a writer this machine does not show
-        Assert.Contains("serve/temporaries-removed removed 1 temporary files", again.Errors);
+        Assert.Contains("serve/temporaries-removed removed 1 temporary file(s)", again.Errors);
         Gen("ipfix", again.Ports["ipfix"], 5_000, "--no-templates", "--seed", "2");
         ServeProcess.WaitFor(() => again.Records("ipfix") == 5_000, "IPFIX records after the restart");
         Assert.Equal(0, again.Exporter("ipfix").GetProperty("malformed").GetInt64());

@@ -35,6 +35,9 @@ internal static partial class QueryCommand
                             in nfdump's listing, as nfdump: the first N rows of -O or -a/-b/-B (the summary
                             still counts every flow), ignored otherwise
           --bucket D        aggregate per time bucket of width D (30s, 1m, 5m, 1h)
+          -t WINDOW         nfdump's time window, local time: yyyy/MM/dd.hh:mm:ss[-yyyy/MM/dd.hh:mm:ss], later
+                            parts optional (2026/11/19 is that midnight): the flows that start and end inside it,
+                            in every output (with --from/--to, both apply)
           --order M         order aggregates by bytes (default), packets or flows
           --fields a,b,...  columns when listing flows (default: start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets);
                             with -o vpc, VPC flow-log fields in order (version 2-5, e.g. version,account-id,
@@ -50,9 +53,6 @@ internal static partial class QueryCommand
           -O ORDER[:a|:d]   order rows by flows, packets, ipkg, opkg, bytes, ibyte, obyte, pps, ipps, opps, bps,
                             ibps, obps, bpp, ibpp, obpp, tstart, tend or duration (ascending or descending)
           -c N              at most N matching flows (before aggregation and ordering, as nfdump)
-          -t WINDOW         nfdump's time window, local time: yyyy/MM/dd.hh:mm:ss[-yyyy/MM/dd.hh:mm:ss], later
-                            parts optional (2026/11/19 is that midnight); flows that start and end inside it (it
-                            applies to every output, and to -A/-s)
           -N                plain numbers (no 1.2 M scaling)
           -q                no header and no summary lines
           --stats           print on stderr how many blocks were skipped and read, and the time taken
@@ -139,7 +139,7 @@ internal static partial class QueryCommand
                     case "-c":
                         if (!long.TryParse(Next(), out nfCount) || nfCount <= 0) throw new ArgumentException("-c: expected a positive number");
                         break;
-                    case "-t": window = NfdumpTimeWindow.Parse(Next()); break;
+                    case "-t": window = window is null ? NfdumpTimeWindow.Parse(Next()) : throw new ArgumentException("-t is given twice"); break;
                     case "-r" or "-R" or "-M": throw new ArgumentException($"{a}: flows are read from --data-dir DIR (or --store URL), not from nfcapd files");
                     default:
                         if (a.StartsWith("--", StringComparison.Ordinal) || (a.Length >= 2 && a[0] == '-' && char.IsAsciiLetter(a[1])))

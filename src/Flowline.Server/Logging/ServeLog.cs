@@ -32,7 +32,7 @@ internal static partial class ServeLog
     [LoggerMessage(173, LogLevel.Error, "{Reason}: moved to quarantine, its rows are left out of every answer", EventName = "segment-quarantined")]
     public static partial void Quarantined(ILogger log, string reason);
 
-    [LoggerMessage(174, LogLevel.Information, "removed {Files} temporary files that writers stopped by a crash left in {DataDir}", EventName = "temporaries-removed")]
+    [LoggerMessage(174, LogLevel.Information, "removed {Files} temporary file(s) that writers which did not finish (a crash, a kill) left in {DataDir}", EventName = "temporaries-removed")]
     public static partial void TemporariesRemoved(ILogger log, int files, string dataDir);
 
     [LoggerMessage(9, LogLevel.Information, "{Signal}: stopping", EventName = "stopping")]
