@@ -25,13 +25,21 @@ let signOutReason = '';
 
 session.onSignOut = reason => {
   signOutReason = reason;
-  location.hash = '#/signin';
-  render();
+  go('#/signin');
 };
 
 window.addEventListener('hashchange', render);
 if (!restore()) signOutReason = '';
 render();
+
+/**
+ * Shows the page of a hash. Setting a new hash renders through 'hashchange' alone: rendering here as well would
+ * mount the page twice, and the first one's leaving would remove the live page's definition under the second.
+ */
+function go(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
 
 function route() {
   const m = /^#\/([a-z]+)/.exec(location.hash);
@@ -98,8 +106,7 @@ function signInPage() {
     try {
       await signIn(id.value, secret.value, password.value, remember.checked);
       signOutReason = '';
-      location.hash = '#/live';
-      render();
+      go('#/live');
     } catch (err) {
       state.show(err.message, true);
     }

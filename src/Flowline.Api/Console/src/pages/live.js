@@ -43,6 +43,7 @@ export function live(main) {
   let times = [];
   let series = new Map(); // key → values aligned with times
   let name = '';
+  let defining = Promise.resolve(); // the last PUT of the definition
   let timer = null;
   let paused = false;
   let busy = false;
@@ -51,10 +52,12 @@ export function live(main) {
 
   // The definition is the page's: removed when the page leaves it or asks for another (an account holds at most 32;
   // another tab showing the same one makes it again on its next second).
+  // The removal waits for the definition's own PUT: sent beside it, it could reach the server first, and the PUT
+  // would then leave the definition behind.
   function forget() {
     if (!name || !session.id) return; // signed out: nothing to sign with (the server keeps it; the next sign-in reuses it)
     const path = useOperatorsFace() ? `/flow/${name}/json` : `/api/v1/realtime/flows/${name}`;
-    call('DELETE', path, [], null, { noSignOut: true }).catch(() => {});
+    defining.catch(() => {}).then(() => call('DELETE', path, [], null, { noSignOut: true })).catch(() => {});
   }
 
   async function define() {
@@ -62,10 +65,10 @@ export function live(main) {
     name = 'console-' + hash(keys.value + '|' + value.value + '|' + (allAccounts ? '*' : session.scope));
     const definition = { keys: keys.value, value: value.value };
     if (session.admin && session.scope && session.scope !== '*' && session.scope !== session.account) definition.filter = `account=${session.scope}`;
-    if (useOperatorsFace()) await call('PUT', `/flow/${name}/json`, [], definition);
-    else await call('PUT', `/api/v1/realtime/flows/${name}`, [], definition);
-    times = [];
-    series = new Map();
+    // The chart is kept: made again after a restart or another tab's leaving, the definition counts the same flows
+    // (another key or value empties the chart in restart()).
+    defining = useOperatorsFace() ? call('PUT', `/flow/${name}/json`, [], definition) : call('PUT', `/api/v1/realtime/flows/${name}`, [], definition);
+    await defining;
   }
 
   // The tenant API counts the key's own account only; reading all (or another) account needs the operators' face.
