@@ -273,10 +273,11 @@ public sealed class StoreCommandTests : IDisposable
         var data = Imported(2000);
         using (var serve = new ServeProcess(data))
         {
-            foreach (var writer in new[] { new[] { "store", "compact", "--data-dir", data }, ["store", "expire", "--data-dir", data, "--retention", "1d"] })
+            foreach (var writer in new[] { new[] { "store", "compact", "--data-dir", data }, ["store", "expire", "--data-dir", data, "--retention", "1d"], ["store", "verify", "--data-dir", data] })
             {
+                // 3, not verify's 1 for damage: the store is in use, nothing is wrong with it.
                 var refused = FlowlineProcess.RunFlowline(writer);
-                Assert.Equal(1, refused.ExitCode);
+                Assert.Equal(3, refused.ExitCode);
                 Assert.Contains("is being written by another process", refused.Stderr);
             }
             var second = Process.Start(FlowlineProcess.Flowline(ServeProcess.Arguments(data, 0)))!;

@@ -20,6 +20,10 @@ internal static class StoreCommand
                    Holds at most --memory (default 512m, at least 32m) whatever the partition's size:
                    what does not fit is sorted and merged in rounds through temporary runs
                    (docs/STORE.md)
+
+        Exit status: 0 done (verify: nothing damaged), 1 verify found damage (listed; repaired or moved to
+        quarantine) or the store cannot be opened, 2 bad arguments, 3 another process writes the store
+        (serve, import or another store command: run it again when that one has stopped).
         """;
 
     public static int Run(string[] args, TextWriter stderr)
@@ -66,7 +70,13 @@ internal static class StoreCommand
             // stats only reads, beside a running writer; the other verbs write and take the store's lock.
             store = new EmbeddedStore(dataDir, new EmbeddedStoreOptions { CompactionMemory = memory, ReadOnly = verb == "stats" });
         }
-        catch (Exception e) when (e is StoreLockedException or InvalidDataException)
+        catch (StoreLockedException e)
+        {
+            // Not damage: a script running verify tells "try again later" from "the store needed repair".
+            stderr.WriteLine($"flowline store: {e.Message}");
+            return 3;
+        }
+        catch (InvalidDataException e)
         {
             stderr.WriteLine($"flowline store: {e.Message}");
             return 1;
