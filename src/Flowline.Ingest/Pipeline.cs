@@ -20,6 +20,8 @@ internal sealed class Pipeline : IDisposable
     private long _decoded;
     /// <summary>Datagrams with records; every 64th has a row probed for the keys it carries (/flowkeys/json).</summary>
     private int _probed;
+    /// <summary>When held data sets were last checked for age (<see cref="ExpireHeld"/>).</summary>
+    private long _expiredAt = Stopwatch.GetTimestamp();
     /// <summary>The listener's protocol as <see cref="Forwarding.Forward"/> numbers it.</summary>
     private readonly int _protocol;
 
@@ -116,6 +118,7 @@ internal sealed class Pipeline : IDisposable
                 if (sink.Batch.Count > _realtimeFrom) OfferRealtime(sink.Batch);
                 dryAt = Stopwatch.GetTimestamp();
                 _collector.MaybeSaveTemplates(this); // new templates are saved as soon as the queue runs dry
+                ExpireHeld();
             }
             if (Stopwatch.GetElapsedTime(dryAt) < DatagramReceiver.NapSpell)
             {
@@ -145,6 +148,7 @@ internal sealed class Pipeline : IDisposable
 
     private void Append(ref CollectorSink sink)
     {
+        ExpireHeld();
         OfferRealtime(sink.Batch);
         _realtimeFrom = 0;
         var start = Stopwatch.GetTimestamp();
@@ -152,6 +156,14 @@ internal sealed class Pipeline : IDisposable
         sink.Batch = _collector.Append(sink.Batch, sink.Records);
         sink.Records = 0;
         LastBatchSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    /// <summary>Once a minute, on this thread (the cache is the decoder's alone): held sets whose template never came are dropped.</summary>
+    private void ExpireHeld()
+    {
+        if (Stopwatch.GetElapsedTime(_expiredAt) < TimeSpan.FromMinutes(1)) return;
+        _expiredAt = Stopwatch.GetTimestamp();
+        if (Decoder.Templates.PendingBytesTotal > 0) Decoder.Templates.ExpireHeld(Collector.NowMicros());
     }
 
     private void Decode(in DatagramRing.Entry entry, ReadOnlySpan<byte> datagram, ref CollectorSink sink)

@@ -11,6 +11,11 @@ public sealed record DecodeLimits
     /// <summary>Data sets held per exporter while their template has not arrived yet.</summary>
     public int MaxPendingSetsPerExporter { get; init; } = 512;
     public int MaxPendingBytesPerExporter { get; init; } = 4 << 20;
+    /// <summary>
+    /// How long a data set waits for its template: exporters resend templates every few minutes (IPFIX over UDP
+    /// every 10 by RFC 7011's advice, NetFlow v9 devices at most every 30 by default).
+    /// </summary>
+    public TimeSpan MaxPendingAge { get; init; } = TimeSpan.FromHours(1);
     /// <summary>Exporter/domain pairs (NetFlow v9 source ids, IPFIX observation domains) one decoder keeps templates for; the least used are forgotten beyond it.</summary>
     public int MaxTemplateScopes { get; init; } = 10_000;
     /// <summary>Template fields one decoder keeps across all its scopes (about 50 bytes each, compiled): 100,000 templates of 10 fields.</summary>

@@ -63,6 +63,37 @@ public sealed class TemplateLimitTests
     }
 
     [Fact]
+    public void Data_held_longer_than_the_age_limit_is_dropped_and_younger_sets_still_decode_when_their_template_comes()
+    {
+        var decoder = new FlowDecoder(new DecodeLimits { MaxPendingAge = TimeSpan.FromHours(1) });
+        var exporter = FlowAddress.Parse("192.0.2.9");
+        const long t0 = 1_795_000_000_000_000, minute = 60_000_000;
+        var old = new TemplateFlowEncoder(FlowProtocol.Ipfix, 1);
+        var young = new TemplateFlowEncoder(FlowProtocol.Ipfix, 2);
+        List<FlowRecord> At(TemplateFlowEncoder e, long time, bool templates)
+        {
+            var batch = new FlowBatch();
+            var n = templates ? e.EncodeTemplates(_buffer, Export, 0) : e.EncodeData([TestFlows.Tcp4(e == old ? 1u : 2u)], _buffer, Export, 0);
+            Assert.True(decoder.Decode(_buffer.AsSpan(0, n), exporter, time, batch).IsOk);
+            return [.. Enumerable.Range(0, batch.Count).Select(i => batch[i])];
+        }
+        Assert.Empty(At(old, t0, templates: false));
+        Assert.Empty(At(young, t0 + 50 * minute, templates: false));
+        var held = decoder.Templates.PendingBytesTotal;
+
+        Assert.Equal(0, decoder.Templates.ExpireHeld(t0 + 59 * minute)); // younger than an hour: kept
+        Assert.Equal(1, decoder.Templates.ExpireHeld(t0 + 61 * minute));
+        Assert.Equal(1, decoder.Templates.PendingExpired);
+        Assert.InRange(decoder.Templates.PendingBytesTotal, 1, held - 1);
+        Assert.Equal(decoder.Templates.PendingBytesTotal, decoder.Templates.Exporters.Values.Sum(e => (long)e.PendingByteCount));
+
+        // The young set decodes when its template comes; the dropped one's template finds nothing to decode.
+        Assert.Equal(FiveTuple.Of(TestFlows.Tcp4(2)), FiveTuple.Of(Assert.Single(At(young, t0 + 61 * minute, templates: true))));
+        Assert.Empty(At(old, t0 + 61 * minute, templates: true));
+        Assert.Equal(0, decoder.Templates.PendingBytesTotal);
+    }
+
+    [Fact]
     public void One_address_making_up_domains_and_templates_cannot_push_another_exporters_templates_out()
     {
         var decoder = new FlowDecoder(new DecodeLimits { MaxTemplateFieldsTotal = 2_000, MaxTemplateScopes = 100, MaxPendingBytesTotal = 80_000 });

@@ -102,7 +102,7 @@ public sealed class TemplateCache
     private readonly Dictionary<ExporterKey, ExporterTemplateState> _exporters = [];
     private readonly Dictionary<FlowAddress, ExporterShare> _shares = [];
     private readonly DecodeLimits _limits;
-    private long _uses, _templates, _fields, _pendingBytes, _scopesEvicted, _templatesRefused, _pendingRefused, _samplersRefused;
+    private long _uses, _templates, _fields, _pendingBytes, _scopesEvicted, _templatesRefused, _pendingRefused, _pendingExpired, _samplersRefused;
 
     public TemplateCache(DecodeLimits? limits = null) => _limits = limits ?? DecodeLimits.Default;
 
@@ -114,6 +114,8 @@ public sealed class TemplateCache
     public long TemplatesRefused => Volatile.Read(ref _templatesRefused);
     /// <summary>Data sets not held because every scope's held bytes together reached <see cref="DecodeLimits.MaxPendingBytesTotal"/>.</summary>
     public long PendingRefused => Volatile.Read(ref _pendingRefused);
+    /// <summary>Held data sets dropped because their template did not come within <see cref="DecodeLimits.MaxPendingAge"/>.</summary>
+    public long PendingExpired => Volatile.Read(ref _pendingExpired);
     /// <summary>Samplers' rates from options data not kept because their scope held <see cref="DecodeLimits.MaxSamplersPerScope"/>.</summary>
     public long SamplersRefused => Volatile.Read(ref _samplersRefused);
     /// <summary>Templates held across every scope.</summary>
@@ -251,11 +253,7 @@ public sealed class TemplateCache
         while (state.Pending.Count >= _limits.MaxPendingSetsPerExporter ||
                state.PendingBytes + set.Length > _limits.MaxPendingBytesPerExporter)
         {
-            var old = state.Pending.Dequeue();
-            state.PendingBytes -= old.Length;
-            state.Share.PendingBytes -= old.Length;
-            _pendingBytes -= old.Length;
-            ArrayPool<byte>.Shared.Return(old.Buffer);
+            DropOldest(state);
             dropped++;
         }
         if (_pendingBytes + set.Length > _limits.MaxPendingBytesTotal
@@ -270,6 +268,37 @@ public sealed class TemplateCache
         state.PendingBytes += set.Length;
         state.Share.PendingBytes += set.Length;
         _pendingBytes += set.Length;
+        return dropped;
+    }
+
+    private void DropOldest(ExporterTemplateState state)
+    {
+        var old = state.Pending.Dequeue();
+        state.PendingBytes -= old.Length;
+        state.Share.PendingBytes -= old.Length;
+        _pendingBytes -= old.Length;
+        ArrayPool<byte>.Shared.Return(old.Buffer);
+    }
+
+    /// <summary>
+    /// Drops the data sets held since before <paramref name="now"/> minus <see cref="DecodeLimits.MaxPendingAge"/>
+    /// (µs, the clock their datagrams were received by): an exporter resends its templates far more often, so
+    /// theirs is not coming, and their bytes would otherwise stay until newer sets pushed them out. Each scope's
+    /// sets are held oldest first. Returns how many were dropped.
+    /// </summary>
+    public int ExpireHeld(long now)
+    {
+        var cutoff = now - (long)_limits.MaxPendingAge.TotalMicroseconds;
+        var dropped = 0;
+        foreach (var state in _exporters.Values)
+        {
+            while (state.Pending.TryPeek(out var p) && p.Context.TimeReceived < cutoff)
+            {
+                DropOldest(state);
+                dropped++;
+            }
+        }
+        _pendingExpired += dropped;
         return dropped;
     }
 
