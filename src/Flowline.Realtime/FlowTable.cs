@@ -45,6 +45,8 @@ public sealed class FlowTable
     private long _base;
     private int _count;
     private long _dropped, _rows;
+    /// <summary>New flows the shared room refused since the last sweep (<see cref="TakeWanted"/>).</summary>
+    private long _wanted;
     private volatile ThresholdState[] _thresholds = [];
 
     public FlowTable(string name, FlowDefinition definition, KeyContext context, FlowBudget budget, long now)
@@ -148,9 +150,15 @@ public sealed class FlowTable
                 ref var e = ref flows.Find(key);
                 if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref e))
                 {
-                    if (_count >= _budget.PerDefinition || !_budget.TryTake())
+                    if (_count >= _budget.PerDefinition)
                     {
                         _dropped++;
+                        continue;
+                    }
+                    if (!_budget.TryTake(_count))
+                    {
+                        _dropped++;
+                        _wanted++;
                         continue;
                     }
                     e = ref flows.Add(key);
@@ -224,33 +232,11 @@ public sealed class FlowTable
     /// </summary>
     public void Sweep(long now, FlowLogger log)
     {
-        var logEnd = Definition.Log && !Definition.FlowStart;
         var idle = (long)(1e6 * (Definition.Log ? Definition.ActiveTimeout : Math.Min(Definition.ActiveTimeout, 10 * Definition.T)));
-        var ended = new List<(string Key, double Total, long First, long Last, DataSource Source)>();
+        List<Ended> ended;
         lock (_lock)
         {
-            var width = _keys.Length * KeyElement.Size;
-            var stale = new List<byte>();
-            var emptied = new List<DataSource>();
-            foreach (var (source, flows) in _sources)
-            {
-                // Keys first, removals after: a removal moves later entries of its run back.
-                stale.Clear();
-                for (var slot = 0; slot < flows.Slots; slot++)
-                {
-                    if (!flows.Occupied(slot)) continue;
-                    ref var e = ref flows.EntryAt(slot);
-                    if (now - e.Last <= idle) continue;
-                    if (logEnd) ended.Add((Render(flows.KeyAt(slot)), e.Total, e.First, e.Last, source));
-                    stale.AddRange(flows.KeyAt(slot));
-                }
-                var keys = CollectionsMarshal.AsSpan(stale);
-                for (var at = 0; at < keys.Length; at += width) flows.Remove(keys.Slice(at, width));
-                _count -= keys.Length / width;
-                flows.Shrink();
-                if (flows.Count == 0) emptied.Add(source);
-            }
-            foreach (var s in emptied) _sources.Remove(s);
+            ended = RemoveWhere((in FlowEntry e) => now - e.Last > idle);
             if (now - _base > 50 * _tauMicros)
             {
                 var f = Math.Exp(-(now - _base) / _tauMicros);
@@ -265,6 +251,82 @@ public sealed class FlowTable
             }
         }
         foreach (var (key, total, first, last, source) in ended) log.Log(this, key, total, first, last, source);
+    }
+
+    /// <summary>The flows held plus the new ones the shared room refused since the last call (what this definition wants), capped at its own limit.</summary>
+    internal long TakeWanted()
+    {
+        lock (_lock)
+        {
+            var wanted = Math.Min(_budget.PerDefinition, _count + _wanted);
+            _wanted = 0;
+            return wanted;
+        }
+    }
+
+    /// <summary>Keeps the <paramref name="keep"/> fastest flows (by current rate) and removes the rest, logged as ended. Returns how many went.</summary>
+    internal int Trim(long keep, FlowLogger log)
+    {
+        List<Ended> ended;
+        int removed;
+        lock (_lock)
+        {
+            if (_count <= keep) return 0;
+            var rates = new double[_count];
+            var n = 0;
+            foreach (var flows in _sources.Values)
+            {
+                for (var slot = 0; slot < flows.Slots; slot++)
+                {
+                    if (flows.Occupied(slot)) rates[n++] = flows.EntryAt(slot).Scaled;
+                }
+            }
+            Array.Sort(rates, 0, n);
+            // The slowest go: those below the rate of the last to go, and of those at it as many as are still needed.
+            var go = n - (int)keep;
+            var edge = rates[go - 1];
+            var first = go - 1;
+            while (first > 0 && rates[first - 1] == edge) first--;
+            var atEdge = go - first;
+            var before = _count;
+            ended = RemoveWhere((in FlowEntry e) => e.Scaled < edge || (e.Scaled == edge && atEdge-- > 0));
+            removed = before - _count;
+        }
+        foreach (var (key, total, first, last, source) in ended) log.Log(this, key, total, first, last, source);
+        return removed;
+    }
+
+    private readonly record struct Ended(string Key, double Total, long First, long Last, DataSource Source);
+    private delegate bool EntryTest(in FlowEntry e);
+
+    /// <summary>Under the lock: removes the flows the test picks; those a logging definition reports at their end are returned.</summary>
+    private List<Ended> RemoveWhere(EntryTest remove)
+    {
+        var logEnd = Definition.Log && !Definition.FlowStart;
+        var ended = new List<Ended>();
+        var width = _keys.Length * KeyElement.Size;
+        var stale = new List<byte>();
+        var emptied = new List<DataSource>();
+        foreach (var (source, flows) in _sources)
+        {
+            // Keys first, removals after: a removal moves later entries of its run back.
+            stale.Clear();
+            for (var slot = 0; slot < flows.Slots; slot++)
+            {
+                if (!flows.Occupied(slot)) continue;
+                ref var e = ref flows.EntryAt(slot);
+                if (!remove(in e)) continue;
+                if (logEnd) ended.Add(new Ended(Render(flows.KeyAt(slot)), e.Total, e.First, e.Last, source));
+                stale.AddRange(flows.KeyAt(slot));
+            }
+            var keys = CollectionsMarshal.AsSpan(stale);
+            for (var at = 0; at < keys.Length; at += width) flows.Remove(keys.Slice(at, width));
+            _count -= keys.Length / width;
+            flows.Shrink();
+            if (flows.Count == 0) emptied.Add(source);
+        }
+        foreach (var s in emptied) _sources.Remove(s);
+        return ended;
     }
 }
 

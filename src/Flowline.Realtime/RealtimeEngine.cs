@@ -137,7 +137,15 @@ public sealed class RealtimeEngine
                 Disable(table, e);
             }
         }
-        FlowRoom.Recount(_active.Sum(t => (long)t.Counts.Flows));
+        // While the definitions want more than the total, those above their fair share give up their slowest flows.
+        var active = _active;
+        var share = FlowBudget.FairShare([.. active.Select(t => t.TakeWanted())], FlowRoom.Total);
+        long trimmed = 0;
+        if (share != long.MaxValue)
+        {
+            foreach (var table in active) trimmed += table.Trim(share, _flowLog);
+        }
+        FlowRoom.Recount(active.Sum(t => (long)t.Counts.Flows), share, trimmed);
         ThresholdState[] thresholds;
         lock (_lock) thresholds = _thresholds.Values.ToArray();
         foreach (var th in thresholds) th.Rearm(now);

@@ -39,21 +39,27 @@ public sealed class RealtimeLimitException(string message) : Exception(message);
 /// The flows the definitions may hold: <see cref="PerDefinition"/> each and <see cref="Total"/> together. Anyone
 /// who can send datagrams makes new flows; a thousand definitions each full would otherwise hold a billion.
 /// The total is counted exactly at each sweep (once a second, which also sees definitions deleted) and by each
-/// new flow between sweeps.
+/// new flow between sweeps. While the definitions want more than the total, each may hold at most its
+/// <see cref="Share"/>: a definition made while the others fill the total gets room too, not only what idle
+/// flows leave.
 /// </summary>
 public sealed class FlowBudget(int perDefinition, long total)
 {
-    private long _counted, _added, _refused;
+    private long _counted, _added, _refused, _trimmed, _share = long.MaxValue;
 
     public int PerDefinition => perDefinition;
     public long Total => total;
-    /// <summary>New flows not held because the definitions together held <see cref="Total"/>.</summary>
+    /// <summary>New flows not held because the definitions together held <see cref="Total"/> or their share of it.</summary>
     public long Refused => Interlocked.Read(ref _refused);
+    /// <summary>Flows removed, slowest first, from definitions holding more than their share.</summary>
+    public long Trimmed => Interlocked.Read(ref _trimmed);
+    /// <summary>The most flows one definition may hold while the total is contested (set at each sweep); <see cref="long.MaxValue"/> while it is not.</summary>
+    public long Share => Volatile.Read(ref _share);
 
-    /// <summary>Takes room for one new flow; false (and counted) when there is none.</summary>
-    internal bool TryTake()
+    /// <summary>Takes room for one new flow of a definition holding <paramref name="held"/>; false (and counted) when there is none.</summary>
+    internal bool TryTake(int held)
     {
-        if (Volatile.Read(ref _counted) + Interlocked.Read(ref _added) >= total)
+        if (held >= Volatile.Read(ref _share) || Volatile.Read(ref _counted) + Interlocked.Read(ref _added) >= total)
         {
             Interlocked.Increment(ref _refused);
             return false;
@@ -62,10 +68,31 @@ public sealed class FlowBudget(int perDefinition, long total)
         return true;
     }
 
-    /// <summary>At a sweep, on the thread that adds rows: the flows the definitions hold now.</summary>
-    internal void Recount(long held)
+    /// <summary>At a sweep, on the thread that adds rows: the flows the definitions hold now, and each one's share.</summary>
+    internal void Recount(long held, long share, long trimmed)
     {
         Volatile.Write(ref _counted, held);
         Interlocked.Exchange(ref _added, 0);
+        Volatile.Write(ref _share, share);
+        Interlocked.Add(ref _trimmed, trimmed);
+    }
+
+    /// <summary>
+    /// The max-min fair share of <paramref name="total"/> among definitions wanting <paramref name="wanted"/>
+    /// flows each (held plus refused since the last sweep): those wanting less than an equal part keep what they
+    /// want, the rest share what is left equally. <see cref="long.MaxValue"/> when the total covers every want.
+    /// </summary>
+    public static long FairShare(long[] wanted, long total)
+    {
+        if (wanted.Sum() <= total) return long.MaxValue;
+        var sorted = wanted.Order().ToArray();
+        var left = total;
+        for (var i = 0; i < sorted.Length; i++)
+        {
+            var level = left / (sorted.Length - i);
+            if (sorted[i] > level) return level;
+            left -= sorted[i];
+        }
+        return long.MaxValue; // not reached: the wants exceed the total
     }
 }

@@ -357,6 +357,57 @@ public sealed class RealtimeEngineTests
     }
 
     [Fact]
+    public void A_definition_made_while_another_fills_the_total_gets_an_equal_share_and_the_other_keeps_its_fastest_flows()
+    {
+        var engine = new RealtimeEngine(null, Context, new RealtimeOptions { MaxKeys = 10_000, MaxKeysTotal = 1_000 });
+        engine.PutFlow("first", FlowDefinition.FromJson("""{"keys": "ipsource", "t": 60}"""), 0);
+        int Held(string name) => engine.Table(name)!.Counts.Flows;
+        var n = 0;
+        FlowRecord Made(long time, ulong bytes = 100) { n++; return Row($"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}", $"172.{16 + (n >> 16 & 15)}.{n >> 8 & 255}.{n & 255}", bytes, time); }
+        // Ten heavy sources first, then made-up ones until the total is full.
+        var heavy = Enumerable.Range(0, 10).Select(_ => Made(1_000_000, 1_000_000)).ToArray();
+        engine.Add(Batch(heavy), 0, heavy.Length);
+        engine.Add(Batch([.. Enumerable.Range(0, 2_000).Select(_ => Made(1_000_000))]), 0, 2_000);
+        Assert.Equal(1_000, Held("first"));
+
+        // A second definition: every second 200 rows, each a new flow in both, and the heavy sources again.
+        engine.PutFlow("second", FlowDefinition.FromJson("""{"keys": "ipdestination", "t": 60}"""), 0);
+        for (var second = 2; second <= 14; second++)
+        {
+            var time = second * 1_000_000L;
+            engine.Add(Batch([.. heavy.Select(h => h with { TimeReceived = time })]), 0, heavy.Length);
+            engine.Add(Batch([.. Enumerable.Range(0, 200).Select(_ => Made(time))]), 0, 200);
+            Assert.True(Held("first") + Held("second") <= 1_000, $"{Held("first")} + {Held("second")} flows after second {second}");
+            engine.Tick(time);
+        }
+        // Before, the second got nothing while the first held the total and none of its flows went idle.
+        Assert.InRange(Held("second"), 450, 500);
+        Assert.InRange(Held("first"), 450, 550);
+        Assert.True(engine.FlowRoom.Trimmed >= 450, $"{engine.FlowRoom.Trimmed} trimmed");
+        // The first gave up its slowest flows: the heavy sources are all still there.
+        var top = engine.Table("first")!.Top(null, 14_000_000, 10).Select(f => f.Key).ToHashSet();
+        Assert.All(heavy, h => Assert.Contains(h.SrcAddr.ToString(), top));
+
+        // Once the second is deleted, the first is no longer held to a share.
+        engine.DeleteFlow("second");
+        engine.Tick(15_000_000);
+        engine.Tick(16_000_000);
+        Assert.Equal(long.MaxValue, engine.FlowRoom.Share);
+        engine.Add(Batch([.. Enumerable.Range(0, 1_000).Select(_ => Made(16_000_000))]), 0, 1_000);
+        Assert.Equal(1_000, Held("first"));
+    }
+
+    [Fact]
+    public void The_fair_share_gives_those_wanting_little_what_they_want_and_divides_the_rest()
+    {
+        Assert.Equal(long.MaxValue, FlowBudget.FairShare([300, 700], 1_000));
+        Assert.Equal(800, FlowBudget.FairShare([200, 2_200], 1_000));
+        Assert.Equal(500, FlowBudget.FairShare([600, 800], 1_000));
+        Assert.Equal(450, FlowBudget.FairShare([100, 5_000, 5_000], 1_000));
+        Assert.Equal(333, FlowBudget.FairShare([1_000, 1_000, 1_000], 1_000));
+    }
+
+    [Fact]
     public async Task Definitions_exports_thresholds_and_waiting_readers_are_capped()
     {
         var engine = new RealtimeEngine(null, Context, new RealtimeOptions { MaxDefinitions = 5, MaxExports = 2, MaxThresholds = 1, MaxWaiters = 2 });

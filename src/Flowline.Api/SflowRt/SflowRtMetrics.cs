@@ -176,6 +176,7 @@ public static partial class SflowRtApi
             ["flowsActive"] = tables.Sum(t => t.Counts.Flows),
             ["flowsDropped"] = tables.Sum(t => t.Counts.Dropped),
             ["flowsRefusedTotalLimit"] = engine.FlowRoom.Refused,
+            ["flowsTrimmedFairShare"] = engine.FlowRoom.Trimmed,
             ["rowsAnalysed"] = engine.Rows,
             ["rowsDropped"] = collector.RealtimeFeed.Dropped,
             ["batchesAnalysed"] = engine.Batches,
