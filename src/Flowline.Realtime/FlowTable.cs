@@ -45,8 +45,14 @@ public sealed class FlowTable
     private long _base;
     private int _count;
     private long _dropped, _rows;
-    /// <summary>New flows the shared room refused since the last sweep (<see cref="TakeWanted"/>).</summary>
-    private long _wanted;
+    /// <summary>
+    /// The distinct flows (data source and key, by their hash) the shared room refused since the last sweep
+    /// (<see cref="TakeWanted"/>): a refused flow is refused again at each of its rows, and counting rows would
+    /// make a few busy flows look like many wanted. At most <see cref="MaxRefusedNoted"/>.
+    /// </summary>
+    private readonly HashSet<int> _refused = [];
+    /// <summary>Refused flows noted between two sweeps at most: a definition wanting more grows by this much a sweep.</summary>
+    internal const int MaxRefusedNoted = 65_536;
     private volatile ThresholdState[] _thresholds = [];
 
     public FlowTable(string name, FlowDefinition definition, KeyContext context, FlowBudget budget, long now)
@@ -158,7 +164,7 @@ public sealed class FlowTable
                     if (!_budget.TryTake(_count))
                     {
                         _dropped++;
-                        _wanted++;
+                        NoteRefused(source, key);
                         continue;
                     }
                     e = ref flows.Add(key);
@@ -253,15 +259,25 @@ public sealed class FlowTable
         foreach (var (key, total, first, last, source) in ended) log.Log(this, key, total, first, last, source);
     }
 
-    /// <summary>The flows held plus the new ones the shared room refused since the last call (what this definition wants), capped at its own limit.</summary>
+    /// <summary>The flows held plus the distinct new ones the shared room refused since the last call (what this definition wants), capped at its own limit.</summary>
     internal long TakeWanted()
     {
         lock (_lock)
         {
-            var wanted = Math.Min(_budget.PerDefinition, _count + _wanted);
-            _wanted = 0;
-            return wanted;
+            var noted = _refused.Count;
+            _refused.Clear();
+            if (noted > 4_096) _refused.TrimExcess(); // a contested second's set is not kept for quiet ones
+            return Math.Min(_budget.PerDefinition, _count + noted);
         }
+    }
+
+    private void NoteRefused(DataSource source, ReadOnlySpan<byte> key)
+    {
+        if (_refused.Count >= MaxRefusedNoted) return;
+        var hash = new HashCode();
+        hash.Add(source);
+        hash.AddBytes(key);
+        _refused.Add(hash.ToHashCode());
     }
 
     /// <summary>Keeps the <paramref name="keep"/> fastest flows (by current rate) and removes the rest, logged as ended. Returns how many went.</summary>

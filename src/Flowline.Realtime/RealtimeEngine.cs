@@ -10,7 +10,7 @@ namespace Flowline.Realtime;
 /// thresholds and groups are kept in <c>DATA_DIR/realtime.json</c> and are in force again after a restart
 /// (the flows and rates themselves are live state and start empty).
 /// </summary>
-public sealed class RealtimeEngine
+public sealed partial class RealtimeEngine
 {
     public const string FileName = "realtime.json";
     /// <summary>Prefix of the definitions the Prometheus flow export makes; they are not saved and go when unread for an hour.</summary>
@@ -22,6 +22,8 @@ public sealed class RealtimeEngine
     private readonly Dictionary<string, FlowTable> _flows = [];
     private readonly Dictionary<string, ThresholdState> _thresholds = [];
     private volatile FlowTable[] _active = [];
+    /// <summary>Refused flows of definitions no longer held (<see cref="FlowsDropped"/>).</summary>
+    private long _droppedRetired;
     private volatile ThresholdState[] _counterThresholds = [];
     private readonly FlowLogger _flowLog;
     private readonly ThresholdSink _events;
@@ -143,7 +145,17 @@ public sealed class RealtimeEngine
         long trimmed = 0;
         if (share != long.MaxValue)
         {
-            foreach (var table in active) trimmed += table.Trim(share, _flowLog);
+            foreach (var table in active)
+            {
+                try
+                {
+                    trimmed += table.Trim(share, _flowLog);
+                }
+                catch (Exception e)
+                {
+                    Disable(table, e);
+                }
+            }
         }
         FlowRoom.Recount(active.Sum(t => (long)t.Counts.Flows), share, trimmed);
         ThresholdState[] thresholds;
@@ -153,7 +165,11 @@ public sealed class RealtimeEngine
         lock (_lock)
         {
             var unread = _flows.Values.Where(t => t.Name.StartsWith(ExportPrefix, StringComparison.Ordinal) && now - t.LastRead > 3_600_000_000).ToList();
-            foreach (var t in unread) _flows.Remove(t.Name);
+            foreach (var t in unread)
+            {
+                _flows.Remove(t.Name);
+                Retire(t);
+            }
             if (unread.Count > 0) Publish();
         }
     }
@@ -208,6 +224,7 @@ public sealed class RealtimeEngine
             _flows[name] = table;
             // Saved first: a change that could not be saved is not in force either.
             if (save) SaveOrUndo(() => Restore(_flows, name, old));
+            if (old is not null) Retire(old);
             Publish();
         }
     }
@@ -233,8 +250,24 @@ public sealed class RealtimeEngine
         {
             if (!_flows.Remove(name, out var old)) return false;
             SaveOrUndo(() => _flows[name] = old);
+            Retire(old);
             Publish();
             return true;
+        }
+    }
+
+    /// <summary>Under the lock: a definition deleted or replaced leaves its count of refused flows to <see cref="FlowsDropped"/>.</summary>
+    private void Retire(FlowTable old) => _droppedRetired += old.Counts.Dropped;
+
+    /// <summary>
+    /// New flows every definition refused since start (its own limit or the total), deleted and replaced ones
+    /// included: a counter, it never goes down.
+    /// </summary>
+    public long FlowsDropped
+    {
+        get
+        {
+            lock (_lock) return _droppedRetired + _flows.Values.Sum(t => t.Counts.Dropped);
         }
     }
 
@@ -390,92 +423,6 @@ public sealed class RealtimeEngine
         }
         foreach (var (source, name, value, updated) in Counters.Values(agents, metric is null ? null : m => m == metric)) result.Add((source, name, value, updated, null));
         return result;
-    }
-
-    // ---- Persistence ----------------------------------------------------------------------------------
-
-    private void Load()
-    {
-        if (_path is null || !File.Exists(_path)) return;
-        JsonObject root;
-        try
-        {
-            root = JsonNode.Parse(File.ReadAllText(_path)) as JsonObject ?? throw new FormatException("not a JSON object");
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or FormatException or IOException)
-        {
-            File.Copy(_path, _path + ".unreadable", overwrite: true);
-            RealtimeLog.StateUnreadable(_log, _path, e.Message);
-            return;
-        }
-        var now = Clock();
-        void Each(string section, Action<string, JsonNode> take)
-        {
-            if (root[section] is not JsonObject o) return;
-            foreach (var (name, node) in o)
-            {
-                try
-                {
-                    take(name, node!);
-                }
-                catch (FormatException e)
-                {
-                    RealtimeLog.DefinitionLeftOut(_log, _path, section, name, e.Message);
-                }
-            }
-        }
-        Each("groups", (name, node) => Context.Groups.Put(name, ((JsonObject)node).ToDictionary(
-            g => g.Key, g => (IReadOnlyList<string>)(g.Value as JsonArray ?? []).Select(x => x!.GetValue<string>()).ToList())));
-        lock (_lock)
-        {
-            Each("flows", (name, node) =>
-            {
-                CheckName(name);
-                _flows[name] = new FlowTable(name, FlowDefinition.FromJson(node.ToJsonString()), Context, FlowRoom, now);
-            });
-            Each("thresholds", (name, node) =>
-            {
-                CheckName(name);
-                _thresholds[name] = new ThresholdState(name, ThresholdDefinition.FromJson(node.ToJsonString()));
-            });
-            Publish();
-        }
-        RealtimeLog.Restored(_log, _flows.Count, _thresholds.Count, Context.Groups.SetNames.Count(), _path);
-    }
-
-    /// <summary>Writes the definitions whole, then renames into place. Under the lock.</summary>
-    private void Save()
-    {
-        if (_path is null) return;
-        var root = new JsonObject
-        {
-            ["flows"] = new JsonObject(_flows.Where(f => !f.Key.StartsWith(ExportPrefix, StringComparison.Ordinal))
-                .Select(f => KeyValuePair.Create(f.Key, (JsonNode?)f.Value.Definition.ToJson()))),
-            ["thresholds"] = new JsonObject(_thresholds.Select(t => KeyValuePair.Create(t.Key, (JsonNode?)t.Value.Definition.ToJson()))),
-            ["groups"] = new JsonObject(Context.Groups.SetNames.Select(s => KeyValuePair.Create(s, (JsonNode?)new JsonObject(
-                Context.Groups.Get(s)!.Select(g => KeyValuePair.Create(g.Key, (JsonNode?)new JsonArray(g.Value.Select(p => (JsonNode)p).ToArray()))))))),
-        };
-        AtomicFile.WriteText(_path, root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-    }
-
-    /// <summary>Saves the state; when that fails, <paramref name="undo"/> puts the state back and the error goes on. Under the lock.</summary>
-    private void SaveOrUndo(Action undo)
-    {
-        try
-        {
-            Save();
-        }
-        catch
-        {
-            undo();
-            throw;
-        }
-    }
-
-    private static void Restore<T>(Dictionary<string, T> map, string name, T? old) where T : class
-    {
-        if (old is null) map.Remove(name);
-        else map[name] = old;
     }
 
     public static long Clock() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10;

@@ -379,6 +379,10 @@ public sealed class RealtimeEngineTests
             engine.Add(Batch([.. Enumerable.Range(0, 200).Select(_ => Made(time))]), 0, 200);
             Assert.True(Held("first") + Held("second") <= 1_000, $"{Held("first")} + {Held("second")} flows after second {second}");
             engine.Tick(time);
+            // The first sweep: the first wants its 1,000 and 1,210 refused, the second the 210 destinations refused
+            // (the new rows' and the heavy sources'); the second gets what it wants, the first the other 790, and
+            // gives up exactly 210 of its slowest flows.
+            if (second == 2) Assert.Equal((790, 0, 210L), (Held("first"), Held("second"), engine.FlowRoom.Trimmed));
         }
         // Before, the second got nothing while the first held the total and none of its flows went idle.
         Assert.InRange(Held("second"), 450, 500);
@@ -388,13 +392,35 @@ public sealed class RealtimeEngineTests
         var top = engine.Table("first")!.Top(null, 14_000_000, 10).Select(f => f.Key).ToHashSet();
         Assert.All(heavy, h => Assert.Contains(h.SrcAddr.ToString(), top));
 
-        // Once the second is deleted, the first is no longer held to a share.
+        // Once the second is deleted, the first is no longer held to a share; the flows it refused stay counted.
+        var dropped = engine.FlowsDropped;
+        Assert.True(engine.Table("second")!.Counts.Dropped > 0);
         engine.DeleteFlow("second");
+        Assert.Equal(dropped, engine.FlowsDropped);
         engine.Tick(15_000_000);
         engine.Tick(16_000_000);
         Assert.Equal(long.MaxValue, engine.FlowRoom.Share);
         engine.Add(Batch([.. Enumerable.Range(0, 1_000).Select(_ => Made(16_000_000))]), 0, 1_000);
         Assert.Equal(1_000, Held("first"));
+    }
+
+    [Fact]
+    public void Many_rows_of_a_few_refused_flows_want_room_for_those_few_flows_only()
+    {
+        var engine = new RealtimeEngine(null, Context, new RealtimeOptions { MaxKeys = 10_000, MaxKeysTotal = 1_000 });
+        engine.PutFlow("first", FlowDefinition.FromJson("""{"keys": "ipsource", "t": 60}"""), 0);
+        engine.Add(Batch([.. Enumerable.Range(0, 1_000).Select(i => Row($"10.0.{i >> 8}.{i & 255}", "172.16.0.1", 100, 1_000_000))]), 0, 1_000);
+        engine.PutFlow("second", FlowDefinition.FromJson("""{"keys": "ipdestination", "t": 60}"""), 0);
+        // 2,000 rows of five new destinations, from sources the first holds already.
+        var busy = Batch([.. Enumerable.Range(0, 2_000).Select(i => Row($"10.0.0.{i % 200}", $"172.20.0.{i % 5}", 100, 2_000_000))]);
+        engine.Add(busy, 0, 2_000);
+        Assert.Equal(0, engine.Table("second")!.Counts.Flows);
+        engine.Tick(2_000_000);
+        // Room for five flows, not for 2,000 (counted by rows the first would have lost half of its flows).
+        Assert.Equal(5, engine.FlowRoom.Trimmed);
+        Assert.Equal(995, engine.Table("first")!.Counts.Flows);
+        engine.Add(busy, 0, 2_000);
+        Assert.Equal(5, engine.Table("second")!.Counts.Flows);
     }
 
     [Fact]

@@ -174,7 +174,7 @@ public static partial class SflowRtApi
             ["agents"] = collector.Exporters.Select(e => e.Id.Address).Distinct().Count(),
             ["flowDefinitions"] = tables.Count,
             ["flowsActive"] = tables.Sum(t => t.Counts.Flows),
-            ["flowsDropped"] = tables.Sum(t => t.Counts.Dropped),
+            ["flowsDropped"] = engine.FlowsDropped,
             ["flowsRefusedTotalLimit"] = engine.FlowRoom.Refused,
             ["flowsTrimmedFairShare"] = engine.FlowRoom.Trimmed,
             ["rowsAnalysed"] = engine.Rows,
