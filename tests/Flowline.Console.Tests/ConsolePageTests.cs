@@ -55,7 +55,9 @@ public sealed class ConsolePageTests(ConsoleLab lab)
         await ConsoleLab.Shot(page, "live");
         var report = $"{ticks} updates in {seconds:F1} s; JS heap {heap0 / 1024} -> {heap1 / 1024} KiB, DOM nodes {nodes0} -> {nodes1}";
         System.Console.WriteLine("live view: " + report);
-        Assert.True(ticks >= seconds - 5, report); // one a second (the odd second lost to a slow answer is not a stall)
+        // One a second: a second whose answer is slow (a loaded machine) is skipped, not queued, so a busy run
+        // loses a few; a stalled page would show a fraction of them.
+        Assert.True(ticks >= 0.75 * seconds, report);
         Assert.True(heap1 - heap0 < 2 << 20, report); // the page holds five minutes of at most 16 series: no growth beyond 2 MiB
         Assert.True(nodes1 - nodes0 < 500, report);
 
@@ -63,6 +65,31 @@ public sealed class ConsolePageTests(ConsoleLab lab)
         await page.GetByLabel("Stack by").SelectOptionAsync("ipprotocol");
         await ConsoleLab.Until(() => Task.FromResult(ConsoleDefinitions().SequenceEqual(["ipprotocol"])), "one console definition, by protocol");
         await ConsoleLab.Until(async () => (await Shown(rows)).Keys.All(k => k is "6" or "17" or "1" or "58"), "top flows by protocol");
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task The_live_page_shown_again_keeps_its_definition()
+    {
+        var (page, errors) = await lab.NewPage();
+        var removals = new List<string>();
+        page.Request += (_, r) => { if (r.Method == "DELETE") lock (removals) removals.Add(r.Url); };
+        await ConsoleLab.SignIn(page, lab.Admin);
+        string[] Definitions() => [.. JsonNode.Parse(lab.Api(lab.Admin, HttpMethod.Get, "/api/v1/realtime/flows").Body)!.AsObject()
+            .Where(d => d.Key.StartsWith("console-", StringComparison.Ordinal)).Select(d => d.Key)];
+        await ConsoleLab.Until(() => Task.FromResult(Definitions().Length == 1), "the live page's definition");
+        var name = Definitions()[0];
+        var updated = page.Locator("p.muted[data-ticks]");
+        await ConsoleLab.Until(async () => await updated.CountAsync() == 1, "a first update");
+
+        // The account switch's Read with the same account shows the page again: the same definition, under the
+        // same name. The first showing's removal is skipped; before, it went out beside the second showing's put
+        // and, arriving last, removed the definition under it.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Read" }).ClickAsync();
+        await ConsoleLab.Until(async () => int.Parse(await updated.GetAttributeAsync("data-ticks") ?? "0", CultureInfo.InvariantCulture) >= 3, "three updates after showing it again");
+        Assert.Equal([name], Definitions());
+        lock (removals) Assert.Empty(removals);
+        Assert.Equal(0, await page.Locator("main p.status.error").CountAsync());
         Assert.Empty(errors);
     }
 

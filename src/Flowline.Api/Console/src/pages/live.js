@@ -43,7 +43,7 @@ export function live(main) {
   let times = [];
   let series = new Map(); // key → values aligned with times
   let name = '';
-  let defining = Promise.resolve(); // the last PUT of the definition
+  let path = ''; // where the definition was put: the face is chosen then, not when it is removed
   let timer = null;
   let paused = false;
   let busy = false;
@@ -51,24 +51,27 @@ export function live(main) {
   let generation = 0; // bumped when the key or value changes: an answer for the old definition is dropped
 
   // The definition is the page's: removed when the page leaves it or asks for another (an account holds at most 32;
-  // another tab showing the same one makes it again on its next second).
-  // The removal waits for the definition's own PUT: sent beside it, it could reach the server first, and the PUT
-  // would then leave the definition behind.
+  // another tab showing the same one makes it again on its next second). A removal skipped because the page is
+  // shown again meanwhile under the same name (see queued below) leaves the definition to that showing.
   function forget() {
-    if (!name || !session.id) return; // signed out: nothing to sign with (the server keeps it; the next sign-in reuses it)
-    const path = useOperatorsFace() ? `/flow/${name}/json` : `/api/v1/realtime/flows/${name}`;
-    defining.catch(() => {}).then(() => call('DELETE', path, [], null, { noSignOut: true })).catch(() => {});
+    if (!name) return;
+    const old = name, where = path;
+    release(old);
+    if (!session.id) return; // signed out: nothing to sign with (the server keeps it; the next sign-in reuses it)
+    queued(() => showings.get(old) ? null : call('DELETE', where, [], null, { noSignOut: true })).catch(() => {});
   }
 
   async function define() {
     window.sessionStorage.setItem('flowline.live', JSON.stringify({ keys: keys.value, value: value.value }));
     name = 'console-' + hash(keys.value + '|' + value.value + '|' + (allAccounts ? '*' : session.scope));
+    use(name);
     const definition = { keys: keys.value, value: value.value };
     if (session.admin && session.scope && session.scope !== '*' && session.scope !== session.account) definition.filter = `account=${session.scope}`;
+    path = useOperatorsFace() ? `/flow/${name}/json` : `/api/v1/realtime/flows/${name}`;
     // The chart is kept: made again after a restart or another tab's leaving, the definition counts the same flows
     // (another key or value empties the chart in restart()).
-    defining = useOperatorsFace() ? call('PUT', `/flow/${name}/json`, [], definition) : call('PUT', `/api/v1/realtime/flows/${name}`, [], definition);
-    await defining;
+    const where = path;
+    await queued(() => call('PUT', where, [], definition));
   }
 
   // The tenant API counts the key's own account only; reading all (or another) account needs the operators' face.
@@ -88,7 +91,10 @@ export function live(main) {
       record(flows);
       state.show(flows.length ? '' : 'No traffic of this account in the last seconds (the chart fills as flows arrive).');
     } catch (e) {
-      if (e.status === 404) name = ''; // the definition was removed (a restart without it): made again next second
+      if (e.status === 404 && name) { // the definition was removed (a restart without it): made again next second
+        release(name);
+        name = '';
+      }
       state.show(e.message, true);
     } finally {
       busy = false;
@@ -156,6 +162,23 @@ export function live(main) {
     clearInterval(timer);
   }
   return () => { stop(); forget(); chart.destroy(); };
+}
+
+// Every PUT and DELETE of a definition from this tab, one after another: the page shown again (signed in, back
+// from another page, the account switch) puts the definition its last showing is removing, under the same name,
+// and sent side by side the removal could reach the server last. A removal whose name is shown again by the time
+// its turn comes is skipped.
+const showings = new Map(); // definition name → showings of the page using it now
+let calls = Promise.resolve();
+function queued(request) {
+  const done = calls.then(request);
+  calls = done.catch(() => {});
+  return done;
+}
+function use(name) { showings.set(name, (showings.get(name) || 0) + 1); }
+function release(name) {
+  const n = (showings.get(name) || 0) - 1;
+  if (n > 0) showings.set(name, n); else showings.delete(name);
 }
 
 /** A short name for a definition from what defines it (the server keeps up to 32 per account). */
