@@ -126,9 +126,12 @@ internal sealed class Pipeline : IDisposable
                 continue;
             }
             // Idle: sleep until the reader queues something (or the batch interval comes round for a partial
-            // batch, or a second has passed while templates wait to be saved).
+            // batch, or a second has passed while templates wait to be saved, or a minute while data sets are held).
             var unsaved = _collector.MaybeSaveTemplates(this);
-            _receiver.Wait(sink.Batch.Count > 0 ? _collector.Options.BatchInterval : unsaved ? TimeSpan.FromSeconds(1) : Timeout.InfiniteTimeSpan);
+            ExpireHeld();
+            // Held data sets age on a quiet socket too: woken once a minute while there are any.
+            _receiver.Wait(sink.Batch.Count > 0 ? _collector.Options.BatchInterval : unsaved ? TimeSpan.FromSeconds(1)
+                : Decoder.Templates.PendingBytesTotal > 0 ? TimeSpan.FromMinutes(1) : Timeout.InfiniteTimeSpan);
         }
         if (sink.Batch.Count > 0) Append(ref sink);
         _collector.SaveTemplates(this);
