@@ -41,7 +41,7 @@ public static class ServeCommand
     {
         if (args.Contains("--help") || args.Contains("-h"))
         {
-            Console.Out.Write(Help);
+            HelpText.Print(Console.Out, Help);
             return 0;
         }
         ServeOptions serve;

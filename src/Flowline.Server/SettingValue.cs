@@ -38,8 +38,12 @@ public sealed class SettingValue
 
     // ---- The value kinds settings share --------------------------------------------------------------------
 
-    public int Positive(int max = int.MaxValue) =>
-        int.TryParse(Scalar(), NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0 && v <= max ? v : throw new FormatException($"'{Scalar()}' is not a whole number from 1 to {max}");
+    public int Positive(int max = int.MaxValue) => Whole(1, max);
+
+    /// <summary>A whole number in [min, max]; outside it refused with the range (never clamped in silence).</summary>
+    public int Whole(int min, int max) =>
+        int.TryParse(Scalar(), NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max ? v
+            : throw new FormatException($"'{Scalar()}' is not a whole number from {min.ToString("N0", CultureInfo.InvariantCulture)} to {max.ToString("N0", CultureInfo.InvariantCulture)}");
 
     public double Number(double min, string what) =>
         double.TryParse(Scalar(), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= min && double.IsFinite(v) ? v : throw new FormatException($"expected {what}");

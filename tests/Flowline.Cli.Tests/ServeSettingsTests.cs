@@ -51,6 +51,9 @@ public sealed class ServeSettingsTests : IDisposable
 
         Assert.Contains("FLOWLINE_BATCH_INTERVAL", Assert.Throws<FormatException>(() => ServeOptionsReader.Read([], n => n == "FLOWLINE_BATCH_INTERVAL" ? "soon" : null)).Message, StringComparison.Ordinal);
         Assert.Contains("--queue-bytes", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--queue-bytes", "lots"], _ => null)).Message, StringComparison.Ordinal);
+        // A value below a setting's floor is refused with the range, not raised to it in silence.
+        Assert.Contains("'500' is not a whole number from 1,000 to 1,000,000,000", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--realtime-max-keys-total", "500"], _ => null)).Message, StringComparison.Ordinal);
+        Assert.Contains("'10' is not a whole number from 1,000 to 100,000,000", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--realtime-max-keys", "10"], _ => null)).Message, StringComparison.Ordinal);
         Assert.Contains("unknown option --no-such", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--no-such", "1"], _ => null)).Message, StringComparison.Ordinal);
         File.WriteAllText(yaml, "data_dir: x\nno_such_key: 1\n");
         Assert.Contains("serve.yaml:2: no_such_key: unknown setting", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--config", yaml], _ => null)).Message, StringComparison.Ordinal);
