@@ -69,7 +69,7 @@ public static class Program
     {
         if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
         {
-            Console.Out.Write(Usage);
+            HelpText.Print(Console.Out, Usage);
             return args.Length == 0 ? 2 : 0;
         }
         if (args[0] == "--version") return Version();
@@ -92,7 +92,7 @@ public static class Program
             }
         }
         Console.Error.WriteLine($"flowline: unknown command '{args[0]}'");
-        Console.Error.Write(Usage);
+        HelpText.Print(Console.Error, Usage);
         return 2;
     }
 

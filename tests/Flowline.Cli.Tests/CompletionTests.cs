@@ -84,6 +84,19 @@ public sealed class CompletionTests : IDisposable
     }
 
     [Fact]
+    public void Every_commands_help_ends_in_one_newline()
+    {
+        // The shell's prompt goes on a line of its own after any help (raw string literals end without a newline).
+        foreach (var args in Program.Commands.Select(c => new[] { c.Name, "--help" }).Append(["--help"]))
+        {
+            var r = FlowlineProcess.RunFlowline(args);
+            Assert.True(r.ExitCode == 0, $"{string.Join(' ', args)}: exit {r.ExitCode}: {r.Stderr}");
+            Assert.True(r.Stdout.Length > 0 && r.Stdout.EndsWith('\n') && !r.Stdout.EndsWith("\n\n", StringComparison.Ordinal),
+                $"{string.Join(' ', args)}: help ends with '{r.Stdout[^Math.Min(40, r.Stdout.Length)..]}'");
+        }
+    }
+
+    [Fact]
     public void A_missing_or_unknown_shell_is_refused()
     {
         var r = FlowlineProcess.RunFlowline(["completion", "tcsh"]);

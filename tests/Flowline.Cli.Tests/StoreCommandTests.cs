@@ -268,6 +268,27 @@ public sealed class StoreCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_directory_that_holds_no_store_is_refused_and_left_as_it_was()
+    {
+        var empty = Directory.CreateTempSubdirectory("flowline-not-a-store-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(empty, "notes.txt"), "mine\n");
+            foreach (var verb in new[] { "verify", "compact", "expire", "stats" })
+            {
+                var r = FlowlineProcess.RunFlowline(["store", verb, "--data-dir", empty]);
+                Assert.Equal(2, r.ExitCode);
+                Assert.Contains("holds no store", r.Stderr);
+            }
+            Assert.Equal(["notes.txt"], Directory.EnumerateFileSystemEntries(empty).Select(Path.GetFileName));
+        }
+        finally
+        {
+            Directory.Delete(empty, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_store_serve_writes_refuses_a_second_writer_and_is_read_beside_it()
     {
         var data = Imported(2000);

@@ -59,7 +59,7 @@ public static class AgentCommand
     {
         if (args.Length == 0 || args.Contains("--help") || args.Contains("-h"))
         {
-            Console.Out.Write(Help);
+            HelpText.Print(Console.Out, Help);
             return args.Length == 0 ? 2 : 0;
         }
         var listeners = new List<(string Kind, IPEndPoint Endpoint)>();

@@ -64,7 +64,7 @@ internal static partial class DescribeFlowLogsCommand
     {
         if (args.Contains("--help") || args.Contains("-h"))
         {
-            stdout.Write(Help);
+            HelpText.Print(stdout, Help);
             return 0;
         }
         string? startText = null, endText = null, account = null, direction = null, output = null, format = null, endpoint = null, openrc = null, caCert = null;

@@ -1,4 +1,5 @@
 using Flowline.Api;
+using Flowline.Records;
 
 namespace Flowline.Cli.Api;
 
@@ -33,7 +34,7 @@ internal static class KeysCommand
     {
         if (args.Length == 0 || args.Contains("--help") || args.Contains("-h"))
         {
-            stdout.Write(Help);
+            HelpText.Print(stdout, Help);
             return args.Length == 0 ? 2 : 0;
         }
         string? account = null, dataDir = null, agent = null, keyFile = null;

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using Flowline.Records;
 
 namespace Flowline.Cli.Completion;
 
@@ -26,7 +27,7 @@ internal static partial class CompletionCommand
     {
         if (args is ["--help" or "-h"])
         {
-            stdout.Write(Help);
+            HelpText.Print(stdout, Help);
             return 0;
         }
         var script = args switch

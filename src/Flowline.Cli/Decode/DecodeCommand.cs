@@ -16,7 +16,7 @@ internal static class DecodeCommand
     {
         if (args.Contains("--help") || args.Contains("-h"))
         {
-            Console.Out.Write(DecodeOptions.Help);
+            HelpText.Print(Console.Out, DecodeOptions.Help);
             return 0;
         }
         var error = DecodeOptions.TryParse(args, out var options);

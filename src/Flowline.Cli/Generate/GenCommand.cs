@@ -66,7 +66,7 @@ internal static class GenCommand
     {
         if (args.Contains("--help") || args.Contains("-h"))
         {
-            Console.Out.Write(Help);
+            HelpText.Print(Console.Out, Help);
             return 0;
         }
         FlowProtocol protocol = FlowProtocol.Unknown;

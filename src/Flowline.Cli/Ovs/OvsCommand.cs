@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Flowline.Records;
 
 namespace Flowline.Cli.Ovs;
 
@@ -36,7 +37,7 @@ internal static class OvsCommand
     {
         if (args.Length == 0 || args.Contains("--help") || args.Contains("-h"))
         {
-            Console.Out.Write(Help);
+            HelpText.Print(Console.Out, Help);
             return args.Length == 0 ? 2 : 0;
         }
         var verb = args[0];

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 using Flowline.Ingest;
+using Flowline.Records;
 
 namespace Flowline.Cli.Relay;
 
@@ -40,7 +41,7 @@ internal static class RelayCommand
     {
         if (args.Length == 0 || args.Contains("--help") || args.Contains("-h"))
         {
-            Console.Out.Write(Help);
+            HelpText.Print(Console.Out, Help);
             return args.Length == 0 ? 2 : 0;
         }
         var output = false;

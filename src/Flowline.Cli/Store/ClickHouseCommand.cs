@@ -1,4 +1,5 @@
 using Flowline.Storage.ClickHouse;
+using Flowline.Records;
 
 namespace Flowline.Cli.Store;
 
@@ -31,7 +32,7 @@ internal static class ClickHouseCommand
     {
         if (args.Length == 0 || args.Contains("--help") || args.Contains("-h"))
         {
-            Console.Out.Write(Help);
+            HelpText.Print(Console.Out, Help);
             return args.Length == 0 ? 2 : 0;
         }
         var verb = args[0];

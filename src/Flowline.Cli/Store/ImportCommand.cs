@@ -33,7 +33,7 @@ internal static class ImportCommand
     {
         if (args.Contains("--help") || args.Contains("-h"))
         {
-            Console.Out.Write(Help);
+            HelpText.Print(Console.Out, Help);
             return 0;
         }
         var pcaps = new List<string>();

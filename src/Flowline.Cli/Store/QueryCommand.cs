@@ -67,7 +67,7 @@ internal static partial class QueryCommand
     {
         if (args.Contains("--help") || args.Contains("-h"))
         {
-            Console.Out.Write(Help);
+            HelpText.Print(Console.Out, Help);
             return 0;
         }
         string? dataDir = null;

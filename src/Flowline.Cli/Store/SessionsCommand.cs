@@ -38,7 +38,7 @@ internal static class SessionsCommand
     {
         if (args.Contains("--help") || args.Contains("-h"))
         {
-            Console.Out.Write(Help);
+            HelpText.Print(Console.Out, Help);
             return 0;
         }
         string? dataDir = null;

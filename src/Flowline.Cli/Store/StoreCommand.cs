@@ -1,4 +1,5 @@
 using Flowline.Storage.Embedded;
+using Flowline.Records;
 
 namespace Flowline.Cli.Store;
 
@@ -22,15 +23,16 @@ internal static class StoreCommand
                    (docs/STORE.md)
 
         Exit status: 0 done (verify: nothing damaged), 1 verify found damage (listed; repaired or moved to
-        quarantine) or the store cannot be opened, 2 bad arguments, 3 another process writes the store
-        (serve, import or another store command: run it again when that one has stopped).
+        quarantine) or the store cannot be read, 2 bad arguments (a directory that is missing or holds no
+        store among them), 3 another process writes the store (serve, import or another store command: run
+        it again when that one has stopped).
         """;
 
     public static int Run(string[] args, TextWriter stderr)
     {
         if (args.Length == 0 || args.Contains("--help") || args.Contains("-h"))
         {
-            Console.Out.Write(Help);
+            HelpText.Print(Console.Out, Help);
             return args.Length == 0 ? 2 : 0;
         }
         var verb = args[0];
@@ -58,6 +60,8 @@ internal static class StoreCommand
             if (verb is not ("stats" or "verify" or "expire" or "compact")) throw new ArgumentException($"unknown store command '{verb}' (stats, verify, expire, compact)");
             if (dataDir is null) throw new ArgumentException("--data-dir is required");
             if (!Directory.Exists(dataDir)) throw new ArgumentException($"--data-dir {dataDir}: no such directory");
+            // Opening a directory makes it a store: a mistyped path would be checked, and changed, as an empty one.
+            if (!EmbeddedStore.IsStore(dataDir)) throw new ArgumentException($"--data-dir {dataDir} holds no store (no partition-width file, no day directories): give the directory serve or import writes");
         }
         catch (ArgumentException e)
         {

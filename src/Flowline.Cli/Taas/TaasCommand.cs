@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Flowline.Api;
 using Flowline.Cli.Api;
+using Flowline.Records;
 
 namespace Flowline.Cli.Taas;
 
@@ -45,7 +46,7 @@ public static class TaasCommand
     {
         if (args.Length == 0 || args[0] is "--help" or "-h" || (args.Length > 1 && args[1] is "--help" or "-h"))
         {
-            stdout.Write(Help);
+            HelpText.Print(stdout, Help);
             return args.Length == 0 ? 2 : 0;
         }
         try

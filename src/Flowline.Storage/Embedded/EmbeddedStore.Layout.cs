@@ -15,6 +15,11 @@ public sealed partial class EmbeddedStore
 
     private const string PartitionWidthFile = "partition-width";
 
+    /// <summary>Whether <paramref name="root"/> holds a store: its partition width recorded, or day directories of one that predates the record.</summary>
+    public static bool IsStore(string root) =>
+        File.Exists(Path.Combine(root, PartitionWidthFile))
+        || Directory.Exists(root) && Directory.EnumerateDirectories(root).Any(d => Path.GetFileName(d) is { Length: 8 } n && !n.AsSpan().ContainsAnyExceptInRange('0', '9'));
+
     /// <summary>
     /// The partition width this store was created with (seconds, in <see cref="PartitionWidthFile"/>); a store
     /// with partitions but no record predates the setting and has 5-minute partitions.
@@ -31,9 +36,7 @@ public sealed partial class EmbeddedStore
             }
             return TimeSpan.FromSeconds(seconds);
         }
-        return Directory.Exists(root) && Directory.EnumerateDirectories(root).Any(d => Path.GetFileName(d) is { Length: 8 } n && !n.AsSpan().ContainsAnyExceptInRange('0', '9'))
-            ? EmbeddedStoreOptions.DefaultPartitionWidth
-            : null;
+        return IsStore(root) ? EmbeddedStoreOptions.DefaultPartitionWidth : null;
     }
 
     private static long ChooseWidth(string root, EmbeddedStoreOptions options)
