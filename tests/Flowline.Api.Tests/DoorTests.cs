@@ -104,6 +104,12 @@ public sealed class DoorTests : IAsyncDisposable
                 (status, _) = await Send(root, method, path, prepare: r => r.Headers.TryAddWithoutValidation("Authorization", "Bearer wrong-token-0123456789"));
                 Assert.True(status == 401, $"{route} with a wrong bearer token: {status}");
             }
+            else if (!policy.SignedInQuery)
+            {
+                // The right scrape token opens no other door, and the refusal says why.
+                (status, body) = await Send(root, method, path, contentType: "application/json", prepare: r => r.Headers.TryAddWithoutValidation("Authorization", "Bearer scrape-token-0123456789abcdef"));
+                Assert.True(status == 401 && body.Contains("opens only reads", StringComparison.Ordinal), $"{route} with the scrape token: {status} {body}");
+            }
         }
         Assert.True(checkedUnsigned >= 50 && checkedTenant >= 30, $"{checkedUnsigned} unsigned, {checkedTenant} tenant-signed checks");
 

@@ -96,6 +96,14 @@ public sealed class DoorKeeper(RequestGuard guard, ApiOptions options)
             await next(context);
             return;
         }
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            // The scrape token reads; "not signed" would not tell its holder why a change it sends is refused.
+            guard.Fail(from);
+            await Refuse(context, new ApiError(401, "AuthFailure",
+                $"a bearer token (scrape_token) opens only reads of the sFlow-RT face and /metrics: {request.Method} {endpoint.RoutePattern.RawText} needs a request signed by an access key (docs/API.md)"));
+            return;
+        }
         var (key, error) = await Authenticate(context, header, policy.LargeBody, limit);
         if (error is not null)
         {
