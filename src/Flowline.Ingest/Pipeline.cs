@@ -118,7 +118,6 @@ internal sealed class Pipeline : IDisposable
                 if (sink.Batch.Count > _realtimeFrom) OfferRealtime(sink.Batch);
                 dryAt = Stopwatch.GetTimestamp();
                 _collector.MaybeSaveTemplates(this); // new templates are saved as soon as the queue runs dry
-                ExpireHeld();
             }
             if (Stopwatch.GetElapsedTime(dryAt) < DatagramReceiver.NapSpell)
             {

@@ -166,13 +166,7 @@ public sealed class TemplateCache
                 _fields -= t.Fields.Length;
                 state.Share.Fields -= t.Fields.Length;
             }
-            while (state.Pending.TryDequeue(out var p))
-            {
-                _pendingBytes -= p.Length;
-                state.Share.PendingBytes -= p.Length;
-                ArrayPool<byte>.Shared.Return(p.Buffer);
-            }
-            state.PendingBytes = 0;
+            while (state.Pending.Count > 0) DropOldest(state);
             state.Share.Keys.Remove(key);
             if (state.Share.Keys.Count == 0) _shares.Remove(key.Exporter);
             _scopesEvicted++;
