@@ -1,5 +1,6 @@
 using System.Globalization;
 using Flowline.Query;
+using Flowline.Records;
 
 namespace Flowline.Cli.Store;
 
@@ -7,20 +8,53 @@ namespace Flowline.Cli.Store;
 /// nfdump's <c>-t</c> (1.7): <c>yyyy[/MM[/dd[.hh[:mm[:ss]]]]][-yyyy[/MM[/dd[.hh[:mm[:ss]]]]]]</c>, in local time as
 /// nfdump reads it, omitted parts the start of the period; without an end, the window is open. A flow is in the window
 /// when it starts at or after its first second and ends at or before its last (<see cref="FilterNode.Window"/>).
+/// Or nfdump's relative window, <c>+N</c> or <c>-N</c> seconds (N up to a week): the first N seconds of all flows
+/// (from the second the earliest starts) or the last N (up to the second the latest ends), of the flows the query
+/// reads (--from/--to), as nfdump(1) describes it.
 /// </summary>
 public static class NfdumpTimeWindow
 {
     /// <summary>The longest window: two whole times and the dash between them.</summary>
     private const int MaxLength = 39;
 
-    public static FilterNode.Window Parse(string text)
+    /// <summary>The longest relative window, as nfdump: a larger number is seconds since 1970 to it.</summary>
+    public const long MaxRelativeSeconds = 604_800;
+
+    /// <summary>A window as given: absolute, or relative to the flows (<see cref="Resolve"/>).</summary>
+    public sealed record Given(FilterNode.Window? Absolute, long RelativeSeconds)
+    {
+        /// <summary>
+        /// The window over the flows of [<paramref name="from"/>, <paramref name="to"/>) in <paramref name="store"/>:
+        /// a relative one measured from their earliest start or latest end, each cut to the second as nfdump's
+        /// file statistics are (reading only those two columns); null when there are no flows to measure.
+        /// </summary>
+        public FilterNode.Window? Resolve(IFlowStore store, long from, long to)
+        {
+            if (Absolute is not null) return Absolute;
+            long first = long.MaxValue, last = long.MinValue;
+            foreach (var batch in store.Scan(from, to, new FilterNode.Any(), new HashSet<FlowField> { FlowField.Start, FlowField.End }))
+            {
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    first = Math.Min(first, batch.Start[i]);
+                    last = Math.Max(last, batch.End[i]);
+                }
+            }
+            if (first == long.MaxValue) return null;
+            // Times are microseconds; nfdump's statistics whole seconds, rounded down.
+            var firstSecond = Math.DivRem(first, 1_000_000L, out var r1) - (r1 < 0 ? 1 : 0);
+            var lastSecond = Math.DivRem(last, 1_000_000L, out var r2) - (r2 < 0 ? 1 : 0);
+            return RelativeSeconds > 0
+                ? new FilterNode.Window(firstSecond * 1000, (firstSecond + RelativeSeconds) * 1000)
+                : new FilterNode.Window((lastSecond + RelativeSeconds) * 1000, long.MaxValue);
+        }
+    }
+
+    public static Given Parse(string text)
     {
         if (text.Length == 0) throw new ArgumentException("-t: the window is empty; give yyyy/MM/dd.hh:mm:ss[-yyyy/MM/dd.hh:mm:ss]");
         if (text.Length > MaxLength) throw new ArgumentException($"-t: the window is {text.Length} characters; yyyy/MM/dd.hh:mm:ss-yyyy/MM/dd.hh:mm:ss takes {MaxLength}");
-        if (text[0] is '+' or '-')
-        {
-            throw new ArgumentException($"-t {text}: a window relative to the first or last flow is not supported; give the times, e.g. -t 2026/11/19.00:00-2026/11/19.00:10, or --from/--to");
-        }
+        if (text[0] is '+' or '-') return new Given(null, Relative(text));
         if (System.Text.RegularExpressions.Regex.IsMatch(text, @"^\d{4}-\d{2}-\d{2}"))
         {
             throw new ArgumentException($"-t {text}: nfdump's window is yyyy/MM/dd.hh:mm:ss[-yyyy/MM/dd.hh:mm:ss]; give RFC 3339 times with --from and --to");
@@ -30,7 +64,24 @@ public static class NfdumpTimeWindow
         var first = Second(text, "start", dash < 0 ? text : text[..dash]);
         var last = dash < 0 ? long.MaxValue / 1000 : Second(text, "end", text[(dash + 1)..]);
         if (last < first) throw new ArgumentException($"-t {text}: the window ends before it starts");
-        return new FilterNode.Window(first * 1000, last == long.MaxValue / 1000 ? long.MaxValue : last * 1000);
+        return new Given(new FilterNode.Window(first * 1000, last == long.MaxValue / 1000 ? long.MaxValue : last * 1000), 0);
+    }
+
+    /// <summary>+N or -N seconds: N from 1 to a week.</summary>
+    private static long Relative(string text)
+    {
+        var digits = text.AsSpan(1);
+        if (digits.Length == 0 || digits.ContainsAnyExceptInRange('0', '9'))
+        {
+            throw new ArgumentException($"-t {text}: a relative window is +N (the first N seconds of the flows) or -N (the last N), N a number of seconds up to {MaxRelativeSeconds}");
+        }
+        var seconds = digits.Length > 9 ? long.MaxValue : long.Parse(digits, CultureInfo.InvariantCulture);
+        if (seconds == 0) throw new ArgumentException($"-t {text}: a window of 0 seconds holds no flow; give +N or -N with N from 1 to {MaxRelativeSeconds}");
+        if (seconds > MaxRelativeSeconds)
+        {
+            throw new ArgumentException($"-t {text}: a relative window is at most {MaxRelativeSeconds} seconds (a week), as nfdump's; for a window from a time, give the time (yyyy/MM/dd.hh:mm:ss) or --from/--to");
+        }
+        return text[0] == '+' ? seconds : -seconds;
     }
 
     /// <summary>Seconds since the epoch of one end of the window.</summary>

@@ -36,8 +36,8 @@ internal static partial class QueryCommand
                             still counts every flow), ignored otherwise
           --bucket D        aggregate per time bucket of width D (30s, 1m, 5m, 1h)
           -t WINDOW         nfdump's time window, local time: yyyy/MM/dd.hh:mm:ss[-yyyy/MM/dd.hh:mm:ss], later
-                            parts optional (2026/11/19 is that midnight): the flows that start and end inside it,
-                            in every output (with --from/--to, both apply)
+                            parts optional (2026/11/19 is that midnight), or +N/-N: the first/last N seconds of the
+                            flows; the flows that start and end inside it, in every output (--from/--to apply too)
           --order M         order aggregates by bytes (default), packets or flows
           --fields a,b,...  columns when listing flows (default: start,end,src_addr,dst_addr,src_port,dst_port,ip_proto,bytes,packets);
                             with -o vpc, VPC flow-log fields in order (version 2-5, e.g. version,account-id,
@@ -88,7 +88,7 @@ internal static partial class QueryCommand
         var orderGiven = false;
         long nfCount = 0;
         var aggregationQuiet = false;
-        FilterNode.Window? window = null;
+        NfdumpTimeWindow.Given? window = null;
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -214,14 +214,14 @@ internal static partial class QueryCommand
 
         if (CliArgs.OpenFiltered("query", dataDir, filterWords, stderr, clickhouse) is not { } opened) return 2;
         var (store, filter) = opened;
-        if (window is not null)
-        {
-            filter = filter is FilterNode.Any ? window : new FilterNode.And(filter, window);
-            // A flow in the window starts in it: the scan reads those partitions only.
-            from = Math.Max(from, window.FirstMs * 1000);
-            if (window.LastMs < long.MaxValue / 1000) to = Math.Min(to, window.LastMs * 1000 + 1000);
-        }
         using var storeOpened = store;
+        if (window?.Resolve(store, from, to) is { } w)
+        {
+            filter = filter is FilterNode.Any ? w : new FilterNode.And(filter, w);
+            // A flow in the window starts in it: the scan reads those partitions only.
+            from = Math.Max(from, w.FirstMs * 1000);
+            if (w.LastMs < long.MaxValue / 1000) to = Math.Min(to, w.LastMs * 1000 + 1000);
+        }
         var names = store.Symbols;
         var watch = System.Diagnostics.Stopwatch.StartNew();
         try
