@@ -44,7 +44,7 @@ public sealed class FlowTable
     /// <summary>Time base of the scaled sums (µs): a contribution at time x is stored times e^((x - base)/τ).</summary>
     private long _base;
     private int _count;
-    private long _dropped, _rows;
+    private long _dropped, _rows, _trimmed;
     /// <summary>
     /// The distinct flows (data source and key, by their hash) the shared room refused since the last sweep
     /// (<see cref="TakeWanted"/>): a refused flow is refused again at each of its rows, and counting rows would
@@ -79,12 +79,12 @@ public sealed class FlowTable
     /// <summary>When a transient definition (one the Prometheus export made) was last read, µs.</summary>
     public long LastRead { get; set; }
 
-    /// <summary>Flows held now, new flows refused because the table was full, rows counted.</summary>
-    public (int Flows, long Dropped, long Rows) Counts
+    /// <summary>Flows held now, new flows refused because the table was full, rows counted, flows given up to the fair share.</summary>
+    public (int Flows, long Dropped, long Rows, long Trimmed) Counts
     {
         get
         {
-            lock (_lock) return (_count, _dropped, _rows);
+            lock (_lock) return (_count, _dropped, _rows, _trimmed);
         }
     }
 
@@ -280,7 +280,7 @@ public sealed class FlowTable
         _refused.Add(hash.ToHashCode());
     }
 
-    /// <summary>Keeps the <paramref name="keep"/> fastest flows (by current rate) and removes the rest, logged as ended. Returns how many went.</summary>
+    /// <summary>Keeps the <paramref name="keep"/> fastest flows (by current rate) and removes the rest, logged as trimmed. Returns how many went.</summary>
     internal int Trim(long keep, FlowLogger log)
     {
         List<Ended> ended;
@@ -307,8 +307,9 @@ public sealed class FlowTable
             var before = _count;
             ended = RemoveWhere((in FlowEntry e) => e.Scaled < edge || (e.Scaled == edge && atEdge-- > 0));
             removed = before - _count;
+            _trimmed += removed;
         }
-        foreach (var (key, total, first, last, source) in ended) log.Log(this, key, total, first, last, source);
+        foreach (var (key, total, first, last, source) in ended) log.Log(this, key, total, first, last, source, trimmed: true);
         return removed;
     }
 
@@ -351,14 +352,23 @@ public sealed class FlowLogger(Journal journal)
 {
     public Journal Journal { get; } = journal;
 
-    public void Log(FlowTable table, string key, double value, long start, long end, DataSource source) => Journal.Add(new JsonObject
+    /// <summary>
+    /// Logs a flow; one <paramref name="trimmed"/> was removed while still active, to keep its definition to its fair
+    /// share of the total (it comes back as a new flow if it stays active); its end is when it was last seen, as for any flow.
+    /// </summary>
+    public void Log(FlowTable table, string key, double value, long start, long end, DataSource source, bool trimmed = false)
     {
-        ["name"] = table.Name,
-        ["flowKeys"] = key,
-        ["value"] = value,
-        ["start"] = start / 1000,
-        ["end"] = end / 1000,
-        ["agent"] = source.Agent.ToString(),
-        ["dataSource"] = source.ToString(),
-    });
+        var entry = new JsonObject
+        {
+            ["name"] = table.Name,
+            ["flowKeys"] = key,
+            ["value"] = value,
+            ["start"] = start / 1000,
+            ["end"] = end / 1000,
+            ["agent"] = source.Agent.ToString(),
+            ["dataSource"] = source.ToString(),
+        };
+        if (trimmed) entry["trimmed"] = true;
+        Journal.Add(entry);
+    }
 }

@@ -111,6 +111,15 @@ public sealed class RealtimeTests : IDisposable
             Assert.True(Math.Abs(octets / total - 1) < 0.10, $"ifinoctets {octets:N0} B/s, {total:N0} sent");
             Assert.Equal("10.0.0.1,10.0.0.9", (string)metric[1]!["topKeys"]![0]!["key"]!);
 
+            // Each definition's own figures, by name, adding up to the totals.
+            var analyzer = Get($"{serve.Url}/analyzer/json").AsObject();
+            var byDefinition = analyzer["flowsByDefinition"]!.AsObject();
+            Assert.Equal(["pairs", "to8"], byDefinition.Select(d => d.Key).Order(StringComparer.Ordinal).ToArray());
+            Assert.Equal(2, (int)byDefinition["to8"]!["flowsActive"]!);
+            Assert.True((int)byDefinition["pairs"]!["flowsActive"]! >= 5 && (long)byDefinition["pairs"]!["rowsAnalysed"]! > 0, byDefinition.ToJsonString());
+            Assert.Equal((int)analyzer["flowsActive"]!, byDefinition.Sum(d => (int)d.Value!["flowsActive"]!));
+            Assert.All(byDefinition, d => Assert.Equal((0L, 0L), ((long)d.Value!["flowsDropped"]!, (long)d.Value!["flowsTrimmedFairShare"]!)));
+
             var keys = Get($"{serve.Url}/flowkeys/json").AsObject();
             Assert.True(keys.ContainsKey("ipsource") && keys.ContainsKey("tcpdestinationport") && !keys.ContainsKey("udpsourceport"), keys.ToJsonString());
             Assert.Equal(0, serve.Terminate());
@@ -331,6 +340,8 @@ public sealed class RealtimeTests : IDisposable
             Assert.True(Math.Abs(value / Mix.Sum(m => m.Rate) - 1) < 0.10, $"sflow_ifinoctets {value:N0}");
             Assert.Equal("192.0.2.1", (string)octets[0]!["metric"]!["agent"]!);
             Assert.NotEmpty(Query("sflow_analyzer_flow_definitions"));
+            var held = Query("sflow_analyzer_definition_flows_active{definition=\"src_dst\"}");
+            Assert.True(double.Parse((string)Assert.Single(held)!["value"]![1]!, CultureInfo.InvariantCulture) >= 5, held.ToJsonString());
             // The dashboard that ships with the repository: every query is valid PromQL, and those over these jobs have data.
             var dashboard = JsonNode.Parse(File.ReadAllText(Path.Combine(FlowlineProcess.RepositoryRoot, "docs", "grafana", "flowline-realtime.json")))!;
             foreach (var t in dashboard["panels"]!.AsArray().SelectMany(p => p!["targets"]!.AsArray()))

@@ -388,6 +388,7 @@ public sealed class RealtimeEngineTests
         Assert.InRange(Held("second"), 450, 500);
         Assert.InRange(Held("first"), 450, 550);
         Assert.True(engine.FlowRoom.Trimmed >= 450, $"{engine.FlowRoom.Trimmed} trimmed");
+        Assert.Equal(engine.FlowRoom.Trimmed, engine.Table("first")!.Counts.Trimmed + engine.Table("second")!.Counts.Trimmed);
         // The first gave up its slowest flows: the heavy sources are all still there.
         var top = engine.Table("first")!.Top(null, 14_000_000, 10).Select(f => f.Key).ToHashSet();
         Assert.All(heavy, h => Assert.Contains(h.SrcAddr.ToString(), top));
@@ -405,10 +406,10 @@ public sealed class RealtimeEngineTests
     }
 
     [Fact]
-    public void Many_rows_of_a_few_refused_flows_want_room_for_those_few_flows_only()
+    public async Task Many_rows_of_a_few_refused_flows_want_room_for_those_few_flows_only()
     {
         var engine = new RealtimeEngine(null, Context, new RealtimeOptions { MaxKeys = 10_000, MaxKeysTotal = 1_000 });
-        engine.PutFlow("first", FlowDefinition.FromJson("""{"keys": "ipsource", "t": 60}"""), 0);
+        engine.PutFlow("first", FlowDefinition.FromJson("""{"keys": "ipsource", "t": 60, "log": true}"""), 0);
         engine.Add(Batch([.. Enumerable.Range(0, 1_000).Select(i => Row($"10.0.{i >> 8}.{i & 255}", "172.16.0.1", 100, 1_000_000))]), 0, 1_000);
         engine.PutFlow("second", FlowDefinition.FromJson("""{"keys": "ipdestination", "t": 60}"""), 0);
         // 2,000 rows of five new destinations, from sources the first holds already.
@@ -418,7 +419,11 @@ public sealed class RealtimeEngineTests
         engine.Tick(2_000_000);
         // Room for five flows, not for 2,000 (counted by rows the first would have lost half of its flows).
         Assert.Equal(5, engine.FlowRoom.Trimmed);
-        Assert.Equal(995, engine.Table("first")!.Counts.Flows);
+        Assert.Equal((995, 5L), (engine.Table("first")!.Counts.Flows, engine.Table("first")!.Counts.Trimmed));
+        // The logging definition logs the five it gave up as trimmed, ended when last seen.
+        var logged = await engine.FlowLog.Read(0, 100, TimeSpan.Zero, null, CancellationToken.None);
+        Assert.Equal(5, logged.Count);
+        Assert.All(logged, e => Assert.Equal((true, "first", 1_000L), ((bool)e!["trimmed"]!, (string)e["name"]!, (long)e["end"]!)));
         engine.Add(busy, 0, 2_000);
         Assert.Equal(5, engine.Table("second")!.Counts.Flows);
     }

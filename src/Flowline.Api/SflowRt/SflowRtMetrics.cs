@@ -165,7 +165,8 @@ public static partial class SflowRtApi
 
     private static JsonObject Analyzer(Ingest.Collector collector, RealtimeEngine engine)
     {
-        var tables = engine.Tables;
+        // Each definition's counts read once, so that the totals are the sums of what is shown by name.
+        var tables = engine.Tables.Select(t => (t.Name, t.Counts)).ToList();
         var (queued, posted, failed, lines) = collector.RealtimeEvents.Counts;
         return new JsonObject
         {
@@ -177,6 +178,11 @@ public static partial class SflowRtApi
             ["flowsDropped"] = engine.FlowsDropped,
             ["flowsRefusedTotalLimit"] = engine.FlowRoom.Refused,
             ["flowsTrimmedFairShare"] = engine.FlowRoom.Trimmed,
+            ["flowsByDefinition"] = new JsonObject(tables.Select(t => KeyValuePair.Create(t.Name, (JsonNode?)new JsonObject
+            {
+                ["flowsActive"] = t.Counts.Flows, ["flowsDropped"] = t.Counts.Dropped,
+                ["flowsTrimmedFairShare"] = t.Counts.Trimmed, ["rowsAnalysed"] = t.Counts.Rows,
+            }))),
             ["rowsAnalysed"] = engine.Rows,
             ["rowsDropped"] = collector.RealtimeFeed.Dropped,
             ["batchesAnalysed"] = engine.Batches,

@@ -52,6 +52,19 @@ public static partial class SflowRtApi
             var s = new StringBuilder();
             foreach (var (name, node) in Analyzer(collector, engine))
             {
+                if (node is JsonObject byDefinition)
+                {
+                    // One series per definition and figure: sflow_analyzer_definition_flows_active{definition="pairs"}.
+                    foreach (var (definition, figures) in byDefinition)
+                    {
+                        foreach (var (figure, value) in figures!.AsObject())
+                        {
+                            s.Append("sflow_analyzer_definition_").Append(Snake(figure)).Append("{definition=\"").Append(Escape(definition))
+                                .Append("\"} ").Append(value!.ToJsonString()).Append('\n');
+                        }
+                    }
+                    continue;
+                }
                 s.Append("sflow_analyzer_").Append(Snake(name)).Append(' ').Append(node!.ToJsonString()).Append('\n');
             }
             return Results.Text(s.ToString(), PrometheusText);
