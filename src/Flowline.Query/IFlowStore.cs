@@ -13,7 +13,11 @@ public sealed record StoreMetric(string Name, string Help, string Type, double V
 /// damaged segment is moved to quarantine, a damaged rollup rebuilt from the flows it sums); not
 /// <paramref name="Damaged"/> when the file was whole and only rewritten (a rollup of an older format).
 /// </summary>
-public sealed record StoreProblem(string Path, int Block, string Reason, string Outcome = "quarantined", bool Damaged = true);
+public sealed record StoreProblem(string Path, int Block, string Reason, string Outcome = "quarantined", bool Damaged = true)
+{
+    /// <summary>The reason of a segment an earlier read had quarantined, whose readable blocks verify restored.</summary>
+    public const string QuarantinedBefore = "in quarantine since an earlier read found it damaged";
+}
 
 /// <summary>
 /// Small state the collectors writing one store share (NetFlow v9 / IPFIX templates, exporter options): the

@@ -199,6 +199,71 @@ public sealed class EmbeddedStoreTests : IDisposable
         Assert.Empty(reopened.Verify());
     }
 
+    [Fact]
+    public void Verify_keeps_the_readable_blocks_of_a_damaged_segment_and_a_segment_a_query_quarantined()
+    {
+        var records = Records(40_000, 6);
+        var options = new EmbeddedStoreOptions { BlockRows = 1_000 };
+        using (var store = new EmbeddedStore(_dir.FullName, options))
+        {
+            store.Append(Batch(records));
+            store.Flush();
+            store.Compact();
+        }
+        var finals = Directory.GetFiles(_dir.FullName, "seg-*-*.seg", SearchOption.AllDirectories).Order().ToArray();
+        Assert.True(finals.Length >= 2, $"{finals.Length} compacted segments");
+        // One byte of the third block of the first final segment, and of the first block of the second.
+        int Damage(string segment, int block)
+        {
+            int rows;
+            long offset;
+            using (var reader = new Flowline.Storage.Segments.SegmentFile.Reader(segment))
+            {
+                Assert.True(reader.Blocks.Length > block + 1, $"{reader.Blocks.Length} blocks");
+                (offset, rows) = (reader.Blocks[block].Offset, reader.Blocks[block].Rows);
+            }
+            var bytes = File.ReadAllBytes(segment);
+            bytes[offset + 40] ^= 0x5A;
+            File.WriteAllBytes(segment, bytes);
+            return rows;
+        }
+        // A query meets the damage of the second first: it quarantines the segment; verify salvages it as well.
+        var lostInQuery = Damage(finals[1], 0);
+        using (var store = new EmbeddedStore(_dir.FullName, options))
+        {
+            Assert.True(store.Scan(long.MinValue, long.MaxValue, new FilterNode.Any()).Sum(b => b.Count) < records.Count);
+        }
+        Assert.False(File.Exists(finals[1]));
+        var lostInVerify = Damage(finals[0], 2);
+
+        using var reopened = new EmbeddedStore(_dir.FullName, options);
+        var problems = reopened.Verify();
+        Assert.Equal(2, problems.Count);
+        var found = Assert.Single(problems, p => p.Damaged);
+        Assert.Equal((finals[0], 2), (found.Path, found.Block));
+        Assert.Matches(@"^quarantined; \d+ of its \d+ blocks \([\d,]+ rows\) restored as \d{8}/\d{4}/seg-\d{12}\.seg$", found.Outcome);
+        var before = Assert.Single(problems, p => !p.Damaged);
+        Assert.Equal((finals[1], StoreProblem.QuarantinedBefore), (before.Path, before.Reason));
+        Assert.Contains(" restored as ", before.Outcome);
+
+        // Every row but those of the two damaged blocks, once each; rollup answers agree with the flows.
+        var left = reopened.Scan(long.MinValue, long.MaxValue, new FilterNode.Any(), new HashSet<FlowField> { FlowField.SampledPackets })
+            .SelectMany(b => b.SampledPackets.Take(b.Count).ToArray()).ToList();
+        Assert.Equal(records.Count - lostInVerify - lostInQuery, left.Count);
+        Assert.Equal(left.Count, left.Distinct().Count());
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(_dir.FullName, "quarantine"), "*" + EmbeddedStore.SalvagedSuffix).Length);
+        var query = new FlowQuery { GroupBy = [new GroupKey(FlowField.DstPort)], Limit = 0 };
+        static IEnumerable<string> Sums(IEnumerable<AggregateRow> rows) => rows.Select(r => $"{r.Keys[0]} {r.Bytes} {r.Packets} {r.Flows}").Order(StringComparer.Ordinal);
+        Assert.Equal(Sums(QueryRunner.Aggregate(reopened.Scan(long.MinValue, long.MaxValue, new FilterNode.Any(), FilterColumns.Of(query)), query)),
+            Sums(reopened.Aggregate(long.MinValue, long.MaxValue, query)));
+        Assert.Empty(reopened.Verify());
+        // The next compaction merges the restored rows back into their partitions.
+        Assert.True(reopened.Compact() >= 2);
+        Assert.Equal(left.Count, reopened.Scan(long.MinValue, long.MaxValue, new FilterNode.Any()).Sum(b => b.Count));
+        Assert.Equal(Sums(QueryRunner.Aggregate(reopened.Scan(long.MinValue, long.MaxValue, new FilterNode.Any(), FilterColumns.Of(query)), query)),
+            Sums(reopened.Aggregate(long.MinValue, long.MaxValue, query)));
+    }
+
     [Theory]
     [InlineData(8, 1)]  // the column count: the segment would read as having fewer columns, the rest as zeros
     [InlineData(12, 1)] // the flags: unsorted rows taken for sorted ones, or a final segment for a run

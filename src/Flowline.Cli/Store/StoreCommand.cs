@@ -116,12 +116,15 @@ internal static class StoreCommand
                     Console.Out.WriteLine(p.Block >= 0 ? $"{p.Path}: block {p.Block}: {p.Reason} ({p.Outcome})" : $"{p.Path}: {p.Reason} ({p.Outcome})");
                 }
                 var problems = found.Where(p => p.Damaged).ToList();
-                var quarantined = problems.Count(p => p.Outcome == "quarantined");
+                var quarantined = problems.Count(p => p.Outcome.StartsWith("quarantined", StringComparison.Ordinal));
                 var rollups = problems.Count - quarantined;
+                var salvagedBefore = found.Count(p => p.Reason == Flowline.Query.StoreProblem.QuarantinedBefore);
                 Console.Out.WriteLine(problems.Count == 0 ? "verify: every block and rollup is intact"
                     : quarantined == 0 ? $"verify: {rollups} damaged rollup file(s); the segments are intact"
-                    : $"verify: {quarantined} corrupt segment(s) moved to quarantine" + (rollups > 0 ? $", {rollups} damaged rollup file(s)" : ""));
-                if (found.Count > problems.Count) Console.Out.WriteLine($"verify: {found.Count - problems.Count} rollup file(s) of an older format rewritten");
+                    : $"verify: {quarantined} corrupt segment(s) moved to quarantine, their readable blocks restored" + (rollups > 0 ? $", {rollups} damaged rollup file(s)" : ""));
+                if (salvagedBefore > 0) Console.Out.WriteLine($"verify: the readable blocks of {salvagedBefore} segment(s) quarantined before restored");
+                var olderFormat = found.Count - problems.Count - salvagedBefore;
+                if (olderFormat > 0) Console.Out.WriteLine($"verify: {olderFormat} rollup file(s) of an older format rewritten");
                 var earlier = store.Stats().Quarantined - quarantined;
                 if (earlier > 0) Console.Out.WriteLine($"verify: {earlier} segment(s) were in quarantine before (see {Path.Combine(dataDir, "quarantine")})");
                 return problems.Count == 0 ? 0 : 1;

@@ -126,6 +126,13 @@ public sealed partial class EmbeddedStore
                 Quarantine(path, e.Message);
             }
         }
+        // What can still be read of those, and of segments a query or compaction quarantined before, goes back.
+        foreach (var (original, outcome) in SalvageQuarantined())
+        {
+            var found = problems.FindIndex(p => p.Path == original && p.Outcome == "quarantined");
+            if (found >= 0) problems[found] = problems[found] with { Outcome = $"quarantined; {outcome}" };
+            else problems.Add(new StoreProblem(original, -1, StoreProblem.QuarantinedBefore, outcome, Damaged: false));
+        }
         // Rollups only speed answers up (a query reads the flows when a table does not decode), but one whose
         // checksum fails is rebuilt rather than left to slow every query that could use it; so is one of format 1,
         // whose tables' headers (keys, bucket width) no checksum covers.
