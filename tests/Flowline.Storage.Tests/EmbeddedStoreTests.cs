@@ -264,6 +264,63 @@ public sealed class EmbeddedStoreTests : IDisposable
             Sums(reopened.Aggregate(long.MinValue, long.MaxValue, query)));
     }
 
+    [Fact]
+    public void The_upkeep_restores_what_a_query_quarantined_and_an_interrupted_restore_finishes_once()
+    {
+        var records = Records(20_000, 8);
+        var options = new EmbeddedStoreOptions { BlockRows = 1_000 };
+        using (var store = new EmbeddedStore(_dir.FullName, options))
+        {
+            store.Append(Batch(records));
+            store.Flush();
+            store.Compact();
+        }
+        var victim = Directory.GetFiles(_dir.FullName, "seg-*-*.seg", SearchOption.AllDirectories).Order().First();
+        int lost;
+        long offset;
+        using (var reader = new Flowline.Storage.Segments.SegmentFile.Reader(victim)) (offset, lost) = (reader.Blocks[1].Offset, reader.Blocks[1].Rows);
+        var bytes = File.ReadAllBytes(victim);
+        bytes[offset + 40] ^= 0x5A;
+        File.WriteAllBytes(victim, bytes);
+        long Count(EmbeddedStore s) => s.Scan(long.MinValue, long.MaxValue, new FilterNode.Any()).Sum(b => b.Count);
+        var quarantine = Path.Combine(_dir.FullName, "quarantine");
+
+        using (var store = new EmbeddedStore(_dir.FullName, options))
+        {
+            Assert.True(Count(store) <= records.Count - lost);
+            Assert.False(File.Exists(victim));
+            // Quarantined, the whole segment is out of the answers.
+            Assert.True(Count(store) < records.Count - lost);
+            // serve's upkeep step restores it, and says so.
+            var said = new List<string>();
+            Assert.True(store.MaintainStep(TimeSpan.Zero, log: said.Add));
+            Assert.Matches(@"^salvage: \d{8}/\d{4}/seg-\d+-\d+\.seg \(quarantined\): \d+ of its \d+ blocks \([\d,]+ rows\) restored as ", Assert.Single(said));
+            Assert.Equal(records.Count - lost, Count(store));
+        }
+
+        // Interrupted after the restored segment appeared: finished without restoring it twice.
+        var salvaged = Assert.Single(Directory.GetFiles(quarantine, "*" + EmbeddedStore.SalvagedSuffix));
+        var restored = Directory.GetFiles(_dir.FullName, "seg-*.seg", SearchOption.AllDirectories).Single(p => Path.GetFileName(p).Count(c => c == '-') == 1); // the one not compacted
+        var interrupted = salvaged[..^EmbeddedStore.SalvagedSuffix.Length] + ".restoring-" + Path.GetFileName(restored);
+        File.Move(salvaged, interrupted);
+        using (var store = new EmbeddedStore(_dir.FullName, options))
+        {
+            var again = Assert.Single(store.Verify());
+            Assert.EndsWith("(finished after an interruption)", again.Outcome);
+            Assert.Equal(records.Count - lost, Count(store));
+        }
+        // Interrupted before it appeared: restored under a new number.
+        File.Move(salvaged, salvaged[..^EmbeddedStore.SalvagedSuffix.Length] + ".restoring-seg-000000999999.seg");
+        File.Delete(restored);
+        using (var store = new EmbeddedStore(_dir.FullName, options))
+        {
+            Assert.Contains(" restored as ", Assert.Single(store.Verify()).Outcome);
+            Assert.Equal(records.Count - lost, Count(store));
+            Assert.Single(Directory.GetFiles(quarantine, "*" + EmbeddedStore.SalvagedSuffix));
+            Assert.Empty(store.Verify());
+        }
+    }
+
     [Theory]
     [InlineData(8, 1)]  // the column count: the segment would read as having fewer columns, the rest as zeros
     [InlineData(12, 1)] // the flags: unsorted rows taken for sorted ones, or a final segment for a run

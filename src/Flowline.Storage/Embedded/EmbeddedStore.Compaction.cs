@@ -88,6 +88,11 @@ public sealed partial class EmbeddedStore
         if (_options.ReadOnly) return false;
         lock (_compactLock)
         {
+            if (Interlocked.Exchange(ref _salvageDue, 0) == 1 && SalvageQuarantined() is { Count: > 0 } salvaged)
+            {
+                foreach (var (original, outcome) in salvaged) log?.Invoke($"salvage: {Relative(original)} (quarantined): {outcome}");
+                return true;
+            }
             var now = DateTime.UtcNow;
             var nowMicros = (now - DateTime.UnixEpoch).Ticks / 10;
             var partitions = Partitions(Segments());

@@ -261,6 +261,7 @@ public sealed partial class EmbeddedStore
             Directory.CreateDirectory(QuarantineDirectory);
             File.Move(path, target);
             Interlocked.Increment(ref _quarantined);
+            Volatile.Write(ref _salvageDue, 1);
             _options.Quarantined?.Invoke(path, reason);
         }
         catch (IOException)
