@@ -260,7 +260,8 @@ public static class FlowFields
             case FlowField.Direction: w.Number((ulong)r.Direction); break;
             case FlowField.EndReason: w.Number((ulong)r.EndReason); break;
             case FlowField.ForwardingStatus: w.Number((ulong)r.ForwardingStatus); break;
-            case FlowField.NextHop: if (!r.NextHop.IsNone) w.Address(r.NextHop); break;
+            // No next hop reads 0.0.0.0 in every output, as nfdump prints it (GroupKey.Text for aggregates).
+            case FlowField.NextHop: if (r.NextHop.IsNone) w.Text("0.0.0.0"); else w.Address(r.NextHop); break;
             case FlowField.SrcAs: w.Number((ulong)r.SrcAs); break;
             case FlowField.DstAs: w.Number((ulong)r.DstAs); break;
             case FlowField.SrcMask: w.Number((ulong)r.SrcMask); break;

@@ -231,6 +231,24 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
     }
 
     [Fact]
+    public void No_next_hop_reads_as_nfdump_prints_it_in_every_output()
+    {
+        // Flows without a next hop exist here ("next ip 0.0.0.0" selects them); nfdump's -s nhip shows 0.0.0.0.
+        Assert.Contains(NfdumpPair.Lines(pair.Nfdump("-q", "-o", "csv", "-n", "0", "-s", "nhip")).Skip(1), l => l.Split(',')[4] == "0.0.0.0");
+        foreach (string[] args in new[]
+                 {
+                     new[] { "-s", "nhip", "-n", "0", "-o", "csv" }, ["-A", "next_hop", "-o", "csv"], ["--fields", "next_hop", "-o", "csv"],
+                     ["-s", "nhip", "-n", "0"], ["--fields", "next_hop"], ["-A", "next_hop", "-o", "ndjson"], ["--fields", "next_hop", "-o", "ndjson"],
+                 })
+        {
+            var values = NfdumpPair.Lines(pair.Flowline(["proto tcp and next ip 0.0.0.0", .. args]))
+                .Select(l => args.Contains("ndjson") ? (string)System.Text.Json.Nodes.JsonNode.Parse(l)!["next_hop"]! : l.Split(',', ' ')[0].Trim())
+                .Where(v => v is not ("next_hop" or "nhip")).ToHashSet();
+            Assert.True(values.SetEquals(["0.0.0.0"]) || values.SetEquals(["0.0.0.0", "-"]), $"{string.Join(' ', args)}: {string.Join(" | ", values)}");
+        }
+    }
+
+    [Fact]
     public void A_plain_listing_ignores_n_as_nfdump_does()
     {
         string[] args = ["-q", "-N", "-n", "3", "-o", "fmt:%ts %sap %dap %byt", "proto udp"];

@@ -280,6 +280,14 @@ public sealed class StoreCommandTests : IDisposable
                 Assert.Equal(2, r.ExitCode);
                 Assert.Contains("holds no store", r.Stderr);
             }
+            // Read, it would answer "no flows" (a mistyped path, or nfcapd's directory).
+            foreach (string[] read in new[] { new[] { "query", "-o", "line" }, ["query", "-s", "ip"], ["sessions"] })
+            {
+                var r = FlowlineProcess.RunFlowline([.. read, "--data-dir", empty]);
+                Assert.Equal(2, r.ExitCode);
+                Assert.Equal($"flowline {read[0]}: --data-dir {empty} holds no store (no partition-width file, no day directories): give the directory serve or import writes\n", r.Stderr);
+                Assert.Empty(r.Stdout);
+            }
             Assert.Equal(["notes.txt"], Directory.EnumerateFileSystemEntries(empty).Select(Path.GetFileName));
         }
         finally

@@ -72,9 +72,22 @@ internal static class CliArgs
         else
         {
             if (dataDir is null) throw new ArgumentException("--data-dir (or --store) is required");
-            if (!Directory.Exists(dataDir)) throw new ArgumentException($"--data-dir {dataDir}: no such directory");
+            CheckStore(dataDir);
         }
         if (from >= to) throw new ArgumentException("--from must be before --to");
+    }
+
+    /// <summary>
+    /// Refuses a --data-dir that is missing or holds no store: read, a mistyped path (or nfcapd's directory) would
+    /// answer "no flows"; opened for writing, it would be made a store.
+    /// </summary>
+    public static void CheckStore(string dataDir)
+    {
+        if (!Directory.Exists(dataDir)) throw new ArgumentException($"--data-dir {dataDir}: no such directory");
+        if (!EmbeddedStore.IsStore(dataDir))
+        {
+            throw new ArgumentException($"--data-dir {dataDir} holds no store (no partition-width file, no day directories): give the directory serve or import writes");
+        }
     }
 
     /// <summary>

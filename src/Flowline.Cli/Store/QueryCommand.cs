@@ -396,7 +396,8 @@ internal static partial class QueryCommand
             for (var k = 0; k < query.GroupBy.Count; k++)
             {
                 var key = row?.Keys[k] ?? result!.Key(r, k);
-                if (query.GroupBy[k].IsAddress) csv.Address(new FlowAddress(key.Hi, key.Lo));
+                // Addresses straight to UTF-8, but for the next hop: Text reads none as 0.0.0.0.
+                if (query.GroupBy[k].IsAddress && query.GroupBy[k].Field != FlowField.NextHop) csv.Address(new FlowAddress(key.Hi, key.Lo));
                 else if (FlowFields.IsText(query.GroupBy[k].Field)) csv.Text(query.GroupBy[k].Text(key, names));
                 else csv.Number(key.Lo);
                 csv.Byte((byte)',');

@@ -59,9 +59,7 @@ internal static class StoreCommand
             }
             if (verb is not ("stats" or "verify" or "expire" or "compact")) throw new ArgumentException($"unknown store command '{verb}' (stats, verify, expire, compact)");
             if (dataDir is null) throw new ArgumentException("--data-dir is required");
-            if (!Directory.Exists(dataDir)) throw new ArgumentException($"--data-dir {dataDir}: no such directory");
-            // Opening a directory makes it a store: a mistyped path would be checked, and changed, as an empty one.
-            if (!EmbeddedStore.IsStore(dataDir)) throw new ArgumentException($"--data-dir {dataDir} holds no store (no partition-width file, no day directories): give the directory serve or import writes");
+            CliArgs.CheckStore(dataDir);
         }
         catch (ArgumentException e)
         {
