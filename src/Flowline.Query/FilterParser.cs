@@ -352,7 +352,7 @@ public sealed partial class FilterParser
         var column = Column;
         var word = Take("a protocol name or number after 'proto'");
         if (Protocols.TryGetValue(word, out var p)) return p;
-        if (ulong.TryParse(word, NumberStyles.None, CultureInfo.InvariantCulture, out p) && p <= 255) return p;
+        if (TryNumber(word, out p) && p <= 255) return p;
         throw ErrorAt(column, $"unknown protocol '{word}' (expected tcp, udp, icmp, icmp6, gre, esp, sctp, ... or 0-255)");
     }
 
@@ -393,6 +393,13 @@ public sealed partial class FilterParser
         return new FilterNode.Number(field, direction, comparison, [Value(field)]);
     }
 
+    private static bool IsHex(string word) => word.Length > 2 && word[0] == '0' && word[1] is 'x' or 'X';
+
+    /// <summary>A number as nfdump's scanner reads one: decimal digits, or 0x and hexadecimal digits (no suffix).</summary>
+    private static bool TryNumber(string word, out ulong value) => IsHex(word)
+        ? ulong.TryParse(word.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value)
+        : ulong.TryParse(word, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+
     private ulong Value(NumericField field)
     {
         var column = Column;
@@ -408,12 +415,13 @@ public sealed partial class FilterParser
         }
         var scale = 1UL;
         var digits = word;
-        if (field is NumericField.Bytes or NumericField.Packets or NumericField.Duration or NumericField.Bps or NumericField.Pps or NumericField.Bpp && word.Length > 1)
+        if (field is NumericField.Bytes or NumericField.Packets or NumericField.Duration or NumericField.Bps or NumericField.Pps or NumericField.Bpp && word.Length > 1
+            && !IsHex(word))
         {
             scale = char.ToLowerInvariant(word[^1]) switch { 'k' => 1000UL, 'm' => 1000_000UL, 'g' => 1000_000_000UL, 't' => 1000_000_000_000UL, _ => 1UL };
             if (scale != 1) digits = word[..^1];
         }
-        if (!ulong.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+        if (!TryNumber(digits, out var value))
         {
             throw ErrorAt(column, $"expected a number, found '{word}'");
         }

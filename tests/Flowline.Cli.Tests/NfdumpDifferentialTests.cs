@@ -61,6 +61,8 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
     [InlineData("bytes < 1t and packets > 1k")]
     [InlineData("next ip :: and proto tcp")]
     [InlineData("next ip 0.0.0.0")]
+    [InlineData("port 0x1bb or proto 0x11")]
+    [InlineData("bytes > 0x100 and packets < 0X10 and port in [0x35 0x50]")]
     public void Nfdumps_short_networks_and_both_side_qualifiers_select_its_rows(string expression)
     {
         const string format = "fmt:%ts %te %pr %sap %dap %pkt %byt %flg %tos %nh";
