@@ -69,6 +69,11 @@ public sealed class FilterParserTests
         Assert.Equal(2000ul, n.Values[0]);
         n = Assert.IsType<FilterNode.Number>(FilterParser.Parse("packets >= 3G"));
         Assert.Equal(3_000_000_000ul, n.Values[0]);
+        // nfdump's hexadecimal numbers; they take no suffix.
+        Assert.Equal(443ul, Assert.IsType<FilterNode.Number>(FilterParser.Parse("port 0x1bb")).Values[0]);
+        Assert.Equal(0xBEEFul, Assert.IsType<FilterNode.Number>(FilterParser.Parse("bytes > 0XbeEf")).Values[0]);
+        Assert.Contains("expected a number, found '0x10k'", Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse("bytes > 0x10k")).Reason);
+        Assert.Contains("0x10000 is out of range (at most 65535)", Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse("port 0x10000")).Reason);
     }
 
     [Fact]
@@ -87,5 +92,9 @@ public sealed class FilterParserTests
         Assert.NotNull(FilterParser.Parse(chain));
         Assert.Contains("more than 1000 terms", Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse(chain + " and port 81")).Reason);
         Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse(new string(' ', FilterParser.MaxLength) + "any"));
+        // A long unknown word is quoted by its start and length, not echoed whole.
+        var word = Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse("port 80 and " + new string('y', 60_000)));
+        Assert.Contains($"unknown filter term '{new string('y', 40)}…' (60,000 characters)", word.Message);
+        Assert.True(word.Message.Length < 1_000, $"{word.Message.Length} characters");
     }
 }
