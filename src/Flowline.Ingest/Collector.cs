@@ -358,12 +358,14 @@ public sealed partial class Collector : IDisposable
         var cutoff = NowMicros() - (long)Options.Retention.TotalMicroseconds;
         try
         {
+            var arrived = Store.ExpiredOnArrival;
             var flows = Store.Expire(cutoff);
             var sessions = Sessions?.Store.Expire(cutoff) ?? 0;
             if (flows + sessions > 0)
             {
-                var before = DateTime.UnixEpoch.AddTicks(cutoff * 10);
-                IngestLog.RetentionApplied(_storeLog, flows, sessions, before.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture), Durations.Format(Options.Retention));
+                var before = DateTime.UnixEpoch.AddTicks(cutoff * 10).ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture);
+                IngestLog.RetentionApplied(_storeLog, flows, sessions, before, Durations.Format(Options.Retention));
+                if (Store.ExpiredOnArrival - arrived is > 0 and var late) IngestLog.ExpiredOnArrival(_storeLog, late, before, Durations.Format(Options.Retention));
             }
         }
         catch (Exception e) when (e is not ObjectDisposedException)

@@ -103,6 +103,9 @@ public interface IFlowStore : IDisposable
     /// <summary>Drops whole partitions that end before <paramref name="before"/>; returns how many.</summary>
     int Expire(long before);
 
+    /// <summary>Of the partitions <see cref="Expire"/> dropped, those written to since the pass before: flows that arrived already expired.</summary>
+    long ExpiredOnArrival => 0;
+
     /// <summary>Reads every block and checks it; corrupt segments are moved to quarantine and reported.</summary>
     IReadOnlyList<StoreProblem> Verify();
 }

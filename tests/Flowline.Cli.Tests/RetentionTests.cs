@@ -51,6 +51,8 @@ public sealed class RetentionTests : IDisposable
         var metrics = serve.Get("/metrics");
         var expired = metrics.Split('\n').Single(l => l.StartsWith("flowline_retention_partitions_expired_total{store=\"flows\"}", StringComparison.Ordinal));
         Assert.Equal(before.Count - after.Count, long.Parse(expired.Split(' ')[1], CultureInfo.InvariantCulture));
+        // Stored before serve started, they did not arrive expired.
+        Assert.DoesNotContain("expired-on-arrival", serve.Errors, StringComparison.Ordinal);
         // What is left answers queries: the flows of the partitions kept, every one of them (asked again if
         // the next pass, a minute later, removed another partition meanwhile).
         for (var attempt = 0; ; attempt++)
@@ -63,6 +65,20 @@ public sealed class RetentionTests : IDisposable
             Assert.Equal(kept.Sum(p => (long)(Math.Min((p.AddMinutes(5) - start).TotalSeconds, 2400) - Math.Max((p - start).TotalSeconds, 0)) * 10), flows);
             break;
         }
+    }
+
+    [Fact]
+    public void Flows_that_arrive_older_than_the_retention_are_called_out_when_retention_removes_them()
+    {
+        // gen dates its flows 2026-11-19 by default: sent to a serve keeping 10 minutes, they are stored and dropped
+        // at the next pass, which must say why rather than only "removed".
+        using var serve = new ServeProcess(Path.Combine(_dir.FullName, "data"), "--retention", "10m");
+        var gen = FlowlineProcess.RunFlowline(["gen", "--protocol", "ipfix", "--count", "2000", "--target", $"udp://127.0.0.1:{serve.Ports["ipfix"]}", "-q"]);
+        Assert.True(gen.ExitCode == 0, gen.Stderr);
+        ServeProcess.WaitFor(() => serve.Errors.Contains("store/expired-on-arrival", StringComparison.Ordinal), "the warning of flows that arrived expired", 150);
+        Assert.Contains("older than the retention (10m) when they arrived", serve.Errors, StringComparison.Ordinal);
+        var late = serve.Get("/metrics").Split('\n').Single(l => l.StartsWith("flowline_retention_partitions_expired_on_arrival_total{store=\"flows\"}", StringComparison.Ordinal));
+        Assert.True(long.Parse(late.Split(' ')[1], CultureInfo.InvariantCulture) >= 1, late);
     }
 
     [Fact]

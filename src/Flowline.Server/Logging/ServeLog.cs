@@ -29,7 +29,7 @@ internal static partial class ServeLog
     [LoggerMessage(8, LogLevel.Warning, "SIGHUP: no inventory configured (--inventory), nothing to reload", EventName = "sighup-ignored")]
     public static partial void HangupIgnored(ILogger log);
 
-    [LoggerMessage(173, LogLevel.Error, "{Reason}: moved to quarantine, its rows are left out of every answer", EventName = "segment-quarantined")]
+    [LoggerMessage(173, LogLevel.Error, "{Reason}: moved to quarantine; its readable blocks are restored at the next upkeep step, the damaged ones' rows left out", EventName = "segment-quarantined")]
     public static partial void Quarantined(ILogger log, string reason);
 
     [LoggerMessage(174, LogLevel.Information, "removed {Files} temporary file(s) that writers which did not finish (a crash, a kill) left in {DataDir}", EventName = "temporaries-removed")]

@@ -268,6 +268,7 @@ public sealed partial class EmbeddedStore
                     var path = Path.Combine(directory, $"seg-{_sequence + 1:D12}{SegmentExtension}");
                     WriteCommit(path, chunks);
                     _sequence++;
+                    NoteArrival(partition);
                     lock (_lock)
                     {
                         foreach (var chunk in chunks)

@@ -39,7 +39,7 @@ public sealed partial class EmbeddedStore
 
     public sealed class CompactionStatistics
     {
-        public long Finals, Runs, Rows, TemporaryRuns, RollupTablesDropped, Expired, Errors;
+        public long Finals, Runs, Rows, TemporaryRuns, RollupTablesDropped, Expired, ExpiredOnArrival, Errors;
         public double Seconds;
     }
 

@@ -64,6 +64,9 @@ public sealed partial class EmbeddedStore
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_options.ReadOnly) throw new InvalidOperationException("the store was opened read-only");
         var dropped = 0;
+        var onArrival = 0;
+        HashSet<long> arrived;
+        lock (_arrivedLock) (arrived, _arrived) = (_arrived, []);
         lock (_compactLock)
         {
             PurgeExpired();
@@ -80,6 +83,7 @@ public sealed partial class EmbeddedStore
                     AtomicFile.SyncDirectory(day);
                     Directory.Delete(target, recursive: true);
                     dropped++;
+                    if (arrived.Contains(start)) onArrival++;
                 }
                 foreach (var hourFile in Directory.EnumerateFiles(day, "*-hour.rollup").ToList())
                 {
@@ -92,8 +96,39 @@ public sealed partial class EmbeddedStore
             }
             _facts.Clear();
         }
-        lock (CompactionStats) CompactionStats.Expired += dropped;
+        lock (CompactionStats)
+        {
+            CompactionStats.Expired += dropped;
+            CompactionStats.ExpiredOnArrival += onArrival;
+        }
         return dropped;
+    }
+
+    private readonly object _arrivedLock = new();
+
+    /// <summary>Partitions committed to since the last <see cref="Expire"/> (at most <see cref="MaxArrivals"/>).</summary>
+    private HashSet<long> _arrived = [];
+
+    private const int MaxArrivals = 100_000;
+
+    private void NoteArrival(long partition)
+    {
+        lock (_arrivedLock)
+        {
+            if (_arrived.Count < MaxArrivals) _arrived.Add(partition);
+        }
+    }
+
+    /// <summary>
+    /// Partitions retention removed that had been written to since the pass before: flows that arrived already
+    /// older than the retention (an exporter's clock behind, or old traffic replayed), stored only to be dropped.
+    /// </summary>
+    public long ExpiredOnArrival
+    {
+        get
+        {
+            lock (CompactionStats) return CompactionStats.ExpiredOnArrival;
+        }
     }
 
     private string ExpiredDirectory => Path.Combine(_root, "expired");

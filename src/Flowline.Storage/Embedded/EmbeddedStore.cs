@@ -172,7 +172,8 @@ public sealed partial class EmbeddedStore : IFlowStore
                     new("flowline_compaction_memory_bytes", "Memory compaction may hold (compaction_memory).", "gauge", Merger.Budget),
                     new("flowline_rollup_tables_dropped_total", "Rollup tables not kept because their keys were too diverse for the memory budget.", "counter", c.RollupTablesDropped),
                     new("flowline_retention_partitions_expired_total", "Partitions removed by retention.", "counter", c.Expired),
-                    new("flowline_segments_quarantined_total", "Damaged segments moved to the store's quarantine directory (their rows are left out of every answer).", "counter", QuarantinedCount),
+                    new("flowline_retention_partitions_expired_on_arrival_total", "Partitions removed by retention that had been written to since the pass before (flows that arrived older than the retention).", "counter", c.ExpiredOnArrival),
+                    new("flowline_segments_quarantined_total", "Damaged segments moved to the store's quarantine directory (their readable blocks are restored, the damaged blocks' rows left out).", "counter", QuarantinedCount),
                 ];
             }
         }
