@@ -34,7 +34,8 @@ internal static class GenCommand
           --sampling N        sampling rate announced and applied (default 1)
           --start TIME        timestamp of the first flow, RFC 3339 (default 2026-11-19T00:00:00Z, a fixed
                               time so that runs repeat; a serve keeping less than that is old, 15 days by
-                              default, drops them at its next retention pass: give --start now-ish to keep them)
+                              default, drops them at its next retention pass: keep them with
+                              --start "$(date -u +%FT%TZ)")
           --no-templates      NetFlow v9 / IPFIX without template sets (the collector must know them already)
           --drop-every N      leave out every Nth datagram (never the first) after numbering it, to
                               test loss accounting; what was left out is reported at the end
