@@ -40,10 +40,12 @@ public static class NfdumpTimeWindow
                     last = Math.Max(last, batch.End[i]);
                 }
             }
+            // This pass is not the query's: "Total flows processed" and --stats count the query's own reads.
+            (store as Flowline.Storage.Embedded.EmbeddedStore)?.ResetScanStats();
             if (first == long.MaxValue) return null;
             // Times are microseconds; nfdump's statistics whole seconds, rounded down.
-            var firstSecond = Math.DivRem(first, 1_000_000L, out var r1) - (r1 < 0 ? 1 : 0);
-            var lastSecond = Math.DivRem(last, 1_000_000L, out var r2) - (r2 < 0 ? 1 : 0);
+            var firstSecond = Aggregator.FloorBucket(first, 1_000_000) / 1_000_000;
+            var lastSecond = Aggregator.FloorBucket(last, 1_000_000) / 1_000_000;
             return RelativeSeconds > 0
                 ? new FilterNode.Window(firstSecond * 1000, (firstSecond + RelativeSeconds) * 1000)
                 : new FilterNode.Window((lastSecond + RelativeSeconds) * 1000, long.MaxValue);

@@ -119,8 +119,9 @@ internal static class StoreCommand
                 var salvagedBefore = found.Count(p => p.Reason == Flowline.Query.StoreProblem.QuarantinedBefore);
                 Console.Out.WriteLine(problems.Count == 0 ? "verify: every block and rollup is intact"
                     : quarantined == 0 ? $"verify: {rollups} damaged rollup file(s); the segments are intact"
-                    : $"verify: {quarantined} corrupt segment(s) moved to quarantine, their readable blocks restored" + (rollups > 0 ? $", {rollups} damaged rollup file(s)" : ""));
-                if (salvagedBefore > 0) Console.Out.WriteLine($"verify: the readable blocks of {salvagedBefore} segment(s) quarantined before restored");
+                    : $"verify: {quarantined} corrupt segment(s) moved to quarantine, {problems.Count(p => p.Outcome.Contains(" restored as ", StringComparison.Ordinal))} of them restored in part (their readable blocks)"
+                      + (rollups > 0 ? $", {rollups} damaged rollup file(s)" : ""));
+                if (salvagedBefore > 0) Console.Out.WriteLine($"verify: {salvagedBefore} segment(s) quarantined before looked at, {found.Count(p => p.Reason == Flowline.Query.StoreProblem.QuarantinedBefore && p.Outcome.Contains(" restored as ", StringComparison.Ordinal))} of them restored in part");
                 var olderFormat = found.Count - problems.Count - salvagedBefore;
                 if (olderFormat > 0) Console.Out.WriteLine($"verify: {olderFormat} rollup file(s) of an older format rewritten");
                 var earlier = store.Stats().Quarantined - quarantined;

@@ -88,9 +88,10 @@ public sealed partial class EmbeddedStore
         if (_options.ReadOnly) return false;
         lock (_compactLock)
         {
-            if (Interlocked.Exchange(ref _salvageDue, 0) == 1 && SalvageQuarantined() is { Count: > 0 } salvaged)
+            // One quarantined segment a step: the commits, retention and compaction are not held up by a backlog.
+            if (SalvageDue() && SalvageQuarantined(max: 1) is { Count: > 0 } salvaged)
             {
-                foreach (var (original, outcome) in salvaged) log?.Invoke($"salvage: {Relative(original)} (quarantined): {outcome}");
+                foreach (var (original, outcome, _) in salvaged) log?.Invoke($"salvage: {Relative(original)} (quarantined): {outcome}");
                 return true;
             }
             var now = DateTime.UtcNow;

@@ -13,6 +13,9 @@ public sealed partial class EmbeddedStore
     /// <summary>Blocks considered, left after zone maps, read, and rows read, over all scans so far.</summary>
     public ScanStatistics ScanStats => _scanStats;
 
+    /// <summary>Starts <see cref="ScanStats"/> again: a pass a command made for itself is not the query's.</summary>
+    public void ResetScanStats() => _scanStats = new();
+
     public sealed class ScanStatistics
     {
         public long Blocks, PassedZoneMaps, Read, Rows, RollupTables, RollupRows;
@@ -253,9 +256,8 @@ public sealed partial class EmbeddedStore
     private void Quarantine(string path, string reason)
     {
         if (!_damaged.TryAdd(path, reason) || _options.ReadOnly || !File.Exists(path)) return;
-        var target = Path.Combine(QuarantineDirectory, Path.GetRelativePath(_root, path).Replace(Path.DirectorySeparatorChar, '_'));
         // A segment quarantined before under the same name keeps its copy.
-        for (var n = 1; File.Exists(target); n++) target = Path.Combine(QuarantineDirectory, $"{Path.GetFileName(target).Split('~')[0]}~{n}");
+        var target = FreeName(Path.Combine(QuarantineDirectory, Path.GetRelativePath(_root, path).Replace(Path.DirectorySeparatorChar, '_')));
         try
         {
             Directory.CreateDirectory(QuarantineDirectory);

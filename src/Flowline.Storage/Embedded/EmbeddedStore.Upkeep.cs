@@ -65,11 +65,13 @@ public sealed partial class EmbeddedStore
         if (_options.ReadOnly) throw new InvalidOperationException("the store was opened read-only");
         var dropped = 0;
         var onArrival = 0;
-        HashSet<long> arrived;
-        lock (_arrivedLock) (arrived, _arrived) = (_arrived, []);
         lock (_compactLock)
         {
+            // Taken once the lock is held: partitions committed while a merge held it count for this pass.
+            HashSet<long> arrived;
+            lock (_arrivedLock) (arrived, _arrived) = (_arrived, []);
             PurgeExpired();
+            ExpireQuarantined(before);
             foreach (var day in Directory.EnumerateDirectories(_root).ToList())
             {
                 var dayName = Path.GetFileName(day);
@@ -162,7 +164,7 @@ public sealed partial class EmbeddedStore
             }
         }
         // What can still be read of those, and of segments a query or compaction quarantined before, goes back.
-        foreach (var (original, outcome) in SalvageQuarantined())
+        foreach (var (original, outcome, _) in SalvageQuarantined())
         {
             var found = problems.FindIndex(p => p.Path == original && p.Outcome == "quarantined");
             if (found >= 0) problems[found] = problems[found] with { Outcome = $"quarantined; {outcome}" };

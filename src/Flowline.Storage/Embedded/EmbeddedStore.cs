@@ -142,7 +142,9 @@ public sealed partial class EmbeddedStore : IFlowStore
         foreach (var tmp in PartitionFiles("*.tmp")) File.Delete(tmp);
         PurgeExpired();
         DeleteObsolete();
-        _sequence = Segments().Select(s => SequenceOf(s)).DefaultIfEmpty(0).Max();
+        FinishInterruptedRestores();
+        // A quarantined segment's number is never given again: its restore tells segments apart by number.
+        _sequence = Math.Max(Segments().Select(s => SequenceOf(s)).DefaultIfEmpty(0).Max(), QuarantinedSequence());
         _timer = new Timer(_ => TimedFlush(), null, _options.GroupCommit, _options.GroupCommit);
     }
 
