@@ -11,8 +11,8 @@ public sealed partial class FilterSyntaxException(string filter, int column, str
     public int Column { get; } = column;
     public string Reason { get; } = Shorten(message);
 
-    /// <summary>A word of the filter quoted in a message, when it is longer than the excerpt shows.</summary>
-    [System.Text.RegularExpressions.GeneratedRegex("'([^']{61,})'")]
+    /// <summary>A word of the filter quoted in a message (no white space: the filter's words are split at it), when it is longer than the excerpt shows.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"'([^'\s]{61,})'")]
     private static partial System.Text.RegularExpressions.Regex LongQuote();
 
     /// <summary>Quoted words over 60 characters cut to their start and length: a 60,000-character term is not echoed whole.</summary>

@@ -96,5 +96,7 @@ public sealed class FilterParserTests
         var word = Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse("port 80 and " + new string('y', 60_000)));
         Assert.Contains($"unknown filter term '{new string('y', 40)}…' (60,000 characters)", word.Message);
         Assert.True(word.Message.Length < 1_000, $"{word.Message.Length} characters");
+        // Prose between two apostrophes is not a word.
+        Assert.Contains("'flows' selects nfdump's count of aggregated flows", Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse("flows > 1")).Reason);
     }
 }

@@ -54,13 +54,14 @@ public static partial class SflowRtApi
             {
                 if (node is JsonObject byDefinition)
                 {
-                    // One series per definition and figure: sflow_analyzer_definition_flows_active{definition="pairs"}.
-                    foreach (var (definition, figures) in byDefinition)
+                    // One series per definition and figure, each figure's series together (one metric family):
+                    // sflow_analyzer_definition_flows_active{definition="pairs"}.
+                    foreach (var figure in byDefinition.Select(d => d.Value!.AsObject()).SelectMany(f => f.Select(kv => kv.Key)).Distinct())
                     {
-                        foreach (var (figure, value) in figures!.AsObject())
+                        foreach (var (definition, figures) in byDefinition)
                         {
                             s.Append("sflow_analyzer_definition_").Append(Snake(figure)).Append("{definition=\"").Append(Escape(definition))
-                                .Append("\"} ").Append(value!.ToJsonString()).Append('\n');
+                                .Append("\"} ").Append(figures![figure]!.ToJsonString()).Append('\n');
                         }
                     }
                     continue;
