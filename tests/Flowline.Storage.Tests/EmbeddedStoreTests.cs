@@ -392,6 +392,16 @@ public sealed class EmbeddedStoreTests : IDisposable
             Assert.Contains(" restored as ", Assert.Single(store.Verify()).Outcome);
             Assert.Equal(records.Count - lost + more.Count, Count(store));
         }
+        // Nor once its restore is done and nothing went back (none of the restored segment's number is live).
+        foreach (var restored in Directory.GetFiles(Path.GetDirectoryName(newest)!, "seg-*.seg")) File.Delete(restored);
+        var done = Assert.Single(Quarantined($"*{EmbeddedStore.RestoredInfix}*"));
+        File.Move(done, done[..done.IndexOf(EmbeddedStore.RestoredInfix, StringComparison.Ordinal)] + EmbeddedStore.UnrestoredSuffix);
+        using (var store = new EmbeddedStore(_dir.FullName, options))
+        {
+            store.Append(Batch(more));
+            store.Flush();
+            Assert.False(File.Exists(newest));
+        }
     }
 
     [Fact]

@@ -25,8 +25,8 @@ public sealed partial class EmbeddedStore
     [GeneratedRegex(@"^((\d{8})_(\d{4})_(seg-[0-9-]+\.seg)(~\d+)?)(\.restoring-(seg-\d+\.seg))?$")]
     private static partial Regex QuarantinedSegment();
 
-    /// <summary>Any quarantined segment file, whatever became of it: its day and partition.</summary>
-    [GeneratedRegex(@"^(\d{8})_(\d{4})_seg-")]
+    /// <summary>Any quarantined segment file, whatever became of it: its day, partition and segment file.</summary>
+    [GeneratedRegex(@"^(\d{8})_(\d{4})_(seg-[0-9-]+\.seg)")]
     private static partial Regex QuarantinedAny();
 
     /// <summary>1 when a segment went to quarantine (or the store opened) and the upkeep has not looked since.</summary>
@@ -53,10 +53,13 @@ public sealed partial class EmbeddedStore
         }
     }
 
-    /// <summary>The largest sequence number quarantined segments hold: never given to a new segment.</summary>
+    /// <summary>
+    /// The largest sequence number the segments in quarantine held, whatever became of them: never given to a new
+    /// segment, which a later quarantine would otherwise take for another copy of one restored already.
+    /// </summary>
     private long QuarantinedSequence() => !Directory.Exists(QuarantineDirectory) ? 0
-        : Directory.EnumerateFiles(QuarantineDirectory).Select(f => QuarantinedSegment().Match(Path.GetFileName(f)))
-            .Where(m => m.Success).Select(m => SequenceOf(m.Groups[4].Value)).DefaultIfEmpty(0).Max();
+        : Directory.EnumerateFiles(QuarantineDirectory).Select(f => QuarantinedAny().Match(Path.GetFileName(f)))
+            .Where(m => m.Success).Select(m => SequenceOf(m.Groups[3].Value)).DefaultIfEmpty(0).Max();
 
     /// <summary>Whether serve's upkeep has quarantined segments to look at: one went there, or a failed restore is due again.</summary>
     private bool SalvageDue()
