@@ -170,11 +170,17 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
         Assert.Equal(summary(pair.Nfdump(["-N", "-o", format, .. args])), summary(pair.Flowline(["-N", "-o", format, .. args])));
 
         // And a statistic over the window.
-        var theirStat = NfdumpPair.Lines(pair.Nfdump(["-q", "-o", "csv", "-n", "0", "-s", "dstport/bytes", .. args])).Skip(1)
+        SameStatistic("dstport/bytes", args, args);
+    }
+
+    /// <summary>Every value's flows, packets and bytes of nfdump's <c>-s</c> over <paramref name="theirArgs"/> and Flowline's over <paramref name="ourArgs"/>.</summary>
+    private void SameStatistic(string statistic, string[] theirArgs, string[] ourArgs)
+    {
+        var theirs = NfdumpPair.Lines(pair.Nfdump(["-q", "-o", "csv", "-n", "0", "-s", statistic, .. theirArgs])).Skip(1)
             .Select(l => l.Split(',')).Select(c => $"{c[4]} {c[5]} {c[7]} {c[9]}").Order(StringComparer.Ordinal);
-        var ourStat = NfdumpPair.Lines(pair.Flowline(["-o", "csv", "-n", "0", "-s", "dstport/bytes", .. args])).Skip(1)
+        var ours = NfdumpPair.Lines(pair.Flowline(["-o", "csv", "-n", "0", "-s", statistic, .. ourArgs])).Skip(1)
             .Select(l => l.Split(',')).Select(c => $"{c[0]} {c[3]} {c[2]} {c[1]}").Order(StringComparer.Ordinal);
-        Assert.Equal(theirStat, ourStat);
+        Assert.Equal(theirs, ours);
     }
 
     [Theory]
@@ -206,11 +212,7 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
         // Its summary (flows read included: measuring the window is not part of the query) is the absolute window's.
         var tail = (string s) => NfdumpPair.Lines(s).SkipWhile(l => !l.StartsWith("Summary:", StringComparison.Ordinal)).ToList();
         Assert.Equal(tail(pair.Flowline(["-N", "-o", format, .. theirArgs])), tail(pair.Flowline(["-N", "-o", format, .. ourArgs])));
-        var theirStat = NfdumpPair.Lines(pair.Nfdump(["-q", "-o", "csv", "-n", "0", "-s", "srcip/bytes", .. theirArgs])).Skip(1)
-            .Select(l => l.Split(',')).Select(c => $"{c[4]} {c[5]} {c[7]} {c[9]}").Order(StringComparer.Ordinal);
-        var ourStat = NfdumpPair.Lines(pair.Flowline(["-o", "csv", "-n", "0", "-s", "srcip/bytes", .. ourArgs])).Skip(1)
-            .Select(l => l.Split(',')).Select(c => $"{c[0]} {c[3]} {c[2]} {c[1]}").Order(StringComparer.Ordinal);
-        Assert.Equal(theirStat, ourStat);
+        SameStatistic("srcip/bytes", theirArgs, ourArgs);
     }
 
     [Theory]
