@@ -50,7 +50,7 @@ internal static partial class IngestLog
     [LoggerMessage(125, LogLevel.Information, "removed {Flows} flow and {Sessions} session partition(s) that ended before {Before} UTC (retention {Retention})", EventName = "retention")]
     public static partial void RetentionApplied(ILogger log, int flows, int sessions, string before, string retention);
 
-    [LoggerMessage(175, LogLevel.Warning, "retention removed {Partitions} partition(s) written to within the last minute: their flows started before {Before} UTC, older than the retention ({Retention}) when they arrived (an exporter's clock behind, or old traffic replayed?); --retention keeps more", EventName = "expired-on-arrival")]
+    [LoggerMessage(175, LogLevel.Warning, "retention removed {Partitions} partition(s) written to since its last pass, a minute ago: their flows started before {Before} UTC, so they arrived about as old as the retention ({Retention}) or older (an exporter's clock behind, or old traffic replayed?); --retention keeps more", EventName = "expired-on-arrival")]
     public static partial void ExpiredOnArrival(ILogger log, long partitions, string before, string retention);
 
     [LoggerMessage(126, LogLevel.Error, "retention: {Kind}: {Reason}; tried again in a minute", EventName = "retention-failed")]

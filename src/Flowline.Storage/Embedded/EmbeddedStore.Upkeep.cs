@@ -164,7 +164,9 @@ public sealed partial class EmbeddedStore
             }
         }
         // What can still be read of those, and of segments a query or compaction quarantined before, goes back.
-        foreach (var (original, outcome, _) in SalvageQuarantined())
+        List<Salvaged> salvaged;
+        lock (_compactLock) salvaged = SalvageQuarantined();
+        foreach (var (original, outcome, _) in salvaged)
         {
             var found = problems.FindIndex(p => p.Path == original && p.Outcome == "quarantined");
             if (found >= 0) problems[found] = problems[found] with { Outcome = $"quarantined; {outcome}" };
