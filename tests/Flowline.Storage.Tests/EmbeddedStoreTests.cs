@@ -405,6 +405,24 @@ public sealed class EmbeddedStoreTests : IDisposable
     }
 
     [Fact]
+    public void Of_two_quarantined_copies_of_a_segment_one_is_restored()
+    {
+        var records = Records(20_000, 8);
+        var options = new EmbeddedStoreOptions { BlockRows = 1_000 };
+        var (victim, lost) = DamagedStore(records, options);
+        var damaged = File.ReadAllBytes(victim);
+        using (var store = new EmbeddedStore(_dir.FullName, options)) Count(store);
+        var first = Assert.Single(Quarantined("*"));
+        File.WriteAllBytes(first + "~1", damaged);
+        using var reopened = new EmbeddedStore(_dir.FullName, options);
+        var problems = reopened.Verify();
+        Assert.Equal(2, problems.Count);
+        Assert.Single(problems, p => p.Outcome.Contains(" restored as ", StringComparison.Ordinal));
+        Assert.Single(problems, p => p.Outcome == "nothing restored: another copy of it was restored");
+        Assert.Equal(records.Count - lost, Count(reopened));
+    }
+
+    [Fact]
     public void A_compacted_segment_whose_inputs_are_live_again_is_not_restored_twice()
     {
         var records = Records(20_000, 8);

@@ -81,6 +81,7 @@ public sealed partial class EmbeddedStore
         var done = new List<Salvaged>();
         if (_options.ReadOnly || !Directory.Exists(QuarantineDirectory)) return done;
         var files = Directory.EnumerateFiles(QuarantineDirectory).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        var restoredNow = new HashSet<string>(StringComparer.Ordinal);
         foreach (var file in files)
         {
             var name = QuarantinedSegment().Match(file!);
@@ -94,11 +95,11 @@ public sealed partial class EmbeddedStore
             var original = Path.Combine(directory, name.Groups[4].Value);
             var (first, last) = RangeOf(original);
             var copy = $"{name.Groups[2].Value}_{name.Groups[3].Value}_{name.Groups[4].Value}";
-            string? reason = null;
+            string? reason = null, restoring = null, target = null;
             if (!Directory.Exists(directory)) reason = "its partition is gone (retention removed it)";
             else if (Live(Directory.EnumerateFiles(directory, "seg-*" + SegmentExtension)).Select(p => RangeOf(p)).Any(r => r.First >= first && r.Last <= last))
                 reason = "live segments still hold its rows (those it was merged from)";
-            else if (files.Any(f => f!.StartsWith(copy, StringComparison.Ordinal) && f.Contains(RestoredInfix, StringComparison.Ordinal)))
+            else if (restoredNow.Contains(copy) || files.Any(f => f!.StartsWith(copy, StringComparison.Ordinal) && f.Contains(RestoredInfix, StringComparison.Ordinal)))
                 reason = "another copy of it was restored";
             try
             {
@@ -110,16 +111,27 @@ public sealed partial class EmbeddedStore
                 }
                 long sequence;
                 lock (_writeLock) sequence = ++_sequence;
-                var target = Path.Combine(directory, $"seg-{sequence:D12}{SegmentExtension}");
-                var restoring = $"{name.Groups[1].Value}.restoring-{Path.GetFileName(target)}";
-                Rename(Path.Combine(QuarantineDirectory, file!), restoring);
-                var (outcome, rows) = Salvage(Path.Combine(QuarantineDirectory, restoring), original, target);
-                Rename(Path.Combine(QuarantineDirectory, restoring), name.Groups[1].Value + (rows > 0 ? RestoredInfix + Path.GetFileName(target) : UnrestoredSuffix));
+                target = Path.Combine(directory, $"seg-{sequence:D12}{SegmentExtension}");
+                restoring = Rename(Path.Combine(QuarantineDirectory, file!), $"{name.Groups[1].Value}.restoring-{Path.GetFileName(target)}");
+                var (outcome, rows) = Salvage(restoring, original, target);
+                Rename(restoring, name.Groups[1].Value + (rows > 0 ? RestoredInfix + Path.GetFileName(target) : UnrestoredSuffix));
+                if (rows > 0) restoredNow.Add(copy);
                 done.Add(new Salvaged(original, outcome));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // Tried again in a minute (a restore cut short here is finished at the next open).
+                // Tried again in a minute. One whose segment was not written (a writer that fails leaves nothing) is put
+                // back under its name for that; one whose segment was, or that cannot be renamed now, the next open finishes.
+                if (restoring is not null && File.Exists(restoring) && !File.Exists(target))
+                {
+                    try
+                    {
+                        Rename(restoring, name.Groups[1].Value);
+                    }
+                    catch (Exception again) when (again is IOException or UnauthorizedAccessException)
+                    {
+                    }
+                }
                 Interlocked.Exchange(ref _salvageRetry, DateTime.UtcNow.AddMinutes(1).Ticks);
                 done.Add(new Salvaged(original, $"not restored: {e.Message}; tried again later", Failed: true));
             }
@@ -127,11 +139,13 @@ public sealed partial class EmbeddedStore
         return done;
     }
 
-    /// <summary>Renames a file of the quarantine directory durably (a name taken already gets ~N).</summary>
-    private void Rename(string from, string to)
+    /// <summary>Renames a file of the quarantine directory durably (a name taken already gets ~N); returns its path.</summary>
+    private string Rename(string from, string to)
     {
-        File.Move(from, FreeName(Path.Combine(QuarantineDirectory, to)));
+        var path = FreeName(Path.Combine(QuarantineDirectory, to));
+        File.Move(from, path);
         AtomicFile.SyncDirectory(QuarantineDirectory);
+        return path;
     }
 
     /// <summary><paramref name="path"/>, or when a file has that name, the first of path~1, path~2 ... that none has.</summary>
