@@ -66,9 +66,11 @@ public sealed partial class GeoDatabase
             {
                 ReadNetworks(path);
             }
-            catch (Exception e) when (e is InvalidDatabaseException or ArgumentException or InvalidCastException or OverflowException or IndexOutOfRangeException)
+            catch (Exception e) when (e is InvalidDatabaseException or DeserializationException or ArgumentException or InvalidCastException
+                                           or OverflowException or IndexOutOfRangeException or FormatException or KeyNotFoundException)
             {
-                // A truncated, empty or foreign file: MaxMind.Db's own exceptions, or what its reader meets past a cut.
+                // A truncated, empty, damaged or foreign file: MaxMind.Db's own exceptions (a value of the wrong type where
+                // a map is read is a DeserializationException), or what its reader meets past a cut.
                 throw new InvalidDataException($"{path} is not a readable MaxMind DB file: {e.Message}", e);
             }
         }

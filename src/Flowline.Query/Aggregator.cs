@@ -188,6 +188,7 @@ public sealed partial class Aggregator
             {
                 var a = addresses[rows[r]];
                 if (!full) a = Prefix.Mask(a, a.IsV4 ? 96 + key.V4Prefix : key.V6Prefix);
+                if (key.Field == FlowField.NextHop && a == NoNextHopV4) a = default;
                 m[r * width + at] = a.Hi;
                 m[r * width + at + 1] = a.Lo;
             }
@@ -317,8 +318,15 @@ public sealed partial class Aggregator
     private static KeyPart Masked(FlowAddress a, GroupKey key)
     {
         var m = Prefix.Mask(a, a.IsV4 ? 96 + key.V4Prefix : key.V6Prefix);
+        if (key.Field == FlowField.NextHop && m == NoNextHopV4) m = default;
         return new KeyPart(m.Hi, m.Lo);
     }
+
+    /// <summary>
+    /// A next hop of 0.0.0.0 (what an exporter sends for none, or a mask's /0) is one group with no next hop
+    /// (stored as ::): both read 0.0.0.0, as nfdump has them.
+    /// </summary>
+    private static readonly FlowAddress NoNextHopV4 = FlowAddress.FromV4(0);
 
     public static ulong NumericValue(FlowBatch b, int i, FlowField f) => f switch
     {

@@ -15,6 +15,12 @@ public sealed partial class FilterParser
                 i++;
                 continue;
             }
+            if (c == '#')
+            {
+                // A comment, as in nfdump's filter files: to the end of the line.
+                while (i < text.Length && text[i] != '\n') i++;
+                continue;
+            }
             var start = i;
             if (c is '(' or ')' or '[' or ']')
             {
@@ -31,7 +37,9 @@ public sealed partial class FilterParser
             }
             else
             {
-                while (i < text.Length && !char.IsWhiteSpace(text[i]) && text[i] is not ('(' or ')' or '[' or ']' or ',' or '=' or '!' or '<' or '>'))
+                // A word ends where an operator or a comment begins, spaced or not: 'proto tcp&&port 443' is three terms' words.
+                while (i < text.Length && !char.IsWhiteSpace(text[i]) && text[i] is not ('(' or ')' or '[' or ']' or ',' or '=' or '!' or '<' or '>' or '#')
+                       && !(text[i] is '&' or '|' && i + 1 < text.Length && text[i + 1] == text[i]))
                 {
                     i++;
                 }

@@ -79,8 +79,11 @@ public sealed record NfdumpStatistic(string Name, GroupKey Key, GroupKey? Other,
     {
         var parts = text.Split('/');
         var orders = new List<Metric>();
-        while (parts.Length - orders.Count > 1 && parts[^(orders.Count + 1)] is { Length: > 0 } word && word.All(char.IsAsciiLetter))
+        while (parts.Length - orders.Count > 1 && parts[^(orders.Count + 1)] is { Length: > 0 } given && OrderWord(given) is { Length: > 0 } word && word.All(char.IsAsciiLetter))
         {
+            // nfdump's :d is the order statistics have anyway; its :a ascends only below 100 values (nfdump 1.7.1 sorts longer lists descending).
+            if (given.EndsWith(":a", StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException($"-s {text}: statistics are listed largest first; ':a' (ascending) is not taken (nfdump 1.7.1 honours it only below 100 values)");
             if (word.Length > 1 && word[0] is 'o' or 'O' && InOut.ContainsKey(word[1..]))
                 throw new ArgumentException($"-s {text}: ordering by {word} counts the out direction of bidirectional records, which Flowline's records do not have (nfdump prints 0 for every value)");
             // nfdump's in-direction orders are the plain ones for one-directional records.
@@ -93,6 +96,10 @@ public sealed record NfdumpStatistic(string Name, GroupKey Key, GroupKey? Other,
         if (orders.Count == 0) orders.Add(Metric.Flows);
         return [.. orders.Select(o => one with { Order = o })];
     }
+
+    /// <summary>An order word without nfdump's direction suffix (:a or :d).</summary>
+    private static string OrderWord(string part) =>
+        part.Length > 2 && part[^2] == ':' && part[^1] is 'a' or 'A' or 'd' or 'D' ? part[..^2] : part;
 
     private static NfdumpStatistic ParseOne(string text, string[] parts, int valueParts)
     {

@@ -63,6 +63,10 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
     [InlineData("next ip 0.0.0.0")]
     [InlineData("port 0x1bb or proto 0x11")]
     [InlineData("bytes > 0x100 and packets < 0X10 and port in [0x35 0x50]")]
+    [InlineData("proto udp&&port 53")]
+    [InlineData("port 443||port 53")]
+    [InlineData("proto udp and(port 53||port 443)&&!port 80")]
+    [InlineData("proto udp # a comment, as in a filter file\nand port 53 # and another")]
     public void Nfdumps_short_networks_and_both_side_qualifiers_select_its_rows(string expression)
     {
         const string format = "fmt:%ts %te %pr %sap %dap %pkt %byt %flg %tos %nh";
@@ -235,6 +239,27 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
         var r = FlowlineProcess.RunFlowline(["query", "--data-dir", pair.Store, "-t", window]);
         Assert.Equal(2, r.ExitCode);
         Assert.Contains(message, r.Stderr);
+    }
+
+    [Fact]
+    public void A_filter_file_selects_what_nfdumps_f_selects()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"flowline-filter-{Guid.NewGuid():N}.txt");
+        File.WriteAllText(file, "# DNS and the web\nproto udp and port 53\n  or port 443 # either\n");
+        try
+        {
+            const string format = "fmt:%ts %te %pr %sap %dap %pkt %byt";
+            var theirs = Sorted(pair.Nfdump("-q", "-N", "-o", format, "-f", file));
+            Assert.True(theirs.Count > 1, $"nfdump -f selected {theirs.Count} lines");
+            Assert.Equal(theirs, Sorted(pair.Flowline("-q", "-N", "-o", format, "-f", file)));
+            var both = FlowlineProcess.RunFlowline(["query", "--data-dir", pair.Store, "-f", file, "proto tcp"]);
+            Assert.Equal(2, both.ExitCode);
+            Assert.Contains("give it there or on the command line, not both", both.Stderr);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Fact]

@@ -47,10 +47,18 @@ public sealed class MmdbTests
         random.NextBytes(noise);
         var scribbled = (byte[])real.Clone();
         random.NextBytes(scribbled.AsSpan(0, real.Length / 2)); // the search tree and data garbled, the metadata at the end intact
-        var cases = new (string Name, byte[] Bytes)[]
+        var cases = new List<(string Name, byte[] Bytes)>
         {
             ("empty", []), ("noise", noise), ("first half", real[..(real.Length / 2)]), ("without its last 100 bytes", real[..^100]), ("scribbled", scribbled),
         };
+        for (var seed = 1; seed <= 3; seed++)
+        {
+            // The tree intact and the data section before the metadata damaged: values of the wrong type where a map is read.
+            var damaged = (byte[])real.Clone();
+            var r = new Random(seed);
+            for (var i = 0; i < 20; i++) r.NextBytes(damaged.AsSpan(r.Next(real.Length - 6000, real.Length - 600), 8));
+            cases.Add(($"data damaged (seed {seed})", damaged));
+        }
         foreach (var (name, bytes) in cases)
         {
             var dir = Directory.CreateTempSubdirectory("flowline-mmdb-");

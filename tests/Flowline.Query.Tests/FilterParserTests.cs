@@ -19,6 +19,27 @@ public sealed class FilterParserTests
     }
 
     [Theory]
+    [InlineData("proto tcp&&port 80", "proto tcp and port 80")]
+    [InlineData("port 80||port 443", "port 80 or port 443")]
+    [InlineData("proto udp&&!port 53", "proto udp and not port 53")]
+    [InlineData("proto tcp and(port 80||port 443)", "proto tcp and (port 80 or port 443)")]
+    [InlineData("host 10.0.1.7&&proto tcp", "host 10.0.1.7 and proto tcp")]
+    [InlineData("proto tcp # web and the rest\nand port 80 # a comment to the end", "proto tcp and port 80")]
+    public void Operators_need_no_spaces_and_comments_run_to_the_end_of_the_line_as_in_nfdump(string compact, string spaced)
+    {
+        var random = new Random(3);
+        var batch = Flowline.Testing.RandomFlows.Batch(Flowline.Testing.RandomFlows.Records(random, 4000));
+        ulong[] Select(string text)
+        {
+            var selection = new ulong[FilterEvaluator.Words(batch.Count)];
+            new FilterEvaluator(FilterParser.Parse(text)).Evaluate(batch, selection);
+            return selection;
+        }
+        Assert.Contains(Select(spaced), w => w != 0); // each selects some of the rows, not none
+        Assert.Equal(Select(spaced), Select(compact));
+    }
+
+    [Theory]
     [InlineData("any")]
     [InlineData("not (src host 10.1.2.3 or dst host fd00::1)")]
     [InlineData("port in [80 443 8080]")]
@@ -38,6 +59,7 @@ public sealed class FilterParserTests
     [InlineData("port 70000", 6, "70000 is out of range")]
     [InlineData("host 10.0.0.300", 6, "expected an IP address, found '10.0.0.300'")]
     [InlineData("proto tcp and", 14, "expected a filter term")]
+    [InlineData("# only a comment", 17, "expected a filter term")]
     [InlineData("(proto tcp", 11, "expected ')' to close the parenthesis")]
     [InlineData("proto tcp port 80", 11, "expected 'and', 'or' or the end of the filter, found 'port'")]
     [InlineData("net 10.0.0.0/33", 14, "'33' is not a prefix length")]

@@ -59,10 +59,23 @@ public sealed class NfdumpStatisticTests
     [InlineData("ip/24/ 64", "' 64' is not an IPv6 prefix length")]
     [InlineData("nosuch", "unknown field 'nosuch'")]
     [InlineData(":p/bytes", "expected a statistic")]
+    [InlineData("srcip/bytes:a", "':a' (ascending) is not taken")]
+    [InlineData("ip/flows/bytes:A", "':a' (ascending) is not taken")]
+    [InlineData("ip/bytes:x", "'bytes:x' is not a prefix length")]
     public void What_cannot_be_counted_is_refused_by_name(string text, string message)
     {
         var e = Assert.Throws<ArgumentException>(() => NfdumpStatistic.Parse(text));
         Assert.Contains(message, e.Message);
         Assert.StartsWith($"-s {text}: ", e.Message);
     }
+
+    [Theory]
+    [InlineData("srcip/bytes:d", Metric.Bytes)]
+    [InlineData("srcip/24/flows:D", Metric.Flows)]
+    public void Nfdumps_descending_suffix_is_the_order_statistics_have(string text, Metric order) =>
+        Assert.Equal(order, Assert.Single(NfdumpStatistic.Parse(text)).Order);
+
+    [Fact]
+    public void Several_orders_take_the_suffix_too() =>
+        Assert.Equal([Metric.Flows, Metric.Bytes], NfdumpStatistic.Parse("srcip/flows:d/bytes:d").Select(s => s.Order));
 }

@@ -84,4 +84,26 @@ public sealed class QueryConformanceTests
         }
     }
 
+    [Theory]
+    [InlineData("next_hop")]
+    [InlineData("next_hop/24")]
+    public void No_next_hop_and_0_0_0_0_are_one_group_as_both_read_0_0_0_0(string key)
+    {
+        var records = Flowline.Testing.RandomFlows.Records(new Random(5), 30);
+        for (var i = 0; i < records.Count; i++)
+        {
+            // None (stored as ::), an exporter's 0.0.0.0, and one real next hop.
+            records[i] = records[i] with { NextHop = (i % 3) switch { 0 => default, 1 => FlowAddress.FromV4(0), _ => FlowAddress.Parse("10.9.9.1") } };
+        }
+        var batch = Batch(records);
+        GroupKey.TryParse(key, out var g, out _);
+        var query = new FlowQuery { Filter = new FilterNode.Any(), GroupBy = [g] };
+        var aggregator = new Aggregator(query);
+        var selection = new ulong[FilterEvaluator.Words(batch.Count)];
+        new FilterEvaluator(query.Filter).Evaluate(batch, selection);
+        aggregator.Add(batch, selection);
+        var rows = aggregator.Result();
+        Assert.Equal(["0.0.0.0", key == "next_hop" ? "10.9.9.1" : "10.9.9.0"], rows.Select(r => g.Text(r.Keys[0], null!)).Order());
+        Assert.Equal(20UL, rows.Single(r => g.Text(r.Keys[0], null!) == "0.0.0.0").Flows);
+    }
 }

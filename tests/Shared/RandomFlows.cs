@@ -150,9 +150,11 @@ public static class RandomFlows
     {
         switch (g.Field)
         {
-            case FlowField.SrcAddr or FlowField.DstAddr:
+            case FlowField.NextHop when r.NextHop.IsNone:
+                return "0.0.0.0"; // none reads as nfdump prints it, and groups with an exporter's 0.0.0.0
+            case FlowField.SrcAddr or FlowField.DstAddr or FlowField.NextHop:
             {
-                var a = g.Field == FlowField.SrcAddr ? r.SrcAddr : r.DstAddr;
+                var a = g.Field switch { FlowField.SrcAddr => r.SrcAddr, FlowField.DstAddr => r.DstAddr, _ => r.NextHop };
                 var ip = a.ToIPAddress();
                 var bytes = ip.GetAddressBytes();
                 var bits = a.IsV4 ? g.V4Prefix : g.V6Prefix;
@@ -172,5 +174,6 @@ public static class RandomFlows
         }
     }
 
-    public static string RenderKey(KeyPart k, GroupKey g) => g.IsAddress ? new FlowAddress(k.Hi, k.Lo).ToString() : k.Lo.ToString();
+    public static string RenderKey(KeyPart k, GroupKey g) =>
+        g.Field == FlowField.NextHop && k.Hi == 0 && k.Lo == 0 ? "0.0.0.0" : g.IsAddress ? new FlowAddress(k.Hi, k.Lo).ToString() : k.Lo.ToString();
 }

@@ -22,6 +22,8 @@ public abstract class StoreConformanceTests : IDisposable
         {
             var r = _records[i];
             r.SampledPackets = (ulong)i; // an identity for each record
+            // No next hop, an exporter's 0.0.0.0 (one group with none), and real ones of both families.
+            r.NextHop = (i % 4) switch { 0 => default, 1 => FlowAddress.FromV4(0), 2 => FlowAddress.FromV4(0x0A090901u + (uint)(i % 3)), _ => FlowAddress.Parse("fd00::1") };
             _records[i] = r;
         }
     }
@@ -128,12 +130,26 @@ public abstract class StoreConformanceTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("next_hop")]
+    [InlineData("next_hop/8")]
+    public void No_next_hop_and_0_0_0_0_are_one_group(string key)
+    {
+        using var store = Loaded();
+        GroupKey.TryParse(key, out var g, out _);
+        var groups = store.Aggregate(long.MinValue, long.MaxValue, new FlowQuery { GroupBy = [g] })
+            .ToDictionary(r => RenderKey(r.Keys[0], g), r => r.Flows);
+        var expected = _records.GroupBy(r => NaiveKey(r, g)).ToDictionary(x => x.Key, x => (ulong)x.Count());
+        Assert.Equal(expected.OrderBy(e => e.Key), groups.OrderBy(e => e.Key));
+        Assert.Equal((ulong)_records.Count(r => r.NextHop.IsNone || r.NextHop == FlowAddress.FromV4(0)), groups["0.0.0.0"]);
+    }
+
     [Fact]
     public void Random_aggregations_equal_a_naive_group_by()
     {
         using var store = Loaded();
         var random = new Random(9);
-        string[] keyChoices = ["src_addr", "dst_addr", "srcip/24", "dst_addr/16/64", "dst_port", "src_port", "proto", "in_if", "vlan"];
+        string[] keyChoices = ["src_addr", "dst_addr", "srcip/24", "dst_addr/16/64", "dst_port", "src_port", "proto", "in_if", "vlan", "next_hop", "next_hop/24"];
         for (var q = 0; q < 160; q++)
         {
             // Half the queries have the shapes rollups answer: no filter or a protocol, usual keys.
