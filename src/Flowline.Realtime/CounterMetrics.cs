@@ -39,6 +39,7 @@ public sealed class CounterMetrics
         public readonly Dictionary<string, (ulong Raw, long Time)> Last = [];
         public long Updated;
         public long Samples;
+        public uint Sequence;
         public HostDescription? Host;
         public HostAdapter[]? Adapters;
         public DataSource? Parent;
@@ -91,6 +92,14 @@ public sealed class CounterMetrics
                 _sources[source] = s = new Source();
             }
             s.Updated = now;
+            if (s.Samples > 0 && (int)(c.SampleSequence - s.Sequence) < 0)
+            {
+                // The data source's sample sequence went back: the agent restarted (or a datagram came late). Its
+                // counters are not comparable with the ones before: no rate across it, and none of the old ones kept.
+                s.Last.Clear();
+                s.Values.Clear();
+            }
+            s.Sequence = c.SampleSequence;
             s.Samples++;
             if (schema.Structured)
             {
@@ -122,7 +131,12 @@ public sealed class CounterMetrics
                     else s.Values.Remove(Rename(name));
                     continue;
                 }
-                if (kind == CounterFieldKind.U64 ? raw == ulong.MaxValue : raw == uint.MaxValue) continue;
+                if (kind == CounterFieldKind.U64 ? raw == ulong.MaxValue : raw == uint.MaxValue)
+                {
+                    // Unknown now: the value (or rate) an earlier sample gave is not kept as if it were current.
+                    s.Values.Remove(Rename(name));
+                    continue;
+                }
                 if (kind == CounterFieldKind.Hundredths)
                 {
                     Set(name, raw / 100.0);
@@ -141,17 +155,22 @@ public sealed class CounterMetrics
                 }
                 var had = s.Last.TryGetValue(name, out var previous);
                 s.Last[name] = (raw, now);
-                if (!had || now <= previous.Time) continue;
                 ulong delta;
-                if (raw >= previous.Raw) delta = raw - previous.Raw;
+                if (!had || now <= previous.Time) delta = ulong.MaxValue;
+                else if (raw >= previous.Raw) delta = raw - previous.Raw;
                 else if (kind == CounterFieldKind.U32) delta = raw + (1UL << 32) - previous.Raw;
-                else continue;
-                Set(name, delta / ((now - previous.Time) / 1e6));
+                else delta = ulong.MaxValue; // a 64-bit counter that went back was reset
+                if (delta == ulong.MaxValue) s.Values.Remove(name); // no rate from this sample: none from before kept either
+                else Set(name, delta / ((now - previous.Time) / 1e6));
             }
-            if (s.Values.TryGetValue("ifspeed", out var speed) && speed > 0)
+            if (c.Format == CounterSchema.GenericInterface.Format)
             {
-                if (s.Values.TryGetValue("ifinoctets", out var inRate)) Set("ifinutilization", 100 * 8 * inRate / speed);
-                if (s.Values.TryGetValue("ifoutoctets", out var outRate)) Set("ifoututilization", 100 * 8 * outRate / speed);
+                // Utilization follows the rates it is made of: none when either the rate or the speed is unknown.
+                var speed = s.Values.GetValueOrDefault("ifspeed");
+                if (speed > 0 && s.Values.TryGetValue("ifinoctets", out var inRate)) Set("ifinutilization", 100 * 8 * inRate / speed);
+                else s.Values.Remove("ifinutilization");
+                if (speed > 0 && s.Values.TryGetValue("ifoutoctets", out var outRate)) Set("ifoututilization", 100 * 8 * outRate / speed);
+                else s.Values.Remove("ifoututilization");
             }
         }
         if (changed is not null)

@@ -200,6 +200,42 @@ public sealed class RealtimeEngineTests
     }
 
     [Fact]
+    public void An_unknown_value_a_reset_or_a_restarted_agent_leaves_no_stale_metric_and_no_false_rate()
+    {
+        var metrics = new CounterMetrics();
+        CounterRecord Sample(uint sequence, ulong inOctets, uint inPackets, uint discards)
+        {
+            var c = new CounterRecord { Agent = FlowAddress.Parse("192.0.2.2"), SourceId = 2, Enterprise = 0, Format = 1, SampleSequence = sequence };
+            ulong[] v = [2, 6, 1_000_000, 1, 3, inOctets, inPackets, 0, 0, discards, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            for (var i = 0; i < v.Length; i++) c.Values[i] = v[i];
+            c.Count = v.Length;
+            return c;
+        }
+        Dictionary<string, double> Now() => metrics.Values(null, null).ToDictionary(v => v.Metric, v => v.Value);
+        metrics.Add(Sample(10, 1000, 100, 5), 0);
+        metrics.Add(Sample(11, 3000, 300, 7), 1_000_000);
+        Assert.Equal((2000.0, 200.0, 2.0), (Now()["ifinoctets"], Now()["ifinucastpkts"], Now()["ifindiscards"]));
+        Assert.True(Now().ContainsKey("ifinutilization"));
+
+        // The 64-bit octets went back (a reset) and the packets are unknown: neither keeps its old rate.
+        metrics.Add(Sample(12, 2500, uint.MaxValue, 9), 2_000_000);
+        var after = Now();
+        Assert.False(after.ContainsKey("ifinoctets"));
+        Assert.False(after.ContainsKey("ifinutilization"));
+        Assert.False(after.ContainsKey("ifinucastpkts"));
+        Assert.Equal(2.0, after["ifindiscards"]);
+
+        // The agent restarted (its sample sequence began again): the 32-bit discards going from 9 to 1 are not a wrap.
+        metrics.Add(Sample(1, 50, 5, 1), 3_000_000);
+        var restarted = Now();
+        Assert.False(restarted.ContainsKey("ifindiscards"));
+        Assert.False(restarted.ContainsKey("ifinoctets"));
+        Assert.Equal(1_000_000, restarted["ifspeed"]);
+        metrics.Add(Sample(2, 1050, 105, 2), 4_000_000);
+        Assert.Equal((1000.0, 100.0, 1.0), (Now()["ifinoctets"], Now()["ifinucastpkts"], Now()["ifindiscards"]));
+    }
+
+    [Fact]
     public void A_container_without_a_name_is_named_by_its_data_source_and_a_source_parenting_itself_is_a_host()
     {
         var metrics = new CounterMetrics();
