@@ -45,6 +45,22 @@ public sealed class HostSflowTests : IDisposable
     }
 
     [Fact]
+    public void A_name_with_line_breaks_stays_on_its_grep_line()
+    {
+        var pcap = Path.Combine(_dir.FullName, "odd.pcap");
+        using (var file = File.Create(pcap))
+        {
+            var writer = new PcapWriter(file);
+            writer.WriteUdp(1_790_000_000_000_000, FlowAddress.Parse("192.0.2.7"), 40000, FlowAddress.Parse("192.0.2.100"), 6343, HostSflow.Datagram(containerName: "web\n1\r\\x\u0001"));
+        }
+        var grep = FlowlineProcess.RunFlowline(["decode", "--pcap", pcap, "--format", "grep"]);
+        Assert.True(grep.ExitCode == 0, grep.Stderr);
+        Assert.Contains(" 3:7 0:2 0:2000 hostname web\\x0a1\\x0d\\\\x\\x01\n", grep.Stdout);
+        // Every line is one value: the context's seven fields, a name and a value.
+        Assert.All(grep.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => Assert.True(l.Split(' ').Length >= 9, l));
+    }
+
+    [Fact]
     public void Serve_exports_host_metrics_labelled_with_host_and_container()
     {
         using var serve = new ServeProcess(Path.Combine(_dir.FullName, "data"), "--realtime-open-on-loopback", "true");

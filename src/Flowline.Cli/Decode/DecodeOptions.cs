@@ -43,6 +43,7 @@ internal sealed class DecodeOptions
                                     csv: chosen --fields, one line per flow record (without --fields,
                                       the columns of `sflowtool -l`, addresses and ports of any kind)
                                     grep: sflowtool -g style, one "context name value" line per value
+                                      (control characters in an agent's text as \xNN)
                                     json: one pretty JSON object per datagram, values as strings
                                     jsonl: one JSON object per line per datagram
                                     pcap: the packet headers sampled by sFlow, as a pcap stream

@@ -374,8 +374,25 @@ internal sealed class GrepOutput(Stream output) : IDecodeOutput
         Prefix(d, source, tag, element);
         _w.Text(name);
         _w.Byte((byte)' ');
-        _w.Text(value);
+        _w.Text(OneLine(value));
         _w.Byte((byte)'\n');
+    }
+
+    /// <summary>
+    /// A value as one line: what an agent sent as text (a host name, an OS release) may hold line breaks and other
+    /// control characters, which are written as \xNN (and a backslash as \\) so that each value stays on its line.
+    /// </summary>
+    internal static string OneLine(string value)
+    {
+        if (value.AsSpan().IndexOfAnyInRange('\0', '\x1f') < 0 && !value.Contains('\x7f') && !value.Contains('\\')) return value;
+        var b = new System.Text.StringBuilder(value.Length + 8);
+        foreach (var ch in value)
+        {
+            if (ch == '\\') b.Append(@"\\");
+            else if (ch < ' ' || ch == '\x7f') b.Append(@"\x").Append(((int)ch).ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+            else b.Append(ch);
+        }
+        return b.ToString();
     }
 
     public void Finish() => _w.Flush();
