@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Flowline.Wire;
 using Flowline.Records;
 
@@ -116,135 +115,135 @@ internal sealed class CsvOutput : IDecodeOutput
 /// <summary>One JSON object per datagram, every value a string as in sflowtool (formats `json` and `jsonl`).</summary>
 internal sealed class JsonOutput : IDecodeOutput
 {
-    private readonly Stream _out;
-    private readonly Utf8JsonWriter _json;
+    private readonly Utf8TextWriter _w;
+    private readonly JsonText _json;
     private readonly bool _indented;
-    private static readonly byte[] Newline = "\n"u8.ToArray();
 
     public JsonOutput(Stream output, bool indented)
     {
-        _out = output;
+        _w = new Utf8TextWriter(output);
         _indented = indented;
-        _json = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = indented, SkipValidation = false });
+        _json = new JsonText(_w, indented);
     }
 
     public void Write(DatagramCollector c, DecodeResult result, ReadOnlySpan<byte> datagram)
     {
         var j = _json;
         var d = c.Header;
-        j.WriteStartObject();
-        j.WriteString("datagramSourceIP", c.Source.ToString());
-        j.WriteString("datagramSize", datagram.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        j.WriteString("unixSecondsUTC", S(c.TimeReceived / 1_000_000));
+        j.Reset();
+        j.StartObject();
+        j.String("datagramSourceIP"u8, c.Source.ToString());
+        j.Number("datagramSize"u8, (ulong)datagram.Length);
+        j.Number("unixSecondsUTC"u8, (ulong)(c.TimeReceived / 1_000_000));
         if (c.HasHeader)
         {
-            j.WriteString("protocol", FlowProtocolNames.Name(d.Protocol));
-            j.WriteString("datagramVersion", S(d.Version));
+            j.String("protocol"u8, FlowProtocolNames.Name(d.Protocol));
+            j.Number("datagramVersion"u8, d.Version);
             if (d.Protocol == FlowProtocol.SFlow5)
             {
-                j.WriteString("agentSubId", S(d.ObsDomain));
-                j.WriteString("agent", d.Agent.ToString());
-                j.WriteString("packetSequenceNo", S(d.Sequence));
-                j.WriteString("sysUpTime", S(d.UptimeMs));
-                j.WriteString("samplesInPacket", S(d.Count));
+                j.Number("agentSubId"u8, d.ObsDomain);
+                j.String("agent"u8, d.Agent.ToString());
+                j.Number("packetSequenceNo"u8, d.Sequence);
+                j.Number("sysUpTime"u8, d.UptimeMs);
+                j.Number("samplesInPacket"u8, d.Count);
             }
             else
             {
-                j.WriteString("sequence", S(d.Sequence));
-                j.WriteString("exportTime", S(d.ExportTime));
-                if (d.Protocol != FlowProtocol.Ipfix) j.WriteString("sysUpTime", S(d.UptimeMs));
-                j.WriteString(d.Protocol == FlowProtocol.Ipfix ? "observationDomain" : "sourceId", S(d.ObsDomain));
-                if (d.Protocol != FlowProtocol.Ipfix) j.WriteString("count", S(d.Count));
+                j.Number("sequence"u8, d.Sequence);
+                j.Number("exportTime"u8, d.ExportTime);
+                if (d.Protocol != FlowProtocol.Ipfix) j.Number("sysUpTime"u8, d.UptimeMs);
+                j.Number(d.Protocol == FlowProtocol.Ipfix ? "observationDomain"u8 : "sourceId"u8, d.ObsDomain);
+                if (d.Protocol != FlowProtocol.Ipfix) j.Number("count"u8, d.Count);
             }
         }
         if (!result.IsOk)
         {
-            j.WriteString("error", result.Describe(datagram));
+            j.String("error"u8, result.Describe(datagram));
         }
         if (c.Samples.Count > 0)
         {
-            j.WriteStartArray("samples");
+            j.StartArray("samples"u8);
             var flows = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(c.Flows);
             var counters = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(c.Counters);
             foreach (var s in c.Samples)
             {
                 var h = s.Header;
-                j.WriteStartObject();
-                j.WriteString("sampleType_tag", $"{h.Enterprise}:{h.Format}");
-                j.WriteString("sampleType", h.IsCounters ? "COUNTERSSAMPLE" : "FLOWSAMPLE");
-                j.WriteString("sampleSequenceNo", S(h.Sequence));
-                j.WriteString("sourceId", $"{h.SourceId >> 24}:{h.SourceId & 0xFFFFFF}");
+                j.StartObject();
+                j.String("sampleType_tag"u8, $"{h.Enterprise}:{h.Format}");
+                j.String("sampleType"u8, h.IsCounters ? "COUNTERSSAMPLE" : "FLOWSAMPLE");
+                j.Number("sampleSequenceNo"u8, h.Sequence);
+                j.String("sourceId"u8, $"{h.SourceId >> 24}:{h.SourceId & 0xFFFFFF}");
                 if (!h.IsCounters)
                 {
-                    j.WriteString("meanSkipCount", S(h.SamplingRate));
-                    j.WriteString("samplePool", S(h.SamplePool));
-                    j.WriteString("dropEvents", S(h.Drops));
-                    j.WriteString("inputPort", S(h.Input));
-                    j.WriteString("outputPort", S(h.Output));
+                    j.Number("meanSkipCount"u8, h.SamplingRate);
+                    j.Number("samplePool"u8, h.SamplePool);
+                    j.Number("dropEvents"u8, h.Drops);
+                    j.Number("inputPort"u8, h.Input);
+                    j.Number("outputPort"u8, h.Output);
                     for (var i = s.FirstFlow; i < s.FirstFlow + s.FlowCount; i++)
                     {
-                        j.WritePropertyName("flow");
-                        WriteFlow(flows[i]);
+                        WriteFlow("flow"u8, flows[i]);
                     }
                 }
                 else
                 {
-                    j.WriteStartArray("elements");
+                    j.StartArray("elements"u8);
                     for (var i = s.FirstCounter; i < s.FirstCounter + s.CounterCount; i++)
                     {
                         WriteCounters(counters[i]);
                     }
-                    j.WriteEndArray();
+                    j.EndArray();
                 }
-                j.WriteEndObject();
+                j.EndObject();
             }
-            j.WriteEndArray();
+            j.EndArray();
         }
         else if (c.Flows.Count > 0)
         {
-            j.WriteStartArray("flows");
-            foreach (var r in c.Flows) WriteFlow(r);
-            j.WriteEndArray();
+            j.StartArray("flows"u8);
+            foreach (var r in c.Flows) WriteFlow(default, r);
+            j.EndArray();
         }
         if (c.Templates.Count > 0)
         {
-            j.WriteStartArray("templates");
+            j.StartArray("templates"u8);
             foreach (var t in c.Templates)
             {
-                j.WriteStartObject();
-                j.WriteString("templateId", S(t.TemplateId));
-                j.WriteString("options", t.IsOptions ? "1" : "0");
-                j.WriteString("withdrawn", t.Withdrawn ? "1" : "0");
-                j.WriteString("fieldCount", S(t.FieldCount));
-                j.WriteString("scopeFieldCount", S(t.ScopeFieldCount));
-                j.WriteEndObject();
+                j.StartObject();
+                j.Number("templateId"u8, t.TemplateId);
+                j.String("options"u8, t.IsOptions ? "1" : "0");
+                j.String("withdrawn"u8, t.Withdrawn ? "1" : "0");
+                j.Number("fieldCount"u8, (ulong)t.FieldCount);
+                j.Number("scopeFieldCount"u8, (ulong)t.ScopeFieldCount);
+                j.EndObject();
             }
-            j.WriteEndArray();
+            j.EndArray();
         }
-        if (c.OptionsRecords > 0) j.WriteString("optionsRecords", S(c.OptionsRecords));
-        j.WriteEndObject();
-        j.Flush();
-        _out.Write(Newline);
-        if (_indented) _out.Write(Newline);
-        j.Reset();
+        if (c.OptionsRecords > 0) j.Number("optionsRecords"u8, (ulong)c.OptionsRecords);
+        j.EndObject();
+        _w.Byte((byte)'\n');
+        if (_indented) _w.Byte((byte)'\n');
+        _w.MaybeFlush();
     }
 
-    private void WriteFlow(in FlowRecord r)
+    /// <summary>A flow record's decoded fields: a member named <paramref name="name"/>, or an element of the array when empty.</summary>
+    private void WriteFlow(ReadOnlySpan<byte> name, in FlowRecord r)
     {
-        _json.WriteStartObject();
+        if (name.IsEmpty) _json.StartObject();
+        else _json.StartObject(name);
         foreach (var f in FlowFields.Decoded)
         {
-            _json.WriteString(FlowFields.Utf8Name(f), FlowFields.Format(f, r));
+            _json.Field(f, r);
         }
-        _json.WriteEndObject();
+        _json.EndObject();
     }
 
     private void WriteCounters(in CounterRecord c)
     {
-        _json.WriteStartObject();
-        _json.WriteString("counterBlock_tag", $"{c.Enterprise}:{c.Format}");
-        foreach (var (name, value) in CounterFields(c)) _json.WriteString(name, value);
-        _json.WriteEndObject();
+        _json.StartObject();
+        _json.String("counterBlock_tag"u8, $"{c.Enterprise}:{c.Format}");
+        foreach (var (name, value) in CounterFields(c)) _json.String(name, value);
+        _json.EndObject();
     }
 
     /// <summary>A counter record's values by name as text (sflowtool's names; host_descr and host_adapters field by field).</summary>
@@ -261,25 +260,29 @@ internal sealed class JsonOutput : IDecodeOutput
         CounterFieldKind.F32 => BitConverter.Int32BitsToSingle((int)c.Values[i]).ToString("0.000000", System.Globalization.CultureInfo.InvariantCulture),
         CounterFieldKind.Hundredths when c.Values[i] == uint.MaxValue => "unknown",
         CounterFieldKind.Hundredths => (c.Values[i] / 100.0).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture),
-        _ => S(c.Values[i]),
+        _ => c.Values[i].ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
-    private static string S(ulong v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
-    private static string S(long v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
-    private static string S(uint v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
-    private static string S(int v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
-    private static string S(ushort v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    public void Finish() => _out.Flush();
+    public void Finish() => _w.Flush();
 }
 
 /// <summary>
 /// sflowtool -g style: one "context field value" line per value, the context being
 /// time, agent, sub-agent (domain), datagram sequence, data source, sample tag and element tag.
 /// </summary>
-internal sealed class GrepOutput(Stream output) : IDecodeOutput
+internal sealed class GrepOutput : IDecodeOutput
 {
-    private readonly Utf8TextWriter _w = new(output);
+    private readonly Utf8TextWriter _w;
+    private readonly MemoryStream _prefixBytes = new();
+    private readonly Utf8TextWriter _prefix;
+    private (long, FlowAddress, uint, uint, string, string, string) _prefixKey;
+    private bool _hasPrefix;
+
+    public GrepOutput(Stream output)
+    {
+        _w = new Utf8TextWriter(output);
+        _prefix = new Utf8TextWriter(_prefixBytes, 256);
+    }
 
     public void Write(DatagramCollector c, DecodeResult result, ReadOnlySpan<byte> datagram)
     {
@@ -352,21 +355,30 @@ internal sealed class GrepOutput(Stream output) : IDecodeOutput
 
     private void Prefix(in DatagramHeader d, string source, string tag, string element)
     {
-        var t = DateTime.UnixEpoch.AddTicks(d.TimeReceived * 10);
-        _w.Text(t.ToString("yyyy-MM-dd'T'HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture));
-        _w.Text("+0000 ");
-        _w.Address(d.Agent);
-        _w.Byte((byte)' ');
-        _w.Number((ulong)d.ObsDomain);
-        _w.Byte((byte)' ');
-        _w.Number((ulong)d.Sequence);
-        _w.Byte((byte)' ');
-        _w.Text(source);
-        _w.Byte((byte)' ');
-        _w.Text(tag);
-        _w.Byte((byte)' ');
-        _w.Text(element);
-        _w.Byte((byte)' ');
+        // A flow's forty-odd lines share their context: it is formatted once and copied to each line.
+        var key = (d.TimeReceived, d.Agent, d.ObsDomain, d.Sequence, source, tag, element);
+        if (!_hasPrefix || key != _prefixKey)
+        {
+            _prefixBytes.SetLength(0);
+            var t = DateTime.UnixEpoch.AddTicks(d.TimeReceived * 10);
+            _prefix.Text(t.ToString("yyyy-MM-dd'T'HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture));
+            _prefix.Text("+0000 ");
+            _prefix.Address(d.Agent);
+            _prefix.Byte((byte)' ');
+            _prefix.Number((ulong)d.ObsDomain);
+            _prefix.Byte((byte)' ');
+            _prefix.Number((ulong)d.Sequence);
+            _prefix.Byte((byte)' ');
+            _prefix.Text(source);
+            _prefix.Byte((byte)' ');
+            _prefix.Text(tag);
+            _prefix.Byte((byte)' ');
+            _prefix.Text(element);
+            _prefix.Byte((byte)' ');
+            _prefix.Flush(force: false);
+            (_prefixKey, _hasPrefix) = (key, true);
+        }
+        _w.Raw(_prefixBytes.GetBuffer().AsSpan(0, (int)_prefixBytes.Length));
     }
 
     private void Line(in DatagramHeader d, string source, string tag, string element, string name, string value)
