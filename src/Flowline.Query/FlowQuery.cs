@@ -29,7 +29,7 @@ public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V
         ["srcip6"] = FlowField.SrcAddr, ["dstip6"] = FlowField.DstAddr, ["srcport"] = FlowField.SrcPort, ["dstport"] = FlowField.DstPort,
         ["proto"] = FlowField.IpProto, ["srcas"] = FlowField.SrcAs, ["dstas"] = FlowField.DstAs, ["inif"] = FlowField.InIf,
         ["outif"] = FlowField.OutIf, ["srcvlan"] = FlowField.Vlan, ["dstvlan"] = FlowField.PostVlan, ["srcmac"] = FlowField.SrcMac,
-        ["dstmac"] = FlowField.DstMac, ["nexthop"] = FlowField.NextHop, ["router"] = FlowField.Exporter, ["tos"] = FlowField.Tos,
+        ["dstmac"] = FlowField.DstMac, ["nexthop"] = FlowField.NextHop, ["next"] = FlowField.NextHop, ["router"] = FlowField.Exporter, ["tos"] = FlowField.Tos,
         ["nhip"] = FlowField.NextHop, ["srctos"] = FlowField.Tos, ["dir"] = FlowField.Direction, ["srcmask"] = FlowField.SrcMask,
         ["dstmask"] = FlowField.DstMask, ["srcgeo"] = FlowField.SrcCountry, ["dstgeo"] = FlowField.DstCountry,
         ["insrcmac"] = FlowField.SrcMac, ["indstmac"] = FlowField.DstMac, ["odid"] = FlowField.ObsDomain, ["opid"] = FlowField.ObsPoint,
@@ -43,7 +43,9 @@ public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V
         var name = parts[0];
         if (!FlowFields.TryParse(name, out var field) && !Aliases.TryGetValue(name, out field))
         {
-            error = $"unknown field '{name}' (canonical names such as src_addr, dst_port, ip_proto, or nfdump's srcip, dstport, proto)";
+            error = NfdumpStatistic.Uncarried(name) is { } what ? $"nfdump's key '{name}' is {what}, which Flowline's records do not carry"
+                : name.ToLowerInvariant() is "srcnet" or "dstnet" ? $"nfdump's '{name}' groups by each flow's own prefix length, which Flowline does not: give one, e.g. {name[..3]}ip/24"
+                : $"unknown field '{name}' (canonical names such as src_addr, dst_port, ip_proto, or nfdump's srcip, dstport, proto)";
             return false;
         }
         key = new GroupKey(field);

@@ -60,10 +60,11 @@ public sealed partial class NfdumpFormat
             }
             var end = i + 1;
             while (end < format.Length && char.IsAsciiLetter(format[end])) end++;
+            if (format.AsSpan(i, end - i) is "%mpls") while (end < format.Length && char.IsAsciiDigit(format[end])) end++; // %mpls1 ... %mpls10
             var token = format[i..end];
             if (!Elements.TryGetValue(token, out var e))
             {
-                throw new FormatException(Refused.TryGetValue(token, out var what)
+                throw new FormatException(Refused.TryGetValue(token.StartsWith("%mpls", StringComparison.Ordinal) ? "%mpls" : token, out var what)
                     ? $"{token} ({what}) is not carried by Flowline's records"
                     : $"unknown format element '{(token.Length > 1 ? token : format[i..Math.Min(format.Length, i + 8)])}' at column {i + 1} (see `flowline query --help`)");
             }

@@ -20,9 +20,9 @@ public sealed record NfdumpStatistic(string Name, GroupKey Key, GroupKey? Other,
     };
 
     /// <summary>nfdump's statistics over what Flowline's records do not carry, with what they count.</summary>
-    private static readonly Dictionary<string, string> Uncarried = new(StringComparer.OrdinalIgnoreCase)
+    private static readonly Dictionary<string, string> UncarriedNames = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["nhbip"] = "BGP next hop addresses", ["dsttos"] = "destination type of service", ["prevas"] = "previous AS numbers",
+        ["nhbip"] = "BGP next hop addresses", ["bgpnext"] = "BGP next hop addresses", ["dsttos"] = "destination type of service", ["prevas"] = "previous AS numbers",
         ["nextas"] = "next AS numbers", ["inam"] = "input interface names", ["onam"] = "output interface names",
         ["outdstmac"] = "output destination MAC addresses", ["outsrcmac"] = "output source MAC addresses",
         ["inmac"] = "input MAC addresses", ["outmac"] = "output MAC addresses", ["sysid"] = "nfdump's internal exporter ids",
@@ -35,6 +35,15 @@ public sealed record NfdumpStatistic(string Name, GroupKey Key, GroupKey? Other,
         ["nevent"] = "NAT events", ["nsrcip"] = "NAT source addresses", ["nsrcport"] = "NAT source ports",
         ["ndstip"] = "NAT destination addresses", ["ndstport"] = "NAT destination ports",
     };
+
+    /// <summary>
+    /// What an nfdump statistic or aggregation key of this name counts, when Flowline's records do not carry it
+    /// (NSEL, NAT, BGP adjacency, MPLS labels ...); null for every other name.
+    /// </summary>
+    internal static string? Uncarried(string name) =>
+        UncarriedNames.TryGetValue(name, out var what) ? what
+        : name.StartsWith("mpls", StringComparison.OrdinalIgnoreCase) && int.TryParse(name[4..], out var label) && label is >= 1 and <= 10 ? $"MPLS labels ({label} in the stack)"
+        : null;
 
     /// <summary>nfdump's directional orders without their i/o prefix: ipkg, ibyte, ipps, ibps, ibpp (and o...).</summary>
     private static readonly Dictionary<string, Metric> InOut = new(StringComparer.OrdinalIgnoreCase)
@@ -109,8 +118,7 @@ public sealed record NfdumpStatistic(string Name, GroupKey Key, GroupKey? Other,
         if (head.Length == 0) throw new ArgumentException($"-s {text}: expected a statistic such as srcip, ip, dstport or port, e.g. -s ip/bytes");
         if (head.Equals("record", StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"-s {text}: aggregated records are listed with -a (nfdump's 5-tuple) or -A FIELDS");
-        if (Uncarried.TryGetValue(head, out var what)
-            || head.StartsWith("mpls", StringComparison.OrdinalIgnoreCase) && int.TryParse(head[4..], out var label) && label is >= 1 and <= 10 && (what = $"MPLS labels ({label} in the stack)") is not null)
+        if (Uncarried(head) is { } what)
             throw new ArgumentException($"-s {text}: nfdump's statistic '{head}' counts {what}, which Flowline's records do not carry");
         var prefixes = valueParts > 1 ? "/" + string.Join('/', parts[1..valueParts]) : "";
         var pair = Pairs.TryGetValue(head, out var fields);

@@ -54,6 +54,9 @@ public sealed class NfdumpFormatTests
     [InlineData("fmt:%ts %evt", "%evt (NSEL event) is not carried")]
     [InlineData("fmt:%ts %zz", "unknown format element '%zz' at column 5")]
     [InlineData("%ts %sa %mpls", "%mpls (MPLS labels) is not carried")]
+    [InlineData("fmt:%ts %mpls1 %pr", "%mpls1 (MPLS labels) is not carried")]
+    [InlineData("fmt:%mpls10", "%mpls10 (MPLS labels) is not carried")]
+    [InlineData("fmt:%cnt %ts", "%cnt (nfdump's record counter) is not carried")]
     [InlineData("wide6", "unknown output format 'wide6'")]
     public void Refusals_name_the_element(string format, string message) =>
         Assert.Contains(message, Assert.Throws<FormatException>(() => NfdumpFormat.Parse(format)).Message);

@@ -75,6 +75,30 @@ public sealed class NfdumpStatisticTests
     public void Nfdumps_descending_suffix_is_the_order_statistics_have(string text, Metric order) =>
         Assert.Equal(order, Assert.Single(NfdumpStatistic.Parse(text)).Order);
 
+    [Theory]
+    [InlineData("next", FlowField.NextHop)]
+    [InlineData("srcip4/24", FlowField.SrcAddr)]
+    [InlineData("router", FlowField.Exporter)]
+    public void Nfdumps_aggregation_keys_name_their_fields(string text, FlowField field)
+    {
+        Assert.True(GroupKey.TryParse(text, out var key, out var error), error);
+        Assert.Equal(field, key.Field);
+    }
+
+    [Theory]
+    [InlineData("bgpnext", "nfdump's key 'bgpnext' is BGP next hop addresses, which Flowline's records do not carry")]
+    [InlineData("nextas", "is next AS numbers")]
+    [InlineData("mpls1", "is MPLS labels (1 in the stack)")]
+    [InlineData("outdstmac", "is output destination MAC addresses")]
+    [InlineData("dsttos", "is destination type of service")]
+    [InlineData("srcnet", "groups by each flow's own prefix length, which Flowline does not: give one, e.g. srcip/24")]
+    [InlineData("nosuch", "unknown field 'nosuch'")]
+    public void Aggregation_keys_for_what_is_not_carried_are_refused_by_name(string text, string message)
+    {
+        Assert.False(GroupKey.TryParse(text, out _, out var error));
+        Assert.Contains(message, error);
+    }
+
     [Fact]
     public void Several_orders_take_the_suffix_too() =>
         Assert.Equal([Metric.Flows, Metric.Bytes], NfdumpStatistic.Parse("srcip/flows:d/bytes:d").Select(s => s.Order));
