@@ -23,3 +23,7 @@ if command -v tshark >/dev/null; then
     -e sflow_245.agent -e ip.src -e ip.dst -e ipv6.src -e ipv6.dst -e ip.proto -e tcp.srcport -e tcp.dstport \
     -e udp.srcport -e udp.dstport -e sflow_245.header.frame_length >/dev/null
 fi
+# Every decode format against sflowtool's own form of it, when an sflowtool binary is given (not packaged).
+if [ -n "${SFLOWTOOL:-}" ]; then
+  bench/decode-vs-sflowtool.sh "$SFLOWTOOL" "$pcap" 3
+fi

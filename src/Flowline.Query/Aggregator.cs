@@ -183,11 +183,13 @@ public sealed partial class Aggregator
         };
         if (addresses is not null)
         {
-            var full = key.V4Prefix == 32 && key.V6Prefix == 128;
+            var full = key.V4Prefix == 32 && key.V6Prefix == 128 && !key.OwnMask;
+            var masks = key.OwnMask ? (key.Field == FlowField.DstAddr ? b.DstMask : b.SrcMask) : null;
             for (var r = 0; r < rows.Length; r++)
             {
                 var a = addresses[rows[r]];
-                if (!full) a = Prefix.Mask(a, a.IsV4 ? 96 + key.V4Prefix : key.V6Prefix);
+                if (masks is not null) a = NfdumpFormat.Masked(a, masks[rows[r]]);
+                else if (!full) a = Prefix.Mask(a, a.IsV4 ? 96 + key.V4Prefix : key.V6Prefix);
                 if (key.Field == FlowField.NextHop && a == NoNextHopV4) a = default;
                 m[r * width + at] = a.Hi;
                 m[r * width + at + 1] = a.Lo;
@@ -305,6 +307,8 @@ public sealed partial class Aggregator
     {
         switch (key.Field)
         {
+            case FlowField.SrcAddr when key.OwnMask: return OwnMasked(b.SrcAddr[i], b.SrcMask[i]);
+            case FlowField.DstAddr when key.OwnMask: return OwnMasked(b.DstAddr[i], b.DstMask[i]);
             case FlowField.SrcAddr: return Masked(b.SrcAddr[i], key);
             case FlowField.DstAddr: return Masked(b.DstAddr[i], key);
             case FlowField.NextHop: return Masked(b.NextHop[i], key);
@@ -319,6 +323,12 @@ public sealed partial class Aggregator
     {
         var m = Prefix.Mask(a, a.IsV4 ? 96 + key.V4Prefix : key.V6Prefix);
         if (key.Field == FlowField.NextHop && m == NoNextHopV4) m = default;
+        return new KeyPart(m.Hi, m.Lo);
+    }
+
+    private static KeyPart OwnMasked(FlowAddress a, byte mask)
+    {
+        var m = NfdumpFormat.Masked(a, mask);
         return new KeyPart(m.Hi, m.Lo);
     }
 

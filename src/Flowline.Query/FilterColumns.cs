@@ -16,7 +16,7 @@ public static class FilterColumns
     public static HashSet<FlowField> Of(FlowQuery query)
     {
         var set = Of(query.Filter);
-        foreach (var k in query.GroupBy) set.Add(k.Field);
+        foreach (var k in query.GroupBy) set.UnionWith(k.Reads);
         set.Add(FlowField.Bytes);
         set.Add(FlowField.Packets);
         set.Add(FlowField.Start);

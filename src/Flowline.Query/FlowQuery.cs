@@ -15,10 +15,18 @@ public enum Metric : byte
 
 /// <summary>
 /// A grouping key: a canonical field, with prefix lengths for address fields
-/// (<c>src_addr/24</c> groups IPv4 sources by /24; <c>src_addr/24/64</c> also IPv6 by /64).
+/// (<c>src_addr/24</c> groups IPv4 sources by /24; <c>src_addr/24/64</c> also IPv6 by /64), or, with
+/// <paramref name="OwnMask"/>, each flow's address masked by the prefix length its exporter sent with it
+/// (nfdump's <c>srcnet</c>, <c>dstnet</c>).
 /// </summary>
-public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V6Prefix = 128)
+public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V6Prefix = 128, bool OwnMask = false)
 {
+    /// <summary>The columns the key's value is made of: the field, and for a network by its own mask the mask.</summary>
+    public IEnumerable<FlowField> Reads => OwnMask ? [Field, MaskField] : [Field];
+
+    /// <summary>The mask column of an <see cref="OwnMask"/> key.</summary>
+    public FlowField MaskField => Field == FlowField.DstAddr ? FlowField.DstMask : FlowField.SrcMask;
+
     public bool IsAddress => Field is FlowField.SrcAddr or FlowField.DstAddr or FlowField.NextHop or FlowField.Exporter
         or FlowField.UnderlaySrc or FlowField.UnderlayDst;
 
@@ -41,10 +49,16 @@ public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V
         error = null;
         var parts = text.Split('/');
         var name = parts[0];
+        if (name.ToLowerInvariant() is "srcnet" or "dstnet" or "src_net" or "dst_net")
+        {
+            key = new GroupKey(name[0] is 's' or 'S' ? FlowField.SrcAddr : FlowField.DstAddr, OwnMask: true);
+            if (parts.Length == 1) return true;
+            error = $"'{text}': {name} masks each flow's address by the prefix length sent with it; for one length for all give e.g. {name[..3].ToLowerInvariant()}ip/24";
+            return false;
+        }
         if (!FlowFields.TryParse(name, out var field) && !Aliases.TryGetValue(name, out field))
         {
             error = NfdumpStatistic.Uncarried(name) is { } what ? $"nfdump's key '{name}' is {what}, which Flowline's records do not carry"
-                : name.ToLowerInvariant() is "srcnet" or "dstnet" ? $"nfdump's '{name}' groups by each flow's own prefix length, which Flowline does not: give one, e.g. {name[..3]}ip/24"
                 : $"unknown field '{name}' (canonical names such as src_addr, dst_port, ip_proto, or nfdump's srcip, dstport, proto)";
             return false;
         }
@@ -112,7 +126,7 @@ public readonly record struct GroupKey(FlowField Field, int V4Prefix = 32, int V
         or FlowField.RevAction or FlowField.SetupTime or FlowField.TeardownTime
         or FlowField.Protocol or FlowField.Tunnel);
 
-    public string Name => FlowFields.Name(Field) +
+    public string Name => OwnMask ? (Field == FlowField.DstAddr ? "dst_net" : "src_net") : FlowFields.Name(Field) +
         (IsAddress && (V4Prefix != 32 || V6Prefix != 128) ? $"/{V4Prefix}" + (V6Prefix != 128 ? $"/{V6Prefix}" : "") : "");
 }
 

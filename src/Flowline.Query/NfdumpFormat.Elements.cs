@@ -240,7 +240,11 @@ public sealed partial class NfdumpFormat
     /// nfdump's ApplyNetMaskBits on x86, where a shift by the word's width shifts by nothing: a mask of 0 keeps
     /// an IPv4 address whole and keeps the upper half of an IPv6 one (the lower half is cleared up to /64).
     /// </summary>
-    private static FlowAddress Masked(FlowAddress a, byte bits)
+    /// <summary>
+    /// An address masked by the prefix length its flow carries, as nfdump's %sn/%dn and -A srcnet/dstnet mask it
+    /// (its shifts as x86 does them: a length of 0 keeps an IPv4 address whole and an IPv6 address's first half).
+    /// </summary>
+    internal static FlowAddress Masked(FlowAddress a, byte bits)
     {
         static ulong Keep(int shift) => ulong.MaxValue << (shift % 64);
         if (a.IsV4) return bits == 0 ? a : FlowAddress.FromV4(bits >= 32 ? a.V4 : a.V4 & (uint.MaxValue << (32 - bits)));

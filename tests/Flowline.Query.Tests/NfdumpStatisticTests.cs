@@ -79,6 +79,8 @@ public sealed class NfdumpStatisticTests
     [InlineData("next", FlowField.NextHop)]
     [InlineData("srcip4/24", FlowField.SrcAddr)]
     [InlineData("router", FlowField.Exporter)]
+    [InlineData("srcnet", FlowField.SrcAddr)]
+    [InlineData("DSTNET", FlowField.DstAddr)]
     public void Nfdumps_aggregation_keys_name_their_fields(string text, FlowField field)
     {
         Assert.True(GroupKey.TryParse(text, out var key, out var error), error);
@@ -91,7 +93,7 @@ public sealed class NfdumpStatisticTests
     [InlineData("mpls1", "is MPLS labels (1 in the stack)")]
     [InlineData("outdstmac", "is output destination MAC addresses")]
     [InlineData("dsttos", "is destination type of service")]
-    [InlineData("srcnet", "groups by each flow's own prefix length, which Flowline does not: give one, e.g. srcip/24")]
+    [InlineData("dstnet/16", "dstnet masks each flow's address by the prefix length sent with it")]
     [InlineData("nosuch", "unknown field 'nosuch'")]
     public void Aggregation_keys_for_what_is_not_carried_are_refused_by_name(string text, string message)
     {

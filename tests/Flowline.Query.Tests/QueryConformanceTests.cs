@@ -106,4 +106,34 @@ public sealed class QueryConformanceTests
         Assert.Equal(["0.0.0.0", key == "next_hop" ? "10.9.9.1" : "10.9.9.0"], rows.Select(r => g.Text(r.Keys[0], null!)).Order());
         Assert.Equal(20UL, rows.Single(r => g.Text(r.Keys[0], null!) == "0.0.0.0").Flows);
     }
+
+    [Fact]
+    public void Srcnet_and_dstnet_group_by_each_flows_own_mask_as_nfdump()
+    {
+        // (address, its mask): nfdump masks by the flow's own length; 0 keeps an IPv4 address whole (its x86 shift).
+        (string Address, byte Mask)[] flows =
+        [
+            ("10.1.2.3", 8), ("10.200.1.1", 8), ("10.1.2.3", 24), ("10.1.2.77", 24), ("192.0.2.9", 0), ("2001:db8:1:2::5", 48), ("2001:db8:1:9::5", 48),
+        ];
+        var records = flows.Select(f => new FlowRecord
+        {
+            SrcAddr = FlowAddress.Parse(f.Address), SrcMask = f.Mask, DstAddr = FlowAddress.Parse(f.Address), DstMask = f.Mask, Bytes = 100, Packets = 1,
+        }).ToList();
+        var batch = Batch(records);
+        foreach (var name in new[] { "srcnet", "dstnet" })
+        {
+            Assert.True(GroupKey.TryParse(name, out var g, out var error), error);
+            var query = new FlowQuery { Filter = new FilterNode.Any(), GroupBy = [g] };
+            Assert.Contains(g.MaskField, FilterColumns.Of(query));
+            var aggregator = new Aggregator(query);
+            var selection = new ulong[FilterEvaluator.Words(batch.Count)];
+            new FilterEvaluator(query.Filter).Evaluate(batch, selection);
+            aggregator.Add(batch, selection);
+            var groups = aggregator.Result().ToDictionary(r => g.Text(r.Keys[0], null!), r => r.Flows);
+            Assert.Equal(new Dictionary<string, ulong> { ["10.0.0.0"] = 2, ["10.1.2.0"] = 2, ["192.0.2.9"] = 1, ["2001:db8:1::"] = 2 }, groups);
+            Assert.Equal(name == "srcnet" ? "src_net" : "dst_net", g.Name);
+        }
+        Assert.False(GroupKey.TryParse("srcnet/24", out _, out var refused));
+        Assert.Contains("for one length for all give e.g. srcip/24", refused);
+    }
 }

@@ -150,6 +150,16 @@ public static class RandomFlows
     {
         switch (g.Field)
         {
+            case FlowField.SrcAddr or FlowField.DstAddr when g.OwnMask:
+            {
+                // nfdump's srcnet/dstnet: the flow's own length; 0 keeps IPv4 whole and IPv6's first 64 bits (x86 shifts).
+                var a = g.Field == FlowField.SrcAddr ? r.SrcAddr : r.DstAddr;
+                var mask = g.Field == FlowField.SrcAddr ? r.SrcMask : r.DstMask;
+                var bytes = a.ToIPAddress().GetAddressBytes();
+                var bits = a.IsV4 ? (mask is 0 or >= 32 ? 32 : mask) : mask == 0 ? 64 : Math.Min((int)mask, 128);
+                for (var i = 0; i < bytes.Length; i++) bytes[i] &= (byte)(0xFF << (8 - Math.Clamp(bits - i * 8, 0, 8)));
+                return new System.Net.IPAddress(bytes).ToString();
+            }
             case FlowField.NextHop when r.NextHop.IsNone:
                 return "0.0.0.0"; // none reads as nfdump prints it, and groups with an exporter's 0.0.0.0
             case FlowField.SrcAddr or FlowField.DstAddr or FlowField.NextHop:

@@ -86,7 +86,7 @@ public static class ClickHouseRollups
         ArgumentNullException.ThrowIfNull(query);
         if (query.CountDistinct is not null || query.Span || from < validFrom) return null;
         var needed = FilterColumns.Of(query.Filter);
-        foreach (var k in query.GroupBy) needed.Add(k.Field);
+        foreach (var k in query.GroupBy) needed.UnionWith(k.Reads);
         foreach (var width in Tables.Select(t => t.Width).Distinct().OrderDescending())
         {
             if (!On(from, width) || !On(to, width) || query.BucketMicros % width != 0) continue;

@@ -211,9 +211,10 @@ public sealed partial class ClickHouseStore : IFlowStore
     {
         ArgumentNullException.ThrowIfNull(query);
         var where = ClickHouseSql.Where(query.Filter, out var exact);
-        if (query.GroupBy.Any(k => !ClickHouseSchema.Of(k.Field).Any()) || query.CountDistinct is { } none && !ClickHouseSchema.Of(none).Any())
+        if (query.GroupBy.Any(k => k.OwnMask || !ClickHouseSchema.Of(k.Field).Any()) || query.CountDistinct is { } none && !ClickHouseSchema.Of(none).Any())
         {
-            // A session row's own field: not stored here, zero in every flow; the aggregator groups the scanned rows.
+            // A session row's own field (not stored here, zero in every flow), or a network by each flow's own mask:
+            // the aggregator groups the scanned rows.
             return QueryRunner.Aggregate(Scan(from, to, query.Filter, FilterColumns.Of(query)), query);
         }
         var keys = new List<(string Expression, ClickHouseSchema.Column Column)>();

@@ -33,7 +33,7 @@ public sealed partial class EmbeddedStore
         if (query.CountDistinct is null && !query.Span)
         {
             needed = FilterColumns.Of(query.Filter);
-            foreach (var k in query.GroupBy) needed.Add(k.Field);
+            foreach (var k in query.GroupBy) needed.UnionWith(k.Reads);
         }
         var flows = new List<string>();
         var segments = Segments();

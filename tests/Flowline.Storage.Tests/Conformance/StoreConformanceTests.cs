@@ -23,6 +23,7 @@ public abstract class StoreConformanceTests : IDisposable
             var r = _records[i];
             r.SampledPackets = (ulong)i; // an identity for each record
             // No next hop, an exporter's 0.0.0.0 (one group with none), and real ones of both families.
+            (r.SrcMask, r.DstMask) = ((byte)(i % 7 * 6), (byte)(i % 5 * 16)); // 0 ... 36 and 0 ... 64: every family's cases
             r.NextHop = (i % 4) switch { 0 => default, 1 => FlowAddress.FromV4(0), 2 => FlowAddress.FromV4(0x0A090901u + (uint)(i % 3)), _ => FlowAddress.Parse("fd00::1") };
             _records[i] = r;
         }
@@ -149,7 +150,7 @@ public abstract class StoreConformanceTests : IDisposable
     {
         using var store = Loaded();
         var random = new Random(9);
-        string[] keyChoices = ["src_addr", "dst_addr", "srcip/24", "dst_addr/16/64", "dst_port", "src_port", "proto", "in_if", "vlan", "next_hop", "next_hop/24"];
+        string[] keyChoices = ["src_addr", "dst_addr", "srcip/24", "dst_addr/16/64", "dst_port", "src_port", "proto", "in_if", "vlan", "next_hop", "next_hop/24", "srcnet", "dstnet"];
         for (var q = 0; q < 160; q++)
         {
             // Half the queries have the shapes rollups answer: no filter or a protocol, usual keys.
