@@ -37,8 +37,9 @@ public sealed partial class FilterParser
             }
             else
             {
-                // A word ends where an operator or a comment begins, spaced or not: 'proto tcp&&port 443' is three terms' words.
-                while (i < text.Length && !char.IsWhiteSpace(text[i]) && text[i] is not ('(' or ')' or '[' or ']' or ',' or '=' or '!' or '<' or '>' or '#')
+                // A word ends where an operator begins, spaced or not: 'proto tcp&&port 443' is three terms' words. A '#'
+                // inside a word is part of it (a tag or network name may hold one): it starts a comment only where a word would.
+                while (i < text.Length && !char.IsWhiteSpace(text[i]) && text[i] is not ('(' or ')' or '[' or ']' or ',' or '=' or '!' or '<' or '>')
                        && !(text[i] is '&' or '|' && i + 1 < text.Length && text[i + 1] == text[i]))
                 {
                     i++;

@@ -237,12 +237,9 @@ public sealed partial class NfdumpFormat
     private static string Country(ushort code) => code == 0 ? ".." : CountryCode.Text(code);
 
     /// <summary>
-    /// nfdump's ApplyNetMaskBits on x86, where a shift by the word's width shifts by nothing: a mask of 0 keeps
-    /// an IPv4 address whole and keeps the upper half of an IPv6 one (the lower half is cleared up to /64).
-    /// </summary>
-    /// <summary>
-    /// An address masked by the prefix length its flow carries, as nfdump's %sn/%dn and -A srcnet/dstnet mask it
-    /// (its shifts as x86 does them: a length of 0 keeps an IPv4 address whole and an IPv6 address's first half).
+    /// An address masked by the prefix length its flow carries, as nfdump's %sn/%dn and -A srcnet/dstnet mask it:
+    /// its ApplyNetMaskBits on x86, where a shift by the word's width shifts by nothing, so a mask of 0 keeps an
+    /// IPv4 address whole and the upper half of an IPv6 one (the lower half is cleared up to /64).
     /// </summary>
     internal static FlowAddress Masked(FlowAddress a, byte bits)
     {

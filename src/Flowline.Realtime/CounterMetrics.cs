@@ -39,7 +39,8 @@ public sealed class CounterMetrics
         public readonly Dictionary<string, (ulong Raw, long Time)> Last = [];
         public long Updated;
         public long Samples;
-        public uint Sequence;
+        /// <summary>The last sample sequence number of each sub-agent reporting the source (they count apart); a few at most.</summary>
+        public readonly Dictionary<uint, uint> Sequences = [];
         public HostDescription? Host;
         public HostAdapter[]? Adapters;
         public DataSource? Parent;
@@ -51,6 +52,12 @@ public sealed class CounterMetrics
 
     /// <summary>Data sources (agent, interface or other source) whose metrics are kept at most; the longest silent tenth goes beyond it.</summary>
     public const int MaxSources = 50_000;
+
+    /// <summary>How far behind the last sample a sample may be and still be a late one, not an agent's restart.</summary>
+    private const uint LateWindow = 8;
+
+    /// <summary>Sub-agents whose sample sequences are followed per data source (what a datagram says: bounded).</summary>
+    private const int MaxSubAgents = 16;
 
     /// <summary>Data sources forgotten to stay within <see cref="MaxSources"/>.</summary>
     public long Evicted => Interlocked.Read(ref _evicted);
@@ -91,15 +98,18 @@ public sealed class CounterMetrics
                 }
                 _sources[source] = s = new Source();
             }
-            s.Updated = now;
-            if (s.Samples > 0 && (int)(c.SampleSequence - s.Sequence) < 0)
+            if (s.Sequences.TryGetValue(c.SubAgent, out var last) && (int)(c.SampleSequence - last) < 0)
             {
-                // The data source's sample sequence went back: the agent restarted (or a datagram came late). Its
-                // counters are not comparable with the ones before: no rate across it, and none of the old ones kept.
+                // A sample a little behind the last one came late (UDP reorders): older than what is kept, it is not taken.
+                if (last - c.SampleSequence <= LateWindow && c.SampleSequence > LateWindow) return;
+                // Further back (or back to a new start): the agent restarted. Its counters are not comparable with the
+                // ones before: no rate across it, and none of the old values kept.
                 s.Last.Clear();
                 s.Values.Clear();
             }
-            s.Sequence = c.SampleSequence;
+            if (s.Sequences.Count >= MaxSubAgents && !s.Sequences.ContainsKey(c.SubAgent)) s.Sequences.Clear();
+            s.Sequences[c.SubAgent] = c.SampleSequence;
+            s.Updated = now;
             s.Samples++;
             if (schema.Structured)
             {

@@ -60,6 +60,7 @@ public sealed class FilterParserTests
     [InlineData("host 10.0.0.300", 6, "expected an IP address, found '10.0.0.300'")]
     [InlineData("proto tcp and", 14, "expected a filter term")]
     [InlineData("# only a comment", 17, "expected a filter term")]
+    [InlineData("proto tcp#x", 7, "unknown protocol 'tcp#x'")]
     [InlineData("(proto tcp", 11, "expected ')' to close the parenthesis")]
     [InlineData("proto tcp port 80", 11, "expected 'and', 'or' or the end of the filter, found 'port'")]
     [InlineData("net 10.0.0.0/33", 14, "'33' is not a prefix length")]

@@ -203,9 +203,9 @@ public sealed class RealtimeEngineTests
     public void An_unknown_value_a_reset_or_a_restarted_agent_leaves_no_stale_metric_and_no_false_rate()
     {
         var metrics = new CounterMetrics();
-        CounterRecord Sample(uint sequence, ulong inOctets, uint inPackets, uint discards)
+        CounterRecord Sample(uint sequence, ulong inOctets, uint inPackets, uint discards, uint subAgent = 0)
         {
-            var c = new CounterRecord { Agent = FlowAddress.Parse("192.0.2.2"), SourceId = 2, Enterprise = 0, Format = 1, SampleSequence = sequence };
+            var c = new CounterRecord { Agent = FlowAddress.Parse("192.0.2.2"), SubAgent = subAgent, SourceId = 2, Enterprise = 0, Format = 1, SampleSequence = sequence };
             ulong[] v = [2, 6, 1_000_000, 1, 3, inOctets, inPackets, 0, 0, discards, 0, 0, 0, 0, 0, 0, 0, 0, 0];
             for (var i = 0; i < v.Length; i++) c.Values[i] = v[i];
             c.Count = v.Length;
@@ -216,6 +216,9 @@ public sealed class RealtimeEngineTests
         metrics.Add(Sample(11, 3000, 300, 7), 1_000_000);
         Assert.Equal((2000.0, 200.0, 2.0), (Now()["ifinoctets"], Now()["ifinucastpkts"], Now()["ifindiscards"]));
         Assert.True(Now().ContainsKey("ifinutilization"));
+        // A late sample (UDP reordered it) is older than what is kept: not taken, not a restart.
+        metrics.Add(Sample(10, 1000, 100, 5), 1_500_000);
+        Assert.Equal((2000.0, 200.0, 2.0), (Now()["ifinoctets"], Now()["ifinucastpkts"], Now()["ifindiscards"]));
 
         // The 64-bit octets went back (a reset) and the packets are unknown: neither keeps its old rate.
         metrics.Add(Sample(12, 2500, uint.MaxValue, 9), 2_000_000);
@@ -232,6 +235,9 @@ public sealed class RealtimeEngineTests
         Assert.False(restarted.ContainsKey("ifinoctets"));
         Assert.Equal(1_000_000, restarted["ifspeed"]);
         metrics.Add(Sample(2, 1050, 105, 2), 4_000_000);
+        Assert.Equal((1000.0, 100.0, 1.0), (Now()["ifinoctets"], Now()["ifinucastpkts"], Now()["ifindiscards"]));
+        // Another sub-agent reporting the same source counts its own sequence: its low numbers after 2 are no restart.
+        metrics.Add(Sample(1, 2050, 205, 3, subAgent: 1), 5_000_000);
         Assert.Equal((1000.0, 100.0, 1.0), (Now()["ifinoctets"], Now()["ifinucastpkts"], Now()["ifindiscards"]));
     }
 

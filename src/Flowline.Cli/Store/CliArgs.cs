@@ -104,31 +104,33 @@ internal static class CliArgs
     }
 
     /// <summary>
-    /// Opens the store read-only and parses the filter against its names; null (after saying why on
-    /// <paramref name="stderr"/>) when the filter does not parse.
-    /// </summary>
-    /// <summary>
     /// The filter of nfdump's <c>-f FILE</c>: the file's text, lines and <c>#</c> comments as nfdump reads them.
     /// One of the file and a filter on the command line, as in nfdump.
     /// </summary>
     public static string ReadFilterFile(string path, bool filterGiven)
     {
         if (filterGiven) throw new ArgumentException("-f FILE gives the filter: give it there or on the command line, not both");
+        if (path.Length == 0) throw new ArgumentException("-f: expected the name of a file holding the filter");
+        var text = new char[FilterParser.MaxLength + 1];
+        int n;
         try
         {
             // Read no further than a filter may be long (the file may be a pipe, or anything).
             using var reader = new StreamReader(path);
-            var text = new char[FilterParser.MaxLength + 1];
-            var n = reader.ReadBlock(text);
-            if (n > FilterParser.MaxLength) throw new ArgumentException($"-f {path}: a filter takes at most {FilterParser.MaxLength} characters; the file has more");
-            return new string(text, 0, n);
+            n = reader.ReadBlock(text);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
             throw new ArgumentException($"-f {path}: {e.Message}");
         }
+        if (n > FilterParser.MaxLength) throw new ArgumentException($"-f {path}: a filter takes at most {FilterParser.MaxLength} characters; the file has more");
+        return new string(text, 0, n);
     }
 
+    /// <summary>
+    /// Opens the store read-only and parses the filter against its names; null (after saying why on
+    /// <paramref name="stderr"/>) when the filter does not parse.
+    /// </summary>
     public static (IFlowStore Store, FilterNode Filter)? OpenFiltered(string command, string? dataDir, IEnumerable<string> filterWords, TextWriter stderr, string? clickhouse = null)
     {
         IFlowStore store;
