@@ -78,20 +78,21 @@ public sealed partial class NfdumpFormat
 
     /// <summary>
     /// A format from nfdump's <c>-o</c> argument: a predefined name (<c>line</c>, <c>long6</c> ...), <c>fmt:</c>
-    /// followed by elements, or elements alone. Throws <see cref="FormatException"/> naming what is wrong.
+    /// followed by elements, or elements alone; <paramref name="wholeV6"/> is nfdump's -6 (whole IPv6 addresses in
+    /// any format, as the 6 names give them). Throws <see cref="FormatException"/> naming what is wrong.
     /// </summary>
-    public static NfdumpFormat Parse(string spec, bool plainNumbers = false)
+    public static NfdumpFormat Parse(string spec, bool plainNumbers = false, bool wholeV6 = false)
     {
         if (spec.StartsWith("fmt:", StringComparison.OrdinalIgnoreCase) || spec.StartsWith('%'))
         {
             var body = spec.StartsWith('%') ? spec : spec[4..];
             if (body.Length == 0) throw new FormatException("fmt: needs a format, e.g. fmt:%ts %sa %da %byt");
-            return new NfdumpFormat(body, plainNumbers, longV6: false);
+            return new NfdumpFormat(body, plainNumbers, longV6: wholeV6);
         }
         var longV6 = spec.Length > 2 && spec.EndsWith('6');
         var name = longV6 ? spec[..^1] : spec;
         if (!Predefined.TryGetValue(name, out var format)) throw new FormatException($"unknown output format '{spec}': expected one of {string.Join(", ", Predefined.Keys)} (each also with 6), or fmt:...");
-        return new NfdumpFormat(format, plainNumbers, longV6);
+        return new NfdumpFormat(format, plainNumbers, longV6 || wholeV6);
     }
 
     /// <summary>True for the names this class answers: predefined formats and fmt: strings.</summary>

@@ -255,6 +255,10 @@ public sealed class NfdumpDifferentialTests(NfdumpPair pair)
             var both = FlowlineProcess.RunFlowline(["query", "--data-dir", pair.Store, "-f", file, "proto tcp"]);
             Assert.Equal(2, both.ExitCode);
             Assert.Contains("give it there or on the command line, not both", both.Stderr);
+            File.WriteAllText(file, " \t\n# nothing but a comment\r\n\n");
+            var blank = FlowlineProcess.RunFlowline(["query", "--data-dir", pair.Store, "-f", file]);
+            Assert.Equal(2, blank.ExitCode);
+            Assert.Contains("the file holds no filter, only blanks or comments", blank.Stderr);
             var empty = FlowlineProcess.RunFlowline(["query", "--data-dir", pair.Store, "-f", ""]);
             Assert.Equal((2, "flowline query: -f: expected the name of a file holding the filter\n"), (empty.ExitCode, empty.Stderr));
         }

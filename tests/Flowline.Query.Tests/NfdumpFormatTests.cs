@@ -26,11 +26,11 @@ public sealed class NfdumpFormatTests
         Assert.Equal("  1.0 M", NfdumpFormat.Number(1_000_000, false, fixedWidth: true));
     }
 
-    private static string Line(string format, FlowRecord r)
+    private static string Line(string format, FlowRecord r, bool wholeV6 = false)
     {
         using var ms = new MemoryStream();
         var w = new Utf8TextWriter(ms);
-        NfdumpFormat.Parse(format).Write(w, r, 1);
+        NfdumpFormat.Parse(format, wholeV6: wholeV6).Write(w, r, 1);
         w.Flush();
         return System.Text.Encoding.UTF8.GetString(ms.ToArray()).TrimEnd('\n');
     }
@@ -48,6 +48,9 @@ public sealed class NfdumpFormatTests
         Assert.Equal("         fd00::1.128.0", Line("fmt:%dap", r));
         Assert.Equal("ICMP6", Line("fmt:%pr", r));
         Assert.Contains("2001:620:1000:cafe:20e:35ff:fec0:fed5".PadLeft(39) + ".0     ->", Line("line6", r));
+        // nfdump's -6: whole addresses in any format, fmt: included.
+        Assert.Equal(Line("line6", r), Line("line", r, wholeV6: true));
+        Assert.Equal("2001:620:1000:cafe:20e:35ff:fec0:fed5", Line("fmt:%sa", r, wholeV6: true).Trim());
     }
 
     [Theory]

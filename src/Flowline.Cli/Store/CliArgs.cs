@@ -124,7 +124,12 @@ internal static class CliArgs
             throw new ArgumentException($"-f {path}: {e.Message}");
         }
         if (n > FilterParser.MaxLength) throw new ArgumentException($"-f {path}: a filter takes at most {FilterParser.MaxLength} characters; the file has more");
-        return new string(text, 0, n);
+        var filter = new string(text, 0, n);
+        // A file with no term (empty, blank, comments) is refused rather than read as "every flow": a script that left
+        // it empty would otherwise select everything (nfdump 1.7.1: every flow for an empty file, none for a blank one).
+        if (filter.Split('\n').All(line => string.IsNullOrWhiteSpace(line.Split('#')[0])))
+            throw new ArgumentException($"-f {path}: the file holds no filter, only blanks or comments (for every flow give no filter, or 'any')");
+        return filter;
     }
 
     /// <summary>

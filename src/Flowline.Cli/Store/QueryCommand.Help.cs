@@ -50,6 +50,7 @@ internal static partial class QueryCommand
                             ibps, obps, bpp, ibpp, obpp, tstart, tend or duration (ascending or descending)
           -c N              at most N matching flows (before aggregation and ordering, as nfdump)
           -N                plain numbers (no 1.2 M scaling)
+          -6                whole IPv6 addresses in any of nfdump's formats (as line6, long6 ...)
           -q                no header and no summary lines
           --stats           print on stderr how many blocks were skipped and read, and the time taken
         Keys in csv/json/ndjson are canonical field names; sums are bytes, packets and flows.

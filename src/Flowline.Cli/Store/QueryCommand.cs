@@ -26,7 +26,7 @@ internal static partial class QueryCommand
         var stats = false;
         var customFields = false;
         var vpcVersion = 2;
-        bool nfAggregate = false, nfBidir = false, nfGuess = false, nfPlain = false, nfQuiet = false;
+        bool nfAggregate = false, nfBidir = false, nfGuess = false, nfPlain = false, nfQuiet = false, nfLong6 = false;
         (string Name, bool Ascending)? nfOrder = null;
         NfdumpFormat? nfFormat = null;
         var statistics = new List<NfdumpStatistic>();
@@ -80,6 +80,7 @@ internal static partial class QueryCommand
                     case "-b": nfBidir = true; break;
                     case "-B": nfBidir = nfGuess = true; break;
                     case "-N": nfPlain = true; break;
+                    case "-6": nfLong6 = true; break;
                     case "-q": nfQuiet = true; break;
                     case "-O": nfOrder = NfdumpListing.ParseOrder(Next()); break;
                     case "-c":
@@ -133,19 +134,19 @@ internal static partial class QueryCommand
                     nfOrder = null;
                 }
                 aggregationQuiet = nfQuiet;
-                nfPlain = nfQuiet = false;
+                nfPlain = nfQuiet = nfLong6 = false; // -6: the aggregates print whole IPv6 addresses anyway
             }
-            var nfdumpMode = NfdumpFormat.IsNfdumpFormat(format) || nfAggregate || nfBidir || nfPlain || nfQuiet || nfOrder is not null || nfCount > 0;
+            var nfdumpMode = NfdumpFormat.IsNfdumpFormat(format) || nfAggregate || nfBidir || nfPlain || nfQuiet || nfLong6 || nfOrder is not null || nfCount > 0;
             if (nfdumpMode)
             {
                 if (format is "table" or "csv" or "json" or "ndjson" or "jcs" or "vpc")
                 {
-                    if (format != "table") throw new ArgumentException($"-o {format} does not combine with nfdump's -a, -b, -B, -O, -c, -N or -q");
+                    if (format != "table") throw new ArgumentException($"-o {format} does not combine with nfdump's -a, -b, -B, -O, -c, -N, -6 or -q");
                     format = nfBidir ? "biline" : "line";
                 }
                 if (groupBy is not null || statistics.Count > 0 || bucket > 0) throw new ArgumentException("nfdump's formats list flows: they do not combine with -A, -s or --bucket");
                 if (customFields) throw new ArgumentException("--fields does not combine with nfdump's formats: give the columns with -o fmt:...");
-                try { nfFormat = NfdumpFormat.Parse(format, nfPlain); }
+                try { nfFormat = NfdumpFormat.Parse(format, nfPlain, nfLong6); }
                 catch (FormatException e) { throw new ArgumentException($"-o {format}: {e.Message}"); }
             }
             if (statistics.Count > 0 && groupBy is not null) throw new ArgumentException("-s and -A are two kinds of aggregation: give one");
