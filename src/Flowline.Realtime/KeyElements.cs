@@ -11,6 +11,12 @@ public sealed class KeyContext(ISymbolNames symbols, GeoDatabase? geo = null)
     public ISymbolNames Symbols { get; } = symbols;
     public GeoDatabase Geo { get; set; } = geo ?? GeoDatabase.Empty;
     public AddressGroups Groups { get; } = new();
+
+    /// <summary>
+    /// Whether <c>group:</c> may read the operator's address groups; false where a tenant writes the keys and
+    /// filter (its real-time definitions), since the groups' names and ranges are the operator's.
+    /// </summary>
+    public bool OperatorGroups { get; init; } = true;
 }
 
 /// <summary>

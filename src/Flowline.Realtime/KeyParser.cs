@@ -58,6 +58,7 @@ public static class KeyParser
                 return new MaskElement(text, Address(0), bits);
             case "group":
                 if (args.Count != 2 || args[1].Length == 0) throw new FormatException($"'{text}': expected group:ADDRESSKEY:GROUPS");
+                if (!context.OperatorGroups) throw new FormatException($"'{text}': group: reads the operator's address groups (PUT /group/{{name}}/json), which a tenant's definition cannot use");
                 return new GroupElement(text, Address(0), args[1], context);
             case "or":
                 if (args.Count < 2) throw new FormatException($"'{text}': expected or:KEY:KEY[:KEY...]");

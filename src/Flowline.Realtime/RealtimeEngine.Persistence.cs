@@ -43,7 +43,9 @@ public sealed partial class RealtimeEngine
             Each("flows", (name, node) =>
             {
                 CheckName(name);
-                _flows[name] = new FlowTable(name, FlowDefinition.FromJson(node.ToJsonString()), Context, FlowRoom, now);
+                var definition = FlowDefinition.FromJson(node.ToJsonString());
+                if (name.StartsWith(TenantPrefix, StringComparison.Ordinal)) CheckTenantDefinition(definition);
+                _flows[name] = new FlowTable(name, definition, Context, FlowRoom, now);
             });
             Each("thresholds", (name, node) =>
             {

@@ -15,6 +15,8 @@ public sealed partial class RealtimeEngine
     public const string FileName = "realtime.json";
     /// <summary>Prefix of the definitions the Prometheus flow export makes; they are not saved and go when unread for an hour.</summary>
     public const string ExportPrefix = "prometheus_export:";
+    /// <summary>Prefix of the definitions a tenant makes (<c>tenant:ACCOUNT:NAME</c>, /api/v1/realtime/flows).</summary>
+    public const string TenantPrefix = "tenant:";
 
     private readonly string? _path;
     private readonly Microsoft.Extensions.Logging.ILogger _log;
@@ -46,6 +48,20 @@ public sealed partial class RealtimeEngine
     }
 
     public KeyContext Context { get; }
+
+    /// <summary>
+    /// The context a tenant's keys and filter are read in: the engine's names and geo, without the operator's
+    /// address groups.
+    /// </summary>
+    public KeyContext TenantContext => new(Context.Symbols, Context.Geo) { OperatorGroups = false };
+
+    /// <summary>Refuses (<see cref="FormatException"/>) a tenant's definition whose keys or filter read what only operators may.</summary>
+    public void CheckTenantDefinition(FlowDefinition definition)
+    {
+        var tenant = TenantContext;
+        KeyParser.ParseList(definition.Keys, tenant);
+        if (definition.Filter is { Length: > 0 } f) FlowFilter.Parse(f, tenant);
+    }
     public RealtimeOptions Options { get; }
     /// <summary>The room for flows every definition draws on.</summary>
     public FlowBudget FlowRoom { get; }

@@ -178,6 +178,21 @@ public sealed class DoorTests : IAsyncDisposable
         Assert.Equal(403, (await Post(admin, Batch("node-1", 2))).Status);
         Assert.Equal(403, (await Send(root, "GET", "/api/v1/flows", agent)).Status);
         Assert.Equal(403, (await Send(root, "GET", "/flow/json", agent)).Status);
+        // Nor the Action API, signed in the query: DescribeFlowLog reads the account's flow logs.
+        var tenant = keys.Create("acc-ops", admin: false);
+        foreach (var (key, expected) in new[] { (agent, 403), (tenant, 200) })
+        {
+            var now = DateTimeOffset.UtcNow;
+            var p = new List<KeyValuePair<string, string>>
+            {
+                new("Version", DescribeFlowLog.Version), new("Action", "DescribeFlowLog"),
+                new("start_time", DescribeFlowLog.Format(now.AddMinutes(-10), TimeZoneInfo.Utc)),
+                new("end_time", DescribeFlowLog.Format(now, TimeZoneInfo.Utc)),
+            };
+            Signatures.SignAction(p, key.Id, key.Secret, "GET", root.Authority, now);
+            var action = await Send(root, "GET", "/?" + string.Join('&', p.Select(kv => Signatures.Encode(kv.Key) + "=" + Signatures.Encode(kv.Value))));
+            Assert.True(action.Status == expected, $"{key.Id}: {action.Status} {action.Body}");
+        }
         Assert.Throws<ArgumentException>(() => keys.Create("acc-ops", admin: true, agent: "node-3"));
         Assert.Throws<ArgumentException>(() => keys.Create("acc-ops", admin: false, agent: "no spaces"));
         Assert.Equal("node-1", KeyStore.Open(Path.Combine(_dir.FullName, "data")).Find(agent.Id)!.Agent);

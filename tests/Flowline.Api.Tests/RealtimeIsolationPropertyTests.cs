@@ -138,4 +138,46 @@ public sealed class RealtimeIsolationPropertyTests
         Assert.True(status == 400, $"{status} {answer}");
         Assert.Equal(404, (await server.Send(key, HttpMethod.Get, "/api/v1/realtime/activeflows/escape", [])).Status);
     }
+
+    [Theory]
+    [InlineData("group:ipdestination:opsgroups,ipdestination", null)]
+    [InlineData("ipdestination", "group:ipdestination:opsgroups=secret-billing-db")]
+    [InlineData("null:[group:ipsource:opsgroups]:none", null)]
+    [InlineData("or:ipsource:[group:ipsource:opsgroups]", null)]
+    public async Task A_tenant_definition_cannot_read_the_operators_address_groups(string keys, string? filter)
+    {
+        RealtimeEngine? engine = null;
+        await using var server = new ApiServer(realtime: s => engine = new RealtimeEngine(null, new KeyContext(s.Store.Symbols)));
+        engine!.Context.Groups.Put("opsgroups", new Dictionary<string, IReadOnlyList<string>> { ["secret-billing-db"] = ["10.2.0.0/24"] });
+        var key = server.Keys.Create("acc-p1", admin: false);
+        var body = JsonSerializer.Serialize(new Dictionary<string, object?> { ["keys"] = keys, ["filter"] = filter });
+        var (status, answer, _) = await server.Send(key, HttpMethod.Put, "/api/v1/realtime/flows/g", [], body);
+        Assert.True(status == 400, $"{status} {answer}");
+        Assert.Contains("operator's address groups", answer.ToString(), StringComparison.Ordinal);
+        Assert.Null(engine.GetFlow(RealtimeEngine.TenantPrefix + "acc-p1:g"));
+        // The operator's face still takes them.
+        engine.PutFlow("opsview", new FlowDefinition { Keys = keys, Filter = filter }, Ingest.Collector.NowMicros());
+    }
+
+    [Fact]
+    public void A_saved_tenant_definition_that_reads_the_operators_groups_is_left_out_at_start()
+    {
+        var dir = Directory.CreateTempSubdirectory("flowline-realtime-");
+        try
+        {
+            File.WriteAllText(Path.Combine(dir.FullName, RealtimeEngine.FileName), """
+                {"flows": {"tenant:acc-p1:g": {"keys": "group:ipdestination:opsgroups"}, "tenant:acc-p1:plain": {"keys": "ipdestination"},
+                           "opsview": {"keys": "group:ipdestination:opsgroups"}},
+                 "groups": {"opsgroups": {"secret-billing-db": ["10.2.0.0/24"]}}}
+                """);
+            var engine = new RealtimeEngine(dir.FullName, new KeyContext(new Flowline.Storage.SymbolTable()));
+            Assert.Null(engine.GetFlow("tenant:acc-p1:g"));
+            Assert.NotNull(engine.GetFlow("tenant:acc-p1:plain"));
+            Assert.NotNull(engine.GetFlow("opsview"));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
 }

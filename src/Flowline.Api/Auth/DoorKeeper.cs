@@ -110,29 +110,36 @@ public sealed class DoorKeeper(RequestGuard guard, ApiOptions options)
             await Refuse(context, error);
             return;
         }
-        if (policy.Door == Door.Admin && !key!.Admin)
+        if (RoleRefusal(policy, key!, $"{request.Method} {endpoint.RoutePattern.RawText}") is { } role)
         {
             guard.Fail(from);
-            await Refuse(context, new ApiError(403, "UnauthorizedOperation",
-                $"the access key {key.Id} belongs to {key.Account} and is not an admin key: {request.Method} {endpoint.RoutePattern.RawText} is for operators"));
-            return;
-        }
-        if (policy.Door != Door.Agent && key!.Agent is not null)
-        {
-            guard.Fail(from);
-            await Refuse(context, new ApiError(403, "UnauthorizedOperation",
-                $"the access key {key.Id} is agent {key.Agent}'s: it sends that agent's session batches and opens no other door"));
-            return;
-        }
-        if (policy.Door == Door.Agent && key!.Agent is null)
-        {
-            guard.Fail(from);
-            await Refuse(context, new ApiError(403, "UnauthorizedOperation",
-                $"the access key {key.Id} is not an agent key: agents sign with a key bound to their name (flowline keys create --account ACC --agent NAME)"));
+            await Refuse(context, role);
             return;
         }
         context.Items[KeyItem] = key;
         await next(context);
+    }
+
+    /// <summary>
+    /// Whether a key of its kind may open a door of <paramref name="policy"/>: an admin door takes admin keys, an
+    /// agent door agent keys, and an agent key opens no other door. Every signed door asks this, whether the
+    /// signature came in a header or in the query (the Action API).
+    /// </summary>
+    public static ApiError? RoleRefusal(AccessPolicy policy, AccessKey key, string route)
+    {
+        if (policy.Door == Door.Admin && !key.Admin)
+        {
+            return new ApiError(403, "UnauthorizedOperation", $"the access key {key.Id} belongs to {key.Account} and is not an admin key: {route} is for operators");
+        }
+        if (policy.Door != Door.Agent && key.Agent is not null)
+        {
+            return new ApiError(403, "UnauthorizedOperation", $"the access key {key.Id} is agent {key.Agent}'s: it sends that agent's session batches and opens no other door");
+        }
+        if (policy.Door == Door.Agent && key.Agent is null)
+        {
+            return new ApiError(403, "UnauthorizedOperation", $"the access key {key.Id} is not an agent key: agents sign with a key bound to their name (flowline keys create --account ACC --agent NAME)");
+        }
+        return null;
     }
 
     /// <summary>Checks the Authorization header's signature over the method, path, query, timestamp and body.</summary>

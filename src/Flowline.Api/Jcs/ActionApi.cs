@@ -79,6 +79,13 @@ public sealed class ActionApi(IFlowStore store, RequestGuard guard, AuditLog aud
             await Error(context, requestId, authError);
             return;
         }
+        if (DoorKeeper.RoleRefusal(AccessPolicy.ActionSigned, key!, $"{verb} /?Action=DescribeFlowLog") is { } role)
+        {
+            guard.Fail(from);
+            audit.Write(new AuditEntry(guard.Now, "DescribeFlowLog", key!.Id, key.Account, map.GetValueOrDefault("account") ?? key.Account, "denied", from?.ToString() ?? "", role.Message));
+            await Error(context, requestId, role);
+            return;
+        }
         // The admin password may come in a header rather than in the parameters, to stay out of URLs and logs.
         if (!map.ContainsKey("admin_password") && context.Request.Headers[ApiV1.AdminPasswordHeader].ToString() is { Length: > 0 } header)
         {

@@ -15,7 +15,7 @@ namespace Flowline.Api;
 /// </summary>
 public sealed class TenantRealtimeApi(RealtimeEngine engine)
 {
-    private const string Prefix = "tenant:";
+    private const string Prefix = RealtimeEngine.TenantPrefix;
     /// <summary>Definitions one account may hold at once.</summary>
     public const int MaxPerAccount = 32;
     private readonly Lock _quota = new();
@@ -36,7 +36,9 @@ public sealed class TenantRealtimeApi(RealtimeEngine engine)
                 RealtimeEngine.CheckName(name);
                 var asked = FlowDefinition.FromJson(body);
                 var stored = Scope(key.Account) + name;
-                var scoped = asked with { Filter = Scoped(key.Account, asked.Filter, engine.Context) };
+                // Read first as a tenant's: its keys and filter may not read the operator's address groups.
+                engine.CheckTenantDefinition(asked);
+                var scoped = asked with { Filter = Scoped(key.Account, asked.Filter, engine.TenantContext) };
                 // Counted and added as one step: requests in parallel could each see room for one more.
                 lock (_quota)
                 {
