@@ -151,7 +151,7 @@ public sealed class Utf8TextWriter(Stream output, int capacity = 1 << 16)
     /// <summary>RFC 3339 UTC with microseconds: 2026-11-21T06:28:54.984062Z.</summary>
     public void Time(long unixMicros)
     {
-        var dt = DateTime.UnixEpoch.AddTicks(Math.Clamp(unixMicros, -62_135_596_800_000_000L, 253_402_300_799_000_000L) * 10);
+        var dt = DateTime.UnixEpoch.AddTicks(FlowTime.Clamp(unixMicros) * 10);
         dt.TryFormat(Reserve(32), out var n, "yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture);
         _length += n;
     }

@@ -142,7 +142,7 @@ public static class SessionEndpointJson
             var agent = Text(root, "agent") ?? throw new FormatException("agent: missing");
             var sequence = Number(root, "sequence", "");
             var time = Number(root, "time", "");
-            if (time <= 0) throw new FormatException("time: expected µs since the epoch");
+            if (time is <= 0 or > FlowTime.MaxMicros) throw new FormatException("time: expected µs since the epoch, up to the year 9999");
             if (!root.TryGetProperty("endpoints", out var list) || list.ValueKind != JsonValueKind.Array) throw new FormatException("endpoints: expected an array");
 
             // First pass: every name, interned at once.
@@ -216,7 +216,7 @@ public static class SessionEndpointJson
                                 Counts = ReadCounts(s, sat),
                                 ForwardFlowUuid = Uuid(s, "forward_flow_uuid", sat), ReverseFlowUuid = Uuid(s, "reverse_flow_uuid", sat),
                                 LocalTcpFlags = (ushort)Number(s, "local_tcp_flags", sat, 0), ReverseTcpFlags = (ushort)Number(s, "reverse_tcp_flags", sat, 0),
-                                SetupTime = Number(s, "setup_time", sat), TeardownTime = Number(s, "teardown_time", sat, 0),
+                                SetupTime = Time(s, "setup_time", sat), TeardownTime = Time(s, "teardown_time", sat, 0),
                                 Action = ActionOf(Text(s, "action")), ReverseAction = ActionOf(Text(s, "reverse_action")),
                                 SgRule = Id(s, "sg_rule_uuid"), ReverseSgRule = Id(s, "reverse_sg_rule_uuid"),
                                 Sampled = Bool(s, "sampled"), Logged = Bool(s, "logged"), Sessions = 1,
@@ -253,6 +253,13 @@ public static class SessionEndpointJson
         if (!e.TryGetProperty(key, out var v)) return missing ?? throw new FormatException($"{name}: missing");
         if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out var n) || n < 0) throw new FormatException($"{name}: expected a whole number ≥ 0");
         return n;
+    }
+
+    /// <summary>A time in µs since the epoch, up to the year 9999 (what can be stored and printed).</summary>
+    private static long Time(JsonElement e, string key, string at, long? missing = null)
+    {
+        var n = Number(e, key, at, missing);
+        return n <= FlowTime.MaxMicros ? n : throw new FormatException($"{at}.{key}: {n} µs is beyond the year 9999");
     }
 
     private static FlowAddress Address(JsonElement e, string key, string at)

@@ -93,4 +93,23 @@ public sealed class AgentBatchTests : IDisposable
         Refused(flipped, "damaged");
         Assert.False(AgentBatch.IsBatch("{\"agent\":\"x\"}"u8));
     }
+
+    [Theory]
+    [InlineData(false, FlowTime.MaxMicros + 1)]
+    [InlineData(true, FlowTime.MinMicros - 1)]
+    public void A_batch_with_a_time_beyond_the_calendar_is_refused(bool sessions, long time)
+    {
+        var symbols = new SymbolTable();
+        var rows = Rows(symbols, 100, sessions);
+        if (sessions) rows.SetupTime[42] = time;
+        else rows.End[42] = time;
+        var backlog = Directory.CreateDirectory(Path.Combine(_dir.FullName, "t")).FullName;
+        using var builder = new AgentBatch.Builder(backlog);
+        if (sessions) builder.AddSessions(rows);
+        else builder.AddFlows(rows);
+        var path = Path.Combine(backlog, "batch-1.flb");
+        Assert.True(builder.Seal(path, "node-a", 1, 1, symbols));
+        var e = Assert.Throws<FormatException>(() => AgentBatch.Read(File.ReadAllBytes(path), _dir.FullName, new SymbolTable(), (_, _) => { }));
+        Assert.Contains("beyond the years 1 to 9999", e.Message, StringComparison.Ordinal);
+    }
 }

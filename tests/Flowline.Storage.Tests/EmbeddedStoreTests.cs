@@ -177,7 +177,7 @@ public sealed class EmbeddedStoreTests : IDisposable
         var records = Records(10_000, 3);
         using (var store = new EmbeddedStore(_dir.FullName))
         {
-            store.Append(Batch(records));
+            store.Append(EmbeddedStoreTests.Batch(records));
             store.Flush();
         }
         var segments = Directory.GetFiles(_dir.FullName, "seg-*.seg", SearchOption.AllDirectories).Order().ToArray();
@@ -353,5 +353,24 @@ public sealed class RetentionStoreTests : IDisposable
             Assert.Equal(0, store.Stats().Rows);
             Assert.Empty(Directory.EnumerateFiles(_dir.FullName, "*.rollup", SearchOption.AllDirectories));
         }
+    }
+
+    [Fact]
+    public void A_start_beyond_the_calendar_is_stored_in_its_last_or_first_partition_and_read_back()
+    {
+        // Decoders keep times within the years 1 to 9999; a caller that does not must not bring the store down.
+        long[] starts = [FlowTime.MaxMicros, FlowTime.MaxMicros + 1, long.MaxValue - 1, FlowTime.MinMicros, FlowTime.MinMicros - 1, long.MinValue, 1_795_000_000_000_000];
+        var records = starts.Select((t, i) => new FlowRecord { Start = t, End = t, TimeReceived = 1_795_000_000_000_000, SampledPackets = (ulong)i, Packets = 1, IpVersion = 4 }).ToList();
+        using (var store = new EmbeddedStore(_dir.FullName, new EmbeddedStoreOptions { GroupCommit = TimeSpan.FromHours(1) }))
+        {
+            store.Append(EmbeddedStoreTests.Batch(records));
+            store.Flush();
+            store.Compact(long.MaxValue);
+        }
+        using var reopened = new EmbeddedStore(_dir.FullName);
+        var ids = reopened.Scan(long.MinValue, long.MaxValue, new FilterNode.Any())
+            .SelectMany(b => Enumerable.Range(0, b.Count).Select(i => b.SampledPackets[i])).ToList();
+        Assert.Equal(Enumerable.Range(0, starts.Length).Select(i => (ulong)i), ids.Order());
+        Assert.Empty(reopened.Verify());
     }
 }

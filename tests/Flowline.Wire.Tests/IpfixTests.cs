@@ -215,4 +215,28 @@ public sealed class IpfixTests
         TestFlows.Decode(decoder, _buffer.AsSpan(0, n - 1), out var result);
         Assert.Equal(DecodeError.Truncated, result.Error);
     }
+
+    [Theory]
+    // flowStart/EndMilliseconds in the year 10000, and at 2^64 - 1 (which times 1000 would wrap to a plausible time)
+    [InlineData(152, "0000e677d21fdc00", 153, "0000e677d21fdc00", FlowTime.MaxMicros, FlowTime.MaxMicros)]
+    [InlineData(152, "ffffffffffffffff", 153, "ffffffffffffffff", FlowTime.MaxMicros, FlowTime.MaxMicros)]
+    // flowStart/EndDeltaMicroseconds of 2^64 - 1: before the year 1
+    [InlineData(158, "ffffffffffffffff", 159, "ffffffffffffffff", FlowTime.MinMicros, FlowTime.MinMicros)]
+    // systemInitTimeMilliseconds near 2^64 with flowStart/EndSysUpTime
+    [InlineData(160, "fffffffffffffff0", 22, "00000100", FlowTime.MaxMicros, FlowTime.MaxMicros)]
+    public void Times_beyond_the_calendar_are_kept_at_its_ends(ushort first, string firstValue, ushort second, string secondValue, long start, long end)
+    {
+        var record = Convert.FromHexString("0a000001" + "00000010" + firstValue + secondValue + (second == 22 ? "00000200" : ""));
+        (ushort, ushort)[] fields = second == 22
+            ? [(8, 4), (2, 4), (first, 8), (22, 4), (21, 4)]
+            : [(8, 4), (2, 4), (first, 8), (second, 8)];
+        var n = Message(fields, record);
+        var r = Assert.Single(TestFlows.Decode(new FlowDecoder(), _buffer.AsSpan(0, n), out var result));
+        Assert.True(result.IsOk, result.ToString());
+        Assert.Equal(start, r.Start);
+        Assert.Equal(end, r.End);
+        // Printable, as every output prints them.
+        _ = DateTime.UnixEpoch.AddTicks(r.Start * 10);
+        _ = DateTime.UnixEpoch.AddTicks(r.End * 10);
+    }
 }

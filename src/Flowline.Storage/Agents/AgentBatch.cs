@@ -168,6 +168,7 @@ public static class AgentBatch
                     into.Clear();
                     reader.ReadBlock(b, into);
                     Remap(into, map);
+                    CheckTimes(into, sessions);
                     blocks(into, sessions);
                 }
             }
@@ -209,6 +210,22 @@ public static class AgentBatch
         at = 12 + (int)length;
         if (header.Sessions + header.Flows != body.Length - at) throw new FormatException($"the batch holds {body.Length - at} bytes of rows where its header says {header.Sessions + header.Flows}");
         return header;
+    }
+
+    /// <summary>Refuses rows whose times lie beyond the calendar (<see cref="FlowTime"/>): nothing could print or partition them.</summary>
+    private static void CheckTimes(FlowBatch rows, bool sessions)
+    {
+        foreach (var column in new[] { rows.TimeReceived, rows.Start, rows.End, rows.SetupTime, rows.TeardownTime })
+        {
+            if (column.Length == 0) continue;
+            foreach (var t in column.AsSpan(0, Math.Min(rows.Count, column.Length)))
+            {
+                if (t is < FlowTime.MinMicros or > FlowTime.MaxMicros)
+                {
+                    throw new FormatException($"the batch's {(sessions ? "sessions" : "flows")} hold a time of {t} µs, beyond the years 1 to 9999");
+                }
+            }
+        }
     }
 
     private static void Remap(FlowBatch rows, Dictionary<uint, uint> map)

@@ -106,6 +106,10 @@ public sealed partial class EmbeddedStore : IFlowStore
     private static FileStream LockForWriting(string root)
     {
         var path = Path.Combine(root, WriterLockFile);
+        if (Directory.Exists(path))
+        {
+            throw new IOException($"{path} is a directory, where the store keeps its writer's lock file: remove it (it holds nothing of the store)");
+        }
         try
         {
             // On Linux, FileShare.None takes an exclusive flock, released when the process ends however it ends.
@@ -211,7 +215,11 @@ public sealed partial class EmbeddedStore : IFlowStore
         return Path.Combine(_root, t.ToString("yyyyMMdd", CultureInfo.InvariantCulture), t.ToString("HHmm", CultureInfo.InvariantCulture));
     }
 
-    private long PartitionOf(long start) => Aggregator.FloorBucket(start, PartitionMicros);
+    /// <summary>
+    /// The partition of a row; a start beyond the calendar (which decoders never give, but a caller might) is
+    /// kept in the first or last partition the calendar has, whose directory can be named.
+    /// </summary>
+    private long PartitionOf(long start) => Aggregator.FloorBucket(FlowTime.Clamp(start), PartitionMicros);
 
     /// <summary>Every live segment file outside quarantine, in write order.</summary>
     private List<string> Segments() => Live(AllSegments());

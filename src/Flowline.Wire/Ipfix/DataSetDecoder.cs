@@ -104,7 +104,7 @@ internal static class DataSetDecoder
         }
         if (s[(int)FieldKind.SystemInitMillis] > 0)
         {
-            state.SystemInitMillis = (long)s[(int)FieldKind.SystemInitMillis];
+            state.SystemInitMillis = (long)Math.Min(s[(int)FieldKind.SystemInitMillis], long.MaxValue);
         }
     }
 
@@ -186,11 +186,11 @@ internal static class DataSetDecoder
     {
         var exportUs = (long)ctx.ExportTime * 1_000_000;
         long start = 0, end = 0;
-        if (t.Has(FieldKind.StartMillis)) start = (long)s[(int)FieldKind.StartMillis] * 1000;
+        if (t.Has(FieldKind.StartMillis)) start = FlowTime.FromMillis(s[(int)FieldKind.StartMillis]);
         else if (t.Has(FieldKind.StartMicros)) start = NtpToUnixMicros(s[(int)FieldKind.StartMicros]);
         else if (t.Has(FieldKind.StartNanos)) start = NtpToUnixMicros(s[(int)FieldKind.StartNanos]);
         else if (t.Has(FieldKind.StartSeconds)) start = (long)s[(int)FieldKind.StartSeconds] * 1_000_000;
-        if (t.Has(FieldKind.EndMillis)) end = (long)s[(int)FieldKind.EndMillis] * 1000;
+        if (t.Has(FieldKind.EndMillis)) end = FlowTime.FromMillis(s[(int)FieldKind.EndMillis]);
         else if (t.Has(FieldKind.EndMicros)) end = NtpToUnixMicros(s[(int)FieldKind.EndMicros]);
         else if (t.Has(FieldKind.EndNanos)) end = NtpToUnixMicros(s[(int)FieldKind.EndNanos]);
         else if (t.Has(FieldKind.EndSeconds)) end = (long)s[(int)FieldKind.EndSeconds] * 1_000_000;
@@ -210,11 +210,12 @@ internal static class DataSetDecoder
             else
             {
                 // IPFIX: flowStart/EndSysUpTime are relative to systemInitTimeMilliseconds.
-                var init = s[(int)FieldKind.SystemInitMillis] != 0 ? (long)s[(int)FieldKind.SystemInitMillis] : state.SystemInitMillis;
+                var init = s[(int)FieldKind.SystemInitMillis] != 0 ? s[(int)FieldKind.SystemInitMillis] : (ulong)Math.Max(0, state.SystemInitMillis);
                 if (init != 0)
                 {
-                    if (start == 0 && hasStartUp) start = (init + startUp) * 1000;
-                    if (end == 0 && hasEndUp) end = (init + endUp) * 1000;
+                    // Saturating: an init time near 2^64 must not wrap round to a plausible time.
+                    if (start == 0 && hasStartUp) start = FlowTime.FromMillis(init > ulong.MaxValue - startUp ? ulong.MaxValue : init + startUp);
+                    if (end == 0 && hasEndUp) end = FlowTime.FromMillis(init > ulong.MaxValue - endUp ? ulong.MaxValue : init + endUp);
                 }
                 else if (hasStartUp && hasEndUp)
                 {
@@ -224,8 +225,8 @@ internal static class DataSetDecoder
                 }
             }
         }
-        if (start == 0 && t.Has(FieldKind.StartDeltaMicros)) start = exportUs - (long)s[(int)FieldKind.StartDeltaMicros];
-        if (end == 0 && t.Has(FieldKind.EndDeltaMicros)) end = exportUs - (long)s[(int)FieldKind.EndDeltaMicros];
+        if (start == 0 && t.Has(FieldKind.StartDeltaMicros)) start = FlowTime.Before(exportUs, s[(int)FieldKind.StartDeltaMicros]);
+        if (end == 0 && t.Has(FieldKind.EndDeltaMicros)) end = FlowTime.Before(exportUs, s[(int)FieldKind.EndDeltaMicros]);
         if (end == 0) end = start != 0 ? start : exportUs;
         if (start == 0) start = end;
         return (start, end);
@@ -262,9 +263,9 @@ internal static class DataSetDecoder
         r.SampledPackets = t.Has(FieldKind.RevPacketDelta) ? s[(int)FieldKind.RevPacketDelta] : s[(int)FieldKind.RevPacketTotal];
         r.Bytes = r.SampledBytes * f.SamplingRate;
         r.Packets = r.SampledPackets * f.SamplingRate;
-        if (t.Has(FieldKind.RevStartMillis)) r.Start = (long)s[(int)FieldKind.RevStartMillis] * 1000;
+        if (t.Has(FieldKind.RevStartMillis)) r.Start = FlowTime.FromMillis(s[(int)FieldKind.RevStartMillis]);
         else if (t.Has(FieldKind.RevStartSeconds)) r.Start = (long)s[(int)FieldKind.RevStartSeconds] * 1_000_000;
-        if (t.Has(FieldKind.RevEndMillis)) r.End = (long)s[(int)FieldKind.RevEndMillis] * 1000;
+        if (t.Has(FieldKind.RevEndMillis)) r.End = FlowTime.FromMillis(s[(int)FieldKind.RevEndMillis]);
         else if (t.Has(FieldKind.RevEndSeconds)) r.End = (long)s[(int)FieldKind.RevEndSeconds] * 1_000_000;
         if (f.Direction is 0 or 1) r.Direction = (byte)(1 - f.Direction);
         return r;
