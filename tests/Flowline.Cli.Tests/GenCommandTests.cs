@@ -102,6 +102,8 @@ public sealed class GenCommandTests
     [InlineData("--protocol", "sflow", "--count", "0", "--pcap", "x")]
     [InlineData("--protocol", "sflow", "--count", "10", "--target", "udp://nowhere")]
     [InlineData("--protocol", "netflow5", "--count", "10", "--pcap", "x", "--sampling", "16384")]
+    [InlineData("--protocol", "netflow9", "--count", "2", "--pcap", "x", "--start", "2106-02-07T06:28:16Z")]
+    [InlineData("--protocol", "netflow5", "--count", "2", "--pcap", "x", "--start", "1900-01-01T00:00:00Z")]
     public void Usage_errors_exit_2(params string[] args)
     {
         var r = FlowlineProcess.RunFlowline(["gen", .. args]);

@@ -271,4 +271,29 @@ public sealed class SalvageTests : IDisposable
             Assert.Single(Quarantined("*" + EmbeddedStore.UnrestoredSuffix));
         }
     }
+
+    [Theory]
+    [InlineData(2)]   // the magic
+    [InlineData(9)]   // the column count
+    [InlineData(12)]  // the flags
+    public void A_damaged_header_is_rebuilt_from_the_trailers_checksum_and_every_row_kept(int at)
+    {
+        var records = EmbeddedStoreTests.Records(20_000, 9);
+        var options = new EmbeddedStoreOptions { BlockRows = 1_000 };
+        using (var store = new EmbeddedStore(_dir.FullName, options))
+        {
+            store.Append(EmbeddedStoreTests.Batch(records));
+            store.Flush();
+            store.Compact();
+        }
+        var victim = Directory.GetFiles(_dir.FullName, "seg-*-*.seg", SearchOption.AllDirectories).Order().First();
+        var bytes = File.ReadAllBytes(victim);
+        bytes[at] ^= 0x10;
+        File.WriteAllBytes(victim, bytes);
+        using var reopened = new EmbeddedStore(_dir.FullName, options);
+        var problem = Assert.Single(reopened.Verify());
+        Assert.Matches(@"^quarantined; (\d+) of its \1 blocks \([\d,]+ rows\) restored as .* \(its damaged header rebuilt from the checksum its trailer keeps\)$", problem.Outcome);
+        Assert.Equal(records.Count, Count(reopened));
+        Assert.Empty(reopened.Verify());
+    }
 }

@@ -51,6 +51,14 @@ public sealed class StoreSharingTests : IDisposable
     }
 
     [Fact]
+    public void A_directory_where_the_lock_file_goes_is_named_as_such()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir.FullName, EmbeddedStore.WriterLockFile));
+        var e = Assert.Throws<IOException>(() => new EmbeddedStore(_dir.FullName));
+        Assert.Contains("writer.lock is a directory", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_reader_reports_a_damaged_segment_and_leaves_it_and_the_writer_quarantines_it_and_says_so()
     {
         Write(6_000, 3);

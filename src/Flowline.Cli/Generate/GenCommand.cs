@@ -128,6 +128,9 @@ internal static class GenCommand
                         var t = Next();
                         if (!DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out start))
                             throw new ArgumentException($"--start {t}: expected an RFC 3339 time such as 2026-11-19T00:00:00Z");
+                        // Export headers and capture records carry seconds since 1970 in 32 bits: a time outside would wrap.
+                        if (start < DateTimeOffset.UnixEpoch || start > DateTimeOffset.FromUnixTimeSeconds(uint.MaxValue))
+                            throw new ArgumentException($"--start {t}: export headers and captures carry seconds since 1970 in 32 bits; give a time from 1970-01-01T00:00:00Z to 2106-02-07T06:28:15Z");
                         break;
                     case "--quiet" or "-q": quiet = true; break;
                     default: throw new ArgumentException($"unknown option {a} (see `flowline gen --help`)");

@@ -162,7 +162,7 @@ public sealed partial class EmbeddedStore
         SegmentFile.Reader reader;
         try
         {
-            reader = new SegmentFile.Reader(quarantined);
+            reader = new SegmentFile.Reader(quarantined, repairHeader: true);
         }
         catch (SegmentCorruptException e)
         {
@@ -192,7 +192,8 @@ public sealed partial class EmbeddedStore
             }
             if (kept == 0) return ($"nothing restored: none of its {total} blocks is readable", 0);
             writer.Complete();
-            return ($"{kept} of its {total} blocks ({rows.ToString("N0", CultureInfo.InvariantCulture)} rows) restored as {Path.GetRelativePath(_root, target)}", rows);
+            return ($"{kept} of its {total} blocks ({rows.ToString("N0", CultureInfo.InvariantCulture)} rows) restored as {Path.GetRelativePath(_root, target)}"
+                    + (reader.HeaderRepaired ? " (its damaged header rebuilt from the checksum its trailer keeps)" : ""), rows);
         }
     }
 

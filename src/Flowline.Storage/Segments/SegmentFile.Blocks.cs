@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using Flowline.Records;
 
 namespace Flowline.Storage.Segments;
@@ -7,6 +8,34 @@ public static partial class SegmentFile
 {
     public sealed partial class Reader
     {
+        private readonly bool _repairHeader;
+
+        /// <summary>Whether the header was damaged and rebuilt (only when asked to repair it).</summary>
+        public bool HeaderRepaired { get; private set; }
+
+        /// <summary>
+        /// Finds the header whose CRC-32C the trailer keeps among those format 4 allows (its magic, a column count
+        /// this version knows, the two flag bits) and writes it into <paramref name="head"/>. A header damaged in
+        /// any of its 16 bytes is so rebuilt exactly; false when none matches.
+        /// </summary>
+        private static bool RepairHeader(Span<byte> head, uint crc)
+        {
+            Span<byte> candidate = stackalloc byte[HeaderLength];
+            HeaderMagic.CopyTo(candidate);
+            for (uint flags = 0; flags < 4; flags++)
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(candidate[12..], flags);
+                for (uint columns = 1; columns <= Columns.Length; columns++)
+                {
+                    BinaryPrimitives.WriteUInt32LittleEndian(candidate[8..], columns);
+                    if (Checksum.Crc32C(candidate) != crc) continue;
+                    candidate.CopyTo(head);
+                    return true;
+                }
+            }
+            return false;
+        }
+
         /// <summary>Opens a segment's file for <see cref="Reader(string, Microsoft.Win32.SafeHandles.SafeFileHandle)"/>; a file that is gone throws <see cref="FileNotFoundException"/>.</summary>
         public static Microsoft.Win32.SafeHandles.SafeFileHandle Open(string path)
         {

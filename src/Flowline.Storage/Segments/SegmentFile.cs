@@ -227,15 +227,17 @@ public static partial class SegmentFile
         private byte[] _block = [];
         private int _loaded = -1;
 
-        public Reader(string path) : this(path, OpenOrCorrupt(path))
+        /// <param name="repairHeader">For salvage: a damaged header is rebuilt when one of the headers the format allows has the checksum the trailer keeps.</param>
+        public Reader(string path, bool repairHeader = false) : this(path, OpenOrCorrupt(path), repairHeader)
         {
         }
 
         /// <summary>Reads the index of a segment through a file already open (which the reader then owns).</summary>
-        public Reader(string path, Microsoft.Win32.SafeHandles.SafeFileHandle file)
+        public Reader(string path, Microsoft.Win32.SafeHandles.SafeFileHandle file, bool repairHeader = false)
         {
             Path = path;
             _file = file;
+            _repairHeader = repairHeader;
             try
             {
                 SizeBytes = RandomAccess.GetLength(_file);
@@ -266,6 +268,11 @@ public static partial class SegmentFile
             // Format 4 keeps its header's CRC in the trailer, where earlier formats left zeros: beside a CRC, a format
             // byte that reads otherwise was damaged (and the CRC says so).
             var crc = BinaryPrimitives.ReadUInt32LittleEndian(trailer[12..]);
+            if (_repairHeader && read && crc != 0 && trailer[^8..].SequenceEqual(TrailerMagic) && Checksum.Crc32C(head) != crc && RepairHeader(head, crc))
+            {
+                HeaderRepaired = true;
+                format = 4;
+            }
             if (format > 0 && trailer[^8..].SequenceEqual(TrailerMagic) && (format == 4 || crc != 0) && Checksum.Crc32C(head) != crc)
             {
                 throw new SegmentCorruptException(path, -1, "header checksum mismatch");
