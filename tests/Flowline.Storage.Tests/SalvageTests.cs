@@ -19,12 +19,7 @@ public sealed class SalvageTests : IDisposable
     {
         var records = EmbeddedStoreTests.Records(40_000, 6);
         var options = new EmbeddedStoreOptions { BlockRows = 1_000 };
-        using (var store = new EmbeddedStore(_dir.FullName, options))
-        {
-            store.Append(EmbeddedStoreTests.Batch(records));
-            store.Flush();
-            store.Compact();
-        }
+        Compacted(records, options);
         var finals = Directory.GetFiles(_dir.FullName, "seg-*-*.seg", SearchOption.AllDirectories).Order().ToArray();
         Assert.True(finals.Length >= 2, $"{finals.Length} compacted segments");
         // One byte of the third block of the first final segment, and of the first block of the second.
@@ -82,12 +77,7 @@ public sealed class SalvageTests : IDisposable
     /// <summary>A compacted store of <paramref name="records"/> whose first final segment has block 1 damaged; its rows, and that block's.</summary>
     private (string Victim, int Lost) DamagedStore(List<FlowRecord> records, EmbeddedStoreOptions options)
     {
-        using (var store = new EmbeddedStore(_dir.FullName, options))
-        {
-            store.Append(EmbeddedStoreTests.Batch(records));
-            store.Flush();
-            store.Compact();
-        }
+        Compacted(records, options);
         var victim = Directory.GetFiles(_dir.FullName, "seg-*-*.seg", SearchOption.AllDirectories).Order().First();
         int lost;
         long offset;
@@ -96,6 +86,15 @@ public sealed class SalvageTests : IDisposable
         bytes[offset + 40] ^= 0x5A;
         File.WriteAllBytes(victim, bytes);
         return (victim, lost);
+    }
+
+    /// <summary>A store of <paramref name="records"/>, compacted.</summary>
+    private void Compacted(List<FlowRecord> records, EmbeddedStoreOptions options)
+    {
+        using var store = new EmbeddedStore(_dir.FullName, options);
+        store.Append(EmbeddedStoreTests.Batch(records));
+        store.Flush();
+        store.Compact();
     }
 
     private static long Count(EmbeddedStore s) => s.Scan(long.MinValue, long.MaxValue, new FilterNode.Any()).Sum(b => b.Count);
@@ -280,12 +279,7 @@ public sealed class SalvageTests : IDisposable
     {
         var records = EmbeddedStoreTests.Records(20_000, 9);
         var options = new EmbeddedStoreOptions { BlockRows = 1_000 };
-        using (var store = new EmbeddedStore(_dir.FullName, options))
-        {
-            store.Append(EmbeddedStoreTests.Batch(records));
-            store.Flush();
-            store.Compact();
-        }
+        Compacted(records, options);
         var victim = Directory.GetFiles(_dir.FullName, "seg-*-*.seg", SearchOption.AllDirectories).Order().First();
         var bytes = File.ReadAllBytes(victim);
         bytes[at] ^= 0x10;
