@@ -26,6 +26,12 @@ internal static partial class MitigationLog
     [LoggerMessage(306, LogLevel.Warning, "{Path}: {Reason}; blocks by hand not restored", EventName = "state-unreadable")]
     public static partial void StateUnreadable(ILogger log, string path, string reason);
 
+    [LoggerMessage(308, LogLevel.Warning, "attack {Class} on {Address} changed: {Was} is now {Now}; its rule follows", EventName = "attack-changed")]
+    public static partial void AttackChanged(ILogger log, string @class, string address, string was, string now);
+
+    [LoggerMessage(307, LogLevel.Warning, "{Path} not saved: {Reason}; ids given from now on may be given again after a restart", EventName = "state-unsaved")]
+    public static partial void StateUnsaved(ILogger log, string path, string reason);
+
     [LoggerMessage(310, LogLevel.Warning, "{Neighbor}: {Problem}; reconnecting in {Seconds} s", EventName = "session-down")]
     public static partial void SessionDown(ILogger log, string neighbor, string problem, int seconds);
 

@@ -81,6 +81,11 @@ public static class ServeOptionsReader
             if (setting.Repeatable) Apply(options, setting, new SettingValue(string.Join(",", group.Select(f => f.Value))), group.First().Flag);
             else foreach (var (_, flag, value) in group) Apply(options, setting, new SettingValue(value), flag);
         }
+        // Thresholds and actions for a group no ddos_groups entry defines would apply to nothing: a misspelt name.
+        if (options.Ddos.Groups.Values.FirstOrDefault(g => g.Prefixes.Count == 0 && g.Name != Flowline.Mitigation.Ddos.ProtectedSet.TenantGroup) is { } undefined)
+        {
+            throw new FormatException($"ddos_thresholds / ddos_group_actions: group '{undefined.Name}' is not defined by ddos_groups (groups: {string.Join(", ", options.Ddos.Groups.Values.Where(g => g.Prefixes.Count > 0).Select(g => g.Name).Append(Flowline.Mitigation.Ddos.ProtectedSet.TenantGroup))})");
+        }
         return options;
     }
 

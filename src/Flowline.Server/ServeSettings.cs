@@ -163,13 +163,19 @@ public static class ServeSettings
                 {
                     var e = endpoint.Contains(':') && !endpoint.StartsWith('[') && endpoint.Count(c => c == ':') > 1 ? new IPEndPoint(IPAddress.Parse(endpoint), 179)
                         : IPEndPoint.TryParse(endpoint, out var parsed) ? parsed : throw new FormatException($"'{endpoint}' is not ADDR[:PORT]");
-                    o.Ddos.Neighbors.Add(new BgpNeighbor(e.Address, (uint)new SettingValue(asn).Number(1, "AS number"), e.Port == 0 ? 179 : e.Port));
+                    if (e.Port == 0 && endpoint.EndsWith(":0", StringComparison.Ordinal)) throw new FormatException($"'{endpoint}': port 0 (leave the port out for BGP's 179)");
+                    o.Ddos.Neighbors.Add(new BgpNeighbor(e.Address, new SettingValue(asn).AsNumber(), e.Port == 0 ? 179 : e.Port));
                 }
             }, o => Join(o.Ddos.Neighbors.Select(n => $"{n.Name}={n.As}")), "192.0.2.254:1179=65001", Repeatable: true),
         new("ddos_local_as", "AS", "the AS Flowline's BGP speaker speaks as (default 65000)",
-            (o, v) => o.Ddos.Local = o.Ddos.Local with { As = (uint)v.Number(1, "AS number (1 to 4294967295)") }, o => Text(o.Ddos.Local.As), "64512"),
+            (o, v) => o.Ddos.Local = o.Ddos.Local with { As = v.AsNumber() }, o => Text(o.Ddos.Local.As), "64512"),
         new("ddos_router_id", "IPV4", "the speaker's BGP identifier (default 192.0.2.1)",
-            (o, v) => o.Ddos.Local = o.Ddos.Local with { RouterId = IPAddress.TryParse(v.Scalar(), out var id) && id.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? id : throw new FormatException("expected an IPv4 address") },
+            (o, v) => o.Ddos.Local = o.Ddos.Local with
+            {
+                // Four dotted numbers (IPAddress also reads "1.2.3" as 1.2.0.3), and not 0.0.0.0, which RFC 4271 peers refuse.
+                RouterId = v.Scalar().Split('.').Length == 4 && IPAddress.TryParse(v.Scalar(), out var id) && id.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
+                    && !id.Equals(IPAddress.Any) ? id : throw new FormatException($"'{v.Scalar()}': expected an IPv4 address other than 0.0.0.0, four numbers, e.g. 10.0.0.1"),
+            },
             o => o.Ddos.Local.RouterId.ToString(), "10.0.0.1"),
         new("ddos_action", "ACTION", "what a rule does: drop, rate-limit:BYTES_PER_SECOND, redirect:AS:N, mark:DSCP or blackhole (RFC 7999 community) (default drop)",
             (o, v) => o.Ddos.Action = MitigationAction.Parse(v.Scalar()), o => o.Ddos.Action.Text, "rate-limit:12500"),
@@ -178,7 +184,9 @@ public static class ServeSettings
             {
                 foreach (var (name, prefixes) in v.Map())
                 {
-                    o.Ddos.Group(name).Prefixes.AddRange(prefixes.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(p => Prefix.TryParse(p, out var x) ? x : throw new FormatException($"'{p}' is not a prefix")));
+                    var list = prefixes.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    if (list.Length == 0) throw new FormatException($"group '{name}': no prefixes (NAME=PREFIX[ PREFIX...])");
+                    o.Ddos.Group(name).Prefixes.AddRange(list.Select(p => Prefix.TryParse(p, out var x) ? x : throw new FormatException($"'{p}' is not a prefix")));
                 }
             }, o => Join(o.Ddos.Groups.Values.Where(g => g.Prefixes.Count > 0).Select(g => $"{g.Name}={string.Join(' ', g.Prefixes)}")), "web=203.0.113.0/24"),
         new("ddos_thresholds", "[GROUP.]CLASS=PPS[/BPS],...", "attack thresholds in packets (and bits) per second, all groups or one (k, m, g allowed; defaults in docs/DDOS.md)",

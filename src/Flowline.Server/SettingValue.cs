@@ -45,6 +45,11 @@ public sealed class SettingValue
         int.TryParse(Scalar(), NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max ? v
             : throw new FormatException($"'{Scalar()}' is not a whole number from {min.ToString("N0", CultureInfo.InvariantCulture)} to {max.ToString("N0", CultureInfo.InvariantCulture)}");
 
+    /// <summary>A BGP AS number, 1 to 4294967295 (four octets).</summary>
+    public uint AsNumber() =>
+        uint.TryParse(Scalar(), NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v >= 1 ? v
+            : throw new FormatException($"'{Scalar()}' is not an AS number from 1 to 4,294,967,295");
+
     public double Number(double min, string what) =>
         double.TryParse(Scalar(), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= min && double.IsFinite(v) ? v : throw new FormatException($"expected {what}");
 

@@ -22,10 +22,12 @@ public sealed class BgpLab : IDisposable
     public enum Kind { Gobgp, Exabgp, Frr }
 
     /// <param name="ipv6">gobgpd only: listen on ::1 and expect Flowline from ::1 (a session over IPv6 transport).</param>
-    public BgpLab(Kind kind, bool ipv6 = false)
+    /// <param name="ipv4FlowSpecOnly">gobgpd offers IPv4 FlowSpec alone (a router that cannot take IPv6 rules).</param>
+    public BgpLab(Kind kind, bool ipv6 = false, bool ipv4FlowSpecOnly = false)
     {
         Which = kind;
         _ipv6 = ipv6;
+        _ipv4Only = ipv4FlowSpecOnly;
         Port = ServeProcess.FreeTcpPort();
         _api = ServeProcess.FreeTcpPort();
         _start = kind switch
@@ -49,6 +51,7 @@ public sealed class BgpLab : IDisposable
     }
 
     public Kind Which { get; }
+    private readonly bool _ipv4Only;
 
     /// <summary>The TCP port the router listens on.</summary>
     public int Port { get; }
@@ -81,10 +84,13 @@ public sealed class BgpLab : IDisposable
               [[neighbors.afi-safis]]
                 [neighbors.afi-safis.config]
                   afi-safi-name = "ipv4-flowspec"
+            """ + (_ipv4Only ? "\n" : """
+
               [[neighbors.afi-safis]]
                 [neighbors.afi-safis.config]
                   afi-safi-name = "ipv6-flowspec"
-            """);
+
+            """));
         return FlowlineProcess.StartInfo(FlowlineProcess.Tool("gobgpd"), "-f", config, "--api-hosts", $"127.0.0.1:{_api}", "--pprof-disable", "-p");
     }
 

@@ -34,7 +34,7 @@ public sealed class DdosServiceTests : IDisposable
     }
 
     /// <summary>One second of an attack as sampled rows: <paramref name="pps"/> packets a second to <paramref name="dst"/>, sampled 1:1000, in quarter seconds.</summary>
-    private void Second(DdosService s, string dst, double pps, ushort sourcePort = 53, byte proto = 17, string src = "203.0.113.7")
+    private void Second(DdosService s, string dst, double pps, ushort sourcePort = 53, byte proto = 17, string src = "203.0.113.7", ushort? dstPort = null)
     {
         for (var q = 0; q < 4; q++)
         {
@@ -45,7 +45,7 @@ public sealed class DdosServiceTests : IDisposable
                 batch.Add(new FlowRecord
                 {
                     TimeReceived = _now, IpVersion = 4, IpProto = proto, SrcAddr = FlowAddress.Parse(src), DstAddr = FlowAddress.Parse(dst),
-                    SrcPort = sourcePort, DstPort = (ushort)(1024 + i), SamplingRate = 1000, Packets = 1000, Bytes = 1000 * 500, SampledPackets = 1, SampledBytes = 500,
+                    SrcPort = sourcePort, DstPort = dstPort ?? (ushort)(1024 + i), SamplingRate = 1000, Packets = 1000, Bytes = 1000 * 500, SampledPackets = 1, SampledBytes = 500,
                 });
             }
             _now += 250_000;
@@ -159,6 +159,9 @@ public sealed class DdosServiceTests : IDisposable
             Assert.Equal("ipv4 DestinationPrefix=198.51.100.10/32 Protocol=17 SourcePort=53|=123 then rate-limit 1000 bytes/s", s.Speaker.Routes.Values.Single().ToString());
             Assert.Throws<FormatException>(() => s.Block((JsonObject)JsonNode.Parse("""{"destination": "198.51.100.10", "protocol": 300}""")!, null, "test"));
             Assert.Throws<FormatException>(() => s.Block((JsonObject)JsonNode.Parse("""{"destination": "198.51.100.10", "action": "explode"}""")!, null, "test"));
+            // A misspelt or misshapen field would widen the rule: refused.
+            Assert.Throws<FormatException>(() => s.Block((JsonObject)JsonNode.Parse("""{"destination": "198.51.100.10", "destination_port": 80, "protocol": 6}""")!, null, "test"));
+            Assert.Throws<FormatException>(() => s.Block((JsonObject)JsonNode.Parse("""{"destination": "198.51.100.10", "destination_ports": 80}""")!, null, "test"));
         }
         await using (var again = Service(dataDir: data))
         {
@@ -231,12 +234,13 @@ public sealed class DdosServiceTests : IDisposable
     public async Task Traffic_from_the_block_list_is_an_event_and_the_list_is_read_again_when_it_changes()
     {
         var list = Path.Combine(_dir.FullName, "blocklist.txt");
-        File.WriteAllText(list, "# known bad\n192.0.2.0/24\n");
+        File.WriteAllText(list, "# known bad\n192.0.2.0/26\n");
         await using var s = Service(o => o.Blocklist = list);
         Second(s, "198.51.100.10", 8_000, sourcePort: 40000, proto: 6, src: "192.0.2.55");
         var e = Assert.Single(s.Attacks(null));
         Assert.Equal("blocklisted", e["class"]!.ToString());
-        Assert.Equal("192.0.2.0/24", e["sources"]!.ToString());
+        // The listed prefix, not the /24 the sketch keeps sources by.
+        Assert.Equal("192.0.2.0/26", e["sources"]!.ToString());
         Assert.Empty(s.Speaker.Routes);
         File.WriteAllText(list, "not a prefix\n");
         File.SetLastWriteTimeUtc(list, DateTime.UtcNow.AddSeconds(5));
@@ -246,5 +250,72 @@ public sealed class DdosServiceTests : IDisposable
         File.SetLastWriteTimeUtc(list, DateTime.UtcNow.AddSeconds(10));
         s.Refresh();
         Assert.Equal(-1, s.Blocklist!.Find(FlowAddress.Parse("192.0.2.55")));
+    }
+
+    [Fact]
+    public async Task A_rule_follows_its_attack_when_what_dominates_it_changes()
+    {
+        await using var s = Service();
+        for (var i = 0; i < 2; i++) Second(s, "198.51.100.10", 80_000, sourcePort: 40000, dstPort: 1111);
+        var first = Assert.Single(s.Speaker.Routes.Values).ToString();
+        Assert.Contains("Protocol=17 DestinationPort=1111 ", first, StringComparison.Ordinal);
+        var id = Assert.Single(s.Mitigations(null))["id"]!.ToString();
+        // The flood moves to another port: after two checks in a row that see it, the rule is the new port's.
+        for (var i = 0; i < 6; i++) Second(s, "198.51.100.10", 80_000, sourcePort: 40000, dstPort: 2222);
+        var now = Assert.Single(s.Speaker.Routes.Values).ToString();
+        Assert.Contains("Protocol=17 DestinationPort=2222 ", now, StringComparison.Ordinal);
+        var m = Assert.Single(s.Mitigations(null));
+        Assert.Equal((id, "announced"), (m["id"]!.ToString(), m["status"]!.ToString()));
+        Assert.Contains("DestinationPort=2222", Assert.Single(s.Attacks(null))["signature"]!.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ids_are_never_given_twice_even_across_restarts()
+    {
+        var data = _dir.FullName;
+        var seen = new HashSet<string>();
+        for (var run = 0; run < 3; run++)
+        {
+            await using var s = Service(dataDir: data);
+            Second(s, $"198.51.100.{10 + run}", 80_000);
+            foreach (var a in s.Attacks(null)) Assert.True(seen.Add(a["id"]!.ToString()), $"attack {a["id"]} given again in run {run}");
+            foreach (var m in s.Mitigations(null)) Assert.True(seen.Add(m["id"]!.ToString()), $"mitigation {m["id"]} given again in run {run}");
+        }
+    }
+
+    [Fact]
+    public async Task Blocks_restored_beyond_the_cap_are_kept_listed_as_failed_and_announced_again_later()
+    {
+        var data = _dir.FullName;
+        await using (var s = Service(o => o.MaxRules = 30, dataDir: data))
+        {
+            for (var h = 1; h <= 5; h++) Assert.Equal(DdosRefusal.None, s.Block((JsonObject)JsonNode.Parse($$"""{"destination": "203.0.113.{{h}}"}""")!, null, "test").Refusal);
+        }
+        string failed;
+        await using (var capped = Service(o => o.MaxRules = 2, dataDir: data))
+        {
+            Assert.Equal(2, capped.Speaker.Routes.Count);
+            var ms = capped.Mitigations(null);
+            Assert.Equal(5, ms.Count);
+            Assert.Equal(3, ms.Count(m => m["status"]!.ToString() == "failed"));
+            failed = ms.First(m => m["status"]!.ToString() == "failed")["id"]!.ToString();
+            Assert.Equal(DdosRefusal.None, capped.Withdraw(failed, null, "test"));
+        }
+        await using var again = Service(o => o.MaxRules = 30, dataDir: data);
+        Assert.Equal(4, again.Speaker.Routes.Count);
+        Assert.Null(again.Mitigation(failed, null));
+    }
+
+    [Fact]
+    public void A_packet_rate_alone_keeps_the_class_bit_rate()
+    {
+        var o = new DdosOptions();
+        var bits = o.Thresholds[(int)AttackClass.UdpAmplification].Bps;
+        Assert.True(bits > 0);
+        o.Group("web").Prefixes.Add(P("203.0.113.0/24"));
+        o.SetThresholds([("udp_amplification", "500k"), ("web.udp_amplification", "20k"), ("udp_flood", "100k/0")]);
+        Assert.Equal(new AttackThreshold(500_000, bits), o.Thresholds[(int)AttackClass.UdpAmplification]);
+        Assert.Equal(new AttackThreshold(20_000, bits), o.Groups["web"].Thresholds[AttackClass.UdpAmplification]);
+        Assert.Equal(new AttackThreshold(100_000, 0), o.Thresholds[(int)AttackClass.UdpFlood]);
     }
 }

@@ -238,6 +238,26 @@ public sealed class DdosTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("\"denied\"", audit, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_block_no_router_would_take_is_answered_failed_and_not_kept()
+    {
+        using var router = new BgpLab(BgpLab.Kind.Gobgp, ipv4FlowSpecOnly: true);
+        using var serve = Serve(router, out var keyA, out _);
+        ServeProcess.WaitFor(() => serve.Errors.Contains("established", StringComparison.Ordinal), "the BGP session", 60);
+        var (status, body) = Rest.Send(HttpMethod.Post, serve.Url + "/api/v1/ddos/mitigations", """{"destination": "2001:db8:100::10", "protocol": 17}""", keyA);
+        Assert.True(status is 200 or 201, body);
+        var answer = JsonDocument.Parse(body).RootElement;
+        Assert.Equal("failed", answer.GetProperty("status").GetString());
+        Assert.Contains("ipv6", answer.GetProperty("reason").GetString(), StringComparison.OrdinalIgnoreCase);
+        (status, body) = Rest.Send(HttpMethod.Get, serve.Url + "/api/v1/ddos/mitigations", key: keyA);
+        Assert.Equal(200, status);
+        Assert.DoesNotContain("2001:db8:100::10", body, StringComparison.Ordinal);
+        // An IPv4 block the router takes is announced as before.
+        (status, body) = Rest.Send(HttpMethod.Post, serve.Url + "/api/v1/ddos/mitigations", """{"destination": "198.51.100.10", "protocol": 17}""", keyA);
+        Assert.Equal("announced", JsonDocument.Parse(body).RootElement.GetProperty("status").GetString());
+        ServeProcess.WaitFor(() => router.Route("198.51.100.10/32") is not null, "the IPv4 block in gobgp's RIB", 30);
+    }
+
     private ServeProcess Serve(BgpLab router, out AccessKey keyA, out AccessKey keyB)
     {
         var inventory = Path.Combine(_dir.FullName, "inventory.yaml");

@@ -58,4 +58,21 @@ public sealed class ServeSettingsTests : IDisposable
         File.WriteAllText(yaml, "data_dir: x\nno_such_key: 1\n");
         Assert.Contains("serve.yaml:2: no_such_key: unknown setting", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--config", yaml], _ => null)).Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("--ddos-local-as", "4294967296", "not an AS number")]
+    [InlineData("--ddos-neighbors", "127.0.0.2=4294967296", "not an AS number")]
+    [InlineData("--ddos-neighbors", "127.0.0.2:0=65001", "port 0")]
+    [InlineData("--ddos-router-id", "0.0.0.0", "other than 0.0.0.0")]
+    [InlineData("--ddos-router-id", "1.2.3", "four numbers")]
+    [InlineData("--ddos-groups", "web=", "no prefixes")]
+    [InlineData("--ddos-thresholds", "nogroup.udp_flood=10k", "group 'nogroup' is not defined by ddos_groups")]
+    [InlineData("--ddos-group-actions", "nosuch=drop", "group 'nosuch' is not defined by ddos_groups")]
+    public void Ddos_settings_a_router_would_refuse_or_that_apply_to_nothing_are_refused(string flag, string value, string reason)
+    {
+        var e = Assert.Throws<FormatException>(() => ServeOptionsReader.Read([flag, value], _ => null));
+        Assert.Contains(reason, e.Message, StringComparison.Ordinal);
+        // A group that is defined takes its own thresholds and action.
+        ServeOptionsReader.Read(["--ddos-groups", "web=203.0.113.0/24", "--ddos-thresholds", "web.udp_flood=10k", "--ddos-group-actions", "web=drop"], _ => null);
+    }
 }

@@ -31,6 +31,7 @@ internal static class DdosMetrics
         Metric("flowline_ddos_max_pps", "gauge", "The highest smoothed packet rate of any protected address, by class, at the last evaluation (how near the thresholds traffic runs).",
             AttackClasses.All.Select(a => ($"{{class=\"{a.Name()}\"}}", Math.Round(max[(int)a]))));
         Metric("flowline_ddos_untracked_total", "counter", "Counts not tracked because ddos tracking was full (MaxTracked).", [("", d.Untracked)]);
+        Metric("flowline_ddos_unsketched_total", "counter", "Rows of classes counted without a heavy-hitter sketch (all in use): their rules name the address and protocol only.", [("", d.Unsketched)]);
         Metric("flowline_bgp_session_established", "gauge", "1 when the BGP session with the neighbour is Established.",
             ddos.Speaker.Neighbors.Select(n => ($"{{neighbor=\"{n.Neighbor}\"}}", n.State == Mitigation.Bgp.BgpState.Established ? 1.0 : 0)));
         Metric("flowline_bgp_routes_advertised", "gauge", "FlowSpec routes the neighbour holds from Flowline.",

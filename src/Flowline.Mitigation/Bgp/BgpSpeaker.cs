@@ -1,3 +1,5 @@
+using Flowline.Wire.Bgp;
+
 namespace Flowline.Mitigation.Bgp;
 
 /// <summary>
@@ -34,6 +36,16 @@ public sealed class BgpSpeaker : IAsyncDisposable
             if (_running.Count > 0) return;
             foreach (var s in _sessions) _running.Add(Task.Run(() => s.RunAsync(_stop.Token)));
         }
+    }
+
+    /// <summary>
+    /// Whether no router would take a route of <paramref name="family"/>: neighbours are established and none of
+    /// them negotiated it. Before any is established nothing is known, and the route waits for them.
+    /// </summary>
+    public bool Refuses(BgpFamily family)
+    {
+        var established = Neighbors.Where(n => n.State == BgpState.Established).ToList();
+        return established.Count > 0 && !established.Any(n => n.Families.Contains(family.ToString()));
     }
 
     /// <summary>Adds a route, or replaces the one with the same rule.</summary>

@@ -44,6 +44,11 @@ public sealed partial class DdosDetector
                 {
                     if (_service.Continue(attack, r.Pps, r.Bps, over, now))
                     {
+                        if (over && k.Sketch >= 0 && now - attack.Followed >= 1_000_000)
+                        {
+                            attack.Followed = now;
+                            _service.Follow(attack, new AttackSighting((AttackClass)c, e.Key, e.Target, r.Pps, r.Bps, Top(k.Sketch, 0), Top(k.Sketch, 1), Top(k.Sketch, 2)), now);
+                        }
                         if (k.Sketch >= 0) Decay(k.Sketch, decay);
                         continue;
                     }

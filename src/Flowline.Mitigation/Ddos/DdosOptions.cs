@@ -81,7 +81,8 @@ public sealed class DdosOptions
 
     /// <summary>
     /// CLASS=PPS[/BPS],... or GROUP.CLASS=PPS[/BPS],... (k, m, g allowed: 100k, 2g); a group named here must
-    /// be defined by ddos_groups.
+    /// be defined by ddos_groups (serve checks it once every setting is read). Without /BPS the bit rate stays
+    /// the class's (a group's: the class's for every group), /0 turns it off.
     /// </summary>
     public void SetThresholds(IEnumerable<(string Key, string Value)> entries)
     {
@@ -92,7 +93,8 @@ public sealed class DdosOptions
             if (!AttackClasses.TryParse(className, out var c))
                 throw new FormatException($"'{key}': unknown attack class '{className}' (one of {string.Join(", ", AttackClasses.All.Select(a => a.Name()))})");
             var slash = value.IndexOf('/');
-            var threshold = new AttackThreshold(Rate(slash < 0 ? value : value[..slash]), slash < 0 ? 0 : Rate(value[(slash + 1)..]));
+            // PPS alone changes the packet rate and keeps the class's bit rate (PPS/0 turns bit rates off).
+            var threshold = new AttackThreshold(Rate(slash < 0 ? value : value[..slash]), slash < 0 ? Thresholds[(int)c].Bps : Rate(value[(slash + 1)..]));
             if (dot < 0) Thresholds[(int)c] = threshold;
             else Group(key[..dot]).Thresholds[c] = threshold;
         }

@@ -109,8 +109,10 @@ public sealed partial class DdosService
             _mitigations.Add(m);
             Apply(m, null);
             RaiseMitigation("block", m);
-            // A block the router could not take is answered, not kept: it would wait for a withdrawal forever.
-            if (m.Status == "failed")
+            // A block the router could not take is answered, not kept: it would wait for a withdrawal forever. One
+            // restored from ddos.json stays kept and listed as failed (over ddos_max_rules, say): the next start
+            // announces it again, and a withdrawal removes it.
+            if (m.Status == "failed" && id is null)
             {
                 _mitigations.Remove(m);
                 return (ToJson(m), DdosRefusal.None, null);
@@ -123,6 +125,11 @@ public sealed partial class DdosService
 
     private (FlowSpecRule Rule, MitigationAction Action) ParseBlock(JsonObject request)
     {
+        // A field misspelt or of another shape would otherwise be left out, and the rule would block more than asked.
+        foreach (var (name, _) in request)
+        {
+            if (Array.IndexOf(BlockFields, name) < 0) throw new FormatException($"{name}: not a field of a block (fields: {string.Join(", ", BlockFields)})");
+        }
         if (request["destination"]?.GetValue<string>() is not { } text || !Prefix.TryParse(text.Contains('/', StringComparison.Ordinal) ? text : text + (text.Contains(':', StringComparison.Ordinal) ? "/128" : "/32"), out var destination))
             throw new FormatException("destination: expected an address or a prefix such as 198.51.100.10/32");
         var v6 = !destination.Network.IsV4;
@@ -137,7 +144,8 @@ public sealed partial class DdosService
             components.Add(FlowSpecComponent.Of(FlowSpecType.Protocol, NumericTerm.Equal(Number(p, 255, "protocol"))));
         foreach (var (key, type) in new[] { ("destination_ports", FlowSpecType.DestinationPort), ("source_ports", FlowSpecType.SourcePort) })
         {
-            if (request[key] is not JsonArray ports) continue;
+            if (request[key] is null) continue;
+            if (request[key] is not JsonArray ports) throw new FormatException($"{key}: expected an array of ports, e.g. [80, 443]");
             if (ports.Count is 0 or > 16) throw new FormatException($"{key}: 1 to 16 ports");
             components.Add(FlowSpecComponent.Of(type, [.. ports.Select(x => NumericTerm.Equal(Number(x, 65535, key)))]));
         }
@@ -145,6 +153,9 @@ public sealed partial class DdosService
         var action = request["action"]?.GetValue<string>() is { } a ? MitigationAction.Parse(a) : Options.Action;
         return (new FlowSpecRule(v6, components), action);
     }
+
+    /// <summary>The fields a block by hand takes.</summary>
+    private static readonly string[] BlockFields = ["destination", "source", "protocol", "destination_ports", "source_ports", "action"];
 
     private static ulong Number(JsonNode? node, ulong max, string what) =>
         node is not null && node.GetValueKind() == JsonValueKind.Number && node.GetValue<double>() is var d && d >= 0 && d <= max && d == Math.Floor(d)
@@ -259,7 +270,11 @@ public sealed partial class DdosService
     private void Save()
     {
         if (_path is null) return;
-        var doc = new JsonObject { ["blocks"] = new JsonArray([.. _blocks.Select(b => new JsonObject { ["id"] = b.Id, ["request"] = b.Request.DeepClone() })]) };
+        var doc = new JsonObject
+        {
+            ["blocks"] = new JsonArray([.. _blocks.Select(b => new JsonObject { ["id"] = b.Id, ["request"] = b.Request.DeepClone() })]),
+            ["reserved_id"] = _reservedId,
+        };
         AtomicFile.WriteText(_path, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
@@ -269,11 +284,13 @@ public sealed partial class DdosService
         try
         {
             var doc = JsonNode.Parse(File.ReadAllText(_path))?.AsObject();
+            // Ids go on after every id an earlier run reserved, whether it gave them or not.
+            if (doc?["reserved_id"] is JsonValue reserved && reserved.TryGetValue<long>(out var r) && r > 0) _nextId = Math.Max(_nextId, r);
             foreach (var b in doc?["blocks"]?.AsArray() ?? [])
             {
                 if (b?["id"]?.GetValue<string>() is not { } id || b["request"] is not JsonObject request) continue;
-                var (m, _, _) = Block((JsonObject)request.DeepClone(), null, "restored", id);
-                if (m is not null && long.TryParse(id.AsSpan(1), out var n)) _nextId = Math.Max(_nextId, n);
+                if (long.TryParse(id.AsSpan(1), out var n)) _nextId = Math.Max(_nextId, n);
+                Block((JsonObject)request.DeepClone(), null, "restored", id);
             }
         }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or IOException)

@@ -21,7 +21,11 @@ public sealed class Attack
     public double PeakPps { get; set; }
     public double PeakBps { get; set; }
     public long LastAbove { get; set; }
-    public required FlowSpecRule Signature { get; init; }
+    /// <summary>What dominates the attack: at its start, then as <see cref="DdosService.Follow"/> finds it changed.</summary>
+    public required FlowSpecRule Signature { get; set; }
+    /// <summary>A different signature seen at the last check, and when the attack was last checked (µs).</summary>
+    internal string? Proposed;
+    internal long Followed;
     /// <summary>For source events: the named sources (the sender to closed ports, the block-listed prefixes).</summary>
     public string? Sources { get; init; }
     public Mitigation? Mitigation { get; set; }
@@ -32,7 +36,7 @@ public sealed class Mitigation
 {
     public required string Id { get; init; }
     public string? AttackId { get; init; }
-    public required FlowSpecRoute Route { get; init; }
+    public required FlowSpecRoute Route { get; set; }
     public required string Action { get; init; }
     public string? Account { get; init; }
     public required DateTimeOffset Created { get; init; }
@@ -109,7 +113,35 @@ public sealed partial class DdosService : IAsyncDisposable
     public AttackThreshold Threshold(AttackClass c, ProtectedTarget? target) =>
         target?.Settings is { } g && g.Thresholds.TryGetValue(c, out var t) ? t : Options.Thresholds[(int)c];
 
-    private string NextId(string prefix) => $"{prefix}{Interlocked.Increment(ref _nextId)}";
+    /// <summary>Ids reserved at a time in ddos.json, so that ids stay unique across restarts (and crashes) at one write per so many.</summary>
+    private const long IdsReserved = 1000;
+    /// <summary>The highest id ddos.json reserves (under <see cref="_lock"/>).</summary>
+    private long _reservedId;
+
+    /// <summary>
+    /// The next attack or mitigation id: never given before, even by an earlier run, since events, webhooks and
+    /// the audit log name rules by it and a withdrawal by id must not reach another rule.
+    /// </summary>
+    private string NextId(string prefix)
+    {
+        lock (_lock)
+        {
+            var n = ++_nextId;
+            if (n > _reservedId)
+            {
+                _reservedId = n + IdsReserved - 1;
+                try
+                {
+                    Save();
+                }
+                catch (IOException e)
+                {
+                    MitigationLog.StateUnsaved(_log, _path ?? "", e.Message);
+                }
+            }
+            return $"{prefix}{n}";
+        }
+    }
 
     /// <summary>A class crossed its threshold on an address: the attack begins, and its rule per the mode.</summary>
     internal Attack Start(AttackSighting s, long now)
@@ -163,11 +195,56 @@ public sealed partial class DdosService : IAsyncDisposable
         return false;
     }
 
+    /// <summary>The route of an attack's rule: its signature, or its destination alone for a blackhole.</summary>
+    private FlowSpecRoute RouteOf(Attack attack)
+    {
+        var action = Action(attack.Group);
+        return new FlowSpecRoute(action.Communities.Contains(FlowSpecAction.Blackhole)
+            ? new FlowSpecRule(attack.Signature.Ipv6, [attack.Signature.Components[0]]) : attack.Signature, action.Actions, action.Communities);
+    }
+
+    /// <summary>
+    /// An attack going on, seen again (once a second): when what dominates it has changed at two checks in a row
+    /// (the flood moved to another port, another source took over, or it spread so that no port dominates), its
+    /// rule follows: the new route is announced before the old one is withdrawn, under the same mitigation id.
+    /// </summary>
+    internal void Follow(Attack attack, AttackSighting s, long now)
+    {
+        var rule = Signature.Of(s, AmplificationPorts);
+        lock (_lock)
+        {
+            if (attack.Ended is not null) return;
+            var text = rule.ToString();
+            if (text == attack.Signature.ToString())
+            {
+                attack.Proposed = null;
+                return;
+            }
+            if (attack.Proposed != text)
+            {
+                attack.Proposed = text;
+                return;
+            }
+            attack.Proposed = null;
+            var was = attack.Signature;
+            attack.Signature = rule;
+            MitigationLog.AttackChanged(_log, attack.Class.Name(), attack.Address.ToString(), was.ToString(), text);
+            if (attack.Mitigation is not { Status: "announced" or "pending" or "dry-run" or "covered" } m) return;
+            var route = RouteOf(attack);
+            if (route.Key == m.Route.Key) return;
+            var old = m.Route;
+            (m.Route, m.Changed) = (route, DateTimeOffset.FromUnixTimeMilliseconds(now / 1000));
+            if (m.Status != "announced") return;
+            Speaker.Announce(route);
+            if (!_mitigations.Any(x => x != m && x.Status == "announced" && x.Route.Key == old.Key)) Speaker.Withdraw(old);
+            RaiseMitigation("mitigation_changed", m);
+        }
+    }
+
     private Mitigation Mitigate(Attack attack, long now)
     {
         var action = Action(attack.Group);
-        var route = new FlowSpecRoute(action.Communities.Contains(FlowSpecAction.Blackhole)
-            ? new FlowSpecRule(attack.Signature.Ipv6, [attack.Signature.Components[0]]) : attack.Signature, action.Actions, action.Communities);
+        var route = RouteOf(attack);
         var m = new Mitigation
         {
             Id = NextId("m"), AttackId = attack.Id, Route = route, Action = action.Text, Account = attack.Account,
@@ -203,6 +280,11 @@ public sealed partial class DdosService : IAsyncDisposable
             (m.Status, m.Reason) = ("failed", $"{Options.MaxRules} rules are announced already (ddos_max_rules)");
             Interlocked.Increment(ref _failed);
         }
+        else if (Speaker.Refuses(m.Route.Family))
+        {
+            (m.Status, m.Reason) = ("failed", $"no established BGP neighbour negotiated {m.Route.Family}: no router would take the rule");
+            Interlocked.Increment(ref _failed);
+        }
         else
         {
             Speaker.Announce(m.Route);
@@ -226,11 +308,16 @@ public sealed partial class DdosService : IAsyncDisposable
     public MitigationAction Action(string group) =>
         Options.Groups.TryGetValue(group, out var g) && g.Action is { } a ? a : Options.Action;
 
-    private static string SourcesOf(AttackSighting s)
+    private string SourcesOf(AttackSighting s)
     {
         if (s.Class == AttackClass.IcmpUnreachable) return s.Address.ToString();
-        return string.Join(",", s.Sources.Where(x => x.Share >= Signature.Notable)
-            .Select(x => Prefix.Create(FlowAddress.FromV4((x.Key & 0xFF_FFFF) << 8), 24).ToString()));
+        var sources = s.Sources.Where(x => x.Share >= Signature.Notable).Select(x => Prefix.Create(FlowAddress.FromV4((x.Key & 0xFF_FFFF) << 8), 24));
+        // The sketch keeps sources by /24: a blocklisted event names the listed prefixes those /24s overlap.
+        if (s.Class == AttackClass.Blocklisted && Blocklist is { } listed)
+        {
+            sources = sources.SelectMany(p => listed.Overlapping(p) is var o && o.Any() ? o : [p]).Distinct();
+        }
+        return string.Join(",", sources);
     }
 
     /// <summary>Ended attacks beyond the history go, oldest first, with their finished mitigations.</summary>

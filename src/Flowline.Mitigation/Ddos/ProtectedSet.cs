@@ -71,6 +71,10 @@ public sealed class ProtectedSet
         return _interned[(group, account)] = _targets.Count - 1;
     }
 
+    /// <summary>The prefixes of the set that overlap <paramref name="p"/> (inside it or holding it), shortest first.</summary>
+    public IEnumerable<Prefix> Overlapping(Prefix p) =>
+        _prefixes.Keys.Where(k => k.Contains(p.Network) || p.Contains(k.Network)).OrderBy(k => k.Length);
+
     /// <summary>The index of the target that protects <paramref name="a"/>, or -1.</summary>
     public int Find(in FlowAddress a)
     {
