@@ -195,6 +195,13 @@ public sealed class TaasApiTests : IAsyncLifetime
         Assert.Empty(body.GetProperty("tap_services").EnumerateArray());
         (status, body, _) = await Send(_admin, HttpMethod.Get, "/v2.0/taas/tap_services", password: ApiServer.AdminPasswordText);
         Assert.Single(body.GetProperty("tap_services").EnumerateArray());
+        // A wrong password is refused and audited, never quietly read as "the key's own account".
+        (status, body, _) = await Send(_admin, HttpMethod.Get, "/v2.0/taas/tap_services", password: "not the password");
+        Assert.Equal(403, status);
+        Assert.Contains("the admin password is wrong", body.ToString(), StringComparison.Ordinal);
+        (status, _, _) = await Send(_admin, HttpMethod.Get, "/v2.0/taas/tap_services/" + id, password: "not the password");
+        Assert.Equal(403, status);
+        Assert.Equal(2, _server.Audit.Tail(100).Count(l => l.Contains("taas.read") && l.Contains("denied") && l.Contains("the admin password is wrong")));
         (status, body, _) = await Send(_admin, HttpMethod.Post, "/v2.0/taas/tap_services", $$$"""{"tap_service": {"port_id": "{{{OtherMonitor}}}", "tenant_id": "acc-other"}}""", password: ApiServer.AdminPasswordText);
         Assert.Equal(201, status);
         Assert.Equal("acc-other", body.GetProperty("tap_service").GetProperty("tenant_id").GetString());

@@ -63,8 +63,7 @@ public sealed class TaasApi(TaasAccess taas, AdminGrant admin)
 
     private Task List(HttpContext c, AccessKey key, TapKind kind)
     {
-        var all = admin.HasPassword(c, key);
-        if (all) admin.Granted(c, key, "taas.read", "all accounts");
+        var all = AllAccounts(c, key, "taas.read", "all accounts");
         var fields = c.Request.Query["fields"].Where(f => !string.IsNullOrEmpty(f)).Select(f => f!).ToHashSet(StringComparer.Ordinal);
         var filters = c.Request.Query.Where(q => q.Key != "fields").ToList();
         var items = new JsonArray();
@@ -138,16 +137,27 @@ public sealed class TaasApi(TaasAccess taas, AdminGrant admin)
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Whether the request reaches every account: an admin password given (granted and audited). A password given
+    /// that does not open (a wrong one, a tenant key) is refused with 403 and audited, never quietly read as
+    /// "the key's own account".
+    /// </summary>
+    private bool AllAccounts(HttpContext c, AccessKey key, string what, string target)
+    {
+        if (c.Request.Headers[AdminGrant.PasswordHeader].ToString().Length == 0) return false;
+        if (admin.Check(c, key, what, target, "reads only its own account's taps", "reading other accounts' taps") is { } refusal)
+        {
+            throw new TapRequestException(403, "PolicyNotAuthorized", refusal.Message);
+        }
+        return true;
+    }
+
     /// <summary>The resource when the key may see it (its account's, or any with the admin password, audited); else 404, and audited when it exists.</summary>
     private TapResource Visible(HttpContext c, AccessKey key, TapKind kind, string id, string what)
     {
         var r = taas.State.Get(kind, id);
         if (r is not null && r.TenantId == key.Account) return r;
-        if (r is not null && admin.HasPassword(c, key))
-        {
-            admin.Granted(c, key, what, r.TenantId);
-            return r;
-        }
+        if (r is not null && AllAccounts(c, key, what, r.TenantId)) return r;
         if (r is not null) admin.Deny(c, key, what, id, $"the {TapSchema.Label(kind).ToLowerInvariant()} belongs to {r.TenantId}");
         throw NotFound(kind, id);
     }

@@ -319,6 +319,7 @@ public static class AgentCommand
             }
             var (path, body) = next.Value;
             string? problem;
+            bool keyRefused;
             try
             {
                 const string target = "/api/v1/session-endpoints";
@@ -342,12 +343,16 @@ public static class AgentCommand
                     continue;
                 }
                 problem = $"HTTP {(int)response.StatusCode}: {text.Trim()}";
+                // The collector is there and answers, but not to this key (another agent's, revoked): not "away".
+                keyRefused = (int)response.StatusCode is 401 or 403;
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
             {
                 problem = e.Message;
+                keyRefused = false;
             }
-            if (!failing) AgentLog.CollectorAway(log, collector, problem);
+            if (!failing && keyRefused) AgentLog.KeyRefused(log, collector, problem);
+            else if (!failing) AgentLog.CollectorAway(log, collector, problem);
             failing = true;
             if (stop.IsCancellationRequested) return;
             stop.WaitHandle.WaitOne(backoff);

@@ -23,6 +23,9 @@ internal static partial class AgentLog
     [LoggerMessage(505, LogLevel.Warning, "cannot deliver to {Collector} ({Problem}); keeping batches in the backlog and retrying", EventName = "collector-away")]
     public static partial void CollectorAway(ILogger log, string collector, string problem);
 
+    [LoggerMessage(508, LogLevel.Error, "{Collector} refuses this agent's key ({Problem}): check --key and --name against `flowline keys list` on the collector; keeping batches in the backlog and retrying", EventName = "key-refused")]
+    public static partial void KeyRefused(ILogger log, string collector, string problem);
+
     [LoggerMessage(506, LogLevel.Warning, "backlog over {MaxMiB} MiB: dropped {Batch}", EventName = "backlog-dropped")]
     public static partial void BacklogDropped(ILogger log, long maxMiB, string batch);
 

@@ -105,6 +105,8 @@ public static class TaasCommand
                     default: throw new ArgumentException($"unknown option '{args[i]}'");
                 }
             }
+            // list --project: that account's taps alone (the password opens every account; the filter picks one).
+            if (action == "list" && attributes.TryGetPropertyValue("project_id", out var project)) filters.Add(new("tenant_id", project!.ToString()));
             var connection = ApiConnection.From(endpoint, openrc, caCert);
             var path = "/v2.0/taas/" + collection;
             var (method, target, body) = action switch

@@ -91,7 +91,7 @@ function accountSwitch() {
 }
 
 function signInPage() {
-  const id = h('input', { type: 'text', autocomplete: 'username', required: true, spellcheck: 'false', placeholder: 'AKFL…' });
+  const id = h('input', { type: 'text', autocomplete: 'username', required: true, spellcheck: 'false', placeholder: 'FLK…' });
   const secret = h('input', { type: 'password', autocomplete: 'current-password', required: true });
   const password = h('input', { type: 'password', autocomplete: 'off' });
   const remember = h('input', { type: 'checkbox' });
