@@ -82,7 +82,7 @@ public sealed class CollectorOptions
     /// <summary>URLs each threshold event is POSTed to as JSON, with retries (event_webhooks).</summary>
     public List<Uri> EventWebhooks { get; set; } = [];
     /// <summary>Which of an exporter's observations of a packet the sessions count (ingress, egress, both).</summary>
-    public Flowline.Sessions.SessionObservation SessionObservation { get; set; } = Flowline.Sessions.SessionObservation.Ingress;
+    public Flowline.Sessions.SessionObservation SessionObservation { get; set; } = Flowline.Sessions.SessionObservation.Auto;
 
     /// <summary>Source prefixes exporters may send from (exporters_allowed); empty: every source.</summary>
     public List<Prefix> ExportersAllowed { get; set; } = [];

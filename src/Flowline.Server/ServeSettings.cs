@@ -125,7 +125,7 @@ public static class ServeSettings
             (o, v) => o.Collector.SessionExportRate = v.Number(0, "sessions per second (0: every session)"), o => Text(o.Collector.SessionExportRate), "100"),
         new("session_threshold", "BYTES", "bytes at or above which a session is always exported, at first; the sampler moves it to keep session_export_rate (default 1)",
             (o, v) => o.Collector.SessionThreshold = v.Number(1, "bytes (1 or more)"), o => Text(o.Collector.SessionThreshold), "5000"),
-        new("session_observation", "ingress|egress|both", "which observations of a packet sessions count (default ingress; Open vSwitch reports both)",
+        new("session_observation", "auto|ingress|egress|both", "which observations of a packet sessions count (default auto: each direction the ingress ones if it has any, else the egress ones)",
             (o, v) => o.Collector.SessionObservation = SessionObservations.Parse(v.Scalar()), o => o.Collector.SessionObservation.ToString(), "both"),
         new("session_logging", "RULE[:N],...", "log sessions admitted by rule uuid RULE (or *), the first of every N; teardowns always",
             (o, v) => o.Collector.SessionLogging = v.List().Select(SessionLogRule.Parse).ToList(), o => Join(o.Collector.SessionLogging.Select(r => $"{r.Rule}:{r.Rate}")), "*:10"),

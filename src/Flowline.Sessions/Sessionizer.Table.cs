@@ -36,6 +36,10 @@ public sealed partial class Sessionizer
         HasLocal = 64, LocalIsLow = 128,
     }
 
+    /// <summary>Per direction: an ingress observation was seen (from then on egress ones are left out), egress ones are counted.</summary>
+    [Flags]
+    private enum Observed : byte { IngressFromLow = 1, IngressFromHigh = 2, EgressFromLow = 4, EgressFromHigh = 8 }
+
     /// <summary>One direction's counts since the last flush (<see cref="SessionDirection"/> without its id).</summary>
     private struct Counts
     {
@@ -74,6 +78,8 @@ public sealed partial class Sessionizer
         public bool Referenced;
         /// <summary>The entry holds a session (else it is on the free list).</summary>
         public bool Used;
+        /// <summary>Which observations each direction counts (<see cref="SessionObservation.Auto"/>).</summary>
+        public Observed Observed;
         /// <summary>TCP flags each end ever sent (the counts' flags start again at every flush).</summary>
         public ushort LowFlags, HighFlags;
         public uint App, Tier, Site, Deployment;

@@ -35,6 +35,8 @@ public sealed partial class Sessionizer
     private readonly SessionizerOptions _options;
     /// <summary>The reported direction (0 ingress, 1 egress) whose records are left out; -1: none.</summary>
     private readonly int _skipDirection;
+    /// <summary>Each direction counts ingress observations when it has any, else egress ones (<see cref="SessionObservation.Auto"/>).</summary>
+    private readonly bool _auto;
     private readonly int _max;
     /// <summary>The entries: room for <see cref="SessionizerOptions.MaxSessions"/> reserved, resident as used; the table grows by a page of <see cref="PageSize"/> and never copies itself.</summary>
     private readonly HugePageArray<Entry> _entries;
@@ -64,6 +66,7 @@ public sealed partial class Sessionizer
         _entries = new HugePageArray<Entry>(_max);
         _slots = new HugePageArray<ulong>(SlotsFor(Math.Max(_max, PageSize)));
         _slotMask = SlotsFor(PageSize) - 1;
+        _auto = _options.Observation == SessionObservation.Auto;
         _skipDirection = _options.Observation switch
         {
             SessionObservation.Ingress => 1,
@@ -241,9 +244,36 @@ public sealed partial class Sessionizer
             return;
         }
         ref var e = ref At(index);
+        ref var counts = ref srcIsLow ? ref e.FromLow : ref e.FromHigh;
+        if (_auto && r.Direction is 0 or 1)
+        {
+            var ingress = srcIsLow ? Observed.IngressFromLow : Observed.IngressFromHigh;
+            var egress = srcIsLow ? Observed.EgressFromLow : Observed.EgressFromHigh;
+            if (r.Direction == 1)
+            {
+                // The direction has ingress observations: this is the same packets seen again where they left.
+                if ((e.Observed & ingress) != 0)
+                {
+                    OtherObservation++;
+                    return;
+                }
+                e.Observed |= egress;
+            }
+            else if ((e.Observed & ingress) == 0)
+            {
+                e.Observed |= ingress;
+                if ((e.Observed & egress) != 0)
+                {
+                    // Egress observations came first and were counted: the ingress ones stand for the same packets.
+                    var wasDirty = e.Dirty;
+                    counts = default;
+                    if (wasDirty && !e.Dirty) _dirty--;
+                    e.Observed &= ~egress;
+                }
+            }
+        }
         e.Referenced = true;
         if (!e.Dirty) _dirty++;
-        ref var counts = ref srcIsLow ? ref e.FromLow : ref e.FromHigh;
         // Under input sampling a held session stands for InputSampling sessions: its counts are scaled up.
         var scale = (ulong)_inputSampling;
         counts.Bytes += r.Bytes * scale;

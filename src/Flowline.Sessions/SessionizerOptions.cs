@@ -13,7 +13,7 @@ public sealed record SessionizerOptions
     /// Which observations of a packet count: an exporter that reports each packet where it enters and where
     /// it leaves (Open vSwitch's IPFIX) would count it twice. Records with no reported direction always count.
     /// </summary>
-    public SessionObservation Observation { get; init; } = SessionObservation.Ingress;
+    public SessionObservation Observation { get; init; } = SessionObservation.Auto;
 
     /// <summary>
     /// Sessions held at most. When a new session finds the table full, a session that was handed out
@@ -51,7 +51,14 @@ public sealed class SessionLimit(long max)
 /// <summary>The records a sessionizer counts, by the direction the exporter reported (IPFIX flowDirection).</summary>
 public enum SessionObservation
 {
-    /// <summary>Leave out records reported as egress observations (the default).</summary>
+    /// <summary>
+    /// Each direction of a session counts the records reported as ingress observations when it has any, else
+    /// the egress ones (the default): right for exporters that report every packet twice, where it enters and
+    /// where it leaves (Open vSwitch's IPFIX), and for those that report each packet once and mark whether it
+    /// came in or went out (softflowd).
+    /// </summary>
+    Auto,
+    /// <summary>Leave out records reported as egress observations.</summary>
     Ingress,
     /// <summary>Leave out records reported as ingress observations (exporters that sample only on output).</summary>
     Egress,
@@ -63,9 +70,10 @@ public static class SessionObservations
 {
     public static SessionObservation Parse(string text) => text switch
     {
+        "auto" => SessionObservation.Auto,
         "ingress" => SessionObservation.Ingress,
         "egress" => SessionObservation.Egress,
         "both" => SessionObservation.Both,
-        _ => throw new FormatException($"'{text}': expected ingress, egress or both"),
+        _ => throw new FormatException($"'{text}': expected auto, ingress, egress or both"),
     };
 }

@@ -231,6 +231,25 @@ public sealed class StoreCommandTests : IDisposable
     }
 
     [Fact]
+    public void Sessions_of_a_real_softflowd_capture_hold_both_directions_and_every_byte()
+    {
+        // softflowd marks each record ingress or egress (into or out of the host), each packet once: the
+        // default observation counts both, where leaving out egress would lose every reply.
+        var data = Path.Combine(_dir.FullName, "softflowd");
+        var import = FlowlineProcess.RunFlowline(["import", "--pcap", Path.Combine(Flowline.Wire.Tests.TestCorpus.CapturesDirectory, "softflowd_ipfix_A.pcap"), "--data-dir", data]);
+        Assert.True(import.ExitCode == 0, import.Stderr);
+        var flows = FlowlineProcess.RunFlowline(["query", "--data-dir", data, "-s", "proto/bytes", "-o", "csv", "proto tcp"]);
+        Assert.True(flows.ExitCode == 0, flows.Stderr);
+        var flowBytes = long.Parse(flows.Stdout.Split('\n')[1].Split(',')[1], System.Globalization.CultureInfo.InvariantCulture);
+        var r = FlowlineProcess.RunFlowline(["sessions", "--data-dir", data, "-o", "json", "proto tcp"]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var sessions = System.Text.Json.JsonDocument.Parse(r.Stdout).RootElement.EnumerateArray().ToList();
+        Assert.NotEmpty(sessions);
+        Assert.All(sessions, x => Assert.True(x.GetProperty("reverse").GetProperty("bytes").GetInt64() > 0, x.ToString()));
+        Assert.Equal(flowBytes, sessions.Sum(x => x.GetProperty("forward").GetProperty("bytes").GetInt64() + x.GetProperty("reverse").GetProperty("bytes").GetInt64()));
+    }
+
+    [Fact]
     public void Bad_queries_and_bad_stores_get_clear_errors()
     {
         var data = Imported(2000);

@@ -190,6 +190,7 @@ public sealed class SessionizerTests
     }
 
     [Theory]
+    [InlineData(SessionObservation.Auto, 1000UL, 3000UL)]
     [InlineData(SessionObservation.Ingress, 1000UL, 3000UL)]
     [InlineData(SessionObservation.Egress, 1000UL, 3000UL)]
     [InlineData(SessionObservation.Both, 2000UL, 6000UL)]
@@ -210,6 +211,28 @@ public sealed class SessionizerTests
         var unknown = new Sessionizer(new SessionizerOptions { Observation = observation });
         unknown.Add(Flow("10.0.0.1", 40000, "10.0.0.2", 80, 6, 1000, 10, T0) with { Direction = FlowRecord.DirectionUnknown });
         Assert.Equal(1000UL, Only(unknown).Forward.Bytes);
+    }
+
+    [Theory]
+    // softflowd: each packet once, marked ingress (into the host) or egress (out of it): both directions count.
+    [InlineData(new byte[] { 0 }, new byte[] { 1 }, 1000UL, 3000UL)]
+    // Open vSwitch, seen from one port of another network: the reply only where it leaves towards the port.
+    [InlineData(new byte[] { 0, 1 }, new byte[] { 1 }, 1000UL, 3000UL)]
+    // Both observations, the egress one first: counted once, as the ingress one.
+    [InlineData(new byte[] { 1, 0 }, new byte[] { 1, 0 }, 1000UL, 3000UL)]
+    public void Auto_counts_each_direction_once_whichever_observations_the_exporter_sends(byte[] forwardSeen, byte[] replySeen, ulong forward, ulong reverse)
+    {
+        var s = new Sessionizer();
+        foreach (var d in forwardSeen) s.Add(Flow("10.0.0.1", 40000, "10.0.0.2", 80, 6, 1000, 10, T0) with { Direction = d });
+        foreach (var d in replySeen) s.Add(Flow("10.0.0.2", 80, "10.0.0.1", 40000, 6, 3000, 12, T0 + 300) with { Direction = d });
+        var session = Only(s);
+        Assert.Equal((forward, reverse), (session.Forward.Bytes, session.Reverse.Bytes));
+        Assert.Equal((10UL, 12UL), (session.Forward.Packets, session.Reverse.Packets));
+        // Left out, or counted and then replaced by the ingress observation of the same packets.
+        var ingressOnly = new Sessionizer(new SessionizerOptions { Observation = SessionObservation.Ingress });
+        foreach (var d in forwardSeen) ingressOnly.Add(Flow("10.0.0.1", 40000, "10.0.0.2", 80, 6, 1000, 10, T0) with { Direction = d });
+        foreach (var d in replySeen) ingressOnly.Add(Flow("10.0.0.2", 80, "10.0.0.1", 40000, 6, 3000, 12, T0 + 300) with { Direction = d });
+        if (!replySeen.Contains((byte)0)) Assert.Equal(0UL, Only(ingressOnly).Reverse.Bytes);
     }
 
     [Fact]

@@ -48,9 +48,9 @@ public static class AgentCommand
           --batch-rows N         a batch is sent once this many rows wait (default 100000)
           --no-flows             send sessions only, not the per-port flow rows
           --session-logging R[:N]  log sessions of rule R (or *), the first of every N
-          --session-observation ingress|egress|both
-                                 which observations of a packet count (default ingress: records reported
-                                 as egress are left out; Open vSwitch reports both)
+          --session-observation auto|ingress|egress|both
+                                 which observations of a packet count (default auto: each direction counts
+                                 the records reported as ingress if it has any, else the egress ones)
           --log-format text|json events on stderr as text lines (default) or JSON (docs/OPERATIONS.md)
           --log-level LEVEL      trace, debug, info (default), warn, error, critical or none
         """;
@@ -69,7 +69,7 @@ public static class AgentCommand
         long backlogMax = 256L << 20;
         double exportRate = 0;
         var logging = new List<SessionLogRule>();
-        var observation = SessionObservation.Ingress;
+        var observation = SessionObservation.Auto;
         var maxSessions = 32_768;
         var batchRows = 100_000;
         var flows = true;

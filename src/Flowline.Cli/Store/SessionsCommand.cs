@@ -26,8 +26,9 @@ internal static class SessionsCommand
                                port, rule and remote end, aggregates keyed by local address, protocol and
                                service port, each with its sessions keyed by remote address and client port
           --service-port P     a port that is always the server's (repeatable, or P,P,...)
-          --observation O      which observations of a packet count: ingress (default: records the exporter
-                               reported as egress are left out; Open vSwitch reports both), egress, both
+          --observation O      which observations of a packet count: auto (default: each direction counts the
+                               records reported as ingress if it has any, else the egress ones), ingress,
+                               egress, both
           -o FORMAT            table (default), csv or json (sessions); --endpoints is always JSON
           -n N                 at most N sessions, the largest first (default: all, largest first)
         Counts: forward = client to server, reverse = server to client; bytes and packets are the stored
@@ -47,7 +48,7 @@ internal static class SessionsCommand
         var servicePorts = new HashSet<ushort>();
         var format = "table";
         var endpoints = false;
-        var observation = SessionObservation.Ingress;
+        var observation = SessionObservation.Auto;
         try
         {
             for (var i = 0; i < args.Length; i++)
