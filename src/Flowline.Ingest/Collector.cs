@@ -84,6 +84,8 @@ public sealed partial class Collector : IDisposable
             {
                 foreach (var endpoint in endpoints)
                 {
+                    // Collectors of one shared store (ClickHouse) share ports on purpose: templates go through the store.
+                    if (Store.Shared is null) DatagramReceiver.CheckFree(endpoint, name);
                     for (var i = 0; i < options.SocketsPerPort; i++)
                     {
                         // The first socket fixes the port (it may have been 0: any free port); the others join it.

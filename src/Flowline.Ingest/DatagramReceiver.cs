@@ -53,6 +53,27 @@ public sealed class DatagramReceiver : IDisposable
         _reader = new Thread(ReadLoop) { IsBackground = true, Name = name };
     }
 
+    /// <summary>
+    /// Refuses (<see cref="IOException"/>) a port another socket holds. Receivers bind with
+    /// SO_REUSEPORT, which a second collector's sockets would share: the kernel would split the exporters between
+    /// the two, and unless they share templates through their store a template could reach one while its data
+    /// reaches the other. A plain socket bound first finds any holder, SO_REUSEPORT or not.
+    /// </summary>
+    public static void CheckFree(IPEndPoint endpoint, string listener)
+    {
+        if (endpoint.Port == 0) return;
+        using var probe = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any)) probe.DualMode = true;
+        try
+        {
+            probe.Bind(endpoint);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            throw new IOException($"{listener}: udp {endpoint} is in use by another process; two collectors on one port would each get part of the datagrams, and only collectors of one ClickHouse store share templates (stop the other, or choose another port)", e);
+        }
+    }
+
     public IPEndPoint LocalEndPoint { get; }
     /// <summary>What the kernel granted (Linux reports twice the usable size).</summary>
     public int ReceiveBufferBytes { get; }

@@ -180,6 +180,21 @@ public sealed class ServeCommandTests : IDisposable
             FlowlineProcess.Run(WithEnvironment(FlowlineProcess.Flowline("serve"), "FLOWLINE_HTTP", "x")).Stderr);
     }
 
+    [Fact]
+    public void A_flow_port_another_collector_holds_is_refused_rather_than_shared()
+    {
+        // Another collector's socket, with SO_REUSEPORT as serve's own: the kernel would let serve join it and
+        // split the exporters' datagrams between the two.
+        using var other = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        other.SetRawSocketOption(1, 15, BitConverter.GetBytes(1)); // SOL_SOCKET, SO_REUSEPORT
+        other.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        var port = ((System.Net.IPEndPoint)other.LocalEndPoint!).Port;
+        var r = FlowlineProcess.RunFlowline(["serve", "--data-dir", Path.Combine(_dir.FullName, "taken"), "--ipfix", $"127.0.0.1:{port}",
+            "--netflow", "127.0.0.1:0", "--sflow", "127.0.0.1:0", "--http", "127.0.0.1:0"], TimeSpan.FromSeconds(60));
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains($"ipfix: udp 127.0.0.1:{port} is in use by another process", r.Stderr, StringComparison.Ordinal);
+    }
+
     private static ProcessStartInfo WithEnvironment(ProcessStartInfo psi, string name, string value)
     {
         psi.Environment[name] = value;
