@@ -15,6 +15,9 @@ public static class FlowTime
     /// <summary>A time in Unix milliseconds as a wire field carries it (unsigned), in microseconds within the bounds.</summary>
     public static long FromMillis(ulong millis) => millis > MaxMicros / 1000 ? MaxMicros : (long)millis * 1000;
 
+    /// <summary>A time as Unix microseconds, to the microsecond (a query's window given as .000001 is not a millisecond).</summary>
+    public static long Of(DateTimeOffset time) => (time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+
     /// <summary><paramref name="micros"/> within the bounds.</summary>
     public static long Clamp(long micros) => Math.Clamp(micros, MinMicros, MaxMicros);
 

@@ -169,6 +169,44 @@ public sealed class QueryAndPagingTests(QueryServer f) : IClassFixture<QueryServ
     }
 
     [Fact]
+    public async Task A_window_is_applied_to_the_microsecond()
+    {
+        var first = f.Flows.Where(r => AccountOf(r) == "acc-a").Min(r => r.Start);
+        var atFirst = f.Flows.Count(r => AccountOf(r) == "acc-a" && r.Start == first);
+        string At(long micros) => DateTimeOffset.UnixEpoch.AddTicks(micros * 10).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ");
+        async Task<int> Flows(long from, long to)
+        {
+            var (status, body, _) = await f.Server.Send(f.TenantA, HttpMethod.Post, "/api/v1/query", [],
+                $$"""{"from":"{{At(from)}}","to":"{{At(to)}}","group_by":["account"]}""");
+            Assert.True(status == 200, body.ToString());
+            return body.GetProperty("rows").EnumerateArray().Sum(r => r.GetProperty("flows").GetInt32());
+        }
+        Assert.Equal(atFirst, await Flows(first, first + 500));
+        // One microsecond later is after those flows' start; half a millisecond after it is still after it.
+        Assert.Equal(0, await Flows(first + 1, first + 500));
+        Assert.Equal(atFirst, await Flows(first - 500, first + 1));
+    }
+
+    [Fact]
+    public async Task A_time_series_of_more_rows_than_a_page_is_refused_as_too_broad()
+    {
+        var start = QueryServer.Start.ToUnixTimeMilliseconds() * 1000;
+        await using var server = new ApiServer(store =>
+        {
+            var names = new SymbolNames(store);
+            var batch = new FlowBatch();
+            for (var i = 0; i < ApiV1.MaxPage + 10; i++) batch.Add(ApiServer.Flow(names, "acc-a", start + i * 1000L, i % 50, VmiDirections.Ingress));
+            store.Append(batch);
+        });
+        var key = server.Keys.Create("acc-a", admin: false);
+        var (status, body, _) = await server.Send(key, HttpMethod.Post, "/api/v1/query", [], $$"""{"from":"{{From}}","to":"{{To}}","bucket":"1ms"}""");
+        Assert.Equal(400, status);
+        Assert.Contains("100,010 rows (buckets × groups), at most 100,000", Message(body), StringComparison.Ordinal);
+        (status, _, _) = await server.Send(key, HttpMethod.Post, "/api/v1/query", [], $$"""{"from":"{{From}}","to":"{{To}}","bucket":"1s"}""");
+        Assert.Equal(200, status);
+    }
+
+    [Fact]
     public async Task A_time_series_sums_each_bucket_and_an_admin_sees_every_account_with_the_password()
     {
         var query = $$"""{"from":"{{From}}","to":"{{To}}","bucket":"10m","group_by":["account"],"count_distinct":"src_addr"}""";

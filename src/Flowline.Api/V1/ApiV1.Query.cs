@@ -171,7 +171,7 @@ public sealed partial class ApiV1
         var query = new FlowQuery { Filter = filter, GroupBy = groupBy, BucketMicros = bucket, OrderBy = order, Limit = limit, CountDistinct = distinct, MaxGroups = MaxGroups, Span = order >= Metric.Pps };
         var watch = System.Diagnostics.Stopwatch.StartNew();
         IReadOnlyList<AggregateRow> rows;
-        var (fromMicros, toMicros) = (from.ToUnixTimeMilliseconds() * 1000, to.ToUnixTimeMilliseconds() * 1000);
+        var (fromMicros, toMicros) = (FlowTime.Of(from), FlowTime.Of(to));
         try
         {
             rows = statistic is null ? store.Aggregate(fromMicros, toMicros, query) : statistic.Run(store, fromMicros, toMicros, filter, limit, MaxGroups, bucket);
@@ -179,6 +179,13 @@ public sealed partial class ApiV1
         catch (QueryLimitException e)
         {
             await Error(context, new ApiError(400, "QueryTooBroad", e.Message));
+            return;
+        }
+        // A time series answers a row per bucket and group: the cap on what is returned counts them all.
+        if (rows.Count > MaxPage)
+        {
+            await Error(context, new ApiError(400, "QueryTooBroad",
+                $"the answer holds {rows.Count.ToString("N0", CultureInfo.InvariantCulture)} rows ({(bucket > 0 ? "buckets × groups" : "groups")}), at most {MaxPage.ToString("N0", CultureInfo.InvariantCulture)}: a wider bucket, a narrower range or a smaller limit"));
             return;
         }
         var symbols = store.Symbols;

@@ -62,7 +62,7 @@ public sealed partial class ApiV1
         if (!ok) return;
         context.Response.ContentType = "application/x-ndjson";
         if (s.Anomalies is null) return;
-        foreach (var line in s.Anomalies(from.ToUnixTimeMilliseconds() * 1000, to.ToUnixTimeMilliseconds() * 1000, account))
+        foreach (var line in s.Anomalies(FlowTime.Of(from), FlowTime.Of(to), account))
         {
             await context.Response.WriteAsync(line + "\n");
         }

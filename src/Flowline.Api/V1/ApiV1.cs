@@ -218,8 +218,8 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         }
         var needed = FilterColumns.Of(filter);
         needed.UnionWith(vpcFields is null ? fields : FlowLogFormats.VpcColumns);
-        var fromMicros = from.ToUnixTimeMilliseconds() * 1000;
-        var toMicros = to.ToUnixTimeMilliseconds() * 1000;
+        var fromMicros = FlowTime.Of(from);
+        var toMicros = FlowTime.Of(to);
         var symbols = store.Symbols;
         var line = new System.Buffers.ArrayBufferWriter<byte>(512);
         await using var json = new Utf8JsonWriter(line);

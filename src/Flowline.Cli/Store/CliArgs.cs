@@ -14,7 +14,7 @@ internal static class CliArgs
         {
             throw new ArgumentException($"{option} {value}: expected an RFC 3339 time such as 2026-11-21T06:30:00Z");
         }
-        return t.ToUnixTimeMilliseconds() * 1000;
+        return FlowTime.Of(t);
     }
 
     /// <summary>A duration in microseconds (<see cref="Durations"/>: 90s, 5m, 1h, 15d).</summary>
