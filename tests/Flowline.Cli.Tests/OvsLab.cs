@@ -64,7 +64,11 @@ public sealed class OvsLab : IDisposable
     /// <summary>Stops ovs-vswitchd and starts it again (the database keeps its rows; the datapath is built anew).</summary>
     public void RestartVswitchd()
     {
+        var pidFile = Path.Combine(_dir.FullName, "ovs-vswitchd.pid");
+        var old = File.Exists(pidFile) ? File.ReadAllText(pidFile).Trim() : "";
         Run(FlowlineProcess.Tool("ovs-appctl"), "-t", "ovs-vswitchd", "exit");
+        // `exit` answers before the process is gone; a new one started meanwhile finds its pid file held and aborts.
+        if (old.Length > 0) ServeProcess.WaitFor(() => !Directory.Exists($"/proc/{old}"), "the old ovs-vswitchd to exit", 60);
         Run(FlowlineProcess.Tool("ovs-vswitchd"), $"unix:{Socket}", "--pidfile", "--detach",
             $"--log-file={Path.Combine(_dir.FullName, "ovs-vswitchd.log")}");
     }
