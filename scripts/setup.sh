@@ -7,6 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 declare -A packages=(
   [tshark]=tshark
   [tcpdump]=tcpdump
+  [strace]=strace
   [nfdump]=nfdump
   [softflowd]=softflowd
   [sfcapd]=nfdump-sflow
