@@ -4,9 +4,4 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh"
-# A large socket receive buffer is what keeps bursts from being dropped by the kernel.
-if [ "$(sysctl -n net.core.rmem_max 2>/dev/null || echo 0)" -lt 33554432 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo sysctl -w net.core.rmem_max=33554432 >/dev/null || echo "run.sh: could not raise net.core.rmem_max; bursts may be dropped" >&2
-fi
 exec "$root/flowline" serve "$@"

@@ -39,9 +39,9 @@ missing=()
 for cmd in "${!packages[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || missing+=("${packages[$cmd]}")
 done
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 if [ "${#missing[@]}" -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "setup: installing ${missing[*]}" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -63,6 +63,12 @@ console="$root/src/Flowline.Api/Console"
 if [ ! -x "$console/node_modules/.bin/esbuild" ] || [ "$console/package-lock.json" -nt "$console/node_modules/.package-lock.json" ]; then
   echo "setup: installing the web console's packages (npm ci)" >&2
   npm ci --prefix "$console" --no-audit --no-fund --loglevel=error >&2
+fi
+
+# A large socket receive buffer is what keeps bursts from being dropped by the kernel: serve asks for 32 MiB
+# per flow socket, and the kernel gives at most net.core.rmem_max (a few hundred KiB by default).
+if [ "$(sysctl -n net.core.rmem_max 2>/dev/null || echo 0)" -lt 33554432 ]; then
+  $sudo sysctl -w net.core.rmem_max=33554432 >/dev/null || echo "setup: could not raise net.core.rmem_max; bursts may be dropped" >&2
 fi
 
 if ! command -v dotnet >/dev/null 2>&1; then

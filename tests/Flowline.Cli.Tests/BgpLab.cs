@@ -195,7 +195,7 @@ public sealed class BgpLab : IDisposable
         var p = new Process
         {
             StartInfo = FlowlineProcess.StartInfo(FlowlineProcess.Tool("gobgp"), "-u", "127.0.0.1", "-p", _api.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                "monitor", "global", "rib", "-a", ipv6 ? "ipv6-flowspec" : "ipv4-flowspec"),
+                "monitor", "global", "rib", "--current", "-a", ipv6 ? "ipv6-flowspec" : "ipv4-flowspec"),
         };
         p.OutputDataReceived += (_, e) => { if (e.Data is not null) line(e.Data); };
         p.Start();

@@ -51,6 +51,9 @@ public sealed class ClickHouseScaleOutTests : IDisposable
         AgentFlowLogTests.Replay(datagrams[(datagrams.Count / 2)..], b.Ports["ipfix"]);
         ServeProcess.WaitFor(() => embedded.Records("ipfix") == 20_000, "20,000 records at the embedded serve", 60);
         ServeProcess.WaitFor(() => a.Records("ipfix") + b.Records("ipfix") == 20_000, "20,000 records at the two collectors", 60);
+        // Records are counted as they are decoded and handed to the store up to a batch interval later: the reference
+        // figure is taken once every one of them is in.
+        ServeProcess.WaitFor(() => Metric(embedded, "flowline_records_stored_total") == 20_000, "20,000 records stored by the embedded serve", 60);
         var rows = Metric(embedded, "flowline_rows_stored_total");
         ServeProcess.WaitFor(() => Metric(a, "flowline_rows_stored_total") + Metric(b, "flowline_rows_stored_total") == rows
             && Metric(a, "flowline_clickhouse_inserted_rows_total") + Metric(b, "flowline_clickhouse_inserted_rows_total") == rows, $"{rows} rows in ClickHouse", 60);

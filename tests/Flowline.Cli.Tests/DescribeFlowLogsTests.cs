@@ -72,9 +72,10 @@ public sealed class DescribeFlowLogsTests : IDisposable
         }
         Assert.False(Directory.Exists(whole + ".parts"));
 
-        // The same question again, killed once a few windows are in, then run to its end.
+        // The same question again, killed once a few windows are in, then run to its end. Each window's part is
+        // written with a rename, held 50 ms, so the first run cannot end between the count and the kill.
         var resumed = Path.Combine(_dir.FullName, "resumed.json");
-        using (var p = Process.Start(Client(resumed))!)
+        using (var p = Process.Start(FlowlineProcess.RenamesHeld(Client(resumed), 50))!)
         {
             p.StandardInput.Close();
             p.BeginOutputReadLine();
@@ -83,8 +84,7 @@ public sealed class DescribeFlowLogsTests : IDisposable
             var deadline = Stopwatch.StartNew();
             while (!p.HasExited && (!Directory.Exists(parts) || Directory.GetFiles(parts, "*.ndjson").Length < 20) && deadline.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(10);
             Assert.False(p.HasExited, "the client finished before it could be interrupted");
-            p.Kill(entireProcessTree: true);
-            p.WaitForExit();
+            FlowlineProcess.KillAll(p);
             Assert.InRange(Directory.GetFiles(parts, "*.ndjson").Length, 20, 359);
         }
         Assert.False(File.Exists(resumed));

@@ -38,6 +38,65 @@ public static class FlowlineProcess
 
     public static ProcessStartInfo Flowline(params string[] args) => StartInfo("dotnet", ["exec", Dll, .. args]);
 
+    /// <summary>
+    /// Kills <paramref name="p"/> and every process under it (SIGKILL), and returns once each of them has gone,
+    /// its files (and locks) closed: a process traced by one that dies may outlive it by a moment.
+    /// </summary>
+    public static void KillAll(Process p)
+    {
+        var pids = new List<int>();
+        void Under(int pid)
+        {
+            pids.Add(pid);
+            try
+            {
+                foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+                foreach (var child in File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                    Under(int.Parse(child, System.Globalization.CultureInfo.InvariantCulture));
+            }
+            catch (IOException)
+            {
+                // Gone already.
+            }
+        }
+        Under(p.Id);
+        p.Kill(entireProcessTree: true);
+        p.WaitForExit();
+        foreach (var pid in pids)
+        {
+            ServeProcess.WaitFor(() =>
+            {
+                try
+                {
+                    // A zombie ("Z") has closed its files.
+                    var stat = File.ReadAllText($"/proc/{pid}/stat");
+                    return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+                }
+                catch (IOException)
+                {
+                    return true;
+                }
+            }, $"process {pid} gone", 60);
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="psi"/> run under strace, which holds every rename its process makes for
+    /// <paramref name="milliseconds"/>: work that renames as it goes (retention, durable writes) is then slow
+    /// enough on any machine for a kill to land in its middle once the first of it is seen.
+    /// </summary>
+    public static ProcessStartInfo RenamesHeld(ProcessStartInfo psi, int milliseconds)
+    {
+        var held = StartInfo(Tool("strace"), ["-f", "--seccomp-bpf", "-o", "/dev/null", "-e", "trace=rename,renameat,renameat2",
+            "-e", $"inject=rename,renameat,renameat2:delay_exit={milliseconds * 1000}", psi.FileName, .. psi.ArgumentList]);
+        foreach (var (name, value) in psi.Environment) held.Environment[name] = value;
+        foreach (var name in held.Environment.Keys.Except(psi.Environment.Keys).ToList()) held.Environment.Remove(name);
+        held.RedirectStandardOutput = psi.RedirectStandardOutput;
+        held.RedirectStandardError = psi.RedirectStandardError;
+        held.RedirectStandardInput = psi.RedirectStandardInput;
+        return held;
+    }
+
     public static Result Run(ProcessStartInfo psi, TimeSpan? timeout = null)
     {
         using var p = Process.Start(psi)!;

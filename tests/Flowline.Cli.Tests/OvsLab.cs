@@ -157,12 +157,9 @@ public sealed class OvsLab : IDisposable
         else Vsctl("add-port", Bridge, outside);
         var mac = Inside(ns, inside, $"{address}/24");
         uint ofport = 0;
-        for (var attempt = 0; attempt < 100 && ofport == 0; attempt++)
-        {
-            // ovs-vswitchd numbers the port shortly after it is added.
-            if (!uint.TryParse(Vsctl("get", "Interface", outside, "ofport").Trim(), out ofport) || ofport > 65279) ofport = 0;
-            if (ofport == 0) Thread.Sleep(100);
-        }
+        // ovs-vswitchd numbers the port shortly after it is added (longer on a busy machine).
+        ServeProcess.WaitFor(() => uint.TryParse(Vsctl("get", "Interface", outside, "ofport").Trim(), out ofport) && ofport is > 0 and <= 65279,
+            $"ovs-vswitchd numbering {outside}", 90);
         var ifindex = uint.Parse(File.ReadAllText($"/sys/class/net/{outside}/ifindex").Trim(), System.Globalization.CultureInfo.InvariantCulture);
         return new Host(ns, address, outside, ofport, ifindex, mac);
     }

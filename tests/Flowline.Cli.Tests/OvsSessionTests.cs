@@ -25,12 +25,15 @@ public sealed class OvsSessionTests(ITestOutputHelper output) : IDisposable
             s.sendto(bytes(2 * len(data)), peer)
         """;
 
-    /// <summary>Sends 20 datagrams of 500 bytes from port 45000, each after the previous answer; prints sent and answered.</summary>
+    /// <summary>
+    /// Sends 20 datagrams of 500 bytes from port 45000, each after the previous answer (sent again after 10 s
+    /// without one); prints sent and answered, late answers to a datagram sent again included.
+    /// </summary>
     private const string UdpClient = """
         import socket, sys, time
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind((sys.argv[1], 45000))
-        s.settimeout(1)
+        s.settimeout(10)
         sent = answered = 0
         deadline = time.time() + 60
         while answered < 20 and time.time() < deadline:
@@ -41,6 +44,13 @@ public sealed class OvsSessionTests(ITestOutputHelper output) : IDisposable
                 answered += 1
             except socket.timeout:
                 pass
+        s.settimeout(5)
+        while answered < sent:
+            try:
+                s.recvfrom(65535)
+                answered += 1
+            except socket.timeout:
+                break
         print(sent, answered)
         """;
 
@@ -53,7 +63,7 @@ public sealed class OvsSessionTests(ITestOutputHelper output) : IDisposable
             t += t >> 16
             return ~t & 0xFFFF
         s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-        s.settimeout(2)
+        s.settimeout(10)
         answered = 0
         for seq in range(5):
             body = bytes(56)
@@ -99,8 +109,8 @@ public sealed class OvsSessionTests(ITestOutputHelper output) : IDisposable
         var curlPort = int.Parse(c[0], CultureInfo.InvariantCulture);
         var udp = lab.In(lab.A, TimeSpan.FromMinutes(2), python, Path.Combine(work, "udp_client.py"), lab.A.Address, lab.B.Address);
         var u = udp.Stdout.Trim().Split(' ');
-        Assert.True(udp.ExitCode == 0 && u.Length == 2 && u[1] == "20", $"udp: {udp.Stdout} {udp.Stderr}");
-        long udpSent = long.Parse(u[0], CultureInfo.InvariantCulture), udpAnswered = 20;
+        Assert.True(udp.ExitCode == 0 && u.Length == 2 && int.Parse(u[1], CultureInfo.InvariantCulture) >= 20, $"udp: {udp.Stdout} {udp.Stderr}");
+        long udpSent = long.Parse(u[0], CultureInfo.InvariantCulture), udpAnswered = long.Parse(u[1], CultureInfo.InvariantCulture);
         var ping = lab.In(lab.A, TimeSpan.FromMinutes(1), python, Path.Combine(work, "ping.py"), lab.B.Address);
         Assert.True(ping.ExitCode == 0, ping.Stdout + ping.Stderr);
         var pingAnswered = long.Parse(ping.Stdout.Trim(), CultureInfo.InvariantCulture);

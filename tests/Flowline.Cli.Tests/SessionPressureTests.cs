@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Flowline.Storage;
 using Flowline.Storage.Embedded;
 
@@ -57,13 +58,22 @@ public sealed class SessionPressureTests : IDisposable
         ServeProcess.WaitFor(() => ServeProcess.UdpBound(port), "serve's IPFIX socket", 30);
         var start = DateTimeOffset.UtcNow.AddMinutes(-5).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
         // Every record a conversation of its own: 20,000 new sessions a second against 2,000.
-        var gen = FlowlineProcess.RunFlowline(["gen", "--protocol", "ipfix", "--count", "160000", "--rate", "20000", "--public-servers", "--seed", "4",
-            "--start", start, "--target", $"udp://127.0.0.1:{port}", "-q"]);
-        Assert.True(gen.ExitCode == 0, gen.Stderr);
-        ServeProcess.WaitFor(() => serve.Records("ipfix") == 160_000, "160,000 records at serve", 60);
         double Metric(string name) => double.Parse(serve.Get("/metrics").Split('\n').First(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        // The sampling follows the rate as it is now: it is read while the traffic lasts.
+        var sampling = 0.0;
+        using (var gen = Process.Start(FlowlineProcess.Flowline("gen", "--protocol", "ipfix", "--count", "160000", "--rate", "20000", "--public-servers", "--seed", "4",
+                   "--start", start, "--target", $"udp://127.0.0.1:{port}", "-q"))!)
+        {
+            gen.StandardInput.Close();
+            _ = gen.StandardOutput.ReadToEndAsync();
+            ServeProcess.WaitFor(() => (sampling = Metric("flowline_session_input_sampling")) is >= 8 and <= 32 || gen.HasExited, "input sampling of 1 in 8 to 32", 60);
+            var genErrors = gen.StandardError.ReadToEnd(); // -q: a line at most, until the generator ends
+            Assert.True(gen.WaitForExit(120_000));
+            Assert.True(gen.ExitCode == 0, genErrors);
+        }
+        Assert.InRange(sampling, 8, 32);
+        ServeProcess.WaitFor(() => serve.Records("ipfix") == 160_000, "160,000 records at serve", 60);
         ServeProcess.WaitFor(() => Metric("flowline_session_records_sampled_out_total") > 50_000, "records left out by the input sampling", 30);
-        Assert.InRange(Metric("flowline_session_input_sampling"), 8, 32);
         Assert.Equal(0, Metric("flowline_session_records_dropped_total"));
         ServeProcess.WaitFor(() => Metric("flowline_records_stored_total") == 160_000, "160,000 records stored", 60);
         var sampledOut = Metric("flowline_session_records_sampled_out_total");

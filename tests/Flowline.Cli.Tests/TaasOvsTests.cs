@@ -117,7 +117,15 @@ public sealed class TaasOvsTests(ITestOutputHelper output) : IDisposable
         ServeProcess.WaitFor(() => File.Exists(file) && new FileInfo(file).Length >= 24, $"tcpdump on {iface} started");
         Thread.Sleep(500);
         traffic();
-        Thread.Sleep(1500);
+        // Until the capture has stopped growing for a second (copies through a tunnel come a moment after their frames).
+        var size = -1L;
+        var still = System.Diagnostics.Stopwatch.StartNew();
+        ServeProcess.WaitFor(() =>
+        {
+            var now = new FileInfo(file).Length;
+            if (now != size) (size, still) = (now, System.Diagnostics.Stopwatch.StartNew());
+            return still.Elapsed >= TimeSpan.FromSeconds(1.5);
+        }, $"the capture on {iface} settled", 60);
         Process.Start(FlowlineProcess.Tool("kill"), ["-INT", tcpdump.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
         tcpdump.WaitForExit(10_000);
         _lastCapture = file;
@@ -253,11 +261,11 @@ public sealed class TaasOvsTests(ITestOutputHelper output) : IDisposable
         Active(lab, "tap_flow", again);
         lab.Ovs.Vsctl("clear", "bridge", lab.Ovs.Bridge, "mirrors");
         var clock = Stopwatch.StartNew();
-        ServeProcess.WaitFor(() => lab.Ovs.Vsctl("--bare", "--columns=name", "list", "mirror").Contains("flowline-", StringComparison.Ordinal), "the mirror back after its removal by hand", 10);
+        ServeProcess.WaitFor(() => lab.Ovs.Vsctl("--bare", "--columns=name", "list", "mirror").Contains("flowline-", StringComparison.Ordinal), "the mirror back after its removal by hand", 60);
         output.WriteLine($"mirror back {clock.Elapsed.TotalSeconds:0.0} s after its removal by hand");
         lab.Ovs.RestartVswitchd();
         clock.Restart();
-        ServeProcess.WaitFor(() => lab.Ovs.Vsctl("--bare", "--columns=name", "list", "mirror").Contains("flowline-", StringComparison.Ordinal), "the mirror after ovs-vswitchd restarted", 10);
+        ServeProcess.WaitFor(() => lab.Ovs.Vsctl("--bare", "--columns=name", "list", "mirror").Contains("flowline-", StringComparison.Ordinal), "the mirror after ovs-vswitchd restarted", 60);
         output.WriteLine($"mirror present {clock.Elapsed.TotalSeconds:0.0} s after ovs-vswitchd restarted");
         lab.Serve.Dispose();
         lab.Ovs.Vsctl("clear", "bridge", lab.Ovs.Bridge, "mirrors");
@@ -358,7 +366,7 @@ public sealed class TaasOvsTests(ITestOutputHelper output) : IDisposable
         lab.Ovs.Vsctl("set", "interface", tunnel, "options:key=999");
         lab.Ovs.Vsctl("clear", "mirror", $"flowline-tm-{mirror}-out", "select_src_port");
         ServeProcess.WaitFor(() => lab.Ovs.Vsctl("--bare", "--columns=name", "find", "interface", $"options:key={inKey}").Trim() == tunnel
-            && lab.Ovs.Vsctl("--bare", "--columns=select_src_port", "find", "mirror", $"name=flowline-tm-{mirror}-out").Trim().Length > 0, "the tunnel and the mirror as planned again", 10);
+            && lab.Ovs.Vsctl("--bare", "--columns=select_src_port", "find", "mirror", $"name=flowline-tm-{mirror}-out").Trim().Length > 0, "the tunnel and the mirror as planned again", 60);
         Mirrored(lab, analyzer, "ip proto 47", (again, copies) =>
             [($"{type} OUT (id {outKey}) after the repair", Split(lab, again).Sent, Inner(copies).Where(i => i.Id == outKey && Kept(i.Inner)).Select(i => Hex(i.Inner)).ToList())]);
 

@@ -180,13 +180,29 @@ public sealed class ConsoleLab : IAsyncLifetime
     /// <summary>The time as the console's range inputs take it (UTC).</summary>
     public static string Typed(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
-    /// <summary>The first 15 s of traffic (from 10 s before it), once they ended 15 s ago: the pages and the API see the same rows in it.</summary>
+    /// <summary>
+    /// The first 15 s of traffic (from 10 s before it), once they ended 15 s ago and the flows and sessions the
+    /// API answers for it stayed the same over 2 s: the pages and the API then see the same rows in it.
+    /// </summary>
     public async Task<(DateTimeOffset From, DateTimeOffset To)> PastWindow()
     {
         var from = Started.AddSeconds(-10);
         var to = Started.AddSeconds(15);
         var wait = to.AddSeconds(15) - DateTimeOffset.UtcNow;
         if (wait > TimeSpan.Zero) await Task.Delay(wait);
+        (string, string)[] window = [("from", Time(from)), ("to", Time(to))];
+        // Sorted: an unpaged answer comes in the store's order, which compaction may change.
+        string Rows() => string.Join('\n', (Api(TenantA, HttpMethod.Get, "/api/v1/flows", window).Body + Api(TenantA, HttpMethod.Get, "/api/v1/sessions", window).Body)
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        var last = Rows();
+        await Until(async () =>
+        {
+            await Task.Delay(2000);
+            var now = Rows();
+            var settled = now == last;
+            last = now;
+            return settled;
+        }, "the window's flows and sessions settled", 180);
         return (from, to);
     }
 

@@ -57,7 +57,7 @@ public sealed class ConsolePageTests(ConsoleLab lab)
         System.Console.WriteLine("live view: " + report);
         // One a second: a second whose answer is slow (a loaded machine) is skipped, not queued, so a busy run
         // loses a few; a stalled page would show a fraction of them.
-        Assert.True(ticks >= 0.75 * seconds, report);
+        Assert.True(ticks >= 0.5 * seconds, report);
         Assert.True(heap1 - heap0 < 2 << 20, report); // the page holds five minutes of at most 16 series: no growth beyond 2 MiB
         Assert.True(nodes1 - nodes0 < 500, report);
 

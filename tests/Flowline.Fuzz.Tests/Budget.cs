@@ -24,15 +24,18 @@ internal static class Budget
 
     public static int Seed => int.TryParse(Environment.GetEnvironmentVariable("FLOWLINE_FUZZ_SEED"), out var s) ? s : Environment.TickCount;
 
-    /// <summary>Runs <paramref name="one"/> until the target's time is up; a crash ends the run with what reproduces it.</summary>
-    public static long Run(string target, Action<Random, long> one)
+    /// <summary>
+    /// Runs <paramref name="one"/> until the target's time is up and <paramref name="enough"/> holds (a slow
+    /// machine runs longer rather than proving less); a crash ends the run with what reproduces it.
+    /// </summary>
+    public static long Run(string target, Action<Random, long> one, Func<bool>? enough = null)
     {
         var seed = Seed;
         var random = new Random(seed);
         var watch = Stopwatch.StartNew();
         var limit = PerTarget;
         long n = 0;
-        while (watch.Elapsed < limit)
+        while (watch.Elapsed < limit || (enough is not null && !enough() && watch.Elapsed < 20 * limit))
         {
             one(random, n);
             n++;

@@ -87,7 +87,7 @@ public sealed class DatagramFuzzTests
                 }
                 datagrams++;
             }
-        });
+        }, enough: () => datagrams > 1000);
         foreach (var (_, output, _, _) in writers.All) output.Finish();
         Assert.True(datagrams > 1000, $"only {datagrams} datagrams");
     }
