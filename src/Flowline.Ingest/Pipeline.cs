@@ -186,11 +186,9 @@ internal sealed class Pipeline : IDisposable
         }
         var exporter = sink.Current ?? _collector.Exporter(Collector.IdOf(entry.Exporter, datagram), entry.Exporter);
         exporter.Seen(datagram.Length, entry.TimeReceived, sink.Records - recordsBefore);
-        if (!result.IsOk)
-        {
-            exporter.AddMalformed(result.Error);
-            return;
-        }
+        if (!result.IsOk) exporter.AddMalformed(result.Error);
+        // A datagram whose header decoded counts in the sequence even when what follows did not: it arrived, and
+        // is counted as malformed, not also as lost.
         if (sink.Current is null) return;
         var h = sink.Header;
         switch (h.Protocol)
@@ -205,7 +203,7 @@ internal sealed class Pipeline : IDisposable
             case FlowProtocol.Ipfix:
             {
                 // Sequence numbers count data records; unknown while some wait for their template.
-                var known = stats.PendingSets + stats.PendingDecoded == pendingBefore;
+                var known = result.IsOk && stats.PendingSets + stats.PendingDecoded == pendingBefore;
                 exporter.Sequence(h.Sequence, known ? (uint)(stats.DataRecords - dataBefore) : null);
                 break;
             }

@@ -197,10 +197,14 @@ public sealed partial class FilterParser
             case "exporter" when direction == Direction.Either:
                 return new FilterNode.Exporter(Address(Take("an exporter address")));
             case "flags" when direction == Direction.Either:
-                // nfdump's flags [CMP] N (0-63) compares the flags as a number, of TCP flows only; letters test for flags set.
+            {
+                // nfdump's flags [CMP] N (0-63) compares the flags as a number, letters test for flags set: both of
+                // TCP flows only (an exporter may leave flag bits in other records).
+                var tcp = new FilterNode.Number(NumericField.Protocol, Direction.Either, Comparison.Eq, [6]);
                 return Peek is { } flags && (flags.All(char.IsAsciiDigit) || !flags.All(char.IsAsciiLetter) || flags.ToLowerInvariant() is "eq" or "ne" or "lt" or "le" or "gt" or "ge")
-                    ? new FilterNode.And(new FilterNode.Number(NumericField.Protocol, Direction.Either, Comparison.Eq, [6]), Numeric(NumericField.TcpFlags, direction, allowList: false))
-                    : new FilterNode.Flags(FlagMask());
+                    ? new FilterNode.And(tcp, Numeric(NumericField.TcpFlags, direction, allowList: false))
+                    : new FilterNode.And(tcp, new FilterNode.Flags(FlagMask()));
+            }
             case "bytes" when direction == Direction.Either:
                 return Numeric(NumericField.Bytes, direction, allowList: false);
             case "packets" when direction == Direction.Either:

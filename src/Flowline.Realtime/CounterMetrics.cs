@@ -98,7 +98,10 @@ public sealed class CounterMetrics
                 }
                 _sources[source] = s = new Source();
             }
-            if (s.Sequences.TryGetValue(c.SubAgent, out var last) && (int)(c.SampleSequence - last) < 0)
+            // One counter sample carries several records, each handed here with the sample's sequence number.
+            var seen = s.Sequences.TryGetValue(c.SubAgent, out var last);
+            if (!seen || last != c.SampleSequence) s.Samples++;
+            if (seen && (int)(c.SampleSequence - last) < 0)
             {
                 // A sample a little behind the last one came late (UDP reorders): older than what is kept, it is not taken.
                 if (last - c.SampleSequence <= LateWindow && c.SampleSequence > LateWindow) return;
@@ -110,7 +113,6 @@ public sealed class CounterMetrics
             if (s.Sequences.Count >= MaxSubAgents && !s.Sequences.ContainsKey(c.SubAgent)) s.Sequences.Clear();
             s.Sequences[c.SubAgent] = c.SampleSequence;
             s.Updated = now;
-            s.Samples++;
             if (schema.Structured)
             {
                 // host_descr and host_adapters describe the source; they are labels and text metrics, not numbers.

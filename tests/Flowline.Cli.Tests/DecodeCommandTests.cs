@@ -61,6 +61,29 @@ public sealed class DecodeCommandTests
     }
 
     [Fact]
+    public void Output_redirected_to_a_file_the_shell_shares_leaves_room_for_the_commands_after_it()
+    {
+        // The shell opens the file once for the group: each command writes where the one before stopped.
+        var dir = Directory.CreateTempSubdirectory("flowline-redirect-");
+        try
+        {
+            var file = Path.Combine(dir.FullName, "all.csv");
+            var decode = $"dotnet exec '{FlowlineProcess.Dll}' decode -q --no-header --pcap";
+            var r = FlowlineProcess.Run(FlowlineProcess.StartInfo("bash", "-c",
+                $"(echo BEFORE; {decode} '{Capture("softflowd_v5_A")}'; {decode} '{Capture("softflowd_ipfix_A")}'; echo AFTER) > '{file}'"));
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            var lines = File.ReadAllLines(file);
+            Assert.Equal("BEFORE", lines[0]);
+            Assert.Equal("AFTER", lines[^1]);
+            Assert.Equal(2 + 81 + 123, lines.Length);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void Csv_takes_sflowtool_and_canonical_field_names()
     {
         var r = FlowlineProcess.RunFlowline(["decode", "--pcap", Capture("pmacctd_sfprobe_A"), "--format", "csv", "--fields", "agent,srcIP,dstIP,IPProtocol,TCPDstPort,sampling_rate,bytes", "--no-header"]);

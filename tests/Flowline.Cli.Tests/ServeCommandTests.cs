@@ -51,6 +51,24 @@ public sealed class ServeCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_malformed_datagram_is_counted_as_malformed_and_not_also_as_lost()
+    {
+        using var server = new ServeProcess(DataDir);
+        // pmacct's 25 NetFlow v9 packets, sequence 1 to 25; the sixth's first set claims more than the packet
+        // holds: its header and sequence number decode, its set does not.
+        var datagrams = AgentOutageTests.Datagrams(Path.Combine(Flowline.Wire.Tests.TestCorpus.CapturesDirectory, "pmacctd_nfprobe_v9_A.pcap"), out _, out _);
+        Assert.Equal(25, datagrams.Count);
+        datagrams[5][22] = 0xff;
+        datagrams[5][23] = 0xf0;
+        AgentFlowLogTests.Replay(datagrams, server.Ports["netflow"]);
+        ServeProcess.WaitFor(() => server.Exporter("netflow9").GetProperty("datagrams").GetInt64() == 25, "25 packets at serve");
+        var n = server.Exporter("netflow9");
+        Assert.Equal(1, n.GetProperty("malformed").GetInt64());
+        Assert.Equal(0, n.GetProperty("lost").GetInt64());
+        Assert.Equal(0, server.Terminate());
+    }
+
+    [Fact]
     public void Sigterm_stores_everything_received_and_templates_survive_a_restart()
     {
         long received;
@@ -95,13 +113,20 @@ public sealed class ServeCommandTests : IDisposable
     public void Sigterm_under_load_keeps_every_record_received()
     {
         using var server = new ServeProcess(DataDir);
-        // 200,000 records/s for what would be 50 s, stopped while it is sending.
-        using var gen = Process.Start(FlowlineProcess.Flowline(["gen", "--protocol", "ipfix", "--count", "10000000", "--rate", "200000",
+        // 200,000 records/s for what would be 10 minutes, stopped while it is sending.
+        using var gen = Process.Start(FlowlineProcess.Flowline(["gen", "--protocol", "ipfix", "--count", "120000000", "--rate", "200000",
             "--target", $"udp://127.0.0.1:{server.Ports["ipfix"]}", "-q"]))!;
-        ServeProcess.WaitFor(() => server.Records("ipfix") > 50_000, "records arriving");
-        Assert.Equal(0, server.Terminate());
-        Assert.False(gen.HasExited, "the generator finished before the collector was stopped");
-        gen.Kill();
+        try
+        {
+            ServeProcess.WaitFor(() => server.Records("ipfix") > 50_000, "records arriving");
+            Assert.Equal(0, server.Terminate());
+            Assert.False(gen.HasExited, "the generator finished before the collector was stopped");
+        }
+        finally
+        {
+            gen.Kill();
+            gen.WaitForExit();
+        }
         var m = Regex.Match(server.Errors, @"stopped: (\d+) datagrams received, (\d+) records decoded, (\d+) records stored");
         Assert.True(m.Success, server.Errors);
         Assert.Equal(m.Groups[2].Value, m.Groups[3].Value);

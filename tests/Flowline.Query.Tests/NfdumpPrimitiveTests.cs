@@ -22,7 +22,7 @@ public sealed class NfdumpPrimitiveTests
         Row(1, 3 << 8 | 3) with { SrcMask = 24 },                 // 2: ICMP port unreachable
         Row(58, 128 << 8) with { DstMask = 64 },                  // 3: ICMPv6 echo request
         Row(6, 8 << 8),                      // 4: TCP to port 2048: not ICMP
-        Row(17, 53, bytes: 64_000, packets: 500, durationUs: 250_000, nextHop: "10.9.9.1") with { SrcMac = 0x02_00_00_00_00_05 },  // 5: 2,048,000 bps, 2,000 pps, 128 bpp
+        Row(17, 53, bytes: 64_000, packets: 500, durationUs: 250_000, nextHop: "10.9.9.1") with { SrcMac = 0x02_00_00_00_00_05, TcpFlags = 0x12 },  // 5: 2,048,000 bps, 2,000 pps, 128 bpp; flag bits in a UDP record
         Row(17, 53, bytes: 5000, packets: 5, durationUs: 0, exporter: "192.0.2.7"),          // 6: no duration: bps and pps 0, 1000 bpp
         Row(17, 53, bytes: 90, packets: 0, durationUs: 999, nextHop: "10.9.8.1"),             // 7: under a millisecond: 0 bps; no packets: 0 bpp
     ];
@@ -64,6 +64,8 @@ public sealed class NfdumpPrimitiveTests
     [InlineData("flags 0", new[] { 4 })] // TCP flows only, as nfdump
     [InlineData("flags = 1", new int[0])]
     [InlineData("flags lt 1 or flags > 0", new[] { 4 })]
+    [InlineData("flags S", new int[0])] // letters too: the UDP record's flag bits are not TCP flags
+    [InlineData("flags 18", new int[0])]
     [InlineData("next ip ::", new[] { 0, 1, 2, 3, 4, 6 })]
     [InlineData("next ip 0.0.0.0 and proto 17", new[] { 6 })]
     [InlineData("src or dst ip 10.0.0.2 and proto 58", new[] { 3 })]

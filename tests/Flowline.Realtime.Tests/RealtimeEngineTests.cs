@@ -200,6 +200,22 @@ public sealed class RealtimeEngineTests
     }
 
     [Fact]
+    public void An_agent_counts_its_counter_samples_not_the_records_in_them()
+    {
+        var metrics = new CounterMetrics();
+        var agent = FlowAddress.Parse("192.0.2.9");
+        foreach (var sequence in new uint[] { 1, 2 })
+        foreach (var format in new uint[] { 1, 2, 1005 })
+        {
+            var c = new CounterRecord { Agent = agent, SourceId = 3, Enterprise = 0, Format = format, SampleSequence = sequence };
+            for (var i = 0; i < 19; i++) c.Values[i] = 1;
+            c.Count = 19;
+            metrics.Add(c, sequence * 1_000_000L);
+        }
+        Assert.Equal(2, metrics.Agents()[agent].Samples);
+    }
+
+    [Fact]
     public void An_unknown_value_a_reset_or_a_restarted_agent_leaves_no_stale_metric_and_no_false_rate()
     {
         var metrics = new CounterMetrics();

@@ -117,7 +117,7 @@ public static class RandomFlows
                 var letters = new[] { "S", "A", "SA", "F", "R", "PA" }[random.Next(6)];
                 ushort mask = 0;
                 foreach (var c in letters) mask |= c switch { 'F' => (ushort)1, 'S' => (ushort)2, 'R' => (ushort)4, 'P' => (ushort)8, _ => (ushort)16 };
-                return ($"flags {letters}", r => (r.TcpFlags & mask) == mask);
+                return ($"flags {letters}", r => r.IpProto == 6 && (r.TcpFlags & mask) == mask); // TCP flows only, as nfdump
             }
             case 7:
             {

@@ -43,11 +43,7 @@ internal static class DecodeCommand
         Stream output;
         try
         {
-            // Standard output as a plain file stream: the console stream ignores EPIPE, so `decode ... | head`
-            // would decode the whole capture after its reader had gone.
-            output = options.Output == "-"
-                ? new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write, 1)
-                : File.Create(options.Output);
+            output = options.Output == "-" ? new StandardOutputFile() : File.Create(options.Output);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
