@@ -39,7 +39,10 @@ public static class FilterColumns
             case FilterNode.And a: Add(a.Left, set); Add(a.Right, set); break;
             case FilterNode.Or o: Add(o.Left, set); Add(o.Right, set); break;
             case FilterNode.Not n: Add(n.Inner, set); break;
-            case FilterNode.Address a: Pair(set, a.Direction, FlowField.SrcAddr, FlowField.DstAddr); break;
+            case FilterNode.Address a:
+                Pair(set, a.Direction, FlowField.SrcAddr, FlowField.DstAddr);
+                if (FilterEvaluator.UnspecifiedV6In(a.Prefixes)) set.Add(FlowField.IpVersion); // :: only in IPv6 records
+                break;
             case FilterNode.Flags: set.Add(FlowField.TcpFlags); break;
             case FilterNode.Exporter: set.Add(FlowField.Exporter); break;
             case FilterNode.Mac m: Pair(set, m.Direction, FlowField.SrcMac, FlowField.DstMac); break;

@@ -136,6 +136,23 @@ public sealed class FilterEvaluator
             case Direction.Dst: Scan(result, b.Count, b.DstAddr, matcher, static (v, m) => m.Matches(v)); break;
             default: Scan2(result, b.Count, b.SrcAddr, b.DstAddr, matcher, static (v, m) => m.Matches(v)); break;
         }
+        if (!UnspecifiedV6In(node.Prefixes)) return;
+        // All zeros is no address, except in an IPv6 record, where it is :: (the source of duplicate address detection).
+        for (var i = 0; i < b.Count; i++)
+        {
+            if (b.IpVersion[i] != 6) continue;
+            if ((node.Direction != Direction.Dst && b.SrcAddr[i].IsNone) || (node.Direction != Direction.Src && b.DstAddr[i].IsNone)) result[i >> 6] |= 1UL << (i & 63);
+        }
+    }
+
+    /// <summary>Whether one of the prefixes holds IPv6's :: (all zeros).</summary>
+    internal static bool UnspecifiedV6In(IReadOnlyList<Prefix> prefixes)
+    {
+        foreach (var p in prefixes)
+        {
+            if (!p.Network.IsV4 && p.Contains(FlowAddress.None)) return true;
+        }
+        return false;
     }
 
     private static void NumberScan(FilterNode.Number n, FlowBatch b, Span<ulong> result)

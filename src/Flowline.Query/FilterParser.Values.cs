@@ -97,7 +97,9 @@ public sealed partial class FilterParser
     {
         var column = Column;
         var word = Take("a MAC address such as 02:00:00:00:00:01");
-        var hex = word.Replace(":", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
+        // Six octets of one or two hexadecimal digits, as ether_aton reads them (0:bb:0:0:3:d9), or with hyphens.
+        var octets = word.Split(word.Contains(':', StringComparison.Ordinal) ? ':' : '-');
+        var hex = octets.Length == 6 && octets.All(o => o.Length is 1 or 2) ? string.Concat(octets.Select(o => o.PadLeft(2, '0'))) : word;
         if (hex.Length != 12 || !ulong.TryParse(hex, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var mac))
         {
             throw ErrorAt(column, $"expected a MAC address such as 02:00:00:00:00:01, found '{word}'");

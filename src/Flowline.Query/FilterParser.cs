@@ -427,7 +427,9 @@ public sealed partial class FilterParser
         }
         if (!TryNumber(digits, out var value))
         {
-            throw ErrorAt(column, $"expected a number, found '{word}'");
+            throw ErrorAt(column, field == NumericField.FlowDirection
+                ? $"expected ingress, egress, unknown or a number after 'flowdir', found '{word}'"
+                : $"expected a number, found '{word}'");
         }
         var max = field switch
         {

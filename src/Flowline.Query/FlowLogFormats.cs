@@ -17,7 +17,7 @@ public static class FlowLogFormats
     [
         FlowField.Action, FlowField.Bytes, FlowField.Packets, FlowField.SrcAddr, FlowField.DstAddr, FlowField.SrcVn, FlowField.DstVn,
         FlowField.VmiDirection, FlowField.SrcPort, FlowField.DstPort, FlowField.IpProto, FlowField.Start, FlowField.End, FlowField.SgRule,
-        FlowField.Tunnel, FlowField.UnderlaySrc, FlowField.UnderlaySrcPort, FlowField.Exporter, FlowField.ObsDomain, FlowField.Vmi,
+        FlowField.Tunnel, FlowField.UnderlaySrc, FlowField.UnderlaySrcPort, FlowField.Exporter, FlowField.ObsDomain, FlowField.Vmi, FlowField.IpVersion,
         FlowField.InIf,
     ];
 
@@ -35,7 +35,7 @@ public static class FlowLogFormats
         j.WriteString("action", r.Action == FlowAction.Drop ? "dropped" : r.Action == FlowAction.Pass ? "pass" : "");
         j.WriteString("agg-bytes", r.Bytes.ToString(CultureInfo.InvariantCulture));
         j.WriteString("agg-packets", r.Packets.ToString(CultureInfo.InvariantCulture));
-        j.WriteString("destip", r.DstAddr.IsNone ? "" : r.DstAddr.ToString());
+        j.WriteString("destip", r.DstAddr.IsNone && r.IpVersion != 6 ? "" : r.DstAddr.ToString());
         j.WriteString("destvn", Name(names, r.DstVn));
         j.WriteString("directionIng", r.VmiDirection switch { VmiDirections.Egress => "1", VmiDirections.Ingress => "0", _ => "" });
         j.WriteString("dport", r.DstPort.ToString(CultureInfo.InvariantCulture));
@@ -43,7 +43,7 @@ public static class FlowLogFormats
         j.WriteString("protocol", r.IpProto.ToString(CultureInfo.InvariantCulture));
         j.WriteString("setupTime", r.Start.ToString(CultureInfo.InvariantCulture));
         j.WriteString("sgRuleUuid", Name(names, r.SgRule));
-        j.WriteString("sourceip", r.SrcAddr.IsNone ? "" : r.SrcAddr.ToString());
+        j.WriteString("sourceip", r.SrcAddr.IsNone && r.IpVersion != 6 ? "" : r.SrcAddr.ToString());
         j.WriteString("sourcevn", Name(names, r.SrcVn));
         j.WriteString("sport", r.SrcPort.ToString(CultureInfo.InvariantCulture));
         j.WriteString("teardownTime", r.End.ToString(CultureInfo.InvariantCulture));
@@ -144,8 +144,8 @@ public static class FlowLogFormats
                 case "version": w.Number((ulong)version); break;
                 case "account-id": Sym(w, names, r.Account); break;
                 case "interface-id": Sym(w, names, r.Vmi); break;
-                case "srcaddr" or "pkt-srcaddr": if (r.SrcAddr.IsNone) w.Byte((byte)'-'); else w.Address(r.SrcAddr); break;
-                case "dstaddr" or "pkt-dstaddr": if (r.DstAddr.IsNone) w.Byte((byte)'-'); else w.Address(r.DstAddr); break;
+                case "srcaddr" or "pkt-srcaddr": if (r.SrcAddr.IsNone && r.IpVersion != 6) w.Byte((byte)'-'); else w.Address(r.SrcAddr); break;
+                case "dstaddr" or "pkt-dstaddr": if (r.DstAddr.IsNone && r.IpVersion != 6) w.Byte((byte)'-'); else w.Address(r.DstAddr); break;
                 case "srcport": w.Number((ulong)(r.IpProto is 6 or 17 or 132 ? r.SrcPort : 0)); break;
                 case "dstport": w.Number((ulong)(r.IpProto is 6 or 17 or 132 ? r.DstPort : 0)); break;
                 case "protocol": w.Number((ulong)r.IpProto); break;

@@ -111,18 +111,19 @@ public sealed partial class NfdumpFormat
         Element.Received or Element.ReceivedRaw => [FlowField.TimeReceived],
         Element.Duration or Element.DurationSeconds => [FlowField.Start, FlowField.End],
         Element.Protocol => [FlowField.IpProto],
-        Element.SrcAddr => [FlowField.SrcAddr],
-        Element.DstAddr => [FlowField.DstAddr],
-        Element.SrcGeoAddr => [FlowField.SrcAddr, FlowField.SrcCountry],
-        Element.DstGeoAddr => [FlowField.DstAddr, FlowField.DstCountry],
-        Element.SrcNet => [FlowField.SrcAddr, FlowField.SrcMask],
-        Element.DstNet => [FlowField.DstAddr, FlowField.DstMask],
+        // The version tells IPv6's :: from a record without the address (0.0.0.0 in nfdump's text).
+        Element.SrcAddr => [FlowField.SrcAddr, FlowField.IpVersion],
+        Element.DstAddr => [FlowField.DstAddr, FlowField.IpVersion],
+        Element.SrcGeoAddr => [FlowField.SrcAddr, FlowField.SrcCountry, FlowField.IpVersion],
+        Element.DstGeoAddr => [FlowField.DstAddr, FlowField.DstCountry, FlowField.IpVersion],
+        Element.SrcNet => [FlowField.SrcAddr, FlowField.SrcMask, FlowField.IpVersion],
+        Element.DstNet => [FlowField.DstAddr, FlowField.DstMask, FlowField.IpVersion],
         Element.NextHop => [FlowField.NextHop],
         Element.Router => [FlowField.Exporter],
-        Element.SrcAddrPort => [FlowField.SrcAddr, FlowField.SrcPort],
-        Element.DstAddrPort => [FlowField.DstAddr, FlowField.DstPort, FlowField.IpProto, FlowField.IcmpType, FlowField.IcmpCode],
-        Element.SrcGeoAddrPort => [FlowField.SrcAddr, FlowField.SrcPort, FlowField.SrcCountry],
-        Element.DstGeoAddrPort => [FlowField.DstAddr, FlowField.DstPort, FlowField.IpProto, FlowField.IcmpType, FlowField.IcmpCode, FlowField.DstCountry],
+        Element.SrcAddrPort => [FlowField.SrcAddr, FlowField.SrcPort, FlowField.IpVersion],
+        Element.DstAddrPort => [FlowField.DstAddr, FlowField.DstPort, FlowField.IpProto, FlowField.IcmpType, FlowField.IcmpCode, FlowField.IpVersion],
+        Element.SrcGeoAddrPort => [FlowField.SrcAddr, FlowField.SrcPort, FlowField.SrcCountry, FlowField.IpVersion],
+        Element.DstGeoAddrPort => [FlowField.DstAddr, FlowField.DstPort, FlowField.IpProto, FlowField.IcmpType, FlowField.IcmpCode, FlowField.DstCountry, FlowField.IpVersion],
         Element.SrcPort => [FlowField.SrcPort],
         Element.DstPort or Element.IcmpType or Element.IcmpCode => [FlowField.DstPort, FlowField.IpProto, FlowField.IcmpType, FlowField.IcmpCode],
         Element.SrcAs => [FlowField.SrcAs],
@@ -169,27 +170,27 @@ public sealed partial class NfdumpFormat
             case Element.Duration: line.Append(_plain ? Fixed3(duration).PadLeft(16) : DurationText(duration)); break;
             case Element.DurationSeconds: line.Append(Fixed3(duration).PadLeft(16)); break;
             case Element.Protocol: line.Append((r.IpProto < ProtocolNames.Length && !_plain ? ProtocolNames[r.IpProto] : r.IpProto.ToString(CultureInfo.InvariantCulture)).PadRight(5)); break;
-            case Element.SrcAddr: line.Append(Address(r.SrcAddr).PadLeft(addressWidth)); break;
-            case Element.DstAddr: line.Append(Address(r.DstAddr).PadLeft(addressWidth)); break;
-            case Element.SrcGeoAddr: line.Append(Address(r.SrcAddr).PadLeft(addressWidth)).Append('(').Append(Country(r.SrcCountry)).Append(')'); break;
-            case Element.DstGeoAddr: line.Append(Address(r.DstAddr).PadLeft(addressWidth)).Append('(').Append(Country(r.DstCountry)).Append(')'); break;
-            case Element.SrcNet: line.Append(Address(Masked(r.SrcAddr, r.SrcMask)).PadLeft(addressWidth)).Append('/').Append(Num(r.SrcMask).PadRight(2)); break;
-            case Element.DstNet: line.Append(Address(Masked(r.DstAddr, r.DstMask)).PadLeft(addressWidth)).Append('/').Append(Num(r.DstMask).PadRight(2)); break;
+            case Element.SrcAddr: line.Append(Address(r.SrcAddr, r.IpVersion).PadLeft(addressWidth)); break;
+            case Element.DstAddr: line.Append(Address(r.DstAddr, r.IpVersion).PadLeft(addressWidth)); break;
+            case Element.SrcGeoAddr: line.Append(Address(r.SrcAddr, r.IpVersion).PadLeft(addressWidth)).Append('(').Append(Country(r.SrcCountry)).Append(')'); break;
+            case Element.DstGeoAddr: line.Append(Address(r.DstAddr, r.IpVersion).PadLeft(addressWidth)).Append('(').Append(Country(r.DstCountry)).Append(')'); break;
+            case Element.SrcNet: line.Append(Address(Masked(r.SrcAddr, r.SrcMask), r.IpVersion).PadLeft(addressWidth)).Append('/').Append(Num(r.SrcMask).PadRight(2)); break;
+            case Element.DstNet: line.Append(Address(Masked(r.DstAddr, r.DstMask), r.IpVersion).PadLeft(addressWidth)).Append('/').Append(Num(r.DstMask).PadRight(2)); break;
             case Element.NextHop: line.Append(Address(r.NextHop).PadLeft(addressWidth)); break;
             case Element.Router: line.Append(Address(r.Exporter).PadLeft(addressWidth)); break;
             case Element.SrcAddrPort:
-                line.Append(Address(r.SrcAddr).PadLeft(addressWidth)).Append(r.SrcAddr.IsV4 || r.SrcAddr.IsNone ? ':' : '.').Append(Num(r.SrcPort).PadRight(5));
+                line.Append(Address(r.SrcAddr, r.IpVersion).PadLeft(addressWidth)).Append(V4Text(r.SrcAddr, r.IpVersion) ? ':' : '.').Append(Num(r.SrcPort).PadRight(5));
                 break;
             case Element.DstAddrPort:
-                line.Append(Address(r.DstAddr).PadLeft(addressWidth)).Append(r.DstAddr.IsV4 || r.DstAddr.IsNone ? ':' : '.').Append(DstPortText(r).PadRight(5));
+                line.Append(Address(r.DstAddr, r.IpVersion).PadLeft(addressWidth)).Append(V4Text(r.DstAddr, r.IpVersion) ? ':' : '.').Append(DstPortText(r).PadRight(5));
                 break;
             case Element.SrcGeoAddrPort:
-                line.Append(Address(r.SrcAddr).PadLeft(addressWidth)).Append('(').Append(Country(r.SrcCountry)).Append(')')
-                    .Append(r.SrcAddr.IsV4 || r.SrcAddr.IsNone ? ':' : '.').Append(Num(r.SrcPort).PadRight(5));
+                line.Append(Address(r.SrcAddr, r.IpVersion).PadLeft(addressWidth)).Append('(').Append(Country(r.SrcCountry)).Append(')')
+                    .Append(V4Text(r.SrcAddr, r.IpVersion) ? ':' : '.').Append(Num(r.SrcPort).PadRight(5));
                 break;
             case Element.DstGeoAddrPort:
-                line.Append(Address(r.DstAddr).PadLeft(addressWidth)).Append('(').Append(Country(r.DstCountry)).Append(')')
-                    .Append(r.DstAddr.IsV4 || r.DstAddr.IsNone ? ':' : '.').Append(DstPortText(r).PadRight(5));
+                line.Append(Address(r.DstAddr, r.IpVersion).PadLeft(addressWidth)).Append('(').Append(Country(r.DstCountry)).Append(')')
+                    .Append(V4Text(r.DstAddr, r.IpVersion) ? ':' : '.').Append(DstPortText(r).PadRight(5));
                 break;
             case Element.SrcPort: line.Append(Num(r.SrcPort).PadLeft(6)); break;
             case Element.DstPort: line.Append(DstPortText(r).PadLeft(6)); break;
@@ -250,13 +251,20 @@ public sealed partial class NfdumpFormat
     }
 
     /// <summary>inet_ntop's text; without the 6 suffix, IPv6 longer than 16 characters shortened as nfdump does.</summary>
-    private string Address(in FlowAddress a)
+    /// <remarks>
+    /// A record's own addresses (<paramref name="ipVersion"/> given): all zeros in an IPv6 record is ::, as the
+    /// address or as a network masked down to nothing; elsewhere no address, 0.0.0.0 in nfdump's text.
+    /// </remarks>
+    private string Address(in FlowAddress a, byte ipVersion = 0)
     {
-        if (a.IsNone) return "0.0.0.0";
+        if (a.IsNone) return ipVersion == 6 ? "::" : "0.0.0.0";
         var text = a.ToString();
         if (a.IsV4 || _longV6 || text.Length <= 16) return text;
         return string.Concat(text.AsSpan(0, 7), "..", text.AsSpan(text.Length - 7));
     }
+
+    /// <summary>Whether an address prints as IPv4 (its port after ':', not '.').</summary>
+    private static bool V4Text(in FlowAddress a, byte ipVersion) => a.IsV4 || (a.IsNone && ipVersion != 6);
 
     private static string Version(FlowProtocol p) => p switch
     {

@@ -222,6 +222,15 @@ public static class FlowFields
         return id == 0 ? "" : names?.Name(id) ?? id.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// Adds the columns the text of <paramref name="columns"/> reads besides their own: an address reads the IP
+    /// version, which tells IPv6's :: from a record without the address.
+    /// </summary>
+    public static void AddReads(ISet<FlowField> columns)
+    {
+        if (columns.Contains(FlowField.SrcAddr) || columns.Contains(FlowField.DstAddr)) columns.Add(FlowField.IpVersion);
+    }
+
     /// <summary>Writes a field's text value.</summary>
     public static void Write(Utf8TextWriter w, FlowField f, in FlowRecord r)
     {
@@ -237,8 +246,8 @@ public static class FlowFields
             case FlowField.SamplingRate: w.Number((ulong)r.SamplingRate); break;
             case FlowField.InIf: w.Number((ulong)r.InIf); break;
             case FlowField.OutIf: w.Number((ulong)r.OutIf); break;
-            case FlowField.SrcAddr: if (!r.SrcAddr.IsNone) w.Address(r.SrcAddr); break;
-            case FlowField.DstAddr: if (!r.DstAddr.IsNone) w.Address(r.DstAddr); break;
+            case FlowField.SrcAddr: if (!r.SrcAddr.IsNone || r.IpVersion == 6) w.Address(r.SrcAddr); break; // all zeros: :: in IPv6, else none
+            case FlowField.DstAddr: if (!r.DstAddr.IsNone || r.IpVersion == 6) w.Address(r.DstAddr); break;
             case FlowField.SrcPort: w.Number((ulong)r.SrcPort); break;
             case FlowField.DstPort: w.Number((ulong)r.DstPort); break;
             case FlowField.IpProto: w.Number((ulong)r.IpProto); break;

@@ -68,6 +68,8 @@ public sealed class FilterParserTests
     [InlineData("src bytes > 3", 5, "'bytes' cannot follow a direction")]
     [InlineData("port in [ ]", 11, "the list is empty")]
     [InlineData("hots 10.0.0.1", 1, "unknown filter term 'hots'")]
+    [InlineData("mac 0:bb:0:0:3", 5, "expected a MAC address")]
+    [InlineData("mac 0:bbb:0:0:3:d9", 5, "expected a MAC address")]
     public void Rejects_with_where_and_what(string filter, int column, string message)
     {
         var e = Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse(filter));
@@ -77,12 +79,21 @@ public sealed class FilterParserTests
     }
 
     [Fact]
+    public void A_mac_address_takes_octets_without_leading_zeros_as_nfdump_does()
+    {
+        var expected = Assert.IsType<FilterNode.Mac>(FilterParser.Parse("mac 00:bb:00:00:03:d9")).Value;
+        Assert.Equal(0x00bb_0000_03d9UL, expected);
+        Assert.Equal(expected, Assert.IsType<FilterNode.Mac>(FilterParser.Parse("mac 0:bb:0:0:3:d9")).Value);
+        Assert.Equal(expected, Assert.IsType<FilterNode.Mac>(FilterParser.Parse("mac 00-bb-00-00-03-d9")).Value);
+    }
+
+    [Fact]
     public void Flow_direction_takes_names_or_numbers()
     {
         Assert.Equal(0ul, Assert.IsType<FilterNode.Number>(FilterParser.Parse("flowdir ingress")).Values[0]);
         Assert.Equal(1ul, Assert.IsType<FilterNode.Number>(FilterParser.Parse("flowdir EGRESS")).Values[0]);
         Assert.Equal([255ul, 1ul], Assert.IsType<FilterNode.Number>(FilterParser.Parse("flowdir in [unknown 1]")).Values);
-        Assert.Contains("expected a number, found 'sideways'", Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse("flowdir sideways")).Reason);
+        Assert.Contains("expected ingress, egress, unknown or a number after 'flowdir', found 'sideways'", Assert.Throws<FilterSyntaxException>(() => FilterParser.Parse("flowdir sideways")).Reason);
     }
 
     [Fact]

@@ -35,6 +35,44 @@ public sealed class NfdumpPrimitiveTests
         return Enumerable.Range(0, batch.Count).Where(i => (selection[i >> 6] & (1UL << (i & 63))) != 0).ToArray();
     }
 
+    [Fact]
+    public void All_zeros_is_the_unspecified_address_in_an_ipv6_record_and_no_address_in_others()
+    {
+        List<FlowRecord> rows =
+        [
+            new() { IpVersion = 6, IpProto = 58, SrcAddr = FlowAddress.None, DstAddr = FlowAddress.Parse("ff02::1:ff00:5"), SrcMask = 0 },
+            new() { IpVersion = 4, IpProto = 17, SrcAddr = FlowAddress.None, DstAddr = FlowAddress.Parse("10.0.0.1") },
+            new() { IpVersion = 6, IpProto = 6, SrcAddr = FlowAddress.Parse("2001:db8:9::1"), DstAddr = FlowAddress.Parse("2001:db8::2"), SrcMask = 2 },
+        ];
+        var batch = Flowline.Testing.RandomFlows.Batch(rows);
+        int[] Selected(string filter)
+        {
+            var selection = new ulong[FilterEvaluator.Words(batch.Count)];
+            new FilterEvaluator(FilterParser.Parse(filter)).Evaluate(batch, selection);
+            return Enumerable.Range(0, batch.Count).Where(i => (selection[i >> 6] & (1UL << (i & 63))) != 0).ToArray();
+        }
+        Assert.Equal([0], Selected("src ip ::"));
+        Assert.Equal([0], Selected("ip ::"));
+        Assert.Equal([0], Selected("src net ::/127"));
+        Assert.Equal([0, 2], Selected("src net ::/0"));
+        Assert.Empty(Selected("dst ip ::"));
+        Assert.Contains(FlowField.IpVersion, FilterColumns.Of(FilterParser.Parse("src ip ::")));
+
+        Assert.Equal("::", FlowFields.Format(FlowField.SrcAddr, rows[0]));
+        Assert.Equal("", FlowFields.Format(FlowField.SrcAddr, rows[1]));
+        string Line(FlowRecord r)
+        {
+            using var ms = new MemoryStream();
+            var w = new Utf8TextWriter(ms);
+            NfdumpFormat.Parse("fmt:%sa|%sap|%sn").Write(w, r, 1);
+            w.Flush();
+            return string.Join('|', System.Text.Encoding.UTF8.GetString(ms.ToArray()).TrimEnd('\n').Split('|').Select(c => c.Trim()));
+        }
+        Assert.Equal("::|::.0|::/0", Line(rows[0]));
+        Assert.Equal("0.0.0.0|0.0.0.0:0|0.0.0.0/0", Line(rows[1]));
+        Assert.Equal("::/2", Line(rows[2]).Split('|')[2]);
+    }
+
     [Theory]
     [InlineData("icmp-type 8", new[] { 0 })]
     [InlineData("icmp-type 0", new[] { 1 })]

@@ -14,6 +14,7 @@ public static class RandomFlows
     [
         .. Enumerable.Range(0, 24).Select(i => FlowAddress.FromV4(0x0A000000u + (uint)(i % 6) * 0x100 + (uint)i)),
         .. Enumerable.Range(0, 8).Select(i => FlowAddress.Parse($"fd00:{i % 3}::{i + 1}")),
+        FlowAddress.Parse("::"), // IPv6's unspecified address (duplicate address detection): all zeros, as no address is
     ];
 
     public static readonly ushort[] Ports = [22, 53, 80, 443, 8080, 1024, 5201, 40000, 50000, 65535];
@@ -25,7 +26,7 @@ public static class RandomFlows
         for (var i = 0; i < count; i++)
         {
             var v6 = random.Next(5) == 0;
-            FlowAddress Host() => v6 ? Hosts[24 + random.Next(8)] : Hosts[random.Next(24)];
+            FlowAddress Host() => v6 ? Hosts[24 + random.Next(9)] : Hosts[random.Next(24)];
             var start = 1_795_000_000_000_000L + random.Next(3600) * 1_000_000L;
             list.Add(new FlowRecord
             {

@@ -224,6 +224,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         var line = new System.Buffers.ArrayBufferWriter<byte>(512);
         await using var json = new Utf8JsonWriter(line);
         if (sessionRows) needed.UnionWith(FlowFields.All);
+        FlowFields.AddReads(needed);
         var vpcBuffer = new MemoryStream();
         var vpc = new Utf8TextWriter(vpcBuffer, 1024);
         void Line(in FlowRecord r)

@@ -41,7 +41,9 @@ internal sealed class DecodeOptions
         Output:
           --format FORMAT           flows (default): one canonical flow record per line, CSV with a header
                                     csv: chosen --fields, one line per flow record (without --fields,
-                                      the columns of `sflowtool -l`, addresses and ports of any kind)
+                                      17 of the values `sflowtool -l` prints, under a header, in decimal,
+                                      without its FLOW tag, TTL and IP size; addresses and ports of
+                                      any kind, ICMP as type*256+code in dst_port)
                                     grep: sflowtool -g style, one "context name value" line per value
                                       (control characters in an agent's text as \xNN)
                                     json: one pretty JSON object per datagram, values as strings

@@ -294,6 +294,7 @@ internal static partial class QueryCommand
                 for (var c = 0; c < fields.Length; c++) FlowFields.TryParse(fields[c], out columns[c]);
                 var needed = FilterColumns.Of(filter);
                 needed.UnionWith(columns);
+                FlowFields.AddReads(needed);
                 var records = QueryRunner.Rows(store.Scan(from, to, filter, needed), filter, limit > 0 ? limit : 0);
                 if (format == "csv")
                 {

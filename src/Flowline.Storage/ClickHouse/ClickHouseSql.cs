@@ -64,7 +64,7 @@ public static class ClickHouseSql
                 return $"NOT {inner}";
             }
             case FilterNode.Address a:
-                return Either(a.Direction, FlowField.SrcAddr, FlowField.DstAddr, f => Prefixes(Hi(f), Lo(f), a.Prefixes, unspecifiedIsZero: false));
+                return Either(a.Direction, FlowField.SrcAddr, FlowField.DstAddr, f => Prefixes(Hi(f), Lo(f), a.Prefixes, unspecifiedIsZero: false, ClickHouseSchema.Expr(FlowField.IpVersion)));
             case FilterNode.OtherAddress o:
             {
                 var f = o.Column == AddressColumn.NextHop ? FlowField.NextHop : FlowField.Exporter;
@@ -107,16 +107,20 @@ public static class ClickHouseSql
 
     private static string Num(long v) => v.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>The address (hi, lo) is inside one of the prefixes; the unset address (::) never is, unless it stands for 0.0.0.0.</summary>
-    private static string Prefixes(string hi, string lo, IReadOnlyList<Prefix> prefixes, bool unspecifiedIsZero)
+    /// <summary>
+    /// The address (hi, lo) is inside one of the prefixes; the unset address (all zeros) never is, unless it stands
+    /// for 0.0.0.0, or for :: in a record whose <paramref name="version"/> column says IPv6.
+    /// </summary>
+    private static string Prefixes(string hi, string lo, IReadOnlyList<Prefix> prefixes, bool unspecifiedIsZero, string? version = null)
     {
+        var unset = version is null ? $"({hi} = 0 AND {lo} = 0)" : $"({hi} = 0 AND {lo} = 0 AND {version} != 6)";
         if (prefixes.Count == 0) return "0";
         var hosts = prefixes.Where(p => p.Length >= 128).ToList();
         var terms = new List<string>();
         if (hosts.Count > 0)
         {
             var set = string.Join(", ", hosts.Select(p => $"({Num(p.Network.Hi)}, {Num(p.Network.Lo)})"));
-            var none = hosts.Any(p => p.Network.IsNone) && !unspecifiedIsZero ? $" AND NOT ({hi} = 0 AND {lo} = 0)" : "";
+            var none = hosts.Any(p => p.Network.IsNone) && !unspecifiedIsZero ? $" AND NOT {unset}" : "";
             terms.Add(hosts.Count == 1
                 ? $"({hi} = {Num(hosts[0].Network.Hi)} AND {lo} = {Num(hosts[0].Network.Lo)}{none})"
                 : $"(({hi}, {lo}) IN ({set}){none})");
@@ -126,7 +130,7 @@ public static class ClickHouseSql
             var test = p.Length <= 0 ? "1"
                 : p.Length <= 64 ? $"bitAnd({hi}, {Num(ulong.MaxValue << (64 - p.Length))}) = {Num(p.Network.Hi)}"
                 : $"({hi} = {Num(p.Network.Hi)} AND bitAnd({lo}, {Num(ulong.MaxValue << (128 - p.Length))}) = {Num(p.Network.Lo)})";
-            if (p.Network.IsNone && !unspecifiedIsZero) test = $"({test} AND NOT ({hi} = 0 AND {lo} = 0))";
+            if (p.Network.IsNone && !unspecifiedIsZero) test = $"({test} AND NOT {unset})";
             terms.Add(test);
         }
         return terms.Count == 1 ? terms[0] : "(" + string.Join(" OR ", terms) + ")";
