@@ -98,6 +98,12 @@ public sealed class CaptureReaderTests
         Assert.Equal(2055, d.DstPort);
         Assert.Equal(3, stats.Fragments);
         Assert.Equal(1, stats.Reassembled);
+        Assert.Equal(0, stats.Incomplete);
+
+        // Without its middle fragment the datagram is never whole: the summary says so.
+        Assert.Empty(ReadAll(Pcap(1, false, Ethernet(f3), Ethernet(f1)), out stats));
+        Assert.Equal((2, 0, 1), (stats.Fragments, stats.Reassembled, stats.Incomplete));
+        Assert.Contains("1 incomplete at the end", stats.Summary());
     }
 
     [Fact]

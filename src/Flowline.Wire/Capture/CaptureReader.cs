@@ -119,6 +119,8 @@ public sealed class CaptureReader : IDisposable
         {
             if (!NextFrame(out var linkType, out var timestamp, out var frame, out var truncated))
             {
+                // What is still missing fragments at the end never comes.
+                Stats.Incomplete = _reassembler.Pending;
                 datagram = default;
                 return false;
             }

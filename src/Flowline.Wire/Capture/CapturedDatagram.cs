@@ -36,6 +36,8 @@ public sealed class CaptureStats
     public long Fragments;
     public long Reassembled;
     public long FragmentsDropped;
+    /// <summary>Datagrams still missing fragments when the capture ended (their fragments are not decoded).</summary>
+    public long Incomplete;
     public long Ipv6Fragments;
 
     public void Add(CaptureStats s)
@@ -43,11 +45,11 @@ public sealed class CaptureStats
         Packets += s.Packets; Datagrams += s.Datagrams; NotUdp += s.NotUdp;
         UnsupportedLinkType += s.UnsupportedLinkType; Truncated += s.Truncated;
         Fragments += s.Fragments; Reassembled += s.Reassembled;
-        FragmentsDropped += s.FragmentsDropped; Ipv6Fragments += s.Ipv6Fragments;
+        FragmentsDropped += s.FragmentsDropped; Incomplete += s.Incomplete; Ipv6Fragments += s.Ipv6Fragments;
     }
 
     public string Summary() =>
         $"packets {Packets}, udp datagrams {Datagrams}, not udp {NotUdp}, truncated {Truncated}, " +
-        $"ipv4 fragments {Fragments} ({Reassembled} datagrams reassembled, {FragmentsDropped} dropped), " +
+        $"ipv4 fragments {Fragments} ({Reassembled} datagrams reassembled, {FragmentsDropped} dropped, {Incomplete} incomplete at the end), " +
         $"ipv6 fragments skipped {Ipv6Fragments}, unsupported link type {UnsupportedLinkType}";
 }

@@ -29,6 +29,9 @@ internal sealed class Ipv4Reassembler
 
     public long Dropped { get; private set; }
 
+    /// <summary>Datagrams some of whose fragments are in and some not.</summary>
+    public int Pending => _partials.Count;
+
     /// <summary>Adds one fragment's payload; returns the whole payload (valid until the next call) when complete.</summary>
     public bool Add(uint src, uint dst, ushort id, byte proto, int offsetBytes, bool more, ReadOnlySpan<byte> payload, out ReadOnlySpan<byte> complete)
     {
