@@ -12,6 +12,9 @@ namespace Flowline.Realtime;
 public sealed record FlowDefinition
 {
     public const double DefaultT = 2;
+
+    /// <summary>The shortest smoothing time constant, seconds.</summary>
+    public const double MinT = 0.1;
     public const int DefaultN = 5;
     public const double DefaultActiveTimeout = 20;
 
@@ -37,7 +40,8 @@ public sealed record FlowDefinition
         if (value is "packets") value = "frames";
         if (!Values.Contains(value)) throw new FormatException($"value '{value}': expected bytes, frames or flows");
         var t = DefinitionJson.Number(o, "t") ?? DefaultT;
-        if (t is <= 0 or > 3600) throw new FormatException($"t {t}: expected seconds between 0 and 3600");
+        // Below a tenth of a second (finer than batches arrive) the decay would overflow between the table's rebasings.
+        if (t is < MinT or > 3600 || double.IsNaN(t)) throw new FormatException($"t {t}: expected seconds from {MinT} to 3600");
         var n = DefinitionJson.Number(o, "n") ?? DefaultN;
         if (n is < 1 or > 10_000 || n != Math.Floor(n)) throw new FormatException($"n {n}: expected a whole number from 1 to 10000");
         var timeout = DefinitionJson.Number(o, "activeTimeout") ?? DefaultActiveTimeout;

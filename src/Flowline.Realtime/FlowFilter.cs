@@ -155,6 +155,34 @@ public abstract class FlowFilter
 
         private string Excerpt => text.Length <= 200 ? text : text[..200] + "…";
 
+        /// <summary>
+        /// Past a regular expression: its groups, classes and escapes are its own, so a ')' or '|' inside them
+        /// belongs to it; a '&amp;', '|' or ')' outside them ends it.
+        /// </summary>
+        private void SkipPattern()
+        {
+            var depth = 0;
+            var inClass = false;
+            for (; Position < text.Length; Position++)
+            {
+                var c = text[Position];
+                if (c == '\\')
+                {
+                    Position++;
+                    continue;
+                }
+                if (inClass)
+                {
+                    if (c == ']') inClass = false;
+                    continue;
+                }
+                if (c == '[') inClass = true;
+                else if (c == '(') depth++;
+                else if (c == ')' && depth > 0) depth--;
+                else if (depth == 0 && c is '&' or '|' or ')') return;
+            }
+        }
+
         private FlowFilter Comparison()
         {
             Skip();
@@ -178,7 +206,8 @@ public abstract class FlowFilter
                 throw new FormatException($"filter '{text}': expected =, !=, ~ or !~ after '{name}'");
             var regex = text[Position++] == '~';
             var valueStart = Position;
-            while (Position < text.Length && text[Position] is not ('&' or '|' or ')')) Position++;
+            if (regex) SkipPattern();
+            else while (Position < text.Length && text[Position] is not ('&' or '|' or ')')) Position++;
             var value = text[valueStart..Position].Trim();
             var key = KeyParser.Parse(name, context);
             if (regex)
@@ -199,6 +228,8 @@ public abstract class FlowFilter
             {
                 if (!key.TryParse(v, out var x, out var bits))
                 {
+                    // A typed key's literal that is not of its type would match nothing, ever: refused.
+                    if (key.LiteralForm is { } form) throw new FormatException($"filter '{Excerpt}': '{v}' is not {form}, as {name} takes");
                     // A key without a typed form (or:, null:, group:, tenancy names) compares its text.
                     return new Among(key, [], parts, negate);
                 }

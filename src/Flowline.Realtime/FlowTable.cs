@@ -149,6 +149,9 @@ public sealed class FlowTable
                 var t = b.TimeReceived[i];
                 if (t != lastTime)
                 {
+                    // The sweep moves the base once a second; rows far ahead of it (a stalled sweep) move it here
+                    // before the factor could overflow.
+                    if (t - _base > 500 * _tauMicros) Rebase(t);
                     factor = Math.Exp((t - _base) / _tauMicros);
                     lastTime = t;
                 }
@@ -243,20 +246,23 @@ public sealed class FlowTable
         lock (_lock)
         {
             ended = RemoveWhere((in FlowEntry e) => now - e.Last > idle);
-            if (now - _base > 50 * _tauMicros)
-            {
-                var f = Math.Exp(-(now - _base) / _tauMicros);
-                foreach (var flows in _sources.Values)
-                {
-                    for (var slot = 0; slot < flows.Slots; slot++)
-                    {
-                        if (flows.Occupied(slot)) flows.EntryAt(slot).Scaled *= f;
-                    }
-                }
-                _base = now;
-            }
+            if (now - _base > 50 * _tauMicros) Rebase(now);
         }
         foreach (var (key, total, first, last, source) in ended) log.Log(this, key, total, first, last, source);
+    }
+
+    /// <summary>Moves the time base to <paramref name="now"/>, scaling every sum down to it. Under the lock.</summary>
+    private void Rebase(long now)
+    {
+        var f = Math.Exp(-(now - _base) / _tauMicros);
+        foreach (var flows in _sources.Values)
+        {
+            for (var slot = 0; slot < flows.Slots; slot++)
+            {
+                if (flows.Occupied(slot)) flows.EntryAt(slot).Scaled *= f;
+            }
+        }
+        _base = now;
     }
 
     /// <summary>The flows held plus the distinct new ones the shared room refused since the last call (what this definition wants), capped at its own limit.</summary>

@@ -42,6 +42,12 @@ public abstract class KeyElement
 
     public abstract string Render(UInt128 value);
 
+    /// <summary>
+    /// What a filter literal of a typed element must be ("an IP address or prefix"), named when one is not; null
+    /// for elements whose literals are compared as text.
+    /// </summary>
+    public virtual string? LiteralForm => null;
+
     /// <summary>A filter literal as a value; <paramref name="bits"/> leading bits must match (addresses take prefixes).</summary>
     public virtual bool TryParse(string text, out UInt128 value, out int bits)
     {
@@ -87,6 +93,8 @@ internal sealed class AddressElement(string text, Func<FlowBatch, int, FlowAddre
 
     public override string Render(UInt128 value) => AddressOf(value).ToString();
 
+    public override string LiteralForm => "an IP address or prefix (a.b.c.d/n, with n up to 32, or IPv6 up to /128)";
+
     public override bool TryParse(string text, out UInt128 value, out int bits)
     {
         value = default;
@@ -116,6 +124,8 @@ internal sealed class NumberElement(string text, Func<FlowBatch, int, long> read
 
     public override string Render(UInt128 value) => ((ulong)value).ToString(CultureInfo.InvariantCulture);
 
+    public override string LiteralForm => "a whole number";
+
     public override bool TryParse(string text, out UInt128 value, out int bits)
     {
         bits = 128;
@@ -136,6 +146,8 @@ internal sealed class MacElement(string text, bool source) : KeyElement(text)
     }
 
     public override string Render(UInt128 value) => ((ulong)value).ToString("X12", CultureInfo.InvariantCulture);
+
+    public override string LiteralForm => "a MAC address (twelve hexadecimal digits)";
 
     public override bool TryParse(string text, out UInt128 value, out int bits)
     {
@@ -243,6 +255,8 @@ internal sealed class MaskElement(string text, KeyElement address, int bits) : K
     }
 
     public override string Render(UInt128 value) => address.Render(value);
+
+    public override string? LiteralForm => address.LiteralForm;
 
     public override bool TryParse(string text, out UInt128 value, out int bits) => address.TryParse(text, out value, out bits);
 }

@@ -17,7 +17,7 @@ public sealed class DoorTests : IAsyncDisposable
     private Ingest.Collector? _collector;
     private WebApplication? _app;
 
-    private (WebApplication App, KeyStore Keys, Uri Base) Start(ApiOptions options)
+    private (WebApplication App, KeyStore Keys, Uri Base) Start(ApiOptions options, int failureLimit = 1_000_000)
     {
         var collectorOptions = new CollectorOptions
         {
@@ -29,8 +29,8 @@ public sealed class DoorTests : IAsyncDisposable
         _collector = new Ingest.Collector(collectorOptions, new FlowStores(flows, dir => new Storage.Embedded.EmbeddedStore(dir, new Storage.Embedded.EmbeddedStoreOptions { Symbols = flows.Symbols })));
         var keys = KeyStore.Open(collectorOptions.DataDir);
         _app = WebHost.Create(new IPEndPoint(IPAddress.Loopback, 0));
-        // Many refusals from one address in a row: the test is not a brute-force attempt.
-        ServeFaces.Map(_app, _collector, new RequestGuard(keys, failureLimit: 1_000_000), new AuditLog(collectorOptions.DataDir), options, null,
+        // Many refusals from one address in a row: the test is not a brute-force attempt (unless it says so).
+        ServeFaces.Map(_app, _collector, new RequestGuard(keys, failureLimit: failureLimit), new AuditLog(collectorOptions.DataDir), options, null,
             new SessionAccess(_collector.Sessions!.Store, (body, agent) => _collector.Sessions!.Ingest(body, agent), null),
             new TaasAccess(new Flowline.Taas.TapState(null), _ => null));
         _app.StartAsync().GetAwaiter().GetResult();
@@ -159,6 +159,20 @@ public sealed class DoorTests : IAsyncDisposable
         // The opt-in opens the sFlow-RT face only: /api/v1 still wants a signature.
         Assert.Equal(401, (await Send(open, "GET", "/api/v1/flows")).Status);
         Assert.Equal(401, (await Send(open, "GET", "/api/v1/realtime/flows")).Status);
+    }
+
+    [Fact]
+    public async Task Requests_without_credentials_guess_nothing_and_lock_no_one_out_where_bad_signatures_do()
+    {
+        var (_, keys, root) = Start(new ApiOptions(), RequestGuard.FailureLimit);
+        var admin = keys.Create("acc-ops", admin: true);
+        // A dashboard without its key, polling: each is told what is missing, and the operators' keys still work.
+        for (var i = 0; i < 2 * RequestGuard.FailureLimit; i++) Assert.Equal(401, (await Send(root, "GET", "/agents/json")).Status);
+        Assert.Equal(200, (await Send(root, "GET", "/agents/json", admin)).Status);
+        // Guessing (a key this server does not know) is counted, and then even a good signature waits.
+        var guess = admin with { Id = "FLK" + new string('X', 17) };
+        for (var i = 0; i < RequestGuard.FailureLimit; i++) Assert.Equal(401, (await Send(root, "GET", "/agents/json", guess)).Status);
+        Assert.Equal(429, (await Send(root, "GET", "/agents/json", admin)).Status);
     }
 
     [Fact]

@@ -52,6 +52,10 @@ public sealed class RealtimeEngineTests
     [InlineData("!ipprotocol=6", false)]
     [InlineData("ipdestination~^172\\.16\\.", true)]
     [InlineData("ip6source=::/0", false)]
+    [InlineData("ipsource~^10\\.(0|1)\\.", true)] // a group with alternation is the pattern's own
+    [InlineData("ipsource~^10\\.(0|2)\\.", false)]
+    [InlineData("(ipsource~^10\\.(0|1)\\.[0-9)]+)&ipprotocol=6", true)]
+    [InlineData("ipsource~^10\\.(0|2)\\.|ipprotocol=6", true)] // a '|' outside the groups ends the pattern
     public void Filters_follow_sflow_rt_syntax(string filter, bool matches)
     {
         var b = Batch(Row("10.1.2.3", "172.16.9.9", 100, 1));
@@ -63,6 +67,11 @@ public sealed class RealtimeEngineTests
     [InlineData("ipsource")]
     [InlineData("(ipsource=10.0.0.1")]
     [InlineData("ipsource~[")]
+    [InlineData("ipsource=300.1.1.1")] // literals a typed key never holds: refused rather than matching nothing forever
+    [InlineData("ipsource=10.0.0.0/33")]
+    [InlineData("tcpdestinationport=abc")]
+    [InlineData("vlan=99999999999999999999")]
+    [InlineData("macsource=not-a-mac")]
     public void Bad_filters_are_refused(string filter) => Assert.Throws<FormatException>(() => FlowFilter.Parse(filter, Context));
 
     private static (FlowTable Table, FlowLogger Log, ThresholdSink Events, List<JsonObject> Raised) Table(string json, long now = 0)
@@ -90,6 +99,22 @@ public sealed class RealtimeEngineTests
         // Idle for 10 t it is dropped.
         table.Sweep(41_000_000, log);
         Assert.Empty(table.Top(null, 41_000_000));
+    }
+
+    [Fact]
+    public void The_shortest_time_constant_keeps_finite_rates_however_long_between_sweeps()
+    {
+        Assert.Contains("expected seconds from 0.1 to 3600", Assert.Throws<FormatException>(() => FlowDefinition.FromJson("""{"keys": "ipsource", "t": 0.001}""")).Message);
+        Assert.Throws<FormatException>(() => FlowDefinition.FromJson("""{"keys": "ipsource", "t": 0.099}"""));
+        var (table, log, events, _) = Table("""{"keys": "ipsource", "t": 0.1}""");
+        // Rows two minutes after the table's time base, with no sweep between (1,200 time constants).
+        for (long ms = 120_000; ms < 121_000; ms += 100)
+        {
+            var b = Batch(Enumerable.Range(0, 100).Select(k => Row("10.0.0.1", "10.0.0.2", 1000, (ms + k) * 1000)).ToArray());
+            table.Add(b, 0, b.Count, log, events);
+        }
+        var top = Assert.Single(table.Top(null, 121_000_000));
+        Assert.InRange(top.Value, 0.99e6, 1.01e6);
     }
 
     [Fact]

@@ -150,7 +150,9 @@ public sealed class DoorKeeper(RequestGuard guard, ApiOptions options)
         var auth = Signatures.ParseAuthorization(header, out var problem);
         if (auth is null)
         {
-            guard.Fail(from);
+            // A request without credentials guesses nothing: a client missing its key is told so, not counted,
+            // so that it cannot lock out the operators who share its address.
+            if (header.Length > 0) guard.Fail(from);
             return (null, new ApiError(401, "AuthFailure",
                 (problem is null ? "the request is not signed" : $"the Authorization header is not understood: {problem}") + $"; send 'Authorization: {Signatures.Scheme} Credential=KEY, Timestamp=yyyy-MM-ddTHH:mm:ssZ, Nonce=RANDOM, Signature=HEX' (Nonce optional; see docs/API.md)"));
         }

@@ -156,8 +156,8 @@ public static partial class SflowRtApi
                 ["sFlowSamplesLost"] = lostSamples,
                 ["sFlowFlowSamples"] = records,
                 ["sFlowCounterSamples"] = c.Samples,
-                ["firstSeen"] = first == long.MaxValue ? 0 : (now - first) / 1000,
-                ["lastSeen"] = last == 0 ? 0 : (now - last) / 1000,
+                ["firstSeen"] = first == long.MaxValue ? 0 : Math.Max(0, now - first) / 1000,
+                ["lastSeen"] = last == 0 ? 0 : Math.Max(0, now - last) / 1000,
             };
         }
         return o;

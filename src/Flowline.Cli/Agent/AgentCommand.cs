@@ -28,8 +28,10 @@ public static class AgentCommand
         session rows and the per-port flow rows (what DescribeFlowLog and /api/v1/flows serve) in a compact
         columnar batch (about 20-40 bytes a session) every interval, or sooner when --batch-rows are
         waiting, signed with an agent key bound to its --name (`flowline keys create --account ACC --agent
-        NAME`). Batches wait in the backlog directory until the collector has stored them: nothing is lost
-        while it is away, up to the backlog's size (then the oldest are dropped, counted and logged).
+        NAME`); the collector runs with sessions on (`serve --sessions on`). Batches wait in the backlog
+        directory until the collector has stored them: nothing is lost while it is away, up to the backlog's
+        size (then the oldest are dropped, counted and logged). What the agent holds in memory between two
+        batches (at most one interval) is lost if it is killed.
 
           --collector URL        the collector's HTTP address, e.g. http://10.0.0.5:8008
           --key-id ID            agent access key id (made with --agent NAME, the same NAME as --name)
@@ -408,7 +410,7 @@ public static class AgentCommand
                 while (size > _max && files.Count > 1)
                 {
                     size -= new FileInfo(files[0]).Length;
-                    AgentLog.BacklogDropped(_log, _max >> 20, Path.GetFileName(files[0]));
+                    AgentLog.BacklogDropped(_log, _max, Path.GetFileName(files[0]));
                     File.Delete(files[0]);
                     files.RemoveAt(0);
                 }

@@ -26,8 +26,8 @@ internal static partial class AgentLog
     [LoggerMessage(508, LogLevel.Error, "{Collector} refuses this agent's key ({Problem}): check --key and --name against `flowline keys list` on the collector; keeping batches in the backlog and retrying", EventName = "key-refused")]
     public static partial void KeyRefused(ILogger log, string collector, string problem);
 
-    [LoggerMessage(506, LogLevel.Warning, "backlog over {MaxMiB} MiB: dropped {Batch}", EventName = "backlog-dropped")]
-    public static partial void BacklogDropped(ILogger log, long maxMiB, string batch);
+    [LoggerMessage(506, LogLevel.Warning, "backlog over its {MaxBytes} bytes: dropped {Batch}", EventName = "backlog-dropped")]
+    public static partial void BacklogDropped(ILogger log, long maxBytes, string batch);
 
     [LoggerMessage(507, LogLevel.Information,
         "stopped; {Records} records; shipped {SessionRows} session rows ({SessionBytes} bytes both ways) and {FlowRows} flow rows in {Batches} batches of {BatchBytes} bytes ({BytesPerRow} bytes a row); {Waiting} batches wait in the backlog; {Evicted} sessions forgotten early, {ExportedEarly} exported early, {Dropped} records found no room",
