@@ -168,7 +168,8 @@ public abstract class FlowFilter
                 var c = text[Position];
                 if (c == '\\')
                 {
-                    Position++;
+                    // The escaped character is the pattern's; a backslash at the very end is left to the regex to refuse.
+                    if (Position + 1 < text.Length) Position++;
                     continue;
                 }
                 if (inClass)

@@ -72,6 +72,8 @@ public sealed class RealtimeEngineTests
     [InlineData("tcpdestinationport=abc")]
     [InlineData("vlan=99999999999999999999")]
     [InlineData("macsource=not-a-mac")]
+    [InlineData("tcpflags~..(.1\\")] // a pattern ending in its escape (found by the fuzzer)
+    [InlineData("ipsource~(10")]
     public void Bad_filters_are_refused(string filter) => Assert.Throws<FormatException>(() => FlowFilter.Parse(filter, Context));
 
     private static (FlowTable Table, FlowLogger Log, ThresholdSink Events, List<JsonObject> Raised) Table(string json, long now = 0)
