@@ -82,6 +82,9 @@ public abstract class KeyElement
 /// <summary>ipsource, ipdestination (IPv4), ip6source, ip6destination (IPv6), agent.</summary>
 internal sealed class AddressElement(string text, Func<FlowBatch, int, FlowAddress> column, int version) : KeyElement(text)
 {
+    /// <summary>4 or 6 for a key of one family, 0 for either.</summary>
+    public int Version => version;
+
     public override bool Read(FlowBatch b, int i, out UInt128 value)
     {
         value = default;

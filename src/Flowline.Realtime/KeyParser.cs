@@ -55,7 +55,10 @@ public static class KeyParser
             case "mask":
                 if (args.Count != 2 || !int.TryParse(args[1], NumberStyles.None, CultureInfo.InvariantCulture, out var bits) || bits > 128)
                     throw new FormatException($"'{text}': expected mask:ADDRESSKEY:BITS");
-                return new MaskElement(text, Address(0), bits);
+                var masked = Address(0);
+                // An IPv4 key's addresses have 32 bits: a longer mask would silently keep them whole.
+                if (masked is AddressElement { Version: 4 } && bits > 32) throw new FormatException($"'{text}': an IPv4 address has 32 bits, not {bits}");
+                return new MaskElement(text, masked, bits);
             case "group":
                 if (args.Count != 2 || args[1].Length == 0) throw new FormatException($"'{text}': expected group:ADDRESSKEY:GROUPS");
                 if (!context.OperatorGroups) throw new FormatException($"'{text}': group: reads the operator's address groups (PUT /group/{{name}}/json), which a tenant's definition cannot use");

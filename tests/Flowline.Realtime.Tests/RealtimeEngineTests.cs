@@ -38,6 +38,9 @@ public sealed class RealtimeEngineTests
         Assert.Contains("unknown key 'ipsrc'", Assert.Throws<FormatException>(() => KeyParser.ParseList("ipsrc", Context)).Message, StringComparison.Ordinal);
         Assert.Contains("not an address key", Assert.Throws<FormatException>(() => KeyParser.Parse("country:tcpsourceport", Context)).Message, StringComparison.Ordinal);
         Assert.Throws<FormatException>(() => KeyParser.Parse("mask:ipsource", Context));
+        Assert.Contains("an IPv4 address has 32 bits, not 40", Assert.Throws<FormatException>(() => KeyParser.Parse("mask:ipsource:40", Context)).Message, StringComparison.Ordinal);
+        Assert.NotNull(KeyParser.Parse("mask:ipsource:32", Context));
+        Assert.NotNull(KeyParser.Parse("mask:agent:64", Context)); // either family
         Assert.Throws<FormatException>(() => KeyParser.Parse("null:[country:ipsource:unknown", Context));
     }
 
