@@ -68,11 +68,16 @@ public static class FlowlineProcess
             {
                 try
                 {
-                    // A zombie ("Z") has closed its files.
-                    var stat = File.ReadAllText($"/proc/{pid}/stat");
-                    return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+                    // Every thread a zombie ("Z") or gone: the threads share one table of open files, released
+                    // with the last of them (a leader that shows Z may still have threads holding it).
+                    foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+                    {
+                        var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                        if (!stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z')) return false;
+                    }
+                    return true;
                 }
-                catch (IOException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                     return true;
                 }
