@@ -107,7 +107,8 @@ public sealed partial class ServeProcess : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        // Killed and gone, its store lock released: a test goes on to open the same store (SIGKILL only asks).
+        if (!_process.HasExited) FlowlineProcess.KillAll(_process);
         _process.Dispose();
     }
 
