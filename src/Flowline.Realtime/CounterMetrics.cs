@@ -21,6 +21,8 @@ public sealed class CounterMetrics
         "parent_dsclass", "parent_dsindex", "disk_total", "disk_free", "disk_partition_max_used",
         "vnode_mhz", "vnode_cpus", "vnode_memory", "vnode_memory_free", "vnode_num_domains", "vcpu_state", "vcpu_cpucount",
         "vmem_memory", "vmem_maxmemory", "vdsk_capacity", "vdsk_allocation", "vdsk_available",
+        "openflow_port", "attachedaggid", "actoradminportstate", "actoroperportstate", "partneradminportstate", "partneroperportstate",
+        "memory_used", "memory_max", "files_open", "files_max", "connections_open", "connections_max",
     ];
 
     private static string Rename(string name) => name switch
@@ -30,6 +32,9 @@ public sealed class CounterMetrics
         "cpu_load_one" => "load_one",
         "cpu_load_five" => "load_five",
         "cpu_load_fifteen" => "load_fifteen",
+        "openflow_port" => "of_port",
+        // app_resources (Open vSwitch's own process): named as the application's, not the host's.
+        "user_time" or "system_time" or "memory_used" or "memory_max" or "files_open" or "files_max" or "connections_open" or "connections_max" => "app_" + name,
         _ => name,
     };
 
@@ -44,6 +49,9 @@ public sealed class CounterMetrics
         public HostDescription? Host;
         public HostAdapter[]? Adapters;
         public DataSource? Parent;
+        /// <summary>port_name (0:1005) and of_port's datapath (0:1004): text metrics of an interface.</summary>
+        public string? PortName;
+        public ulong? Datapath;
     }
 
     private readonly Lock _lock = new();
@@ -118,6 +126,7 @@ public sealed class CounterMetrics
                 // host_descr and host_adapters describe the source; they are labels and text metrics, not numbers.
                 if (c.Host is not null) s.Host = c.Host;
                 if (c.Adapters is not null) s.Adapters = c.Adapters;
+                if (c.PortName is not null) s.PortName = c.PortName.Length > 0 ? c.PortName : null;
                 return;
             }
             if (c.Format == CounterSchema.HostParent.Format && c.Count == 2)
@@ -135,6 +144,12 @@ public sealed class CounterMetrics
                 var raw = c.Values[i];
                 var kind = schema.Kinds[i];
                 var name = names[i];
+                if (!CounterSchema.Quantity(kind))
+                {
+                    // Identifiers are no numbers to chart: the datapath id is a text metric (of_dpid); MACs are not kept.
+                    if (kind == CounterFieldKind.Hex64) s.Datapath = raw;
+                    continue;
+                }
                 if (kind == CounterFieldKind.F32)
                 {
                     // An agent's NaN or infinity is no measurement (and not a JSON number): the value is unknown, as sFlow's all-ones integers.
@@ -160,7 +175,7 @@ public sealed class CounterMetrics
                     Set("ifoperstatus", (raw >> 1) & 1);
                     continue;
                 }
-                if (Gauges.Contains(name))
+                if (kind == CounterFieldKind.U8 || Gauges.Contains(name))
                 {
                     Set(Rename(name), raw);
                     continue;
@@ -210,9 +225,12 @@ public sealed class CounterMetrics
     }
 
     /// <summary>The text metrics of Host sFlow's host_descr (host_name, host_uuid, machine_type, os_name, os_release).</summary>
-    public static readonly string[] TextMetrics = ["host_name", "host_uuid", "machine_type", "os_name", "os_release"];
+    public static readonly string[] HostTextMetrics = ["host_name", "host_uuid", "machine_type", "os_name", "os_release"];
 
-    /// <summary>Host sFlow's descriptions of the data sources whose agent <paramref name="agents"/> accepts, by text metric.</summary>
+    /// <summary>Every text metric: host_descr's, an interface's name (port_name) and its OpenFlow datapath id in hexadecimal (of_port).</summary>
+    public static readonly string[] TextMetrics = [.. HostTextMetrics, "ifname", "of_dpid"];
+
+    /// <summary>The text metrics of the data sources whose agent <paramref name="agents"/> accepts, by text metric.</summary>
     public List<(DataSource Source, string Metric, string Value, long Updated)> Texts(Func<FlowAddress, bool>? agents, Func<string, bool>? metrics)
     {
         var result = new List<(DataSource, string, string, long)>();
@@ -220,14 +238,30 @@ public sealed class CounterMetrics
         {
             foreach (var (source, s) in _sources)
             {
-                if (s.Host is not { } h || (agents is not null && !agents(source.Agent))) continue;
-                foreach (var (name, value) in new[] { ("host_name", h.Hostname), ("host_uuid", h.Uuid.ToString()), ("machine_type", h.MachineTypeName), ("os_name", h.OsNameName), ("os_release", h.OsRelease) })
+                if (agents is not null && !agents(source.Agent)) continue;
+                void Add(string name, string value)
                 {
                     if (metrics is null || metrics(name)) result.Add((source, name, value, s.Updated));
                 }
+                if (s.Host is { } h)
+                {
+                    Add("host_name", h.Hostname);
+                    Add("host_uuid", h.Uuid.ToString());
+                    Add("machine_type", h.MachineTypeName);
+                    Add("os_name", h.OsNameName);
+                    Add("os_release", h.OsRelease);
+                }
+                if (s.PortName is { } port) Add("ifname", port);
+                if (s.Datapath is { } dpid) Add("of_dpid", dpid.ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
             }
         }
         return result;
+    }
+
+    /// <summary>The interface name a data source reported (port_name), if it did.</summary>
+    public string? PortName(DataSource source)
+    {
+        lock (_lock) return _sources.TryGetValue(source, out var s) ? s.PortName : null;
     }
 
     /// <summary>

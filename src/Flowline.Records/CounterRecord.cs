@@ -29,6 +29,8 @@ public struct CounterRecord
     public HostDescription? Host;
     /// <summary>Host sFlow's host_adapters (0:2001): the host's interfaces and their MAC addresses.</summary>
     public HostAdapter[]? Adapters;
+    /// <summary>port_name (0:1005): the interface's name (Open vSwitch's port, a switch's ifName).</summary>
+    public string? PortName;
 
     public readonly CounterSchema? Schema => CounterSchema.For(Enterprise, Format);
 
@@ -51,6 +53,12 @@ public enum CounterFieldKind : byte
     F32,
     /// <summary>A 32-bit percentage in hundredths (Host sFlow's disk_partition_max_used).</summary>
     Hundredths,
+    /// <summary>A 64-bit identifier, printed in hexadecimal (an OpenFlow datapath id); not a quantity.</summary>
+    Hex64,
+    /// <summary>A MAC address: 6 bytes padded to 8, as XDR pads opaque&lt;6&gt;; not a quantity.</summary>
+    Mac,
+    /// <summary>One byte, within a 4-byte word of several (LACP's port states).</summary>
+    U8,
 }
 
 /// <summary>
@@ -80,8 +88,19 @@ public sealed class CounterSchema
         Format = format;
         Names = fields.Select(f => f.Name).ToArray();
         Kinds = fields.Select(f => f.Kind).ToArray();
-        MinLength = fields.Take(requiredFields).Sum(f => f.Kind == CounterFieldKind.U64 ? 8 : 4);
+        MinLength = fields.Take(requiredFields).Sum(f => Width(f.Kind));
     }
+
+    /// <summary>Bytes a field of <paramref name="kind"/> occupies on the wire.</summary>
+    public static int Width(CounterFieldKind kind) => kind switch
+    {
+        CounterFieldKind.U64 or CounterFieldKind.Hex64 or CounterFieldKind.Mac => 8,
+        CounterFieldKind.U8 => 1,
+        _ => 4,
+    };
+
+    /// <summary>Whether a field of <paramref name="kind"/> is a quantity (a metric), not an identifier.</summary>
+    public static bool Quantity(CounterFieldKind kind) => kind is not (CounterFieldKind.Hex64 or CounterFieldKind.Mac);
 
     public string Name { get; }
     public uint Format { get; }
@@ -116,6 +135,30 @@ public sealed class CounterSchema
     [
         U32("vlan"), U64("octets"), U32("ucastPkts"), U32("multicastPkts"), U32("broadcastPkts"), U32("discards"),
     ], 6);
+
+    /// <summary>LACP (0:7), a link aggregation member's state and its LACPDU counters (sflow.org/sflow_lag.txt).</summary>
+    public static readonly CounterSchema Lacp = new("lacp", 7,
+    [
+        ("actorSystemID", CounterFieldKind.Mac), ("partnerSystemID", CounterFieldKind.Mac), U32("attachedAggID"),
+        ("actorAdminPortState", CounterFieldKind.U8), ("actorOperPortState", CounterFieldKind.U8),
+        ("partnerAdminPortState", CounterFieldKind.U8), ("partnerOperPortState", CounterFieldKind.U8),
+        U32("LACPDUsRx"), U32("markerPDUsRx"), U32("markerResponsePDUsRx"), U32("unknownRx"), U32("illegalRx"),
+        U32("LACPDUsTx"), U32("markerPDUsTx"), U32("markerResponsePDUsTx"),
+    ], 15);
+
+    /// <summary>of_port (0:1004): the OpenFlow switch (datapath id) and port number of the interface (sflow.org/sflow_openflow.txt).</summary>
+    public static readonly CounterSchema OpenFlowPort = new("openflow_port", 1004,
+        [("openflow_datapath_id", CounterFieldKind.Hex64), U32("openflow_port")], 2);
+
+    /// <summary>port_name (0:1005): string name&lt;255&gt;, the interface's name (sflow.org/sflow_openflow.txt).</summary>
+    public static readonly CounterSchema PortName = new("port_name", 1005, [], 0);
+
+    /// <summary>app_resources (0:2203): a process's CPU, memory, files and connections (sflow.org/sflow_application.txt); Open vSwitch sends its own.</summary>
+    public static readonly CounterSchema AppResources = new("app_resources", 2203,
+    [
+        U32("user_time"), U32("system_time"), U64("memory_used"), U64("memory_max"), U32("files_open"), U32("files_max"),
+        U32("connections_open"), U32("connections_max"),
+    ], 8);
 
     public static readonly CounterSchema Processor = new("processor", 1001,
     [
@@ -178,8 +221,8 @@ public sealed class CounterSchema
         U64("vnio_bytes_out"), U32("vnio_pkts_out"), U32("vnio_errs_out"), U32("vnio_drops_out"),
     ], 8);
 
-    /// <summary>True for the structures with strings or lists, which have their own layout (host_descr, host_adapters).</summary>
-    public bool Structured => Format is 2000 or 2001;
+    /// <summary>True for the structures with strings or lists, which have their own layout (host_descr, host_adapters, port_name).</summary>
+    public bool Structured => Format is 2000 or 2001 or 1005;
 
     public static CounterSchema? For(uint enterprise, uint format) => enterprise != 0 ? null : format switch
     {
@@ -196,7 +239,11 @@ public sealed class CounterSchema
         1 => GenericInterface,
         2 => Ethernet,
         5 => Vlan,
+        7 => Lacp,
         1001 => Processor,
+        1004 => OpenFlowPort,
+        1005 => PortName,
+        2203 => AppResources,
         2003 => HostCpu,
         2004 => HostMemory,
         2207 => OvsDatapath,

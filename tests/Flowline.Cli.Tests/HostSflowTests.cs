@@ -120,5 +120,32 @@ public sealed class HostSflowTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Serve_names_open_vswitch_ports_by_what_the_bridge_reports()
+    {
+        // The shared capture of a real bridge: every interface sample carries port_name and of_port, the bridge's
+        // own process app_resources.
+        var datagrams = new List<byte[]>();
+        using (var reader = CaptureReader.Open(Path.Combine(Wire.Tests.TestCorpus.CapturesDirectory, "ovs_sflow_s1_h128_p5.pcap")))
+        {
+            while (reader.TryRead(out var d)) datagrams.Add(d.Payload.ToArray());
+        }
+        using var serve = new ServeProcess(Path.Combine(_dir.FullName, "data"), "--realtime-open-on-loopback", "true");
+        AgentFlowLogTests.Replay(datagrams, serve.Ports["sflow"]);
+        ServeProcess.WaitFor(() => Json(serve, "/metric/ALL/ifname/json")[0]!["metricN"]!.GetValue<int>() == 5, "the five ports' names", 30);
+
+        var all = Json(serve, "/metric/ALL/json").AsObject();
+        Assert.Equal(["cwbr", "cwa-p", "cwb-p", "cwc-p", "cwt0"], new[] { 3, 69, 71, 73, 78 }.Select(i => (string?)all[$"{i}.ifname"]));
+        Assert.Equal("00000000000000c1", (string?)all["69.of_dpid"]);
+        Assert.Equal(1, (double)all["69.of_port"]!);
+        Assert.Equal(65534, (double)all["3.of_port"]!);
+        Assert.Contains(all, kv => kv.Key.EndsWith(".app_memory_used", StringComparison.Ordinal));
+
+        // Prometheus labels an interface's series with its name: nothing in an inventory needed.
+        var prometheus = serve.Get("/prometheus/metrics/ALL/ifspeed/txt");
+        Assert.Matches("sflow_ifspeed\\{agent=\"10\\.77\\.255\\.254\",datasource=\"69\",ifname=\"cwa-p\"\\} ", prometheus);
+        Assert.DoesNotContain("sflow_host_info", serve.Get("/prometheus/metrics/ALL/ALL/txt"), StringComparison.Ordinal);
+    }
+
     private static JsonNode Json(ServeProcess serve, string path) => JsonNode.Parse(serve.Get(path))!;
 }

@@ -25,6 +25,8 @@ public static partial class SflowRtApi
             {
                 s.Append("sflow_").Append(Sanitize(name)).Append("{agent=\"").Append(source.Agent).Append("\",datasource=\"").Append(source);
                 var (ifname, host) = labels.Of(source);
+                // The inventory names the port; else the agent's own name for it (port_name: Open vSwitch's port).
+                ifname ??= engine.Counters.PortName(source);
                 var (sflowHost, container) = engine.Counters.Names(source);
                 host ??= sflowHost;
                 if (ifname is not null) s.Append("\",ifname=\"").Append(Escape(ifname));
@@ -35,7 +37,7 @@ public static partial class SflowRtApi
             // Host sFlow's host_descr as an info metric: one series per described host or container, value 1.
             if (wanted is null || wanted.Contains("host_info"))
             {
-                foreach (var g in engine.Counters.Texts(agents, null).GroupBy(t => t.Source).OrderBy(g => g.Key.Agent).ThenBy(g => g.Key.Index))
+                foreach (var g in engine.Counters.Texts(agents, CounterMetrics.HostTextMetrics.Contains).GroupBy(t => t.Source).OrderBy(g => g.Key.Agent).ThenBy(g => g.Key.Index))
                 {
                     var (host, container) = engine.Counters.Names(g.Key);
                     s.Append("sflow_host_info{agent=\"").Append(g.Key.Agent).Append("\",datasource=\"").Append(g.Key);

@@ -260,6 +260,8 @@ internal sealed class JsonOutput : IDecodeOutput
         CounterFieldKind.F32 => BitConverter.Int32BitsToSingle((int)c.Values[i]).ToString("0.000000", System.Globalization.CultureInfo.InvariantCulture),
         CounterFieldKind.Hundredths when c.Values[i] == uint.MaxValue => "unknown",
         CounterFieldKind.Hundredths => (c.Values[i] / 100.0).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture),
+        CounterFieldKind.Hex64 => c.Values[i].ToString("x16", System.Globalization.CultureInfo.InvariantCulture),
+        CounterFieldKind.Mac => c.Values[i].ToString("x12", System.Globalization.CultureInfo.InvariantCulture),
         _ => c.Values[i].ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 

@@ -107,8 +107,13 @@ public sealed class SFlowEncoder
             {
                 for (var i = 0; i < c.Count; i++)
                 {
-                    if (schema.Kinds[i] == CounterFieldKind.U64) w.U64(c.Values[i]);
-                    else w.U32((uint)c.Values[i]);
+                    switch (schema.Kinds[i])
+                    {
+                        case CounterFieldKind.U64 or CounterFieldKind.Hex64: w.U64(c.Values[i]); break;
+                        case CounterFieldKind.Mac: w.Mac(c.Values[i]); w.Zeros(2); break;
+                        case CounterFieldKind.U8: w.U8((byte)c.Values[i]); break;
+                        default: w.U32((uint)c.Values[i]); break;
+                    }
                 }
             }
             System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(w.At(recordLengthAt), (uint)(w.Position - recordStart));

@@ -405,12 +405,17 @@ public static class SFlowDecoder
             var kinds = schema.Kinds;
             for (var f = 0; f < kinds.Length && f < CounterRecord.MaxValues; f++)
             {
-                var width = kinds[f] == CounterFieldKind.U64 ? 8 : 4;
+                var width = CounterSchema.Width(kinds[f]);
                 if (rec.Length - at < width)
                 {
                     break;
                 }
-                c.Values[f] = width == 8 ? BinaryPrimitives.ReadUInt64BigEndian(rec[at..]) : BinaryPrimitives.ReadUInt32BigEndian(rec[at..]);
+                c.Values[f] = kinds[f] switch
+                {
+                    CounterFieldKind.Mac => MacAddress.Read(rec.Slice(at, 6)),
+                    CounterFieldKind.U8 => rec[at],
+                    _ => width == 8 ? BinaryPrimitives.ReadUInt64BigEndian(rec[at..]) : BinaryPrimitives.ReadUInt32BigEndian(rec[at..]),
+                };
                 at += width;
                 c.Count = f + 1;
             }

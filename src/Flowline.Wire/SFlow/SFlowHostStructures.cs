@@ -12,6 +12,7 @@ namespace Flowline.Wire.SFlow;
 ///                        string os_release&lt;32&gt;
 /// host_adapters (0:2001): host_adapter adapters&lt;&gt;, each: unsigned int ifIndex; mac mac_address&lt;&gt;
 ///                        (a MAC is 6 bytes padded to 8, as XDR pads opaque&lt;6&gt;)
+/// port_name (0:1005):    string name&lt;255&gt; (sflow.org/sflow_openflow.txt; Open vSwitch names its ports so)
 /// </code>
 /// Strings longer than the specification allows and adapter lists beyond <see cref="MaxAdapters"/> /
 /// <see cref="MaxMacsPerAdapter"/> / <see cref="MaxMacsPerRecord"/> are refused as malformed.
@@ -21,6 +22,8 @@ public static class SFlowHostStructures
     public const int MaxAdapters = 256, MaxMacsPerAdapter = 64;
     /// <summary>MAC addresses of all the adapters of one host_adapters record: a data source's last record is kept (/metric, Prometheus).</summary>
     public const int MaxMacsPerRecord = 256;
+    /// <summary>port_name's limit (string name&lt;255&gt;).</summary>
+    public const int MaxPortName = 255;
 
     /// <summary>Decodes a structured record into <paramref name="c"/>; returns -1, or the offset where it is malformed.</summary>
     public static int Decode(uint format, ReadOnlySpan<byte> rec, ref CounterRecord c)
@@ -29,6 +32,7 @@ public static class SFlowHostStructures
         {
             2000 => DecodeDescription(rec, ref c),
             2001 => DecodeAdapters(rec, ref c),
+            1005 => DecodePortName(rec, ref c),
             _ => 0,
         };
     }
@@ -47,6 +51,14 @@ public static class SFlowHostStructures
         c.Values[0] = machine;
         c.Values[1] = os;
         c.Count = 2;
+        return -1;
+    }
+
+    private static int DecodePortName(ReadOnlySpan<byte> rec, ref CounterRecord c)
+    {
+        var at = 0;
+        if (!ReadString(rec, ref at, MaxPortName, out var name)) return at;
+        c.PortName = name;
         return -1;
     }
 
@@ -82,9 +94,31 @@ public static class SFlowHostStructures
         if (rec.Length - at < 4) return false;
         var length = BinaryPrimitives.ReadUInt32BigEndian(rec[at..]);
         if (length > (uint)max || length > (uint)(rec.Length - at - 4)) return false;
-        value = Encoding.UTF8.GetString(rec.Slice(at + 4, (int)length));
+        value = Interned(rec.Slice(at + 4, (int)length));
         at += 4 + (int)((length + 3) & ~3u);
         return at <= rec.Length;
+    }
+
+    /// <summary>Strings a decoding thread has read, kept to be handed out again: an agent repeats its names every counter sample.</summary>
+    [ThreadStatic]
+    private static HashSet<string>? t_strings;
+
+    /// <summary>Names kept per thread at most (whatever agents send: the set starts again beyond it).</summary>
+    private const int MaxInterned = 4096;
+
+    /// <summary>The string of <paramref name="utf8"/> (at most <see cref="MaxPortName"/> bytes), the same instance as last time.</summary>
+    private static string Interned(ReadOnlySpan<byte> utf8)
+    {
+        // Each byte decodes to at most one UTF-16 unit, a replacement character included.
+        Span<char> chars = stackalloc char[MaxPortName];
+        var n = Encoding.UTF8.GetChars(utf8, chars);
+        var set = t_strings ??= new HashSet<string>(StringComparer.Ordinal);
+        var lookup = set.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (lookup.TryGetValue(chars[..n], out var known)) return known;
+        if (set.Count >= MaxInterned) set.Clear();
+        var value = new string(chars[..n]);
+        set.Add(value);
+        return value;
     }
 
     /// <summary>Writes a structured record's body (the inverse of <see cref="Decode"/>).</summary>
@@ -100,6 +134,11 @@ public static class SFlowHostStructures
             w.U32(h.MachineType);
             w.U32(h.OsName);
             WriteString(ref w, h.OsRelease, HostDescription.MaxOsRelease);
+            return;
+        }
+        if (c.Format == 1005)
+        {
+            WriteString(ref w, c.PortName ?? throw new ArgumentException("a port_name record needs its PortName"), MaxPortName);
             return;
         }
         var adapters = c.Adapters ?? throw new ArgumentException("a host_adapters record needs its adapters");
@@ -137,6 +176,8 @@ public static class SFlowHostStructures
             yield return ("os_name", h.OsName.ToString(inv));
             yield return ("os_release", h.OsRelease);
         }
+        // sflowtool prints a name only when there is one.
+        if (c.PortName is { Length: > 0 } name) yield return ("ifName", name);
         if (c.Adapters is { } adapters)
         {
             for (var i = 0; i < adapters.Length; i++)
