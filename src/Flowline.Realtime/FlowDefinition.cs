@@ -46,6 +46,9 @@ public sealed record FlowDefinition
         if (n is < 1 or > 10_000 || n != Math.Floor(n)) throw new FormatException($"n {n}: expected a whole number from 1 to 10000");
         var timeout = DefinitionJson.Number(o, "activeTimeout") ?? DefaultActiveTimeout;
         if (timeout is <= 0 or > 86_400) throw new FormatException($"activeTimeout {timeout}: expected seconds between 0 and 86400");
+        var fs = Text(o, "fs") ?? ",";
+        // The separator splits a flow's key into its values again (Prometheus labels, the console): none would leave one value.
+        if (fs.Length is 0 or > 16) throw new FormatException($"fs '{fs}': expected a separator of 1 to 16 characters between key values, e.g. \",\"");
         return new FlowDefinition
         {
             Keys = keys,
@@ -56,7 +59,7 @@ public sealed record FlowDefinition
             Log = DefinitionJson.Flag(o, "log"),
             FlowStart = DefinitionJson.Flag(o, "flowStart"),
             ActiveTimeout = timeout,
-            Fs = Text(o, "fs") ?? ",",
+            Fs = fs,
         };
     }
 

@@ -107,6 +107,15 @@ public sealed class RealtimeEngineTests
     }
 
     [Fact]
+    public void A_separator_that_could_not_split_a_key_again_is_refused()
+    {
+        Assert.Contains("expected a separator of 1 to 16 characters", Assert.Throws<FormatException>(() => FlowDefinition.FromJson("""{"keys": "ipsource,ipdestination", "fs": ""}""")).Message);
+        Assert.Throws<FormatException>(() => FlowDefinition.FromJson("""{"keys": "ipsource", "fs": "%%%%%%%%%%%%%%%%%"}"""));
+        Assert.Equal("|", FlowDefinition.FromJson("""{"keys": "ipsource", "fs": "|"}""").Fs);
+        Assert.Equal(",", FlowDefinition.FromJson("""{"keys": "ipsource"}""").Fs);
+    }
+
+    [Fact]
     public void The_shortest_time_constant_keeps_finite_rates_however_long_between_sweeps()
     {
         Assert.Contains("expected seconds from 0.1 to 3600", Assert.Throws<FormatException>(() => FlowDefinition.FromJson("""{"keys": "ipsource", "t": 0.001}""")).Message);
