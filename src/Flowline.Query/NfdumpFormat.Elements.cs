@@ -208,7 +208,8 @@ public sealed partial class NfdumpFormat
             case Element.Flags: line.Append(FlagsText(r.IpProto == 6 ? r.TcpFlags : (ushort)0)); break;
             case Element.Tos: line.Append(Num(r.Tos).PadLeft(3)); break;
             case Element.SrcTos: line.Append(Num(r.Tos).PadLeft(4)); break;
-            case Element.Direction: line.Append(r.Direction == 1 ? "  E" : "  I"); break;
+            // nfdump: any direction but 0 is egress; none reported (255 here, absent in nfdump) is its 0, ingress.
+            case Element.Direction: line.Append(r.Direction is not (0 or 255) ? "  E" : "  I"); break;
             case Element.SrcMask: line.Append(Num(r.SrcMask).PadLeft(5)); break;
             case Element.DstMask: line.Append(Num(r.DstMask).PadLeft(5)); break;
             case Element.Forwarding: line.Append(Num(r.ForwardingStatus).PadLeft(3)); break;

@@ -54,6 +54,14 @@ public sealed class NfdumpFormatTests
     }
 
     [Theory]
+    [InlineData(0, "I")]
+    [InlineData(1, "E")]
+    [InlineData(2, "E")]
+    [InlineData(255, "I")] // not reported
+    public void A_direction_other_than_0_is_egress_as_nfdump_prints_it(byte direction, string expected) =>
+        Assert.Equal("  " + expected, Line("fmt:%dir", new FlowRecord { Direction = direction }));
+
+    [Theory]
     [InlineData("fmt:%ts %evt", "%evt (NSEL event) is not carried")]
     [InlineData("fmt:%ts %zz", "unknown format element '%zz' at column 5")]
     [InlineData("%ts %sa %mpls", "%mpls (MPLS labels) is not carried")]
