@@ -115,7 +115,12 @@ public static class ServeCommand
                 options.Sessions = "off";
             }
             Flowline.Query.IFlowStore flows = serve.ClickHouse is { } clickhouse
-                ? new ClickHouseStore(clickhouse with { SpoolDirectory = Path.Combine(options.DataDir, "clickhouse-spool"), ReadOnly = !serve.Collect })
+                ? new ClickHouseStore(clickhouse with
+                {
+                    SpoolDirectory = Path.Combine(options.DataDir, "clickhouse-spool"), ReadOnly = !serve.Collect,
+                    ShardFailing = (shard, problem) => ServeLog.ShardFailing(storeLog, shard, problem),
+                    ShardRecovered = (shard, blocks, rows) => ServeLog.ShardRecovered(storeLog, shard, blocks, rows),
+                })
                 : new EmbeddedStore(options.DataDir, new EmbeddedStoreOptions { CompactionMemory = budget - budget / 4, PartitionWidth = options.PartitionWidth, ReadOnly = !serve.Collect, Quarantined = Quarantined });
             var stores = new FlowStores(flows, dir => new EmbeddedStore(dir, new EmbeddedStoreOptions { Symbols = flows.Symbols, CompactionMemory = budget / 4, SortCommits = true, Quarantined = Quarantined }));
             collector = new Flowline.Ingest.Collector(options, stores, logs);

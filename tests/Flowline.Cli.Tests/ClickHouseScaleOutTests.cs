@@ -101,6 +101,13 @@ public sealed class ClickHouseScaleOutTests : IDisposable
             var listing = args.Contains("extended");
             Assert.Equal(Lines(expected.Stdout, listing), Lines(actual.Stdout, listing));
         }
+
+        // A shard down under the API node: a 503 with a JSON error the client can act on, and a log line.
+        ClickHouseServers.Stop(cluster[1]);
+        var (status, body) = Rest.Send(HttpMethod.Get, api.Url + flows, key: apiKey);
+        Assert.Equal(503, status);
+        Assert.Contains("\"code\":\"StoreUnavailable\"", body, StringComparison.Ordinal);
+        ServeProcess.WaitFor(() => api.Errors.Contains("store/store-unavailable GET /api/v1/flows", StringComparison.Ordinal), "the failure in the API node's log", 30);
     }
 
     [Fact]

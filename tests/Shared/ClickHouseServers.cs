@@ -130,6 +130,21 @@ public sealed class ClickHouseServers : IDisposable
         p.WaitForExit();
     }
 
+    /// <summary>SIGSTOP: the server keeps its sockets and takes connections, and answers nothing (a hung host).</summary>
+    public static void Pause(Server s) => Signal(s, "STOP");
+
+    /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
+    public static void Resume(Server s) => Signal(s, "CONT");
+
+    private static void Signal(Server s, string signal)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        if (s.Process is not { HasExited: false } p) throw new InvalidOperationException($"clickhouse-server on port {s.HttpPort} is not running");
+        using var kill = Process.Start("kill", [$"-{signal}", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -{signal} {p.Id} failed");
+    }
+
     public void Dispose()
     {
         foreach (var s in _servers) Stop(s);

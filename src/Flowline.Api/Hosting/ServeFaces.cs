@@ -28,5 +28,24 @@ public static class ServeFaces
     {
         app.UseRouting();
         app.Use(new DoorKeeper(guard, options).Invoke);
+        app.Use(StoreUnavailable);
+    }
+
+    /// <summary>
+    /// A store that fails under a request a face did not answer itself (ClickHouse down or not answering, a disk
+    /// error) is a 503 with a JSON error and a log line, not an empty 500: the client may try again.
+    /// </summary>
+    private static async Task StoreUnavailable(Microsoft.AspNetCore.Http.HttpContext context, Func<Task> next)
+    {
+        try
+        {
+            await next();
+        }
+        catch (IOException e) when (!context.Response.HasStarted)
+        {
+            var log = context.RequestServices.GetService(typeof(Microsoft.Extensions.Logging.ILoggerFactory)) as Microsoft.Extensions.Logging.ILoggerFactory;
+            if (log is not null) ApiLog.StoreUnavailable(log.CreateLogger("store"), context.Request.Method, context.Request.Path, e.Message);
+            await ApiV1.Error(context, new ApiError(503, "StoreUnavailable", "the flow store did not answer; try again later"), null);
+        }
     }
 }

@@ -32,6 +32,12 @@ internal static partial class ServeLog
     [LoggerMessage(173, LogLevel.Error, "{Reason}: moved to quarantine; its readable blocks are restored at the next upkeep step, the damaged ones' rows left out", EventName = "segment-quarantined")]
     public static partial void Quarantined(ILogger log, string reason);
 
+    [LoggerMessage(176, LogLevel.Warning, "ClickHouse shard {Shard} did not take a block ({Problem}): its blocks wait in the spool, the other shards take the new ones, and it is tried again every second", EventName = "shard-failing")]
+    public static partial void ShardFailing(ILogger log, string shard, string problem);
+
+    [LoggerMessage(177, LogLevel.Information, "ClickHouse shard {Shard} took its spool back: {Blocks} block(s), {Rows} rows", EventName = "shard-recovered")]
+    public static partial void ShardRecovered(ILogger log, string shard, int blocks, long rows);
+
     [LoggerMessage(174, LogLevel.Information, "removed {Files} temporary file(s) that writers which did not finish (a crash, a kill) left in {DataDir}", EventName = "temporaries-removed")]
     public static partial void TemporariesRemoved(ILogger log, int files, string dataDir);
 

@@ -66,6 +66,12 @@ public sealed class ClickHouseSpool
     /// <summary>Files found damaged (moved aside to bad/ and not replayed).</summary>
     public int Damaged { get; private set; }
 
+    /// <summary>Blocks waiting for <paramref name="shard"/>.</summary>
+    public int Waiting(int shard)
+    {
+        lock (_lock) return _pending[shard].Count;
+    }
+
     public bool Pending(int shard)
     {
         lock (_lock) return _pending[shard].Count > 0;

@@ -28,16 +28,26 @@ public sealed partial class ClickHouseStore
     private int _buffered;
     private int _nextShard;
     private bool _disposed;
-    private Thread? _committer;
+    private Thread? _committer, _replayer;
+    /// <summary>One replay at a time (the replaying thread, <see cref="Maintain"/>); commits go on meanwhile.</summary>
+    private readonly object _replayLock = new();
+    /// <summary>Per shard: blocks and rows spooled since it last took everything (for the recovery's report).</summary>
+    private (int Blocks, long Rows)[] _sinceFailing = [];
     private ClickHouseSpool? _spool;
     private Exception? _commitError;
     private long _insertedRows, _insertedBlocks, _insertErrors, _spooledBlocks, _spooledRows, _replayedBlocks, _replaySkipped;
 
     private void StartWriting()
     {
+        _sinceFailing = new (int, long)[_shards.Length];
+        _answeringSince = [.. Enumerable.Repeat(long.MinValue, _shards.Length)];
         if (_options.SpoolDirectory is { } directory) _spool = new ClickHouseSpool(directory, _shards.Length);
         _committer = new Thread(CommitLoop) { IsBackground = true, Name = "clickhouse commit" };
         _committer.Start();
+        if (_spool is null) return;
+        // Replays run beside the commits: a shard that does not answer holds its replay, never the others' inserts.
+        _replayer = new Thread(ReplayLoop) { IsBackground = true, Name = "clickhouse replay" };
+        _replayer.Start();
     }
 
     /// <summary>Rows appended and not yet inserted or spooled.</summary>
@@ -164,7 +174,7 @@ public sealed partial class ClickHouseStore
     {
         // A random id (never 0), unique among every collector's blocks; the shards take blocks in turn.
         var id = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1;
-        var shard = (int)((uint)_nextShard++ % (uint)_shards.Length);
+        var shard = NextShard();
         var columns = ClickHouseSchema.Columns.Where(c => !rows.IsZeroColumn(c.Field)).ToList();
         _body.ResetWrittenCount();
         NativeFormat.WriteBlock(_body, rows, start, count, columns, id);
@@ -177,14 +187,17 @@ public sealed partial class ClickHouseStore
         }
         try
         {
-            _shards[shard].Insert(block.Statement, block.Body);
+            _shards[shard].Insert(block.Statement, block.Body, "query_id=" + id.ToString(CultureInfo.InvariantCulture));
             Interlocked.Add(ref _insertedRows, count);
             Interlocked.Increment(ref _insertedBlocks);
         }
-        catch (ClickHouseException) when (_spool is not null)
+        catch (ClickHouseException e) when (_spool is not null)
         {
             Interlocked.Increment(ref _insertErrors);
+            Unanswered(shard);
             Spool(_spool, block);
+            // The shard had taken everything until now: it starts failing (told once, until its spool is replayed).
+            if (_spool.Waiting(shard) == 1) _options.ShardFailing?.Invoke(_shards[shard].Url.Authority, e.Message);
         }
         catch (ClickHouseException)
         {
@@ -193,8 +206,20 @@ public sealed partial class ClickHouseStore
         }
     }
 
+    /// <summary>The shards take blocks in turn, those with blocks waiting in the spool left out while another one has none.</summary>
+    private int NextShard()
+    {
+        for (var tried = 0; tried < _shards.Length; tried++)
+        {
+            var shard = (int)((uint)_nextShard++ % (uint)_shards.Length);
+            if (_spool is not { } spool || !spool.Pending(shard)) return shard;
+        }
+        return (int)((uint)_nextShard++ % (uint)_shards.Length);
+    }
+
     private void Spool(ClickHouseSpool spool, ClickHouseSpool.Block block)
     {
+        lock (_sinceFailing) _sinceFailing[block.Shard] = (_sinceFailing[block.Shard].Blocks + 1, _sinceFailing[block.Shard].Rows + block.Rows);
         spool.Add(block);
         Interlocked.Increment(ref _spooledBlocks);
         Interlocked.Add(ref _spooledRows, block.Rows);
@@ -211,22 +236,31 @@ public sealed partial class ClickHouseStore
     {
         if (_spool is not { } spool) return 0;
         var done = 0;
-        lock (_commitLock)
+        lock (_replayLock)
         {
             for (var shard = 0; shard < _shards.Length; shard++)
             {
                 while (spool.Oldest(shard) is { } block)
                 {
+                    var client = _shards[shard];
                     try
                     {
                         var (from, to) = ClickHouseSchema.PartitionRange(block.Day);
-                        var present = long.Parse(_shards[shard].Execute(
+                        var id = block.Id.ToString(CultureInfo.InvariantCulture);
+                        var present = long.Parse(client.Execute(
                             $"SELECT count() FROM {ClickHouseClient.Identifier(ClickHouseSchema.LocalTable)} WHERE `start` >= {from.ToString(CultureInfo.InvariantCulture)} " +
-                            $"AND `start` < {to.ToString(CultureInfo.InvariantCulture)} AND {ClickHouseClient.Identifier(ClickHouseSchema.BatchColumn)} = {block.Id.ToString(CultureInfo.InvariantCulture)}").Trim(),
+                            $"AND `start` < {to.ToString(CultureInfo.InvariantCulture)} AND {ClickHouseClient.Identifier(ClickHouseSchema.BatchColumn)} = {id}").Trim(),
                             CultureInfo.InvariantCulture);
+                        Answered(shard);
                         if (present == 0)
                         {
-                            _shards[shard].Insert(block.Statement, block.Body);
+                            // An insert given up on a server that did not answer may still be in it, taken when it
+                            // wakes: the block is inserted again only once the shard has answered for a whole
+                            // insert timeout and no query of its id runs (and under that id, which ClickHouse
+                            // refuses to run twice at once).
+                            if (!Settled(shard)) break;
+                            if (client.Execute($"SELECT count() FROM system.processes WHERE query_id = {ClickHouseClient.Quote(id)}").Trim() != "0") break;
+                            client.Insert(block.Statement, block.Body, "query_id=" + id);
                             Interlocked.Add(ref _insertedRows, block.Rows);
                             Interlocked.Increment(ref _insertedBlocks);
                         }
@@ -238,20 +272,68 @@ public sealed partial class ClickHouseStore
                     catch (ClickHouseException)
                     {
                         Interlocked.Increment(ref _insertErrors);
+                        Unanswered(shard);
                         break;
                     }
                     spool.Remove(block);
                     Interlocked.Increment(ref _replayedBlocks);
                     done++;
+                    if (!spool.Pending(shard))
+                    {
+                        (int Blocks, long Rows) since;
+                        lock (_sinceFailing)
+                        {
+                            since = _sinceFailing[shard];
+                            _sinceFailing[shard] = default;
+                        }
+                        _options.ShardRecovered?.Invoke(client.Url.Authority, since.Blocks, since.Rows);
+                    }
                 }
             }
         }
         return done;
     }
 
+    /// <summary>
+    /// Per shard: since when it answers again after failing (<see cref="Environment.TickCount64"/>, ms),
+    /// 0 while it fails, <see cref="long.MinValue"/> when it has not failed in this process.
+    /// </summary>
+    private long[] _answeringSince = [];
+
+    private void Unanswered(int shard) => Volatile.Write(ref _answeringSince[shard], 0);
+
+    private void Answered(int shard) => Interlocked.CompareExchange(ref _answeringSince[shard], Math.Max(1, Environment.TickCount64), 0);
+
+    private bool Settled(int shard)
+    {
+        var since = Volatile.Read(ref _answeringSince[shard]);
+        return since == long.MinValue || (since > 0 && Environment.TickCount64 - since >= (long)_options.InsertTimeout.TotalMilliseconds);
+    }
+
+    /// <summary>Once a second while the spool holds blocks: replays them.</summary>
+    private void ReplayLoop()
+    {
+        while (true)
+        {
+            lock (_lock)
+            {
+                if (_disposed) return;
+                Monitor.Wait(_lock, 1000);
+                if (_disposed) return;
+            }
+            try
+            {
+                if (_spool is { Count: > 0 }) ReplaySpool();
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+            {
+                // A spool file unreadable now, or the store closing: the next round tries again (or ends).
+            }
+        }
+    }
+
     private void CommitLoop()
     {
-        var lastReplay = 0L;
         while (true)
         {
             lock (_lock)
@@ -263,11 +345,6 @@ public sealed partial class ClickHouseStore
             try
             {
                 Commit();
-                if (_spool is { Count: > 0 } && Environment.TickCount64 - lastReplay >= 1000)
-                {
-                    lastReplay = Environment.TickCount64;
-                    ReplaySpool();
-                }
             }
             catch (IOException)
             {
@@ -310,6 +387,7 @@ public sealed partial class ClickHouseStore
                 Monitor.PulseAll(_lock);
             }
             _committer?.Join();
+            _replayer?.Join();
             _reader.Dispose();
             foreach (var s in _shards) s.Dispose();
         }

@@ -38,6 +38,22 @@ public sealed record ClickHouseStoreOptions
 
     /// <summary>No appends (an API node).</summary>
     public bool ReadOnly { get; init; }
+
+    /// <summary>
+    /// How long an insert (or a statement at start) may go unanswered: then the block is spooled, and the shard
+    /// takes no new block until its spool has been replayed. A server that hangs (stopped, swapping, a network
+    /// that drops packets) holds the other shards' inserts no longer than this.
+    /// </summary>
+    public TimeSpan InsertTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a read may wait for ClickHouse's first answer (its rows then stream for as long as they take).</summary>
+    public TimeSpan QueryTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Hears a shard start to fail (its blocks spooled from then on): the shard's address and ClickHouse's answer.</summary>
+    public Action<string, string>? ShardFailing { get; init; }
+
+    /// <summary>Hears a shard's spool replayed whole: the shard's address, blocks and rows.</summary>
+    public Action<string, int, long>? ShardRecovered { get; init; }
 }
 
 /// <summary>
@@ -58,18 +74,18 @@ public sealed partial class ClickHouseStore : IFlowStore
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
-        _reader = new ClickHouseClient(options.Url, options.Database);
+        _reader = new ClickHouseClient(options.Url, options.Database, options.QueryTimeout);
         IReadOnlyList<Uri> shards;
         if (options.Shards is not null) shards = options.Shards;
         else if (options.Cluster is null) shards = [options.Url];
         else
         {
-            using var system = new ClickHouseClient(options.Url, "system");
+            using var system = new ClickHouseClient(options.Url, "system", options.InsertTimeout);
             shards = ClusterShards(system, options.Cluster, options.Url);
         }
-        _shards = [.. shards.Select(u => new ClickHouseClient(u, options.Database))];
+        _shards = [.. shards.Select(u => new ClickHouseClient(u, options.Database, options.InsertTimeout))];
         _readTable = options.Cluster is null ? ClickHouseSchema.LocalTable : ClickHouseSchema.Table;
-        if (options.CreateTables && !options.ReadOnly) CreateSchema(options.Url, options.Database, options.Cluster, shards);
+        if (options.CreateTables && !options.ReadOnly) CreateSchema(options.Url, options.Database, options.Cluster, shards, options.InsertTimeout);
         _symbols = new ClickHouseSymbols(_reader, _shards, options.Cluster is null ? ClickHouseSchema.SymbolsLocal : ClickHouseSchema.Symbols);
         Shared = new ClickHouseState(_reader, _shards, options.Cluster is null ? ClickHouseSchema.StateLocal : ClickHouseSchema.State);
         if (!options.ReadOnly) StartWriting();
@@ -85,7 +101,7 @@ public sealed partial class ClickHouseStore : IFlowStore
     /// views created over flows already stored hold only what is inserted from then on: they are then used
     /// for ranges from the next whole hour on (<see cref="ClickHouseRollups.ValidFromKey"/>).
     /// </summary>
-    public static void CreateSchema(Uri url, string database, string? cluster, IReadOnlyList<Uri> shards)
+    public static void CreateSchema(Uri url, string database, string? cluster, IReadOnlyList<Uri> shards, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(shards);
         var servers = shards.ToList();
@@ -93,11 +109,11 @@ public sealed partial class ClickHouseStore : IFlowStore
         bool created = false, populated = false;
         foreach (var server in servers)
         {
-            using (var root = new ClickHouseClient(server, "default"))
+            using (var root = new ClickHouseClient(server, "default", timeout))
             {
                 root.Execute($"CREATE DATABASE IF NOT EXISTS {ClickHouseClient.Identifier(database)}");
             }
-            using var c = new ClickHouseClient(server, database);
+            using var c = new ClickHouseClient(server, database, timeout);
             c.Execute(ClickHouseSchema.CreateLocal(ClickHouseSchema.LocalTable));
             c.Execute(ClickHouseSchema.CreateSymbolsLocal(ClickHouseSchema.SymbolsLocal));
             c.Execute(ClickHouseSchema.CreateStateLocal(ClickHouseSchema.StateLocal));
@@ -129,7 +145,7 @@ public sealed partial class ClickHouseStore : IFlowStore
             var now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks / 10;
             validFrom = (now / Rollups.HourMicros + 1) * Rollups.HourMicros;
         }
-        var writers = shards.Select(u => new ClickHouseClient(u, database)).ToList();
+        var writers = shards.Select(u => new ClickHouseClient(u, database, timeout)).ToList();
         try
         {
             new ClickHouseState(writers[0], writers, ClickHouseSchema.StateLocal).Put(ClickHouseRollups.ValidFromKey, validFrom.ToString(CultureInfo.InvariantCulture));
