@@ -90,6 +90,12 @@ public static class Program
                 Console.Error.WriteLine($"flowline {command.Name}: {e.Message}");
                 return 1;
             }
+            catch (UnauthorizedAccessException e)
+            {
+                // A directory or file this user may not write (a store owned by the service's user, say).
+                Console.Error.WriteLine($"flowline {command.Name}: {e.Message} (run it as a user that may, e.g. the one that owns the directory)");
+                return 2;
+            }
         }
         Console.Error.WriteLine($"flowline: unknown command '{args[0]}'");
         HelpText.Print(Console.Error, Usage);

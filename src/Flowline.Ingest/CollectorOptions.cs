@@ -155,8 +155,8 @@ public sealed class CollectorOptions
 
     public static IPAddress Normalize(IPAddress a) => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
 
-    /// <summary>A byte size: 1048576, 512k, 32m, 1g.</summary>
-    public static long Size(string text)
+    /// <summary>A byte size: 1048576, 512k, 32m, 1g; at most <paramref name="max"/> (a buffer's 2 GiB unless said).</summary>
+    public static long Size(string text, long max = int.MaxValue)
     {
         var t = text.Trim().ToLowerInvariant();
         long unit = 1;
@@ -164,8 +164,11 @@ public sealed class CollectorOptions
         else if (t.EndsWith('m')) unit = 1 << 20;
         else if (t.EndsWith('g')) unit = 1 << 30;
         if (unit > 1) t = t[..^1];
-        return long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0 && v * unit <= int.MaxValue
-            ? v * unit : throw new FormatException($"'{text}' is not a size (such as 1048576, 512k, 32m)");
+        if (!long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var v) || v <= 0 || v > long.MaxValue / unit)
+        {
+            throw new FormatException($"'{text}' is not a size (such as 1048576, 512k, 32m)");
+        }
+        return v * unit <= max ? v * unit : throw new FormatException($"'{text}' is more than this setting takes (at most {max >> 20}m)");
     }
 
     /// <summary>500ms, 2s, 10m, 1h (<see cref="Durations"/>).</summary>

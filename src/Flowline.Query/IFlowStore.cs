@@ -3,7 +3,11 @@ using Flowline.Records;
 namespace Flowline.Query;
 
 /// <summary>What a store holds, for `flowline store stats`.</summary>
-public sealed record StoreStats(int Partitions, int Segments, long Rows, long BytesOnDisk, long? FirstStart, long? LastStart, int Quarantined);
+public sealed record StoreStats(int Partitions, int Segments, long Rows, long BytesOnDisk, long? FirstStart, long? LastStart, int Quarantined)
+{
+    /// <summary>Segments that could not be read (their rows and bytes are not in the figures): `store verify` moves them to quarantine.</summary>
+    public IReadOnlyList<string> Unreadable { get; init; } = [];
+}
 
 /// <summary>A figure an engine reports in /metrics: its name, help text, Prometheus type and value.</summary>
 public sealed record StoreMetric(string Name, string Help, string Type, double Value);

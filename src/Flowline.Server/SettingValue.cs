@@ -64,8 +64,8 @@ public sealed class SettingValue
 
     public int Size() => (int)CollectorOptions.Size(Scalar());
 
-    /// <summary>A size beyond 2 GiB (memory budgets).</summary>
-    public long LargeSize() => CollectorOptions.Size(Scalar());
+    /// <summary>A size beyond 2 GiB (memory budgets: up to 1 TiB).</summary>
+    public long LargeSize() => CollectorOptions.Size(Scalar(), 1L << 40);
 
     public IPEndPoint Endpoint(string what) => CollectorOptions.ParseEndpoint(Scalar(), what);
 

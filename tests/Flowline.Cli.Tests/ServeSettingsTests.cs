@@ -54,6 +54,9 @@ public sealed class ServeSettingsTests : IDisposable
         // A value below a setting's floor is refused with the range, not raised to it in silence.
         Assert.Contains("'500' is not a whole number from 1,000 to 1,000,000,000", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--realtime-max-keys-total", "500"], _ => null)).Message, StringComparison.Ordinal);
         Assert.Contains("'10' is not a whole number from 1,000 to 100,000,000", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--realtime-max-keys", "10"], _ => null)).Message, StringComparison.Ordinal);
+        Assert.Contains("'1000000000' is not a whole number from 1 to 16,777,216", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--queue-datagrams", "1000000000"], _ => null)).Message, StringComparison.Ordinal);
+        Assert.Contains("'3g' is more than this setting takes (at most 2047m)", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--queue-bytes", "3g"], _ => null)).Message, StringComparison.Ordinal);
+        Assert.Equal(4L << 30, ServeOptionsReader.Read(["--compaction-memory", "4g"], _ => null).Collector.CompactionMemory);
         Assert.Contains("unknown option --no-such", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--no-such", "1"], _ => null)).Message, StringComparison.Ordinal);
         File.WriteAllText(yaml, "data_dir: x\nno_such_key: 1\n");
         Assert.Contains("serve.yaml:2: no_such_key: unknown setting", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--config", yaml], _ => null)).Message, StringComparison.Ordinal);
@@ -68,6 +71,9 @@ public sealed class ServeSettingsTests : IDisposable
     [InlineData("--ddos-groups", "web=", "no prefixes")]
     [InlineData("--ddos-thresholds", "nogroup.udp_flood=10k", "group 'nogroup' is not defined by ddos_groups")]
     [InlineData("--ddos-group-actions", "nosuch=drop", "group 'nosuch' is not defined by ddos_groups")]
+    [InlineData("--ddos", "on", "expected off, dry-run, manual or automatic")] // not a guess at automatic, which announces without approval
+    [InlineData("--ddos", "auto", "expected off, dry-run, manual or automatic")]
+    [InlineData("--ddos", "true", "expected off, dry-run, manual or automatic")]
     public void Ddos_settings_a_router_would_refuse_or_that_apply_to_nothing_are_refused(string flag, string value, string reason)
     {
         var e = Assert.Throws<FormatException>(() => ServeOptionsReader.Read([flag, value], _ => null));

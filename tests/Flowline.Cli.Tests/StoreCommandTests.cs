@@ -272,6 +272,9 @@ public sealed class StoreCommandTests : IDisposable
         Assert.Contains("the answer leaves out 1 segment(s) that could not be read:", partial.Stderr);
         Assert.Contains(segment, partial.Stderr);
         Assert.True(File.Exists(segment));
+        var stats = FlowlineProcess.RunFlowline(["store", "stats", "--data-dir", data]);
+        Assert.Equal(1, stats.ExitCode);
+        Assert.Contains("the figures leave out 1 segment(s) that could not be read: " + segment, stats.Stderr);
         var verify = FlowlineProcess.RunFlowline(["store", "verify", "--data-dir", data]);
         Assert.Equal(1, verify.ExitCode);
         Assert.Contains(segment, verify.Stdout);
@@ -284,6 +287,35 @@ public sealed class StoreCommandTests : IDisposable
         Assert.StartsWith("flowline query: ", width.Stderr);
         Assert.Contains("'garbage' is not a partition width in seconds", width.Stderr);
         Assert.DoesNotContain("Unhandled exception", width.Stderr);
+        // A number of seconds no store has (7 minutes do not divide a day): refused by every reader and writer, not a crash.
+        File.WriteAllText(Path.Combine(data, "partition-width"), "420\n");
+        foreach (var (command, exit) in new[] { (new[] { "query" }, 2), (["store", "stats"], 1), (["store", "verify"], 1) })
+        {
+            var r = FlowlineProcess.RunFlowline([.. command, "--data-dir", data]);
+            Assert.Equal(exit, r.ExitCode);
+            Assert.Contains("420 s is not a partition width this store could have", r.Stderr);
+            Assert.DoesNotContain("Unhandled exception", r.Stderr);
+        }
+    }
+
+    [Fact]
+    public void A_store_this_user_may_not_write_is_refused_in_a_line_by_every_writer()
+    {
+        var data = Imported(1000);
+        var pcap = Path.Combine(Path.GetDirectoryName(data)!, "more.pcap");
+        Assert.Equal(0, FlowlineProcess.RunFlowline(["gen", "--protocol", "ipfix", "--count", "100", "--pcap", pcap, "-q"]).ExitCode);
+        // The test's directory (0700 as made) opened to others, as /var/lib/flowline would be listable.
+        Assert.Equal(0, FlowlineProcess.Run(FlowlineProcess.StartInfo("chmod", "0755", Path.GetDirectoryName(data)!)).ExitCode);
+        Assert.Equal(0, FlowlineProcess.Run(FlowlineProcess.StartInfo("chmod", "0644", pcap)).ExitCode);
+        // As nobody: the store is root's (and, as every store, 0700), as a service's store is its user's.
+        foreach (var command in new[] { new[] { "store", "verify", "--data-dir", data }, ["store", "compact", "--data-dir", data], ["store", "stats", "--data-dir", data], ["import", "--pcap", pcap, "--data-dir", data] })
+        {
+            var r = FlowlineProcess.Run(FlowlineProcess.StartInfo("runuser", ["-u", "nobody", "--", "dotnet", "exec", FlowlineProcess.Dll, .. command]));
+            Assert.Equal(2, r.ExitCode);
+            Assert.Contains($"Access to the path '{data}", r.Stderr, StringComparison.Ordinal);
+            Assert.Contains("is denied", r.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", r.Stderr, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -27,14 +27,14 @@ internal static class CliArgs
         long bytes;
         try
         {
-            bytes = Ingest.CollectorOptions.Size(value);
+            bytes = Ingest.CollectorOptions.Size(value, 1L << 40);
         }
-        catch (FormatException)
+        catch (FormatException e)
         {
-            throw new ArgumentException($"{option} {value}: expected a size such as 64m or 1g");
+            throw new ArgumentException($"{option} {value}: expected a size such as 64m or 4g ({e.Message})");
         }
         var least = EmbeddedStoreOptions.MinimumCompactionMemory;
-        if (bytes < least) throw new ArgumentException($"{option} {value}: compaction needs at least {least >> 20} MiB");
+        if (bytes < least) throw new ArgumentException($"{option} {value}: compaction needs at least {(least + (1 << 20) - 1) >> 20}m");
         return bytes;
     }
 

@@ -18,7 +18,7 @@ internal static class StoreCommand
           compact  merge each partition's segments into one, sorted by address (tighter zone maps,
                    smaller files) with its rollups; only partitions ending before --before TIME if given;
                    the sessions store after the flows.
-                   Holds at most --memory (default 512m, at least 32m) whatever the partition's size:
+                   Holds at most --memory (default 512m, at least 51m) whatever the partition's size:
                    what does not fit is sorted and merged in rounds through temporary runs
                    (docs/STORE.md)
 
@@ -83,6 +83,11 @@ internal static class StoreCommand
             stderr.WriteLine($"flowline store: {e.Message}");
             return 1;
         }
+        catch (UnauthorizedAccessException e)
+        {
+            stderr.WriteLine($"flowline store: {dataDir}: {e.Message}" + (verb == "stats" ? "" : $" ({verb} writes: run it as the user that owns the store)"));
+            return 2;
+        }
         using var opened = store;
         switch (verb)
         {
@@ -104,7 +109,10 @@ internal static class StoreCommand
                         Console.Out.WriteLine($"  {Flowline.Records.FlowFields.Name(field),-18} {bytes / (double)s.Rows,7:0.000}");
                     }
                 }
-                return 0;
+                if (s.Unreadable.Count == 0) return 0;
+                // As every reader: what could not be read is named, and the figures said to leave it out.
+                stderr.WriteLine($"flowline store: the figures leave out {s.Unreadable.Count} segment(s) that could not be read: {string.Join(", ", s.Unreadable)} (store verify moves them to quarantine and restores their readable blocks)");
+                return 1;
             }
             case "verify":
             {

@@ -123,10 +123,11 @@ public sealed class DdosOptions
 
     public static DdosMode ParseMode(string text) => text.Trim().ToLowerInvariant() switch
     {
-        "off" or "false" => DdosMode.Off,
-        "dry-run" or "dryrun" => DdosMode.DryRun,
+        // Only the four names: "on" or "true" would have to guess how far to go, and automatic announces without approval.
+        "off" => DdosMode.Off,
+        "dry-run" => DdosMode.DryRun,
         "manual" => DdosMode.Manual,
-        "automatic" or "auto" or "on" => DdosMode.Automatic,
+        "automatic" => DdosMode.Automatic,
         _ => throw new FormatException($"'{text}': expected off, dry-run, manual or automatic"),
     };
 }

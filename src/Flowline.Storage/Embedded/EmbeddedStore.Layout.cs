@@ -34,6 +34,10 @@ public sealed partial class EmbeddedStore
             {
                 throw new InvalidDataException($"{file}: '{text}' is not a partition width in seconds");
             }
+            if (seconds > 86_400 || 86_400 % seconds != 0 || seconds % 60 != 0)
+            {
+                throw new InvalidDataException($"{file}: {seconds} s is not a partition width this store could have (whole minutes dividing a day)");
+            }
             return TimeSpan.FromSeconds(seconds);
         }
         return IsStore(root) ? EmbeddedStoreOptions.DefaultPartitionWidth : null;

@@ -11,6 +11,7 @@ public sealed partial class EmbeddedStore
     public StoreStats Stats()
     {
         var segments = Segments().ToList();
+        var unreadable = new List<string>();
         long rows = 0, bytes = 0;
         long? first = null, last = null;
         foreach (var s in segments)
@@ -28,11 +29,15 @@ public sealed partial class EmbeddedStore
             }
             catch (SegmentCorruptException)
             {
-                // Counted by verify.
+                // Left out of the figures, and named: verify moves it to quarantine.
+                unreadable.Add(s);
             }
         }
         var partitions = segments.Select(Path.GetDirectoryName).Distinct().Count();
-        return new StoreStats(partitions, segments.Count, rows, bytes, first, last, Directory.Exists(QuarantineDirectory) ? Directory.EnumerateFiles(QuarantineDirectory).Count() : 0);
+        return new StoreStats(partitions, segments.Count, rows, bytes, first, last, Directory.Exists(QuarantineDirectory) ? Directory.EnumerateFiles(QuarantineDirectory).Count() : 0)
+        {
+            Unreadable = unreadable,
+        };
     }
 
     /// <summary>Bytes on disk per column (with each column's header) over all live segments.</summary>
