@@ -217,6 +217,7 @@ public sealed partial class Collector : IDisposable
             {
                 var rows = batch.Count;
                 var next = Store.Hand(batch);
+                if (Interlocked.Exchange(ref _retryLogged, 0) != 0) IngestLog.StoreRecovered(_storeLog);
                 Interlocked.Add(ref _appended, count);
                 Interlocked.Add(ref _rows, rows);
                 Volatile.Write(ref _lastCommitMicros, NowMicros());
@@ -236,7 +237,10 @@ public sealed partial class Collector : IDisposable
                     batch.Clear();
                     return batch;
                 }
-                IngestLog.StoreRetrying(_storeLog, e.Message);
+                // Said when it starts and once a minute while it lasts (each decoder retries every second).
+                var now = Environment.TickCount64;
+                var last = Interlocked.Read(ref _retryLogged);
+                if ((last == 0 || now - last >= 60_000) && Interlocked.CompareExchange(ref _retryLogged, now, last) == last) IngestLog.StoreRetrying(_storeLog, e.Message);
                 Thread.Sleep(1000);
             }
         }
@@ -245,6 +249,8 @@ public sealed partial class Collector : IDisposable
     /// <summary>How long a shutdown keeps retrying a failing store before it gives up and reports what it could not store.</summary>
     public static readonly TimeSpan ShutdownRetries = TimeSpan.FromSeconds(5);
     private long _giveUpAt, _unstored;
+    /// <summary>When the store's failure was last logged (<see cref="Environment.TickCount64"/>), 0 while it works.</summary>
+    private long _retryLogged;
 
     /// <summary>Records decoded but not stored because the store failed until the shutdown deadline (0 normally).</summary>
     public long RecordsNotStored => Interlocked.Read(ref _unstored);

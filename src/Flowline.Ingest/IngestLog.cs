@@ -35,8 +35,11 @@ internal static partial class IngestLog
     [LoggerMessage(120, LogLevel.Error, "{Reason}; shutting down: {Records} records not stored", EventName = "not-stored")]
     public static partial void StoreGaveUp(ILogger log, string reason, long records);
 
-    [LoggerMessage(121, LogLevel.Warning, "{Reason}; retrying in 1 s", EventName = "retrying")]
+    [LoggerMessage(121, LogLevel.Warning, "{Reason}; the decoders hold their records and retry every second (the sockets' queues fill, then drop and count); said again each minute it lasts", EventName = "retrying")]
     public static partial void StoreRetrying(ILogger log, string reason);
+
+    [LoggerMessage(127, LogLevel.Information, "the store takes records again", EventName = "recovered")]
+    public static partial void StoreRecovered(ILogger log);
 
     [LoggerMessage(122, LogLevel.Error, "{Reason}; {Records} records of the last commit window could not be made durable", EventName = "not-durable")]
     public static partial void StoreNotDurable(ILogger log, string reason, long records);

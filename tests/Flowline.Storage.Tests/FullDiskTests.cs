@@ -66,4 +66,56 @@ public sealed class FullDiskTests : IDisposable
         Assert.Empty(store.Verify());
         store.Dispose();
     }
+
+    [Fact]
+    public void Appends_are_refused_while_the_timed_commits_fail_and_taken_again_when_they_succeed()
+    {
+        Run("mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", _mount);
+        _mounted = true;
+        using var store = new EmbeddedStore(_mount, new EmbeddedStoreOptions { GroupCommit = TimeSpan.FromMilliseconds(200) });
+        var g = new TrafficGenerator(5, hosts: 5000, flowsPerSecond: 1000);
+        // More than the disk holds, far below the buffers' own limit: the caller would hear nothing of the
+        // failing commits if appends waited for that limit (serve counted such rows stored, and lost them in a crash).
+        store.Append(Records(g, 200_000));
+        long appended = 200_000;
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        IOException? refused = null;
+        while (refused is null && DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                store.Append(Records(g, 100));
+                appended += 100;
+                Thread.Sleep(50);
+            }
+            catch (IOException e)
+            {
+                refused = e;
+            }
+        }
+        Assert.NotNull(refused);
+        Assert.Contains("commits are failing", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("space", refused.Message, StringComparison.OrdinalIgnoreCase);
+
+        // Space comes back: the timed commit writes what waited, and appends are taken again.
+        Run("mount", "-o", "remount,size=64m", _mount);
+        var taken = false;
+        while (!taken && DateTime.UtcNow < deadline.AddMinutes(1))
+        {
+            try
+            {
+                store.Append(Records(g, 100));
+                appended += 100;
+                taken = true;
+            }
+            catch (IOException)
+            {
+                Thread.Sleep(50);
+            }
+        }
+        Assert.True(taken, "appends still refused after space came back");
+        store.Flush();
+        Assert.Equal(appended, store.Stats().Rows); // nothing refused was taken, nothing taken lost
+        Assert.Empty(store.Verify());
+    }
 }

@@ -32,11 +32,13 @@ public sealed partial class EmbeddedStore
         var back = batch;
         lock (_lock)
         {
-            // Commits run beside appends; when they fall far behind, wait rather than grow without bound,
-            // unless they are failing (a full disk): then the caller hears of it and decides.
+            // Commits failing (a full disk): the caller hears of it now and keeps its rows, rather than hand over
+            // more that would only wait in memory, counted as stored and lost in a crash.
+            if (_commitError is { } failing && _buffered > 0) throw new IOException($"commits are failing: {failing.Message}", failing);
+            // Commits run beside appends; when they fall far behind, wait rather than grow without bound.
             while (_buffered >= BackpressureFactor * _options.MaxBufferedRows && !_disposed)
             {
-                if (_commitError is { } failing) throw new IOException($"commits are failing: {failing.Message}", failing);
+                if (_commitError is { } stillFailing) throw new IOException($"commits are failing: {stillFailing.Message}", stillFailing);
                 Monitor.Wait(_lock, 100);
             }
             var rows = batch.Count;
