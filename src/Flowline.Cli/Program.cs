@@ -23,7 +23,7 @@ public static class Program
             DecodeOptions.Help, a => DecodeCommand.Run(a, Console.Error)),
         new("import", "decode captures into the embedded store", ImportCommand.Help, a => ImportCommand.Run(a, Console.Error)),
         new("query", "filter, list, aggregate and rank stored flows (nfdump-style filters)", QueryCommand.Help, a => QueryCommand.Run(a, Console.Error)),
-        new("store", "stats, verify and expire the embedded store", StoreCommand.Help, a => StoreCommand.Run(a, Console.Error),
+        new("store", "stats, verify, compact and expire the embedded store", StoreCommand.Help, a => StoreCommand.Run(a, Console.Error),
             ["stats", "verify", "expire", "compact"]),
         new("clickhouse", "create, check and expire the flow tables of a ClickHouse server or cluster", ClickHouseCommand.Help,
             a => ClickHouseCommand.Run(a, Console.Error), ["init", "stats", "verify", "expire"]),

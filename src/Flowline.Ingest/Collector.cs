@@ -80,17 +80,36 @@ public sealed partial class Collector : IDisposable
         foreach (var (address, rate) in options.SamplingOverrides) _sampling[FlowAddress.FromIPAddress(address)] = rate;
         try
         {
+            var taken = new Dictionary<int, (string Name, IPEndPoint Endpoint)>();
             foreach (var (name, endpoints) in new[] { ("sflow", options.Sflow), ("netflow", options.Netflow), ("ipfix", options.Ipfix) })
             {
                 foreach (var endpoint in endpoints)
                 {
+                    // Two listeners of this collector on one port would share its sockets (SO_REUSEPORT) and split the datagrams.
+                    if (endpoint.Port != 0 && taken.TryGetValue(endpoint.Port, out var other)
+                        && (other.Endpoint.Address.Equals(endpoint.Address) || AnyAddress(other.Endpoint.Address) || AnyAddress(endpoint.Address)))
+                    {
+                        throw new IOException(other.Name == name
+                            ? $"{name}: udp {endpoint} is given twice"
+                            : $"{other.Name} on udp {other.Endpoint} and {name} on udp {endpoint}: each listener needs a port of its own");
+                    }
+                    if (endpoint.Port != 0) taken[endpoint.Port] = (name, endpoint);
                     // Collectors of one shared store (ClickHouse) share ports on purpose: templates go through the store.
                     if (Store.Shared is null) DatagramReceiver.CheckFree(endpoint, name);
                     for (var i = 0; i < options.SocketsPerPort; i++)
                     {
                         // The first socket fixes the port (it may have been 0: any free port); the others join it.
                         var bind = i == 0 ? endpoint : new IPEndPoint(endpoint.Address, _pipelines[^1].LocalEndPoint.Port);
-                        _pipelines.Add(new Pipeline(this, name, _pipelines.Count, bind, options));
+                        try
+                        {
+                            _pipelines.Add(new Pipeline(this, name, _pipelines.Count, bind, options));
+                        }
+                        catch (System.Net.Sockets.SocketException e)
+                        {
+                            // Named, as the HTTP listener's is: an address not on this host, a family the host lacks.
+                            throw new IOException($"{name}: cannot listen on udp {bind}: {e.Message}"
+                                + (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressNotAvailable ? " (the address is not one of this host's)" : ""), e);
+                        }
                     }
                 }
             }
@@ -197,6 +216,8 @@ public sealed partial class Collector : IDisposable
         _pipelines.Select(p => new SocketCounters(p.Listener, p.Index, p.Received, p.QueueDrops, p.QueueDepth, p.QueueCapacity, p.LastBatchSeconds));
     /// <summary>Microseconds since the last successful hand-over to the store.</summary>
     public double StoreLagSeconds => Volatile.Read(ref _lastCommitMicros) == 0 ? 0 : (NowMicros() - Volatile.Read(ref _lastCommitMicros)) / 1e6;
+
+    private static bool AnyAddress(IPAddress a) => a.Equals(IPAddress.Any) || a.Equals(IPAddress.IPv6Any);
 
     public static long NowMicros() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10;
 

@@ -70,7 +70,11 @@ public sealed class DatagramReceiver : IDisposable
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
-            throw new IOException($"{listener}: udp {endpoint} is in use by another process; two collectors on one port would each get part of the datagrams, and only collectors of one ClickHouse store share templates (stop the other, or choose another port)", e);
+            throw new IOException($"{listener}: udp {endpoint} is in use by another process (or by another listener of this one: each needs a port of its own); two collectors on one port would each get part of the datagrams, and only collectors of one ClickHouse store share templates (stop the other, or choose another port)", e);
+        }
+        catch (SocketException)
+        {
+            // Not a holder: the listener's own bind says what else is wrong, with its name.
         }
     }
 

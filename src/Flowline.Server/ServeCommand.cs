@@ -54,6 +54,15 @@ public static class ServeCommand
             stderr.WriteLine($"flowline serve: {e.Message}");
             return 2;
         }
+        // Settings that cannot work together, said before anything starts.
+        string? conflict = File.Exists(serve.Collector.DataDir) ? $"data_dir {serve.Collector.DataDir} is a file, not a directory"
+            : serve.TlsKey is { Length: > 0 } && serve.TlsCertificate is not { Length: > 0 } ? "tls_key is given without tls_certificate: serve would answer plain HTTP (give both, or neither)"
+            : null;
+        if (conflict is not null)
+        {
+            stderr.WriteLine($"flowline serve: {conflict}");
+            return 2;
+        }
         var options = serve.Collector;
         using var logs = new LineLoggerProvider(stderr, serve.LogFormat, serve.LogLevel);
         var log = logs.CreateLogger("serve");

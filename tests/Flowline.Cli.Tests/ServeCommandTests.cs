@@ -201,6 +201,8 @@ public sealed class ServeCommandTests : IDisposable
         Assert.Contains("bad.yaml:1: colour: unknown setting", FlowlineProcess.RunFlowline(["serve", "--config", config]).Stderr);
         Assert.Contains("sflow 'nowhere': expected ADDR:PORT", FlowlineProcess.RunFlowline(["serve", "--sflow", "nowhere"]).Stderr);
         Assert.Contains("unknown option --colour", FlowlineProcess.RunFlowline(["serve", "--colour", "blue"]).Stderr);
+        Assert.Contains($"data_dir {config} is a file, not a directory", FlowlineProcess.RunFlowline(["serve", "--data-dir", config]).Stderr);
+        Assert.Contains("tls_key is given without tls_certificate", FlowlineProcess.RunFlowline(["serve", "--data-dir", _dir.FullName, "--tls-key", config]).Stderr);
         Assert.Contains("FLOWLINE_HTTP: http 'x': expected ADDR:PORT",
             FlowlineProcess.Run(WithEnvironment(FlowlineProcess.Flowline("serve"), "FLOWLINE_HTTP", "x")).Stderr);
     }
@@ -218,6 +220,22 @@ public sealed class ServeCommandTests : IDisposable
             "--netflow", "127.0.0.1:0", "--sflow", "127.0.0.1:0", "--http", "127.0.0.1:0"], TimeSpan.FromSeconds(60));
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains($"ipfix: udp 127.0.0.1:{port} is in use by another process", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Listeners_on_one_port_or_on_an_address_not_here_are_refused_by_name()
+    {
+        var port = ServeProcess.FreeTcpPort();
+        var twice = FlowlineProcess.RunFlowline(["serve", "--data-dir", Path.Combine(_dir.FullName, "twice"), "--netflow", $"127.0.0.1:{port}",
+            "--ipfix", $"0.0.0.0:{port}", "--sflow", "127.0.0.1:0", "--http", "127.0.0.1:0"], TimeSpan.FromSeconds(60));
+        Assert.NotEqual(0, twice.ExitCode);
+        Assert.Contains($"netflow on udp 127.0.0.1:{port} and ipfix on udp 0.0.0.0:{port}: each listener needs a port of its own", twice.Stderr, StringComparison.Ordinal);
+        // 192.0.2.55 (TEST-NET-1) is on no interface here.
+        var absent = FlowlineProcess.RunFlowline(["serve", "--data-dir", Path.Combine(_dir.FullName, "absent"), "--sflow", "192.0.2.55:0",
+            "--netflow", "127.0.0.1:0", "--ipfix", "127.0.0.1:0", "--http", "127.0.0.1:0"], TimeSpan.FromSeconds(60));
+        Assert.NotEqual(0, absent.ExitCode);
+        Assert.Contains("sflow: cannot listen on udp 192.0.2.55:0: ", absent.Stderr, StringComparison.Ordinal);
+        Assert.Contains("(the address is not one of this host's)", absent.Stderr, StringComparison.Ordinal);
     }
 
     private static ProcessStartInfo WithEnvironment(ProcessStartInfo psi, string name, string value)
