@@ -28,6 +28,24 @@ public sealed class KeyStoreTests : IDisposable
     }
 
     [Fact]
+    public void A_running_node_takes_the_keys_and_key_file_copied_onto_it_one_after_the_other()
+    {
+        var first = Path.Combine(_dir.FullName, "api1");
+        var second = Path.Combine(_dir.FullName, "api2");
+        var made = KeyStore.Open(first).Create("acc-1001", admin: false);
+        var running = KeyStore.Open(second);
+        var own = running.Create("acc-2002", admin: false);
+        // keys.json first: its secrets do not open with this node's keys.key yet; the keys in force stay.
+        File.Copy(Path.Combine(first, "keys.json"), Path.Combine(second, "keys.json"), overwrite: true);
+        Assert.Equal(own, running.Find(own.Id));
+        Assert.Null(running.Find(made.Id));
+        // Then keys.key: the pair agrees and the copied keys open.
+        File.Copy(Path.Combine(first, "keys.key"), Path.Combine(second, "keys.key"), overwrite: true);
+        Assert.Equal(made, running.Find(made.Id));
+        Assert.Null(running.Find(own.Id));
+    }
+
+    [Fact]
     public void A_revoked_key_stays_listed_and_another_process_sees_the_change()
     {
         var server = KeyStore.Open(_dir.FullName);

@@ -23,7 +23,9 @@ public sealed record AccessKey(string Id, string Account, bool Admin, DateTimeOf
 public sealed partial class KeyStore
 {
     private readonly string _path;
-    private readonly byte[] _master;
+    private readonly string _masterPath;
+    private byte[] _master;
+    private (DateTime Written, long Length) _masterLoaded;
     private readonly Lock _lock = new();
     private Dictionary<string, AccessKey> _keys = [];
     private (DateTime Written, long Length) _loaded = (DateTime.MinValue, -1);
@@ -35,7 +37,15 @@ public sealed partial class KeyStore
     {
         DataDirectory.Create(dataDir);
         _path = Path.Combine(dataDir, "keys.json");
-        _master = MasterKey(keyFile ?? Path.Combine(dataDir, "keys.key"));
+        _masterPath = keyFile ?? Path.Combine(dataDir, "keys.key");
+        _master = MasterKey(_masterPath);
+        _masterLoaded = Stamp(_masterPath);
+    }
+
+    private static (DateTime, long) Stamp(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists ? (info.LastWriteTimeUtc, info.Length) : (DateTime.MinValue, -1L);
     }
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
@@ -109,10 +119,26 @@ public sealed partial class KeyStore
 
     private void Refresh()
     {
-        var info = new FileInfo(_path);
-        var stamp = info.Exists ? (info.LastWriteTimeUtc, info.Length) : (DateTime.MinValue, -1L);
+        // Both files are read again when they change: an operator copies keys.json and keys.key to another node
+        // while it runs (docs/SCALE.md), one after the other.
+        var masterStamp = Stamp(_masterPath);
+        if (masterStamp != _masterLoaded && masterStamp.Item2 == 32)
+        {
+            _master = MasterKey(_masterPath);
+            _masterLoaded = masterStamp;
+            _loaded = (DateTime.MinValue, -2); // the secrets open again under the new key
+        }
+        var stamp = Stamp(_path);
         if (stamp == _loaded) return;
-        _keys = info.Exists ? Parse(File.ReadAllBytes(_path)) : [];
+        try
+        {
+            _keys = stamp.Item2 >= 0 ? Parse(File.ReadAllBytes(_path)) : [];
+        }
+        catch (InvalidDataException) when (_loaded.Length >= 0 || _loaded.Length == -2)
+        {
+            // Half of a copy (keys.json before its keys.key): the keys in force stay until the pair agrees.
+            return;
+        }
         _loaded = stamp;
     }
 
@@ -160,8 +186,7 @@ public sealed partial class KeyStore
         var text = new JsonObject { ["keys"] = array }.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         AtomicFile.WriteText(_path, text + "\n", UnixFileMode.UserRead | UnixFileMode.UserWrite);
         _keys = keys;
-        var info = new FileInfo(_path);
-        _loaded = (info.LastWriteTimeUtc, info.Length);
+        _loaded = Stamp(_path);
     }
 
     private byte[] Seal(string id, string secret)
