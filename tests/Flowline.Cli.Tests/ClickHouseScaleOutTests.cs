@@ -21,6 +21,11 @@ public sealed class ClickHouseScaleOutTests : IDisposable
     {
         using var cluster = new ClickHouseServers(2);
         var location = cluster.Location("scaleout");
+        // Without shards=: the cluster's two hosts (127.0.0.1, told apart by native ports) on one HTTP port would be
+        // one server taken twice; refused, not "2 shard(s) ready" with one of them left without tables.
+        var same = FlowlineProcess.RunFlowline(["clickhouse", "init", "--store", $"clickhouse://127.0.0.1:{cluster[0].HttpPort}/scaleout?cluster={ClickHouseServers.Cluster}"]);
+        Assert.Equal(1, same.ExitCode);
+        Assert.Contains($"has 2 shards on 127.0.0.1:{cluster[0].HttpPort}", same.Stderr, StringComparison.Ordinal);
         var init = FlowlineProcess.RunFlowline(["clickhouse", "init", "--store", location]);
         Assert.True(init.ExitCode == 0, init.Stderr);
         Assert.Contains("init: 2 shard(s) ready", init.Stdout);

@@ -170,6 +170,11 @@ public sealed partial class ClickHouseStore : IFlowStore
             shards.Add(new UriBuilder(url.Scheme, host, url.Port).Uri);
         }
         if (shards.Count == 0) throw new ClickHouseException(0, $"no cluster '{cluster}' in the server's remote_servers", url.Authority);
+        // Shards on one host told apart by their native ports only: on one HTTP port they would be one server, taken twice.
+        if (shards.GroupBy(s => s.Authority).FirstOrDefault(g => g.Count() > 1) is { } same)
+        {
+            throw new ClickHouseException(0, $"cluster '{cluster}' has {same.Count()} shards on {same.Key} (its hosts with this address's HTTP port): give each shard's HTTP address with &shards=HOST:PORT,HOST:PORT", url.Authority);
+        }
         return shards;
     }
 
