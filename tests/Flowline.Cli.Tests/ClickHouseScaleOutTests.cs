@@ -107,6 +107,15 @@ public sealed class ClickHouseScaleOutTests : IDisposable
             Assert.Equal(Lines(expected.Stdout, listing), Lines(actual.Stdout, listing));
         }
 
+        // nfdump's summary: the flows of the window read, before the filter (not every row of the store's parts).
+        string[] window = ["--from", start.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture), "--to", start.AddSeconds(1).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture)]; // half the flows: 10,000 a second
+        var inWindow = FlowlineProcess.RunFlowline(["query", "--store", location, .. window, "-A", "proto", "-o", "csv"]).Stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Sum(l => long.Parse(l.Split(',')[^1], CultureInfo.InvariantCulture));
+        Assert.InRange(inWindow, 1, rows - 1);
+        var summary = FlowlineProcess.RunFlowline(["query", "--store", location, .. window, "-o", "line", "-c", "5", "proto tcp"]);
+        Assert.True(summary.ExitCode == 0, summary.Stderr);
+        Assert.Contains($"Total flows processed: {inWindow}, passed: 5", summary.Stdout, StringComparison.Ordinal);
+
         // A shard down under the API node: a 503 with a JSON error the client can act on, and a log line.
         ClickHouseServers.Stop(cluster[1]);
         var (status, body) = Rest.Send(HttpMethod.Get, api.Url + flows, key: apiKey);

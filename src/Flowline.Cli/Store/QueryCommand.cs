@@ -210,7 +210,12 @@ internal static partial class QueryCommand
                 var rows = QueryRunner.Rows(store.Scan(from, to, filter, needed), filter, nfCount > 0 ? nfCount : 0);
                 try
                 {
-                    listing.Write(output, rows, () => store is EmbeddedStore e ? e.ScanStats.Rows : store.Stats().Rows);
+                    listing.Write(output, rows, () => store switch
+                    {
+                        EmbeddedStore e => e.ScanStats.Rows,
+                        Flowline.Storage.ClickHouse.ClickHouseStore c => c.CountRows(from, to),
+                        _ => store.Stats().Rows,
+                    });
                 }
                 catch (InvalidOperationException e)
                 {
