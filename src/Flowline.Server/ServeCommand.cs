@@ -127,6 +127,8 @@ public static class ServeCommand
                 ? new ClickHouseStore(clickhouse with
                 {
                     SpoolDirectory = Path.Combine(options.DataDir, "clickhouse-spool"), ReadOnly = !serve.Collect,
+                    // `flowline clickhouse init` makes the tables: a mistyped database is refused, not made for no reader.
+                    CreateTables = false,
                     ShardFailing = (shard, problem) => ServeLog.ShardFailing(storeLog, shard, problem),
                     ShardRecovered = (shard, blocks, rows) => ServeLog.ShardRecovered(storeLog, shard, blocks, rows),
                 })
@@ -146,7 +148,10 @@ public static class ServeCommand
         }
         catch (ClickHouseException e)
         {
-            ServeLog.CannotStart(log, $"the ClickHouse store: {e.Message}");
+            // 81 UNKNOWN_DATABASE, 60 UNKNOWN_TABLE.
+            var hint = e.Code is 81 or 60 && serve.ClickHouse is { } missing
+                ? $" (make the tables with `flowline clickhouse init --store '{ClickHouseLocation.Describe(missing)}'`, or mind the database's name)" : "";
+            ServeLog.CannotStart(log, $"the ClickHouse store: {e.Message}{hint}");
             return 1;
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)

@@ -26,6 +26,16 @@ public sealed class ClickHouseScaleOutTests : IDisposable
         var same = FlowlineProcess.RunFlowline(["clickhouse", "init", "--store", $"clickhouse://127.0.0.1:{cluster[0].HttpPort}/scaleout?cluster={ClickHouseServers.Cluster}"]);
         Assert.Equal(1, same.ExitCode);
         Assert.Contains($"has 2 shards on 127.0.0.1:{cluster[0].HttpPort}", same.Stderr, StringComparison.Ordinal);
+        // A collector on a database no one made (a typo) is refused: it made the database before, for no reader.
+        var typo = FlowlineProcess.RunFlowline(["serve", "--data-dir", Path.Combine(_dir.FullName, "typo"), "--store", cluster.Location("scaleuot"),
+            "--sflow", "127.0.0.1:0", "--netflow", "127.0.0.1:0", "--ipfix", "127.0.0.1:0", "--http", "127.0.0.1:0"], TimeSpan.FromSeconds(60));
+        Assert.Equal(1, typo.ExitCode);
+        Assert.Contains("scaleuot doesn't exist", typo.Stderr, StringComparison.Ordinal);
+        Assert.Contains("make the tables with `flowline clickhouse init --store", typo.Stderr, StringComparison.Ordinal);
+        using (var system = new Flowline.Storage.ClickHouse.ClickHouseClient(cluster[0].Url, "system"))
+        {
+            Assert.Equal("0", system.Execute("SELECT count() FROM system.databases WHERE name = 'scaleuot'").Trim());
+        }
         var init = FlowlineProcess.RunFlowline(["clickhouse", "init", "--store", location]);
         Assert.True(init.ExitCode == 0, init.Stderr);
         Assert.Contains("init: 2 shard(s) ready", init.Stdout);
