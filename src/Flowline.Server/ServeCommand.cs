@@ -186,6 +186,13 @@ public static class ServeCommand
             ddos = new Flowline.Mitigation.Ddos.DdosService(serve.Ddos, () => enricher?.Inventory ?? Flowline.Enrichment.Inventory.Empty, options.DataDir,
                 () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000, collector.RealtimeEvents.Raise, logs);
             collector.Realtime.Observe(ddos.Detector);
+            if (ddos.BlocklistProblem is { } problem)
+            {
+                // At start there is no list in force to keep: running without the one asked for would block nothing in silence.
+                ServeLog.CannotStart(log, $"the DDoS block list {serve.Ddos.Blocklist}: {problem}");
+                collector.Dispose();
+                return 2;
+            }
         }
         var tapDriver = new TapDriver(taps, serve.TaasOvsdb, ports, logs.CreateLogger("taas"));
         ServeFaces.Map(app, collector, new RequestGuard(keys), new AuditLog(options.DataDir), apiOptions,

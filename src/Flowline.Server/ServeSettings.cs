@@ -203,7 +203,7 @@ public static class ServeSettings
         new("ddos_amplification_ports", "PORT,...", "UDP source ports of amplification attacks (default 19,53,123,161,389,1900,11211)",
             (o, v) => o.Ddos.AmplificationPorts = v.List().Select(p => ushort.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port > 0 ? port : throw new FormatException($"'{p}' is not a port")).ToHashSet(),
             o => Join(o.Ddos.AmplificationPorts.Order()), "53,123,3702"),
-        new("ddos_blocklist", "FILE", "prefixes (one a line, # comments) whose traffic to protected addresses is an event; re-read when it changes",
+        new("ddos_blocklist", "FILE", "prefixes (one a line, # comments) whose traffic to protected addresses is an event; re-read when it changes (a file refused at start stops serve; later, the list in force stays)",
             (o, v) => o.Ddos.Blocklist = v.Scalar(), o => o.Ddos.Blocklist ?? "", "/etc/flowline/blocklist.txt"),
     ];
 

@@ -203,6 +203,10 @@ public sealed class ServeCommandTests : IDisposable
         Assert.Contains("unknown option --colour", FlowlineProcess.RunFlowline(["serve", "--colour", "blue"]).Stderr);
         Assert.Contains($"data_dir {config} is a file, not a directory", FlowlineProcess.RunFlowline(["serve", "--data-dir", config]).Stderr);
         Assert.Contains("tls_key is given without tls_certificate", FlowlineProcess.RunFlowline(["serve", "--data-dir", _dir.FullName, "--tls-key", config]).Stderr);
+        var blocklist = FlowlineProcess.RunFlowline(["serve", "--data-dir", Path.Combine(_dir.FullName, "blocklist"), "--ddos", "dry-run", "--ddos-blocklist", "/nonexistent/blocklist.txt",
+            "--sflow", "127.0.0.1:0", "--netflow", "127.0.0.1:0", "--ipfix", "127.0.0.1:0", "--http", "127.0.0.1:0"], TimeSpan.FromSeconds(60));
+        Assert.Equal(2, blocklist.ExitCode);
+        Assert.Contains("cannot start: the DDoS block list /nonexistent/blocklist.txt: ", blocklist.Stderr);
         Assert.Contains("FLOWLINE_HTTP: http 'x': expected ADDR:PORT",
             FlowlineProcess.Run(WithEnvironment(FlowlineProcess.Flowline("serve"), "FLOWLINE_HTTP", "x")).Stderr);
     }

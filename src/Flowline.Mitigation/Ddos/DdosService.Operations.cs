@@ -229,6 +229,9 @@ public sealed partial class DdosService
 
     // ---- Block list and state file ----------------------------------------------------------------
 
+    /// <summary>Why the block list was last refused (null once it loads): at start, serve refuses to run without the list it was given.</summary>
+    public string? BlocklistProblem { get; private set; }
+
     private void ReloadBlocklist()
     {
         if (Options.Blocklist is not { } path) return;
@@ -260,9 +263,11 @@ public sealed partial class DdosService
             }
             Volatile.Write(ref _blocklist, group.Prefixes.Count == 0 ? null : new ProtectedSet(options, Inventory.Empty));
             MitigationLog.BlocklistLoaded(_log, path, group.Prefixes.Count);
+            BlocklistProblem = null;
         }
         catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
         {
+            BlocklistProblem = e.Message;
             MitigationLog.BlocklistRefused(_log, path, e.Message);
         }
     }
