@@ -286,6 +286,7 @@ public sealed class StoreCommandTests : IDisposable
         Assert.Equal(2, width.ExitCode);
         Assert.StartsWith("flowline query: ", width.Stderr);
         Assert.Contains("'garbage' is not a partition width in seconds", width.Stderr);
+        Assert.Contains("give --before or --retention, not both", FlowlineProcess.RunFlowline(["store", "expire", "--data-dir", data, "--before", "2026-01-01T00:00:00Z", "--retention", "1d"]).Stderr);
         Assert.DoesNotContain("Unhandled exception", width.Stderr);
         // A number of seconds no store has (7 minutes do not divide a day): refused by every reader and writer, not a crash.
         File.WriteAllText(Path.Combine(data, "partition-width"), "420\n");
@@ -353,7 +354,8 @@ public sealed class StoreCommandTests : IDisposable
         var data = Imported(2000);
         using (var serve = new ServeProcess(data))
         {
-            foreach (var writer in new[] { new[] { "store", "compact", "--data-dir", data }, ["store", "expire", "--data-dir", data, "--retention", "1d"], ["store", "verify", "--data-dir", data] })
+            var pcap = Path.Combine(_dir.FullName, "g.pcap");
+            foreach (var writer in new[] { new[] { "store", "compact", "--data-dir", data }, ["store", "expire", "--data-dir", data, "--retention", "1d"], ["store", "verify", "--data-dir", data], ["import", "--pcap", pcap, "--data-dir", data] })
             {
                 // 3, not verify's 1 for damage: the store is in use, nothing is wrong with it.
                 var refused = FlowlineProcess.RunFlowline(writer);

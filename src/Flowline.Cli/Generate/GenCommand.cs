@@ -146,6 +146,7 @@ internal static class GenCommand
             : mix is not null && protocol == FlowProtocol.NetFlow5 ? "--mix sends sflow, netflow9 or ipfix"
             : mix is not null && (target is null || duration <= 0) ? "--mix needs --target udp://HOST:PORT and --duration SECONDS"
             : mix is null && count < 0 ? "--count is required"
+            : mix is not null && count >= 0 ? "--mix sends for --duration SECONDS: --count does not apply"
             : (target is null) == (pcap is null) ? "give exactly one of --target udp://HOST:PORT and --pcap FILE"
             : protocol == FlowProtocol.NetFlow5 && sampling > 0x3FFF ? $"--sampling {sampling}: NetFlow v5's header carries at most 16383 (14 bits)"
             : null;

@@ -177,6 +177,12 @@ internal static class ImportCommand
             stderr.WriteLine($"flowline import: {e.Message}");
             return 1;
         }
+        catch (StoreLockedException e)
+        {
+            // As the store commands: 3 is "in use, try again later", not damage or a failed write.
+            stderr.WriteLine($"flowline import: {e.Message}");
+            return 3;
+        }
         catch (IOException e)
         {
             stderr.WriteLine($"flowline import: cannot write the store in {dataDir}: {e.Message}");

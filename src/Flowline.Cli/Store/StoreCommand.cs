@@ -40,6 +40,7 @@ internal static class StoreCommand
         long? before = null;
         var columns = false;
         var retention = 15 * 86_400_000_000L;
+        var retentionGiven = false;
         var memory = EmbeddedStoreOptions.DefaultCompactionMemory;
         try
         {
@@ -51,7 +52,7 @@ internal static class StoreCommand
                 {
                     case "--data-dir": dataDir = Next(); break;
                     case "--columns": columns = true; break;
-                    case "--retention": retention = CliArgs.ParseDuration(a, Next()); break;
+                    case "--retention": retention = CliArgs.ParseDuration(a, Next()); retentionGiven = true; break;
                     case "--before": before = CliArgs.ParseTime(a, Next()); break;
                     case "--memory": memory = CliArgs.ParseMemory(a, Next()); break;
                     default: throw new ArgumentException($"unknown option {a}");
@@ -59,6 +60,7 @@ internal static class StoreCommand
             }
             if (verb is not ("stats" or "verify" or "expire" or "compact")) throw new ArgumentException($"unknown store command '{verb}' (stats, verify, expire, compact)");
             if (dataDir is null) throw new ArgumentException("--data-dir is required");
+            if (verb == "expire" && retentionGiven && before is not null) throw new ArgumentException("give --before or --retention, not both (--before TIME drops what ends before it; --retention AGE what is older)");
             CliArgs.CheckStore(dataDir);
         }
         catch (ArgumentException e)
