@@ -30,8 +30,20 @@ public static class Durations
     }
 
     /// <summary>The duration, or a <see cref="FormatException"/> that shows the grammar.</summary>
-    public static TimeSpan Parse(string text) =>
-        TryParse(text, out var d) ? d : throw new FormatException($"'{text}' is not a duration (such as {Examples})");
+    public static TimeSpan Parse(string text)
+    {
+        if (TryParse(text, out var d)) return d;
+        var t = text.Trim();
+        foreach (var (suffix, _) in Units)
+        {
+            // "0s": a duration, but none a setting takes.
+            if (t.EndsWith(suffix, StringComparison.Ordinal) && double.TryParse(t[..^suffix.Length], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var v) && v == 0)
+            {
+                throw new FormatException($"'{text}' is not a duration above zero (such as {Examples})");
+            }
+        }
+        throw new FormatException($"'{text}' is not a duration (such as {Examples})");
+    }
 
     /// <summary>Microseconds, the unit of record times.</summary>
     public static long Micros(TimeSpan d) => d.Ticks / 10;

@@ -57,6 +57,8 @@ public sealed class ServeSettingsTests : IDisposable
         Assert.Contains("'1000000000' is not a whole number from 1 to 16,777,216", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--queue-datagrams", "1000000000"], _ => null)).Message, StringComparison.Ordinal);
         Assert.Contains("'3g' is more than this setting takes (at most 2047m)", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--queue-bytes", "3g"], _ => null)).Message, StringComparison.Ordinal);
         Assert.Equal(4L << 30, ServeOptionsReader.Read(["--compaction-memory", "4g"], _ => null).Collector.CompactionMemory);
+        Assert.Contains("'0s' is not a duration above zero", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--batch-interval", "0s"], _ => null)).Message, StringComparison.Ordinal);
+        Assert.Contains("'soon' is not a duration (such as", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--batch-interval", "soon"], _ => null)).Message, StringComparison.Ordinal);
         Assert.Contains("unknown option --no-such", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--no-such", "1"], _ => null)).Message, StringComparison.Ordinal);
         File.WriteAllText(yaml, "data_dir: x\nno_such_key: 1\n");
         Assert.Contains("serve.yaml:2: no_such_key: unknown setting", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--config", yaml], _ => null)).Message, StringComparison.Ordinal);
