@@ -137,7 +137,8 @@ public sealed partial class Collector : IDisposable
         }
         var restored = 0;
         var templatesLog = Logs.CreateLogger("templates");
-        foreach (var p in _pipelines) restored = TemplateFiles.Load(options.DataDir, p.Decoder.Templates, templatesLog);
+        // Each decoder loads the same files: a damaged one is reported once, by the first.
+        foreach (var p in _pipelines) restored = TemplateFiles.Load(options.DataDir, p.Decoder.Templates, p == _pipelines[0] ? templatesLog : Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         TemplatesRestored = restored;
         _upkeep = new Thread(Upkeep) { IsBackground = true, Name = "flowline-upkeep" };
         _upkeep.Start();

@@ -67,7 +67,8 @@ internal static class TemplateFiles
             }
             catch (Exception e) when (e is JsonException or IOException)
             {
-                IngestLog.TemplatesNotRestored(log, path, e.Message);
+                IngestLog.TemplatesNotRestored(log, path, e is JsonException j
+                    ? $"not a template file: unreadable at line {(j.LineNumber ?? 0) + 1}{(j.Path is { Length: > 1 } at ? $", {at}" : "")}" : e.Message);
                 continue;
             }
             restored += Restore(saved, cache, onlyNew: false);
