@@ -42,6 +42,12 @@ public sealed partial class ClickHouseStore
         _sinceFailing = new (int, long)[_shards.Length];
         _answeringSince = [.. Enumerable.Repeat(long.MinValue, _shards.Length)];
         if (_options.SpoolDirectory is { } directory) _spool = new ClickHouseSpool(directory, _shards.Length);
+        // Blocks spooled by a process that ended (a crash, a kill) may have been given to a server that took them late:
+        // their shards are replayed to as to one that failed, once they have answered for an insert timeout.
+        for (var shard = 0; shard < _shards.Length; shard++)
+        {
+            if (_spool?.Pending(shard) == true) _answeringSince[shard] = 0;
+        }
         _committer = new Thread(CommitLoop) { IsBackground = true, Name = "clickhouse commit" };
         _committer.Start();
         if (_spool is null) return;
