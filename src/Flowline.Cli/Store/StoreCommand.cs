@@ -85,11 +85,6 @@ internal static class StoreCommand
             stderr.WriteLine($"flowline store: {e.Message}");
             return 1;
         }
-        catch (UnauthorizedAccessException e)
-        {
-            stderr.WriteLine($"flowline store: {dataDir}: {e.Message}" + (verb == "stats" ? "" : $" ({verb} writes: run it as the user that owns the store)"));
-            return 2;
-        }
         using var opened = store;
         switch (verb)
         {
