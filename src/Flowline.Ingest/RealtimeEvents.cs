@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using Flowline.Records;
 
 namespace Flowline.Ingest;
 
@@ -55,7 +56,7 @@ public sealed class RealtimeEvents : IDisposable
         {
             await foreach (var e in _queue.Reader.ReadAllAsync(_stop.Token))
             {
-                var line = e.ToJsonString();
+                var line = e.ToJsonString(ReadableJson.Serializer);
                 foreach (var d in _destinations)
                 {
                     d.Add(line);

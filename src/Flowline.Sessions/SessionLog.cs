@@ -68,7 +68,7 @@ public static class SessionLine
     public static string Text(in FlowRecord r, ISymbolNames names)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
-        using (var w = new Utf8JsonWriter(buffer)) Write(w, r, names);
+        using (var w = new Utf8JsonWriter(buffer, ReadableJson.Compact)) Write(w, r, names);
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Flowline.Records;
 
 namespace Flowline.Sessions;
 
@@ -42,7 +43,7 @@ public sealed record SessionRateEvent(
             ["baseline"] = Baseline,
             ["bin_start"] = SessionLine.Time(BinStart),
             ["bin_seconds"] = BinLength / 1e6,
-        }.ToJsonString();
+        }.ToJsonString(ReadableJson.Serializer);
     }
 }
 
@@ -220,7 +221,7 @@ public sealed class SessionRateWatch
             foreach (var h in p.Hours) hours.Add(new JsonArray(h.Select(v => (JsonNode)v).ToArray()));
             ports.Add(new JsonObject { ["account"] = account, ["vmi"] = vmi, ["state"] = p.State, ["hours"] = hours });
         }
-        return new JsonObject { ["bin_seconds"] = _options.Bin / 1e6, ["ports"] = ports }.ToJsonString();
+        return new JsonObject { ["bin_seconds"] = _options.Bin / 1e6, ["ports"] = ports }.ToJsonString(ReadableJson.Serializer);
     }
 
     /// <summary>Restores a history written by <see cref="Save"/> with the same bin; throws <see cref="FormatException"/> otherwise.</summary>

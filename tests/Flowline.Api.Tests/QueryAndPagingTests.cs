@@ -282,5 +282,7 @@ public sealed class QueryAndPagingTests(QueryServer f) : IClassFixture<QueryServ
         var (status, body, _) = await f.Server.Send(f.TenantA, HttpMethod.Post, "/api/v1/query", [], json.Replace("\"F\"", $"\"{From}\"").Replace("\"T\"", $"\"{To}\""));
         Assert.Equal(400, status);
         Assert.Contains(message, Message(body));
+        // Only what JSON requires is escaped: an apostrophe stays one, not \u0027.
+        Assert.Contains(message.Replace("\"", "\\\""), body.GetRawText());
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Flowline.Records;
 
 namespace Flowline.Api;
 
@@ -24,7 +25,7 @@ public sealed class AuditLog
     public void Write(AuditEntry e)
     {
         using var buffer = new MemoryStream();
-        using (var j = new Utf8JsonWriter(buffer))
+        using (var j = new Utf8JsonWriter(buffer, ReadableJson.Compact))
         {
             j.WriteStartObject();
             j.WriteString("time", e.Time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));

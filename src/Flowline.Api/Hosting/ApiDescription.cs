@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Flowline.Records;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,7 +26,7 @@ public static class ApiDescription
         {
             if (!Made.TryGetValue(endpoints, out text!))
             {
-                text = Make(endpoints.Endpoints.OfType<RouteEndpoint>()).ToJsonString();
+                text = Make(endpoints.Endpoints.OfType<RouteEndpoint>()).ToJsonString(ReadableJson.Serializer);
                 Made.Add(endpoints, text);
             }
         }

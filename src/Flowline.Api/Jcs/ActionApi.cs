@@ -119,7 +119,7 @@ public sealed class ActionApi(IFlowStore store, RequestGuard guard, AuditLog aud
         needed.UnionWith(FlowLogFormats.JcsColumns);
         context.Response.ContentType = "application/json";
         var body = context.Response.Body;
-        await using var json = new Utf8JsonWriter(body, new JsonWriterOptions { Indented = true });
+        await using var json = new Utf8JsonWriter(body, ReadableJson.Indented);
         json.WriteStartObject();
         json.WriteStartObject("DescribeFlowLogResponse");
         json.WriteString("@xmlns", $"http://{host}/doc/{DescribeFlowLog.Version}/");
@@ -168,7 +168,7 @@ public sealed class ActionApi(IFlowStore store, RequestGuard guard, AuditLog aud
         context.Response.StatusCode = error.Status;
         context.Response.ContentType = "application/json";
         using var buffer = new MemoryStream();
-        using (var j = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var j = new Utf8JsonWriter(buffer, ReadableJson.Indented))
         {
             j.WriteStartObject();
             j.WriteStartObject("Response");

@@ -31,7 +31,7 @@ public static class SelfMetrics
     public static string ExportersJson(Ingest.Collector collector)
     {
         using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(stream, ReadableJson.Indented))
         {
             w.WriteStartObject();
             w.WriteStartArray("exporters");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Flowline.Ingest;
+using Flowline.Records;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -18,9 +19,9 @@ public static partial class SflowRtApi
     private const string Json = "application/json";
     private const string PrometheusText = "text/plain; version=0.0.4; charset=utf-8";
 
-    private static IResult Error(string message, int status) => Results.Json(new JsonObject { ["error"] = message }, statusCode: status);
+    private static IResult Error(string message, int status) => Results.Json(new JsonObject { ["error"] = message }, ReadableJson.Serializer, statusCode: status);
 
-    private static IResult Ok(JsonNode node) => Results.Text(node.ToJsonString(), Json);
+    private static IResult Ok(JsonNode node) => Results.Text(node.ToJsonString(ReadableJson.Serializer), Json);
 
     private static async Task<string> Body(HttpContext c)
     {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Flowline.Records;
 using Flowline.Taas;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -200,7 +201,7 @@ public sealed class TaasApi(TaasAccess taas, AdminGrant admin)
     {
         c.Response.StatusCode = status;
         c.Response.ContentType = "application/json";
-        return c.Response.WriteAsync(body.ToJsonString());
+        return c.Response.WriteAsync(body.ToJsonString(ReadableJson.Serializer));
     }
 
     private static Task Error(HttpContext c, int status, string type, string message) =>

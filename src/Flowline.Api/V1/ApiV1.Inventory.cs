@@ -217,6 +217,6 @@ public sealed partial class ApiV1
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
-        await context.Response.WriteAsync(node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        await context.Response.WriteAsync(node.ToJsonString(ReadableJson.SerializerIndented) + "\n");
     }
 }

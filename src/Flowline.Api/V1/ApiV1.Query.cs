@@ -191,7 +191,7 @@ public sealed partial class ApiV1
         var symbols = store.Symbols;
         context.Response.ContentType = "application/json";
         var output = new System.Buffers.ArrayBufferWriter<byte>(1 << 16);
-        await using (var json = new Utf8JsonWriter(output))
+        await using (var json = new Utf8JsonWriter(output, ReadableJson.Compact))
         {
             json.WriteStartObject();
             // The range as it was applied: a fraction of a second only when one was given.

@@ -40,7 +40,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
             {
                 ["name"] = FlowFields.Name(f), ["description"] = FlowFields.Description(f),
             }).ToArray()),
-        }.ToJsonString(), "application/json"));
+        }.ToJsonString(ReadableJson.Serializer), "application/json"));
         app.MapGet("/api/v1/explorer", () => Results.Bytes(Resource("explorer.html"), "text/html; charset=utf-8"));
         app.MapGet("/api/v1/explorer/sign.js", () => Results.Bytes(Resource("sign.js"), "text/javascript; charset=utf-8"));
     }
@@ -222,7 +222,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         var toMicros = FlowTime.Of(to);
         var symbols = store.Symbols;
         var line = new System.Buffers.ArrayBufferWriter<byte>(512);
-        await using var json = new Utf8JsonWriter(line);
+        await using var json = new Utf8JsonWriter(line, ReadableJson.Compact);
         if (sessionRows) needed.UnionWith(FlowFields.All);
         FlowFields.AddReads(needed);
         var vpcBuffer = new MemoryStream();
@@ -397,7 +397,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         var (ok, account) = await Scope(context, key, "keys");
         if (!ok) return;
         context.Response.ContentType = "application/json";
-        await using var json = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Indented = true });
+        await using var json = new Utf8JsonWriter(context.Response.Body, ReadableJson.Indented);
         json.WriteStartObject();
         json.WriteStartArray("keys");
         foreach (var k in guard.Keys.List().Where(k => account is null || k.Account == account))
@@ -462,7 +462,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         context.Response.StatusCode = error.Status;
         context.Response.ContentType = "application/json";
         using var buffer = new MemoryStream();
-        using (var j = new Utf8JsonWriter(buffer))
+        using (var j = new Utf8JsonWriter(buffer, ReadableJson.Compact))
         {
             j.WriteStartObject();
             j.WriteStartObject("error");

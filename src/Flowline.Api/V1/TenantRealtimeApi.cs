@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Flowline.Realtime;
+using Flowline.Records;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -136,10 +137,10 @@ public sealed class TenantRealtimeApi(RealtimeEngine engine)
         return text.Length == 0 || (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value));
     }
 
-    private static IResult Ok(JsonNode node) => Results.Text(node.ToJsonString(), "application/json");
+    private static IResult Ok(JsonNode node) => Results.Text(node.ToJsonString(ReadableJson.Serializer), "application/json");
 
     private static IResult Error(int status, string code, string message) =>
-        Results.Json(new JsonObject { ["error"] = new JsonObject { ["code"] = code, ["message"] = message } }, statusCode: status);
+        Results.Json(new JsonObject { ["error"] = new JsonObject { ["code"] = code, ["message"] = message } }, ReadableJson.Serializer, statusCode: status);
 
     private static IResult NotFound(string name) => Error(404, "NotFound", $"no real-time flow definition '{name}' in this account");
 

@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
+using Flowline.Records;
 using Microsoft.Extensions.Logging;
 
 namespace Flowline.Server.Logging;
@@ -55,7 +55,6 @@ public static class LogSettings
 /// </summary>
 public sealed class LineLoggerProvider(TextWriter output, LogFormat format, LogLevel minimum = LogLevel.Information, Func<DateTimeOffset>? clock = null) : ILoggerProvider, ILoggerFactory
 {
-    private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private readonly Lock _gate = new();
     private readonly ArrayBufferWriter<byte> _buffer = new(512);
     private readonly Func<DateTimeOffset> _clock = clock ?? (() => DateTimeOffset.UtcNow);
@@ -84,7 +83,7 @@ public sealed class LineLoggerProvider(TextWriter output, LogFormat format, LogL
             if (format == LogFormat.Json)
             {
                 _buffer.Clear();
-                using (var json = new Utf8JsonWriter(_buffer, JsonOptions))
+                using (var json = new Utf8JsonWriter(_buffer, ReadableJson.Compact))
                 {
                     json.WriteStartObject();
                     json.WriteString("time", time.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
