@@ -184,6 +184,31 @@ public sealed class DecodeCommandTests
         }
     }
 
+    [Fact]
+    public void A_capture_cut_inside_a_packet_prints_what_came_before_and_exits_1_as_tcpdump_does()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            var whole = File.ReadAllBytes(Capture("ovs_netflow_v5"));
+            File.WriteAllBytes(path, whole[..^37]);
+            var all = FlowlineProcess.RunFlowline(["decode", "--pcap", Capture("ovs_netflow_v5"), "-q"]);
+            var cut = FlowlineProcess.RunFlowline(["decode", "--pcap", path, "-q"]);
+            var tcpdump = FlowlineProcess.Run(FlowlineProcess.StartInfo(FlowlineProcess.Tool("tcpdump"), "-n", "-r", path));
+            Assert.Equal(1, tcpdump.ExitCode);
+            Assert.Equal(1, cut.ExitCode);
+            Assert.Equal($"flowline decode: {path} ends inside a packet (the capture was cut short); the packets before it were decoded", cut.Stderr.Trim());
+            // Every datagram but the cut one, the last: all its records are missing, nothing else is.
+            var lines = cut.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.StartsWith(cut.Stdout, all.Stdout);
+            Assert.InRange(lines.Length, 2, all.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length - 1);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Theory]
     [InlineData("flows")]
     [InlineData("json")]

@@ -122,9 +122,16 @@ public sealed class CaptureReaderTests
         var ns = 1_700_000_000_123_456_789UL;
         U32(6); U32(total); U32(0); U32((uint)(ns >> 32)); U32((uint)ns); U32((uint)frame.Length); U32((uint)frame.Length);
         ms.Write(frame); ms.Write(new byte[padded - frame.Length]); U32(total);
-        var d = Assert.Single(ReadAll(ms.ToArray(), out _));
+        var d = Assert.Single(ReadAll(ms.ToArray(), out var stats));
         Assert.Equal(1_700_000_000_123_456L, d.Ts);
         Assert.Equal(Payload[..61], d.Payload);
+        Assert.Equal(0, stats.CutShort);
+        // Cut inside the packet block's header, then inside its body: nothing read, the cut counted.
+        foreach (var cut in new[] { (int)(ms.Length - total + 6), (int)ms.Length - 5 })
+        {
+            Assert.Empty(ReadAll(ms.ToArray()[..cut], out stats));
+            Assert.Equal(1, stats.CutShort);
+        }
     }
 
     [Fact]
@@ -137,6 +144,26 @@ public sealed class CaptureReaderTests
         Assert.Empty(list);
         Assert.Equal(1, stats.NotUdp);
         Assert.Equal(1, stats.Truncated);
+    }
+
+    [Fact]
+    public void A_capture_cut_inside_its_last_packet_is_told_apart_from_snapped_packets()
+    {
+        var frames = new[] { Ethernet(Ipv4Udp(Payload.AsSpan(0, 100))), Ethernet(Ipv4Udp(Payload.AsSpan(0, 200))) };
+        var whole = Pcap(1, false, frames);
+        Assert.Equal(2, ReadAll(whole, out var stats).Count);
+        Assert.Equal(0, stats.CutShort);
+        var second = whole.Length - 16 - frames[1].Length;
+        // Every cut from inside the second record's header to its last byte: the first packet is read, the second is not.
+        for (var cut = second + 1; cut < whole.Length; cut++)
+        {
+            Assert.Single(ReadAll(whole[..cut], out stats));
+            Assert.Equal(1, stats.CutShort);
+            Assert.Equal(0, stats.Truncated);
+        }
+        // Cut exactly between records: a whole, shorter capture.
+        Assert.Single(ReadAll(whole[..second], out stats));
+        Assert.Equal(0, stats.CutShort);
     }
 
     [Fact]

@@ -69,10 +69,17 @@ internal static class DecodeCommand
                 captureStats = new CaptureStats();
                 foreach (var path in options.Pcaps)
                 {
+                    var cutBefore = captureStats.CutShort;
                     if (!run.FromCapture(path, captureStats, stderr))
                     {
                         exit = 1;
                         break;
+                    }
+                    if (captureStats.CutShort > cutBefore)
+                    {
+                        // As tcpdump and tshark do: everything before the cut is out, and the exit status says the input was not whole.
+                        stderr.WriteLine($"flowline decode: {path} ends inside a packet (the capture was cut short); the packets before it were decoded");
+                        exit = 1;
                     }
                     if (run.Done) break;
                 }

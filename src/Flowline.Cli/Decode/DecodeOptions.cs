@@ -56,7 +56,8 @@ internal sealed class DecodeOptions
           -q, --quiet               no summary on standard error
 
         A summary (datagrams, samples/records, templates, malformed by reason) goes to standard error.
-        Exit status: 0 on success, 1 when the input cannot be read, 2 for a usage error.
+        Exit status: 0 on success, 1 when the input cannot be read or a capture ends inside a packet
+        (cut short: the packets before the cut are printed, as tcpdump does), 2 for a usage error.
         """;
 
     /// <summary>Parses arguments; returns an error message or null.</summary>

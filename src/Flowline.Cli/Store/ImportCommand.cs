@@ -156,7 +156,11 @@ internal static class ImportCommand
                 }
                 if (reader.Stats.Truncated > 0)
                 {
-                    stderr.WriteLine($"flowline import: {reader.Stats.Truncated} packet(s) of {path} cut short (by the capture's snap length or the file's end) were skipped");
+                    stderr.WriteLine($"flowline import: {reader.Stats.Truncated} packet(s) of {path} cut short by the capture's snap length were skipped");
+                }
+                if (reader.Stats.CutShort > 0)
+                {
+                    stderr.WriteLine($"flowline import: {path} ends inside a packet (the capture was cut short): that packet was skipped, the ones before it are stored");
                 }
             }
             Store();

@@ -157,7 +157,7 @@ public sealed class CaptureReader : IDisposable
         truncated = false;
         if (!Ensure(16))
         {
-            if (_end > _start) Stats.Truncated++; // a partial trailing record header is the end of a cut capture
+            if (_end > _start) Stats.CutShort++; // a partial trailing record header is the end of a cut capture
             return false;
         }
         var h = _buffer.AsSpan(_start, 16);
@@ -171,7 +171,7 @@ public sealed class CaptureReader : IDisposable
         }
         if (!Ensure(16 + (int)included))
         {
-            Stats.Truncated++;
+            Stats.CutShort++;
             return false;
         }
         timestamp = seconds * 1_000_000L + (_nanos ? fraction / 1000 : fraction);
@@ -198,6 +198,7 @@ public sealed class CaptureReader : IDisposable
         {
             if (!Ensure(12))
             {
+                if (_end > _start) Stats.CutShort++;
                 return false;
             }
             var type = U32(_buffer.AsSpan(_start));
@@ -216,7 +217,7 @@ public sealed class CaptureReader : IDisposable
             }
             if (!Ensure((int)length))
             {
-                Stats.Truncated++;
+                Stats.CutShort++;
                 return false;
             }
             var body = _buffer.AsSpan(_start + 8, (int)length - 12);

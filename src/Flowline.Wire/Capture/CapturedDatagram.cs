@@ -33,6 +33,8 @@ public sealed class CaptureStats
     public long UnsupportedLinkType;
     /// <summary>Packets cut short by the capture's snap length (their datagram is incomplete and skipped).</summary>
     public long Truncated;
+    /// <summary>Captures that end inside a packet's record (the file was cut short; that last packet is not read).</summary>
+    public long CutShort;
     public long Fragments;
     public long Reassembled;
     public long FragmentsDropped;
@@ -43,13 +45,13 @@ public sealed class CaptureStats
     public void Add(CaptureStats s)
     {
         Packets += s.Packets; Datagrams += s.Datagrams; NotUdp += s.NotUdp;
-        UnsupportedLinkType += s.UnsupportedLinkType; Truncated += s.Truncated;
+        UnsupportedLinkType += s.UnsupportedLinkType; Truncated += s.Truncated; CutShort += s.CutShort;
         Fragments += s.Fragments; Reassembled += s.Reassembled;
         FragmentsDropped += s.FragmentsDropped; Incomplete += s.Incomplete; Ipv6Fragments += s.Ipv6Fragments;
     }
 
     public string Summary() =>
-        $"packets {Packets}, udp datagrams {Datagrams}, not udp {NotUdp}, truncated {Truncated}, " +
+        $"packets {Packets}, udp datagrams {Datagrams}, not udp {NotUdp}, truncated {Truncated}, cut short {CutShort}, " +
         $"ipv4 fragments {Fragments} ({Reassembled} datagrams reassembled, {FragmentsDropped} dropped, {Incomplete} incomplete at the end), " +
         $"ipv6 fragments skipped {Ipv6Fragments}, unsupported link type {UnsupportedLinkType}";
 }
