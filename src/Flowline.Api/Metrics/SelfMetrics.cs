@@ -119,7 +119,7 @@ public static class SelfMetrics
             ("flowline_exporter_bytes_total", "counter", "UDP payload bytes received from the exporter.", e => e.Bytes),
             ("flowline_exporter_records_total", "counter", "Flow records decoded from the exporter.", e => e.Records),
             ("flowline_exporter_malformed_total", "counter", "Datagrams that did not decode.", e => e.Malformed),
-            ("flowline_exporter_queue_drops_total", "counter", "Datagrams dropped because a receive queue was full.", e => e.QueueDrops),
+            ("flowline_exporter_queue_drops_total", "counter", "Datagrams of this exporter dropped because a receive queue was full (counted once it is known; drops before its first decoded datagram are in flowline_socket_queue_drops_total only).", e => e.QueueDrops),
             ("flowline_exporter_lost_total", "counter", "Missing by sequence numbers (records for NetFlow v5 and IPFIX, packets for NetFlow v9, datagrams for sFlow).", e => e.Lost),
             ("flowline_exporter_lost_samples_total", "counter", "sFlow samples missing by sample sequence numbers.", e => e.LostSamples),
             ("flowline_exporter_sequence_resets_total", "counter", "Sequence restarts (exporter restarts), not counted as loss.", e => e.SequenceResets),
