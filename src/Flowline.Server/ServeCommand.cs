@@ -229,6 +229,7 @@ public static class ServeCommand
         {
             ServeLog.Listening(log, group.Key.Listener, group.Key.Endpoint.ToString(), group.Count(), group.First().ReceiveBuffer / 2 >> 10);
         }
+        if (serve.Collect && !collector.Sockets.Any()) ServeLog.NoListeners(log);
         if (collector.Sessions is { } sessionService)
         {
             ServeLog.Sessions(log, Math.Round(sessionService.Interval.TotalSeconds, 3), sessionService.Root,

@@ -189,6 +189,22 @@ public sealed class ServeCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_collector_given_no_listeners_says_it_will_collect_nothing()
+    {
+        var config = Path.Combine(_dir.FullName, "none.yaml");
+        File.WriteAllText(config, "sflow: []\nnetflow: []\nipfix: []\nretention: 3650d\n");
+        using (var server = new ServeProcess(http => FlowlineProcess.StartInfo(FlowlineProcess.Tool("dotnet"),
+                   ["exec", FlowlineProcess.Dll, "serve", "--config", config, "--data-dir", DataDir, "--http", $"127.0.0.1:{http}"]), listeners: 0))
+        {
+            Assert.Contains("serve/no-listeners no flow listeners", server.Errors);
+            Assert.Equal(0, server.Terminate());
+        }
+        // With listeners, no such warning.
+        using var listening = new ServeProcess(DataDir);
+        Assert.DoesNotContain("no-listeners", listening.Errors);
+    }
+
+    [Fact]
     public void Bad_settings_get_clear_errors()
     {
         var config = Path.Combine(_dir.FullName, "bad.yaml");
