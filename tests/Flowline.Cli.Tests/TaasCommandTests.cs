@@ -56,6 +56,14 @@ public sealed class TaasCommandTests : IDisposable
         Assert.Contains("PortSecurityEnabled", refused.Stderr, StringComparison.Ordinal);
         Assert.Equal(2, Taas("service", "create", "--colour", "red").ExitCode);
         Assert.Equal(2, Taas("tunnel", "list").ExitCode);
+        // Asking for other accounts without the admin password is refused, not answered with this key's own taps.
+        foreach (var others in new[] { new[] { "--all" }, ["--project", "acc-b"] })
+        {
+            var all = Taas(["service", "list", .. others]);
+            Assert.Equal(1, all.ExitCode);
+            Assert.Contains("needs an admin key and the admin password in FLOWLINE_ADMIN_PASSWORD", all.Stderr, StringComparison.Ordinal);
+            Assert.Equal("", all.Stdout);
+        }
         var deleted = Taas("service", "delete", id);
         Assert.True(deleted.ExitCode == 0, deleted.Stderr);
         Assert.Contains("(none)", Taas("flow", "list").Stdout, StringComparison.Ordinal);

@@ -108,6 +108,13 @@ public static class TaasCommand
             // list --project: that account's taps alone (the password opens every account; the filter picks one).
             if (action == "list" && attributes.TryGetPropertyValue("project_id", out var project)) filters.Add(new("tenant_id", project!.ToString()));
             var connection = ApiConnection.From(endpoint, openrc, caCert);
+            var forOthers = all || attributes.ContainsKey("project_id");
+            if (forOthers && connection.AdminPassword is null)
+            {
+                // Without the password the server answers for the key's own account: a list that looked like every account's, or none.
+                stderr.WriteLine($"flowline taas: {(all ? "--all" : "--project")} acts for other accounts: it needs an admin key and the admin password in FLOWLINE_ADMIN_PASSWORD");
+                return 1;
+            }
             var path = "/v2.0/taas/" + collection;
             var (method, target, body) = action switch
             {
@@ -118,7 +125,7 @@ public static class TaasCommand
                 "delete" => (HttpMethod.Delete, path + "/" + id, null),
                 _ => throw new ArgumentException($"'{action}': expected create, list, show, update or delete"),
             };
-            var (status, answer) = Send(connection, method, target, action == "list" ? filters : [], body, admin: all || attributes.ContainsKey("project_id"));
+            var (status, answer) = Send(connection, method, target, action == "list" ? filters : [], body, admin: forOthers);
             if (status >= 400)
             {
                 var error = answer?["NeutronError"];
