@@ -78,6 +78,21 @@ public sealed class DdosServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_rule_no_router_has_yet_says_so_and_names_none_it_is_advertised_to()
+    {
+        // Nothing listens on the neighbour's port: its session never comes up.
+        await using var waiting = Service(o => o.Neighbors.Add(new Flowline.Mitigation.Bgp.BgpNeighbor(System.Net.IPAddress.Loopback, 65001, 1)));
+        Second(waiting, "198.51.100.10", 40_000);
+        var rule = Assert.Single(waiting.Mitigations(null));
+        Assert.Equal("announced", rule["status"]!.ToString());
+        Assert.Equal("no BGP neighbour is established yet: the rule goes to each as its session comes up", rule["reason"]!.ToString());
+        Assert.Empty(rule["advertised_to"]!.AsArray());
+        await using var alone = Service();
+        Second(alone, "198.51.100.10", 40_000);
+        Assert.StartsWith("no BGP neighbours (ddos_neighbors)", Assert.Single(alone.Mitigations(null))["reason"]!.ToString());
+    }
+
+    [Fact]
     public async Task Dry_run_announces_nothing_and_manual_waits_for_approval()
     {
         await using (var dry = Service(o => o.Mode = DdosMode.DryRun))

@@ -116,6 +116,12 @@ public sealed class DdosTests(ITestOutputHelper output) : IDisposable
                 var detected = DateTimeOffset.Parse(a.GetProperty("started").GetString()!, CultureInfo.InvariantCulture) - first;
                 output.WriteLine($"{protocol} detected {a.GetProperty("class").GetString(),-18} {a.GetProperty("address").GetString(),-18} {detected.TotalSeconds:0.00} s");
             }
+            // Each rule in force names the router it is advertised to.
+            (status, body) = Rest.Send(HttpMethod.Get, serve.Url + "/api/v1/ddos/mitigations", key: keyA);
+            Assert.Equal(200, status);
+            var announced = JsonDocument.Parse(body).RootElement.GetProperty("mitigations").EnumerateArray().Where(m => m.GetProperty("status").GetString() == "announced").ToList();
+            Assert.NotEmpty(announced);
+            Assert.All(announced, m => Assert.Equal([$"127.0.0.1:{router.Port}"], m.GetProperty("advertised_to").EnumerateArray().Select(n => n.GetString())));
             (status, body) = Rest.Send(HttpMethod.Get, serve.Url + "/api/v1/ddos/attacks", key: keyB);
             var attacksB = JsonDocument.Parse(body).RootElement.GetProperty("attacks").EnumerateArray().Select(a => a.GetProperty("address").GetString()).Distinct().ToList();
             Assert.Equal(["198.51.100.200"], attacksB);

@@ -48,6 +48,10 @@ public sealed class BgpSpeaker : IAsyncDisposable
         return established.Count > 0 && !established.Any(n => n.Families.Contains(family.ToString()));
     }
 
+    /// <summary>The established neighbours that negotiated <paramref name="family"/>: those a route of it is advertised to now.</summary>
+    public IReadOnlyList<string> Carrying(BgpFamily family) =>
+        [.. Neighbors.Where(n => n.State == BgpState.Established && n.Families.Contains(family.ToString())).Select(n => n.Neighbor)];
+
     /// <summary>Adds a route, or replaces the one with the same rule.</summary>
     public void Announce(FlowSpecRoute route) => Change(routes => routes[route.Key] = route);
 

@@ -195,13 +195,15 @@ public sealed partial class DdosService
         ["mitigation"] = a.Mitigation?.Id,
     };
 
-    private static JsonObject ToJson(Mitigation m) => new()
+    /// <summary>A rule as the API and events show it; an announced one with the neighbours it is advertised to now.</summary>
+    private JsonObject ToJson(Mitigation m) => new()
     {
         ["id"] = m.Id,
         ["attack"] = m.AttackId,
         ["account"] = m.Account,
         ["status"] = m.Status,
-        ["reason"] = m.Reason,
+        ["reason"] = m.Status == "announced" ? AnnouncedReason(m) : m.Reason,
+        ["advertised_to"] = m.Status == "announced" ? new JsonArray([.. Speaker.Carrying(m.Route.Family).Select(n => (JsonNode)n)]) : null,
         ["rule"] = m.Route.ToString(),
         ["nlri"] = m.Route.Key,
         ["action"] = m.Action,

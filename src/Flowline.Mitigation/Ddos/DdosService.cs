@@ -288,11 +288,17 @@ public sealed partial class DdosService : IAsyncDisposable
         else
         {
             Speaker.Announce(m.Route);
-            (m.Status, m.Reason) = ("announced", Options.Neighbors.Count == 0 ? "no BGP neighbours (ddos_neighbors): no router receives it" : null);
+            (m.Status, m.Reason) = ("announced", AnnouncedReason(m));
             Interlocked.Increment(ref _announced);
             RaiseMitigation("mitigation_announced", m);
         }
     }
+
+    /// <summary>Why an announced rule reaches no router, if it does not: none configured, or none established yet.</summary>
+    private string? AnnouncedReason(Mitigation m) =>
+        Options.Neighbors.Count == 0 ? "no BGP neighbours (ddos_neighbors): no router receives it"
+        : Speaker.Carrying(m.Route.Family).Count == 0 ? "no BGP neighbour is established yet: the rule goes to each as its session comes up"
+        : null;
 
     private void Retire(Mitigation m, string status, string reason)
     {
