@@ -29,7 +29,8 @@ public static class ServeCommand
         Settings come from the defaults, then --config FILE (YAML, see docs/flowline.example.yaml), then
         the FLOWLINE_* variables, then these flags. Each setting is a YAML key, a variable and a flag:
         --data-dir DIR is data_dir: DIR and FLOWLINE_DATA_DIR=DIR. Lists are comma-separated in variables
-        and flags. Durations: 500ms, 2s, 5m, 1h, 15d. Sizes: 1048576, 512k, 32m, 1g.
+        and flags. Durations: 500ms, 2s, 5m, 1h, 15d. Sizes: 1048576, 512k, 32m, 1g. An unknown key or
+        flag is refused; a FLOWLINE_* variable no setting reads is named in a warning at start.
 
           --config FILE                YAML settings (docs/flowline.example.yaml)
 
@@ -67,6 +68,10 @@ public static class ServeCommand
         using var logs = new LineLoggerProvider(stderr, serve.LogFormat, serve.LogLevel);
         var log = logs.CreateLogger("serve");
         ServeLog.Starting(log, typeof(ServeCommand).Assembly.GetName().Version?.ToString() ?? "?", Environment.ProcessId, LogSettings.Name(serve.LogLevel));
+        foreach (var (name, meant) in ServeOptionsReader.UnknownVariables(Environment.GetEnvironmentVariables().Keys.Cast<string>()))
+        {
+            ServeLog.UnknownVariable(log, name, meant is null ? "" : $" (did you mean {meant}?)");
+        }
         ApiOptions apiOptions;
         KeyStore keys;
         try

@@ -89,6 +89,45 @@ public static class ServeOptionsReader
         return options;
     }
 
+    /// <summary>FLOWLINE_* variables the other commands read (clients, import, the agent): set beside serve's, they are no typo.</summary>
+    private static readonly HashSet<string> OtherVariables = new(StringComparer.Ordinal)
+    {
+        "FLOWLINE_ACCESS_KEY", "FLOWLINE_SECRET_KEY", "FLOWLINE_ADMIN_PASSWORD", "FLOWLINE_AGENT_SECRET", "FLOWLINE_CA_CERT",
+        "FLOWLINE_GEO_DIR", "FLOWLINE_JCS_TIME_ZONE", "FLOWLINE_KEY_FILE", "FLOWLINE_URL",
+    };
+
+    /// <summary>
+    /// The FLOWLINE_* variables among <paramref name="names"/> that no command reads, each with the setting's
+    /// variable it most likely meant (null when none is close): a misspelt variable is otherwise ignored in silence.
+    /// </summary>
+    public static IEnumerable<(string Name, string? Meant)> UnknownVariables(IEnumerable<string> names)
+    {
+        foreach (var name in names.Where(n => n.StartsWith("FLOWLINE_", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        {
+            if (OtherVariables.Contains(name) || ServeSettings.All.Any(s => s.Variable == name)) continue;
+            var closest = ServeSettings.All.Select(s => s.Variable).Concat(OtherVariables).MinBy(v => Distance(v, name))!;
+            yield return (name, Distance(closest, name) <= 2 ? closest : null);
+        }
+    }
+
+    /// <summary>Edits (insert, delete, substitute) from <paramref name="a"/> to <paramref name="b"/>.</summary>
+    private static int Distance(string a, string b)
+    {
+        var row = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (var i = 1; i <= a.Length; i++)
+        {
+            var diagonal = row[0];
+            row[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var above = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+                diagonal = above;
+            }
+        }
+        return row[b.Length];
+    }
+
     private static void Apply(ServeOptions options, Setting setting, SettingValue value, string where)
     {
         try

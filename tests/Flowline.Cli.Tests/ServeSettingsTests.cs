@@ -64,6 +64,29 @@ public sealed class ServeSettingsTests : IDisposable
         Assert.Contains("serve.yaml:2: no_such_key: unknown setting", Assert.Throws<FormatException>(() => ServeOptionsReader.Read(["--config", yaml], _ => null)).Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_misspelt_variable_is_named_with_the_setting_it_most_likely_meant()
+    {
+        var unknown = ServeOptionsReader.UnknownVariables(["PATH", "FLOWLINE_RETENSION", "FLOWLINE_RETENTION", "FLOWLINE_ACCESS_KEY", "FLOWLINE_NOTHING_LIKE_IT", "FLOWLINE_DATADIR"]).ToList();
+        Assert.Equal([("FLOWLINE_DATADIR", "FLOWLINE_DATA_DIR"), ("FLOWLINE_NOTHING_LIKE_IT", null), ("FLOWLINE_RETENSION", "FLOWLINE_RETENTION")], unknown);
+        // serve says so at start, and starts.
+        var psi = FlowlineProcess.Flowline(["serve", "--data-dir", Path.Combine(_dir.FullName, "data"), "--sflow", "127.0.0.1:0", "--netflow", "127.0.0.1:0", "--ipfix", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warn"]);
+        foreach (var name in psi.Environment.Keys.Where(k => k.StartsWith("FLOWLINE_", StringComparison.Ordinal)).ToList()) psi.Environment.Remove(name);
+        psi.Environment["FLOWLINE_RETENSION"] = "1d";
+        using var serve = System.Diagnostics.Process.Start(psi)!;
+        string? line;
+        try
+        {
+            line = await serve.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            serve.Kill();
+            await serve.WaitForExitAsync();
+        }
+        Assert.Contains("serve/unknown-variable FLOWLINE_RETENSION is set but no setting reads it (did you mean FLOWLINE_RETENTION?)", line, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--ddos-local-as", "4294967296", "not an AS number")]
     [InlineData("--ddos-neighbors", "127.0.0.2=4294967296", "not an AS number")]
