@@ -81,7 +81,7 @@ public sealed partial class NfdumpFormat
     };
 
     /// <summary>nfdump's elements for data Flowline's records do not carry: refused with what they are.</summary>
-    private static readonly Dictionary<string, string> Refused = new()
+    internal static readonly Dictionary<string, string> Refused = new()
     {
         ["%cnt"] = "nfdump's record counter", ["%exp"] = "nfdump's exporter sysid", ["%nhb"] = "BGP next hop",
         ["%nas"] = "next adjacent AS", ["%pas"] = "previous adjacent AS", ["%inam"] = "input interface name",

@@ -61,6 +61,13 @@ public sealed partial class NfdumpFormat
             var end = i + 1;
             while (end < format.Length && char.IsAsciiLetter(format[end])) end++;
             if (format.AsSpan(i, end - i) is "%mpls") while (end < format.Length && char.IsAsciiDigit(format[end])) end++; // %mpls1 ... %mpls10
+            else
+            {
+                // Names that end in digits (%ja3): taken whole when they are one.
+                var digits = end;
+                while (digits < format.Length && char.IsAsciiDigit(format[digits])) digits++;
+                if (digits > end && (Elements.ContainsKey(format[i..digits]) || Refused.ContainsKey(format[i..digits]))) end = digits;
+            }
             var token = format[i..end];
             if (!Elements.TryGetValue(token, out var e))
             {

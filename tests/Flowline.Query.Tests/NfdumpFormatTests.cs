@@ -71,4 +71,13 @@ public sealed class NfdumpFormatTests
     [InlineData("wide6", "unknown output format 'wide6'")]
     public void Refusals_name_the_element(string format, string message) =>
         Assert.Contains(message, Assert.Throws<FormatException>(() => NfdumpFormat.Parse(format)).Message);
+
+    [Fact]
+    public void Every_element_nfdump_has_and_the_records_do_not_is_refused_by_its_own_name()
+    {
+        foreach (var (name, what) in NfdumpFormat.Refused)
+        {
+            Assert.Contains($"{name} ({what}) is not carried", Assert.Throws<FormatException>(() => NfdumpFormat.Parse("fmt:%ts " + name + " %pr")).Message);
+        }
+    }
 }
