@@ -107,7 +107,8 @@ public static class Program
 
     private static int Fields()
     {
-        foreach (var f in FlowFields.All) Console.Out.WriteLine($"{FlowFields.Name(f),-18} {FlowFields.Description(f)}");
+        var width = FlowFields.All.Max(f => FlowFields.Name(f).Length) + 2;
+        foreach (var f in FlowFields.All) Console.Out.WriteLine(FlowFields.Name(f).PadRight(width) + FlowFields.Description(f));
         return 0;
     }
 

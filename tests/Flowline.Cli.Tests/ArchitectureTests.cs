@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
+using Flowline.Records;
 
 namespace Flowline.Cli.Tests;
 
@@ -35,6 +36,14 @@ public sealed partial class ArchitectureTests
             }
         }
         return seen;
+    }
+
+    [Fact]
+    public void Fields_md_lists_every_canonical_field_in_order()
+    {
+        var listed = File.ReadLines(Path.Combine(FlowlineProcess.RepositoryRoot, "docs", "FIELDS.md"))
+            .Select(l => Regex.Match(l, @"^\| `([a-z0-9_]+)` \|")).Where(m => m.Success).Select(m => m.Groups[1].Value);
+        Assert.Equal(FlowFields.All.Select(FlowFields.Name), listed);
     }
 
     [Fact]
