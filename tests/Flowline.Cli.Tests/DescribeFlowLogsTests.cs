@@ -166,5 +166,8 @@ public sealed class DescribeFlowLogsTests : IDisposable
         var untrusted = FlowlineProcess.Run(Client(Path.Combine(_dir.FullName, "untrusted.json")), TimeSpan.FromMinutes(2));
         Assert.Equal(1, untrusted.ExitCode);
         Assert.Contains("is not trusted", untrusted.Stderr, StringComparison.Ordinal);
+        // Nothing fetched: nothing kept to resume from.
+        Assert.False(Directory.Exists(Path.Combine(_dir.FullName, "untrusted.json.parts")));
+        Assert.DoesNotContain("run the same command again", untrusted.Stderr, StringComparison.Ordinal);
     }
 }

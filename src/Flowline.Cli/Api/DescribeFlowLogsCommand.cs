@@ -227,6 +227,12 @@ internal static partial class DescribeFlowLogsCommand
         if (fatal is not null)
         {
             stderr.WriteLine($"flowline describe-flow-logs: {fatal}");
+            if (Parts(parts).Count == 0)
+            {
+                // Nothing finished (a refused question, a server that never answered): nothing to resume.
+                Directory.Delete(parts, recursive: true);
+                return 1;
+            }
             stderr.WriteLine($"flowline describe-flow-logs: finished windows are kept in {parts}; run the same command again to fetch the rest");
             return 1;
         }
