@@ -8,7 +8,8 @@ namespace Flowline.Cli;
 
 /// <summary>One verb of the command line: its name, a line for the overview, its --help text and what runs it.</summary>
 /// <param name="Subcommands">Words that may follow the verb (store stats, keys create), for completion.</param>
-internal sealed record CliCommand(string Name, string Summary, string Help, Func<string[], int> Run, string[]? Subcommands = null);
+/// <param name="Actions">Words after a subcommand (`taas service create`), when the verb has them.</param>
+internal sealed record CliCommand(string Name, string Summary, string Help, Func<string[], int> Run, string[]? Subcommands = null, string[]? Actions = null);
 
 public static class Program
 {
@@ -35,7 +36,8 @@ public static class Program
         new("agent", "on a compute node: sessions from the local switch, shipped to a collector every 2 s",
             Agent.AgentCommand.Help, a => Agent.AgentCommand.Run(a, Console.Error)),
         new("taas", "Tap-as-a-Service: mirror a port's packets to a monitoring port or a remote analyzer",
-            Taas.TaasCommand.Help, a => Taas.TaasCommand.Run(a, Console.Out, Console.Error), ["service", "flow", "mirror"]),
+            Taas.TaasCommand.Help, a => Taas.TaasCommand.Run(a, Console.Out, Console.Error), ["service", "flow", "mirror"],
+            ["create", "list", "show", "update", "delete"]),
         new("relay", "carry UDP datagrams through a pipe as hex lines (sFlow over ssh)", Relay.RelayCommand.Help, a => Relay.RelayCommand.Run(a, Console.Error)),
         new("gen", "generate reproducible synthetic sFlow, NetFlow v5/v9 or IPFIX exports", GenCommand.Help, a => GenCommand.Run(a, Console.Error)),
         new("fields", "list the canonical flow record fields", "Usage: flowline fields\n\nLists the canonical flow record fields with what each holds.\n", _ => Fields()),

@@ -50,6 +50,9 @@ public sealed class CompletionTests : IDisposable
         Assert.Equal(["--log-format", "--log-level"], Bash(script, "flowline", "serve", "--log-").Order(StringComparer.Ordinal));
         Assert.Equal(["stats", "verify"], Bash(script, "flowline", "store", "").Where(w => w is "stats" or "verify").Order(StringComparer.Ordinal));
         Assert.Equal(["hash-password"], Bash(script, "flowline", "keys", "h"));
+        // A subcommand's own words: taas service create|list|...
+        Assert.Equal(["create", "delete", "list", "show", "update"], Bash(script, "flowline", "taas", "service", "").Order(StringComparer.Ordinal));
+        Assert.Empty(Bash(script, "flowline", "taas", "nosuch", "cr"));
         File.WriteAllText(Path.Combine(_dir.FullName, "inventory-one.yaml"), "");
         Assert.Equal([Path.Combine(_dir.FullName, "inventory-one.yaml")], Bash(script, "flowline", "serve", "--inventory", Path.Combine(_dir.FullName, "inventory-o")));
         Assert.Empty(Bash(script, "flowline", "nosuchverb", "--"));
@@ -65,6 +68,8 @@ public sealed class CompletionTests : IDisposable
         Assert.Equal(["--log-format", "--log-level"], options.Select(o => o.Split('\t')[0]).Order(StringComparer.Ordinal));
         var subcommands = Shell("fish", "-c", $"source {script}; complete -C 'flowline store '");
         Assert.Contains("compact", subcommands, StringComparison.Ordinal);
+        var actions = Shell("fish", "-c", $"source {script}; complete -C 'flowline taas flow '").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["create", "delete", "list", "show", "update"], actions.Select(o => o.Split('\t')[0]).Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -81,6 +86,7 @@ public sealed class CompletionTests : IDisposable
         Assert.Contains("--log-format", options);
         Assert.Contains("--data-dir", options);
         Assert.Equal("FILES", Shell("zsh", "-c", stubs + $"source {script}; words=(flowline serve --config ''); CURRENT=4; _flowline").Trim());
+        Assert.Equal(["create", "list", "show", "update", "delete"], Shell("zsh", "-c", stubs + $"source {script}; words=(flowline taas mirror ''); CURRENT=4; _flowline").Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
     [Fact]

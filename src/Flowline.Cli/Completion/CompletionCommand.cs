@@ -76,18 +76,20 @@ internal static partial class CompletionCommand
         s.Append("  if [ \"$COMP_CWORD\" -eq 1 ]; then\n");
         s.Append($"    COMPREPLY=($(compgen -W \"{Words(Program.Commands.Select(c => c.Name))} help\" -- \"$cur\"))\n");
         s.Append("    return 0\n  fi\n");
-        s.Append("  local subs=\"\" opts=\"\" paths=\"\"\n");
+        s.Append("  local subs=\"\" actions=\"\" opts=\"\" paths=\"\"\n");
         s.Append("  case \"${COMP_WORDS[1]}\" in\n");
         foreach (var c in Program.Commands)
         {
             var (options, paths) = OptionsOf(c);
-            s.Append($"    {c.Name}) subs=\"{Words(c.Subcommands ?? [])}\" opts=\"{Words(options)}\" paths=\"{Words(paths)}\" ;;\n");
+            s.Append($"    {c.Name}) subs=\"{Words(c.Subcommands ?? [])}\" actions=\"{Words(c.Actions ?? [])}\" opts=\"{Words(options)}\" paths=\"{Words(paths)}\" ;;\n");
         }
         s.Append("    *) return 0 ;;\n  esac\n");
         s.Append("  if [ -n \"$prev\" ] && [[ \" $paths \" == *\" $prev \"* ]]; then\n");
         s.Append("    COMPREPLY=($(compgen -f -- \"$cur\"))\n    return 0\n  fi\n");
         s.Append("  if [ \"$COMP_CWORD\" -eq 2 ] && [ -n \"$subs\" ] && [[ \"$cur\" != -* ]]; then\n");
-        s.Append("    COMPREPLY=($(compgen -W \"$subs\" -- \"$cur\"))\n    return 0\n  fi\n");
+        s.Append("    COMPREPLY=($(compgen -W \"$subs\" -- \"$cur\"))\n    return 0\n  fi\n");        s.Append("  if [ \"$COMP_CWORD\" -eq 3 ] && [ -n \"$actions\" ] && [[ \" $subs \" == *\" ${COMP_WORDS[2]} \"* ]] && [[ \"$cur\" != -* ]]; then\n");
+        s.Append("    COMPREPLY=($(compgen -W \"$actions\" -- \"$cur\"))\n    return 0\n  fi\n");
+
         s.Append("  if [[ \"$cur\" == -* ]]; then\n");
         s.Append("    COMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n    return 0\n  fi\n");
         s.Append("  COMPREPLY=($(compgen -f -- \"$cur\"))\n");
@@ -101,7 +103,7 @@ internal static partial class CompletionCommand
         var s = new StringBuilder();
         s.Append("#compdef flowline\n# zsh completion for flowline (flowline completion zsh)\n");
         s.Append("_flowline() {\n");
-        s.Append("  local -a commands subs opts paths\n");
+        s.Append("  local -a commands subs actions opts paths\n");
         s.Append("  commands=(\n");
         foreach (var c in Program.Commands) s.Append($"    '{c.Name}:{ZshQuote(c.Summary)}'\n");
         s.Append("  )\n");
@@ -110,11 +112,12 @@ internal static partial class CompletionCommand
         foreach (var c in Program.Commands)
         {
             var (options, paths) = OptionsOf(c);
-            s.Append($"    {c.Name}) subs=({Words(c.Subcommands ?? [])}) opts=({Words(options)}) paths=({Words(paths)}) ;;\n");
+            s.Append($"    {c.Name}) subs=({Words(c.Subcommands ?? [])}) actions=({Words(c.Actions ?? [])}) opts=({Words(options)}) paths=({Words(paths)}) ;;\n");
         }
         s.Append("    *) return 1 ;;\n  esac\n");
         s.Append("  if (( ${paths[(Ie)${words[CURRENT-1]}]} )); then\n    _files\n    return\n  fi\n");
-        s.Append("  if (( CURRENT == 3 )) && (( ${#subs} )) && [[ ${words[CURRENT]} != -* ]]; then\n    compadd -a subs\n    return\n  fi\n");
+        s.Append("  if (( CURRENT == 3 )) && (( ${#subs} )) && [[ ${words[CURRENT]} != -* ]]; then\n    compadd -a subs\n    return\n  fi\n");        s.Append("  if (( CURRENT == 4 )) && (( ${#actions} )) && (( ${subs[(Ie)${words[3]}]} )) && [[ ${words[CURRENT]} != -* ]]; then\n    compadd -a actions\n    return\n  fi\n");
+
         s.Append("  if [[ ${words[CURRENT]} == -* ]]; then\n    compadd -a opts\n    return\n  fi\n");
         s.Append("  _files\n");
         s.Append("}\n");
@@ -137,6 +140,10 @@ internal static partial class CompletionCommand
             if (c.Subcommands is { Length: > 0 } subs)
             {
                 s.Append($"complete -c flowline -n '{when}; and not __fish_seen_subcommand_from {Words(subs)}' -a '{Words(subs)}'\n");
+                if (c.Actions is { Length: > 0 } actions)
+                {
+                    s.Append($"complete -c flowline -n '{when}; and __fish_seen_subcommand_from {Words(subs)}; and not __fish_seen_subcommand_from {Words(actions)}' -a '{Words(actions)}'\n");
+                }
             }
             var (options, paths) = OptionsOf(c);
             foreach (var o in options)
