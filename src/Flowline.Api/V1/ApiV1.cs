@@ -168,7 +168,7 @@ public sealed partial class ApiV1(IFlowStore store, RequestGuard guard, AuditLog
         {
             if (!FlowFields.TryParse(name, out var f))
             {
-                await Error(context, new ApiError(400, "InvalidParameterValue", $"fields: '{name}' is not a field (see the field list in docs/API.md, or `flowline fields`)"));
+                await Error(context, new ApiError(400, "InvalidParameterValue", $"fields: '{name}' is not a field (GET /api/v1/fields lists them; docs/FIELDS.md)"));
                 return;
             }
             if (fields.Contains(f))

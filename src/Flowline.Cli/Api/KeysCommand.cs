@@ -73,6 +73,13 @@ internal static class KeysCommand
                     stdout.WriteLine($"secret key:     {key.Secret}");
                     stdout.WriteLine($"account:        {key.Account}{(key.Admin ? " (admin)" : key.Agent is { } n ? $" (agent {n})" : "")}");
                     stdout.WriteLine();
+                    if (key.Agent is { } name)
+                    {
+                        // An agent key reads nothing: it is for the agent's session batches alone.
+                        stdout.WriteLine("The secret is not shown again. On the compute node, put it in a file only the agent reads (mode 0600) and run");
+                        stdout.WriteLine($"  flowline agent --name {name} --collector URL --key-id {key.Id} --secret-file FILE ...");
+                        return 0;
+                    }
                     stdout.WriteLine("The secret is not shown again. For `flowline describe-flow-logs`:");
                     stdout.WriteLine($"  export FLOWLINE_ACCESS_KEY={key.Id}");
                     stdout.WriteLine($"  export FLOWLINE_SECRET_KEY={key.Secret}");
@@ -81,10 +88,11 @@ internal static class KeysCommand
                 case "list":
                 {
                     var keys = KeyStore.Open(dataDir, keyFile).List();
-                    stdout.WriteLine($"{"id",-20}  {"account",-24}  {"role",-6}  {"created",-20}  revoked");
+                    var roleWidth = keys.Select(k => Role(k).Length).Append(6).Max();
+                    stdout.WriteLine($"{"id",-20}  {"account",-24}  {"role".PadRight(roleWidth)}  {"created",-20}  revoked");
                     foreach (var k in keys)
                     {
-                        stdout.WriteLine($"{k.Id,-20}  {k.Account,-24}  {Role(k),-6}  {Time(k.Created),-20}  {(k.Revoked is { } r ? Time(r) : "-")}");
+                        stdout.WriteLine($"{k.Id,-20}  {k.Account,-24}  {Role(k).PadRight(roleWidth)}  {Time(k.Created),-20}  {(k.Revoked is { } r ? Time(r) : "-")}");
                     }
                     return 0;
                 }
