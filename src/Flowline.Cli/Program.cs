@@ -69,6 +69,8 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        // A query holds its range's segments open, serve its sockets, segments and clients: the hard limit, not the soft.
+        OpenFileLimit.RaiseToHard();
         if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
         {
             HelpText.Print(Console.Out, Usage);

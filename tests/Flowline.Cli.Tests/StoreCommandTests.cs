@@ -65,6 +65,32 @@ public sealed class StoreCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_range_of_more_segments_than_the_process_may_open_is_refused_with_what_to_do()
+    {
+        // 300 group commits, each a segment of its own.
+        var data = Path.Combine(_dir.FullName, "many");
+        using (var store = new Flowline.Storage.Embedded.EmbeddedStore(data))
+        {
+            var batch = new Flowline.Records.FlowBatch();
+            for (var i = 0; i < 300; i++)
+            {
+                batch.Clear();
+                batch.Add(new Flowline.Records.FlowRecord { TimeReceived = 1_790_000_000_000_000 + i, Start = 1_790_000_000_000_000 + i, End = 1_790_000_000_000_001 + i, IpVersion = 4, IpProto = 6, Bytes = 1, Packets = 1 });
+                store.Append(batch);
+                store.Flush();
+            }
+        }
+        var tight = FlowlineProcess.Run(FlowlineProcess.StartInfo(FlowlineProcess.Tool("bash"), "-c", $"ulimit -n 400 && exec dotnet exec {FlowlineProcess.Dll} query --data-dir {data} -A proto"));
+        Assert.Equal(1, tight.ExitCode);
+        Assert.Contains("the range holds 300 segment files, more than this process may hold open (400 files", tight.Stderr, StringComparison.Ordinal);
+        Assert.Contains("flowline store compact", tight.Stderr, StringComparison.Ordinal);
+        // Under the machine's own limit, the same query answers.
+        var query = FlowlineProcess.RunFlowline(["query", "--data-dir", data, "-A", "proto", "-o", "csv"]);
+        Assert.True(query.ExitCode == 0, query.Stderr);
+        Assert.Contains(",300,", query.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Import_of_a_cut_capture_stores_what_is_whole_and_says_what_was_cut()
     {
         var pcap = Path.Combine(_dir.FullName, "whole.pcap");

@@ -33,6 +33,39 @@ public sealed class EmbeddedStoreTests : IDisposable
     }
 
     [Fact]
+    public void Rows_spread_over_thousands_of_partitions_are_buffered_in_bounded_memory_and_all_stored()
+    {
+        // One row in each of 4,000 five-minute partitions (14 days), as an exporter spreading its flows' times would send.
+        var t0 = FlowTime.Of(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero));
+        var records = Records(4000, 3);
+        for (var i = 0; i < records.Count; i++)
+        {
+            var r = records[i];
+            r.Start = t0 + i * 300_000_000L;
+            r.End = r.Start + 1000;
+            r.TimeReceived = r.End;
+            records[i] = r;
+        }
+        using (var store = new EmbeddedStore(_dir.FullName, new EmbeddedStoreOptions { GroupCommit = TimeSpan.FromHours(1) }))
+        {
+            var most = 0L;
+            foreach (var chunk in records.Chunk(200))
+            {
+                store.Append(Batch(chunk));
+                var (capacity, partitions) = store.BufferedRoom;
+                most = Math.Max(most, capacity);
+                Assert.True(partitions <= 4 * EmbeddedStore.MaxBufferedPartitions + 200, $"{partitions} partitions buffered");
+            }
+            // 64 rows of room a partition at most (each holds one row), where 4,096 were (a megabyte each).
+            Assert.True(most <= 64L * (4 * EmbeddedStore.MaxBufferedPartitions + 200), $"room for {most} rows buffered");
+            store.Flush();
+        }
+        using var reopened = new EmbeddedStore(_dir.FullName);
+        Assert.Equal(4000, reopened.Stats().Rows);
+        Assert.Equal(4000, reopened.Stats().Partitions);
+    }
+
+    [Fact]
     public void What_was_flushed_is_read_back_exactly_once_after_reopening()
     {
         var records = Records(30_000, 1);

@@ -13,6 +13,12 @@ public sealed partial class EmbeddedStore
         get { lock (_lock) return _buffered; }
     }
 
+    /// <summary>Rows the buffers have room for (their chunks' capacity) and the partitions they hold: what buffering costs.</summary>
+    internal (long Capacity, int Partitions) BufferedRoom
+    {
+        get { lock (_lock) return (_buffers.Values.Sum(chunks => chunks.Sum(c => (long)c.Capacity)), _buffers.Count); }
+    }
+
     /// <summary>Copies the rows of <paramref name="batch"/> into the buffers; the caller keeps the batch.</summary>
     public void Append(FlowBatch batch) => Take(batch, adopt: false);
 
@@ -36,7 +42,7 @@ public sealed partial class EmbeddedStore
             // more that would only wait in memory, counted as stored and lost in a crash.
             if (_commitError is { } failing && _buffered > 0) throw new IOException($"commits are failing: {failing.Message}", failing);
             // Commits run beside appends; when they fall far behind, wait rather than grow without bound.
-            while (_buffered >= BackpressureFactor * _options.MaxBufferedRows && !_disposed)
+            while ((_buffered >= BackpressureFactor * _options.MaxBufferedRows || _buffers.Count >= BackpressureFactor * MaxBufferedPartitions) && !_disposed)
             {
                 if (_commitError is { } stillFailing) throw new IOException($"commits are failing: {stillFailing.Message}", stillFailing);
                 Monitor.Wait(_lock, 100);
@@ -64,7 +70,11 @@ public sealed partial class EmbeddedStore
                         var last = chunks.Count > 0 ? chunks[^1] : null;
                         if (last is null || last.Count >= _options.BlockRows)
                         {
-                            last = _spare.Count > 0 ? _spare.Pop() : new FlowBatch(Math.Min(_options.BlockRows, 4096));
+                            // A few rows of a partition of their own (flows of odd times, an exporter spreading them on
+                            // purpose) start in a small chunk that grows as more come: a chunk of thousands of rows for
+                            // each would hold a megabyte per partition touched.
+                            var run = runEnd - at;
+                            last = run >= SmallRun && _spare.Count > 0 ? _spare.Pop() : new FlowBatch(Math.Clamp(run, 64, Math.Min(_options.BlockRows, 4096)));
                             chunks.Add(last);
                         }
                         var n = Math.Min(runEnd - at, _options.BlockRows - last.Count);
@@ -76,7 +86,7 @@ public sealed partial class EmbeddedStore
                 if (adopt) batch.Clear();
             }
             _buffered += rows;
-            commit = _buffered >= _options.MaxBufferedRows;
+            commit = _buffered >= _options.MaxBufferedRows || _buffers.Count >= MaxBufferedPartitions;
         }
         // A full buffer is committed on another thread: the caller (a decoder) goes on.
         if (commit && Interlocked.Exchange(ref _commitQueued, 1) == 0)
@@ -129,6 +139,10 @@ public sealed partial class EmbeddedStore
     }
 
     private const int BackpressureFactor = 4;
+    /// <summary>Partitions holding buffered rows before a commit is started whatever the rows' number: what each holds stays bounded.</summary>
+    internal const int MaxBufferedPartitions = 256;
+    /// <summary>Rows of one partition in one batch below which they go to a small new chunk rather than a full-size spare one.</summary>
+    private const int SmallRun = 1024;
     /// <summary>The last group commit's failure, until a commit succeeds (under <see cref="_lock"/>).</summary>
     private IOException? _commitError;
     /// <summary>Written chunks kept for reuse (under <see cref="_lock"/>): no fresh, zeroed memory at every commit.</summary>
@@ -276,7 +290,8 @@ public sealed partial class EmbeddedStore
                         foreach (var chunk in chunks)
                         {
                             chunk.Clear();
-                            if (_spare.Count < SpareChunks) _spare.Push(chunk);
+                            // Only full-size chunks are kept: a small one would come back for a large run.
+                            if (_spare.Count < SpareChunks && chunk.Capacity >= _options.BlockRows) _spare.Push(chunk);
                         }
                         _commitError = null;
                     }

@@ -144,6 +144,8 @@ public sealed partial class EmbeddedStore
     }
 
     private const int PrefetchDepth = 2;
+    /// <summary>Files a scan leaves to everything else (the runtime's own, sockets, the output).</summary>
+    private const int FilesBesideSegments = 256;
 
     /// <summary>
     /// The blocks of the range that the zone maps and the address dictionaries cannot rule out, in write order.
@@ -154,12 +156,18 @@ public sealed partial class EmbeddedStore
     private IEnumerable<(SegmentFile.Reader Reader, int Block)> Blocks(IEnumerable<string> segments, long from, long to, FilterNode filter)
     {
         var open = new List<(string Path, Microsoft.Win32.SafeHandles.SafeFileHandle? File)>();
+        var inRange = segments.Where(path => PartitionStartOf(path) is not { } p || (p + PartitionMicros > from && p < to)).ToList();
+        // Every one is held open at once (above); beyond what the process may open, say so before the first.
+        var limit = OpenFileLimit.Current;
+        if (inRange.Count > limit - FilesBesideSegments)
+        {
+            throw new IOException($"the range holds {inRange.Count:N0} segment files, more than this process may hold open ({limit:N0} files, `ulimit -n`, less {FilesBesideSegments} for the rest): "
+                + "run `flowline store compact` (serve's upkeep merges them too), ask for a shorter range, or raise the limit");
+        }
         try
         {
-            foreach (var path in segments)
+            foreach (var path in inRange)
             {
-                var partitionStart = PartitionStartOf(path);
-                if (partitionStart is { } p && (p + PartitionMicros <= from || p >= to)) continue;
                 try
                 {
                     open.Add((path, SegmentFile.Reader.Open(path)));
