@@ -206,7 +206,7 @@ public sealed partial class Collector : IDisposable
                 var c = p.Decoder.Templates;
                 t = new TemplateCounters(t.Scopes + c.Exporters.Count, t.Templates + c.TemplateTotal, t.PendingBytes + c.PendingBytesTotal,
                     t.ScopesEvicted + c.ScopesEvicted, t.TemplatesRefused + c.TemplatesRefused, t.PendingRefused + c.PendingRefused,
-                    t.SamplersRefused + c.SamplersRefused, t.PendingExpired + c.PendingExpired);
+                    t.SamplersRefused + c.SamplersRefused, t.PendingExpired + c.PendingExpired, t.PendingDropped + c.PendingDropped);
             }
             return t;
         }
@@ -454,7 +454,7 @@ public sealed partial class Collector : IDisposable
 }
 
 /// <summary>The template caches' sizes and what their limits evicted or refused (<see cref="Wire.DecodeLimits"/>).</summary>
-public readonly record struct TemplateCounters(long Scopes, long Templates, long PendingBytes, long ScopesEvicted, long TemplatesRefused, long PendingRefused, long SamplersRefused, long PendingExpired);
+public readonly record struct TemplateCounters(long Scopes, long Templates, long PendingBytes, long ScopesEvicted, long TemplatesRefused, long PendingRefused, long SamplersRefused, long PendingExpired, long PendingDropped);
 
 /// <summary>One receiving socket: datagrams received, dropped because its queue was full, waiting, the queue's size, and the last batch's store time.</summary>
 public readonly record struct SocketCounters(string Listener, int Index, long Received, long QueueDrops, long QueueDepth, long QueueCapacity, double LastBatchSeconds);

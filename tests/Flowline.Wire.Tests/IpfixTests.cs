@@ -159,6 +159,7 @@ public sealed class IpfixTests
         }
         Assert.Equal(10, decoder.Stats.PendingSets);
         Assert.Equal(6, decoder.Stats.PendingDropped);
+        Assert.Equal(6, decoder.Templates.PendingDropped); // what serve counts (flowline_template_pending_dropped_total)
         var m = encoder.EncodeTemplates(_buffer, Export, 0);
         var late = TestFlows.Decode(decoder, _buffer.AsSpan(0, m), out _);
         // The four newest sets survive, oldest first.

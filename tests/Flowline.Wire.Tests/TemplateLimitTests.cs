@@ -34,6 +34,21 @@ public sealed class TemplateLimitTests
     }
 
     [Fact]
+    public void Sets_held_by_an_evicted_scope_are_counted_as_dropped()
+    {
+        // 300 domains each send data before any template; only 100 scopes are kept, and each evicted one takes its held set with it.
+        var decoder = new FlowDecoder(new DecodeLimits { MaxTemplateScopes = 100 });
+        for (uint d = 0; d < 300; d++)
+        {
+            var m = new TemplateFlowEncoder(FlowProtocol.Ipfix, d).EncodeData([TestFlows.Tcp4(d)], _buffer, Export, 0);
+            TestFlows.Decode(decoder, _buffer.AsSpan(0, m), out _);
+        }
+        Assert.True(decoder.Templates.ScopesEvicted >= 200, $"{decoder.Templates.ScopesEvicted} evicted");
+        Assert.Equal(decoder.Templates.ScopesEvicted, decoder.Templates.PendingDropped);
+        Assert.Equal(300, decoder.Templates.PendingDropped + decoder.Templates.PendingSets);
+    }
+
+    [Fact]
     public void Template_fields_across_domains_stay_within_the_budget()
     {
         var decoder = new FlowDecoder(new DecodeLimits { MaxTemplateFieldsTotal = 2_000 });

@@ -82,6 +82,7 @@ public static class SelfMetrics
             w.WriteNumber("templates_refused", t.TemplatesRefused);
             w.WriteNumber("pending_refused", t.PendingRefused);
             w.WriteNumber("pending_expired", t.PendingExpired);
+            w.WriteNumber("pending_dropped", t.PendingDropped);
             w.WriteNumber("samplers_refused", t.SamplersRefused);
             w.WriteEndObject();
             w.WriteStartArray("sockets");
@@ -199,6 +200,8 @@ public static class SelfMetrics
         Line("flowline_template_pending_refused_total", "", templates.PendingRefused);
         Help("flowline_template_pending_expired_total", "counter", "Held data sets dropped because their template did not come within an hour.");
         Line("flowline_template_pending_expired_total", "", templates.PendingExpired);
+        Help("flowline_template_pending_dropped_total", "counter", "Held data sets dropped before their template came: beyond an exporter's held limits (oldest first), too large to hold, or with their evicted scope.");
+        Line("flowline_template_pending_dropped_total", "", templates.PendingDropped);
         Help("flowline_template_samplers_refused_total", "counter", "Sampler rates from options data not kept: their exporter/domain held its maximum of samplers.");
         Line("flowline_template_samplers_refused_total", "", templates.SamplersRefused);
         Help("flowline_templates_adopted_total", "counter", "Templates taken from the other collectors of the store (a ClickHouse cluster; docs/SCALE.md).");

@@ -102,7 +102,7 @@ public sealed class TemplateCache
     private readonly Dictionary<ExporterKey, ExporterTemplateState> _exporters = [];
     private readonly Dictionary<FlowAddress, ExporterShare> _shares = [];
     private readonly DecodeLimits _limits;
-    private long _uses, _templates, _fields, _pendingBytes, _scopesEvicted, _templatesRefused, _pendingRefused, _pendingExpired, _samplersRefused;
+    private long _uses, _templates, _fields, _pendingBytes, _scopesEvicted, _templatesRefused, _pendingRefused, _pendingExpired, _pendingDropped, _samplersRefused;
 
     public TemplateCache(DecodeLimits? limits = null) => _limits = limits ?? DecodeLimits.Default;
 
@@ -116,6 +116,11 @@ public sealed class TemplateCache
     public long PendingRefused => Volatile.Read(ref _pendingRefused);
     /// <summary>Held data sets dropped because their template did not come within <see cref="DecodeLimits.MaxPendingAge"/>.</summary>
     public long PendingExpired => Volatile.Read(ref _pendingExpired);
+    /// <summary>
+    /// Held data sets dropped to make room (an exporter's held sets beyond its limits, oldest first), too large to
+    /// hold, or dropped with their evicted scope: records that never got their template.
+    /// </summary>
+    public long PendingDropped => Volatile.Read(ref _pendingDropped);
     /// <summary>Samplers' rates from options data not kept because their scope held <see cref="DecodeLimits.MaxSamplersPerScope"/>.</summary>
     public long SamplersRefused => Volatile.Read(ref _samplersRefused);
     /// <summary>Templates held across every scope.</summary>
@@ -166,7 +171,11 @@ public sealed class TemplateCache
                 _fields -= t.Fields.Length;
                 state.Share.Fields -= t.Fields.Length;
             }
-            while (state.Pending.Count > 0) DropOldest(state);
+            while (state.Pending.Count > 0)
+            {
+                DropOldest(state);
+                _pendingDropped++;
+            }
             state.Share.Keys.Remove(key);
             if (state.Share.Keys.Count == 0) _shares.Remove(key.Exporter);
             _scopesEvicted++;
@@ -242,6 +251,7 @@ public sealed class TemplateCache
         var dropped = 0;
         if (set.Length > _limits.MaxPendingBytesPerExporter || _limits.MaxPendingSetsPerExporter == 0)
         {
+            _pendingDropped++;
             return 1;
         }
         while (state.Pending.Count >= _limits.MaxPendingSetsPerExporter ||
@@ -249,6 +259,7 @@ public sealed class TemplateCache
         {
             DropOldest(state);
             dropped++;
+            _pendingDropped++;
         }
         if (_pendingBytes + set.Length > _limits.MaxPendingBytesTotal
             || state.Share.PendingBytes + set.Length > _limits.MaxPendingBytesTotal / _limits.MaxExporterShare)
