@@ -38,6 +38,8 @@ public sealed partial class Collector
     /// <summary>Exporters each UDP source made (under <see cref="_eviction"/>).</summary>
     private readonly Dictionary<FlowAddress, int> _bySource = [];
     private long _exportersEvicted;
+    /// <summary>Records decoded from exporters since forgotten: the totals still count them.</summary>
+    private long _forgottenRecords;
 
     /// <summary>
     /// Forgets <paramref name="count"/> of <paramref name="candidates"/>: those that never sent a record first, then
@@ -55,6 +57,7 @@ public sealed partial class Collector
     {
         if (!_exporters.TryRemove(new KeyValuePair<ExporterId, ExporterState>(e.Id, e))) return;
         Interlocked.Increment(ref _exportersEvicted);
+        Interlocked.Add(ref _forgottenRecords, e.Records);
         if (_bySource.GetValueOrDefault(e.Source) <= 1) _bySource.Remove(e.Source);
         else _bySource[e.Source]--;
     }

@@ -191,6 +191,9 @@ public sealed partial class Collector : IDisposable
     public long RecordsStored => Interlocked.Read(ref _appended);
     public long StoreErrors => Interlocked.Read(ref _appendErrors);
     public long Datagrams => _pipelines.Sum(p => p.Received);
+
+    /// <summary>Records decoded, from every exporter heard since start, those forgotten since included.</summary>
+    public long RecordsDecoded => _exporters.Values.Sum(e => e.Records) + Interlocked.Read(ref _forgottenRecords);
     public long QueueDrops => _pipelines.Sum(p => p.QueueDrops);
     public long QueueDepth => _pipelines.Sum(p => p.QueueDepth);
     internal IReadOnlyList<Pipeline> Pipelines => _pipelines;
@@ -429,7 +432,7 @@ public sealed partial class Collector : IDisposable
             IngestLog.StoreNotDurable(_storeLog, e.Message, lost);
         }
         Report(final: true);
-        var decoded = _exporters.Values.Sum(e => e.Records);
+        var decoded = RecordsDecoded;
         var unstored = RecordsNotStored > 0 ? $", {RecordsNotStored} records NOT stored (store failing)" : "";
         IngestLog.Stopped(_log, Datagrams, decoded, RecordsStored, QueueDrops, unstored, Math.Round(watch.Elapsed.TotalSeconds, 2));
         Volatile.Write(ref _stopped, 2);

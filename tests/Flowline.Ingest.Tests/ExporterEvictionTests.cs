@@ -27,6 +27,8 @@ public sealed class ExporterEvictionTests : IDisposable
             Assert.True(collector.Exporters.Count() <= 100);
         }
         Assert.Contains(collector.Exporters, e => e.Id == real && e.Datagrams == 5_000);
+        // The totals still count the records of the exporters forgotten.
+        Assert.Equal(5_000 * 6 + 2_000, collector.RecordsDecoded);
     }
 
     [Fact]
