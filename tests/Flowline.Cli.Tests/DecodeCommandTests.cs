@@ -185,6 +185,24 @@ public sealed class DecodeCommandTests
     }
 
     [Fact]
+    public void The_output_file_is_not_locked_against_other_writers()
+    {
+        // Another writer holds the file open (two decodes to /dev/null, a log two tools append to): decode writes all the same.
+        var path = Path.GetTempFileName();
+        try
+        {
+            using var other = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+            var r = FlowlineProcess.RunFlowline(["decode", "--pcap", Capture("ovs_netflow_v5"), "-q", "-o", path]);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            Assert.True(new FileInfo(path).Length > 0);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void A_capture_cut_inside_a_packet_prints_what_came_before_and_exits_1_as_tcpdump_does()
     {
         var path = Path.GetTempFileName();

@@ -43,7 +43,9 @@ internal static class DecodeCommand
         Stream output;
         try
         {
-            output = options.Output == "-" ? new StandardOutputFile() : File.Create(options.Output);
+            // Not locked against other writers (File.Create's FileShare.None): two decodes to /dev/null, or to one
+            // pipe or device, are as fine as two shells redirecting there.
+            output = options.Output == "-" ? new StandardOutputFile() : new FileStream(options.Output, FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
