@@ -208,6 +208,21 @@ public sealed class IpfixTests
     }
 
     [Fact]
+    public void Bytes_after_the_message_are_counted_and_its_records_kept()
+    {
+        // One message a datagram (RFC 7011 10.3.2): what follows its length is not silently ignored.
+        var encoder = new TemplateFlowEncoder(FlowProtocol.Ipfix, 3);
+        var n = encoder.EncodeData([TestFlows.Tcp4(1)], _buffer, Export, 0, includeTemplates: true);
+        var decoder = new FlowDecoder();
+        var decoded = TestFlows.Decode(decoder, _buffer.AsSpan(0, n + 4), out var result);
+        Assert.Equal(FiveTuple.Of(TestFlows.Tcp4(1)), FiveTuple.Of(Assert.Single(decoded)));
+        Assert.Equal(DecodeError.BadLength, result.Error);
+        Assert.Equal(n, result.Offset);
+        Assert.Single(TestFlows.Decode(new FlowDecoder(), _buffer.AsSpan(0, n), out var whole));
+        Assert.True(whole.IsOk);
+    }
+
+    [Fact]
     public void A_message_length_beyond_the_datagram_is_truncated()
     {
         var encoder = new TemplateFlowEncoder(FlowProtocol.Ipfix, 3);

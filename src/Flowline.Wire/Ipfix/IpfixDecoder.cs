@@ -36,6 +36,8 @@ public static class IpfixDecoder
         {
             return DecodeResult.Fail(DecodeError.Truncated, d.Length);
         }
+        // One message a datagram (RFC 7011 10.3.2): bytes after it are counted, once its sets are decoded.
+        var trailing = d.Length - length;
         d = d[..length];
         var header = new DatagramHeader
         {
@@ -105,7 +107,7 @@ public static class IpfixDecoder
                 return result with { Offset = result.Offset + bodyOffset };
             }
         }
-        return DecodeResult.Ok;
+        return trailing > 0 ? DecodeResult.Fail(DecodeError.BadLength, length) : DecodeResult.Ok;
     }
 
     /*
