@@ -289,8 +289,8 @@ public sealed partial class NfdumpFormat
     /// <summary>nfdump's DurationString: <c>    HH:MM:SS.mmm</c>, or <c>Nd HH:MM:SS.mmm</c> past a day.</summary>
     private static string DurationText(double duration)
     {
-        var days = (int)(duration / 86400);
-        var sum = 86400 * days;
+        var days = (long)(duration / 86400);
+        var sum = 86400 * days; // in long: 2^31 seconds is 68 years, within the times a record may carry
         var hours = (int)((duration - sum) / 3600);
         sum += 3600 * hours;
         var minutes = (int)((duration - sum) / 60);

@@ -53,6 +53,15 @@ public sealed class NfdumpFormatTests
         Assert.Equal("2001:620:1000:cafe:20e:35ff:fec0:fed5", Line("fmt:%sa", r, wholeV6: true).Trim());
     }
 
+    [Fact]
+    public void A_duration_of_more_than_68_years_is_printed_whole()
+    {
+        // 1969-12-31 to 2106-02-07: 49,710 days and a bit, beyond 2^31 seconds.
+        var start = -1_000_000L;
+        var end = 4_294_967_295_000_000L;
+        Assert.Equal("49710d 06:28:16.000", Line("fmt:%td", new FlowRecord { Start = start, End = end }).Trim());
+    }
+
     [Theory]
     [InlineData(0, "I")]
     [InlineData(1, "E")]
