@@ -290,8 +290,8 @@ public sealed partial class EmbeddedStore
                         foreach (var chunk in chunks)
                         {
                             chunk.Clear();
-                            // Only full-size chunks are kept: a small one would come back for a large run.
-                            if (_spare.Count < SpareChunks && chunk.Capacity >= _options.BlockRows) _spare.Push(chunk);
+                            // The small chunks of few-row partitions are not kept: one would come back for a large run.
+                            if (_spare.Count < SpareChunks && chunk.Capacity >= Math.Min(_options.BlockRows, 4096)) _spare.Push(chunk);
                         }
                         _commitError = null;
                     }
