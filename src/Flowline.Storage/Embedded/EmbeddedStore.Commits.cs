@@ -140,7 +140,7 @@ public sealed partial class EmbeddedStore
 
     private const int BackpressureFactor = 4;
     /// <summary>Partitions holding buffered rows before a commit is started whatever the rows' number: what each holds stays bounded.</summary>
-    internal const int MaxBufferedPartitions = 256;
+    internal const int MaxBufferedPartitions = 1024;
     /// <summary>Rows of one partition in one batch below which they go to a small new chunk rather than a full-size spare one.</summary>
     private const int SmallRun = 1024;
     /// <summary>The last group commit's failure, until a commit succeeds (under <see cref="_lock"/>).</summary>
