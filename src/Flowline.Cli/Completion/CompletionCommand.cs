@@ -87,9 +87,9 @@ internal static partial class CompletionCommand
         s.Append("  if [ -n \"$prev\" ] && [[ \" $paths \" == *\" $prev \"* ]]; then\n");
         s.Append("    COMPREPLY=($(compgen -f -- \"$cur\"))\n    return 0\n  fi\n");
         s.Append("  if [ \"$COMP_CWORD\" -eq 2 ] && [ -n \"$subs\" ] && [[ \"$cur\" != -* ]]; then\n");
-        s.Append("    COMPREPLY=($(compgen -W \"$subs\" -- \"$cur\"))\n    return 0\n  fi\n");        s.Append("  if [ \"$COMP_CWORD\" -eq 3 ] && [ -n \"$actions\" ] && [[ \" $subs \" == *\" ${COMP_WORDS[2]} \"* ]] && [[ \"$cur\" != -* ]]; then\n");
+        s.Append("    COMPREPLY=($(compgen -W \"$subs\" -- \"$cur\"))\n    return 0\n  fi\n");
+        s.Append("  if [ \"$COMP_CWORD\" -eq 3 ] && [ -n \"$actions\" ] && [[ \" $subs \" == *\" ${COMP_WORDS[2]} \"* ]] && [[ \"$cur\" != -* ]]; then\n");
         s.Append("    COMPREPLY=($(compgen -W \"$actions\" -- \"$cur\"))\n    return 0\n  fi\n");
-
         s.Append("  if [[ \"$cur\" == -* ]]; then\n");
         s.Append("    COMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n    return 0\n  fi\n");
         s.Append("  COMPREPLY=($(compgen -f -- \"$cur\"))\n");
@@ -116,8 +116,8 @@ internal static partial class CompletionCommand
         }
         s.Append("    *) return 1 ;;\n  esac\n");
         s.Append("  if (( ${paths[(Ie)${words[CURRENT-1]}]} )); then\n    _files\n    return\n  fi\n");
-        s.Append("  if (( CURRENT == 3 )) && (( ${#subs} )) && [[ ${words[CURRENT]} != -* ]]; then\n    compadd -a subs\n    return\n  fi\n");        s.Append("  if (( CURRENT == 4 )) && (( ${#actions} )) && (( ${subs[(Ie)${words[3]}]} )) && [[ ${words[CURRENT]} != -* ]]; then\n    compadd -a actions\n    return\n  fi\n");
-
+        s.Append("  if (( CURRENT == 3 )) && (( ${#subs} )) && [[ ${words[CURRENT]} != -* ]]; then\n    compadd -a subs\n    return\n  fi\n");
+        s.Append("  if (( CURRENT == 4 )) && (( ${#actions} )) && (( ${subs[(Ie)${words[3]}]} )) && [[ ${words[CURRENT]} != -* ]]; then\n    compadd -a actions\n    return\n  fi\n");
         s.Append("  if [[ ${words[CURRENT]} == -* ]]; then\n    compadd -a opts\n    return\n  fi\n");
         s.Append("  _files\n");
         s.Append("}\n");

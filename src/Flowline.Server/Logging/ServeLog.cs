@@ -17,11 +17,11 @@ internal static partial class ServeLog
     [LoggerMessage(4, LogLevel.Information, "{Listener} on udp {Endpoint} ({Sockets} sockets, receive buffer {ReceiveBufferKiB} KiB each)", EventName = "listening")]
     public static partial void Listening(ILogger log, string listener, string endpoint, int sockets, int receiveBufferKiB);
 
-    [LoggerMessage(180, LogLevel.Warning, "{Variable} is set but no setting reads it{Meant}", EventName = "unknown-variable")]
-    public static partial void UnknownVariable(ILogger log, string variable, string meant);
-
     [LoggerMessage(179, LogLevel.Warning, "no flow listeners (sflow, netflow and ipfix are all empty): nothing will be collected, HTTP only", EventName = "no-listeners")]
     public static partial void NoListeners(ILogger log);
+
+    [LoggerMessage(180, LogLevel.Warning, "{Variable} is set but no setting reads it{Meant}", EventName = "unknown-variable")]
+    public static partial void UnknownVariable(ILogger log, string variable, string meant);
 
     [LoggerMessage(5, LogLevel.Information, "sessions every {Seconds} s into {Root}{Destinations}", EventName = "sessions")]
     public static partial void Sessions(ILogger log, double seconds, string root, string destinations);

@@ -36,7 +36,7 @@ public static class IpfixDecoder
         {
             return DecodeResult.Fail(DecodeError.Truncated, d.Length);
         }
-        // One message a datagram (RFC 7011 10.3.2): bytes after it are counted, once its sets are decoded.
+        // Over UDP a datagram carries one message (RFC 7011): bytes after it are counted, once its sets are decoded.
         var trailing = d.Length - length;
         d = d[..length];
         var header = new DatagramHeader
