@@ -57,9 +57,28 @@ public sealed class ClickHouseClient : IDisposable
         return reader.ReadToEnd();
     }
 
-    /// <summary>Runs a SELECT whose answer is read as a stream (`FORMAT Native`); the caller disposes the response.</summary>
-    public HttpResponseMessage Query(string sql, string? settings = null) =>
-        Send(new StringContent(sql, Encoding.UTF8), settings, HttpCompletionOption.ResponseHeadersRead);
+    /// <summary>
+    /// Runs a SELECT whose answer is read as a stream (`FORMAT Native`); the caller disposes the response. A read
+    /// refused with UNEXPECTED_PACKET_FROM_CLIENT (101) is sent again, twice at most: a server of a cluster can
+    /// hand it a connection to another shard that a cancelled read (a listing cut at its limit) left with data
+    /// unread, and drops that connection with the error. Nothing was answered yet, and a read changes nothing.
+    /// </summary>
+    public HttpResponseMessage Query(string sql, string? settings = null)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return Send(new StringContent(sql, Encoding.UTF8), settings, HttpCompletionOption.ResponseHeadersRead);
+            }
+            catch (ClickHouseException e) when (e.Code == UnexpectedPacketFromClient && attempt < 3)
+            {
+                // The stale connection is gone with the error: the next one is fresh.
+            }
+        }
+    }
+
+    private const int UnexpectedPacketFromClient = 101;
 
     /// <summary>Sends <paramref name="body"/> as the data of an INSERT: <paramref name="insert"/> goes in the URL (`INSERT INTO t FORMAT Native`).</summary>
     public void Insert(string insert, ReadOnlyMemory<byte> body, string? settings = null)
