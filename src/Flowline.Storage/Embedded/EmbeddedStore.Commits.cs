@@ -72,9 +72,13 @@ public sealed partial class EmbeddedStore
                         {
                             // A few rows of a partition of their own (flows of odd times, an exporter spreading them on
                             // purpose) start in a small chunk that grows as more come: a chunk of thousands of rows for
-                            // each would hold a megabyte per partition touched.
+                            // each would hold a megabyte per partition touched. A partition that already filled a
+                            // block gets a whole one, reused if one is spare: growing a small one there again and
+                            // again would leave its outgrown arrays behind at every block.
                             var run = runEnd - at;
-                            last = run >= SmallRun && _spare.Count > 0 ? _spare.Pop() : new FlowBatch(Math.Clamp(run, 64, Math.Min(_options.BlockRows, 4096)));
+                            last = chunks.Count > 0 || run >= SmallRun
+                                ? _spare.Count > 0 ? _spare.Pop() : new FlowBatch(chunks.Count > 0 ? _options.BlockRows : Math.Min(_options.BlockRows, 4096))
+                                : new FlowBatch(Math.Clamp(run, 64, Math.Min(_options.BlockRows, 4096)));
                             chunks.Add(last);
                         }
                         var n = Math.Min(runEnd - at, _options.BlockRows - last.Count);
