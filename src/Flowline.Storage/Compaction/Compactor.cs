@@ -174,7 +174,7 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
                 var group = sources.GetRange(0, Math.Max(2, fit));
                 var path = scratch(temporary.Count);
                 temporary.Add(path);
-                using (var writer = new SegmentFile.Writer(path, SegmentCodec.Lz4, sorted: true, run: true))
+                using (var writer = new SegmentFile.Writer(path, SegmentCodec.Lz4, sorted: true, run: true, Blocks(group.Sum(s => s.Reader.Rows), ChunkRows)))
                 {
                     SegmentMerger.Merge(group.ConvertAll(s => s.Reader), writer, ChunkRows, ChunkRows, _pool, null, cancel, Encoder);
                     writer.Complete();
@@ -185,7 +185,7 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
                 sources.Add(new Source(new SegmentFile.Reader(path), owned: true));
             }
             if (sources.Count == 0) return 0;
-            using var final = new SegmentFile.Writer(output, codec, sorted: true, run: run);
+            using var final = new SegmentFile.Writer(output, codec, sorted: true, run: run, Blocks(sources.Sum(s => s.Reader.Rows), outputRows));
             var written = SegmentMerger.Merge(sources.ConvertAll(s => s.Reader), final, outputRows, ChunkRows, _pool, onBlock, cancel, Encoder);
             final.Complete();
             return written;
@@ -225,6 +225,9 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
     }
 
     /// <summary>Sorts the buffered chunks and writes them as a temporary run; the chunks go back to the pool.</summary>
+    /// <summary>Blocks of <paramref name="blockRows"/> rows that <paramref name="rows"/> rows fill: a writer's index size.</summary>
+    private static int Blocks(long rows, int blockRows) => (int)Math.Min(1 << 20, (rows + blockRows - 1) / blockRows);
+
     private Source Spill(List<FlowBatch> chunks, string path, List<string> temporary)
     {
         temporary.Add(path);
@@ -242,7 +245,7 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
         var n = ids.Length;
         var from = new int[outputRows];
         var rows = new int[outputRows];
-        using var writer = new SegmentFile.Writer(path, codec, sorted: true, run: run);
+        using var writer = new SegmentFile.Writer(path, codec, sorted: true, run: run, Blocks(n, outputRows));
         var output = new SegmentMerger.Output(writer, _pool, outputRows, onBlock, Encoder);
         try
         {

@@ -52,7 +52,7 @@ public static partial class SegmentFile
         private readonly SegmentCodec _codec;
         private readonly SegmentOutput _file;
         private readonly ArrayBufferWriter<byte> _buffer;
-        private readonly List<(long Offset, int Rows, int Length, ZoneMap Zone)> _index = [];
+        private readonly List<(long Offset, int Rows, int Length, ZoneMap Zone)> _index;
         private readonly byte[] _header = new byte[HeaderLength];
         private long _written;
         private bool _completed;
@@ -60,8 +60,11 @@ public static partial class SegmentFile
 
         /// <param name="sorted">The caller promises the rows come in <see cref="RowOrder"/>; recorded in the header.</param>
         /// <param name="run">An intermediate run of compaction (sorted, to be merged again); recorded in the header.</param>
-        public Writer(string path, SegmentCodec codec = SegmentCodec.Brotli, bool sorted = false, bool run = false)
+        /// <param name="expectedBlocks">Blocks the writer will likely write: its index is made that large at once, rather than grown
+        /// by doubling (a compaction's run of thousands of blocks would leave its outgrown copies behind).</param>
+        public Writer(string path, SegmentCodec codec = SegmentCodec.Brotli, bool sorted = false, bool run = false, int expectedBlocks = 0)
         {
+            _index = new(expectedBlocks);
             _path = path;
             _temporary = path + ".tmp";
             _codec = codec;
@@ -250,6 +253,7 @@ public static partial class SegmentFile
             try
             {
                 Blocks = ReadIndex();
+                foreach (var b in Blocks) Rows += b.Rows;
             }
             catch
             {
@@ -346,7 +350,8 @@ public static partial class SegmentFile
 
         public string Path { get; }
         public BlockInfo[] Blocks { get; }
-        public long Rows => Blocks.Sum(b => (long)b.Rows);
+        /// <summary>Rows of all the blocks, counted once: compaction compares inputs by it at every round.</summary>
+        public long Rows { get; }
         public long SizeBytes { get; }
         /// <summary>The rows are in <see cref="RowOrder"/>.</summary>
         public bool Sorted { get; private set; }
