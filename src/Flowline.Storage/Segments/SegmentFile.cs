@@ -60,8 +60,7 @@ public static partial class SegmentFile
 
         /// <param name="sorted">The caller promises the rows come in <see cref="RowOrder"/>; recorded in the header.</param>
         /// <param name="run">An intermediate run of compaction (sorted, to be merged again); recorded in the header.</param>
-        /// <param name="expectedBlocks">Blocks the writer will likely write: its index is made that large at once, rather than grown
-        /// by doubling (a compaction's run of thousands of blocks would leave its outgrown copies behind).</param>
+        /// <param name="expectedBlocks">Blocks likely written: the index is made that large at once, not grown by doubling.</param>
         public Writer(string path, SegmentCodec codec = SegmentCodec.Brotli, bool sorted = false, bool run = false, int expectedBlocks = 0)
         {
             _index = new(expectedBlocks);
@@ -252,8 +251,7 @@ public static partial class SegmentFile
             }
             try
             {
-                Blocks = ReadIndex();
-                foreach (var b in Blocks) Rows += b.Rows;
+                foreach (var b in Blocks = ReadIndex()) Rows += b.Rows;
             }
             catch
             {
