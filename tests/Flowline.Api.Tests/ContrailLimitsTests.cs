@@ -11,7 +11,8 @@ namespace Flowline.Api.Tests;
 /// </summary>
 public sealed class ContrailLimitsTests
 {
-    private sealed class Names : ISymbolNames
+    /// <summary>No symbol has a name (the flows here carry none).</summary>
+    internal sealed class Names : ISymbolNames
     {
         public string? Name(uint id) => null;
     }

@@ -153,16 +153,20 @@ public static partial class ContrailQuery
         return new JsonObject { ["type"] = t.Kind == Kind.Session ? "SESSION" : "FLOW", ["columns"] = columns };
     }
 
-    private sealed record Term(string Name, int Op, JsonElement Value, JsonElement? Value2);
-
     /// <summary>
     /// Runs a query. <paramref name="scan"/> gives the rows of a table kind (session or flow) in [from, to),
     /// already limited to the caller's account. Throws <see cref="QueryException"/> with Contrail-like
     /// messages for bad requests.
     /// </summary>
-    public static JsonObject Run(JsonElement q, Func<bool, long, long, IEnumerable<FlowRecord>> scan, ISymbolNames names, long nowMicros)
+    /// <param name="cancel">The caller gone: the scan stops.</param>
+    public static JsonObject Run(JsonElement q, Func<bool, long, long, IEnumerable<FlowRecord>> scan, ISymbolNames names, long nowMicros, CancellationToken cancel = default)
     {
         if (q.ValueKind != JsonValueKind.Object) throw new QueryException("the query is a JSON object with table, start_time, end_time and select_fields");
+        // A misspelt key ("wehre") would otherwise widen the answer without a word.
+        foreach (var p in q.EnumerateObject())
+        {
+            if (!Keys.Contains(p.Name)) throw new QueryException($"'{p.Name}' is not a query key ({string.Join(", ", Keys)})");
+        }
         var tableName = q.TryGetProperty("table", out var tn) && tn.ValueKind == JsonValueKind.String ? tn.GetString()! : throw new QueryException("table is required");
         var table = Tables.FirstOrDefault(t => t.Name == tableName) ?? throw new QueryException($"Table {tableName} not found (this server has {string.Join(", ", Tables.Select(t => t.Name))})");
         var start = Time(q, "start_time", nowMicros);
@@ -175,6 +179,7 @@ public static partial class ContrailQuery
         if (sf.GetArrayLength() > MaxSelect) throw new QueryException($"select_fields holds at most {MaxSelect} names");
         var distinctBudget = new DistinctBudget();
         var select = sf.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new QueryException("select_fields holds column names (strings)")).ToList();
+        if (select.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice) throw new QueryException($"select_fields: '{twice.Key}' is selected twice");
 
         byte side = 0;
         var serviceInstance = false;
@@ -212,9 +217,9 @@ public static partial class ContrailQuery
             if (name.StartsWith("T=", StringComparison.Ordinal))
             {
                 if (!table.Series) throw new QueryException($"T= is only for series tables, not {table.Name}");
-                if (!long.TryParse(name.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
+                if (!long.TryParse(name.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds <= 0 || seconds > MaxSpanSeconds)
                 {
-                    throw new QueryException($"'{name}': T= takes a granularity in seconds, such as T=60");
+                    throw new QueryException($"'{name}': T= takes a granularity in seconds up to 100 years, such as T=60");
                 }
                 bucket = seconds * 1_000_000;
                 continue;
@@ -244,7 +249,7 @@ public static partial class ContrailQuery
                 hasAggregate = true;
                 continue;
             }
-            if (name is "sample_count" or "flow_count" or "session_class_id" or "flow_class_id")
+            if (name is "sample_count" or "session_class_id" or "flow_class_id")
             {
                 if (!table.Series || name is "session_class_id" or "flow_class_id") throw new QueryException($"'{name}' is not supported on {table.Name}");
                 outputs.Add((name, () => new Count(), null));
@@ -265,12 +270,27 @@ public static partial class ContrailQuery
             }
         }
 
-        var where = Terms(q, "where", table, isFilter: false);
-        var postFilter = q.TryGetProperty("filter", out var filterElement) && filterElement.ValueKind == JsonValueKind.Array && filterElement.GetArrayLength() > 0
-            ? FilterTerms(filterElement) : null;
+        var terms = 0;
+        var where = Terms(q, "where", table, isFilter: false, ref terms);
+        var postFilter = Terms(q, "filter", table, isFilter: true, ref terms);
+        foreach (var t in postFilter?.SelectMany(a => a) ?? [])
+        {
+            // The filter reads the answer's rows: a name they do not hold would match as an empty value.
+            if (!(outputs.Any(o => o.Key == t.Name) || t.Name == "T" && hasT || t.Name == "T=" && bucket != 0)) throw new QueryException($"filter: '{t.Name}' is not in select_fields");
+        }
         bool Kept(JsonObject o) => postFilter is null || postFilter.Any(and => and.All(t => Match(t, Plain(o[t.Name]))));
-        var limit = q.TryGetProperty("limit", out var limitElement) && limitElement.ValueKind == JsonValueKind.Number && limitElement.TryGetInt32(out var l) && l > 0 ? l : 0;
+        var limit = 0;
+        if (q.TryGetProperty("limit", out var limitElement) && limitElement.ValueKind != JsonValueKind.Null
+            && !(limitElement.ValueKind == JsonValueKind.Number && limitElement.TryGetInt32(out limit) && limit >= 0))
+        {
+            throw new QueryException($"limit {limitElement.GetRawText()}: a whole number of rows, 0 for no limit");
+        }
         if (limit > MaxRows) throw new QueryException($"limit is at most {MaxRows}");
+        if (q.TryGetProperty("sort", out var sortElement) && sortElement.ValueKind != JsonValueKind.Null
+            && !(sortElement.ValueKind == JsonValueKind.Number && sortElement.TryGetInt32(out var sortOrder) && sortOrder is 1 or 2))
+        {
+            throw new QueryException($"sort {sortElement.GetRawText()}: 1 (ascending) or 2 (descending)");
+        }
         var sorted = q.TryGetProperty("sort_fields", out var sortFieldsElement) && sortFieldsElement.ValueKind == JsonValueKind.Array && sortFieldsElement.GetArrayLength() > 0;
         var comparer = sorted ? Sorting(q, sortFieldsElement, select, bucket, hasT) : null;
 
@@ -279,6 +299,7 @@ public static partial class ContrailQuery
         {
             foreach (var r in scan(table.Kind == Kind.Session, start, end + 1))
             {
+                cancel.ThrowIfCancellationRequested();
                 if (table.Kind == Kind.Session)
                 {
                     if ((r.SessionFlags & side) == 0) continue;
@@ -296,7 +317,8 @@ public static partial class ContrailQuery
             var groups = new Dictionary<string, (long Bucket, FlowRecord First, Accumulator[] Aggregates)>(StringComparer.Ordinal);
             foreach (var r in Matching())
             {
-                var b = bucket == 0 ? 0 : Aggregator.FloorBucket(r.Start, bucket);
+                // T with aggregates: a group per timestamp, as Contrail's stats queries do.
+                var b = bucket != 0 ? Aggregator.FloorBucket(r.Start, bucket) : hasT ? r.Start : 0;
                 var key = b.ToString(CultureInfo.InvariantCulture) + "\u0001" + string.Join("\u0001", plain.Select(c => c.Get(r, names)));
                 if (!groups.TryGetValue(key, out var g))
                 {
@@ -309,6 +331,7 @@ public static partial class ContrailQuery
             {
                 var o = new JsonObject();
                 if (bucket != 0) o["T="] = b;
+                if (hasT) o["T"] = b;
                 for (var i = 0; i < outputs.Count; i++)
                 {
                     var (key, aggregate, column) = outputs[i];
@@ -343,6 +366,13 @@ public static partial class ContrailQuery
         return new JsonObject { ["value"] = new JsonArray(result.Select(o => (JsonNode)o).ToArray()) };
     }
 
+    /// <summary>The keys a query may hold.</summary>
+    private static readonly string[] Keys = ["table", "start_time", "end_time", "select_fields", "where", "filter", "sort_fields", "sort", "limit",
+        "session_type", "is_service_instance", "dir"];
+
+    /// <summary>Whether <paramref name="table"/> is one of the session tables (which need the sessions store).</summary>
+    public static bool IsSessionTable(string? table) => Tables.Any(t => t.Name == table && t.Kind == Kind.Session);
+
     private static (string Function, string Argument)? Aggregate(string name)
     {
         var open = name.IndexOf('(');
@@ -370,100 +400,4 @@ public static partial class ContrailQuery
         (_, null) => 1,
         _ => string.CompareOrdinal(a.ToString(), b.ToString()),
     };
-
-    /// <summary>µs since the epoch, or "now", "now-10m", "now+1h" (s, m, h, d).</summary>
-    public static long Time(JsonElement q, string key, long nowMicros)
-    {
-        if (!q.TryGetProperty(key, out var v)) throw new QueryException($"{key} is required (µs since the epoch, or now-10m)");
-        if (v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) && n >= 0) return n;
-        var text = v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
-        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out n)) return n;
-        var m = Regex.Match(text, @"^now(?:([+-])(\d+)([smhd]))?$");
-        if (!m.Success) throw new QueryException($"{key} '{v}': expected µs since the epoch or now, now-10m, now+1h (s, m, h, d)");
-        if (!m.Groups[1].Success) return nowMicros;
-        // At most 100 years either way: a longer offset is no time at all.
-        if (!long.TryParse(m.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count > 36_600 * 86_400L)
-            throw new QueryException($"{key} '{v}': the offset is longer than 100 years");
-        var amount = count * m.Groups[3].Value switch
-        {
-            "s" => 1_000_000L,
-            "m" => 60_000_000L,
-            "h" => 3_600_000_000L,
-            _ => 86_400_000_000L,
-        };
-        return m.Groups[1].Value == "-" ? nowMicros - amount : nowMicros + amount;
-    }
-
-    private static List<List<Term>>? Terms(JsonElement q, string key, Table table, bool isFilter)
-    {
-        if (!q.TryGetProperty(key, out var w) || w.ValueKind == JsonValueKind.Null) return null;
-        if (w.ValueKind != JsonValueKind.Array) throw new QueryException($"{key}: expected a list of AND-lists of terms [[{{name, value, op}}]]");
-        var terms = FilterTerms(w);
-        foreach (var t in terms.SelectMany(a => a))
-        {
-            if (!table.Columns.TryGetValue(t.Name, out var c)) throw new QueryException($"{key}: '{t.Name}' is not a column of {table.Name}");
-            if (!isFilter && !c.Index) throw new QueryException($"{key}: '{t.Name}' is not an index column of {table.Name}; use filter for it");
-            if (t.Op == 8 && !isFilter) throw new QueryException($"{key}: REGEX_MATCH (8) is for filters only");
-        }
-        return terms.Count == 0 ? null : terms;
-    }
-
-    private static List<List<Term>> FilterTerms(JsonElement w)
-    {
-        // A flat list of terms is one AND-list (the older form).
-        var groups = w.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Object) ? [w] : w.EnumerateArray().ToList();
-        var result = new List<List<Term>>();
-        foreach (var g in groups)
-        {
-            if (g.ValueKind != JsonValueKind.Array) throw new QueryException("where/filter: expected a list of AND-lists of terms");
-            var and = new List<Term>();
-            foreach (var t in g.EnumerateArray())
-            {
-                if (t.ValueKind != JsonValueKind.Object || !t.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String
-                    || !t.TryGetProperty("value", out var value) || !t.TryGetProperty("op", out var op) || op.ValueKind != JsonValueKind.Number)
-                {
-                    throw new QueryException("where/filter: each term is {\"name\", \"value\", \"op\"}");
-                }
-                var o = op.TryGetInt32(out var opNumber) ? opNumber : 0;
-                if (o is < 1 or > 9) throw new QueryException($"where/filter: op {o} is not 1-9 (EQUAL, NOT_EQUAL, IN_RANGE, NOT_IN_RANGE, LEQ, GEQ, PREFIX, REGEX_MATCH, CONTAINS)");
-                JsonElement? value2 = t.TryGetProperty("value2", out var v2) && v2.ValueKind != JsonValueKind.Null ? v2 : null;
-                if (o is 3 or 4 && value2 is null) throw new QueryException($"where/filter: '{name.GetString()}' IN_RANGE needs value2");
-                if (o == 8)
-                {
-                    try
-                    {
-                        _ = new Regex(value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText(), RegexOptions.NonBacktracking);
-                    }
-                    catch (Exception e) when (e is ArgumentException or NotSupportedException)
-                    {
-                        throw new QueryException($"where/filter: '{name.GetString()}' REGEX_MATCH: the pattern is not taken: {e.Message}");
-                    }
-                }
-                and.Add(new Term(name.GetString()!, o, value, value2));
-            }
-            result.Add(and);
-        }
-        return result;
-    }
-
-    private static bool Match(Term t, object? actual)
-    {
-        var text = actual?.ToString() ?? "";
-        static string S(JsonElement e) => e.ValueKind == JsonValueKind.String ? e.GetString()! : e.GetRawText();
-        static long? N(JsonElement e) => e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out var n) ? n
-            : e.ValueKind == JsonValueKind.String && long.TryParse(e.GetString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out n) ? n : null;
-        int Cmp(JsonElement e) => actual is long a && N(e) is { } b ? a.CompareTo(b) : string.CompareOrdinal(text, S(e));
-        return t.Op switch
-        {
-            1 => Cmp(t.Value) == 0,
-            2 => Cmp(t.Value) != 0,
-            3 => Cmp(t.Value) >= 0 && Cmp(t.Value2!.Value) <= 0,
-            4 => !(Cmp(t.Value) >= 0 && Cmp(t.Value2!.Value) <= 0),
-            5 => Cmp(t.Value) <= 0,
-            6 => Cmp(t.Value) >= 0,
-            7 => text.StartsWith(S(t.Value), StringComparison.Ordinal),
-            8 => Regex.IsMatch(text, S(t.Value), RegexOptions.NonBacktracking),
-            _ => text.Contains(S(t.Value), StringComparison.Ordinal),
-        };
-    }
 }

@@ -38,11 +38,14 @@ public sealed partial class ApiV1
         });
     }
 
+    private Task SessionsOff(HttpContext context) =>
+        Error(context, new ApiError(404, "SessionsOff", "this server does not keep sessions: start it with --sessions on (or an inventory, which turns them on)"));
+
     private async Task<SessionAccess?> SessionsInUse(HttpContext context)
     {
         if (sessions is not null) return sessions;
         if (await Authenticate(context) is null) return null;
-        await Error(context, new ApiError(404, "SessionsOff", "this server does not keep sessions: start it with --sessions on (or an inventory, which turns them on)"));
+        await SessionsOff(context);
         return null;
     }
 
@@ -123,6 +126,13 @@ public sealed partial class ApiV1
         }
         using (doc)
         {
+            if (sessions is null && doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("table", out var table)
+                && table.ValueKind == JsonValueKind.String && ContrailQuery.IsSessionTable(table.GetString()))
+            {
+                // An empty answer would read as no traffic.
+                await SessionsOff(context);
+                return;
+            }
             var filter = ScopedFilter(account, "");
             var names = store.Symbols;
             var sessionStore = sessions?.Store;
@@ -134,8 +144,12 @@ public sealed partial class ApiV1
             }
             try
             {
-                var answer = ContrailQuery.Run(doc.RootElement, Scan, names, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
+                var answer = ContrailQuery.Run(doc.RootElement, Scan, names, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000, context.RequestAborted);
                 await Json(context, 200, answer);
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                // The client went away: the scan stopped, and there is no one to answer.
             }
             catch (ContrailQuery.QueryException e)
             {
