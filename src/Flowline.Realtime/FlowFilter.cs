@@ -89,6 +89,33 @@ public abstract class FlowFilter
         }
     }
 
+    /// <summary>
+    /// sFlow-RT's <c>key~P1,P2</c>: a list of patterns, any of which matches; made one pattern of alternatives. A
+    /// comma inside brackets, braces or parentheses (<c>a{1,3}</c>, <c>[,;]</c>) belongs to its pattern.
+    /// </summary>
+    internal static string Alternatives(string value)
+    {
+        var parts = new List<string>();
+        var depth = 0;
+        var start = 0;
+        for (var i = 0; i < value.Length; i++)
+        {
+            switch (value[i])
+            {
+                case '\\': i++; break;
+                case '(' or '[' or '{': depth++; break;
+                case ')' or ']' or '}': depth = Math.Max(0, depth - 1); break;
+                case ',' when depth == 0:
+                    parts.Add(value[start..i]);
+                    start = i + 1;
+                    break;
+            }
+        }
+        if (parts.Count == 0) return value;
+        parts.Add(value[start..]);
+        return string.Join('|', parts.Select(p => $"(?:{p})"));
+    }
+
     private sealed class Parser(string text, KeyContext context)
     {
         public int Position;
@@ -216,7 +243,7 @@ public abstract class FlowFilter
                 // Matched on the analytics thread for every row: linear time whatever the pattern, never a timeout.
                 try
                 {
-                    return new Match(key, new Regex(value, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking), negate);
+                    return new Match(key, new Regex(Alternatives(value), RegexOptions.CultureInvariant | RegexOptions.NonBacktracking), negate);
                 }
                 catch (Exception e) when (e is ArgumentException or NotSupportedException)
                 {

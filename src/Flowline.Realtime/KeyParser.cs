@@ -32,15 +32,23 @@ public static class KeyParser
         return parts.Select(p => Parse(p, context)).ToArray();
     }
 
-    public static KeyElement Parse(string text, KeyContext context)
+    /// <summary>How deep functions nest in one key (or:[null:[...]]): each level is a frame of the parser's stack.</summary>
+    public const int MaxDepth = 16;
+
+    public static KeyElement Parse(string text, KeyContext context) => Parse(text, context, 0);
+
+    private static KeyElement Parse(string text, KeyContext context, int depth)
     {
+        // A filter's keys come here too, from a text far longer than a key list: bounded here, once for all.
+        if (text.Length > MaxKeysLength) throw new FormatException($"key '{text[..40]}…': {text.Length} characters, at most {MaxKeysLength}");
+        if (depth > MaxDepth) throw new FormatException($"key '{(text.Length > 40 ? text[..40] + "…" : text)}': functions nest at most {MaxDepth} deep");
         text = text.Trim();
         while (text.Length >= 2 && text[0] == '[' && Matching(text, 0) == text.Length - 1) text = text[1..^1];
         var parts = Split(text, ':');
         if (parts.Count == 0 || parts[0].Length == 0) throw new FormatException($"'{text}': a key is missing (an empty argument?)");
         if (parts.Count == 1) return Plain(text, context);
         var args = parts.Skip(1).ToList();
-        KeyElement Arg(int k) => k >= args.Count || args[k].Length == 0 ? throw new FormatException($"'{text}': missing an argument") : Parse(args[k], context);
+        KeyElement Arg(int k) => k >= args.Count || args[k].Length == 0 ? throw new FormatException($"'{text}': missing an argument") : Parse(args[k], context, depth + 1);
         KeyElement Address(int k)
         {
             var a = Arg(k);
@@ -65,7 +73,7 @@ public static class KeyParser
                 return new GroupElement(text, Address(0), args[1], context);
             case "or":
                 if (args.Count < 2) throw new FormatException($"'{text}': expected or:KEY:KEY[:KEY...]");
-                return new OrElement(text, args.Select(a => Parse(a, context)).ToArray());
+                return new OrElement(text, args.Select(a => Parse(a, context, depth + 1)).ToArray());
             case "null":
                 if (args.Count != 2) throw new FormatException($"'{text}': expected null:KEY:DEFAULT");
                 return new NullElement(text, Arg(0), args[1]);

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Flowline.Records;
 
@@ -28,23 +29,25 @@ public sealed partial class RealtimeEngine
             {
                 try
                 {
-                    take(name, node!);
+                    take(name, node ?? throw new FormatException("null, not a definition"));
                 }
-                catch (FormatException e)
+                catch (Exception e) when (e is FormatException or InvalidOperationException or JsonException)
                 {
+                    // An entry the file holds in another shape (edited by hand, damaged) is left out, not the server.
                     RealtimeLog.DefinitionLeftOut(_log, _path, section, name, e.Message);
                 }
             }
         }
-        Each("groups", (name, node) => Context.Groups.Put(name, ((JsonObject)node).ToDictionary(
-            g => g.Key, g => (IReadOnlyList<string>)(g.Value as JsonArray ?? []).Select(x => x!.GetValue<string>()).ToList())));
+        Each("groups", (name, node) => Context.Groups.Put(name, (node as JsonObject ?? throw new FormatException("a group set is an object of groups")).ToDictionary(
+            g => g.Key, g => (IReadOnlyList<string>)(g.Value as JsonArray ?? throw new FormatException($"group '{g.Key}' is not a list of prefixes"))
+                .Select(x => x is JsonValue v && v.TryGetValue<string>(out var prefix) ? prefix : throw new FormatException($"group '{g.Key}': {x?.ToJsonString() ?? "null"} is not a prefix")).ToList())));
         lock (_lock)
         {
             Each("flows", (name, node) =>
             {
                 CheckName(name);
                 var definition = FlowDefinition.FromJson(node.ToJsonString());
-                if (name.StartsWith(TenantPrefix, StringComparison.Ordinal)) CheckTenantDefinition(definition);
+                if (name.StartsWith(TenantPrefix, StringComparison.Ordinal)) CheckTenantScope(name, definition);
                 _flows[name] = new FlowTable(name, definition, Context, FlowRoom, now);
             });
             Each("thresholds", (name, node) =>

@@ -62,6 +62,28 @@ public sealed partial class RealtimeEngine
         KeyParser.ParseList(definition.Keys, tenant);
         if (definition.Filter is { Length: > 0 } f) FlowFilter.Parse(f, tenant);
     }
+
+    /// <summary>
+    /// Refuses (<see cref="FormatException"/>) a definition under a tenant's name (<c>tenant:ACCOUNT:NAME</c>) that
+    /// does not read that account alone: its filter is <c>account=ACCOUNT</c>, or that and a whole expression
+    /// in parentheses, as the tenant's face writes it. A file edited by hand could hold anything else, and the
+    /// tenant would read every account's flows through it.
+    /// </summary>
+    public void CheckTenantScope(string name, FlowDefinition definition)
+    {
+        var rest = name[TenantPrefix.Length..];
+        var colon = rest.IndexOf(':');
+        var account = colon > 0 ? rest[..colon] : throw new FormatException($"'{name}': a tenant's definition is named tenant:ACCOUNT:NAME");
+        var bare = $"account={account}";
+        var filter = definition.Filter ?? "";
+        if (filter != bare && !(filter.StartsWith(bare + "&(", StringComparison.Ordinal) && filter.EndsWith(')')))
+        {
+            throw new FormatException($"'{name}': a tenant's definition reads its own account only (a filter of {bare}, or {bare}&(FILTER))");
+        }
+        // The part in parentheses must be a whole expression: "x)|(account=other" would close them early.
+        if (filter != bare) FlowFilter.Parse(filter[(bare.Length + 2)..^1], TenantContext);
+        CheckTenantDefinition(definition);
+    }
     public RealtimeOptions Options { get; }
     /// <summary>The room for flows every definition draws on.</summary>
     public FlowBudget FlowRoom { get; }

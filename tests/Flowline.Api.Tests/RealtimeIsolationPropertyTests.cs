@@ -166,7 +166,7 @@ public sealed class RealtimeIsolationPropertyTests
         try
         {
             File.WriteAllText(Path.Combine(dir.FullName, RealtimeEngine.FileName), """
-                {"flows": {"tenant:acc-p1:g": {"keys": "group:ipdestination:opsgroups"}, "tenant:acc-p1:plain": {"keys": "ipdestination"},
+                {"flows": {"tenant:acc-p1:g": {"keys": "group:ipdestination:opsgroups"}, "tenant:acc-p1:plain": {"keys": "ipdestination", "filter": "account=acc-p1"},
                            "opsview": {"keys": "group:ipdestination:opsgroups"}},
                  "groups": {"opsgroups": {"secret-billing-db": ["10.2.0.0/24"]}}}
                 """);

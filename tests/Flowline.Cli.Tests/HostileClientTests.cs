@@ -95,11 +95,16 @@ public sealed class HostileClientTests : IDisposable
         // request line is longer than the HTTP server reads (8 KiB): 414 before any parsing; a nesting that fits (1,000 deep) is 400.
         var deep = Nested("proto tcp", 1_000_000);
         var deepRealtime = Nested("ipsource=10.0.0.1", 1_000_000);
+        // Functions nested in a key of a filter: 7,000 levels once overflowed the parser's stack and the process died.
+        var deepKey = "ipsource";
+        for (var i = 0; i < 7_000; i++) deepKey = "or:[" + deepKey + "]:app";
         var bodies = new (HttpMethod Method, string Path, string Body, bool Password)[]
         {
             (HttpMethod.Post, "/api/v1/query", new JsonObject { ["from"] = "2026-11-21T10:00:00Z", ["to"] = "2026-11-21T11:00:00Z", ["group_by"] = new JsonArray("src_addr"), ["filter"] = deep }.ToJsonString(), false),
             (HttpMethod.Put, "/flow/deep/json", new JsonObject { ["keys"] = "ipsource", ["filter"] = deepRealtime }.ToJsonString(), false),
             (HttpMethod.Put, "/api/v1/realtime/flows/deep", new JsonObject { ["keys"] = "ipsource", ["filter"] = deepRealtime }.ToJsonString(), false),
+            (HttpMethod.Put, "/flow/deepkey/json", new JsonObject { ["keys"] = "ipsource", ["filter"] = deepKey + "=x" }.ToJsonString(), false),
+            (HttpMethod.Put, "/api/v1/realtime/flows/deepkey", new JsonObject { ["keys"] = "ipsource", ["filter"] = deepKey + "=x" }.ToJsonString(), false),
             (HttpMethod.Post, "/analytics/query", """{"table": "FlowRecordTable", "start_time": "now-1h", "end_time": "now", "select_fields": ["sourceip"], "limit": 5, "where": """ + Nested("", 1_000_000, "[", "]") + "}", false),
             (HttpMethod.Put, "/api/v1/inventory", "accounts: " + Nested("", 1_000_000, "[", "]"), true),
         };
@@ -124,6 +129,11 @@ public sealed class HostileClientTests : IDisposable
             Assert.Matches("(?i)deep|depth|nest|long|characters", answer);
             Alive(serve, $"a deep filter on GET {path}");
         }
+
+        // A definition under a tenant's name made on the operator's face would not be scoped to the tenant's account.
+        var (prefixed, prefixedWhy) = SendSigned(HttpMethod.Put, url + "/flow/tenant:acc-0001:all/json", """{"keys": "ipsource"}""", admin);
+        Assert.True(prefixed == 400, $"{prefixed} {prefixedWhy}");
+        Assert.Contains("are the tenants'", prefixedWhy, StringComparison.Ordinal);
 
         // 2. 100 MB announced to every route that takes a body: 413 from the headers alone, unsigned, before anything is read.
         foreach (var route in RoutePolicies.Table.Keys.Where(r => r.StartsWith("POST ", StringComparison.Ordinal) || r.StartsWith("PUT ", StringComparison.Ordinal)))

@@ -5,21 +5,21 @@ namespace Flowline.Realtime.Tests;
 
 public sealed class RealtimeEngineTests
 {
-    private sealed class Names : ISymbolNames
+    internal sealed class Names : ISymbolNames
     {
         public string? Name(uint id) => id == 0 ? null : $"acc-{id}";
     }
 
-    private static readonly KeyContext Context = new(new Names());
+    internal static readonly KeyContext Context = new(new Names());
 
-    private static FlowRecord Row(string src, string dst, ulong bytes, long time, byte proto = 6, ushort dstPort = 443) => new()
+    internal static FlowRecord Row(string src, string dst, ulong bytes, long time, byte proto = 6, ushort dstPort = 443) => new()
     {
         TimeReceived = time, Protocol = FlowProtocol.SFlow5, Exporter = FlowAddress.Parse("192.0.2.1"), ObsPoint = 3,
         SrcAddr = FlowAddress.Parse(src), DstAddr = FlowAddress.Parse(dst), IpVersion = (byte)(src.Contains(':') ? 6 : 4),
         IpProto = proto, SrcPort = 40000, DstPort = dstPort, Bytes = bytes, Packets = 1, SamplingRate = 1,
     };
 
-    private static FlowBatch Batch(params FlowRecord[] rows)
+    internal static FlowBatch Batch(params FlowRecord[] rows)
     {
         var b = new FlowBatch();
         foreach (var r in rows) b.Add(r);

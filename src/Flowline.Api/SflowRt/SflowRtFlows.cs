@@ -31,6 +31,11 @@ public static partial class SflowRtApi
         });
         app.MapPut("/flow/{name}/json", async (HttpContext c, string name) =>
         {
+            // A tenant's definitions are scoped to its account by its own face; one written here would not be.
+            if (name.StartsWith(RealtimeEngine.TenantPrefix, StringComparison.Ordinal))
+            {
+                return Error($"'{name}': names beginning {RealtimeEngine.TenantPrefix} are the tenants' (PUT /api/v1/realtime/flows/NAME with the tenant's key)", 400);
+            }
             var body = await Body(c);
             return Guard(() =>
             {
