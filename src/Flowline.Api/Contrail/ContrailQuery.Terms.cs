@@ -62,9 +62,9 @@ public static partial class ContrailQuery
         if (!q.TryGetProperty(key, out var w) || w.ValueKind == JsonValueKind.Null) return null;
         if (w.ValueKind != JsonValueKind.Array) throw new QueryException($"{key}: expected a list of AND-lists of terms [[{{name, value, op}}]]");
         var terms = ParseTerms(w, key, ref count);
-        foreach (var t in terms.SelectMany(a => a))
+        // A filter's names are the answer's (checked against select_fields by the caller); where takes index columns.
+        foreach (var t in isFilter ? [] : terms.SelectMany(a => a))
         {
-            if (isFilter) continue;
             if (!table.Columns.TryGetValue(t.Name, out var c)) throw new QueryException($"{key}: '{t.Name}' is not a column of {table.Name}");
             if (!c.Index) throw new QueryException($"{key}: '{t.Name}' is not an index column of {table.Name}; use filter for it");
             if (t.Op == 8) throw new QueryException($"{key}: REGEX_MATCH (8) is for filters only");

@@ -224,10 +224,10 @@ internal sealed class Compactor(long budgetBytes, int blockRows, int chunkRows =
         return Ring * (long)Math.Max(rows, ChunkRows) * RowBytes;
     }
 
-    /// <summary>Sorts the buffered chunks and writes them as a temporary run; the chunks go back to the pool.</summary>
     /// <summary>Blocks of <paramref name="blockRows"/> rows that <paramref name="rows"/> rows fill: a writer's index size.</summary>
     private static int Blocks(long rows, int blockRows) => (int)Math.Min(1 << 20, (rows + blockRows - 1) / blockRows);
 
+    /// <summary>Sorts the buffered chunks and writes them as a temporary run; the chunks go back to the pool.</summary>
     private Source Spill(List<FlowBatch> chunks, string path, List<string> temporary)
     {
         temporary.Add(path);
